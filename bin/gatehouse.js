@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// The one `gatehouse` binary. `npm start` builds dist/ first; see README.
+import { main } from '../dist/cli.js';
+
+await main(process.argv);

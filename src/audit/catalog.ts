@@ -1,0 +1,28 @@
+/**
+ * The one catalog of event names (DESIGN §5): OIH's names where OIH had one, extended.
+ * The same record goes to the audit table and, through the outbox, to every sink.
+ */
+export const AUDIT_ACTIONS = [
+  'iam.tenant.created',
+  'iam.tenant.modified',
+  'iam.tenant.deleted',
+  'iam.user.created',
+  'iam.user.modified',
+  'iam.user.deleted',
+  'iam.user.loginSucceeded',
+  'iam.user.loginFailed',
+  'iam.user.logout',
+  'iam.membership.created',
+  'iam.membership.modified',
+  'iam.membership.deleted',
+  'iam.role.created',
+  'iam.role.modified',
+  'iam.role.deleted',
+  'iam.permission.created',
+  'iam.permission.modified',
+  'iam.permission.deleted',
+  'iam.token.created',
+  'iam.key.created',
+] as const;
+
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -1,0 +1,38 @@
+import type { AppContext } from '../context.js';
+import { DEFAULT_LIMIT, decodeCursor, type Page, type PageRequest, toPage } from '../db/pagination.js';
+import type { AuditEvent } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import type { Scope } from '../permissions/effective.js';
+
+export interface AuditFilter {
+  tenant?: string | undefined;
+  actor?: string | undefined;
+  target?: string | undefined;
+  action?: string | undefined;
+  from?: string | undefined;
+  to?: string | undefined;
+}
+
+/** Newest first. A tenant administrator sees only the own tenant's events. */
+export async function listAuditEvents(
+  ctx: AppContext,
+  scope: Scope,
+  filter: AuditFilter,
+  page: PageRequest,
+): Promise<Page<AuditEvent>> {
+  if (scope.kind === 'tenant' && filter.tenant !== undefined && filter.tenant !== scope.tenantId) {
+    throw new AppError('forbidden', 'A tenant administrator reads only the own tenant’s audit trail');
+  }
+  const tenantId = scope.kind === 'tenant' ? scope.tenantId : filter.tenant;
+  const limit = page.limit ?? DEFAULT_LIMIT;
+  const before = decodeCursor(page.cursor);
+  let query = ctx.db.selectFrom('audit_events').selectAll().orderBy('id', 'desc').limit(limit + 1);
+  if (tenantId) query = query.where('tenant_id', '=', tenantId);
+  if (filter.actor) query = query.where('actor_id', '=', filter.actor);
+  if (filter.target) query = query.where('target_id', '=', filter.target);
+  if (filter.action) query = query.where('action', '=', filter.action);
+  if (filter.from) query = query.where('created_at', '>=', new Date(filter.from));
+  if (filter.to) query = query.where('created_at', '<', new Date(filter.to));
+  if (before) query = query.where('id', '<', before);
+  return toPage(await query.execute(), limit, (e) => e.id);
+}

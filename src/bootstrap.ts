@@ -1,0 +1,170 @@
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { recordAudit, SYSTEM_ACTOR } from './audit/record.js';
+import type { AppContext } from './context.js';
+import type { Db } from './db/database.js';
+import type { IdGenerator } from './ids.js';
+import { ensureSigningKey } from './keys/signing-keys.js';
+import { SYSTEM_PERMISSIONS, SYSTEM_ROLES, isRestricted } from './permissions/catalog.js';
+import { revokeUserSessions } from './sessions/sessions.js';
+import { assertPasswordAcceptable } from './users/password-rules.js';
+
+export const SYSTEM_TENANT_SLUG = 'system';
+export const DEFAULT_ADMIN_EMAIL = 'admin@gatehouse.local';
+
+export interface BootstrapResult {
+  /** Set when the first administrator was created with a generated password (print it once). */
+  admin?: { email: string; generatedPassword?: string };
+}
+
+/**
+ * First-start seeding, idempotent and safe when nodes start together (advisory lock):
+ * the system tenant, the system permission catalog, the global roles, a signing key,
+ * and the first system administrator when there is none.
+ */
+export async function bootstrap(ctx: AppContext): Promise<BootstrapResult> {
+  const result = await ctx.db.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(hashtext('gatehouse:bootstrap'))`.execute(trx);
+    const systemTenantId = await ensureSystemTenant(trx, ctx.ids);
+    await ensureSystemPermissions(trx, ctx.ids);
+    const adminRoleId = await ensureSystemRoles(trx, ctx.ids);
+    const hasAdmin = await trx
+      .selectFrom('membership_roles')
+      .select('user_id')
+      .where('tenant_id', '=', systemTenantId)
+      .where('role_id', '=', adminRoleId)
+      .executeTakeFirst();
+    return { needsAdmin: !hasAdmin };
+  });
+  await ensureSigningKey(ctx.db, ctx.masterKey);
+  if (!result.needsAdmin) return {};
+  const email = ctx.config.adminEmail ?? DEFAULT_ADMIN_EMAIL;
+  const generated = ctx.config.adminPassword ? undefined : generatePassword();
+  await upsertSystemAdmin(ctx, email, ctx.config.adminPassword ?? generated!);
+  return { admin: { email, ...(generated && { generatedPassword: generated }) } };
+}
+
+/** `gatehouse admin create` and the first start: create a system administrator, or reset one. */
+export async function upsertSystemAdmin(ctx: AppContext, email: string, password: string): Promise<{ created: boolean }> {
+  assertPasswordAcceptable(password);
+  const passwordHash = await ctx.passwords.hash(password);
+  const now = ctx.clock.now();
+  return ctx.db.transaction().execute(async (trx) => {
+    const tenant = await trx.selectFrom('tenants').select('id').where('is_system', '=', true).executeTakeFirstOrThrow();
+    const role = await trx
+      .selectFrom('roles')
+      .select('id')
+      .where('tenant_id', 'is', null)
+      .where('name', '=', 'ADMIN')
+      .executeTakeFirstOrThrow();
+    const existing = await trx
+      .selectFrom('users')
+      .select('id')
+      .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+      .executeTakeFirst();
+    const userId = existing?.id ?? ctx.ids.next();
+    if (existing) {
+      await trx
+        .updateTable('users')
+        .set({ password_hash: passwordHash, status: 'active', updated_at: now })
+        .where('id', '=', userId)
+        .execute();
+      await revokeUserSessions(trx, now, userId);
+    } else {
+      await trx
+        .insertInto('users')
+        .values({
+          id: userId,
+          email,
+          email_verified: true,
+          name: 'Administrator',
+          status: 'active',
+          home_tenant_id: tenant.id,
+          password_hash: passwordHash,
+          user_metadata: '{}',
+          app_metadata: '{}',
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+    }
+    await trx
+      .insertInto('memberships')
+      .values({ tenant_id: tenant.id, user_id: userId, created_at: now, updated_at: now })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+    await trx
+      .insertInto('membership_roles')
+      .values({ tenant_id: tenant.id, user_id: userId, role_id: role.id })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+    await recordAudit(trx, ctx.ids, {
+      action: existing ? 'iam.user.modified' : 'iam.user.created',
+      actor: SYSTEM_ACTOR,
+      tenantId: tenant.id,
+      target: { type: 'user', id: userId },
+      details: { email, system_admin: true, ...(existing && { fields: ['password', 'status'] }) },
+    });
+    return { created: !existing };
+  });
+}
+
+export function generatePassword(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+async function ensureSystemTenant(db: Db, ids: IdGenerator): Promise<string> {
+  const existing = await db.selectFrom('tenants').select('id').where('is_system', '=', true).executeTakeFirst();
+  if (existing) return existing.id;
+  const id = ids.next();
+  await db
+    .insertInto('tenants')
+    .values({ id, slug: SYSTEM_TENANT_SLUG, name: 'System', status: 'active', is_system: true, branding: '{}', updated_at: new Date() })
+    .execute();
+  await recordAudit(db, ids, { action: 'iam.tenant.created', actor: SYSTEM_ACTOR, tenantId: id, target: { type: 'tenant', id } });
+  return id;
+}
+
+/** Keeps the stored catalog in step with the code: new system permissions appear on upgrade. */
+async function ensureSystemPermissions(db: Db, ids: IdGenerator) {
+  const now = new Date();
+  await db
+    .insertInto('permissions')
+    .values(
+      Object.entries(SYSTEM_PERMISSIONS).map(([key, description]) => ({
+        id: ids.next(),
+        key,
+        description,
+        tenant_id: null,
+        is_system: true,
+        restricted: isRestricted(key),
+        created_at: now,
+        updated_at: now,
+      })),
+    )
+    .onConflict((oc) => oc.column('key').where('tenant_id', 'is', null).doNothing())
+    .execute();
+}
+
+/** Seeds ADMIN, TENANT_ADMIN and USER; returns the id of ADMIN. */
+async function ensureSystemRoles(db: Db, ids: IdGenerator): Promise<string> {
+  const now = new Date();
+  for (const [name, role] of Object.entries(SYSTEM_ROLES)) {
+    await db
+      .insertInto('roles')
+      .values({
+        id: ids.next(),
+        tenant_id: null,
+        name,
+        description: role.description,
+        permissions: [...role.permissions],
+        is_system: true,
+        created_at: now,
+        updated_at: now,
+      })
+      .onConflict((oc) => oc.expression(sql`lower(name)`).where('tenant_id', 'is', null).doNothing())
+      .execute();
+  }
+  const admin = await db.selectFrom('roles').select('id').where('tenant_id', 'is', null).where('name', '=', 'ADMIN').executeTakeFirstOrThrow();
+  return admin.id;
+}

@@ -1,0 +1,112 @@
+import { Command } from 'commander';
+import { generatePassword, upsertSystemAdmin } from './bootstrap.js';
+import { ConfigError, loadConfig } from './config.js';
+import { createContext, createGatehouse } from './gatehouse.js';
+import { migrateToLatest } from './db/migrate.js';
+import { createLogger } from './logger.js';
+import { AppError } from './errors.js';
+
+/** The one `gatehouse` binary (DESIGN §5). */
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('gatehouse')
+    .description('Gatehouse identity and access management server')
+    .option('--config <file>', 'JSON file with configuration keys (environment variables win)');
+
+  const config = () => loadConfig(process.env, program.opts<{ config?: string }>().config);
+
+  program
+    .command('start', { isDefault: true })
+    .description('Apply migrations and start the server')
+    .action(async () => {
+      const cfg = config();
+      const gatehouse = await createGatehouse(cfg);
+      const { app, bootstrapped } = gatehouse;
+      const admin = bootstrapped.admin;
+      if (admin?.generatedPassword) {
+        process.stdout.write(
+          [
+            '',
+            '================================================================',
+            ' First start: created the system administrator',
+            `   email:    ${admin.email}`,
+            `   password: ${admin.generatedPassword}`,
+            ' This password is shown once. Change it, or set one with',
+            '   gatehouse admin create --email <email>',
+            '================================================================',
+            '',
+          ].join('\n'),
+        );
+      } else if (admin) {
+        app.log.info({ email: admin.email }, 'Created the first system administrator');
+      }
+      await app.listen({ port: cfg.port, host: cfg.host });
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : cfg.port;
+      const local = `http://${cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host}:${port}`;
+      app.log.info(
+        {
+          issuer: cfg.issuer,
+          api: `${cfg.issuer}/api/v1`,
+          openapi: `${cfg.issuer}/api/v1/openapi.json`,
+          jwks: `${cfg.issuer}/.well-known/jwks.json`,
+          health: `${local}/healthz`,
+          database: cfg.databaseUrl ? 'postgresql' : `pglite (${cfg.dataDir})`,
+        },
+        `Gatehouse listening on ${local}`,
+      );
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        process.once(signal, () => {
+          app.log.info({ signal }, 'Shutting down');
+          gatehouse.close().then(
+            () => process.exit(0),
+            () => process.exit(1),
+          );
+        });
+      }
+    });
+
+  program
+    .command('migrate')
+    .description('Apply pending database migrations and exit')
+    .action(async () => {
+      const cfg = config();
+      const log = createLogger(cfg);
+      const ctx = await createContext(cfg, log);
+      try {
+        const applied = await migrateToLatest(ctx.db);
+        log.info({ applied }, applied.length ? 'Migrations applied' : 'Database is up to date');
+      } finally {
+        await ctx.db.destroy();
+      }
+    });
+
+  const admin = program.command('admin').description('System administrators');
+  admin
+    .command('create')
+    .description('Create a system administrator, or reset the password of one')
+    .requiredOption('--email <email>', 'email address of the administrator')
+    .option('--password <password>', 'the password (default: GATEHOUSE_ADMIN_PASSWORD, else a generated one printed once)')
+    .action(async (options: { email: string; password?: string }) => {
+      const cfg = config();
+      const log = createLogger(cfg);
+      const gatehouse = await createGatehouse(cfg, { log });
+      try {
+        const password = options.password ?? cfg.adminPassword ?? generatePassword();
+        const { created } = await upsertSystemAdmin(gatehouse.ctx, options.email, password);
+        process.stdout.write(`${created ? 'Created' : 'Reset'} system administrator ${options.email}\n`);
+        if (!options.password && !cfg.adminPassword) process.stdout.write(`Password (shown once): ${password}\n`);
+      } finally {
+        await gatehouse.close();
+      }
+    });
+
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof AppError) {
+      process.stderr.write(`gatehouse: ${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}

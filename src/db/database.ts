@@ -1,0 +1,83 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { PGliteDialect } from './pglite-driver.js';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+
+export interface DatabaseOptions {
+  /** PostgreSQL URL; when absent, PGlite in `dataDir`. */
+  url?: string | undefined;
+  dataDir?: string;
+  /** PostgreSQL only: the schema to work in (tests use one per file). */
+  schema?: string;
+  /** PGlite only: start from a dumped data directory instead of `dataDir`. */
+  pgliteDump?: Blob;
+}
+
+/** Opens the one database: PostgreSQL when a URL is given, otherwise embedded PGlite. */
+export async function openDatabase(options: DatabaseOptions): Promise<Db> {
+  if (options.url) {
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: 10,
+      ...(options.schema && { options: `-c search_path=${options.schema}` }),
+    });
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  }
+  if (options.pgliteDump) {
+    return new Kysely<Database>({ dialect: new PGliteDialect(await PGlite.create({ loadDataDir: options.pgliteDump })) });
+  }
+  if (!options.dataDir) return new Kysely<Database>({ dialect: new PGliteDialect(await PGlite.create()) });
+  mkdirSync(options.dataDir, { recursive: true });
+  const unlock = lockDataDir(options.dataDir);
+  try {
+    const pglite = await PGlite.create(join(options.dataDir, 'pglite'));
+    return new Kysely<Database>({ dialect: new PGliteDialect(pglite, unlock) });
+  } catch (error) {
+    unlock();
+    throw error;
+  }
+}
+
+/**
+ * PGlite is one process's database: a second process opening the same directory would
+ * corrupt it. A pid file keeps the second one out (a stale file from a crash is taken over).
+ */
+function lockDataDir(dataDir: string): () => void {
+  const path = join(dataDir, 'pglite.pid');
+  try {
+    writeFileSync(path, String(process.pid), { flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const owner = Number(readFileSync(path, 'utf8'));
+    if (owner !== process.pid && isAlive(owner)) {
+      throw new Error(
+        `The embedded database in ${dataDir} is in use by process ${owner}. Stop it, or run several nodes on PostgreSQL (GATEHOUSE_DATABASE_URL).`,
+      );
+    }
+    writeFileSync(path, String(process.pid));
+  }
+  return () => rmSync(path, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** True when the error is PostgreSQL's unique_violation on the named index. */
+export function isUniqueViolation(error: unknown, constraint?: string): boolean {
+  const e = error as { code?: string; constraint?: string; message?: string };
+  if (e?.code !== '23505') return false;
+  if (!constraint) return true;
+  return e.constraint === constraint || (e.message ?? '').includes(`"${constraint}"`);
+}

@@ -1,0 +1,67 @@
+/**
+ * The one error vocabulary of the REST API (DESIGN §5): every non-2xx JSON response is
+ * `{ error, message, details? }` with a stable `error` code declared here.
+ */
+export const ERROR_STATUS = {
+  // 400: the request itself is wrong
+  malformed_json: 400,
+  invalid_request: 400,
+  unknown_field: 400,
+  missing_field: 400,
+  invalid_type: 400,
+  invalid_field: 400,
+  invalid_email: 400,
+  invalid_id: 400,
+  invalid_cursor: 400,
+  missing_organization: 400,
+  password_too_short: 400,
+  password_too_long: 400,
+  unknown_permission: 400,
+  unknown_role: 400,
+  reserved_permission: 400,
+  // 401 / 403: who you are and what you may do
+  unauthorized: 401,
+  invalid_credentials: 401,
+  invalid_token: 401,
+  account_disabled: 403,
+  forbidden: 403,
+  not_a_member: 403,
+  tenant_suspended: 403,
+  not_home_tenant: 403,
+  restricted_permission: 403,
+  restricted_role_name: 403,
+  system_resource: 403,
+  // 404 / 405 / 409 / 413 / 415
+  not_found: 404,
+  method_not_allowed: 405,
+  email_taken: 409,
+  username_taken: 409,
+  slug_taken: 409,
+  role_name_taken: 409,
+  permission_taken: 409,
+  already_member: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  // 5xx
+  internal_error: 500,
+  not_ready: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.status = ERROR_STATUS[code];
+  }
+}
+
+export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
+export const forbidden = (message = 'You do not have permission to do this') => new AppError('forbidden', message);

@@ -1,0 +1,63 @@
+import type { Logger } from 'pino';
+import { type BootstrapResult, bootstrap } from './bootstrap.js';
+import type { Config } from './config.js';
+import type { AppContext } from './context.js';
+import { createPasswordHasher } from './crypto/passwords.js';
+import { resolveMasterKey } from './crypto/master-key.js';
+import { type Db, openDatabase } from './db/database.js';
+import { migrateToLatest } from './db/migrate.js';
+import { type App, createServer } from './http/server.js';
+import { systemClock, uuidv7 } from './ids.js';
+import { createKeyStore } from './keys/signing-keys.js';
+import { createLogger } from './logger.js';
+
+export interface Gatehouse {
+  ctx: AppContext;
+  app: App;
+  bootstrapped: BootstrapResult;
+  close(): Promise<void>;
+}
+
+export interface GatehouseOptions {
+  log?: Logger;
+  /** An already opened database (tests hand in a cloned template). */
+  db?: Db;
+}
+
+/** Opens the database, applies migrations, seeds the first start, and builds the server. */
+export async function createGatehouse(config: Config, options: GatehouseOptions = {}): Promise<Gatehouse> {
+  const log = options.log ?? createLogger(config);
+  const ctx = await createContext(config, log, options.db);
+  try {
+    await migrateToLatest(ctx.db);
+    const bootstrapped = await bootstrap(ctx);
+    const app = await createServer(ctx);
+    return {
+      ctx,
+      app,
+      bootstrapped,
+      async close() {
+        await app.close();
+        await ctx.db.destroy();
+      },
+    };
+  } catch (error) {
+    await ctx.db.destroy();
+    throw error;
+  }
+}
+
+export async function createContext(config: Config, log: Logger, db?: Db): Promise<AppContext> {
+  const masterKey = resolveMasterKey(config, log);
+  const database = db ?? (await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir }));
+  return {
+    config,
+    db: database,
+    clock: systemClock,
+    ids: uuidv7,
+    passwords: await createPasswordHasher(),
+    keys: createKeyStore(database, masterKey),
+    masterKey,
+    log,
+  };
+}

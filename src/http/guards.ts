@@ -1,0 +1,72 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Actor } from '../audit/record.js';
+import type { AppContext } from '../context.js';
+import { AppError } from '../errors.js';
+import { type Access, resolveScope, type Scope } from '../permissions/effective.js';
+import type { ActiveSession } from '../sessions/sessions.js';
+import { type Caller, callerFromAccessToken, sessionFromBearer } from '../tokens/callers.js';
+
+export const SESSION_COOKIE = 'gatehouse_session';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by `requireSession`. */
+    signedIn?: ActiveSession;
+    /** Set by `requireAccess`. */
+    caller?: Caller;
+    scope?: Scope;
+  }
+}
+
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (!header) return undefined;
+  const [scheme, token] = header.split(' ');
+  if (scheme?.toLowerCase() !== 'bearer' || !token) throw new AppError('unauthorized', 'Use "Authorization: Bearer <token>"');
+  return token;
+}
+
+export function actorOf(request: FastifyRequest): Actor {
+  const userId = request.caller?.user.id ?? request.signedIn?.user.id ?? null;
+  return {
+    type: userId ? 'user' : 'anonymous',
+    id: userId,
+    ip: request.ip,
+    userAgent: request.headers['user-agent']?.slice(0, 512) ?? null,
+  };
+}
+
+/** A live session, by bearer token (session or access token) or by the session cookie. */
+export function requireSession(ctx: AppContext) {
+  return async (request: FastifyRequest) => {
+    const token = bearerToken(request) ?? request.cookies[SESSION_COOKIE];
+    const active = token ? await sessionFromBearer(ctx, token).catch(() => undefined) : undefined;
+    if (!active) throw new AppError('unauthorized', 'Sign in first: POST /api/v1/session');
+    request.signedIn = active;
+  };
+}
+
+/**
+ * The admin API guard: an access token for a tenant, whose holder's fresh effective
+ * permissions grant `access`. The scope it sets is all a handler may act in.
+ */
+export function requireAccess(ctx: AppContext, access: Access) {
+  return async (request: FastifyRequest, _reply: FastifyReply) => {
+    const token = bearerToken(request);
+    if (!token) throw new AppError('unauthorized', 'An access token is required: POST /api/v1/token');
+    if (token.split('.').length !== 3) {
+      throw new AppError('invalid_token', 'This route takes an access token for an organization (POST /api/v1/token), not a session token');
+    }
+    const caller = await callerFromAccessToken(ctx, token);
+    const scope = resolveScope(caller.held, caller.tenant.id, caller.tenant.is_system, access);
+    if (!scope) throw new AppError('forbidden', 'You do not have permission to do this', { required: access.tenant ?? access.system });
+    request.caller = caller;
+    request.scope = scope;
+  };
+}
+
+/** The scope a guarded handler acts in. */
+export function scopeOf(request: FastifyRequest): Scope {
+  if (!request.scope) throw new Error('Route has no access guard');
+  return request.scope;
+}

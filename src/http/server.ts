@@ -1,0 +1,105 @@
+import cookie from '@fastify/cookie';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyError } from 'fastify';
+import { auditRoutes } from '../audit/routes.js';
+import type { AppContext } from '../context.js';
+import { AppError } from '../errors.js';
+import { healthRoutes } from './health.js';
+import { keyRoutes } from '../keys/routes.js';
+import { memberRoutes } from '../memberships/routes.js';
+import { permissionRoutes } from '../permissions/routes.js';
+import { roleRoutes } from '../roles/routes.js';
+import { sessionRoutes } from '../sessions/routes.js';
+import { tenantRoutes } from '../tenants/routes.js';
+import { tokenRoutes } from '../tokens/routes.js';
+import { userRoutes } from '../users/routes.js';
+import { validationError, validatorCompiler } from './validation.js';
+
+export const BODY_LIMIT = 1024 * 1024;
+
+export type App = Awaited<ReturnType<typeof createServer>>;
+
+/** Builds the HTTP server: one Fastify instance, routes grouped by domain folder. */
+export async function createServer(ctx: AppContext) {
+  const app = Fastify({
+    loggerInstance: ctx.log,
+    bodyLimit: BODY_LIMIT,
+    trustProxy: false,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const appError = toAppError(error);
+    if (appError.status >= 500) request.log.error({ err: error }, 'Request failed');
+    const body = { error: appError.code, message: appError.message, ...(appError.details && { details: appError.details }) };
+    reply.status(appError.status).type('application/json').send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send({ error: 'not_found', message: `No route for ${request.method} ${request.url.split('?')[0]}` });
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('cache-control', 'no-store');
+    return payload;
+  });
+
+  await app.register(cookie);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Gatehouse API',
+        version: '1',
+        description: 'Identity and access management: sessions, organizations, tokens, users, roles, permissions, audit.',
+      },
+      servers: [{ url: ctx.config.issuer }],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'A session token or an access token (JWT)' },
+          sessionCookie: { type: 'apiKey', in: 'cookie', name: 'gatehouse_session' },
+        },
+      },
+    },
+  });
+
+  await app.register(healthRoutes(ctx));
+  await app.register(keyRoutes(ctx));
+  await app.register(
+    async (api) => {
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      await api.register(sessionRoutes(ctx));
+      await api.register(tokenRoutes(ctx));
+      await api.register(tenantRoutes(ctx));
+      await api.register(userRoutes(ctx));
+      await api.register(memberRoutes(ctx));
+      await api.register(roleRoutes(ctx));
+      await api.register(permissionRoutes(ctx));
+      await api.register(auditRoutes(ctx));
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}
+
+const FASTIFY_ERRORS: Record<string, () => AppError> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: () => new AppError('malformed_json', 'The body is not valid JSON'),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => new AppError('malformed_json', 'The body is empty but the content type is JSON'),
+  FST_ERR_CTP_BODY_TOO_LARGE: () => new AppError('payload_too_large', `The body is larger than ${BODY_LIMIT} bytes`),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new AppError('invalid_request', 'Content-Length does not match the body'),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new AppError('unsupported_media_type', 'Send JSON (Content-Type: application/json)'),
+};
+
+function toAppError(error: FastifyError): AppError {
+  if (error instanceof AppError) return error;
+  if (error.validation) return validationError(error.validation as never, error.validationContext ?? 'body');
+  const known = error.code ? FASTIFY_ERRORS[error.code] : undefined;
+  if (known) return known();
+  if (error instanceof SyntaxError && error.statusCode === 400) return new AppError('malformed_json', 'The body is not valid JSON');
+  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+    return new AppError('invalid_request', error.message);
+  }
+  return new AppError('internal_error', 'Something went wrong on our side; the request left nothing half-done');
+}

@@ -1,0 +1,225 @@
+import type { Kysely } from 'kysely';
+import { type Actor, recordAudit } from '../audit/record.js';
+import type { AppContext } from '../context.js';
+import { DEFAULT_LIMIT, decodeCursor, type Page, type PageRequest, toPage } from '../db/pagination.js';
+import type { Database } from '../db/schema.js';
+import { AppError, notFound } from '../errors.js';
+import { isRestricted } from '../permissions/catalog.js';
+import { combinePermissions, inScope, type Scope } from '../permissions/effective.js';
+import { assertGrantable } from '../permissions/permissions.js';
+import { resolveAssignableRoles, systemRole } from '../roles/roles.js';
+
+export interface MembershipInput {
+  userId: string;
+  /** Role ids; absent means the USER role. */
+  roles?: string[] | undefined;
+  /** Permissions granted directly. */
+  permissions?: string[] | undefined;
+}
+
+export interface Member {
+  user_id: string;
+  tenant_id: string;
+  email: string;
+  name: string | null;
+  status: string;
+  roles: { id: string; name: string }[];
+  /** Permissions granted directly. */
+  permissions: string[];
+  /** Roles' permissions and direct grants together. */
+  effective_permissions: string[];
+  created_at: Date;
+}
+
+function assertTenantInScope(scope: Scope, tenantId: string) {
+  if (!inScope(scope, tenantId)) throw notFound('Tenant');
+}
+
+export async function listMembers(ctx: AppContext, scope: Scope, tenantId: string, page: PageRequest): Promise<Page<Member>> {
+  assertTenantInScope(scope, tenantId);
+  const limit = page.limit ?? DEFAULT_LIMIT;
+  const after = decodeCursor(page.cursor);
+  let query = ctx.db
+    .selectFrom('memberships as m')
+    .innerJoin('users as u', 'u.id', 'm.user_id')
+    .select(['m.user_id', 'm.tenant_id', 'u.email', 'u.name', 'u.status', 'm.created_at'])
+    .where('m.tenant_id', '=', tenantId)
+    .orderBy('m.user_id')
+    .limit(limit + 1);
+  if (after) query = query.where('m.user_id', '>', after);
+  const rows = await query.execute();
+  const members = await withGrants(ctx.db, tenantId, rows);
+  return toPage(members, limit, (m) => m.user_id);
+}
+
+export async function getMember(ctx: AppContext, scope: Scope, tenantId: string, userId: string): Promise<Member> {
+  assertTenantInScope(scope, tenantId);
+  const row = await ctx.db
+    .selectFrom('memberships as m')
+    .innerJoin('users as u', 'u.id', 'm.user_id')
+    .select(['m.user_id', 'm.tenant_id', 'u.email', 'u.name', 'u.status', 'm.created_at'])
+    .where('m.tenant_id', '=', tenantId)
+    .where('m.user_id', '=', userId)
+    .executeTakeFirst();
+  if (!row) throw notFound('Membership');
+  const [member] = await withGrants(ctx.db, tenantId, [row]);
+  return member!;
+}
+
+/** Adds a membership; used by the members API and when a user is created in a tenant. */
+export async function addMembership(
+  trx: Kysely<Database>,
+  ctx: AppContext,
+  scope: Scope,
+  actor: Actor,
+  tenantId: string,
+  input: MembershipInput,
+): Promise<void> {
+  const roles = input.roles ? await resolveAssignableRoles(trx, scope, tenantId, input.roles) : [await systemRole(trx, 'USER')];
+  const permissions = [...new Set(input.permissions ?? [])];
+  await assertGrantable(trx, scope, tenantId, permissions);
+  const now = ctx.clock.now();
+  const inserted = await trx
+    .insertInto('memberships')
+    .values({ tenant_id: tenantId, user_id: input.userId, created_at: now, updated_at: now })
+    .onConflict((oc) => oc.doNothing())
+    .returning('user_id')
+    .executeTakeFirst();
+  if (!inserted) throw new AppError('already_member', 'The user is already a member of this tenant');
+  await writeGrants(trx, tenantId, input.userId, roles.map((r) => r.id), permissions);
+  await recordAudit(trx, ctx.ids, {
+    action: 'iam.membership.created',
+    actor,
+    tenantId,
+    target: { type: 'user', id: input.userId },
+    details: { roles: roles.map((r) => r.name), permissions },
+  });
+}
+
+export async function createMember(ctx: AppContext, scope: Scope, actor: Actor, tenantId: string, input: MembershipInput) {
+  assertTenantInScope(scope, tenantId);
+  await ctx.db.transaction().execute(async (trx) => {
+    const [tenant, user] = await Promise.all([
+      trx.selectFrom('tenants').select('id').where('id', '=', tenantId).executeTakeFirst(),
+      trx.selectFrom('users').select('id').where('id', '=', input.userId).executeTakeFirst(),
+    ]);
+    if (!tenant) throw notFound('Tenant');
+    if (!user) throw notFound('User');
+    await addMembership(trx, ctx, scope, actor, tenantId, input);
+  });
+  return getMember(ctx, scope, tenantId, input.userId);
+}
+
+/** Replaces the roles and/or the direct grants of a membership. */
+export async function updateMember(
+  ctx: AppContext,
+  scope: Scope,
+  actor: Actor,
+  tenantId: string,
+  userId: string,
+  patch: Omit<MembershipInput, 'userId'>,
+): Promise<Member> {
+  const current = await getMember(ctx, scope, tenantId, userId);
+  await ctx.db.transaction().execute(async (trx) => {
+    const roles = patch.roles ? await resolveAssignableRoles(trx, scope, tenantId, patch.roles) : undefined;
+    const permissions = patch.permissions && [...new Set(patch.permissions)];
+    if (permissions) await assertGrantable(trx, scope, tenantId, permissions);
+    if (scope.kind === 'tenant') assertNoRestrictedHeld(current);
+    await writeGrants(trx, tenantId, userId, roles?.map((r) => r.id), permissions);
+    await trx
+      .updateTable('memberships')
+      .set({ updated_at: ctx.clock.now() })
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .execute();
+    await recordAudit(trx, ctx.ids, {
+      action: 'iam.membership.modified',
+      actor,
+      tenantId,
+      target: { type: 'user', id: userId },
+      details: { ...(roles && { roles: roles.map((r) => r.name) }), ...(permissions && { permissions }) },
+    });
+  });
+  return getMember(ctx, scope, tenantId, userId);
+}
+
+export async function removeMember(ctx: AppContext, scope: Scope, actor: Actor, tenantId: string, userId: string) {
+  const current = await getMember(ctx, scope, tenantId, userId);
+  if (scope.kind === 'tenant') assertNoRestrictedHeld(current);
+  await ctx.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('memberships').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute();
+    await recordAudit(trx, ctx.ids, {
+      action: 'iam.membership.deleted',
+      actor,
+      tenantId,
+      target: { type: 'user', id: userId },
+    });
+  });
+}
+
+/** A membership holding restricted permissions was set up by a system administrator; only one changes it. */
+function assertNoRestrictedHeld(member: Member) {
+  if (member.effective_permissions.some(isRestricted)) {
+    throw new AppError('restricted_permission', 'This membership holds restricted permissions; a system administrator manages it');
+  }
+}
+
+async function writeGrants(
+  trx: Kysely<Database>,
+  tenantId: string,
+  userId: string,
+  roleIds: string[] | undefined,
+  permissions: string[] | undefined,
+) {
+  if (roleIds) {
+    await trx.deleteFrom('membership_roles').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute();
+    if (roleIds.length > 0) {
+      await trx
+        .insertInto('membership_roles')
+        .values(roleIds.map((role_id) => ({ tenant_id: tenantId, user_id: userId, role_id })))
+        .execute();
+    }
+  }
+  if (permissions) {
+    await trx.deleteFrom('membership_permissions').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute();
+    if (permissions.length > 0) {
+      await trx
+        .insertInto('membership_permissions')
+        .values(permissions.map((permission) => ({ tenant_id: tenantId, user_id: userId, permission })))
+        .execute();
+    }
+  }
+}
+
+type MemberRow = Omit<Member, 'roles' | 'permissions' | 'effective_permissions'>;
+
+async function withGrants(db: Kysely<Database>, tenantId: string, rows: MemberRow[]): Promise<Member[]> {
+  if (rows.length === 0) return [];
+  const userIds = rows.map((r) => r.user_id);
+  const [roles, grants] = await Promise.all([
+    db
+      .selectFrom('membership_roles as mr')
+      .innerJoin('roles as r', 'r.id', 'mr.role_id')
+      .select(['mr.user_id', 'r.id', 'r.name', 'r.permissions'])
+      .where('mr.tenant_id', '=', tenantId)
+      .where('mr.user_id', 'in', userIds)
+      .orderBy('r.name')
+      .execute(),
+    db
+      .selectFrom('membership_permissions')
+      .select(['user_id', 'permission'])
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', 'in', userIds)
+      .execute(),
+  ]);
+  return rows.map((row) => {
+    const own = roles.filter((r) => r.user_id === row.user_id);
+    const direct = grants.filter((g) => g.user_id === row.user_id).map((g) => g.permission);
+    return {
+      ...row,
+      roles: own.map((r) => ({ id: r.id, name: r.name })),
+      permissions: direct.sort(),
+      effective_permissions: combinePermissions(own, direct),
+    };
+  });
+}

@@ -1,0 +1,78 @@
+/**
+ * System permissions govern Gatehouse itself (DESIGN §3), in two sets as in OIH:
+ * restricted ones only system administrators hold or grant; common ones tenant roles
+ * may carry. `all` implies every permission; `tenant.all` every common one.
+ */
+export const RESTRICTED_PERMISSIONS = {
+  all: 'Every permission, in every tenant',
+  'iam.tenant.create': 'Create tenants',
+  'iam.tenant.read': 'Read every tenant',
+  'iam.tenant.update': 'Update every tenant',
+  'iam.tenant.delete': 'Delete tenants',
+  'iam.account.create': 'Create users in any tenant',
+  'iam.account.read': 'Read every user',
+  'iam.account.update': 'Update every user',
+  'iam.account.delete': 'Delete every user',
+  'iam.membership.read': 'Read the members of every tenant',
+  'iam.membership.update': 'Manage the members of every tenant',
+  'iam.role.read': 'Read every role',
+  'iam.role.create': 'Create global roles',
+  'iam.role.update': 'Update global roles',
+  'iam.role.delete': 'Delete global roles',
+  'iam.permission.read': 'Read every permission',
+  'iam.permission.create': 'Create global permissions',
+  'iam.permission.update': 'Update global permissions',
+  'iam.permission.delete': 'Delete global permissions',
+  'iam.audit.read': 'Read the audit trail of every tenant',
+  'iam.token.introspect': 'Introspect tokens',
+  'iam.key.read': 'Read signing key metadata',
+  'iam.key.rotate': 'Rotate signing keys',
+} as const;
+
+export const COMMON_PERMISSIONS = {
+  'tenant.all': 'Every tenant permission, in the own tenant',
+  'tenant.account.read': 'Read the tenant’s users',
+  'tenant.account.create': 'Create users homed in the tenant',
+  'tenant.account.update': 'Update users homed in the tenant',
+  'tenant.account.delete': 'Delete users homed in the tenant',
+  'tenant.membership.read': 'Read the tenant’s members',
+  'tenant.membership.create': 'Add members to the tenant',
+  'tenant.membership.update': 'Change members’ roles and grants',
+  'tenant.membership.delete': 'Remove members from the tenant',
+  'tenant.profile.read': 'Read the tenant’s profile',
+  'tenant.profile.update': 'Update the tenant’s profile',
+  'tenant.profile.delete': 'Delete the tenant’s profile',
+  'tenant.roles.read': 'Read the tenant’s roles',
+  'tenant.roles.create': 'Create tenant roles',
+  'tenant.roles.update': 'Update tenant roles',
+  'tenant.roles.delete': 'Delete tenant roles',
+  'tenant.permissions.read': 'Read the tenant’s permissions',
+  'tenant.permissions.create': 'Create permissions visible in the tenant',
+  'tenant.permissions.update': 'Update the tenant’s permissions',
+  'tenant.permissions.delete': 'Delete the tenant’s permissions',
+  'tenant.audit.read': 'Read the tenant’s audit trail',
+} as const;
+
+export type RestrictedPermission = keyof typeof RESTRICTED_PERMISSIONS;
+export type CommonPermission = keyof typeof COMMON_PERMISSIONS;
+export type SystemPermission = RestrictedPermission | CommonPermission;
+
+export const SYSTEM_PERMISSIONS: Record<SystemPermission, string> = { ...RESTRICTED_PERMISSIONS, ...COMMON_PERMISSIONS };
+
+/** A key a custom permission may not take: the system namespaces. */
+export const isReservedKey = (key: string): boolean =>
+  key === 'all' || key.startsWith('iam.') || key.startsWith('tenant.');
+
+export const isRestricted = (key: string): boolean =>
+  key === 'all' || key.startsWith('iam.');
+
+/** The global roles seeded on the first start; their names are reserved. */
+export const SYSTEM_ROLES = {
+  ADMIN: { description: 'System administrator', permissions: ['all'] },
+  TENANT_ADMIN: { description: 'Administrator of a tenant', permissions: ['tenant.all'] },
+  USER: { description: 'Member of a tenant', permissions: ['tenant.profile.read'] },
+} as const satisfies Record<string, { description: string; permissions: SystemPermission[] }>;
+
+export type SystemRoleName = keyof typeof SYSTEM_ROLES;
+
+export const isSystemRoleName = (name: string): boolean => name.trim().toUpperCase() in SYSTEM_ROLES;

@@ -1,0 +1,78 @@
+import type { Db } from '../db/database.js';
+import { COMMON_PERMISSIONS, type CommonPermission, type RestrictedPermission } from './catalog.js';
+
+export interface Grants {
+  /** Names of the roles the membership holds. */
+  roles: string[];
+  /** Union of the roles' permissions and the direct grants, sorted. */
+  permissions: string[];
+}
+
+/**
+ * Effective permissions of a user in a tenant (DESIGN §3): the union of the roles of
+ * the membership (global and tenant roles alike) and the permissions granted directly.
+ * The one place this is computed; every check and every token claim uses it.
+ * Undefined when the user is not a member of the tenant.
+ */
+export async function effectivePermissions(db: Db, userId: string, tenantId: string): Promise<Grants | undefined> {
+  const membership = await db
+    .selectFrom('memberships')
+    .select('user_id')
+    .where('tenant_id', '=', tenantId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  if (!membership) return undefined;
+  const [roles, grants] = await Promise.all([
+    db
+      .selectFrom('membership_roles as mr')
+      .innerJoin('roles as r', 'r.id', 'mr.role_id')
+      .select(['r.name', 'r.permissions'])
+      .where('mr.tenant_id', '=', tenantId)
+      .where('mr.user_id', '=', userId)
+      .orderBy('r.name')
+      .execute(),
+    db
+      .selectFrom('membership_permissions')
+      .select('permission')
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .execute(),
+  ]);
+  return { roles: roles.map((r) => r.name), permissions: combinePermissions(roles, grants.map((g) => g.permission)) };
+}
+
+/** The union itself: roles' permissions and direct grants, sorted, each once. */
+export function combinePermissions(roles: readonly { permissions: readonly string[] }[], direct: readonly string[]): string[] {
+  const permissions = new Set<string>(direct);
+  for (const role of roles) for (const p of role.permissions) permissions.add(p);
+  return [...permissions].sort();
+}
+
+/** Where a caller may act: across all tenants, or inside one. */
+export type Scope = { kind: 'system' } | { kind: 'tenant'; tenantId: string };
+
+/** What a route needs: the common permission for its own tenant, the restricted one across tenants. */
+export interface Access {
+  tenant?: CommonPermission;
+  system?: RestrictedPermission;
+}
+
+/**
+ * The one place permissions are checked. Restricted permissions count only in the
+ * system tenant; `all` implies everything, `tenant.all` every common permission.
+ */
+export function resolveScope(
+  held: ReadonlySet<string>,
+  tenantId: string,
+  isSystemTenant: boolean,
+  access: Access,
+): Scope | undefined {
+  if (access.system && isSystemTenant && (held.has('all') || held.has(access.system))) return { kind: 'system' };
+  if (access.tenant && access.tenant in COMMON_PERMISSIONS) {
+    if (held.has('all') || held.has('tenant.all') || held.has(access.tenant)) return { kind: 'tenant', tenantId };
+  }
+  return undefined;
+}
+
+export const inScope = (scope: Scope, tenantId: string | null): boolean =>
+  scope.kind === 'system' || scope.tenantId === tenantId;

@@ -1,0 +1,168 @@
+import { type Actor, recordAudit } from '../audit/record.js';
+import type { AppContext } from '../context.js';
+import { type Db, isUniqueViolation } from '../db/database.js';
+import type { Role } from '../db/schema.js';
+import { AppError, notFound } from '../errors.js';
+import { isRestricted, isSystemRoleName } from '../permissions/catalog.js';
+import { inScope, type Scope } from '../permissions/effective.js';
+import { assertGrantable } from '../permissions/permissions.js';
+
+export interface RoleInput {
+  name: string;
+  description?: string;
+  permissions?: string[];
+  /** System scope only: the tenant the role belongs to; absent = a global role. */
+  tenant?: string;
+}
+
+export type RolePatch = Partial<Omit<RoleInput, 'tenant'>>;
+
+/** A role is visible to a tenant when it is global or the tenant's own. */
+const visible = (scope: Scope, role: Role) => role.tenant_id === null || inScope(scope, role.tenant_id);
+
+export async function listRoles(ctx: AppContext, scope: Scope, filter: { tenant?: string | undefined }): Promise<Role[]> {
+  let query = ctx.db.selectFrom('roles').selectAll().orderBy('tenant_id', 'desc').orderBy('name');
+  const tenantId = scope.kind === 'tenant' ? scope.tenantId : filter.tenant;
+  if (tenantId) query = query.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', tenantId)]));
+  return query.execute();
+}
+
+export async function getRole(ctx: AppContext, scope: Scope, id: string): Promise<Role> {
+  const role = await ctx.db.selectFrom('roles').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!role || !visible(scope, role)) throw notFound('Role');
+  return role;
+}
+
+export async function createRole(ctx: AppContext, scope: Scope, actor: Actor, input: RoleInput): Promise<Role> {
+  const tenantId = scope.kind === 'tenant' ? scope.tenantId : (input.tenant ?? null);
+  const permissions = [...new Set(input.permissions ?? [])];
+  assertName(input.name);
+  const now = ctx.clock.now();
+  return ctx.db.transaction().execute(async (trx) => {
+    if (tenantId && !(await trx.selectFrom('tenants').select('id').where('id', '=', tenantId).executeTakeFirst())) {
+      throw notFound('Tenant');
+    }
+    await assertRolePermissions(trx, scope, tenantId, permissions);
+    const role = await trx
+      .insertInto('roles')
+      .values({
+        id: ctx.ids.next(),
+        tenant_id: tenantId,
+        name: input.name,
+        description: input.description ?? '',
+        permissions,
+        created_at: now,
+        updated_at: now,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow()
+      .catch(rethrowNameTaken);
+    await recordAudit(trx, ctx.ids, {
+      action: 'iam.role.created',
+      actor,
+      tenantId,
+      target: { type: 'role', id: role.id },
+      details: { name: role.name, permissions },
+    });
+    return role;
+  });
+}
+
+export async function updateRole(ctx: AppContext, scope: Scope, actor: Actor, id: string, patch: RolePatch): Promise<Role> {
+  const role = await assertChangeable(ctx, scope, id);
+  if (patch.name !== undefined) assertName(patch.name);
+  const permissions = patch.permissions && [...new Set(patch.permissions)];
+  return ctx.db.transaction().execute(async (trx) => {
+    if (permissions) await assertRolePermissions(trx, scope, role.tenant_id, permissions);
+    const updated = await trx
+      .updateTable('roles')
+      .set({
+        ...(patch.name !== undefined && { name: patch.name }),
+        ...(patch.description !== undefined && { description: patch.description }),
+        ...(permissions && { permissions }),
+        updated_at: ctx.clock.now(),
+      })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow()
+      .catch(rethrowNameTaken);
+    await recordAudit(trx, ctx.ids, {
+      action: 'iam.role.modified',
+      actor,
+      tenantId: role.tenant_id,
+      target: { type: 'role', id },
+      details: { fields: Object.keys(patch), ...(permissions && { permissions }) },
+    });
+    return updated;
+  });
+}
+
+export async function deleteRole(ctx: AppContext, scope: Scope, actor: Actor, id: string): Promise<void> {
+  const role = await assertChangeable(ctx, scope, id);
+  await ctx.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('roles').where('id', '=', id).execute();
+    await recordAudit(trx, ctx.ids, {
+      action: 'iam.role.deleted',
+      actor,
+      tenantId: role.tenant_id,
+      target: { type: 'role', id },
+      details: { name: role.name },
+    });
+  });
+}
+
+/**
+ * Resolves role ids for a membership in `tenantId`: each must be global or the tenant's
+ * own, and outside system scope none may carry a restricted permission (least privilege).
+ */
+export async function resolveAssignableRoles(db: Db, scope: Scope, tenantId: string, roleIds: readonly string[]) {
+  const unique = [...new Set(roleIds)];
+  if (unique.length === 0) return [];
+  const roles = await db.selectFrom('roles').selectAll().where('id', 'in', unique).execute();
+  const usable = roles.filter((r) => r.tenant_id === null || r.tenant_id === tenantId);
+  if (usable.length !== unique.length) {
+    const found = new Set(usable.map((r) => r.id));
+    throw new AppError('unknown_role', 'Unknown role for this tenant', { roles: unique.filter((id) => !found.has(id)) });
+  }
+  if (scope.kind === 'tenant') {
+    const privileged = usable.filter((r) => r.permissions.some(isRestricted));
+    if (privileged.length > 0) {
+      throw new AppError('restricted_permission', 'Roles with restricted permissions are assigned by system administrators only', {
+        roles: privileged.map((r) => r.name),
+      });
+    }
+  }
+  return usable;
+}
+
+/** The role of the given system name (USER, TENANT_ADMIN, ADMIN). */
+export async function systemRole(db: Db, name: string): Promise<Role> {
+  return db.selectFrom('roles').selectAll().where('tenant_id', 'is', null).where('is_system', '=', true).where('name', '=', name).executeTakeFirstOrThrow();
+}
+
+async function assertRolePermissions(db: Db, scope: Scope, tenantId: string | null, permissions: string[]) {
+  if (tenantId !== null && permissions.some(isRestricted)) {
+    throw new AppError('restricted_permission', 'A tenant role may not carry a restricted permission', {
+      permissions: permissions.filter(isRestricted),
+    });
+  }
+  await assertGrantable(db, scope, tenantId, permissions);
+}
+
+async function assertChangeable(ctx: AppContext, scope: Scope, id: string): Promise<Role> {
+  const role = await getRole(ctx, scope, id);
+  if (role.is_system) throw new AppError('system_resource', 'System roles cannot be changed');
+  if (scope.kind === 'tenant' && role.tenant_id === null) {
+    throw new AppError('forbidden', 'Global roles are changed by system administrators only');
+  }
+  return role;
+}
+
+function assertName(name: string) {
+  if (isSystemRoleName(name)) throw new AppError('restricted_role_name', `"${name}" is the name of a system role`);
+}
+
+function rethrowNameTaken(error: unknown): never {
+  if (isUniqueViolation(error)) throw new AppError('role_name_taken', 'A role with this name exists');
+  throw error;
+}

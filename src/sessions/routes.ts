@@ -1,0 +1,75 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { AppContext } from '../context.js';
+import { actorOf, requireSession, SESSION_COOKIE } from '../http/guards.js';
+import { errorResponses, SESSION } from '../http/schemas.js';
+import { toUser, User } from '../users/schema.js';
+import { signIn, signOut } from './sessions.js';
+
+const SignInBody = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 320, description: 'Email or username' }),
+    password: Type.String({ minLength: 1, maxLength: 1024 }),
+    'remember-me': Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+const SessionCreated = Type.Object({
+  token: Type.String({ description: 'Session token; shown once' }),
+  id: Type.String({ description: 'Session id' }),
+  expires_at: Type.String({ format: 'date-time' }),
+});
+
+/** OIH stage 1: sign in with a password for a session token (and an HttpOnly cookie). */
+export const sessionRoutes =
+  (ctx: AppContext): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    const secure = ctx.config.issuer.startsWith('https:');
+
+    app.post(
+      '/session',
+      {
+        schema: {
+          tags: ['session'],
+          summary: 'Sign in with username (or email) and password',
+          body: SignInBody,
+          response: { 200: SessionCreated, ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        const { username, password, 'remember-me': rememberMe } = request.body;
+        const { token, session } = await signIn(ctx, { username, password, rememberMe }, actorOf(request));
+        reply.setCookie(SESSION_COOKIE, token, {
+          path: '/',
+          httpOnly: true,
+          sameSite: 'lax',
+          secure,
+          ...(rememberMe && { expires: session.expires_at }),
+        });
+        return { token, id: session.id, expires_at: session.expires_at.toISOString() };
+      },
+    );
+
+    app.get(
+      '/session',
+      {
+        schema: { tags: ['session'], summary: 'The signed-in user', security: SESSION, response: { 200: User, ...errorResponses } },
+        onRequest: requireSession(ctx),
+      },
+      async (request) => toUser(request.signedIn!.user),
+    );
+
+    app.delete(
+      '/session',
+      {
+        schema: { tags: ['session'], summary: 'Sign out and revoke the session', security: SESSION, response: { 204: Type.Null(), ...errorResponses } },
+        onRequest: requireSession(ctx),
+      },
+      async (request, reply) => {
+        await signOut(ctx, request.signedIn!.session, actorOf(request));
+        reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure });
+        return reply.status(204).send(null);
+      },
+    );
+  };

@@ -1,0 +1,185 @@
+import type { Kysely } from 'kysely';
+import { type Actor, recordAudit } from '../audit/record.js';
+import type { AppContext } from '../context.js';
+import { randomToken, sha256 } from '../crypto/secrets.js';
+import type { Database, Session, User } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import { findUserByLogin, setLastLogin } from '../users/users.js';
+
+/** DESIGN §4 defaults; "remember me" keeps a browser signed in for 30 days of use. */
+export const SESSION_LIFETIMES = {
+  idleMs: 30 * 60_000,
+  absoluteMs: 7 * 24 * 3600_000,
+  rememberIdleMs: 7 * 24 * 3600_000,
+  rememberAbsoluteMs: 30 * 24 * 3600_000,
+} as const;
+
+/** How often a session's idle deadline is pushed forward (not on every request). */
+const TOUCH_EVERY_MS = 60_000;
+
+export interface SignInInput {
+  username: string;
+  password: string;
+  rememberMe?: boolean;
+}
+
+export interface SignedIn {
+  token: string;
+  session: Session;
+  user: User;
+}
+
+/**
+ * Password sign-in. Unknown user and wrong password fail the same way after the same
+ * work (a verify against a dummy hash); a disabled account is reported only after the
+ * right password, so the answer never tells whether an account exists.
+ */
+export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor): Promise<SignedIn> {
+  const user = await findUserByLogin(ctx.db, input.username);
+  const passwordOk = await ctx.passwords.verify(user?.password_hash, input.password);
+  if (!user || !passwordOk) {
+    await recordAudit(ctx.db, ctx.ids, {
+      action: 'iam.user.loginFailed',
+      actor,
+      outcome: 'failure',
+      ...(user && { target: { type: 'user', id: user.id }, tenantId: user.home_tenant_id }),
+      details: { username: input.username, reason: user ? 'wrong_password' : 'unknown_user' },
+    });
+    throw new AppError('invalid_credentials', 'Wrong username or password');
+  }
+  if (user.status !== 'active') {
+    await recordAudit(ctx.db, ctx.ids, {
+      action: 'iam.user.loginFailed',
+      actor: { ...actor, type: 'user', id: user.id },
+      outcome: 'failure',
+      tenantId: user.home_tenant_id,
+      target: { type: 'user', id: user.id },
+      details: { reason: `account_${user.status}` },
+    });
+    throw new AppError('account_disabled', 'This account is disabled');
+  }
+  const now = ctx.clock.now();
+  const remember = input.rememberMe === true;
+  const token = randomToken('ghs');
+  const session = await ctx.db.transaction().execute(async (trx) => {
+    const session = await trx
+      .insertInto('sessions')
+      .values({
+        id: ctx.ids.next(),
+        user_id: user.id,
+        token_hash: sha256(token),
+        remember_me: remember,
+        created_at: now,
+        last_seen_at: now,
+        idle_expires_at: new Date(now.getTime() + (remember ? SESSION_LIFETIMES.rememberIdleMs : SESSION_LIFETIMES.idleMs)),
+        expires_at: new Date(now.getTime() + (remember ? SESSION_LIFETIMES.rememberAbsoluteMs : SESSION_LIFETIMES.absoluteMs)),
+        ip: actor.ip,
+        user_agent: actor.userAgent,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    await setLastLogin(trx, user.id, now);
+    await recordAudit(trx, ctx.ids, {
+      action: 'iam.user.loginSucceeded',
+      actor: { ...actor, type: 'user', id: user.id },
+      tenantId: user.home_tenant_id,
+      target: { type: 'user', id: user.id },
+      details: { session_id: session.id, remember_me: remember },
+    });
+    return session;
+  });
+  return { token, session, user: { ...user, last_login_at: now } };
+}
+
+export interface ActiveSession {
+  session: Session;
+  user: User;
+}
+
+/** The session a token opens, if it is live and its user active; pushes the idle deadline forward. */
+export async function sessionFromToken(ctx: AppContext, token: string, touch = true): Promise<ActiveSession | undefined> {
+  return loadActiveSession(ctx, 'token_hash', sha256(token), touch);
+}
+
+export async function sessionById(ctx: AppContext, id: string, touch = true): Promise<ActiveSession | undefined> {
+  return loadActiveSession(ctx, 'id', id, touch);
+}
+
+async function loadActiveSession(
+  ctx: AppContext,
+  column: 'id' | 'token_hash',
+  value: string | Buffer,
+  touch: boolean,
+): Promise<ActiveSession | undefined> {
+  const now = ctx.clock.now();
+  const row = await ctx.db
+    .selectFrom('sessions as s')
+    .innerJoin('users as u', 'u.id', 's.user_id')
+    .selectAll('u')
+    .select([
+      's.id as s_id',
+      's.token_hash as s_token_hash',
+      's.remember_me as s_remember_me',
+      's.created_at as s_created_at',
+      's.last_seen_at as s_last_seen_at',
+      's.idle_expires_at as s_idle_expires_at',
+      's.expires_at as s_expires_at',
+      's.revoked_at as s_revoked_at',
+      's.ip as s_ip',
+      's.user_agent as s_user_agent',
+    ])
+    .where(`s.${column}`, '=', value as string)
+    .where('s.revoked_at', 'is', null)
+    .where('s.expires_at', '>', now)
+    .where('s.idle_expires_at', '>', now)
+    .where('u.status', '=', 'active')
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const {
+    s_id, s_token_hash, s_remember_me, s_created_at, s_last_seen_at, s_idle_expires_at, s_expires_at, s_revoked_at, s_ip, s_user_agent,
+    ...user
+  } = row;
+  const session: Session = {
+    id: s_id,
+    user_id: user.id,
+    token_hash: s_token_hash,
+    remember_me: s_remember_me,
+    created_at: s_created_at,
+    last_seen_at: s_last_seen_at,
+    idle_expires_at: s_idle_expires_at,
+    expires_at: s_expires_at,
+    revoked_at: s_revoked_at,
+    ip: s_ip,
+    user_agent: s_user_agent,
+  };
+  if (touch && now.getTime() - session.last_seen_at.getTime() > TOUCH_EVERY_MS) {
+    const idle = session.remember_me ? SESSION_LIFETIMES.rememberIdleMs : SESSION_LIFETIMES.idleMs;
+    await ctx.db
+      .updateTable('sessions')
+      .set({ last_seen_at: now, idle_expires_at: new Date(now.getTime() + idle) })
+      .where('id', '=', session.id)
+      .execute();
+  }
+  return { session, user };
+}
+
+export async function signOut(ctx: AppContext, session: Session, actor: Actor): Promise<void> {
+  await ctx.db.transaction().execute(async (trx) => {
+    await trx.updateTable('sessions').set({ revoked_at: ctx.clock.now() }).where('id', '=', session.id).execute();
+    await recordAudit(trx, ctx.ids, {
+      action: 'iam.user.logout',
+      actor,
+      target: { type: 'user', id: session.user_id },
+      details: { session_id: session.id },
+    });
+  });
+}
+
+export async function revokeUserSessions(db: Kysely<Database>, now: Date, userId: string): Promise<void> {
+  await db
+    .updateTable('sessions')
+    .set({ revoked_at: now })
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .execute();
+}

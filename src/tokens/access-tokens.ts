@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import { createLocalJWKSet, errors as joseErrors, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { type Actor, recordAudit } from '../audit/record.js';
+import type { AppContext } from '../context.js';
+import type { Tenant, User } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import { isUuid } from '../ids.js';
+import { effectivePermissions } from '../permissions/effective.js';
+
+/** DESIGN §4: access tokens live 10 minutes. */
+export const ACCESS_TOKEN_TTL_S = 600;
+/** The client the OIH session flow issues tokens to (RFC 9068 wants a client_id). */
+export const SESSION_CLIENT_ID = 'gatehouse';
+
+export interface AccessTokenClaims extends JWTPayload {
+  sub: string;
+  sid: string;
+  client_id: string;
+  org_id: string;
+  org_name: string;
+  roles: string[];
+  permissions: string[];
+  email: string;
+  name: string | null;
+}
+
+export interface IssuedToken {
+  token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+}
+
+/** The audience of tokens for Gatehouse's own API and the OIH flow: the issuer itself. */
+export const apiAudience = (ctx: AppContext) => ctx.config.issuer;
+
+/**
+ * Stage 3 of the OIH flow: a JWT for one organization the user is an active member of,
+ * carrying the roles and effective permissions there.
+ */
+export async function issueTenantToken(
+  ctx: AppContext,
+  user: User,
+  sessionId: string,
+  organization: string,
+  actor: Actor,
+): Promise<IssuedToken> {
+  const tenant = await findTenant(ctx, organization);
+  const grants = tenant && (await effectivePermissions(ctx.db, user.id, tenant.id));
+  if (!tenant || !grants) throw new AppError('not_a_member', 'You are not a member of this organization');
+  if (tenant.status !== 'active') throw new AppError('tenant_suspended', 'This organization is suspended');
+  const key = await ctx.keys.current();
+  const now = Math.floor(ctx.clock.now().getTime() / 1000);
+  const jti = randomUUID();
+  const claims: AccessTokenClaims = {
+    sub: user.id,
+    sid: sessionId,
+    client_id: SESSION_CLIENT_ID,
+    org_id: tenant.id,
+    org_name: tenant.name,
+    roles: grants.roles,
+    permissions: grants.permissions,
+    email: user.email,
+    name: user.name,
+  };
+  const token = await new SignJWT(claims)
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+    .setIssuer(ctx.config.issuer)
+    .setAudience(apiAudience(ctx))
+    .setIssuedAt(now)
+    .setExpirationTime(now + ACCESS_TOKEN_TTL_S)
+    .setJti(jti)
+    .sign(key.privateKey);
+  await recordAudit(ctx.db, ctx.ids, {
+    action: 'iam.token.created',
+    actor,
+    tenantId: tenant.id,
+    target: { type: 'user', id: user.id },
+    details: { jti, client_id: SESSION_CLIENT_ID, session_id: sessionId },
+  });
+  return { token, token_type: 'Bearer', expires_in: ACCESS_TOKEN_TTL_S };
+}
+
+/** The organization by id or slug. */
+async function findTenant(ctx: AppContext, organization: string): Promise<Tenant | undefined> {
+  return ctx.db
+    .selectFrom('tenants')
+    .selectAll()
+    .where((eb) => (isUuid(organization) ? eb('id', '=', organization) : eb(eb.fn('lower', ['slug']), '=', organization.toLowerCase())))
+    .executeTakeFirst();
+}
+
+/**
+ * Verifies a JWT we issued: signature by a published key (RS256 only, so neither
+ * `none` nor an HMAC made with the public key passes), issuer, audience, expiry.
+ */
+export async function verifyAccessToken(ctx: AppContext, token: string): Promise<AccessTokenClaims> {
+  try {
+    const jwks = createLocalJWKSet(await ctx.keys.jwks());
+    const { payload } = await jwtVerify<AccessTokenClaims>(token, jwks, {
+      algorithms: ['RS256'],
+      issuer: ctx.config.issuer,
+      audience: apiAudience(ctx),
+      typ: 'at+jwt',
+      currentDate: ctx.clock.now(),
+      requiredClaims: ['sub', 'sid', 'org_id', 'exp', 'iat'],
+    });
+    return payload;
+  } catch (error) {
+    if (error instanceof joseErrors.JOSEError) throw new AppError('invalid_token', 'The access token is not valid');
+    throw error;
+  }
+}

@@ -1,0 +1,113 @@
+import type { AppContext } from '../context.js';
+import type { Session, Tenant, User } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import { effectivePermissions, type Grants } from '../permissions/effective.js';
+import { sessionById, sessionFromToken } from '../sessions/sessions.js';
+import { type AccessTokenClaims, verifyAccessToken } from './access-tokens.js';
+
+/** Who calls the admin API: a live session's user, acting in the token's tenant. */
+export interface Caller {
+  user: User;
+  session: Session;
+  tenant: Tenant;
+  grants: Grants;
+  held: ReadonlySet<string>;
+  claims: AccessTokenClaims;
+}
+
+const looksLikeJwt = (token: string) => token.split('.').length === 3;
+
+/**
+ * Resolves an access token to its caller, checking on every request (no cache) that the
+ * session is live, the user active, the tenant active and the membership still there, so
+ * an incident action takes effect on the admin API at once (DESIGN §5). Permissions are
+ * computed afresh, not read from the token, so a removed role stops working at once too.
+ */
+export async function callerFromAccessToken(ctx: AppContext, token: string, touch = true): Promise<Caller> {
+  const claims = await verifyAccessToken(ctx, token);
+  const active = await sessionById(ctx, claims.sid, touch);
+  if (!active || active.user.id !== claims.sub) throw new AppError('invalid_token', 'The session behind this token has ended');
+  const tenant = await ctx.db.selectFrom('tenants').selectAll().where('id', '=', claims.org_id).executeTakeFirst();
+  if (!tenant || tenant.status !== 'active') throw new AppError('invalid_token', 'The organization of this token is not active');
+  const grants = await effectivePermissions(ctx.db, active.user.id, tenant.id);
+  if (!grants) throw new AppError('invalid_token', 'You are no longer a member of this organization');
+  return { ...active, tenant, grants, held: new Set(grants.permissions), claims };
+}
+
+/**
+ * The session a bearer credential belongs to: a session token, or an access token
+ * issued from a session (so the OIH routes accept either).
+ */
+export async function sessionFromBearer(ctx: AppContext, token: string) {
+  if (looksLikeJwt(token)) {
+    const claims = await verifyAccessToken(ctx, token);
+    const active = await sessionById(ctx, claims.sid);
+    return active && active.user.id === claims.sub ? active : undefined;
+  }
+  return sessionFromToken(ctx, token);
+}
+
+export type Introspection =
+  | { active: false }
+  | {
+      active: true;
+      token_type: 'access_token' | 'session';
+      sub: string;
+      sid: string;
+      username: string;
+      iss: string;
+      exp: number;
+      iat: number;
+      client_id?: string;
+      aud?: string;
+      jti?: string;
+      org_id?: string;
+      org_name?: string;
+      roles?: string[];
+      permissions?: string[];
+    };
+
+const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
+
+/** RFC 7662 for our own tokens: inactive when expired, revoked, or its user, session or tenant is not active. */
+export async function introspect(ctx: AppContext, token: string): Promise<Introspection> {
+  try {
+    if (looksLikeJwt(token)) {
+      const { claims, user } = await callerFromAccessToken(ctx, token, false);
+      return {
+        active: true,
+        token_type: 'access_token',
+        sub: claims.sub,
+        sid: claims.sid,
+        username: user.email,
+        iss: ctx.config.issuer,
+        exp: claims.exp ?? 0,
+        iat: claims.iat ?? 0,
+        client_id: claims.client_id,
+        aud: ctx.config.issuer,
+        ...(claims.jti && { jti: claims.jti }),
+        org_id: claims.org_id,
+        org_name: claims.org_name,
+        roles: claims.roles,
+        permissions: claims.permissions,
+      };
+    }
+    const active = await sessionFromToken(ctx, token, false);
+    if (!active) return { active: false };
+    const { session, user } = active;
+    const exp = Math.min(session.expires_at.getTime(), session.idle_expires_at.getTime());
+    return {
+      active: true,
+      token_type: 'session',
+      sub: user.id,
+      sid: session.id,
+      username: user.email,
+      iss: ctx.config.issuer,
+      exp: seconds(new Date(exp)),
+      iat: seconds(session.created_at),
+    };
+  } catch (error) {
+    if (error instanceof AppError) return { active: false };
+    throw error;
+  }
+}

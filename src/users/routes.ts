@@ -1,0 +1,99 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { AppContext } from '../context.js';
+import { actorOf, requireAccess, requireSession, scopeOf } from '../http/guards.js';
+import { ACCESS_TOKEN, errorResponses, IdParams, PageOf, SESSION } from '../http/schemas.js';
+import { ProfilePatch, toUser, User, UserCreate, UserPatch, UserQuery } from './schema.js';
+import { createUser, deleteUser, getUser, listUsers, updateMe, updateUser } from './users.js';
+
+const tags = ['users'];
+
+export const userRoutes =
+  (ctx: AppContext): FastifyPluginAsyncTypebox =>
+  async (app) => {
+    app.get(
+      '/users/me',
+      { schema: { tags, summary: 'Your own account', security: SESSION, response: { 200: User, ...errorResponses } }, onRequest: requireSession(ctx) },
+      async (request) => toUser(request.signedIn!.user),
+    );
+
+    app.patch(
+      '/users/me',
+      {
+        schema: { tags, summary: 'Change your own profile', security: SESSION, body: ProfilePatch, response: { 200: User, ...errorResponses } },
+        onRequest: requireSession(ctx),
+      },
+      async (request) => toUser(await updateMe(ctx, actorOf(request), request.signedIn!.user.id, request.body)),
+    );
+
+    app.get(
+      '/users',
+      {
+        schema: {
+          tags,
+          summary: 'List users (a tenant administrator sees the members of the own tenant)',
+          security: ACCESS_TOKEN,
+          querystring: UserQuery,
+          response: { 200: PageOf(User, 'users'), ...errorResponses },
+        },
+        onRequest: requireAccess(ctx, { system: 'iam.account.read', tenant: 'tenant.account.read' }),
+      },
+      async (request) => {
+        const { limit, cursor, ...filter } = request.query;
+        const page = await listUsers(ctx, scopeOf(request), filter, { limit, cursor });
+        return { users: page.items.map(toUser), next_cursor: page.next_cursor };
+      },
+    );
+
+    app.post(
+      '/users',
+      {
+        schema: {
+          tags,
+          summary: 'Create a user (a tenant administrator creates users homed in the own tenant)',
+          security: ACCESS_TOKEN,
+          body: UserCreate,
+          response: { 201: User, ...errorResponses },
+        },
+        onRequest: requireAccess(ctx, { system: 'iam.account.create', tenant: 'tenant.account.create' }),
+      },
+      async (request, reply) => reply.status(201).send(toUser(await createUser(ctx, scopeOf(request), actorOf(request), request.body))),
+    );
+
+    app.get(
+      '/users/:id',
+      {
+        schema: { tags, summary: 'Read a user', security: ACCESS_TOKEN, params: IdParams, response: { 200: User, ...errorResponses } },
+        onRequest: requireAccess(ctx, { system: 'iam.account.read', tenant: 'tenant.account.read' }),
+      },
+      async (request) => toUser(await getUser(ctx, scopeOf(request), request.params.id)),
+    );
+
+    app.patch(
+      '/users/:id',
+      {
+        schema: {
+          tags,
+          summary: 'Update a user (only from the user’s home tenant, or by a system administrator)',
+          security: ACCESS_TOKEN,
+          params: IdParams,
+          body: UserPatch,
+          response: { 200: User, ...errorResponses },
+        },
+        onRequest: requireAccess(ctx, { system: 'iam.account.update', tenant: 'tenant.account.update' }),
+      },
+      async (request) => toUser(await updateUser(ctx, scopeOf(request), actorOf(request), request.params.id, request.body)),
+    );
+
+    app.delete(
+      '/users/:id',
+      {
+        schema: { tags, summary: 'Delete a user', security: ACCESS_TOKEN, params: IdParams, response: { 204: Type.Null(), ...errorResponses } },
+        onRequest: requireAccess(ctx, { system: 'iam.account.delete', tenant: 'tenant.account.delete' }),
+      },
+      async (request, reply) => {
+        await deleteUser(ctx, scopeOf(request), actorOf(request), request.params.id);
+        return reply.status(204).send(null);
+      },
+    );
+  };

@@ -1,0 +1,104 @@
+import { Type } from '@sinclair/typebox';
+import type { User as UserRow } from '../db/schema.js';
+import { Id, Metadata, Nullable, PageQuery, Timestamp } from '../http/schemas.js';
+
+const Email = Type.String({ format: 'email', maxLength: 320 });
+const Status = Type.Union([Type.Literal('active'), Type.Literal('disabled'), Type.Literal('pending')]);
+const Password = Type.String({ minLength: 1, maxLength: 1024, description: 'At least 10 and at most 128 characters' });
+
+const profile = {
+  username: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 128, pattern: '^[^@\\s]+$' }))),
+  phone: Type.Optional(Nullable(Type.String({ minLength: 3, maxLength: 32, pattern: '^\\+?[0-9 ()-]+$' }))),
+  given_name: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
+  family_name: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
+  name: Type.Optional(Nullable(Type.String({ maxLength: 400 }))),
+  picture: Type.Optional(Nullable(Type.String({ format: 'uri', maxLength: 2048 }))),
+  locale: Type.Optional(Nullable(Type.String({ maxLength: 35 }))),
+  user_metadata: Type.Optional(Metadata),
+};
+
+/** What a user may change about themselves. */
+export const ProfilePatch = Type.Object(profile, { additionalProperties: false });
+
+export const UserCreate = Type.Object(
+  {
+    email: Email,
+    password: Type.Optional(Password),
+    email_verified: Type.Optional(Type.Boolean()),
+    status: Type.Optional(Status),
+    app_metadata: Type.Optional(Metadata),
+    roles: Type.Optional(Type.Array(Id, { maxItems: 100, description: 'Role ids for the membership in the home tenant (default USER)' })),
+    tenant: Type.Optional(Type.String({ format: 'uuid', description: 'Home tenant (system administrators only)' })),
+    ...profile,
+  },
+  { additionalProperties: false },
+);
+
+export const UserPatch = Type.Object(
+  {
+    email: Type.Optional(Email),
+    password: Type.Optional(Password),
+    email_verified: Type.Optional(Type.Boolean()),
+    status: Type.Optional(Status),
+    app_metadata: Type.Optional(Metadata),
+    ...profile,
+  },
+  { additionalProperties: false },
+);
+
+export const UserQuery = Type.Object(
+  {
+    email: Type.Optional(Type.String({ maxLength: 320 })),
+    tenant: Type.Optional(Id),
+    status: Type.Optional(Status),
+    q: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    ...PageQuery,
+  },
+  { additionalProperties: false },
+);
+
+/** A user as the API shows it: every field but the credentials. */
+export const User = Type.Object(
+  {
+    id: Type.String(),
+    email: Type.String(),
+    email_verified: Type.Boolean(),
+    username: Nullable(Type.String()),
+    phone: Nullable(Type.String()),
+    given_name: Nullable(Type.String()),
+    family_name: Nullable(Type.String()),
+    name: Nullable(Type.String()),
+    picture: Nullable(Type.String()),
+    locale: Nullable(Type.String()),
+    status: Status,
+    home_tenant_id: Nullable(Type.String()),
+    user_metadata: Metadata,
+    app_metadata: Metadata,
+    last_login_at: Nullable(Timestamp),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { title: 'User' },
+);
+
+export function toUser(user: UserRow) {
+  return {
+    id: user.id,
+    email: user.email,
+    email_verified: user.email_verified,
+    username: user.username,
+    phone: user.phone,
+    given_name: user.given_name,
+    family_name: user.family_name,
+    name: user.name,
+    picture: user.picture,
+    locale: user.locale,
+    status: user.status,
+    home_tenant_id: user.home_tenant_id,
+    user_metadata: user.user_metadata,
+    app_metadata: user.app_metadata,
+    last_login_at: user.last_login_at?.toISOString() ?? null,
+    created_at: user.created_at.toISOString(),
+    updated_at: user.updated_at.toISOString(),
+  };
+}

@@ -1,0 +1,240 @@
+import type { Kysely } from 'kysely';
+import { type Actor, recordAudit } from '../audit/record.js';
+import type { AppContext } from '../context.js';
+import { type Db, isUniqueViolation } from '../db/database.js';
+import { DEFAULT_LIMIT, decodeCursor, type Page, type PageRequest, toPage } from '../db/pagination.js';
+import type { Database, User, UserStatus } from '../db/schema.js';
+import { AppError, notFound } from '../errors.js';
+import type { Scope } from '../permissions/effective.js';
+import { addMembership } from '../memberships/memberships.js';
+import { revokeUserSessions } from '../sessions/sessions.js';
+import { assertPasswordAcceptable } from './password-rules.js';
+
+export interface Profile {
+  username?: string | null;
+  phone?: string | null;
+  given_name?: string | null;
+  family_name?: string | null;
+  name?: string | null;
+  picture?: string | null;
+  locale?: string | null;
+  user_metadata?: Record<string, unknown>;
+}
+
+export interface UserInput extends Profile {
+  email: string;
+  password?: string;
+  email_verified?: boolean;
+  status?: UserStatus;
+  app_metadata?: Record<string, unknown>;
+  /** Roles of the membership in the home tenant (default: USER). */
+  roles?: string[];
+  /** System scope only: the home tenant; in tenant scope it is the caller's tenant. */
+  tenant?: string;
+}
+
+export type UserPatch = Partial<Omit<UserInput, 'roles' | 'tenant'>>;
+
+export interface UserFilter {
+  email?: string | undefined;
+  tenant?: string | undefined;
+  status?: UserStatus | undefined;
+  q?: string | undefined;
+}
+
+/** A user is visible in tenant scope when they are a member of that tenant. */
+async function isMember(db: Db, userId: string, tenantId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('memberships')
+    .select('user_id')
+    .where('user_id', '=', userId)
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function getUser(ctx: AppContext, scope: Scope, id: string): Promise<User> {
+  const user = await ctx.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!user || (scope.kind === 'tenant' && !(await isMember(ctx.db, id, scope.tenantId)))) throw notFound('User');
+  return user;
+}
+
+export async function findUserByLogin(db: Db, login: string): Promise<User | undefined> {
+  const value = login.trim().toLowerCase();
+  return db
+    .selectFrom('users')
+    .selectAll()
+    .where((eb) => eb.or([eb(eb.fn('lower', ['email']), '=', value), eb(eb.fn('lower', ['username']), '=', value)]))
+    .orderBy('id')
+    .executeTakeFirst();
+}
+
+export async function listUsers(ctx: AppContext, scope: Scope, filter: UserFilter, page: PageRequest): Promise<Page<User>> {
+  if (scope.kind === 'tenant' && filter.tenant !== undefined && filter.tenant !== scope.tenantId) {
+    throw new AppError('forbidden', 'A tenant administrator lists only the members of the own tenant');
+  }
+  const tenantId = scope.kind === 'tenant' ? scope.tenantId : filter.tenant;
+  const limit = page.limit ?? DEFAULT_LIMIT;
+  const after = decodeCursor(page.cursor);
+  let query = ctx.db.selectFrom('users').selectAll('users').orderBy('users.id').limit(limit + 1);
+  if (tenantId) {
+    query = query
+      .innerJoin('memberships', 'memberships.user_id', 'users.id')
+      .where('memberships.tenant_id', '=', tenantId);
+  }
+  if (after) query = query.where('users.id', '>', after);
+  if (filter.email) query = query.where((eb) => eb(eb.fn('lower', ['users.email']), '=', filter.email!.toLowerCase()));
+  if (filter.status) query = query.where('users.status', '=', filter.status);
+  if (filter.q) {
+    const pattern = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    query = query.where((eb) =>
+      eb.or([
+        eb('users.email', 'ilike', pattern),
+        eb('users.name', 'ilike', pattern),
+        eb('users.username', 'ilike', pattern),
+      ]),
+    );
+  }
+  return toPage(await query.execute(), limit, (u) => u.id);
+}
+
+export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, input: UserInput): Promise<User> {
+  const homeTenantId = scope.kind === 'tenant' ? scope.tenantId : (input.tenant ?? null);
+  if (input.password !== undefined) assertPasswordAcceptable(input.password);
+  const passwordHash = input.password === undefined ? null : await ctx.passwords.hash(input.password);
+  const now = ctx.clock.now();
+  return ctx.db.transaction().execute(async (trx) => {
+    if (homeTenantId && !(await trx.selectFrom('tenants').select('id').where('id', '=', homeTenantId).executeTakeFirst())) {
+      throw notFound('Tenant');
+    }
+    const user = await trx
+      .insertInto('users')
+      .values({
+        id: ctx.ids.next(),
+        email: input.email,
+        ...profileColumns(input),
+        email_verified: input.email_verified ?? false,
+        status: input.status ?? (passwordHash ? 'active' : 'pending'),
+        home_tenant_id: homeTenantId,
+        password_hash: passwordHash,
+        user_metadata: JSON.stringify(input.user_metadata ?? {}),
+        app_metadata: JSON.stringify(input.app_metadata ?? {}),
+        created_at: now,
+        updated_at: now,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow()
+      .catch(rethrowTaken);
+    await recordAudit(trx, ctx.ids, {
+      action: 'iam.user.created',
+      actor,
+      tenantId: homeTenantId,
+      target: { type: 'user', id: user.id },
+      details: { email: user.email, status: user.status },
+    });
+    if (homeTenantId) {
+      await addMembership(trx, ctx, scope, actor, homeTenantId, { userId: user.id, roles: input.roles });
+    }
+    return user;
+  });
+}
+
+/**
+ * The home-tenant rule (DESIGN §3): a user's own record is changed only by a system
+ * administrator or an administrator of the user's home tenant. A system administrator's
+ * account (a member of the system tenant) is out of every tenant administrator's reach.
+ */
+async function assertManageable(ctx: AppContext, scope: Scope, id: string): Promise<User> {
+  const user = await getUser(ctx, scope, id);
+  if (scope.kind === 'system') return user;
+  if (user.home_tenant_id !== scope.tenantId) {
+    throw new AppError('not_home_tenant', 'Only an administrator of the user’s home tenant changes this account');
+  }
+  const system = await ctx.db.selectFrom('tenants').select('id').where('is_system', '=', true).executeTakeFirstOrThrow();
+  if (system.id !== scope.tenantId && (await isMember(ctx.db, id, system.id))) {
+    throw new AppError('forbidden', 'System administrators’ accounts are managed by system administrators');
+  }
+  return user;
+}
+
+export async function updateUser(ctx: AppContext, scope: Scope, actor: Actor, id: string, patch: UserPatch): Promise<User> {
+  await assertManageable(ctx, scope, id);
+  return applyUserPatch(ctx, actor, id, patch);
+}
+
+/** The user's own account: profile and user_metadata only. */
+export async function updateMe(ctx: AppContext, actor: Actor, id: string, patch: Profile): Promise<User> {
+  return applyUserPatch(ctx, actor, id, patch);
+}
+
+async function applyUserPatch(ctx: AppContext, actor: Actor, id: string, patch: UserPatch): Promise<User> {
+  if (patch.password !== undefined) assertPasswordAcceptable(patch.password);
+  const passwordHash = patch.password === undefined ? undefined : await ctx.passwords.hash(patch.password);
+  return ctx.db.transaction().execute(async (trx) => {
+    const updated = await trx
+      .updateTable('users')
+      .set({
+        ...(patch.email !== undefined && { email: patch.email }),
+        ...profileColumns(patch),
+        ...(patch.email_verified !== undefined && { email_verified: patch.email_verified }),
+        ...(patch.status !== undefined && { status: patch.status }),
+        ...(passwordHash !== undefined && { password_hash: passwordHash }),
+        ...(patch.app_metadata !== undefined && { app_metadata: JSON.stringify(patch.app_metadata) }),
+        updated_at: ctx.clock.now(),
+      })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow()
+      .catch(rethrowTaken);
+    // A disabled account or a changed password ends every session at once.
+    if (passwordHash !== undefined || (patch.status !== undefined && patch.status !== 'active')) {
+      await revokeUserSessions(trx, ctx.clock.now(), id);
+    }
+    await recordAudit(trx, ctx.ids, {
+      action: 'iam.user.modified',
+      actor,
+      tenantId: updated.home_tenant_id,
+      target: { type: 'user', id },
+      details: { fields: Object.keys(patch) },
+    });
+    return updated;
+  });
+}
+
+export async function deleteUser(ctx: AppContext, scope: Scope, actor: Actor, id: string): Promise<void> {
+  const user = await assertManageable(ctx, scope, id);
+  if (actor.id === id) throw new AppError('forbidden', 'You cannot delete your own account here');
+  await ctx.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('users').where('id', '=', id).execute();
+    await recordAudit(trx, ctx.ids, {
+      action: 'iam.user.deleted',
+      actor,
+      tenantId: user.home_tenant_id,
+      target: { type: 'user', id },
+      details: { email: user.email },
+    });
+  });
+}
+
+export async function setLastLogin(db: Kysely<Database>, id: string, at: Date) {
+  await db.updateTable('users').set({ last_login_at: at }).where('id', '=', id).execute();
+}
+
+function profileColumns(p: Profile) {
+  return {
+    ...(p.username !== undefined && { username: p.username }),
+    ...(p.phone !== undefined && { phone: p.phone }),
+    ...(p.given_name !== undefined && { given_name: p.given_name }),
+    ...(p.family_name !== undefined && { family_name: p.family_name }),
+    ...(p.name !== undefined && { name: p.name }),
+    ...(p.picture !== undefined && { picture: p.picture }),
+    ...(p.locale !== undefined && { locale: p.locale }),
+    ...(p.user_metadata !== undefined && { user_metadata: JSON.stringify(p.user_metadata) }),
+  };
+}
+
+function rethrowTaken(error: unknown): never {
+  if (isUniqueViolation(error, 'users_email_key')) throw new AppError('email_taken', 'A user with this email exists');
+  if (isUniqueViolation(error, 'users_username_key')) throw new AppError('username_taken', 'A user with this username exists');
+  throw error;
+}

@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { InjectOptions } from 'fastify';
+import { parseConfig } from '../../src/config.js';
+import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js';
+import { createLogger } from '../../src/logger.js';
+import { freshDatabase } from './database.js';
+
+export const ISSUER = 'http://gatehouse.test';
+export const ADMIN_EMAIL = 'admin@gatehouse.test';
+export const ADMIN_PASSWORD = 'admin-password-for-tests';
+export const PASSWORD = 'a-long-test-password';
+
+export interface Response<T = any> {
+  status: number;
+  body: T;
+  headers: Record<string, unknown>;
+}
+
+export interface TestGatehouse extends Gatehouse {
+  /** Every log line the server wrote, for the no-secrets-in-logs invariant. */
+  logs: string[];
+  request<T = any>(method: InjectOptions['method'], url: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response<T>>;
+  /** Signs in and returns the session token. */
+  signIn(username: string, password: string): Promise<string>;
+  /** Session token → access token for one organization. */
+  tokenFor(sessionToken: string, organization: string): Promise<string>;
+  /** Access token of the first system administrator, for the system tenant. */
+  adminToken(): Promise<string>;
+  /** A new tenant with a tenant administrator (TENANT_ADMIN) homed in it, signed in. */
+  tenantWithAdmin(slug: string): Promise<{ tenantId: string; adminId: string; adminEmail: string; token: string }>;
+  /** Creates a user through the API with the given token; returns its id. */
+  createUser(token: string, body: Record<string, unknown>): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** A Gatehouse on a fresh database, driven in-process through Fastify's inject. */
+export async function startGatehouse(overrides: { issuer?: string } = {}): Promise<TestGatehouse> {
+  const { db, drop } = await freshDatabase();
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      logs.push(chunk.toString());
+      done();
+    },
+  });
+  const config = parseConfig(
+    {
+      issuer: overrides.issuer ?? ISSUER,
+      masterKey: randomBytes(32).toString('base64'),
+      adminEmail: ADMIN_EMAIL,
+      adminPassword: ADMIN_PASSWORD,
+      logLevel: 'debug',
+      dataDir: '/nonexistent',
+    },
+    false,
+  );
+  const gatehouse = await createGatehouse(config, { db, log: createLogger(config, sink) });
+  const { app } = gatehouse;
+
+  const request: TestGatehouse['request'] = async (method, url, options = {}) => {
+    const response = await app.inject({
+      method,
+      url,
+      headers: {
+        ...(options.token && { authorization: `Bearer ${options.token}` }),
+        ...(options.body !== undefined && { 'content-type': 'application/json' }),
+        ...options.headers,
+      },
+      ...(options.body !== undefined && { payload: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) }),
+    });
+    const text = response.body;
+    return { status: response.statusCode, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+  };
+
+  const expectOk = <T>(response: Response<T>, what: string) => {
+    if (response.status >= 300) throw new Error(`${what}: ${response.status} ${JSON.stringify(response.body)}`);
+    return response.body;
+  };
+
+  const self: TestGatehouse = {
+    ...gatehouse,
+    logs,
+    request,
+    async signIn(username, password) {
+      return expectOk(await request('POST', '/api/v1/session', { body: { username, password } }), 'sign-in').token;
+    },
+    async tokenFor(sessionToken, organization) {
+      return expectOk(await request('POST', '/api/v1/token', { token: sessionToken, body: { organization } }), 'token').token;
+    },
+    async adminToken() {
+      return self.tokenFor(await self.signIn(ADMIN_EMAIL, ADMIN_PASSWORD), 'system');
+    },
+    async createUser(token, body) {
+      return expectOk(await request('POST', '/api/v1/users', { token, body }), 'create user').id;
+    },
+    async tenantWithAdmin(slug) {
+      const admin = await self.adminToken();
+      const tenant = expectOk(await request('POST', '/api/v1/tenants', { token: admin, body: { slug, name: slug.toUpperCase() } }), 'tenant');
+      const roles = expectOk(await request('GET', '/api/v1/roles', { token: admin }), 'roles').roles as { id: string; name: string }[];
+      const tenantAdminRole = roles.find((r) => r.name === 'TENANT_ADMIN')!;
+      const adminEmail = `admin@${slug}.test`;
+      const adminId = await self.createUser(admin, { email: adminEmail, password: PASSWORD, tenant: tenant.id, roles: [tenantAdminRole.id] });
+      const token = await self.tokenFor(await self.signIn(adminEmail, PASSWORD), tenant.id);
+      return { tenantId: tenant.id, adminId, adminEmail, token };
+    },
+    async stop() {
+      await app.close();
+      await drop();
+    },
+  };
+  return self;
+}
