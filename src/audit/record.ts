@@ -1,5 +1,5 @@
-import type { Kysely } from 'kysely';
-import type { Database } from '../db/schema.js';
+import type { Insertable, Kysely } from 'kysely';
+import type { AuditEventsTable, Database, EventOutboxTable } from '../db/schema.js';
 import type { IdGenerator } from '../ids.js';
 import type { AuditAction } from './catalog.js';
 
@@ -24,13 +24,13 @@ export interface AuditEntry {
 }
 
 /**
- * Records an audit event and its outbox row. Call it with the transaction that makes
- * the change, so the record exists exactly when the change does.
+ * The audit row and its outbox twin (same id, same record) for one event. Most callers
+ * use `recordAudit`; a hot path may put both rows into a statement of its own.
  */
-export async function recordAudit(db: Kysely<Database>, ids: IdGenerator, entry: AuditEntry): Promise<void> {
-  const id = ids.next();
-  const row = {
-    id,
+export function auditRows(ids: IdGenerator, entry: AuditEntry, at = new Date()) {
+  const record = {
+    id: ids.next(),
+    created_at: at,
     tenant_id: entry.tenantId ?? null,
     action: entry.action,
     outcome: entry.outcome ?? 'success',
@@ -40,9 +40,27 @@ export async function recordAudit(db: Kysely<Database>, ids: IdGenerator, entry:
     target_id: entry.target?.id ?? null,
     ip: entry.actor.ip,
     user_agent: entry.actor.userAgent,
-    details: JSON.stringify(entry.details ?? {}),
+    details: entry.details ?? {},
+  } as const;
+  const audit: Insertable<AuditEventsTable> = { ...record, details: JSON.stringify(record.details) };
+  const outbox: Insertable<EventOutboxTable> = {
+    id: record.id,
+    event: record.action,
+    payload: JSON.stringify(record),
+    created_at: at,
   };
-  const inserted = await db.insertInto('audit_events').values(row).returning('created_at').executeTakeFirstOrThrow();
-  const payload = { ...row, details: entry.details ?? {}, created_at: inserted.created_at };
-  await db.insertInto('event_outbox').values({ id, event: entry.action, payload: JSON.stringify(payload) }).execute();
+  return { audit, outbox };
+}
+
+/**
+ * Records an audit event and its outbox row in one statement. Call it with the
+ * transaction that makes the change, so the record exists exactly when the change does.
+ */
+export async function recordAudit(db: Kysely<Database>, ids: IdGenerator, entry: AuditEntry): Promise<void> {
+  const { audit, outbox } = auditRows(ids, entry);
+  await db
+    .with('audit', (qb) => qb.insertInto('audit_events').values(audit))
+    .insertInto('event_outbox')
+    .values(outbox)
+    .execute();
 }

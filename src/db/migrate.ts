@@ -1,4 +1,3 @@
-// biome-ignore lint/suspicious/noExplicitAny: migrations run on any schema
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import * as m0001 from './migrations/0001_foundation.js';
 

@@ -31,6 +31,8 @@ export async function createServer(ctx: AppContext) {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
+  // JSON only: a text/plain body is 415, not a string handed to the schema.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error);
     if (appError.status >= 500) request.log.error({ err: error }, 'Request failed');
@@ -42,7 +44,8 @@ export async function createServer(ctx: AppContext) {
   });
   app.addHook('onSend', async (_request, reply, payload) => {
     reply.header('x-content-type-options', 'nosniff');
-    reply.header('cache-control', 'no-store');
+    // API answers carry tokens and account data: no-store, unless a route chose (the JWKS is public).
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     return payload;
   });
 

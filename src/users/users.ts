@@ -1,9 +1,8 @@
-import type { Kysely } from 'kysely';
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { type Db, isUniqueViolation } from '../db/database.js';
 import { DEFAULT_LIMIT, decodeCursor, type Page, type PageRequest, toPage } from '../db/pagination.js';
-import type { Database, User, UserStatus } from '../db/schema.js';
+import type { User, UserStatus } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import type { Scope } from '../permissions/effective.js';
 import { addMembership } from '../memberships/memberships.js';
@@ -214,10 +213,6 @@ export async function deleteUser(ctx: AppContext, scope: Scope, actor: Actor, id
       details: { email: user.email },
     });
   });
-}
-
-export async function setLastLogin(db: Kysely<Database>, id: string, at: Date) {
-  await db.updateTable('users').set({ last_login_at: at }).where('id', '=', id).execute();
 }
 
 function profileColumns(p: Profile) {

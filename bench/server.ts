@@ -1,0 +1,51 @@
+/**
+ * The server under benchmark, in its own process so the load generator's work and
+ * memory are not counted against it. Seeds `BENCH_USERS` users sharing one argon2id
+ * hash (hashing 1,000 passwords would only slow the set-up), then listens.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../src/config.js';
+import { createGatehouse } from '../src/gatehouse.js';
+import { uuidv7 } from '../src/ids.js';
+
+const users = Number(process.env.BENCH_USERS ?? 1000);
+const password = process.env.BENCH_PASSWORD ?? 'bench-password-123';
+const config = parseConfig(
+  {
+    port: '0',
+    masterKey: randomBytes(32).toString('base64'),
+    adminPassword: 'bench-admin-password',
+    logLevel: 'warn',
+    dataDir: mkdtempSync(join(tmpdir(), 'gatehouse-bench-')),
+    ...(process.env.BENCH_DATABASE_URL && { databaseUrl: process.env.BENCH_DATABASE_URL }),
+  },
+  false,
+);
+const { app, ctx } = await createGatehouse(config);
+const hash = await ctx.passwords.hash(password);
+const now = new Date();
+for (let i = 0; i < users; i += 500) {
+  await ctx.db
+    .insertInto('users')
+    .values(
+      Array.from({ length: Math.min(500, users - i) }, (_, j) => ({
+        id: uuidv7.next(),
+        email: `user${i + j}@bench.test`,
+        status: 'active' as const,
+        password_hash: hash,
+        user_metadata: '{}',
+        app_metadata: '{}',
+        created_at: now,
+        updated_at: now,
+      })),
+    )
+    .onConflict((oc) => oc.doNothing())
+    .execute();
+}
+await app.listen({ port: 0, host: '127.0.0.1' });
+const address = app.server.address();
+process.send?.({ port: typeof address === 'object' && address ? address.port : 0 });
+process.on('SIGTERM', () => app.close().then(() => process.exit(0)));
