@@ -44,7 +44,14 @@ function signIn(port: number, username: string): Promise<number> {
   const body = JSON.stringify({ username, password: PASSWORD });
   return new Promise((resolve, reject) => {
     const req = request(
-      { port, host: '127.0.0.1', method: 'POST', path: '/api/v1/session', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      {
+        port,
+        host: '127.0.0.1',
+        method: 'POST',
+        path: '/api/v1/session',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));

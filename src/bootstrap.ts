@@ -5,7 +5,7 @@ import type { AppContext } from './context.js';
 import type { Db } from './db/database.js';
 import type { IdGenerator } from './ids.js';
 import { ensureSigningKey } from './keys/signing-keys.js';
-import { SYSTEM_PERMISSIONS, SYSTEM_ROLES, isRestricted } from './permissions/catalog.js';
+import { isRestricted, SYSTEM_PERMISSIONS, SYSTEM_ROLES } from './permissions/catalog.js';
 import { revokeUserSessions } from './sessions/sessions.js';
 import { assertPasswordAcceptable } from './users/password-rules.js';
 
@@ -23,90 +23,112 @@ export interface BootstrapResult {
  * and the first system administrator when there is none.
  */
 export async function bootstrap(ctx: AppContext): Promise<BootstrapResult> {
-  const result = await ctx.db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(hashtext('gatehouse:bootstrap'))`.execute(trx);
-    const systemTenantId = await ensureSystemTenant(trx, ctx.ids);
+  const needsAdmin = await ctx.db.transaction().execute(async (trx) => {
+    await lockBootstrap(trx);
+    await ensureSystemTenant(trx, ctx.ids);
     await ensureSystemPermissions(trx, ctx.ids);
-    const adminRoleId = await ensureSystemRoles(trx, ctx.ids);
-    const hasAdmin = await trx
-      .selectFrom('membership_roles')
-      .select('user_id')
-      .where('tenant_id', '=', systemTenantId)
-      .where('role_id', '=', adminRoleId)
-      .executeTakeFirst();
-    return { needsAdmin: !hasAdmin };
+    await ensureSystemRoles(trx, ctx.ids);
+    return !(await hasSystemAdmin(trx));
   });
   await ensureSigningKey(ctx.db, ctx.masterKey);
-  if (!result.needsAdmin) return {};
+  if (!needsAdmin) return {};
   const email = ctx.config.adminEmail ?? DEFAULT_ADMIN_EMAIL;
   const generated = ctx.config.adminPassword ? undefined : generatePassword();
-  await upsertSystemAdmin(ctx, email, ctx.config.adminPassword ?? generated!);
+  const password = ctx.config.adminPassword ?? generated!;
+  assertPasswordAcceptable(password);
+  const passwordHash = await ctx.passwords.hash(password);
+  // Nodes starting together may all have seen no administrator: under the lock, only the
+  // first creates one (and only its generated password is printed).
+  const created = await ctx.db.transaction().execute(async (trx) => {
+    await lockBootstrap(trx);
+    if (await hasSystemAdmin(trx)) return false;
+    await writeSystemAdmin(trx, ctx, email, passwordHash);
+    return true;
+  });
+  if (!created) return {};
   return { admin: { email, ...(generated && { generatedPassword: generated }) } };
+}
+
+const lockBootstrap = (db: Db) => sql`select pg_advisory_xact_lock(hashtext('gatehouse:bootstrap'))`.execute(db);
+
+async function hasSystemAdmin(db: Db): Promise<boolean> {
+  const row = await db
+    .selectFrom('membership_roles as mr')
+    .innerJoin('tenants as t', 't.id', 'mr.tenant_id')
+    .innerJoin('roles as r', 'r.id', 'mr.role_id')
+    .select('mr.user_id')
+    .where('t.is_system', '=', true)
+    .where('r.tenant_id', 'is', null)
+    .where('r.name', '=', 'ADMIN')
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /** `gatehouse admin create` and the first start: create a system administrator, or reset one. */
 export async function upsertSystemAdmin(ctx: AppContext, email: string, password: string): Promise<{ created: boolean }> {
   assertPasswordAcceptable(password);
   const passwordHash = await ctx.passwords.hash(password);
+  return ctx.db.transaction().execute((trx) => writeSystemAdmin(trx, ctx, email, passwordHash));
+}
+
+async function writeSystemAdmin(trx: Db, ctx: AppContext, email: string, passwordHash: string): Promise<{ created: boolean }> {
   const now = ctx.clock.now();
-  return ctx.db.transaction().execute(async (trx) => {
-    const tenant = await trx.selectFrom('tenants').select('id').where('is_system', '=', true).executeTakeFirstOrThrow();
-    const role = await trx
-      .selectFrom('roles')
-      .select('id')
-      .where('tenant_id', 'is', null)
-      .where('name', '=', 'ADMIN')
-      .executeTakeFirstOrThrow();
-    const existing = await trx
-      .selectFrom('users')
-      .select('id')
-      .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
-      .executeTakeFirst();
-    const userId = existing?.id ?? ctx.ids.next();
-    if (existing) {
-      await trx
-        .updateTable('users')
-        .set({ password_hash: passwordHash, status: 'active', updated_at: now })
-        .where('id', '=', userId)
-        .execute();
-      await revokeUserSessions(trx, now, userId);
-    } else {
-      await trx
-        .insertInto('users')
-        .values({
-          id: userId,
-          email,
-          email_verified: true,
-          name: 'Administrator',
-          status: 'active',
-          home_tenant_id: tenant.id,
-          password_hash: passwordHash,
-          user_metadata: '{}',
-          app_metadata: '{}',
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
-    }
+  const tenant = await trx.selectFrom('tenants').select('id').where('is_system', '=', true).executeTakeFirstOrThrow();
+  const role = await trx
+    .selectFrom('roles')
+    .select('id')
+    .where('tenant_id', 'is', null)
+    .where('name', '=', 'ADMIN')
+    .executeTakeFirstOrThrow();
+  const existing = await trx
+    .selectFrom('users')
+    .select('id')
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+    .executeTakeFirst();
+  const userId = existing?.id ?? ctx.ids.next();
+  if (existing) {
     await trx
-      .insertInto('memberships')
-      .values({ tenant_id: tenant.id, user_id: userId, created_at: now, updated_at: now })
-      .onConflict((oc) => oc.doNothing())
+      .updateTable('users')
+      .set({ password_hash: passwordHash, status: 'active', updated_at: now })
+      .where('id', '=', userId)
       .execute();
+    await revokeUserSessions(trx, now, userId);
+  } else {
     await trx
-      .insertInto('membership_roles')
-      .values({ tenant_id: tenant.id, user_id: userId, role_id: role.id })
-      .onConflict((oc) => oc.doNothing())
+      .insertInto('users')
+      .values({
+        id: userId,
+        email,
+        email_verified: true,
+        name: 'Administrator',
+        status: 'active',
+        home_tenant_id: tenant.id,
+        password_hash: passwordHash,
+        user_metadata: '{}',
+        app_metadata: '{}',
+        created_at: now,
+        updated_at: now,
+      })
       .execute();
-    await recordAudit(trx, ctx.ids, {
-      action: existing ? 'iam.user.modified' : 'iam.user.created',
-      actor: SYSTEM_ACTOR,
-      tenantId: tenant.id,
-      target: { type: 'user', id: userId },
-      details: { email, system_admin: true, ...(existing && { fields: ['password', 'status'] }) },
-    });
-    return { created: !existing };
+  }
+  await trx
+    .insertInto('memberships')
+    .values({ tenant_id: tenant.id, user_id: userId, created_at: now, updated_at: now })
+    .onConflict((oc) => oc.doNothing())
+    .execute();
+  await trx
+    .insertInto('membership_roles')
+    .values({ tenant_id: tenant.id, user_id: userId, role_id: role.id })
+    .onConflict((oc) => oc.doNothing())
+    .execute();
+  await recordAudit(trx, ctx.ids, {
+    action: existing ? 'iam.user.modified' : 'iam.user.created',
+    actor: SYSTEM_ACTOR,
+    tenantId: tenant.id,
+    target: { type: 'user', id: userId },
+    details: { email, system_admin: true, ...(existing && { fields: ['password', 'status'] }) },
   });
+  return { created: !existing };
 }
 
 export function generatePassword(): string {
@@ -165,6 +187,11 @@ async function ensureSystemRoles(db: Db, ids: IdGenerator): Promise<string> {
       .onConflict((oc) => oc.expression(sql`lower(name)`).where('tenant_id', 'is', null).doNothing())
       .execute();
   }
-  const admin = await db.selectFrom('roles').select('id').where('tenant_id', 'is', null).where('name', '=', 'ADMIN').executeTakeFirstOrThrow();
+  const admin = await db
+    .selectFrom('roles')
+    .select('id')
+    .where('tenant_id', 'is', null)
+    .where('name', '=', 'ADMIN')
+    .executeTakeFirstOrThrow();
   return admin.id;
 }

@@ -1,10 +1,11 @@
 import { Command } from 'commander';
 import { generatePassword, upsertSystemAdmin } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
-import { createContext, createGatehouse } from './gatehouse.js';
+import { DatabaseInUseError } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
-import { createLogger } from './logger.js';
 import { AppError } from './errors.js';
+import { createContext, createGatehouse } from './gatehouse.js';
+import { createLogger } from './logger.js';
 
 /** The one `gatehouse` binary (DESIGN §5). */
 export async function main(argv: string[]): Promise<void> {
@@ -88,11 +89,12 @@ export async function main(argv: string[]): Promise<void> {
     .option('--password <password>', 'the password (default: GATEHOUSE_ADMIN_PASSWORD, else a generated one printed once)')
     .action(async (options: { email: string; password?: string }) => {
       const cfg = config();
-      const log = createLogger(cfg);
-      const gatehouse = await createGatehouse(cfg, { log });
+      const password = options.password ?? cfg.adminPassword ?? generatePassword();
+      // On a fresh database the first start's administrator is this one, not a default.
+      const gatehouse = await createGatehouse({ ...cfg, adminEmail: options.email, adminPassword: password }, { log: createLogger(cfg) });
       try {
-        const password = options.password ?? cfg.adminPassword ?? generatePassword();
-        const { created } = await upsertSystemAdmin(gatehouse.ctx, options.email, password);
+        const created =
+          gatehouse.bootstrapped.admin !== undefined || (await upsertSystemAdmin(gatehouse.ctx, options.email, password)).created;
         process.stdout.write(`${created ? 'Created' : 'Reset'} system administrator ${options.email}\n`);
         if (!options.password && !cfg.adminPassword) process.stdout.write(`Password (shown once): ${password}\n`);
       } finally {
@@ -103,7 +105,7 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof AppError) {
+    if (error instanceof ConfigError || error instanceof AppError || error instanceof DatabaseInUseError) {
       process.stderr.write(`gatehouse: ${error.message}\n`);
       process.exit(2);
     }

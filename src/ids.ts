@@ -6,15 +6,27 @@ export interface IdGenerator {
 }
 
 /**
- * UUIDv7 (RFC 9562): 48-bit millisecond timestamp, then random bits. Time-ordered, so
+ * UUIDv7 (RFC 9562): 48-bit millisecond timestamp, a 12-bit counter (method 1), then
+ * random bits. Monotonic within a process, even for ids made in the same millisecond, so
  * primary-key order is creation order and cursor pagination by id is stable.
  */
+let lastMs = 0;
+let counter = 0;
+
 export const uuidv7: IdGenerator = {
   next() {
+    const now = Date.now();
+    if (now > lastMs) {
+      lastMs = now;
+      counter = randomBytes(2).readUInt16BE() & 0x7ff; // random start, half the range left to count
+    } else if (++counter > 0xfff) {
+      lastMs++; // the counter ran out within one millisecond: borrow the next one
+      counter = 0;
+    }
     const bytes = randomBytes(16);
-    const ms = BigInt(Date.now());
-    for (let i = 0; i < 6; i++) bytes[i] = Number((ms >> BigInt(8 * (5 - i))) & 0xffn);
-    bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x70;
+    bytes.writeUIntBE(lastMs, 0, 6);
+    bytes[6] = 0x70 | (counter >> 8);
+    bytes[7] = counter & 0xff;
     bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
     const hex = bytes.toString('hex');
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;

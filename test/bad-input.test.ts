@@ -26,10 +26,23 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
 
   /** Row counts of every table a write could touch. */
   async function counts() {
-    const tables = ['users', 'audit_events', 'event_outbox', 'tenants', 'memberships', 'membership_roles', 'roles', 'permissions', 'sessions'] as const;
+    const tables = [
+      'users',
+      'audit_events',
+      'event_outbox',
+      'tenants',
+      'memberships',
+      'membership_roles',
+      'roles',
+      'permissions',
+      'sessions',
+    ] as const;
     const result: Record<string, number> = {};
     for (const table of tables) {
-      const row = await gh.ctx.db.selectFrom(table).select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+      const row = await gh.ctx.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow();
       result[table] = Number(row.n);
     }
     return result;
@@ -92,7 +105,9 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
 
   describe('wrong types → 400 invalid_type (JSON bodies are not coerced)', () => {
     it('POST /api/v1/users with email: 123 answers invalid_type naming email', async () => {
-      const response = await withoutWrites(() => gh.request('POST', '/api/v1/users', { token: admin, body: { email: 123, password: PASSWORD } }));
+      const response = await withoutWrites(() =>
+        gh.request('POST', '/api/v1/users', { token: admin, body: { email: 123, password: PASSWORD } }),
+      );
       assertError(response, 400, 'invalid_type');
       assert.equal(response.body.details.field, 'email');
     });
@@ -103,7 +118,10 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
       );
       assertError(response, 400, 'invalid_type');
       assert.equal(response.body.details.field, 'email_verified');
-      assert.equal(await gh.ctx.db.selectFrom('users').select('id').where('email', '=', 'coerce@badinput.test').executeTakeFirst(), undefined);
+      assert.equal(
+        await gh.ctx.db.selectFrom('users').select('id').where('email', '=', 'coerce@badinput.test').executeTakeFirst(),
+        undefined,
+      );
     });
 
     it('POST /api/v1/session with "remember-me": "yes" answers invalid_type and records no sign-in', async () => {
@@ -115,7 +133,9 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
     });
 
     it('POST /api/v1/session with a numeric password answers invalid_type', async () => {
-      const response = await withoutWrites(() => gh.request('POST', '/api/v1/session', { body: { username: ADMIN_EMAIL, password: 1234567890 } }));
+      const response = await withoutWrites(() =>
+        gh.request('POST', '/api/v1/session', { body: { username: ADMIN_EMAIL, password: 1234567890 } }),
+      );
       assertError(response, 400, 'invalid_type');
       assert.equal(response.body.details.field, 'password');
     });
@@ -136,7 +156,10 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
 
     it('roles given as a string instead of a list answers invalid_type', async () => {
       const response = await withoutWrites(() =>
-        gh.request('POST', '/api/v1/users', { token: admin, body: { email: 'rolestring@badinput.test', roles: userRoleId, tenant: tenantId } }),
+        gh.request('POST', '/api/v1/users', {
+          token: admin,
+          body: { email: 'rolestring@badinput.test', roles: userRoleId, tenant: tenantId },
+        }),
       );
       assertError(response, 400, 'invalid_type');
       assert.equal(response.body.details.field, 'roles');
@@ -162,7 +185,9 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
     });
 
     it('PATCH /api/v1/tenants/:id with is_system answers unknown_field', async () => {
-      const response = await withoutWrites(() => gh.request('PATCH', `/api/v1/tenants/${tenantId}`, { token: admin, body: { is_system: true } }));
+      const response = await withoutWrites(() =>
+        gh.request('PATCH', `/api/v1/tenants/${tenantId}`, { token: admin, body: { is_system: true } }),
+      );
       assertError(response, 400, 'unknown_field');
       assert.equal(response.body.details.field, 'is_system');
       const tenant = await gh.ctx.db.selectFrom('tenants').select('is_system').where('id', '=', tenantId).executeTakeFirstOrThrow();
@@ -221,7 +246,9 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
   describe('invalid emails → 400 invalid_email', () => {
     for (const email of ['not-an-email', 'a@', '@b.test', 'a b@c.test', '']) {
       it(`POST /api/v1/users with email ${JSON.stringify(email)} answers invalid_email`, async () => {
-        const response = await withoutWrites(() => gh.request('POST', '/api/v1/users', { token: admin, body: { email, password: PASSWORD } }));
+        const response = await withoutWrites(() =>
+          gh.request('POST', '/api/v1/users', { token: admin, body: { email, password: PASSWORD } }),
+        );
         assertError(response, 400, 'invalid_email');
         assert.equal(response.body.details.field, 'email');
       });
@@ -279,7 +306,9 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
     ] as const) {
       it(`${method} ${path} answers 404 not_found or 405 and writes nothing`, async () => {
         const url = path.replace(':tenant', tenantId);
-        const response = await withoutWrites(() => gh.request(method, url, { token: admin, ...(method === 'PATCH' && { body: { name: 'x' } }) }));
+        const response = await withoutWrites(() =>
+          gh.request(method, url, { token: admin, ...(method === 'PATCH' && { body: { name: 'x' } }) }),
+        );
         assert.ok([404, 405].includes(response.status), `${method} ${url}: ${response.status} ${JSON.stringify(response.body)}`);
         assertError(response, response.status, response.status === 404 ? 'not_found' : 'method_not_allowed');
       });
@@ -294,7 +323,11 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
     it('a well-formed id that names nothing answers 404 not_found', async () => {
       const nobody = '0190a000-0000-7000-8000-000000000000';
       assertError(await gh.request('GET', `/api/v1/users/${nobody}`, { token: admin }), 404, 'not_found');
-      assertError(await withoutWrites(() => gh.request('PATCH', `/api/v1/tenants/${nobody}`, { token: admin, body: { name: 'x' } })), 404, 'not_found');
+      assertError(
+        await withoutWrites(() => gh.request('PATCH', `/api/v1/tenants/${nobody}`, { token: admin, body: { name: 'x' } })),
+        404,
+        'not_found',
+      );
       assertError(await withoutWrites(() => gh.request('DELETE', `/api/v1/users/${nobody}`, { token: admin })), 404, 'not_found');
     });
   });
@@ -304,7 +337,9 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
       const body = JSON.stringify({ email: 'huge@badinput.test', password: PASSWORD, name: 'x'.repeat(1024 * 1024 + 16) });
       const response = await withoutWrites(() => raw('POST', '/api/v1/users', body));
       assertError(response, 413, 'payload_too_large');
-      const session = await withoutWrites(() => raw('POST', '/api/v1/session', JSON.stringify({ username: ADMIN_EMAIL, password: 'p'.repeat(1024 * 1024 + 1) })));
+      const session = await withoutWrites(() =>
+        raw('POST', '/api/v1/session', JSON.stringify({ username: ADMIN_EMAIL, password: 'p'.repeat(1024 * 1024 + 1) })),
+      );
       assertError(session, 413, 'payload_too_large');
     });
 
@@ -329,7 +364,12 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
 
     it('a form-encoded body answers 415 unsupported_media_type', async () => {
       const response = await withoutWrites(() =>
-        raw('POST', '/api/v1/session', `username=${encodeURIComponent(ADMIN_EMAIL)}&password=${ADMIN_PASSWORD}`, 'application/x-www-form-urlencoded'),
+        raw(
+          'POST',
+          '/api/v1/session',
+          `username=${encodeURIComponent(ADMIN_EMAIL)}&password=${ADMIN_PASSWORD}`,
+          'application/x-www-form-urlencoded',
+        ),
       );
       assertError(response, 415, 'unsupported_media_type');
     });
@@ -347,7 +387,9 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
 
     it('changing an email to one that is taken answers 409 email_taken and keeps the old email', async () => {
       const other = await gh.createUser(admin, { email: 'other@badinput.test' });
-      const response = await withoutWrites(() => gh.request('PATCH', `/api/v1/users/${other}`, { token: admin, body: { email: 'Existing@badinput.test' } }));
+      const response = await withoutWrites(() =>
+        gh.request('PATCH', `/api/v1/users/${other}`, { token: admin, body: { email: 'Existing@badinput.test' } }),
+      );
       assertError(response, 409, 'email_taken');
       const user = await gh.ctx.db.selectFrom('users').select('email').where('id', '=', other).executeTakeFirstOrThrow();
       assert.equal(user.email, 'other@badinput.test');
@@ -362,7 +404,10 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
         }),
       );
       assertError(response, 400, 'unknown_role');
-      assert.equal(await gh.ctx.db.selectFrom('users').select('id').where('email', '=', 'rollback@badinput.test').executeTakeFirst(), undefined);
+      assert.equal(
+        await gh.ctx.db.selectFrom('users').select('id').where('email', '=', 'rollback@badinput.test').executeTakeFirst(),
+        undefined,
+      );
       // The email is free: the same request with a real role succeeds.
       const created = await gh.request('POST', '/api/v1/users', {
         token: admin,
@@ -373,13 +418,18 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
 
     it('a user created in a tenant that does not exist answers 404 not_found and no user row is left', async () => {
       const response = await withoutWrites(() =>
-        gh.request('POST', '/api/v1/users', { token: admin, body: { email: 'notenant@badinput.test', tenant: '0190a000-0000-7000-8000-0000000000aa' } }),
+        gh.request('POST', '/api/v1/users', {
+          token: admin,
+          body: { email: 'notenant@badinput.test', tenant: '0190a000-0000-7000-8000-0000000000aa' },
+        }),
       );
       assertError(response, 404, 'not_found');
     });
 
     it('a password that is too short answers 400 password_too_short and creates no user', async () => {
-      const response = await withoutWrites(() => gh.request('POST', '/api/v1/users', { token: admin, body: { email: 'short@badinput.test', password: 'short' } }));
+      const response = await withoutWrites(() =>
+        gh.request('POST', '/api/v1/users', { token: admin, body: { email: 'short@badinput.test', password: 'short' } }),
+      );
       assertError(response, 400, 'password_too_short');
     });
   });

@@ -120,7 +120,10 @@ describe('GET /api/v1/openapi.json: the OpenAPI 3.1 document generated from the 
       for (const method of methods) {
         if (path === '/api/v1/session' && method === 'post') continue;
         const security = operation(path, method).security as Array<Record<string, unknown>>;
-        assert.ok(security?.some((s) => 'bearerAuth' in s), `${method} ${path} needs a bearer token`);
+        assert.ok(
+          security?.some((s) => 'bearerAuth' in s),
+          `${method} ${path} needs a bearer token`,
+        );
       }
     }
   });
@@ -145,12 +148,16 @@ describe('GET /api/v1/openapi.json: the OpenAPI 3.1 document generated from the 
 
   it('documents the users list filters and cursor pagination', () => {
     const params = operation('/api/v1/users', 'get').parameters as Array<{ name: string; in: string }>;
-    const query = params.filter((p) => p.in === 'query').map((p) => p.name).sort();
+    const query = params
+      .filter((p) => p.in === 'query')
+      .map((p) => p.name)
+      .sort();
     assert.deepEqual(query, ['cursor', 'email', 'limit', 'q', 'status', 'tenant']);
     const page = responseSchema('/api/v1/users', 'get', '200');
     assert.deepEqual(Object.keys(page.properties).sort(), ['next_cursor', 'users']);
     const auditParams = (operation('/api/v1/audit-events', 'get').parameters as Array<{ name: string }>).map((p) => p.name);
-    for (const name of ['tenant', 'actor', 'target', 'action', 'from', 'to', 'limit', 'cursor']) assert.ok(auditParams.includes(name), name);
+    for (const name of ['tenant', 'actor', 'target', 'action', 'from', 'to', 'limit', 'cursor'])
+      assert.ok(auditParams.includes(name), name);
   });
 
   it('has no password_hash anywhere: the User response schema lists only public fields', () => {
@@ -170,7 +177,10 @@ describe('GET /api/v1/openapi.json: the OpenAPI 3.1 document generated from the 
   });
 
   it('describes real responses: a created user, a user list and a tenant validate against their documented schemas', async () => {
-    const created = await gh.request('POST', '/api/v1/users', { token: admin, body: { email: 'doc@openapi.test', password: PASSWORD, name: 'Doc' } });
+    const created = await gh.request('POST', '/api/v1/users', {
+      token: admin,
+      body: { email: 'doc@openapi.test', password: PASSWORD, name: 'Doc' },
+    });
     assert.equal(created.status, 201);
     const check = (schema: Schema, body: unknown, what: string) => {
       const validate = ajv.compile(schema);
@@ -179,7 +189,11 @@ describe('GET /api/v1/openapi.json: the OpenAPI 3.1 document generated from the 
     check(responseSchema('/api/v1/users', 'post', '201'), created.body, 'POST /users 201');
     const read = await gh.request('GET', `/api/v1/users/${created.body.id}`, { token: admin });
     check(responseSchema('/api/v1/users/{id}', 'get', '200'), read.body, 'GET /users/{id} 200');
-    check(responseSchema('/api/v1/users', 'get', '200'), (await gh.request('GET', '/api/v1/users', { token: admin })).body, 'GET /users 200');
+    check(
+      responseSchema('/api/v1/users', 'get', '200'),
+      (await gh.request('GET', '/api/v1/users', { token: admin })).body,
+      'GET /users 200',
+    );
     const tenants = await gh.request('GET', '/api/v1/tenants', { token: admin });
     check(responseSchema('/api/v1/tenants', 'get', '200'), tenants.body, 'GET /tenants 200');
     const error = await gh.request('GET', '/api/v1/users/not-a-uuid', { token: admin });
@@ -191,7 +205,13 @@ describe('GET /api/v1/openapi.json: the OpenAPI 3.1 document generated from the 
    * each sample is judged by the document (Ajv, JSON Schema 2020-12) and by the server.
    */
   describe('the documented request schemas are the ones that validate', () => {
-    const samples: Array<{ path: string; url: () => string; method: 'post' | 'patch'; bodies: unknown[]; token: () => string | undefined }> = [];
+    const samples: Array<{
+      path: string;
+      url: () => string;
+      method: 'post' | 'patch';
+      bodies: unknown[];
+      token: () => string | undefined;
+    }> = [];
     let tenantId = '';
     const nextEmail = (() => {
       let n = 0;
@@ -283,10 +303,17 @@ describe('GET /api/v1/openapi.json: the OpenAPI 3.1 document generated from the 
         for (const body of sample.bodies) {
           const documented = validate(body) as boolean;
           const token = sample.token();
-          const response = await gh.request(sample.method.toUpperCase() as 'POST' | 'PATCH', sample.url(), { body, ...(token && { token }) });
+          const response = await gh.request(sample.method.toUpperCase() as 'POST' | 'PATCH', sample.url(), {
+            body,
+            ...(token && { token }),
+          });
           assert.ok(response.status < 500, `${JSON.stringify(body)}: ${response.status}`);
           const served = !(response.status === 400 && VALIDATION_CODES.has(response.body.error));
-          assert.equal(served, documented, `${JSON.stringify(body)}: document says ${documented}, server answered ${response.status} ${JSON.stringify(response.body)}`);
+          assert.equal(
+            served,
+            documented,
+            `${JSON.stringify(body)}: document says ${documented}, server answered ${response.status} ${JSON.stringify(response.body)}`,
+          );
           if (documented) accepted++;
           else refused++;
         }

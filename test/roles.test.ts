@@ -46,7 +46,15 @@ describe('roles API (/api/v1/roles)', () => {
     return member as { roles: { id: string; name: string }[]; effective_permissions: string[] };
   };
 
-  const roleCount = async () => Number((await gh.ctx.db.selectFrom('roles').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  const roleCount = async () =>
+    Number(
+      (
+        await gh.ctx.db
+          .selectFrom('roles')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
 
   before(async () => {
     gh = await startGatehouse();
@@ -102,12 +110,14 @@ describe('roles API (/api/v1/roles)', () => {
       for (const role of roles) assert.ok(role.tenant_id === null || role.tenant_id === globex.tenantId);
     });
 
-    it('ignores ?tenant= for a tenant administrator: another tenant’s roles stay hidden', async () => {
-      const foreign = await createRole(globex.token, { name: 'Globex Hidden' });
+    it('refuses ?tenant= naming another tenant to a tenant administrator (403 forbidden), as /users and /audit-events do', async () => {
+      await createRole(globex.token, { name: 'Globex Hidden' });
       const list = await gh.request('GET', `/api/v1/roles?tenant=${globex.tenantId}`, { token: acme.token });
-      assert.equal(list.status, 200);
-      assert.ok(!list.body.roles.some((r: RoleBody) => r.id === foreign.id));
-      for (const role of list.body.roles as RoleBody[]) assert.ok(role.tenant_id === null || role.tenant_id === acme.tenantId);
+      assert.equal(list.status, 403);
+      assert.equal(list.body.error, 'forbidden');
+      const own = await gh.request('GET', `/api/v1/roles?tenant=${acme.tenantId}`, { token: acme.token });
+      assert.equal(own.status, 200);
+      for (const role of own.body.roles as RoleBody[]) assert.ok(role.tenant_id === null || role.tenant_id === acme.tenantId);
     });
 
     it('answers 401 unauthorized without a token and 401 invalid_token for a session token', async () => {
@@ -222,10 +232,18 @@ describe('roles API (/api/v1/roles)', () => {
     });
 
     it('never creates a role in another tenant when a tenant administrator names one with `tenant`', async () => {
-      const response = await gh.request('POST', '/api/v1/roles', { token: acme.token, body: { name: 'Smuggled', tenant: globex.tenantId } });
+      const response = await gh.request('POST', '/api/v1/roles', {
+        token: acme.token,
+        body: { name: 'Smuggled', tenant: globex.tenantId },
+      });
       if (response.status === 201) assert.equal(response.body.tenant_id, acme.tenantId);
       else assert.ok(response.status >= 400 && response.status < 500, String(response.status));
-      const inGlobex = await gh.ctx.db.selectFrom('roles').select('id').where('tenant_id', '=', globex.tenantId).where('name', '=', 'Smuggled').execute();
+      const inGlobex = await gh.ctx.db
+        .selectFrom('roles')
+        .select('id')
+        .where('tenant_id', '=', globex.tenantId)
+        .where('name', '=', 'Smuggled')
+        .execute();
       assert.deepEqual(inGlobex, []);
     });
 
@@ -235,7 +253,10 @@ describe('roles API (/api/v1/roles)', () => {
       assert.equal(role.is_system, false);
       assert.deepEqual(role.permissions, ['iam.audit.read', 'iam.account.read']);
       const seen = await gh.request('GET', '/api/v1/roles', { token: globex.token });
-      assert.ok(seen.body.roles.some((r: RoleBody) => r.id === role.id), 'a global role is visible in every tenant');
+      assert.ok(
+        seen.body.roles.some((r: RoleBody) => r.id === role.id),
+        'a global role is visible in every tenant',
+      );
     });
 
     it('lets a system administrator create a tenant role with `tenant`, visible in that tenant only', async () => {
@@ -453,7 +474,10 @@ describe('roles API (/api/v1/roles)', () => {
 
     it('lets a system administrator change a tenant role', async () => {
       const role = await createRole(globex.token, { name: 'Globex Editable' });
-      const response = await gh.request('PATCH', `/api/v1/roles/${role.id}`, { token: admin, body: { permissions: ['tenant.profile.read'] } });
+      const response = await gh.request('PATCH', `/api/v1/roles/${role.id}`, {
+        token: admin,
+        body: { permissions: ['tenant.profile.read'] },
+      });
       assert.equal(response.status, 200);
       assert.deepEqual(response.body.permissions, ['tenant.profile.read']);
       assert.equal(response.body.tenant_id, globex.tenantId);
@@ -486,7 +510,10 @@ describe('roles API (/api/v1/roles)', () => {
       const read = await gh.request('GET', `/api/v1/roles/${role.id}`, { token: acme.token });
       assert.equal(read.status, 404);
       const held = await memberRoles(acme.tenantId, member.userId);
-      assert.deepEqual(held.roles.map((r) => r.name), ['USER']);
+      assert.deepEqual(
+        held.roles.map((r) => r.name),
+        ['USER'],
+      );
       assert.ok(!held.effective_permissions.includes('tenant.roles.read'));
       const denied = await gh.request('GET', '/api/v1/roles', { token: member.token });
       assert.equal(denied.status, 403);

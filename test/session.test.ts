@@ -124,7 +124,10 @@ describe('sessions and the signed-in user', () => {
       const token = await gh.signIn('last-login@acme.test', PASSWORD);
       const afterSignIn = await gh.request('GET', `/api/v1/users/${id}`, { token: admin });
       const at = Date.parse(afterSignIn.body.last_login_at);
-      assert.ok(at >= started - 1000 && at <= Date.now() + 1000, `last_login_at is the sign-in time, got ${afterSignIn.body.last_login_at}`);
+      assert.ok(
+        at >= started - 1000 && at <= Date.now() + 1000,
+        `last_login_at is the sign-in time, got ${afterSignIn.body.last_login_at}`,
+      );
       const me = await gh.request('GET', '/api/v1/session', { token });
       assert.equal(me.body.last_login_at, afterSignIn.body.last_login_at);
     });
@@ -215,7 +218,13 @@ describe('sessions and the signed-in user', () => {
     const eventsFor = async (query: string) => {
       const response = await gh.request('GET', `/api/v1/audit-events?${query}`, { token: admin });
       assert.equal(response.status, 200);
-      return response.body.events as { action: string; outcome: string; actor_id: string | null; target_id: string | null; details: object }[];
+      return response.body.events as {
+        action: string;
+        outcome: string;
+        actor_id: string | null;
+        target_id: string | null;
+        details: object;
+      }[];
     };
 
     it('records iam.user.loginFailed for a wrong password without the password anywhere in the event or its outbox row', async () => {
@@ -446,7 +455,10 @@ describe('sessions and the signed-in user', () => {
       assert.equal(user.body.status, 'active');
       assert.deepEqual(user.body.app_metadata, {});
       assert.equal(user.body.name, null, 'no partial write');
-      assert.equal((await gh.request('POST', '/api/v1/session', { body: { username: 'locked-fields@acme.test', password: PASSWORD } })).status, 200);
+      assert.equal(
+        (await gh.request('POST', '/api/v1/session', { body: { username: 'locked-fields@acme.test', password: PASSWORD } })).status,
+        200,
+      );
     });
 
     it('PATCH records iam.user.modified', async () => {

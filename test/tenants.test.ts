@@ -34,7 +34,15 @@ describe('Tenants API: /api/v1/tenants', () => {
   const auditEvents = async (action: string, target: string) => {
     const response = await gh.request('GET', `/api/v1/audit-events?action=${action}&target=${target}`, { token: admin });
     assert.equal(response.status, 200);
-    return response.body.events as { action: string; actor_id: string; tenant_id: string; target_type: string; target_id: string; outcome: string; details: Record<string, unknown> }[];
+    return response.body.events as {
+      action: string;
+      actor_id: string;
+      tenant_id: string;
+      target_type: string;
+      target_id: string;
+      outcome: string;
+      details: Record<string, unknown>;
+    }[];
   };
 
   /** A user homed in the tenant with the plain USER role, signed in: their session token. */
@@ -100,7 +108,15 @@ describe('Tenants API: /api/v1/tenants', () => {
       const now = new Date();
       await gh.ctx.db
         .insertInto('tenants')
-        .values({ id: gh.ctx.ids.next(), slug: 'Legacy-Co', name: 'Legacy', status: 'active', branding: '{}', created_at: now, updated_at: now })
+        .values({
+          id: gh.ctx.ids.next(),
+          slug: 'Legacy-Co',
+          name: 'Legacy',
+          status: 'active',
+          branding: '{}',
+          created_at: now,
+          updated_at: now,
+        })
         .execute();
       const twin = await gh.request('POST', '/api/v1/tenants', { token: admin, body: { slug: 'legacy-co', name: 'Twin' } });
       assert.equal(twin.status, 409);
@@ -269,7 +285,10 @@ describe('Tenants API: /api/v1/tenants', () => {
 
     it('answers 409 slug_taken when renaming to a slug in use, and leaves the tenant unchanged', async () => {
       const tenant = await createTenant('rename-me');
-      const response = await gh.request('PATCH', `/api/v1/tenants/${tenant.id}`, { token: admin, body: { slug: 'tenant-a', name: 'Renamed' } });
+      const response = await gh.request('PATCH', `/api/v1/tenants/${tenant.id}`, {
+        token: admin,
+        body: { slug: 'tenant-a', name: 'Renamed' },
+      });
       assert.equal(response.status, 409);
       assert.equal(response.body.error, 'slug_taken');
       const read = await gh.request('GET', `/api/v1/tenants/${tenant.id}`, { token: admin });
@@ -293,14 +312,20 @@ describe('Tenants API: /api/v1/tenants', () => {
       const extra = await gh.request('PATCH', `/api/v1/tenants/${a.tenantId}`, { token: admin, body: { is_system: true } });
       assert.equal(extra.status, 400);
       assert.equal(extra.body.error, 'unknown_field');
-      const badColor = await gh.request('PATCH', `/api/v1/tenants/${a.tenantId}`, { token: admin, body: { branding: { primary_color: '#12' } } });
+      const badColor = await gh.request('PATCH', `/api/v1/tenants/${a.tenantId}`, {
+        token: admin,
+        body: { branding: { primary_color: '#12' } },
+      });
       assert.equal(badColor.status, 400);
       assert.equal(badColor.body.error, 'invalid_field');
     });
 
     it('lets a tenant administrator change the own tenant’s name and branding', async () => {
       const branding = { display_name: 'A Team', logo_url: 'https://a.example/logo.svg' };
-      const response = await gh.request('PATCH', `/api/v1/tenants/${a.tenantId}`, { token: a.token, body: { name: 'A Renamed', branding } });
+      const response = await gh.request('PATCH', `/api/v1/tenants/${a.tenantId}`, {
+        token: a.token,
+        body: { name: 'A Renamed', branding },
+      });
       assert.equal(response.status, 200);
       assert.equal(response.body.name, 'A Renamed');
       assert.deepEqual(response.body.branding, branding);
@@ -377,7 +402,10 @@ describe('Tenants API: /api/v1/tenants', () => {
         body: { name: 'auditor', permissions: ['tenant.audit.read'], tenant: doomed.tenantId },
       });
       assert.equal(role.status, 201, JSON.stringify(role.body));
-      const permission = await gh.request('POST', '/api/v1/permission', { token: admin, body: { key: 'doomed:read', tenant: doomed.tenantId } });
+      const permission = await gh.request('POST', '/api/v1/permission', {
+        token: admin,
+        body: { key: 'doomed:read', tenant: doomed.tenantId },
+      });
       assert.equal(permission.status, 201, JSON.stringify(permission.body));
       // A user homed elsewhere who is also a member of the doomed tenant.
       const guestId = await gh.createUser(admin, { email: 'guest@tenant-b.test', password: PASSWORD, tenant: b.tenantId });
@@ -396,7 +424,10 @@ describe('Tenants API: /api/v1/tenants', () => {
       const db = gh.ctx.db;
       assert.deepEqual(await db.selectFrom('memberships').select('user_id').where('tenant_id', '=', doomed.tenantId).execute(), []);
       assert.deepEqual(await db.selectFrom('membership_roles').select('user_id').where('tenant_id', '=', doomed.tenantId).execute(), []);
-      assert.deepEqual(await db.selectFrom('membership_permissions').select('user_id').where('tenant_id', '=', doomed.tenantId).execute(), []);
+      assert.deepEqual(
+        await db.selectFrom('membership_permissions').select('user_id').where('tenant_id', '=', doomed.tenantId).execute(),
+        [],
+      );
       assert.deepEqual(await db.selectFrom('roles').select('id').where('tenant_id', '=', doomed.tenantId).execute(), []);
       assert.deepEqual(await db.selectFrom('permissions').select('id').where('tenant_id', '=', doomed.tenantId).execute(), []);
       assert.equal((await gh.request('GET', `/api/v1/roles/${role.body.id}`, { token: admin })).status, 404);
@@ -408,7 +439,10 @@ describe('Tenants API: /api/v1/tenants', () => {
       assert.equal(guest.status, 200);
       assert.equal(guest.body.home_tenant_id, b.tenantId);
       const stillInB = await gh.request('GET', `/api/v1/tenants/${b.tenantId}/members`, { token: admin });
-      assert.ok(stillInB.body.members.some((m: { user_id: string }) => m.user_id === guestId), 'other memberships stay');
+      assert.ok(
+        stillInB.body.members.some((m: { user_id: string }) => m.user_id === guestId),
+        'other memberships stay',
+      );
 
       // The deleted tenant's administrator can still sign in, but their token for it is dead.
       const withOldToken = await gh.request('GET', '/api/v1/tenants', { token: doomed.token });

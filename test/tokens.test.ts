@@ -328,7 +328,10 @@ describe('access tokens, introspection and JWKS', () => {
         assert.equal(issued.body.error, 'tenant_suspended', organization);
       }
       const orgsAfter = (await gh.request('GET', '/api/v1/organizations', { token: m.session })).body.organizations as { id: string }[];
-      assert.deepEqual(orgsAfter.map((o) => o.id), [acme.tenantId]);
+      assert.deepEqual(
+        orgsAfter.map((o) => o.id),
+        [acme.tenantId],
+      );
       const api = await adminApi(m.access, tenantId);
       assert.equal(api.status, 401);
       assert.equal(api.body.error, 'invalid_token');
@@ -381,8 +384,15 @@ describe('access tokens, introspection and JWKS', () => {
       const denied = await gh.request('GET', '/api/v1/users', { token: tenant.token });
       assert.equal(denied.status, 403);
       assert.equal(denied.body.error, 'forbidden');
-      assert.equal((await gh.request('GET', `/api/v1/tenants/${tenant.tenantId}`, { token: tenant.token })).status, 200, 'USER still reads the profile');
-      const create = await gh.request('POST', '/api/v1/users', { token: tenant.token, body: { email: 'late@demoted.test', password: PASSWORD } });
+      assert.equal(
+        (await gh.request('GET', `/api/v1/tenants/${tenant.tenantId}`, { token: tenant.token })).status,
+        200,
+        'USER still reads the profile',
+      );
+      const create = await gh.request('POST', '/api/v1/users', {
+        token: tenant.token,
+        body: { email: 'late@demoted.test', password: PASSWORD },
+      });
       assert.equal(create.status, 403);
 
       const grant = await gh.request('PATCH', `/api/v1/tenants/${tenant.tenantId}/members/${tenant.adminId}`, {
@@ -408,6 +418,22 @@ describe('access tokens, introspection and JWKS', () => {
       assert.equal(denied.status, 403);
       assert.equal(denied.body.error, 'forbidden');
     });
+
+    it('introspection reports the permissions as they are now, not as the token was issued', async () => {
+      const tenant = await gh.tenantWithAdmin('introspected');
+      const role = await gh.request('POST', '/api/v1/roles', {
+        token: tenant.token,
+        body: { name: 'reader', permissions: ['tenant.account.read'] },
+      });
+      const m = await member('reader@introspected.test', tenant.tenantId, { roles: [role.body.id] });
+      const before = await gh.request('POST', '/api/v1/tokens/introspect', { token: admin, body: { token: m.access } });
+      assert.deepEqual(before.body.permissions, ['tenant.account.read']);
+      assert.deepEqual(before.body.roles, ['reader']);
+      await gh.request('PATCH', `/api/v1/roles/${role.body.id}`, { token: tenant.token, body: { permissions: ['tenant.audit.read'] } });
+      const after = await gh.request('POST', '/api/v1/tokens/introspect', { token: admin, body: { token: m.access } });
+      assert.equal(after.body.active, true);
+      assert.deepEqual(after.body.permissions, ['tenant.audit.read']);
+    });
   });
 
   describe('GET /.well-known/jwks.json', () => {
@@ -422,7 +448,10 @@ describe('access tokens, introspection and JWKS', () => {
         assert.equal(key.use, 'sig');
       }
       const { kid } = await gh.ctx.keys.current();
-      assert.ok(response.body.keys.some((k: { kid: string }) => k.kid === kid), 'the current signing key is published');
+      assert.ok(
+        response.body.keys.some((k: { kid: string }) => k.kid === kid),
+        'the current signing key is published',
+      );
       for (const name of ['d', 'p', 'q', 'dp', 'dq', 'qi']) assert.ok(!JSON.stringify(response.body).includes(`"${name}"`), name);
     });
 

@@ -1,8 +1,7 @@
 import type { AppContext } from '../context.js';
 import { DEFAULT_LIMIT, decodeCursor, type Page, type PageRequest, toPage } from '../db/pagination.js';
 import type { AuditEvent } from '../db/schema.js';
-import { AppError } from '../errors.js';
-import type { Scope } from '../permissions/effective.js';
+import { listedTenant, type Scope } from '../permissions/effective.js';
 
 export interface AuditFilter {
   tenant?: string | undefined;
@@ -14,19 +13,15 @@ export interface AuditFilter {
 }
 
 /** Newest first. A tenant administrator sees only the own tenant's events. */
-export async function listAuditEvents(
-  ctx: AppContext,
-  scope: Scope,
-  filter: AuditFilter,
-  page: PageRequest,
-): Promise<Page<AuditEvent>> {
-  if (scope.kind === 'tenant' && filter.tenant !== undefined && filter.tenant !== scope.tenantId) {
-    throw new AppError('forbidden', 'A tenant administrator reads only the own tenant’s audit trail');
-  }
-  const tenantId = scope.kind === 'tenant' ? scope.tenantId : filter.tenant;
+export async function listAuditEvents(ctx: AppContext, scope: Scope, filter: AuditFilter, page: PageRequest): Promise<Page<AuditEvent>> {
+  const tenantId = listedTenant(scope, filter.tenant);
   const limit = page.limit ?? DEFAULT_LIMIT;
   const before = decodeCursor(page.cursor);
-  let query = ctx.db.selectFrom('audit_events').selectAll().orderBy('id', 'desc').limit(limit + 1);
+  let query = ctx.db
+    .selectFrom('audit_events')
+    .selectAll()
+    .orderBy('id', 'desc')
+    .limit(limit + 1);
   if (tenantId) query = query.where('tenant_id', '=', tenantId);
   if (filter.actor) query = query.where('actor_id', '=', filter.actor);
   if (filter.target) query = query.where('target_id', '=', filter.target);

@@ -17,7 +17,13 @@ export function resolveMasterKey(config: Config, log: Logger): Buffer {
     return parseMasterKey(readFileSync(path, 'utf8').trim());
   }
   mkdirSync(config.dataDir, { recursive: true });
-  writeFileSync(path, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    writeFileSync(path, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    // Another process created it a moment ago: use that one.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return parseMasterKey(readFileSync(path, 'utf8').trim());
+  }
   log.warn(
     { path },
     'GATEHOUSE_MASTER_KEY is not set: generated a development master key. Back it up with the data; set GATEHOUSE_MASTER_KEY in production',

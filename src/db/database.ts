@@ -43,6 +43,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
   }
 }
 
+/** Another live process holds the embedded database (a start-up error, not a crash). */
+export class DatabaseInUseError extends Error {
+  override name = 'DatabaseInUseError';
+}
+
 /**
  * PGlite is one process's database: a second process opening the same directory would
  * corrupt it. A pid file keeps the second one out (a stale file from a crash is taken over).
@@ -55,7 +60,7 @@ function lockDataDir(dataDir: string): () => void {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     const owner = Number(readFileSync(path, 'utf8'));
     if (owner !== process.pid && isAlive(owner)) {
-      throw new Error(
+      throw new DatabaseInUseError(
         `The embedded database in ${dataDir} is in use by process ${owner}. Stop it, or run several nodes on PostgreSQL (GATEHOUSE_DATABASE_URL).`,
       );
     }

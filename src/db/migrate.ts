@@ -24,16 +24,24 @@ const provider: MigrationProvider = {
   },
 };
 
-const migrator = (db: Kysely<any>) => new Migrator({ db, provider });
+/**
+ * Kysely looks for its migration tables in every schema unless told which one; name the
+ * current schema, so a database that holds Gatehouse in another schema too (tests on
+ * PostgreSQL use one schema per file, side by side) still gets its own tables.
+ */
+async function migrator(db: Kysely<any>): Promise<Migrator> {
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+  return new Migrator({ db, provider, ...(rows[0]?.schema && { migrationTableSchema: rows[0].schema }) });
+}
 
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
-  const { error, results = [] } = await migrator(db).migrateToLatest();
+  const { error, results = [] } = await (await migrator(db)).migrateToLatest();
   if (error) throw error;
   return results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
 /** True when every known migration has been applied (used by /readyz). */
 export async function migrationsApplied(db: Kysely<any>): Promise<boolean> {
-  const migrations = await migrator(db).getMigrations();
+  const migrations = await (await migrator(db)).getMigrations();
   return migrations.every((m) => m.executedAt !== undefined);
 }

@@ -36,11 +36,17 @@ export function actorOf(request: FastifyRequest): Actor {
   };
 }
 
+/** An invalid credential is no session; anything else (a database outage) stays an error. */
+function unlessAppError(error: unknown): undefined {
+  if (error instanceof AppError) return undefined;
+  throw error;
+}
+
 /** A live session, by bearer token (session or access token) or by the session cookie. */
 export function requireSession(ctx: AppContext) {
   return async (request: FastifyRequest) => {
     const token = bearerToken(request) ?? request.cookies[SESSION_COOKIE];
-    const active = token ? await sessionFromBearer(ctx, token).catch(() => undefined) : undefined;
+    const active = token ? await sessionFromBearer(ctx, token).catch(unlessAppError) : undefined;
     if (!active) throw new AppError('unauthorized', 'Sign in first: POST /api/v1/session');
     request.signedIn = active;
   };

@@ -5,7 +5,6 @@ import Fastify, { type FastifyError } from 'fastify';
 import { auditRoutes } from '../audit/routes.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
-import { healthRoutes } from './health.js';
 import { keyRoutes } from '../keys/routes.js';
 import { memberRoutes } from '../memberships/routes.js';
 import { permissionRoutes } from '../permissions/routes.js';
@@ -14,6 +13,7 @@ import { sessionRoutes } from '../sessions/routes.js';
 import { tenantRoutes } from '../tenants/routes.js';
 import { tokenRoutes } from '../tokens/routes.js';
 import { userRoutes } from '../users/routes.js';
+import { healthRoutes } from './health.js';
 import { validationError, validatorCompiler } from './validation.js';
 
 export const BODY_LIMIT = 1024 * 1024;

@@ -26,8 +26,7 @@ export function validationError(errors: ErrorObject[], context: string): AppErro
   if (!error) return new AppError('invalid_request', 'The request is not valid');
   const path = error.instancePath.replace(/^\//, '').replaceAll('/', '.');
   const field = (name?: string) => [path, name].filter(Boolean).join('.') || context;
-  const fail = (code: ErrorCode, message: string, name?: string) =>
-    new AppError(code, message, { field: field(name), in: context });
+  const fail = (code: ErrorCode, message: string, name?: string) => new AppError(code, message, { field: field(name), in: context });
   switch (error.keyword) {
     case 'additionalProperties': {
       const name = String(error.params.additionalProperty);

@@ -37,6 +37,7 @@ function assertTenantInScope(scope: Scope, tenantId: string) {
 
 export async function listMembers(ctx: AppContext, scope: Scope, tenantId: string, page: PageRequest): Promise<Page<Member>> {
   assertTenantInScope(scope, tenantId);
+  if (!(await ctx.db.selectFrom('tenants').select('id').where('id', '=', tenantId).executeTakeFirst())) throw notFound('Tenant');
   const limit = page.limit ?? DEFAULT_LIMIT;
   const after = decodeCursor(page.cursor);
   let query = ctx.db
@@ -86,7 +87,13 @@ export async function addMembership(
     .returning('user_id')
     .executeTakeFirst();
   if (!inserted) throw new AppError('already_member', 'The user is already a member of this tenant');
-  await writeGrants(trx, tenantId, input.userId, roles.map((r) => r.id), permissions);
+  await writeGrants(
+    trx,
+    tenantId,
+    input.userId,
+    roles.map((r) => r.id),
+    permissions,
+  );
   await recordAudit(trx, ctx.ids, {
     action: 'iam.membership.created',
     actor,
@@ -125,7 +132,13 @@ export async function updateMember(
     const permissions = patch.permissions && [...new Set(patch.permissions)];
     if (permissions) await assertGrantable(trx, scope, tenantId, permissions);
     if (scope.kind === 'tenant') assertNoRestrictedHeld(current);
-    await writeGrants(trx, tenantId, userId, roles?.map((r) => r.id), permissions);
+    await writeGrants(
+      trx,
+      tenantId,
+      userId,
+      roles?.map((r) => r.id),
+      permissions,
+    );
     await trx
       .updateTable('memberships')
       .set({ updated_at: ctx.clock.now() })

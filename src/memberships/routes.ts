@@ -12,7 +12,10 @@ const MemberCreate = Type.Object(
   { userId: Id, roles: Type.Optional(RoleIds), permissions: Type.Optional(PermissionKeys) },
   { additionalProperties: false },
 );
-const MemberPatch = Type.Object({ roles: Type.Optional(RoleIds), permissions: Type.Optional(PermissionKeys) }, { additionalProperties: false });
+const MemberPatch = Type.Object(
+  { roles: Type.Optional(RoleIds), permissions: Type.Optional(PermissionKeys) },
+  { additionalProperties: false },
+);
 const MemberParams = Type.Object({ id: Id, userId: Id }, { additionalProperties: false });
 
 const Member = Type.Object({

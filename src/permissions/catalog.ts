@@ -60,11 +60,9 @@ export type SystemPermission = RestrictedPermission | CommonPermission;
 export const SYSTEM_PERMISSIONS: Record<SystemPermission, string> = { ...RESTRICTED_PERMISSIONS, ...COMMON_PERMISSIONS };
 
 /** A key a custom permission may not take: the system namespaces. */
-export const isReservedKey = (key: string): boolean =>
-  key === 'all' || key.startsWith('iam.') || key.startsWith('tenant.');
+export const isReservedKey = (key: string): boolean => key === 'all' || key.startsWith('iam.') || key.startsWith('tenant.');
 
-export const isRestricted = (key: string): boolean =>
-  key === 'all' || key.startsWith('iam.');
+export const isRestricted = (key: string): boolean => key === 'all' || key.startsWith('iam.');
 
 /** The global roles seeded on the first start; their names are reserved. */
 export const SYSTEM_ROLES = {

@@ -1,4 +1,5 @@
 import type { Db } from '../db/database.js';
+import { AppError } from '../errors.js';
 import { COMMON_PERMISSIONS, type CommonPermission, type RestrictedPermission } from './catalog.js';
 
 export interface Grants {
@@ -31,14 +32,15 @@ export async function effectivePermissions(db: Db, userId: string, tenantId: str
       .where('mr.user_id', '=', userId)
       .orderBy('r.name')
       .execute(),
-    db
-      .selectFrom('membership_permissions')
-      .select('permission')
-      .where('tenant_id', '=', tenantId)
-      .where('user_id', '=', userId)
-      .execute(),
+    db.selectFrom('membership_permissions').select('permission').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute(),
   ]);
-  return { roles: roles.map((r) => r.name), permissions: combinePermissions(roles, grants.map((g) => g.permission)) };
+  return {
+    roles: roles.map((r) => r.name),
+    permissions: combinePermissions(
+      roles,
+      grants.map((g) => g.permission),
+    ),
+  };
 }
 
 /** The union itself: roles' permissions and direct grants, sorted, each once. */
@@ -61,12 +63,7 @@ export interface Access {
  * The one place permissions are checked. Restricted permissions count only in the
  * system tenant; `all` implies everything, `tenant.all` every common permission.
  */
-export function resolveScope(
-  held: ReadonlySet<string>,
-  tenantId: string,
-  isSystemTenant: boolean,
-  access: Access,
-): Scope | undefined {
+export function resolveScope(held: ReadonlySet<string>, tenantId: string, isSystemTenant: boolean, access: Access): Scope | undefined {
   if (access.system && isSystemTenant && (held.has('all') || held.has(access.system))) return { kind: 'system' };
   if (access.tenant && access.tenant in COMMON_PERMISSIONS) {
     if (held.has('all') || held.has('tenant.all') || held.has(access.tenant)) return { kind: 'tenant', tenantId };
@@ -74,5 +71,28 @@ export function resolveScope(
   return undefined;
 }
 
-export const inScope = (scope: Scope, tenantId: string | null): boolean =>
-  scope.kind === 'system' || scope.tenantId === tenantId;
+export const inScope = (scope: Scope, tenantId: string | null): boolean => scope.kind === 'system' || scope.tenantId === tenantId;
+
+/**
+ * The tenant a list is filtered by: in tenant scope always the caller's own (asking for
+ * another is refused), in system scope the requested one, if any.
+ */
+export function listedTenant(scope: Scope, requested: string | undefined): string | undefined {
+  if (scope.kind === 'system') return requested;
+  if (requested !== undefined && requested !== scope.tenantId) {
+    throw new AppError('forbidden', 'A tenant administrator lists only the own tenant’s records');
+  }
+  return scope.tenantId;
+}
+
+/**
+ * The tenant a new record belongs to: the caller's own in tenant scope (naming another
+ * one is refused), the requested one (or none) in system scope.
+ */
+export function owningTenant(scope: Scope, requested: string | undefined): string | null {
+  if (scope.kind === 'system') return requested ?? null;
+  if (requested !== undefined && requested !== scope.tenantId) {
+    throw new AppError('forbidden', 'A tenant administrator creates records in the own tenant only');
+  }
+  return scope.tenantId;
+}

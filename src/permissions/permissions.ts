@@ -4,7 +4,7 @@ import { type Db, isUniqueViolation } from '../db/database.js';
 import type { Permission } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { isReservedKey, isRestricted } from './catalog.js';
-import { inScope, type Scope } from './effective.js';
+import { inScope, owningTenant, type Scope } from './effective.js';
 
 export interface PermissionInput {
   key: string;
@@ -54,16 +54,11 @@ export async function getPermission(ctx: AppContext, scope: Scope, id: string): 
   return permission;
 }
 
-export async function createPermission(
-  ctx: AppContext,
-  scope: Scope,
-  actor: Actor,
-  input: PermissionInput,
-): Promise<Permission> {
+export async function createPermission(ctx: AppContext, scope: Scope, actor: Actor, input: PermissionInput): Promise<Permission> {
   if (isReservedKey(input.key)) {
     throw new AppError('reserved_permission', 'Keys "all", "iam.*" and "tenant.*" are reserved for system permissions');
   }
-  const tenantId = scope.kind === 'tenant' ? scope.tenantId : (input.tenant ?? null);
+  const tenantId = owningTenant(scope, input.tenant);
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
     if (tenantId) {

@@ -56,7 +56,14 @@ export const permissionRoutes =
       app.post(
         base,
         {
-          schema: { tags, hide, summary: 'Create a custom permission', security: ACCESS_TOKEN, body: PermissionCreate, response: { 201: Permission, ...errorResponses } },
+          schema: {
+            tags,
+            hide,
+            summary: 'Create a custom permission',
+            security: ACCESS_TOKEN,
+            body: PermissionCreate,
+            response: { 201: Permission, ...errorResponses },
+          },
           onRequest: requireAccess(ctx, { system: 'iam.permission.create', tenant: 'tenant.permissions.create' }),
         },
         async (request, reply) =>
@@ -66,7 +73,14 @@ export const permissionRoutes =
       app.get(
         `${base}/:id`,
         {
-          schema: { tags, hide, summary: 'Read a permission', security: ACCESS_TOKEN, params: IdParams, response: { 200: Permission, ...errorResponses } },
+          schema: {
+            tags,
+            hide,
+            summary: 'Read a permission',
+            security: ACCESS_TOKEN,
+            params: IdParams,
+            response: { 200: Permission, ...errorResponses },
+          },
           onRequest: requireAccess(ctx, read),
         },
         async (request) => toPermission(await getPermission(ctx, scopeOf(request), request.params.id)),

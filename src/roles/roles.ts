@@ -4,7 +4,7 @@ import { type Db, isUniqueViolation } from '../db/database.js';
 import type { Role } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { isRestricted, isSystemRoleName } from '../permissions/catalog.js';
-import { inScope, type Scope } from '../permissions/effective.js';
+import { inScope, listedTenant, owningTenant, type Scope } from '../permissions/effective.js';
 import { assertGrantable } from '../permissions/permissions.js';
 
 export interface RoleInput {
@@ -22,7 +22,7 @@ const visible = (scope: Scope, role: Role) => role.tenant_id === null || inScope
 
 export async function listRoles(ctx: AppContext, scope: Scope, filter: { tenant?: string | undefined }): Promise<Role[]> {
   let query = ctx.db.selectFrom('roles').selectAll().orderBy('tenant_id', 'desc').orderBy('name');
-  const tenantId = scope.kind === 'tenant' ? scope.tenantId : filter.tenant;
+  const tenantId = listedTenant(scope, filter.tenant);
   if (tenantId) query = query.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', tenantId)]));
   return query.execute();
 }
@@ -34,7 +34,7 @@ export async function getRole(ctx: AppContext, scope: Scope, id: string): Promis
 }
 
 export async function createRole(ctx: AppContext, scope: Scope, actor: Actor, input: RoleInput): Promise<Role> {
-  const tenantId = scope.kind === 'tenant' ? scope.tenantId : (input.tenant ?? null);
+  const tenantId = owningTenant(scope, input.tenant);
   const permissions = [...new Set(input.permissions ?? [])];
   assertName(input.name);
   const now = ctx.clock.now();
@@ -137,7 +137,13 @@ export async function resolveAssignableRoles(db: Db, scope: Scope, tenantId: str
 
 /** The role of the given system name (USER, TENANT_ADMIN, ADMIN). */
 export async function systemRole(db: Db, name: string): Promise<Role> {
-  return db.selectFrom('roles').selectAll().where('tenant_id', 'is', null).where('is_system', '=', true).where('name', '=', name).executeTakeFirstOrThrow();
+  return db
+    .selectFrom('roles')
+    .selectAll()
+    .where('tenant_id', 'is', null)
+    .where('is_system', '=', true)
+    .where('name', '=', name)
+    .executeTakeFirstOrThrow();
 }
 
 async function assertRolePermissions(db: Db, scope: Scope, tenantId: string | null, permissions: string[]) {

@@ -72,7 +72,14 @@ export const roleRoutes =
     app.patch(
       '/roles/:id',
       {
-        schema: { tags, summary: 'Update a role', security: ACCESS_TOKEN, params: IdParams, body: RolePatch, response: { 200: Role, ...errorResponses } },
+        schema: {
+          tags,
+          summary: 'Update a role',
+          security: ACCESS_TOKEN,
+          params: IdParams,
+          body: RolePatch,
+          response: { 200: Role, ...errorResponses },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.role.update', tenant: 'tenant.roles.update' }),
       },
       async (request) => toRole(await updateRole(ctx, scopeOf(request), actorOf(request), request.params.id, request.body)),
@@ -81,7 +88,13 @@ export const roleRoutes =
     app.delete(
       '/roles/:id',
       {
-        schema: { tags, summary: 'Delete a role', security: ACCESS_TOKEN, params: IdParams, response: { 204: Type.Null(), ...errorResponses } },
+        schema: {
+          tags,
+          summary: 'Delete a role',
+          security: ACCESS_TOKEN,
+          params: IdParams,
+          response: { 204: Type.Null(), ...errorResponses },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.role.delete', tenant: 'tenant.roles.delete' }),
       },
       async (request, reply) => {

@@ -63,7 +63,12 @@ export const sessionRoutes =
     app.delete(
       '/session',
       {
-        schema: { tags: ['session'], summary: 'Sign out and revoke the session', security: SESSION, response: { 204: Type.Null(), ...errorResponses } },
+        schema: {
+          tags: ['session'],
+          summary: 'Sign out and revoke the session',
+          security: SESSION,
+          response: { 204: Type.Null(), ...errorResponses },
+        },
         onRequest: requireSession(ctx),
       },
       async (request, reply) => {

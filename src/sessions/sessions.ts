@@ -142,7 +142,16 @@ async function loadActiveSession(
     .executeTakeFirst();
   if (!row) return undefined;
   const {
-    s_id, s_token_hash, s_remember_me, s_created_at, s_last_seen_at, s_idle_expires_at, s_expires_at, s_revoked_at, s_ip, s_user_agent,
+    s_id,
+    s_token_hash,
+    s_remember_me,
+    s_created_at,
+    s_last_seen_at,
+    s_idle_expires_at,
+    s_expires_at,
+    s_revoked_at,
+    s_ip,
+    s_user_agent,
     ...user
   } = row;
   const session: Session = {
@@ -182,10 +191,5 @@ export async function signOut(ctx: AppContext, session: Session, actor: Actor): 
 }
 
 export async function revokeUserSessions(db: Kysely<Database>, now: Date, userId: string): Promise<void> {
-  await db
-    .updateTable('sessions')
-    .set({ revoked_at: now })
-    .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null)
-    .execute();
+  await db.updateTable('sessions').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
 }

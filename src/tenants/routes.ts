@@ -67,7 +67,13 @@ export const tenantRoutes =
     app.post(
       '/tenants',
       {
-        schema: { tags, summary: 'Create a tenant', security: ACCESS_TOKEN, body: TenantCreate, response: { 201: Tenant, ...errorResponses } },
+        schema: {
+          tags,
+          summary: 'Create a tenant',
+          security: ACCESS_TOKEN,
+          body: TenantCreate,
+          response: { 201: Tenant, ...errorResponses },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.tenant.create' }),
       },
       async (request, reply) => reply.status(201).send(toTenant(await createTenant(ctx, actorOf(request), request.body))),
@@ -95,14 +101,19 @@ export const tenantRoutes =
         },
         onRequest: requireAccess(ctx, { system: 'iam.tenant.update', tenant: 'tenant.profile.update' }),
       },
-      async (request) =>
-        toTenant(await updateTenant(ctx, scopeOf(request), actorOf(request), request.params.id, request.body)),
+      async (request) => toTenant(await updateTenant(ctx, scopeOf(request), actorOf(request), request.params.id, request.body)),
     );
 
     app.delete(
       '/tenants/:id',
       {
-        schema: { tags, summary: 'Delete a tenant', security: ACCESS_TOKEN, params: IdParams, response: { 204: Type.Null(), ...errorResponses } },
+        schema: {
+          tags,
+          summary: 'Delete a tenant',
+          security: ACCESS_TOKEN,
+          params: IdParams,
+          response: { 204: Type.Null(), ...errorResponses },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.tenant.delete' }),
       },
       async (request, reply) => {

@@ -30,7 +30,11 @@ export async function getTenant(ctx: AppContext, scope: Scope, id: string): Prom
 export async function listTenants(ctx: AppContext, scope: Scope, page: PageRequest): Promise<Page<Tenant>> {
   const limit = page.limit ?? DEFAULT_LIMIT;
   const after = decodeCursor(page.cursor);
-  let query = ctx.db.selectFrom('tenants').selectAll().orderBy('id').limit(limit + 1);
+  let query = ctx.db
+    .selectFrom('tenants')
+    .selectAll()
+    .orderBy('id')
+    .limit(limit + 1);
   if (scope.kind === 'tenant') query = query.where('id', '=', scope.tenantId);
   if (after) query = query.where('id', '>', after);
   return toPage(await query.execute(), limit, (t) => t.id);
@@ -68,19 +72,13 @@ export async function createTenant(ctx: AppContext, actor: Actor, input: TenantI
  * System administrators change anything but the system tenant's status; a tenant
  * administrator changes only the own tenant's profile (name, branding).
  */
-export async function updateTenant(
-  ctx: AppContext,
-  scope: Scope,
-  actor: Actor,
-  id: string,
-  patch: TenantPatch,
-): Promise<Tenant> {
+export async function updateTenant(ctx: AppContext, scope: Scope, actor: Actor, id: string, patch: TenantPatch): Promise<Tenant> {
   const tenant = await getTenant(ctx, scope, id);
   if (scope.kind === 'tenant' && (patch.slug !== undefined || patch.status !== undefined)) {
     throw new AppError('forbidden', 'Only a system administrator changes a tenant’s slug or status');
   }
-  if (tenant.is_system && patch.status === 'suspended') {
-    throw new AppError('system_resource', 'The system tenant cannot be suspended');
+  if (tenant.is_system && (patch.status === 'suspended' || (patch.slug !== undefined && patch.slug !== tenant.slug))) {
+    throw new AppError('system_resource', 'The system tenant cannot be suspended or renamed');
   }
   return ctx.db.transaction().execute(async (trx) => {
     const updated = await trx

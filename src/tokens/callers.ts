@@ -73,7 +73,9 @@ const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
 export async function introspect(ctx: AppContext, token: string): Promise<Introspection> {
   try {
     if (looksLikeJwt(token)) {
-      const { claims, user } = await callerFromAccessToken(ctx, token, false);
+      // Roles and permissions as they are now, not as the token says: a resource server
+      // that asks gets the same answer as the admin API's own guard.
+      const { claims, user, grants } = await callerFromAccessToken(ctx, token, false);
       return {
         active: true,
         token_type: 'access_token',
@@ -88,8 +90,8 @@ export async function introspect(ctx: AppContext, token: string): Promise<Intros
         ...(claims.jti && { jti: claims.jti }),
         org_id: claims.org_id,
         org_name: claims.org_name,
-        roles: claims.roles,
-        permissions: claims.permissions,
+        roles: grants.roles,
+        permissions: grants.permissions,
       };
     }
     const active = await sessionFromToken(ctx, token, false);

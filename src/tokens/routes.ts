@@ -9,9 +9,7 @@ import { introspect } from './callers.js';
 import { listOrganizations } from './organizations.js';
 
 const Organizations = Type.Object({
-  organizations: Type.Array(
-    Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String(), roles: Type.Array(Type.String()) }),
-  ),
+  organizations: Type.Array(Type.Object({ id: Type.String(), slug: Type.String(), name: Type.String(), roles: Type.Array(Type.String()) })),
 });
 
 const TokenBody = Type.Object(

@@ -13,14 +13,23 @@ export const userRoutes =
   async (app) => {
     app.get(
       '/users/me',
-      { schema: { tags, summary: 'Your own account', security: SESSION, response: { 200: User, ...errorResponses } }, onRequest: requireSession(ctx) },
+      {
+        schema: { tags, summary: 'Your own account', security: SESSION, response: { 200: User, ...errorResponses } },
+        onRequest: requireSession(ctx),
+      },
       async (request) => toUser(request.signedIn!.user),
     );
 
     app.patch(
       '/users/me',
       {
-        schema: { tags, summary: 'Change your own profile', security: SESSION, body: ProfilePatch, response: { 200: User, ...errorResponses } },
+        schema: {
+          tags,
+          summary: 'Change your own profile',
+          security: SESSION,
+          body: ProfilePatch,
+          response: { 200: User, ...errorResponses },
+        },
         onRequest: requireSession(ctx),
       },
       async (request) => toUser(await updateMe(ctx, actorOf(request), request.signedIn!.user.id, request.body)),
@@ -88,7 +97,13 @@ export const userRoutes =
     app.delete(
       '/users/:id',
       {
-        schema: { tags, summary: 'Delete a user', security: ACCESS_TOKEN, params: IdParams, response: { 204: Type.Null(), ...errorResponses } },
+        schema: {
+          tags,
+          summary: 'Delete a user',
+          security: ACCESS_TOKEN,
+          params: IdParams,
+          response: { 204: Type.Null(), ...errorResponses },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.account.delete', tenant: 'tenant.account.delete' }),
       },
       async (request, reply) => {

@@ -4,8 +4,8 @@ import { type Db, isUniqueViolation } from '../db/database.js';
 import { DEFAULT_LIMIT, decodeCursor, type Page, type PageRequest, toPage } from '../db/pagination.js';
 import type { User, UserStatus } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
-import type { Scope } from '../permissions/effective.js';
 import { addMembership } from '../memberships/memberships.js';
+import { listedTenant, owningTenant, type Scope } from '../permissions/effective.js';
 import { revokeUserSessions } from '../sessions/sessions.js';
 import { assertPasswordAcceptable } from './password-rules.js';
 
@@ -69,17 +69,16 @@ export async function findUserByLogin(db: Db, login: string): Promise<User | und
 }
 
 export async function listUsers(ctx: AppContext, scope: Scope, filter: UserFilter, page: PageRequest): Promise<Page<User>> {
-  if (scope.kind === 'tenant' && filter.tenant !== undefined && filter.tenant !== scope.tenantId) {
-    throw new AppError('forbidden', 'A tenant administrator lists only the members of the own tenant');
-  }
-  const tenantId = scope.kind === 'tenant' ? scope.tenantId : filter.tenant;
+  const tenantId = listedTenant(scope, filter.tenant);
   const limit = page.limit ?? DEFAULT_LIMIT;
   const after = decodeCursor(page.cursor);
-  let query = ctx.db.selectFrom('users').selectAll('users').orderBy('users.id').limit(limit + 1);
+  let query = ctx.db
+    .selectFrom('users')
+    .selectAll('users')
+    .orderBy('users.id')
+    .limit(limit + 1);
   if (tenantId) {
-    query = query
-      .innerJoin('memberships', 'memberships.user_id', 'users.id')
-      .where('memberships.tenant_id', '=', tenantId);
+    query = query.innerJoin('memberships', 'memberships.user_id', 'users.id').where('memberships.tenant_id', '=', tenantId);
   }
   if (after) query = query.where('users.id', '>', after);
   if (filter.email) query = query.where((eb) => eb(eb.fn('lower', ['users.email']), '=', filter.email!.toLowerCase()));
@@ -87,18 +86,14 @@ export async function listUsers(ctx: AppContext, scope: Scope, filter: UserFilte
   if (filter.q) {
     const pattern = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     query = query.where((eb) =>
-      eb.or([
-        eb('users.email', 'ilike', pattern),
-        eb('users.name', 'ilike', pattern),
-        eb('users.username', 'ilike', pattern),
-      ]),
+      eb.or([eb('users.email', 'ilike', pattern), eb('users.name', 'ilike', pattern), eb('users.username', 'ilike', pattern)]),
     );
   }
   return toPage(await query.execute(), limit, (u) => u.id);
 }
 
 export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, input: UserInput): Promise<User> {
-  const homeTenantId = scope.kind === 'tenant' ? scope.tenantId : (input.tenant ?? null);
+  const homeTenantId = owningTenant(scope, input.tenant);
   if (input.password !== undefined) assertPasswordAcceptable(input.password);
   const passwordHash = input.password === undefined ? null : await ctx.passwords.hash(input.password);
   const now = ctx.clock.now();

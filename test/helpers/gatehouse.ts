@@ -20,7 +20,11 @@ export interface Response<T = any> {
 export interface TestGatehouse extends Gatehouse {
   /** Every log line the server wrote, for the no-secrets-in-logs invariant. */
   logs: string[];
-  request<T = any>(method: InjectOptions['method'], url: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response<T>>;
+  request<T = any>(
+    method: InjectOptions['method'],
+    url: string,
+    options?: { token?: string; body?: unknown; headers?: Record<string, string> },
+  ): Promise<Response<T>>;
   /** Signs in and returns the session token. */
   signIn(username: string, password: string): Promise<string>;
   /** Session token → access token for one organization. */
@@ -96,11 +100,19 @@ export async function startGatehouse(overrides: { issuer?: string } = {}): Promi
     },
     async tenantWithAdmin(slug) {
       const admin = await self.adminToken();
-      const tenant = expectOk(await request('POST', '/api/v1/tenants', { token: admin, body: { slug, name: slug.toUpperCase() } }), 'tenant');
+      const tenant = expectOk(
+        await request('POST', '/api/v1/tenants', { token: admin, body: { slug, name: slug.toUpperCase() } }),
+        'tenant',
+      );
       const roles = expectOk(await request('GET', '/api/v1/roles', { token: admin }), 'roles').roles as { id: string; name: string }[];
       const tenantAdminRole = roles.find((r) => r.name === 'TENANT_ADMIN')!;
       const adminEmail = `admin@${slug}.test`;
-      const adminId = await self.createUser(admin, { email: adminEmail, password: PASSWORD, tenant: tenant.id, roles: [tenantAdminRole.id] });
+      const adminId = await self.createUser(admin, {
+        email: adminEmail,
+        password: PASSWORD,
+        tenant: tenant.id,
+        roles: [tenantAdminRole.id],
+      });
       const token = await self.tokenFor(await self.signIn(adminEmail, PASSWORD), tenant.id);
       return { tenantId: tenant.id, adminId, adminEmail, token };
     },
