@@ -5,8 +5,8 @@
  * peak resident memory.
  */
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { readdirSync, readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { hash, verify } from '@node-rs/argon2';
 import { ARGON2_PARAMS } from '../src/crypto/passwords.js';
@@ -18,19 +18,39 @@ const cores = availableParallelism();
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? cores * 2);
 
 /** Runs `task` with `parallel` in flight for `seconds`; returns completions per second. */
-async function rate(parallel: number, seconds: number, task: (i: number) => Promise<void>): Promise<number> {
+async function rate(parallel: number, seconds: number, task: (i: number, worker: number) => Promise<void>): Promise<number> {
   const deadline = performance.now() + seconds * 1000;
   let done = 0;
   const start = performance.now();
   await Promise.all(
-    Array.from({ length: parallel }, async () => {
+    Array.from({ length: parallel }, async (_, worker) => {
       while (performance.now() < deadline) {
-        await task(done);
+        await task(done, worker);
         done++;
       }
     }),
   );
   return done / ((performance.now() - start) / 1000);
+}
+
+/** User + system CPU time of a process, all threads, in milliseconds. */
+function processCpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** CPU time of this machine's PostgreSQL server processes, when the benchmark runs against one here. */
+function postgresCpuMs(): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += processCpuMs(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return total;
 }
 
 function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
@@ -39,31 +59,60 @@ function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Math.round(kb / 1024);
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-function signIn(port: number, username: string): Promise<number> {
-  const body = JSON.stringify({ username, password: PASSWORD });
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        port,
-        host: '127.0.0.1',
-        method: 'POST',
-        path: '/api/v1/session',
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+/**
+ * A lean HTTP/1.1 keep-alive client over a raw socket: the load generator shares the
+ * machine's cores with the server, so it should cost as little as it can (about what
+ * wrk costs), or the figure measures the client.
+ */
+class Connection {
+  private buffer = '';
+  private pending: ((status: number) => void) | undefined;
+
+  private constructor(private readonly socket: Socket) {
+    socket.setEncoding('latin1');
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: string) => this.receive(chunk));
+  }
+
+  static open(port: number): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1', () => resolve(new Connection(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  send(request: string): Promise<number> {
+    return new Promise((resolve) => {
+      this.pending = resolve;
+      this.socket.write(request, 'latin1');
+    });
+  }
+
+  close() {
+    this.socket.destroy();
+  }
+
+  private receive(chunk: string) {
+    this.buffer += chunk;
+    const end = this.buffer.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(this.buffer.slice(0, end))?.[1] ?? 0);
+    if (this.buffer.length < end + 4 + length) return;
+    const status = Number(this.buffer.slice(9, 12));
+    this.buffer = this.buffer.slice(end + 4 + length);
+    const pending = this.pending;
+    this.pending = undefined;
+    pending?.(status);
+  }
 }
 
-const server = fork(new URL('./server.ts', import.meta.url), [], {
-  execArgv: ['--import', 'tsx'],
+const signInRequests = Array.from({ length: USERS }, (_, i) => {
+  const body = JSON.stringify({ username: `user${i}@bench.test`, password: PASSWORD });
+  return `POST /api/v1/session HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+});
+
+const server = fork(new URL('./server.mjs', import.meta.url), [], {
+  execArgv: process.env.BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? [],
   env: { ...process.env, BENCH_USERS: String(USERS), BENCH_PASSWORD: PASSWORD },
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
@@ -73,9 +122,12 @@ const port = await new Promise<number>((resolve, reject) => {
 });
 const pid = server.pid!;
 
+const connections = await Promise.all(Array.from({ length: concurrency }, () => Connection.open(port)));
+const signIn = (worker: number, user: number) => connections[worker]!.send(signInRequests[user % USERS]!);
+
 try {
   // Warm up both paths (JIT, connection pool, PGlite caches), then let the server settle.
-  for (let i = 0; i < 2 * concurrency; i++) if ((await signIn(port, `user${i}@bench.test`)) !== 200) throw new Error('sign-in failed');
+  for (let i = 0; i < 2 * concurrency; i++) if ((await signIn(0, i)) !== 200) throw new Error('sign-in failed');
   await new Promise((r) => setTimeout(r, 1000));
   const idleRss = rssMb(pid, 'VmRSS');
 
@@ -85,9 +137,15 @@ try {
   });
 
   let failures = 0;
-  const logins = await rate(concurrency, SECONDS, async (i) => {
-    if ((await signIn(port, `user${i % USERS}@bench.test`)) !== 200) failures++;
+  const cpuBefore = processCpuMs(pid);
+  const databaseBefore = postgresCpuMs();
+  const clientBefore = process.cpuUsage();
+  const logins = await rate(concurrency, SECONDS, async (i, worker) => {
+    if ((await signIn(worker, i)) !== 200) failures++;
   });
+  const serverCpu = processCpuMs(pid) - cpuBefore;
+  const databaseCpu = postgresCpuMs() - databaseBefore;
+  const clientCpu = (process.cpuUsage(clientBefore).user + process.cpuUsage(clientBefore).system) / 1000;
   const peakRss = rssMb(pid, 'VmHWM');
   const ratio = logins / bare;
   const params = `m=${ARGON2_PARAMS.memoryCost},t=${ARGON2_PARAMS.timeCost},p=${ARGON2_PARAMS.parallelism}`;
@@ -96,9 +154,17 @@ try {
   console.log(`bare argon2id verify (${params}), concurrency ${cores}: ${bare.toFixed(1)}/s`);
   console.log(`POST /api/v1/session (${USERS} users), concurrency ${concurrency}: ${logins.toFixed(1)}/s (${failures} failed)`);
   console.log(`ratio sign-ins / bare verifications: ${ratio.toFixed(3)} (target >= 0.9: ${ratio >= 0.9 ? 'met' : 'NOT met'})`);
+  const signIns = logins * SECONDS;
+  const argonMsPerVerify = (cores * 1000) / bare;
+  const serverMs = serverCpu / signIns;
+  console.log(
+    `CPU per sign-in: server ${serverMs.toFixed(2)} ms, of which argon2id ≈ ${argonMsPerVerify.toFixed(2)} ms ` +
+      `(server CPU efficiency ${(argonMsPerVerify / serverMs).toFixed(3)}); load generator ${(clientCpu / signIns).toFixed(2)} ms` +
+      `${process.env.BENCH_DATABASE_URL ? `; PostgreSQL processes on this machine ${(databaseCpu / signIns).toFixed(2)} ms` : ''}`,
+  );
   console.log(`server RSS: idle ${idleRss} MB, peak ${peakRss} MB`);
   if (failures > 0) process.exitCode = 1;
 } finally {
   server.kill('SIGTERM');
-  agent.destroy();
+  for (const connection of connections) connection.close();
 }

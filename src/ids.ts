@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 /** Identifier source, injected so tests can control it (STYLE §7). */
 export interface IdGenerator {
@@ -13,17 +13,29 @@ export interface IdGenerator {
 let lastMs = 0;
 let counter = 0;
 
+/** Random bytes drawn from a pool refilled 4 KiB at a time (an id is made on every write). */
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+function random16(): Buffer {
+  if (poolOffset + 16 > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  poolOffset += 16;
+  return Buffer.from(pool.subarray(poolOffset - 16, poolOffset));
+}
+
 export const uuidv7: IdGenerator = {
   next() {
+    const bytes = random16();
     const now = Date.now();
     if (now > lastMs) {
       lastMs = now;
-      counter = randomBytes(2).readUInt16BE() & 0x7ff; // random start, half the range left to count
+      counter = bytes.readUInt16BE(6) & 0x7ff; // a random start, with half the range left to count
     } else if (++counter > 0xfff) {
       lastMs++; // the counter ran out within one millisecond: borrow the next one
       counter = 0;
     }
-    const bytes = randomBytes(16);
     bytes.writeUIntBE(lastMs, 0, 6);
     bytes[6] = 0x70 | (counter >> 8);
     bytes[7] = counter & 0xff;

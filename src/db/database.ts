@@ -1,8 +1,6 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
 import { PGliteDialect } from './pglite-driver.js';
 import type { Database } from './schema.js';
 
@@ -18,9 +16,13 @@ export interface DatabaseOptions {
   pgliteDump?: Blob;
 }
 
-/** Opens the one database: PostgreSQL when a URL is given, otherwise embedded PGlite. */
+/**
+ * Opens the one database: PostgreSQL when a URL is given, otherwise embedded PGlite.
+ * Each driver is loaded only when used, so a PostgreSQL node never loads PGlite.
+ */
 export async function openDatabase(options: DatabaseOptions): Promise<Db> {
   if (options.url) {
+    const { default: pg } = await import('pg');
     const pool = new pg.Pool({
       connectionString: options.url,
       max: 10,
@@ -28,6 +30,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
     });
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
+  const { PGlite } = await import('@electric-sql/pglite');
   if (options.pgliteDump) {
     return new Kysely<Database>({ dialect: new PGliteDialect(await PGlite.create({ loadDataDir: options.pgliteDump })) });
   }

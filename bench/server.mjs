@@ -1,15 +1,16 @@
 /**
- * The server under benchmark, in its own process so the load generator's work and
- * memory are not counted against it. Seeds `BENCH_USERS` users sharing one argon2id
- * hash (hashing 1,000 passwords would only slow the set-up), then listens.
+ * The server under benchmark, in its own process and from the compiled `dist/` (as
+ * `npm start` runs it), so neither the load generator nor the TypeScript loader is
+ * counted against it. Seeds `BENCH_USERS` users sharing one argon2id hash (hashing
+ * 1,000 passwords would only slow the set-up), then listens on a free port.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../src/config.js';
-import { createGatehouse } from '../src/gatehouse.js';
-import { uuidv7 } from '../src/ids.js';
+import { parseConfig } from '../dist/config.js';
+import { createGatehouse } from '../dist/gatehouse.js';
+import { uuidv7 } from '../dist/ids.js';
 
 const users = Number(process.env.BENCH_USERS ?? 1000);
 const password = process.env.BENCH_PASSWORD ?? 'bench-password-123';
@@ -34,7 +35,7 @@ for (let i = 0; i < users; i += 500) {
       Array.from({ length: Math.min(500, users - i) }, (_, j) => ({
         id: uuidv7.next(),
         email: `user${i + j}@bench.test`,
-        status: 'active' as const,
+        status: 'active',
         password_hash: hash,
         user_metadata: '{}',
         app_metadata: '{}',
