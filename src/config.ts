@@ -22,6 +22,8 @@ export interface Config {
   amqpUrl: string | undefined;
   redisUrl: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Which proxies' X-Forwarded-For to believe: none (false), any (true), or these addresses/CIDRs. */
+  trustProxy: boolean | string[];
 }
 
 export class ConfigError extends Error {
@@ -42,6 +44,7 @@ const KEYS = {
   GATEHOUSE_AMQP_URL: 'amqpUrl',
   GATEHOUSE_REDIS_URL: 'redisUrl',
   GATEHOUSE_LOG_LEVEL: 'logLevel',
+  GATEHOUSE_TRUST_PROXY: 'trustProxy',
 } as const;
 
 type RawConfig = Partial<Record<(typeof KEYS)[keyof typeof KEYS], string>>;
@@ -116,7 +119,18 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     amqpUrl: raw.amqpUrl,
     redisUrl: raw.redisUrl,
     logLevel,
+    trustProxy: parseTrustProxy(raw.trustProxy),
   };
+}
+
+function parseTrustProxy(value: string | undefined): boolean | string[] {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  const entries = value.split(',').map((entry) => entry.trim());
+  if (entries.some((entry) => !/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(entry))) {
+    throw new ConfigError('GATEHOUSE_TRUST_PROXY must be true, false, or a comma-separated list of IP addresses or CIDR ranges');
+  }
+  return entries;
 }
 
 function parsePort(value: string): number {

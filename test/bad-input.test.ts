@@ -19,8 +19,7 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
     ({ tenantId } = await gh.tenantWithAdmin('badinput'));
     admin = await gh.adminToken();
     userId = await gh.createUser(admin, { email: 'existing@badinput.test', password: PASSWORD, tenant: tenantId });
-    const roles = (await gh.request('GET', '/api/v1/roles', { token: admin })).body.roles as { id: string; name: string }[];
-    userRoleId = roles.find((r) => r.name === 'USER')!.id;
+    userRoleId = (await gh.systemRoleIds()).USER!;
   });
   after(() => gh.stop());
 
@@ -38,13 +37,7 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
       'sessions',
     ] as const;
     const result: Record<string, number> = {};
-    for (const table of tables) {
-      const row = await gh.ctx.db
-        .selectFrom(table)
-        .select((eb) => eb.fn.countAll<string>().as('n'))
-        .executeTakeFirstOrThrow();
-      result[table] = Number(row.n);
-    }
+    for (const table of tables) result[table] = await gh.rowCount(table);
     return result;
   }
 
@@ -92,7 +85,9 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
     ] as const) {
       it(`${method} ${path} with a truncated JSON body answers 400 malformed_json and writes nothing`, async () => {
         const url = path.replace(':tenant', tenantId);
-        const response = await withoutWrites(() => raw(method, url, '{"email": "a@b.test", '));
+        // POST /token takes the session token; every other route here an access token.
+        const token = path === '/api/v1/token' ? await gh.signIn(ADMIN_EMAIL, ADMIN_PASSWORD) : admin;
+        const response = await withoutWrites(() => raw(method, url, '{"email": "a@b.test", ', 'application/json', token));
         assertError(response, 400, 'malformed_json');
       });
     }

@@ -1,23 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
-import { PASSWORD, startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
+import { type MemberBody, PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 const UNKNOWN_ID = '0190f5a0-0000-7000-8000-000000000000';
-
-type TenantAdmin = Awaited<ReturnType<TestGatehouse['tenantWithAdmin']>>;
-
-interface Member {
-  user_id: string;
-  tenant_id: string;
-  email: string;
-  name: string | null;
-  status: string;
-  roles: { id: string; name: string }[];
-  permissions: string[];
-  effective_permissions: string[];
-  created_at: string;
-}
 
 describe('Memberships API: /api/v1/tenants/:id/members', () => {
   let gh: TestGatehouse;
@@ -37,29 +23,13 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
     const claims = decodeJwt(admin);
     adminId = claims.sub!;
     systemTenantId = claims.org_id as string;
-    const listed = await gh.request('GET', '/api/v1/roles', { token: admin });
-    roles = Object.fromEntries(listed.body.roles.map((r: { name: string; id: string }) => [r.name, r.id]));
+    roles = await gh.systemRoleIds();
     a = await gh.tenantWithAdmin('members-a');
     b = await gh.tenantWithAdmin('members-b');
-    const editor = await gh.request('POST', '/api/v1/roles', {
-      token: a.token,
-      body: { name: 'editor', permissions: ['tenant.account.read'] },
-    });
-    assert.equal(editor.status, 201, JSON.stringify(editor.body));
-    editorRole = editor.body.id;
-    const bOwn = await gh.request('POST', '/api/v1/roles', {
-      token: b.token,
-      body: { name: 'b-only', permissions: ['tenant.audit.read'] },
-    });
-    assert.equal(bOwn.status, 201, JSON.stringify(bOwn.body));
-    bRole = bOwn.body.id;
-    const global = await gh.request('POST', '/api/v1/permission', {
-      token: admin,
-      body: { key: 'read:invoices', description: 'Read invoices' },
-    });
-    assert.equal(global.status, 201, JSON.stringify(global.body));
-    const bOnly = await gh.request('POST', '/api/v1/permission', { token: b.token, body: { key: 'b:secret' } });
-    assert.equal(bOnly.status, 201, JSON.stringify(bOnly.body));
+    editorRole = (await gh.created('/api/v1/roles', a.token, { name: 'editor', permissions: ['tenant.account.read'] })).id;
+    bRole = (await gh.created('/api/v1/roles', b.token, { name: 'b-only', permissions: ['tenant.audit.read'] })).id;
+    await gh.created('/api/v1/permission', admin, { key: 'read:invoices', description: 'Read invoices' });
+    await gh.created('/api/v1/permission', b.token, { key: 'b:secret' });
   });
   after(() => gh.stop());
 
@@ -75,19 +45,12 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
   const addMember = async (token: string, tenantId: string, body: Record<string, unknown>) =>
     gh.request('POST', `/api/v1/tenants/${tenantId}/members`, { token, body });
 
-  const listMembers = async (tenantId: string, token = admin) => {
-    const response = await gh.request('GET', `/api/v1/tenants/${tenantId}/members?limit=200`, { token });
-    assert.equal(response.status, 200, JSON.stringify(response.body));
-    return response.body.members as Member[];
-  };
+  const listMembers = (tenantId: string, token = admin) => gh.members(token, tenantId);
 
   const memberOf = async (tenantId: string, userId: string) => (await listMembers(tenantId)).find((m) => m.user_id === userId);
 
-  const auditEvents = async (action: string, target: string) => {
-    const response = await gh.request('GET', `/api/v1/audit-events?action=${action}&target=${target}`, { token: admin });
-    assert.equal(response.status, 200);
-    return response.body.events as { actor_id: string; tenant_id: string | null; target_type: string; details: Record<string, unknown> }[];
-  };
+  /** The events with this action about this target, as the system administrator sees them. */
+  const auditEvents = (action: string, target: string) => gh.auditEvents(admin, { action, target });
 
   /** Signs the user in and decodes the access token issued for the tenant. */
   const tokenClaims = async (email: string, tenantId: string) => {
@@ -126,7 +89,7 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
         const page = await gh.request('GET', url, { token: admin });
         assert.equal(page.status, 200);
         assert.ok(page.body.members.length > 0 && page.body.members.length <= 2);
-        seen.push(...page.body.members.map((m: Member) => m.user_id));
+        seen.push(...page.body.members.map((m: MemberBody) => m.user_id));
         cursor = page.body.next_cursor;
         pages++;
       } while (cursor && pages < 10);
@@ -150,7 +113,7 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
     it('lets a tenant administrator list the own members, but refuses a plain member (403 forbidden)', async () => {
       const own = await gh.request('GET', `/api/v1/tenants/${a.tenantId}/members`, { token: a.token });
       assert.equal(own.status, 200);
-      assert.ok(own.body.members.some((m: Member) => m.user_id === a.adminId));
+      assert.ok(own.body.members.some((m: MemberBody) => m.user_id === a.adminId));
       const plain = await newUser('plain-reader');
       await addMember(admin, a.tenantId, { userId: plain.id });
       const { token } = await tokenClaims(plain.email, a.tenantId);
@@ -327,7 +290,7 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
       assert.deepEqual(before.claims.roles, ['USER']);
       assert.deepEqual(before.claims.permissions, ['tenant.audit.read', 'tenant.profile.read']);
 
-      const response = await gh.request<Member>('PATCH', `/api/v1/tenants/${a.tenantId}/members/${user.id}`, {
+      const response = await gh.request<MemberBody>('PATCH', `/api/v1/tenants/${a.tenantId}/members/${user.id}`, {
         token: a.token,
         body: { roles: [editorRole], permissions: ['read:invoices'] },
       });
@@ -352,14 +315,14 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
       const user = await newUser('partial');
       await addMember(admin, a.tenantId, { userId: user.id, roles: [editorRole], permissions: ['read:invoices'] });
       const url = `/api/v1/tenants/${a.tenantId}/members/${user.id}`;
-      const rolesOnly = await gh.request<Member>('PATCH', url, { token: admin, body: { roles: [roles.USER] } });
+      const rolesOnly = await gh.request<MemberBody>('PATCH', url, { token: admin, body: { roles: [roles.USER] } });
       assert.deepEqual(rolesOnly.body.roles, [{ id: roles.USER, name: 'USER' }]);
       assert.deepEqual(rolesOnly.body.permissions, ['read:invoices']);
-      const permissionsOnly = await gh.request<Member>('PATCH', url, { token: admin, body: { permissions: [] } });
+      const permissionsOnly = await gh.request<MemberBody>('PATCH', url, { token: admin, body: { permissions: [] } });
       assert.deepEqual(permissionsOnly.body.roles, [{ id: roles.USER, name: 'USER' }]);
       assert.deepEqual(permissionsOnly.body.permissions, []);
       assert.deepEqual(permissionsOnly.body.effective_permissions, ['tenant.profile.read']);
-      const nothing = await gh.request<Member>('PATCH', url, { token: admin, body: {} });
+      const nothing = await gh.request<MemberBody>('PATCH', url, { token: admin, body: {} });
       assert.equal(nothing.status, 200);
       assert.deepEqual(nothing.body.effective_permissions, ['tenant.profile.read']);
     });
@@ -411,7 +374,7 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
       assert.deepEqual((await memberOf(a.tenantId, user.id))?.permissions, ['iam.audit.read']);
 
       // A system administrator manages it.
-      const bySystem = await gh.request<Member>('PATCH', url, { token: admin, body: { permissions: [] } });
+      const bySystem = await gh.request<MemberBody>('PATCH', url, { token: admin, body: { permissions: [] } });
       assert.equal(bySystem.status, 200);
       assert.deepEqual(bySystem.body.permissions, []);
       assert.equal((await gh.request('PATCH', url, { token: a.token, body: { roles: [editorRole] } })).status, 200);

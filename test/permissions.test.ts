@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { COMMON_PERMISSIONS, RESTRICTED_PERMISSIONS } from '../src/permissions/catalog.js';
-import { PASSWORD, startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
+import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 interface PermissionBody {
   id: string;
@@ -20,16 +20,13 @@ const MISSING_ID = '00000000-0000-7000-8000-000000000000';
 describe('permissions API (/api/v1/permission, /api/v1/permissions)', () => {
   let gh: TestGatehouse;
   let admin: string;
-  let acme: { tenantId: string; adminId: string; token: string };
-  let globex: { tenantId: string; adminId: string; token: string };
+  let acme: TenantAdmin;
+  let globex: TenantAdmin;
   let userRoleId: string;
   let counter = 0;
 
-  const createPermission = async (token: string, body: Record<string, unknown>, path = '/api/v1/permission'): Promise<PermissionBody> => {
-    const response = await gh.request('POST', path, { token, body });
-    assert.equal(response.status, 201, JSON.stringify(response.body));
-    return response.body;
-  };
+  const createPermission = (token: string, body: Record<string, unknown>, path = '/api/v1/permission') =>
+    gh.created<PermissionBody>(path, token, body);
 
   const listPermissions = async (token: string): Promise<PermissionBody[]> => {
     const response = await gh.request('GET', '/api/v1/permissions', { token });
@@ -37,18 +34,13 @@ describe('permissions API (/api/v1/permission, /api/v1/permissions)', () => {
     return response.body.permissions;
   };
 
-  const createRole = async (token: string, body: Record<string, unknown>) => {
-    const response = await gh.request('POST', '/api/v1/roles', { token, body });
-    assert.equal(response.status, 201, JSON.stringify(response.body));
-    return response.body as { id: string; tenant_id: string | null; permissions: string[] };
-  };
+  const createRole = (token: string, body: Record<string, unknown>) =>
+    gh.created<{ id: string; tenant_id: string | null; permissions: string[] }>('/api/v1/roles', token, body);
 
   const member = async (tenantId: string, userId: string) => {
-    const list = await gh.request('GET', `/api/v1/tenants/${tenantId}/members`, { token: admin });
-    assert.equal(list.status, 200);
-    const found = list.body.members.find((m: { user_id: string }) => m.user_id === userId);
+    const found = (await gh.members(admin, tenantId)).find((m) => m.user_id === userId);
     assert.ok(found, 'the user is a member');
-    return found as { permissions: string[]; effective_permissions: string[]; roles: { id: string }[] };
+    return found;
   };
 
   /** A user homed in the tenant of `tenantAdminToken`, holding `roles`, with `permissions` granted directly. */
@@ -67,8 +59,7 @@ describe('permissions API (/api/v1/permission, /api/v1/permissions)', () => {
     admin = await gh.adminToken();
     acme = await gh.tenantWithAdmin('acme');
     globex = await gh.tenantWithAdmin('globex');
-    const roles = (await gh.request('GET', '/api/v1/roles', { token: admin })).body.roles as { id: string; name: string }[];
-    userRoleId = roles.find((r) => r.name === 'USER')!.id;
+    userRoleId = (await gh.systemRoleIds()).USER!;
   });
   after(() => gh.stop());
 

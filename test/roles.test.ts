@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 interface RoleBody {
   id: string;
@@ -18,17 +18,13 @@ const MISSING_ID = '00000000-0000-7000-8000-000000000000';
 describe('roles API (/api/v1/roles)', () => {
   let gh: TestGatehouse;
   let admin: string;
-  let acme: { tenantId: string; adminId: string; token: string };
-  let globex: { tenantId: string; adminId: string; token: string };
+  let acme: TenantAdmin;
+  let globex: TenantAdmin;
   let systemRoles: Record<'ADMIN' | 'TENANT_ADMIN' | 'USER', RoleBody>;
   let counter = 0;
 
   /** Creates a role through the API and returns it (fails the test on a non-201). */
-  const createRole = async (token: string, body: Record<string, unknown>): Promise<RoleBody> => {
-    const response = await gh.request('POST', '/api/v1/roles', { token, body });
-    assert.equal(response.status, 201, JSON.stringify(response.body));
-    return response.body;
-  };
+  const createRole = (token: string, body: Record<string, unknown>) => gh.created<RoleBody>('/api/v1/roles', token, body);
 
   /** A user homed in the tenant of `tenantAdminToken` holding exactly `roles`, with an access token for it. */
   const memberWithRoles = async (tenantAdminToken: string, tenantId: string, roles: string[]) => {
@@ -39,22 +35,12 @@ describe('roles API (/api/v1/roles)', () => {
   };
 
   const memberRoles = async (tenantId: string, userId: string) => {
-    const list = await gh.request('GET', `/api/v1/tenants/${tenantId}/members`, { token: admin });
-    assert.equal(list.status, 200);
-    const member = list.body.members.find((m: { user_id: string }) => m.user_id === userId);
+    const member = (await gh.members(admin, tenantId)).find((m) => m.user_id === userId);
     assert.ok(member, 'the user is a member');
-    return member as { roles: { id: string; name: string }[]; effective_permissions: string[] };
+    return member;
   };
 
-  const roleCount = async () =>
-    Number(
-      (
-        await gh.ctx.db
-          .selectFrom('roles')
-          .select((eb) => eb.fn.countAll().as('n'))
-          .executeTakeFirstOrThrow()
-      ).n,
-    );
+  const roleCount = () => gh.rowCount('roles');
 
   before(async () => {
     gh = await startGatehouse();

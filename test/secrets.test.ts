@@ -119,7 +119,7 @@ describe('no secret is logged, returned after creation, or stored in plaintext',
     await read('GET', `/api/v1/users/${aliceId}`, admin);
     await read('GET', `/api/v1/users/${bobId}`, tenantAdmin);
     await read('GET', '/api/v1/users/me', aliceAgain);
-    await read('GET', '/api/v1/users/me', aliceToken);
+    await read('GET', `/api/v1/tenants/${tenantId}`, aliceToken);
     await read('GET', '/api/v1/session', bobSession);
     await read('GET', '/api/v1/organizations', aliceAgain);
     await read('GET', `/api/v1/tenants/${tenantId}/members`, admin);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { PasswordHasher } from '../src/crypto/passwords.js';
+import { usernameFingerprint } from '../src/sessions/sessions.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
 
 const DAY_MS = 24 * 3600_000;
@@ -241,12 +242,15 @@ describe('sessions and the signed-in user', () => {
       assert.ok(!gh.logs.join('').includes(secret), 'no log line has the password');
     });
 
-    it('records iam.user.loginFailed for an unknown user, with the attempted name but not the password', async () => {
+    it('records iam.user.loginFailed for an unknown user with a keyed fingerprint of the name, not the name or the password', async () => {
       const secret = 'Unknown-User-Password-456';
-      assert.equal((await rawSignIn(gh, { username: 'stranger@acme.test', password: secret })).status, 401);
+      assert.equal((await rawSignIn(gh, { username: 'Stranger@acme.test ', password: secret })).status, 401);
       const events = await eventsFor('action=iam.user.loginFailed');
-      const event = events.find((e) => JSON.stringify(e.details).includes('stranger@acme.test'));
+      const event = events.find(
+        (e) => (e.details as Record<string, unknown>).username_fingerprint === usernameFingerprint(gh.ctx, 'stranger@acme.test'),
+      );
       assert.ok(event, 'the failure is recorded');
+      assert.ok(!JSON.stringify(event).toLowerCase().includes('stranger@acme.test'), 'a typed name may be a password: not stored');
       assert.equal(event.outcome, 'failure');
       assert.ok(!JSON.stringify(event).includes(secret), 'the event has no password');
     });
@@ -298,19 +302,30 @@ describe('sessions and the signed-in user', () => {
       assert.equal(response.json().id, id);
     });
 
-    it('returns the signed-in user by an access token issued from the session', async () => {
-      const id = await newUser('via-jwt@acme.test');
-      const access = await gh.tokenFor(await gh.signIn('via-jwt@acme.test', PASSWORD), tenantId);
-      const response = await gh.request('GET', '/api/v1/session', { token: access });
-      assert.equal(response.status, 200);
-      assert.equal(response.body.id, id);
+    it('refuses an access token (401 invalid_token): it must not act for the session, e.g. mint tokens for the user’s other organizations', async () => {
+      await newUser('via-jwt@acme.test');
+      const session = await gh.signIn('via-jwt@acme.test', PASSWORD);
+      const access = await gh.tokenFor(session, tenantId);
+      for (const [method, url, body] of [
+        ['GET', '/api/v1/session', undefined],
+        ['DELETE', '/api/v1/session', undefined],
+        ['GET', '/api/v1/organizations', undefined],
+        ['POST', '/api/v1/token', { organization: tenantId }],
+        ['GET', '/api/v1/users/me', undefined],
+        ['PATCH', '/api/v1/users/me', { name: 'Changed by a leaked token' }],
+      ] as const) {
+        const response = await gh.request(method, url, { token: access, ...(body && { body }) });
+        assert.equal(response.status, 401, `${method} ${url}`);
+        assert.equal(response.body.error, 'invalid_token', `${method} ${url}`);
+      }
+      assert.equal((await gh.request('GET', '/api/v1/session', { token: session })).status, 200, 'the session itself is untouched');
     });
 
     it('answers 401 unauthorized without credentials, with a garbage token and with a garbage cookie', async () => {
       const none = await gh.request('GET', '/api/v1/session');
       assert.equal(none.status, 401);
       assert.equal(none.body.error, 'unauthorized');
-      for (const token of ['garbage', 'ghs_not-a-real-session-token', 'a.b.c']) {
+      for (const token of ['garbage', 'ghs_not-a-real-session-token']) {
         const response = await gh.request('GET', '/api/v1/session', { token });
         assert.equal(response.status, 401, token);
         assert.equal(response.body.error, 'unauthorized', token);
@@ -410,7 +425,6 @@ describe('sessions and the signed-in user', () => {
       const id = await newUser('profile@acme.test');
       const token = await gh.signIn('profile@acme.test', PASSWORD);
       const patch = {
-        username: 'profile-user',
         phone: '+49 30 1234567',
         given_name: 'Pro',
         family_name: 'File',
@@ -433,6 +447,14 @@ describe('sessions and the signed-in user', () => {
       assert.equal(cleared.body.phone, null);
       assert.equal(cleared.body.name, null);
       assert.equal(cleared.body.given_name, 'Pro', 'fields left out stay as they were');
+    });
+
+    it('PATCH refuses a username (400 unknown_field): a sign-in identifier is set by administrators, so users cannot probe for taken names', async () => {
+      await newUser('prober@acme.test');
+      const token = await gh.signIn('prober@acme.test', PASSWORD);
+      const response = await gh.request('PATCH', '/api/v1/users/me', { token, body: { username: 'someone-else' } });
+      assert.equal(response.status, 400);
+      assert.equal(response.body.error, 'unknown_field');
     });
 
     it('PATCH refuses email, status, password and app_metadata with 400 unknown_field and changes nothing', async () => {

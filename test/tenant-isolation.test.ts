@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PASSWORD, startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
+import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 /**
  * DESIGN §6, first invariant: a tenant administrator never reads or changes anything of
@@ -8,8 +8,8 @@ import { PASSWORD, startGatehouse, type TestGatehouse } from './helpers/gatehous
  */
 describe('tenant isolation: the administrator of A against tenant B', () => {
   let gh: TestGatehouse;
-  let a: Awaited<ReturnType<TestGatehouse['tenantWithAdmin']>>;
-  let b: Awaited<ReturnType<TestGatehouse['tenantWithAdmin']>>;
+  let a: TenantAdmin;
+  let b: TenantAdmin;
   let bUserId: string;
   let bRoleId: string;
   let bPermissionId: string;
@@ -72,15 +72,7 @@ describe('tenant isolation: the administrator of A against tenant B', () => {
   });
 
   it('cannot create records in B by naming it (403 forbidden), and nothing is written', async () => {
-    const count = async () =>
-      Number(
-        (
-          await gh.ctx.db
-            .selectFrom('users')
-            .select((eb) => eb.fn.countAll().as('n'))
-            .executeTakeFirstOrThrow()
-        ).n,
-      );
+    const count = () => gh.rowCount('users');
     const users = await count();
     await expectStatus('POST', '/api/v1/users', 403, { email: 'mole@beta.test', password: PASSWORD, tenant: b.tenantId });
     assert.equal(await count(), users);

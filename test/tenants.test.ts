@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 const UNKNOWN_ID = '0190f5a0-0000-7000-8000-000000000000';
 
@@ -11,8 +11,8 @@ describe('Tenants API: /api/v1/tenants', () => {
   let adminId: string;
   let systemTenantId: string;
   /** A tenant with its administrator, shared by the tenant-administrator tests. */
-  let a: Awaited<ReturnType<TestGatehouse['tenantWithAdmin']>>;
-  let b: Awaited<ReturnType<TestGatehouse['tenantWithAdmin']>>;
+  let a: TenantAdmin;
+  let b: TenantAdmin;
 
   before(async () => {
     gh = await startGatehouse();
@@ -25,25 +25,15 @@ describe('Tenants API: /api/v1/tenants', () => {
   });
   after(() => gh.stop());
 
-  const createTenant = async (slug: string, extra: Record<string, unknown> = {}) => {
-    const response = await gh.request('POST', '/api/v1/tenants', { token: admin, body: { slug, name: `Tenant ${slug}`, ...extra } });
-    assert.equal(response.status, 201, JSON.stringify(response.body));
-    return response.body as { id: string; slug: string; name: string; status: string };
-  };
+  const createTenant = (slug: string, extra: Record<string, unknown> = {}) =>
+    gh.created<{ id: string; slug: string; name: string; status: string }>('/api/v1/tenants', admin, {
+      slug,
+      name: `Tenant ${slug}`,
+      ...extra,
+    });
 
-  const auditEvents = async (action: string, target: string) => {
-    const response = await gh.request('GET', `/api/v1/audit-events?action=${action}&target=${target}`, { token: admin });
-    assert.equal(response.status, 200);
-    return response.body.events as {
-      action: string;
-      actor_id: string;
-      tenant_id: string;
-      target_type: string;
-      target_id: string;
-      outcome: string;
-      details: Record<string, unknown>;
-    }[];
-  };
+  /** The events with this action about this target, as the system administrator sees them. */
+  const auditEvents = (action: string, target: string) => gh.auditEvents(admin, { action, target });
 
   /** A user homed in the tenant with the plain USER role, signed in: their session token. */
   const memberSession = async (tenantId: string, email: string) => {
@@ -397,23 +387,19 @@ describe('Tenants API: /api/v1/tenants', () => {
   describe('DELETE /api/v1/tenants/:id', () => {
     it('deletes a tenant (204) with its memberships, roles and permissions; its users stay, homeless', async () => {
       const doomed = await gh.tenantWithAdmin('doomed');
-      const role = await gh.request('POST', '/api/v1/roles', {
-        token: admin,
-        body: { name: 'auditor', permissions: ['tenant.audit.read'], tenant: doomed.tenantId },
+      const role = await gh.created('/api/v1/roles', admin, {
+        name: 'auditor',
+        permissions: ['tenant.audit.read'],
+        tenant: doomed.tenantId,
       });
-      assert.equal(role.status, 201, JSON.stringify(role.body));
-      const permission = await gh.request('POST', '/api/v1/permission', {
-        token: admin,
-        body: { key: 'doomed:read', tenant: doomed.tenantId },
-      });
-      assert.equal(permission.status, 201, JSON.stringify(permission.body));
+      await gh.created('/api/v1/permission', admin, { key: 'doomed:read', tenant: doomed.tenantId });
       // A user homed elsewhere who is also a member of the doomed tenant.
       const guestId = await gh.createUser(admin, { email: 'guest@tenant-b.test', password: PASSWORD, tenant: b.tenantId });
-      const added = await gh.request('POST', `/api/v1/tenants/${doomed.tenantId}/members`, {
-        token: admin,
-        body: { userId: guestId, roles: [role.body.id], permissions: ['doomed:read'] },
+      await gh.created(`/api/v1/tenants/${doomed.tenantId}/members`, admin, {
+        userId: guestId,
+        roles: [role.id],
+        permissions: ['doomed:read'],
       });
-      assert.equal(added.status, 201, JSON.stringify(added.body));
 
       const response = await gh.request('DELETE', `/api/v1/tenants/${doomed.tenantId}`, { token: admin });
       assert.equal(response.status, 204);
@@ -430,7 +416,7 @@ describe('Tenants API: /api/v1/tenants', () => {
       );
       assert.deepEqual(await db.selectFrom('roles').select('id').where('tenant_id', '=', doomed.tenantId).execute(), []);
       assert.deepEqual(await db.selectFrom('permissions').select('id').where('tenant_id', '=', doomed.tenantId).execute(), []);
-      assert.equal((await gh.request('GET', `/api/v1/roles/${role.body.id}`, { token: admin })).status, 404);
+      assert.equal((await gh.request('GET', `/api/v1/roles/${role.id}`, { token: admin })).status, 404);
 
       const homed = await gh.request('GET', `/api/v1/users/${doomed.adminId}`, { token: admin });
       assert.equal(homed.status, 200, 'the user homed in the deleted tenant stays');

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type CryptoKey, decodeJwt, exportSPKI, generateKeyPair, importJWK, type JWK, type JWTPayload, SignJWT } from 'jose';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, ISSUER, PASSWORD, startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
+import {
+  ADMIN_EMAIL,
+  ADMIN_PASSWORD,
+  ISSUER,
+  PASSWORD,
+  startGatehouse,
+  type TenantAdmin,
+  type TestGatehouse,
+} from './helpers/gatehouse.js';
 
 const b64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
@@ -19,7 +27,7 @@ describe('access tokens, introspection and JWKS', () => {
   let gh: TestGatehouse;
   let admin: string;
   let systemTenantId: string;
-  let acme: { tenantId: string; adminId: string; adminEmail: string; token: string };
+  let acme: TenantAdmin;
   let roleIds: Record<string, string>;
 
   before(async () => {
@@ -27,8 +35,7 @@ describe('access tokens, introspection and JWKS', () => {
     admin = await gh.adminToken();
     systemTenantId = decodeJwt(admin).org_id as string;
     acme = await gh.tenantWithAdmin('acme');
-    const roles = (await gh.request('GET', '/api/v1/roles', { token: admin })).body.roles as { id: string; name: string }[];
-    roleIds = Object.fromEntries(roles.map((r) => [r.name, r.id]));
+    roleIds = await gh.systemRoleIds();
   });
   after(() => gh.stop());
 
@@ -405,14 +412,10 @@ describe('access tokens, introspection and JWKS', () => {
 
     it('a permission removed from a tenant role stops working at once for its holders', async () => {
       const tenant = await gh.tenantWithAdmin('reshaped');
-      const role = await gh.request('POST', '/api/v1/roles', {
-        token: tenant.token,
-        body: { name: 'auditor', permissions: ['tenant.audit.read'] },
-      });
-      assert.equal(role.status, 201);
-      const m = await member('auditor@reshaped.test', tenant.tenantId, { roles: [role.body.id] });
+      const role = await gh.created('/api/v1/roles', tenant.token, { name: 'auditor', permissions: ['tenant.audit.read'] });
+      const m = await member('auditor@reshaped.test', tenant.tenantId, { roles: [role.id] });
       assert.equal((await gh.request('GET', '/api/v1/audit-events', { token: m.access })).status, 200);
-      const reshape = await gh.request('PATCH', `/api/v1/roles/${role.body.id}`, { token: tenant.token, body: { permissions: [] } });
+      const reshape = await gh.request('PATCH', `/api/v1/roles/${role.id}`, { token: tenant.token, body: { permissions: [] } });
       assert.equal(reshape.status, 200);
       const denied = await gh.request('GET', '/api/v1/audit-events', { token: m.access });
       assert.equal(denied.status, 403);
@@ -421,15 +424,12 @@ describe('access tokens, introspection and JWKS', () => {
 
     it('introspection reports the permissions as they are now, not as the token was issued', async () => {
       const tenant = await gh.tenantWithAdmin('introspected');
-      const role = await gh.request('POST', '/api/v1/roles', {
-        token: tenant.token,
-        body: { name: 'reader', permissions: ['tenant.account.read'] },
-      });
-      const m = await member('reader@introspected.test', tenant.tenantId, { roles: [role.body.id] });
+      const role = await gh.created('/api/v1/roles', tenant.token, { name: 'reader', permissions: ['tenant.account.read'] });
+      const m = await member('reader@introspected.test', tenant.tenantId, { roles: [role.id] });
       const before = await gh.request('POST', '/api/v1/tokens/introspect', { token: admin, body: { token: m.access } });
       assert.deepEqual(before.body.permissions, ['tenant.account.read']);
       assert.deepEqual(before.body.roles, ['reader']);
-      await gh.request('PATCH', `/api/v1/roles/${role.body.id}`, { token: tenant.token, body: { permissions: ['tenant.audit.read'] } });
+      await gh.request('PATCH', `/api/v1/roles/${role.id}`, { token: tenant.token, body: { permissions: ['tenant.audit.read'] } });
       const after = await gh.request('POST', '/api/v1/tokens/introspect', { token: admin, body: { token: m.access } });
       assert.equal(after.body.active, true);
       assert.deepEqual(after.body.permissions, ['tenant.audit.read']);

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Opaque tokens (DESIGN §4): 256 random bits, base64url, with a short prefix that says
@@ -36,4 +36,13 @@ export function unseal(masterKey: Buffer, sealed: string, context: string): stri
   decipher.setAAD(Buffer.from(context, 'utf8'));
   decipher.setAuthTag(Buffer.from(tag, 'base64url'));
   return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+}
+
+/**
+ * A keyed fingerprint of a value that must not be stored as typed (a username that may be
+ * a mistyped password): equal inputs give equal fingerprints, so attempts can be
+ * correlated, but without the master key nothing can be read back or guessed offline.
+ */
+export function fingerprint(masterKey: Buffer, purpose: string, value: string): string {
+  return createHmac('sha256', masterKey).update(`${purpose}\0${value}`, 'utf8').digest('base64url').slice(0, 22);
 }

@@ -3,8 +3,8 @@ import type { Actor } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { type Access, resolveScope, type Scope } from '../permissions/effective.js';
-import type { ActiveSession } from '../sessions/sessions.js';
-import { type Caller, callerFromAccessToken, sessionFromBearer } from '../tokens/callers.js';
+import { type ActiveSession, sessionFromToken } from '../sessions/sessions.js';
+import { type Caller, callerFromAccessToken } from '../tokens/callers.js';
 
 export const SESSION_COOKIE = 'gatehouse_session';
 
@@ -36,17 +36,18 @@ export function actorOf(request: FastifyRequest): Actor {
   };
 }
 
-/** An invalid credential is no session; anything else (a database outage) stays an error. */
-function unlessAppError(error: unknown): undefined {
-  if (error instanceof AppError) return undefined;
-  throw error;
-}
-
-/** A live session, by bearer token (session or access token) or by the session cookie. */
+/**
+ * A live session, by session token (bearer) or the session cookie. An access token is
+ * refused here: it is handed to other services, and must not mint tokens for the user's
+ * other organizations or act on the account for the length of the session.
+ */
 export function requireSession(ctx: AppContext) {
   return async (request: FastifyRequest) => {
     const token = bearerToken(request) ?? request.cookies[SESSION_COOKIE];
-    const active = token ? await sessionFromBearer(ctx, token).catch(unlessAppError) : undefined;
+    if (token && token.split('.').length === 3) {
+      throw new AppError('invalid_token', 'This route takes the session token from POST /api/v1/session, not an access token');
+    }
+    const active = token ? await sessionFromToken(ctx, token) : undefined;
     if (!active) throw new AppError('unauthorized', 'Sign in first: POST /api/v1/session');
     request.signedIn = active;
   };

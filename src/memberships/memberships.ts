@@ -55,15 +55,24 @@ export async function listMembers(ctx: AppContext, scope: Scope, tenantId: strin
 
 export async function getMember(ctx: AppContext, scope: Scope, tenantId: string, userId: string): Promise<Member> {
   assertTenantInScope(scope, tenantId);
-  const row = await ctx.db
+  return readMember(ctx.db, tenantId, userId);
+}
+
+/**
+ * The membership with its grants. With `forUpdate`, inside a transaction, the row stays
+ * locked until it ends, so concurrent changes of one membership happen one after another.
+ */
+async function readMember(db: Kysely<Database>, tenantId: string, userId: string, forUpdate = false): Promise<Member> {
+  let query = db
     .selectFrom('memberships as m')
     .innerJoin('users as u', 'u.id', 'm.user_id')
     .select(['m.user_id', 'm.tenant_id', 'u.email', 'u.name', 'u.status', 'm.created_at'])
     .where('m.tenant_id', '=', tenantId)
-    .where('m.user_id', '=', userId)
-    .executeTakeFirst();
+    .where('m.user_id', '=', userId);
+  if (forUpdate) query = query.forUpdate('m');
+  const row = await query.executeTakeFirst();
   if (!row) throw notFound('Membership');
-  const [member] = await withGrants(ctx.db, tenantId, [row]);
+  const [member] = await withGrants(db, tenantId, [row]);
   return member!;
 }
 
@@ -126,12 +135,13 @@ export async function updateMember(
   userId: string,
   patch: Omit<MembershipInput, 'userId'>,
 ): Promise<Member> {
-  const current = await getMember(ctx, scope, tenantId, userId);
+  assertTenantInScope(scope, tenantId);
   await ctx.db.transaction().execute(async (trx) => {
+    const current = await readMember(trx, tenantId, userId, true);
+    if (scope.kind === 'tenant') assertNoRestrictedHeld(current);
     const roles = patch.roles ? await resolveAssignableRoles(trx, scope, tenantId, patch.roles) : undefined;
     const permissions = patch.permissions && [...new Set(patch.permissions)];
     if (permissions) await assertGrantable(trx, scope, tenantId, permissions);
-    if (scope.kind === 'tenant') assertNoRestrictedHeld(current);
     await writeGrants(
       trx,
       tenantId,
@@ -157,9 +167,10 @@ export async function updateMember(
 }
 
 export async function removeMember(ctx: AppContext, scope: Scope, actor: Actor, tenantId: string, userId: string) {
-  const current = await getMember(ctx, scope, tenantId, userId);
-  if (scope.kind === 'tenant') assertNoRestrictedHeld(current);
+  assertTenantInScope(scope, tenantId);
   await ctx.db.transaction().execute(async (trx) => {
+    const current = await readMember(trx, tenantId, userId, true);
+    if (scope.kind === 'tenant') assertNoRestrictedHeld(current);
     await trx.deleteFrom('memberships').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute();
     await recordAudit(trx, ctx.ids, {
       action: 'iam.membership.deleted',

@@ -59,8 +59,14 @@ export type SystemPermission = RestrictedPermission | CommonPermission;
 
 export const SYSTEM_PERMISSIONS: Record<SystemPermission, string> = { ...RESTRICTED_PERMISSIONS, ...COMMON_PERMISSIONS };
 
-/** A key a custom permission may not take: the system namespaces. */
-export const isReservedKey = (key: string): boolean => key === 'all' || key.startsWith('iam.') || key.startsWith('tenant.');
+/**
+ * A key a custom permission may not take: the system namespaces, in any letter case
+ * (a resource server comparing case-insensitively must not mistake one for a system key).
+ */
+export const isReservedKey = (key: string): boolean => {
+  const lower = key.toLowerCase();
+  return lower === 'all' || lower === 'iam' || lower === 'tenant' || lower.startsWith('iam.') || lower.startsWith('tenant.');
+};
 
 export const isRestricted = (key: string): boolean => key === 'all' || key.startsWith('iam.');
 

@@ -1,6 +1,6 @@
 import type { Db } from '../db/database.js';
 import { AppError } from '../errors.js';
-import { COMMON_PERMISSIONS, type CommonPermission, type RestrictedPermission } from './catalog.js';
+import { COMMON_PERMISSIONS, type CommonPermission, isRestricted, type RestrictedPermission } from './catalog.js';
 
 export interface Grants {
   /** Names of the roles the membership holds. */
@@ -50,8 +50,8 @@ export function combinePermissions(roles: readonly { permissions: readonly strin
   return [...permissions].sort();
 }
 
-/** Where a caller may act: across all tenants, or inside one. */
-export type Scope = { kind: 'system' } | { kind: 'tenant'; tenantId: string };
+/** Where a caller may act: across all tenants, or inside one with the permissions it holds there. */
+export type Scope = { kind: 'system' } | { kind: 'tenant'; tenantId: string; held: ReadonlySet<string> };
 
 /** What a route needs: the common permission for its own tenant, the restricted one across tenants. */
 export interface Access {
@@ -66,7 +66,7 @@ export interface Access {
 export function resolveScope(held: ReadonlySet<string>, tenantId: string, isSystemTenant: boolean, access: Access): Scope | undefined {
   if (access.system && isSystemTenant && (held.has('all') || held.has(access.system))) return { kind: 'system' };
   if (access.tenant && access.tenant in COMMON_PERMISSIONS) {
-    if (held.has('all') || held.has('tenant.all') || held.has(access.tenant)) return { kind: 'tenant', tenantId };
+    if (held.has('all') || held.has('tenant.all') || held.has(access.tenant)) return { kind: 'tenant', tenantId, held };
   }
   return undefined;
 }
@@ -95,4 +95,35 @@ export function owningTenant(scope: Scope, requested: string | undefined): strin
     throw new AppError('forbidden', 'A tenant administrator creates records in the own tenant only');
   }
   return scope.tenantId;
+}
+
+/**
+ * Least privilege when granting (DESIGN §3): outside system scope nobody grants a
+ * restricted permission, and a caller without `tenant.all` grants only permissions it
+ * holds itself, so a narrow administrator cannot raise itself or others above its own level.
+ */
+export function assertDelegable(scope: Scope, permissions: Iterable<string>): void {
+  if (scope.kind === 'system') return;
+  const keys = [...new Set(permissions)];
+  const restricted = keys.filter(isRestricted);
+  if (restricted.length > 0) {
+    throw new AppError('restricted_permission', 'Restricted permissions are granted by system administrators only', {
+      permissions: restricted,
+    });
+  }
+  if (scope.held.has('all') || scope.held.has('tenant.all')) return;
+  const missing = keys.filter((key) => !scope.held.has(key));
+  if (missing.length > 0) {
+    throw new AppError('forbidden', 'You can grant only permissions you hold yourself', { permissions: missing });
+  }
+}
+
+/**
+ * A system administrator: holds a restricted permission in the system tenant. Such an
+ * account is out of every tenant administrator's reach, whatever its home tenant.
+ */
+export async function isSystemAdministrator(db: Db, userId: string): Promise<boolean> {
+  const system = await db.selectFrom('tenants').select('id').where('is_system', '=', true).executeTakeFirstOrThrow();
+  const grants = await effectivePermissions(db, userId, system.id);
+  return grants?.permissions.some(isRestricted) ?? false;
 }

@@ -1,10 +1,11 @@
+import { sql } from 'kysely';
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { type Db, isUniqueViolation } from '../db/database.js';
 import type { Permission } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
-import { isReservedKey, isRestricted } from './catalog.js';
-import { inScope, owningTenant, type Scope } from './effective.js';
+import { isReservedKey } from './catalog.js';
+import { assertDelegable, inScope, owningTenant, type Scope } from './effective.js';
 
 export interface PermissionInput {
   key: string;
@@ -19,14 +20,7 @@ export interface PermissionInput {
  */
 export async function assertGrantable(db: Db, scope: Scope, tenantId: string | null, keys: readonly string[]) {
   if (keys.length === 0) return;
-  if (scope.kind === 'tenant') {
-    const restricted = keys.filter(isRestricted);
-    if (restricted.length > 0) {
-      throw new AppError('restricted_permission', 'Restricted permissions are granted by system administrators only', {
-        permissions: restricted,
-      });
-    }
-  }
+  assertDelegable(scope, keys);
   const unique = [...new Set(keys)];
   const known = await db
     .selectFrom('permissions')
@@ -65,7 +59,9 @@ export async function createPermission(ctx: AppContext, scope: Scope, actor: Act
       const tenant = await trx.selectFrom('tenants').select('id').where('id', '=', tenantId).executeTakeFirst();
       if (!tenant) throw notFound('Tenant');
     }
-    // A key is unique among the permissions any one tenant can see.
+    // A key is unique among the permissions any one tenant can see; the advisory lock
+    // makes concurrent creations of one key (global and tenant) wait for each other.
+    await sql`select pg_advisory_xact_lock(hashtext(${`gatehouse:permission:${input.key}`}))`.execute(trx);
     const clash = await trx
       .selectFrom('permissions')
       .select('id')

@@ -1,10 +1,11 @@
+import { sql } from 'kysely';
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { type Db, isUniqueViolation } from '../db/database.js';
 import type { Role } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { isRestricted, isSystemRoleName } from '../permissions/catalog.js';
-import { inScope, listedTenant, owningTenant, type Scope } from '../permissions/effective.js';
+import { assertDelegable, inScope, listedTenant, owningTenant, type Scope } from '../permissions/effective.js';
 import { assertGrantable } from '../permissions/permissions.js';
 
 export interface RoleInput {
@@ -43,6 +44,7 @@ export async function createRole(ctx: AppContext, scope: Scope, actor: Actor, in
       throw notFound('Tenant');
     }
     await assertRolePermissions(trx, scope, tenantId, permissions);
+    await assertNameFree(trx, tenantId, input.name);
     const role = await trx
       .insertInto('roles')
       .values({
@@ -74,6 +76,7 @@ export async function updateRole(ctx: AppContext, scope: Scope, actor: Actor, id
   const permissions = patch.permissions && [...new Set(patch.permissions)];
   return ctx.db.transaction().execute(async (trx) => {
     if (permissions) await assertRolePermissions(trx, scope, role.tenant_id, permissions);
+    if (patch.name !== undefined) await assertNameFree(trx, role.tenant_id, patch.name, id);
     const updated = await trx
       .updateTable('roles')
       .set({
@@ -131,6 +134,10 @@ export async function resolveAssignableRoles(db: Db, scope: Scope, tenantId: str
         roles: privileged.map((r) => r.name),
       });
     }
+    assertDelegable(
+      scope,
+      usable.flatMap((r) => r.permissions),
+    );
   }
   return usable;
 }
@@ -162,6 +169,22 @@ async function assertChangeable(ctx: AppContext, scope: Scope, id: string): Prom
     throw new AppError('forbidden', 'Global roles are changed by system administrators only');
   }
   return role;
+}
+
+/**
+ * A role name is unique, in any letter case, among the roles one tenant can see (the
+ * global ones and its own), so the `roles` claim never names two different roles alike.
+ * The advisory lock makes concurrent creations of one name wait for each other.
+ */
+async function assertNameFree(db: Db, tenantId: string | null, name: string, exceptId?: string) {
+  await sql`select pg_advisory_xact_lock(hashtext(${`gatehouse:role:${name.toLowerCase()}`}))`.execute(db);
+  let query = db
+    .selectFrom('roles')
+    .select('id')
+    .where((eb) => eb(eb.fn('lower', ['name']), '=', name.toLowerCase()));
+  if (tenantId) query = query.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', tenantId)]));
+  if (exceptId) query = query.where('id', '!=', exceptId);
+  if (await query.executeTakeFirst()) throw new AppError('role_name_taken', 'A role with this name exists');
 }
 
 function assertName(name: string) {

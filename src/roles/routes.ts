@@ -7,7 +7,7 @@ import { ACCESS_TOKEN, errorResponses, Id, IdParams, Nullable, Timestamp } from 
 import { createRole, deleteRole, getRole, listRoles, updateRole } from './roles.js';
 
 const fields = {
-  name: Type.String({ minLength: 1, maxLength: 100 }),
+  name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\p{C}]+$', description: 'No control or invisible characters' }),
   description: Type.Optional(Type.String({ maxLength: 1000 })),
   permissions: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 500 })),
 };

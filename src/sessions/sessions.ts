@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { type Actor, auditRows, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
-import { randomToken, sha256 } from '../crypto/secrets.js';
+import { fingerprint, randomToken, sha256 } from '../crypto/secrets.js';
 import type { Database, Session, User } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { findUserByLogin } from '../users/users.js';
@@ -43,7 +43,10 @@ export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor):
       actor,
       outcome: 'failure',
       ...(user && { target: { type: 'user', id: user.id }, tenantId: user.home_tenant_id }),
-      details: { username: input.username, reason: user ? 'wrong_password' : 'unknown_user' },
+      // An unknown username may be a password typed in the wrong field: keep only its fingerprint.
+      details: user
+        ? { reason: 'wrong_password' }
+        : { reason: 'unknown_user', username_fingerprint: usernameFingerprint(ctx, input.username) },
     });
     throw new AppError('invalid_credentials', 'Wrong username or password');
   }
@@ -96,6 +99,10 @@ export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor):
     .executeTakeFirstOrThrow();
   return { token, session, user: { ...user, last_login_at: now } };
 }
+
+/** How a failed sign-in of an unknown username is recorded: a keyed fingerprint, never the name as typed. */
+export const usernameFingerprint = (ctx: AppContext, username: string) =>
+  fingerprint(ctx.masterKey, 'sign-in-username', username.trim().toLowerCase());
 
 export interface ActiveSession {
   session: Session;

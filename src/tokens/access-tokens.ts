@@ -104,6 +104,10 @@ export async function verifyAccessToken(ctx: AppContext, token: string): Promise
       currentDate: ctx.clock.now(),
       requiredClaims: ['sub', 'sid', 'org_id', 'exp', 'iat'],
     });
+    // Ids are looked up in the database next: a token naming anything but ids is not ours.
+    if (![payload.sub, payload.sid, payload.org_id].every((id) => typeof id === 'string' && isUuid(id))) {
+      throw new AppError('invalid_token', 'The access token is not valid');
+    }
     return payload;
   } catch (error) {
     if (error instanceof joseErrors.JOSEError) throw new AppError('invalid_token', 'The access token is not valid');

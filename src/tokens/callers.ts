@@ -34,19 +34,6 @@ export async function callerFromAccessToken(ctx: AppContext, token: string, touc
   return { ...active, tenant, grants, held: new Set(grants.permissions), claims };
 }
 
-/**
- * The session a bearer credential belongs to: a session token, or an access token
- * issued from a session (so the OIH routes accept either).
- */
-export async function sessionFromBearer(ctx: AppContext, token: string) {
-  if (looksLikeJwt(token)) {
-    const claims = await verifyAccessToken(ctx, token);
-    const active = await sessionById(ctx, claims.sid);
-    return active && active.user.id === claims.sub ? active : undefined;
-  }
-  return sessionFromToken(ctx, token);
-}
-
 export type Introspection =
   | { active: false }
   | {

@@ -6,13 +6,15 @@ const Email = Type.String({ format: 'email', maxLength: 320 });
 const Status = Type.Union([Type.Literal('active'), Type.Literal('disabled'), Type.Literal('pending')]);
 const Password = Type.String({ minLength: 1, maxLength: 1024, description: 'At least 10 and at most 128 characters' });
 
+/** A sign-in identifier: set by administrators, not by users themselves (no probing of others' names). */
+const Username = Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 128, pattern: '^[^@\\s]+$' })));
+
 const profile = {
-  username: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 128, pattern: '^[^@\\s]+$' }))),
   phone: Type.Optional(Nullable(Type.String({ minLength: 3, maxLength: 32, pattern: '^\\+?[0-9 ()-]+$' }))),
   given_name: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
   family_name: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
   name: Type.Optional(Nullable(Type.String({ maxLength: 400 }))),
-  picture: Type.Optional(Nullable(Type.String({ format: 'uri', maxLength: 2048 }))),
+  picture: Type.Optional(Nullable(Type.String({ format: 'uri', maxLength: 2048, pattern: '^https://' }))),
   locale: Type.Optional(Nullable(Type.String({ maxLength: 35 }))),
   user_metadata: Type.Optional(Metadata),
 };
@@ -29,6 +31,7 @@ export const UserCreate = Type.Object(
     app_metadata: Type.Optional(Metadata),
     roles: Type.Optional(Type.Array(Id, { maxItems: 100, description: 'Role ids for the membership in the home tenant (default USER)' })),
     tenant: Type.Optional(Type.String({ format: 'uuid', description: 'Home tenant (system administrators only)' })),
+    username: Username,
     ...profile,
   },
   { additionalProperties: false },
@@ -41,6 +44,7 @@ export const UserPatch = Type.Object(
     email_verified: Type.Optional(Type.Boolean()),
     status: Type.Optional(Status),
     app_metadata: Type.Optional(Metadata),
+    username: Username,
     ...profile,
   },
   { additionalProperties: false },

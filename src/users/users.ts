@@ -5,12 +5,11 @@ import { DEFAULT_LIMIT, decodeCursor, type Page, type PageRequest, toPage } from
 import type { User, UserStatus } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { addMembership } from '../memberships/memberships.js';
-import { listedTenant, owningTenant, type Scope } from '../permissions/effective.js';
+import { isSystemAdministrator, listedTenant, owningTenant, type Scope } from '../permissions/effective.js';
 import { revokeUserSessions } from '../sessions/sessions.js';
 import { assertPasswordAcceptable } from './password-rules.js';
 
 export interface Profile {
-  username?: string | null;
   phone?: string | null;
   given_name?: string | null;
   family_name?: string | null;
@@ -22,6 +21,7 @@ export interface Profile {
 
 export interface UserInput extends Profile {
   email: string;
+  username?: string | null;
   password?: string;
   email_verified?: boolean;
   status?: UserStatus;
@@ -106,6 +106,7 @@ export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, in
       .values({
         id: ctx.ids.next(),
         email: input.email,
+        username: input.username ?? null,
         ...profileColumns(input),
         email_verified: input.email_verified ?? false,
         status: input.status ?? (passwordHash ? 'active' : 'pending'),
@@ -136,7 +137,7 @@ export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, in
 /**
  * The home-tenant rule (DESIGN §3): a user's own record is changed only by a system
  * administrator or an administrator of the user's home tenant. A system administrator's
- * account (a member of the system tenant) is out of every tenant administrator's reach.
+ * account is out of every tenant administrator's reach, the system tenant's included.
  */
 async function assertManageable(ctx: AppContext, scope: Scope, id: string): Promise<User> {
   const user = await getUser(ctx, scope, id);
@@ -144,8 +145,7 @@ async function assertManageable(ctx: AppContext, scope: Scope, id: string): Prom
   if (user.home_tenant_id !== scope.tenantId) {
     throw new AppError('not_home_tenant', 'Only an administrator of the user’s home tenant changes this account');
   }
-  const system = await ctx.db.selectFrom('tenants').select('id').where('is_system', '=', true).executeTakeFirstOrThrow();
-  if (system.id !== scope.tenantId && (await isMember(ctx.db, id, system.id))) {
+  if (await isSystemAdministrator(ctx.db, id)) {
     throw new AppError('forbidden', 'System administrators’ accounts are managed by system administrators');
   }
   return user;
@@ -168,7 +168,9 @@ async function applyUserPatch(ctx: AppContext, actor: Actor, id: string, patch: 
     const updated = await trx
       .updateTable('users')
       .set({
-        ...(patch.email !== undefined && { email: patch.email }),
+        // A new address is unverified unless the administrator says otherwise.
+        ...(patch.email !== undefined && { email: patch.email, email_verified: patch.email_verified ?? false }),
+        ...(patch.username !== undefined && { username: patch.username }),
         ...profileColumns(patch),
         ...(patch.email_verified !== undefined && { email_verified: patch.email_verified }),
         ...(patch.status !== undefined && { status: patch.status }),
@@ -212,7 +214,6 @@ export async function deleteUser(ctx: AppContext, scope: Scope, actor: Actor, id
 
 function profileColumns(p: Profile) {
   return {
-    ...(p.username !== undefined && { username: p.username }),
     ...(p.phone !== undefined && { phone: p.phone }),
     ...(p.given_name !== undefined && { given_name: p.given_name }),
     ...(p.family_name !== undefined && { family_name: p.family_name }),

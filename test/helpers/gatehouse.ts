@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { InjectOptions } from 'fastify';
 import { parseConfig } from '../../src/config.js';
+import type { Database } from '../../src/db/schema.js';
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js';
 import { createLogger } from '../../src/logger.js';
 import { freshDatabase } from './database.js';
@@ -15,6 +16,44 @@ export interface Response<T = any> {
   status: number;
   body: T;
   headers: Record<string, unknown>;
+}
+
+/** One event of GET /api/v1/audit-events, as the API returns it. */
+export interface AuditEventBody {
+  id: string;
+  created_at: string;
+  tenant_id: string | null;
+  action: string;
+  outcome: string;
+  actor_type: string;
+  actor_id: string | null;
+  target_type: string | null;
+  target_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  details: Record<string, unknown>;
+}
+
+/** A tenant with its administrator, signed in: what tenantWithAdmin returns. */
+export interface TenantAdmin {
+  tenantId: string;
+  adminId: string;
+  adminEmail: string;
+  /** The administrator's access token for the tenant. */
+  token: string;
+}
+
+/** One member of GET /api/v1/tenants/:id/members, as the API returns it. */
+export interface MemberBody {
+  user_id: string;
+  tenant_id: string;
+  email: string;
+  name: string | null;
+  status: string;
+  roles: { id: string; name: string }[];
+  permissions: string[];
+  effective_permissions: string[];
+  created_at: string;
 }
 
 export interface TestGatehouse extends Gatehouse {
@@ -32,9 +71,19 @@ export interface TestGatehouse extends Gatehouse {
   /** Access token of the first system administrator, for the system tenant. */
   adminToken(): Promise<string>;
   /** A new tenant with a tenant administrator (TENANT_ADMIN) homed in it, signed in. */
-  tenantWithAdmin(slug: string): Promise<{ tenantId: string; adminId: string; adminEmail: string; token: string }>;
+  tenantWithAdmin(slug: string): Promise<TenantAdmin>;
   /** Creates a user through the API with the given token; returns its id. */
   createUser(token: string, body: Record<string, unknown>): Promise<string>;
+  /** POST that must answer 201 (else throws with status and body); returns the created body. */
+  created<T = any>(path: string, token: string, body: unknown, headers?: Record<string, string>): Promise<T>;
+  /** Names → ids of the global roles (ADMIN, TENANT_ADMIN, USER, …), from GET /api/v1/roles with the admin token. */
+  systemRoleIds(): Promise<Record<string, string>>;
+  /** GET /api/v1/audit-events with the query, which must answer 200 (else throws with the body); returns the events. */
+  auditEvents(token: string, query: Record<string, string>): Promise<AuditEventBody[]>;
+  /** GET /api/v1/tenants/:id/members?limit=200 with `token`, which must answer 200 (else throws with the body); returns the members. */
+  members(token: string, tenantId: string): Promise<MemberBody[]>;
+  /** How many rows the table holds, read straight from the database. */
+  rowCount(table: keyof Database): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -82,6 +131,16 @@ export async function startGatehouse(overrides: { issuer?: string } = {}): Promi
     return response.body;
   };
 
+  /** Names → ids of the global roles, listed with `token`. */
+  const globalRoleIds = async (token: string): Promise<Record<string, string>> => {
+    const roles = expectOk(await request('GET', '/api/v1/roles', { token }), 'roles').roles as {
+      id: string;
+      name: string;
+      tenant_id: string | null;
+    }[];
+    return Object.fromEntries(roles.filter((r) => r.tenant_id === null).map((r) => [r.name, r.id]));
+  };
+
   const self: TestGatehouse = {
     ...gatehouse,
     logs,
@@ -98,20 +157,44 @@ export async function startGatehouse(overrides: { issuer?: string } = {}): Promi
     async createUser(token, body) {
       return expectOk(await request('POST', '/api/v1/users', { token, body }), 'create user').id;
     },
+    async created(path, token, body, headers) {
+      const response = await request('POST', path, { token, body, headers });
+      if (response.status !== 201) throw new Error(`POST ${path}: ${response.status} ${JSON.stringify(response.body)}`);
+      return response.body;
+    },
+    async systemRoleIds() {
+      return globalRoleIds(await self.adminToken());
+    },
+    async auditEvents(token, query) {
+      const response = await request('GET', `/api/v1/audit-events?${new URLSearchParams(query)}`, { token });
+      if (response.status !== 200) throw new Error(`audit events: ${response.status} ${JSON.stringify(response.body)}`);
+      return response.body.events;
+    },
+    async members(token, tenantId) {
+      const response = await request('GET', `/api/v1/tenants/${tenantId}/members?limit=200`, { token });
+      if (response.status !== 200) throw new Error(`members: ${response.status} ${JSON.stringify(response.body)}`);
+      return response.body.members;
+    },
+    async rowCount(table) {
+      const row = await gatehouse.ctx.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
     async tenantWithAdmin(slug) {
       const admin = await self.adminToken();
       const tenant = expectOk(
         await request('POST', '/api/v1/tenants', { token: admin, body: { slug, name: slug.toUpperCase() } }),
         'tenant',
       );
-      const roles = expectOk(await request('GET', '/api/v1/roles', { token: admin }), 'roles').roles as { id: string; name: string }[];
-      const tenantAdminRole = roles.find((r) => r.name === 'TENANT_ADMIN')!;
+      const tenantAdminRole = (await globalRoleIds(admin)).TENANT_ADMIN!;
       const adminEmail = `admin@${slug}.test`;
       const adminId = await self.createUser(admin, {
         email: adminEmail,
         password: PASSWORD,
         tenant: tenant.id,
-        roles: [tenantAdminRole.id],
+        roles: [tenantAdminRole],
       });
       const token = await self.tokenFor(await self.signIn(adminEmail, PASSWORD), tenant.id);
       return { tenantId: tenant.id, adminId, adminEmail, token };
