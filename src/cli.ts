@@ -1,10 +1,10 @@
 import { Command } from 'commander';
 import { generatePassword, upsertSystemAdmin } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
-import { DatabaseInUseError } from './db/database.js';
+import { DatabaseInUseError, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { AppError } from './errors.js';
-import { createContext, createGatehouse } from './gatehouse.js';
+import { createGatehouse } from './gatehouse.js';
 import { createLogger } from './logger.js';
 
 /** The one `gatehouse` binary (DESIGN §5). */
@@ -72,12 +72,12 @@ export async function main(argv: string[]): Promise<void> {
     .action(async () => {
       const cfg = config();
       const log = createLogger(cfg);
-      const ctx = await createContext(cfg, log);
+      const db = await openDatabase({ url: cfg.databaseUrl, dataDir: cfg.dataDir });
       try {
-        const applied = await migrateToLatest(ctx.db);
+        const applied = await migrateToLatest(db);
         log.info({ applied }, applied.length ? 'Migrations applied' : 'Database is up to date');
       } finally {
-        await ctx.db.destroy();
+        await db.destroy();
       }
     });
 

@@ -39,10 +39,12 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
       async close() {
         await app.close();
         await ctx.db.destroy();
+        await ctx.passwords.close();
       },
     };
   } catch (error) {
     await ctx.db.destroy();
+    await ctx.passwords.close();
     throw error;
   }
 }
