@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Selectable } from 'kysely';
 
 /** Table types for Kysely; the migrations in ./migrations are the source of truth. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -147,8 +147,6 @@ export interface Database {
 
 export type Tenant = Selectable<TenantsTable>;
 export type User = Selectable<UsersTable>;
-export type NewUser = Insertable<UsersTable>;
-export type UserUpdate = Updateable<UsersTable>;
 export type Role = Selectable<RolesTable>;
 export type Permission = Selectable<PermissionsTable>;
 export type Session = Selectable<SessionsTable>;

@@ -1,4 +1,5 @@
 import { type TSchema, Type } from '@sinclair/typebox';
+import { DEFAULT_LIMIT, MAX_LIMIT } from '../db/pagination.js';
 
 /** Shapes shared by every route; each feature declares its own next to its routes. */
 export const ErrorBody = Type.Object(
@@ -20,7 +21,7 @@ export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Ty
 export const IdParams = Type.Object({ id: Id }, { additionalProperties: false });
 
 export const PageQuery = {
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT })),
   cursor: Type.Optional(Type.String({ maxLength: 200 })),
 };
 
@@ -28,8 +29,6 @@ export const PageOf = <T extends TSchema>(items: T, key: string) =>
   Type.Object({ [key]: Type.Array(items), next_cursor: Nullable(Type.String()) });
 
 export const Metadata = Type.Object({}, { additionalProperties: true, maxProperties: 100 });
-
-export const NoContent = Type.Null({ description: 'No content' });
 
 /** Security requirements, as named in the OpenAPI document. */
 type Security = Array<Record<string, string[]>>;

@@ -77,6 +77,4 @@ export const SYSTEM_ROLES = {
   USER: { description: 'Member of a tenant', permissions: ['tenant.profile.read'] },
 } as const satisfies Record<string, { description: string; permissions: SystemPermission[] }>;
 
-export type SystemRoleName = keyof typeof SYSTEM_ROLES;
-
 export const isSystemRoleName = (name: string): boolean => name.trim().toUpperCase() in SYSTEM_ROLES;

@@ -28,7 +28,7 @@ export async function callerFromAccessToken(ctx: AppContext, token: string, touc
   const active = await sessionById(ctx, claims.sid, touch);
   if (!active || active.user.id !== claims.sub) throw new AppError('invalid_token', 'The session behind this token has ended');
   const tenant = await ctx.db.selectFrom('tenants').selectAll().where('id', '=', claims.org_id).executeTakeFirst();
-  if (!tenant || tenant.status !== 'active') throw new AppError('invalid_token', 'The organization of this token is not active');
+  if (tenant?.status !== 'active') throw new AppError('invalid_token', 'The organization of this token is not active');
   const grants = await effectivePermissions(ctx.db, active.user.id, tenant.id);
   if (!grants) throw new AppError('invalid_token', 'You are no longer a member of this organization');
   return { ...active, tenant, grants, held: new Set(grants.permissions), claims };
