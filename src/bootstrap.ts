@@ -6,6 +6,8 @@ import type { Db } from './db/database.js';
 import type { IdGenerator } from './ids.js';
 import { ensureSigningKey } from './keys/signing-keys.js';
 import { isRestricted, SYSTEM_PERMISSIONS, SYSTEM_ROLES } from './permissions/catalog.js';
+import { systemTenantId } from './permissions/effective.js';
+import { systemRole } from './roles/roles.js';
 import { revokeUserSessions } from './sessions/sessions.js';
 import { assertPasswordAcceptable } from './users/password-rules.js';
 
@@ -28,9 +30,9 @@ export async function bootstrap(ctx: AppContext): Promise<BootstrapResult> {
     await ensureSystemTenant(trx, ctx.ids);
     await ensureSystemPermissions(trx, ctx.ids);
     await ensureSystemRoles(trx, ctx.ids);
-    return !(await hasSystemAdmin(trx));
+    return !(await hasAdminRoleHolder(trx));
   });
-  await ensureSigningKey(ctx.db, ctx.masterKey);
+  await ensureSigningKey(ctx.db, ctx.ids, ctx.masterKey);
   if (!needsAdmin) return {};
   const email = ctx.config.adminEmail ?? DEFAULT_ADMIN_EMAIL;
   const generated = ctx.config.adminPassword ? undefined : generatePassword();
@@ -41,7 +43,7 @@ export async function bootstrap(ctx: AppContext): Promise<BootstrapResult> {
   // first creates one (and only its generated password is printed).
   const created = await ctx.db.transaction().execute(async (trx) => {
     await lockBootstrap(trx);
-    if (await hasSystemAdmin(trx)) return false;
+    if (await hasAdminRoleHolder(trx)) return false;
     await writeSystemAdmin(trx, ctx, email, passwordHash);
     return true;
   });
@@ -51,7 +53,8 @@ export async function bootstrap(ctx: AppContext): Promise<BootstrapResult> {
 
 const lockBootstrap = (db: Db) => sql`select pg_advisory_xact_lock(hashtext('gatehouse:bootstrap'))`.execute(db);
 
-async function hasSystemAdmin(db: Db): Promise<boolean> {
+/** Whether anyone holds the ADMIN role in the system tenant (the first start creates one if not). */
+async function hasAdminRoleHolder(db: Db): Promise<boolean> {
   const row = await db
     .selectFrom('membership_roles as mr')
     .innerJoin('tenants as t', 't.id', 'mr.tenant_id')
@@ -73,17 +76,12 @@ export async function upsertSystemAdmin(ctx: AppContext, email: string, password
 
 async function writeSystemAdmin(trx: Db, ctx: AppContext, email: string, passwordHash: string): Promise<{ created: boolean }> {
   const now = ctx.clock.now();
-  const tenant = await trx.selectFrom('tenants').select('id').where('is_system', '=', true).executeTakeFirstOrThrow();
-  const role = await trx
-    .selectFrom('roles')
-    .select('id')
-    .where('tenant_id', 'is', null)
-    .where('name', '=', 'ADMIN')
-    .executeTakeFirstOrThrow();
+  const tenantId = await systemTenantId(trx);
+  const role = await systemRole(trx, 'ADMIN');
   const existing = await trx
     .selectFrom('users')
     .select('id')
-    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(email)])))
     .executeTakeFirst();
   const userId = existing?.id ?? ctx.ids.next();
   if (existing) {
@@ -102,7 +100,7 @@ async function writeSystemAdmin(trx: Db, ctx: AppContext, email: string, passwor
         email_verified: true,
         name: 'Administrator',
         status: 'active',
-        home_tenant_id: tenant.id,
+        home_tenant_id: tenantId,
         password_hash: passwordHash,
         user_metadata: '{}',
         app_metadata: '{}',
@@ -113,18 +111,18 @@ async function writeSystemAdmin(trx: Db, ctx: AppContext, email: string, passwor
   }
   await trx
     .insertInto('memberships')
-    .values({ tenant_id: tenant.id, user_id: userId, created_at: now, updated_at: now })
+    .values({ tenant_id: tenantId, user_id: userId, created_at: now, updated_at: now })
     .onConflict((oc) => oc.doNothing())
     .execute();
   await trx
     .insertInto('membership_roles')
-    .values({ tenant_id: tenant.id, user_id: userId, role_id: role.id })
+    .values({ tenant_id: tenantId, user_id: userId, role_id: role.id })
     .onConflict((oc) => oc.doNothing())
     .execute();
   await recordAudit(trx, ctx.ids, {
     action: existing ? 'iam.user.modified' : 'iam.user.created',
     actor: SYSTEM_ACTOR,
-    tenantId: tenant.id,
+    tenantId: tenantId,
     target: { type: 'user', id: userId },
     details: { email, system_admin: true, ...(existing && { fields: ['password', 'status'] }) },
   });
@@ -168,8 +166,8 @@ async function ensureSystemPermissions(db: Db, ids: IdGenerator) {
     .execute();
 }
 
-/** Seeds ADMIN, TENANT_ADMIN and USER; returns the id of ADMIN. */
-async function ensureSystemRoles(db: Db, ids: IdGenerator): Promise<string> {
+/** Seeds ADMIN, TENANT_ADMIN and USER. */
+async function ensureSystemRoles(db: Db, ids: IdGenerator): Promise<void> {
   const now = new Date();
   for (const [name, role] of Object.entries(SYSTEM_ROLES)) {
     await db
@@ -187,11 +185,4 @@ async function ensureSystemRoles(db: Db, ids: IdGenerator): Promise<string> {
       .onConflict((oc) => oc.expression(sql`lower(name)`).where('tenant_id', 'is', null).doNothing())
       .execute();
   }
-  const admin = await db
-    .selectFrom('roles')
-    .select('id')
-    .where('tenant_id', 'is', null)
-    .where('name', '=', 'ADMIN')
-    .executeTakeFirstOrThrow();
-  return admin.id;
 }

@@ -31,9 +31,9 @@ export const ERROR_STATUS = {
   restricted_permission: 403,
   restricted_role_name: 403,
   system_resource: 403,
-  // 404 / 405 / 409 / 413 / 415
+  // 404 / 409 / 413 / 415
   not_found: 404,
-  method_not_allowed: 405,
+  conflict: 409,
   email_taken: 409,
   username_taken: 409,
   slug_taken: 409,
@@ -44,7 +44,7 @@ export const ERROR_STATUS = {
   unsupported_media_type: 415,
   // 5xx
   internal_error: 500,
-  not_ready: 503,
+  server_busy: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -64,4 +64,3 @@ export class AppError extends Error {
 }
 
 export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
-export const forbidden = (message = 'You do not have permission to do this') => new AppError('forbidden', message);

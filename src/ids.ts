@@ -45,7 +45,8 @@ export const uuidv7: IdGenerator = {
   },
 };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Ids as Gatehouse writes them: lower case, so that comparing two ids as strings is comparing ids. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const isUuid = (value: string): boolean => UUID.test(value);
 
 /** The clock, injected so tests can move time (lockout windows, expiry). */

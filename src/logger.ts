@@ -10,6 +10,10 @@ export const REDACTED_PATHS = [
   '*.token',
   '*.secret',
   '*.password_hash',
+  // Database errors carry the statement and its parameters (a password hash, say).
+  'err.params',
+  'err.parameters',
+  'err.query',
 ];
 
 export function createLogger(config: Pick<Config, 'logLevel'>, destination?: DestinationStream): Logger {

@@ -222,4 +222,110 @@ describe('hardening (security review of issue 2)', () => {
       assert.deepEqual([global.status, tenant.status].sort(), [201, 409]);
     });
   });
+
+  describe('least privilege, the other way: nobody manages someone who holds more (second review)', () => {
+    it('a helpdesk role that may update accounts resets a member’s password (it holds all a member holds), but not the tenant administrator’s', async () => {
+      const role = await gh.created('/api/v1/roles', acme.token, {
+        name: 'helpdesk',
+        permissions: ['tenant.profile.read', 'tenant.account.read', 'tenant.account.update', 'tenant.account.delete'],
+      });
+      await gh.createUser(acme.token, { email: 'desk@acme.test', password: PASSWORD, roles: [role.id] });
+      const desk = await gh.tokenFor(await gh.signIn('desk@acme.test', PASSWORD), acme.tenantId);
+      const member = await gh.createUser(acme.token, { email: 'plain@acme.test', password: PASSWORD });
+      assert.equal(
+        (await gh.request('PATCH', `/api/v1/users/${member}`, { token: desk, body: { password: 'a-reset-password' } })).status,
+        200,
+      );
+      const takeover = await gh.request('PATCH', `/api/v1/users/${acme.adminId}`, { token: desk, body: { password: 'attacker-password' } });
+      assert.equal(takeover.status, 403);
+      assert.equal(takeover.body.error, 'forbidden');
+      assert.equal((await gh.request('DELETE', `/api/v1/users/${acme.adminId}`, { token: desk })).status, 403);
+      assert.ok(await gh.signIn(acme.adminEmail, PASSWORD), 'the administrator’s password is unchanged');
+    });
+
+    it('a clerk who may update memberships cannot strip the tenant administrator’s roles or remove it', async () => {
+      const role = await gh.created('/api/v1/roles', acme.token, {
+        name: 'clerk',
+        permissions: ['tenant.membership.update', 'tenant.membership.delete'],
+      });
+      await gh.createUser(acme.token, { email: 'clerk2@acme.test', password: PASSWORD, roles: [role.id] });
+      const clerk = await gh.tokenFor(await gh.signIn('clerk2@acme.test', PASSWORD), acme.tenantId);
+      const url = `/api/v1/tenants/${acme.tenantId}/members/${acme.adminId}`;
+      assert.equal((await gh.request('PATCH', url, { token: clerk, body: { roles: [] } })).status, 403);
+      assert.equal((await gh.request('DELETE', url, { token: clerk })).status, 403);
+    });
+
+    it('in the system tenant, a narrow iam.* role cannot make itself ADMIN nor reset an ADMIN’s password', async () => {
+      const role = await gh.created('/api/v1/roles', admin, {
+        name: 'operator',
+        permissions: ['iam.membership.update', 'iam.account.update', 'iam.account.read'],
+      });
+      const operatorId = await gh.createUser(admin, {
+        email: 'operator@system.test',
+        password: PASSWORD,
+        tenant: systemTenantId,
+        roles: [role.id],
+      });
+      const operator = await gh.tokenFor(await gh.signIn('operator@system.test', PASSWORD), 'system');
+      const promote = await gh.request('PATCH', `/api/v1/tenants/${systemTenantId}/members/${operatorId}`, {
+        token: operator,
+        body: { roles: [roles.ADMIN] },
+      });
+      assert.equal(promote.status, 403);
+      assert.equal(promote.body.error, 'forbidden');
+      const adminId = (await gh.request('GET', '/api/v1/session', { token: await gh.signIn(ADMIN_EMAIL, ADMIN_PASSWORD) })).body.id;
+      const reset = await gh.request('PATCH', `/api/v1/users/${adminId}`, { token: operator, body: { password: 'attacker-password' } });
+      assert.equal(reset.status, 403);
+      const plain = await gh.createUser(admin, { email: 'plain@other.test', password: PASSWORD });
+      assert.equal((await gh.request('PATCH', `/api/v1/users/${plain}`, { token: operator, body: { name: 'Fine' } })).status, 200);
+    });
+  });
+
+  describe('second review: small correctness gaps', () => {
+    it('signs in with a username whose case folding differs between JavaScript and PostgreSQL (İlker)', async () => {
+      await gh.createUser(admin, { email: 'ilker@acme.test', username: 'İlker', password: PASSWORD });
+      const response = await gh.request('POST', '/api/v1/session', { body: { username: 'İlker', password: PASSWORD } });
+      assert.equal(response.status, 200);
+    });
+
+    it('refuses upper-case ids (ids are compared as written): 400 invalid_id', async () => {
+      const response = await gh.request('GET', `/api/v1/tenants/${acme.tenantId.toUpperCase()}/members`, { token: acme.token });
+      assert.equal(response.status, 400);
+      assert.equal(response.body.error, 'invalid_id');
+    });
+
+    it('refuses roles for a user created without a tenant (400 missing_field tenant), writing nothing', async () => {
+      const before = await gh.rowCount('users');
+      const response = await gh.request('POST', '/api/v1/users', {
+        token: admin,
+        body: { email: 'roleless@acme.test', roles: [roles.USER] },
+      });
+      assert.equal(response.status, 400);
+      assert.equal(response.body.error, 'missing_field');
+      assert.equal(response.body.details.field, 'tenant');
+      assert.equal(await gh.rowCount('users'), before);
+    });
+
+    it('records iam.key.created for the first signing key', async () => {
+      const events = await gh.auditEvents(admin, { action: 'iam.key.created' });
+      assert.equal(events.length, 1);
+      assert.equal(events[0]!.target_id, (await gh.ctx.keys.current()).kid);
+    });
+
+    it('a change racing a deletion answers 404 or succeeds, never 500', async () => {
+      for (let round = 0; round < 5; round++) {
+        const id = await gh.createUser(admin, { email: `race${round}@acme.test`, password: PASSWORD, tenant: acme.tenantId });
+        const role = await gh.created('/api/v1/roles', acme.token, { name: `race-role-${round}` });
+        const statuses = (
+          await Promise.all([
+            gh.request('PATCH', `/api/v1/users/${id}`, { token: admin, body: { name: 'Racer' } }),
+            gh.request('DELETE', `/api/v1/users/${id}`, { token: admin }),
+            gh.request('PATCH', `/api/v1/roles/${role.id}`, { token: acme.token, body: { description: 'raced' } }),
+            gh.request('DELETE', `/api/v1/roles/${role.id}`, { token: acme.token }),
+          ])
+        ).map((r) => r.status);
+        for (const status of statuses) assert.ok([200, 204, 404, 409].includes(status), `status ${status}`);
+      }
+    });
+  });
 });

@@ -1,8 +1,9 @@
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { AppError } from '../errors.js';
 
-/** OWASP's argon2id baseline; DESIGN §2 and the issue fix these values. */
+/** OWASP's argon2id baseline, fixed by issue 2 and DESIGN §8 (the performance budget is measured with it). */
 export const ARGON2_PARAMS = {
   algorithm: 2, // Algorithm.Argon2id (a const enum, not importable under verbatimModuleSyntax)
   memoryCost: 19456,
@@ -26,69 +27,105 @@ export interface PasswordHasher {
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { hashSync, verifySync } = require(workerData.argon2);
-parentPort.on('message', ({ id, op, password, hash, params }) => {
+parentPort.on('message', (task) => {
   try {
-    parentPort.postMessage({ id, result: op === 'hash' ? hashSync(password, params) : verifySync(hash, password) });
+    const result = task.op === 'hash' ? hashSync(task.password, task.params) : verifySync(task.hash, task.password);
+    parentPort.postMessage({ id: task.id, result });
   } catch (error) {
-    parentPort.postMessage({ id, error: op === 'hash' ? String(error) : undefined, result: false });
+    // A malformed stored hash verifies as false; a failed hash is an error.
+    parentPort.postMessage({ id: task.id, result: false, error: task.op === 'hash' ? String(error) : undefined });
   }
 });
 `;
 
 /** Tasks a worker holds at once: the one it runs and the next one. */
 const INBOX = 2;
+/** Tasks that may wait for a worker; beyond that a burst is refused (503) rather than queued without bound. */
+const QUEUE_PER_WORKER = 64;
 
 type Task = { id: number; op: 'hash' | 'verify'; password: string; hash?: string; params?: typeof ARGON2_PARAMS };
-type Settle = { resolve: (value: string | boolean) => void; reject: (error: Error) => void };
+type Slot = { worker: Worker; inFlight: Set<number> };
+type Pending = { resolve: (value: string | boolean) => void; reject: (error: Error) => void };
 
 class HashingPool {
-  private readonly workers: { worker: Worker; inFlight: number }[];
+  private readonly slots: Slot[] = [];
   private readonly waiting: Task[] = [];
-  private readonly pending = new Map<number, Settle & { slot: { worker: Worker; inFlight: number } }>();
+  private readonly pending = new Map<number, Pending>();
+  private readonly argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2');
   private nextId = 0;
+  private closed = false;
 
-  constructor(size: number) {
-    const argon2 = createRequire(import.meta.url).resolve('@node-rs/argon2');
-    this.workers = Array.from({ length: size }, () => {
-      const slot = { worker: new Worker(WORKER_SOURCE, { eval: true, workerData: { argon2 } }), inFlight: 0 };
-      slot.worker.on('message', (message: { id: number; result: string | boolean; error?: string }) => this.settle(message));
-      slot.worker.unref();
-      return slot;
-    });
+  constructor(private readonly size: number) {
+    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }
 
   run(task: Omit<Task, 'id'>): Promise<string | boolean> {
+    if (this.closed) return Promise.reject(new Error('The password hasher is closed'));
+    if (this.waiting.length >= QUEUE_PER_WORKER * this.size) {
+      return Promise.reject(new AppError('server_busy', 'Too many sign-ins at once; try again in a moment'));
+    }
     return new Promise((resolve, reject) => {
       const id = this.nextId++;
+      this.pending.set(id, { resolve, reject });
       this.waiting.push({ ...task, id });
-      this.pending.set(id, { resolve, reject, slot: this.workers[0]! });
       this.dispatch();
     });
   }
 
   async close() {
-    await Promise.all(this.workers.map(({ worker }) => worker.terminate()));
+    this.closed = true;
+    for (const [id, pending] of this.pending) {
+      this.pending.delete(id);
+      pending.reject(new Error('The password hasher is closed'));
+    }
+    this.waiting.length = 0;
+    await Promise.all(this.slots.map(({ worker }) => worker.terminate()));
+  }
+
+  private spawn(): Slot {
+    const slot: Slot = { worker: new Worker(WORKER_SOURCE, { eval: true, workerData: { argon2: this.argon2 } }), inFlight: new Set() };
+    slot.worker.on('message', (message: { id: number; result: string | boolean; error?: string }) => this.settle(slot, message));
+    // A worker that dies fails its tasks, and a fresh one takes its place.
+    slot.worker.on('error', () => undefined);
+    slot.worker.on('exit', () => this.replace(slot));
+    slot.worker.unref();
+    return slot;
+  }
+
+  private replace(dead: Slot) {
+    for (const id of dead.inFlight) this.fail(id, new Error('A password hashing worker stopped'));
+    const index = this.slots.indexOf(dead);
+    if (index < 0 || this.closed) return;
+    this.slots[index] = this.spawn();
+    this.dispatch();
   }
 
   private dispatch() {
     while (this.waiting.length > 0) {
-      const slot = this.workers.reduce((a, b) => (b.inFlight < a.inFlight ? b : a));
-      if (slot.inFlight >= INBOX) return;
+      const slot = this.slots.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));
+      if (slot.inFlight.size >= INBOX) return;
       const task = this.waiting.shift()!;
-      this.pending.get(task.id)!.slot = slot;
-      if (slot.inFlight++ === 0) slot.worker.ref(); // work in progress keeps the process alive
+      if (!this.pending.has(task.id)) continue;
+      if (slot.inFlight.size === 0) slot.worker.ref(); // work in progress keeps the process alive
+      slot.inFlight.add(task.id);
       slot.worker.postMessage(task);
     }
   }
 
-  private settle({ id, result, error }: { id: number; result: string | boolean; error?: string }) {
+  private settle(slot: Slot, { id, result, error }: { id: number; result: string | boolean; error?: string }) {
+    slot.inFlight.delete(id);
+    if (slot.inFlight.size === 0) slot.worker.unref();
     const pending = this.pending.get(id);
-    if (!pending) return;
     this.pending.delete(id);
-    if (--pending.slot.inFlight === 0) pending.slot.worker.unref();
-    if (error) pending.reject(new Error(error));
-    else pending.resolve(result);
+    if (error) pending?.reject(new Error(error));
+    else pending?.resolve(result);
     this.dispatch();
+  }
+
+  private fail(id: number, error: Error) {
+    const pending = this.pending.get(id);
+    this.pending.delete(id);
+    pending?.reject(error);
   }
 }
 

@@ -4,6 +4,7 @@ import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { type Access, resolveScope, type Scope } from '../permissions/effective.js';
 import { type ActiveSession, sessionFromToken } from '../sessions/sessions.js';
+import { looksLikeJwt } from '../tokens/access-tokens.js';
 import { type Caller, callerFromAccessToken } from '../tokens/callers.js';
 
 export const SESSION_COOKIE = 'gatehouse_session';
@@ -44,7 +45,7 @@ export function actorOf(request: FastifyRequest): Actor {
 export function requireSession(ctx: AppContext) {
   return async (request: FastifyRequest) => {
     const token = bearerToken(request) ?? request.cookies[SESSION_COOKIE];
-    if (token && token.split('.').length === 3) {
+    if (token && looksLikeJwt(token)) {
       throw new AppError('invalid_token', 'This route takes the session token from POST /api/v1/session, not an access token');
     }
     const active = token ? await sessionFromToken(ctx, token) : undefined;
@@ -61,7 +62,7 @@ export function requireAccess(ctx: AppContext, access: Access) {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const token = bearerToken(request);
     if (!token) throw new AppError('unauthorized', 'An access token is required: POST /api/v1/token');
-    if (token.split('.').length !== 3) {
+    if (!looksLikeJwt(token)) {
       throw new AppError('invalid_token', 'This route takes an access token for an organization (POST /api/v1/token), not a session token');
     }
     const caller = await callerFromAccessToken(ctx, token);

@@ -2,6 +2,7 @@ import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError } from 'fastify';
+import { NoResultError } from 'kysely';
 import { auditRoutes } from '../audit/routes.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
@@ -13,6 +14,7 @@ import { sessionRoutes } from '../sessions/routes.js';
 import { tenantRoutes } from '../tenants/routes.js';
 import { tokenRoutes } from '../tokens/routes.js';
 import { userRoutes } from '../users/routes.js';
+import { SESSION_COOKIE } from './guards.js';
 import { healthRoutes } from './health.js';
 import { validationError, validatorCompiler } from './validation.js';
 
@@ -62,7 +64,7 @@ export async function createServer(ctx: AppContext) {
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', description: 'A session token or an access token (JWT)' },
-          sessionCookie: { type: 'apiKey', in: 'cookie', name: 'gatehouse_session' },
+          sessionCookie: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE },
         },
       },
     },
@@ -97,6 +99,11 @@ const FASTIFY_ERRORS: Record<string, () => AppError> = {
 
 function toAppError(error: FastifyError): AppError {
   if (error instanceof AppError) return error;
+  // A concurrent request removed what this one was changing, or what it refers to.
+  if (error instanceof NoResultError) return new AppError('not_found', 'Not found: it was removed meanwhile');
+  if ((error as { code?: string }).code === '23503') {
+    return new AppError('conflict', 'Something this request refers to was changed or removed meanwhile; try again');
+  }
   if (error.validation) return validationError(error.validation as never, error.validationContext ?? 'body');
   const known = error.code ? FASTIFY_ERRORS[error.code] : undefined;
   if (known) return known();

@@ -3,6 +3,7 @@ import addFormats from 'ajv-formats';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import type { FastifySchemaCompiler } from 'fastify';
 import { AppError, type ErrorCode } from '../errors.js';
+import { UUID } from '../ids.js';
 
 /**
  * Request validation. Bodies are checked strictly: no type coercion (`"5"` is not 5),
@@ -12,9 +13,9 @@ import { AppError, type ErrorCode } from '../errors.js';
 function makeAjv(coerce: boolean) {
   const ajv = new Ajv({ allErrors: false, coerceTypes: coerce, removeAdditional: false, useDefaults: true, strict: false });
   addFormats.default(ajv);
-  // Narrower than ajv-formats, to what PostgreSQL accepts: no `urn:uuid:` prefix, and
+  // Narrower than ajv-formats, to ids as Gatehouse writes them (lower case, no `urn:uuid:`) and
   // timestamps that are real instants in years 1 to 9999 (no leap second, no year 0).
-  ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
+  ajv.addFormat('uuid', UUID);
   ajv.addFormat('date-time', {
     validate: (value: string) => {
       if (!(fullFormats['date-time'] as { validate: (s: string) => boolean }).validate(value)) return false;

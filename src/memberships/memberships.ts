@@ -4,8 +4,7 @@ import type { AppContext } from '../context.js';
 import { DEFAULT_LIMIT, decodeCursor, type Page, type PageRequest, toPage } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
-import { isRestricted } from '../permissions/catalog.js';
-import { combinePermissions, inScope, type Scope } from '../permissions/effective.js';
+import { assertOutranks, combinePermissions, inScope, type Scope } from '../permissions/effective.js';
 import { assertGrantable } from '../permissions/permissions.js';
 import { resolveAssignableRoles, systemRole } from '../roles/roles.js';
 
@@ -138,7 +137,7 @@ export async function updateMember(
   assertTenantInScope(scope, tenantId);
   await ctx.db.transaction().execute(async (trx) => {
     const current = await readMember(trx, tenantId, userId, true);
-    if (scope.kind === 'tenant') assertNoRestrictedHeld(current);
+    assertOutranks(scope, current.effective_permissions);
     const roles = patch.roles ? await resolveAssignableRoles(trx, scope, tenantId, patch.roles) : undefined;
     const permissions = patch.permissions && [...new Set(patch.permissions)];
     if (permissions) await assertGrantable(trx, scope, tenantId, permissions);
@@ -170,7 +169,7 @@ export async function removeMember(ctx: AppContext, scope: Scope, actor: Actor, 
   assertTenantInScope(scope, tenantId);
   await ctx.db.transaction().execute(async (trx) => {
     const current = await readMember(trx, tenantId, userId, true);
-    if (scope.kind === 'tenant') assertNoRestrictedHeld(current);
+    assertOutranks(scope, current.effective_permissions);
     await trx.deleteFrom('memberships').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute();
     await recordAudit(trx, ctx.ids, {
       action: 'iam.membership.deleted',
@@ -179,13 +178,6 @@ export async function removeMember(ctx: AppContext, scope: Scope, actor: Actor, 
       target: { type: 'user', id: userId },
     });
   });
-}
-
-/** A membership holding restricted permissions was set up by a system administrator; only one changes it. */
-function assertNoRestrictedHeld(member: Member) {
-  if (member.effective_permissions.some(isRestricted)) {
-    throw new AppError('restricted_permission', 'This membership holds restricted permissions; a system administrator manages it');
-  }
 }
 
 async function writeGrants(

@@ -50,8 +50,8 @@ export function combinePermissions(roles: readonly { permissions: readonly strin
   return [...permissions].sort();
 }
 
-/** Where a caller may act: across all tenants, or inside one with the permissions it holds there. */
-export type Scope = { kind: 'system' } | { kind: 'tenant'; tenantId: string; held: ReadonlySet<string> };
+/** Where a caller may act (across all tenants, or inside one), with the permissions it holds there. */
+export type Scope = { kind: 'system'; held: ReadonlySet<string> } | { kind: 'tenant'; tenantId: string; held: ReadonlySet<string> };
 
 /** What a route needs: the common permission for its own tenant, the restricted one across tenants. */
 export interface Access {
@@ -64,7 +64,7 @@ export interface Access {
  * system tenant; `all` implies everything, `tenant.all` every common permission.
  */
 export function resolveScope(held: ReadonlySet<string>, tenantId: string, isSystemTenant: boolean, access: Access): Scope | undefined {
-  if (access.system && isSystemTenant && (held.has('all') || held.has(access.system))) return { kind: 'system' };
+  if (access.system && isSystemTenant && (held.has('all') || held.has(access.system))) return { kind: 'system', held };
   if (access.tenant && access.tenant in COMMON_PERMISSIONS) {
     if (held.has('all') || held.has('tenant.all') || held.has(access.tenant)) return { kind: 'tenant', tenantId, held };
   }
@@ -98,24 +98,49 @@ export function owningTenant(scope: Scope, requested: string | undefined): strin
 }
 
 /**
- * Least privilege when granting (DESIGN §3): outside system scope nobody grants a
- * restricted permission, and a caller without `tenant.all` grants only permissions it
- * holds itself, so a narrow administrator cannot raise itself or others above its own level.
+ * Which of `permissions` the caller's own do not cover. `all` covers everything (but in
+ * tenant scope never a restricted permission: those count only in the system tenant);
+ * `tenant.all` covers every permission that is not restricted.
+ */
+function uncovered(scope: Scope, permissions: Iterable<string>): string[] {
+  const { held } = scope;
+  return [...new Set(permissions)].filter((key) =>
+    isRestricted(key)
+      ? scope.kind === 'tenant' || !(held.has('all') || held.has(key))
+      : !(held.has('all') || held.has('tenant.all') || held.has(key)),
+  );
+}
+
+/**
+ * Least privilege when granting (decision 20): a caller grants (through roles it creates,
+ * changes or assigns, or directly) only permissions it holds itself, and outside system
+ * scope no restricted permission at all.
  */
 export function assertDelegable(scope: Scope, permissions: Iterable<string>): void {
-  if (scope.kind === 'system') return;
-  const keys = [...new Set(permissions)];
-  const restricted = keys.filter(isRestricted);
-  if (restricted.length > 0) {
+  const missing = uncovered(scope, permissions);
+  if (missing.length === 0) return;
+  if (scope.kind === 'tenant' && missing.some(isRestricted)) {
     throw new AppError('restricted_permission', 'Restricted permissions are granted by system administrators only', {
-      permissions: restricted,
+      permissions: missing.filter(isRestricted),
     });
   }
-  if (scope.held.has('all') || scope.held.has('tenant.all')) return;
-  const missing = keys.filter((key) => !scope.held.has(key));
-  if (missing.length > 0) {
-    throw new AppError('forbidden', 'You can grant only permissions you hold yourself', { permissions: missing });
+  throw new AppError('forbidden', 'You can grant only permissions you hold yourself', { permissions: missing });
+}
+
+/**
+ * The other half of least privilege: a caller manages (changes, resets, removes) only an
+ * account or membership whose permissions its own cover, so a narrow administrator
+ * cannot take over or demote a broader one.
+ */
+export function assertOutranks(scope: Scope, targetPermissions: Iterable<string>): void {
+  const missing = uncovered(scope, targetPermissions);
+  if (missing.length === 0) return;
+  if (scope.kind === 'tenant' && missing.some(isRestricted)) {
+    throw new AppError('restricted_permission', 'This holds restricted permissions; a system administrator manages it');
   }
+  throw new AppError('forbidden', 'This holds permissions you do not hold; an administrator above it manages it', {
+    permissions: missing,
+  });
 }
 
 /**
@@ -123,7 +148,10 @@ export function assertDelegable(scope: Scope, permissions: Iterable<string>): vo
  * account is out of every tenant administrator's reach, whatever its home tenant.
  */
 export async function isSystemAdministrator(db: Db, userId: string): Promise<boolean> {
-  const system = await db.selectFrom('tenants').select('id').where('is_system', '=', true).executeTakeFirstOrThrow();
-  const grants = await effectivePermissions(db, userId, system.id);
+  const grants = await effectivePermissions(db, userId, await systemTenantId(db));
   return grants?.permissions.some(isRestricted) ?? false;
+}
+
+export async function systemTenantId(db: Db): Promise<string> {
+  return (await db.selectFrom('tenants').select('id').where('is_system', '=', true).executeTakeFirstOrThrow()).id;
 }

@@ -5,7 +5,7 @@ import { type Db, isUniqueViolation } from '../db/database.js';
 import type { Role } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { isRestricted, isSystemRoleName } from '../permissions/catalog.js';
-import { assertDelegable, inScope, listedTenant, owningTenant, type Scope } from '../permissions/effective.js';
+import { assertDelegable, assertOutranks, inScope, listedTenant, owningTenant, type Scope } from '../permissions/effective.js';
 import { assertGrantable } from '../permissions/permissions.js';
 
 export interface RoleInput {
@@ -116,12 +116,14 @@ export async function deleteRole(ctx: AppContext, scope: Scope, actor: Actor, id
 
 /**
  * Resolves role ids for a membership in `tenantId`: each must be global or the tenant's
- * own, and outside system scope none may carry a restricted permission (least privilege).
+ * own, outside system scope none may carry a restricted permission, and the caller must
+ * hold every permission they carry (least privilege). The roles stay locked against
+ * deletion until the transaction ends.
  */
 export async function resolveAssignableRoles(db: Db, scope: Scope, tenantId: string, roleIds: readonly string[]) {
   const unique = [...new Set(roleIds)];
   if (unique.length === 0) return [];
-  const roles = await db.selectFrom('roles').selectAll().where('id', 'in', unique).execute();
+  const roles = await db.selectFrom('roles').selectAll().where('id', 'in', unique).forKeyShare().execute();
   const usable = roles.filter((r) => r.tenant_id === null || r.tenant_id === tenantId);
   if (usable.length !== unique.length) {
     const found = new Set(usable.map((r) => r.id));
@@ -134,11 +136,11 @@ export async function resolveAssignableRoles(db: Db, scope: Scope, tenantId: str
         roles: privileged.map((r) => r.name),
       });
     }
-    assertDelegable(
-      scope,
-      usable.flatMap((r) => r.permissions),
-    );
   }
+  assertDelegable(
+    scope,
+    usable.flatMap((r) => r.permissions),
+  );
   return usable;
 }
 
@@ -168,6 +170,7 @@ async function assertChangeable(ctx: AppContext, scope: Scope, id: string): Prom
   if (scope.kind === 'tenant' && role.tenant_id === null) {
     throw new AppError('forbidden', 'Global roles are changed by system administrators only');
   }
+  assertOutranks(scope, role.permissions);
   return role;
 }
 
@@ -181,7 +184,7 @@ async function assertNameFree(db: Db, tenantId: string | null, name: string, exc
   let query = db
     .selectFrom('roles')
     .select('id')
-    .where((eb) => eb(eb.fn('lower', ['name']), '=', name.toLowerCase()));
+    .where((eb) => eb(eb.fn('lower', ['name']), '=', eb.fn('lower', [eb.val(name)])));
   if (tenantId) query = query.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', tenantId)]));
   if (exceptId) query = query.where('id', '!=', exceptId);
   if (await query.executeTakeFirst()) throw new AppError('role_name_taken', 'A role with this name exists');

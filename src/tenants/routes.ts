@@ -117,7 +117,7 @@ export const tenantRoutes =
         onRequest: requireAccess(ctx, { system: 'iam.tenant.delete' }),
       },
       async (request, reply) => {
-        await deleteTenant(ctx, actorOf(request), request.params.id);
+        await deleteTenant(ctx, scopeOf(request), actorOf(request), request.params.id);
         return reply.status(204).send(null);
       },
     );

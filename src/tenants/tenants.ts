@@ -106,8 +106,8 @@ export async function updateTenant(ctx: AppContext, scope: Scope, actor: Actor, 
 }
 
 /** Deletes a tenant with its memberships, roles and permissions; its users stay, homeless. */
-export async function deleteTenant(ctx: AppContext, actor: Actor, id: string): Promise<void> {
-  const tenant = await getTenant(ctx, { kind: 'system' }, id);
+export async function deleteTenant(ctx: AppContext, scope: Scope, actor: Actor, id: string): Promise<void> {
+  const tenant = await getTenant(ctx, scope, id);
   if (tenant.is_system) throw new AppError('system_resource', 'The system tenant cannot be deleted');
   await ctx.db.transaction().execute(async (trx) => {
     await trx.deleteFrom('tenants').where('id', '=', id).execute();

@@ -30,6 +30,9 @@ export interface IssuedToken {
   expires_in: number;
 }
 
+/** Session tokens are opaque (`ghs_…`); access tokens are JWTs: three dot-separated parts. */
+export const looksLikeJwt = (token: string): boolean => token.split('.').length === 3;
+
 /** The audience of tokens for Gatehouse's own API and the OIH flow: the issuer itself. */
 export const apiAudience = (ctx: AppContext) => ctx.config.issuer;
 
@@ -85,7 +88,9 @@ async function findTenant(ctx: AppContext, organization: string): Promise<Tenant
   return ctx.db
     .selectFrom('tenants')
     .selectAll()
-    .where((eb) => (isUuid(organization) ? eb('id', '=', organization) : eb(eb.fn('lower', ['slug']), '=', organization.toLowerCase())))
+    .where((eb) =>
+      isUuid(organization) ? eb('id', '=', organization) : eb(eb.fn('lower', ['slug']), '=', eb.fn('lower', [eb.val(organization)])),
+    )
     .executeTakeFirst();
 }
 

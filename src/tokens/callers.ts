@@ -3,7 +3,7 @@ import type { Session, Tenant, User } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { effectivePermissions, type Grants } from '../permissions/effective.js';
 import { sessionById, sessionFromToken } from '../sessions/sessions.js';
-import { type AccessTokenClaims, verifyAccessToken } from './access-tokens.js';
+import { type AccessTokenClaims, looksLikeJwt, verifyAccessToken } from './access-tokens.js';
 
 /** Who calls the admin API: a live session's user, acting in the token's tenant. */
 export interface Caller {
@@ -14,8 +14,6 @@ export interface Caller {
   held: ReadonlySet<string>;
   claims: AccessTokenClaims;
 }
-
-const looksLikeJwt = (token: string) => token.split('.').length === 3;
 
 /**
  * Resolves an access token to its caller, checking on every request (no cache) that the

@@ -5,7 +5,15 @@ import { DEFAULT_LIMIT, decodeCursor, type Page, type PageRequest, toPage } from
 import type { User, UserStatus } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { addMembership } from '../memberships/memberships.js';
-import { isSystemAdministrator, listedTenant, owningTenant, type Scope } from '../permissions/effective.js';
+import {
+  assertOutranks,
+  effectivePermissions,
+  isSystemAdministrator,
+  listedTenant,
+  owningTenant,
+  type Scope,
+  systemTenantId,
+} from '../permissions/effective.js';
 import { revokeUserSessions } from '../sessions/sessions.js';
 import { assertPasswordAcceptable } from './password-rules.js';
 
@@ -59,11 +67,15 @@ export async function getUser(ctx: AppContext, scope: Scope, id: string): Promis
 }
 
 export async function findUserByLogin(db: Db, login: string): Promise<User | undefined> {
-  const value = login.trim().toLowerCase();
+  // lower() on both sides: PostgreSQL's case folding, not JavaScript's (they differ, e.g. for "İ").
+  const value = login.trim();
   return db
     .selectFrom('users')
     .selectAll()
-    .where((eb) => eb.or([eb(eb.fn('lower', ['email']), '=', value), eb(eb.fn('lower', ['username']), '=', value)]))
+    .where((eb) => {
+      const lowered = eb.fn<string>('lower', [eb.val(value)]);
+      return eb.or([eb(eb.fn('lower', ['email']), '=', lowered), eb(eb.fn('lower', ['username']), '=', lowered)]);
+    })
     .orderBy('id')
     .executeTakeFirst();
 }
@@ -81,7 +93,7 @@ export async function listUsers(ctx: AppContext, scope: Scope, filter: UserFilte
     query = query.innerJoin('memberships', 'memberships.user_id', 'users.id').where('memberships.tenant_id', '=', tenantId);
   }
   if (after) query = query.where('users.id', '>', after);
-  if (filter.email) query = query.where((eb) => eb(eb.fn('lower', ['users.email']), '=', filter.email!.toLowerCase()));
+  if (filter.email) query = query.where((eb) => eb(eb.fn('lower', ['users.email']), '=', eb.fn('lower', [eb.val(filter.email!)])));
   if (filter.status) query = query.where('users.status', '=', filter.status);
   if (filter.q) {
     const pattern = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -94,6 +106,9 @@ export async function listUsers(ctx: AppContext, scope: Scope, filter: UserFilte
 
 export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, input: UserInput): Promise<User> {
   const homeTenantId = owningTenant(scope, input.tenant);
+  if (input.roles && !homeTenantId) {
+    throw new AppError('missing_field', 'Roles are held in a tenant: name it in "tenant"', { field: 'tenant' });
+  }
   if (input.password !== undefined) assertPasswordAcceptable(input.password);
   const passwordHash = input.password === undefined ? null : await ctx.passwords.hash(input.password);
   const now = ctx.clock.now();
@@ -141,13 +156,17 @@ export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, in
  */
 async function assertManageable(ctx: AppContext, scope: Scope, id: string): Promise<User> {
   const user = await getUser(ctx, scope, id);
-  if (scope.kind === 'system') return user;
-  if (user.home_tenant_id !== scope.tenantId) {
-    throw new AppError('not_home_tenant', 'Only an administrator of the user’s home tenant changes this account');
+  if (scope.kind === 'tenant') {
+    if (user.home_tenant_id !== scope.tenantId) {
+      throw new AppError('not_home_tenant', 'Only an administrator of the user’s home tenant changes this account');
+    }
+    if (await isSystemAdministrator(ctx.db, id)) {
+      throw new AppError('forbidden', 'System administrators’ accounts are managed by system administrators');
+    }
   }
-  if (await isSystemAdministrator(ctx.db, id)) {
-    throw new AppError('forbidden', 'System administrators’ accounts are managed by system administrators');
-  }
+  // Least privilege: only a caller whose permissions cover the account's manages it.
+  const where = scope.kind === 'tenant' ? scope.tenantId : await systemTenantId(ctx.db);
+  assertOutranks(scope, (await effectivePermissions(ctx.db, id, where))?.permissions ?? []);
   return user;
 }
 

@@ -202,6 +202,7 @@ export async function startGatehouse(overrides: { issuer?: string } = {}): Promi
     async stop() {
       await app.close();
       await drop();
+      await gatehouse.ctx.passwords.close();
     },
   };
   return self;

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ARGON2_PARAMS, createPasswordHasher, type PasswordHasher } from '../src/crypto/passwords.js';
+import type { AppError } from '../src/errors.js';
+
+describe('password hashing pool', () => {
+  let hasher: PasswordHasher;
+  before(async () => {
+    hasher = await createPasswordHasher(2);
+  });
+  after(() => hasher.close());
+
+  it('hashes with argon2id m=19456, t=2, p=1 and verifies the right password only', async () => {
+    const hash = await hasher.hash('correct horse battery staple');
+    assert.match(hash, new RegExp(`^\\$argon2id\\$v=19\\$m=${ARGON2_PARAMS.memoryCost},t=2,p=1\\$`));
+    assert.equal(await hasher.verify(hash, 'correct horse battery staple'), true);
+    assert.equal(await hasher.verify(hash, 'wrong'), false);
+  });
+
+  it('answers false for a missing hash (after verifying against the dummy) and for a malformed one', async () => {
+    assert.equal(await hasher.verify(null, 'anything'), false);
+    assert.equal(await hasher.verify(undefined, 'anything'), false);
+    assert.equal(await hasher.verify('not-a-hash', 'anything'), false);
+  });
+
+  it('runs many verifications concurrently and answers each one correctly', async () => {
+    const hash = await hasher.hash('p1-password');
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => hasher.verify(hash, i % 2 ? 'p1-password' : 'nope')));
+    assert.deepEqual(
+      results,
+      Array.from({ length: 12 }, (_, i) => i % 2 === 1),
+    );
+  });
+
+  it('refuses a burst beyond its queue with 503 server_busy instead of queueing without bound', async () => {
+    const small = await createPasswordHasher(1);
+    try {
+      const hash = await small.hash('burst-password');
+      const outcomes = await Promise.allSettled(Array.from({ length: 80 }, () => small.verify(hash, 'burst-password')));
+      const refused = outcomes.filter((o) => o.status === 'rejected');
+      assert.ok(refused.length > 0, 'some were refused');
+      for (const o of refused) assert.equal(((o as PromiseRejectedResult).reason as AppError).code, 'server_busy');
+      assert.ok(
+        outcomes.some((o) => o.status === 'fulfilled' && o.value === true),
+        'the rest were verified',
+      );
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('after close(), pending and new work fail instead of hanging', async () => {
+    const closing = await createPasswordHasher(1);
+    const inFlight = assert.rejects(closing.hash('closing-password'), /closed/);
+    await closing.close();
+    await inFlight;
+    await assert.rejects(closing.verify(null, 'x'));
+  });
+});
