@@ -24,10 +24,8 @@ describe('hardening (security review of issue 2)', () => {
 
   before(async () => {
     gh = await startGatehouse();
-    admin = await gh.adminToken();
+    ({ token: admin, systemTenantId } = await gh.systemAdmin());
     roles = await gh.systemRoleIds();
-    systemTenantId = (await gh.request('GET', '/api/v1/organizations', { token: await gh.signIn(ADMIN_EMAIL, ADMIN_PASSWORD) })).body
-      .organizations[0].id;
     acme = await gh.tenantWithAdmin('acme');
   });
   after(() => gh.stop());

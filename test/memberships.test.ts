@@ -19,10 +19,7 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
 
   before(async () => {
     gh = await startGatehouse();
-    admin = await gh.adminToken();
-    const claims = decodeJwt(admin);
-    adminId = claims.sub!;
-    systemTenantId = claims.org_id as string;
+    ({ token: admin, id: adminId, systemTenantId } = await gh.systemAdmin());
     roles = await gh.systemRoleIds();
     a = await gh.tenantWithAdmin('members-a');
     b = await gh.tenantWithAdmin('members-b');

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { decodeJwt } from 'jose';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 const UNKNOWN_ID = '0190f5a0-0000-7000-8000-000000000000';
@@ -16,10 +15,7 @@ describe('Tenants API: /api/v1/tenants', () => {
 
   before(async () => {
     gh = await startGatehouse();
-    admin = await gh.adminToken();
-    const claims = decodeJwt(admin);
-    adminId = claims.sub!;
-    systemTenantId = claims.org_id as string;
+    ({ token: admin, id: adminId, systemTenantId } = await gh.systemAdmin());
     a = await gh.tenantWithAdmin('tenant-a');
     b = await gh.tenantWithAdmin('tenant-b');
   });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { decodeJwt } from 'jose';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 const UNKNOWN_ID = '0190f5a0-0000-7000-8000-000000000000';
@@ -17,10 +16,7 @@ describe('Users API: /api/v1/users', () => {
 
   before(async () => {
     gh = await startGatehouse();
-    admin = await gh.adminToken();
-    const claims = decodeJwt(admin);
-    adminId = claims.sub!;
-    systemTenantId = claims.org_id as string;
+    ({ token: admin, id: adminId, systemTenantId } = await gh.systemAdmin());
     roles = await gh.systemRoleIds();
     a = await gh.tenantWithAdmin('users-a');
     b = await gh.tenantWithAdmin('users-b');

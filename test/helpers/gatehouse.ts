@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { InjectOptions } from 'fastify';
+import { decodeJwt } from 'jose';
 import { parseConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/schema.js';
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js';
@@ -70,6 +71,8 @@ export interface TestGatehouse extends Gatehouse {
   tokenFor(sessionToken: string, organization: string): Promise<string>;
   /** Access token of the first system administrator, for the system tenant. */
   adminToken(): Promise<string>;
+  /** The first system administrator: an access token for the system tenant, the user id, and that tenant's id. */
+  systemAdmin(): Promise<{ token: string; id: string; systemTenantId: string }>;
   /** A new tenant with a tenant administrator (TENANT_ADMIN) homed in it, signed in. */
   tenantWithAdmin(slug: string): Promise<TenantAdmin>;
   /** Creates a user through the API with the given token; returns its id. */
@@ -150,6 +153,11 @@ export async function startGatehouse(overrides: { issuer?: string } = {}): Promi
     },
     async tokenFor(sessionToken, organization) {
       return expectOk(await request('POST', '/api/v1/token', { token: sessionToken, body: { organization } }), 'token').token;
+    },
+    async systemAdmin() {
+      const token = await self.adminToken();
+      const claims = decodeJwt(token);
+      return { token, id: claims.sub!, systemTenantId: claims.org_id as string };
     },
     async adminToken() {
       return self.tokenFor(await self.signIn(ADMIN_EMAIL, ADMIN_PASSWORD), 'system');
