@@ -326,4 +326,37 @@ describe('hardening (security review of issue 2)', () => {
       }
     });
   });
+
+  describe('CSRF (DESIGN §6): a cross-site form carrying the session cookie changes nothing', () => {
+    it('answers 415 to form-encoded and text/plain bodies on every cookie-authenticated write, before any effect', async () => {
+      await gh.createUser(acme.token, { email: 'victim@acme.test', password: PASSWORD, name: 'Victim' });
+      const login = await gh.app.inject({
+        method: 'POST',
+        url: '/api/v1/session',
+        payload: { username: 'victim@acme.test', password: PASSWORD },
+      });
+      const cookie = login.cookies.find((c) => c.name === 'gatehouse_session')!;
+      assert.equal(cookie.sameSite, 'Lax', 'browsers do not send it on cross-site POSTs at all');
+      const tokensBefore = await gh.rowCount('audit_events');
+      for (const [method, url, payload] of [
+        ['PATCH', '/api/v1/users/me', 'name=Pwned'],
+        ['POST', '/api/v1/token', `organization=${acme.tenantId}`],
+        ['DELETE', '/api/v1/session', 'x=1'],
+      ] as const) {
+        for (const contentType of ['application/x-www-form-urlencoded', 'text/plain', 'multipart/form-data; boundary=x']) {
+          const response = await gh.app.inject({
+            method,
+            url,
+            payload,
+            headers: { 'content-type': contentType },
+            cookies: { gatehouse_session: cookie.value },
+          });
+          assert.equal(response.statusCode, 415, `${method} ${url} as ${contentType}`);
+        }
+      }
+      assert.equal(await gh.rowCount('audit_events'), tokensBefore, 'no token issued, no sign-out, no change recorded');
+      const me = await gh.app.inject({ method: 'GET', url: '/api/v1/users/me', cookies: { gatehouse_session: cookie.value } });
+      assert.equal(me.json().name, 'Victim');
+    });
+  });
 });
