@@ -11,7 +11,7 @@ import { createContext, createGatehouse, type Gatehouse } from '../src/gatehouse
 import { createServer } from '../src/http/server.js';
 import { createLogger } from '../src/logger.js';
 import { SYSTEM_PERMISSIONS } from '../src/permissions/catalog.js';
-import { TEST_DATABASE_URL } from './helpers/database.js';
+import { emptyPostgresDatabase, TEST_DATABASE_URL } from './helpers/database.js';
 import { startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
 
 const MIGRATIONS_DIR = new URL('../src/db/migrations/', import.meta.url);
@@ -27,23 +27,14 @@ const nodeConfig = (masterKey: string) =>
   parseConfig({ issuer: 'http://storage.test', masterKey, adminEmail: ADMIN_EMAIL, logLevel: 'silent', dataDir: '/nonexistent' }, false);
 
 /**
- * An empty database: no migrations, no seed. On PostgreSQL a schema of its own, and each
+ * An empty database: no migrations, no seed. On PostgreSQL a database of its own, and each
  * `connect()` is a new connection pool (a separate node). On PGlite, one in-process
  * instance: PGlite is one process's database, so every "node" shares that instance.
  */
 async function emptyDatabase(): Promise<{ connect(): Promise<Db>; drop(): Promise<void>; separateNodes: boolean }> {
   if (TEST_DATABASE_URL) {
-    const schema = `gh_test_empty_${randomBytes(6).toString('hex')}`;
-    const admin = await openDatabase({ url: TEST_DATABASE_URL });
-    await sql.raw(`create schema ${schema}`).execute(admin);
-    return {
-      separateNodes: true,
-      connect: () => openDatabase({ url: TEST_DATABASE_URL, schema }),
-      async drop() {
-        await sql.raw(`drop schema ${schema} cascade`).execute(admin);
-        await admin.destroy();
-      },
-    };
+    const empty = await emptyPostgresDatabase(TEST_DATABASE_URL);
+    return { separateNodes: true, connect: () => openDatabase({ url: empty.url }), drop: empty.drop };
   }
   const db = await openDatabase({});
   return { separateNodes: false, connect: async () => db, drop: () => db.destroy() };
@@ -64,7 +55,7 @@ async function closedPort(): Promise<number> {
 }
 
 describe('storage: migrations, concurrent first start, health and readiness', () => {
-  describe(`a fresh, empty database (${TEST_DATABASE_URL ? 'PostgreSQL schema, two nodes with two connection pools' : 'PGlite, two bootstraps sharing the instance'})`, () => {
+  describe(`a fresh, empty database (${TEST_DATABASE_URL ? 'PostgreSQL, two nodes with two connection pools' : 'PGlite, two bootstraps sharing the instance'})`, () => {
     let empty: Awaited<ReturnType<typeof emptyDatabase>>;
     const masterKey = randomBytes(32).toString('base64');
     const nodes: Gatehouse[] = [];

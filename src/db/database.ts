@@ -10,8 +10,6 @@ export interface DatabaseOptions {
   /** PostgreSQL URL; when absent, PGlite in `dataDir`. */
   url?: string | undefined;
   dataDir?: string;
-  /** PostgreSQL only: the schema to work in (tests use one per file). */
-  schema?: string;
   /** PGlite only: start from a dumped data directory instead of `dataDir`. */
   pgliteDump?: Blob;
 }
@@ -23,11 +21,7 @@ export interface DatabaseOptions {
 export async function openDatabase(options: DatabaseOptions): Promise<Db> {
   if (options.url) {
     const { default: pg } = await import('pg');
-    const pool = new pg.Pool({
-      connectionString: options.url,
-      max: 10,
-      ...(options.schema && { options: `-c search_path=${options.schema}` }),
-    });
+    const pool = new pg.Pool({ connectionString: options.url, max: 10 });
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const { PGlite } = await import('@electric-sql/pglite');

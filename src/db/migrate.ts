@@ -26,8 +26,8 @@ const provider: MigrationProvider = {
 
 /**
  * Kysely looks for its migration tables in every schema unless told which one; name the
- * current schema, so a database that holds Gatehouse in another schema too (tests on
- * PostgreSQL use one schema per file, side by side) still gets its own tables.
+ * current schema, so Gatehouse in a schema of its own (search_path) next to another copy
+ * in the same database still gets its own migration tables.
  */
 async function migrator(db: Kysely<any>): Promise<Migrator> {
   const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);

@@ -15,22 +15,41 @@ const MIGRATIONS_DIR = new URL('../../src/db/migrations/', import.meta.url);
 const CACHE_DIR = new URL('../../node_modules/.cache/gatehouse-test/', import.meta.url);
 
 /**
- * A fresh, migrated database for one test file. On PostgreSQL: a schema of its own.
+ * An empty PostgreSQL database of its own on the test server (a whole database, not a
+ * schema: the migrator looks at the catalog of the whole database, and must not see
+ * another test file's schema vanish under it). `drop` removes it, connections and all.
+ */
+export async function emptyPostgresDatabase(url: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `gh_test_${randomBytes(6).toString('hex')}`;
+  const admin = await openDatabase({ url });
+  await sql.raw(`create database ${name}`).execute(admin);
+  await admin.destroy();
+  const own = new URL(url);
+  own.pathname = `/${name}`;
+  return {
+    url: own.toString(),
+    drop: async () => {
+      const admin = await openDatabase({ url });
+      await sql.raw(`drop database if exists ${name} with (force)`).execute(admin);
+      await admin.destroy();
+    },
+  };
+}
+
+/**
+ * A fresh, migrated database for one test file. On PostgreSQL: a database of its own.
  * On PGlite: a clone of a migrated template (initdb and migrations run once, not per file).
  */
 export async function freshDatabase(): Promise<{ db: Db; drop: () => Promise<void> }> {
   if (TEST_DATABASE_URL) {
-    const schema = `gh_test_${randomBytes(6).toString('hex')}`;
-    const admin = await openDatabase({ url: TEST_DATABASE_URL });
-    await sql.raw(`create schema ${schema}`).execute(admin);
-    await admin.destroy();
-    const db = await openDatabase({ url: TEST_DATABASE_URL, schema });
+    const empty = await emptyPostgresDatabase(TEST_DATABASE_URL);
+    const db = await openDatabase({ url: empty.url });
     await migrateToLatest(db);
     return {
       db,
       drop: async () => {
-        await sql.raw(`drop schema ${schema} cascade`).execute(db);
         await db.destroy();
+        await empty.drop();
       },
     };
   }
