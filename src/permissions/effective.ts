@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import { AppError } from '../errors.js';
 import { COMMON_PERMISSIONS, type CommonPermission, isRestricted, type RestrictedPermission } from './catalog.js';
@@ -72,6 +73,13 @@ export function resolveScope(held: ReadonlySet<string>, tenantId: string, isSyst
 }
 
 export const inScope = (scope: Scope, tenantId: string | null): boolean => scope.kind === 'system' || scope.tenantId === tenantId;
+
+/**
+ * Rows of a table with `tenant_id` (roles, permissions) that one tenant sees: the global
+ * ones and its own; with no tenant, the global ones only.
+ */
+export const visibleIn = (tenantId: string | null) =>
+  tenantId === null ? sql<boolean>`tenant_id is null` : sql<boolean>`(tenant_id is null or tenant_id = ${tenantId})`;
 
 /**
  * The tenant a list is filtered by: in tenant scope always the caller's own (asking for

@@ -5,7 +5,7 @@ import { type Db, isUniqueViolation } from '../db/database.js';
 import type { Permission } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { isReservedKey } from './catalog.js';
-import { assertDelegable, inScope, owningTenant, type Scope } from './effective.js';
+import { assertDelegable, inScope, owningTenant, type Scope, visibleIn } from './effective.js';
 
 export interface PermissionInput {
   key: string;
@@ -22,12 +22,7 @@ export async function assertGrantable(db: Db, scope: Scope, tenantId: string | n
   if (keys.length === 0) return;
   assertDelegable(scope, keys);
   const unique = [...new Set(keys)];
-  const known = await db
-    .selectFrom('permissions')
-    .select('key')
-    .where('key', 'in', unique)
-    .where((eb) => (tenantId ? eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', tenantId)]) : eb('tenant_id', 'is', null)))
-    .execute();
+  const known = await db.selectFrom('permissions').select('key').where('key', 'in', unique).where(visibleIn(tenantId)).execute();
   const knownKeys = new Set(known.map((p) => p.key));
   const unknown = unique.filter((key) => !knownKeys.has(key));
   if (unknown.length > 0) throw new AppError('unknown_permission', 'Unknown permission', { permissions: unknown });
@@ -37,7 +32,7 @@ export async function assertGrantable(db: Db, scope: Scope, tenantId: string | n
 export async function listPermissions(ctx: AppContext, scope: Scope): Promise<Permission[]> {
   let query = ctx.db.selectFrom('permissions').selectAll().orderBy('is_system', 'desc').orderBy('key');
   if (scope.kind === 'tenant') {
-    query = query.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', scope.tenantId)]));
+    query = query.where(visibleIn(scope.tenantId));
   }
   return query.execute();
 }
@@ -66,7 +61,8 @@ export async function createPermission(ctx: AppContext, scope: Scope, actor: Act
       .selectFrom('permissions')
       .select('id')
       .where('key', '=', input.key)
-      .where((eb) => (tenantId ? eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', tenantId)]) : eb.val(true)))
+      // A global key must be free in every tenant; a tenant key among those the tenant sees.
+      .$if(tenantId !== null, (qb) => qb.where(visibleIn(tenantId)))
       .executeTakeFirst();
     if (clash) throw permissionTaken();
     const permission = await trx

@@ -5,7 +5,7 @@ import { type Db, isUniqueViolation } from '../db/database.js';
 import type { Role } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { isRestricted, isSystemRoleName } from '../permissions/catalog.js';
-import { assertDelegable, assertOutranks, inScope, listedTenant, owningTenant, type Scope } from '../permissions/effective.js';
+import { assertDelegable, assertOutranks, inScope, listedTenant, owningTenant, type Scope, visibleIn } from '../permissions/effective.js';
 import { assertGrantable } from '../permissions/permissions.js';
 
 export interface RoleInput {
@@ -24,7 +24,7 @@ const visible = (scope: Scope, role: Role) => role.tenant_id === null || inScope
 export async function listRoles(ctx: AppContext, scope: Scope, filter: { tenant?: string | undefined }): Promise<Role[]> {
   let query = ctx.db.selectFrom('roles').selectAll().orderBy('tenant_id', 'desc').orderBy('name');
   const tenantId = listedTenant(scope, filter.tenant);
-  if (tenantId) query = query.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', tenantId)]));
+  if (tenantId) query = query.where(visibleIn(tenantId));
   return query.execute();
 }
 
@@ -185,7 +185,7 @@ async function assertNameFree(db: Db, tenantId: string | null, name: string, exc
     .selectFrom('roles')
     .select('id')
     .where((eb) => eb(eb.fn('lower', ['name']), '=', eb.fn('lower', [eb.val(name)])));
-  if (tenantId) query = query.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', tenantId)]));
+  if (tenantId) query = query.where(visibleIn(tenantId));
   if (exceptId) query = query.where('id', '!=', exceptId);
   if (await query.executeTakeFirst()) throw new AppError('role_name_taken', 'A role with this name exists');
 }
