@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { COMMON_PERMISSIONS, RESTRICTED_PERMISSIONS } from '../src/permissions/catalog.js';
-import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
+import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse, walkPages } from './helpers/gatehouse.js';
 
 interface PermissionBody {
   id: string;
@@ -64,6 +64,17 @@ describe('permissions API (/api/v1/permission, /api/v1/permissions)', () => {
   after(() => gh.stop());
 
   describe('GET /api/v1/permissions', () => {
+    it('pages with limit and cursor: every item once, in the same order as one whole page', async () => {
+      const whole = (await gh.request('GET', '/api/v1/permissions', { token: admin })).body.permissions.map(
+        (item: { id: string }) => item.id,
+      );
+      assert.ok(whole.length >= 3, 'more than one page of 2');
+      assert.deepEqual(await walkPages(gh, admin, '/api/v1/permissions', 'permissions', 2), whole);
+      const bad = await gh.request('GET', '/api/v1/permissions?cursor=not-a-cursor', { token: admin });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.error, 'invalid_cursor');
+    });
+
     it('lists every system permission with is_system, and restricted set for `all` and iam.* only', async () => {
       const permissions = await listPermissions(acme.token);
       const system = permissions.filter((p) => p.is_system);

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
+import {
+  ADMIN_EMAIL,
+  ADMIN_PASSWORD,
+  PASSWORD,
+  startGatehouse,
+  type TenantAdmin,
+  type TestGatehouse,
+  walkPages,
+} from './helpers/gatehouse.js';
 
 interface RoleBody {
   id: string;
@@ -54,6 +62,15 @@ describe('roles API (/api/v1/roles)', () => {
   after(() => gh.stop());
 
   describe('GET /api/v1/roles', () => {
+    it('pages with limit and cursor: every item once, in the same order as one whole page', async () => {
+      const whole = (await gh.request('GET', '/api/v1/roles', { token: admin })).body.roles.map((item: { id: string }) => item.id);
+      assert.ok(whole.length >= 3, 'more than one page of 2');
+      assert.deepEqual(await walkPages(gh, admin, '/api/v1/roles', 'roles', 2), whole);
+      const bad = await gh.request('GET', '/api/v1/roles?cursor=not-a-cursor', { token: admin });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.error, 'invalid_cursor');
+    });
+
     it('shows a tenant administrator the global roles and the own tenant’s roles, never another tenant’s', async () => {
       const own = await createRole(acme.token, { name: 'Acme Viewer', permissions: ['tenant.account.read'] });
       const foreign = await createRole(globex.token, { name: 'Globex Viewer', permissions: ['tenant.account.read'] });

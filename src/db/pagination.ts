@@ -13,6 +13,8 @@ export interface Page<T> {
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 200;
+/** Lists that are short in practice (roles, permissions) come whole on one page unless they are not. */
+export const LONG_LIST_LIMIT = MAX_LIMIT;
 
 /** Cursors are opaque to clients: the base64url of the last id seen (ids are UUIDv7, time-ordered). */
 export function decodeCursor(cursor: string | undefined): string | undefined {

@@ -1,5 +1,5 @@
 import { type TSchema, Type } from '@sinclair/typebox';
-import { DEFAULT_LIMIT, MAX_LIMIT } from '../db/pagination.js';
+import { DEFAULT_LIMIT, LONG_LIST_LIMIT, MAX_LIMIT } from '../db/pagination.js';
 
 /** Shapes shared by every route; each feature declares its own next to its routes. */
 export const ErrorBody = Type.Object(
@@ -22,6 +22,12 @@ export const IdParams = Type.Object({ id: Id }, { additionalProperties: false })
 
 export const PageQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT })),
+  cursor: Type.Optional(Type.String({ maxLength: 200 })),
+};
+
+/** For lists that are short in practice: the same parameters, a whole page by default. */
+export const LongPageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_LIMIT, default: LONG_LIST_LIMIT })),
   cursor: Type.Optional(Type.String({ maxLength: 200 })),
 };
 

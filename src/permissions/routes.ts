@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../context.js';
 import type { Permission as PermissionRow } from '../db/schema.js';
 import { actorOf, requireAccess, scopeOf } from '../http/guards.js';
-import { ACCESS_TOKEN, errorResponses, IdParams, Nullable, Timestamp } from '../http/schemas.js';
+import { ACCESS_TOKEN, errorResponses, IdParams, LongPageQuery, Nullable, PageOf, Timestamp } from '../http/schemas.js';
 import { createPermission, deletePermission, getPermission, listPermissions, updatePermission } from './permissions.js';
 
 const PermissionCreate = Type.Object(
@@ -44,11 +44,15 @@ export const permissionRoutes =
           tags,
           summary: 'List system permissions, global custom ones and the own tenant’s',
           security: ACCESS_TOKEN,
-          response: { 200: Type.Object({ permissions: Type.Array(Permission) }), ...errorResponses },
+          querystring: Type.Object(LongPageQuery, { additionalProperties: false }),
+          response: { 200: PageOf(Permission, 'permissions'), ...errorResponses },
         },
         onRequest: requireAccess(ctx, read),
       },
-      async (request) => ({ permissions: (await listPermissions(ctx, scopeOf(request))).map(toPermission) }),
+      async (request) => {
+        const page = await listPermissions(ctx, scopeOf(request), request.query);
+        return { permissions: page.items.map(toPermission), next_cursor: page.next_cursor };
+      },
     );
 
     for (const base of ['/permission', '/permissions']) {

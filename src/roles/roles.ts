@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { type Db, isUniqueViolation } from '../db/database.js';
+import { decodeCursor, LONG_LIST_LIMIT, type Page, type PageRequest, toPage } from '../db/pagination.js';
 import type { Role } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { isRestricted, isSystemRoleName } from '../permissions/catalog.js';
@@ -21,11 +22,24 @@ export type RolePatch = Partial<Omit<RoleInput, 'tenant'>>;
 /** A role is visible to a tenant when it is global or the tenant's own. */
 const visible = (scope: Scope, role: Role) => role.tenant_id === null || inScope(scope, role.tenant_id);
 
-export async function listRoles(ctx: AppContext, scope: Scope, filter: { tenant?: string | undefined }): Promise<Role[]> {
-  let query = ctx.db.selectFrom('roles').selectAll().orderBy('tenant_id', 'desc').orderBy('name');
+/** In creation order (the global roles first); a system administrator without `tenant` sees every tenant's. */
+export async function listRoles(
+  ctx: AppContext,
+  scope: Scope,
+  filter: { tenant?: string | undefined },
+  page: PageRequest,
+): Promise<Page<Role>> {
+  const limit = page.limit ?? LONG_LIST_LIMIT;
+  const after = decodeCursor(page.cursor);
+  let query = ctx.db
+    .selectFrom('roles')
+    .selectAll()
+    .orderBy('id')
+    .limit(limit + 1);
   const tenantId = listedTenant(scope, filter.tenant);
   if (tenantId) query = query.where(visibleIn(tenantId));
-  return query.execute();
+  if (after) query = query.where('id', '>', after);
+  return toPage(await query.execute(), limit, (r) => r.id);
 }
 
 export async function getRole(ctx: AppContext, scope: Scope, id: string): Promise<Role> {

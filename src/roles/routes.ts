@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../context.js';
 import type { Role as RoleRow } from '../db/schema.js';
 import { actorOf, requireAccess, scopeOf } from '../http/guards.js';
-import { ACCESS_TOKEN, errorResponses, Id, IdParams, Nullable, Timestamp } from '../http/schemas.js';
+import { ACCESS_TOKEN, errorResponses, Id, IdParams, LongPageQuery, Nullable, PageOf, Timestamp } from '../http/schemas.js';
 import { createRole, deleteRole, getRole, listRoles, updateRole } from './roles.js';
 
 const fields = {
@@ -43,12 +43,16 @@ export const roleRoutes =
           tags,
           summary: 'List the global roles and the own tenant’s roles',
           security: ACCESS_TOKEN,
-          querystring: Type.Object({ tenant: Type.Optional(Id) }, { additionalProperties: false }),
-          response: { 200: Type.Object({ roles: Type.Array(Role) }), ...errorResponses },
+          querystring: Type.Object({ tenant: Type.Optional(Id), ...LongPageQuery }, { additionalProperties: false }),
+          response: { 200: PageOf(Role, 'roles'), ...errorResponses },
         },
         onRequest: requireAccess(ctx, { system: 'iam.role.read', tenant: 'tenant.roles.read' }),
       },
-      async (request) => ({ roles: (await listRoles(ctx, scopeOf(request), request.query)).map(toRole) }),
+      async (request) => {
+        const { limit, cursor, ...filter } = request.query;
+        const page = await listRoles(ctx, scopeOf(request), filter, { limit, cursor });
+        return { roles: page.items.map(toRole), next_cursor: page.next_cursor };
+      },
     );
 
     app.post(

@@ -215,3 +215,19 @@ export async function startGatehouse(overrides: { issuer?: string } = {}): Promi
   };
   return self;
 }
+
+/** Follows `next_cursor` through every page of a list with the given page size; returns the ids in order. */
+export async function walkPages(gh: TestGatehouse, token: string, path: string, key: string, limit: number): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const separator = path.includes('?') ? '&' : '?';
+    const url: string = `${path}${separator}limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`;
+    const page = await gh.request('GET', url, { token });
+    if (page.status !== 200) throw new Error(`GET ${url}: ${page.status} ${JSON.stringify(page.body)}`);
+    if (page.body[key].length > limit) throw new Error(`GET ${url}: more than ${limit} items`);
+    ids.push(...page.body[key].map((item: { id: string }) => item.id));
+    cursor = page.body.next_cursor;
+  } while (cursor);
+  return ids;
+}
