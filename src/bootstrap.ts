@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { recordAudit, SYSTEM_ACTOR } from './audit/record.js';
+import { type AuditSource, recordAudit, SYSTEM_ACTOR } from './audit/record.js';
 import type { AppContext } from './context.js';
 import type { Db } from './db/database.js';
 import type { IdGenerator } from './ids.js';
@@ -27,12 +27,12 @@ export interface BootstrapResult {
 export async function bootstrap(ctx: AppContext): Promise<BootstrapResult> {
   const needsAdmin = await ctx.db.transaction().execute(async (trx) => {
     await lockBootstrap(trx);
-    await ensureSystemTenant(trx, ctx.ids);
+    await ensureSystemTenant(trx, ctx);
     await ensureSystemPermissions(trx, ctx.ids);
     await ensureSystemRoles(trx, ctx.ids);
     return !(await hasAdminRoleHolder(trx));
   });
-  await ensureSigningKey(ctx.db, ctx.ids, ctx.masterKey);
+  await ensureSigningKey(ctx.db, ctx, ctx.masterKey);
   if (!needsAdmin) return {};
   const email = ctx.config.adminEmail ?? DEFAULT_ADMIN_EMAIL;
   const generated = ctx.config.adminPassword ? undefined : generatePassword();
@@ -119,7 +119,7 @@ async function writeSystemAdmin(trx: Db, ctx: AppContext, email: string, passwor
     .values({ tenant_id: tenantId, user_id: userId, role_id: role.id })
     .onConflict((oc) => oc.doNothing())
     .execute();
-  await recordAudit(trx, ctx.ids, {
+  await recordAudit(trx, ctx, {
     action: existing ? 'iam.user.modified' : 'iam.user.created',
     actor: SYSTEM_ACTOR,
     tenantId: tenantId,
@@ -133,15 +133,15 @@ export function generatePassword(): string {
   return randomBytes(18).toString('base64url');
 }
 
-async function ensureSystemTenant(db: Db, ids: IdGenerator): Promise<string> {
+async function ensureSystemTenant(db: Db, source: AuditSource): Promise<string> {
   const existing = await db.selectFrom('tenants').select('id').where('is_system', '=', true).executeTakeFirst();
   if (existing) return existing.id;
-  const id = ids.next();
+  const id = source.ids.next();
   await db
     .insertInto('tenants')
     .values({ id, slug: SYSTEM_TENANT_SLUG, name: 'System', status: 'active', is_system: true, branding: '{}', updated_at: new Date() })
     .execute();
-  await recordAudit(db, ids, { action: 'iam.tenant.created', actor: SYSTEM_ACTOR, tenantId: id, target: { type: 'tenant', id } });
+  await recordAudit(db, source, { action: 'iam.tenant.created', actor: SYSTEM_ACTOR, tenantId: id, target: { type: 'tenant', id } });
   return id;
 }
 

@@ -1,6 +1,6 @@
 import type { Insertable, Kysely } from 'kysely';
 import type { AuditEventsTable, Database, EventOutboxTable } from '../db/schema.js';
-import type { IdGenerator } from '../ids.js';
+import type { Clock, IdGenerator } from '../ids.js';
 import type { AuditAction } from './catalog.js';
 
 /** Who did it: a user, a client, the system itself, or nobody known (failed sign-in). */
@@ -27,9 +27,16 @@ export interface AuditEntry {
  * The audit row and its outbox twin (same id, same record) for one event. Most callers
  * use `recordAudit`; a hot path may put both rows into a statement of its own.
  */
-export function auditRows(ids: IdGenerator, entry: AuditEntry, at = new Date()) {
+/** Where an event's id and time come from (the app context, or a part of it). */
+export interface AuditSource {
+  ids: IdGenerator;
+  clock: Clock;
+}
+
+export function auditRows(source: AuditSource, entry: AuditEntry) {
+  const at = source.clock.now();
   const record = {
-    id: ids.next(),
+    id: source.ids.next(),
     created_at: at,
     tenant_id: entry.tenantId ?? null,
     action: entry.action,
@@ -56,8 +63,8 @@ export function auditRows(ids: IdGenerator, entry: AuditEntry, at = new Date()) 
  * Records an audit event and its outbox row in one statement. Call it with the
  * transaction that makes the change, so the record exists exactly when the change does.
  */
-export async function recordAudit(db: Kysely<Database>, ids: IdGenerator, entry: AuditEntry): Promise<void> {
-  const { audit, outbox } = auditRows(ids, entry);
+export async function recordAudit(db: Kysely<Database>, source: AuditSource, entry: AuditEntry): Promise<void> {
+  const { audit, outbox } = auditRows(source, entry);
   await db
     .with('audit', (qb) => qb.insertInto('audit_events').values(audit))
     .insertInto('event_outbox')

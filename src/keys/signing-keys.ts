@@ -1,9 +1,8 @@
 import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
 import { sql } from 'kysely';
-import { recordAudit, SYSTEM_ACTOR } from '../audit/record.js';
+import { type AuditSource, recordAudit, SYSTEM_ACTOR } from '../audit/record.js';
 import { seal, unseal } from '../crypto/secrets.js';
 import type { Db } from '../db/database.js';
-import type { IdGenerator } from '../ids.js';
 
 const ALG = 'RS256';
 const SEAL_CONTEXT = 'gatehouse:signing-key';
@@ -27,7 +26,7 @@ export interface KeyStore {
  * Creates the first signing key when there is none. Runs under a transaction-scoped
  * advisory lock, so two nodes starting at once create one key, not two.
  */
-export async function ensureSigningKey(db: Db, ids: IdGenerator, masterKey: Buffer): Promise<string | undefined> {
+export async function ensureSigningKey(db: Db, source: AuditSource, masterKey: Buffer): Promise<string | undefined> {
   return db.transaction().execute(async (trx) => {
     await sql`select pg_advisory_xact_lock(hashtext('gatehouse:signing-keys'))`.execute(trx);
     const existing = await trx.selectFrom('signing_keys').select('kid').where('status', '=', 'current').executeTakeFirst();
@@ -46,7 +45,7 @@ export async function ensureSigningKey(db: Db, ids: IdGenerator, masterKey: Buff
         private_jwk_sealed: seal(masterKey, JSON.stringify(privateJwk), `${SEAL_CONTEXT}:${kid}`),
       })
       .execute();
-    await recordAudit(trx, ids, {
+    await recordAudit(trx, source, {
       action: 'iam.key.created',
       actor: SYSTEM_ACTOR,
       target: { type: 'signing_key', id: kid },

@@ -102,7 +102,7 @@ export async function addMembership(
     roles.map((r) => r.id),
     permissions,
   );
-  await recordAudit(trx, ctx.ids, {
+  await recordAudit(trx, ctx, {
     action: 'iam.membership.created',
     actor,
     tenantId,
@@ -154,7 +154,7 @@ export async function updateMember(
       .where('tenant_id', '=', tenantId)
       .where('user_id', '=', userId)
       .execute();
-    await recordAudit(trx, ctx.ids, {
+    await recordAudit(trx, ctx, {
       action: 'iam.membership.modified',
       actor,
       tenantId,
@@ -171,7 +171,7 @@ export async function removeMember(ctx: AppContext, scope: Scope, actor: Actor, 
     const current = await readMember(trx, tenantId, userId, true);
     assertOutranks(scope, current.effective_permissions);
     await trx.deleteFrom('memberships').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute();
-    await recordAudit(trx, ctx.ids, {
+    await recordAudit(trx, ctx, {
       action: 'iam.membership.deleted',
       actor,
       tenantId,

@@ -86,7 +86,7 @@ export async function createPermission(ctx: AppContext, scope: Scope, actor: Act
       .catch((error) => {
         throw isUniqueViolation(error) ? permissionTaken() : error;
       });
-    await recordAudit(trx, ctx.ids, {
+    await recordAudit(trx, ctx, {
       action: 'iam.permission.created',
       actor,
       tenantId,
@@ -112,7 +112,7 @@ export async function updatePermission(
       .where('id', '=', id)
       .returningAll()
       .executeTakeFirstOrThrow();
-    await recordAudit(trx, ctx.ids, {
+    await recordAudit(trx, ctx, {
       action: 'iam.permission.modified',
       actor,
       tenantId: permission.tenant_id,
@@ -139,7 +139,7 @@ export async function deletePermission(ctx: AppContext, scope: Scope, actor: Act
     await roles.execute();
     await grants.execute();
     await trx.deleteFrom('permissions').where('id', '=', id).execute();
-    await recordAudit(trx, ctx.ids, {
+    await recordAudit(trx, ctx, {
       action: 'iam.permission.deleted',
       actor,
       tenantId: permission.tenant_id,

@@ -73,7 +73,7 @@ export async function createRole(ctx: AppContext, scope: Scope, actor: Actor, in
       .returningAll()
       .executeTakeFirstOrThrow()
       .catch(rethrowNameTaken);
-    await recordAudit(trx, ctx.ids, {
+    await recordAudit(trx, ctx, {
       action: 'iam.role.created',
       actor,
       tenantId,
@@ -103,7 +103,7 @@ export async function updateRole(ctx: AppContext, scope: Scope, actor: Actor, id
       .returningAll()
       .executeTakeFirstOrThrow()
       .catch(rethrowNameTaken);
-    await recordAudit(trx, ctx.ids, {
+    await recordAudit(trx, ctx, {
       action: 'iam.role.modified',
       actor,
       tenantId: role.tenant_id,
@@ -118,7 +118,7 @@ export async function deleteRole(ctx: AppContext, scope: Scope, actor: Actor, id
   const role = await assertChangeable(ctx, scope, id);
   await ctx.db.transaction().execute(async (trx) => {
     await trx.deleteFrom('roles').where('id', '=', id).execute();
-    await recordAudit(trx, ctx.ids, {
+    await recordAudit(trx, ctx, {
       action: 'iam.role.deleted',
       actor,
       tenantId: role.tenant_id,

@@ -38,7 +38,7 @@ export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor):
   const user = await findUserByLogin(ctx.db, input.username);
   const passwordOk = await ctx.passwords.verify(user?.password_hash, input.password);
   if (!user || !passwordOk) {
-    await recordAudit(ctx.db, ctx.ids, {
+    await recordAudit(ctx.db, ctx, {
       action: 'iam.user.loginFailed',
       actor,
       outcome: 'failure',
@@ -51,7 +51,7 @@ export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor):
     throw new AppError('invalid_credentials', 'Wrong username or password');
   }
   if (user.status !== 'active') {
-    await recordAudit(ctx.db, ctx.ids, {
+    await recordAudit(ctx.db, ctx, {
       action: 'iam.user.loginFailed',
       actor: { ...actor, type: 'user', id: user.id },
       outcome: 'failure',
@@ -65,17 +65,13 @@ export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor):
   const remember = input.rememberMe === true;
   const token = randomToken('ghs');
   const sessionId = ctx.ids.next();
-  const { audit, outbox } = auditRows(
-    ctx.ids,
-    {
-      action: 'iam.user.loginSucceeded',
-      actor: { ...actor, type: 'user', id: user.id },
-      tenantId: user.home_tenant_id,
-      target: { type: 'user', id: user.id },
-      details: { session_id: sessionId, remember_me: remember },
-    },
-    now,
-  );
+  const { audit, outbox } = auditRows(ctx, {
+    action: 'iam.user.loginSucceeded',
+    actor: { ...actor, type: 'user', id: user.id },
+    tenantId: user.home_tenant_id,
+    target: { type: 'user', id: user.id },
+    details: { session_id: sessionId, remember_me: remember },
+  });
   // The hot path of every sign-in: one statement (atomic on its own) writes the session,
   // the last-login time and the audit event, so the database round trips stay at two.
   const session = await ctx.db
@@ -188,7 +184,7 @@ async function loadActiveSession(
 export async function signOut(ctx: AppContext, session: Session, actor: Actor): Promise<void> {
   await ctx.db.transaction().execute(async (trx) => {
     await trx.updateTable('sessions').set({ revoked_at: ctx.clock.now() }).where('id', '=', session.id).execute();
-    await recordAudit(trx, ctx.ids, {
+    await recordAudit(trx, ctx, {
       action: 'iam.user.logout',
       actor,
       target: { type: 'user', id: session.user_id },

@@ -57,7 +57,7 @@ export async function createTenant(ctx: AppContext, actor: Actor, input: TenantI
       .returningAll()
       .executeTakeFirstOrThrow()
       .catch(rethrowSlugTaken);
-    await recordAudit(trx, ctx.ids, {
+    await recordAudit(trx, ctx, {
       action: 'iam.tenant.created',
       actor,
       tenantId: tenant.id,
@@ -94,7 +94,7 @@ export async function updateTenant(ctx: AppContext, scope: Scope, actor: Actor, 
       .returningAll()
       .executeTakeFirstOrThrow()
       .catch(rethrowSlugTaken);
-    await recordAudit(trx, ctx.ids, {
+    await recordAudit(trx, ctx, {
       action: 'iam.tenant.modified',
       actor,
       tenantId: id,
@@ -111,7 +111,7 @@ export async function deleteTenant(ctx: AppContext, scope: Scope, actor: Actor, 
   if (tenant.is_system) throw new AppError('system_resource', 'The system tenant cannot be deleted');
   await ctx.db.transaction().execute(async (trx) => {
     await trx.deleteFrom('tenants').where('id', '=', id).execute();
-    await recordAudit(trx, ctx.ids, {
+    await recordAudit(trx, ctx, {
       action: 'iam.tenant.deleted',
       actor,
       tenantId: id,

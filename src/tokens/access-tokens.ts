@@ -73,7 +73,7 @@ export async function issueTenantToken(
     .setExpirationTime(now + ACCESS_TOKEN_TTL_S)
     .setJti(jti)
     .sign(key.privateKey);
-  await recordAudit(ctx.db, ctx.ids, {
+  await recordAudit(ctx.db, ctx, {
     action: 'iam.token.created',
     actor,
     tenantId: tenant.id,

@@ -135,7 +135,7 @@ export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, in
       .returningAll()
       .executeTakeFirstOrThrow()
       .catch(rethrowTaken);
-    await recordAudit(trx, ctx.ids, {
+    await recordAudit(trx, ctx, {
       action: 'iam.user.created',
       actor,
       tenantId: homeTenantId,
@@ -205,7 +205,7 @@ async function applyUserPatch(ctx: AppContext, actor: Actor, id: string, patch: 
     if (passwordHash !== undefined || (patch.status !== undefined && patch.status !== 'active')) {
       await revokeUserSessions(trx, ctx.clock.now(), id);
     }
-    await recordAudit(trx, ctx.ids, {
+    await recordAudit(trx, ctx, {
       action: 'iam.user.modified',
       actor,
       tenantId: updated.home_tenant_id,
@@ -221,7 +221,7 @@ export async function deleteUser(ctx: AppContext, scope: Scope, actor: Actor, id
   if (actor.id === id) throw new AppError('forbidden', 'You cannot delete your own account here');
   await ctx.db.transaction().execute(async (trx) => {
     await trx.deleteFrom('users').where('id', '=', id).execute();
-    await recordAudit(trx, ctx.ids, {
+    await recordAudit(trx, ctx, {
       action: 'iam.user.deleted',
       actor,
       tenantId: user.home_tenant_id,
