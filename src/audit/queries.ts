@@ -1,5 +1,5 @@
 import type { AppContext } from '../context.js';
-import { DEFAULT_LIMIT, decodeCursor, type Page, type PageRequest, toPage } from '../db/pagination.js';
+import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../db/pagination.js';
 import type { AuditEvent } from '../db/schema.js';
 import { listedTenant, type Scope } from '../permissions/effective.js';
 
@@ -15,19 +15,20 @@ export interface AuditFilter {
 /** Newest first. A tenant administrator sees only the own tenant's events. */
 export async function listAuditEvents(ctx: AppContext, scope: Scope, filter: AuditFilter, page: PageRequest): Promise<Page<AuditEvent>> {
   const tenantId = listedTenant(scope, filter.tenant);
-  const limit = page.limit ?? DEFAULT_LIMIT;
-  const before = decodeCursor(page.cursor);
-  let query = ctx.db
-    .selectFrom('audit_events')
-    .selectAll()
-    .orderBy('id', 'desc')
-    .limit(limit + 1);
-  if (tenantId) query = query.where('tenant_id', '=', tenantId);
-  if (filter.actor) query = query.where('actor_id', '=', filter.actor);
-  if (filter.target) query = query.where('target_id', '=', filter.target);
-  if (filter.action) query = query.where('action', '=', filter.action);
-  if (filter.from) query = query.where('created_at', '>=', new Date(filter.from));
-  if (filter.to) query = query.where('created_at', '<', new Date(filter.to));
-  if (before) query = query.where('id', '<', before);
-  return toPage(await query.execute(), limit, (e) => e.id);
+  return paginate(
+    page,
+    DEFAULT_LIMIT,
+    (e) => e.id,
+    async (fetch, before) => {
+      let query = ctx.db.selectFrom('audit_events').selectAll().orderBy('id', 'desc').limit(fetch);
+      if (tenantId) query = query.where('tenant_id', '=', tenantId);
+      if (filter.actor) query = query.where('actor_id', '=', filter.actor);
+      if (filter.target) query = query.where('target_id', '=', filter.target);
+      if (filter.action) query = query.where('action', '=', filter.action);
+      if (filter.from) query = query.where('created_at', '>=', new Date(filter.from));
+      if (filter.to) query = query.where('created_at', '<', new Date(filter.to));
+      if (before) query = query.where('id', '<', before);
+      return query.execute();
+    },
+  );
 }

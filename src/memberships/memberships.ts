@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
-import { DEFAULT_LIMIT, decodeCursor, type Page, type PageRequest, toPage } from '../db/pagination.js';
+import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../db/pagination.js';
 import type { Database } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { assertOutranks, combinePermissions, inScope, type Scope } from '../permissions/effective.js';
@@ -37,19 +37,22 @@ function assertTenantInScope(scope: Scope, tenantId: string) {
 export async function listMembers(ctx: AppContext, scope: Scope, tenantId: string, page: PageRequest): Promise<Page<Member>> {
   assertTenantInScope(scope, tenantId);
   if (!(await ctx.db.selectFrom('tenants').select('id').where('id', '=', tenantId).executeTakeFirst())) throw notFound('Tenant');
-  const limit = page.limit ?? DEFAULT_LIMIT;
-  const after = decodeCursor(page.cursor);
-  let query = ctx.db
-    .selectFrom('memberships as m')
-    .innerJoin('users as u', 'u.id', 'm.user_id')
-    .select(['m.user_id', 'm.tenant_id', 'u.email', 'u.name', 'u.status', 'm.created_at'])
-    .where('m.tenant_id', '=', tenantId)
-    .orderBy('m.user_id')
-    .limit(limit + 1);
-  if (after) query = query.where('m.user_id', '>', after);
-  const rows = await query.execute();
-  const members = await withGrants(ctx.db, tenantId, rows);
-  return toPage(members, limit, (m) => m.user_id);
+  return paginate(
+    page,
+    DEFAULT_LIMIT,
+    (m) => m.user_id,
+    async (fetch, after) => {
+      let query = ctx.db
+        .selectFrom('memberships as m')
+        .innerJoin('users as u', 'u.id', 'm.user_id')
+        .select(['m.user_id', 'm.tenant_id', 'u.email', 'u.name', 'u.status', 'm.created_at'])
+        .where('m.tenant_id', '=', tenantId)
+        .orderBy('m.user_id')
+        .limit(fetch);
+      if (after) query = query.where('m.user_id', '>', after);
+      return withGrants(ctx.db, tenantId, await query.execute());
+    },
+  );
 }
 
 export async function getMember(ctx: AppContext, scope: Scope, tenantId: string, userId: string): Promise<Member> {

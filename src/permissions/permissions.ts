@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { type Db, isUniqueViolation } from '../db/database.js';
-import { decodeCursor, LONG_LIST_LIMIT, type Page, type PageRequest, toPage } from '../db/pagination.js';
+import { LONG_LIST_LIMIT, type Page, type PageRequest, paginate } from '../db/pagination.js';
 import type { Permission } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { isReservedKey } from './catalog.js';
@@ -31,16 +31,17 @@ export async function assertGrantable(db: Db, scope: Scope, tenantId: string | n
 
 /** System permissions, global custom ones, and (in tenant scope) the tenant's own. */
 export async function listPermissions(ctx: AppContext, scope: Scope, page: PageRequest): Promise<Page<Permission>> {
-  const limit = page.limit ?? LONG_LIST_LIMIT;
-  const after = decodeCursor(page.cursor);
-  let query = ctx.db
-    .selectFrom('permissions')
-    .selectAll()
-    .orderBy('id')
-    .limit(limit + 1);
-  if (scope.kind === 'tenant') query = query.where(visibleIn(scope.tenantId));
-  if (after) query = query.where('id', '>', after);
-  return toPage(await query.execute(), limit, (p) => p.id);
+  return paginate(
+    page,
+    LONG_LIST_LIMIT,
+    (p) => p.id,
+    async (fetch, after) => {
+      let query = ctx.db.selectFrom('permissions').selectAll().orderBy('id').limit(fetch);
+      if (scope.kind === 'tenant') query = query.where(visibleIn(scope.tenantId));
+      if (after) query = query.where('id', '>', after);
+      return query.execute();
+    },
+  );
 }
 
 export async function getPermission(ctx: AppContext, scope: Scope, id: string): Promise<Permission> {

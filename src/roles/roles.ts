@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { type Db, isUniqueViolation } from '../db/database.js';
-import { decodeCursor, LONG_LIST_LIMIT, type Page, type PageRequest, toPage } from '../db/pagination.js';
+import { LONG_LIST_LIMIT, type Page, type PageRequest, paginate } from '../db/pagination.js';
 import type { Role } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { isRestricted, isSystemRoleName } from '../permissions/catalog.js';
@@ -29,17 +29,18 @@ export async function listRoles(
   filter: { tenant?: string | undefined },
   page: PageRequest,
 ): Promise<Page<Role>> {
-  const limit = page.limit ?? LONG_LIST_LIMIT;
-  const after = decodeCursor(page.cursor);
-  let query = ctx.db
-    .selectFrom('roles')
-    .selectAll()
-    .orderBy('id')
-    .limit(limit + 1);
-  const tenantId = listedTenant(scope, filter.tenant);
-  if (tenantId) query = query.where(visibleIn(tenantId));
-  if (after) query = query.where('id', '>', after);
-  return toPage(await query.execute(), limit, (r) => r.id);
+  return paginate(
+    page,
+    LONG_LIST_LIMIT,
+    (r) => r.id,
+    async (fetch, after) => {
+      let query = ctx.db.selectFrom('roles').selectAll().orderBy('id').limit(fetch);
+      const tenantId = listedTenant(scope, filter.tenant);
+      if (tenantId) query = query.where(visibleIn(tenantId));
+      if (after) query = query.where('id', '>', after);
+      return query.execute();
+    },
+  );
 }
 
 export async function getRole(ctx: AppContext, scope: Scope, id: string): Promise<Role> {

@@ -1,7 +1,7 @@
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { isUniqueViolation } from '../db/database.js';
-import { DEFAULT_LIMIT, decodeCursor, type Page, type PageRequest, toPage } from '../db/pagination.js';
+import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../db/pagination.js';
 import type { Tenant, TenantStatus } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { inScope, type Scope } from '../permissions/effective.js';
@@ -28,16 +28,17 @@ export async function getTenant(ctx: AppContext, scope: Scope, id: string): Prom
 }
 
 export async function listTenants(ctx: AppContext, scope: Scope, page: PageRequest): Promise<Page<Tenant>> {
-  const limit = page.limit ?? DEFAULT_LIMIT;
-  const after = decodeCursor(page.cursor);
-  let query = ctx.db
-    .selectFrom('tenants')
-    .selectAll()
-    .orderBy('id')
-    .limit(limit + 1);
-  if (scope.kind === 'tenant') query = query.where('id', '=', scope.tenantId);
-  if (after) query = query.where('id', '>', after);
-  return toPage(await query.execute(), limit, (t) => t.id);
+  return paginate(
+    page,
+    DEFAULT_LIMIT,
+    (t) => t.id,
+    async (fetch, after) => {
+      let query = ctx.db.selectFrom('tenants').selectAll().orderBy('id').limit(fetch);
+      if (scope.kind === 'tenant') query = query.where('id', '=', scope.tenantId);
+      if (after) query = query.where('id', '>', after);
+      return query.execute();
+    },
+  );
 }
 
 export async function createTenant(ctx: AppContext, actor: Actor, input: TenantInput): Promise<Tenant> {

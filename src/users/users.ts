@@ -1,7 +1,7 @@
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { type Db, isUniqueViolation } from '../db/database.js';
-import { DEFAULT_LIMIT, decodeCursor, type Page, type PageRequest, toPage } from '../db/pagination.js';
+import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../db/pagination.js';
 import type { User, UserStatus } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { addMembership } from '../memberships/memberships.js';
@@ -82,26 +82,27 @@ export async function findUserByLogin(db: Db, login: string): Promise<User | und
 
 export async function listUsers(ctx: AppContext, scope: Scope, filter: UserFilter, page: PageRequest): Promise<Page<User>> {
   const tenantId = listedTenant(scope, filter.tenant);
-  const limit = page.limit ?? DEFAULT_LIMIT;
-  const after = decodeCursor(page.cursor);
-  let query = ctx.db
-    .selectFrom('users')
-    .selectAll('users')
-    .orderBy('users.id')
-    .limit(limit + 1);
-  if (tenantId) {
-    query = query.innerJoin('memberships', 'memberships.user_id', 'users.id').where('memberships.tenant_id', '=', tenantId);
-  }
-  if (after) query = query.where('users.id', '>', after);
-  if (filter.email) query = query.where((eb) => eb(eb.fn('lower', ['users.email']), '=', eb.fn('lower', [eb.val(filter.email!)])));
-  if (filter.status) query = query.where('users.status', '=', filter.status);
-  if (filter.q) {
-    const pattern = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    query = query.where((eb) =>
-      eb.or([eb('users.email', 'ilike', pattern), eb('users.name', 'ilike', pattern), eb('users.username', 'ilike', pattern)]),
-    );
-  }
-  return toPage(await query.execute(), limit, (u) => u.id);
+  return paginate(
+    page,
+    DEFAULT_LIMIT,
+    (u) => u.id,
+    async (fetch, after) => {
+      let query = ctx.db.selectFrom('users').selectAll('users').orderBy('users.id').limit(fetch);
+      if (tenantId) {
+        query = query.innerJoin('memberships', 'memberships.user_id', 'users.id').where('memberships.tenant_id', '=', tenantId);
+      }
+      if (after) query = query.where('users.id', '>', after);
+      if (filter.email) query = query.where((eb) => eb(eb.fn('lower', ['users.email']), '=', eb.fn('lower', [eb.val(filter.email!)])));
+      if (filter.status) query = query.where('users.status', '=', filter.status);
+      if (filter.q) {
+        const pattern = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        query = query.where((eb) =>
+          eb.or([eb('users.email', 'ilike', pattern), eb('users.name', 'ilike', pattern), eb('users.username', 'ilike', pattern)]),
+        );
+      }
+      return query.execute();
+    },
+  );
 }
 
 export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, input: UserInput): Promise<User> {
