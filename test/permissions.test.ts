@@ -8,7 +8,6 @@ interface PermissionBody {
   key: string;
   description: string;
   tenant_id: string | null;
-  api_id: string | null;
   is_system: boolean;
   restricted: boolean;
   created_at: string;
@@ -134,7 +133,6 @@ describe('permissions API (/api/v1/permission, /api/v1/permissions)', () => {
       assert.equal(created.key, 'read:invoices');
       assert.equal(created.description, 'Read invoices');
       assert.equal(created.tenant_id, null);
-      assert.equal(created.api_id, null);
       assert.equal(created.is_system, false);
       assert.equal(created.restricted, false);
       for (const token of [acme.token, globex.token]) {

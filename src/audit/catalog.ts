@@ -23,6 +23,19 @@ export const AUDIT_ACTIONS = [
   'iam.permission.deleted',
   'iam.token.created',
   'iam.key.created',
+  'iam.key.rotated',
+  'iam.application.created',
+  'iam.application.modified',
+  'iam.application.deleted',
+  'iam.application.secretRotated',
+  'iam.application.grantCreated',
+  'iam.application.grantModified',
+  'iam.application.grantDeleted',
+  'iam.api.created',
+  'iam.api.modified',
+  'iam.api.deleted',
+  'iam.oauth.consentGranted',
+  'iam.oauth.refreshTokenReused',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

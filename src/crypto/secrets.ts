@@ -42,3 +42,12 @@ export function unseal(masterKey: Buffer, sealed: string, context: string): stri
 export function fingerprint(masterKey: Buffer, purpose: string, value: string): string {
   return createHmac('sha256', masterKey).update(`${purpose}\0${value}`, 'utf8').digest('base64url').slice(0, 22);
 }
+
+/**
+ * What is stored for an OAuth client secret (DESIGN §3): an HMAC under the master key,
+ * not a slow password hash, because client credentials are checked on every token
+ * request. The secret is 256 random bits, so a fast keyed hash loses nothing.
+ */
+export function clientSecretDigest(masterKey: Buffer, secret: string): string {
+  return createHmac('sha256', masterKey).update(`client-secret\0${secret}`, 'utf8').digest('base64url');
+}

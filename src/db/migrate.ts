@@ -1,5 +1,6 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import * as m0001 from './migrations/0001_foundation.js';
+import * as m0002 from './migrations/0002_oauth.js';
 
 /**
  * Versioned, forward-only migrations: each is a list of SQL statements, applied in
@@ -8,6 +9,7 @@ import * as m0001 from './migrations/0001_foundation.js';
  */
 const MIGRATIONS: Record<string, { up: string[] }> = {
   '0001_foundation': m0001,
+  '0002_oauth': m0002,
 };
 
 const provider: MigrationProvider = {

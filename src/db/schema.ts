@@ -75,7 +75,6 @@ export interface PermissionsTable {
   key: string;
   description: string;
   tenant_id: string | null;
-  api_id: string | null;
   is_system: Generated<boolean>;
   restricted: Generated<boolean>;
   created_at: CreatedAt;
@@ -131,6 +130,83 @@ export interface EventOutboxTable {
   published_at: Date | null;
 }
 
+export type ApplicationType = 'web' | 'spa' | 'native' | 'm2m';
+export type SigningAlg = 'RS256' | 'ES256' | 'HS256';
+type TextArray = ColumnType<string[], string[] | undefined, string[]>;
+
+export interface ApplicationsTable {
+  id: string;
+  client_id: string;
+  tenant_id: string;
+  name: string;
+  type: ApplicationType;
+  first_party: Generated<boolean>;
+  /** HMAC of the client secret (crypto/secrets.ts clientSecretDigest); null for public clients. */
+  client_secret_digest: string | null;
+  redirect_uris: TextArray;
+  post_logout_redirect_uris: TextArray;
+  grant_types: ColumnType<string[], string[], string[]>;
+  organization_required: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface ApisTable {
+  id: string;
+  tenant_id: string;
+  identifier: string;
+  name: string;
+  token_lifetime: number;
+  signing_alg: SigningAlg;
+  /** The HS256 shared secret, sealed under the master key; null for RS256/ES256. */
+  signing_secret_sealed: string | null;
+  rbac: Generated<boolean>;
+  permissions_in_token: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface ApiPermissionsTable {
+  api_id: string;
+  value: string;
+  description: Generated<string>;
+}
+
+export interface RoleApiPermissionsTable {
+  role_id: string;
+  api_id: string;
+  value: string;
+}
+
+export interface ApplicationGrantsTable {
+  application_id: string;
+  api_id: string;
+  created_at: CreatedAt;
+}
+
+export interface ApplicationGrantPermissionsTable {
+  application_id: string;
+  api_id: string;
+  value: string;
+}
+
+export interface OidcModelsTable {
+  model: string;
+  id: string;
+  payload: Json;
+  grant_id: string | null;
+  user_code: string | null;
+  uid: string | null;
+  expires_at: Date | null;
+  consumed_at: Date | null;
+}
+
+export interface OauthGrantOrganizationsTable {
+  grant_id: string;
+  tenant_id: string;
+  expires_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -143,6 +219,14 @@ export interface Database {
   signing_keys: SigningKeysTable;
   audit_events: AuditEventsTable;
   event_outbox: EventOutboxTable;
+  applications: ApplicationsTable;
+  apis: ApisTable;
+  api_permissions: ApiPermissionsTable;
+  role_api_permissions: RoleApiPermissionsTable;
+  application_grants: ApplicationGrantsTable;
+  application_grant_permissions: ApplicationGrantPermissionsTable;
+  oidc_models: OidcModelsTable;
+  oauth_grant_organizations: OauthGrantOrganizationsTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;
@@ -151,3 +235,5 @@ export type Role = Selectable<RolesTable>;
 export type Permission = Selectable<PermissionsTable>;
 export type Session = Selectable<SessionsTable>;
 export type AuditEvent = Selectable<AuditEventsTable>;
+export type Application = Selectable<ApplicationsTable>;
+export type Api = Selectable<ApisTable>;

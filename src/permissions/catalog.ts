@@ -27,6 +27,10 @@ export const RESTRICTED_PERMISSIONS = {
   'iam.token.introspect': 'Introspect tokens',
   'iam.key.read': 'Read signing key metadata',
   'iam.key.rotate': 'Rotate signing keys',
+  'iam.application.read': 'Read every application',
+  'iam.application.write': 'Create, change and delete applications in any tenant',
+  'iam.api.read': 'Read every API',
+  'iam.api.write': 'Create, change and delete APIs in any tenant',
 } as const;
 
 export const COMMON_PERMISSIONS = {
@@ -51,6 +55,10 @@ export const COMMON_PERMISSIONS = {
   'tenant.permissions.update': 'Update the tenant’s permissions',
   'tenant.permissions.delete': 'Delete the tenant’s permissions',
   'tenant.audit.read': 'Read the tenant’s audit trail',
+  'tenant.applications.read': 'Read the tenant’s applications',
+  'tenant.applications.write': 'Create, change and delete the tenant’s applications and their grants',
+  'tenant.apis.read': 'Read the tenant’s APIs',
+  'tenant.apis.write': 'Create, change and delete the tenant’s APIs',
 } as const;
 
 export type RestrictedPermission = keyof typeof RESTRICTED_PERMISSIONS;

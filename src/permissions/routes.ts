@@ -21,7 +21,6 @@ const Permission = Type.Object({
   key: Type.String(),
   description: Type.String(),
   tenant_id: Nullable(Type.String()),
-  api_id: Nullable(Type.String()),
   is_system: Type.Boolean(),
   restricted: Type.Boolean(),
   created_at: Timestamp,
