@@ -3,12 +3,15 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError } from 'fastify';
 import { NoResultError } from 'kysely';
+import { apiRoutes } from '../apis/routes.js';
+import { applicationRoutes } from '../applications/routes.js';
 import { auditRoutes } from '../audit/routes.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { keyRoutes } from '../keys/routes.js';
 import { memberRoutes } from '../memberships/routes.js';
 import { permissionRoutes } from '../permissions/routes.js';
+import { roleApiPermissionRoutes } from '../roles/api-permission-routes.js';
 import { roleRoutes } from '../roles/routes.js';
 import { sessionRoutes } from '../sessions/routes.js';
 import { tenantRoutes } from '../tenants/routes.js';
@@ -81,8 +84,11 @@ export async function createServer(ctx: AppContext) {
       await api.register(userRoutes(ctx));
       await api.register(memberRoutes(ctx));
       await api.register(roleRoutes(ctx));
+      await api.register(roleApiPermissionRoutes(ctx));
       await api.register(permissionRoutes(ctx));
       await api.register(auditRoutes(ctx));
+      await api.register(applicationRoutes(ctx));
+      await api.register(apiRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

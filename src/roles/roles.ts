@@ -179,7 +179,8 @@ async function assertRolePermissions(db: Db, scope: Scope, tenantId: string | nu
   await assertGrantable(db, scope, tenantId, permissions);
 }
 
-async function assertChangeable(ctx: AppContext, scope: Scope, id: string): Promise<Role> {
+/** The role, if the caller may change it: not a system role, not global in tenant scope, and outranked by the caller. */
+export async function assertChangeable(ctx: AppContext, scope: Scope, id: string): Promise<Role> {
   const role = await getRole(ctx, scope, id);
   if (role.is_system) throw new AppError('system_resource', 'System roles cannot be changed');
   if (scope.kind === 'tenant' && role.tenant_id === null) {
