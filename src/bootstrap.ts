@@ -4,7 +4,7 @@ import { type AuditSource, recordAudit, SYSTEM_ACTOR } from './audit/record.js';
 import type { AppContext } from './context.js';
 import type { Db } from './db/database.js';
 import type { IdGenerator } from './ids.js';
-import { ensureSigningKey } from './keys/signing-keys.js';
+import { ensureSigningKeys } from './keys/rotation.js';
 import { isRestricted, SYSTEM_PERMISSIONS, SYSTEM_ROLES } from './permissions/catalog.js';
 import { systemTenantId } from './permissions/effective.js';
 import { systemRole } from './roles/roles.js';
@@ -21,7 +21,8 @@ export interface BootstrapResult {
 
 /**
  * First-start seeding, idempotent and safe when nodes start together (advisory lock):
- * the system tenant, the system permission catalog, the global roles, a signing key,
+ * the system tenant, the system permission catalog, the global roles, the signing keys
+ * (a current and a next key for each algorithm; an upgrade adds the missing ones),
  * and the first system administrator when there is none.
  */
 export async function bootstrap(ctx: AppContext): Promise<BootstrapResult> {
@@ -32,7 +33,7 @@ export async function bootstrap(ctx: AppContext): Promise<BootstrapResult> {
     await ensureSystemRoles(trx, ctx.ids);
     return !(await hasAdminRoleHolder(trx));
   });
-  await ensureSigningKey(ctx.db, ctx, ctx.masterKey);
+  await ensureSigningKeys(ctx.db, ctx, ctx.masterKey);
   if (!needsAdmin) return {};
   const email = ctx.config.adminEmail ?? DEFAULT_ADMIN_EMAIL;
   const generated = ctx.config.adminPassword ? undefined : generatePassword();

@@ -1,11 +1,17 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import type { Actor } from './audit/record.js';
 import { generatePassword, upsertSystemAdmin } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DatabaseInUseError, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { AppError } from './errors.js';
 import { createGatehouse } from './gatehouse.js';
+import { rotateKeys } from './keys/rotation.js';
+import { SIGNING_ALGS, type SigningKeyAlg } from './keys/signing-keys.js';
 import { createLogger } from './logger.js';
+
+/** Who acts when an operator runs a command on the host (audit trail). */
+const CLI_ACTOR: Actor = { type: 'system', id: 'cli', ip: null, userAgent: 'gatehouse-cli' };
 
 /** The one `gatehouse` binary (DESIGN §5). */
 export async function main(argv: string[]): Promise<void> {
@@ -97,6 +103,27 @@ export async function main(argv: string[]): Promise<void> {
           gatehouse.bootstrapped.admin !== undefined || (await upsertSystemAdmin(gatehouse.ctx, options.email, password)).created;
         process.stdout.write(`${created ? 'Created' : 'Reset'} system administrator ${options.email}\n`);
         if (!options.password && !cfg.adminPassword) process.stdout.write(`Password (shown once): ${password}\n`);
+      } finally {
+        await gatehouse.close();
+      }
+    });
+
+  const keys = program.command('keys').description('Signing keys');
+  keys
+    .command('rotate')
+    .description('Rotate the signing keys: each next key becomes current, the current one is retired, a new next key is published')
+    .addOption(new Option('--alg <alg>', 'rotate only the keys of this algorithm (default: all)').choices(SIGNING_ALGS))
+    .action(async (options: { alg?: SigningKeyAlg }) => {
+      const cfg = config();
+      const gatehouse = await createGatehouse(cfg, { log: createLogger(cfg) });
+      try {
+        const rotated = await rotateKeys(gatehouse.ctx, CLI_ACTOR, { alg: options.alg });
+        for (const r of rotated) {
+          process.stdout.write(`Rotated the ${r.alg} keys: current ${r.current}, retired ${r.retired}, next ${r.next}\n`);
+        }
+        process.stdout.write(
+          'Other nodes sign with the new keys within 30 seconds; retired keys stay published until their tokens expire.\n',
+        );
       } finally {
         await gatehouse.close();
       }

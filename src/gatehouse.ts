@@ -7,7 +7,7 @@ import { createPasswordHasher } from './crypto/passwords.js';
 import { type Db, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { type App, createServer } from './http/server.js';
-import { systemClock, uuidv7 } from './ids.js';
+import { type Clock, systemClock, uuidv7 } from './ids.js';
 import { createKeyStore } from './keys/signing-keys.js';
 import { createLogger } from './logger.js';
 
@@ -22,12 +22,14 @@ export interface GatehouseOptions {
   log?: Logger;
   /** An already opened database (tests hand in a cloned template). */
   db?: Db;
+  /** The clock every part reads (tests move time with it). */
+  clock?: Clock;
 }
 
 /** Opens the database, applies migrations, seeds the first start, and builds the server. */
 export async function createGatehouse(config: Config, options: GatehouseOptions = {}): Promise<Gatehouse> {
   const log = options.log ?? createLogger(config);
-  const ctx = await createContext(config, log, options.db);
+  const ctx = await createContext(config, log, options.db, options.clock);
   try {
     await migrateToLatest(ctx.db);
     const bootstrapped = await bootstrap(ctx);
@@ -49,16 +51,16 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
   }
 }
 
-export async function createContext(config: Config, log: Logger, db?: Db): Promise<AppContext> {
+export async function createContext(config: Config, log: Logger, db?: Db, clock: Clock = systemClock): Promise<AppContext> {
   const masterKey = resolveMasterKey(config, log);
   const database = db ?? (await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir }));
   return {
     config,
     db: database,
-    clock: systemClock,
+    clock,
     ids: uuidv7,
     passwords: await createPasswordHasher(),
-    keys: createKeyStore(database, masterKey),
+    keys: createKeyStore(database, masterKey, clock),
     masterKey,
     log,
   };

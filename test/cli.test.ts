@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { decodeJwt } from 'jose';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 
 /**
  * The `gatehouse` CLI as a user runs it: real processes on a real PGlite data directory.
@@ -127,12 +127,12 @@ async function stop(run: Run) {
   return run.exited;
 }
 
-describe('gatehouse CLI: start, migrate, admin create', () => {
+describe('gatehouse CLI: start, migrate, admin create, keys rotate', () => {
   let dataDir: string;
   let port: number;
   let base: string;
   let generatedPassword: string;
-  let kid: string;
+  let kids: string[];
 
   const env = () => ({ GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_PORT: String(port) });
   const jwksKid = async () =>
@@ -193,8 +193,8 @@ describe('gatehouse CLI: start, migrate, admin create', () => {
       const token = await post(base, '/api/v1/token', { organization: 'system' }, session.body.token);
       assert.equal(token.status, 200);
       assert.deepEqual(decodeJwt(token.body.token).permissions, ['all']);
-      kid = (await jwksKid())[0]!;
-      assert.ok(kid);
+      kids = await jwksKid();
+      assert.equal(kids.length, 4, 'a current and a next key for RS256 and ES256');
     });
 
     it('refuses a second process on the same data directory with a clear message, and the first keeps serving', STEP, async () => {
@@ -263,12 +263,12 @@ describe('gatehouse CLI: start, migrate, admin create', () => {
       if (again && again.child.exitCode === null) await stop(again);
     });
 
-    it('reuses the data: no new password is printed, the same signing key is published', STEP, async () => {
+    it('reuses the data: no new password is printed, the same signing keys are published', STEP, async () => {
       again = gatehouse(['start'], env());
       await again.waitFor(/Gatehouse listening on/);
       assert.doesNotMatch(again.output(), /password:/);
       assert.doesNotMatch(again.output(), /First start/);
-      assert.deepEqual(await jwksKid(), [kid]);
+      assert.deepEqual((await jwksKid()).sort(), [...kids].sort());
     });
 
     it('the first administrator’s password still works', STEP, async () => {
@@ -298,6 +298,66 @@ describe('gatehouse CLI: start, migrate, admin create', () => {
 
     it('stops on SIGTERM with exit code 0', STEP, async () => {
       assert.equal((await stop(again)).code, 0);
+    });
+  });
+
+  describe('keys rotate', () => {
+    const ROTATED = /^Rotated the (RS256|ES256) keys: current (\S+), retired (\S+), next (\S+)$/gm;
+    const rotations = (output: string) =>
+      [...output.matchAll(ROTATED)].map(([, alg, current, retired, next]) => ({ alg, current, retired, next }));
+    let all: ReturnType<typeof rotations>;
+    let es: ReturnType<typeof rotations>;
+    let served: Run;
+    after(async () => {
+      if (served && served.child.exitCode === null) await stop(served);
+    });
+
+    it('`keys rotate` makes the next keys current and prints the new kids of both algorithms', STEP, async () => {
+      const { code, output } = await runToEnd(['keys', 'rotate'], env());
+      assert.equal(code, 0, output);
+      all = rotations(output);
+      assert.deepEqual(
+        all.map((r) => r.alg),
+        ['RS256', 'ES256'],
+        output,
+      );
+      for (const r of all) {
+        assert.ok(kids.includes(r.current!), `${r.alg}: the new current key was published before, as next`);
+        assert.ok(kids.includes(r.retired!), `${r.alg}: the retired key was the current one`);
+        assert.ok(!kids.includes(r.next!), `${r.alg}: a new next key`);
+      }
+    });
+
+    it('`keys rotate --alg ES256` rotates only the ES256 keys; an unknown algorithm is refused', STEP, async () => {
+      const { code, output } = await runToEnd(['keys', 'rotate', '--alg', 'ES256'], env());
+      assert.equal(code, 0, output);
+      es = rotations(output);
+      assert.equal(es.length, 1, output);
+      assert.equal(es[0]!.alg, 'ES256');
+      assert.equal(es[0]!.current, all[1]!.next, 'the ES256 next key of the previous rotation');
+      const refused = await runToEnd(['keys', 'rotate', '--alg', 'HS256'], env());
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.output, /RS256, ES256/);
+      assert.doesNotMatch(refused.output, /Rotated/);
+    });
+
+    it('the server then publishes the new keys and the retired ones, and the audit trail names the CLI', STEP, async () => {
+      served = gatehouse(['start'], env());
+      await served.waitFor(/Gatehouse listening on/);
+      const published = new Set(await jwksKid());
+      for (const r of [...all, ...es]) for (const kid of [r.current!, r.retired!, r.next!]) assert.ok(published.has(kid), kid);
+      assert.equal(published.size, 7, 'RS256: current, next, retired; ES256: current, next, two retired');
+
+      const session = await post(base, '/api/v1/session', { username: DEFAULT_ADMIN, password: generatedPassword });
+      const token = (await post(base, '/api/v1/token', { organization: 'system' }, session.body.token)).body.token;
+      const response = await fetch(`${base}/api/v1/audit-events?action=iam.key.rotated`, { headers: { authorization: `Bearer ${token}` } });
+      const { events } = (await response.json()) as {
+        events: Array<{ actor_type: string; actor_id: string }>;
+      };
+      assert.equal(events.length, 3);
+      for (const event of events) assert.deepEqual([event.actor_type, event.actor_id], ['system', 'cli']);
+      assert.equal(decodeProtectedHeader(token).kid, all[0]!.current, 'tokens carry the new RS256 kid');
+      assert.equal((await stop(served)).code, 0);
     });
   });
 });

@@ -23,6 +23,8 @@ const ROUTES: Record<string, string[]> = {
   '/api/v1/permission': ['post'],
   '/api/v1/permission/{id}': ['get', 'patch', 'delete'],
   '/api/v1/audit-events': ['get'],
+  '/api/v1/keys': ['get'],
+  '/api/v1/keys/rotate': ['post'],
 };
 
 /** The codes the request validator answers with; anything else means the schema accepted the body. */

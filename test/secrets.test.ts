@@ -203,9 +203,17 @@ describe('no secret is logged, returned after creation, or stored in plaintext',
       assert.doesNotMatch(sealed, /"/, 'the sealed value is not JSON');
       const jwk = JSON.parse(unseal(gh.ctx.masterKey, sealed, `${SEAL_CONTEXT}:${key.kid}`));
       assert.equal(typeof jwk.d, 'string');
-      assert.ok(jwk.d.length > 300, 'an RSA-2048 private exponent');
-      assert.equal(jwk.n, (key.public_jwk as { n: string }).n, 'the sealed key is the published one');
-      for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi'] as const) {
+      const publicJwk = key.public_jwk as Record<string, string>;
+      const members = jwk.kty === 'RSA' ? (['d', 'p', 'q', 'dp', 'dq', 'qi'] as const) : (['d'] as const);
+      if (jwk.kty === 'RSA') {
+        assert.ok(jwk.d.length > 300, 'an RSA-2048 private exponent');
+        assert.equal(jwk.n, publicJwk.n, 'the sealed key is the published one');
+      } else {
+        assert.equal(jwk.crv, 'P-256');
+        assert.equal(jwk.d.length, 43, 'a P-256 private scalar');
+        assert.deepEqual([jwk.x, jwk.y], [publicJwk.x, publicJwk.y], 'the sealed key is the published one');
+      }
+      for (const member of members) {
         assert.ok(!sealed.includes(jwk[member]), `private member ${member} appears in the sealed value`);
         assert.ok(!dump.includes(jwk[member].slice(0, 64)), `private member ${member} appears in the database`);
         for (const line of gh.logs) assert.ok(!line.includes(jwk[member].slice(0, 64)), `private member ${member} is logged`);
@@ -222,9 +230,10 @@ describe('no secret is logged, returned after creation, or stored in plaintext',
     const jwks = await gh.request('GET', '/.well-known/jwks.json');
     assert.equal(jwks.status, 200);
     assert.ok(jwks.body.keys.length >= 1);
+    assert.deepEqual(jwks.body.keys.map((key: { kty: string }) => key.kty).sort(), ['EC', 'EC', 'RSA', 'RSA']);
     for (const key of jwks.body.keys) {
-      assert.deepEqual(Object.keys(key).sort(), ['alg', 'e', 'kid', 'kty', 'n', 'use']);
-      assert.equal(key.kty, 'RSA');
+      const expected = key.kty === 'RSA' ? ['alg', 'e', 'kid', 'kty', 'n', 'use'] : ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y'];
+      assert.deepEqual(Object.keys(key).sort(), expected);
     }
   });
 });

@@ -437,14 +437,19 @@ describe('access tokens, introspection and JWKS', () => {
   });
 
   describe('GET /.well-known/jwks.json', () => {
-    it('publishes only the public members (kty, kid, alg, use, n, e) of RS256 signing keys', async () => {
+    it('publishes only the public members of the RS256 (kty, kid, alg, use, n, e) and ES256 (kty, kid, alg, use, crv, x, y) keys', async () => {
       const response = await gh.request('GET', '/.well-known/jwks.json');
       assert.equal(response.status, 200);
       assert.ok(response.body.keys.length >= 1);
       for (const key of response.body.keys) {
-        assert.deepEqual(Object.keys(key).sort(), ['alg', 'e', 'kid', 'kty', 'n', 'use']);
-        assert.equal(key.kty, 'RSA');
-        assert.equal(key.alg, 'RS256');
+        if (key.alg === 'RS256') {
+          assert.deepEqual(Object.keys(key).sort(), ['alg', 'e', 'kid', 'kty', 'n', 'use']);
+          assert.equal(key.kty, 'RSA');
+        } else {
+          assert.equal(key.alg, 'ES256');
+          assert.deepEqual(Object.keys(key).sort(), ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
+          assert.equal(key.kty, 'EC');
+        }
         assert.equal(key.use, 'sig');
       }
       const { kid } = await gh.ctx.keys.current();
@@ -452,7 +457,7 @@ describe('access tokens, introspection and JWKS', () => {
         response.body.keys.some((k: { kid: string }) => k.kid === kid),
         'the current signing key is published',
       );
-      for (const name of ['d', 'p', 'q', 'dp', 'dq', 'qi']) assert.ok(!JSON.stringify(response.body).includes(`"${name}"`), name);
+      for (const name of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) assert.ok(!JSON.stringify(response.body).includes(`"${name}"`), name);
     });
 
     it('lets caches keep it: cache-control public', async () => {

@@ -1,85 +1,108 @@
-import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
-import { sql } from 'kysely';
-import { type AuditSource, recordAudit, SYSTEM_ACTOR } from '../audit/record.js';
-import { seal, unseal } from '../crypto/secrets.js';
+import { createHash } from 'node:crypto';
+import { type CryptoKey, importJWK, type JWK } from 'jose';
+import { unseal } from '../crypto/secrets.js';
 import type { Db } from '../db/database.js';
+import { type Clock, systemClock } from '../ids.js';
+import { publishedKeyRows } from './queries.js';
 
-const ALG = 'RS256';
-const SEAL_CONTEXT = 'gatehouse:signing-key';
+/** The algorithms Gatehouse holds signing keys for; the first is the default. */
+export const SIGNING_ALGS = ['RS256', 'ES256'] as const;
+export type SigningKeyAlg = (typeof SIGNING_ALGS)[number];
+export const isSigningKeyAlg = (alg: string): alg is SigningKeyAlg => (SIGNING_ALGS as readonly string[]).includes(alg);
+
+/** Binds a sealed private key to its use and its kid (crypto/secrets.ts seal). */
+export const SEAL_CONTEXT = 'gatehouse:signing-key';
 /** How long a node trusts its in-memory copy of the key set before reading it again. */
-const CACHE_MS = 30_000;
+export const CACHE_MS = 30_000;
 
 export interface SigningKey {
   kid: string;
-  alg: string;
+  alg: SigningKeyAlg;
   privateKey: CryptoKey;
 }
 
-export interface KeyStore {
-  /** The key new tokens are signed with. */
-  current(): Promise<SigningKey>;
-  /** The public JWK Set: every key a token in circulation may be signed with. */
-  jwks(): Promise<{ keys: JWK[] }>;
-}
-
 /**
- * Creates the first signing key when there is none. Runs under a transaction-scoped
- * advisory lock, so two nodes starting at once create one key, not two.
+ * The signing keys as every part of a node sees them: for each algorithm a `current` key
+ * that signs and a `next` key that is published before it ever signs; retired keys stay
+ * published until every token they signed has expired (keys/queries.ts). Read from the
+ * database and kept for `CACHE_MS`, so every node sees a rotation within that time.
  */
-export async function ensureSigningKey(db: Db, source: AuditSource, masterKey: Buffer): Promise<string | undefined> {
-  return db.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(hashtext('gatehouse:signing-keys'))`.execute(trx);
-    const existing = await trx.selectFrom('signing_keys').select('kid').where('status', '=', 'current').executeTakeFirst();
-    if (existing) return undefined;
-    const { publicKey, privateKey } = await generateKeyPair(ALG, { modulusLength: 2048, extractable: true });
-    const publicJwk = await exportJWK(publicKey);
-    const kid = await calculateJwkThumbprint(publicJwk);
-    const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: ALG, use: 'sig' };
-    await trx
-      .insertInto('signing_keys')
-      .values({
-        kid,
-        alg: ALG,
-        status: 'current',
-        public_jwk: JSON.stringify({ ...publicJwk, kid, alg: ALG, use: 'sig' }),
-        private_jwk_sealed: seal(masterKey, JSON.stringify(privateJwk), `${SEAL_CONTEXT}:${kid}`),
-      })
-      .execute();
-    await recordAudit(trx, source, {
-      action: 'iam.key.created',
-      actor: SYSTEM_ACTOR,
-      target: { type: 'signing_key', id: kid },
-      details: { alg: ALG },
-    });
-    return kid;
-  });
+export interface KeyStore {
+  /** current(alg) — the key new tokens of that algorithm are signed with (default 'RS256'). */
+  current(alg?: SigningKeyAlg): Promise<SigningKey>;
+  /** The public JWK Set: next + current + still-published retired keys, i.e. every key a token in circulation may be signed with. */
+  jwks(): Promise<{ keys: JWK[] }>;
+  /**
+   * Private JWKs (with kid, alg, use:'sig') for the protocol engine: every current key first,
+   * then retired keys still published (for verifying e.g. id_token_hint). Never `next` keys.
+   * `version` is a string that changes whenever this set changes. Do not mutate the result.
+   */
+  privateJwks(): Promise<{ version: string; keys: JWK[] }>;
+  /** Drop the cached copy so the next call reads the database. */
+  invalidate(): void;
 }
 
-export function createKeyStore(db: Db, masterKey: Buffer, now: () => number = Date.now): KeyStore {
-  let cache: { at: number; current: SigningKey; jwks: { keys: JWK[] } } | undefined;
+interface KeySet {
+  current: Map<SigningKeyAlg, SigningKey>;
+  jwks: { keys: JWK[] };
+  privateJwks: { version: string; keys: JWK[] };
+}
 
-  async function load() {
-    if (cache && now() - cache.at < CACHE_MS) return cache;
-    const rows = await db
-      .selectFrom('signing_keys')
-      .select(['kid', 'alg', 'status', 'public_jwk', 'private_jwk_sealed'])
-      .where('status', '!=', 'retired')
-      .orderBy('created_at')
-      .execute();
-    const currentRow = rows.find((row) => row.status === 'current');
-    if (!currentRow) throw new Error('No current signing key: run `gatehouse migrate` or start the server once');
-    const privateJwk = JSON.parse(unseal(masterKey, currentRow.private_jwk_sealed, `${SEAL_CONTEXT}:${currentRow.kid}`));
-    const privateKey = (await importJWK(privateJwk, currentRow.alg)) as CryptoKey;
-    cache = {
-      at: now(),
-      current: { kid: currentRow.kid, alg: currentRow.alg, privateKey },
-      jwks: { keys: rows.map((row) => row.public_jwk as JWK) },
-    };
-    return cache;
+const STATUS_ORDER = { current: 0, next: 1, retired: 2 } as const;
+
+export function createKeyStore(db: Db, masterKey: Buffer, clock: Clock = systemClock): KeyStore {
+  // The promise is cached, so concurrent callers share one read.
+  let cached: { at: number; set: Promise<KeySet> } | undefined;
+
+  async function read(now: Date): Promise<KeySet> {
+    const rows = (await publishedKeyRows(db, now))
+      .filter((row) => isSigningKeyAlg(row.alg))
+      .sort(
+        (a, b) =>
+          STATUS_ORDER[a.status] - STATUS_ORDER[b.status] ||
+          SIGNING_ALGS.indexOf(a.alg as SigningKeyAlg) - SIGNING_ALGS.indexOf(b.alg as SigningKeyAlg) ||
+          (b.retired_at?.getTime() ?? 0) - (a.retired_at?.getTime() ?? 0),
+      );
+    const current = new Map<SigningKeyAlg, SigningKey>();
+    const privateKeys: JWK[] = [];
+    for (const row of rows) {
+      if (row.status === 'next') continue;
+      const jwk = JSON.parse(unseal(masterKey, row.private_jwk_sealed, `${SEAL_CONTEXT}:${row.kid}`)) as JWK;
+      privateKeys.push(jwk);
+      if (row.status === 'current') {
+        const alg = row.alg as SigningKeyAlg;
+        current.set(alg, { kid: row.kid, alg, privateKey: (await importJWK(jwk, alg)) as CryptoKey });
+      }
+    }
+    const version = createHash('sha256')
+      .update(privateKeys.map((key) => key.kid).join(','))
+      .digest('base64url')
+      .slice(0, 16);
+    return { current, jwks: { keys: rows.map((row) => row.public_jwk as JWK) }, privateJwks: { version, keys: privateKeys } };
+  }
+
+  function load(): Promise<KeySet> {
+    const now = clock.now();
+    const at = now.getTime();
+    if (cached && at >= cached.at && at - cached.at < CACHE_MS) return cached.set;
+    const entry = { at, set: read(now) };
+    cached = entry;
+    entry.set.catch(() => {
+      if (cached === entry) cached = undefined;
+    });
+    return entry.set;
   }
 
   return {
-    current: async () => (await load()).current,
+    async current(alg = 'RS256') {
+      const key = (await load()).current.get(alg);
+      if (!key) throw new Error(`No current ${alg} signing key: start the server once to create it`);
+      return key;
+    },
     jwks: async () => (await load()).jwks,
+    privateJwks: async () => (await load()).privateJwks,
+    invalidate() {
+      cached = undefined;
+    },
   };
 }

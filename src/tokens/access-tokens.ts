@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { createLocalJWKSet, type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { createLocalJWKSet, type JWK, type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import type { Tenant, User } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { isUuid } from '../ids.js';
+import { SIGNING_ALGS } from '../keys/signing-keys.js';
 import { effectivePermissions } from '../permissions/effective.js';
 
 /** DESIGN §4: access tokens live 10 minutes. */
@@ -94,15 +95,28 @@ async function findTenant(ctx: AppContext, organization: string): Promise<Tenant
     .executeTakeFirst();
 }
 
+/** One verifier per key set: the store hands out the same object until the set changes, so keys are imported once. */
+const verifiers = new WeakMap<object, ReturnType<typeof createLocalJWKSet>>();
+
+function verifierFor(jwks: { keys: JWK[] }) {
+  let verifier = verifiers.get(jwks);
+  if (!verifier) {
+    verifier = createLocalJWKSet(jwks);
+    verifiers.set(jwks, verifier);
+  }
+  return verifier;
+}
+
 /**
- * Verifies a JWT we issued: signature by a published key (RS256 only, so neither
- * `none` nor an HMAC made with the public key passes), issuer, audience, expiry.
+ * Verifies a JWT we issued: signature by a key in our JWKS (next, current, or retired and
+ * still published; RS256 or ES256 only, so neither `none` nor an HMAC made with a public
+ * key passes), issuer, audience, expiry.
  */
 export async function verifyAccessToken(ctx: AppContext, token: string): Promise<AccessTokenClaims> {
   try {
-    const jwks = createLocalJWKSet(await ctx.keys.jwks());
+    const jwks = verifierFor(await ctx.keys.jwks());
     const { payload } = await jwtVerify<AccessTokenClaims>(token, jwks, {
-      algorithms: ['RS256'],
+      algorithms: [...SIGNING_ALGS],
       issuer: ctx.config.issuer,
       audience: apiAudience(ctx),
       typ: 'at+jwt',

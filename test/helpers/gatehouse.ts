@@ -5,6 +5,7 @@ import { decodeJwt } from 'jose';
 import { parseConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/schema.js';
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js';
+import type { Clock } from '../../src/ids.js';
 import { createLogger } from '../../src/logger.js';
 import { freshDatabase } from './database.js';
 
@@ -90,9 +91,21 @@ export interface TestGatehouse extends Gatehouse {
   stop(): Promise<void>;
 }
 
+export interface StartOptions {
+  issuer?: string;
+  /** The clock the server reads (default: the system clock). */
+  clock?: Clock;
+  /**
+   * A second node: another Gatehouse (own caches, own key store) on the database and with
+   * the configuration of that one. Its `stop` leaves the database to the first.
+   */
+  sameDatabaseAs?: TestGatehouse;
+}
+
 /** A Gatehouse on a fresh database, driven in-process through Fastify's inject. */
-export async function startGatehouse(overrides: { issuer?: string } = {}): Promise<TestGatehouse> {
-  const { db, drop } = await freshDatabase();
+export async function startGatehouse(overrides: StartOptions = {}): Promise<TestGatehouse> {
+  const shared = overrides.sameDatabaseAs;
+  const { db, drop } = shared ? { db: shared.ctx.db, drop: async () => {} } : await freshDatabase();
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -100,18 +113,24 @@ export async function startGatehouse(overrides: { issuer?: string } = {}): Promi
       done();
     },
   });
-  const config = parseConfig(
-    {
-      issuer: overrides.issuer ?? ISSUER,
-      masterKey: randomBytes(32).toString('base64'),
-      adminEmail: ADMIN_EMAIL,
-      adminPassword: ADMIN_PASSWORD,
-      logLevel: 'debug',
-      dataDir: '/nonexistent',
-    },
-    false,
-  );
-  const gatehouse = await createGatehouse(config, { db, log: createLogger(config, sink) });
+  const config =
+    shared?.ctx.config ??
+    parseConfig(
+      {
+        issuer: overrides.issuer ?? ISSUER,
+        masterKey: randomBytes(32).toString('base64'),
+        adminEmail: ADMIN_EMAIL,
+        adminPassword: ADMIN_PASSWORD,
+        logLevel: 'debug',
+        dataDir: '/nonexistent',
+      },
+      false,
+    );
+  const gatehouse = await createGatehouse(config, {
+    db,
+    log: createLogger(config, sink),
+    ...(overrides.clock && { clock: overrides.clock }),
+  });
   const { app } = gatehouse;
 
   const request: TestGatehouse['request'] = async (method, url, options = {}) => {
