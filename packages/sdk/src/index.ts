@@ -1,0 +1,26 @@
+export type { AccessTokenPayload, AuthInfo } from './auth-info.js';
+export { assertOrganization, assertPermissions, assertScopes, type NameList } from './authorize.js';
+export { bearerToken } from './bearer.js';
+export {
+  AuthError,
+  type AuthErrorCode,
+  type AuthErrorResponse,
+  errorResponse,
+  InsufficientPermissionsError,
+  InsufficientScopeError,
+  InvalidRequestError,
+  InvalidTokenError,
+  type InvalidTokenReason,
+  JwksUnavailableError,
+  MissingTokenError,
+  OrganizationError,
+} from './errors.js';
+export {
+  ASYMMETRIC_ALGORITHMS,
+  type AsymmetricAlgorithm,
+  createVerifier,
+  type JwksVerifierOptions,
+  type SecretVerifierOptions,
+  type Verifier,
+  type VerifierOptions,
+} from './verifier.js';
