@@ -19,6 +19,7 @@ export const ERROR_STATUS = {
   unknown_permission: 400,
   unknown_role: 400,
   reserved_permission: 400,
+  interaction_expired: 400,
   invalid_redirect_uri: 400,
   missing_redirect_uri: 400,
   grant_not_allowed: 400,
@@ -30,6 +31,7 @@ export const ERROR_STATUS = {
   tenant_mismatch: 400,
   // 401 / 403: who you are and what you may do
   unauthorized: 401,
+  csrf_failed: 403,
   invalid_credentials: 401,
   invalid_token: 401,
   account_disabled: 403,

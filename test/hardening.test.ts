@@ -304,10 +304,12 @@ describe('hardening (security review of issue 2)', () => {
       assert.equal(await gh.rowCount('users'), before);
     });
 
-    it('records iam.key.created for the first signing key', async () => {
+    it('records iam.key.created for each first signing key (current and next, RS256 and ES256)', async () => {
       const events = await gh.auditEvents(admin, { action: 'iam.key.created' });
-      assert.equal(events.length, 1);
-      assert.equal(events[0]!.target_id, (await gh.ctx.keys.current()).kid);
+      assert.equal(events.length, 4);
+      const kids = events.map((e) => e.target_id);
+      assert.ok(kids.includes((await gh.ctx.keys.current('RS256')).kid));
+      assert.ok(kids.includes((await gh.ctx.keys.current('ES256')).kid));
     });
 
     it('a change racing a deletion answers 404 or succeeds, never 500', async () => {

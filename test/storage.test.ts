@@ -87,7 +87,7 @@ describe('storage: migrations, concurrent first start, health and readiness', ()
       }
     });
 
-    it('two nodes starting at once end with one system tenant, three system roles, one current signing key and one admin', async () => {
+    it('two nodes starting at once end with one system tenant, three system roles, one current signing key per algorithm and one admin', async () => {
       const config = nodeConfig(masterKey);
       const start = async () => createGatehouse(config, { db: await empty.connect(), log: createLogger(config) });
       const started = await Promise.allSettled([start(), start()]);
@@ -111,7 +111,9 @@ describe('storage: migrations, concurrent first start, health and readiness', ()
         ['ADMIN', 'TENANT_ADMIN', 'USER'],
       );
       assert.equal(await count(db, 'select count(*) as n from roles'), 3);
-      assert.equal(await count(db, `select count(*) as n from signing_keys where status = 'current'`), 1);
+      assert.equal(await count(db, `select count(*) as n from signing_keys where status = 'current'`), 2);
+      assert.equal(await count(db, `select count(distinct alg) as n from signing_keys where status = 'current'`), 2);
+      assert.equal(await count(db, `select count(*) as n from signing_keys where status = 'next'`), 2);
       assert.equal(await count(db, 'select count(*) as n from permissions where is_system'), Object.keys(SYSTEM_PERMISSIONS).length);
       assert.equal(await count(db, 'select count(*) as n from users'), 1);
       assert.equal(
@@ -142,7 +144,7 @@ describe('storage: migrations, concurrent first start, health and readiness', ()
       const jwks = await Promise.all(
         [a, b].map(async (node) => (await node.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json()),
       );
-      assert.equal(jwks[0].keys.length, 1);
+      assert.equal(jwks[0].keys.length, 4, 'current and next, RS256 and ES256');
       assert.deepEqual(jwks[0], jwks[1]);
     });
 

@@ -10,12 +10,15 @@ import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { keyRoutes } from '../keys/routes.js';
 import { memberRoutes } from '../memberships/routes.js';
+import { createOidc } from '../oidc/index.js';
+import { oidcRoutes } from '../oidc/routes.js';
 import { permissionRoutes } from '../permissions/routes.js';
 import { roleApiPermissionRoutes } from '../roles/api-permission-routes.js';
 import { roleRoutes } from '../roles/routes.js';
 import { sessionRoutes } from '../sessions/routes.js';
 import { tenantRoutes } from '../tenants/routes.js';
 import { tokenRoutes } from '../tokens/routes.js';
+import { uiRoutes } from '../ui/routes.js';
 import { userRoutes } from '../users/routes.js';
 import { SESSION_COOKIE } from './guards.js';
 import { healthRoutes } from './health.js';
@@ -75,6 +78,10 @@ export async function createServer(ctx: AppContext) {
 
   await app.register(healthRoutes(ctx));
   await app.register(keyRoutes(ctx));
+  const oidc = createOidc(ctx);
+  app.addHook('onClose', async () => oidc.close());
+  await app.register(oidcRoutes(ctx, oidc));
+  await app.register(uiRoutes(ctx, oidc));
   await app.register(
     async (api) => {
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

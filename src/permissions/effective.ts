@@ -163,3 +163,21 @@ export async function isSystemAdministrator(db: Db, userId: string): Promise<boo
 export async function systemTenantId(db: Db): Promise<string> {
   return (await db.selectFrom('tenants').select('id').where('is_system', '=', true).executeTakeFirstOrThrow()).id;
 }
+
+/**
+ * A user's permissions for one API (resource server) in a tenant: those the roles of the
+ * membership carry for that API (Auth0's RBAC permissions), sorted.
+ */
+export async function apiPermissions(db: Db, userId: string, tenantId: string, apiId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('membership_roles as mr')
+    .innerJoin('role_api_permissions as rap', 'rap.role_id', 'mr.role_id')
+    .select('rap.value')
+    .distinct()
+    .where('mr.tenant_id', '=', tenantId)
+    .where('mr.user_id', '=', userId)
+    .where('rap.api_id', '=', apiId)
+    .orderBy('rap.value')
+    .execute();
+  return rows.map((r) => r.value);
+}

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../context.js';
-import { actorOf, requireSession, SESSION_COOKIE } from '../http/guards.js';
+import { actorOf, requireSession } from '../http/guards.js';
 import { errorResponses, SESSION } from '../http/schemas.js';
 import { toUser, User } from '../users/schema.js';
+import { clearSessionCookie, setSessionCookie } from './cookie.js';
 import { signIn, signOut } from './sessions.js';
 
 const SignInBody = Type.Object(
@@ -25,8 +26,6 @@ const SessionCreated = Type.Object({
 export const sessionRoutes =
   (ctx: AppContext): FastifyPluginAsyncTypebox =>
   async (app) => {
-    const secure = ctx.config.issuer.startsWith('https:');
-
     app.post(
       '/session',
       {
@@ -40,13 +39,7 @@ export const sessionRoutes =
       async (request, reply) => {
         const { username, password, 'remember-me': rememberMe } = request.body;
         const { token, session } = await signIn(ctx, { username, password, rememberMe }, actorOf(request));
-        reply.setCookie(SESSION_COOKIE, token, {
-          path: '/',
-          httpOnly: true,
-          sameSite: 'lax',
-          secure,
-          ...(rememberMe && { expires: session.expires_at }),
-        });
+        setSessionCookie(ctx, reply, token, session);
         return { token, id: session.id, expires_at: session.expires_at.toISOString() };
       },
     );
@@ -73,7 +66,7 @@ export const sessionRoutes =
       },
       async (request, reply) => {
         await signOut(ctx, request.signedIn!.session, actorOf(request));
-        reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'lax', secure });
+        clearSessionCookie(ctx, reply);
         return reply.status(204).send(null);
       },
     );

@@ -30,11 +30,12 @@ export interface SignedIn {
 }
 
 /**
- * Password sign-in. Unknown user and wrong password fail the same way after the same
- * work (a verify against a dummy hash); a disabled account is reported only after the
- * right password, so the answer never tells whether an account exists.
+ * Checks a username and password (the sign-in form, /api/v1/session and the password
+ * grant alike). Unknown user and wrong password fail the same way after the same work
+ * (a verify against a dummy hash); a disabled account is reported only after the right
+ * password, so the answer never tells whether an account exists. Failures are audited.
  */
-export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor): Promise<SignedIn> {
+export async function authenticate(ctx: AppContext, input: { username: string; password: string }, actor: Actor): Promise<User> {
   const user = await findUserByLogin(ctx.db, input.username);
   const passwordOk = await ctx.passwords.verify(user?.password_hash, input.password);
   if (!user || !passwordOk) {
@@ -61,6 +62,12 @@ export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor):
     });
     throw new AppError('account_disabled', 'This account is disabled');
   }
+  return user;
+}
+
+/** Password sign-in: authenticate, then open a session. */
+export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor): Promise<SignedIn> {
+  const user = await authenticate(ctx, input, actor);
   const now = ctx.clock.now();
   const remember = input.rememberMe === true;
   const token = randomToken('ghs');
@@ -191,6 +198,12 @@ export async function signOut(ctx: AppContext, session: Session, actor: Actor): 
       details: { session_id: session.id },
     });
   });
+}
+
+/** Signs out the session a token opens, if it is still live (signing out of the hosted pages). */
+export async function revokeSessionByToken(ctx: AppContext, token: string, actor: Actor): Promise<void> {
+  const active = await sessionFromToken(ctx, token, false);
+  if (active) await signOut(ctx, active.session, { ...actor, type: 'user', id: active.user.id });
 }
 
 export async function revokeUserSessions(db: Kysely<Database>, now: Date, userId: string): Promise<void> {

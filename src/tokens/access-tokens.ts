@@ -15,7 +15,10 @@ export const SESSION_CLIENT_ID = 'gatehouse';
 
 export interface AccessTokenClaims extends JWTPayload {
   sub: string;
-  sid: string;
+  /** The Gatehouse session a token of the OIH flow was issued from. */
+  sid?: string;
+  /** The OAuth grant a token of the OIDC flows was issued under (the "session" it dies with). */
+  gid?: string;
   client_id: string;
   org_id: string;
   org_name: string;
@@ -98,7 +101,7 @@ async function findTenant(ctx: AppContext, organization: string): Promise<Tenant
 /** One verifier per key set: the store hands out the same object until the set changes, so keys are imported once. */
 const verifiers = new WeakMap<object, ReturnType<typeof createLocalJWKSet>>();
 
-function verifierFor(jwks: { keys: JWK[] }) {
+export function verifierFor(jwks: { keys: JWK[] }) {
   let verifier = verifiers.get(jwks);
   if (!verifier) {
     verifier = createLocalJWKSet(jwks);
@@ -121,10 +124,13 @@ export async function verifyAccessToken(ctx: AppContext, token: string): Promise
       audience: apiAudience(ctx),
       typ: 'at+jwt',
       currentDate: ctx.clock.now(),
-      requiredClaims: ['sub', 'sid', 'org_id', 'exp', 'iat'],
+      requiredClaims: ['sub', 'client_id', 'org_id', 'exp', 'iat'],
     });
     // Ids are looked up in the database next: a token naming anything but ids is not ours.
-    if (![payload.sub, payload.sid, payload.org_id].every((id) => typeof id === 'string' && isUuid(id))) {
+    const fromSession = payload.client_id === SESSION_CLIENT_ID;
+    const ids = fromSession ? [payload.sub, payload.sid, payload.org_id] : [payload.sub, payload.org_id];
+    const grantOk = fromSession || (typeof payload.gid === 'string' && payload.gid.length > 0 && payload.gid.length <= 100);
+    if (!grantOk || !ids.every((id) => typeof id === 'string' && isUuid(id))) {
       throw new AppError('invalid_token', 'The access token is not valid');
     }
     return payload;

@@ -1,14 +1,16 @@
 import type { AppContext } from '../context.js';
 import type { Session, Tenant, User } from '../db/schema.js';
 import { AppError } from '../errors.js';
+import { isGrantLive } from '../oidc/adapter.js';
 import { effectivePermissions, type Grants } from '../permissions/effective.js';
 import { sessionById, sessionFromToken } from '../sessions/sessions.js';
 import { type AccessTokenClaims, looksLikeJwt, verifyAccessToken } from './access-tokens.js';
 
-/** Who calls the admin API: a live session's user, acting in the token's tenant. */
+/** Who calls the admin API: a live session's (or OAuth grant's) user, acting in the token's tenant. */
 export interface Caller {
   user: User;
-  session: Session;
+  /** The Gatehouse session behind a token of the OIH flow; none behind an OAuth token. */
+  session?: Session;
   tenant: Tenant;
   grants: Grants;
   held: ReadonlySet<string>;
@@ -23,7 +25,7 @@ export interface Caller {
  */
 export async function callerFromAccessToken(ctx: AppContext, token: string, touch = true): Promise<Caller> {
   const claims = await verifyAccessToken(ctx, token);
-  const active = await sessionById(ctx, claims.sid, touch);
+  const active = claims.sid ? await sessionById(ctx, claims.sid, touch) : await userOfGrant(ctx, claims);
   if (!active || active.user.id !== claims.sub) throw new AppError('invalid_token', 'The session behind this token has ended');
   const tenant = await ctx.db.selectFrom('tenants').selectAll().where('id', '=', claims.org_id).executeTakeFirst();
   if (tenant?.status !== 'active') throw new AppError('invalid_token', 'The organization of this token is not active');
@@ -32,13 +34,20 @@ export async function callerFromAccessToken(ctx: AppContext, token: string, touc
   return { ...active, tenant, grants, held: new Set(grants.permissions), claims };
 }
 
+/** The active user behind a token of the OIDC flows, while its grant lives (not revoked, not expired). */
+async function userOfGrant(ctx: AppContext, claims: AccessTokenClaims): Promise<{ user: User } | undefined> {
+  if (!claims.gid || !(await isGrantLive(ctx.db, claims.gid, ctx.clock.now()))) return undefined;
+  const user = await ctx.db.selectFrom('users').selectAll().where('id', '=', claims.sub).where('status', '=', 'active').executeTakeFirst();
+  return user && { user };
+}
+
 export type Introspection =
   | { active: false }
   | {
       active: true;
       token_type: 'access_token' | 'session';
       sub: string;
-      sid: string;
+      sid?: string;
       username: string;
       iss: string;
       exp: number;
@@ -65,7 +74,7 @@ export async function introspect(ctx: AppContext, token: string): Promise<Intros
         active: true,
         token_type: 'access_token',
         sub: claims.sub,
-        sid: claims.sid,
+        ...(claims.sid && { sid: claims.sid }),
         username: user.email,
         iss: ctx.config.issuer,
         exp: claims.exp ?? 0,

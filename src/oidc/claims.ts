@@ -1,0 +1,72 @@
+import { errors } from 'oidc-provider';
+import type { AppContext } from '../context.js';
+import { apiPermissions, effectivePermissions, type Grants } from '../permissions/effective.js';
+import { apiAudience } from '../tokens/access-tokens.js';
+import { grantOrganization } from './organizations.js';
+import { clientGrantPermissions, findApi } from './resources.js';
+
+/**
+ * A token for Gatehouse's own admin API carries what the OIH flow's tokens carry: the
+ * tenant it acts in (the one chosen, or the application's) and the system permissions
+ * there, which the API computes afresh on every call anyway.
+ */
+async function gatehouseApiClaims(
+  ctx: AppContext,
+  tenantId: string,
+  grants: Grants | undefined,
+  grantId: string | undefined,
+): Promise<ExtraClaims> {
+  if (!grants || !grantId) return {};
+  const tenant = await ctx.db.selectFrom('tenants').select(['id', 'name']).where('id', '=', tenantId).executeTakeFirstOrThrow();
+  return { org_id: tenant.id, org_name: tenant.name, roles: grants.roles, permissions: grants.permissions, gid: grantId };
+}
+
+/** What the engine tells us about a token it is about to issue. */
+export interface TokenFacts {
+  kind: 'user' | 'client';
+  accountId?: string;
+  clientId: string;
+  /** The owning tenant of the client. */
+  clientTenantId: string;
+  grantId?: string;
+  audience?: string;
+}
+
+export interface ExtraClaims {
+  org_id?: string;
+  org_name?: string;
+  roles?: string[];
+  permissions?: string[];
+  /** The grant a user's token lives and dies with. */
+  gid?: string;
+}
+
+/**
+ * Gatehouse's claims in access tokens (DESIGN §4). A user's token carries the chosen
+ * organization (`org_id`, `org_name`) and the roles held there; for an API with RBAC and
+ * "permissions in token", the user's permissions for that API in that organization, or,
+ * when none was chosen, in the application's own tenant. A machine token carries the
+ * permissions its application was granted for the API.
+ */
+export async function extraClaims(ctx: AppContext, facts: TokenFacts): Promise<ExtraClaims> {
+  const api = facts.audience ? await findApi(ctx.db, ctx.masterKey, facts.audience) : undefined;
+  if (facts.kind === 'client') {
+    if (!api?.permissionsInToken) return {};
+    return { permissions: (await clientGrantPermissions(ctx.db, facts.clientId, api.id)) ?? [] };
+  }
+  const userId = facts.accountId as string;
+  const organization = await grantOrganization(ctx, facts.grantId);
+  // A suspended organization, or one the user left, issues nothing more (DESIGN §6).
+  if (organization && organization.status !== 'active') throw new errors.InvalidGrant('the organization is suspended');
+  const tenantId = organization?.id ?? facts.clientTenantId;
+  const grants = await effectivePermissions(ctx.db, userId, tenantId);
+  if (organization && !grants) throw new errors.InvalidGrant('the user is no longer a member of the organization');
+  if (facts.audience === apiAudience(ctx)) return gatehouseApiClaims(ctx, tenantId, grants, facts.grantId);
+  return {
+    // The grant the token lives and dies with: introspection and the admin API check it.
+    ...(facts.grantId && { gid: facts.grantId }),
+    ...(organization && { org_id: organization.id, org_name: organization.name }),
+    ...(grants && { roles: grants.roles }),
+    ...(api?.rbac && api.permissionsInToken && { permissions: await apiPermissions(ctx.db, userId, tenantId, api.id) }),
+  };
+}

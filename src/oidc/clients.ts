@@ -1,0 +1,54 @@
+import type { AdapterPayload } from 'oidc-provider';
+import { clientSecretDigest } from '../crypto/secrets.js';
+import type { Db } from '../db/database.js';
+
+export const PASSWORD_GRANT = 'password';
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+
+/** Client metadata Gatehouse adds to the standard set (oidc-provider's extraClientMetadata). */
+export const EXTRA_CLIENT_METADATA = ['gatehouse_tenant_id', 'gatehouse_first_party', 'gatehouse_organization_required'];
+
+export interface GatehouseClient {
+  tenantId: string;
+  firstParty: boolean;
+  organizationRequired: boolean;
+}
+
+/** Reads our own part of a client's metadata back from oidc-provider's client object. */
+export function gatehouseClient(client: { metadata(): Record<string, unknown> }): GatehouseClient {
+  const metadata = client.metadata();
+  return {
+    tenantId: metadata.gatehouse_tenant_id as string,
+    firstParty: metadata.gatehouse_first_party === true,
+    organizationRequired: metadata.gatehouse_organization_required === true,
+  };
+}
+
+/**
+ * An application as oidc-provider's client metadata. The client secret is stored only as
+ * a keyed digest (DESIGN §3), so the engine is given the digest as the secret, and every
+ * secret a client presents is turned into its digest before the engine compares them
+ * (`presentedSecret`). Public clients (SPA, native) authenticate with PKCE alone.
+ */
+export async function clientMetadata(db: Db, clientId: string): Promise<AdapterPayload | undefined> {
+  const app = await db.selectFrom('applications').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+  if (!app) return undefined;
+  const confidential = app.client_secret_digest !== null;
+  return {
+    client_id: app.client_id,
+    client_name: app.name,
+    ...(confidential && { client_secret: app.client_secret_digest as string }),
+    token_endpoint_auth_method: confidential ? 'client_secret_basic' : 'none',
+    application_type: app.type === 'native' ? 'native' : 'web',
+    grant_types: app.grant_types,
+    response_types: app.grant_types.includes('authorization_code') ? ['code'] : [],
+    redirect_uris: app.redirect_uris,
+    post_logout_redirect_uris: app.post_logout_redirect_uris,
+    gatehouse_tenant_id: app.tenant_id,
+    gatehouse_first_party: app.first_party,
+    gatehouse_organization_required: app.organization_required,
+  };
+}
+
+/** What the engine compares with the stored digest: the digest of what the client sent. */
+export const presentedSecret = (masterKey: Buffer, secret: string): string => clientSecretDigest(masterKey, secret);

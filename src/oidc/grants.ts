@@ -1,0 +1,189 @@
+import type Provider from 'oidc-provider';
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { type Actor, recordAudit } from '../audit/record.js';
+import type { AppContext } from '../context.js';
+import { AppError } from '../errors.js';
+import { authenticate } from '../sessions/sessions.js';
+import { findAccount } from './accounts.js';
+import { gatehouseClient, PASSWORD_GRANT } from './clients.js';
+import { clientGrantPermissions, findApi, resourceServer } from './resources.js';
+
+const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
+
+/**
+ * Grants Gatehouse implements itself through oidc-provider's public extension point:
+ * client credentials with Auth0's semantics (an `audience` is required and the token
+ * carries what the application was granted), and the article's Resource Owner Password
+ * flow (off unless the application lists the `password` grant).
+ */
+export function registerGrants(provider: Provider, ctx: AppContext): void {
+  provider.registerGrantType('client_credentials', (koa) => clientCredentials(provider, ctx, koa), ['scope', 'resource', 'audience']);
+  provider.registerGrantType(PASSWORD_GRANT, (koa) => passwordGrant(provider, ctx, koa), [
+    'username',
+    'password',
+    'scope',
+    'resource',
+    'audience',
+  ]);
+}
+
+/**
+ * Audit events for the grants the engine runs itself (authorization code, refresh token,
+ * device code): every token issued, and every reuse of a rotated refresh token (which has
+ * revoked its whole family). The engine's events cannot wait for a write, so these are
+ * recorded just after the answer; a failure to record is logged.
+ */
+export function auditEngineGrants(ctx: AppContext, provider: Provider): void {
+  const record = (entry: Omit<Parameters<typeof recordAudit>[2], 'actor'>, actor: Actor) => {
+    recordAudit(ctx.db, ctx, { ...entry, actor }).catch((error) => ctx.log.error({ err: error }, 'Recording an OAuth audit event failed'));
+  };
+  provider.on('grant.success', (koa) => {
+    const { client, params, entities } = koa.oidc;
+    const grantType = String(params?.grant_type);
+    if (!client || grantType === 'client_credentials' || grantType === PASSWORD_GRANT) return;
+    const token = entities.AccessToken as { jti: string; accountId?: string } | undefined;
+    if (!token?.accountId) return;
+    record(
+      {
+        action: 'iam.token.created',
+        tenantId: gatehouseClient(client).tenantId,
+        target: { type: 'user', id: token.accountId },
+        details: { jti: token.jti, client_id: client.clientId, grant_type: grantType },
+      },
+      actorOf(koa, 'user', token.accountId),
+    );
+  });
+  provider.on('grant.error', (koa, error) => {
+    const { client, entities } = koa.oidc;
+    const refreshToken = entities.RefreshToken as { consumed?: unknown; accountId?: string; grantId?: string } | undefined;
+    if (!client || !(error instanceof errors.InvalidGrant) || !refreshToken?.consumed) return;
+    record(
+      {
+        action: 'iam.oauth.refreshTokenReused',
+        outcome: 'failure',
+        tenantId: gatehouseClient(client).tenantId,
+        ...(refreshToken.accountId && { target: { type: 'user', id: refreshToken.accountId } }),
+        details: { client_id: client.clientId, grant_id: refreshToken.grantId ?? null, family_revoked: true },
+      },
+      actorOf(koa, 'client', client.clientId),
+    );
+  });
+}
+
+const requestedAudience = (koa: KoaContextWithOIDC): string | undefined =>
+  (koa.oidc.params?.resource as string | undefined) || (koa.oidc.params?.audience as string | undefined) || undefined;
+
+const requestedScopes = (koa: KoaContextWithOIDC): string[] =>
+  String(koa.oidc.params?.scope ?? '')
+    .split(' ')
+    .filter(Boolean);
+
+function actorOf(koa: KoaContextWithOIDC, type: Actor['type'], id: string | null): Actor {
+  return { type, id, ip: koa.ip ?? null, userAgent: koa.get('user-agent') || null };
+}
+
+async function clientCredentials(provider: Provider, ctx: AppContext, koa: KoaContextWithOIDC): Promise<void> {
+  const client = koa.oidc.client as NonNullable<KoaContextWithOIDC['oidc']['client']>;
+  const audience = requestedAudience(koa);
+  if (!audience) throw new errors.InvalidRequest('missing required parameter: audience (the API the token is for)');
+  const api = await findApi(ctx.db, ctx.masterKey, audience);
+  if (!api) throw new errors.InvalidTarget(`no API has the identifier ${JSON.stringify(audience)}`);
+  const granted = await clientGrantPermissions(ctx.db, client.clientId, api.id);
+  if (!granted) throw new errors.AccessDenied(`this application has no grant for ${audience}`);
+  const requested = requestedScopes(koa);
+  const notGranted = requested.filter((scope) => !granted.includes(scope));
+  if (notGranted.length > 0) throw new errors.InvalidScope('requested scope was not granted to this application', notGranted.join(' '));
+  const scopes = requested.length > 0 ? requested : granted;
+
+  const token = new provider.ClientCredentials({ client, scope: scopes.join(' ') || undefined });
+  token.resourceServer = new provider.ResourceServer(audience, await resourceServer(ctx, koa, audience, client));
+  const value = await token.save();
+  await recordAudit(ctx.db, ctx, {
+    action: 'iam.token.created',
+    actor: actorOf(koa, 'client', client.clientId),
+    tenantId: gatehouseClient(client).tenantId,
+    target: { type: 'application', id: client.clientId },
+    details: { jti: token.jti, client_id: client.clientId, grant_type: 'client_credentials', audience },
+  });
+  koa.body = { access_token: value, token_type: 'Bearer', expires_in: token.expiration, ...(token.scope && { scope: token.scope }) };
+}
+
+async function passwordGrant(provider: Provider, ctx: AppContext, koa: KoaContextWithOIDC): Promise<void> {
+  const client = koa.oidc.client as NonNullable<KoaContextWithOIDC['oidc']['client']>;
+  const { username, password } = koa.oidc.params as { username?: string; password?: string };
+  if (!username || !password) throw new errors.InvalidRequest('missing required parameter: username and password');
+
+  let user: Awaited<ReturnType<typeof authenticate>>;
+  try {
+    user = await authenticate(ctx, { username, password }, actorOf(koa, 'anonymous', null));
+  } catch (error) {
+    // Same answer for unknown user, wrong password and disabled account (DESIGN §6).
+    if (error instanceof AppError) throw new errors.InvalidGrant('wrong username or password');
+    throw error;
+  }
+  const account = await findAccount(ctx, user.id);
+  if (!account) throw new errors.InvalidGrant('wrong username or password');
+  koa.oidc.entity('Account', account);
+
+  const scopes = requestedScopes(koa);
+  const oidcScopes = scopes.filter((scope) => OIDC_SCOPES.has(scope));
+  const audience = requestedAudience(koa);
+  const grant = new provider.Grant({ accountId: user.id, clientId: client.clientId });
+  grant.addOIDCScope(oidcScopes.join(' '));
+  koa.oidc.entity('Grant', grant);
+  let resource: InstanceType<Provider['ResourceServer']> | undefined;
+  if (audience) {
+    resource = new provider.ResourceServer(audience, await resourceServer(ctx, koa, audience, client));
+    grant.addResourceScope(audience, scopes.filter((scope) => resource?.scopes.has(scope)).join(' '));
+  }
+  const grantId = await grant.save();
+  const authTime = Math.floor(ctx.clock.now().getTime() / 1000);
+
+  const accessToken = new provider.AccessToken({
+    accountId: user.id,
+    client,
+    grantId,
+    gty: PASSWORD_GRANT,
+    scope: (resource ? scopes.filter((scope) => resource?.scopes.has(scope)) : oidcScopes).join(' ') || undefined,
+  });
+  if (resource) accessToken.resourceServer = resource;
+  const accessTokenValue = await accessToken.save();
+
+  let refreshToken: string | undefined;
+  if (oidcScopes.includes('offline_access') && client.grantTypeAllowed('refresh_token')) {
+    refreshToken = await new provider.RefreshToken({
+      accountId: user.id,
+      client,
+      grantId,
+      gty: PASSWORD_GRANT,
+      scope: scopes.join(' '),
+      ...(audience && { resource: audience }),
+      authTime,
+      rotations: 0,
+    }).save();
+  }
+
+  let idToken: string | undefined;
+  if (oidcScopes.includes('openid')) {
+    const claims = await account.claims('id_token', oidcScopes.join(' '), {}, []);
+    const token = new provider.IdToken({ ...claims, auth_time: authTime }, { ctx: koa });
+    (token as unknown as { scope: string }).scope = oidcScopes.join(' ');
+    idToken = await token.issue({ use: 'idtoken' });
+  }
+
+  await recordAudit(ctx.db, ctx, {
+    action: 'iam.token.created',
+    actor: actorOf(koa, 'user', user.id),
+    tenantId: gatehouseClient(client).tenantId,
+    target: { type: 'user', id: user.id },
+    details: { jti: accessToken.jti, client_id: client.clientId, grant_type: PASSWORD_GRANT, ...(audience && { audience }) },
+  });
+  koa.body = {
+    access_token: accessTokenValue,
+    token_type: 'Bearer',
+    expires_in: accessToken.expiration,
+    ...(accessToken.scope && { scope: accessToken.scope }),
+    ...(refreshToken && { refresh_token: refreshToken }),
+    ...(idToken && { id_token: idToken }),
+  };
+}

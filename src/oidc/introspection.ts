@@ -1,0 +1,121 @@
+import { timingSafeEqual } from 'node:crypto';
+import { decodeJwt, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import type { AppContext } from '../context.js';
+import { SIGNING_ALGS } from '../keys/signing-keys.js';
+import { verifierFor } from '../tokens/access-tokens.js';
+import { isGrantLive } from './adapter.js';
+import { presentedSecret } from './clients.js';
+import { findApi } from './resources.js';
+
+/** An RFC 7662 answer, or an RFC 6749 error for the caller's client authentication. */
+export type IntrospectionAnswer =
+  | { status: 200; body: Record<string, unknown> }
+  | { status: 400 | 401; body: { error: string; error_description: string } };
+
+const INACTIVE = { status: 200, body: { active: false } } as const;
+
+interface Caller {
+  clientId: string;
+  tenantId: string;
+  confidential: boolean;
+}
+
+/**
+ * Introspection of our JWT access tokens (the engine introspects only the tokens it
+ * stores). A JWT is active while its signature, issuer and expiry hold, its user is active
+ * and its grant lives (so disabling a user, reusing a rotated refresh token or revoking
+ * one answers `active: false` at once), and the caller may see it: its own tokens, or, for
+ * a confidential client, those of any application of its tenant (decision 46).
+ */
+export async function introspectJwt(
+  ctx: AppContext,
+  form: URLSearchParams,
+  basicAuthorization: string | undefined,
+): Promise<IntrospectionAnswer> {
+  const caller = await authenticateClient(ctx, form, basicAuthorization);
+  if ('error' in caller) return { status: 401, body: caller };
+  const payload = await verifiedPayload(ctx, form.get('token') as string);
+  if (!payload || typeof payload.client_id !== 'string') return INACTIVE;
+
+  if (payload.client_id !== caller.clientId) {
+    const owner = await ctx.db.selectFrom('applications').select('tenant_id').where('client_id', '=', payload.client_id).executeTakeFirst();
+    if (!caller.confidential || owner?.tenant_id !== caller.tenantId) return INACTIVE;
+  }
+  if (!(await isLive(ctx, payload))) return INACTIVE;
+  const { active: _ignored, ...claims } = payload as JWTPayload & { active?: unknown };
+  return { status: 200, body: { active: true, token_type: 'Bearer', ...claims } };
+}
+
+async function isLive(ctx: AppContext, payload: JWTPayload): Promise<boolean> {
+  const application = await ctx.db
+    .selectFrom('applications')
+    .select('id')
+    .where('client_id', '=', payload.client_id as string)
+    .executeTakeFirst();
+  if (!application) return false;
+  if (payload.sub === payload.client_id) return true; // a machine token: its application still exists
+  const user = await ctx.db
+    .selectFrom('users')
+    .select('status')
+    .where('id', '=', payload.sub as string)
+    .executeTakeFirst();
+  if (user?.status !== 'active') return false;
+  return typeof payload.gid === 'string' && (await isGrantLive(ctx.db, payload.gid, ctx.clock.now()));
+}
+
+/** The JWT's claims if it is ours: signed by a published key (or the HS256 secret of its API), our issuer, not expired. */
+async function verifiedPayload(ctx: AppContext, token: string): Promise<JWTPayload | undefined> {
+  let audience: unknown;
+  try {
+    audience = decodeJwt(token).aud;
+  } catch {
+    return undefined;
+  }
+  if (typeof audience !== 'string') return undefined;
+  const api = await findApi(ctx.db, ctx.masterKey, audience);
+  const options = { issuer: ctx.config.issuer, audience, typ: 'at+jwt', currentDate: ctx.clock.now() };
+  try {
+    if (api?.secret) return (await jwtVerify(token, api.secret, { ...options, algorithms: ['HS256'] })).payload;
+    return (await jwtVerify(token, verifierFor(await ctx.keys.jwks()), { ...options, algorithms: [...SIGNING_ALGS] })).payload;
+  } catch (error) {
+    if (error instanceof joseErrors.JOSEError) return undefined;
+    throw error;
+  }
+}
+
+/** Client authentication as the engine does it: Basic or the body, a confidential client's secret compared as its digest. */
+async function authenticateClient(
+  ctx: AppContext,
+  form: URLSearchParams,
+  basicAuthorization: string | undefined,
+): Promise<Caller | { error: string; error_description: string }> {
+  const invalid = { error: 'invalid_client', error_description: 'client authentication failed' };
+  let clientId = form.get('client_id');
+  let secret = form.get('client_secret');
+  if (basicAuthorization?.toLowerCase().startsWith('basic ')) {
+    const decoded = Buffer.from(basicAuthorization.slice(6), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) return invalid;
+    try {
+      clientId = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+      secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
+    } catch {
+      return invalid;
+    }
+  }
+  if (!clientId) return invalid;
+  const app = await ctx.db
+    .selectFrom('applications')
+    .select(['client_id', 'tenant_id', 'client_secret_digest'])
+    .where('client_id', '=', clientId)
+    .executeTakeFirst();
+  if (!app) return invalid;
+  if (app.client_secret_digest) {
+    const expected = Buffer.from(app.client_secret_digest);
+    const given = Buffer.from(secret ? presentedSecret(ctx.masterKey, secret) : '');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return invalid;
+  } else if (secret) {
+    return invalid;
+  }
+  return { clientId: app.client_id, tenantId: app.tenant_id, confidential: app.client_secret_digest !== null };
+}

@@ -1,0 +1,21 @@
+import type { AppContext } from '../context.js';
+import type { Tenant } from '../db/schema.js';
+
+/** The organization (tenant) chosen for one authorization, Auth0's `organization`. */
+export async function grantOrganization(ctx: AppContext, grantId: string | undefined): Promise<Tenant | undefined> {
+  if (!grantId) return undefined;
+  return ctx.db
+    .selectFrom('oauth_grant_organizations as g')
+    .innerJoin('tenants as t', 't.id', 'g.tenant_id')
+    .selectAll('t')
+    .where('g.grant_id', '=', grantId)
+    .executeTakeFirst();
+}
+
+export async function setGrantOrganization(ctx: AppContext, grantId: string, tenantId: string, expiresAt: Date): Promise<void> {
+  await ctx.db
+    .insertInto('oauth_grant_organizations')
+    .values({ grant_id: grantId, tenant_id: tenantId, expires_at: expiresAt })
+    .onConflict((oc) => oc.column('grant_id').doUpdateSet({ tenant_id: tenantId, expires_at: expiresAt }))
+    .execute();
+}

@@ -1,0 +1,207 @@
+import { createHmac } from 'node:crypto';
+import type { JWK } from 'jose';
+import Provider, { type Configuration, errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import type { AppContext } from '../context.js';
+import { SESSION_COOKIE } from '../http/guards.js';
+import { sessionFromToken } from '../sessions/sessions.js';
+import { ACCESS_TOKEN_TTL_S } from '../tokens/access-tokens.js';
+import { CLAIMS, findAccount } from './accounts.js';
+import { pgAdapter } from './adapter.js';
+import { extraClaims } from './claims.js';
+import { DEVICE_CODE_GRANT, EXTRA_CLIENT_METADATA, gatehouseClient } from './clients.js';
+import { auditEngineGrants, registerGrants } from './grants.js';
+import { grantOrganization } from './organizations.js';
+import { renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
+import { resourceServer } from './resources.js';
+
+/** Where the engine's endpoints live: Auth0's paths (the article's compatibility surface). */
+export const ROUTES = {
+  authorization: '/authorize',
+  token: '/oauth/token',
+  userinfo: '/userinfo',
+  revocation: '/oauth/revoke',
+  introspection: '/oauth/introspect',
+  end_session: '/v2/logout',
+  jwks: '/.well-known/jwks.json',
+  device_authorization: '/oauth/device/code',
+  code_verification: '/activate',
+} as const;
+
+export const INTERACTION_PATH = '/interaction';
+
+const HOUR = 3600;
+const DAY = 24 * HOUR;
+/** Lifetimes (DESIGN §4). A refresh-token family lives as long as its grant. */
+export const TTL = {
+  AuthorizationCode: 60,
+  DeviceCode: 600,
+  IdToken: HOUR,
+  Interaction: HOUR,
+  Session: 7 * DAY,
+  RefreshToken: 30 * DAY,
+  Grant: 30 * DAY,
+} as const;
+
+const { Check, base } = interactionPolicy;
+
+/**
+ * One oidc-provider instance, configured for Gatehouse: our storage, accounts, claims,
+ * APIs, hosted pages and signing keys. Built again (cheaply) when the key set changes.
+ */
+export function buildProvider(ctx: AppContext, keys: JWK[]): Provider {
+  const { config } = ctx;
+  const configuration: Configuration = {
+    adapter: pgAdapter(ctx.db, () => ctx.clock.now()),
+    findAccount: (_koa, sub, token) => findAccount(ctx, sub, (token as { grantId?: string } | undefined)?.grantId),
+    jwks: { keys: keys as never },
+    cookies: {
+      keys: [createHmac('sha256', ctx.masterKey).update('gatehouse:oidc-cookies').digest('base64url')],
+    },
+    claims: CLAIMS,
+    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    conformIdTokenClaims: false,
+    extraParams: ['audience', 'organization'],
+    extraClientMetadata: { properties: EXTRA_CLIENT_METADATA },
+    clientDefaults: { grant_types: ['authorization_code'], id_token_signed_response_alg: 'RS256', response_types: ['code'] },
+    responseTypes: ['code'],
+    // Client secrets are stored as digests, so only methods that send the secret itself can work.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
+    pkce: { required: (_koa, client) => client.clientAuthMethod === 'none' },
+    rotateRefreshToken: true,
+    routes: ROUTES,
+    ttl: {
+      ...TTL,
+      AccessToken: (_koa, token) => token.resourceServer?.accessTokenTTL ?? ACCESS_TOKEN_TTL_S,
+      ClientCredentials: (_koa, token) => token.resourceServer?.accessTokenTTL ?? ACCESS_TOKEN_TTL_S,
+    },
+    interactions: {
+      url: (_koa, interaction) => `${INTERACTION_PATH}/${interaction.uid}`,
+      policy: interactionPolicyFor(ctx),
+    },
+    features: {
+      devInteractions: { enabled: false },
+      pushedAuthorizationRequests: { enabled: false },
+      dPoP: { enabled: false },
+      introspection: {
+        enabled: true,
+        // A client may introspect its own tokens, and a confidential one those of its own tenant's applications.
+        // A token of a user who is no longer active is inactive at once (DESIGN §6).
+        allowedPolicy: async (koa, client, token) => {
+          const accountId = (token as { accountId?: string }).accountId;
+          if (accountId && !(await findAccount(ctx, accountId))) return false;
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none' || !token.clientId) return false;
+          const owner = await koa.oidc.provider.Client.find(token.clientId);
+          return owner !== undefined && gatehouseClient(owner).tenantId === gatehouseClient(client).tenantId;
+        },
+      },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      clientCredentials: { enabled: true },
+      deviceFlow: {
+        enabled: true,
+        charset: 'base-20',
+        mask: '****-****',
+        userCodeInputSource: (koa, form, _out, err) => renderDevicePage(ctx, koa, { step: 'input', form, error: err }),
+        userCodeConfirmSource: (koa, form, client, _device, userCode) =>
+          renderDevicePage(ctx, koa, { step: 'confirm', form, clientName: client.clientName ?? client.clientId, userCode }),
+        successSource: (koa) => renderDevicePage(ctx, koa, { step: 'success' }),
+      },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (koa, form) => renderLogoutPage(ctx, koa, { step: 'confirm', form }),
+        postLogoutSuccessSource: (koa) => renderLogoutPage(ctx, koa, { step: 'done' }),
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: (koa) => audienceParam(koa),
+        useGrantedResource: () => true,
+        getResourceServerInfo: (koa, identifier, client) => resourceServer(ctx, koa, identifier, client),
+      },
+    },
+    extraTokenClaims: async (koa, token) => {
+      const client = await koa.oidc.provider.Client.find(token.clientId as string);
+      if (!client) return undefined;
+      const isClient = token.kind === 'ClientCredentials';
+      return (await extraClaims(ctx, {
+        kind: isClient ? 'client' : 'user',
+        clientId: token.clientId as string,
+        clientTenantId: gatehouseClient(client).tenantId,
+        ...(!isClient && { accountId: (token as { accountId: string }).accountId }),
+        ...(!isClient && { grantId: (token as { grantId?: string }).grantId }),
+        ...(token.resourceServer?.audience && { audience: token.resourceServer.audience }),
+      })) as never;
+    },
+    clientBasedCORS: (_koa, origin, client) =>
+      [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])].some((uri) => originOf(uri) === origin),
+    renderError: (koa, out) => renderProtocolError(ctx, koa, out),
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256', 'ES256'],
+    },
+  };
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy !== false;
+  registerGrants(provider, ctx);
+  provider.use(unauthorizedClientForDisallowedGrant);
+  provider.on('server_error', (_koa, error) => ctx.log.error({ err: error }, 'OAuth engine error'));
+  auditEngineGrants(ctx, provider);
+  return provider;
+}
+
+/**
+ * RFC 6749 §5.2: a client asking for a grant type it may not use is `unauthorized_client`
+ * (Auth0 answers so too); oidc-provider says `invalid_request`. Rewritten on the way out.
+ */
+async function unauthorizedClientForDisallowedGrant(koa: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
+  await next();
+  const body = koa.body as { error?: unknown } | undefined;
+  if (koa.oidc?.route !== 'token' || koa.status !== 400 || body?.error !== 'invalid_request') return;
+  const grantType = koa.oidc.params?.grant_type;
+  if (typeof grantType === 'string' && koa.oidc.client && !koa.oidc.client.grantTypeAllowed(grantType)) body.error = 'unauthorized_client';
+}
+
+/** Auth0's `audience` parameter names the API a token is for (RFC 8707's `resource`). */
+function audienceParam(koa: KoaContextWithOIDC): string | undefined {
+  const audience = koa.oidc.params?.audience ?? (koa.oidc.body as Record<string, unknown> | undefined)?.audience;
+  return typeof audience === 'string' && audience ? audience : undefined;
+}
+
+const originOf = (uri: string): string | undefined => {
+  try {
+    return new URL(uri).origin;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * The standard prompts plus two of ours: sign in again when the Gatehouse session behind
+ * the engine's session has ended (one sign-in serves the hosted pages and /api/v1/session,
+ * so signing out of either ends both), and choose an organization when the application
+ * requires one or the `organization` parameter names another than the grant holds.
+ */
+function interactionPolicyFor(ctx: AppContext) {
+  const policy = base();
+  policy.get('login')?.checks.add(
+    new Check('gatehouse_session', 'The Gatehouse session has ended', async (koa) => {
+      const token = koa.cookies.get(SESSION_COOKIE);
+      const active = token ? await sessionFromToken(ctx, token, false) : undefined;
+      return active?.user.id === koa.oidc.session?.accountId ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    }),
+  );
+  policy.get('consent')?.checks.add(
+    new Check('organization', 'An organization must be chosen', async (koa) => {
+      const client = koa.oidc.client;
+      const requested = koa.oidc.params?.organization as string | undefined;
+      if (!client || (!gatehouseClient(client).organizationRequired && !requested)) return Check.NO_NEED_TO_PROMPT;
+      const grantId = koa.oidc.session?.grantIdFor(client.clientId);
+      const chosen = await grantOrganization(ctx, grantId);
+      if (!chosen) return Check.REQUEST_PROMPT;
+      const matches = !requested || requested === chosen.id || requested.toLowerCase() === chosen.slug.toLowerCase();
+      return matches ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    }),
+  );
+  return policy;
+}
+
+export { DEVICE_CODE_GRANT, errors };

@@ -1,0 +1,162 @@
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../context.js';
+import { SESSION_COOKIE } from '../http/guards.js';
+import { revokeSessionByToken } from '../sessions/sessions.js';
+import { looksLikeJwt } from '../tokens/access-tokens.js';
+import { presentedSecret } from './clients.js';
+import type { Oidc } from './index.js';
+import { introspectJwt } from './introspection.js';
+import { ROUTES } from './provider.js';
+
+/** The engine reads at most this much of a body (oidc-provider's own limit is 56 KiB). */
+const BODY_LIMIT = 56 * 1024;
+
+/** Cognito's paths, served by the same endpoints as Auth0's. */
+const ALIASES: Record<string, string> = {
+  '/oauth2/authorize': ROUTES.authorization,
+  '/oauth2/token': ROUTES.token,
+  '/oauth2/userInfo': ROUTES.userinfo,
+  '/oauth2/revoke': ROUTES.revocation,
+  '/logout': ROUTES.end_session,
+};
+
+/** Auth0's `returnTo` and Cognito's `logout_uri` are OpenID's `post_logout_redirect_uri`. */
+const LOGOUT_RETURN_PARAMS = ['returnTo', 'logout_uri'];
+
+/** Endpoints that take POST only (RFC 6749 §3.2, RFC 7009, RFC 7662, RFC 8628); the engine answers other methods with a plain-text 404. */
+const POST_ONLY = new Set<string>([ROUTES.token, ROUTES.revocation, ROUTES.introspection, ROUTES.device_authorization]);
+
+const ENGINE_PATHS = [
+  ROUTES.authorization,
+  `${ROUTES.authorization}/:uid`,
+  ROUTES.token,
+  ROUTES.userinfo,
+  ROUTES.revocation,
+  ROUTES.introspection,
+  ROUTES.end_session,
+  `${ROUTES.end_session}/confirm`,
+  `${ROUTES.end_session}/success`,
+  ROUTES.device_authorization,
+  ROUTES.code_verification,
+  `${ROUTES.code_verification}/*`,
+  '/.well-known/openid-configuration',
+];
+
+/**
+ * Mounts the protocol engine in Fastify. Requests pass through untouched but for three
+ * translations: a client secret becomes its digest (what is stored, DESIGN §3), Cognito's
+ * paths and Auth0's logout parameters become the engine's, and signing out through the
+ * engine also ends the Gatehouse session (one sign-in, one sign-out).
+ */
+export const oidcRoutes =
+  (ctx: AppContext, oidc: Oidc): FastifyPluginAsync =>
+  async (app) => {
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) =>
+      done(null, body),
+    );
+    // Any other body is left unread for the engine, which answers it with an RFC error.
+    app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    // What fails before the engine sees the request (a body over the limit) is an RFC 6749 error too.
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+      if (status >= 500) request.log.error({ err: error }, 'OAuth request failed');
+      const description =
+        status === 413 ? `The body is larger than ${BODY_LIMIT} bytes` : status >= 500 ? 'The request failed' : error.message;
+      return reply
+        .status(status)
+        .type('application/json')
+        .send({ error: status >= 500 ? 'server_error' : 'invalid_request', error_description: description });
+    });
+
+    /** Hands a request to the engine; `target` is the engine path an alias stands for. */
+    const forward = (target?: string) => async (request: FastifyRequest, reply: FastifyReply) => {
+      const raw = request.raw as typeof request.raw & { body?: string };
+      const url = new URL(request.raw.url ?? '/', 'http://engine');
+      if (target) url.pathname = target;
+      const path = url.pathname;
+      if (POST_ONLY.has(path) && request.method === 'GET') {
+        return reply
+          .status(405)
+          .header('allow', 'POST')
+          .send({ error: 'invalid_request', error_description: `${request.method} is not allowed here; send a POST` });
+      }
+      if (path === ROUTES.end_session)
+        for (const name of LOGOUT_RETURN_PARAMS) moveParam(url.searchParams, name, 'post_logout_redirect_uri');
+      if (path === ROUTES.authorization) askConsentForOfflineAccess(url.searchParams);
+      raw.url = url.pathname + url.search;
+      const form = typeof request.body === 'string' ? new URLSearchParams(request.body) : undefined;
+      const token = form?.get('token');
+      if (path === ROUTES.introspection && form && token && looksLikeJwt(token)) {
+        const answer = await introspectJwt(ctx, form, request.headers.authorization);
+        return reply.status(answer.status).header('cache-control', 'no-store').send(answer.body);
+      }
+      const authorization = request.headers.authorization;
+      if (authorization) request.raw.headers.authorization = digestBasicSecret(ctx.masterKey, authorization);
+      if (form) {
+        const secret = form.get('client_secret');
+        if (secret) form.set('client_secret', presentedSecret(ctx.masterKey, secret));
+        if (path === ROUTES.end_session) for (const name of LOGOUT_RETURN_PARAMS) moveParam(form, name, 'post_logout_redirect_uri');
+        if (path === ROUTES.authorization) askConsentForOfflineAccess(form);
+        if (path === `${ROUTES.end_session}/confirm` && form.get('logout') === 'yes') await endGatehouseSession(request, reply);
+        raw.body = form.toString();
+      }
+      reply.hijack();
+      await oidc.handle(raw, reply.raw);
+    };
+
+    async function endGatehouseSession(request: FastifyRequest, reply: FastifyReply) {
+      const token = request.cookies[SESSION_COOKIE];
+      if (token)
+        await revokeSessionByToken(ctx, token, {
+          type: 'anonymous',
+          id: null,
+          ip: request.ip,
+          userAgent: request.headers['user-agent'] ?? null,
+        });
+      reply.raw.setHeader('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
+    }
+
+    for (const path of ENGINE_PATHS) {
+      app.route({ method: ['GET', 'POST', 'OPTIONS'], url: path, schema: { hide: true }, handler: forward() });
+    }
+    for (const [alias, target] of Object.entries(ALIASES)) {
+      app.route({ method: ['GET', 'POST', 'OPTIONS'], url: alias, schema: { hide: true }, handler: forward(target) });
+    }
+  };
+
+/**
+ * OpenID Connect grants `offline_access` (a refresh token) only with `prompt=consent`;
+ * Auth0's SDKs ask for it without. So the request asks for consent, which the hosted
+ * pages give at once when nothing new is asked (a first-party application, or a
+ * third-party one the user already allowed).
+ */
+function askConsentForOfflineAccess(params: URLSearchParams) {
+  const scopes = (params.get('scope') ?? '').split(' ');
+  if (!scopes.includes('offline_access') || params.has('prompt')) return;
+  params.set('prompt', 'consent');
+}
+
+function moveParam(params: URLSearchParams, from: string, to: string) {
+  const value = params.get(from);
+  if (value !== null && !params.has(to)) params.set(to, value);
+  params.delete(from);
+}
+
+/** HTTP Basic client authentication (RFC 6749 §2.3.1) with the secret replaced by its digest. */
+function digestBasicSecret(masterKey: Buffer, header: string): string {
+  const [scheme, encoded] = header.split(' ');
+  if (scheme?.toLowerCase() !== 'basic' || !encoded) return header;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return header;
+  let secret: string;
+  try {
+    secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
+  } catch {
+    return header;
+  }
+  if (!secret) return header;
+  const digest = presentedSecret(masterKey, secret);
+  return `Basic ${Buffer.from(`${decoded.slice(0, colon)}:${digest}`, 'utf8').toString('base64')}`;
+}

@@ -1,0 +1,90 @@
+/**
+ * Server-rendered hosted pages: plain HTML forms that work without JavaScript. Every
+ * value is escaped on the way in; branding comes from the application's tenant.
+ */
+
+export interface Branding {
+  display_name?: string;
+  logo_url?: string;
+  primary_color?: string;
+}
+
+export const DEFAULT_BRANDING = { display_name: 'Gatehouse', primary_color: '#1f4fd1' } as const;
+
+/** A string of HTML that has been escaped or built from escaped parts. */
+export class Html {
+  constructor(readonly value: string) {}
+  toString() {
+    return this.value;
+  }
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+export const escapeHtml = (value: unknown): string => String(value ?? '').replace(/[&<>"']/g, (c) => ESCAPES[c] as string);
+
+/** Tagged template: interpolated values are escaped unless they are Html already; arrays are joined. */
+export function html(strings: TemplateStringsArray, ...values: unknown[]): Html {
+  let out = strings[0] as string;
+  values.forEach((value, i) => {
+    out += render(value) + (strings[i + 1] as string);
+  });
+  return new Html(out);
+}
+
+function render(value: unknown): string {
+  if (value instanceof Html) return value.value;
+  if (Array.isArray(value)) return value.map(render).join('');
+  if (value === undefined || value === null || value === false) return '';
+  return escapeHtml(value);
+}
+
+/** Trusted markup handed to us by the protocol engine (its hidden-field forms). */
+export const trusted = (markup: string): Html => new Html(markup);
+
+export function page(options: { title: string; branding?: Branding; body: Html; lang?: string }): string {
+  const brand = { ...DEFAULT_BRANDING, ...options.branding };
+  const color = /^#[0-9a-fA-F]{6}$/.test(brand.primary_color) ? brand.primary_color : DEFAULT_BRANDING.primary_color;
+  return html`<!doctype html>
+<html lang="${options.lang ?? 'en'}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${options.title} · ${brand.display_name}</title>
+<style>
+  :root { --primary: ${color}; }
+  body { font-family: system-ui, sans-serif; background: #f4f5f7; color: #1a1a1a; margin: 0; }
+  main { max-width: 26rem; margin: 4rem auto; background: #fff; padding: 2rem; border-radius: .5rem; box-shadow: 0 1px 4px #0002; }
+  header { text-align: center; margin-bottom: 1.5rem; }
+  header img { max-height: 3rem; }
+  h1 { font-size: 1.4rem; margin: .5rem 0 1rem; }
+  label { display: block; font-weight: 600; margin: 1rem 0 .25rem; }
+  input[type=text], input[type=email], input[type=password] { width: 100%; box-sizing: border-box; padding: .6rem; border: 1px solid #767676; border-radius: .3rem; font-size: 1rem; }
+  button { margin-top: 1.25rem; width: 100%; padding: .7rem; font-size: 1rem; border: 0; border-radius: .3rem; background: var(--primary); color: #fff; cursor: pointer; }
+  button.secondary { background: #fff; color: #1a1a1a; border: 1px solid #767676; }
+  button:focus, input:focus { outline: 3px solid #ffbf47; outline-offset: 1px; }
+  .error { background: #fdecea; color: #8a1c13; padding: .75rem; border-radius: .3rem; }
+  ul.choices { list-style: none; padding: 0; }
+  ul.choices li { margin: .5rem 0; }
+  small { color: #555; }
+</style>
+</head>
+<body>
+<main>
+<header>
+${brand.logo_url ? html`<img src="${brand.logo_url}" alt="${brand.display_name}">` : html`<strong>${brand.display_name}</strong>`}
+</header>
+${options.body}
+</main>
+</body>
+</html>`.value;
+}
+
+/** Security headers for every hosted page: no framing (clickjacking), no caching, no sniffing. */
+export const PAGE_HEADERS = {
+  'content-type': 'text/html; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-frame-options': 'DENY',
+  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'none'; base-uri 'none'",
+  'referrer-policy': 'no-referrer',
+} as const;

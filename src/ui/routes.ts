@@ -1,0 +1,185 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../context.js';
+import { AppError } from '../errors.js';
+import { actorOf, SESSION_COOKIE } from '../http/guards.js';
+import type { Interaction, Oidc } from '../oidc/index.js';
+import { brandingOf } from '../oidc/pages.js';
+import { setSessionCookie } from '../sessions/cookie.js';
+import { sessionFromToken, signIn } from '../sessions/sessions.js';
+import { listOrganizations, type Organization } from '../tokens/organizations.js';
+import { PAGE_HEADERS } from './html.js';
+import { consentPage, errorPage, organizationPage, signInPage } from './pages.js';
+
+const FORM_LIMIT = 16 * 1024;
+type Form = Record<string, string>;
+
+/**
+ * The hosted sign-in pages of the authorization flow: sign-in, organization picker and
+ * consent. Each step reads the engine's interaction, so a page shows only what the flow
+ * is waiting for; every form carries a CSRF token bound to its interaction (which is
+ * itself bound to this browser by the engine's cookie).
+ */
+export const uiRoutes =
+  (ctx: AppContext, oidc: Oidc): FastifyPluginAsync =>
+  async (app) => {
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_req, body, done) =>
+      done(null, Object.fromEntries(new URLSearchParams(body as string))),
+    );
+
+    const csrfFor = (uid: string) => createHmac('sha256', ctx.masterKey).update(`csrf\0${uid}`).digest('base64url');
+    function checkCsrf(uid: string, form: Form) {
+      const expected = Buffer.from(csrfFor(uid));
+      const given = Buffer.from(form.csrf ?? '');
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        throw new AppError('csrf_failed', 'This form has expired; go back and try again');
+      }
+    }
+
+    const show = async (
+      reply: FastifyReply,
+      it: Interaction | undefined,
+      body: (b: Awaited<ReturnType<typeof brandingOf>>) => string,
+      status = 200,
+    ) =>
+      reply
+        .status(status)
+        .headers(PAGE_HEADERS)
+        .send(body(await brandingOf(ctx, it?.client.tenantId)));
+
+    const go = (reply: FastifyReply, to: string) => reply.redirect(to, 303);
+
+    /** What comes after the login step: an organization when one is needed, consent when due, or straight back. */
+    async function afterLogin(request: FastifyRequest, reply: FastifyReply, it: Interaction, chosen?: string) {
+      const organizations = await listOrganizations(ctx, it.accountId as string);
+      let organization: Organization | undefined;
+      if (it.client.organizationRequired || it.organization) {
+        const wanted = chosen ?? it.organization;
+        organization = wanted
+          ? organizations.find((o) => o.id === wanted || o.slug.toLowerCase() === wanted.toLowerCase())
+          : organizations.length === 1
+            ? organizations[0]
+            : undefined;
+        if (wanted && !organization) {
+          return show(
+            reply,
+            it,
+            (branding) =>
+              errorPage({ branding, title: 'Not a member', message: 'You are not a member of that organization.', code: 'access_denied' }),
+            403,
+          );
+        }
+        if (!organization) {
+          return show(reply, it, (branding) =>
+            organizationPage({
+              branding,
+              action: `/interaction/${it.uid}/organization`,
+              csrf: csrfFor(it.uid),
+              clientName: it.client.name,
+              organizations,
+            }),
+          );
+        }
+      }
+      const needsConsent = !it.client.firstParty && (it.missingScopes.length > 0 || it.missingApiScopes.some((a) => a.scopes.length > 0));
+      if (needsConsent) {
+        return show(reply, it, (branding) =>
+          consentPage({
+            branding,
+            action: `/interaction/${it.uid}/consent`,
+            csrf: csrfFor(it.uid),
+            clientName: it.client.name,
+            scopes: it.missingScopes,
+            apiScopes: it.missingApiScopes,
+            ...(organization && { organization }),
+          }),
+        );
+      }
+      return go(reply, await oidc.finishConsent(request.raw, reply.raw, organization?.id));
+    }
+
+    app.get<{ Params: { uid: string } }>('/interaction/:uid', { schema: { hide: true } }, async (request, reply) => {
+      const it = await oidc.interaction(request.raw, reply.raw);
+      if (it.prompt === 'login') {
+        // One sign-in: a live Gatehouse session (from this page or /api/v1/session) needs no password again.
+        const token = request.cookies[SESSION_COOKIE];
+        const active = token ? await sessionFromToken(ctx, token) : undefined;
+        if (active && !it.reasons.includes('login_prompt') && !it.reasons.includes('max_age')) {
+          return go(reply, await oidc.finishLogin(request.raw, reply.raw, active.user.id));
+        }
+        return show(reply, it, (branding) =>
+          signInPage({
+            branding,
+            action: `/interaction/${it.uid}/login`,
+            csrf: csrfFor(it.uid),
+            clientName: it.client.name,
+            ...(it.loginHint && { username: it.loginHint }),
+          }),
+        );
+      }
+      return afterLogin(request, reply, it);
+    });
+
+    app.post<{ Params: { uid: string }; Body: Form }>('/interaction/:uid/login', { schema: { hide: true } }, async (request, reply) => {
+      const it = await oidc.interaction(request.raw, reply.raw);
+      checkCsrf(it.uid, request.body ?? {});
+      const { username = '', password = '' } = request.body ?? {};
+      try {
+        const { token, session, user } = await signIn(ctx, { username, password }, actorOf(request));
+        setSessionCookie(ctx, reply, token, session);
+        return go(reply, await oidc.finishLogin(request.raw, reply.raw, user.id));
+      } catch (error) {
+        if (!(error instanceof AppError) || error.status !== 401) throw error;
+        return show(
+          reply,
+          it,
+          (branding) =>
+            signInPage({
+              branding,
+              action: `/interaction/${it.uid}/login`,
+              csrf: csrfFor(it.uid),
+              clientName: it.client.name,
+              username,
+              error: 'Wrong username or password.',
+            }),
+          401,
+        );
+      }
+    });
+
+    app.post<{ Params: { uid: string }; Body: Form }>(
+      '/interaction/:uid/organization',
+      { schema: { hide: true } },
+      async (request, reply) => {
+        const it = await oidc.interaction(request.raw, reply.raw);
+        checkCsrf(it.uid, request.body ?? {});
+        if (it.prompt !== 'consent') return go(reply, `/interaction/${it.uid}`);
+        return afterLogin(request, reply, it, request.body?.organization ?? '');
+      },
+    );
+
+    app.post<{ Params: { uid: string }; Body: Form }>('/interaction/:uid/consent', { schema: { hide: true } }, async (request, reply) => {
+      const it = await oidc.interaction(request.raw, reply.raw);
+      const form = request.body ?? {};
+      checkCsrf(it.uid, form);
+      if (it.prompt !== 'consent') return go(reply, `/interaction/${it.uid}`);
+      if (form.decision !== 'allow') return go(reply, await oidc.deny(request.raw, reply.raw));
+      if (form.organization) {
+        const member = (await listOrganizations(ctx, it.accountId as string)).some((o) => o.id === form.organization);
+        if (!member) throw new AppError('forbidden', 'You are not a member of that organization');
+      }
+      return go(reply, await oidc.finishConsent(request.raw, reply.raw, form.organization || undefined));
+    });
+
+    // Errors on these pages are pages too, never JSON.
+    app.setErrorHandler(async (error, request, reply) => {
+      const known = error instanceof AppError;
+      if (!known) request.log.error({ err: error }, 'Hosted page failed');
+      const status = known ? error.status : 500;
+      const message = known ? error.message : 'Something went wrong on our side. Go back to the application and try again.';
+      return reply
+        .status(status)
+        .headers(PAGE_HEADERS)
+        .send(errorPage({ title: 'Something went wrong', message, ...(known && { code: error.code }) }));
+    });
+  };
