@@ -304,19 +304,21 @@ describe('@gatehouse/sdk against a listening Gatehouse', () => {
     it('a key published later is found by the refetch an unknown kid triggers once the cooldown is over; concurrent misses share one fetch', async () => {
       const jwks = await countingJwks(`${issuer}/.well-known/jwks.json`);
       try {
-        const cooldownDuration = 1000;
+        const cooldownDuration = 3000;
+        // Made beforehand: generating keys takes long on a loaded machine, and the steps
+        // below must fall inside one cooldown.
+        const stranger = await generateKeyPair('RS256');
+        const forged = await Promise.all(Array.from({ length: 20 }, (_, i) => craft({}, { kid: `unknown-${i}` }, stranger.privateKey)));
+        const rotated = await generateKeyPair('RS256', { extractable: true });
+        const rotatedJwk = { ...(await exportJWK(rotated.publicKey)), kid: 'rotated', alg: 'RS256', use: 'sig' };
+        const token = await craft({}, { kid: 'rotated' }, rotated.privateKey);
+
         const cached = createVerifier({ issuer, audience: issuer, jwksUri: jwks.url, jwks: { cooldownDuration } });
         await cached.verify(adminToken);
         assert.equal(jwks.requests(), 1);
 
-        // Made beforehand: generating an RSA key can take longer than the cooldown.
-        const stranger = await generateKeyPair('RS256');
-        const forged = await Promise.all(Array.from({ length: 20 }, (_, i) => craft({}, { kid: `unknown-${i}` }, stranger.privateKey)));
-
         // A rotation: a new key appears in the JWKS after this verifier fetched it.
-        const rotated = await generateKeyPair('RS256', { extractable: true });
-        jwks.extra.push({ ...(await exportJWK(rotated.publicKey)), kid: 'rotated', alg: 'RS256', use: 'sig' });
-        const token = await craft({}, { kid: 'rotated' }, rotated.privateKey);
+        jwks.extra.push(rotatedJwk);
         await assert.rejects(cached.verify(token), (e) => e instanceof InvalidTokenError && e.reason === 'unknown_kid');
         assert.equal(jwks.requests(), 1, 'still cooling down: no fetch');
 

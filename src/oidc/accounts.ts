@@ -1,8 +1,7 @@
 import type { Account, AccountClaims } from 'oidc-provider';
-import type { AppContext } from '../context.js';
 import type { User } from '../db/schema.js';
 import { isUuid } from '../ids.js';
-import { grantOrganization } from './organizations.js';
+import type { OidcContext } from './lookups.js';
 
 /** OpenID Connect standard claims by scope (Core §5.4), from our user record. */
 export const CLAIMS = {
@@ -32,11 +31,11 @@ export function standardClaims(user: User): AccountClaims {
  * refresh and userinfo all fail for them at once (DESIGN §6). With the grant of the token
  * at hand, the claims include the organization chosen for it.
  */
-export async function findAccount(ctx: AppContext, userId: string, grantId?: string): Promise<Account | undefined> {
+export async function findAccount(ctx: OidcContext, userId: string, grantId?: string): Promise<Account | undefined> {
   if (!isUuid(userId)) return undefined;
   const user = await ctx.db.selectFrom('users').selectAll().where('id', '=', userId).where('status', '=', 'active').executeTakeFirst();
   if (!user) return undefined;
-  const organization = await grantOrganization(ctx, grantId);
+  const organization = await ctx.lookups.grantOrganization(grantId);
   const claims = { ...standardClaims(user), ...(organization && { org_id: organization.id, org_name: organization.name }) };
   return { accountId: user.id, claims: () => claims };
 }

@@ -1,7 +1,7 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { Db } from '../db/database.js';
-import { clientMetadata } from './clients.js';
+import type { Lookups } from './lookups.js';
 
 /** Models whose ids are looked up by their grant, so one call revokes a whole token family. */
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
@@ -10,7 +10,7 @@ const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', '
  * oidc-provider's storage (DESIGN §2: every piece of shared state lives in PostgreSQL).
  * One table holds every model; `Client` is read from our applications instead.
  */
-export function pgAdapter(db: Db, now: () => Date) {
+export function pgAdapter(db: Db, lookups: Lookups, now: () => Date) {
   return class PgAdapter implements Adapter {
     constructor(private readonly model: string) {}
 
@@ -32,7 +32,7 @@ export function pgAdapter(db: Db, now: () => Date) {
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
-      if (this.model === 'Client') return clientMetadata(db, id);
+      if (this.model === 'Client') return lookups.client(id);
       return this.findBy('id', id);
     }
 

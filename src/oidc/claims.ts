@@ -2,8 +2,7 @@ import { errors } from 'oidc-provider';
 import type { AppContext } from '../context.js';
 import { apiPermissions, effectivePermissions, type Grants } from '../permissions/effective.js';
 import { apiAudience } from '../tokens/access-tokens.js';
-import { grantOrganization } from './organizations.js';
-import { clientGrantPermissions, findApi } from './resources.js';
+import type { OidcContext } from './lookups.js';
 
 /**
  * A token for Gatehouse's own admin API carries what the OIH flow's tokens carry: the
@@ -48,14 +47,14 @@ export interface ExtraClaims {
  * when none was chosen, in the application's own tenant. A machine token carries the
  * permissions its application was granted for the API.
  */
-export async function extraClaims(ctx: AppContext, facts: TokenFacts): Promise<ExtraClaims> {
-  const api = facts.audience ? await findApi(ctx.db, ctx.masterKey, facts.audience) : undefined;
+export async function extraClaims(ctx: OidcContext, facts: TokenFacts): Promise<ExtraClaims> {
+  const api = facts.audience ? await ctx.lookups.api(facts.audience) : undefined;
   if (facts.kind === 'client') {
     if (!api?.permissionsInToken) return {};
-    return { permissions: (await clientGrantPermissions(ctx.db, facts.clientId, api.id)) ?? [] };
+    return { permissions: (await ctx.lookups.clientGrant(facts.clientId, api.id)) ?? [] };
   }
   const userId = facts.accountId as string;
-  const organization = await grantOrganization(ctx, facts.grantId);
+  const organization = await ctx.lookups.grantOrganization(facts.grantId);
   // A suspended organization, or one the user left, issues nothing more (DESIGN §6).
   if (organization && organization.status !== 'active') throw new errors.InvalidGrant('the organization is suspended');
   const tenantId = organization?.id ?? facts.clientTenantId;

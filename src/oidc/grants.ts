@@ -1,12 +1,12 @@
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { type Actor, recordAudit } from '../audit/record.js';
-import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { authenticate } from '../sessions/sessions.js';
 import { findAccount } from './accounts.js';
 import { gatehouseClient, PASSWORD_GRANT } from './clients.js';
-import { clientGrantPermissions, findApi, resourceServer } from './resources.js';
+import type { OidcContext } from './lookups.js';
+import { resourceServer } from './resources.js';
 
 const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
 
@@ -16,7 +16,7 @@ const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
  * carries what the application was granted), and the article's Resource Owner Password
  * flow (off unless the application lists the `password` grant).
  */
-export function registerGrants(provider: Provider, ctx: AppContext): void {
+export function registerGrants(provider: Provider, ctx: OidcContext): void {
   provider.registerGrantType('client_credentials', (koa) => clientCredentials(provider, ctx, koa), ['scope', 'resource', 'audience']);
   provider.registerGrantType(PASSWORD_GRANT, (koa) => passwordGrant(provider, ctx, koa), [
     'username',
@@ -33,7 +33,7 @@ export function registerGrants(provider: Provider, ctx: AppContext): void {
  * revoked its whole family). The engine's events cannot wait for a write, so these are
  * recorded just after the answer; a failure to record is logged.
  */
-export function auditEngineGrants(ctx: AppContext, provider: Provider): void {
+export function auditEngineGrants(ctx: OidcContext, provider: Provider): void {
   const record = (entry: Omit<Parameters<typeof recordAudit>[2], 'actor'>, actor: Actor) => {
     recordAudit(ctx.db, ctx, { ...entry, actor }).catch((error) => ctx.log.error({ err: error }, 'Recording an OAuth audit event failed'));
   };
@@ -82,13 +82,13 @@ function actorOf(koa: KoaContextWithOIDC, type: Actor['type'], id: string | null
   return { type, id, ip: koa.ip ?? null, userAgent: koa.get('user-agent') || null };
 }
 
-async function clientCredentials(provider: Provider, ctx: AppContext, koa: KoaContextWithOIDC): Promise<void> {
+async function clientCredentials(provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC): Promise<void> {
   const client = koa.oidc.client as NonNullable<KoaContextWithOIDC['oidc']['client']>;
   const audience = requestedAudience(koa);
   if (!audience) throw new errors.InvalidRequest('missing required parameter: audience (the API the token is for)');
-  const api = await findApi(ctx.db, ctx.masterKey, audience);
+  const api = await ctx.lookups.api(audience);
   if (!api) throw new errors.InvalidTarget(`no API has the identifier ${JSON.stringify(audience)}`);
-  const granted = await clientGrantPermissions(ctx.db, client.clientId, api.id);
+  const granted = await ctx.lookups.clientGrant(client.clientId, api.id);
   if (!granted) throw new errors.AccessDenied(`this application has no grant for ${audience}`);
   const requested = requestedScopes(koa);
   const notGranted = requested.filter((scope) => !granted.includes(scope));
@@ -108,7 +108,7 @@ async function clientCredentials(provider: Provider, ctx: AppContext, koa: KoaCo
   koa.body = { access_token: value, token_type: 'Bearer', expires_in: token.expiration, ...(token.scope && { scope: token.scope }) };
 }
 
-async function passwordGrant(provider: Provider, ctx: AppContext, koa: KoaContextWithOIDC): Promise<void> {
+async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC): Promise<void> {
   const client = koa.oidc.client as NonNullable<KoaContextWithOIDC['oidc']['client']>;
   const { username, password } = koa.oidc.params as { username?: string; password?: string };
   if (!username || !password) throw new errors.InvalidRequest('missing required parameter: username and password');

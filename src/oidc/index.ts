@@ -5,7 +5,9 @@ import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { pruneExpired } from './adapter.js';
 import { gatehouseClient } from './clients.js';
-import { grantOrganization, setGrantOrganization } from './organizations.js';
+import { type IntrospectionAnswer, introspectJwt } from './introspection.js';
+import { createLookups, type OidcContext } from './lookups.js';
+import { setGrantOrganization } from './organizations.js';
 import { buildProvider, TTL } from './provider.js';
 
 /**
@@ -23,6 +25,8 @@ export interface Oidc {
   finishConsent(req: IncomingMessage, res: ServerResponse, organizationId?: string): Promise<string>;
   /** The user refused: the application gets `access_denied`. */
   deny(req: IncomingMessage, res: ServerResponse): Promise<string>;
+  /** RFC 7662 for our JWT access tokens (the engine introspects only the tokens it stores). */
+  introspectJwt(form: URLSearchParams, authorization: string | undefined): Promise<IntrospectionAnswer>;
   close(): void;
 }
 
@@ -45,7 +49,8 @@ export interface Interaction {
 
 const PRUNE_EVERY_MS = 10 * 60_000;
 
-export function createOidc(ctx: AppContext): Oidc {
+export function createOidc(app: AppContext): Oidc {
+  const ctx: OidcContext = { ...app, lookups: createLookups(app) };
   let current: { version: string; provider: Provider; callback: ReturnType<Provider['callback']> } | undefined;
 
   /** The engine for the current key set; rebuilt when a rotation (on any node) changes it. */
@@ -87,7 +92,7 @@ export function createOidc(ctx: AppContext): Oidc {
       if (!client) throw new AppError('interaction_expired', 'The application of this sign-in request no longer exists');
       const own = gatehouseClient(client);
       const prompt = it.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
-      const organization = await grantOrganization(ctx, it.grantId);
+      const organization = await ctx.lookups.grantOrganization(it.grantId);
       return {
         uid: it.uid,
         prompt: it.prompt.name === 'login' ? 'login' : 'consent',
@@ -120,7 +125,7 @@ export function createOidc(ctx: AppContext): Oidc {
       const clientId = String(it.params.client_id);
       // A grant belongs to one organization: choosing another one starts a new grant.
       const existing = it.grantId ? await provider.Grant.find(it.grantId) : undefined;
-      const keep = existing && (!organizationId || (await grantOrganization(ctx, it.grantId))?.id === organizationId);
+      const keep = existing && (!organizationId || (await ctx.lookups.grantOrganization(it.grantId))?.id === organizationId);
       const grant = keep ? existing : new provider.Grant({ accountId, clientId });
       const prompt = it.prompt.details as {
         missingOIDCScope?: string[];
@@ -148,6 +153,8 @@ export function createOidc(ctx: AppContext): Oidc {
         { mergeWithLastSubmission: false },
       );
     },
+
+    introspectJwt: (form, authorization) => introspectJwt(ctx, form, authorization),
 
     close() {
       clearInterval(pruner);

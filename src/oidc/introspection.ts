@@ -1,11 +1,10 @@
 import { timingSafeEqual } from 'node:crypto';
 import { decodeJwt, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
-import type { AppContext } from '../context.js';
 import { SIGNING_ALGS } from '../keys/signing-keys.js';
 import { verifierFor } from '../tokens/access-tokens.js';
 import { isGrantLive } from './adapter.js';
 import { presentedSecret } from './clients.js';
-import { findApi } from './resources.js';
+import type { OidcContext } from './lookups.js';
 
 /** An RFC 7662 answer, or an RFC 6749 error for the caller's client authentication. */
 export type IntrospectionAnswer =
@@ -28,7 +27,7 @@ interface Caller {
  * a confidential client, those of any application of its tenant (decision 46).
  */
 export async function introspectJwt(
-  ctx: AppContext,
+  ctx: OidcContext,
   form: URLSearchParams,
   basicAuthorization: string | undefined,
 ): Promise<IntrospectionAnswer> {
@@ -38,15 +37,15 @@ export async function introspectJwt(
   if (!payload || typeof payload.client_id !== 'string') return INACTIVE;
 
   if (payload.client_id !== caller.clientId) {
-    const owner = await ctx.db.selectFrom('applications').select('tenant_id').where('client_id', '=', payload.client_id).executeTakeFirst();
-    if (!caller.confidential || owner?.tenant_id !== caller.tenantId) return INACTIVE;
+    const owner = await ctx.lookups.client(payload.client_id);
+    if (!caller.confidential || owner?.gatehouse_tenant_id !== caller.tenantId) return INACTIVE;
   }
   if (!(await isLive(ctx, payload))) return INACTIVE;
   const { active: _ignored, ...claims } = payload as JWTPayload & { active?: unknown };
   return { status: 200, body: { active: true, token_type: 'Bearer', ...claims } };
 }
 
-async function isLive(ctx: AppContext, payload: JWTPayload): Promise<boolean> {
+async function isLive(ctx: OidcContext, payload: JWTPayload): Promise<boolean> {
   const application = await ctx.db
     .selectFrom('applications')
     .select('id')
@@ -64,7 +63,7 @@ async function isLive(ctx: AppContext, payload: JWTPayload): Promise<boolean> {
 }
 
 /** The JWT's claims if it is ours: signed by a published key (or the HS256 secret of its API), our issuer, not expired. */
-async function verifiedPayload(ctx: AppContext, token: string): Promise<JWTPayload | undefined> {
+async function verifiedPayload(ctx: OidcContext, token: string): Promise<JWTPayload | undefined> {
   let audience: unknown;
   try {
     audience = decodeJwt(token).aud;
@@ -72,7 +71,7 @@ async function verifiedPayload(ctx: AppContext, token: string): Promise<JWTPaylo
     return undefined;
   }
   if (typeof audience !== 'string') return undefined;
-  const api = await findApi(ctx.db, ctx.masterKey, audience);
+  const api = await ctx.lookups.api(audience);
   const options = { issuer: ctx.config.issuer, audience, typ: 'at+jwt', currentDate: ctx.clock.now() };
   try {
     if (api?.secret) return (await jwtVerify(token, api.secret, { ...options, algorithms: ['HS256'] })).payload;
@@ -85,7 +84,7 @@ async function verifiedPayload(ctx: AppContext, token: string): Promise<JWTPaylo
 
 /** Client authentication as the engine does it: Basic or the body, a confidential client's secret compared as its digest. */
 async function authenticateClient(
-  ctx: AppContext,
+  ctx: OidcContext,
   form: URLSearchParams,
   basicAuthorization: string | undefined,
 ): Promise<Caller | { error: string; error_description: string }> {
@@ -104,18 +103,15 @@ async function authenticateClient(
     }
   }
   if (!clientId) return invalid;
-  const app = await ctx.db
-    .selectFrom('applications')
-    .select(['client_id', 'tenant_id', 'client_secret_digest'])
-    .where('client_id', '=', clientId)
-    .executeTakeFirst();
+  const app = await ctx.lookups.client(clientId);
   if (!app) return invalid;
-  if (app.client_secret_digest) {
-    const expected = Buffer.from(app.client_secret_digest);
+  const digest = app.client_secret as string | undefined;
+  if (digest) {
+    const expected = Buffer.from(digest);
     const given = Buffer.from(secret ? presentedSecret(ctx.masterKey, secret) : '');
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return invalid;
   } else if (secret) {
     return invalid;
   }
-  return { clientId: app.client_id, tenantId: app.tenant_id, confidential: app.client_secret_digest !== null };
+  return { clientId, tenantId: app.gatehouse_tenant_id as string, confidential: digest !== undefined };
 }

@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { JWK } from 'jose';
 import Provider, { type Configuration, errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
-import type { AppContext } from '../context.js';
 import { SESSION_COOKIE } from '../http/guards.js';
 import { sessionFromToken } from '../sessions/sessions.js';
 import { ACCESS_TOKEN_TTL_S } from '../tokens/access-tokens.js';
@@ -10,7 +9,7 @@ import { pgAdapter } from './adapter.js';
 import { extraClaims } from './claims.js';
 import { DEVICE_CODE_GRANT, EXTRA_CLIENT_METADATA, gatehouseClient } from './clients.js';
 import { auditEngineGrants, registerGrants } from './grants.js';
-import { grantOrganization } from './organizations.js';
+import type { OidcContext } from './lookups.js';
 import { renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
 import { resourceServer } from './resources.js';
 
@@ -48,10 +47,10 @@ const { Check, base } = interactionPolicy;
  * One oidc-provider instance, configured for Gatehouse: our storage, accounts, claims,
  * APIs, hosted pages and signing keys. Built again (cheaply) when the key set changes.
  */
-export function buildProvider(ctx: AppContext, keys: JWK[]): Provider {
+export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   const { config } = ctx;
   const configuration: Configuration = {
-    adapter: pgAdapter(ctx.db, () => ctx.clock.now()),
+    adapter: pgAdapter(ctx.db, ctx.lookups, () => ctx.clock.now()),
     findAccount: (_koa, sub, token) => findAccount(ctx, sub, (token as { grantId?: string } | undefined)?.grantId),
     jwks: { keys: keys as never },
     cookies: {
@@ -180,7 +179,7 @@ const originOf = (uri: string): string | undefined => {
  * so signing out of either ends both), and choose an organization when the application
  * requires one or the `organization` parameter names another than the grant holds.
  */
-function interactionPolicyFor(ctx: AppContext) {
+function interactionPolicyFor(ctx: OidcContext) {
   const policy = base();
   policy.get('login')?.checks.add(
     new Check('gatehouse_session', 'The Gatehouse session has ended', async (koa) => {
@@ -195,7 +194,7 @@ function interactionPolicyFor(ctx: AppContext) {
       const requested = koa.oidc.params?.organization as string | undefined;
       if (!client || (!gatehouseClient(client).organizationRequired && !requested)) return Check.NO_NEED_TO_PROMPT;
       const grantId = koa.oidc.session?.grantIdFor(client.clientId);
-      const chosen = await grantOrganization(ctx, grantId);
+      const chosen = await ctx.lookups.grantOrganization(grantId);
       if (!chosen) return Check.REQUEST_PROMPT;
       const matches = !requested || requested === chosen.id || requested.toLowerCase() === chosen.slug.toLowerCase();
       return matches ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;

@@ -1,13 +1,12 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
-import type { AppContext } from '../context.js';
 import { unseal } from '../crypto/secrets.js';
 import type { Db } from '../db/database.js';
 import type { SigningAlg } from '../db/schema.js';
 import { apiPermissions } from '../permissions/effective.js';
 import { ACCESS_TOKEN_TTL_S, apiAudience } from '../tokens/access-tokens.js';
 import { gatehouseClient } from './clients.js';
-import { grantOrganization } from './organizations.js';
+import type { OidcContext } from './lookups.js';
 
 /** An API (resource server) as the token engine needs it. */
 export interface ApiInfo {
@@ -69,7 +68,7 @@ export async function clientGrantPermissions(db: Db, clientId: string, apiId: st
  * may carry are narrowed to the API permissions the user holds (Auth0's semantics).
  */
 export async function resourceServer(
-  ctx: AppContext,
+  ctx: OidcContext,
   koa: KoaContextWithOIDC,
   identifier: string,
   client: { metadata(): Record<string, unknown> },
@@ -84,12 +83,12 @@ export async function resourceServer(
       jwt: { sign: { alg: 'RS256' } },
     };
   }
-  const api = await findApi(ctx.db, ctx.masterKey, identifier);
+  const api = await ctx.lookups.api(identifier);
   if (!api) throw new errors.InvalidTarget(`no API has the identifier ${JSON.stringify(identifier)}`);
   let scopes = api.permissions;
   const account = koa.oidc.entities.Account as { accountId: string } | undefined;
   if (api.rbac && account) {
-    const organization = await grantOrganization(ctx, (koa.oidc.entities.Grant as { jti?: string } | undefined)?.jti);
+    const organization = await ctx.lookups.grantOrganization((koa.oidc.entities.Grant as { jti?: string } | undefined)?.jti);
     const held = new Set(await apiPermissions(ctx.db, account.accountId, organization?.id ?? gatehouseClient(client).tenantId, api.id));
     scopes = scopes.filter((scope) => held.has(scope));
   }

@@ -5,7 +5,6 @@ import { revokeSessionByToken } from '../sessions/sessions.js';
 import { looksLikeJwt } from '../tokens/access-tokens.js';
 import { presentedSecret } from './clients.js';
 import type { Oidc } from './index.js';
-import { introspectJwt } from './introspection.js';
 import { ROUTES } from './provider.js';
 
 /** The engine reads at most this much of a body (oidc-provider's own limit is 56 KiB). */
@@ -88,7 +87,7 @@ export const oidcRoutes =
       const form = typeof request.body === 'string' ? new URLSearchParams(request.body) : undefined;
       const token = form?.get('token');
       if (path === ROUTES.introspection && form && token && looksLikeJwt(token)) {
-        const answer = await introspectJwt(ctx, form, request.headers.authorization);
+        const answer = await oidc.introspectJwt(form, request.headers.authorization);
         return reply.status(answer.status).header('cache-control', 'no-store').send(answer.body);
       }
       const authorization = request.headers.authorization;

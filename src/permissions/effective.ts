@@ -17,31 +17,34 @@ export interface Grants {
  * Undefined when the user is not a member of the tenant.
  */
 export async function effectivePermissions(db: Db, userId: string, tenantId: string): Promise<Grants | undefined> {
-  const membership = await db
-    .selectFrom('memberships')
-    .select('user_id')
-    .where('tenant_id', '=', tenantId)
-    .where('user_id', '=', userId)
+  // One round trip: it runs on every admin request and every token issued.
+  const row = await db
+    .selectFrom('memberships as m')
+    .select((eb) => [
+      eb
+        .selectFrom('membership_roles as mr')
+        .innerJoin('roles as r', 'r.id', 'mr.role_id')
+        .select(
+          sql<
+            { name: string; permissions: string[] }[]
+          >`coalesce(json_agg(json_build_object('name', r.name, 'permissions', r.permissions) order by r.name), '[]')`.as('roles'),
+        )
+        .whereRef('mr.tenant_id', '=', 'm.tenant_id')
+        .whereRef('mr.user_id', '=', 'm.user_id')
+        .as('roles'),
+      eb
+        .selectFrom('membership_permissions as mp')
+        .select(sql<string[]>`coalesce(array_agg(mp.permission), '{}')`.as('direct'))
+        .whereRef('mp.tenant_id', '=', 'm.tenant_id')
+        .whereRef('mp.user_id', '=', 'm.user_id')
+        .as('direct'),
+    ])
+    .where('m.tenant_id', '=', tenantId)
+    .where('m.user_id', '=', userId)
     .executeTakeFirst();
-  if (!membership) return undefined;
-  const [roles, grants] = await Promise.all([
-    db
-      .selectFrom('membership_roles as mr')
-      .innerJoin('roles as r', 'r.id', 'mr.role_id')
-      .select(['r.name', 'r.permissions'])
-      .where('mr.tenant_id', '=', tenantId)
-      .where('mr.user_id', '=', userId)
-      .orderBy('r.name')
-      .execute(),
-    db.selectFrom('membership_permissions').select('permission').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute(),
-  ]);
-  return {
-    roles: roles.map((r) => r.name),
-    permissions: combinePermissions(
-      roles,
-      grants.map((g) => g.permission),
-    ),
-  };
+  if (!row) return undefined;
+  const roles = (row.roles ?? []) as { name: string; permissions: string[] }[];
+  return { roles: roles.map((r) => r.name), permissions: combinePermissions(roles, (row.direct ?? []) as string[]) };
 }
 
 /** The union itself: roles' permissions and direct grants, sorted, each once. */

@@ -1,0 +1,60 @@
+import type { AdapterPayload } from 'oidc-provider';
+import type { AppContext } from '../context.js';
+import type { Tenant } from '../db/schema.js';
+import { clientMetadata } from './clients.js';
+import { grantOrganization } from './organizations.js';
+import { type ApiInfo, clientGrantPermissions, findApi } from './resources.js';
+
+/**
+ * How long a node reuses what it read of applications, APIs and client grants. The token
+ * endpoint reads them on every request; an administrator's change reaches every node
+ * within this time (DESIGN §2: in-process caches are short-lived).
+ */
+export const LOOKUP_TTL_MS = 2_000;
+const MAX_ENTRIES = 10_000;
+
+/** A small time-bounded cache of promises: concurrent misses share one read. */
+export class ShortCache<V> {
+  private readonly entries = new Map<string, { at: number; value: Promise<V> }>();
+
+  constructor(private readonly ttlMs: number) {}
+
+  get(key: string, load: () => Promise<V>): Promise<V> {
+    const now = performance.now();
+    const hit = this.entries.get(key);
+    if (hit && now - hit.at < this.ttlMs) return hit.value;
+    const value = load();
+    this.entries.set(key, { at: now, value });
+    value.catch(() => this.entries.delete(key));
+    if (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
+    return value;
+  }
+}
+
+/** What the engine looks up on every token request, read through short-lived caches. */
+export interface Lookups {
+  client(clientId: string): Promise<AdapterPayload | undefined>;
+  api(identifier: string): Promise<ApiInfo | undefined>;
+  clientGrant(clientId: string, apiId: string): Promise<string[] | undefined>;
+  /**
+   * A grant's organization is set once, when the grant is created (choosing another one
+   * makes a new grant), and never looked up before; so an answer, even "none", stays true.
+   */
+  grantOrganization(grantId: string | undefined): Promise<Tenant | undefined>;
+}
+
+export function createLookups(ctx: AppContext): Lookups {
+  const clients = new ShortCache<AdapterPayload | undefined>(LOOKUP_TTL_MS);
+  const apis = new ShortCache<ApiInfo | undefined>(LOOKUP_TTL_MS);
+  const grants = new ShortCache<string[] | undefined>(LOOKUP_TTL_MS);
+  const organizations = new ShortCache<Tenant | undefined>(LOOKUP_TTL_MS);
+  return {
+    client: (clientId) => clients.get(clientId, () => clientMetadata(ctx.db, clientId)),
+    api: (identifier) => apis.get(identifier, () => findApi(ctx.db, ctx.masterKey, identifier)),
+    clientGrant: (clientId, apiId) => grants.get(`${clientId}\0${apiId}`, () => clientGrantPermissions(ctx.db, clientId, apiId)),
+    grantOrganization: async (grantId) => (grantId ? organizations.get(grantId, () => grantOrganization(ctx, grantId)) : undefined),
+  };
+}
+
+/** The context every part of the engine works with: the application's, plus the lookups. */
+export type OidcContext = AppContext & { lookups: Lookups };
