@@ -25,6 +25,9 @@ const LOGOUT_RETURN_PARAMS = ['returnTo', 'logout_uri'];
 /** Endpoints that take POST only (RFC 6749 §3.2, RFC 7009, RFC 7662, RFC 8628); the engine answers other methods with a plain-text 404. */
 const POST_ONLY = new Set<string>([ROUTES.token, ROUTES.revocation, ROUTES.introspection, ROUTES.device_authorization]);
 
+/** Endpoints where an Authorization header can only be client authentication (HTTP Basic). */
+const CLIENT_AUTHENTICATED = new Set<string>([ROUTES.token, ROUTES.revocation, ROUTES.device_authorization]);
+
 const ENGINE_PATHS = [
   ROUTES.authorization,
   `${ROUTES.authorization}/:uid`,
@@ -82,7 +85,7 @@ export const oidcRoutes =
       }
       if (path === ROUTES.end_session)
         for (const name of LOGOUT_RETURN_PARAMS) moveParam(url.searchParams, name, 'post_logout_redirect_uri');
-      if (path === ROUTES.authorization) askConsentForOfflineAccess(url.searchParams);
+      if (path === ROUTES.authorization) auth0Defaults(url.searchParams);
       raw.url = url.pathname + url.search;
       const form = typeof request.body === 'string' ? new URLSearchParams(request.body) : undefined;
       const token = form?.get('token');
@@ -91,12 +94,17 @@ export const oidcRoutes =
         return reply.status(answer.status).header('cache-control', 'no-store').send(answer.body);
       }
       const authorization = request.headers.authorization;
-      if (authorization) request.raw.headers.authorization = digestBasicSecret(ctx.masterKey, authorization);
+      if (authorization && CLIENT_AUTHENTICATED.has(path) && !/^basic /i.test(authorization)) {
+        // Not client authentication (the article's Auth0 code sends `Bearer <mfa_token>` to the token endpoint).
+        delete request.raw.headers.authorization;
+      } else if (authorization) {
+        request.raw.headers.authorization = digestBasicSecret(ctx.masterKey, authorization);
+      }
       if (form) {
         const secret = form.get('client_secret');
         if (secret) form.set('client_secret', presentedSecret(ctx.masterKey, secret));
         if (path === ROUTES.end_session) for (const name of LOGOUT_RETURN_PARAMS) moveParam(form, name, 'post_logout_redirect_uri');
-        if (path === ROUTES.authorization) askConsentForOfflineAccess(form);
+        if (path === ROUTES.authorization) auth0Defaults(form);
         if (path === `${ROUTES.end_session}/confirm` && form.get('logout') === 'yes') await endGatehouseSession(request, reply);
         raw.body = form.toString();
       }
@@ -125,12 +133,14 @@ export const oidcRoutes =
   };
 
 /**
- * OpenID Connect grants `offline_access` (a refresh token) only with `prompt=consent`;
- * Auth0's SDKs ask for it without. So the request asks for consent, which the hosted
- * pages give at once when nothing new is asked (a first-party application, or a
- * third-party one the user already allowed).
+ * Auth0's defaults for an authorization request. Without `scope`, it asks for `openid`
+ * (the engine would grant nothing). And OpenID Connect grants `offline_access` (a refresh
+ * token) only with `prompt=consent`, which Auth0's SDKs never send: so the request asks
+ * for consent, which the hosted pages give at once when nothing new is asked (a
+ * first-party application, or a third-party one the user already allowed).
  */
-function askConsentForOfflineAccess(params: URLSearchParams) {
+function auth0Defaults(params: URLSearchParams) {
+  if (!params.get('scope')) params.set('scope', 'openid');
   const scopes = (params.get('scope') ?? '').split(' ');
   if (!scopes.includes('offline_access') || params.has('prompt')) return;
   params.set('prompt', 'consent');
