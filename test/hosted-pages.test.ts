@@ -98,6 +98,7 @@ describe('hosted sign-in pages', () => {
   });
 
   it('signs in, sets an HttpOnly SameSite=Lax session cookie, and returns to the application with a code', async () => {
+    await gh.createUser(tenant.token, { email: 'member@acme.test', password: PASSWORD });
     const browser = new Browser();
     const { url, page } = await openSignIn(browser);
     const { action, fields } = formOf(page);
@@ -105,14 +106,14 @@ describe('hosted sign-in pages', () => {
       method: 'POST',
       redirect: 'manual',
       headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: '' },
-      body: new URLSearchParams({ ...fields, username: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
+      body: new URLSearchParams({ ...fields, username: 'member@acme.test', password: PASSWORD }),
     });
     // Without the interaction cookie the form is refused; with it (the browser), it works.
     assert.equal(raw.status, 400);
     const signedIn = await browser.fetch(new URL(action, url).href, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ ...fields, username: ADMIN_EMAIL, password: ADMIN_PASSWORD }),
+      body: new URLSearchParams({ ...fields, username: 'member@acme.test', password: PASSWORD }),
     });
     assert.equal(signedIn.status, 303);
     const back = await browser.follow(new URL(signedIn.headers.get('location') as string, url).href, atCallback);
@@ -121,6 +122,16 @@ describe('hosted sign-in pages', () => {
     assert.ok(sessionCookie, 'the sign-in sets the Gatehouse session cookie');
     assert.match(sessionCookie, /HttpOnly/i);
     assert.match(sessionCookie, /SameSite=Lax/i);
+  });
+
+  it('refuses a user who is not a member of the application’s tenant (even a system administrator)', async () => {
+    const browser = new Browser();
+    const { url, page } = await openSignIn(browser);
+    const { action, fields } = formOf(page);
+    const outsider = await browser.submit(url, action, { ...fields, username: ADMIN_EMAIL, password: ADMIN_PASSWORD }, atCallback);
+    assert.equal(outsider.response.status, 403);
+    assert.match(await outsider.response.text(), /not a member of the organization this application belongs to/);
+    assert.doesNotMatch(outsider.url, /code=/);
   });
 
   it('one sign-in: a session from POST /api/v1/session needs no password on the hosted page, and ends with it', async () => {

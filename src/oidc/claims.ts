@@ -55,17 +55,22 @@ export async function extraClaims(ctx: OidcContext, facts: TokenFacts): Promise<
   }
   const userId = facts.accountId as string;
   const organization = await ctx.lookups.grantOrganization(facts.grantId);
-  // A suspended organization, or one the user left, issues nothing more (DESIGN §6).
-  if (organization && organization.status !== 'active') throw new errors.InvalidGrant('the organization is suspended');
+  // The tenant boundary (DESIGN §6): a tenant's application acts only in its own tenant,
+  // for its members; a platform application (of the system tenant) serves every user, and
+  // in an organization only its members. A suspended organization, or one the user left,
+  // issues nothing more.
+  const platform = await ctx.lookups.isPlatform(facts.clientTenantId);
   const tenantId = organization?.id ?? facts.clientTenantId;
+  if (tenantId !== facts.clientTenantId && !platform) throw new errors.InvalidGrant('this application may not act in that organization');
+  if (organization && organization.status !== 'active') throw new errors.InvalidGrant('the organization is suspended');
   const grants = await effectivePermissions(ctx.db, userId, tenantId);
-  if (organization && !grants) throw new errors.InvalidGrant('the user is no longer a member of the organization');
+  if (!grants && (organization || !platform)) throw new errors.InvalidGrant('the user is not a member of the organization');
   if (facts.audience === apiAudience(ctx)) return gatehouseApiClaims(ctx, tenantId, grants, facts.grantId);
   return {
     // The grant the token lives and dies with: introspection and the admin API check it.
     ...(facts.grantId && { gid: facts.grantId }),
     ...(organization && { org_id: organization.id, org_name: organization.name }),
-    ...(grants && { roles: grants.roles }),
+    roles: grants?.roles ?? [],
     ...(api?.rbac && api.permissionsInToken && { permissions: await apiPermissions(ctx.db, userId, tenantId, api.id) }),
   };
 }

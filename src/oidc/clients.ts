@@ -31,7 +31,14 @@ export function gatehouseClient(client: { metadata(): Record<string, unknown> })
  * (`presentedSecret`). Public clients (SPA, native) authenticate with PKCE alone.
  */
 export async function clientMetadata(db: Db, clientId: string): Promise<AdapterPayload | undefined> {
-  const app = await db.selectFrom('applications').selectAll().where('client_id', '=', clientId).executeTakeFirst();
+  // An application of a suspended tenant does not exist for the engine (DESIGN §6).
+  const app = await db
+    .selectFrom('applications as a')
+    .innerJoin('tenants as t', 't.id', 'a.tenant_id')
+    .selectAll('a')
+    .where('a.client_id', '=', clientId)
+    .where('t.status', '=', 'active')
+    .executeTakeFirst();
   if (!app) return undefined;
   const confidential = app.client_secret_digest !== null;
   return {

@@ -70,8 +70,13 @@ export function auditEngineGrants(ctx: OidcContext, provider: Provider): void {
   });
 }
 
-const requestedAudience = (koa: KoaContextWithOIDC): string | undefined =>
-  (koa.oidc.params?.resource as string | undefined) || (koa.oidc.params?.audience as string | undefined) || undefined;
+/** The one API a token is asked for (`audience`, or RFC 8707's `resource`). */
+function requestedAudience(koa: KoaContextWithOIDC): string | undefined {
+  const audience = koa.oidc.params?.resource ?? koa.oidc.params?.audience;
+  if (audience === undefined || audience === '') return undefined;
+  if (typeof audience !== 'string') throw new errors.InvalidTarget('only one audience may be requested');
+  return audience;
+}
 
 const requestedScopes = (koa: KoaContextWithOIDC): string[] =>
   String(koa.oidc.params?.scope ?? '')
@@ -87,7 +92,8 @@ async function clientCredentials(provider: Provider, ctx: OidcContext, koa: KoaC
   const audience = requestedAudience(koa);
   if (!audience) throw new errors.InvalidRequest('missing required parameter: audience (the API the token is for)');
   const api = await ctx.lookups.api(audience);
-  if (!api) throw new errors.InvalidTarget(`no API has the identifier ${JSON.stringify(audience)}`);
+  if (api?.tenantId !== gatehouseClient(client).tenantId)
+    throw new errors.InvalidTarget(`no API has the identifier ${JSON.stringify(audience)}`);
   const granted = await ctx.lookups.clientGrant(client.clientId, api.id);
   if (!granted) throw new errors.AccessDenied(`this application has no grant for ${audience}`);
   const requested = requestedScopes(koa);

@@ -3,11 +3,12 @@ import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
+import type { Organization } from '../tokens/organizations.js';
 import { pruneExpired } from './adapter.js';
 import { gatehouseClient } from './clients.js';
 import { type IntrospectionAnswer, introspectJwt } from './introspection.js';
 import { createLookups, type OidcContext } from './lookups.js';
-import { setGrantOrganization } from './organizations.js';
+import { organizationsFor, setGrantOrganization } from './organizations.js';
 import { buildProvider, TTL } from './provider.js';
 
 /**
@@ -25,6 +26,8 @@ export interface Oidc {
   finishConsent(req: IncomingMessage, res: ServerResponse, organizationId?: string): Promise<string>;
   /** The user refused: the application gets `access_denied`. */
   deny(req: IncomingMessage, res: ServerResponse): Promise<string>;
+  /** The organizations an application may act in for a user (see organizations.ts). */
+  organizationsFor(userId: string, clientTenantId: string): Promise<Organization[]>;
   /** RFC 7662 for our JWT access tokens (the engine introspects only the tokens it stores). */
   introspectJwt(form: URLSearchParams, authorization: string | undefined): Promise<IntrospectionAnswer>;
   close(): void;
@@ -35,7 +38,8 @@ export interface Interaction {
   prompt: 'login' | 'consent';
   reasons: string[];
   accountId?: string;
-  client: { clientId: string; name: string; tenantId: string; firstParty: boolean; organizationRequired: boolean };
+  /** `platform`: an application of the system tenant, which serves every user (organizations.ts). */
+  client: { clientId: string; name: string; tenantId: string; platform: boolean; firstParty: boolean; organizationRequired: boolean };
   /** The `organization` parameter (id or slug), when the application named one. */
   organization?: string;
   loginHint?: string;
@@ -102,6 +106,7 @@ export function createOidc(app: AppContext): Oidc {
           clientId: client.clientId,
           name: client.clientName ?? client.clientId,
           tenantId: own.tenantId,
+          platform: await ctx.lookups.isPlatform(own.tenantId),
           firstParty: own.firstParty,
           organizationRequired: own.organizationRequired,
         },
@@ -155,6 +160,9 @@ export function createOidc(app: AppContext): Oidc {
     },
 
     introspectJwt: (form, authorization) => introspectJwt(ctx, form, authorization),
+
+    organizationsFor: async (userId, clientTenantId) =>
+      organizationsFor(ctx, userId, { tenantId: clientTenantId, isPlatform: await ctx.lookups.isPlatform(clientTenantId) }),
 
     close() {
       clearInterval(pruner);

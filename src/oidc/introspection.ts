@@ -1,5 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { decodeJwt, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import { isUuid } from '../ids.js';
 import { SIGNING_ALGS } from '../keys/signing-keys.js';
 import { verifierFor } from '../tokens/access-tokens.js';
 import { isGrantLive } from './adapter.js';
@@ -46,20 +47,27 @@ export async function introspectJwt(
 }
 
 async function isLive(ctx: OidcContext, payload: JWTPayload): Promise<boolean> {
-  const application = await ctx.db
-    .selectFrom('applications')
-    .select('id')
-    .where('client_id', '=', payload.client_id as string)
-    .executeTakeFirst();
-  if (!application) return false;
-  if (payload.sub === payload.client_id) return true; // a machine token: its application still exists
-  const user = await ctx.db
-    .selectFrom('users')
-    .select('status')
-    .where('id', '=', payload.sub as string)
-    .executeTakeFirst();
-  if (user?.status !== 'active') return false;
-  return typeof payload.gid === 'string' && (await isGrantLive(ctx.db, payload.gid, ctx.clock.now()));
+  const client = await ctx.lookups.client(payload.client_id as string);
+  if (!client) return false; // deleted, or its tenant suspended
+  if (payload.sub === payload.client_id) return true; // a machine token
+  // A user's token: the user active, the grant alive, and, unless a platform application
+  // acts outside any organization, the user still a member of an active organization
+  // (the token's, or the application's tenant).
+  if (typeof payload.sub !== 'string' || !isUuid(payload.sub) || typeof payload.gid !== 'string') return false;
+  const clientTenantId = client.gatehouse_tenant_id as string;
+  const tenantId = typeof payload.org_id === 'string' ? payload.org_id : clientTenantId;
+  if (!isUuid(tenantId)) return false;
+  const anyUser = tenantId === clientTenantId && (await ctx.lookups.isPlatform(clientTenantId));
+  let query = ctx.db.selectFrom('users as u').select('u.id').where('u.id', '=', payload.sub).where('u.status', '=', 'active');
+  if (!anyUser) {
+    query = query
+      .innerJoin('memberships as m', 'm.user_id', 'u.id')
+      .innerJoin('tenants as t', 't.id', 'm.tenant_id')
+      .where('m.tenant_id', '=', tenantId)
+      .where('t.status', '=', 'active');
+  }
+  const member = await query.executeTakeFirst();
+  return member !== undefined && (await isGrantLive(ctx.db, payload.gid, ctx.clock.now()));
 }
 
 /** The JWT's claims if it is ours: signed by a published key (or the HS256 secret of its API), our issuer, not expired. */

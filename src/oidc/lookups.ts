@@ -1,6 +1,7 @@
 import type { AdapterPayload } from 'oidc-provider';
 import type { AppContext } from '../context.js';
 import type { Tenant } from '../db/schema.js';
+import { systemTenantId } from '../permissions/effective.js';
 import { clientMetadata } from './clients.js';
 import { grantOrganization } from './organizations.js';
 import { type ApiInfo, clientGrantPermissions, findApi } from './resources.js';
@@ -12,6 +13,8 @@ import { type ApiInfo, clientGrantPermissions, findApi } from './resources.js';
  */
 export const LOOKUP_TTL_MS = 2_000;
 const MAX_ENTRIES = 10_000;
+/** Longer keys (no real client id or identifier is this long) are read, never kept. */
+const MAX_KEY_LENGTH = 256;
 
 /** A small time-bounded cache of promises: concurrent misses share one read. */
 export class ShortCache<V> {
@@ -20,6 +23,7 @@ export class ShortCache<V> {
   constructor(private readonly ttlMs: number) {}
 
   get(key: string, load: () => Promise<V>): Promise<V> {
+    if (key.length > MAX_KEY_LENGTH) return load();
     const now = performance.now();
     const hit = this.entries.get(key);
     if (hit && now - hit.at < this.ttlMs) return hit.value;
@@ -41,6 +45,8 @@ export interface Lookups {
    * makes a new grant), and never looked up before; so an answer, even "none", stays true.
    */
   grantOrganization(grantId: string | undefined): Promise<Tenant | undefined>;
+  /** Whether an application belongs to the system tenant (a platform application). */
+  isPlatform(tenantId: string): Promise<boolean>;
 }
 
 export function createLookups(ctx: AppContext): Lookups {
@@ -48,11 +54,13 @@ export function createLookups(ctx: AppContext): Lookups {
   const apis = new ShortCache<ApiInfo | undefined>(LOOKUP_TTL_MS);
   const grants = new ShortCache<string[] | undefined>(LOOKUP_TTL_MS);
   const organizations = new ShortCache<Tenant | undefined>(LOOKUP_TTL_MS);
+  let systemTenant: Promise<string> | undefined;
   return {
     client: (clientId) => clients.get(clientId, () => clientMetadata(ctx.db, clientId)),
     api: (identifier) => apis.get(identifier, () => findApi(ctx.db, ctx.masterKey, identifier)),
     clientGrant: (clientId, apiId) => grants.get(`${clientId}\0${apiId}`, () => clientGrantPermissions(ctx.db, clientId, apiId)),
     grantOrganization: async (grantId) => (grantId ? organizations.get(grantId, () => grantOrganization(ctx, grantId)) : undefined),
+    isPlatform: async (tenantId) => tenantId === (await (systemTenant ??= systemTenantId(ctx.db))),
   };
 }
 

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { JWK } from 'jose';
 import Provider, { type Configuration, errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import { SESSION_COOKIE } from '../http/guards.js';
-import { sessionFromToken } from '../sessions/sessions.js';
+import { revokeSessionByToken, sessionFromToken } from '../sessions/sessions.js';
 import { ACCESS_TOKEN_TTL_S } from '../tokens/access-tokens.js';
 import { CLAIMS, findAccount } from './accounts.js';
 import { pgAdapter } from './adapter.js';
@@ -139,12 +139,28 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
     },
   };
   const provider = new Provider(config.issuer, configuration);
-  provider.proxy = config.trustProxy !== false;
+  // The engine (Koa) can only trust every proxy or none: it follows X-Forwarded-* only when all are trusted.
+  provider.proxy = config.trustProxy === true;
   registerGrants(provider, ctx);
   provider.use(unauthorizedClientForDisallowedGrant);
   provider.on('server_error', (_koa, error) => ctx.log.error({ err: error }, 'OAuth engine error'));
   auditEngineGrants(ctx, provider);
+  provider.on('end_session.success', (koa) => endGatehouseSession(ctx, koa));
   return provider;
+}
+
+/**
+ * One sign-out: signing out of the engine (once it has checked the confirmation form's
+ * own CSRF field) also ends the Gatehouse session of this browser. The engine's events
+ * cannot wait, so the session is revoked just after; the cookie is cleared in this answer.
+ */
+function endGatehouseSession(ctx: OidcContext, koa: KoaContextWithOIDC): void {
+  if (!koa.oidc.params?.logout) return;
+  const token = koa.cookies.get(SESSION_COOKIE);
+  if (!token) return;
+  koa.cookies.set(SESSION_COOKIE, null, { path: '/', httpOnly: true, sameSite: 'lax' });
+  const actor = { type: 'anonymous' as const, id: null, ip: koa.ip ?? null, userAgent: koa.get('user-agent') || null };
+  revokeSessionByToken(ctx, token, actor).catch((error) => ctx.log.error({ err: error }, 'Ending the Gatehouse session at logout failed'));
 }
 
 /**

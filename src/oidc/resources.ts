@@ -73,8 +73,12 @@ export async function resourceServer(
   identifier: string,
   client: { metadata(): Record<string, unknown> },
 ): Promise<ResourceServer> {
+  const clientTenantId = gatehouseClient(client).tenantId;
   if (identifier === apiAudience(ctx)) {
-    // Gatehouse's own admin API, as with the OIH flow's tokens (DESIGN §5).
+    // Gatehouse's own admin API (DESIGN §5), for platform applications only: a tenant's
+    // application must not obtain its users' administrative power.
+    if (!(await ctx.lookups.isPlatform(clientTenantId)))
+      throw new errors.InvalidTarget('this application may not ask for the Gatehouse API');
     return {
       scope: '',
       audience: identifier,
@@ -84,12 +88,13 @@ export async function resourceServer(
     };
   }
   const api = await ctx.lookups.api(identifier);
-  if (!api) throw new errors.InvalidTarget(`no API has the identifier ${JSON.stringify(identifier)}`);
+  // Another tenant's API does not exist for this application (as for client grants).
+  if (api?.tenantId !== clientTenantId) throw new errors.InvalidTarget(`no API has the identifier ${JSON.stringify(identifier)}`);
   let scopes = api.permissions;
   const account = koa.oidc.entities.Account as { accountId: string } | undefined;
   if (api.rbac && account) {
     const organization = await ctx.lookups.grantOrganization((koa.oidc.entities.Grant as { jti?: string } | undefined)?.jti);
-    const held = new Set(await apiPermissions(ctx.db, account.accountId, organization?.id ?? gatehouseClient(client).tenantId, api.id));
+    const held = new Set(await apiPermissions(ctx.db, account.accountId, organization?.id ?? clientTenantId, api.id));
     scopes = scopes.filter((scope) => held.has(scope));
   }
   return {

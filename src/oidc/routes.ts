@@ -1,7 +1,5 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
-import { SESSION_COOKIE } from '../http/guards.js';
-import { revokeSessionByToken } from '../sessions/sessions.js';
 import { looksLikeJwt } from '../tokens/access-tokens.js';
 import { presentedSecret } from './clients.js';
 import type { Oidc } from './index.js';
@@ -105,24 +103,11 @@ export const oidcRoutes =
         if (secret) form.set('client_secret', presentedSecret(ctx.masterKey, secret));
         if (path === ROUTES.end_session) for (const name of LOGOUT_RETURN_PARAMS) moveParam(form, name, 'post_logout_redirect_uri');
         if (path === ROUTES.authorization) auth0Defaults(form);
-        if (path === `${ROUTES.end_session}/confirm` && form.get('logout') === 'yes') await endGatehouseSession(request, reply);
         raw.body = form.toString();
       }
       reply.hijack();
       await oidc.handle(raw, reply.raw);
     };
-
-    async function endGatehouseSession(request: FastifyRequest, reply: FastifyReply) {
-      const token = request.cookies[SESSION_COOKIE];
-      if (token)
-        await revokeSessionByToken(ctx, token, {
-          type: 'anonymous',
-          id: null,
-          ip: request.ip,
-          userAgent: request.headers['user-agent'] ?? null,
-        });
-      reply.raw.setHeader('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
-    }
 
     for (const path of ENGINE_PATHS) {
       app.route({ method: ['GET', 'POST', 'OPTIONS'], url: path, schema: { hide: true }, handler: forward() });

@@ -7,7 +7,7 @@ import type { Interaction, Oidc } from '../oidc/index.js';
 import { brandingOf } from '../oidc/pages.js';
 import { setSessionCookie } from '../sessions/cookie.js';
 import { sessionFromToken, signIn } from '../sessions/sessions.js';
-import { listOrganizations, type Organization } from '../tokens/organizations.js';
+import type { Organization } from '../tokens/organizations.js';
 import { PAGE_HEADERS } from './html.js';
 import { consentPage, errorPage, organizationPage, signInPage } from './pages.js';
 
@@ -51,7 +51,7 @@ export const uiRoutes =
 
     /** What comes after the login step: an organization when one is needed, consent when due, or straight back. */
     async function afterLogin(request: FastifyRequest, reply: FastifyReply, it: Interaction, chosen?: string) {
-      const organizations = await listOrganizations(ctx, it.accountId as string);
+      const organizations = await oidc.organizationsFor(it.accountId as string, it.client.tenantId);
       let organization: Organization | undefined;
       if (it.client.organizationRequired || it.organization) {
         const wanted = chosen ?? it.organization;
@@ -81,7 +81,22 @@ export const uiRoutes =
           );
         }
       }
-      const needsConsent = !it.client.firstParty && (it.missingScopes.length > 0 || it.missingApiScopes.some((a) => a.scopes.length > 0));
+      if (!organization && !it.client.platform && !organizations.some((o) => o.id === it.client.tenantId)) {
+        // The tenant boundary: a tenant's application serves that tenant's members only.
+        return show(
+          reply,
+          it,
+          (branding) =>
+            errorPage({
+              branding,
+              title: 'Not a member',
+              message: 'Your account is not a member of the organization this application belongs to.',
+              code: 'access_denied',
+            }),
+          403,
+        );
+      }
+      const needsConsent = !it.client.firstParty && (it.missingScopes.length > 0 || it.missingApiScopes.length > 0);
       if (needsConsent) {
         return show(reply, it, (branding) =>
           consentPage({
@@ -165,7 +180,7 @@ export const uiRoutes =
       if (it.prompt !== 'consent') return go(reply, `/interaction/${it.uid}`);
       if (form.decision !== 'allow') return go(reply, await oidc.deny(request.raw, reply.raw));
       if (form.organization) {
-        const member = (await listOrganizations(ctx, it.accountId as string)).some((o) => o.id === form.organization);
+        const member = (await oidc.organizationsFor(it.accountId as string, it.client.tenantId)).some((o) => o.id === form.organization);
         if (!member) throw new AppError('forbidden', 'You are not a member of that organization');
       }
       return go(reply, await oidc.finishConsent(request.raw, reply.raw, form.organization || undefined));
