@@ -60,7 +60,10 @@ export function createLookups(ctx: AppContext): Lookups {
     api: (identifier) => apis.get(identifier, () => findApi(ctx.db, ctx.masterKey, identifier)),
     clientGrant: (clientId, apiId) => grants.get(`${clientId}\0${apiId}`, () => clientGrantPermissions(ctx.db, clientId, apiId)),
     grantOrganization: async (grantId) => (grantId ? organizations.get(grantId, () => grantOrganization(ctx, grantId)) : undefined),
-    isPlatform: async (tenantId) => tenantId === (await (systemTenant ??= systemTenantId(ctx.db))),
+    isPlatform: async (tenantId) => {
+      systemTenant ??= systemTenantId(ctx.db);
+      return tenantId === (await systemTenant);
+    },
   };
 }
 
