@@ -61,7 +61,10 @@ export function createLookups(ctx: AppContext): Lookups {
     clientGrant: (clientId, apiId) => grants.get(`${clientId}\0${apiId}`, () => clientGrantPermissions(ctx.db, clientId, apiId)),
     grantOrganization: async (grantId) => (grantId ? organizations.get(grantId, () => grantOrganization(ctx, grantId)) : undefined),
     isPlatform: async (tenantId) => {
-      systemTenant ??= systemTenantId(ctx.db);
+      systemTenant ??= systemTenantId(ctx.db).catch((error) => {
+        systemTenant = undefined; // read again next time
+        throw error;
+      });
       return tenantId === (await systemTenant);
     },
   };
