@@ -79,7 +79,7 @@ export async function createServer(ctx: AppContext) {
   await app.register(healthRoutes(ctx));
   await app.register(keyRoutes(ctx));
   const oidc = createOidc(ctx);
-  app.addHook('onClose', async () => oidc.close());
+  app.addHook('onClose', () => oidc.close());
   await app.register(oidcRoutes(ctx, oidc));
   await app.register(uiRoutes(ctx, oidc));
   await app.register(

@@ -1,6 +1,6 @@
 import { errors } from 'oidc-provider';
 import type { AppContext } from '../context.js';
-import { apiPermissions, effectivePermissions, type Grants } from '../permissions/effective.js';
+import { effectivePermissions, type Grants } from '../permissions/effective.js';
 import { apiAudience } from '../tokens/access-tokens.js';
 import type { OidcContext } from './lookups.js';
 
@@ -22,6 +22,8 @@ async function gatehouseApiClaims(
 
 /** What the engine tells us about a token it is about to issue. */
 export interface TokenFacts {
+  /** The request the token is issued in (what per-request reads are keyed by). */
+  request: object;
   kind: 'user' | 'client';
   accountId?: string;
   clientId: string;
@@ -71,6 +73,6 @@ export async function extraClaims(ctx: OidcContext, facts: TokenFacts): Promise<
     ...(facts.grantId && { gid: facts.grantId }),
     ...(organization && { org_id: organization.id, org_name: organization.name }),
     roles: grants?.roles ?? [],
-    ...(api?.rbac && api.permissionsInToken && { permissions: await apiPermissions(ctx.db, userId, tenantId, api.id) }),
+    ...(api?.rbac && api.permissionsInToken && { permissions: await ctx.lookups.apiPermissions(facts.request, userId, tenantId, api.id) }),
   };
 }

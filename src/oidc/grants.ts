@@ -1,6 +1,6 @@
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
-import { type Actor, recordAudit } from '../audit/record.js';
+import type { Actor } from '../audit/record.js';
 import { AppError } from '../errors.js';
 import { authenticate } from '../sessions/sessions.js';
 import { findAccount } from './accounts.js';
@@ -30,43 +30,35 @@ export function registerGrants(provider: Provider, ctx: OidcContext): void {
 /**
  * Audit events for the grants the engine runs itself (authorization code, refresh token,
  * device code): every token issued, and every reuse of a rotated refresh token (which has
- * revoked its whole family). The engine's events cannot wait for a write, so these are
- * recorded just after the answer; a failure to record is logged.
+ * revoked its whole family). Like every token event, they go through the audit buffer.
  */
 export function auditEngineGrants(ctx: OidcContext, provider: Provider): void {
-  const record = (entry: Omit<Parameters<typeof recordAudit>[2], 'actor'>, actor: Actor) => {
-    recordAudit(ctx.db, ctx, { ...entry, actor }).catch((error) => ctx.log.error({ err: error }, 'Recording an OAuth audit event failed'));
-  };
   provider.on('grant.success', (koa) => {
     const { client, params, entities } = koa.oidc;
     const grantType = String(params?.grant_type);
     if (!client || grantType === 'client_credentials' || grantType === PASSWORD_GRANT) return;
     const token = entities.AccessToken as { jti: string; accountId?: string } | undefined;
     if (!token?.accountId) return;
-    record(
-      {
-        action: 'iam.token.created',
-        tenantId: gatehouseClient(client).tenantId,
-        target: { type: 'user', id: token.accountId },
-        details: { jti: token.jti, client_id: client.clientId, grant_type: grantType },
-      },
-      actorOf(koa, 'user', token.accountId),
-    );
+    ctx.auditBuffer.add({
+      action: 'iam.token.created',
+      actor: actorOf(koa, 'user', token.accountId),
+      tenantId: gatehouseClient(client).tenantId,
+      target: { type: 'user', id: token.accountId },
+      details: { jti: token.jti, client_id: client.clientId, grant_type: grantType },
+    });
   });
   provider.on('grant.error', (koa, error) => {
     const { client, entities } = koa.oidc;
     const refreshToken = entities.RefreshToken as { consumed?: unknown; accountId?: string; grantId?: string } | undefined;
     if (!client || !(error instanceof errors.InvalidGrant) || !refreshToken?.consumed) return;
-    record(
-      {
-        action: 'iam.oauth.refreshTokenReused',
-        outcome: 'failure',
-        tenantId: gatehouseClient(client).tenantId,
-        ...(refreshToken.accountId && { target: { type: 'user', id: refreshToken.accountId } }),
-        details: { client_id: client.clientId, grant_id: refreshToken.grantId ?? null, family_revoked: true },
-      },
-      actorOf(koa, 'client', client.clientId),
-    );
+    ctx.auditBuffer.add({
+      action: 'iam.oauth.refreshTokenReused',
+      actor: actorOf(koa, 'client', client.clientId),
+      outcome: 'failure',
+      tenantId: gatehouseClient(client).tenantId,
+      ...(refreshToken.accountId && { target: { type: 'user', id: refreshToken.accountId } }),
+      details: { client_id: client.clientId, grant_id: refreshToken.grantId ?? null, family_revoked: true },
+    });
   });
 }
 
@@ -104,7 +96,7 @@ async function clientCredentials(provider: Provider, ctx: OidcContext, koa: KoaC
   const token = new provider.ClientCredentials({ client, scope: scopes.join(' ') || undefined });
   token.resourceServer = new provider.ResourceServer(audience, await resourceServer(ctx, koa, audience, client));
   const value = await token.save();
-  await recordAudit(ctx.db, ctx, {
+  ctx.auditBuffer.add({
     action: 'iam.token.created',
     actor: actorOf(koa, 'client', client.clientId),
     tenantId: gatehouseClient(client).tenantId,
@@ -177,7 +169,7 @@ async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaConte
     idToken = await token.issue({ use: 'idtoken' });
   }
 
-  await recordAudit(ctx.db, ctx, {
+  ctx.auditBuffer.add({
     action: 'iam.token.created',
     actor: actorOf(koa, 'user', user.id),
     tenantId: gatehouseClient(client).tenantId,

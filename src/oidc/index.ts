@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
+import { createAuditBuffer } from '../audit/buffer.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import type { Organization } from '../tokens/organizations.js';
@@ -30,7 +31,8 @@ export interface Oidc {
   organizationsFor(userId: string, clientTenantId: string): Promise<Organization[]>;
   /** RFC 7662 for our JWT access tokens (the engine introspects only the tokens it stores). */
   introspectJwt(form: URLSearchParams, authorization: string | undefined): Promise<IntrospectionAnswer>;
-  close(): void;
+  /** Stops the sweeper and writes the audit events that wait. */
+  close(): Promise<void>;
 }
 
 export interface Interaction {
@@ -54,7 +56,7 @@ export interface Interaction {
 const PRUNE_EVERY_MS = 10 * 60_000;
 
 export function createOidc(app: AppContext): Oidc {
-  const ctx: OidcContext = { ...app, lookups: createLookups(app) };
+  const ctx: OidcContext = { ...app, lookups: createLookups(app), auditBuffer: createAuditBuffer(app.db, app, app.log) };
   let current: { version: string; provider: Provider; callback: ReturnType<Provider['callback']> } | undefined;
 
   /** The engine for the current key set; rebuilt when a rotation (on any node) changes it. */
@@ -164,8 +166,9 @@ export function createOidc(app: AppContext): Oidc {
     organizationsFor: async (userId, clientTenantId) =>
       organizationsFor(ctx, userId, { tenantId: clientTenantId, isPlatform: await ctx.lookups.isPlatform(clientTenantId) }),
 
-    close() {
+    async close() {
       clearInterval(pruner);
+      await ctx.auditBuffer.flush();
     },
   };
 }

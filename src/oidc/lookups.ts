@@ -1,7 +1,8 @@
 import type { AdapterPayload } from 'oidc-provider';
+import type { AuditBuffer } from '../audit/buffer.js';
 import type { AppContext } from '../context.js';
 import type { Tenant } from '../db/schema.js';
-import { systemTenantId } from '../permissions/effective.js';
+import { apiPermissions, systemTenantId } from '../permissions/effective.js';
 import { clientMetadata } from './clients.js';
 import { grantOrganization } from './organizations.js';
 import { type ApiInfo, clientGrantPermissions, findApi } from './resources.js';
@@ -47,6 +48,11 @@ export interface Lookups {
   grantOrganization(grantId: string | undefined): Promise<Tenant | undefined>;
   /** Whether an application belongs to the system tenant (a platform application). */
   isPlatform(tenantId: string): Promise<boolean>;
+  /**
+   * A user's permissions for an API in a tenant, read once per token request (the scope
+   * check and the token's claims both need them) and never kept beyond it.
+   */
+  apiPermissions(request: object, userId: string, tenantId: string, apiId: string): Promise<string[]>;
 }
 
 export function createLookups(ctx: AppContext): Lookups {
@@ -55,11 +61,20 @@ export function createLookups(ctx: AppContext): Lookups {
   const grants = new ShortCache<string[] | undefined>(LOOKUP_TTL_MS);
   const organizations = new ShortCache<Tenant | undefined>(LOOKUP_TTL_MS);
   let systemTenant: Promise<string> | undefined;
+  const perRequest = new WeakMap<object, Map<string, Promise<string[]>>>();
   return {
     client: (clientId) => clients.get(clientId, () => clientMetadata(ctx.db, clientId)),
     api: (identifier) => apis.get(identifier, () => findApi(ctx.db, ctx.masterKey, identifier)),
     clientGrant: (clientId, apiId) => grants.get(`${clientId}\0${apiId}`, () => clientGrantPermissions(ctx.db, clientId, apiId)),
     grantOrganization: async (grantId) => (grantId ? organizations.get(grantId, () => grantOrganization(ctx, grantId)) : undefined),
+    apiPermissions: (request, userId, tenantId, apiId) => {
+      const key = `${userId}\0${tenantId}\0${apiId}`;
+      let memo = perRequest.get(request);
+      if (!memo) perRequest.set(request, (memo = new Map()));
+      let permissions = memo.get(key);
+      if (!permissions) memo.set(key, (permissions = apiPermissions(ctx.db, userId, tenantId, apiId)));
+      return permissions;
+    },
     isPlatform: async (tenantId) => {
       systemTenant ??= systemTenantId(ctx.db).catch((error) => {
         systemTenant = undefined; // read again next time
@@ -70,5 +85,5 @@ export function createLookups(ctx: AppContext): Lookups {
   };
 }
 
-/** The context every part of the engine works with: the application's, plus the lookups. */
-export type OidcContext = AppContext & { lookups: Lookups };
+/** The context every part of the engine works with: the application's, plus the lookups and the audit buffer. */
+export type OidcContext = AppContext & { lookups: Lookups; auditBuffer: AuditBuffer };

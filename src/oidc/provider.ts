@@ -123,6 +123,7 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
       if (!client) return undefined;
       const isClient = token.kind === 'ClientCredentials';
       return (await extraClaims(ctx, {
+        request: koa,
         kind: isClient ? 'client' : 'user',
         clientId: token.clientId as string,
         clientTenantId: gatehouseClient(client).tenantId,

@@ -3,7 +3,6 @@ import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provi
 import { unseal } from '../crypto/secrets.js';
 import type { Db } from '../db/database.js';
 import type { SigningAlg } from '../db/schema.js';
-import { apiPermissions } from '../permissions/effective.js';
 import { ACCESS_TOKEN_TTL_S, apiAudience } from '../tokens/access-tokens.js';
 import { gatehouseClient } from './clients.js';
 import type { OidcContext } from './lookups.js';
@@ -94,7 +93,7 @@ export async function resourceServer(
   const account = koa.oidc.entities.Account as { accountId: string } | undefined;
   if (api.rbac && account) {
     const organization = await ctx.lookups.grantOrganization((koa.oidc.entities.Grant as { jti?: string } | undefined)?.jti);
-    const held = new Set(await apiPermissions(ctx.db, account.accountId, organization?.id ?? clientTenantId, api.id));
+    const held = new Set(await ctx.lookups.apiPermissions(koa, account.accountId, organization?.id ?? clientTenantId, api.id));
     scopes = scopes.filter((scope) => held.has(scope));
   }
   return {
