@@ -7,11 +7,11 @@
 import { fork } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { connect, type Socket } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { hash, verify } from '@node-rs/argon2';
 import { ARGON2_PARAMS } from '../src/crypto/passwords.js';
+import { Connection } from './connection.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -62,53 +62,6 @@ function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Math.round(kb / 1024);
 }
 
-/**
- * A lean HTTP/1.1 keep-alive client over a raw socket: the load generator shares the
- * machine's cores with the server, so it should cost as little as it can (about what
- * wrk costs), or the figure measures the client.
- */
-class Connection {
-  private buffer = '';
-  private pending: ((status: number) => void) | undefined;
-
-  private constructor(private readonly socket: Socket) {
-    socket.setEncoding('latin1');
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: string) => this.receive(chunk));
-  }
-
-  static open(port: number): Promise<Connection> {
-    return new Promise((resolve, reject) => {
-      const socket = connect(port, '127.0.0.1', () => resolve(new Connection(socket)));
-      socket.once('error', reject);
-    });
-  }
-
-  send(request: string): Promise<number> {
-    return new Promise((resolve) => {
-      this.pending = resolve;
-      this.socket.write(request, 'latin1');
-    });
-  }
-
-  close() {
-    this.socket.destroy();
-  }
-
-  private receive(chunk: string) {
-    this.buffer += chunk;
-    const end = this.buffer.indexOf('\r\n\r\n');
-    if (end < 0) return;
-    const length = Number(/\r\ncontent-length: *(\d+)/i.exec(this.buffer.slice(0, end))?.[1] ?? 0);
-    if (this.buffer.length < end + 4 + length) return;
-    const status = Number(this.buffer.slice(9, 12));
-    this.buffer = this.buffer.slice(end + 4 + length);
-    const pending = this.pending;
-    this.pending = undefined;
-    pending?.(status);
-  }
-}
-
 const signInRequests = Array.from({ length: USERS }, (_, i) => {
   const body = JSON.stringify({ username: `user${i}@bench.test`, password: PASSWORD });
   return `POST /api/v1/session HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
@@ -126,7 +79,7 @@ const port = await new Promise<number>((resolve, reject) => {
 const pid = server.pid!;
 
 const connections = await Promise.all(Array.from({ length: concurrency }, () => Connection.open(port)));
-const signIn = (worker: number, user: number) => connections[worker]!.send(signInRequests[user % USERS]!);
+const signIn = async (worker: number, user: number) => (await connections[worker]!.send(signInRequests[user % USERS]!)).status;
 
 /**
  * Bare argon2id in `cores` worker threads running the synchronous verify back to back:
