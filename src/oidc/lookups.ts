@@ -69,10 +69,10 @@ export function createLookups(ctx: AppContext): Lookups {
     grantOrganization: async (grantId) => (grantId ? organizations.get(grantId, () => grantOrganization(ctx, grantId)) : undefined),
     apiPermissions: (request, userId, tenantId, apiId) => {
       const key = `${userId}\0${tenantId}\0${apiId}`;
-      let memo = perRequest.get(request);
-      if (!memo) perRequest.set(request, (memo = new Map()));
-      let permissions = memo.get(key);
-      if (!permissions) memo.set(key, (permissions = apiPermissions(ctx.db, userId, tenantId, apiId)));
+      const memo = perRequest.get(request) ?? new Map<string, Promise<string[]>>();
+      perRequest.set(request, memo);
+      const permissions = memo.get(key) ?? apiPermissions(ctx.db, userId, tenantId, apiId);
+      memo.set(key, permissions);
       return permissions;
     },
     isPlatform: async (tenantId) => {
