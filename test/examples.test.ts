@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { createVerifier } from '@gatehouse/sdk';
+import { JwtRsaVerifier } from 'aws-jwt-verify';
+import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
+import express from 'express';
+import { auth, requiredScopes } from 'express-oauth2-jwt-bearer';
 import { PASSWORD, type TestGatehouse } from './helpers/gatehouse.js';
 import { Browser, formOf, freePort, startListeningGatehouse } from './helpers/oidc.js';
 
@@ -225,6 +231,58 @@ describe('examples/', () => {
       const after = await browser.follow(`${baseUrl}/profile`);
       assert.ok(after.url.startsWith(gh.issuer), 'signed out of the app and of Gatehouse: the sign-in page again');
       assert.match(await after.response.text(), /<form/);
+    });
+  });
+
+  describe('done when (issue 3): the web app’s access token passes our SDK, express-oauth2-jwt-bearer and aws-jwt-verify', () => {
+    it('signs in through the hosted page and calls an API that verifies the same token with all three', async () => {
+      // An API that checks each token it gets with the three verifiers and says which passed.
+      const sdk = createVerifier({ issuer: gh.issuer, audience: AUDIENCE });
+      const aws = JwtRsaVerifier.create(
+        { issuer: gh.issuer, audience: AUDIENCE, jwksUri: `${gh.issuer}/.well-known/jwks.json` },
+        // aws-jwt-verify fetches over node:https only; the test issuer is plain http.
+        { jwksCache: new SimpleJwksCache({ fetcher: { fetch: async (uri: string) => (await fetch(uri)).arrayBuffer() } }) },
+      );
+      const checker = express();
+      checker.get(
+        '/invoices',
+        auth({ issuerBaseURL: gh.issuer, audience: AUDIENCE }),
+        requiredScopes('read:invoices'),
+        async (req, res) => {
+          const token = (req.headers.authorization ?? '').slice('Bearer '.length);
+          const passed = ['express-oauth2-jwt-bearer'];
+          if ((await sdk.verify(token)).permissions.includes('read:invoices')) passed.push('@gatehouse/sdk');
+          if ((await aws.verify(token)).aud === AUDIENCE) passed.push('aws-jwt-verify');
+          res.json({ invoices: [{ id: 'inv_001' }], verified_by: passed });
+        },
+      );
+      const checkerServer = checker.listen(0, '127.0.0.1');
+      await new Promise((resolve) => checkerServer.once('listening', resolve));
+      servers.push({ close: () => new Promise<void>((resolve) => checkerServer.close(() => resolve())) } as unknown as Server);
+      const checkerUrl = `http://127.0.0.1:${(checkerServer.address() as AddressInfo).port}`;
+
+      const port = await freePort();
+      const baseUrl = `http://127.0.0.1:${port}`;
+      const app = await gh.created('/api/v1/applications', admin, {
+        name: 'Done-when web',
+        type: 'web',
+        redirect_uris: [`${baseUrl}/callback`],
+      });
+      const { start } = await example<WebAppExample>('express-web-app/app.js');
+      servers.push(
+        await start(
+          { issuer: gh.issuer, clientId: app.client_id, clientSecret: app.client_secret, baseUrl, audience: AUDIENCE, apiUrl: checkerUrl },
+          port,
+        ),
+      );
+      const browser = new Browser();
+      const signInPage = await browser.follow(`${baseUrl}/invoices`);
+      const form = formOf(await signInPage.response.text());
+      const invoices = await browser.submit(signInPage.url, form.action, { ...form.fields, username: JANE, password: PASSWORD });
+      const page = await invoices.response.text();
+      assert.equal(invoices.response.status, 200, page);
+      assert.match(page, /The API answered 200/);
+      for (const verifier of ['express-oauth2-jwt-bearer', '@gatehouse/sdk', 'aws-jwt-verify']) assert.match(page, new RegExp(verifier));
     });
   });
 
