@@ -14,14 +14,24 @@ export interface GatehouseClient {
   organizationRequired: boolean;
 }
 
-/** Reads our own part of a client's metadata back from oidc-provider's client object. */
+const ours = new WeakMap<object, GatehouseClient>();
+
+/**
+ * Reads our own part of a client's metadata back from oidc-provider's client object (once
+ * per client object: the engine rebuilds the whole metadata on every `metadata()` call).
+ */
 export function gatehouseClient(client: { metadata(): Record<string, unknown> }): GatehouseClient {
-  const metadata = client.metadata();
-  return {
-    tenantId: metadata.gatehouse_tenant_id as string,
-    firstParty: metadata.gatehouse_first_party === true,
-    organizationRequired: metadata.gatehouse_organization_required === true,
-  };
+  let own = ours.get(client);
+  if (!own) {
+    const metadata = client.metadata();
+    own = {
+      tenantId: metadata.gatehouse_tenant_id as string,
+      firstParty: metadata.gatehouse_first_party === true,
+      organizationRequired: metadata.gatehouse_organization_required === true,
+    };
+    ours.set(client, own);
+  }
+  return own;
 }
 
 /**

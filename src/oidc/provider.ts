@@ -119,7 +119,8 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
       },
     },
     extraTokenClaims: async (koa, token) => {
-      const client = await koa.oidc.provider.Client.find(token.clientId as string);
+      const client =
+        koa.oidc.client?.clientId === token.clientId ? koa.oidc.client : await koa.oidc.provider.Client.find(token.clientId as string);
       if (!client) return undefined;
       const isClient = token.kind === 'ClientCredentials';
       return (await extraClaims(ctx, {
