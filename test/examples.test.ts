@@ -8,11 +8,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { createVerifier } from '@gatehouse/sdk';
 import { JwtRsaVerifier } from 'aws-jwt-verify';
 import { SimpleJwksCache } from 'aws-jwt-verify/jwk';
 import express from 'express';
 import { auth, requiredScopes } from 'express-oauth2-jwt-bearer';
+import { createVerifier } from '../packages/sdk/src/index.js';
 import { PASSWORD, type TestGatehouse } from './helpers/gatehouse.js';
 import { Browser, formOf, freePort, startListeningGatehouse } from './helpers/oidc.js';
 
