@@ -12,11 +12,13 @@ import type { OidcContext } from './lookups.js';
 async function gatehouseApiClaims(
   ctx: AppContext,
   tenantId: string,
+  organization: { id: string; name: string } | undefined,
   grants: Grants | undefined,
   grantId: string | undefined,
 ): Promise<ExtraClaims> {
   if (!grants || !grantId) return {};
-  const tenant = await ctx.db.selectFrom('tenants').select(['id', 'name']).where('id', '=', tenantId).executeTakeFirstOrThrow();
+  const tenant =
+    organization ?? (await ctx.db.selectFrom('tenants').select(['id', 'name']).where('id', '=', tenantId).executeTakeFirstOrThrow());
   return { org_id: tenant.id, org_name: tenant.name, roles: grants.roles, permissions: grants.permissions, gid: grantId };
 }
 
@@ -67,7 +69,7 @@ export async function extraClaims(ctx: OidcContext, facts: TokenFacts): Promise<
   if (organization && organization.status !== 'active') throw new errors.InvalidGrant('the organization is suspended');
   const grants = await effectivePermissions(ctx.db, userId, tenantId);
   if (!grants && (organization || !platform)) throw new errors.InvalidGrant('the user is not a member of the organization');
-  if (facts.audience === apiAudience(ctx)) return gatehouseApiClaims(ctx, tenantId, grants, facts.grantId);
+  if (facts.audience === apiAudience(ctx)) return gatehouseApiClaims(ctx, tenantId, organization, grants, facts.grantId);
   return {
     // The grant the token lives and dies with: introspection and the admin API check it.
     ...(facts.grantId && { gid: facts.grantId }),

@@ -1,5 +1,4 @@
 import type { AdapterPayload } from 'oidc-provider';
-import { clientSecretDigest } from '../crypto/secrets.js';
 import type { Db } from '../db/database.js';
 
 export const PASSWORD_GRANT = 'password';
@@ -38,7 +37,7 @@ export function gatehouseClient(client: { metadata(): Record<string, unknown> })
  * An application as oidc-provider's client metadata. The client secret is stored only as
  * a keyed digest (DESIGN §3), so the engine is given the digest as the secret, and every
  * secret a client presents is turned into its digest before the engine compares them
- * (`presentedSecret`). Public clients (SPA, native) authenticate with PKCE alone.
+ * (`clientSecretDigest`). Public clients (SPA, native) authenticate with PKCE alone.
  */
 export async function clientMetadata(db: Db, clientId: string): Promise<AdapterPayload | undefined> {
   // An application of a suspended tenant does not exist for the engine (DESIGN §6).
@@ -67,5 +66,21 @@ export async function clientMetadata(db: Db, clientId: string): Promise<AdapterP
   };
 }
 
-/** What the engine compares with the stored digest: the digest of what the client sent. */
-export const presentedSecret = (masterKey: Buffer, secret: string): string => clientSecretDigest(masterKey, secret);
+/**
+ * HTTP Basic client credentials (RFC 6749 §2.3.1: both parts form-urlencoded), or
+ * undefined when the header is not Basic or does not parse. `rawId` is the id as sent.
+ */
+export function parseBasicCredentials(header: string): { rawId: string; clientId: string; secret: string } | undefined {
+  const [scheme, encoded] = header.split(' ');
+  if (scheme?.toLowerCase() !== 'basic' || !encoded) return undefined;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  const formDecode = (part: string) => decodeURIComponent(part.replace(/\+/g, ' '));
+  try {
+    const rawId = decoded.slice(0, colon);
+    return { rawId, clientId: formDecode(rawId), secret: formDecode(decoded.slice(colon + 1)) };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,10 +1,10 @@
-import { timingSafeEqual } from 'node:crypto';
 import { decodeJwt, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import { clientSecretDigest, constantTimeEqual } from '../crypto/secrets.js';
 import { isUuid } from '../ids.js';
 import { SIGNING_ALGS } from '../keys/signing-keys.js';
 import { verifierFor } from '../tokens/access-tokens.js';
 import { isGrantLive } from './adapter.js';
-import { presentedSecret } from './clients.js';
+import { parseBasicCredentials } from './clients.js';
 import type { OidcContext } from './lookups.js';
 
 /** An RFC 7662 answer, or an RFC 6749 error for the caller's client authentication. */
@@ -100,24 +100,17 @@ async function authenticateClient(
   let clientId = form.get('client_id');
   let secret = form.get('client_secret');
   if (basicAuthorization?.toLowerCase().startsWith('basic ')) {
-    const decoded = Buffer.from(basicAuthorization.slice(6), 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon < 0) return invalid;
-    try {
-      clientId = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
-      secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
-    } catch {
-      return invalid;
-    }
+    const credentials = parseBasicCredentials(basicAuthorization);
+    if (!credentials) return invalid;
+    ({ clientId, secret } = credentials);
   }
   if (!clientId) return invalid;
   const app = await ctx.lookups.client(clientId);
   if (!app) return invalid;
   const digest = app.client_secret as string | undefined;
   if (digest) {
-    const expected = Buffer.from(digest);
-    const given = Buffer.from(secret ? presentedSecret(ctx.masterKey, secret) : '');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return invalid;
+    const given = Buffer.from(secret ? clientSecretDigest(ctx.masterKey, secret) : '');
+    if (!constantTimeEqual(given, Buffer.from(digest))) return invalid;
   } else if (secret) {
     return invalid;
   }

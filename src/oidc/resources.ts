@@ -1,6 +1,6 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
-import { unseal } from '../crypto/secrets.js';
+import { apiSigningSecret } from '../apis/apis.js';
 import type { Db } from '../db/database.js';
 import type { SigningAlg } from '../db/schema.js';
 import { ACCESS_TOKEN_TTL_S, apiAudience } from '../tokens/access-tokens.js';
@@ -31,9 +31,7 @@ export async function findApi(db: Db, masterKey: Buffer, identifier: string): Pr
     identifier: api.identifier,
     tokenLifetime: api.token_lifetime,
     alg: api.signing_alg,
-    ...(api.signing_secret_sealed && {
-      secret: createSecretKey(Buffer.from(unseal(masterKey, api.signing_secret_sealed, `gatehouse:api-secret:${api.id}`), 'utf8')),
-    }),
+    ...(api.signing_secret_sealed && { secret: createSecretKey(Buffer.from(apiSigningSecret({ masterKey }, api) as string, 'utf8')) }),
     rbac: api.rbac,
     permissionsInToken: api.permissions_in_token,
     permissions: permissions.map((p) => p.value),

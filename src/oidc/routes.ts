@@ -1,7 +1,8 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
+import { clientSecretDigest } from '../crypto/secrets.js';
 import { looksLikeJwt } from '../tokens/access-tokens.js';
-import { presentedSecret } from './clients.js';
+import { parseBasicCredentials } from './clients.js';
 import type { Oidc } from './index.js';
 import { ROUTES } from './provider.js';
 
@@ -100,7 +101,7 @@ export const oidcRoutes =
       }
       if (form) {
         const secret = form.get('client_secret');
-        if (secret) form.set('client_secret', presentedSecret(ctx.masterKey, secret));
+        if (secret) form.set('client_secret', clientSecretDigest(ctx.masterKey, secret));
         if (path === ROUTES.end_session) for (const name of LOGOUT_RETURN_PARAMS) moveParam(form, name, 'post_logout_redirect_uri');
         if (path === ROUTES.authorization) auth0Defaults(form);
         raw.body = form.toString();
@@ -139,18 +140,8 @@ function moveParam(params: URLSearchParams, from: string, to: string) {
 
 /** HTTP Basic client authentication (RFC 6749 §2.3.1) with the secret replaced by its digest. */
 function digestBasicSecret(masterKey: Buffer, header: string): string {
-  const [scheme, encoded] = header.split(' ');
-  if (scheme?.toLowerCase() !== 'basic' || !encoded) return header;
-  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) return header;
-  let secret: string;
-  try {
-    secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
-  } catch {
-    return header;
-  }
-  if (!secret) return header;
-  const digest = presentedSecret(masterKey, secret);
-  return `Basic ${Buffer.from(`${decoded.slice(0, colon)}:${digest}`, 'utf8').toString('base64')}`;
+  const credentials = parseBasicCredentials(header);
+  if (!credentials?.secret) return header;
+  const digest = clientSecretDigest(masterKey, credentials.secret);
+  return `Basic ${Buffer.from(`${credentials.rawId}:${digest}`, 'utf8').toString('base64')}`;
 }

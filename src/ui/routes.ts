@@ -1,6 +1,7 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
+import { constantTimeEqual } from '../crypto/secrets.js';
 import { AppError } from '../errors.js';
 import { actorOf, SESSION_COOKIE } from '../http/guards.js';
 import type { Interaction, Oidc } from '../oidc/index.js';
@@ -29,9 +30,7 @@ export const uiRoutes =
 
     const csrfFor = (uid: string) => createHmac('sha256', ctx.masterKey).update(`csrf\0${uid}`).digest('base64url');
     function checkCsrf(uid: string, form: Form) {
-      const expected = Buffer.from(csrfFor(uid));
-      const given = Buffer.from(form.csrf ?? '');
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      if (!constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(csrfFor(uid)))) {
         throw new AppError('csrf_failed', 'This form has expired; go back and try again');
       }
     }
