@@ -6,6 +6,7 @@ import { resolveMasterKey } from './crypto/master-key.js';
 import { createPasswordHasher } from './crypto/passwords.js';
 import { type Db, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { startEmailWorker } from './email/mailer.js';
 import { type App, createServer } from './http/server.js';
 import { type Clock, systemClock, uuidv7 } from './ids.js';
 import { createKeyStore } from './keys/signing-keys.js';
@@ -34,12 +35,14 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
     await migrateToLatest(ctx.db);
     const bootstrapped = await bootstrap(ctx);
     const app = await createServer(ctx);
+    const email = startEmailWorker(ctx);
     return {
       ctx,
       app,
       bootstrapped,
       async close() {
         await app.close();
+        await email.stop();
         await ctx.db.destroy();
         await ctx.passwords.close();
       },
