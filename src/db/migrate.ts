@@ -12,6 +12,9 @@ const MIGRATIONS: Record<string, { up: string[] }> = {
   '0002_oauth': m0002,
 };
 
+/** Every migration this code knows, in order: the schema version a backup must match. */
+export const MIGRATION_NAMES = Object.keys(MIGRATIONS).sort();
+
 const provider: MigrationProvider = {
   async getMigrations() {
     const migrations: Record<string, Migration> = {};

@@ -31,6 +31,7 @@ export const RESTRICTED_PERMISSIONS = {
   'iam.application.write': 'Create, change and delete applications in any tenant',
   'iam.api.read': 'Read every API',
   'iam.api.write': 'Create, change and delete APIs in any tenant',
+  'iam.backup.create': 'Download an encrypted backup of the whole deployment (every secret and hash in it)',
 } as const;
 
 export const COMMON_PERMISSIONS = {
