@@ -39,7 +39,7 @@ export function backupCommands(program: Command, config: () => Config, actor: Ac
       }
       const rows = Object.values(summary.rows).reduce((a, b) => a + b, 0);
       process.stdout.write(
-        `Backed up ${rows} rows of ${Object.keys(summary.rows).length} tables (${summary.rows.users ?? 0} users) to ${file} (${summary.bytes} bytes)\n`,
+        `Backed up ${rows} rows of ${Object.keys(summary.rows).length} tables (users: ${summary.rows.users ?? 0}) to ${file} (${summary.bytes} bytes)\n`,
       );
     });
 
@@ -59,7 +59,7 @@ export function backupCommands(program: Command, config: () => Config, actor: Ac
         const restored = await restoreBackup(createReadStream(file), passphrase, target, { actor, force: options.force });
         const rows = Object.values(restored.rows).reduce((a, b) => a + b, 0);
         process.stdout.write(
-          `Restored ${rows} rows of ${Object.keys(restored.rows).length} tables (${restored.rows.users ?? 0} users) from the backup of ${restored.createdAt}\n`,
+          `Restored ${rows} rows of ${Object.keys(restored.rows).length} tables (users: ${restored.rows.users ?? 0}) from the backup of ${restored.createdAt}\n`,
         );
         if (restored.masterKeyWritten) process.stdout.write(`Wrote the backup's master key to ${restored.masterKeyWritten}\n`);
       } finally {
