@@ -34,7 +34,8 @@ export interface RestoreSummary {
   masterKeyWritten?: string;
 }
 
-type Line = { type: string; [key: string]: unknown } | (string | null)[];
+/** A control line, parsed; or a row, as its raw JSON text (the database parses it). */
+type Line = { type: string; [key: string]: unknown } | string;
 
 const BATCH = 1000;
 
@@ -64,7 +65,7 @@ export async function restoreBackup(
   const lines = readLines(decryptor.chunks());
   const first = await lines.next();
   const manifest = first.value as Manifest | undefined;
-  if (first.done || !manifest || Array.isArray(manifest) || manifest.type !== 'manifest') throw corrupt('no manifest');
+  if (first.done || !manifest || typeof manifest === 'string' || manifest.type !== 'manifest') throw corrupt('no manifest');
   const masterKey = Buffer.from(manifest.master_key, 'base64');
   const keyFile = planMasterKey(target.config, masterKey);
 
@@ -106,14 +107,14 @@ async function load(trx: Kysely<any>, lines: AsyncGenerator<Line>, tables: Table
   const counts: Record<string, number> = {};
   let next = 0;
   let table: TableShape | undefined;
-  let batch: (string | null)[][] = [];
+  let batch: string[] = [];
   const flush = async () => {
     if (table && batch.length > 0) await insertRows(trx, table, batch);
     batch = [];
   };
   for await (const line of lines) {
-    if (Array.isArray(line)) {
-      if (!table || line.length !== table.columns.length) throw corrupt('a row outside its table, or with the wrong number of values');
+    if (typeof line === 'string') {
+      if (!table) throw corrupt('a row outside its table');
       batch.push(line);
       counts[table.name] = (counts[table.name] ?? 0) + 1;
       if (batch.length >= BATCH) await flush();
@@ -139,16 +140,25 @@ async function load(trx: Kysely<any>, lines: AsyncGenerator<Line>, tables: Table
   throw corrupt('no end marker');
 }
 
-/** One statement per batch: the text values are cast to each column's type by PostgreSQL itself. */
-async function insertRows(trx: Kysely<any>, table: TableShape, rows: (string | null)[][]): Promise<void> {
+/**
+ * One statement per batch: PostgreSQL parses the rows and casts each text value to its
+ * column's type itself. A row with another number of values is not inserted, and then the
+ * count of inserted rows tells.
+ */
+async function insertRows(trx: Kysely<any>, table: TableShape, rows: string[]): Promise<void> {
   const names = table.columns.map((c) => quote(c.name)).join(', ');
   const values = table.columns.map((c, i) => `(r->>${i})::${c.type}`).join(', ');
   const into = sql.raw(`insert into ${quote(table.name)} (${names}) overriding system value select ${values}`);
+  const width = table.columns.length;
+  let inserted: bigint | undefined;
   try {
-    await sql`${into} from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) as r`.execute(trx);
+    const result = await sql`${into} from json_array_elements(${`[${rows.join(',')}]`}::json) as r
+      where json_typeof(r) = 'array' and json_array_length(r) = ${width}`.execute(trx);
+    inserted = result.numAffectedRows;
   } catch (error) {
     throw new AppError('backup_rejected', `The database refused the rows of ${table.name}: ${(error as Error).message}`);
   }
+  if (inserted !== BigInt(rows.length)) throw corrupt(`a row of ${table.name} has not ${width} values`);
 }
 
 /** Same tables, same columns, same types: what the schema version promises, checked. */
@@ -217,6 +227,7 @@ async function* readLines(chunks: AsyncGenerator<Buffer>): AsyncGenerator<Line> 
 }
 
 function parse(text: string): Line {
+  if (text.startsWith('[')) return text;
   try {
     return JSON.parse(text);
   } catch {
