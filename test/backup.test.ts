@@ -76,6 +76,7 @@ describe('the embedded database (PGlite) → PostgreSQL', STEP, () => {
   it('needs the restricted permission iam.backup.create and a passphrase of at least 12 characters', async () => {
     const short = await source.request('POST', '/api/v1/backup', { token: admin, body: { passphrase: 'too-short' } });
     assert.equal(short.status, 400);
+    assert.equal(short.body.error, 'invalid_field');
     assert.equal((await source.request('POST', '/api/v1/backup', { body: { passphrase: PASSPHRASE } })).status, 401);
     const member = fixture.users[0]!;
     const session = await source.signIn(member.email, member.password);

@@ -130,6 +130,11 @@ class ByteReader {
   private done = false;
   constructor(private readonly source: AsyncIterator<Buffer | Uint8Array>) {}
 
+  /** Lets go of the source (closes a file stream read only in part). */
+  async close(): Promise<void> {
+    await this.source.return?.();
+  }
+
   async read(n: number): Promise<Buffer> {
     while (this.buffered.length < n && !this.done) {
       const next = await this.source.next();
@@ -157,6 +162,15 @@ export class BackupDecryptor {
 
   static async open(source: AsyncIterable<Buffer | Uint8Array>, passphrase: string): Promise<BackupDecryptor> {
     const reader = new ByteReader(source[Symbol.asyncIterator]());
+    try {
+      return await BackupDecryptor.read(reader, passphrase);
+    } catch (error) {
+      await reader.close();
+      throw error;
+    }
+  }
+
+  private static async read(reader: ByteReader, passphrase: string): Promise<BackupDecryptor> {
     const start = await reader.read(MAGIC.length + 5);
     if (start.length < MAGIC.length || !start.subarray(0, MAGIC.length).equals(MAGIC)) throw notABackup();
     if (start.length < MAGIC.length + 5) throw truncated();
@@ -184,6 +198,10 @@ export class BackupDecryptor {
       throw new AppError('wrong_passphrase', 'Wrong passphrase for this backup (or its header was altered)');
     }
     return new BackupDecryptor(header, key, createHash('sha256').update(headerBytes).digest(), reader);
+  }
+
+  close(): Promise<void> {
+    return this.reader.close();
   }
 
   /** The payload, chunk by chunk; throws before yielding anything that does not authenticate. */

@@ -54,7 +54,17 @@ export async function restoreBackup(
   options: RestoreOptions,
 ): Promise<RestoreSummary> {
   const decryptor = await BackupDecryptor.open(file, passphrase);
-  const { schema } = decryptor.header;
+  const lines = readLines(decryptor.chunks());
+  try {
+    checkSchema(decryptor.header.schema);
+    return await restoreLines(lines, decryptor.header.schema, target, options);
+  } finally {
+    await lines.return(undefined);
+    await decryptor.close();
+  }
+}
+
+function checkSchema(schema: string[]): void {
   if (schema.join(',') !== MIGRATION_NAMES.join(',')) {
     throw new AppError(
       'backup_schema_mismatch',
@@ -62,7 +72,14 @@ export async function restoreBackup(
       { backup: schema, expected: MIGRATION_NAMES },
     );
   }
-  const lines = readLines(decryptor.chunks());
+}
+
+async function restoreLines(
+  lines: AsyncGenerator<Line>,
+  schema: string[],
+  target: RestoreTarget,
+  options: RestoreOptions,
+): Promise<RestoreSummary> {
   const first = await lines.next();
   const manifest = first.value as Manifest | undefined;
   if (first.done || !manifest || typeof manifest === 'string' || manifest.type !== 'manifest') throw corrupt('no manifest');
@@ -128,7 +145,9 @@ async function load(trx: Kysely<any>, lines: AsyncGenerator<Line>, tables: Table
       table = undefined;
     } else if (line.type === 'sequences') {
       for (const [name, [value, called]] of Object.entries(line.positions as Record<string, [string, boolean]>)) {
-        await sql`select setval(${quote(name)}, ${value}::bigint, ${called})`.execute(trx);
+        await sql`select setval(${quote(name)}, ${value}::bigint, ${called})`.execute(trx).catch((error: Error) => {
+          throw new AppError('backup_rejected', `The database refused the position of sequence ${name}: ${error.message}`);
+        });
       }
     } else if (line.type === 'end') {
       if (next !== tables.length) throw corrupt('tables are missing');
