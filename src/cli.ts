@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import type { Actor } from './audit/record.js';
+import { backupCommands } from './backup/cli.js';
 import { generatePassword, upsertSystemAdmin } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DatabaseInUseError, openDatabase } from './db/database.js';
@@ -128,6 +129,8 @@ export async function main(argv: string[]): Promise<void> {
         await gatehouse.close();
       }
     });
+
+  backupCommands(program, config, CLI_ACTOR);
 
   try {
     await program.parseAsync(argv);

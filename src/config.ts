@@ -26,6 +26,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Which proxies' X-Forwarded-For to believe: none (false), any (true), or these addresses/CIDRs. */
   trustProxy: boolean | string[];
+  /** Passphrase of `gatehouse backup` / `restore` (never a command-line argument: `ps` shows those). */
+  backupPassphrase: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -48,6 +50,7 @@ const KEYS = {
   GATEHOUSE_REDIS_URL: 'redisUrl',
   GATEHOUSE_LOG_LEVEL: 'logLevel',
   GATEHOUSE_TRUST_PROXY: 'trustProxy',
+  GATEHOUSE_BACKUP_PASSPHRASE: 'backupPassphrase',
 } as const;
 
 type RawConfig = Partial<Record<(typeof KEYS)[keyof typeof KEYS], string>>;
@@ -129,6 +132,7 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     redisUrl: raw.redisUrl,
     logLevel,
     trustProxy: parseTrustProxy(raw.trustProxy),
+    backupPassphrase: raw.backupPassphrase,
   };
 }
 

@@ -29,6 +29,15 @@ export const ERROR_STATUS = {
   duplicate_permission: 400,
   not_hs256: 400,
   tenant_mismatch: 400,
+  // backup and restore (mostly met on the command line)
+  weak_passphrase: 400,
+  not_a_backup: 400,
+  backup_unsupported: 400,
+  backup_truncated: 400,
+  backup_corrupt: 400,
+  wrong_passphrase: 400,
+  backup_schema_mismatch: 400,
+  backup_rejected: 400,
   // 401 / 403: who you are and what you may do
   unauthorized: 401,
   csrf_failed: 403,
@@ -53,6 +62,8 @@ export const ERROR_STATUS = {
   already_member: 409,
   identifier_taken: 409,
   grant_exists: 409,
+  database_not_empty: 409,
+  master_key_mismatch: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   // 5xx

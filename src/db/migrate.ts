@@ -14,6 +14,9 @@ const MIGRATIONS: Record<string, { up: string[] }> = {
   '0003_policies_email': m0003,
 };
 
+/** Every migration this code knows, in order: the schema version a backup must match. */
+export const MIGRATION_NAMES = Object.keys(MIGRATIONS).sort();
+
 const provider: MigrationProvider = {
   async getMigrations() {
     const migrations: Record<string, Migration> = {};

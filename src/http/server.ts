@@ -6,6 +6,7 @@ import { NoResultError } from 'kysely';
 import { apiRoutes } from '../apis/routes.js';
 import { applicationRoutes } from '../applications/routes.js';
 import { auditRoutes } from '../audit/routes.js';
+import { backupRoutes } from '../backup/routes.js';
 import type { AppContext } from '../context.js';
 import { emailRoutes } from '../email/routes.js';
 import { AppError } from '../errors.js';
@@ -100,6 +101,7 @@ export async function createServer(ctx: AppContext) {
       await api.register(applicationRoutes(ctx));
       await api.register(apiRoutes(ctx));
       await api.register(emailRoutes(ctx));
+      await api.register(backupRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

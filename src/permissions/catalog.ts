@@ -32,6 +32,7 @@ export const RESTRICTED_PERMISSIONS = {
   'iam.api.read': 'Read every API',
   'iam.api.write': 'Create, change and delete APIs in any tenant',
   'iam.email.read': 'Read the development outbox (messages kept without SMTP)',
+  'iam.backup.create': 'Download an encrypted backup of the whole deployment (every secret and hash in it)',
 } as const;
 
 export const COMMON_PERMISSIONS = {
