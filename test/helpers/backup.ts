@@ -10,10 +10,14 @@ import { createLogger } from '../../src/logger.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, ISSUER } from './gatehouse.js';
 
 /**
- * Backup tests move data between PGlite and PostgreSQL, so they need a PostgreSQL server
- * whatever GATEHOUSE_TEST_DATABASE_URL says: that one, or the local default.
+ * The round trips between PGlite and PostgreSQL (test/postgres/, `npm run test:postgres`)
+ * need a PostgreSQL server whatever GATEHOUSE_TEST_DATABASE_URL says.
  */
-export const POSTGRES_URL = process.env.GATEHOUSE_TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+export function postgresUrl(): string {
+  const url = process.env.GATEHOUSE_TEST_POSTGRES_URL;
+  if (!url) throw new Error('Set GATEHOUSE_TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5432/test) for test/postgres/');
+  return url;
+}
 
 export const PASSPHRASE = 'correct horse battery staple';
 

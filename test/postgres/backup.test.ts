@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
-import { SYSTEM_ACTOR } from '../src/audit/record.js';
-import { type BackupSummary, backupStream } from '../src/backup/backup.js';
-import { restoreBackup } from '../src/backup/restore.js';
-import { openDatabase } from '../src/db/database.js';
-import { systemClock, uuidv7 } from '../src/ids.js';
+import { SYSTEM_ACTOR } from '../../src/audit/record.js';
+import { type BackupSummary, backupStream } from '../../src/backup/backup.js';
+import { restoreBackup } from '../../src/backup/restore.js';
+import { openDatabase } from '../../src/db/database.js';
+import { systemClock, uuidv7 } from '../../src/ids.js';
 import {
   assertDeploymentWorks,
   assertSameData,
@@ -18,13 +18,13 @@ import {
   type Node,
   node,
   PASSPHRASE,
-  POSTGRES_URL,
+  postgresUrl,
   populate,
   tableTexts,
   testConfig,
-} from './helpers/backup.js';
-import { emptyPostgresDatabase } from './helpers/database.js';
-import { PASSWORD } from './helpers/gatehouse.js';
+} from '../helpers/backup.js';
+import { emptyPostgresDatabase } from '../helpers/database.js';
+import { PASSWORD } from '../helpers/gatehouse.js';
 
 /**
  * Issue 6, backup and restore: a backup of the embedded database restores into PostgreSQL
@@ -87,7 +87,7 @@ describe('the embedded database (PGlite) → PostgreSQL', STEP, () => {
   });
 
   it('restores into an empty PostgreSQL database: the same rows, value for value, and every user signs in there', STEP, async () => {
-    const pg = await emptyPostgresDatabase(POSTGRES_URL);
+    const pg = await emptyPostgresDatabase(postgresUrl());
     const db = await openDatabase({ url: pg.url });
     try {
       const config = testConfig({ masterKey: source.ctx.masterKey });
@@ -123,7 +123,7 @@ describe('PostgreSQL → the embedded database (PGlite)', STEP, () => {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-restore-'));
 
   before(async () => {
-    const pg = await emptyPostgresDatabase(POSTGRES_URL);
+    const pg = await emptyPostgresDatabase(postgresUrl());
     drop = pg.drop;
     source = await node(testConfig(), await openDatabase({ url: pg.url }));
     fixture = await populate(source);

@@ -5,18 +5,18 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseMasterKey } from '../src/config.js';
-import { openDatabase } from '../src/db/database.js';
-import { node, POSTGRES_URL, testConfig } from './helpers/backup.js';
-import { emptyPostgresDatabase } from './helpers/database.js';
+import { parseMasterKey } from '../../src/config.js';
+import { openDatabase } from '../../src/db/database.js';
+import { node, postgresUrl, testConfig } from '../helpers/backup.js';
+import { emptyPostgresDatabase } from '../helpers/database.js';
 
 /**
  * `gatehouse backup FILE` and `gatehouse restore FILE [--force]` as an operator runs them:
  * real processes, a real PGlite data directory, a real PostgreSQL database. The passphrase
  * comes from a file or the environment, never from the command line.
  */
-const ROOT = new URL('..', import.meta.url).pathname;
-const CLI = new URL('../src/cli.ts', import.meta.url).href;
+const ROOT = new URL('../..', import.meta.url).pathname;
+const CLI = new URL('../../src/cli.ts', import.meta.url).href;
 const ENTRY = `import(${JSON.stringify(CLI)}).then((m) => m.main(['node', 'gatehouse', ...process.argv.slice(1)]))`;
 const STEP = { timeout: 120_000 };
 const OPS = { email: 'ops@backup.test', password: 'ops-password-for-the-cli' };
@@ -96,7 +96,7 @@ describe('gatehouse backup / restore', { timeout: 600_000 }, () => {
 
   before(async () => {
     writeFileSync(passphraseFile, `${PASSPHRASE}\n`, { mode: 0o600 });
-    pg = await emptyPostgresDatabase(POSTGRES_URL);
+    pg = await emptyPostgresDatabase(postgresUrl());
   });
   after(async () => {
     for (const child of running) child.kill('SIGKILL');
