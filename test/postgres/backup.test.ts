@@ -18,8 +18,8 @@ import {
   type Node,
   node,
   PASSPHRASE,
-  postgresUrl,
   populate,
+  postgresUrl,
   tableTexts,
   testConfig,
 } from '../helpers/backup.js';
