@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { startAuditJobs } from './audit/jobs.js';
 import { type BootstrapResult, bootstrap } from './bootstrap.js';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
@@ -34,6 +35,9 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
     await migrateToLatest(ctx.db);
     const bootstrapped = await bootstrap(ctx);
     const app = await createServer(ctx);
+    // Background work (the audit sealer) stops with the server, before the database closes.
+    const jobs = startAuditJobs(ctx);
+    app.addHook('onClose', () => jobs.stop());
     return {
       ctx,
       app,

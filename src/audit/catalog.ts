@@ -36,6 +36,8 @@ export const AUDIT_ACTIONS = [
   'iam.api.deleted',
   'iam.oauth.consentGranted',
   'iam.oauth.refreshTokenReused',
+  'iam.audit.exported',
+  'iam.audit.pruned',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
