@@ -19,6 +19,8 @@ export interface Config {
   adminEmail: string | undefined;
   adminPassword: string | undefined;
   smtpUrl: string | undefined;
+  /** The From of every message Gatehouse sends. */
+  smtpFrom: string;
   amqpUrl: string | undefined;
   redisUrl: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -41,6 +43,7 @@ const KEYS = {
   GATEHOUSE_ADMIN_EMAIL: 'adminEmail',
   GATEHOUSE_ADMIN_PASSWORD: 'adminPassword',
   GATEHOUSE_SMTP_URL: 'smtpUrl',
+  GATEHOUSE_SMTP_FROM: 'smtpFrom',
   GATEHOUSE_AMQP_URL: 'amqpUrl',
   GATEHOUSE_REDIS_URL: 'redisUrl',
   GATEHOUSE_LOG_LEVEL: 'logLevel',
@@ -102,6 +105,11 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
   ] as const) {
     if (value !== undefined && !URL.canParse(value)) throw new ConfigError(`${name} is not a valid URL`);
   }
+  if (production && raw.smtpUrl === undefined) {
+    throw new ConfigError(
+      'GATEHOUSE_SMTP_URL is required when NODE_ENV=production: lockout notices, codes and links are sent by email (e.g. smtp://user:pass@mail.example.com:587)',
+    );
+  }
   if (raw.adminEmail !== undefined && !raw.adminEmail.includes('@')) {
     throw new ConfigError('GATEHOUSE_ADMIN_EMAIL is not an email address');
   }
@@ -116,6 +124,7 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     adminEmail: raw.adminEmail,
     adminPassword: raw.adminPassword,
     smtpUrl: raw.smtpUrl,
+    smtpFrom: raw.smtpFrom ?? `Gatehouse <no-reply@${new URL(issuer).hostname}>`,
     amqpUrl: raw.amqpUrl,
     redisUrl: raw.redisUrl,
     logLevel,

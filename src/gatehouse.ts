@@ -7,6 +7,7 @@ import { resolveMasterKey } from './crypto/master-key.js';
 import { createPasswordHasher } from './crypto/passwords.js';
 import { type Db, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { startEmailWorker } from './email/mailer.js';
 import { type App, createServer } from './http/server.js';
 import { type Clock, systemClock, uuidv7 } from './ids.js';
 import { createKeyStore } from './keys/signing-keys.js';
@@ -35,7 +36,8 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
     await migrateToLatest(ctx.db);
     const bootstrapped = await bootstrap(ctx);
     const app = await createServer(ctx);
-    // Background work (the audit sealer) stops with the server, before the database closes.
+    const email = startEmailWorker(ctx);
+    // Background work (the audit sealer and retention) stops with the server, before the database closes.
     const jobs = startAuditJobs(ctx);
     app.addHook('onClose', () => jobs.stop());
     return {
@@ -44,6 +46,7 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
       bootstrapped,
       async close() {
         await app.close();
+        await email.stop();
         await ctx.db.destroy();
         await ctx.passwords.close();
       },

@@ -130,10 +130,15 @@ describe('configuration (DESIGN §5): GATEHOUSE_* variables and a --config file,
       assertRejected({ NODE_ENV: 'production', GATEHOUSE_MASTER_KEY: '' }, 'GATEHOUSE_MASTER_KEY');
     });
 
-    it('NODE_ENV=production with a master key starts in production mode', () => {
-      const config = loadConfig({ NODE_ENV: 'production', GATEHOUSE_MASTER_KEY: KEY });
+    it('NODE_ENV=production with a master key and SMTP starts in production mode', () => {
+      const config = loadConfig({ NODE_ENV: 'production', GATEHOUSE_MASTER_KEY: KEY, GATEHOUSE_SMTP_URL: 'smtp://mail.example.com:587' });
       assert.equal(config.production, true);
       assert.equal(config.masterKey?.length, 32);
+      assert.equal(config.smtpFrom, 'Gatehouse <no-reply@localhost>');
+    });
+
+    it('NODE_ENV=production without GATEHOUSE_SMTP_URL is refused: lockout notices and codes go by email', () => {
+      assertRejected({ NODE_ENV: 'production', GATEHOUSE_MASTER_KEY: KEY }, 'GATEHOUSE_SMTP_URL');
     });
 
     it('outside production the master key may be absent (generated into the data dir later)', () => {

@@ -15,6 +15,7 @@ export interface TenantsTable {
   status: TenantStatus;
   is_system: Generated<boolean>;
   branding: Json;
+  policies: ColumnType<Record<string, unknown>, string | undefined, string>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -224,6 +225,22 @@ export interface OauthGrantOrganizationsTable {
   expires_at: Timestamp;
 }
 
+export type EmailStatus = 'pending' | 'sent' | 'kept' | 'failed';
+
+export interface EmailsTable {
+  id: string;
+  tenant_id: string | null;
+  recipient: string;
+  subject: string;
+  body_sealed: string;
+  status: EmailStatus;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_error: string | null;
+  created_at: CreatedAt;
+  sent_at: Timestamp | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -245,6 +262,7 @@ export interface Database {
   application_grant_permissions: ApplicationGrantPermissionsTable;
   oidc_models: OidcModelsTable;
   oauth_grant_organizations: OauthGrantOrganizationsTable;
+  emails: EmailsTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;

@@ -7,12 +7,14 @@ import { apiRoutes } from '../apis/routes.js';
 import { applicationRoutes } from '../applications/routes.js';
 import { auditRoutes } from '../audit/routes.js';
 import type { AppContext } from '../context.js';
+import { emailRoutes } from '../email/routes.js';
 import { AppError } from '../errors.js';
 import { keyRoutes } from '../keys/routes.js';
 import { memberRoutes } from '../memberships/routes.js';
 import { createOidc } from '../oidc/index.js';
 import { oidcRoutes } from '../oidc/routes.js';
 import { permissionRoutes } from '../permissions/routes.js';
+import { policyRoutes } from '../policies/routes.js';
 import { roleApiPermissionRoutes } from '../roles/api-permission-routes.js';
 import { roleRoutes } from '../roles/routes.js';
 import { sessionRoutes } from '../sessions/routes.js';
@@ -88,6 +90,7 @@ export async function createServer(ctx: AppContext) {
       await api.register(sessionRoutes(ctx));
       await api.register(tokenRoutes(ctx));
       await api.register(tenantRoutes(ctx));
+      await api.register(policyRoutes(ctx));
       await api.register(userRoutes(ctx));
       await api.register(memberRoutes(ctx));
       await api.register(roleRoutes(ctx));
@@ -96,6 +99,7 @@ export async function createServer(ctx: AppContext) {
       await api.register(auditRoutes(ctx));
       await api.register(applicationRoutes(ctx));
       await api.register(apiRoutes(ctx));
+      await api.register(emailRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

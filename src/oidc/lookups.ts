@@ -3,6 +3,7 @@ import type { AuditBuffer } from '../audit/buffer.js';
 import type { AppContext } from '../context.js';
 import type { Tenant } from '../db/schema.js';
 import { apiPermissions, systemTenantId } from '../permissions/effective.js';
+import { ShortCache } from '../short-cache.js';
 import { clientMetadata } from './clients.js';
 import { grantOrganization } from './organizations.js';
 import { type ApiInfo, clientGrantPermissions, findApi } from './resources.js';
@@ -13,29 +14,6 @@ import { type ApiInfo, clientGrantPermissions, findApi } from './resources.js';
  * within this time (DESIGN §2: in-process caches are short-lived).
  */
 export const LOOKUP_TTL_MS = 2_000;
-const MAX_ENTRIES = 10_000;
-/** Longer keys (no real client id or identifier is this long) are read, never kept. */
-const MAX_KEY_LENGTH = 256;
-
-/** A small time-bounded cache of promises: concurrent misses share one read. */
-export class ShortCache<V> {
-  private readonly entries = new Map<string, { at: number; value: Promise<V> }>();
-
-  constructor(private readonly ttlMs: number) {}
-
-  get(key: string, load: () => Promise<V>): Promise<V> {
-    if (key.length > MAX_KEY_LENGTH) return load();
-    const now = performance.now();
-    const hit = this.entries.get(key);
-    if (hit && now - hit.at < this.ttlMs) return hit.value;
-    const value = load();
-    this.entries.set(key, { at: now, value });
-    value.catch(() => this.entries.delete(key));
-    if (this.entries.size > MAX_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
-    return value;
-  }
-}
-
 /** What the engine looks up on every token request, read through short-lived caches. */
 export interface Lookups {
   client(clientId: string): Promise<AdapterPayload | undefined>;

@@ -31,6 +31,7 @@ export const RESTRICTED_PERMISSIONS = {
   'iam.application.write': 'Create, change and delete applications in any tenant',
   'iam.api.read': 'Read every API',
   'iam.api.write': 'Create, change and delete APIs in any tenant',
+  'iam.email.read': 'Read the development outbox (messages kept without SMTP)',
 } as const;
 
 export const COMMON_PERMISSIONS = {

@@ -100,6 +100,8 @@ export interface StartOptions {
    * the configuration of that one. Its `stop` leaves the database to the first.
    */
   sameDatabaseAs?: TestGatehouse;
+  /** More configuration, by config key (e.g. `{ smtpUrl }`), as a `--config` file would give it. */
+  config?: Record<string, string>;
 }
 
 /** A Gatehouse on a fresh database, driven in-process through Fastify's inject. */
@@ -123,6 +125,7 @@ export async function startGatehouse(overrides: StartOptions = {}): Promise<Test
         adminPassword: ADMIN_PASSWORD,
         logLevel: 'debug',
         dataDir: '/nonexistent',
+        ...overrides.config,
       },
       false,
     );
