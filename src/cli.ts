@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import type { Actor } from './audit/record.js';
 import { backupCommands } from './backup/cli.js';
+import { verifyAuditChains } from './audit/verify.js';
 import { generatePassword, upsertSystemAdmin } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DatabaseInUseError, openDatabase } from './db/database.js';
@@ -131,6 +132,29 @@ export async function main(argv: string[]): Promise<void> {
     });
 
   backupCommands(program, config, CLI_ACTOR);
+  const audit = program.command('audit').description('The audit trail');
+  audit
+    .command('verify')
+    .description('Check every tenant’s hash chain; exit 0 when it holds, 1 with the first break')
+    .action(async () => {
+      const cfg = config();
+      const gatehouse = await createGatehouse(cfg, { log: createLogger({ ...cfg, logLevel: 'warn' }) });
+      try {
+        const result = await verifyAuditChains(gatehouse.ctx);
+        const summary = `${result.events} events in ${result.chains} chains`;
+        if (result.ok) {
+          process.stdout.write(`Audit trail OK: ${summary}${result.unsealed ? ` (${result.unsealed} not chained yet)` : ''}\n`);
+        } else {
+          const b = result.first_break!;
+          process.stdout.write(
+            `Audit trail BROKEN after ${summary}: ${b.kind} in the chain of tenant ${b.tenant_id ?? '(none)'} at seq ${b.seq ?? '?'}, event ${b.event_id ?? '?'}\n${b.message}\n`,
+          );
+          process.exitCode = 1;
+        }
+      } finally {
+        await gatehouse.close();
+      }
+    });
 
   try {
     await program.parseAsync(argv);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 /**
  * The one validated configuration object, built once at start (DESIGN §5).
@@ -14,6 +14,8 @@ export interface Config {
   /** PostgreSQL URL, or undefined for the embedded PGlite database in `dataDir`. */
   databaseUrl: string | undefined;
   dataDir: string;
+  /** Where retention writes the audit events it deletes (default: `<dataDir>/audit-archive`). */
+  auditArchiveDir: string;
   /** 32 bytes; undefined means "generate into the data dir" (development only). */
   masterKey: Buffer | undefined;
   adminEmail: string | undefined;
@@ -41,6 +43,7 @@ const KEYS = {
   GATEHOUSE_ISSUER: 'issuer',
   GATEHOUSE_DATABASE_URL: 'databaseUrl',
   GATEHOUSE_DATA_DIR: 'dataDir',
+  GATEHOUSE_AUDIT_ARCHIVE_DIR: 'auditArchiveDir',
   GATEHOUSE_MASTER_KEY: 'masterKey',
   GATEHOUSE_ADMIN_EMAIL: 'adminEmail',
   GATEHOUSE_ADMIN_PASSWORD: 'adminPassword',
@@ -123,6 +126,7 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     issuer,
     databaseUrl: raw.databaseUrl,
     dataDir: resolve(raw.dataDir ?? './data'),
+    auditArchiveDir: resolve(raw.auditArchiveDir ?? join(raw.dataDir ?? './data', 'audit-archive')),
     masterKey,
     adminEmail: raw.adminEmail,
     adminPassword: raw.adminPassword,

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { startAuditJobs } from './audit/jobs.js';
 import { type BootstrapResult, bootstrap } from './bootstrap.js';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
@@ -36,6 +37,9 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
     const bootstrapped = await bootstrap(ctx);
     const app = await createServer(ctx);
     const email = startEmailWorker(ctx);
+    // Background work (the audit sealer and retention) stops with the server, before the database closes.
+    const jobs = startAuditJobs(ctx);
+    app.addHook('onClose', () => jobs.stop());
     return {
       ctx,
       app,

@@ -38,6 +38,8 @@ export const AUDIT_ACTIONS = [
   'iam.oauth.refreshTokenReused',
   'iam.backup.created',
   'iam.backup.restored',
+  'iam.audit.exported',
+  'iam.audit.pruned',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

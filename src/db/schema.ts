@@ -121,6 +121,23 @@ export interface AuditEventsTable {
   ip: string | null;
   user_agent: string | null;
   details: Json;
+  /** Set by the sealer (audit/chain.ts): position in the tenant's chain, the previous hash, and this event's HMAC. */
+  chain_seq: ColumnType<number | string | null, never, number | null>;
+  chain_prev: ColumnType<Uint8Array | null, never, Buffer | null>;
+  chain_hash: ColumnType<Uint8Array | null, never, Buffer | null>;
+}
+
+/** One per audit chain (a tenant, or `global` for events without one): its head, and the retention anchor. */
+export interface AuditChainsTable {
+  chain: string;
+  tenant_id: string | null;
+  /** int8: a string from pg, a number from PGlite; read it with Number(). */
+  last_seq: ColumnType<number | string, number | undefined, number>;
+  last_hash: ColumnType<Uint8Array | null, Buffer | null | undefined, Buffer | null>;
+  pruned_seq: ColumnType<number | string, number | undefined, number>;
+  pruned_hash: ColumnType<Uint8Array | null, Buffer | null | undefined, Buffer | null>;
+  pruned_at: Date | null;
+  updated_at: Timestamp;
 }
 
 export interface EventOutboxTable {
@@ -236,6 +253,7 @@ export interface Database {
   signing_keys: SigningKeysTable;
   audit_events: AuditEventsTable;
   event_outbox: EventOutboxTable;
+  audit_chains: AuditChainsTable;
   applications: ApplicationsTable;
   apis: ApisTable;
   api_permissions: ApiPermissionsTable;
