@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 /**
@@ -24,6 +25,8 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Which proxies' X-Forwarded-For to believe: none (false), any (true), or these addresses/CIDRs. */
   trustProxy: boolean | string[];
+  /** CIDRs that webhook destinations may be in although they are internal (loopback, private, ...). */
+  webhookAllowedNetworks: string[];
 }
 
 export class ConfigError extends Error {
@@ -45,6 +48,7 @@ const KEYS = {
   GATEHOUSE_REDIS_URL: 'redisUrl',
   GATEHOUSE_LOG_LEVEL: 'logLevel',
   GATEHOUSE_TRUST_PROXY: 'trustProxy',
+  GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS: 'webhookAllowedNetworks',
 } as const;
 
 type RawConfig = Partial<Record<(typeof KEYS)[keyof typeof KEYS], string>>;
@@ -120,7 +124,23 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     redisUrl: raw.redisUrl,
     logLevel,
     trustProxy: parseTrustProxy(raw.trustProxy),
+    webhookAllowedNetworks: parseNetworks(raw.webhookAllowedNetworks),
   };
+}
+
+/** A comma list of CIDRs (`127.0.0.1/32,10.1.0.0/16,fd00::/8`); a bare address is its own /32 or /128. */
+function parseNetworks(value: string | undefined): string[] {
+  if (value === undefined || value.trim() === '') return [];
+  return value.split(',').map((entry) => {
+    const [address = '', prefix, extra] = entry.trim().split('/');
+    const family = isIP(address);
+    const max = family === 6 ? 128 : 32;
+    const bits = prefix === undefined ? max : Number(prefix);
+    if (!family || extra !== undefined || (prefix !== undefined && !/^\d{1,3}$/.test(prefix)) || bits > max) {
+      throw new ConfigError(`GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS: "${entry.trim()}" is not an IP address or CIDR range`);
+    }
+    return `${address}/${bits}`;
+  });
 }
 
 function parseTrustProxy(value: string | undefined): boolean | string[] {

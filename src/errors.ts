@@ -29,6 +29,9 @@ export const ERROR_STATUS = {
   duplicate_permission: 400,
   not_hs256: 400,
   tenant_mismatch: 400,
+  invalid_webhook_url: 400,
+  webhook_destination_not_allowed: 400,
+  unknown_event: 400,
   // 401 / 403: who you are and what you may do
   unauthorized: 401,
   csrf_failed: 403,
@@ -53,6 +56,7 @@ export const ERROR_STATUS = {
   already_member: 409,
   identifier_taken: 409,
   grant_exists: 409,
+  delivery_pending: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   // 5xx

@@ -6,6 +6,7 @@ import { resolveMasterKey } from './crypto/master-key.js';
 import { createPasswordHasher } from './crypto/passwords.js';
 import { type Db, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
+import { createDelivery, type Delivery } from './events/worker.js';
 import { type App, createServer } from './http/server.js';
 import { type Clock, systemClock, uuidv7 } from './ids.js';
 import { createKeyStore } from './keys/signing-keys.js';
@@ -15,6 +16,8 @@ export interface Gatehouse {
   ctx: AppContext;
   app: App;
   bootstrapped: BootstrapResult;
+  /** This node's event delivery worker (outbox → RabbitMQ, webhooks). */
+  delivery: Delivery;
   close(): Promise<void>;
 }
 
@@ -24,6 +27,8 @@ export interface GatehouseOptions {
   db?: Db;
   /** The clock every part reads (tests move time with it). */
   clock?: Clock;
+  /** Run the delivery worker in the background (default true; tests run passes themselves). */
+  deliveryLoop?: boolean;
 }
 
 /** Opens the database, applies migrations, seeds the first start, and builds the server. */
@@ -34,12 +39,16 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
     await migrateToLatest(ctx.db);
     const bootstrapped = await bootstrap(ctx);
     const app = await createServer(ctx);
+    const delivery = createDelivery(ctx);
+    if (options.deliveryLoop !== false) delivery.start();
     return {
       ctx,
       app,
       bootstrapped,
+      delivery,
       async close() {
         await app.close();
+        await delivery.stop();
         await ctx.db.destroy();
         await ctx.passwords.close();
       },

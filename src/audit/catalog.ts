@@ -36,6 +36,11 @@ export const AUDIT_ACTIONS = [
   'iam.api.deleted',
   'iam.oauth.consentGranted',
   'iam.oauth.refreshTokenReused',
+  'iam.webhook.created',
+  'iam.webhook.modified',
+  'iam.webhook.deleted',
+  'iam.webhook.secretRotated',
+  'iam.webhook.redelivered',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

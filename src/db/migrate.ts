@@ -1,6 +1,7 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import * as m0001 from './migrations/0001_foundation.js';
 import * as m0002 from './migrations/0002_oauth.js';
+import * as m0006 from './migrations/0006_delivery.js';
 
 /**
  * Versioned, forward-only migrations: each is a list of SQL statements, applied in
@@ -10,6 +11,7 @@ import * as m0002 from './migrations/0002_oauth.js';
 const MIGRATIONS: Record<string, { up: string[] }> = {
   '0001_foundation': m0001,
   '0002_oauth': m0002,
+  '0006_delivery': m0006,
 };
 
 const provider: MigrationProvider = {
