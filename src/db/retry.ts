@@ -8,8 +8,11 @@ export interface RetryPolicy {
   baseMs: number;
   /** The longest wait between two attempts. */
   capMs: number;
-  /** Give up when the row is older than this at a failure; undefined = never give up. */
-  giveUpAfterMs?: number;
+  /**
+   * Give up after this many failed attempts; undefined = never. Counted in attempts, not
+   * age, so a row that waited behind others still gets its full series.
+   */
+  maxAttempts?: number;
 }
 
 /** The wait after the `attempts`-th failed attempt (1-based): base × 2^(attempts − 1), at most the cap. */
@@ -18,8 +21,15 @@ export function backoffMs(policy: RetryPolicy, attempts: number): number {
   return Math.min(policy.capMs, policy.baseMs * 2 ** exponent);
 }
 
-/** After a failed attempt: the time of the next one, or undefined when the policy gives up. */
-export function nextAttemptAt(policy: RetryPolicy, attempts: number, firstAt: Date, now: Date): Date | undefined {
-  if (policy.giveUpAfterMs !== undefined && now.getTime() - firstAt.getTime() >= policy.giveUpAfterMs) return undefined;
+/** After the `attempts`-th failed attempt: the time of the next one, or undefined when the policy gives up. */
+export function nextAttemptAt(policy: RetryPolicy, attempts: number, now: Date): Date | undefined {
+  if (policy.maxAttempts !== undefined && attempts >= policy.maxAttempts) return undefined;
   return new Date(now.getTime() + backoffMs(policy, attempts));
+}
+
+/** How long a series of retries lasts from the first attempt to the last (for documentation and tests). */
+export function retrySpanMs(policy: RetryPolicy): number {
+  let total = 0;
+  for (let attempts = 1; attempts < (policy.maxAttempts ?? 1); attempts++) total += backoffMs(policy, attempts);
+  return total;
 }

@@ -95,7 +95,7 @@ export async function finish(ctx: AppContext, policy: RetryPolicy, outcomes: rea
         released.push(outcome.row.id);
       } else {
         const attempts = outcome.row.attempts + 1;
-        const next = outcome.final ? undefined : nextAttemptAt(policy, attempts, outcome.row.created_at, now);
+        const next = outcome.final ? undefined : nextAttemptAt(policy, attempts, now);
         await trx
           .updateTable('event_deliveries')
           .set({

@@ -10,8 +10,11 @@ import { amqpBody } from './message.js';
 
 /** RabbitMQ: retried every few seconds up to a minute apart, forever (a broker outage loses nothing). */
 export const AMQP_RETRY: RetryPolicy = { baseMs: 1000, capMs: 60_000 };
-/** Webhooks: 10 s, doubling up to one hour apart, for three days; then the delivery is `failed` (redeliver by hand). */
-export const WEBHOOK_RETRY: RetryPolicy = { baseMs: 10_000, capMs: 3_600_000, giveUpAfterMs: 72 * 3_600_000 };
+/**
+ * Webhooks: 10 s, doubling up to one hour apart; 82 attempts span a little over 72 hours,
+ * then the delivery is `failed` (redeliver it by hand) and the next of its lane goes.
+ */
+export const WEBHOOK_RETRY: RetryPolicy = { baseMs: 10_000, capMs: 3_600_000, maxAttempts: 82 };
 
 const AMQP_LIMITS = { lanes: 200, perLane: 500, leaseMs: 60_000 };
 const WEBHOOK_LIMITS = { lanes: 32, perLane: 50, leaseMs: 120_000 };
