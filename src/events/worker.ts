@@ -31,6 +31,8 @@ export interface DeliveryOptions {
   webhookTimeoutMs?: number;
   /** Pause of the background loop when it found nothing to do. */
   idleMs?: number;
+  /** RabbitMQ rows taken per round: lanes (tenants) and rows per lane. */
+  amqpBatch?: { lanes: number; perLane: number };
 }
 
 export interface DeliveryReport {
@@ -64,7 +66,7 @@ export function createDelivery(ctx: AppContext, options: DeliveryOptions = {}): 
 
   async function amqpRound(): Promise<Outcome[]> {
     if (!amqp) return [];
-    const rows = await claim(ctx, 'amqp', AMQP_LIMITS);
+    const rows = await claim(ctx, 'amqp', { ...AMQP_LIMITS, ...options.amqpBatch });
     if (rows.length === 0) return [];
     const sendable = rows.filter((r) => r.record);
     const results = await amqp.publish(
