@@ -97,7 +97,10 @@ export async function main(argv: string[]): Promise<void> {
       const cfg = config();
       const password = options.password ?? cfg.adminPassword ?? generatePassword();
       // On a fresh database the first start's administrator is this one, not a default.
-      const gatehouse = await createGatehouse({ ...cfg, adminEmail: options.email, adminPassword: password }, { log: createLogger(cfg) });
+      const gatehouse = await createGatehouse(
+        { ...cfg, adminEmail: options.email, adminPassword: password },
+        { log: createLogger(cfg), deliveryLoop: false },
+      );
       try {
         const created =
           gatehouse.bootstrapped.admin !== undefined || (await upsertSystemAdmin(gatehouse.ctx, options.email, password)).created;
@@ -115,7 +118,7 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--alg <alg>', 'rotate only the keys of this algorithm (default: all)').choices(SIGNING_ALGS))
     .action(async (options: { alg?: SigningKeyAlg }) => {
       const cfg = config();
-      const gatehouse = await createGatehouse(cfg, { log: createLogger(cfg) });
+      const gatehouse = await createGatehouse(cfg, { log: createLogger(cfg), deliveryLoop: false });
       try {
         const rotated = await rotateKeys(gatehouse.ctx, CLI_ACTOR, { alg: options.alg });
         for (const r of rotated) {
