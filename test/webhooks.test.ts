@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { ConfigError, loadConfig } from '../src/config.js';
 import { startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 import { type Receiver, startReceiver } from './helpers/receiver.js';
 
@@ -217,5 +218,23 @@ describe('webhook destinations (SSRF)', () => {
     assert.equal(response.status, 400);
     assert.equal(response.body.error, 'webhook_destination_not_allowed');
     assert.equal((await gh.request('GET', `/api/v1/webhooks/${hook.id}`, { token: admin })).body.url, 'http://93.184.216.34/hook');
+  });
+});
+
+describe('GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS', () => {
+  it('takes a comma list of addresses and CIDRs, and names the key when an entry is not one', () => {
+    const config = loadConfig({ GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS: '127.0.0.1/32, 10.20.0.0/16,::1,fd12::/64' });
+    assert.deepEqual(config.webhookAllowedNetworks, ['127.0.0.1/32', '10.20.0.0/16', '::1/128', 'fd12::/64']);
+    assert.deepEqual(loadConfig({}).webhookAllowedNetworks, []);
+    for (const bad of ['localhost', '10.0.0.0/33', '10.0.0.0/', '10.0.0.0/8/1', '::1/129', '10.0.0.0/x']) {
+      assert.throws(
+        () => loadConfig({ GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS: bad }),
+        (error: Error) => {
+          assert.ok(error instanceof ConfigError);
+          assert.match(error.message, /GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS/);
+          return true;
+        },
+      );
+    }
   });
 });
