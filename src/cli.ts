@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import type { Actor } from './audit/record.js';
-import { backupCommands } from './backup/cli.js';
 import { verifyAuditChains } from './audit/verify.js';
+import { backupCommands } from './backup/cli.js';
 import { generatePassword, upsertSystemAdmin } from './bootstrap.js';
 import { ConfigError, loadConfig } from './config.js';
 import { DatabaseInUseError, openDatabase } from './db/database.js';
@@ -99,7 +99,10 @@ export async function main(argv: string[]): Promise<void> {
       const cfg = config();
       const password = options.password ?? cfg.adminPassword ?? generatePassword();
       // On a fresh database the first start's administrator is this one, not a default.
-      const gatehouse = await createGatehouse({ ...cfg, adminEmail: options.email, adminPassword: password }, { log: createLogger(cfg) });
+      const gatehouse = await createGatehouse(
+        { ...cfg, adminEmail: options.email, adminPassword: password },
+        { log: createLogger(cfg), background: false },
+      );
       try {
         const created =
           gatehouse.bootstrapped.admin !== undefined || (await upsertSystemAdmin(gatehouse.ctx, options.email, password)).created;
@@ -117,7 +120,7 @@ export async function main(argv: string[]): Promise<void> {
     .addOption(new Option('--alg <alg>', 'rotate only the keys of this algorithm (default: all)').choices(SIGNING_ALGS))
     .action(async (options: { alg?: SigningKeyAlg }) => {
       const cfg = config();
-      const gatehouse = await createGatehouse(cfg, { log: createLogger(cfg) });
+      const gatehouse = await createGatehouse(cfg, { log: createLogger(cfg), background: false });
       try {
         const rotated = await rotateKeys(gatehouse.ctx, CLI_ACTOR, { alg: options.alg });
         for (const r of rotated) {
@@ -138,7 +141,7 @@ export async function main(argv: string[]): Promise<void> {
     .description('Check every tenant’s hash chain; exit 0 when it holds, 1 with the first break')
     .action(async () => {
       const cfg = config();
-      const gatehouse = await createGatehouse(cfg, { log: createLogger({ ...cfg, logLevel: 'warn' }) });
+      const gatehouse = await createGatehouse(cfg, { log: createLogger({ ...cfg, logLevel: 'warn' }), background: false });
       try {
         const result = await verifyAuditChains(gatehouse.ctx);
         const summary = `${result.events} events in ${result.chains} chains`;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 
 /**
@@ -30,6 +31,8 @@ export interface Config {
   trustProxy: boolean | string[];
   /** Passphrase of `gatehouse backup` / `restore` (never a command-line argument: `ps` shows those). */
   backupPassphrase: string | undefined;
+  /** CIDRs that webhook destinations may be in although they are internal (loopback, private, ...). */
+  webhookAllowedNetworks: string[];
 }
 
 export class ConfigError extends Error {
@@ -54,6 +57,7 @@ const KEYS = {
   GATEHOUSE_LOG_LEVEL: 'logLevel',
   GATEHOUSE_TRUST_PROXY: 'trustProxy',
   GATEHOUSE_BACKUP_PASSPHRASE: 'backupPassphrase',
+  GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS: 'webhookAllowedNetworks',
 } as const;
 
 type RawConfig = Partial<Record<(typeof KEYS)[keyof typeof KEYS], string>>;
@@ -137,7 +141,23 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     logLevel,
     trustProxy: parseTrustProxy(raw.trustProxy),
     backupPassphrase: raw.backupPassphrase,
+    webhookAllowedNetworks: parseNetworks(raw.webhookAllowedNetworks),
   };
+}
+
+/** A comma list of CIDRs (`127.0.0.1/32,10.1.0.0/16,fd00::/8`); a bare address is its own /32 or /128. */
+function parseNetworks(value: string | undefined): string[] {
+  if (value === undefined || value.trim() === '') return [];
+  return value.split(',').map((entry) => {
+    const [address = '', prefix, extra] = entry.trim().split('/');
+    const family = isIP(address);
+    const max = family === 6 ? 128 : 32;
+    const bits = prefix === undefined ? max : Number(prefix);
+    if (!family || extra !== undefined || (prefix !== undefined && !/^\d{1,3}$/.test(prefix)) || bits > max) {
+      throw new ConfigError(`GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS: "${entry.trim()}" is not an IP address or CIDR range`);
+    }
+    return `${address}/${bits}`;
+  });
 }
 
 function parseTrustProxy(value: string | undefined): boolean | string[] {

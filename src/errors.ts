@@ -38,6 +38,9 @@ export const ERROR_STATUS = {
   wrong_passphrase: 400,
   backup_schema_mismatch: 400,
   backup_rejected: 400,
+  invalid_webhook_url: 400,
+  webhook_destination_not_allowed: 400,
+  unknown_event: 400,
   // 401 / 403: who you are and what you may do
   unauthorized: 401,
   csrf_failed: 403,
@@ -64,6 +67,7 @@ export const ERROR_STATUS = {
   grant_exists: 409,
   database_not_empty: 409,
   master_key_mismatch: 409,
+  delivery_pending: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   // 5xx

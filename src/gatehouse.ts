@@ -8,6 +8,7 @@ import { createPasswordHasher } from './crypto/passwords.js';
 import { type Db, openDatabase } from './db/database.js';
 import { migrateToLatest } from './db/migrate.js';
 import { startEmailWorker } from './email/mailer.js';
+import { createDelivery, type Delivery } from './events/worker.js';
 import { type App, createServer } from './http/server.js';
 import { type Clock, systemClock, uuidv7 } from './ids.js';
 import { createKeyStore } from './keys/signing-keys.js';
@@ -17,6 +18,8 @@ export interface Gatehouse {
   ctx: AppContext;
   app: App;
   bootstrapped: BootstrapResult;
+  /** This node's event delivery worker (outbox → RabbitMQ, webhooks). */
+  delivery: Delivery;
   close(): Promise<void>;
 }
 
@@ -26,6 +29,11 @@ export interface GatehouseOptions {
   db?: Db;
   /** The clock every part reads (tests move time with it). */
   clock?: Clock;
+  /**
+   * Run the background loops: email, event delivery, audit sealing and retention (default
+   * true). Tests switch them off and run each pass themselves, so nothing changes under them.
+   */
+  background?: boolean;
 }
 
 /** Opens the database, applies migrations, seeds the first start, and builds the server. */
@@ -36,17 +44,18 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
     await migrateToLatest(ctx.db);
     const bootstrapped = await bootstrap(ctx);
     const app = await createServer(ctx);
-    const email = startEmailWorker(ctx);
-    // Background work (the audit sealer and retention) stops with the server, before the database closes.
-    const jobs = startAuditJobs(ctx);
-    app.addHook('onClose', () => jobs.stop());
+    const delivery = createDelivery(ctx);
+    const background = options.background === false ? [] : [startEmailWorker(ctx), startAuditJobs(ctx)];
+    if (options.background !== false) delivery.start();
     return {
       ctx,
       app,
       bootstrapped,
+      delivery,
       async close() {
         await app.close();
-        await email.stop();
+        // Background work stops with the server, before the database closes.
+        await Promise.all([...background.map((loop) => loop.stop()), delivery.stop()]);
         await ctx.db.destroy();
         await ctx.passwords.close();
       },

@@ -40,6 +40,11 @@ export const AUDIT_ACTIONS = [
   'iam.backup.restored',
   'iam.audit.exported',
   'iam.audit.pruned',
+  'iam.webhook.created',
+  'iam.webhook.modified',
+  'iam.webhook.deleted',
+  'iam.webhook.secretRotated',
+  'iam.webhook.redelivered',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

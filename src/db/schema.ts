@@ -148,6 +148,46 @@ export interface EventOutboxTable {
   published_at: Date | null;
 }
 
+export interface WebhooksTable {
+  id: string;
+  /** Null: a system-wide webhook (every tenant's events), created by a system administrator. */
+  tenant_id: string | null;
+  url: string;
+  /** Event names or patterns (`iam.user.*`, `*`). */
+  events: ColumnType<string[], string[], string[]>;
+  description: Generated<string>;
+  active: Generated<boolean>;
+  /** The signing secret, sealed under the master key (crypto/secrets.ts). */
+  secret_sealed: string;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export type DeliverySink = 'amqp' | 'webhook';
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface EventDeliveriesTable {
+  id: string;
+  seq: Generated<string>;
+  sink: DeliverySink;
+  webhook_id: string | null;
+  /** Events of one lane (sink, webhook, tenant) are delivered in `seq` order. */
+  lane: string;
+  event_id: string;
+  event: string;
+  tenant_id: string | null;
+  status: Generated<DeliveryStatus>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  /** Set while a worker delivers it; another worker takes it over after this time. */
+  locked_until: Timestamp | null;
+  last_status: number | null;
+  last_error: string | null;
+  redelivery_of: string | null;
+  created_at: Timestamp;
+  delivered_at: Timestamp | null;
+}
+
 export type ApplicationType = 'web' | 'spa' | 'native' | 'm2m';
 export type SigningAlg = 'RS256' | 'ES256' | 'HS256';
 type TextArray = ColumnType<string[], string[] | undefined, string[]>;
@@ -263,6 +303,8 @@ export interface Database {
   oidc_models: OidcModelsTable;
   oauth_grant_organizations: OauthGrantOrganizationsTable;
   emails: EmailsTable;
+  webhooks: WebhooksTable;
+  event_deliveries: EventDeliveriesTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;
@@ -273,3 +315,5 @@ export type Session = Selectable<SessionsTable>;
 export type AuditEvent = Selectable<AuditEventsTable>;
 export type Application = Selectable<ApplicationsTable>;
 export type Api = Selectable<ApisTable>;
+export type Webhook = Selectable<WebhooksTable>;
+export type EventDelivery = Selectable<EventDeliveriesTable>;

@@ -23,6 +23,7 @@ import { tenantRoutes } from '../tenants/routes.js';
 import { tokenRoutes } from '../tokens/routes.js';
 import { uiRoutes } from '../ui/routes.js';
 import { userRoutes } from '../users/routes.js';
+import { webhookRoutes } from '../webhooks/routes.js';
 import { SESSION_COOKIE } from './guards.js';
 import { healthRoutes } from './health.js';
 import { validationError, validatorCompiler } from './validation.js';
@@ -102,6 +103,7 @@ export async function createServer(ctx: AppContext) {
       await api.register(apiRoutes(ctx));
       await api.register(emailRoutes(ctx));
       await api.register(backupRoutes(ctx));
+      await api.register(webhookRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

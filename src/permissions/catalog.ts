@@ -33,6 +33,8 @@ export const RESTRICTED_PERMISSIONS = {
   'iam.api.write': 'Create, change and delete APIs in any tenant',
   'iam.email.read': 'Read the development outbox (messages kept without SMTP)',
   'iam.backup.create': 'Download an encrypted backup of the whole deployment (every secret and hash in it)',
+  'iam.webhook.read': 'Read every webhook and its deliveries, system-wide ones included',
+  'iam.webhook.write': 'Create, change and delete webhooks in any tenant, and system-wide ones',
 } as const;
 
 export const COMMON_PERMISSIONS = {
@@ -61,6 +63,8 @@ export const COMMON_PERMISSIONS = {
   'tenant.applications.write': 'Create, change and delete the tenant’s applications and their grants',
   'tenant.apis.read': 'Read the tenant’s APIs',
   'tenant.apis.write': 'Create, change and delete the tenant’s APIs',
+  'tenant.webhook.read': 'Read the tenant’s webhooks and their deliveries',
+  'tenant.webhook.write': 'Create, change and delete the tenant’s webhooks; rotate their secrets; redeliver',
 } as const;
 
 export type RestrictedPermission = keyof typeof RESTRICTED_PERMISSIONS;

@@ -49,7 +49,7 @@ export interface Node extends Gatehouse {
 
 /** A Gatehouse on the given database (or the one the config names), driven through inject. */
 export async function node(config: Config, db?: Db): Promise<Node> {
-  const gatehouse = await createGatehouse(config, { ...(db && { db }), log: createLogger(config) });
+  const gatehouse = await createGatehouse(config, { ...(db && { db }), log: createLogger(config), background: false });
   const request: Node['request'] = async (method, url, options = {}) => {
     const response = await gatehouse.app.inject({
       method,

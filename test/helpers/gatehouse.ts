@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { InjectOptions } from 'fastify';
 import { decodeJwt } from 'jose';
-import { parseConfig } from '../../src/config.js';
+import { type Config, parseConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/schema.js';
 import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js';
 import type { Clock } from '../../src/ids.js';
@@ -100,8 +100,14 @@ export interface StartOptions {
    * the configuration of that one. Its `stop` leaves the database to the first.
    */
   sameDatabaseAs?: TestGatehouse;
-  /** More configuration, by config key (e.g. `{ smtpUrl }`), as a `--config` file would give it. */
+  /** Configuration keys on top of the test defaults (e.g. `webhookAllowedNetworks`, `amqpUrl`). */
   config?: Record<string, string>;
+}
+
+/** The given configuration keys, parsed and validated, without the defaults of the others. */
+function configKeys(raw: Record<string, string>): Partial<Config> {
+  const parsed = parseConfig(raw, false) as unknown as Record<string, unknown>;
+  return Object.fromEntries(Object.keys(raw).map((key) => [key, parsed[key]]));
 }
 
 /** A Gatehouse on a fresh database, driven in-process through Fastify's inject. */
@@ -115,22 +121,24 @@ export async function startGatehouse(overrides: StartOptions = {}): Promise<Test
       done();
     },
   });
-  const config =
-    shared?.ctx.config ??
-    parseConfig(
-      {
-        issuer: overrides.issuer ?? ISSUER,
-        masterKey: randomBytes(32).toString('base64'),
-        adminEmail: ADMIN_EMAIL,
-        adminPassword: ADMIN_PASSWORD,
-        logLevel: 'debug',
-        dataDir: '/nonexistent',
-        ...overrides.config,
-      },
-      false,
-    );
+  const config = shared
+    ? { ...shared.ctx.config, ...configKeys(overrides.config ?? {}) }
+    : parseConfig(
+        {
+          issuer: overrides.issuer ?? ISSUER,
+          masterKey: randomBytes(32).toString('base64'),
+          adminEmail: ADMIN_EMAIL,
+          adminPassword: ADMIN_PASSWORD,
+          logLevel: 'debug',
+          dataDir: '/nonexistent',
+          ...overrides.config,
+        },
+        false,
+      );
   const gatehouse = await createGatehouse(config, {
     db,
+    // Tests run delivery passes themselves (gh.delivery.deliverPending()).
+    background: false,
     log: createLogger(config, sink),
     ...(overrides.clock && { clock: overrides.clock }),
   });
@@ -231,6 +239,7 @@ export async function startGatehouse(overrides: StartOptions = {}): Promise<Test
     },
     async stop() {
       await app.close();
+      await gatehouse.delivery.stop();
       await drop();
       await gatehouse.ctx.passwords.close();
     },

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import { auditRows, SYSTEM_ACTOR } from '../../src/audit/record.js';
+import { parseConfig } from '../../src/config.js';
+import type { AppContext } from '../../src/context.js';
+import { type Db, openDatabase } from '../../src/db/database.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { createDelivery } from '../../src/events/worker.js';
+import { createContext } from '../../src/gatehouse.js';
+import { uuidv7 } from '../../src/ids.js';
+import { emptyPostgresDatabase, TEST_DATABASE_URL } from '../helpers/database.js';
+import { manualClock } from '../helpers/receiver.js';
+import { AMQP_URL, consume } from './helpers.js';
+
+const EVENTS = 3000;
+const TENANTS = [uuidv7.next(), uuidv7.next(), uuidv7.next()];
+const CHILD = new URL('./fixtures/deliver.ts', import.meta.url).pathname;
+
+/** Issue 6 part 1: a worker killed mid-run loses nothing; another node catches up (at least once, in order per tenant). */
+describe('outbox delivery when the worker is killed', { timeout: 180_000 }, () => {
+  /** A PostgreSQL database of its own, or a PGlite data directory (both outlive the child). */
+  let location: string;
+  let cleanup: () => Promise<void>;
+  const open = (): Promise<Db> => openDatabase(location.startsWith('postgres') ? { url: location } : { dataDir: location });
+
+  before(async () => {
+    if (TEST_DATABASE_URL) {
+      const empty = await emptyPostgresDatabase(TEST_DATABASE_URL);
+      location = empty.url;
+      cleanup = empty.drop;
+    } else {
+      location = mkdtempSync(join(tmpdir(), 'gatehouse-killed-'));
+      cleanup = async () => rmSync(location, { recursive: true, force: true });
+    }
+    const db = await open();
+    await migrateToLatest(db);
+    const source = { ids: uuidv7, clock: { now: () => new Date() } };
+    for (let start = 0; start < EVENTS; start += 500) {
+      const rows = Array.from({ length: 500 }, (_, i) =>
+        auditRows(source, {
+          action: 'iam.role.created',
+          actor: SYSTEM_ACTOR,
+          tenantId: TENANTS[(start + i) % TENANTS.length] as string,
+          details: { n: start + i },
+        }),
+      );
+      await db
+        .insertInto('audit_events')
+        .values(rows.map((r) => r.audit))
+        .execute();
+      await db
+        .insertInto('event_outbox')
+        .values(rows.map((r) => r.outbox))
+        .execute();
+    }
+    await db.destroy();
+  });
+  after(() => cleanup());
+
+  it('delivers every event after a SIGKILL mid-run, duplicates only of the rows the dead worker held', async () => {
+    const consumer = await consume(['iam.role.created']);
+    const mine = () => consumer.messages.filter((m) => TENANTS.includes(m.body.payload.tenant_id));
+    let child: ChildProcess | undefined;
+    let ctx: AppContext | undefined;
+    try {
+      child = spawn(process.execPath, ['--import', 'tsx', CHILD, location, AMQP_URL], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = once(child, 'exit');
+      // Kill it once a few rounds have reached the broker.
+      await consumer.until(() => mine().length >= 200);
+      child.kill('SIGKILL');
+      const [code, signal] = await exited;
+      assert.equal(signal, 'SIGKILL', `the worker was killed (exit code ${code})`);
+
+      const clock = manualClock(new Date(Date.now() + 5 * 60_000)); // past the dead worker's lease
+      const config = parseConfig({ masterKey: randomBytes(32).toString('base64'), dataDir: '/nonexistent' }, false);
+      ctx = await createContext(config, pino({ level: 'silent' }), await open(), clock);
+      const pendingAfterKill = await ctx.db.selectFrom('event_deliveries').select('id').where('status', '=', 'pending').execute();
+      assert.ok(pendingAfterKill.length > 0, 'killed mid-run: work was left');
+
+      const survivor = createDelivery(ctx, { amqpUrl: AMQP_URL });
+      await survivor.deliverPending();
+      await survivor.stop();
+      const counts = await ctx.db
+        .selectFrom('event_deliveries')
+        .select(['status', (eb) => eb.fn.countAll<string>().as('n')])
+        .groupBy('status')
+        .execute();
+      assert.deepEqual(
+        counts.map((c) => [c.status, Number(c.n)]),
+        [['delivered', EVENTS]],
+      );
+
+      await consumer.until(() => new Set(mine().map((m) => m.body.payload.id)).size >= EVENTS);
+      const received = mine();
+      const duplicates = received.length - EVENTS;
+      assert.ok(duplicates <= 3 * 10, `${duplicates} duplicates: at most the rows the dead worker had claimed`);
+      for (const tenant of TENANTS) {
+        const firsts: number[] = [];
+        const seen = new Set<string>();
+        for (const m of received) {
+          if (m.body.payload.tenant_id !== tenant || seen.has(m.body.payload.id)) continue;
+          seen.add(m.body.payload.id);
+          firsts.push(m.body.payload.details.n);
+        }
+        assert.deepEqual(
+          firsts,
+          [...firsts].sort((a, b) => a - b),
+          'in order per tenant',
+        );
+        assert.equal(firsts.length, EVENTS / TENANTS.length);
+      }
+    } finally {
+      child?.kill('SIGKILL');
+      await consumer.close();
+      if (ctx) {
+        await ctx.db.destroy();
+        await ctx.passwords.close();
+      }
+    }
+  });
+});
