@@ -50,7 +50,7 @@ describe('MFA: factors, POST /api/v1/session with a second factor, administratio
     smtp = await startSmtpPeer();
     gh = await startGatehouse({ clock, config: { smtpUrl: smtp.url } });
     acme = await gh.tenantWithAdmin('acme');
-    for (const name of ['tina', 'eve', 'sam', 'rob', 'ned', 'amy']) {
+    for (const name of ['tina', 'eve', 'sam', 'rob', 'ned', 'amy', 'liz']) {
       await gh.createUser(acme.token, { email: `${name}@acme.test`, password: PASSWORD });
     }
   });
@@ -132,6 +132,21 @@ describe('MFA: factors, POST /api/v1/session with a second factor, administratio
     const failures = await gh.auditEvents(await gh.adminToken(), { action: 'iam.mfa.challengeFailed' });
     assert.ok(failures.length >= 6, `${failures.length} failures audited`);
     assert.ok(failures.every((f) => f.outcome === 'failure'));
+  });
+
+  it('wrong codes count against the account (kind mfa): after 5, even the right code waits for the backoff', async () => {
+    const { totp } = await withTotp('liz@acme.test');
+    const { body } = await signIn('liz@acme.test');
+    const right = nextCode(totp);
+    const wrong = right === '000000' ? '000001' : '000000';
+    for (let i = 0; i < 5; i++) assert.equal((await finish({ mfa_token: body.mfa_token, otp: wrong })).body.error, 'invalid_code');
+    const locked = await finish({ mfa_token: body.mfa_token, otp: right });
+    assert.equal(locked.status, 429);
+    assert.equal(locked.body.error, 'too_many_attempts');
+    assert.equal(locked.headers['retry-after'], '1');
+    nowMs += 1_000;
+    const ok = await finish({ mfa_token: body.mfa_token, otp: right });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
   });
 
   it('recovery codes work once each; the answer carries a new one; an expired mfa_token is refused', async () => {
