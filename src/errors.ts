@@ -16,6 +16,10 @@ export const ERROR_STATUS = {
   missing_organization: 400,
   password_too_short: 400,
   password_too_long: 400,
+  password_too_common: 400,
+  password_contains_user_info: 400,
+  password_reused: 400,
+  password_breached: 400,
   unknown_permission: 400,
   unknown_role: 400,
   reserved_permission: 400,
@@ -41,6 +45,17 @@ export const ERROR_STATUS = {
   invalid_webhook_url: 400,
   webhook_destination_not_allowed: 400,
   unknown_event: 400,
+  // MFA (src/mfa/)
+  factor_not_allowed: 400,
+  invalid_phone_number: 400,
+  invalid_webauthn_response: 400,
+  invalid_code: 401,
+  invalid_mfa_token: 401,
+  mfa_token_expired: 401,
+  mfa_required: 401,
+  already_enrolled: 409,
+  last_factor: 409,
+  delivery_failed: 502,
   // 401 / 403: who you are and what you may do
   unauthorized: 401,
   csrf_failed: 403,
@@ -70,6 +85,8 @@ export const ERROR_STATUS = {
   delivery_pending: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  // 429: brute-force protection (src/protection/)
+  too_many_attempts: 429,
   // 5xx
   internal_error: 500,
   server_busy: 503,

@@ -30,8 +30,9 @@ export interface GatehouseOptions {
   /** The clock every part reads (tests move time with it). */
   clock?: Clock;
   /**
-   * Run the background loops: email, event delivery, audit sealing and retention (default
-   * true). Tests switch them off and run each pass themselves, so nothing changes under them.
+   * Run the background loops of event delivery, audit sealing and retention (default true).
+   * Tests switch them off and run each pass themselves, so nothing changes under them.
+   * Email is always sent (it only ever touches the email queue).
    */
   background?: boolean;
 }
@@ -45,7 +46,7 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
     const bootstrapped = await bootstrap(ctx);
     const app = await createServer(ctx);
     const delivery = createDelivery(ctx);
-    const background = options.background === false ? [] : [startEmailWorker(ctx), startAuditJobs(ctx)];
+    const background = [startEmailWorker(ctx), ...(options.background === false ? [] : [startAuditJobs(ctx)])];
     if (options.background !== false) delivery.start();
     return {
       ctx,

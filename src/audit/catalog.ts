@@ -12,6 +12,10 @@ export const AUDIT_ACTIONS = [
   'iam.user.loginSucceeded',
   'iam.user.loginFailed',
   'iam.user.logout',
+  'iam.user.locked',
+  'iam.user.unlocked',
+  'iam.ip.blocked',
+  'iam.user.sessionsRevoked',
   'iam.membership.created',
   'iam.membership.modified',
   'iam.membership.deleted',
@@ -45,6 +49,11 @@ export const AUDIT_ACTIONS = [
   'iam.webhook.deleted',
   'iam.webhook.secretRotated',
   'iam.webhook.redelivered',
+  'iam.mfa.enrolled',
+  'iam.mfa.removed',
+  'iam.mfa.reset',
+  'iam.mfa.challengeFailed',
+  'iam.mfa.recoveryCodesRegenerated',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -281,6 +281,123 @@ export interface EmailsTable {
   sent_at: Timestamp | null;
 }
 
+export type MfaFactorType = 'otp' | 'email' | 'sms' | 'webauthn';
+
+export interface MfaFactorsTable {
+  id: string;
+  user_id: string;
+  type: MfaFactorType;
+  name: string | null;
+  /** TOTP seed, sealed with the context `mfa-factor-secret:<id>`. */
+  secret_sealed: string | null;
+  /** Email address or phone number, sealed with the context `mfa-factor-destination:<id>`. */
+  destination_sealed: string | null;
+  /** WebAuthn: the credential id (base64url) and its public key (COSE, base64url): public values. */
+  credential_id: string | null;
+  public_key: string | null;
+  sign_count: ColumnType<number, number | undefined, number>;
+  transports: ColumnType<string[], string[] | undefined, string[]>;
+  /** WebAuthn: the RFC 8176 method it proves (`hwk` or `swk`). */
+  amr: string | null;
+  confirmed: Generated<boolean>;
+  /** TOTP: the last time step accepted, so a code is not accepted twice. */
+  last_totp_step: ColumnType<number | null, number | null | undefined, number | null>;
+  last_used_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
+export interface MfaRecoveryCodesTable {
+  id: string;
+  user_id: string;
+  code_hash: Buffer;
+  created_at: CreatedAt;
+  used_at: Timestamp | null;
+}
+
+export interface MfaOobChallengesTable {
+  id: string;
+  user_id: string;
+  factor_id: string;
+  oob_code_hash: Buffer;
+  binding_code_hash: Buffer;
+  attempts: Generated<number>;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
+export interface MfaTokensTable {
+  token_hash: Buffer;
+  user_id: string;
+  client_id: string | null;
+  tenant_id: string | null;
+  request: Json;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
+export interface WebauthnChallengesTable {
+  id: string;
+  user_id: string;
+  purpose: 'registration' | 'authentication';
+  challenge: string;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
+export interface SmsOutboxTable {
+  id: string;
+  recipient_sealed: string;
+  body_sealed: string;
+  created_at: CreatedAt;
+}
+
+export interface AttemptAccountsTable {
+  subject: string;
+  kind: string;
+  user_id: string | null;
+  failures: number;
+  locked_until: Date | null;
+  hard_locked: Generated<boolean>;
+  updated_at: Timestamp;
+}
+
+export interface AttemptPairsTable {
+  subject: string;
+  kind: string;
+  ip: string;
+  user_id: string | null;
+  failures: number;
+  blocked_until: Date | null;
+  updated_at: Timestamp;
+}
+
+export interface AttemptIpsTable {
+  ip: string;
+  failures: number;
+  window_started_at: Timestamp;
+  blocked_until: Date | null;
+}
+
+export interface UnblockTokensTable {
+  token_hash: Buffer;
+  user_id: string;
+  kind: string;
+  ip: string;
+  expires_at: Timestamp;
+  used_at: Date | null;
+  created_at: Timestamp;
+}
+
+export interface PasswordHistoryTable {
+  id: string;
+  user_id: string;
+  password_hash: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -305,6 +422,17 @@ export interface Database {
   emails: EmailsTable;
   webhooks: WebhooksTable;
   event_deliveries: EventDeliveriesTable;
+  mfa_factors: MfaFactorsTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
+  mfa_oob_challenges: MfaOobChallengesTable;
+  mfa_tokens: MfaTokensTable;
+  webauthn_challenges: WebauthnChallengesTable;
+  sms_outbox: SmsOutboxTable;
+  attempt_accounts: AttemptAccountsTable;
+  attempt_pairs: AttemptPairsTable;
+  attempt_ips: AttemptIpsTable;
+  unblock_tokens: UnblockTokensTable;
+  password_history: PasswordHistoryTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;
@@ -317,3 +445,4 @@ export type Application = Selectable<ApplicationsTable>;
 export type Api = Selectable<ApisTable>;
 export type Webhook = Selectable<WebhooksTable>;
 export type EventDelivery = Selectable<EventDeliveriesTable>;
+export type MfaFactor = Selectable<MfaFactorsTable>;
