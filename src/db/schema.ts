@@ -94,6 +94,8 @@ export interface SessionsTable {
   revoked_at: Date | null;
   ip: string | null;
   user_agent: string | null;
+  /** RFC 8176 methods this session signed in with (`pwd`, then `otp`, `hwk`, `mfa`, …). */
+  amr: ColumnType<string[], string[] | undefined, string[]>;
 }
 
 export type KeyStatus = 'next' | 'current' | 'retired';
@@ -148,6 +150,8 @@ export interface ApplicationsTable {
   post_logout_redirect_uris: TextArray;
   grant_types: ColumnType<string[], string[], string[]>;
   organization_required: Generated<boolean>;
+  /** off, optional or required; null: the tenant's policy. */
+  mfa_policy: ColumnType<MfaPolicy | null, MfaPolicy | null | undefined, MfaPolicy | null>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -224,6 +228,19 @@ export interface EmailsTable {
   sent_at: Timestamp | null;
 }
 
+export type MfaPolicy = 'off' | 'optional' | 'required';
+
+/** The MFA step of one hosted sign-in, bound to its interaction uid (decision 110). */
+export interface MfaInteractionsTable {
+  uid: string;
+  user_id: string;
+  session_id: string | null;
+  need: 'challenge' | 'enrol';
+  amr: ColumnType<string[], string[] | undefined, string[]>;
+  done: Generated<boolean>;
+  expires_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -245,6 +262,7 @@ export interface Database {
   oidc_models: OidcModelsTable;
   oauth_grant_organizations: OauthGrantOrganizationsTable;
   emails: EmailsTable;
+  mfa_interactions: MfaInteractionsTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;

@@ -68,19 +68,32 @@ export async function authenticate(ctx: AppContext, input: { username: string; p
 /** Password sign-in: authenticate, then open a session. */
 export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor): Promise<SignedIn> {
   const user = await authenticate(ctx, input, actor);
+  return openSession(ctx, user, { ...(input.rememberMe !== undefined && { rememberMe: input.rememberMe }), amr: ['pwd'] }, actor);
+}
+
+/**
+ * Opens a session for a user who has proved who they are: after the password alone, or
+ * after the password and a second factor (the hosted sign-in's MFA step). `amr` records
+ * how (RFC 8176), so a step-up can tell whether this session already did MFA.
+ */
+export async function openSession(
+  ctx: AppContext,
+  user: User,
+  options: { rememberMe?: boolean; amr: string[] },
+  actor: Actor,
+): Promise<SignedIn> {
   const now = ctx.clock.now();
-  const remember = input.rememberMe === true;
+  const remember = options.rememberMe === true;
   const token = randomToken('ghs');
   const sessionId = ctx.ids.next();
+  const mfa = options.amr.includes('mfa');
   const { audit, outbox } = auditRows(ctx, {
     action: 'iam.user.loginSucceeded',
     actor: { ...actor, type: 'user', id: user.id },
     tenantId: user.home_tenant_id,
     target: { type: 'user', id: user.id },
-    details: { session_id: sessionId, remember_me: remember },
+    details: { session_id: sessionId, remember_me: remember, ...(mfa && { amr: options.amr }) },
   });
-  // The hot path of every sign-in: one statement (atomic on its own) writes the session,
-  // the last-login time and the audit event, so the database round trips stay at two.
   const session = await ctx.db
     .with('login', (qb) => qb.updateTable('users').set({ last_login_at: now }).where('id', '=', user.id))
     .with('audit', (qb) => qb.insertInto('audit_events').values(audit))
@@ -97,6 +110,7 @@ export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor):
       expires_at: new Date(now.getTime() + (remember ? SESSION_LIFETIMES.rememberAbsoluteMs : SESSION_LIFETIMES.absoluteMs)),
       ip: actor.ip,
       user_agent: actor.userAgent,
+      ...(mfa && { amr: options.amr }),
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -143,6 +157,7 @@ async function loadActiveSession(
       's.revoked_at as s_revoked_at',
       's.ip as s_ip',
       's.user_agent as s_user_agent',
+      's.amr as s_amr',
     ])
     .where(`s.${column}`, '=', value as string)
     .where('s.revoked_at', 'is', null)
@@ -162,6 +177,7 @@ async function loadActiveSession(
     s_revoked_at,
     s_ip,
     s_user_agent,
+    s_amr,
     ...user
   } = row;
   const session: Session = {
@@ -176,6 +192,7 @@ async function loadActiveSession(
     revoked_at: s_revoked_at,
     ip: s_ip,
     user_agent: s_user_agent,
+    amr: s_amr,
   };
   if (touch && now.getTime() - session.last_seen_at.getTime() > TOUCH_EVERY_MS) {
     const idle = session.remember_me ? SESSION_LIFETIMES.rememberIdleMs : SESSION_LIFETIMES.idleMs;
@@ -204,6 +221,11 @@ export async function signOut(ctx: AppContext, session: Session, actor: Actor): 
 export async function revokeSessionByToken(ctx: AppContext, token: string, actor: Actor): Promise<void> {
   const active = await sessionFromToken(ctx, token, false);
   if (active) await signOut(ctx, active.session, { ...actor, type: 'user', id: active.user.id });
+}
+
+/** A session that has just done MFA (a step-up) records the factors, so it is not challenged again. */
+export async function recordSessionAmr(ctx: AppContext, sessionId: string, amr: string[]): Promise<void> {
+  await ctx.db.updateTable('sessions').set({ amr }).where('id', '=', sessionId).execute();
 }
 
 export async function revokeUserSessions(db: Kysely<Database>, now: Date, userId: string): Promise<void> {
