@@ -36,6 +36,11 @@ export const AUDIT_ACTIONS = [
   'iam.api.deleted',
   'iam.oauth.consentGranted',
   'iam.oauth.refreshTokenReused',
+  'iam.mfa.enrolled',
+  'iam.mfa.removed',
+  'iam.mfa.reset',
+  'iam.mfa.challengeFailed',
+  'iam.mfa.recoveryCodesRegenerated',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
