@@ -311,6 +311,8 @@ export interface MfaInteractionsTable {
   need: 'challenge' | 'enrol';
   amr: ColumnType<string[], string[] | undefined, string[]>;
   done: Generated<boolean>;
+  /** A TOTP factor being enrolled in this step (its secret sealed), so a reload or a wrong code shows the same one. */
+  pending_sealed: string | null;
   expires_at: Timestamp;
 }
 

@@ -6,13 +6,14 @@ import { AppError } from '../errors.js';
 import { actorOf, SESSION_COOKIE } from '../http/guards.js';
 import type { Interaction, Oidc } from '../oidc/index.js';
 import { brandingOf } from '../oidc/pages.js';
-import { setSessionCookie } from '../sessions/cookie.js';
-import { sessionFromToken, signIn } from '../sessions/sessions.js';
+import { authenticate, sessionFromToken } from '../sessions/sessions.js';
 import type { Organization } from '../tokens/organizations.js';
 import { PAGE_HEADERS } from './html.js';
+import { continueSignIn, interactionMfaRoutes, type PageKit } from './interaction-mfa.js';
 import { consentPage, errorPage, organizationPage, signInPage } from './pages.js';
 
-const FORM_LIMIT = 16 * 1024;
+/** Room for a WebAuthn answer (a passkey's attestation), the largest form. */
+const FORM_LIMIT = 64 * 1024;
 type Form = Record<string, string>;
 
 /**
@@ -47,6 +48,8 @@ export const uiRoutes =
         .send(body(await brandingOf(ctx, it?.client.tenantId)));
 
     const go = (reply: FastifyReply, to: string) => reply.redirect(to, 303);
+    const kit: PageKit = { csrfFor, checkCsrf, go };
+    interactionMfaRoutes(app, ctx, oidc, kit);
 
     /** What comes after the login step: an organization when one is needed, consent when due, or straight back. */
     async function afterLogin(request: FastifyRequest, reply: FastifyReply, it: Interaction, chosen?: string) {
@@ -119,7 +122,8 @@ export const uiRoutes =
         const token = request.cookies[SESSION_COOKIE];
         const active = token ? await sessionFromToken(ctx, token) : undefined;
         if (active && !it.reasons.includes('login_prompt') && !it.reasons.includes('max_age')) {
-          return go(reply, await oidc.finishLogin(request.raw, reply.raw, active.user.id));
+          // …but a second factor when the application needs one the session has not proved (a step-up).
+          return continueSignIn(ctx, oidc, kit, request, reply, it, active);
         }
         return show(reply, it, (branding) =>
           signInPage({
@@ -139,9 +143,8 @@ export const uiRoutes =
       checkCsrf(it.uid, request.body ?? {});
       const { username = '', password = '' } = request.body ?? {};
       try {
-        const { token, session, user } = await signIn(ctx, { username, password }, actorOf(request));
-        setSessionCookie(ctx, reply, token, session);
-        return go(reply, await oidc.finishLogin(request.raw, reply.raw, user.id));
+        const user = await authenticate(ctx, { username, password }, actorOf(request));
+        return await continueSignIn(ctx, oidc, kit, request, reply, it, { user });
       } catch (error) {
         if (!(error instanceof AppError) || error.status !== 401) throw error;
         return show(

@@ -15,6 +15,7 @@ export const up = [
     need text not null check (need in ('challenge', 'enrol')),
     amr text[] not null default '{}',
     done boolean not null default false,
+    pending_sealed text,
     expires_at timestamptz not null
   )`,
   `create index mfa_interactions_expiry_idx on mfa_interactions (expires_at)`,
