@@ -11,6 +11,10 @@ import { emailRoutes } from '../email/routes.js';
 import { AppError } from '../errors.js';
 import { keyRoutes } from '../keys/routes.js';
 import { memberRoutes } from '../memberships/routes.js';
+import { auth0MfaRoutes } from '../mfa/auth0-routes.js';
+import { devSmsRoutes } from '../mfa/dev-sms-routes.js';
+import { mfaRoutes } from '../mfa/routes.js';
+import { sessionMfaRoutes } from '../mfa/session-routes.js';
 import { createOidc } from '../oidc/index.js';
 import { oidcRoutes } from '../oidc/routes.js';
 import { permissionRoutes } from '../permissions/routes.js';
@@ -84,6 +88,7 @@ export async function createServer(ctx: AppContext) {
   app.addHook('onClose', () => oidc.close());
   await app.register(oidcRoutes(ctx, oidc));
   await app.register(uiRoutes(ctx, oidc));
+  await app.register(auth0MfaRoutes(ctx));
   await app.register(
     async (api) => {
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -100,6 +105,9 @@ export async function createServer(ctx: AppContext) {
       await api.register(applicationRoutes(ctx));
       await api.register(apiRoutes(ctx));
       await api.register(emailRoutes(ctx));
+      await api.register(sessionMfaRoutes(ctx));
+      await api.register(mfaRoutes(ctx));
+      await api.register(devSmsRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

@@ -68,7 +68,7 @@ export async function authenticate(ctx: AppContext, input: { username: string; p
 /** Password sign-in: authenticate, then open a session. */
 export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor): Promise<SignedIn> {
   const user = await authenticate(ctx, input, actor);
-  return openSession(ctx, user, { ...(input.rememberMe !== undefined && { rememberMe: input.rememberMe }), amr: ['pwd'] }, actor);
+  return openSession(ctx, user, { rememberMe: input.rememberMe }, actor);
 }
 
 /**
@@ -79,21 +79,23 @@ export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor):
 export async function openSession(
   ctx: AppContext,
   user: User,
-  options: { rememberMe?: boolean; amr: string[] },
+  options: { rememberMe?: boolean | undefined; amr?: string[] },
   actor: Actor,
 ): Promise<SignedIn> {
   const now = ctx.clock.now();
   const remember = options.rememberMe === true;
   const token = randomToken('ghs');
   const sessionId = ctx.ids.next();
-  const mfa = options.amr.includes('mfa');
+  const amr = options.amr ?? ['pwd'];
   const { audit, outbox } = auditRows(ctx, {
     action: 'iam.user.loginSucceeded',
     actor: { ...actor, type: 'user', id: user.id },
     tenantId: user.home_tenant_id,
     target: { type: 'user', id: user.id },
-    details: { session_id: sessionId, remember_me: remember, ...(mfa && { amr: options.amr }) },
+    details: { session_id: sessionId, remember_me: remember, ...(options.amr && { amr }) },
   });
+  // The hot path of every sign-in: one statement (atomic on its own) writes the session,
+  // the last-login time and the audit event, so the database round trips stay at two.
   const session = await ctx.db
     .with('login', (qb) => qb.updateTable('users').set({ last_login_at: now }).where('id', '=', user.id))
     .with('audit', (qb) => qb.insertInto('audit_events').values(audit))
@@ -110,7 +112,7 @@ export async function openSession(
       expires_at: new Date(now.getTime() + (remember ? SESSION_LIFETIMES.rememberAbsoluteMs : SESSION_LIFETIMES.absoluteMs)),
       ip: actor.ip,
       user_agent: actor.userAgent,
-      ...(mfa && { amr: options.amr }),
+      amr,
     })
     .returningAll()
     .executeTakeFirstOrThrow();

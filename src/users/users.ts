@@ -155,7 +155,7 @@ export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, in
  * administrator or an administrator of the user's home tenant. A system administrator's
  * account is out of every tenant administrator's reach, the system tenant's included.
  */
-async function assertManageable(ctx: AppContext, scope: Scope, id: string): Promise<User> {
+export async function assertManageable(ctx: AppContext, scope: Scope, id: string): Promise<User> {
   const user = await getUser(ctx, scope, id);
   if (scope.kind === 'tenant') {
     if (user.home_tenant_id !== scope.tenantId) {
