@@ -153,8 +153,8 @@ ${totpEnrolForm(ctx.action, ctx.csrf, ctx.enrolment, ctx.error)}`,
   });
 }
 
-/** Recovery codes, shown this once; the form goes on (finishes the sign-in, or back to the account page). */
-export function recoveryCodesPage(ctx: PageContext & { action: string; csrf: string; codes: string[]; method?: string }): string {
+/** Recovery codes, shown this once; then on: a form (that finishes the sign-in) or a link (back to the account page). */
+export function recoveryCodesPage(ctx: PageContext & { codes: string[] } & ({ action: string; csrf: string } | { href: string })): string {
   const one = ctx.codes.length === 1;
   return page({
     ...ctx,
@@ -162,9 +162,13 @@ export function recoveryCodesPage(ctx: PageContext & { action: string; csrf: str
     body: html`<h1>${one ? 'Your new recovery code' : MFA_TEXT.codesTitle}</h1>
 <p>${one ? 'The code you used is spent; this one replaces it.' : 'If you lose your device, each of these codes signs you in once.'} Store ${one ? 'it' : 'them'} somewhere safe: ${one ? 'it is' : 'they are'} not shown again.</p>
 <ul class="codes" id="recovery-codes">${ctx.codes.map((code) => html`<li><code>${code}</code></li>`)}</ul>
-<form method="post" action="${ctx.action}">
-  ${hidden(ctx.csrf, ctx.method ?? 'continue')}
+${
+  'href' in ctx
+    ? html`<p><a href="${ctx.href}" id="continue">Continue</a></p>`
+    : html`<form method="post" action="${ctx.action}">
+  ${hidden(ctx.csrf, 'continue')}
   <button type="submit" autofocus>Continue</button>
-</form>`,
+</form>`
+}`,
   });
 }

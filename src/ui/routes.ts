@@ -8,6 +8,7 @@ import type { Interaction, Oidc } from '../oidc/index.js';
 import { brandingOf } from '../oidc/pages.js';
 import { authenticate, sessionFromToken } from '../sessions/sessions.js';
 import type { Organization } from '../tokens/organizations.js';
+import { accountRoutes } from './account-routes.js';
 import { PAGE_HEADERS } from './html.js';
 import { continueSignIn, interactionMfaRoutes, type PageKit } from './interaction-mfa.js';
 import { consentPage, errorPage, organizationPage, signInPage } from './pages.js';
@@ -50,6 +51,7 @@ export const uiRoutes =
     const go = (reply: FastifyReply, to: string) => reply.redirect(to, 303);
     const kit: PageKit = { csrfFor, checkCsrf, go };
     interactionMfaRoutes(app, ctx, oidc, kit);
+    accountRoutes(app, ctx);
 
     /** What comes after the login step: an organization when one is needed, consent when due, or straight back. */
     async function afterLogin(request: FastifyRequest, reply: FastifyReply, it: Interaction, chosen?: string) {
