@@ -1,4 +1,6 @@
 import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type Browser, type CDPSession, chromium, type Page } from 'playwright-core';
 
@@ -43,5 +45,21 @@ export async function addVirtualAuthenticator(page: Page): Promise<VirtualAuthen
     cdp,
     authenticatorId,
     credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
+  };
+}
+
+/**
+ * The application's callback, as a real HTTP server on localhost: the browser lands there
+ * with the authorization code (Playwright's routing does not see the end of a redirect chain).
+ */
+export async function startCallbackServer(): Promise<{ url: string; stop(): Promise<void> }> {
+  const server = createServer((_request, response) => {
+    response.writeHead(200, { 'content-type': 'text/plain' }).end('signed in');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://localhost:${port}/callback`,
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
