@@ -176,6 +176,26 @@ describe('MFA in the hosted sign-in', () => {
     assert.match(await forged.response.text(), /csrf_failed/);
   });
 
+  it('counts wrong codes as failed attempts: after five in a row the account waits (429, Retry-After)', async () => {
+    nextTimeStep();
+    const browser = new Browser();
+    const { url, page } = await afterPassword(browser, 'jane@acme.test');
+    const otp = formWith(page, 'otp');
+    // Earlier tests left a failure or two in a row; within five wrong codes the account is locked.
+    const statuses: number[] = [];
+    for (let i = 0; i < 5 && statuses.at(-1) !== 429; i++) {
+      statuses.push((await browser.submit(url, otp.action, { ...otp.fields, code: `00000${i}` })).response.status);
+    }
+    assert.equal(statuses.at(-1), 429, JSON.stringify(statuses));
+    assert.ok(statuses.slice(0, -1).every((status) => status === 401));
+    // Locked now: even the right code is refused, without being checked.
+    const locked = await browser.submit(url, otp.action, { ...otp.fields, code: totpCode(secret) });
+    assert.equal(locked.response.status, 429);
+    assert.ok(Number(locked.response.headers.get('retry-after')) >= 1);
+    assert.match(await locked.response.text(), /Too many attempts/);
+    offsetMs += 3600_000;
+  });
+
   describe('step-up and the application policy', () => {
     let beta: TenantAdmin;
     let betaConfig: client.Configuration;

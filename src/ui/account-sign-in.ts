@@ -4,6 +4,7 @@ import type { AppContext } from '../context.js';
 import { constantTimeEqual } from '../crypto/secrets.js';
 import { AppError } from '../errors.js';
 import { actorOf } from '../http/guards.js';
+import { setRetryAfter } from '../http/server.js';
 import { beginStep, completeStep, endStep, hasSecondFactor, loadStep, loginClaims } from '../mfa/sign-in-step.js';
 import { brandingOf } from '../oidc/pages.js';
 import { setSessionCookie } from '../sessions/cookie.js';
@@ -77,11 +78,14 @@ export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void
       setSessionCookie(ctx, reply, token, session);
       return reply.redirect(SECURITY, 303);
     } catch (error) {
-      if (!(error instanceof AppError) || error.status !== 401) throw error;
+      if (!(error instanceof AppError) || (error.status !== 401 && error.code !== 'too_many_attempts')) throw error;
+      const refused = error.code === 'too_many_attempts';
+      if (refused) setRetryAfter(reply, error);
+      const message = refused ? 'Too many sign-in attempts. Wait a little and try again.' : 'Wrong username or password.';
       return reply
-        .status(401)
+        .status(refused ? 429 : 401)
         .headers(PAGE_HEADERS)
-        .send(signInPage(flow, { username, error: 'Wrong username or password.' }));
+        .send(signInPage(flow, { username, error: message }));
     }
   });
 

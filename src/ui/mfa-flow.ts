@@ -3,6 +3,7 @@ import QRCode from 'qrcode';
 import type { Actor } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
+import { setRetryAfter } from '../http/server.js';
 import {
   confirmFactor,
   enrolTotp,
@@ -46,9 +47,7 @@ export async function showStep(
 ): Promise<FastifyReply> {
   const status = options.error?.status ?? 200;
   const message = options.error && messageOf(options.error, options.method);
-  if (tooMany(options.error) && typeof options.error?.details?.retry_after === 'number') {
-    reply.header('retry-after', String(options.error.details.retry_after));
-  }
+  if (options.error && tooMany(options.error)) setRetryAfter(reply, options.error);
   if (step.need === 'enrol') {
     const enrolment = await pendingEnrolment(ctx, flow, step);
     return reply
@@ -157,7 +156,7 @@ export function parseCredential(value: string | undefined): never {
 }
 
 /** The brute-force guard's refusal (src/protection/guard.ts). */
-const tooMany = (error: AppError | undefined) => (error?.code as string | undefined) === 'too_many_attempts';
+const tooMany = (error: AppError) => error.code === 'too_many_attempts';
 
 function messageOf(error: AppError, method: string | undefined): string {
   if (tooMany(error)) return MFA_TEXT.tooMany;

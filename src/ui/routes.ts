@@ -4,6 +4,7 @@ import type { AppContext } from '../context.js';
 import { constantTimeEqual } from '../crypto/secrets.js';
 import { AppError } from '../errors.js';
 import { actorOf, SESSION_COOKIE } from '../http/guards.js';
+import { setRetryAfter } from '../http/server.js';
 import type { Interaction, Oidc } from '../oidc/index.js';
 import { brandingOf } from '../oidc/pages.js';
 import { authenticate, sessionFromToken } from '../sessions/sessions.js';
@@ -15,6 +16,12 @@ import { consentPage, errorPage, organizationPage, signInPage } from './pages.js
 
 /** Room for a WebAuthn answer (a passkey's attestation), the largest form. */
 const FORM_LIMIT = 64 * 1024;
+/** The hosted page's words for a refusal by the brute-force protection (the same for every account). */
+function tooManyAttemptsText(retryAfter: unknown): string {
+  const seconds = typeof retryAfter === 'number' ? retryAfter : 0;
+  const wait = seconds <= 90 ? `${Math.max(1, seconds)} seconds` : seconds <= 5400 ? `${Math.ceil(seconds / 60)} minutes` : 'a while';
+  return `Too many sign-in attempts. Wait ${wait} and try again, or reset your password.`;
+}
 type Form = Record<string, string>;
 
 /**
@@ -148,7 +155,9 @@ export const uiRoutes =
         const user = await authenticate(ctx, { username, password }, actorOf(request));
         return await continueSignIn(ctx, oidc, kit, request, reply, it, { user });
       } catch (error) {
-        if (!(error instanceof AppError) || error.status !== 401) throw error;
+        if (!(error instanceof AppError) || (error.status !== 401 && error.code !== 'too_many_attempts')) throw error;
+        const refused = error.code === 'too_many_attempts';
+        if (refused) setRetryAfter(reply, error);
         return show(
           reply,
           it,
@@ -159,9 +168,9 @@ export const uiRoutes =
               csrf: csrfFor(it.uid),
               clientName: it.client.name,
               username,
-              error: 'Wrong username or password.',
+              error: refused ? tooManyAttemptsText(error.details?.retry_after) : 'Wrong username or password.',
             }),
-          401,
+          refused ? 429 : 401,
         );
       }
     });
