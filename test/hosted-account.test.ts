@@ -126,6 +126,26 @@ describe('the hosted account page for second factors (/account/security)', () =>
     assert.doesNotMatch(await removed.response.text(), /Authenticator app/);
   });
 
+  it('answers malformed input with a 4xx page, never a 500', async () => {
+    const { text } = await page(security);
+    const remove = formTo(text, '/account/security/remove');
+    const unknown = await browser.submit(security, remove.action, { ...remove.fields, factor_id: 'not-a-uuid' });
+    assert.equal(unknown.response.status, 404);
+    const passkey = formTo(text, '/account/security/passkey');
+    const garbage = await browser.submit(security, passkey.action, { ...passkey.fields, response: '{not json' });
+    assert.equal(garbage.response.status, 400);
+    const forged = await browser.submit(security, passkey.action, { ...passkey.fields, response: '{"id":"x","response":{}}' });
+    assert.equal(forged.response.status, 400);
+    const confirm = await browser.submit(security, '/account/security/confirm', {
+      csrf: remove.fields.csrf as string,
+      method: 'oob',
+      factor_id: '00000000-0000-7000-8000-000000000000',
+      oob_code: 'x',
+      code: '123456',
+    });
+    assert.equal(confirm.response.status, 404);
+  });
+
   it('gives new recovery codes, shown once', async () => {
     const { text } = await page(security);
     const regenerate = formTo(text, '/account/security/recovery-codes');

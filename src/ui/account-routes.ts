@@ -4,8 +4,9 @@ import QRCode from 'qrcode';
 import type { Actor } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { constantTimeEqual } from '../crypto/secrets.js';
-import { AppError } from '../errors.js';
+import { AppError, notFound } from '../errors.js';
 import { actorOf, SESSION_COOKIE } from '../http/guards.js';
+import { isUuid } from '../ids.js';
 import {
   confirmFactor,
   enrolOob,
@@ -27,6 +28,12 @@ import { type Form, parseCredential } from './mfa-flow.js';
 import { recoveryCodesPage } from './mfa-pages.js';
 
 const SECURITY = '/account/security';
+
+/** The factor a form names: a malformed id is a factor that does not exist (404), never a database error. */
+function factorIdOf(form: Form): string {
+  if (!isUuid(form.factor_id ?? '')) throw notFound('Factor');
+  return form.factor_id as string;
+}
 
 /** Fixed notices by key (never text from the query string). */
 const NOTICES: Record<string, string> = {
@@ -151,7 +158,7 @@ export function accountRoutes(app: FastifyInstance, ctx: AppContext): void {
     try {
       const { recoveryCodes } = pending
         ? await confirmFactor(ctx, actor, active.user.id, pending.factorId, { otp: code })
-        : await confirmFactor(ctx, actor, active.user.id, form.factor_id ?? '', { oobCode: form.oob_code ?? '', bindingCode: code });
+        : await confirmFactor(ctx, actor, active.user.id, factorIdOf(form), { oobCode: form.oob_code ?? '', bindingCode: code });
       if (pending) await endStep(ctx, enrolUid(active));
       const sms = !pending && (await listFactors(ctx, active.user.id)).some((f) => f.id === form.factor_id && f.type === 'sms');
       await proved(active, sms ? 'sms' : 'otp');
@@ -195,7 +202,7 @@ export function accountRoutes(app: FastifyInstance, ctx: AppContext): void {
     if (!s.active) return s.redirect;
     const { active, actor } = s;
     return attempt(reply, active, async () => {
-      await removeFactor(ctx, actor, active.user.id, form.factor_id ?? '');
+      await removeFactor(ctx, actor, active.user.id, factorIdOf(form));
       return reply.redirect(`${SECURITY}?notice=removed`, 303);
     });
   });
