@@ -282,6 +282,32 @@ describe('the article’s Auth0 MFA flow against Gatehouse', () => {
     assert.equal((await json('GET', '/mfa/authenticators', undefined, token)).body.error, 'expired_token');
   });
 
+  it('an SMS gateway that fails is tried twice, then the caller gets 502 and may ask again', async () => {
+    const one = await step1('rita@acme.test');
+    sms.failWith = 503;
+    const before = sms.requests;
+    const associate = () =>
+      json(
+        'POST',
+        '/mfa/associate',
+        { authenticator_types: ['oob'], oob_channels: ['sms'], phone_number: '+14155550177' },
+        one.body.mfa_token,
+      );
+    const failed = await associate();
+    assert.equal(failed.status, 502);
+    assert.equal(failed.body.error, 'server_error');
+    assert.equal(sms.requests - before, 2);
+    sms.failWith = undefined;
+    const retried = await associate();
+    assert.equal(retried.status, 200, JSON.stringify(retried.body));
+    const tokens = await oobGrant(one.body.mfa_token, retried.body.oob_code, codeIn((await sms.next('+14155550177')).body));
+    assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+    assert.ok(
+      gh.logs.every((line) => !line.includes('4155550177')),
+      'no phone number in the logs',
+    );
+  });
+
   it('an application without the MFA grants cannot finish, and a user of a tenant without MFA gets the JWT at step 1', async () => {
     const admin = await gh.adminToken();
     await gh.created('/api/v1/apis', admin, { identifier: 'https://plain.example.com', name: 'Plain' });

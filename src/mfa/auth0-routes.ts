@@ -18,6 +18,7 @@ const AUTH0_ERRORS: Partial<Record<ErrorCode, [number, string]>> = {
   factor_not_allowed: [400, 'unsupported_challenge_type'],
   not_found: [400, 'invalid_request'],
   delivery_failed: [502, 'server_error'],
+  too_many_attempts: [429, 'too_many_attempts'],
 };
 
 const Open = { additionalProperties: true } as const;
@@ -60,6 +61,8 @@ export const auth0MfaRoutes =
       if (status >= 500 && !known) request.log.error({ err: error }, 'MFA API request failed');
       const code = known?.[1] ?? (status >= 500 ? 'server_error' : status === 401 ? 'invalid_grant' : 'invalid_request');
       const description = status >= 500 && !known ? 'The request failed' : error.message;
+      const retryAfter = error instanceof AppError ? error.details?.retry_after : undefined;
+      if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
       return reply.status(status).type('application/json').send({ error: code, error_description: description });
     });
 

@@ -152,43 +152,53 @@ export async function verifyPasskeyAuthentication(
   response: AuthenticationResponseJSON,
   ip: string | null,
 ): Promise<{ amr: string[] }> {
-  const { subject } = await subjectOf(ctx.db, userId, ip);
+  const { user, subject } = await subjectOf(ctx.db, userId, ip);
   let amr = 'hwk';
+  const check = async (): Promise<boolean> => {
+    const expectedChallenge = await takeChallenge(ctx, userId, 'authentication', response?.response?.clientDataJSON);
+    const factor = (await factorsOf(ctx.db, userId)).find((f) => f.type === 'webauthn' && f.confirmed && f.credential_id === response?.id);
+    if (!expectedChallenge || !factor?.public_key) return false;
+    const { rpID, origin } = relyingParty(ctx);
+    try {
+      const result = await verifyAuthenticationResponse({
+        response,
+        expectedChallenge,
+        expectedOrigin: origin,
+        expectedRPID: rpID,
+        credential: {
+          id: factor.credential_id as string,
+          publicKey: Buffer.from(factor.public_key, 'base64url'),
+          counter: Number(factor.sign_count),
+          transports: factor.transports as AuthenticatorTransport[],
+        },
+      });
+      if (!result.verified) return false;
+      await ctx.db
+        .updateTable('mfa_factors')
+        .set({ sign_count: result.authenticationInfo.newCounter, last_used_at: ctx.clock.now() })
+        .where('id', '=', factor.id)
+        .execute();
+      amr = factor.amr ?? 'hwk';
+      return true;
+    } catch {
+      return false;
+    }
+  };
   await guardAttempt(
     ctx,
     'mfa',
     subject,
     async () => {
-      const expectedChallenge = await takeChallenge(ctx, userId, 'authentication', response?.response?.clientDataJSON);
-      const factor = (await factorsOf(ctx.db, userId)).find(
-        (f) => f.type === 'webauthn' && f.confirmed && f.credential_id === response?.id,
-      );
-      if (!expectedChallenge || !factor?.public_key) return false;
-      const { rpID, origin } = relyingParty(ctx);
-      try {
-        const result = await verifyAuthenticationResponse({
-          response,
-          expectedChallenge,
-          expectedOrigin: origin,
-          expectedRPID: rpID,
-          credential: {
-            id: factor.credential_id as string,
-            publicKey: Buffer.from(factor.public_key, 'base64url'),
-            counter: Number(factor.sign_count),
-            transports: factor.transports as AuthenticatorTransport[],
-          },
-        });
-        if (!result.verified) return false;
-        await ctx.db
-          .updateTable('mfa_factors')
-          .set({ sign_count: result.authenticationInfo.newCounter, last_used_at: ctx.clock.now() })
-          .where('id', '=', factor.id)
-          .execute();
-        amr = factor.amr ?? 'hwk';
-        return true;
-      } catch {
-        return false;
-      }
+      if (await check()) return true;
+      await recordAudit(ctx.db, ctx, {
+        action: 'iam.mfa.challengeFailed',
+        actor: { type: 'user', id: userId, ip, userAgent: null },
+        outcome: 'failure',
+        tenantId: user.home_tenant_id,
+        target: { type: 'user', id: userId },
+        details: { method: 'webauthn' },
+      });
+      return false;
     },
     invalidResponse,
   );

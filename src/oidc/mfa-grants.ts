@@ -53,9 +53,14 @@ const WRONG: Record<'otp' | 'oob' | 'recovery', string> = {
 };
 
 /** Our errors as Auth0 words them on the token endpoint. */
-function translate(error: unknown, kind: 'otp' | 'oob' | 'recovery'): unknown {
+function translate(koa: KoaContextWithOIDC, error: unknown, kind: 'otp' | 'oob' | 'recovery'): unknown {
   if (!(error instanceof AppError)) return error;
   switch (error.code) {
+    case 'too_many_attempts': {
+      const retryAfter = error.details?.retry_after;
+      if (typeof retryAfter === 'number') koa.set('Retry-After', String(retryAfter));
+      return oauthError(429, 'too_many_attempts', 'Too many attempts; try again later');
+    }
     case 'invalid_code':
       return oauthError(400, 'invalid_grant', WRONG[kind]);
     case 'mfa_token_expired':
@@ -65,11 +70,7 @@ function translate(error: unknown, kind: 'otp' | 'oob' | 'recovery'): unknown {
     case 'account_disabled':
       return new errors.InvalidGrant('wrong username or password');
     default:
-      return error.status === 429
-        ? oauthError(429, 'too_many_attempts', error.message)
-        : error.status < 500
-          ? new errors.InvalidRequest(error.message)
-          : error;
+      return error.status < 500 ? new errors.InvalidRequest(error.message) : error;
   }
 }
 
@@ -103,6 +104,6 @@ async function mfaGrant(provider: Provider, ctx: OidcContext, koa: KoaContextWit
     });
     if (result.newRecoveryCode) (koa.body as Record<string, unknown>).recovery_code = result.newRecoveryCode;
   } catch (error) {
-    throw translate(error, kind);
+    throw translate(koa, error, kind);
   }
 }
