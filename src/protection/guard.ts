@@ -99,15 +99,15 @@ export function lockoutRules(policies: Policies, system: Policies): LockoutRules
   };
 }
 
-const systemTenants = new WeakMap<AppContext, Promise<string>>();
+const systemTenants = new WeakMap<object, Promise<string>>();
 
 /** The system tenant's policies (the per-address throttle is not a tenant's matter). */
 export async function systemPolicies(ctx: AppContext): Promise<Policies> {
-  let id = systemTenants.get(ctx);
+  let id = systemTenants.get(ctx.db);
   if (!id) {
     id = systemTenantId(ctx.db);
-    id.catch(() => systemTenants.delete(ctx));
-    systemTenants.set(ctx, id);
+    id.catch(() => systemTenants.delete(ctx.db));
+    systemTenants.set(ctx.db, id);
   }
   return tenantPolicies(ctx, await id);
 }
