@@ -4,6 +4,15 @@ import { emptyPostgresDatabase, TEST_DATABASE_URL } from './database.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startGatehouse } from './gatehouse.js';
 import { freePort } from './oidc.js';
 
+/** Ends a node as an operator would (SIGTERM) and waits for it. */
+function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
 export interface NodeAnswer {
   status: number;
   body: any;
@@ -108,12 +117,7 @@ export async function startTwoNodes(config: Record<string, string> = {}): Promis
       b,
       mode: 'processes',
       async stop() {
-        await Promise.all(
-          processes.map(
-            (child) =>
-              new Promise((resolve) => (child.exitCode !== null ? resolve(null) : (child.once('exit', resolve), child.kill('SIGTERM')))),
-          ),
-        );
+        await Promise.all(processes.map(stopProcess));
         await database.drop();
       },
     };
