@@ -19,7 +19,8 @@ const FORM_LIMIT = 64 * 1024;
 /** The hosted page's words for a refusal by the brute-force protection (the same for every account). */
 function tooManyAttemptsText(retryAfter: unknown): string {
   const seconds = typeof retryAfter === 'number' ? retryAfter : 0;
-  const wait = seconds <= 90 ? `${Math.max(1, seconds)} seconds` : seconds <= 5400 ? `${Math.ceil(seconds / 60)} minutes` : 'a while';
+  const n = Math.max(1, seconds);
+  const wait = n <= 90 ? `${n} second${n === 1 ? '' : 's'}` : n <= 5400 ? `${Math.ceil(n / 60)} minutes` : 'a while';
   return `Too many sign-in attempts. Wait ${wait} and try again, or reset your password.`;
 }
 type Form = Record<string, string>;
