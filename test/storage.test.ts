@@ -201,7 +201,10 @@ describe('storage: migrations, concurrent first start, health and readiness', ()
       assert.ok(MIGRATION_NAMES.length >= 1);
       // Numbers ascend without repeats (parallel branches reserve their numbers, so a gap may wait for a merge).
       for (const [index, name] of MIGRATION_NAMES.entries())
-        assert.ok(index === 0 || Number(name.slice(0, 4)) > Number(MIGRATION_NAMES[index - 1]?.slice(0, 4)), `${name} is numbered in order`);
+        assert.ok(
+          index === 0 || Number(name.slice(0, 4)) > Number(MIGRATION_NAMES[index - 1]?.slice(0, 4)),
+          `${name} is numbered in order`,
+        );
       for (const name of MIGRATION_NAMES) {
         const migration = await import(new URL(`${name}.ts`, MIGRATIONS_DIR).href);
         assert.ok(Array.isArray(migration.up) && migration.up.length > 0, `${name} has up statements`);
