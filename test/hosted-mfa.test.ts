@@ -262,6 +262,25 @@ describe('MFA in the hosted sign-in', () => {
       assert.equal(patched.body.mfa_policy, 'required');
       const invalid = await gh.request('PATCH', `/api/v1/applications/${app.id}`, { token: beta.token, body: { mfa_policy: 'always' } });
       assert.equal(invalid.status, 400);
+      // The password grant follows the application's policy too: Auth0's mfa_required.
+      await gh.request('PATCH', `/api/v1/applications/${app.id}`, {
+        token: beta.token,
+        body: { grant_types: ['authorization_code', 'refresh_token', 'password'] },
+      });
+      const grant = await fetch(`${gh.issuer}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'password',
+          username: 'carol@beta.test',
+          password: PASSWORD,
+          client_id: app.client_id,
+          client_secret: app.client_secret,
+          scope: 'openid',
+        }),
+      });
+      assert.equal(grant.status, 403);
+      assert.equal(((await grant.json()) as { error: string }).error, 'mfa_required');
       const saved = config;
       config = await client.discovery(new URL(gh.issuer), app.client_id, app.client_secret, undefined, {
         execute: [client.allowInsecureRequests],
