@@ -5,11 +5,12 @@ import type { AppContext } from './context.js';
 import type { Db } from './db/database.js';
 import type { IdGenerator } from './ids.js';
 import { ensureSigningKeys } from './keys/rotation.js';
+import { assertBaselinePassword } from './password-policy/policy.js';
 import { isRestricted, SYSTEM_PERMISSIONS, SYSTEM_ROLES } from './permissions/catalog.js';
 import { systemTenantId } from './permissions/effective.js';
+import { endProtection } from './protection/lockout.js';
 import { systemRole } from './roles/roles.js';
 import { revokeUserSessions } from './sessions/sessions.js';
-import { assertPasswordAcceptable } from './users/password-rules.js';
 
 export const SYSTEM_TENANT_SLUG = 'system';
 export const DEFAULT_ADMIN_EMAIL = 'admin@gatehouse.local';
@@ -38,7 +39,7 @@ export async function bootstrap(ctx: AppContext): Promise<BootstrapResult> {
   const email = ctx.config.adminEmail ?? DEFAULT_ADMIN_EMAIL;
   const generated = ctx.config.adminPassword ? undefined : generatePassword();
   const password = ctx.config.adminPassword ?? generated!;
-  assertPasswordAcceptable(password);
+  assertBaselinePassword(password);
   const passwordHash = await ctx.passwords.hash(password);
   // Nodes starting together may all have seen no administrator: under the lock, only the
   // first creates one (and only its generated password is printed).
@@ -70,12 +71,20 @@ async function hasAdminRoleHolder(db: Db): Promise<boolean> {
 
 /** `gatehouse admin create` and the first start: create a system administrator, or reset one. */
 export async function upsertSystemAdmin(ctx: AppContext, email: string, password: string): Promise<{ created: boolean }> {
-  assertPasswordAcceptable(password);
+  assertBaselinePassword(password);
   const passwordHash = await ctx.passwords.hash(password);
-  return ctx.db.transaction().execute((trx) => writeSystemAdmin(trx, ctx, email, passwordHash));
+  const written = await ctx.db.transaction().execute((trx) => writeSystemAdmin(trx, ctx, email, passwordHash));
+  // A reset password ends the lockouts that guarded the old one (the way out of the hard limit).
+  if (!written.created) await endProtection(ctx, SYSTEM_ACTOR, written.userId, null, 'password_changed');
+  return { created: written.created };
 }
 
-async function writeSystemAdmin(trx: Db, ctx: AppContext, email: string, passwordHash: string): Promise<{ created: boolean }> {
+async function writeSystemAdmin(
+  trx: Db,
+  ctx: AppContext,
+  email: string,
+  passwordHash: string,
+): Promise<{ created: boolean; userId: string }> {
   const now = ctx.clock.now();
   const tenantId = await systemTenantId(trx);
   const role = await systemRole(trx, 'ADMIN');
@@ -127,7 +136,7 @@ async function writeSystemAdmin(trx: Db, ctx: AppContext, email: string, passwor
     target: { type: 'user', id: userId },
     details: { email, system_admin: true, ...(existing && { fields: ['password', 'status'] }) },
   });
-  return { created: !existing };
+  return { created: !existing, userId };
 }
 
 export function generatePassword(): string {

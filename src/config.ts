@@ -28,6 +28,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** Where SMS one-time codes are POSTed as JSON `{to, body}`; unset: the development outbox (not in production). */
   smsWebhookUrl: string | undefined;
+  /** Have I Been Pwned's range API (the password policy's optional breach check). */
+  hibpUrl: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Which proxies' X-Forwarded-For to believe: none (false), any (true), or these addresses/CIDRs. */
   trustProxy: boolean | string[];
@@ -57,6 +59,7 @@ const KEYS = {
   GATEHOUSE_AMQP_URL: 'amqpUrl',
   GATEHOUSE_REDIS_URL: 'redisUrl',
   GATEHOUSE_SMS_WEBHOOK_URL: 'smsWebhookUrl',
+  GATEHOUSE_HIBP_URL: 'hibpUrl',
   GATEHOUSE_LOG_LEVEL: 'logLevel',
   GATEHOUSE_TRUST_PROXY: 'trustProxy',
   GATEHOUSE_BACKUP_PASSPHRASE: 'backupPassphrase',
@@ -116,6 +119,7 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     ['GATEHOUSE_AMQP_URL', raw.amqpUrl],
     ['GATEHOUSE_REDIS_URL', raw.redisUrl],
     ['GATEHOUSE_SMS_WEBHOOK_URL', raw.smsWebhookUrl],
+    ['GATEHOUSE_HIBP_URL', raw.hibpUrl],
   ] as const) {
     if (value !== undefined && !URL.canParse(value)) throw new ConfigError(`${name} is not a valid URL`);
   }
@@ -143,6 +147,7 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     amqpUrl: raw.amqpUrl,
     redisUrl: raw.redisUrl,
     smsWebhookUrl: raw.smsWebhookUrl,
+    hibpUrl: (raw.hibpUrl ?? 'https://api.pwnedpasswords.com').replace(/\/+$/, ''),
     logLevel,
     trustProxy: parseTrustProxy(raw.trustProxy),
     backupPassphrase: raw.backupPassphrase,

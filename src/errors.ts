@@ -59,6 +59,7 @@ export const ERROR_STATUS = {
   // 401 / 403: who you are and what you may do
   unauthorized: 401,
   csrf_failed: 403,
+  mfa_step_required: 403,
   invalid_credentials: 401,
   invalid_token: 401,
   account_disabled: 403,

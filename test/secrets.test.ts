@@ -76,10 +76,10 @@ describe('no secret is logged, returned after creation, or stored in plaintext',
     // Sign in, token, and users created with passwords.
     const adminSession = await signIn(ADMIN_EMAIL, ADMIN_PASSWORD);
     const admin = await tokenFor(adminSession, 'system');
-    const alicePassword = secret('alice-first');
+    const alicePassword = secret('a-first');
     passwords.add(alicePassword);
     aliceId = await gh.createUser(admin, { email: 'alice@secrets.test', password: alicePassword, name: 'Alice', tenant: tenantId });
-    const bobPassword = secret('bob-first');
+    const bobPassword = secret('b-first');
     passwords.add(bobPassword);
     bobId = await gh.createUser(tenantAdmin, { email: 'bob@secrets.test', password: bobPassword });
 
@@ -100,12 +100,12 @@ describe('no secret is logged, returned after creation, or stored in plaintext',
     // Bob's by his tenant administrator; both sign in again with the new passwords.
     const aliceSession = await signIn('alice@secrets.test', alicePassword, true);
     await tokenFor(aliceSession, tenantId);
-    const aliceNew = secret('alice-second');
+    const aliceNew = secret('a-second');
     passwords.add(aliceNew);
     const changed = await gh.request('PATCH', `/api/v1/users/${aliceId}`, { token: admin, body: { password: aliceNew } });
     assert.equal(changed.status, 200);
     laterResponses.push({ what: 'PATCH alice password', text: JSON.stringify(changed.body) });
-    const bobNew = secret('bob-second');
+    const bobNew = secret('b-second');
     passwords.add(bobNew);
     const bobChanged = await gh.request('PATCH', `/api/v1/users/${bobId}`, { token: tenantAdmin, body: { password: bobNew } });
     assert.equal(bobChanged.status, 200);

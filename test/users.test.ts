@@ -194,7 +194,7 @@ describe('Users API: /api/v1/users', () => {
       assert.deepEqual(await usersWithEmail('short@example.test'), []);
       const exactly10 = await gh.request('POST', '/api/v1/users', {
         token: admin,
-        body: { email: 'ten@example.test', password: '1234567890' },
+        body: { email: 'ten@example.test', password: 'k7#pq2!zr9' },
       });
       assert.equal(exactly10.status, 201);
     });

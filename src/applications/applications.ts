@@ -4,7 +4,7 @@ import type { AppContext } from '../context.js';
 import { clientSecretDigest, randomToken } from '../crypto/secrets.js';
 import type { Db } from '../db/database.js';
 import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../db/pagination.js';
-import type { Application, ApplicationType } from '../db/schema.js';
+import type { Application, ApplicationType, MfaPolicy } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { inScope, listedTenant, owningTenant, type Scope, systemTenantId } from '../permissions/effective.js';
 import { checkGrantTypes, checkRedirectNeeded, checkRedirectUris, defaultGrantTypes, type GrantType, isConfidential } from './rules.js';
@@ -17,6 +17,8 @@ export interface ApplicationInput {
   grant_types?: GrantType[];
   first_party?: boolean;
   organization_required?: boolean;
+  /** off, optional or required; null (the default): the tenant's MFA policy. */
+  mfa_policy?: MfaPolicy | null;
   /** System scope only: the owning tenant; absent = the system tenant. */
   tenant?: string;
 }
@@ -98,6 +100,7 @@ export async function createApplication(ctx: AppContext, scope: Scope, actor: Ac
         post_logout_redirect_uris: logoutUris,
         grant_types: grantTypes,
         organization_required: input.organization_required ?? false,
+        mfa_policy: input.mfa_policy ?? null,
         created_at: now,
         updated_at: now,
       })
@@ -137,6 +140,7 @@ export async function updateApplication(
         ...(patch.name !== undefined && { name: patch.name }),
         ...(patch.first_party !== undefined && { first_party: patch.first_party }),
         ...(patch.organization_required !== undefined && { organization_required: patch.organization_required }),
+        ...(patch.mfa_policy !== undefined && { mfa_policy: patch.mfa_policy }),
         grant_types: grantTypes,
         redirect_uris: redirectUris,
         post_logout_redirect_uris: logoutUris,

@@ -23,6 +23,11 @@ const AppType = Type.Union(
 const GrantType = Type.Union(GRANT_TYPES.map((g) => Type.Literal(g)));
 const Uris = (description: string) => Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), { maxItems: 100, description });
 
+const MfaPolicy = Type.Union([Type.Literal('off'), Type.Literal('optional'), Type.Literal('required'), Type.Null()], {
+  description:
+    "MFA for this application's sign-ins: off, optional or required; null (default): the tenant's policy. The stricter of the two applies",
+});
+
 const fields = {
   name: Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\p{C}]+$', description: 'No control or invisible characters' }),
   redirect_uris: Type.Optional(
@@ -38,6 +43,7 @@ const fields = {
   ),
   first_party: Type.Optional(Type.Boolean({ description: 'Default true; third-party applications ask users for consent' })),
   organization_required: Type.Optional(Type.Boolean({ description: 'Default false; users must pick an organization to sign in' })),
+  mfa_policy: Type.Optional(MfaPolicy),
 };
 const ApplicationCreate = Type.Object(
   {
@@ -62,6 +68,7 @@ const applicationFields = {
   grant_types: Type.Array(Type.String()),
   first_party: Type.Boolean(),
   organization_required: Type.Boolean(),
+  mfa_policy: MfaPolicy,
   created_at: Timestamp,
   updated_at: Timestamp,
 };
@@ -88,6 +95,7 @@ const toApplication = (a: ApplicationRow) => ({
   grant_types: a.grant_types,
   first_party: a.first_party,
   organization_required: a.organization_required,
+  mfa_policy: a.mfa_policy,
   created_at: a.created_at.toISOString(),
   updated_at: a.updated_at.toISOString(),
 });

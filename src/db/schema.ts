@@ -94,6 +94,8 @@ export interface SessionsTable {
   revoked_at: Date | null;
   ip: string | null;
   user_agent: string | null;
+  /** RFC 8176 methods this session signed in with (`pwd`, then `otp`, `hwk`, `mfa`, …). */
+  amr: ColumnType<string[], string[] | undefined, string[]>;
 }
 
 export type KeyStatus = 'next' | 'current' | 'retired';
@@ -205,6 +207,8 @@ export interface ApplicationsTable {
   post_logout_redirect_uris: TextArray;
   grant_types: ColumnType<string[], string[], string[]>;
   organization_required: Generated<boolean>;
+  /** off, optional or required; null: the tenant's policy. */
+  mfa_policy: ColumnType<MfaPolicy | null, MfaPolicy | null | undefined, MfaPolicy | null>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -354,6 +358,21 @@ export interface SmsOutboxTable {
   created_at: CreatedAt;
 }
 
+export type MfaPolicy = 'off' | 'optional' | 'required';
+
+/** The MFA step of one hosted sign-in, bound to its interaction uid (decision 110). */
+export interface MfaInteractionsTable {
+  uid: string;
+  user_id: string;
+  session_id: string | null;
+  need: 'challenge' | 'enrol';
+  amr: ColumnType<string[], string[] | undefined, string[]>;
+  done: Generated<boolean>;
+  /** A TOTP factor being enrolled in this step (its secret sealed), so a reload or a wrong code shows the same one. */
+  pending_sealed: string | null;
+  expires_at: Timestamp;
+}
+
 export interface AttemptAccountsTable {
   subject: string;
   kind: string;
@@ -428,6 +447,7 @@ export interface Database {
   mfa_tokens: MfaTokensTable;
   webauthn_challenges: WebauthnChallengesTable;
   sms_outbox: SmsOutboxTable;
+  mfa_interactions: MfaInteractionsTable;
   attempt_accounts: AttemptAccountsTable;
   attempt_pairs: AttemptPairsTable;
   attempt_ips: AttemptIpsTable;

@@ -66,6 +66,7 @@ export async function confirmFactor(
 export async function removeFactor(ctx: AppContext, actor: Actor, userId: string, factorId: string): Promise<void> {
   const factor = await factorOf(ctx.db, userId, factorId);
   const { user } = await subjectOf(ctx.db, userId, actor.ip);
+  // Read before the transaction: on PGlite (one connection) a query outside it would wait for it forever.
   const required = await mfaRequiredFor(ctx, userId, user.home_tenant_id);
   await ctx.db.transaction().execute(async (trx) => {
     // Lock the user's factors, so two removals cannot both see "another one remains".

@@ -5,8 +5,9 @@ import type { OidcContext } from './lookups.js';
 
 /** OpenID Connect standard claims by scope (Core §5.4), from our user record. */
 export const CLAIMS = {
-  // The organization chosen for the authorization, as Auth0 puts it in the ID token.
-  openid: ['sub', 'org_id', 'org_name'],
+  // The organization chosen for the authorization, as Auth0 puts it in the ID token; and
+  // how the user signed in (RFC 8176 `amr`) and whether that was multi-factor (`acr`).
+  openid: ['sub', 'org_id', 'org_name', 'amr', 'acr'],
   email: ['email', 'email_verified'],
   profile: ['name', 'given_name', 'family_name', 'picture', 'locale', 'preferred_username', 'updated_at'],
 };

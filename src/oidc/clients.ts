@@ -5,12 +5,19 @@ export const PASSWORD_GRANT = 'password';
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /** Client metadata Gatehouse adds to the standard set (oidc-provider's extraClientMetadata). */
-export const EXTRA_CLIENT_METADATA = ['gatehouse_tenant_id', 'gatehouse_first_party', 'gatehouse_organization_required'];
+export const EXTRA_CLIENT_METADATA = [
+  'gatehouse_tenant_id',
+  'gatehouse_first_party',
+  'gatehouse_organization_required',
+  'gatehouse_mfa_policy',
+];
 
 export interface GatehouseClient {
   tenantId: string;
   firstParty: boolean;
   organizationRequired: boolean;
+  /** The application's own MFA policy; null: its tenant's. */
+  mfaPolicy: 'off' | 'optional' | 'required' | null;
 }
 
 const ours = new WeakMap<object, GatehouseClient>();
@@ -27,6 +34,7 @@ export function gatehouseClient(client: { metadata(): Record<string, unknown> })
       tenantId: metadata.gatehouse_tenant_id as string,
       firstParty: metadata.gatehouse_first_party === true,
       organizationRequired: metadata.gatehouse_organization_required === true,
+      mfaPolicy: (metadata.gatehouse_mfa_policy as GatehouseClient['mfaPolicy'] | undefined) ?? null,
     };
     ours.set(client, own);
   }
@@ -63,6 +71,7 @@ export async function clientMetadata(db: Db, clientId: string): Promise<AdapterP
     gatehouse_tenant_id: app.tenant_id,
     gatehouse_first_party: app.first_party,
     gatehouse_organization_required: app.organization_required,
+    gatehouse_mfa_policy: app.mfa_policy,
   };
 }
 

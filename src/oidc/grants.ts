@@ -137,7 +137,9 @@ async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaConte
   koa.oidc.entity('Account', account);
 
   // A user with a factor (or who must enrol one) answers Auth0's mfa_required, with the token for the MFA API.
-  const need = await mfaNeed(ctx, user, gatehouseClient(client).tenantId);
+  // The application's own MFA policy counts too, when stricter than its tenant's (decision 111).
+  const own = gatehouseClient(client);
+  const need = await mfaNeed(ctx, user, own.tenantId, own.mfaPolicy);
   if (need !== 'none') {
     await mfaRequired(ctx, koa, { userId: user.id, clientId: client.clientId, tenantId: gatehouseClient(client).tenantId, need });
     return;

@@ -5,6 +5,7 @@ import { createAuditBuffer } from '../audit/buffer.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { pruneMfaTokens } from '../mfa/mfa-tokens.js';
+import { loginClaims } from '../mfa/sign-in-step.js';
 import type { Organization } from '../tokens/organizations.js';
 import { pruneExpired } from './adapter.js';
 import { gatehouseClient } from './clients.js';
@@ -22,8 +23,8 @@ export interface Oidc {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** The sign-in interaction a hosted page is showing; `interaction_expired` when there is none. */
   interaction(req: IncomingMessage, res: ServerResponse): Promise<Interaction>;
-  /** The user signed in: returns where the browser goes next. */
-  finishLogin(req: IncomingMessage, res: ServerResponse, userId: string): Promise<string>;
+  /** The user signed in, with these methods (RFC 8176 `amr`; default a password): returns where the browser goes next. */
+  finishLogin(req: IncomingMessage, res: ServerResponse, userId: string, amr?: string[]): Promise<string>;
   /** The user allowed access (or a first-party application needs no consent), for an organization if one was chosen. */
   finishConsent(req: IncomingMessage, res: ServerResponse, organizationId?: string): Promise<string>;
   /** The user refused: the application gets `access_denied`. */
@@ -42,7 +43,18 @@ export interface Interaction {
   reasons: string[];
   accountId?: string;
   /** `platform`: an application of the system tenant, which serves every user (organizations.ts). */
-  client: { clientId: string; name: string; tenantId: string; platform: boolean; firstParty: boolean; organizationRequired: boolean };
+  client: {
+    clientId: string;
+    name: string;
+    tenantId: string;
+    platform: boolean;
+    firstParty: boolean;
+    organizationRequired: boolean;
+    /** The application's own MFA policy; null: its tenant's. */
+    mfaPolicy: 'off' | 'optional' | 'required' | null;
+  };
+  /** The `acr_values` the application asked for (space-separated), e.g. multi-factor for a step-up. */
+  acrValues?: string;
   /** The `organization` parameter (id or slug), when the application named one. */
   organization?: string;
   loginHint?: string;
@@ -113,7 +125,9 @@ export function createOidc(app: AppContext): Oidc {
           platform: await ctx.lookups.isPlatform(own.tenantId),
           firstParty: own.firstParty,
           organizationRequired: own.organizationRequired,
+          mfaPolicy: own.mfaPolicy,
         },
+        ...(typeof it.params.acr_values === 'string' && { acrValues: it.params.acr_values }),
         ...(typeof it.params.organization === 'string' && { organization: it.params.organization }),
         ...(typeof it.params.login_hint === 'string' && { loginHint: it.params.login_hint }),
         ...(typeof it.params.ui_locales === 'string' && { uiLocales: it.params.ui_locales }),
@@ -123,9 +137,10 @@ export function createOidc(app: AppContext): Oidc {
       };
     },
 
-    async finishLogin(req, res, userId) {
+    async finishLogin(req, res, userId, amr = ['pwd']) {
       const { provider } = await details(req, res);
-      return provider.interactionResult(req, res, { login: { accountId: userId } }, { mergeWithLastSubmission: false });
+      const login = { accountId: userId, ...loginClaims(amr) };
+      return provider.interactionResult(req, res, { login }, { mergeWithLastSubmission: false });
     },
 
     async finishConsent(req, res, organizationId) {

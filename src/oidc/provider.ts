@@ -2,6 +2,8 @@ import { createHmac } from 'node:crypto';
 import type { JWK } from 'jose';
 import Provider, { type Configuration, errors, interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import { SESSION_COOKIE } from '../http/guards.js';
+import { ACR_MULTI_FACTOR } from '../mfa/index.js';
+import { signInNeed } from '../mfa/sign-in-step.js';
 import { revokeSessionByToken, sessionFromToken } from '../sessions/sessions.js';
 import { ACCESS_TOKEN_TTL_S } from '../tokens/access-tokens.js';
 import { CLAIMS, findAccount } from './accounts.js';
@@ -58,6 +60,8 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
       keys: [createHmac('sha256', ctx.masterKey).update('gatehouse:oidc-cookies').digest('base64url')],
     },
     claims: CLAIMS,
+    // Auth0's value: an application asks for MFA (a step-up) with acr_values=<this>.
+    acrValues: [ACR_MULTI_FACTOR],
     scopes: ['openid', 'offline_access', 'profile', 'email'],
     conformIdTokenClaims: false,
     extraParams: ['audience', 'organization'],
@@ -197,10 +201,13 @@ const originOf = (uri: string): string | undefined => {
 };
 
 /**
- * The standard prompts plus two of ours: sign in again when the Gatehouse session behind
+ * The standard prompts plus three of ours: sign in again when the Gatehouse session behind
  * the engine's session has ended (one sign-in serves the hosted pages and /api/v1/session,
- * so signing out of either ends both), and choose an organization when the application
- * requires one or the `organization` parameter names another than the grant holds.
+ * so signing out of either ends both); prove a second factor when this application's MFA
+ * policy, or its `acr_values` (a step-up), asks for one that the session has not done
+ * (the hosted page then challenges without asking for the password again); and choose an
+ * organization when the application requires one or the `organization` parameter names
+ * another than the grant holds.
  */
 function interactionPolicyFor(ctx: OidcContext) {
   const policy = base();
@@ -209,6 +216,18 @@ function interactionPolicyFor(ctx: OidcContext) {
       const token = koa.cookies.get(SESSION_COOKIE);
       const active = token ? await sessionFromToken(ctx, token, false) : undefined;
       return active?.user.id === koa.oidc.session?.accountId ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    }),
+  );
+  policy.get('login')?.checks.add(
+    new Check('gatehouse_mfa', 'A second factor is required', async (koa) => {
+      const token = koa.cookies.get(SESSION_COOKIE);
+      const active = token ? await sessionFromToken(ctx, token, false) : undefined;
+      const client = koa.oidc.client;
+      if (!active || !client || active.user.id !== koa.oidc.session?.accountId) return Check.NO_NEED_TO_PROMPT;
+      const own = gatehouseClient(client);
+      const acrValues = koa.oidc.params?.acr_values as string | undefined;
+      const need = await signInNeed(ctx, active.user, own, { amr: active.session.amr, acrValues });
+      return need === 'none' ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
     }),
   );
   policy.get('consent')?.checks.add(

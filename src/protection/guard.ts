@@ -15,7 +15,7 @@ export interface AttemptSubject {
   /** The login as typed, normalized (trimmed, lower-cased); the account key when userId is null. */
   login: string;
   ip: string | null;
-  /** The tenant whose lockout policy applies (the user's home tenant; null: defaults). */
+  /** The tenant whose lockout policy applies (the user's home tenant; null: the system tenant's). */
   tenantId: string | null;
 }
 
@@ -37,7 +37,9 @@ export async function guardAttempt(
   check: () => Promise<boolean>,
   failure: () => AppError,
 ): Promise<void> {
-  const [policies, system] = await Promise.all([tenantPolicies(ctx, subject.tenantId), systemPolicies(ctx)]);
+  // A user without a home tenant (and an unknown login) follows the system tenant's policy.
+  const system = await systemPolicies(ctx);
+  const policies = subject.tenantId ? await tenantPolicies(ctx, subject.tenantId) : system;
   const rules = lockoutRules(policies, system);
   const key: AttemptKey = {
     kind,
@@ -99,15 +101,15 @@ export function lockoutRules(policies: Policies, system: Policies): LockoutRules
   };
 }
 
-const systemTenants = new WeakMap<AppContext, Promise<string>>();
+const systemTenants = new WeakMap<object, Promise<string>>();
 
 /** The system tenant's policies (the per-address throttle is not a tenant's matter). */
 export async function systemPolicies(ctx: AppContext): Promise<Policies> {
-  let id = systemTenants.get(ctx);
+  let id = systemTenants.get(ctx.db);
   if (!id) {
     id = systemTenantId(ctx.db);
-    id.catch(() => systemTenants.delete(ctx));
-    systemTenants.set(ctx, id);
+    id.catch(() => systemTenants.delete(ctx.db));
+    systemTenants.set(ctx.db, id);
   }
   return tenantPolicies(ctx, await id);
 }

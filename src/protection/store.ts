@@ -90,20 +90,21 @@ export function lockSeconds(rules: LockoutRules, failures: number): number | nul
   return Math.min(rules.maxDelaySeconds, rules.initialDelaySeconds * 2 ** (failures - rules.accountThreshold));
 }
 
-const stores = new WeakMap<AppContext, ProtectionStore>();
+/** Keyed by the database: contexts derived from one (the OAuth engine's) share the store. */
+const stores = new WeakMap<object, ProtectionStore>();
 
-/** This node's store (one per context: a Redis connection, or the database). */
+/** This node's store: a Redis connection, or the database. */
 export function protectionStore(ctx: AppContext): ProtectionStore {
-  let store = stores.get(ctx);
+  let store = stores.get(ctx.db);
   if (!store) {
     store = ctx.config.redisUrl ? createRedisStore(ctx.config.redisUrl, ctx.log) : createPostgresStore(ctx.db);
-    stores.set(ctx, store);
+    stores.set(ctx.db, store);
   }
   return store;
 }
 
 export async function closeProtectionStore(ctx: AppContext): Promise<void> {
-  const store = stores.get(ctx);
-  stores.delete(ctx);
+  const store = stores.get(ctx.db);
+  stores.delete(ctx.db);
   await store?.close();
 }

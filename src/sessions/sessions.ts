@@ -92,8 +92,9 @@ export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor):
 }
 
 /**
- * Opens a session for a user who has proved who they are: by password, or by password and
- * a second factor (`amr`, RFC 8176 methods, recorded with the sign-in's audit event).
+ * Opens a session for a user who has proved who they are: after the password alone, or
+ * after the password and a second factor (the hosted sign-in's MFA step). `amr` records
+ * how (RFC 8176), so a step-up can tell whether this session already did MFA.
  */
 export async function openSession(
   ctx: AppContext,
@@ -105,12 +106,13 @@ export async function openSession(
   const remember = options.rememberMe === true;
   const token = randomToken('ghs');
   const sessionId = ctx.ids.next();
+  const amr = options.amr ?? ['pwd'];
   const { audit, outbox } = auditRows(ctx, {
     action: 'iam.user.loginSucceeded',
     actor: { ...actor, type: 'user', id: user.id },
     tenantId: user.home_tenant_id,
     target: { type: 'user', id: user.id },
-    details: { session_id: sessionId, remember_me: remember, ...(options.amr && { amr: options.amr }) },
+    details: { session_id: sessionId, remember_me: remember, ...(options.amr && { amr }) },
   });
   // The hot path of every sign-in: one statement (atomic on its own) writes the session,
   // the last-login time and the audit event, so the database round trips stay at two.
@@ -130,6 +132,7 @@ export async function openSession(
       expires_at: new Date(now.getTime() + (remember ? SESSION_LIFETIMES.rememberAbsoluteMs : SESSION_LIFETIMES.absoluteMs)),
       ip: actor.ip,
       user_agent: actor.userAgent,
+      amr,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -176,6 +179,7 @@ async function loadActiveSession(
       's.revoked_at as s_revoked_at',
       's.ip as s_ip',
       's.user_agent as s_user_agent',
+      's.amr as s_amr',
     ])
     .where(`s.${column}`, '=', value as string)
     .where('s.revoked_at', 'is', null)
@@ -195,6 +199,7 @@ async function loadActiveSession(
     s_revoked_at,
     s_ip,
     s_user_agent,
+    s_amr,
     ...user
   } = row;
   const session: Session = {
@@ -209,6 +214,7 @@ async function loadActiveSession(
     revoked_at: s_revoked_at,
     ip: s_ip,
     user_agent: s_user_agent,
+    amr: s_amr,
   };
   if (touch && now.getTime() - session.last_seen_at.getTime() > TOUCH_EVERY_MS) {
     const idle = session.remember_me ? SESSION_LIFETIMES.rememberIdleMs : SESSION_LIFETIMES.idleMs;
@@ -237,6 +243,11 @@ export async function signOut(ctx: AppContext, session: Session, actor: Actor): 
 export async function revokeSessionByToken(ctx: AppContext, token: string, actor: Actor): Promise<void> {
   const active = await sessionFromToken(ctx, token, false);
   if (active) await signOut(ctx, active.session, { ...actor, type: 'user', id: active.user.id });
+}
+
+/** A session that has just done MFA (a step-up) records the factors, so it is not challenged again. */
+export async function recordSessionAmr(ctx: AppContext, sessionId: string, amr: string[]): Promise<void> {
+  await ctx.db.updateTable('sessions').set({ amr }).where('id', '=', sessionId).execute();
 }
 
 export async function revokeUserSessions(db: Kysely<Database>, now: Date, userId: string): Promise<void> {

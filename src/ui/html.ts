@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+
 /**
  * Server-rendered hosted pages: plain HTML forms that work without JavaScript. Every
  * value is escaped on the way in; branding comes from the application's tenant.
@@ -59,13 +61,19 @@ export function page(options: { title: string; branding?: Branding; body: Html; 
   header img { max-height: 3rem; }
   h1 { font-size: 1.4rem; margin: .5rem 0 1rem; }
   label { display: block; font-weight: 600; margin: 1rem 0 .25rem; }
-  input[type=text], input[type=email], input[type=password] { width: 100%; box-sizing: border-box; padding: .6rem; border: 1px solid #767676; border-radius: .3rem; font-size: 1rem; }
+  input[type=text], input[type=email], input[type=password], input[type=tel] { width: 100%; box-sizing: border-box; padding: .6rem; border: 1px solid #767676; border-radius: .3rem; font-size: 1rem; }
   button { margin-top: 1.25rem; width: 100%; padding: .7rem; font-size: 1rem; border: 0; border-radius: .3rem; background: var(--primary); color: #fff; cursor: pointer; }
   button.secondary { background: #fff; color: #1a1a1a; border: 1px solid #767676; }
   button:focus, input:focus { outline: 3px solid #ffbf47; outline-offset: 1px; }
   .error { background: #fdecea; color: #8a1c13; padding: .75rem; border-radius: .3rem; }
   ul.choices { list-style: none; padding: 0; }
   ul.choices li { margin: .5rem 0; }
+  ul.codes { columns: 2; font-size: 1.1rem; }
+  .factor { display: flex; justify-content: space-between; align-items: center; border-bottom: 1px solid #ddd; padding: .5rem 0; }
+  .factor button { width: auto; margin: 0; padding: .4rem .8rem; }
+  section { margin-top: 1.5rem; }
+  h2 { font-size: 1.1rem; margin: 1rem 0 .25rem; }
+  .qr { display: block; margin: 1rem auto; width: 12rem; height: 12rem; }
   small { color: #555; }
 </style>
 </head>
@@ -80,11 +88,22 @@ ${options.body}
 </html>`.value;
 }
 
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'none'; base-uri 'none'";
+
 /** Security headers for every hosted page: no framing (clickjacking), no caching, no sniffing. */
 export const PAGE_HEADERS = {
   'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-store',
   'x-frame-options': 'DENY',
-  'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy': CSP,
   'referrer-policy': 'no-referrer',
 } as const;
+
+/** The headers of a page with a script of ours (passkeys): only a script carrying this response's nonce runs. */
+export const scriptPageHeaders = (nonce: string) => ({ ...PAGE_HEADERS, 'content-security-policy': `${CSP}; script-src 'nonce-${nonce}'` });
+
+/** A fresh CSP nonce (128 random bits) for one response. */
+export const newNonce = (): string => randomBytes(16).toString('base64url');
+
+/** JSON for a `<script type="application/json">` data block: `<` escaped, so it cannot close the element. */
+export const jsonBlock = (value: unknown): Html => new Html(JSON.stringify(value).replace(/</g, '\\u003c'));

@@ -7,18 +7,20 @@ import { actorOf, SESSION_COOKIE } from '../http/guards.js';
 import { setRetryAfter } from '../http/server.js';
 import type { Interaction, Oidc } from '../oidc/index.js';
 import { brandingOf } from '../oidc/pages.js';
-import { setSessionCookie } from '../sessions/cookie.js';
-import { sessionFromToken, signIn } from '../sessions/sessions.js';
+import { authenticate, sessionFromToken } from '../sessions/sessions.js';
 import type { Organization } from '../tokens/organizations.js';
+import { accountRoutes } from './account-routes.js';
 import { PAGE_HEADERS } from './html.js';
+import { continueSignIn, interactionMfaRoutes, type PageKit } from './interaction-mfa.js';
 import { consentPage, errorPage, organizationPage, signInPage } from './pages.js';
 
-const FORM_LIMIT = 16 * 1024;
-
+/** Room for a WebAuthn answer (a passkey's attestation), the largest form. */
+const FORM_LIMIT = 64 * 1024;
 /** The hosted page's words for a refusal by the brute-force protection (the same for every account). */
 function tooManyAttemptsText(retryAfter: unknown): string {
   const seconds = typeof retryAfter === 'number' ? retryAfter : 0;
-  const wait = seconds <= 90 ? `${Math.max(1, seconds)} seconds` : seconds <= 5400 ? `${Math.ceil(seconds / 60)} minutes` : 'a while';
+  const n = Math.max(1, seconds);
+  const wait = n <= 90 ? `${n} second${n === 1 ? '' : 's'}` : n <= 5400 ? `${Math.ceil(n / 60)} minutes` : 'a while';
   return `Too many sign-in attempts. Wait ${wait} and try again, or reset your password.`;
 }
 type Form = Record<string, string>;
@@ -55,6 +57,9 @@ export const uiRoutes =
         .send(body(await brandingOf(ctx, it?.client.tenantId)));
 
     const go = (reply: FastifyReply, to: string) => reply.redirect(to, 303);
+    const kit: PageKit = { csrfFor, checkCsrf, go };
+    interactionMfaRoutes(app, ctx, oidc, kit);
+    accountRoutes(app, ctx);
 
     /** What comes after the login step: an organization when one is needed, consent when due, or straight back. */
     async function afterLogin(request: FastifyRequest, reply: FastifyReply, it: Interaction, chosen?: string) {
@@ -127,7 +132,8 @@ export const uiRoutes =
         const token = request.cookies[SESSION_COOKIE];
         const active = token ? await sessionFromToken(ctx, token) : undefined;
         if (active && !it.reasons.includes('login_prompt') && !it.reasons.includes('max_age')) {
-          return go(reply, await oidc.finishLogin(request.raw, reply.raw, active.user.id));
+          // …but a second factor when the application needs one the session has not proved (a step-up).
+          return continueSignIn(ctx, oidc, kit, request, reply, it, active);
         }
         return show(reply, it, (branding) =>
           signInPage({
@@ -147,9 +153,8 @@ export const uiRoutes =
       checkCsrf(it.uid, request.body ?? {});
       const { username = '', password = '' } = request.body ?? {};
       try {
-        const { token, session, user } = await signIn(ctx, { username, password }, actorOf(request));
-        setSessionCookie(ctx, reply, token, session);
-        return go(reply, await oidc.finishLogin(request.raw, reply.raw, user.id));
+        const user = await authenticate(ctx, { username, password }, actorOf(request));
+        return await continueSignIn(ctx, oidc, kit, request, reply, it, { user });
       } catch (error) {
         if (!(error instanceof AppError) || (error.status !== 401 && error.code !== 'too_many_attempts')) throw error;
         const refused = error.code === 'too_many_attempts';

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../context.js';
 import { actorOf, requireAccess, requireSession, scopeOf } from '../http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams, PageOf, SESSION } from '../http/schemas.js';
+import { changeOwnPassword } from './password.js';
 import { ProfilePatch, toUser, User, UserCreate, UserPatch, UserQuery } from './schema.js';
 import { createUser, deleteUser, getUser, listUsers, updateMe, updateUser } from './users.js';
 
@@ -33,6 +34,30 @@ export const userRoutes =
         onRequest: requireSession(ctx),
       },
       async (request) => toUser(await updateMe(ctx, actorOf(request), request.signedIn!.user.id, request.body)),
+    );
+
+    app.post(
+      '/users/me/password',
+      {
+        schema: {
+          tags,
+          summary: 'Change your own password; your other sessions and refresh tokens end',
+          security: SESSION,
+          body: Type.Object(
+            {
+              current_password: Type.String({ minLength: 1, maxLength: 1024 }),
+              new_password: Type.String({ minLength: 1, maxLength: 1024 }),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 204: Type.Null(), ...errorResponses },
+        },
+        onRequest: requireSession(ctx),
+      },
+      async (request, reply) => {
+        await changeOwnPassword(ctx, actorOf(request), request.signedIn!, request.body);
+        return reply.status(204).send(null);
+      },
     );
 
     app.get(

@@ -5,6 +5,7 @@ import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../db/pagi
 import type { User, UserStatus } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { addMembership } from '../memberships/memberships.js';
+import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../password-policy/policy.js';
 import {
   assertOutranks,
   effectivePermissions,
@@ -15,8 +16,7 @@ import {
   systemTenantId,
 } from '../permissions/effective.js';
 import { endProtection } from '../protection/lockout.js';
-import { revokeUserSessions } from '../sessions/sessions.js';
-import { assertPasswordAcceptable } from './password-rules.js';
+import { endUserSessions } from '../sessions/manage.js';
 
 export interface Profile {
   phone?: string | null;
@@ -111,8 +111,9 @@ export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, in
   if (input.roles && !homeTenantId) {
     throw new AppError('missing_field', 'Roles are held in a tenant: name it in "tenant"', { field: 'tenant' });
   }
-  if (input.password !== undefined) assertPasswordAcceptable(input.password);
+  if (input.password !== undefined) await assertPasswordAllowed(ctx, homeTenantId, input.password, input);
   const passwordHash = input.password === undefined ? null : await ctx.passwords.hash(input.password);
+  const { history } = await passwordPolicyFor(ctx, homeTenantId);
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
     if (homeTenantId && !(await trx.selectFrom('tenants').select('id').where('id', '=', homeTenantId).executeTakeFirst())) {
@@ -137,6 +138,7 @@ export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, in
       .returningAll()
       .executeTakeFirstOrThrow()
       .catch(rethrowTaken);
+    if (passwordHash) await rememberPassword(trx, ctx, user.id, passwordHash, history);
     await recordAudit(trx, ctx, {
       action: 'iam.user.created',
       actor,
@@ -183,7 +185,12 @@ export async function updateMe(ctx: AppContext, actor: Actor, id: string, patch:
 }
 
 async function applyUserPatch(ctx: AppContext, actor: Actor, id: string, patch: UserPatch): Promise<User> {
-  if (patch.password !== undefined) assertPasswordAcceptable(patch.password);
+  let history = 0;
+  if (patch.password !== undefined) {
+    const current = await ctx.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    await assertPasswordAllowed(ctx, current.home_tenant_id, patch.password, { ...current, ...patch });
+    history = (await passwordPolicyFor(ctx, current.home_tenant_id)).history;
+  }
   const passwordHash = patch.password === undefined ? undefined : await ctx.passwords.hash(patch.password);
   const user = await ctx.db.transaction().execute(async (trx) => {
     const updated = await trx
@@ -203,10 +210,11 @@ async function applyUserPatch(ctx: AppContext, actor: Actor, id: string, patch: 
       .returningAll()
       .executeTakeFirstOrThrow()
       .catch(rethrowTaken);
-    // A disabled account or a changed password ends every session at once.
+    // A disabled account or a password set by an administrator ends every session and OAuth grant at once.
     if (passwordHash !== undefined || (patch.status !== undefined && patch.status !== 'active')) {
-      await revokeUserSessions(trx, ctx.clock.now(), id);
+      await endUserSessions(trx, ctx.clock.now(), id);
     }
+    if (passwordHash !== undefined) await rememberPassword(trx, ctx, id, passwordHash, history);
     await recordAudit(trx, ctx, {
       action: 'iam.user.modified',
       actor,

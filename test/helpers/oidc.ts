@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { startGatehouse, type TestGatehouse } from './gatehouse.js';
+import { type StartOptions, startGatehouse, type TestGatehouse } from './gatehouse.js';
 
 /** A free TCP port on the loopback interface. */
 export async function freePort(): Promise<number> {
@@ -14,11 +14,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** A Gatehouse listening on a real socket, with the issuer it is reachable at (for clients no one here wrote). */
-export async function startListeningGatehouse(): Promise<TestGatehouse & { issuer: string }> {
+/**
+ * A Gatehouse listening on a real socket, with the issuer it is reachable at (for clients
+ * no one here wrote). Browser tests name it `localhost`: WebAuthn needs a secure context,
+ * and http://localhost is one (an IP address is not a valid WebAuthn RP ID).
+ */
+export async function startListeningGatehouse(
+  options: Omit<StartOptions, 'issuer'> & { hostname?: 'localhost' | '127.0.0.1' } = {},
+): Promise<TestGatehouse & { issuer: string }> {
+  const { hostname = '127.0.0.1', ...start } = options;
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
-  const gh = await startGatehouse({ issuer });
+  const issuer = `http://${hostname}:${port}`;
+  const gh = await startGatehouse({ ...start, issuer });
   await gh.app.listen({ port, host: '127.0.0.1' });
   return Object.assign(gh, { issuer });
 }

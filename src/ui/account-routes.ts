@@ -1,0 +1,219 @@
+import { createHmac } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import QRCode from 'qrcode';
+import type { Actor } from '../audit/record.js';
+import type { AppContext } from '../context.js';
+import { constantTimeEqual } from '../crypto/secrets.js';
+import { AppError, notFound } from '../errors.js';
+import { actorOf, SESSION_COOKIE } from '../http/guards.js';
+import { isUuid } from '../ids.js';
+import {
+  confirmFactor,
+  enrolOob,
+  enrolTotp,
+  listFactors,
+  passkeyRegistrationOptions,
+  regenerateRecoveryCodes,
+  removeFactor,
+  verifyPasskeyRegistration,
+} from '../mfa/index.js';
+import { beginStep, endStep, hasSecondFactor, keepPending, loadStep, loginClaims } from '../mfa/sign-in-step.js';
+import { brandingOf } from '../oidc/pages.js';
+import { tenantPolicies } from '../policies/policies.js';
+import { type ActiveSession, recordSessionAmr, sessionFromToken } from '../sessions/sessions.js';
+import { addTotpPage, confirmOobPage, securityPage } from './account-pages.js';
+import { accountSignInRoutes, stepUpAccount } from './account-sign-in.js';
+import { newNonce, PAGE_HEADERS, scriptPageHeaders } from './html.js';
+import { type Form, parseCredential } from './mfa-flow.js';
+import { recoveryCodesPage } from './mfa-pages.js';
+
+const SECURITY = '/account/security';
+
+/** The factor a form names: a malformed id is a factor that does not exist (404), never a database error. */
+function factorIdOf(form: Form): string {
+  if (!isUuid(form.factor_id ?? '')) throw notFound('Factor');
+  return form.factor_id as string;
+}
+
+/** Fixed notices by key (never text from the query string). */
+const NOTICES: Record<string, string> = {
+  added: 'The method was added.',
+  removed: 'The method was removed.',
+};
+
+/**
+ * The hosted account page for second factors, /account/security: list, add (authenticator
+ * app, email, SMS, passkey), remove, and new recovery codes. Signed in with the Gatehouse
+ * session cookie (else the account sign-in); a user with a factor must have proved one in
+ * this session. Every form carries a CSRF token bound to the session.
+ */
+export function accountRoutes(app: FastifyInstance, ctx: AppContext): void {
+  accountSignInRoutes(app, ctx);
+  const csrfFor = (session: ActiveSession) =>
+    createHmac('sha256', ctx.masterKey).update(`account-security\0${session.session.id}`).digest('base64url');
+
+  /** The signed-in session that may manage factors, or a redirect to sign in (or to prove a factor). */
+  async function signedIn(request: FastifyRequest, reply: FastifyReply, form?: Form) {
+    const token = request.cookies[SESSION_COOKIE];
+    const active = token ? await sessionFromToken(ctx, token) : undefined;
+    if (!active) return { redirect: reply.redirect('/account/sign-in', 303) };
+    if (!active.session.amr.includes('mfa') && (await hasSecondFactor(ctx, active.user.id))) {
+      return { redirect: await stepUpAccount(ctx, request, reply, active) };
+    }
+    if (form && !constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(csrfFor(active)))) {
+      throw new AppError('csrf_failed', 'This form has expired; go back and try again');
+    }
+    const actor: Actor = { ...actorOf(request), type: 'user', id: active.user.id };
+    return { active, actor, branding: await brandingOf(ctx, active.user.home_tenant_id ?? undefined) };
+  }
+
+  async function render(reply: FastifyReply, active: ActiveSession, options: { error?: AppError; notice?: string } = {}) {
+    const nonce = newNonce();
+    const { user } = active;
+    const { mfa } = await tenantPolicies(ctx, user.home_tenant_id);
+    const passkey = mfa.factors.includes('webauthn') ? { options: await passkeyRegistrationOptions(ctx, user.id), nonce } : undefined;
+    const page = securityPage({
+      branding: await brandingOf(ctx, user.home_tenant_id ?? undefined),
+      csrf: csrfFor(active),
+      email: user.email,
+      factors: await listFactors(ctx, user.id),
+      allowed: mfa.factors,
+      ...(passkey && { passkey }),
+      required: mfa.policy === 'required',
+      ...(options.error && { error: options.error.message }),
+      ...(options.notice && { notice: options.notice }),
+    });
+    return reply
+      .status(options.error?.status ?? 200)
+      .headers(passkey ? scriptPageHeaders(nonce) : PAGE_HEADERS)
+      .send(page);
+  }
+
+  /**
+   * A factor confirmed in this session proved itself: a password-only session that has
+   * just enrolled its first factor counts as multi-factor from now on (else its next page
+   * would ask for the factor it has just shown).
+   */
+  async function proved(active: ActiveSession, method: string) {
+    if (!active.session.amr.includes('mfa'))
+      await recordSessionAmr(ctx, active.session.id, loginClaims([...active.session.amr, method]).amr);
+  }
+
+  /** Runs a change; a refusal (a 4xx) shows the page again with its message. */
+  async function attempt(reply: FastifyReply, active: ActiveSession, change: () => Promise<FastifyReply>) {
+    try {
+      return await change();
+    } catch (error) {
+      if (!(error instanceof AppError) || error.status >= 500) throw error;
+      return render(reply, active, { error });
+    }
+  }
+
+  app.get<{ Querystring: { notice?: string } }>(SECURITY, { schema: { hide: true } }, async (request, reply) => {
+    const s = await signedIn(request, reply);
+    if (!s.active) return s.redirect;
+    const notice = request.query.notice ? NOTICES[request.query.notice] : undefined;
+    return render(reply, s.active, notice ? { notice } : {});
+  });
+
+  /** The TOTP factor being added in this session, kept (sealed) beside it until confirmed. */
+  const enrolUid = (active: ActiveSession) => `account-enrol:${active.session.id}`;
+
+  app.post<{ Body: Form }>(`${SECURITY}/totp`, { schema: { hide: true } }, async (request, reply) => {
+    const s = await signedIn(request, reply, request.body ?? {});
+    if (!s.active) return s.redirect;
+    const { active, actor, branding } = s;
+    return attempt(reply, active, async () => {
+      const enrolment = await enrolTotp(ctx, actor, active.user.id);
+      const uid = enrolUid(active);
+      await beginStep(ctx, { uid, userId: active.user.id, sessionId: active.session.id, need: 'enrol' });
+      await keepPending(ctx, uid, { factorId: enrolment.factorId, secret: enrolment.secret, otpauthUri: enrolment.otpauthUri });
+      return reply.headers(PAGE_HEADERS).send(addTotpPage({ branding, csrf: csrfFor(active), enrolment }));
+    });
+  });
+
+  for (const channel of ['email', 'sms'] as const) {
+    app.post<{ Body: Form }>(`${SECURITY}/${channel}`, { schema: { hide: true } }, async (request, reply) => {
+      const form = request.body ?? {};
+      const s = await signedIn(request, reply, form);
+      if (!s.active) return s.redirect;
+      const { active, actor, branding } = s;
+      return attempt(reply, active, async () => {
+        const { factorId, oobCode } = await enrolOob(ctx, actor, active.user.id, channel, form.phone_number || undefined);
+        const destination = (await listFactors(ctx, active.user.id)).find((f) => f.id === factorId)?.destination ?? 'you';
+        return reply.headers(PAGE_HEADERS).send(confirmOobPage({ branding, csrf: csrfFor(active), factorId, oobCode, destination }));
+      });
+    });
+  }
+
+  app.post<{ Body: Form }>(`${SECURITY}/confirm`, { schema: { hide: true } }, async (request, reply) => {
+    const form = request.body ?? {};
+    const s = await signedIn(request, reply, form);
+    if (!s.active) return s.redirect;
+    const { active, actor, branding } = s;
+    const code = (form.code ?? '').replace(/\s+/g, '');
+    const csrf = csrfFor(active);
+    const pending = form.method === 'oob' ? undefined : (await loadStep(ctx, enrolUid(active)))?.pending;
+    if (form.method !== 'oob' && !pending) return reply.redirect(SECURITY, 303);
+    try {
+      const { recoveryCodes } = pending
+        ? await confirmFactor(ctx, actor, active.user.id, pending.factorId, { otp: code })
+        : await confirmFactor(ctx, actor, active.user.id, factorIdOf(form), { oobCode: form.oob_code ?? '', bindingCode: code });
+      if (pending) await endStep(ctx, enrolUid(active));
+      const sms = !pending && (await listFactors(ctx, active.user.id)).some((f) => f.id === form.factor_id && f.type === 'sms');
+      await proved(active, sms ? 'sms' : 'otp');
+      if (recoveryCodes) return reply.headers(PAGE_HEADERS).send(recoveryCodesPage({ branding, codes: recoveryCodes, href: SECURITY }));
+      return reply.redirect(`${SECURITY}?notice=added`, 303);
+    } catch (error) {
+      if (!(error instanceof AppError) || error.status >= 500 || error.status === 404) throw error;
+      const message = 'That code is not right, or it has expired. Try again.';
+      const status = error.status;
+      if (pending) {
+        const enrolment = { ...pending, qrCodeDataUrl: await QRCode.toDataURL(pending.otpauthUri) };
+        return reply
+          .status(status)
+          .headers(PAGE_HEADERS)
+          .send(addTotpPage({ branding, csrf, enrolment, error: message }));
+      }
+      const destination = (await listFactors(ctx, active.user.id)).find((f) => f.id === form.factor_id)?.destination ?? 'you';
+      const oob = { factorId: form.factor_id ?? '', oobCode: form.oob_code ?? '', destination };
+      return reply
+        .status(status)
+        .headers(PAGE_HEADERS)
+        .send(confirmOobPage({ branding, csrf, ...oob, error: message }));
+    }
+  });
+
+  app.post<{ Body: Form }>(`${SECURITY}/passkey`, { schema: { hide: true } }, async (request, reply) => {
+    const form = request.body ?? {};
+    const s = await signedIn(request, reply, form);
+    if (!s.active) return s.redirect;
+    const { active, actor } = s;
+    return attempt(reply, active, async () => {
+      await verifyPasskeyRegistration(ctx, actor, active.user.id, parseCredential(form.response));
+      await proved(active, 'hwk');
+      return reply.redirect(`${SECURITY}?notice=added`, 303);
+    });
+  });
+
+  app.post<{ Body: Form }>(`${SECURITY}/remove`, { schema: { hide: true } }, async (request, reply) => {
+    const form = request.body ?? {};
+    const s = await signedIn(request, reply, form);
+    if (!s.active) return s.redirect;
+    const { active, actor } = s;
+    return attempt(reply, active, async () => {
+      await removeFactor(ctx, actor, active.user.id, factorIdOf(form));
+      return reply.redirect(`${SECURITY}?notice=removed`, 303);
+    });
+  });
+
+  app.post<{ Body: Form }>(`${SECURITY}/recovery-codes`, { schema: { hide: true } }, async (request, reply) => {
+    const s = await signedIn(request, reply, request.body ?? {});
+    if (!s.active) return s.redirect;
+    const { active, actor, branding } = s;
+    return attempt(reply, active, async () => {
+      const codes = await regenerateRecoveryCodes(ctx, actor, active.user.id);
+      return reply.headers(PAGE_HEADERS).send(recoveryCodesPage({ branding, codes, href: SECURITY }));
+    });
+  });
+}

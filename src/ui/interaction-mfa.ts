@@ -1,0 +1,127 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../context.js';
+import type { Session, User } from '../db/schema.js';
+import { AppError } from '../errors.js';
+import { actorOf } from '../http/guards.js';
+import { beginStep, completeStep, endStep, loadStep, loginClaims, type MfaStep, signInNeed } from '../mfa/sign-in-step.js';
+import type { Interaction, Oidc } from '../oidc/index.js';
+import { brandingOf } from '../oidc/pages.js';
+import { setSessionCookie } from '../sessions/cookie.js';
+import { openSession, recordSessionAmr, sessionById } from '../sessions/sessions.js';
+import { PAGE_HEADERS } from './html.js';
+import { answerStep, type Form, type StepFlow, sendStepCode, showStep } from './mfa-flow.js';
+import { recoveryCodesPage } from './mfa-pages.js';
+
+export interface PageKit {
+  csrfFor(uid: string): string;
+  checkCsrf(uid: string, form: Form): void;
+  go(reply: FastifyReply, to: string): FastifyReply;
+}
+
+/**
+ * After the password (or with a live session): finish the login when nothing more is
+ * needed, else start the MFA step of this interaction. Until it is done no session is
+ * opened (or, for a step-up, the session's `amr` is not raised), so nothing can skip it.
+ */
+export async function continueSignIn(
+  ctx: AppContext,
+  oidc: Oidc,
+  kit: PageKit,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  it: Interaction,
+  signedIn: { user: User; session?: Session },
+) {
+  const { user, session } = signedIn;
+  const need = await signInNeed(ctx, user, it.client, { amr: session?.amr ?? ['pwd'], acrValues: it.acrValues });
+  if (need === 'none') {
+    const opened = session ?? (await openPasswordSession(ctx, request, reply, user));
+    return kit.go(reply, await oidc.finishLogin(request.raw, reply.raw, user.id, opened.amr));
+  }
+  await beginStep(ctx, { uid: it.uid, userId: user.id, sessionId: session?.id ?? null, need });
+  return kit.go(reply, `/interaction/${it.uid}/mfa`);
+}
+
+async function openPasswordSession(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, user: User): Promise<Session> {
+  const { token, session } = await openSession(ctx, user, { amr: ['pwd'] }, actorOf(request));
+  setSessionCookie(ctx, reply, token, session);
+  return session;
+}
+
+/** The MFA step's pages of the hosted sign-in: /interaction/:uid/mfa, …/send, …/continue. */
+export function interactionMfaRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc, kit: PageKit): void {
+  type Params = { Params: { uid: string }; Body: Form; Querystring: { method?: string } };
+
+  /** The interaction (bound to this browser by the engine's cookie) and its step; without one, back to the sign-in. */
+  async function current(request: FastifyRequest, reply: FastifyReply) {
+    const it = await oidc.interaction(request.raw, reply.raw);
+    const step = it.prompt === 'login' ? await loadStep(ctx, it.uid) : undefined;
+    const flow: StepFlow = {
+      action: `/interaction/${it.uid}/mfa`,
+      csrf: kit.csrfFor(it.uid),
+      branding: await brandingOf(ctx, it.client.tenantId),
+      actor: { ...actorOf(request), type: 'user', id: step?.userId ?? null },
+    };
+    return { it, step, flow };
+  }
+
+  app.get<Params>('/interaction/:uid/mfa', { schema: { hide: true } }, async (request, reply) => {
+    const { it, step, flow } = await current(request, reply);
+    if (!step || step.done) return kit.go(reply, `/interaction/${it.uid}`);
+    return showStep(ctx, reply, flow, step, { recovery: request.query.method === 'recovery' });
+  });
+
+  app.post<Params>('/interaction/:uid/mfa', { schema: { hide: true } }, async (request, reply) => {
+    const { it, step, flow } = await current(request, reply);
+    const form = request.body ?? {};
+    kit.checkCsrf(it.uid, form);
+    if (!step || step.done) return kit.go(reply, `/interaction/${it.uid}`);
+    const proved = await answerStep(ctx, reply, flow, step, form);
+    if (!proved) return reply;
+    const amr = await completeStep(ctx, it.uid, proved.methods);
+    if (proved.codes) {
+      return reply
+        .headers(PAGE_HEADERS)
+        .send(recoveryCodesPage({ branding: flow.branding, action: `${flow.action}/continue`, csrf: flow.csrf, codes: proved.codes }));
+    }
+    return finish(request, reply, it, { ...step, amr, done: true });
+  });
+
+  app.post<Params>('/interaction/:uid/mfa/send', { schema: { hide: true } }, async (request, reply) => {
+    const { it, step, flow } = await current(request, reply);
+    kit.checkCsrf(it.uid, request.body ?? {});
+    if (!step || step.done) return kit.go(reply, `/interaction/${it.uid}`);
+    return sendStepCode(ctx, reply, flow, step, request.body ?? {});
+  });
+
+  /** The finish step: reads what was proved from the stored step, never from the form. */
+  app.post<Params>('/interaction/:uid/mfa/continue', { schema: { hide: true } }, async (request, reply) => {
+    const { it, step } = await current(request, reply);
+    kit.checkCsrf(it.uid, request.body ?? {});
+    if (!step?.done) throw new AppError('mfa_step_required', 'Finish the two-step verification first');
+    return finish(request, reply, it, step);
+  });
+
+  /** Opens the session (or raises the live one's `amr`, for a step-up) and finishes the login. */
+  async function finish(request: FastifyRequest, reply: FastifyReply, it: Interaction, step: MfaStep) {
+    await endStep(ctx, it.uid);
+    let amr = step.amr;
+    if (step.sessionId) {
+      const active = await sessionById(ctx, step.sessionId, false);
+      if (active?.user.id !== step.userId) throw new AppError('interaction_expired', 'Your session ended; sign in again');
+      amr = loginClaims([...active.session.amr, ...step.amr]).amr;
+      await recordSessionAmr(ctx, step.sessionId, amr);
+    } else {
+      const user = await ctx.db
+        .selectFrom('users')
+        .selectAll()
+        .where('id', '=', step.userId)
+        .where('status', '=', 'active')
+        .executeTakeFirst();
+      if (!user) throw new AppError('account_disabled', 'This account is disabled');
+      const { token, session } = await openSession(ctx, user, { amr }, actorOf(request));
+      setSessionCookie(ctx, reply, token, session);
+    }
+    return kit.go(reply, await oidc.finishLogin(request.raw, reply.raw, step.userId, amr));
+  }
+}

@@ -1,0 +1,165 @@
+import type { FastifyReply } from 'fastify';
+import QRCode from 'qrcode';
+import type { Actor } from '../audit/record.js';
+import type { AppContext } from '../context.js';
+import { AppError } from '../errors.js';
+import { setRetryAfter } from '../http/server.js';
+import {
+  confirmFactor,
+  enrolTotp,
+  listFactors,
+  passkeyAuthenticationOptions,
+  startChallenge,
+  verifyPasskeyAuthentication,
+  verifySecondFactor,
+} from '../mfa/index.js';
+import { keepPending, type MfaStep } from '../mfa/sign-in-step.js';
+import { type Branding, newNonce, PAGE_HEADERS, scriptPageHeaders } from './html.js';
+import { challengePage, enrolPage, MFA_TEXT, type TotpEnrolment } from './mfa-pages.js';
+
+/**
+ * The MFA step as pages, for any browser flow that stored an `MfaStep` (the hosted
+ * sign-in, keyed by its interaction; the account page's own sign-in): show the challenge
+ * or the enrolment, and check an answer. What happens once it is proved is the flow's.
+ */
+export interface StepFlow {
+  /** The MFA forms post here; `${action}/send` sends an email or SMS code. */
+  action: string;
+  csrf: string;
+  branding: Branding | undefined;
+  actor: Actor;
+}
+
+export type Form = Record<string, string>;
+
+/** What an accepted answer proved, and recovery codes to show once (the first factor's, or a spent code's replacement). */
+export interface Proved {
+  methods: string[];
+  codes?: string[];
+}
+
+export async function showStep(
+  ctx: AppContext,
+  reply: FastifyReply,
+  flow: StepFlow,
+  step: MfaStep,
+  options: { recovery?: boolean; sent?: { oobCode: string; destination: string }; error?: AppError; method?: string } = {},
+): Promise<FastifyReply> {
+  const status = options.error?.status ?? 200;
+  const message = options.error && messageOf(options.error, options.method);
+  if (options.error && tooMany(options.error)) setRetryAfter(reply, options.error);
+  if (step.need === 'enrol') {
+    const enrolment = await pendingEnrolment(ctx, flow, step);
+    return reply
+      .status(status)
+      .headers(PAGE_HEADERS)
+      .send(enrolPage({ branding: flow.branding, action: flow.action, csrf: flow.csrf, enrolment, ...(message && { error: message }) }));
+  }
+  const factors = (await listFactors(ctx, step.userId)).filter((f) => f.confirmed && f.type !== 'recovery-code');
+  const nonce = newNonce();
+  const passkey =
+    !options.recovery && !options.sent && factors.some((f) => f.type === 'webauthn')
+      ? { options: await passkeyAuthenticationOptions(ctx, step.userId), nonce }
+      : undefined;
+  return reply
+    .status(status)
+    .headers(passkey ? scriptPageHeaders(nonce) : PAGE_HEADERS)
+    .send(
+      challengePage({
+        branding: flow.branding,
+        action: flow.action,
+        csrf: flow.csrf,
+        factors,
+        ...(options.recovery && { recovery: true }),
+        ...(options.sent && { sent: options.sent }),
+        ...(passkey && { passkey }),
+        ...(message && { error: message }),
+      }),
+    );
+}
+
+/** The TOTP factor this step enrols: made once, kept (sealed) with the step, so a reload shows the same QR code. */
+async function pendingEnrolment(ctx: AppContext, flow: StepFlow, step: MfaStep): Promise<TotpEnrolment> {
+  if (step.pending) return { ...step.pending, qrCodeDataUrl: await QRCode.toDataURL(step.pending.otpauthUri) };
+  const enrolment = await enrolTotp(ctx, flow.actor, step.userId);
+  await keepPending(ctx, step.uid, { factorId: enrolment.factorId, secret: enrolment.secret, otpauthUri: enrolment.otpauthUri });
+  return enrolment;
+}
+
+/** Sends an email or SMS code for one of the user's factors, and shows where to type it. */
+export async function sendStepCode(ctx: AppContext, reply: FastifyReply, flow: StepFlow, step: MfaStep, form: Form) {
+  const factor = (await listFactors(ctx, step.userId)).find(
+    (f) => f.id === form.factor_id && f.confirmed && (f.type === 'email' || f.type === 'sms'),
+  );
+  if (step.need !== 'challenge' || !factor) throw new AppError('not_found', 'That factor is not one of yours');
+  const { oobCode } = await startChallenge(ctx, step.userId, factor.id);
+  return showStep(ctx, reply, flow, step, { sent: { oobCode, destination: factor.destination ?? 'you' } });
+}
+
+/**
+ * Checks one answer (each through the brute-force guard, in the mfa module). Returns what
+ * it proved, or undefined after showing the page again with a stable message.
+ */
+export async function answerStep(
+  ctx: AppContext,
+  reply: FastifyReply,
+  flow: StepFlow,
+  step: MfaStep,
+  form: Form,
+): Promise<Proved | undefined> {
+  const code = (form.code ?? '').replace(/\s+/g, '');
+  try {
+    return await check(ctx, flow, step, form, code);
+  } catch (error) {
+    if (!(error instanceof AppError) || error.status >= 500) throw error;
+    const again = { error, ...(form.method && { method: form.method }), ...(form.method === 'recovery' && { recovery: true }) };
+    const sent = form.method === 'oob' && form.oob_code ? { sent: { oobCode: form.oob_code, destination: 'you' } } : {};
+    await showStep(ctx, reply, flow, step, { ...again, ...sent });
+    return undefined;
+  }
+}
+
+async function check(ctx: AppContext, flow: StepFlow, step: MfaStep, form: Form, code: string): Promise<Proved> {
+  const ip = flow.actor.ip;
+  if (step.need === 'enrol') {
+    if (form.method !== 'enrol' || !step.pending || form.factor_id !== step.pending.factorId) {
+      throw new AppError('invalid_request', 'Enter the code from your authenticator app');
+    }
+    const { recoveryCodes } = await confirmFactor(ctx, flow.actor, step.userId, step.pending.factorId, { otp: code });
+    return { methods: ['otp'], ...(recoveryCodes && { codes: recoveryCodes }) };
+  }
+  switch (form.method) {
+    case 'otp':
+      return { methods: (await verifySecondFactor(ctx, step.userId, { otp: code }, ip)).amr };
+    case 'oob':
+      return { methods: (await verifySecondFactor(ctx, step.userId, { oobCode: form.oob_code ?? '', bindingCode: code }, ip)).amr };
+    case 'recovery': {
+      const result = await verifySecondFactor(ctx, step.userId, { recoveryCode: code }, ip);
+      return { methods: result.amr, ...(result.newRecoveryCode && { codes: [result.newRecoveryCode] }) };
+    }
+    case 'passkey':
+      return { methods: (await verifyPasskeyAuthentication(ctx, step.userId, parseCredential(form.response), ip)).amr };
+    default:
+      throw new AppError('invalid_request', 'Choose a way to verify');
+  }
+}
+
+/** The credential the page's script posted, as JSON; anything else is a bad request, never a 500. */
+export function parseCredential(value: string | undefined): never {
+  try {
+    const parsed = JSON.parse(value ?? '');
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as never;
+  } catch {
+    // falls through
+  }
+  throw new AppError('invalid_request', 'The passkey answer is not valid');
+}
+
+/** The brute-force guard's refusal (src/protection/guard.ts). */
+const tooMany = (error: AppError) => error.code === 'too_many_attempts';
+
+function messageOf(error: AppError, method: string | undefined): string {
+  if (tooMany(error)) return MFA_TEXT.tooMany;
+  if (error.code === 'invalid_request' || error.code === 'missing_field') return error.message;
+  return method === 'passkey' ? MFA_TEXT.passkeyFailed : MFA_TEXT.wrongCode;
+}
