@@ -29,6 +29,9 @@ export const ERROR_STATUS = {
   duplicate_permission: 400,
   not_hs256: 400,
   tenant_mismatch: 400,
+  invalid_cidr: 400,
+  ip_block_self: 400,
+  password_unchanged: 400,
   // 401 / 403: who you are and what you may do
   unauthorized: 401,
   csrf_failed: 403,
@@ -42,6 +45,8 @@ export const ERROR_STATUS = {
   restricted_permission: 403,
   restricted_role_name: 403,
   system_resource: 403,
+  password_change_required: 403,
+  ip_blocked: 403,
   // 404 / 409 / 413 / 415
   not_found: 404,
   conflict: 409,
@@ -53,6 +58,7 @@ export const ERROR_STATUS = {
   already_member: 409,
   identifier_taken: 409,
   grant_exists: 409,
+  ip_block_exists: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   // 5xx

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { startBackchannelWorker } from './backchannel/worker.js';
 import { type BootstrapResult, bootstrap } from './bootstrap.js';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
@@ -36,6 +37,7 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
     const bootstrapped = await bootstrap(ctx);
     const app = await createServer(ctx);
     const email = startEmailWorker(ctx);
+    const backchannel = startBackchannelWorker(ctx);
     return {
       ctx,
       app,
@@ -43,6 +45,7 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
       async close() {
         await app.close();
         await email.stop();
+        await backchannel.stop();
         await ctx.db.destroy();
         await ctx.passwords.close();
       },

@@ -7,7 +7,15 @@ import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../db/pagi
 import type { Application, ApplicationType } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { inScope, listedTenant, owningTenant, type Scope, systemTenantId } from '../permissions/effective.js';
-import { checkGrantTypes, checkRedirectNeeded, checkRedirectUris, defaultGrantTypes, type GrantType, isConfidential } from './rules.js';
+import {
+  checkBackchannelLogoutUri,
+  checkGrantTypes,
+  checkRedirectNeeded,
+  checkRedirectUris,
+  defaultGrantTypes,
+  type GrantType,
+  isConfidential,
+} from './rules.js';
 
 export interface ApplicationInput {
   name: string;
@@ -17,6 +25,8 @@ export interface ApplicationInput {
   grant_types?: GrantType[];
   first_party?: boolean;
   organization_required?: boolean;
+  /** OIDC Back-Channel Logout: where logout tokens are POSTed; null removes it. */
+  backchannel_logout_uri?: string | null;
   /** System scope only: the owning tenant; absent = the system tenant. */
   tenant?: string;
 }
@@ -79,6 +89,7 @@ export async function createApplication(ctx: AppContext, scope: Scope, actor: Ac
   const redirectUris = checkRedirectUris(input.type, 'redirect_uris', input.redirect_uris ?? []);
   const logoutUris = checkRedirectUris(input.type, 'post_logout_redirect_uris', input.post_logout_redirect_uris ?? []);
   checkRedirectNeeded(grantTypes, redirectUris);
+  const backchannelUri = checkBackchannelLogoutUri(input.backchannel_logout_uri ?? null, ctx.config.production);
   const clientSecret = isConfidential(input.type) ? newClientSecret() : undefined;
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
@@ -98,6 +109,7 @@ export async function createApplication(ctx: AppContext, scope: Scope, actor: Ac
         post_logout_redirect_uris: logoutUris,
         grant_types: grantTypes,
         organization_required: input.organization_required ?? false,
+        backchannel_logout_uri: backchannelUri,
         created_at: now,
         updated_at: now,
       })
@@ -131,6 +143,10 @@ export async function updateApplication(
       patch.post_logout_redirect_uris ?? current.post_logout_redirect_uris,
     );
     checkRedirectNeeded(grantTypes, redirectUris);
+    const backchannelUri =
+      patch.backchannel_logout_uri === undefined
+        ? undefined
+        : checkBackchannelLogoutUri(patch.backchannel_logout_uri, ctx.config.production);
     const updated = await trx
       .updateTable('applications')
       .set({
@@ -140,6 +156,7 @@ export async function updateApplication(
         grant_types: grantTypes,
         redirect_uris: redirectUris,
         post_logout_redirect_uris: logoutUris,
+        ...(backchannelUri !== undefined && { backchannel_logout_uri: backchannelUri }),
         updated_at: ctx.clock.now(),
       })
       .where('id', '=', id)

@@ -36,6 +36,15 @@ export const AUDIT_ACTIONS = [
   'iam.api.deleted',
   'iam.oauth.consentGranted',
   'iam.oauth.refreshTokenReused',
+  // Incident response
+  'iam.user.disabled',
+  'iam.user.accessRevoked',
+  'iam.user.passwordResetForced',
+  'iam.user.passwordChanged',
+  'iam.ip.blockCreated',
+  'iam.ip.blockDeleted',
+  'iam.key.retired',
+  'iam.application.tokensRevoked',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -37,6 +37,7 @@ export interface UsersTable {
   user_metadata: Json;
   app_metadata: Json;
   last_login_at: Date | null;
+  password_reset_required: Generated<boolean>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -106,6 +107,8 @@ export interface SigningKeysTable {
   private_jwk_sealed: string;
   created_at: CreatedAt;
   retired_at: Date | null;
+  /** Set when a key is retired at once (an incident): out of the JWKS from then on. */
+  withdrawn_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface AuditEventsTable {
@@ -148,6 +151,7 @@ export interface ApplicationsTable {
   post_logout_redirect_uris: TextArray;
   grant_types: ColumnType<string[], string[], string[]>;
   organization_required: Generated<boolean>;
+  backchannel_logout_uri: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -224,6 +228,30 @@ export interface EmailsTable {
   sent_at: Timestamp | null;
 }
 
+export interface IpBlocksTable {
+  id: string;
+  cidr: string;
+  reason: string;
+  expires_at: Date | null;
+  created_by: string | null;
+  created_at: CreatedAt;
+}
+
+export type BackchannelLogoutStatus = 'pending' | 'sent' | 'failed';
+
+export interface BackchannelLogoutsTable {
+  id: string;
+  application_id: string;
+  user_id: string;
+  sid: string | null;
+  status: BackchannelLogoutStatus;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_error: string | null;
+  created_at: CreatedAt;
+  sent_at: Timestamp | null;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -245,6 +273,8 @@ export interface Database {
   oidc_models: OidcModelsTable;
   oauth_grant_organizations: OauthGrantOrganizationsTable;
   emails: EmailsTable;
+  ip_blocks: IpBlocksTable;
+  backchannel_logouts: BackchannelLogoutsTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;
@@ -255,3 +285,4 @@ export type Session = Selectable<SessionsTable>;
 export type AuditEvent = Selectable<AuditEventsTable>;
 export type Application = Selectable<ApplicationsTable>;
 export type Api = Selectable<ApisTable>;
+export type IpBlock = Selectable<IpBlocksTable>;

@@ -115,6 +115,8 @@ async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaConte
   try {
     user = await authenticate(ctx, { username, password }, actorOf(koa, 'anonymous', null));
   } catch (error) {
+    // After the right password only: the user must choose a new one (decision 123).
+    if (error instanceof AppError && error.code === 'password_change_required') throw new errors.InvalidGrant('password change required');
     // Same answer for unknown user, wrong password and disabled account (DESIGN §6).
     if (error instanceof AppError) throw new errors.InvalidGrant('wrong username or password');
     throw error;

@@ -6,6 +6,7 @@ import { revokeSessionByToken, sessionFromToken } from '../sessions/sessions.js'
 import { ACCESS_TOKEN_TTL_S } from '../tokens/access-tokens.js';
 import { CLAIMS, findAccount } from './accounts.js';
 import { pgAdapter } from './adapter.js';
+import { queueEndSessionLogouts } from './backchannel.js';
 import { extraClaims } from './claims.js';
 import { DEVICE_CODE_GRANT, EXTRA_CLIENT_METADATA, gatehouseClient } from './clients.js';
 import { auditEngineGrants, registerGrants } from './grants.js';
@@ -95,6 +96,9 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
         },
       },
       revocation: { enabled: true },
+      // Discovery says so; the logout URI is ours (applications.backchannel_logout_uri), not
+      // the engine's client metadata, and our queue sends the logout tokens (oidc/backchannel.ts).
+      backchannelLogout: { enabled: true },
       userinfo: { enabled: true },
       clientCredentials: { enabled: true },
       deviceFlow: {
@@ -147,7 +151,10 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   provider.use(unauthorizedClientForDisallowedGrant);
   provider.on('server_error', (_koa, error) => ctx.log.error({ err: error }, 'OAuth engine error'));
   auditEngineGrants(ctx, provider);
-  provider.on('end_session.success', (koa) => endGatehouseSession(ctx, koa));
+  provider.on('end_session.success', (koa) => {
+    queueEndSessionLogouts(ctx, koa);
+    endGatehouseSession(ctx, koa);
+  });
   return provider;
 }
 

@@ -32,6 +32,9 @@ export const RESTRICTED_PERMISSIONS = {
   'iam.api.read': 'Read every API',
   'iam.api.write': 'Create, change and delete APIs in any tenant',
   'iam.email.read': 'Read the development outbox (messages kept without SMTP)',
+  'iam.access_review.read': 'Read the access review of every tenant',
+  'iam.ip_block.read': 'Read the blocked IP addresses and ranges',
+  'iam.ip_block.write': 'Block and unblock IP addresses and ranges',
 } as const;
 
 export const COMMON_PERMISSIONS = {
@@ -60,6 +63,7 @@ export const COMMON_PERMISSIONS = {
   'tenant.applications.write': 'Create, change and delete the tenant’s applications and their grants',
   'tenant.apis.read': 'Read the tenant’s APIs',
   'tenant.apis.write': 'Create, change and delete the tenant’s APIs',
+  'tenant.access_review.read': 'Read the tenant’s access review (members, permissions, MFA, risk flags)',
 } as const;
 
 export type RestrictedPermission = keyof typeof RESTRICTED_PERMISSIONS;

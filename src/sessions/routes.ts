@@ -5,6 +5,7 @@ import { actorOf, requireSession } from '../http/guards.js';
 import { errorResponses, SESSION } from '../http/schemas.js';
 import { toUser, User } from '../users/schema.js';
 import { clearSessionCookie, setSessionCookie } from './cookie.js';
+import { changePassword } from './password-change.js';
 import { signIn, signOut } from './sessions.js';
 
 const SignInBody = Type.Object(
@@ -12,6 +13,15 @@ const SignInBody = Type.Object(
     username: Type.String({ minLength: 1, maxLength: 320, description: 'Email or username' }),
     password: Type.String({ minLength: 1, maxLength: 1024 }),
     'remember-me': Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+const PasswordChangeBody = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 320, description: 'Email or username' }),
+    password: Type.String({ minLength: 1, maxLength: 1024, description: 'The current password' }),
+    new_password: Type.String({ minLength: 1, maxLength: 1024 }),
   },
   { additionalProperties: false },
 );
@@ -41,6 +51,23 @@ export const sessionRoutes =
         const { token, session } = await signIn(ctx, { username, password, rememberMe }, actorOf(request));
         setSessionCookie(ctx, reply, token, session);
         return { token, id: session.id, expires_at: session.expires_at.toISOString() };
+      },
+    );
+
+    app.post(
+      '/session/password',
+      {
+        schema: {
+          tags: ['session'],
+          summary: 'Change a password with the current one (the answer to 403 password_change_required); then sign in',
+          body: PasswordChangeBody,
+          response: { 204: Type.Null(), ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        const { username, password, new_password: newPassword } = request.body;
+        await changePassword(ctx, { username, password, newPassword }, actorOf(request));
+        return reply.status(204).send(null);
       },
     );
 

@@ -34,8 +34,14 @@ export interface SignedIn {
  * grant alike). Unknown user and wrong password fail the same way after the same work
  * (a verify against a dummy hash); a disabled account is reported only after the right
  * password, so the answer never tells whether an account exists. Failures are audited.
+ * With `passwordChange` (the password-change endpoint) a required password change does not stop it.
  */
-export async function authenticate(ctx: AppContext, input: { username: string; password: string }, actor: Actor): Promise<User> {
+export async function authenticate(
+  ctx: AppContext,
+  input: { username: string; password: string },
+  actor: Actor,
+  options: { passwordChange?: boolean } = {},
+): Promise<User> {
   const user = await findUserByLogin(ctx.db, input.username);
   const passwordOk = await ctx.passwords.verify(user?.password_hash, input.password);
   if (!user || !passwordOk) {
@@ -61,6 +67,20 @@ export async function authenticate(ctx: AppContext, input: { username: string; p
       details: { reason: `account_${user.status}` },
     });
     throw new AppError('account_disabled', 'This account is disabled');
+  }
+  // An administrator required a new password (decision 123): only changing it gets in.
+  if (user.password_reset_required && !options.passwordChange) {
+    await recordAudit(ctx.db, ctx, {
+      action: 'iam.user.loginFailed',
+      actor: { ...actor, type: 'user', id: user.id },
+      outcome: 'failure',
+      tenantId: user.home_tenant_id,
+      target: { type: 'user', id: user.id },
+      details: { reason: 'password_change_required' },
+    });
+    throw new AppError('password_change_required', 'Choose a new password first: POST /api/v1/session/password', {
+      change_password: '/api/v1/session/password',
+    });
   }
   return user;
 }

@@ -14,6 +14,7 @@ import {
   type Scope,
   systemTenantId,
 } from '../permissions/effective.js';
+import { endUserAccess } from '../sessions/revoke-access.js';
 import { revokeUserSessions } from '../sessions/sessions.js';
 import { assertPasswordAcceptable } from './password-rules.js';
 
@@ -155,7 +156,7 @@ export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, in
  * administrator or an administrator of the user's home tenant. A system administrator's
  * account is out of every tenant administrator's reach, the system tenant's included.
  */
-async function assertManageable(ctx: AppContext, scope: Scope, id: string): Promise<User> {
+export async function assertManageable(ctx: AppContext, scope: Scope, id: string): Promise<User> {
   const user = await getUser(ctx, scope, id);
   if (scope.kind === 'tenant') {
     if (user.home_tenant_id !== scope.tenantId) {
@@ -202,10 +203,10 @@ async function applyUserPatch(ctx: AppContext, actor: Actor, id: string, patch: 
       .returningAll()
       .executeTakeFirstOrThrow()
       .catch(rethrowTaken);
-    // A disabled account or a changed password ends every session at once.
-    if (passwordHash !== undefined || (patch.status !== undefined && patch.status !== 'active')) {
-      await revokeUserSessions(trx, ctx.clock.now(), id);
-    }
+    // A disabled account ends every session and OAuth grant at once (with back-channel
+    // logout notices); a changed password ends every session.
+    if (patch.status !== undefined && patch.status !== 'active') await endUserAccess(trx, ctx, id);
+    else if (passwordHash !== undefined) await revokeUserSessions(trx, ctx.clock.now(), id);
     await recordAudit(trx, ctx, {
       action: 'iam.user.modified',
       actor,

@@ -1,0 +1,39 @@
+import { type Actor, recordAudit } from '../audit/record.js';
+import type { AppContext } from '../context.js';
+import { AppError } from '../errors.js';
+import { assertPasswordAcceptable } from '../users/password-rules.js';
+import { authenticate } from './sessions.js';
+
+export interface PasswordChange {
+  username: string;
+  password: string;
+  newPassword: string;
+}
+
+/**
+ * Changes a password with the current one, without a session: the way out of a forced
+ * password reset (decision 123), usable by any active user. Clears the requirement and
+ * ends every session; the user then signs in (with MFA, if required) as usual.
+ */
+export async function changePassword(ctx: AppContext, input: PasswordChange, actor: Actor): Promise<void> {
+  const user = await authenticate(ctx, input, actor, { passwordChange: true });
+  assertPasswordAcceptable(input.newPassword);
+  if (input.newPassword === input.password) throw new AppError('password_unchanged', 'Choose a password other than the current one');
+  const hash = await ctx.passwords.hash(input.newPassword);
+  const now = ctx.clock.now();
+  await ctx.db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable('users')
+      .set({ password_hash: hash, password_reset_required: false, updated_at: now })
+      .where('id', '=', user.id)
+      .execute();
+    await trx.updateTable('sessions').set({ revoked_at: now }).where('user_id', '=', user.id).where('revoked_at', 'is', null).execute();
+    await recordAudit(trx, ctx, {
+      action: 'iam.user.passwordChanged',
+      actor: { ...actor, type: 'user', id: user.id },
+      tenantId: user.home_tenant_id,
+      target: { type: 'user', id: user.id },
+      details: { was_required: user.password_reset_required },
+    });
+  });
+}
