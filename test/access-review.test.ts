@@ -221,7 +221,7 @@ describe('access review', () => {
     const slugs: string[] = [];
     let cursor: string | null = null;
     do {
-      const response = await gh.request('GET', `/api/v1/access-review?limit=1${cursor ? `&cursor=${cursor}` : ''}`, { token: admin });
+      const response: { status: number; body: any } = await gh.request('GET', `/api/v1/access-review?limit=1${cursor ? `&cursor=${cursor}` : ''}`, { token: admin });
       assert.equal(response.status, 200, JSON.stringify(response.body));
       assert.ok(response.body.tenants.length <= 1);
       slugs.push(...response.body.tenants.map((t: { tenant: { slug: string } }) => t.tenant.slug));

@@ -1,4 +1,5 @@
 import type { AppContext } from '../context.js';
+import { assertPublicDestination } from './destination.js';
 import { logoutToken } from './logout-token.js';
 
 const BATCH = 20;
@@ -14,7 +15,8 @@ const TIMEOUT_MS = 5_000;
  * Sends the logout tokens that are due (OIDC Back-Channel Logout 1.0 §2.5): claims a batch
  * (a lease, so two nodes never send one notice at once), signs each token when it is sent,
  * POSTs it form-encoded, and counts 200 and 204 as delivered; anything else is retried
- * with a growing delay. Redirects are not followed. Returns how many were delivered.
+ * with a growing delay. Redirects are not followed; in production only public addresses
+ * are called (./destination.ts). Returns how many were delivered.
  */
 export async function deliverBackchannelLogouts(ctx: AppContext): Promise<number> {
   const now = ctx.clock.now();
@@ -40,6 +42,7 @@ export async function deliverBackchannelLogouts(ctx: AppContext): Promise<number
   for (const notice of claimed) {
     try {
       if (!notice.backchannel_logout_uri) throw new Error('The application no longer has a back-channel logout URI');
+      if (ctx.config.production) await assertPublicDestination(notice.backchannel_logout_uri);
       const token = await logoutToken(ctx, { clientId: notice.client_id, userId: notice.user_id, sid: notice.sid });
       const response = await fetch(notice.backchannel_logout_uri, {
         method: 'POST',
