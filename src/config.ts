@@ -23,6 +23,8 @@ export interface Config {
   smtpFrom: string;
   amqpUrl: string | undefined;
   redisUrl: string | undefined;
+  /** Where SMS one-time codes are POSTed as JSON `{to, body}`; unset: the development outbox (not in production). */
+  smsWebhookUrl: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** Which proxies' X-Forwarded-For to believe: none (false), any (true), or these addresses/CIDRs. */
   trustProxy: boolean | string[];
@@ -46,6 +48,7 @@ const KEYS = {
   GATEHOUSE_SMTP_FROM: 'smtpFrom',
   GATEHOUSE_AMQP_URL: 'amqpUrl',
   GATEHOUSE_REDIS_URL: 'redisUrl',
+  GATEHOUSE_SMS_WEBHOOK_URL: 'smsWebhookUrl',
   GATEHOUSE_LOG_LEVEL: 'logLevel',
   GATEHOUSE_TRUST_PROXY: 'trustProxy',
 } as const;
@@ -102,6 +105,7 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     ['GATEHOUSE_SMTP_URL', raw.smtpUrl],
     ['GATEHOUSE_AMQP_URL', raw.amqpUrl],
     ['GATEHOUSE_REDIS_URL', raw.redisUrl],
+    ['GATEHOUSE_SMS_WEBHOOK_URL', raw.smsWebhookUrl],
   ] as const) {
     if (value !== undefined && !URL.canParse(value)) throw new ConfigError(`${name} is not a valid URL`);
   }
@@ -127,6 +131,7 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     smtpFrom: raw.smtpFrom ?? `Gatehouse <no-reply@${new URL(issuer).hostname}>`,
     amqpUrl: raw.amqpUrl,
     redisUrl: raw.redisUrl,
+    smsWebhookUrl: raw.smsWebhookUrl,
     logLevel,
     trustProxy: parseTrustProxy(raw.trustProxy),
   };

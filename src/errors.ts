@@ -32,6 +32,17 @@ export const ERROR_STATUS = {
   invalid_cidr: 400,
   ip_block_self: 400,
   password_unchanged: 400,
+  // MFA (src/mfa/)
+  factor_not_allowed: 400,
+  invalid_phone_number: 400,
+  invalid_webauthn_response: 400,
+  invalid_code: 401,
+  invalid_mfa_token: 401,
+  mfa_token_expired: 401,
+  mfa_required: 401,
+  already_enrolled: 409,
+  last_factor: 409,
+  delivery_failed: 502,
   // 401 / 403: who you are and what you may do
   unauthorized: 401,
   csrf_failed: 403,

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { TOTP } from 'otpauth';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 interface Reviewed {
@@ -144,6 +145,25 @@ describe('access review', () => {
     );
   });
 
+  it('does not flag an administrator with a confirmed factor, and names the factor', async () => {
+    const gamma = await gh.tenantWithAdmin('gamma');
+    const session = await gh.signIn(gamma.adminEmail, PASSWORD);
+    const enrolment = await gh.request('POST', '/api/v1/users/me/mfa/otp', { token: session, body: {} });
+    assert.equal(enrolment.status, 201, JSON.stringify(enrolment.body));
+    const unconfirmed = member(await review(gamma.token, gamma.tenantId), gamma.adminId);
+    assert.deepEqual(unconfirmed.flags, ['admin_without_mfa'], 'an unconfirmed factor does not count');
+    const otp = new TOTP({ secret: enrolment.body.secret, algorithm: 'SHA1', digits: 6, period: 30 }).generate();
+    const confirmed = await gh.request('POST', `/api/v1/users/me/mfa/${enrolment.body.id}/confirm`, { token: session, body: { otp } });
+    assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
+    const reviewed = member(await review(gamma.token, gamma.tenantId), gamma.adminId);
+    assert.deepEqual(reviewed.mfa, { enrolled: true, factors: ['otp'] });
+    assert.deepEqual(reviewed.flags, []);
+    // Resetting the factors (an incident action of the MFA API) brings the flag back.
+    const reset = await gh.request('DELETE', `/api/v1/users/${gamma.adminId}/mfa`, { token: admin });
+    assert.equal(reset.status, 204, JSON.stringify(reset.body));
+    assert.deepEqual(member(await review(admin, gamma.tenantId), gamma.adminId).flags, ['admin_without_mfa']);
+  });
+
   it('flags restricted permissions (a system administrator in the system tenant)', async () => {
     const { id, systemTenantId } = await gh.systemAdmin();
     const body = await review(admin, systemTenantId);
@@ -221,13 +241,17 @@ describe('access review', () => {
     const slugs: string[] = [];
     let cursor: string | null = null;
     do {
-      const response: { status: number; body: any } = await gh.request('GET', `/api/v1/access-review?limit=1${cursor ? `&cursor=${cursor}` : ''}`, { token: admin });
+      const response: { status: number; body: any } = await gh.request(
+        'GET',
+        `/api/v1/access-review?limit=1${cursor ? `&cursor=${cursor}` : ''}`,
+        { token: admin },
+      );
       assert.equal(response.status, 200, JSON.stringify(response.body));
       assert.ok(response.body.tenants.length <= 1);
       slugs.push(...response.body.tenants.map((t: { tenant: { slug: string } }) => t.tenant.slug));
       cursor = response.body.next_cursor;
     } while (cursor);
-    assert.deepEqual(slugs.sort(), ['acme', 'other', 'system']);
+    assert.deepEqual(slugs.sort(), ['acme', 'gamma', 'other', 'system']);
 
     const csv = await gh.app.inject({
       method: 'GET',
@@ -236,7 +260,7 @@ describe('access review', () => {
     });
     assert.equal(csv.statusCode, 200);
     const rows = parseCsv(csv.body).slice(1);
-    assert.deepEqual([...new Set(rows.map((r) => r[2]))].sort(), ['acme', 'other', 'system']);
+    assert.deepEqual([...new Set(rows.map((r) => r[2]))].sort(), ['acme', 'gamma', 'other', 'system']);
     assert.equal(rows.filter((r) => r[2] === 'acme' && r[0] === 'member').length, 7);
   });
 

@@ -3,7 +3,13 @@ import { AppError } from '../errors.js';
 
 export const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
 
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'password', DEVICE_CODE] as const;
+/** Auth0's MFA grant types, which complete a password grant answered `mfa_required` (the article's "MFA" checkbox). */
+export const MFA_OTP = 'http://auth0.com/oauth/grant-type/mfa-otp';
+export const MFA_OOB = 'http://auth0.com/oauth/grant-type/mfa-oob';
+export const MFA_RECOVERY_CODE = 'http://auth0.com/oauth/grant-type/mfa-recovery-code';
+const MFA_GRANTS = [MFA_OTP, MFA_OOB, MFA_RECOVERY_CODE] as const;
+
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'password', DEVICE_CODE, ...MFA_GRANTS] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 
 export const APPLICATION_TYPES = ['web', 'spa', 'native', 'm2m'] as const satisfies readonly ApplicationType[];
@@ -13,9 +19,9 @@ export const isConfidential = (type: ApplicationType): boolean => type === 'web'
 
 /** What each type may ask for (decision 29): `password` is never a default, `client_credentials` is for m2m alone. */
 const ALLOWED: Record<ApplicationType, readonly GrantType[]> = {
-  web: ['authorization_code', 'refresh_token', 'password', DEVICE_CODE],
+  web: ['authorization_code', 'refresh_token', 'password', DEVICE_CODE, ...MFA_GRANTS],
   spa: ['authorization_code', 'refresh_token'],
-  native: ['authorization_code', 'refresh_token', 'password', DEVICE_CODE],
+  native: ['authorization_code', 'refresh_token', 'password', DEVICE_CODE, ...MFA_GRANTS],
   m2m: ['client_credentials'],
 };
 
@@ -43,6 +49,11 @@ export function checkGrantTypes(type: ApplicationType, grantTypes: readonly Gran
         grant_types: ['refresh_token'],
       },
     );
+  }
+  if (unique.some((g) => (MFA_GRANTS as readonly string[]).includes(g)) && !unique.includes('password')) {
+    throw new AppError('grant_not_allowed', 'The MFA grants complete a password grant: add password too', {
+      grant_types: unique.filter((g) => (MFA_GRANTS as readonly string[]).includes(g)),
+    });
   }
   return unique;
 }

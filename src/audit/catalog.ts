@@ -36,6 +36,11 @@ export const AUDIT_ACTIONS = [
   'iam.api.deleted',
   'iam.oauth.consentGranted',
   'iam.oauth.refreshTokenReused',
+  'iam.mfa.enrolled',
+  'iam.mfa.removed',
+  'iam.mfa.reset',
+  'iam.mfa.challengeFailed',
+  'iam.mfa.recoveryCodesRegenerated',
   // Incident response
   'iam.user.disabled',
   'iam.user.accessRevoked',

@@ -252,6 +252,79 @@ export interface BackchannelLogoutsTable {
   sent_at: Timestamp | null;
 }
 
+export type MfaFactorType = 'otp' | 'email' | 'sms' | 'webauthn';
+
+export interface MfaFactorsTable {
+  id: string;
+  user_id: string;
+  type: MfaFactorType;
+  name: string | null;
+  /** TOTP seed, sealed with the context `mfa-factor-secret:<id>`. */
+  secret_sealed: string | null;
+  /** Email address or phone number, sealed with the context `mfa-factor-destination:<id>`. */
+  destination_sealed: string | null;
+  /** WebAuthn: the credential id (base64url) and its public key (COSE, base64url): public values. */
+  credential_id: string | null;
+  public_key: string | null;
+  sign_count: ColumnType<number, number | undefined, number>;
+  transports: ColumnType<string[], string[] | undefined, string[]>;
+  /** WebAuthn: the RFC 8176 method it proves (`hwk` or `swk`). */
+  amr: string | null;
+  confirmed: Generated<boolean>;
+  /** TOTP: the last time step accepted, so a code is not accepted twice. */
+  last_totp_step: ColumnType<number | null, number | null | undefined, number | null>;
+  last_used_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
+export interface MfaRecoveryCodesTable {
+  id: string;
+  user_id: string;
+  code_hash: Buffer;
+  created_at: CreatedAt;
+  used_at: Timestamp | null;
+}
+
+export interface MfaOobChallengesTable {
+  id: string;
+  user_id: string;
+  factor_id: string;
+  oob_code_hash: Buffer;
+  binding_code_hash: Buffer;
+  attempts: Generated<number>;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
+export interface MfaTokensTable {
+  token_hash: Buffer;
+  user_id: string;
+  client_id: string | null;
+  tenant_id: string | null;
+  request: Json;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
+export interface WebauthnChallengesTable {
+  id: string;
+  user_id: string;
+  purpose: 'registration' | 'authentication';
+  challenge: string;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  created_at: CreatedAt;
+}
+
+export interface SmsOutboxTable {
+  id: string;
+  recipient_sealed: string;
+  body_sealed: string;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -275,6 +348,12 @@ export interface Database {
   emails: EmailsTable;
   ip_blocks: IpBlocksTable;
   backchannel_logouts: BackchannelLogoutsTable;
+  mfa_factors: MfaFactorsTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
+  mfa_oob_challenges: MfaOobChallengesTable;
+  mfa_tokens: MfaTokensTable;
+  webauthn_challenges: WebauthnChallengesTable;
+  sms_outbox: SmsOutboxTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;
@@ -286,3 +365,4 @@ export type AuditEvent = Selectable<AuditEventsTable>;
 export type Application = Selectable<ApplicationsTable>;
 export type Api = Selectable<ApisTable>;
 export type IpBlock = Selectable<IpBlocksTable>;
+export type MfaFactor = Selectable<MfaFactorsTable>;

@@ -14,6 +14,10 @@ import { incidentRoutes } from '../incidents/routes.js';
 import { ipBlockHook, ipBlockRoutes } from '../ip-blocks/routes.js';
 import { keyRoutes } from '../keys/routes.js';
 import { memberRoutes } from '../memberships/routes.js';
+import { auth0MfaRoutes } from '../mfa/auth0-routes.js';
+import { devSmsRoutes } from '../mfa/dev-sms-routes.js';
+import { mfaRoutes } from '../mfa/routes.js';
+import { sessionMfaRoutes } from '../mfa/session-routes.js';
 import { createOidc } from '../oidc/index.js';
 import { oidcRoutes } from '../oidc/routes.js';
 import { permissionRoutes } from '../permissions/routes.js';
@@ -88,6 +92,7 @@ export async function createServer(ctx: AppContext) {
   app.addHook('onClose', () => oidc.close());
   await app.register(oidcRoutes(ctx, oidc));
   await app.register(uiRoutes(ctx, oidc));
+  await app.register(auth0MfaRoutes(ctx));
   await app.register(
     async (api) => {
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -107,6 +112,9 @@ export async function createServer(ctx: AppContext) {
       await api.register(incidentRoutes(ctx));
       await api.register(ipBlockRoutes(ctx));
       await api.register(accessReviewRoutes(ctx));
+      await api.register(sessionMfaRoutes(ctx));
+      await api.register(mfaRoutes(ctx));
+      await api.register(devSmsRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

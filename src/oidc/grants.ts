@@ -2,13 +2,14 @@ import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Actor } from '../audit/record.js';
 import { AppError } from '../errors.js';
+import { mfaNeed } from '../mfa/index.js';
 import { authenticate } from '../sessions/sessions.js';
 import { findAccount } from './accounts.js';
 import { gatehouseClient, PASSWORD_GRANT } from './clients.js';
 import type { OidcContext } from './lookups.js';
+import { mfaRequired, registerMfaGrants } from './mfa-grants.js';
 import { resourceServer } from './resources.js';
-
-const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access']);
+import { issueUserTokens } from './user-tokens.js';
 
 /**
  * Grants Gatehouse implements itself through oidc-provider's public extension point:
@@ -25,6 +26,7 @@ export function registerGrants(provider: Provider, ctx: OidcContext): void {
     'resource',
     'audience',
   ]);
+  registerMfaGrants(provider, ctx);
 }
 
 /**
@@ -63,19 +65,19 @@ export function auditEngineGrants(ctx: OidcContext, provider: Provider): void {
 }
 
 /** The one API a token is asked for (`audience`, or RFC 8707's `resource`). */
-function requestedAudience(koa: KoaContextWithOIDC): string | undefined {
+export function requestedAudience(koa: KoaContextWithOIDC): string | undefined {
   const audience = koa.oidc.params?.resource ?? koa.oidc.params?.audience;
   if (audience === undefined || audience === '') return undefined;
   if (typeof audience !== 'string') throw new errors.InvalidTarget('only one audience may be requested');
   return audience;
 }
 
-const requestedScopes = (koa: KoaContextWithOIDC): string[] =>
+export const requestedScopes = (koa: KoaContextWithOIDC): string[] =>
   String(koa.oidc.params?.scope ?? '')
     .split(' ')
     .filter(Boolean);
 
-function actorOf(koa: KoaContextWithOIDC, type: Actor['type'], id: string | null): Actor {
+export function actorOf(koa: KoaContextWithOIDC, type: Actor['type'], id: string | null): Actor {
   return { type, id, ip: koa.ip ?? null, userAgent: koa.get('user-agent') || null };
 }
 
@@ -125,65 +127,11 @@ async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaConte
   if (!account) throw new errors.InvalidGrant('wrong username or password');
   koa.oidc.entity('Account', account);
 
-  const scopes = requestedScopes(koa);
-  const oidcScopes = scopes.filter((scope) => OIDC_SCOPES.has(scope));
-  const audience = requestedAudience(koa);
-  const grant = new provider.Grant({ accountId: user.id, clientId: client.clientId });
-  grant.addOIDCScope(oidcScopes.join(' '));
-  koa.oidc.entity('Grant', grant);
-  let resource: InstanceType<Provider['ResourceServer']> | undefined;
-  if (audience) {
-    resource = new provider.ResourceServer(audience, await resourceServer(ctx, koa, audience, client));
-    grant.addResourceScope(audience, scopes.filter((scope) => resource?.scopes.has(scope)).join(' '));
+  // A user with a factor (or who must enrol one) answers Auth0's mfa_required, with the token for the MFA API.
+  const need = await mfaNeed(ctx, user, gatehouseClient(client).tenantId);
+  if (need !== 'none') {
+    await mfaRequired(ctx, koa, { userId: user.id, clientId: client.clientId, tenantId: gatehouseClient(client).tenantId, need });
+    return;
   }
-  const grantId = await grant.save();
-  const authTime = Math.floor(ctx.clock.now().getTime() / 1000);
-
-  const accessToken = new provider.AccessToken({
-    accountId: user.id,
-    client,
-    grantId,
-    gty: PASSWORD_GRANT,
-    scope: (resource ? scopes.filter((scope) => resource?.scopes.has(scope)) : oidcScopes).join(' ') || undefined,
-  });
-  if (resource) accessToken.resourceServer = resource;
-  const accessTokenValue = await accessToken.save();
-
-  let refreshToken: string | undefined;
-  if (oidcScopes.includes('offline_access') && client.grantTypeAllowed('refresh_token')) {
-    refreshToken = await new provider.RefreshToken({
-      accountId: user.id,
-      client,
-      grantId,
-      gty: PASSWORD_GRANT,
-      scope: scopes.join(' '),
-      ...(audience && { resource: audience }),
-      authTime,
-      rotations: 0,
-    }).save();
-  }
-
-  let idToken: string | undefined;
-  if (oidcScopes.includes('openid')) {
-    const claims = await account.claims('id_token', oidcScopes.join(' '), {}, []);
-    const token = new provider.IdToken({ ...claims, auth_time: authTime }, { ctx: koa });
-    (token as unknown as { scope: string }).scope = oidcScopes.join(' ');
-    idToken = await token.issue({ use: 'idtoken' });
-  }
-
-  ctx.auditBuffer.add({
-    action: 'iam.token.created',
-    actor: actorOf(koa, 'user', user.id),
-    tenantId: gatehouseClient(client).tenantId,
-    target: { type: 'user', id: user.id },
-    details: { jti: accessToken.jti, client_id: client.clientId, grant_type: PASSWORD_GRANT, ...(audience && { audience }) },
-  });
-  koa.body = {
-    access_token: accessTokenValue,
-    token_type: 'Bearer',
-    expires_in: accessToken.expiration,
-    ...(accessToken.scope && { scope: accessToken.scope }),
-    ...(refreshToken && { refresh_token: refreshToken }),
-    ...(idToken && { id_token: idToken }),
-  };
+  await issueUserTokens(provider, ctx, koa, { account, amr: ['pwd'], scope: koa.oidc.params?.scope, audience: requestedAudience(koa) });
 }

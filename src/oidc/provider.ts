@@ -12,6 +12,7 @@ import { auditEngineGrants, registerGrants } from './grants.js';
 import type { OidcContext } from './lookups.js';
 import { renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
 import { resourceServer } from './resources.js';
+import { authenticationClaims } from './user-tokens.js';
 
 /** Where the engine's endpoints live: Auth0's paths (the article's compatibility surface). */
 export const ROUTES = {
@@ -126,15 +127,19 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
         koa.oidc.client?.clientId === token.clientId ? koa.oidc.client : await koa.oidc.provider.Client.find(token.clientId as string);
       if (!client) return undefined;
       const isClient = token.kind === 'ClientCredentials';
-      return (await extraClaims(ctx, {
-        request: koa,
-        kind: isClient ? 'client' : 'user',
-        clientId: token.clientId as string,
-        clientTenantId: gatehouseClient(client).tenantId,
-        ...(!isClient && { accountId: (token as { accountId: string }).accountId }),
-        ...(!isClient && { grantId: (token as { grantId?: string }).grantId }),
-        ...(token.resourceServer?.audience && { audience: token.resourceServer.audience }),
-      })) as never;
+      return {
+        ...(await extraClaims(ctx, {
+          request: koa,
+          kind: isClient ? 'client' : 'user',
+          clientId: token.clientId as string,
+          clientTenantId: gatehouseClient(client).tenantId,
+          ...(!isClient && { accountId: (token as { accountId: string }).accountId }),
+          ...(!isClient && { grantId: (token as { grantId?: string }).grantId }),
+          ...(token.resourceServer?.audience && { audience: token.resourceServer.audience }),
+        })),
+        // How the user signed in (RFC 8176), when the grant says: the password and MFA grants, a refresh token, a code.
+        ...(!isClient && authenticationClaims(koa)),
+      } as never;
     },
     clientBasedCORS: (_koa, origin, client) =>
       [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])].some((uri) => originOf(uri) === origin),

@@ -41,6 +41,12 @@ export const POLICY_SECTIONS = {
     {
       /** off: no challenge; optional: users with a factor are challenged; required: everyone enrols. */
       policy: Type.Union([Type.Literal('off'), Type.Literal('optional'), Type.Literal('required')], { description: 'Default: optional' }),
+      /** The factors users may enrol (those already enrolled keep working). */
+      factors: Type.Array(Type.Union([Type.Literal('otp'), Type.Literal('email'), Type.Literal('sms'), Type.Literal('webauthn')]), {
+        uniqueItems: true,
+        maxItems: 4,
+        description: 'Default: ["otp", "email", "sms", "webauthn"]',
+      }),
     },
     { additionalProperties: false },
   ),
@@ -81,7 +87,7 @@ const DEFAULTS: Policies = {
     pair_block_days: 30,
     hard_limit: 100,
   },
-  mfa: { policy: 'optional' },
+  mfa: { policy: 'optional', factors: ['otp', 'email', 'sms', 'webauthn'] },
   audit: { retention_days: 400 },
 };
 

@@ -3,10 +3,12 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../context.js';
 import { actorOf, requireSession } from '../http/guards.js';
 import { errorResponses, SESSION } from '../http/schemas.js';
+import { issueMfaToken, mfaNeed } from '../mfa/index.js';
+import { MfaRequired } from '../mfa/schema.js';
 import { toUser, User } from '../users/schema.js';
 import { clearSessionCookie, setSessionCookie } from './cookie.js';
 import { changePassword } from './password-change.js';
-import { signIn, signOut } from './sessions.js';
+import { authenticate, openSession, signOut } from './sessions.js';
 
 const SignInBody = Type.Object(
   {
@@ -43,12 +45,34 @@ export const sessionRoutes =
           tags: ['session'],
           summary: 'Sign in with username (or email) and password',
           body: SignInBody,
-          response: { 200: SessionCreated, ...errorResponses },
+          response: { 200: SessionCreated, 401: MfaRequired, ...errorResponses },
         },
       },
       async (request, reply) => {
         const { username, password, 'remember-me': rememberMe } = request.body;
-        const { token, session } = await signIn(ctx, { username, password, rememberMe }, actorOf(request));
+        const actor = actorOf(request);
+        const user = await authenticate(ctx, { username, password }, actor);
+        // A user with a factor (or who must enrol one) gets an mfa_token instead of a session: POST /session/mfa.
+        const need = await mfaNeed(ctx, user, null);
+        if (need !== 'none') {
+          const mfaToken = await issueMfaToken(ctx, {
+            userId: user.id,
+            clientId: null,
+            tenantId: null,
+            request: { ...(rememberMe !== undefined && { remember_me: rememberMe }) },
+            need,
+          });
+          return reply.status(401).send({
+            error: 'mfa_required' as const,
+            message:
+              need === 'enrol'
+                ? 'Multi-factor authentication is required: enrol a factor with POST /mfa/associate, then POST /api/v1/session/mfa'
+                : 'Multi-factor authentication is required: POST /api/v1/session/mfa with the mfa_token and a code',
+            mfa_token: mfaToken,
+            ...(need === 'enrol' && { details: { enrolment_required: true } }),
+          });
+        }
+        const { token, session } = await openSession(ctx, user, { rememberMe }, actor);
         setSessionCookie(ctx, reply, token, session);
         return { token, id: session.id, expires_at: session.expires_at.toISOString() };
       },

@@ -88,8 +88,21 @@ export async function authenticate(
 /** Password sign-in: authenticate, then open a session. */
 export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor): Promise<SignedIn> {
   const user = await authenticate(ctx, input, actor);
+  return openSession(ctx, user, { rememberMe: input.rememberMe }, actor);
+}
+
+/**
+ * Opens a session for a user who has proved who they are: by password, or by password and
+ * a second factor (`amr`, RFC 8176 methods, recorded with the sign-in's audit event).
+ */
+export async function openSession(
+  ctx: AppContext,
+  user: User,
+  options: { rememberMe?: boolean | undefined; amr?: string[] },
+  actor: Actor,
+): Promise<SignedIn> {
   const now = ctx.clock.now();
-  const remember = input.rememberMe === true;
+  const remember = options.rememberMe === true;
   const token = randomToken('ghs');
   const sessionId = ctx.ids.next();
   const { audit, outbox } = auditRows(ctx, {
@@ -97,7 +110,7 @@ export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor):
     actor: { ...actor, type: 'user', id: user.id },
     tenantId: user.home_tenant_id,
     target: { type: 'user', id: user.id },
-    details: { session_id: sessionId, remember_me: remember },
+    details: { session_id: sessionId, remember_me: remember, ...(options.amr && { amr: options.amr }) },
   });
   // The hot path of every sign-in: one statement (atomic on its own) writes the session,
   // the last-login time and the audit event, so the database round trips stay at two.

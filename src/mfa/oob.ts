@@ -1,0 +1,167 @@
+import { createHmac, randomInt } from 'node:crypto';
+import { type Actor, recordAudit } from '../audit/record.js';
+import type { AppContext } from '../context.js';
+import { constantTimeEqual, randomToken, sha256 } from '../crypto/secrets.js';
+import type { MfaFactor } from '../db/schema.js';
+import { queueEmail } from '../email/mailer.js';
+import { AppError, notFound } from '../errors.js';
+import { assertFactorAllowed, factorDestination, factorOf, sealDestination } from './factors.js';
+import { smsSender } from './sms.js';
+
+/** A code sent by email or SMS lives five minutes and takes at most five guesses. */
+const OOB_TTL_MS = 5 * 60_000;
+const OOB_MAX_ATTEMPTS = 5;
+const E164 = /^\+[1-9]\d{6,14}$/;
+
+/** The messages (English for now; kept together so a catalog can take them later). */
+const TEXT = {
+  subject: (tenant: string) => `Your ${tenant} verification code`,
+  email: (tenant: string, code: string) =>
+    `Your ${tenant} verification code is ${code}\n\nIt expires in 5 minutes. If you did not try to sign in, change your password.`,
+  html: (tenant: string, code: string) =>
+    `<p>Your ${escapeHtml(tenant)} verification code is <strong>${code}</strong></p><p>It expires in 5 minutes. If you did not try to sign in, change your password.</p>`,
+  sms: (tenant: string, code: string) => `${code} is your ${tenant} verification code. It expires in 5 minutes.`,
+};
+
+const escapeHtml = (value: string) =>
+  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+
+const bindingHash = (ctx: AppContext, challengeId: string, code: string) =>
+  createHmac('sha256', ctx.masterKey).update(`mfa-binding-code\0${challengeId}\0${code}`, 'utf8').digest();
+
+async function userWithTenant(ctx: AppContext, userId: string) {
+  const user = await ctx.db
+    .selectFrom('users as u')
+    .leftJoin('tenants as t', 't.id', 'u.home_tenant_id')
+    .select(['u.id', 'u.email', 'u.home_tenant_id', 't.name as tenant_name'])
+    .where('u.id', '=', userId)
+    .executeTakeFirst();
+  if (!user) throw notFound('User');
+  return user;
+}
+
+/**
+ * Starts an email or SMS enrolment: a new, unconfirmed factor (the destination sealed at
+ * rest; email: the account's address) and a first code sent there to prove it.
+ */
+export async function enrolOob(
+  ctx: AppContext,
+  actor: Actor,
+  userId: string,
+  channel: 'email' | 'sms',
+  phoneNumber?: string,
+): Promise<{ factorId: string; oobCode: string }> {
+  const user = await userWithTenant(ctx, userId);
+  await assertFactorAllowed(ctx, user.home_tenant_id, channel);
+  let destination = user.email;
+  if (channel === 'sms') {
+    const phone = phoneNumber?.replace(/[\s().-]/g, '');
+    if (!phone || !E164.test(phone))
+      throw new AppError('invalid_phone_number', 'phone_number must be in E.164 form, e.g. +14155550100', { field: 'phone_number' });
+    destination = phone;
+  }
+  const factorId = ctx.ids.next();
+  await ctx.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('mfa_factors').where('user_id', '=', userId).where('type', '=', channel).where('confirmed', '=', false).execute();
+    await trx
+      .insertInto('mfa_factors')
+      .values({
+        id: factorId,
+        user_id: userId,
+        type: channel,
+        destination_sealed: sealDestination(ctx, factorId, destination),
+        created_at: ctx.clock.now(),
+      })
+      .execute();
+    await recordAudit(trx, ctx, {
+      action: 'iam.mfa.enrolled',
+      actor,
+      tenantId: user.home_tenant_id,
+      target: { type: 'user', id: userId },
+      details: { factor_id: factorId, type: channel, confirmed: false },
+    });
+  });
+  const { oobCode } = await startChallenge(ctx, userId, factorId);
+  return { factorId, oobCode };
+}
+
+/**
+ * Sends a fresh six-digit code to an email or SMS factor (earlier unanswered codes of that
+ * factor stop working) and returns the `oob_code` that binds the answer to this challenge.
+ */
+export async function startChallenge(ctx: AppContext, userId: string, factorId: string): Promise<{ oobCode: string }> {
+  const factor = await factorOf(ctx.db, userId, factorId);
+  if (factor.type !== 'email' && factor.type !== 'sms') {
+    throw new AppError('invalid_request', 'Only email and SMS factors are sent a code', { factor_type: factor.type });
+  }
+  const user = await userWithTenant(ctx, userId);
+  const tenant = user.tenant_name ?? 'Gatehouse';
+  const destination = factorDestination(ctx, factor);
+  const oobCode = randomToken('ghoob');
+  const bindingCode = String(randomInt(0, 1_000_000)).padStart(6, '0');
+  const challengeId = ctx.ids.next();
+  const now = ctx.clock.now();
+  await ctx.db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('mfa_oob_challenges').where('factor_id', '=', factor.id).where('used_at', 'is', null).execute();
+    await trx
+      .insertInto('mfa_oob_challenges')
+      .values({
+        id: challengeId,
+        user_id: userId,
+        factor_id: factor.id,
+        oob_code_hash: sha256(oobCode),
+        binding_code_hash: bindingHash(ctx, challengeId, bindingCode),
+        expires_at: new Date(now.getTime() + OOB_TTL_MS),
+        created_at: now,
+      })
+      .execute();
+    if (factor.type === 'email') {
+      await queueEmail(trx, ctx, {
+        to: destination,
+        subject: TEXT.subject(tenant),
+        text: TEXT.email(tenant, bindingCode),
+        html: TEXT.html(tenant, bindingCode),
+        tenantId: user.home_tenant_id,
+      });
+    }
+  });
+  if (factor.type === 'sms') {
+    try {
+      await smsSender(ctx).send(destination, TEXT.sms(tenant, bindingCode));
+    } catch (error) {
+      await ctx.db.deleteFrom('mfa_oob_challenges').where('id', '=', challengeId).execute();
+      throw error;
+    }
+  }
+  return { oobCode };
+}
+
+/**
+ * The factor an `oob_code` + binding code answer proves, or undefined. Every answer to a
+ * live challenge spends one of its five attempts; the binding code is compared as a keyed
+ * hash in constant time; a right answer spends the challenge.
+ */
+export async function matchOob(ctx: AppContext, userId: string, oobCode: string, bindingCode: string): Promise<MfaFactor | undefined> {
+  const now = ctx.clock.now();
+  const challenge = await ctx.db
+    .updateTable('mfa_oob_challenges')
+    .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
+    .where('oob_code_hash', '=', sha256(oobCode))
+    .where('user_id', '=', userId)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .where('attempts', '<', OOB_MAX_ATTEMPTS)
+    .returning(['id', 'factor_id', 'binding_code_hash'])
+    .executeTakeFirst();
+  if (!challenge) return undefined;
+  if (!constantTimeEqual(bindingHash(ctx, challenge.id, bindingCode.trim()), challenge.binding_code_hash)) return undefined;
+  const spent = await ctx.db
+    .updateTable('mfa_oob_challenges')
+    .set({ used_at: now })
+    .where('id', '=', challenge.id)
+    .where('used_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst();
+  if (!spent) return undefined;
+  return ctx.db.selectFrom('mfa_factors').selectAll().where('id', '=', challenge.factor_id).executeTakeFirst();
+}
