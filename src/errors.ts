@@ -16,6 +16,10 @@ export const ERROR_STATUS = {
   missing_organization: 400,
   password_too_short: 400,
   password_too_long: 400,
+  password_too_common: 400,
+  password_contains_user_info: 400,
+  password_reused: 400,
+  password_breached: 400,
   unknown_permission: 400,
   unknown_role: 400,
   reserved_permission: 400,
@@ -72,6 +76,8 @@ export const ERROR_STATUS = {
   ip_block_exists: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  // 429: brute-force protection (src/protection/)
+  too_many_attempts: 429,
   // 5xx
   internal_error: 500,
   server_busy: 503,

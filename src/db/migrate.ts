@@ -2,6 +2,7 @@ import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } fr
 import * as m0001 from './migrations/0001_foundation.js';
 import * as m0002 from './migrations/0002_oauth.js';
 import * as m0003 from './migrations/0003_policies_email.js';
+import * as m0004 from './migrations/0004_protection.js';
 import * as m0005 from './migrations/0005_mfa.js';
 import * as m0010 from './migrations/0010_incidents.js';
 
@@ -14,6 +15,7 @@ const MIGRATIONS: Record<string, { up: string[] }> = {
   '0001_foundation': m0001,
   '0002_oauth': m0002,
   '0003_policies_email': m0003,
+  '0004_protection': m0004,
   '0005_mfa': m0005,
   '0010_incidents': m0010,
 };

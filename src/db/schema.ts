@@ -325,6 +325,50 @@ export interface SmsOutboxTable {
   created_at: CreatedAt;
 }
 
+export interface AttemptAccountsTable {
+  subject: string;
+  kind: string;
+  user_id: string | null;
+  failures: number;
+  locked_until: Date | null;
+  hard_locked: Generated<boolean>;
+  updated_at: Timestamp;
+}
+
+export interface AttemptPairsTable {
+  subject: string;
+  kind: string;
+  ip: string;
+  user_id: string | null;
+  failures: number;
+  blocked_until: Date | null;
+  updated_at: Timestamp;
+}
+
+export interface AttemptIpsTable {
+  ip: string;
+  failures: number;
+  window_started_at: Timestamp;
+  blocked_until: Date | null;
+}
+
+export interface UnblockTokensTable {
+  token_hash: Buffer;
+  user_id: string;
+  kind: string;
+  ip: string;
+  expires_at: Timestamp;
+  used_at: Date | null;
+  created_at: Timestamp;
+}
+
+export interface PasswordHistoryTable {
+  id: string;
+  user_id: string;
+  password_hash: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -354,6 +398,11 @@ export interface Database {
   mfa_tokens: MfaTokensTable;
   webauthn_challenges: WebauthnChallengesTable;
   sms_outbox: SmsOutboxTable;
+  attempt_accounts: AttemptAccountsTable;
+  attempt_pairs: AttemptPairsTable;
+  attempt_ips: AttemptIpsTable;
+  unblock_tokens: UnblockTokensTable;
+  password_history: PasswordHistoryTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;

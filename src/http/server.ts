@@ -22,6 +22,9 @@ import { createOidc } from '../oidc/index.js';
 import { oidcRoutes } from '../oidc/routes.js';
 import { permissionRoutes } from '../permissions/routes.js';
 import { policyRoutes } from '../policies/routes.js';
+import { unblockPages } from '../protection/pages.js';
+import { lockoutRoutes } from '../protection/routes.js';
+import { closeProtectionStore } from '../protection/store.js';
 import { roleApiPermissionRoutes } from '../roles/api-permission-routes.js';
 import { roleRoutes } from '../roles/routes.js';
 import { sessionRoutes } from '../sessions/routes.js';
@@ -54,6 +57,7 @@ export async function createServer(ctx: AppContext) {
     const appError = toAppError(error);
     if (appError.status >= 500) request.log.error({ err: error }, 'Request failed');
     const body = { error: appError.code, message: appError.message, ...(appError.details && { details: appError.details }) };
+    setRetryAfter(reply, appError);
     reply.status(appError.status).type('application/json').send(body);
   });
   app.setNotFoundHandler((request, reply) => {
@@ -93,6 +97,8 @@ export async function createServer(ctx: AppContext) {
   await app.register(oidcRoutes(ctx, oidc));
   await app.register(uiRoutes(ctx, oidc));
   await app.register(auth0MfaRoutes(ctx));
+  await app.register(unblockPages(ctx));
+  app.addHook('onClose', () => closeProtectionStore(ctx));
   await app.register(
     async (api) => {
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -101,6 +107,7 @@ export async function createServer(ctx: AppContext) {
       await api.register(tenantRoutes(ctx));
       await api.register(policyRoutes(ctx));
       await api.register(userRoutes(ctx));
+      await api.register(lockoutRoutes(ctx));
       await api.register(memberRoutes(ctx));
       await api.register(roleRoutes(ctx));
       await api.register(roleApiPermissionRoutes(ctx));
@@ -119,6 +126,12 @@ export async function createServer(ctx: AppContext) {
     { prefix: '/api/v1' },
   );
   return app;
+}
+
+/** A refusal by the brute-force protection says when to come back (RFC 9110 Retry-After). */
+export function setRetryAfter(reply: { header(name: string, value: string): unknown }, error: AppError): void {
+  const retryAfter = error.details?.retry_after;
+  if (error.code === 'too_many_attempts' && typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
 }
 
 const FASTIFY_ERRORS: Record<string, () => AppError> = {

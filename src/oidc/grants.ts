@@ -64,6 +64,15 @@ export function auditEngineGrants(ctx: OidcContext, provider: Provider): void {
   });
 }
 
+/** 429 `too_many_attempts` with Retry-After, in the OAuth error shape (as Auth0's token endpoint answers). */
+function tooManyAttempts(koa: KoaContextWithOIDC, error: AppError): Error {
+  const retryAfter = error.details?.retry_after;
+  if (typeof retryAfter === 'number') koa.set('Retry-After', String(retryAfter));
+  const refusal = new errors.CustomOIDCProviderError('too_many_attempts', 'Too many attempts; try again later');
+  Object.assign(refusal, { status: 429, statusCode: 429 });
+  return refusal;
+}
+
 /** The one API a token is asked for (`audience`, or RFC 8707's `resource`). */
 export function requestedAudience(koa: KoaContextWithOIDC): string | undefined {
   const audience = koa.oidc.params?.resource ?? koa.oidc.params?.audience;
@@ -119,6 +128,8 @@ async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaConte
   } catch (error) {
     // After the right password only: the user must choose a new one (decision 123).
     if (error instanceof AppError && error.code === 'password_change_required') throw new errors.InvalidGrant('password change required');
+    // Auth0 answers a blocked or locked account with 429 too_many_attempts, for unknown users too.
+    if (error instanceof AppError && error.code === 'too_many_attempts') throw tooManyAttempts(koa, error);
     // Same answer for unknown user, wrong password and disabled account (DESIGN §6).
     if (error instanceof AppError) throw new errors.InvalidGrant('wrong username or password');
     throw error;

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { type Static, type TPartial, Type } from '@sinclair/typebox';
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
@@ -34,6 +35,15 @@ export const POLICY_SECTIONS = {
       pair_block_days: Type.Integer({ minimum: 1, maximum: 365, description: 'Default: 30' }),
       /** Consecutive failures after which password sign-in stays off until a reset (NIST SP 800-63B). */
       hard_limit: Type.Integer({ minimum: 10, maximum: 10_000, description: 'Default: 100' }),
+      /** Credential stuffing: failures from one address, across all accounts, within the window (read from the system tenant only). */
+      ip_threshold: Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Default: 100; system tenant only' }),
+      ip_window_seconds: Type.Integer({ minimum: 1, maximum: 86_400, description: 'Default: 3600; system tenant only' }),
+      ip_block_seconds: Type.Integer({ minimum: 1, maximum: 604_800, description: 'Default: 3600; system tenant only' }),
+      /** Networks exempt from the per-address throttle, e.g. an office's NAT (system tenant only). */
+      trusted_networks: Type.Array(Type.String({ maxLength: 64, pattern: '^[0-9a-fA-F.:]+(/[0-9]{1,3})?$' }), {
+        maxItems: 100,
+        description: 'CIDR ranges or addresses. Default: []; system tenant only',
+      }),
     },
     { additionalProperties: false },
   ),
@@ -86,6 +96,10 @@ const DEFAULTS: Policies = {
     pair_threshold: 10,
     pair_block_days: 30,
     hard_limit: 100,
+    ip_threshold: 100,
+    ip_window_seconds: 3600,
+    ip_block_seconds: 3600,
+    trusted_networks: [],
   },
   mfa: { policy: 'optional', factors: ['otp', 'email', 'sms', 'webauthn'] },
   audit: { retention_days: 400 },
@@ -130,6 +144,28 @@ export async function readPolicies(ctx: AppContext, scope: Scope, tenantId: stri
   return resolvePolicies(tenant.policies);
 }
 
+/** Each trusted network must parse as an address or CIDR range (node:net's BlockList decides). */
+function assertNetworks(networks: string[]): void {
+  for (const network of networks) {
+    if (!parseNetwork(network)) {
+      throw new AppError('invalid_field', `lockout.trusted_networks: "${network}" is not an IP address or CIDR range`, {
+        field: 'lockout.trusted_networks',
+      });
+    }
+  }
+}
+
+/** An address or CIDR range as node:net's BlockList takes it, or undefined when it is not one. */
+export function parseNetwork(network: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
+  const [address = '', bits] = network.split('/');
+  const family = isIP(address) === 4 ? 'ipv4' : isIP(address) === 6 ? 'ipv6' : undefined;
+  if (!family) return undefined;
+  const max = family === 'ipv4' ? 32 : 128;
+  const prefix = bits === undefined ? max : Number(bits);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) return undefined;
+  return { address, prefix, family };
+}
+
 /** Changes some values of some sections; the others keep what they were. */
 export async function updatePolicies(
   ctx: AppContext,
@@ -152,6 +188,7 @@ export async function updatePolicies(
       field: 'lockout.account_initial_delay_seconds',
     });
   }
+  assertNetworks(resolved.lockout.trusted_networks);
   await ctx.db.transaction().execute(async (trx) => {
     await trx
       .updateTable('tenants')

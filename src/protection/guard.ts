@@ -1,12 +1,13 @@
+import { BlockList, isIPv6 } from 'node:net';
 import type { AppContext } from '../context.js';
-import type { AppError } from '../errors.js';
+import { fingerprint } from '../crypto/secrets.js';
+import { AppError } from '../errors.js';
+import { systemTenantId } from '../permissions/effective.js';
+import { type Policies, parseNetwork, tenantPolicies } from '../policies/policies.js';
+import { recordBlocks } from './notify.js';
+import { type Admission, type AttemptKey, type AttemptKind, type LockoutRules, protectionStore } from './store.js';
 
-/**
- * PLACEHOLDER (branch h/mfa): the agreed interface of the brute-force guard, which the
- * "protect" branch implements. This stand-in only runs the check; on merge the real
- * guard (lockout, pair block, hard limit, IP throttle) replaces this file.
- */
-export type AttemptKind = 'password' | 'mfa' | 'recovery_code' | 'code';
+export type { AttemptKind } from './store.js';
 
 export interface AttemptSubject {
   /** The account, when known; null for an unknown username (counted under `login`, like a known one). */
@@ -23,13 +24,112 @@ export interface AttemptSubject {
  * WITHOUT calling `check` when a lockout, pair block, hard limit or IP throttle applies. Otherwise runs `check`;
  * false counts one failure (and may lock, block, notify, audit) and throws `failure()`; true clears the account's
  * consecutive failures (and the pair's).
+ *
+ * The attempt is counted before `check` runs and the count is taken back when it succeeds,
+ * so a burst of concurrent guesses cannot slip past the threshold while the first ones are
+ * still being hashed. A `check` that throws an AppError (a malformed code) counts as a
+ * failure and its error is passed on.
  */
 export async function guardAttempt(
-  _ctx: AppContext,
-  _kind: AttemptKind,
-  _subject: AttemptSubject,
+  ctx: AppContext,
+  kind: AttemptKind,
+  subject: AttemptSubject,
   check: () => Promise<boolean>,
   failure: () => AppError,
 ): Promise<void> {
-  if (!(await check())) throw failure();
+  const [policies, system] = await Promise.all([tenantPolicies(ctx, subject.tenantId), systemPolicies(ctx)]);
+  const rules = lockoutRules(policies, system);
+  const key: AttemptKey = {
+    kind,
+    subject: subject.userId ?? `login:${fingerprint(ctx.masterKey, 'attempt-login', subject.login.trim().toLowerCase())}`,
+    userId: subject.userId,
+    ip: subject.ip,
+    ipCounted: subject.ip !== null && !isTrusted(system.lockout.trusted_networks, subject.ip),
+  };
+  const store = protectionStore(ctx);
+  const now = ctx.clock.now();
+  const admission = await store.admit(key, rules, now);
+  if (!admission.admitted) throw tooManyAttempts(retryAfterSeconds(admission, rules, now));
+
+  let ok: boolean;
+  try {
+    ok = await check();
+  } catch (error) {
+    if (error instanceof AppError) await countFailure(ctx, key, subject, rules, admission.failures);
+    throw error;
+  }
+  if (ok) {
+    await store.succeeded(key, ctx.clock.now());
+    return;
+  }
+  await countFailure(ctx, key, subject, rules, admission.failures);
+  throw failure();
+}
+
+async function countFailure(ctx: AppContext, key: AttemptKey, subject: AttemptSubject, rules: LockoutRules, failures: number) {
+  const now = ctx.clock.now();
+  const outcome = await protectionStore(ctx).failed(key, rules, now);
+  await recordBlocks(ctx, { key, tenantId: subject.tenantId, rules, failures, outcome, now });
+}
+
+/** The one refusal, alike for every account (known or not) and every reason. */
+export function tooManyAttempts(retryAfter: number): AppError {
+  return new AppError('too_many_attempts', 'Too many attempts; try again later', { retry_after: retryAfter });
+}
+
+function retryAfterSeconds(refusal: Exclude<Admission, { admitted: true }>, rules: LockoutRules, now: Date): number {
+  // A hard lock ends only by a reset or an administrator; saying so would tell it apart.
+  if (!refusal.until) return rules.maxDelaySeconds;
+  return Math.max(1, Math.ceil((refusal.until.getTime() - now.getTime()) / 1000));
+}
+
+/** The account rules come from the user's home tenant, the per-address throttle from the system tenant. */
+export function lockoutRules(policies: Policies, system: Policies): LockoutRules {
+  const lockout = policies.lockout;
+  return {
+    accountThreshold: lockout.account_threshold,
+    initialDelaySeconds: lockout.account_initial_delay_seconds,
+    maxDelaySeconds: lockout.account_max_delay_seconds,
+    pairThreshold: lockout.pair_threshold,
+    pairBlockSeconds: lockout.pair_block_days * 86_400,
+    hardLimit: lockout.hard_limit,
+    ipThreshold: system.lockout.ip_threshold,
+    ipWindowSeconds: system.lockout.ip_window_seconds,
+    ipBlockSeconds: system.lockout.ip_block_seconds,
+  };
+}
+
+const systemTenants = new WeakMap<AppContext, Promise<string>>();
+
+/** The system tenant's policies (the per-address throttle is not a tenant's matter). */
+export async function systemPolicies(ctx: AppContext): Promise<Policies> {
+  let id = systemTenants.get(ctx);
+  if (!id) {
+    id = systemTenantId(ctx.db);
+    id.catch(() => systemTenants.delete(ctx));
+    systemTenants.set(ctx, id);
+  }
+  return tenantPolicies(ctx, await id);
+}
+
+const blockLists = new WeakMap<string[], BlockList>();
+
+function isTrusted(networks: string[], ip: string): boolean {
+  if (networks.length === 0) return false;
+  let list = blockLists.get(networks);
+  if (!list) {
+    list = new BlockList();
+    for (const network of networks) {
+      const parsed = parseNetwork(network);
+      if (parsed) list.addSubnet(parsed.address, parsed.prefix, parsed.family);
+    }
+    blockLists.set(networks, list);
+  }
+  // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d.
+  const mapped = ip.startsWith('::ffff:') && !isIPv6(ip.slice(7)) ? ip.slice(7) : ip;
+  try {
+    return list.check(mapped, isIPv6(mapped) ? 'ipv6' : 'ipv4');
+  } catch {
+    return false;
+  }
 }

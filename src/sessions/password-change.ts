@@ -1,6 +1,7 @@
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
+import { endProtection } from '../protection/lockout.js';
 import { assertPasswordAcceptable } from '../users/password-rules.js';
 import { authenticate } from './sessions.js';
 
@@ -36,4 +37,6 @@ export async function changePassword(ctx: AppContext, input: PasswordChange, act
       details: { was_required: user.password_reset_required },
     });
   });
+  // A new password ends the lockouts and blocked addresses that guarded the old one.
+  await endProtection(ctx, { ...actor, type: 'user', id: user.id }, user.id, user.home_tenant_id, 'password_changed');
 }

@@ -4,6 +4,7 @@ import type { AppContext } from '../context.js';
 import { fingerprint, randomToken, sha256 } from '../crypto/secrets.js';
 import type { Database, Session, User } from '../db/schema.js';
 import { AppError } from '../errors.js';
+import { guardAttempt } from '../protection/guard.js';
 import { findUserByLogin } from '../users/users.js';
 
 /** DESIGN §4 defaults; "remember me" keeps a browser signed in for 30 days of use. */
@@ -35,6 +36,8 @@ export interface SignedIn {
  * (a verify against a dummy hash); a disabled account is reported only after the right
  * password, so the answer never tells whether an account exists. Failures are audited.
  * With `passwordChange` (the password-change endpoint) a required password change does not stop it.
+ * Every attempt goes through the brute-force guard (src/protection/guard.ts): once a limit
+ * applies, the answer is `429 too_many_attempts` for known and unknown accounts alike.
  */
 export async function authenticate(
   ctx: AppContext,
@@ -43,20 +46,37 @@ export async function authenticate(
   options: { passwordChange?: boolean } = {},
 ): Promise<User> {
   const user = await findUserByLogin(ctx.db, input.username);
-  const passwordOk = await ctx.passwords.verify(user?.password_hash, input.password);
-  if (!user || !passwordOk) {
-    await recordAudit(ctx.db, ctx, {
-      action: 'iam.user.loginFailed',
-      actor,
-      outcome: 'failure',
-      ...(user && { target: { type: 'user', id: user.id }, tenantId: user.home_tenant_id }),
-      // An unknown username may be a password typed in the wrong field: keep only its fingerprint.
-      details: user
-        ? { reason: 'wrong_password' }
-        : { reason: 'unknown_user', username_fingerprint: usernameFingerprint(ctx, input.username) },
-    });
-    throw new AppError('invalid_credentials', 'Wrong username or password');
+  const subject = {
+    userId: user?.id ?? null,
+    login: input.username.trim().toLowerCase(),
+    ip: actor.ip,
+    tenantId: user?.home_tenant_id ?? null,
+  };
+  try {
+    // Brute-force protection first: a locked account or blocked address is refused before any hashing.
+    await guardAttempt(
+      ctx,
+      'password',
+      subject,
+      () => ctx.passwords.verify(user?.password_hash, input.password),
+      () => new AppError('invalid_credentials', 'Wrong username or password'),
+    );
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'invalid_credentials') {
+      await recordAudit(ctx.db, ctx, {
+        action: 'iam.user.loginFailed',
+        actor,
+        outcome: 'failure',
+        ...(user && { target: { type: 'user', id: user.id }, tenantId: user.home_tenant_id }),
+        // An unknown username may be a password typed in the wrong field: keep only its fingerprint.
+        details: user
+          ? { reason: 'wrong_password' }
+          : { reason: 'unknown_user', username_fingerprint: usernameFingerprint(ctx, input.username) },
+      });
+    }
+    throw error;
   }
+  if (!user) throw new AppError('invalid_credentials', 'Wrong username or password'); // unreachable: no hash verifies
   if (user.status !== 'active') {
     await recordAudit(ctx.db, ctx, {
       action: 'iam.user.loginFailed',

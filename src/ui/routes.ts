@@ -4,6 +4,7 @@ import type { AppContext } from '../context.js';
 import { constantTimeEqual } from '../crypto/secrets.js';
 import { AppError } from '../errors.js';
 import { actorOf, SESSION_COOKIE } from '../http/guards.js';
+import { setRetryAfter } from '../http/server.js';
 import type { Interaction, Oidc } from '../oidc/index.js';
 import { brandingOf } from '../oidc/pages.js';
 import { setSessionCookie } from '../sessions/cookie.js';
@@ -13,6 +14,13 @@ import { PAGE_HEADERS } from './html.js';
 import { consentPage, errorPage, organizationPage, signInPage } from './pages.js';
 
 const FORM_LIMIT = 16 * 1024;
+
+/** The hosted page's words for a refusal by the brute-force protection (the same for every account). */
+function tooManyAttemptsText(retryAfter: unknown): string {
+  const seconds = typeof retryAfter === 'number' ? retryAfter : 0;
+  const wait = seconds <= 90 ? `${Math.max(1, seconds)} seconds` : seconds <= 5400 ? `${Math.ceil(seconds / 60)} minutes` : 'a while';
+  return `Too many sign-in attempts. Wait ${wait} and try again, or reset your password.`;
+}
 type Form = Record<string, string>;
 
 /**
@@ -143,7 +151,9 @@ export const uiRoutes =
         setSessionCookie(ctx, reply, token, session);
         return go(reply, await oidc.finishLogin(request.raw, reply.raw, user.id));
       } catch (error) {
-        if (!(error instanceof AppError) || error.status !== 401) throw error;
+        if (!(error instanceof AppError) || (error.status !== 401 && error.code !== 'too_many_attempts')) throw error;
+        const refused = error.code === 'too_many_attempts';
+        if (refused) setRetryAfter(reply, error);
         return show(
           reply,
           it,
@@ -154,9 +164,9 @@ export const uiRoutes =
               csrf: csrfFor(it.uid),
               clientName: it.client.name,
               username,
-              error: 'Wrong username or password.',
+              error: refused ? tooManyAttemptsText(error.details?.retry_after) : 'Wrong username or password.',
             }),
-          401,
+          refused ? 429 : 401,
         );
       }
     });

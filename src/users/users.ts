@@ -14,6 +14,7 @@ import {
   type Scope,
   systemTenantId,
 } from '../permissions/effective.js';
+import { endProtection } from '../protection/lockout.js';
 import { endUserAccess } from '../sessions/revoke-access.js';
 import { revokeUserSessions } from '../sessions/sessions.js';
 import { assertPasswordAcceptable } from './password-rules.js';
@@ -185,7 +186,7 @@ export async function updateMe(ctx: AppContext, actor: Actor, id: string, patch:
 async function applyUserPatch(ctx: AppContext, actor: Actor, id: string, patch: UserPatch): Promise<User> {
   if (patch.password !== undefined) assertPasswordAcceptable(patch.password);
   const passwordHash = patch.password === undefined ? undefined : await ctx.passwords.hash(patch.password);
-  return ctx.db.transaction().execute(async (trx) => {
+  const user = await ctx.db.transaction().execute(async (trx) => {
     const updated = await trx
       .updateTable('users')
       .set({
@@ -216,6 +217,9 @@ async function applyUserPatch(ctx: AppContext, actor: Actor, id: string, patch: 
     });
     return updated;
   });
+  // A new password ends the lockouts and blocked addresses that guarded the old one.
+  if (passwordHash !== undefined) await endProtection(ctx, actor, id, user.home_tenant_id, 'password_changed');
+  return user;
 }
 
 export async function deleteUser(ctx: AppContext, scope: Scope, actor: Actor, id: string): Promise<void> {

@@ -1,0 +1,116 @@
+import { type Actor, recordAudit } from '../audit/record.js';
+import type { AppContext } from '../context.js';
+import { sha256 } from '../crypto/secrets.js';
+import type { Scope } from '../permissions/effective.js';
+import { assertManageable, getUser } from '../users/users.js';
+import { protectionStore } from './store.js';
+
+export interface LockoutView {
+  user_id: string;
+  /** Password sign-in (or another kind) refused now: a running lockout or the hard limit. */
+  locked: boolean;
+  hard_locked: boolean;
+  locked_until: Date | null;
+  attempts: { kind: string; failures: number; locked_until: Date | null; hard_locked: boolean }[];
+  addresses: { kind: string; ip: string; failures: number; blocked_until: Date | null; throttled_until: Date | null }[];
+}
+
+/** A user's brute-force state, as an administrator who may read the user sees it. */
+export async function getLockout(ctx: AppContext, scope: Scope, userId: string): Promise<LockoutView> {
+  await getUser(ctx, scope, userId);
+  const now = ctx.clock.now();
+  const state = await protectionStore(ctx).state(userId, now);
+  const live = (until: Date | null) => (until && until > now ? until : null);
+  const attempts = state.accounts.map((a) => ({ ...a, locked_until: live(a.locked_until) }));
+  const throttled = new Map(state.ips.map((ip) => [ip.ip, ip.blocked_until]));
+  const lockedUntil = attempts.reduce<Date | null>(
+    (max, a) => (a.locked_until && (!max || a.locked_until > max) ? a.locked_until : max),
+    null,
+  );
+  const hardLocked = attempts.some((a) => a.hard_locked);
+  return {
+    user_id: userId,
+    locked: hardLocked || lockedUntil !== null,
+    hard_locked: hardLocked,
+    locked_until: lockedUntil,
+    attempts,
+    addresses: state.pairs.map((p) => ({ ...p, blocked_until: live(p.blocked_until), throttled_until: live(throttled.get(p.ip) ?? null) })),
+  };
+}
+
+/** An administrator unlocks a user: every count, lockout, hard lock and blocked address of theirs ends. */
+export async function clearLockout(ctx: AppContext, scope: Scope, actor: Actor, userId: string): Promise<void> {
+  const user = await assertManageable(ctx, scope, userId);
+  await endProtection(ctx, actor, userId, user.home_tenant_id, 'administrator');
+}
+
+/**
+ * Ends a user's lockouts and pair blocks (an administrator's unlock, or a password change
+ * or reset: the blocks guard the old password). Recorded when there was something to end.
+ */
+export async function endProtection(
+  ctx: AppContext,
+  actor: Actor,
+  userId: string,
+  tenantId: string | null,
+  reason: 'administrator' | 'password_changed',
+): Promise<void> {
+  const removed = await protectionStore(ctx).clearUser(userId);
+  await ctx.db.transaction().execute(async (trx) => {
+    const links = await trx
+      .updateTable('unblock_tokens')
+      .set({ used_at: ctx.clock.now() })
+      .where('user_id', '=', userId)
+      .where('used_at', 'is', null)
+      .executeTakeFirst();
+    if (removed === 0 && Number(links.numUpdatedRows) === 0 && reason !== 'administrator') return;
+    await recordAudit(trx, ctx, {
+      action: 'iam.user.unlocked',
+      actor,
+      tenantId,
+      target: { type: 'user', id: userId },
+      details: { reason },
+    });
+  });
+}
+
+export interface UnblockLink {
+  userId: string;
+  ip: string;
+}
+
+/** The link of a "sign-in blocked" email, if it is still good (not used, not expired). */
+export async function readUnblockLink(ctx: AppContext, token: string): Promise<UnblockLink | undefined> {
+  const row = await ctx.db
+    .selectFrom('unblock_tokens')
+    .select(['user_id', 'ip'])
+    .where('token_hash', '=', sha256(token))
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', ctx.clock.now())
+    .executeTakeFirst();
+  return row && { userId: row.user_id, ip: row.ip };
+}
+
+/** Follows the link: ends that one pair block, once. False when the link is used, expired or unknown. */
+export async function unblockWithLink(ctx: AppContext, token: string, actor: Actor): Promise<boolean> {
+  const now = ctx.clock.now();
+  const used = await ctx.db
+    .updateTable('unblock_tokens')
+    .set({ used_at: now })
+    .where('token_hash', '=', sha256(token))
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .returning(['user_id', 'kind', 'ip'])
+    .executeTakeFirst();
+  if (!used) return false;
+  await protectionStore(ctx).clearPair(used.user_id, used.kind, used.ip);
+  const user = await ctx.db.selectFrom('users').select('home_tenant_id').where('id', '=', used.user_id).executeTakeFirst();
+  await recordAudit(ctx.db, ctx, {
+    action: 'iam.user.unlocked',
+    actor: { ...actor, type: 'user', id: used.user_id },
+    tenantId: user?.home_tenant_id ?? null,
+    target: { type: 'user', id: used.user_id },
+    details: { reason: 'unblock_link', kind: used.kind, ip: used.ip },
+  });
+  return true;
+}

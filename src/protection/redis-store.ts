@@ -1,0 +1,185 @@
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Admission, AttemptKey, AttemptState, FailureOutcome, ProtectionStore, RefusalReason } from './store.js';
+
+/**
+ * The counters in Redis (GATEHOUSE_REDIS_URL): the same semantics as the PostgreSQL store,
+ * each step one Lua script, so it is atomic across every node that shares the Redis.
+ * Keys: `gh:a:<subject>:<kind>` (account), `gh:p:<subject>:<kind>:<ip>` (pair),
+ * `gh:i:<ip>` (address), and `gh:u:<user id>` (the account and pair keys of a user).
+ * Times are epoch milliseconds.
+ */
+const ADMIT = `
+local now = tonumber(ARGV[1])
+if ARGV[2] == '1' then
+  local b = tonumber(redis.call('HGET', KEYS[1], 'b') or '0')
+  if b > now then return {'ip_throttled', b} end
+end
+local pb = tonumber(redis.call('HGET', KEYS[2], 'b') or '0')
+if pb > now then return {'pair_blocked', pb} end
+local a = redis.call('HMGET', KEYS[3], 'f', 'l', 'h')
+if a[3] == '1' then return {'hard_locked', 0} end
+local l = tonumber(a[2] or '0')
+if l > now then return {'locked', l} end
+local f = tonumber(a[1] or '0') + 1
+local threshold = tonumber(ARGV[3])
+local lock = 0
+if f >= threshold then lock = now + math.min(tonumber(ARGV[5]), tonumber(ARGV[4]) * 2 ^ (f - threshold)) * 1000 end
+local hard = 0
+if f >= tonumber(ARGV[6]) then hard = 1 end
+redis.call('HSET', KEYS[3], 'f', f, 'l', lock, 'h', hard)
+if ARGV[7] == '1' then redis.call('SADD', KEYS[4], KEYS[3]) end
+return {'ok', f}`;
+
+const SUCCEEDED = `
+redis.call('DEL', KEYS[1])
+local b = tonumber(redis.call('HGET', KEYS[2], 'b') or '0')
+if b <= tonumber(ARGV[1]) then redis.call('DEL', KEYS[2]) end
+return 1`;
+
+const FAILED = `
+local now = tonumber(ARGV[1])
+local pf = tonumber(redis.call('HGET', KEYS[1], 'f') or '0')
+local pb = tonumber(redis.call('HGET', KEYS[1], 'b') or '0')
+if pb > 0 and pb <= now then pf = 0; pb = 0 end
+pf = pf + 1
+local newPair = 0
+if pb <= now then
+  if pf >= tonumber(ARGV[2]) then pb = tonumber(ARGV[3]); newPair = pb else pb = 0 end
+end
+redis.call('HSET', KEYS[1], 'f', pf, 'b', pb)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
+if ARGV[9] == '1' then redis.call('SADD', KEYS[3], KEYS[1]) end
+local newIp = 0
+if ARGV[5] == '1' then
+  local i = redis.call('HMGET', KEYS[2], 'f', 'w', 'b')
+  local f = tonumber(i[1] or '0')
+  local w = tonumber(i[2] or '0')
+  local b = tonumber(i[3] or '0')
+  if w <= now - tonumber(ARGV[6]) or (b > 0 and b <= now) then f = 0; w = now; b = 0 end
+  f = f + 1
+  if b <= now then
+    if f > tonumber(ARGV[7]) then b = tonumber(ARGV[8]); newIp = b else b = 0 end
+  end
+  redis.call('HSET', KEYS[2], 'f', f, 'w', w, 'b', b)
+  redis.call('PEXPIRE', KEYS[2], math.max(w + tonumber(ARGV[6]) - now, b - now, 1000))
+end
+return {newPair, newIp}`;
+
+type Scripted = Redis & {
+  ghAdmit(...args: (string | number)[]): Promise<[RefusalReason | 'ok', number]>;
+  ghSucceeded(...args: (string | number)[]): Promise<number>;
+  ghFailed(...args: (string | number)[]): Promise<[number, number]>;
+};
+
+const accountKey = (key: AttemptKey) => `gh:a:${key.subject}:${key.kind}`;
+const pairKey = (key: AttemptKey) => `gh:p:${key.subject}:${key.kind}:${key.ip ?? '-'}`;
+const ipKey = (ip: string | null) => `gh:i:${ip ?? '-'}`;
+const userKey = (userId: string | null) => `gh:u:${userId ?? '-'}`;
+const flag = (value: boolean) => (value ? '1' : '0');
+
+export function createRedisStore(url: string, log: Logger): ProtectionStore {
+  const redis = new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true }) as Scripted;
+  redis.on('error', (error) => log.warn({ err: error.message }, 'Redis (brute-force counters) unavailable'));
+  redis.defineCommand('ghAdmit', { numberOfKeys: 4, lua: ADMIT });
+  redis.defineCommand('ghSucceeded', { numberOfKeys: 2, lua: SUCCEEDED });
+  redis.defineCommand('ghFailed', { numberOfKeys: 3, lua: FAILED });
+
+  return {
+    async admit(key, rules, now): Promise<Admission> {
+      const [verdict, value] = await redis.ghAdmit(
+        ipKey(key.ip),
+        pairKey(key),
+        accountKey(key),
+        userKey(key.userId),
+        now.getTime(),
+        flag(key.ipCounted),
+        rules.accountThreshold,
+        rules.initialDelaySeconds,
+        rules.maxDelaySeconds,
+        rules.hardLimit,
+        flag(key.userId !== null),
+      );
+      if (verdict === 'ok') return { admitted: true, failures: Number(value) };
+      return { admitted: false, reason: verdict, until: verdict === 'hard_locked' ? null : new Date(Number(value)) };
+    },
+
+    async succeeded(key, now) {
+      await redis.ghSucceeded(accountKey(key), pairKey(key), now.getTime());
+    },
+
+    async failed(key, rules, now): Promise<FailureOutcome> {
+      if (key.ip === null) return {};
+      const [pairUntil, ipUntil] = await redis.ghFailed(
+        pairKey(key),
+        ipKey(key.ip),
+        userKey(key.userId),
+        now.getTime(),
+        rules.pairThreshold,
+        now.getTime() + rules.pairBlockSeconds * 1000,
+        rules.pairBlockSeconds * 1000,
+        flag(key.ipCounted),
+        rules.ipWindowSeconds * 1000,
+        rules.ipThreshold,
+        now.getTime() + rules.ipBlockSeconds * 1000,
+        flag(key.userId !== null),
+      );
+      return {
+        ...(Number(pairUntil) > 0 && { pairBlockedUntil: new Date(Number(pairUntil)) }),
+        ...(Number(ipUntil) > 0 && { ipBlockedUntil: new Date(Number(ipUntil)) }),
+      };
+    },
+
+    async state(userId, now): Promise<AttemptState> {
+      const keys = (await redis.smembers(userKey(userId))).sort();
+      const state: AttemptState = { accounts: [], pairs: [], ips: [] };
+      const prefix = (type: string) => `gh:${type}:${userId}:`;
+      for (const key of keys) {
+        const fields = await redis.hgetall(key);
+        if (!fields.f) continue;
+        if (key.startsWith(prefix('a'))) {
+          const locked = Number(fields.l ?? 0);
+          state.accounts.push({
+            kind: key.slice(prefix('a').length),
+            failures: Number(fields.f),
+            locked_until: locked > 0 ? new Date(locked) : null,
+            hard_locked: fields.h === '1',
+          });
+        } else if (key.startsWith(prefix('p'))) {
+          const rest = key.slice(prefix('p').length);
+          const split = rest.indexOf(':');
+          const blocked = Number(fields.b ?? 0);
+          state.pairs.push({
+            kind: rest.slice(0, split),
+            ip: rest.slice(split + 1),
+            failures: Number(fields.f),
+            blocked_until: blocked > 0 ? new Date(blocked) : null,
+          });
+        }
+      }
+      for (const ip of new Set(state.pairs.map((pair) => pair.ip))) {
+        const fields = await redis.hgetall(ipKey(ip));
+        const blocked = Number(fields.b ?? 0);
+        if (blocked > now.getTime()) state.ips.push({ ip, failures: Number(fields.f), blocked_until: new Date(blocked) });
+      }
+      return state;
+    },
+
+    async clearUser(userId) {
+      const keys = await redis.smembers(userKey(userId));
+      const removed = keys.length > 0 ? await redis.del(...keys) : 0;
+      await redis.del(userKey(userId));
+      return removed;
+    },
+
+    async clearPair(userId, kind, ip) {
+      const key = `gh:p:${userId}:${kind}:${ip}`;
+      await redis.srem(userKey(userId), key);
+      return (await redis.del(key)) > 0;
+    },
+
+    async close() {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
