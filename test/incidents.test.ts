@@ -137,6 +137,7 @@ describe('incident actions', () => {
     assert.equal(grant.json().error, 'invalid_grant');
     // A wrong password still says only that.
     const wrong = await gh.request('POST', '/api/v1/session', { body: { username: user.email, password: 'not-the-password' } });
+    assert.equal(wrong.status, 401);
     assert.equal(wrong.body.error, 'invalid_credentials');
 
     const change = (body: Record<string, string>) => gh.request('POST', '/api/v1/session/password', { body });

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../context.js';
 import { actorOf, requireSession } from '../http/guards.js';
-import { errorResponses, SESSION } from '../http/schemas.js';
+import { ErrorBody, errorResponses, SESSION } from '../http/schemas.js';
 import { issueMfaToken, mfaNeed } from '../mfa/index.js';
 import { MfaRequired } from '../mfa/schema.js';
 import { toUser, User } from '../users/schema.js';
@@ -45,7 +45,8 @@ export const sessionRoutes =
           tags: ['session'],
           summary: 'Sign in with username (or email) and password',
           body: SignInBody,
-          response: { 200: SessionCreated, 401: MfaRequired, ...errorResponses },
+          // 401 is either the MFA step or an ordinary error (invalid_credentials): both must serialize.
+          response: { 200: SessionCreated, 401: Type.Union([MfaRequired, ErrorBody]), ...errorResponses },
         },
       },
       async (request, reply) => {
