@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { KyselyPlugin } from 'kysely';
 import { TOTP } from 'otpauth';
+import { reviewTenants } from '../src/access-review/review.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 interface Reviewed {
@@ -162,6 +164,32 @@ describe('access review', () => {
     const reset = await gh.request('DELETE', `/api/v1/users/${gamma.adminId}/mfa`, { token: admin });
     assert.equal(reset.status, 204, JSON.stringify(reset.body));
     assert.deepEqual(member(await review(admin, gamma.tenantId), gamma.adminId).flags, ['admin_without_mfa']);
+  });
+
+  it('runs the same few queries for 1 member as for many (no query per member)', async () => {
+    let queries = 0;
+    const counting: KyselyPlugin = {
+      transformQuery: (args) => {
+        queries++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    };
+    const ctx = { ...gh.ctx, db: gh.ctx.db.withPlugin(counting) };
+    const tenants = await gh.ctx.db.selectFrom('tenants').select(['id', 'slug', 'name', 'status']).execute();
+    // Members, their roles, direct grants and MFA factors, machine applications, and (when
+    // there are any) their grants: six at most, whatever the number of members or tenants.
+    const counts: Record<string, number> = {};
+    for (const tenant of tenants) {
+      queries = 0;
+      const [reviewed] = await reviewTenants(ctx, [tenant], { inactiveDays: 90 });
+      counts[`${tenant.slug}:${reviewed!.members.length} members`] = queries;
+    }
+    for (const count of Object.values(counts)) assert.ok(count <= 6, `queries by tenant: ${JSON.stringify(counts)}`);
+    assert.ok(Object.keys(counts).some((k) => k.endsWith(':1 members')) && Object.keys(counts).some((k) => k.endsWith(':7 members')));
+    queries = 0;
+    await reviewTenants(ctx, tenants, { inactiveDays: 90 });
+    assert.ok(queries <= 6, `and for ${tenants.length} tenants at once: ${queries}`);
   });
 
   it('flags restricted permissions (a system administrator in the system tenant)', async () => {

@@ -128,7 +128,17 @@ describe('OAuth / OIDC flows with openid-client and the hosted pages', () => {
       });
       assert.deepEqual(
         [...(doc.grant_types_supported as string[])].sort(),
-        ['authorization_code', 'client_credentials', 'password', 'refresh_token', DEVICE_CODE].sort(),
+        [
+          'authorization_code',
+          'client_credentials',
+          'password',
+          'refresh_token',
+          DEVICE_CODE,
+          // The Auth0 MFA API's grants (issue 4).
+          'http://auth0.com/oauth/grant-type/mfa-oob',
+          'http://auth0.com/oauth/grant-type/mfa-otp',
+          'http://auth0.com/oauth/grant-type/mfa-recovery-code',
+        ].sort(),
       );
       assert.deepEqual([...(doc.token_endpoint_auth_methods_supported as string[])].sort(), [
         'client_secret_basic',
