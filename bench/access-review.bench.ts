@@ -3,7 +3,7 @@
  * queries, not N+1"). Prints the queries one review runs beside its bound (a constant: 6),
  * and the time of one review beside a bare read of the same members (one query, no
  * permissions, flags or MFA) measured in the same run; the bound is 10× that read.
- * `BENCH_DATABASE_URL=postgres://…` runs it on PostgreSQL (a fresh database is expected).
+ * `BENCH_DATABASE_URL=postgres://…` runs it on PostgreSQL.
  */
 import { randomBytes } from 'node:crypto';
 import type { KyselyPlugin } from 'kysely';
