@@ -118,16 +118,19 @@ export async function main(argv: string[]): Promise<void> {
     .command('rotate')
     .description('Rotate the signing keys: each next key becomes current, the current one is retired, a new next key is published')
     .addOption(new Option('--alg <alg>', 'rotate only the keys of this algorithm (default: all)').choices(SIGNING_ALGS))
-    .action(async (options: { alg?: SigningKeyAlg }) => {
+    .option('--retire-now', 'incident response: withdraw the retired keys at once (every token they signed stops verifying)')
+    .action(async (options: { alg?: SigningKeyAlg; retireNow?: boolean }) => {
       const cfg = config();
       const gatehouse = await createGatehouse(cfg, { log: createLogger(cfg), background: false });
       try {
-        const rotated = await rotateKeys(gatehouse.ctx, CLI_ACTOR, { alg: options.alg });
+        const rotated = await rotateKeys(gatehouse.ctx, CLI_ACTOR, { alg: options.alg, retireNow: options.retireNow });
         for (const r of rotated) {
           process.stdout.write(`Rotated the ${r.alg} keys: current ${r.current}, retired ${r.retired}, next ${r.next}\n`);
         }
         process.stdout.write(
-          'Other nodes sign with the new keys within 30 seconds; retired keys stay published until their tokens expire.\n',
+          options.retireNow
+            ? 'Other nodes sign with the new keys and stop accepting the withdrawn ones within 30 seconds.\n'
+            : 'Other nodes sign with the new keys within 30 seconds; retired keys stay published until their tokens expire.\n',
         );
       } finally {
         await gatehouse.close();

@@ -45,6 +45,9 @@ export const ERROR_STATUS = {
   invalid_webhook_url: 400,
   webhook_destination_not_allowed: 400,
   unknown_event: 400,
+  invalid_cidr: 400,
+  ip_block_self: 400,
+  password_unchanged: 400,
   // MFA (src/mfa/)
   factor_not_allowed: 400,
   invalid_phone_number: 400,
@@ -70,6 +73,8 @@ export const ERROR_STATUS = {
   restricted_permission: 403,
   restricted_role_name: 403,
   system_resource: 403,
+  password_change_required: 403,
+  ip_blocked: 403,
   // 404 / 409 / 413 / 415
   not_found: 404,
   conflict: 409,
@@ -84,6 +89,7 @@ export const ERROR_STATUS = {
   database_not_empty: 409,
   master_key_mismatch: 409,
   delivery_pending: 409,
+  ip_block_exists: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   // 429: brute-force protection (src/protection/)

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { startAuditJobs } from './audit/jobs.js';
+import { startBackchannelWorker } from './backchannel/worker.js';
 import { type BootstrapResult, bootstrap } from './bootstrap.js';
 import type { Config } from './config.js';
 import type { AppContext } from './context.js';
@@ -46,7 +47,7 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
     const bootstrapped = await bootstrap(ctx);
     const app = await createServer(ctx);
     const delivery = createDelivery(ctx);
-    const background = [startEmailWorker(ctx), ...(options.background === false ? [] : [startAuditJobs(ctx)])];
+    const background = [startEmailWorker(ctx), startBackchannelWorker(ctx), ...(options.background === false ? [] : [startAuditJobs(ctx)])];
     if (options.background !== false) delivery.start();
     return {
       ctx,

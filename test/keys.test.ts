@@ -18,6 +18,7 @@ interface KeyRow {
   status: 'next' | 'current' | 'retired';
   created_at: string;
   retired_at: string | null;
+  withdrawn_at: string | null;
   published: boolean;
 }
 
@@ -114,7 +115,8 @@ describe('signing keys: RS256 and ES256, rotation with overlap, several nodes', 
     const rows = await keyRows(admin);
     assert.deepEqual(rows.map((r) => r.kid).sort(), keys.map((k) => k.kid!).sort());
     for (const row of rows) {
-      assert.deepEqual(Object.keys(row).sort(), ['alg', 'created_at', 'kid', 'published', 'retired_at', 'status']);
+      assert.deepEqual(Object.keys(row).sort(), ['alg', 'created_at', 'kid', 'published', 'retired_at', 'status', 'withdrawn_at']);
+      assert.equal(row.withdrawn_at, null);
       assert.equal(row.published, true);
       assert.equal(row.retired_at, null);
     }
@@ -279,7 +281,13 @@ describe('signing keys: RS256 and ES256, rotation with overlap, several nodes', 
         assert.equal(event.actor_id, adminId);
         assert.equal(event.target_type, 'signing_key');
         assert.equal(event.target_id, r.current);
-        assert.deepEqual(event.details, { alg: r.alg, previous_kid: r.retired, current_kid: r.current, next_kid: r.next });
+        assert.deepEqual(event.details, {
+          alg: r.alg,
+          previous_kid: r.retired,
+          current_kid: r.current,
+          next_kid: r.next,
+          retired_now: false,
+        });
       }
       const created = await gh.auditEvents(await gh.adminToken(), { action: 'iam.key.created', target: rotated[0]!.next });
       assert.equal(created.length, 1);

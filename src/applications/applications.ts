@@ -7,7 +7,15 @@ import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../db/pagi
 import type { Application, ApplicationType, MfaPolicy } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { inScope, listedTenant, owningTenant, type Scope, systemTenantId } from '../permissions/effective.js';
-import { checkGrantTypes, checkRedirectNeeded, checkRedirectUris, defaultGrantTypes, type GrantType, isConfidential } from './rules.js';
+import {
+  checkBackchannelLogoutUri,
+  checkGrantTypes,
+  checkRedirectNeeded,
+  checkRedirectUris,
+  defaultGrantTypes,
+  type GrantType,
+  isConfidential,
+} from './rules.js';
 
 export interface ApplicationInput {
   name: string;
@@ -19,6 +27,8 @@ export interface ApplicationInput {
   organization_required?: boolean;
   /** off, optional or required; null (the default): the tenant's MFA policy. */
   mfa_policy?: MfaPolicy | null;
+  /** OIDC Back-Channel Logout: where logout tokens are POSTed; null removes it. */
+  backchannel_logout_uri?: string | null;
   /** System scope only: the owning tenant; absent = the system tenant. */
   tenant?: string;
 }
@@ -81,6 +91,7 @@ export async function createApplication(ctx: AppContext, scope: Scope, actor: Ac
   const redirectUris = checkRedirectUris(input.type, 'redirect_uris', input.redirect_uris ?? []);
   const logoutUris = checkRedirectUris(input.type, 'post_logout_redirect_uris', input.post_logout_redirect_uris ?? []);
   checkRedirectNeeded(grantTypes, redirectUris);
+  const backchannelUri = checkBackchannelLogoutUri(input.backchannel_logout_uri ?? null, ctx.config.production);
   const clientSecret = isConfidential(input.type) ? newClientSecret() : undefined;
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
@@ -101,6 +112,7 @@ export async function createApplication(ctx: AppContext, scope: Scope, actor: Ac
         grant_types: grantTypes,
         organization_required: input.organization_required ?? false,
         mfa_policy: input.mfa_policy ?? null,
+        backchannel_logout_uri: backchannelUri,
         created_at: now,
         updated_at: now,
       })
@@ -134,6 +146,10 @@ export async function updateApplication(
       patch.post_logout_redirect_uris ?? current.post_logout_redirect_uris,
     );
     checkRedirectNeeded(grantTypes, redirectUris);
+    const backchannelUri =
+      patch.backchannel_logout_uri === undefined
+        ? undefined
+        : checkBackchannelLogoutUri(patch.backchannel_logout_uri, ctx.config.production);
     const updated = await trx
       .updateTable('applications')
       .set({
@@ -144,6 +160,7 @@ export async function updateApplication(
         grant_types: grantTypes,
         redirect_uris: redirectUris,
         post_logout_redirect_uris: logoutUris,
+        ...(backchannelUri !== undefined && { backchannel_logout_uri: backchannelUri }),
         updated_at: ctx.clock.now(),
       })
       .where('id', '=', id)

@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../context.js';
 import type { Application as ApplicationRow } from '../db/schema.js';
 import { actorOf, requireAccess, scopeOf } from '../http/guards.js';
-import { ACCESS_TOKEN, errorResponses, Id, IdParams, PageOf, PageQuery, Timestamp } from '../http/schemas.js';
+import { ACCESS_TOKEN, errorResponses, Id, IdParams, Nullable, PageOf, PageQuery, Timestamp } from '../http/schemas.js';
 import {
   createApplication,
   deleteApplication,
@@ -44,6 +44,16 @@ const fields = {
   first_party: Type.Optional(Type.Boolean({ description: 'Default true; third-party applications ask users for consent' })),
   organization_required: Type.Optional(Type.Boolean({ description: 'Default false; users must pick an organization to sign in' })),
   mfa_policy: Type.Optional(MfaPolicy),
+  backchannel_logout_uri: Type.Optional(
+    Nullable(
+      Type.String({
+        minLength: 1,
+        maxLength: 2000,
+        description:
+          'OIDC Back-Channel Logout: where logout tokens are POSTed when a user’s sessions end; https (http only to localhost outside production)',
+      }),
+    ),
+  ),
 };
 const ApplicationCreate = Type.Object(
   {
@@ -69,6 +79,7 @@ const applicationFields = {
   first_party: Type.Boolean(),
   organization_required: Type.Boolean(),
   mfa_policy: MfaPolicy,
+  backchannel_logout_uri: Nullable(Type.String()),
   created_at: Timestamp,
   updated_at: Timestamp,
 };
@@ -96,6 +107,7 @@ const toApplication = (a: ApplicationRow) => ({
   first_party: a.first_party,
   organization_required: a.organization_required,
   mfa_policy: a.mfa_policy,
+  backchannel_logout_uri: a.backchannel_logout_uri,
   created_at: a.created_at.toISOString(),
   updated_at: a.updated_at.toISOString(),
 });

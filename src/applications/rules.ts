@@ -101,3 +101,17 @@ export function checkRedirectNeeded(grantTypes: readonly GrantType[], redirectUr
     });
   }
 }
+
+/**
+ * A back-channel logout URI (OIDC Back-Channel Logout 1.0 §2.2): absolute, no fragment or
+ * userinfo; https, or (outside production) http to a loopback host, like redirect URIs.
+ * Gatehouse POSTs to it from the server, so production allows https only.
+ */
+export function checkBackchannelLogoutUri(uri: string | null, production: boolean): string | null {
+  if (uri === null) return null;
+  const problem = redirectUriProblem('web', uri) ?? (production && !uri.toLowerCase().startsWith('https:') ? 'is not https' : undefined);
+  if (problem) {
+    throw new AppError('invalid_redirect_uri', `backchannel_logout_uri: "${uri}" ${problem}`, { field: 'backchannel_logout_uri', uri });
+  }
+  return uri;
+}

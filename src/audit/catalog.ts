@@ -54,6 +54,15 @@ export const AUDIT_ACTIONS = [
   'iam.mfa.reset',
   'iam.mfa.challengeFailed',
   'iam.mfa.recoveryCodesRegenerated',
+  // Incident response
+  'iam.user.disabled',
+  'iam.user.accessRevoked',
+  'iam.user.passwordResetForced',
+  'iam.user.passwordChanged',
+  'iam.ip.blockCreated',
+  'iam.ip.blockDeleted',
+  'iam.key.retired',
+  'iam.application.tokensRevoked',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

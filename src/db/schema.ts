@@ -37,6 +37,7 @@ export interface UsersTable {
   user_metadata: Json;
   app_metadata: Json;
   last_login_at: Date | null;
+  password_reset_required: Generated<boolean>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -108,6 +109,8 @@ export interface SigningKeysTable {
   private_jwk_sealed: string;
   created_at: CreatedAt;
   retired_at: Date | null;
+  /** Set when a key is retired at once (an incident): out of the JWKS from then on. */
+  withdrawn_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface AuditEventsTable {
@@ -209,6 +212,7 @@ export interface ApplicationsTable {
   organization_required: Generated<boolean>;
   /** off, optional or required; null: the tenant's policy. */
   mfa_policy: ColumnType<MfaPolicy | null, MfaPolicy | null | undefined, MfaPolicy | null>;
+  backchannel_logout_uri: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -278,6 +282,30 @@ export interface EmailsTable {
   subject: string;
   body_sealed: string;
   status: EmailStatus;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_error: string | null;
+  created_at: CreatedAt;
+  sent_at: Timestamp | null;
+}
+
+export interface IpBlocksTable {
+  id: string;
+  cidr: string;
+  reason: string;
+  expires_at: Date | null;
+  created_by: string | null;
+  created_at: CreatedAt;
+}
+
+export type BackchannelLogoutStatus = 'pending' | 'sent' | 'failed';
+
+export interface BackchannelLogoutsTable {
+  id: string;
+  application_id: string;
+  user_id: string;
+  sid: string | null;
+  status: BackchannelLogoutStatus;
   attempts: Generated<number>;
   next_attempt_at: Timestamp;
   last_error: string | null;
@@ -441,6 +469,8 @@ export interface Database {
   emails: EmailsTable;
   webhooks: WebhooksTable;
   event_deliveries: EventDeliveriesTable;
+  ip_blocks: IpBlocksTable;
+  backchannel_logouts: BackchannelLogoutsTable;
   mfa_factors: MfaFactorsTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
   mfa_oob_challenges: MfaOobChallengesTable;
@@ -465,4 +495,5 @@ export type Application = Selectable<ApplicationsTable>;
 export type Api = Selectable<ApisTable>;
 export type Webhook = Selectable<WebhooksTable>;
 export type EventDelivery = Selectable<EventDeliveriesTable>;
+export type IpBlock = Selectable<IpBlocksTable>;
 export type MfaFactor = Selectable<MfaFactorsTable>;

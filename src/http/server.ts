@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError } from 'fastify';
 import { NoResultError } from 'kysely';
+import { accessReviewRoutes } from '../access-review/routes.js';
 import { apiRoutes } from '../apis/routes.js';
 import { applicationRoutes } from '../applications/routes.js';
 import { auditRoutes } from '../audit/routes.js';
@@ -10,6 +11,8 @@ import { backupRoutes } from '../backup/routes.js';
 import type { AppContext } from '../context.js';
 import { emailRoutes } from '../email/routes.js';
 import { AppError } from '../errors.js';
+import { incidentRoutes } from '../incidents/routes.js';
+import { ipBlockHook, ipBlockRoutes } from '../ip-blocks/routes.js';
 import { keyRoutes } from '../keys/routes.js';
 import { memberRoutes } from '../memberships/routes.js';
 import { auth0MfaRoutes } from '../mfa/auth0-routes.js';
@@ -71,6 +74,7 @@ export async function createServer(ctx: AppContext) {
     return payload;
   });
 
+  app.addHook('onRequest', ipBlockHook(ctx));
   await app.register(cookie);
   await app.register(swagger, {
     openapi: {
@@ -120,6 +124,9 @@ export async function createServer(ctx: AppContext) {
       await api.register(emailRoutes(ctx));
       await api.register(backupRoutes(ctx));
       await api.register(webhookRoutes(ctx));
+      await api.register(incidentRoutes(ctx));
+      await api.register(ipBlockRoutes(ctx));
+      await api.register(accessReviewRoutes(ctx));
       await api.register(sessionMfaRoutes(ctx));
       await api.register(mfaRoutes(ctx));
       await api.register(devSmsRoutes(ctx));

@@ -16,10 +16,11 @@ const longestTokenLifetime = () =>
 
 /**
  * Whether a key is in the JWKS at `now`: next and current keys always, a retired key until
- * every token it may have signed has expired. Takes the time from the injected clock.
+ * every token it may have signed has expired, a withdrawn key (retired at once, an
+ * incident) never again. Takes the time from the injected clock.
  */
 export const isPublished = (now: Date): RawBuilder<boolean> =>
-  sql<boolean>`(signing_keys.status <> 'retired' or signing_keys.retired_at > ${now}::timestamptz - (${longestTokenLifetime()} + ${sql.lit(PUBLISH_MARGIN_S)}) * interval '1 second')`;
+  sql<boolean>`(signing_keys.withdrawn_at is null and (signing_keys.status <> 'retired' or signing_keys.retired_at > ${now}::timestamptz - (${longestTokenLifetime()} + ${sql.lit(PUBLISH_MARGIN_S)}) * interval '1 second'))`;
 
 /** Everything a node needs to sign and verify: the published keys, private parts still sealed. */
 export function publishedKeyRows(db: Db, now: Date) {
@@ -34,7 +35,7 @@ export function publishedKeyRows(db: Db, now: Date) {
 export function listSigningKeys(db: Db, now: Date) {
   return db
     .selectFrom('signing_keys')
-    .select(['kid', 'alg', 'status', 'created_at', 'retired_at', isPublished(now).as('published')])
+    .select(['kid', 'alg', 'status', 'created_at', 'retired_at', 'withdrawn_at', isPublished(now).as('published')])
     .orderBy('created_at', 'desc')
     .orderBy('kid')
     .execute();

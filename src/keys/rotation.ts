@@ -66,8 +66,10 @@ export interface Rotation {
   alg: SigningKeyAlg;
   /** The key that signs from now on (the former `next`). */
   current: string;
-  /** The former current key, published until the tokens it signed have expired. */
+  /** The former current key, published until the tokens it signed have expired (or withdrawn at once). */
   retired: string;
+  /** Whether the former current key was withdrawn at once: out of the JWKS, its tokens no longer verify. */
+  withdrawn: boolean;
   /** The new `next` key, published from now on. */
   next: string;
 }
@@ -76,12 +78,15 @@ export interface Rotation {
  * Rotates the keys of one algorithm, or of all: current → retired, next → current, and a
  * new next. The new current key was published as `next`, so every node and resource server
  * already verifies what it signs. One transaction under the key-set lock; this node's
- * cache is dropped at once, other nodes follow within their cache period.
+ * cache is dropped at once, other nodes follow within their cache period. With
+ * `retireNow` (an incident: the key may be compromised) the former current key is
+ * withdrawn: out of the JWKS at once, so nothing it signed verifies any more, here at once
+ * and on every other node within the key cache's 30 seconds.
  */
 export async function rotateKeys(
   ctx: Pick<AppContext, 'db' | 'clock' | 'ids' | 'masterKey' | 'keys'>,
   actor: Actor,
-  options: { alg?: SigningKeyAlg | undefined } = {},
+  options: { alg?: SigningKeyAlg | undefined; retireNow?: boolean | undefined } = {},
 ): Promise<Rotation[]> {
   const algs = options.alg ? [options.alg] : [...SIGNING_ALGS];
   // Key generation (an RSA key takes a while) happens before the lock is taken.
@@ -101,16 +106,29 @@ export async function rotateKeys(
       const next = held.find((row) => row.alg === alg && row.status === 'next');
       if (!current || !next) throw new Error(`The ${alg} key set is incomplete: start the server once to complete it`);
       const key = fresh[index]!;
-      await trx.updateTable('signing_keys').set({ status: 'retired', retired_at: now }).where('kid', '=', current.kid).execute();
+      const withdrawn = options.retireNow === true;
+      await trx
+        .updateTable('signing_keys')
+        .set({ status: 'retired', retired_at: now, ...(withdrawn && { withdrawn_at: now }) })
+        .where('kid', '=', current.kid)
+        .execute();
       await trx.updateTable('signing_keys').set({ status: 'current' }).where('kid', '=', next.kid).execute();
       await insertKey(trx, ctx, actor, key, 'next');
       await recordAudit(trx, ctx, {
         action: 'iam.key.rotated',
         actor,
         target: { type: 'signing_key', id: next.kid },
-        details: { alg, previous_kid: current.kid, current_kid: next.kid, next_kid: key.kid },
+        details: { alg, previous_kid: current.kid, current_kid: next.kid, next_kid: key.kid, retired_now: withdrawn },
       });
-      done.push({ alg, current: next.kid, retired: current.kid, next: key.kid });
+      if (withdrawn) {
+        await recordAudit(trx, ctx, {
+          action: 'iam.key.retired',
+          actor,
+          target: { type: 'signing_key', id: current.kid },
+          details: { alg, withdrawn: true },
+        });
+      }
+      done.push({ alg, current: next.kid, retired: current.kid, next: key.kid, withdrawn });
     }
     return done;
   });

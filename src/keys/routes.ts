@@ -48,13 +48,22 @@ const KeyMetadata = Type.Object(
     status: Type.Union([Type.Literal('next'), Type.Literal('current'), Type.Literal('retired')]),
     created_at: Timestamp,
     retired_at: Nullable(Timestamp),
+    withdrawn_at: Nullable(Timestamp),
     published: Type.Boolean({ description: 'Whether the key is in the JWKS now' }),
   },
   { additionalProperties: false },
 );
 
 const RotateBody = Type.Object(
-  { alg: Type.Optional({ ...Alg, description: 'Rotate only the keys of this algorithm (default: every algorithm)' }) },
+  {
+    alg: Type.Optional({ ...Alg, description: 'Rotate only the keys of this algorithm (default: every algorithm)' }),
+    retire_now: Type.Optional(
+      Type.Boolean({
+        description:
+          'Incident response: withdraw the former current key at once (out of the JWKS; every token it signed stops verifying). Default false',
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 
@@ -64,6 +73,7 @@ const Rotated = Type.Object({
       alg: Alg,
       current: Type.String({ description: 'The kid that signs from now on (the former next key)' }),
       retired: Type.String({ description: 'The former current key, published until the tokens it signed expire' }),
+      withdrawn: Type.Boolean({ description: 'Whether the retired key was withdrawn at once (retire_now)' }),
       next: Type.String({ description: 'The new next key, published from now on' }),
     }),
   ),
@@ -105,6 +115,7 @@ const keyAdminRoutes =
             ...row,
             created_at: row.created_at.toISOString(),
             retired_at: row.retired_at?.toISOString() ?? null,
+            withdrawn_at: row.withdrawn_at?.toISOString() ?? null,
           })),
         };
       },
@@ -115,7 +126,8 @@ const keyAdminRoutes =
       {
         schema: {
           tags: ['keys'],
-          summary: 'Rotate the signing keys: next becomes current, current is retired, a new next is published',
+          summary:
+            'Rotate the signing keys: next becomes current, current is retired (withdrawn at once with retire_now), a new next is published',
           security: ACCESS_TOKEN,
           body: RotateBody,
           response: { 200: Rotated, ...errorResponses },
@@ -126,6 +138,8 @@ const keyAdminRoutes =
           request.body ??= {};
         },
       },
-      async (request) => ({ rotated: await rotateKeys(ctx, actorOf(request), { alg: request.body.alg }) }),
+      async (request) => ({
+        rotated: await rotateKeys(ctx, actorOf(request), { alg: request.body.alg, retireNow: request.body.retire_now }),
+      }),
     );
   };

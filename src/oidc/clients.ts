@@ -68,6 +68,9 @@ export async function clientMetadata(db: Db, clientId: string): Promise<AdapterP
     response_types: app.grant_types.includes('authorization_code') ? ['code'] : [],
     redirect_uris: app.redirect_uris,
     post_logout_redirect_uris: app.post_logout_redirect_uris,
+    // OIDC Back-Channel Logout: the engine puts `sid` into ID tokens and notifies at its own
+    // end-session; revocations by Gatehouse itself go through our queue (decision 124).
+    ...(app.backchannel_logout_uri && { backchannel_logout_uri: app.backchannel_logout_uri, backchannel_logout_session_required: true }),
     gatehouse_tenant_id: app.tenant_id,
     gatehouse_first_party: app.first_party,
     gatehouse_organization_required: app.organization_required,

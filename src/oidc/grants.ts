@@ -126,6 +126,8 @@ async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaConte
   try {
     user = await authenticate(ctx, { username, password }, actorOf(koa, 'anonymous', null));
   } catch (error) {
+    // After the right password only: the user must choose a new one (decision 123).
+    if (error instanceof AppError && error.code === 'password_change_required') throw new errors.InvalidGrant('password change required');
     // Auth0 answers a blocked or locked account with 429 too_many_attempts, for unknown users too.
     if (error instanceof AppError && error.code === 'too_many_attempts') throw tooManyAttempts(koa, error);
     // Same answer for unknown user, wrong password and disabled account (DESIGN §6).

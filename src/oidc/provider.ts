@@ -100,6 +100,9 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
         },
       },
       revocation: { enabled: true },
+      // OIDC Back-Channel Logout: discovery, client metadata, `sid` in ID tokens and the
+      // notices of the engine's own end-session; Gatehouse's revocations use our queue (backchannel/).
+      backchannelLogout: { enabled: true },
       userinfo: { enabled: true },
       clientCredentials: { enabled: true },
       deviceFlow: {
@@ -145,6 +148,12 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
     clientBasedCORS: (_koa, origin, client) =>
       [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])].some((uri) => originOf(uri) === origin),
     renderError: (koa, out) => renderProtocolError(ctx, koa, out),
+    // The engine's outgoing requests (back-channel logout at its end-session) refuse private
+    // and loopback addresses (its SSRF guard, a dispatcher it passes to fetch). Outside
+    // production a logout URI may be http://localhost, as a redirect URI may (decision 124).
+    ...(!config.production && {
+      fetch: (url: string | URL | Request, init?: RequestInit) => globalThis.fetch(url, { ...init, dispatcher: undefined } as RequestInit),
+    }),
     enabledJWA: {
       idTokenSigningAlgValues: ['RS256', 'ES256'],
     },
@@ -157,6 +166,9 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   provider.on('server_error', (_koa, error) => ctx.log.error({ err: error }, 'OAuth engine error'));
   auditEngineGrants(ctx, provider);
   provider.on('end_session.success', (koa) => endGatehouseSession(ctx, koa));
+  provider.on('backchannel.error', (_koa, error, client) =>
+    ctx.log.warn({ client_id: client.clientId, err: (error as Error).message }, 'Back-channel logout at sign-out not delivered'),
+  );
   return provider;
 }
 

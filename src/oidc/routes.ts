@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import { clientSecretDigest } from '../crypto/secrets.js';
+import { AppError } from '../errors.js';
 import { looksLikeJwt } from '../tokens/access-tokens.js';
 import { parseBasicCredentials } from './clients.js';
 import type { Oidc } from './index.js';
@@ -60,6 +61,10 @@ export const oidcRoutes =
     app.addContentTypeParser('*', (_req, _payload, done) => done(null));
     // What fails before the engine sees the request (a body over the limit) is an RFC 6749 error too.
     app.setErrorHandler((error: FastifyError, request, reply) => {
+      // Refusals of our own before the engine (an IP block): their code, in the OAuth error shape.
+      if (error instanceof AppError) {
+        return reply.status(error.status).type('application/json').send({ error: error.code, error_description: error.message });
+      }
       const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
       if (status >= 500) request.log.error({ err: error }, 'OAuth request failed');
       const description =

@@ -35,6 +35,9 @@ export const RESTRICTED_PERMISSIONS = {
   'iam.backup.create': 'Download an encrypted backup of the whole deployment (every secret and hash in it)',
   'iam.webhook.read': 'Read every webhook and its deliveries, system-wide ones included',
   'iam.webhook.write': 'Create, change and delete webhooks in any tenant, and system-wide ones',
+  'iam.access_review.read': 'Read the access review of every tenant',
+  'iam.ip_block.read': 'Read the blocked IP addresses and ranges',
+  'iam.ip_block.write': 'Block and unblock IP addresses and ranges',
 } as const;
 
 export const COMMON_PERMISSIONS = {
@@ -65,6 +68,7 @@ export const COMMON_PERMISSIONS = {
   'tenant.apis.write': 'Create, change and delete the tenant’s APIs',
   'tenant.webhook.read': 'Read the tenant’s webhooks and their deliveries',
   'tenant.webhook.write': 'Create, change and delete the tenant’s webhooks; rotate their secrets; redeliver',
+  'tenant.access_review.read': 'Read the tenant’s access review (members, permissions, MFA, risk flags)',
 } as const;
 
 export type RestrictedPermission = keyof typeof RESTRICTED_PERMISSIONS;

@@ -54,6 +54,66 @@ export function combinePermissions(roles: readonly { permissions: readonly strin
   return [...permissions].sort();
 }
 
+/** Where one effective permission comes from: `role:<name>` for each role carrying it, `direct` for a direct grant. */
+export interface PermissionSource {
+  permission: string;
+  from: string[];
+}
+
+/** A member's grants in a tenant, as stored: the roles (with their permissions) and the direct grants. */
+export interface MemberGrants {
+  roles: { name: string; permissions: string[] }[];
+  direct: string[];
+}
+
+/**
+ * The variant of the union above that also says where each permission comes from (the
+ * access review); the permissions are exactly `combinePermissions`'s, in its order.
+ */
+export function explainPermissions(grants: MemberGrants): PermissionSource[] {
+  const sources = new Map<string, string[]>(combinePermissions(grants.roles, grants.direct).map((p) => [p, []]));
+  for (const role of [...grants.roles].sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const p of new Set(role.permissions)) sources.get(p)?.push(`role:${role.name}`);
+  }
+  for (const p of new Set(grants.direct)) sources.get(p)?.push('direct');
+  return [...sources].map(([permission, from]) => ({ permission, from }));
+}
+
+/**
+ * The grants of every member of some tenants, in two queries whatever their number (the
+ * access review of a tenant of thousands). Keyed by tenant id, then user id; a member
+ * without roles or grants is absent.
+ */
+export async function tenantsGrants(db: Db, tenantIds: readonly string[]): Promise<Map<string, Map<string, MemberGrants>>> {
+  const result = new Map<string, Map<string, MemberGrants>>();
+  if (tenantIds.length === 0) return result;
+  const of = (tenantId: string, userId: string) => {
+    const tenant = result.get(tenantId) ?? new Map<string, MemberGrants>();
+    result.set(tenantId, tenant);
+    const member = tenant.get(userId) ?? { roles: [], direct: [] };
+    tenant.set(userId, member);
+    return member;
+  };
+  const [roles, direct] = await Promise.all([
+    db
+      .selectFrom('membership_roles as mr')
+      .innerJoin('roles as r', 'r.id', 'mr.role_id')
+      .select(['mr.tenant_id', 'mr.user_id', 'r.name', 'r.permissions'])
+      .where('mr.tenant_id', 'in', tenantIds)
+      .orderBy('r.name')
+      .execute(),
+    db
+      .selectFrom('membership_permissions')
+      .select(['tenant_id', 'user_id', 'permission'])
+      .where('tenant_id', 'in', tenantIds)
+      .orderBy('permission')
+      .execute(),
+  ]);
+  for (const r of roles) of(r.tenant_id, r.user_id).roles.push({ name: r.name, permissions: r.permissions });
+  for (const d of direct) of(d.tenant_id, d.user_id).direct.push(d.permission);
+  return result;
+}
+
 /** Where a caller may act (across all tenants, or inside one), with the permissions it holds there. */
 export type Scope = { kind: 'system'; held: ReadonlySet<string> } | { kind: 'tenant'; tenantId: string; held: ReadonlySet<string> };
 

@@ -7,6 +7,7 @@ import { issueMfaToken, mfaNeed } from '../mfa/index.js';
 import { MfaRequired } from '../mfa/schema.js';
 import { toUser, User } from '../users/schema.js';
 import { clearSessionCookie, setSessionCookie } from './cookie.js';
+import { changePassword } from './password-change.js';
 import { authenticate, openSession, signOut } from './sessions.js';
 
 const SignInBody = Type.Object(
@@ -14,6 +15,15 @@ const SignInBody = Type.Object(
     username: Type.String({ minLength: 1, maxLength: 320, description: 'Email or username' }),
     password: Type.String({ minLength: 1, maxLength: 1024 }),
     'remember-me': Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+const PasswordChangeBody = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: 320, description: 'Email or username' }),
+    password: Type.String({ minLength: 1, maxLength: 1024, description: 'The current password' }),
+    new_password: Type.String({ minLength: 1, maxLength: 1024 }),
   },
   { additionalProperties: false },
 );
@@ -35,7 +45,8 @@ export const sessionRoutes =
           tags: ['session'],
           summary: 'Sign in with username (or email) and password',
           body: SignInBody,
-          response: { 200: SessionCreated, ...errorResponses, 401: Type.Union([MfaRequired, ErrorBody]) },
+          // 401 is either the MFA step or an ordinary error (invalid_credentials): both must serialize.
+          response: { 200: SessionCreated, 401: Type.Union([MfaRequired, ErrorBody]), ...errorResponses },
         },
       },
       async (request, reply) => {
@@ -65,6 +76,23 @@ export const sessionRoutes =
         const { token, session } = await openSession(ctx, user, { rememberMe }, actor);
         setSessionCookie(ctx, reply, token, session);
         return { token, id: session.id, expires_at: session.expires_at.toISOString() };
+      },
+    );
+
+    app.post(
+      '/session/password',
+      {
+        schema: {
+          tags: ['session'],
+          summary: 'Change a password with the current one (the answer to 403 password_change_required); then sign in',
+          body: PasswordChangeBody,
+          response: { 204: Type.Null(), ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        const { username, password, new_password: newPassword } = request.body;
+        await changePassword(ctx, { username, password, newPassword }, actorOf(request));
+        return reply.status(204).send(null);
       },
     );
 

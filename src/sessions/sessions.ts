@@ -35,10 +35,16 @@ export interface SignedIn {
  * grant alike). Unknown user and wrong password fail the same way after the same work
  * (a verify against a dummy hash); a disabled account is reported only after the right
  * password, so the answer never tells whether an account exists. Failures are audited.
+ * With `passwordChange` (the password-change endpoint) a required password change does not stop it.
  * Every attempt goes through the brute-force guard (src/protection/guard.ts): once a limit
  * applies, the answer is `429 too_many_attempts` for known and unknown accounts alike.
  */
-export async function authenticate(ctx: AppContext, input: { username: string; password: string }, actor: Actor): Promise<User> {
+export async function authenticate(
+  ctx: AppContext,
+  input: { username: string; password: string },
+  actor: Actor,
+  options: { passwordChange?: boolean } = {},
+): Promise<User> {
   const user = await findUserByLogin(ctx.db, input.username);
   const subject = {
     userId: user?.id ?? null,
@@ -81,6 +87,20 @@ export async function authenticate(ctx: AppContext, input: { username: string; p
       details: { reason: `account_${user.status}` },
     });
     throw new AppError('account_disabled', 'This account is disabled');
+  }
+  // An administrator required a new password (decision 123): only changing it gets in.
+  if (user.password_reset_required && !options.passwordChange) {
+    await recordAudit(ctx.db, ctx, {
+      action: 'iam.user.loginFailed',
+      actor: { ...actor, type: 'user', id: user.id },
+      outcome: 'failure',
+      tenantId: user.home_tenant_id,
+      target: { type: 'user', id: user.id },
+      details: { reason: 'password_change_required' },
+    });
+    throw new AppError('password_change_required', 'Choose a new password first: POST /api/v1/session/password', {
+      change_password: '/api/v1/session/password',
+    });
   }
   return user;
 }

@@ -17,6 +17,7 @@ import {
 } from '../permissions/effective.js';
 import { endProtection } from '../protection/lockout.js';
 import { endUserSessions } from '../sessions/manage.js';
+import { endUserAccess } from '../sessions/revoke-access.js';
 
 export interface Profile {
   phone?: string | null;
@@ -210,10 +211,10 @@ async function applyUserPatch(ctx: AppContext, actor: Actor, id: string, patch: 
       .returningAll()
       .executeTakeFirstOrThrow()
       .catch(rethrowTaken);
-    // A disabled account or a password set by an administrator ends every session and OAuth grant at once.
-    if (passwordHash !== undefined || (patch.status !== undefined && patch.status !== 'active')) {
-      await endUserSessions(trx, ctx.clock.now(), id);
-    }
+    // A disabled account ends every session and OAuth grant at once (with back-channel
+    // logout notices); a password set by an administrator ends every session and grant.
+    if (patch.status !== undefined && patch.status !== 'active') await endUserAccess(trx, ctx, id);
+    else if (passwordHash !== undefined) await endUserSessions(trx, ctx.clock.now(), id);
     if (passwordHash !== undefined) await rememberPassword(trx, ctx, id, passwordHash, history);
     await recordAudit(trx, ctx, {
       action: 'iam.user.modified',
