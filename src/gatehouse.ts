@@ -36,13 +36,14 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
     const bootstrapped = await bootstrap(ctx);
     const app = await createServer(ctx);
     const email = startEmailWorker(ctx);
+    // Closing the server stops the worker too, before anyone closes the database under it.
+    app.addHook('onClose', () => email.stop());
     return {
       ctx,
       app,
       bootstrapped,
       async close() {
         await app.close();
-        await email.stop();
         await ctx.db.destroy();
         await ctx.passwords.close();
       },
