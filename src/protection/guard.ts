@@ -50,8 +50,13 @@ export async function guardAttempt(
   };
   const store = protectionStore(ctx);
   const now = ctx.clock.now();
+  assertNotRefusedRecently(ctx, kind, subject.login, subject.ip);
   const admission = await store.admit(key, rules, now);
-  if (!admission.admitted) throw tooManyAttempts(retryAfterSeconds(admission, rules, now));
+  if (!admission.admitted) {
+    const retryAfter = retryAfterSeconds(admission, rules, now);
+    rememberRefusal(ctx, kind, subject.login, subject.ip, now.getTime() + retryAfter * 1000);
+    throw tooManyAttempts(retryAfter);
+  }
 
   let ok: boolean;
   try {
@@ -72,6 +77,49 @@ async function countFailure(ctx: AppContext, key: AttemptKey, subject: AttemptSu
   const now = ctx.clock.now();
   const outcome = await protectionStore(ctx).failed(key, rules, now);
   await recordBlocks(ctx, { key, tenantId: subject.tenantId, rules, failures, outcome, now });
+}
+
+/**
+ * Each node remembers its refusals for at most two seconds (DESIGN §2: in-process caches
+ * are short-lived), so a guesser hammering a locked account is refused without a database
+ * round trip, not even the user lookup. An unlock on this node forgets them at once; one
+ * on another node takes effect here within the two seconds.
+ */
+const REFUSAL_MEMORY_MS = 2_000;
+const MAX_REFUSALS = 10_000;
+const refusals = new WeakMap<object, Map<string, { until: number; forgetAt: number }>>();
+
+const refusalKey = (kind: AttemptKind, login: string, ip: string | null) => `${kind}\0${login.trim().toLowerCase()}\0${ip ?? ''}`;
+
+function rememberRefusal(ctx: AppContext, kind: AttemptKind, login: string, ip: string | null, until: number): void {
+  let memory = refusals.get(ctx.db);
+  if (!memory) {
+    memory = new Map();
+    refusals.set(ctx.db, memory);
+  }
+  const now = ctx.clock.now().getTime();
+  memory.set(refusalKey(kind, login, ip), { until, forgetAt: Math.min(until, now + REFUSAL_MEMORY_MS) });
+  if (memory.size > MAX_REFUSALS) memory.delete(memory.keys().next().value as string);
+}
+
+/** Throws the refusal this node gave the same login from the same address moments ago, if it still holds. */
+export function assertNotRefusedRecently(ctx: AppContext, kind: AttemptKind, login: string, ip: string | null): void {
+  const memory = refusals.get(ctx.db);
+  if (!memory || memory.size === 0) return;
+  const key = refusalKey(kind, login, ip);
+  const refusal = memory.get(key);
+  if (!refusal) return;
+  const now = ctx.clock.now().getTime();
+  if (refusal.forgetAt <= now) {
+    memory.delete(key);
+    return;
+  }
+  throw tooManyAttempts(Math.max(1, Math.ceil((refusal.until - now) / 1000)));
+}
+
+/** An unlock, a followed link or a new password: this node forgets its refusals at once. */
+export function forgetRefusals(ctx: AppContext): void {
+  refusals.get(ctx.db)?.clear();
 }
 
 /** The one refusal, alike for every account (known or not) and every reason. */

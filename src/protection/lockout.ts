@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import { sha256 } from '../crypto/secrets.js';
 import type { Scope } from '../permissions/effective.js';
 import { assertManageable, getUser } from '../users/users.js';
+import { forgetRefusals } from './guard.js';
 import { protectionStore } from './store.js';
 
 export interface LockoutView {
@@ -56,6 +57,7 @@ export async function endProtection(
   reason: 'administrator' | 'password_changed',
 ): Promise<void> {
   const removed = await protectionStore(ctx).clearUser(userId);
+  forgetRefusals(ctx);
   await ctx.db.transaction().execute(async (trx) => {
     const links = await trx
       .updateTable('unblock_tokens')
@@ -104,6 +106,7 @@ export async function unblockWithLink(ctx: AppContext, token: string, actor: Act
     .executeTakeFirst();
   if (!used) return false;
   await protectionStore(ctx).clearPair(used.user_id, used.kind, used.ip);
+  forgetRefusals(ctx);
   const user = await ctx.db.selectFrom('users').select('home_tenant_id').where('id', '=', used.user_id).executeTakeFirst();
   await recordAudit(ctx.db, ctx, {
     action: 'iam.user.unlocked',

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
-import type { Admission, AttemptState, FailureOutcome, ProtectionStore } from './store.js';
+import type { Admission, AttemptKey, AttemptState, FailureOutcome, ProtectionStore } from './store.js';
 
 const later = (now: Date, seconds: number) => new Date(now.getTime() + seconds * 1000);
 
@@ -10,47 +10,61 @@ const later = (now: Date, seconds: number) => new Date(now.getTime() + seconds *
  * and the refusal of a locked attempt is decided in the same statement that would count it.
  */
 export function createPostgresStore(db: Db): ProtectionStore {
+  /** Attempts admitted with nothing to clear but their own count (a plain delete will do on success). */
+  const clean = new Set<string>();
+  const cleanKey = (key: AttemptKey) => `${key.subject}\0${key.kind}\0${key.ip ?? ''}`;
   return {
     async admit(key, rules, now): Promise<Admission> {
       const { subject, kind, userId, ip, ipCounted } = key;
-      const { rows } = await sql<{
-        failures: number | null;
+      // The hot path of every sign-in: one statement that counts the attempt unless a block
+      // or lockout applies; only a refusal reads why.
+      const { rows } = await sql<{ failures: number; pair_failures: number | null }>`
+        insert into attempt_accounts as a (subject, kind, user_id, failures, locked_until, hard_locked, updated_at)
+        select ${subject}, ${kind}, ${userId}::uuid, 1,
+          case when 1 >= ${rules.accountThreshold}::int
+            then ${now}::timestamptz + make_interval(secs => ${rules.initialDelaySeconds}::float8) end,
+          1 >= ${rules.hardLimit}::int, ${now}::timestamptz
+        where not exists (
+            select 1 from attempt_ips
+            where ${ipCounted}::boolean and ip = ${ip}::text and blocked_until > ${now}::timestamptz)
+          and not exists (
+            select 1 from attempt_pairs
+            where subject = ${subject} and kind = ${kind} and ip = ${ip}::text and blocked_until > ${now}::timestamptz)
+        on conflict (subject, kind) do update set
+          failures = a.failures + 1,
+          locked_until = case when a.failures + 1 >= ${rules.accountThreshold}::int
+            then ${now}::timestamptz + make_interval(secs => least(${rules.maxDelaySeconds}::float8,
+              ${rules.initialDelaySeconds}::float8 * power(2, a.failures + 1 - ${rules.accountThreshold}::int))) end,
+          hard_locked = a.failures + 1 >= ${rules.hardLimit}::int,
+          updated_at = ${now}::timestamptz
+        where not a.hard_locked and (a.locked_until is null or a.locked_until <= ${now}::timestamptz)
+        returning a.failures,
+          (select p.failures from attempt_pairs p where p.subject = ${subject} and p.kind = ${kind} and p.ip = ${ip}::text) as pair_failures`.execute(
+        db,
+      );
+      const admitted = rows[0];
+      if (admitted) {
+        const failures = Number(admitted.failures);
+        if (failures === 1 && admitted.pair_failures === null) {
+          if (clean.size >= 10_000) clean.clear(); // attempts whose check threw: forget, the full delete is always right
+          clean.add(cleanKey(key));
+        }
+        return { admitted: true, failures };
+      }
+      const { rows: why } = await sql<{
         ip_blocked_until: Date | null;
         pair_blocked_until: Date | null;
         locked_until: Date | null;
         hard_locked: boolean | null;
       }>`
-        with ip_block as (
-          select blocked_until from attempt_ips
-          where ${ipCounted}::boolean and ip = ${ip}::text and blocked_until > ${now}::timestamptz
-        ), pair_block as (
-          select blocked_until from attempt_pairs
-          where subject = ${subject} and kind = ${kind} and ip = ${ip}::text and blocked_until > ${now}::timestamptz
-        ), admitted as (
-          insert into attempt_accounts as a (subject, kind, user_id, failures, locked_until, hard_locked, updated_at)
-          select ${subject}, ${kind}, ${userId}::uuid, 1,
-            case when 1 >= ${rules.accountThreshold}::int
-              then ${now}::timestamptz + make_interval(secs => ${rules.initialDelaySeconds}::float8) end,
-            1 >= ${rules.hardLimit}::int, ${now}::timestamptz
-          where not exists (select 1 from ip_block) and not exists (select 1 from pair_block)
-          on conflict (subject, kind) do update set
-            failures = a.failures + 1,
-            locked_until = case when a.failures + 1 >= ${rules.accountThreshold}::int
-              then ${now}::timestamptz + make_interval(secs => least(${rules.maxDelaySeconds}::float8,
-                ${rules.initialDelaySeconds}::float8 * power(2, a.failures + 1 - ${rules.accountThreshold}::int))) end,
-            hard_locked = a.failures + 1 >= ${rules.hardLimit}::int,
-            updated_at = ${now}::timestamptz
-          where not a.hard_locked and (a.locked_until is null or a.locked_until <= ${now}::timestamptz)
-          returning a.failures
-        )
-        select (select failures from admitted) as failures,
-          (select blocked_until from ip_block) as ip_blocked_until,
-          (select blocked_until from pair_block) as pair_blocked_until,
-          a.locked_until, a.hard_locked
-        from (select 1) as one
-        left join attempt_accounts a on a.subject = ${subject} and a.kind = ${kind}`.execute(db);
-      const row = rows[0]!;
-      if (row.failures !== null) return { admitted: true, failures: Number(row.failures) };
+        select
+          (select blocked_until from attempt_ips
+            where ${ipCounted}::boolean and ip = ${ip}::text and blocked_until > ${now}::timestamptz) as ip_blocked_until,
+          (select blocked_until from attempt_pairs
+            where subject = ${subject} and kind = ${kind} and ip = ${ip}::text and blocked_until > ${now}::timestamptz) as pair_blocked_until,
+          (select locked_until from attempt_accounts where subject = ${subject} and kind = ${kind}) as locked_until,
+          (select hard_locked from attempt_accounts where subject = ${subject} and kind = ${kind}) as hard_locked`.execute(db);
+      const row = why[0]!;
       if (row.ip_blocked_until) return { admitted: false, reason: 'ip_throttled', until: new Date(row.ip_blocked_until) };
       if (row.pair_blocked_until) return { admitted: false, reason: 'pair_blocked', until: new Date(row.pair_blocked_until) };
       if (row.hard_locked) return { admitted: false, reason: 'hard_locked', until: null };
@@ -58,6 +72,11 @@ export function createPostgresStore(db: Db): ProtectionStore {
     },
 
     async succeeded(key, now) {
+      // The common case (no earlier failure, no pair row): take back this attempt's own count.
+      if (clean.delete(cleanKey(key))) {
+        await db.deleteFrom('attempt_accounts').where('subject', '=', key.subject).where('kind', '=', key.kind).execute();
+        return;
+      }
       await sql`
         with account as (delete from attempt_accounts where subject = ${key.subject} and kind = ${key.kind})
         delete from attempt_pairs
@@ -66,6 +85,7 @@ export function createPostgresStore(db: Db): ProtectionStore {
     },
 
     async failed(key, rules, now): Promise<FailureOutcome> {
+      clean.delete(cleanKey(key));
       const { subject, kind, userId, ip, ipCounted } = key;
       if (ip === null) return {};
       const pairUntil = later(now, rules.pairBlockSeconds);

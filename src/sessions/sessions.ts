@@ -4,7 +4,7 @@ import type { AppContext } from '../context.js';
 import { fingerprint, randomToken, sha256 } from '../crypto/secrets.js';
 import type { Database, Session, User } from '../db/schema.js';
 import { AppError } from '../errors.js';
-import { guardAttempt } from '../protection/guard.js';
+import { assertNotRefusedRecently, guardAttempt } from '../protection/guard.js';
 import { findUserByLogin } from '../users/users.js';
 
 /** DESIGN §4 defaults; "remember me" keeps a browser signed in for 30 days of use. */
@@ -45,6 +45,7 @@ export async function authenticate(
   actor: Actor,
   options: { passwordChange?: boolean } = {},
 ): Promise<User> {
+  assertNotRefusedRecently(ctx, 'password', input.username, actor.ip);
   const user = await findUserByLogin(ctx.db, input.username);
   const subject = {
     userId: user?.id ?? null,
