@@ -146,7 +146,7 @@ describe('OIDC back-channel logout', () => {
     const user = await browserSignIn();
     assert.ok(user.sid, 'the ID token names the session');
     const before = receiver.received.length;
-    const revoked = await gh.request('POST', `/api/v1/users/${user.id}/revoke-access`, { token: admin });
+    const revoked = await gh.request('DELETE', `/api/v1/users/${user.id}/sessions`, { token: admin });
     assert.equal(revoked.status, 200);
     assert.equal(revoked.body.backchannel_logouts, 1);
     await deliverBackchannelLogouts(gh.ctx);
@@ -236,7 +236,7 @@ describe('OIDC back-channel logout', () => {
     const email = `user${++users}@bcl.test`;
     const id = await gh.createUser(admin, { email, password: PASSWORD });
     await gh.signIn(email, PASSWORD);
-    const revoked = await gh.request('POST', `/api/v1/users/${id}/revoke-access`, { token: admin });
+    const revoked = await gh.request('DELETE', `/api/v1/users/${id}/sessions`, { token: admin });
     assert.deepEqual(revoked.body, { sessions_revoked: 1, grants_revoked: 0, backchannel_logouts: 0 });
   });
 });

@@ -102,16 +102,16 @@ describe('incident actions', () => {
     await assertAllEnded(user);
   });
 
-  it('POST /users/:id/revoke-access: every session and refresh token ends; the account stays active', async () => {
+  it('DELETE /users/:id/sessions: every session and refresh token ends; the account stays active', async () => {
     const user = await signedInUser();
     const second = await tokensOf(user.email);
-    const response = await gh.request('POST', `/api/v1/users/${user.id}/revoke-access`, { token: acme.token });
+    const response = await gh.request('DELETE', `/api/v1/users/${user.id}/sessions`, { token: acme.token });
     assert.equal(response.status, 200);
     assert.equal(response.body.sessions_revoked, 1);
     assert.equal(response.body.grants_revoked, 2);
     await assertAllEnded(user);
     assert.equal(await introspect(second.access_token), false);
-    await oneEvent('iam.user.accessRevoked', user.id);
+    await oneEvent('iam.user.sessionsRevoked', user.id);
     // The user signs in again at once.
     assert.equal(await introspect((await tokensOf(user.email)).access_token), true);
   });
@@ -187,10 +187,12 @@ describe('incident actions', () => {
   it('a tenant administrator cannot act on another tenant’s users, nor on a system administrator', async () => {
     const other = await gh.tenantWithAdmin('other');
     const stranger = await gh.createUser(other.token, { email: 'stranger@other.test', password: PASSWORD });
-    for (const action of ['disable', 'revoke-access', 'force-password-reset']) {
+    for (const action of ['disable', 'force-password-reset']) {
       const response = await gh.request('POST', `/api/v1/users/${stranger}/${action}`, { token: acme.token });
       assert.equal(response.status, 404, `${action}: ${JSON.stringify(response.body)}`);
     }
+    const signOut = await gh.request('DELETE', `/api/v1/users/${stranger}/sessions`, { token: acme.token });
+    assert.equal(signOut.status, 404, JSON.stringify(signOut.body));
     const { id: systemAdminId } = await gh.systemAdmin();
     const response = await gh.request('POST', `/api/v1/users/${systemAdminId}/disable`, { token: acme.token });
     assert.equal(response.status, 404);
@@ -202,7 +204,7 @@ describe('incident actions', () => {
 
   it('answers a malformed id with 400, an unknown one with 404', async () => {
     assert.equal((await gh.request('POST', '/api/v1/users/not-a-uuid/disable', { token: acme.token })).status, 400);
-    const unknown = await gh.request('POST', '/api/v1/users/0190aaaa-0000-7000-8000-000000000000/revoke-access', { token: acme.token });
+    const unknown = await gh.request('POST', '/api/v1/users/0190aaaa-0000-7000-8000-000000000000/disable', { token: acme.token });
     assert.equal(unknown.status, 404);
   });
 });

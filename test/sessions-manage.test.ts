@@ -151,13 +151,13 @@ describe('session control', () => {
     assert.equal((await gh.request('DELETE', `/api/v1/users/${userId}/sessions`, { token: other.token })).status, 404);
     assert.ok(await alive(one));
 
-    assert.equal((await gh.request('DELETE', `/api/v1/users/${userId}/sessions`, { token: tenantAdmin })).status, 204);
+    assert.equal((await gh.request('DELETE', `/api/v1/users/${userId}/sessions`, { token: tenantAdmin })).status, 200);
     assert.equal(await alive(one), false);
     assert.equal(await alive(two), false);
     assert.equal((await refresh(refreshable)).json().error, 'invalid_grant');
     const events = await gh.auditEvents(admin, { target: userId, action: 'iam.user.sessionsRevoked' });
     assert.equal(events.length, 1);
-    assert.deepEqual(events[0]!.details, { sessions: 2, grants: 1 });
+    assert.deepEqual(events[0]!.details, { sessions_revoked: 2, grants_revoked: 1, backchannel_logouts: 0 });
     await signIn('everywhere@acme.test', PASSWORD, 'Again'); // the account itself is fine
   });
 

@@ -56,7 +56,6 @@ export const AUDIT_ACTIONS = [
   'iam.mfa.recoveryCodesRegenerated',
   // Incident response
   'iam.user.disabled',
-  'iam.user.accessRevoked',
   'iam.user.passwordResetForced',
   'iam.user.passwordChanged',
   'iam.ip.blockCreated',

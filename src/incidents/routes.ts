@@ -5,9 +5,9 @@ import { actorOf, requireAccess, scopeOf } from '../http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams } from '../http/schemas.js';
 import type { EndedAccess } from '../sessions/revoke-access.js';
 import { revokeApplicationTokens } from './applications.js';
-import { disableUser, forcePasswordReset, revokeUserAccess } from './users.js';
+import { disableUser, forcePasswordReset } from './users.js';
 
-const Ended = Type.Object(
+export const Ended = Type.Object(
   {
     sessions_revoked: Type.Integer({ description: 'Gatehouse sessions ended' }),
     grants_revoked: Type.Integer({ description: 'OAuth grants revoked, each with its access and refresh tokens' }),
@@ -15,7 +15,7 @@ const Ended = Type.Object(
   },
   { title: 'EndedAccess' },
 );
-const toEnded = (e: EndedAccess) => ({ sessions_revoked: e.sessions, grants_revoked: e.grants, backchannel_logouts: e.notices });
+export const toEnded = (e: EndedAccess) => ({ sessions_revoked: e.sessions, grants_revoked: e.grants, backchannel_logouts: e.notices });
 
 const USER_UPDATE = { system: 'iam.account.update', tenant: 'tenant.account.update' } as const;
 const tags = ['incidents'];
@@ -42,7 +42,6 @@ export const incidentRoutes =
       'Disable a user: every session and refresh token ends, introspection says inactive, sign-in is refused',
       disableUser,
     );
-    userAction('revoke-access', 'Revoke every session and refresh token of a user (the account stays active)', revokeUserAccess);
     userAction(
       'force-password-reset',
       'Make the user choose a new password at the next sign-in; ends every session and refresh token',

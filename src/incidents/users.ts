@@ -29,22 +29,6 @@ export async function disableUser(ctx: AppContext, scope: Scope, actor: Actor, i
   });
 }
 
-/** Revokes every session and refresh token of the user; the account stays active. */
-export async function revokeUserAccess(ctx: AppContext, scope: Scope, actor: Actor, id: string): Promise<EndedAccess> {
-  const user = await assertManageable(ctx, scope, id);
-  return ctx.db.transaction().execute(async (trx) => {
-    const ended = await endUserAccess(trx, ctx, id);
-    await recordAudit(trx, ctx, {
-      action: 'iam.user.accessRevoked',
-      actor,
-      tenantId: user.home_tenant_id,
-      target: { type: 'user', id },
-      details: counts(ended),
-    });
-    return ended;
-  });
-}
-
 /**
  * The user must choose a new password at the next sign-in (decision 123): the right
  * password then answers `password_change_required` until POST /api/v1/session/password.

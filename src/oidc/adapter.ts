@@ -1,4 +1,3 @@
-import { sql } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { Db } from '../db/database.js';
@@ -101,28 +100,6 @@ export async function revokeGrant(db: Db, grantId: string): Promise<void> {
 }
 
 /** Whether an OAuth grant still lives: revoking it (logout, refresh-token reuse, an incident) ends its tokens' access to our API. */
-/**
- * Ends every OAuth grant of a user (refresh tokens, access tokens the engine stores, codes)
- * and the engine's sign-in sessions: an administrator's "sign out everywhere", a new password.
- */
-export async function revokeUserGrants(db: Db, userId: string): Promise<number> {
-  const grants = (
-    await db
-      .selectFrom('oidc_models')
-      .select('id')
-      .where('model', '=', 'Grant')
-      .where(sql<string>`payload->>'accountId'`, '=', userId)
-      .execute()
-  ).map((row) => row.id);
-  if (grants.length > 0) {
-    await db.deleteFrom('oidc_models').where('grant_id', 'in', grants).execute();
-    await db.deleteFrom('oidc_models').where('model', '=', 'Grant').where('id', 'in', grants).execute();
-    await db.deleteFrom('oauth_grant_organizations').where('grant_id', 'in', grants).execute();
-  }
-  await db.deleteFrom('oidc_models').where('model', '=', 'Session').where(sql<string>`payload->>'accountId'`, '=', userId).execute();
-  return grants.length;
-}
-
 export async function isGrantLive(db: Db, grantId: string, now: Date): Promise<boolean> {
   const row = await db
     .selectFrom('oidc_models')

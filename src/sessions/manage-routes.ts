@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../context.js';
 import { actorOf, requireAccess, requireSession, scopeOf } from '../http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, IdParams, Nullable, SESSION, Timestamp } from '../http/schemas.js';
+import { Ended, toEnded } from '../incidents/routes.js';
 import { listSessions, revokeAllSessions, revokeOwnSession, type SessionSummary } from './manage.js';
 
 const SessionItem = Type.Object(
@@ -72,16 +73,14 @@ export const sessionManagementRoutes =
       {
         schema: {
           tags,
-          summary: 'Sign a user out everywhere: every session and every refresh token (only from the user’s home tenant)',
+          summary:
+            'Sign a user out everywhere (an incident action): every session and refresh token ends, applications get back-channel logouts (only from the user’s home tenant)',
           security: ACCESS_TOKEN,
           params: IdParams,
-          response: { 204: Type.Null(), ...errorResponses },
+          response: { 200: Ended, ...errorResponses },
         },
         onRequest: requireAccess(ctx, { system: 'iam.account.update', tenant: 'tenant.account.update' }),
       },
-      async (request, reply) => {
-        await revokeAllSessions(ctx, scopeOf(request), actorOf(request), request.params.id);
-        return reply.status(204).send(null);
-      },
+      async (request) => toEnded(await revokeAllSessions(ctx, scopeOf(request), actorOf(request), request.params.id)),
     );
   };

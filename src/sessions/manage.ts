@@ -1,11 +1,9 @@
-import type { Kysely } from 'kysely';
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
-import type { Database } from '../db/schema.js';
 import { notFound } from '../errors.js';
-import { revokeUserGrants } from '../oidc/adapter.js';
 import type { Scope } from '../permissions/effective.js';
 import { assertManageable } from '../users/users.js';
+import { type EndedAccess, endUserAccess } from './revoke-access.js';
 
 export interface SessionSummary {
   id: string;
@@ -59,34 +57,18 @@ export async function revokeOwnSession(ctx: AppContext, actor: Actor, userId: st
   });
 }
 
-/**
- * Ends a user's sessions (all, or all but `keep`) and every OAuth grant (refresh tokens,
- * stored access tokens) in the caller's transaction; returns how many of each.
- */
-export async function endUserSessions(
-  db: Kysely<Database>,
-  now: Date,
-  userId: string,
-  keep?: string,
-): Promise<{ sessions: number; grants: number }> {
-  let query = db.updateTable('sessions').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null);
-  if (keep) query = query.where('id', '!=', keep);
-  const sessions = Number((await query.executeTakeFirst()).numUpdatedRows);
-  const grants = await revokeUserGrants(db, userId);
-  return { sessions, grants };
-}
-
 /** An administrator signs a user out everywhere: every session and every refresh token (the home-tenant rule applies). */
-export async function revokeAllSessions(ctx: AppContext, scope: Scope, actor: Actor, userId: string): Promise<void> {
+export async function revokeAllSessions(ctx: AppContext, scope: Scope, actor: Actor, userId: string): Promise<EndedAccess> {
   const user = await assertManageable(ctx, scope, userId);
-  await ctx.db.transaction().execute(async (trx) => {
-    const ended = await endUserSessions(trx, ctx.clock.now(), userId);
+  return ctx.db.transaction().execute(async (trx) => {
+    const ended = await endUserAccess(trx, ctx, userId);
     await recordAudit(trx, ctx, {
       action: 'iam.user.sessionsRevoked',
       actor,
       tenantId: user.home_tenant_id,
       target: { type: 'user', id: userId },
-      details: { sessions: ended.sessions, grants: ended.grants },
+      details: { sessions_revoked: ended.sessions, grants_revoked: ended.grants, backchannel_logouts: ended.notices },
     });
+    return ended;
   });
 }

@@ -3,7 +3,7 @@ import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../password-policy/policy.js';
 import { endProtection } from '../protection/lockout.js';
-import { endUserSessions } from './manage.js';
+import { endUserAccess } from './revoke-access.js';
 import { authenticate } from './sessions.js';
 
 export interface PasswordChange {
@@ -31,7 +31,7 @@ export async function changePassword(ctx: AppContext, input: PasswordChange, act
       .where('id', '=', user.id)
       .execute();
     await rememberPassword(trx, ctx, user.id, hash, history);
-    await endUserSessions(trx, now, user.id);
+    await endUserAccess(trx, ctx, user.id);
     await recordAudit(trx, ctx, {
       action: 'iam.user.passwordChanged',
       actor: { ...actor, type: 'user', id: user.id },

@@ -17,16 +17,13 @@ export interface EndedAccess {
  * session, every OAuth grant (its codes, access tokens and refresh tokens, so a refresh
  * fails and introspection says inactive at once), and the engine's browser sessions; and
  * queues a back-channel logout for each application with a logout URI that held a grant.
+ * `keepSessionId` spares the session a user changed their own password with.
  */
-export async function endUserAccess(trx: Db, source: AuditSource, userId: string): Promise<EndedAccess> {
+export async function endUserAccess(trx: Db, source: AuditSource, userId: string, keepSessionId?: string): Promise<EndedAccess> {
   const now = source.clock.now();
-  const sessions = await trx
-    .updateTable('sessions')
-    .set({ revoked_at: now })
-    .where('user_id', '=', userId)
-    .where('revoked_at', 'is', null)
-    .returning('id')
-    .execute();
+  let revoke = trx.updateTable('sessions').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null);
+  if (keepSessionId) revoke = revoke.where('id', '!=', keepSessionId);
+  const sessions = await revoke.returning('id').execute();
   const grants = await trx
     .selectFrom('oidc_models')
     .select(['id', sql<string>`payload->>'clientId'`.as('client_id')])

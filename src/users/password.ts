@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../password-policy/policy.js';
 import { guardAttempt } from '../protection/guard.js';
 import { endProtection } from '../protection/lockout.js';
-import { endUserSessions } from '../sessions/manage.js';
+import { endUserAccess } from '../sessions/revoke-access.js';
 import type { ActiveSession } from '../sessions/sessions.js';
 
 /**
@@ -33,7 +33,7 @@ export async function changeOwnPassword(
     const now = ctx.clock.now();
     await trx.updateTable('users').set({ password_hash: hash, updated_at: now }).where('id', '=', user.id).execute();
     await rememberPassword(trx, ctx, user.id, hash, history);
-    const ended = await endUserSessions(trx, now, user.id, session.id);
+    const ended = await endUserAccess(trx, ctx, user.id, session.id);
     await recordAudit(trx, ctx, {
       action: 'iam.user.modified',
       actor,

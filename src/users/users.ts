@@ -16,7 +16,6 @@ import {
   systemTenantId,
 } from '../permissions/effective.js';
 import { endProtection } from '../protection/lockout.js';
-import { endUserSessions } from '../sessions/manage.js';
 import { endUserAccess } from '../sessions/revoke-access.js';
 
 export interface Profile {
@@ -211,10 +210,9 @@ async function applyUserPatch(ctx: AppContext, actor: Actor, id: string, patch: 
       .returningAll()
       .executeTakeFirstOrThrow()
       .catch(rethrowTaken);
-    // A disabled account ends every session and OAuth grant at once (with back-channel
-    // logout notices); a password set by an administrator ends every session and grant.
-    if (patch.status !== undefined && patch.status !== 'active') await endUserAccess(trx, ctx, id);
-    else if (passwordHash !== undefined) await endUserSessions(trx, ctx.clock.now(), id);
+    // A disabled account or a password set by an administrator ends every session and OAuth
+    // grant at once (with back-channel logout notices).
+    if (passwordHash !== undefined || (patch.status !== undefined && patch.status !== 'active')) await endUserAccess(trx, ctx, id);
     if (passwordHash !== undefined) await rememberPassword(trx, ctx, id, passwordHash, history);
     await recordAudit(trx, ctx, {
       action: 'iam.user.modified',
