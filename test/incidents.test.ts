@@ -152,6 +152,11 @@ describe('incident actions', () => {
 
     assert.equal((await gh.request('POST', '/api/v1/session', { body: { username: user.email, password: PASSWORD } })).status, 401);
     assert.ok(await gh.signIn(user.email, 'a-brand-new-password'));
+    // Once changed, the way out is closed: the password alone (no second factor, no session) changes nothing.
+    const again = await change({ username: user.email, password: 'a-brand-new-password', new_password: 'yet-another-password' });
+    assert.equal(again.status, 403);
+    assert.equal(again.body.error, 'forbidden');
+    assert.ok(await gh.signIn(user.email, 'a-brand-new-password'));
   });
 
   it('POST /applications/:id/revoke-tokens: every refresh token of the application fails, its users’ tokens are inactive', async () => {

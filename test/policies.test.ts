@@ -64,6 +64,15 @@ describe('tenant policies', () => {
     assert.equal((await tenantPolicies(gh.ctx, acme.tenantId)).password.min_length, 10, 'nothing was written');
   });
 
+  it('a tenant administrator may not shorten the own tenant’s audit retention', async () => {
+    const response = await gh.request('PATCH', `/api/v1/tenants/${acme.tenantId}/policies`, {
+      token: acme.token,
+      body: { audit: { retention_days: 1 } },
+    });
+    assert.equal(response.status, 403);
+    assert.equal((await tenantPolicies(gh.ctx, acme.tenantId)).audit.retention_days, 400);
+  });
+
   it('a tenant administrator neither reads nor changes another tenant’s policies', async () => {
     const read = await gh.request('GET', `/api/v1/tenants/${globex.tenantId}/policies`, { token: acme.token });
     assert.equal(read.status, 404);

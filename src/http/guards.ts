@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
+import { hasSecondFactor } from '../mfa/sign-in-step.js';
 import { type Access, resolveScope, type Scope } from '../permissions/effective.js';
 import { type ActiveSession, sessionFromToken } from '../sessions/sessions.js';
 import { looksLikeJwt } from '../tokens/access-tokens.js';
@@ -51,6 +52,23 @@ export function requireSession(ctx: AppContext) {
     const active = token ? await sessionFromToken(ctx, token) : undefined;
     if (!active) throw new AppError('unauthorized', 'Sign in first: POST /api/v1/session');
     request.signedIn = active;
+  };
+}
+
+/**
+ * A live session that proved the user's second factor, for what changes the account's
+ * credentials (factors, recovery codes, the password): a password-only session, opened
+ * where MFA was off, must not add a factor or mint recovery codes for a tenant that
+ * requires MFA. A user without a factor passes (enrolling the first one).
+ */
+export function requireMfaSession(ctx: AppContext) {
+  const session = requireSession(ctx);
+  return async (request: FastifyRequest) => {
+    await session(request);
+    const { session: active, user } = request.signedIn!;
+    if (!active.amr.includes('mfa') && (await hasSecondFactor(ctx, user.id))) {
+      throw new AppError('mfa_step_required', 'Sign in with your second factor first: this session proved only the password');
+    }
   };
 }
 

@@ -2,8 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../context.js';
-import { actorOf, requireAccess, requireSession, scopeOf } from '../http/guards.js';
+import { actorOf, requireAccess, requireMfaSession, scopeOf } from '../http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams, SESSION } from '../http/schemas.js';
+import { type ActiveSession, recordSessionAmr } from '../sessions/sessions.js';
 import { assertManageable, getUser } from '../users/users.js';
 import { factorOf, summarize } from './factors.js';
 import {
@@ -41,8 +42,16 @@ const noContent = { 204: Type.Null(), ...errorResponses };
 export const mfaRoutes =
   (ctx: AppContext): FastifyPluginAsyncTypebox =>
   async (app) => {
-    const session = requireSession(ctx);
+    const session = requireMfaSession(ctx);
     const userOf = (request: { signedIn?: { user: { id: string } } }) => request.signedIn!.user.id;
+    /**
+     * The session that just proved a factor by confirming it holds that factor: it may go on
+     * managing the account (requireMfaSession) without signing in again.
+     */
+    const provedFactor = async (request: { signedIn?: ActiveSession }, method: string) => {
+      const { session: current } = request.signedIn!;
+      if (!current.amr.includes('mfa')) await recordSessionAmr(ctx, current.id, [...new Set([...current.amr, method, 'mfa'])]);
+    };
 
     app.get(
       '/users/me/mfa',
@@ -120,6 +129,7 @@ export const mfaRoutes =
           ...(binding_code !== undefined && { bindingCode: binding_code }),
         });
         const factor = summarize(ctx, await factorOf(ctx.db, userOf(request), request.params.factorId));
+        await provedFactor(request, factor.type === 'sms' ? 'sms' : 'otp');
         return { factor: toFactor(factor), ...(recoveryCodes && { recovery_codes: recoveryCodes }) };
       },
     );
@@ -151,6 +161,7 @@ export const mfaRoutes =
       async (request, reply) => {
         const response = request.body.response as unknown as RegistrationResponseJSON;
         const factor = await verifyPasskeyRegistration(ctx, actorOf(request), userOf(request), response, request.body.name);
+        await provedFactor(request, 'hwk');
         return reply.status(201).send({ factor: toFactor(factor) });
       },
     );

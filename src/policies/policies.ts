@@ -175,6 +175,11 @@ export async function updatePolicies(
   patch: PoliciesPatch,
 ): Promise<Policies> {
   const tenant = await getTenant(ctx, scope, tenantId);
+  // Retention deletes audit events: a tenant administrator (whose own actions they record)
+  // must not be able to shorten it.
+  if (scope.kind === 'tenant' && patch.audit !== undefined) {
+    throw new AppError('forbidden', 'Only a system administrator changes audit retention', { field: 'audit' });
+  }
   const stored = structuredClone(tenant.policies ?? {}) as Record<string, Record<string, unknown>>;
   for (const [name, values] of Object.entries(patch)) stored[name] = { ...stored[name], ...values };
   const resolved = resolvePolicies(stored);

@@ -56,7 +56,9 @@ export async function endProtection(
   tenantId: string | null,
   reason: 'administrator' | 'password_changed',
 ): Promise<void> {
-  const removed = await protectionStore(ctx).clearUser(userId);
+  // A new password ends what guarded the old one; failed second factors stay counted, or
+  // someone who knows the password could reset their count by changing it.
+  const removed = await protectionStore(ctx).clearUser(userId, reason === 'password_changed' ? ['password'] : undefined);
   forgetRefusals(ctx);
   await ctx.db.transaction().execute(async (trx) => {
     const links = await trx

@@ -163,10 +163,11 @@ export function createPostgresStore(db: Db): ProtectionStore {
       return { accounts, pairs, ips };
     },
 
-    async clearUser(userId) {
+    async clearUser(userId, kinds) {
+      const kindIn = kinds ? sql`and kind in (${sql.join(kinds)})` : sql``;
       const { rows } = await sql<{ n: number }>`
-        with accounts as (delete from attempt_accounts where user_id = ${userId}::uuid returning 1),
-        pairs as (delete from attempt_pairs where user_id = ${userId}::uuid returning 1)
+        with accounts as (delete from attempt_accounts where user_id = ${userId}::uuid ${kindIn} returning 1),
+        pairs as (delete from attempt_pairs where user_id = ${userId}::uuid ${kindIn} returning 1)
         select (select count(*) from accounts) + (select count(*) from pairs) as n`.execute(db);
       return Number(rows[0]?.n ?? 0);
     },

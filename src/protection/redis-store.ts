@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Admission, AttemptKey, AttemptState, FailureOutcome, ProtectionStore, RefusalReason } from './store.js';
+import type { Admission, AttemptKey, AttemptKind, AttemptState, FailureOutcome, ProtectionStore, RefusalReason } from './store.js';
 
 /**
  * The counters in Redis (GATEHOUSE_REDIS_URL): the same semantics as the PostgreSQL store,
@@ -165,10 +165,12 @@ export function createRedisStore(url: string, log: Logger): ProtectionStore {
       return state;
     },
 
-    async clearUser(userId) {
-      const keys = await redis.smembers(userKey(userId));
+    async clearUser(userId, kinds) {
+      const all = await redis.smembers(userKey(userId));
+      // Keys are gh:a:<subject>:<kind> and gh:p:<subject>:<kind>:<ip>.
+      const keys = kinds ? all.filter((key) => kinds.includes(key.split(':')[3] as AttemptKind)) : all;
       const removed = keys.length > 0 ? await redis.del(...keys) : 0;
-      await redis.del(userKey(userId));
+      if (keys.length > 0) await redis.srem(userKey(userId), ...keys);
       return removed;
     },
 

@@ -78,7 +78,7 @@ export interface ProtectionStore {
   failed(key: AttemptKey, rules: LockoutRules, now: Date): Promise<FailureOutcome>;
   state(userId: string, now: Date): Promise<AttemptState>;
   /** Forgets every counter and block of a user; returns how many records it removed. */
-  clearUser(userId: string): Promise<number>;
+  clearUser(userId: string, kinds?: readonly AttemptKind[]): Promise<number>;
   /** Ends one pair block (the unblock link); true when there was one. */
   clearPair(userId: string, kind: string, ip: string): Promise<boolean>;
   close(): Promise<void>;

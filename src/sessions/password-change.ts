@@ -14,11 +14,16 @@ export interface PasswordChange {
 
 /**
  * Changes a password with the current one, without a session: the way out of a forced
- * password reset (decision 123), usable by any active user. Clears the requirement and
+ * password reset (decision 123), for a user whose reset was forced. Clears the requirement and
  * ends every session and OAuth grant; the user then signs in (with MFA, if required) as usual.
  */
 export async function changePassword(ctx: AppContext, input: PasswordChange, actor: Actor): Promise<void> {
   const user = await authenticate(ctx, input, actor, { passwordChange: true });
+  // Only the way out of a forced reset: otherwise the password alone (without the second
+  // factor) would be enough to take the account over. Users change their password signed in.
+  if (!user.password_reset_required) {
+    throw new AppError('forbidden', 'No password change is required; signed in, use POST /api/v1/users/me/password');
+  }
   if (input.newPassword === input.password) throw new AppError('password_unchanged', 'Choose a password other than the current one');
   await assertPasswordAllowed(ctx, user.home_tenant_id, input.newPassword, user);
   const { history } = await passwordPolicyFor(ctx, user.home_tenant_id);

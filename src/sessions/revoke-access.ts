@@ -24,6 +24,9 @@ export async function endUserAccess(trx: Db, source: AuditSource, userId: string
   let revoke = trx.updateTable('sessions').set({ revoked_at: now }).where('user_id', '=', userId).where('revoked_at', 'is', null);
   if (keepSessionId) revoke = revoke.where('id', '!=', keepSessionId);
   const sessions = await revoke.returning('id').execute();
+  // Sign-ins half done (password proved, second factor pending) end too.
+  await trx.deleteFrom('mfa_tokens').where('user_id', '=', userId).execute();
+  await trx.deleteFrom('mfa_interactions').where('user_id', '=', userId).execute();
   const grants = await trx
     .selectFrom('oidc_models')
     .select(['id', sql<string>`payload->>'clientId'`.as('client_id')])

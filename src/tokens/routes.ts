@@ -79,7 +79,7 @@ export const tokenRoutes =
         const organization = request.body?.organization;
         if (!organization) throw new AppError('missing_organization', 'Name the organization: {"organization": "<id or slug>"}');
         const { user, session } = request.signedIn!;
-        return issueTenantToken(ctx, user, session.id, organization, actorOf(request));
+        return issueTenantToken(ctx, user, session, organization, actorOf(request));
       },
     );
 

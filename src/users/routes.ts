@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../context.js';
-import { actorOf, requireAccess, requireSession, scopeOf } from '../http/guards.js';
+import { actorOf, requireAccess, requireMfaSession, requireSession, scopeOf } from '../http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams, PageOf, SESSION } from '../http/schemas.js';
 import { changeOwnPassword } from './password.js';
 import { ProfilePatch, toUser, User, UserCreate, UserPatch, UserQuery } from './schema.js';
@@ -52,7 +52,7 @@ export const userRoutes =
           ),
           response: { 204: Type.Null(), ...errorResponses },
         },
-        onRequest: requireSession(ctx),
+        onRequest: requireMfaSession(ctx),
       },
       async (request, reply) => {
         await changeOwnPassword(ctx, actorOf(request), request.signedIn!, request.body);
