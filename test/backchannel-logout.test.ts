@@ -9,8 +9,9 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import * as client from 'openid-client';
-import { assertPublicDestination } from '../src/backchannel/destination.js';
 import { deliverBackchannelLogouts } from '../src/backchannel/worker.js';
+import { destinationPolicy } from '../src/webhooks/destinations.js';
+import { createOutboundClient } from '../src/webhooks/send.js';
 import { PASSWORD, type TestGatehouse } from './helpers/gatehouse.js';
 import { Browser, formOf, freePort, startListeningGatehouse } from './helpers/oidc.js';
 
@@ -242,7 +243,8 @@ describe('OIDC back-channel logout', () => {
 });
 
 describe('where logout tokens may go in production', () => {
-  it('refuses loopback, private, link-local and other special-use addresses; allows public ones', async () => {
+  it('refuses loopback, private, link-local and other special-use addresses at connect time; allows public ones', async () => {
+    const client = createOutboundClient(destinationPolicy([]), 2_000);
     for (const uri of [
       'https://127.0.0.1/logout',
       'https://10.1.2.3/logout',
@@ -251,11 +253,15 @@ describe('where logout tokens may go in production', () => {
       'https://[::1]/logout',
       'https://[fd00::1]/logout',
       'https://[::ffff:127.0.0.1]/logout',
+      'https://[64:ff9b::a00:5]/logout',
       'https://localhost/logout',
     ]) {
-      await assert.rejects(assertPublicDestination(uri), /not a public address/, uri);
+      const answer = await client.post(uri, { 'content-type': 'application/x-www-form-urlencoded' }, 'logout_token=x');
+      assert.equal(answer.ok, false, uri);
+      assert.match((answer as { error: string }).error, /not allowed/, uri);
     }
-    await assertPublicDestination('https://93.184.215.14/logout');
-    await assertPublicDestination('https://[2606:4700::1111]/logout');
+    client.close();
+    assert.equal(destinationPolicy([]).allows('93.184.215.14'), true);
+    assert.equal(destinationPolicy([]).allows('2606:4700::1111'), true);
   });
 });

@@ -1,5 +1,6 @@
 import type { AppContext } from '../context.js';
-import { assertPublicDestination } from './destination.js';
+import { ANY_DESTINATION, destinationPolicy } from '../webhooks/destinations.js';
+import { createOutboundClient } from '../webhooks/send.js';
 import { logoutToken } from './logout-token.js';
 
 const BATCH = 20;
@@ -16,7 +17,8 @@ const TIMEOUT_MS = 5_000;
  * (a lease, so two nodes never send one notice at once), signs each token when it is sent,
  * POSTs it form-encoded, and counts 200 and 204 as delivered; anything else is retried
  * with a growing delay. Redirects are not followed; in production only public addresses
- * are called (./destination.ts). Returns how many were delivered.
+ * are called, checked at connect time (the webhooks' outbound client). Returns how many
+ * were delivered.
  */
 export async function deliverBackchannelLogouts(ctx: AppContext): Promise<number> {
   const now = ctx.clock.now();
@@ -39,20 +41,22 @@ export async function deliverBackchannelLogouts(ctx: AppContext): Promise<number
     .returning(['b.id', 'b.user_id', 'b.sid', 'b.attempts', 'a.client_id', 'a.backchannel_logout_uri'])
     .execute();
   let sent = 0;
+  if (claimed.length === 0) return sent;
+  // In production only public addresses (and configured exceptions), checked at connect time.
+  const client = createOutboundClient(
+    ctx.config.production ? destinationPolicy(ctx.config.webhookAllowedNetworks) : ANY_DESTINATION,
+    TIMEOUT_MS,
+  );
   for (const notice of claimed) {
     try {
       if (!notice.backchannel_logout_uri) throw new Error('The application no longer has a back-channel logout URI');
-      if (ctx.config.production) await assertPublicDestination(notice.backchannel_logout_uri);
       const token = await logoutToken(ctx, { clientId: notice.client_id, userId: notice.user_id, sid: notice.sid });
-      const response = await fetch(notice.backchannel_logout_uri, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ logout_token: token }).toString(),
-        signal: AbortSignal.timeout(TIMEOUT_MS),
-      });
-      await response.body?.cancel();
-      if (response.status !== 200 && response.status !== 204) throw new Error(`The application answered ${response.status}`);
+      const answer = await client.post(
+        notice.backchannel_logout_uri,
+        { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'Gatehouse-Backchannel-Logout/1' },
+        new URLSearchParams({ logout_token: token }).toString(),
+      );
+      if (!answer.ok) throw new Error(`The application's logout URI failed: ${answer.error}`);
       await ctx.db
         .updateTable('backchannel_logouts')
         .set({ status: 'sent', sent_at: ctx.clock.now(), last_error: null })
@@ -77,6 +81,7 @@ export async function deliverBackchannelLogouts(ctx: AppContext): Promise<number
       );
     }
   }
+  client.close();
   return sent;
 }
 

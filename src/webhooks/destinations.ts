@@ -23,6 +23,7 @@ const INTERNAL: Array<[string, number, 'ipv4' | 'ipv6']> = [
   ['::', 128, 'ipv6'], // unspecified
   ['::1', 128, 'ipv6'],
   ['::', 96, 'ipv6'], // IPv4-compatible (deprecated)
+  ['64:ff9b::', 96, 'ipv6'], // NAT64 (reaches IPv4 addresses, private ones too)
   ['64:ff9b:1::', 48, 'ipv6'], // local-use NAT64
   ['fc00::', 7, 'ipv6'], // unique-local
   ['fe80::', 10, 'ipv6'], // link-local
@@ -32,6 +33,9 @@ const INTERNAL: Array<[string, number, 'ipv4' | 'ipv6']> = [
 
 const internal = new BlockList();
 for (const [address, prefix, type] of INTERNAL) internal.addSubnet(address, prefix, type);
+
+/** Any address: for outbound calls outside production (applications on localhost). */
+export const ANY_DESTINATION: DestinationPolicy = { allows: () => true };
 
 export interface DestinationPolicy {
   /** True when the address may be connected to. */

@@ -42,31 +42,36 @@ function checkedLookup(policy: DestinationPolicy): LookupFunction {
   };
 }
 
-export interface WebhookClient {
-  send(request: WebhookRequest): Promise<WebhookResult>;
+/** The outcome of one POST to a destination outside Gatehouse. */
+export type PostResult = WebhookResult;
+
+export interface OutboundClient {
+  /** POSTs `body`; 2xx is success, anything else (a redirect too) a failure with its reason. */
+  post(url: string, headers: Record<string, string | number>, body: string): Promise<PostResult>;
   close(): void;
 }
 
 /**
- * POSTs signed deliveries: keep-alive connections, a time limit for the whole exchange,
- * no redirects followed (a 3xx is a failure), and the destination checked at connect time.
+ * POSTs to destinations other people chose (webhooks, back-channel logout URIs):
+ * keep-alive connections, a time limit for the whole exchange, no redirects followed (a
+ * 3xx is a failure), and the destination checked at connect time (no SSRF, no DNS rebinding).
  */
-export function createWebhookClient(policy: DestinationPolicy, timeoutMs: number): WebhookClient {
+export function createOutboundClient(policy: DestinationPolicy, timeoutMs: number): OutboundClient {
   const lookup = checkedLookup(policy);
   const agents = {
     'http:': new http.Agent({ keepAlive: true, maxSockets: 16, lookup } as http.AgentOptions),
     'https:': new https.Agent({ keepAlive: true, maxSockets: 16, lookup } as https.AgentOptions),
   };
   return {
-    send(request) {
-      const url = new URL(request.url);
+    post(target, headers, body) {
+      const url = new URL(target);
       const host = hostOf(url);
       if (isIP(host) && !policy.allows(host)) {
         return Promise.resolve({ ok: false, error: `destination ${host} is not allowed` });
       }
       const transport = url.protocol === 'https:' ? https : http;
       const agent = url.protocol === 'https:' ? agents['https:'] : agents['http:'];
-      return new Promise<WebhookResult>((resolve) => {
+      return new Promise<PostResult>((resolve) => {
         const req = transport.request(
           url,
           {
@@ -74,15 +79,7 @@ export function createWebhookClient(policy: DestinationPolicy, timeoutMs: number
             agent,
             lookup,
             signal: AbortSignal.timeout(timeoutMs),
-            headers: {
-              'content-type': 'application/json',
-              'content-length': Buffer.byteLength(request.body),
-              'user-agent': 'Gatehouse-Webhook/1',
-              'gatehouse-event': request.event,
-              'gatehouse-event-id': request.eventId,
-              'gatehouse-delivery': request.deliveryId,
-              [SIGNATURE_HEADER]: signatureHeader(request.secret, request.timestamp, request.body),
-            },
+            headers: { 'content-length': Buffer.byteLength(body), ...headers },
           },
           (response: IncomingMessage) => {
             const status = response.statusCode ?? 0;
@@ -98,12 +95,38 @@ export function createWebhookClient(policy: DestinationPolicy, timeoutMs: number
           const message = error.name === 'AbortError' || error.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : error.message;
           resolve({ ok: false, error: message });
         });
-        req.end(request.body);
+        req.end(body);
       });
     },
     close() {
       agents['http:'].destroy();
       agents['https:'].destroy();
     },
+  };
+}
+
+export interface WebhookClient {
+  send(request: WebhookRequest): Promise<WebhookResult>;
+  close(): void;
+}
+
+/** POSTs signed webhook deliveries through an outbound client. */
+export function createWebhookClient(policy: DestinationPolicy, timeoutMs: number): WebhookClient {
+  const client = createOutboundClient(policy, timeoutMs);
+  return {
+    send: (request) =>
+      client.post(
+        request.url,
+        {
+          'content-type': 'application/json',
+          'user-agent': 'Gatehouse-Webhook/1',
+          'gatehouse-event': request.event,
+          'gatehouse-event-id': request.eventId,
+          'gatehouse-delivery': request.deliveryId,
+          [SIGNATURE_HEADER]: signatureHeader(request.secret, request.timestamp, request.body),
+        },
+        request.body,
+      ),
+    close: () => client.close(),
   };
 }
