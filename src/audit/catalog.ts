@@ -40,6 +40,7 @@ export const AUDIT_ACTIONS = [
   'iam.api.deleted',
   'iam.oauth.consentGranted',
   'iam.oauth.refreshTokenReused',
+  'iam.backup.started',
   'iam.backup.created',
   'iam.backup.restored',
   'iam.audit.exported',

@@ -56,6 +56,9 @@ const CURSOR = 'gatehouse_backup';
 export async function* backupStream(source: BackupSource, passphrase: string, options: BackupOptions): AsyncGenerator<Buffer> {
   checkPassphrase(passphrase);
   const summary = options.summary ?? { rows: {}, bytes: 0 };
+  // Recorded before the first byte leaves: a caller who drops the connection before the
+  // end still holds most of the file, and must not go unrecorded.
+  await recordAudit(source.db, source, { action: 'iam.backup.started', actor: options.actor });
   const trx = await source.db.startTransaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute();
   let committed = false;
   try {

@@ -71,6 +71,9 @@ describe('the embedded database (PGlite) → PostgreSQL', STEP, () => {
     assert.equal(events.length, 1);
     assert.equal(events[0]!.actor_id, decodeJwt(admin).sub);
     assert.equal(JSON.stringify(events[0]!.details).includes(PASSPHRASE), false, 'the passphrase is in no audit record');
+    const started = await source.ctx.db.selectFrom('audit_events').selectAll().where('action', '=', 'iam.backup.started').execute();
+    assert.equal(started.length, 1, 'the start is recorded before the first byte, whether or not the download ends');
+    assert.ok(started[0]!.id < events[0]!.id);
   });
 
   it('needs the restricted permission iam.backup.create and a passphrase of at least 12 characters', async () => {
