@@ -159,8 +159,9 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
     },
   };
   const provider = new Provider(config.issuer, configuration);
-  // The engine (Koa) can only trust every proxy or none: it follows X-Forwarded-* only when all are trusted.
-  provider.proxy = config.trustProxy === true;
+  // The engine (Koa) trusts every proxy or none. With a list of trusted proxies, the mount
+  // (routes.ts) replaces X-Forwarded-* by what Fastify resolved through that list.
+  provider.proxy = config.trustProxy !== false;
   registerGrants(provider, ctx);
   provider.use(unauthorizedClientForDisallowedGrant);
   provider.on('server_error', (_koa, error) => ctx.log.error({ err: error }, 'OAuth engine error'));

@@ -111,6 +111,14 @@ export const oidcRoutes =
         if (path === ROUTES.authorization) auth0Defaults(form);
         raw.body = form.toString();
       }
+      if (Array.isArray(ctx.config.trustProxy)) {
+        // The engine trusts X-Forwarded-* from every proxy or none; with a list of trusted
+        // proxies, hand it what Fastify resolved through that list (the client's address
+        // for lockout counters and the audit trail, not the proxy's or a spoofed one).
+        raw.headers['x-forwarded-for'] = request.ip;
+        raw.headers['x-forwarded-proto'] = request.protocol;
+        raw.headers['x-forwarded-host'] = request.host;
+      }
       reply.hijack();
       await oidc.handle(raw, reply.raw);
     };
