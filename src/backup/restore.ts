@@ -218,6 +218,9 @@ function planMasterKey(config: RestoreTarget['config'], masterKey: Buffer) {
     path,
     write() {
       mkdirSync(config.dataDir, { recursive: true });
+      // Kept beside it: a crash between this write and the commit leaves the old data with
+      // the new key, and the old key is then what reads it.
+      if (previous) writeFileSync(`${path}.previous`, previous, { mode: 0o600 });
       writeFileSync(`${path}.restore`, `${masterKey.toString('base64')}\n`, { mode: 0o600 });
       renameSync(`${path}.restore`, path);
     },
