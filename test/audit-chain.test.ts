@@ -269,4 +269,40 @@ describe('audit chain: tamper detection (GET /api/v1/audit-events/verify)', () =
     assert.equal(chain.at(-1)!.seq, chain.length);
     assert.equal((await verify(admin)).ok, true);
   });
+
+  it('refuses to re-chain altered events onto a head set back by hand (security review of issue 6)', async () => {
+    const chain = await acmeChain();
+    const k = chain[3]!;
+    const previous = chain[2]!;
+    const { rows } = await sql<{ hash: Uint8Array }>`select chain_hash as hash from audit_events where id = ${previous.id}::uuid`.execute(
+      gh.ctx.db,
+    );
+    const head = await gh.ctx.db.selectFrom('audit_chains').selectAll().where('chain', '=', acme.tenantId).executeTakeFirstOrThrow();
+    const originals = await Promise.all(chain.slice(3).map((entry) => saved(entry.id)));
+    // The intruder changes event k, clears the chain fields from k on, and sets the head back to k-1.
+    await sql`update audit_events set details = '{"forged": true}'::jsonb where id = ${k.id}::uuid`.execute(gh.ctx.db);
+    await sql`update audit_events set chain_seq = null, chain_prev = null, chain_hash = null
+      where tenant_id = ${acme.tenantId}::uuid and chain_seq >= ${k.seq}`.execute(gh.ctx.db);
+    await gh.ctx.db
+      .updateTable('audit_chains')
+      .set({ last_seq: previous.seq, last_hash: Buffer.from(rows[0]!.hash) })
+      .where('chain', '=', acme.tenantId)
+      .execute();
+    try {
+      const result = await verifyAuditChains(gh.ctx, acme.tenantId);
+      assert.equal(result.ok, false, 'the head no longer carries its MAC');
+      assert.equal(result.first_break?.kind, 'changed');
+      const { rows: resealed } = await sql<{ n: string | number }>`select count(*) as n from audit_events
+        where tenant_id = ${acme.tenantId}::uuid and chain_seq is null`.execute(gh.ctx.db);
+      assert.equal(Number(resealed[0]!.n), chain.length - 3, 'the sealer chained nothing onto the forged head');
+    } finally {
+      for (const row of originals) await restore(row)();
+      await gh.ctx.db
+        .updateTable('audit_chains')
+        .set({ last_seq: head.last_seq as number, last_hash: head.last_hash ? Buffer.from(head.last_hash) : null })
+        .where('chain', '=', acme.tenantId)
+        .execute();
+    }
+    assert.equal((await verify(admin)).ok, true, 'the chain holds again once everything is put back');
+  });
 });

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 
@@ -71,6 +71,46 @@ export function canonical(row: ChainRow): string {
   ]);
 }
 
+/** The state of a chain's head record, as its MAC covers it. */
+export interface ChainHead {
+  lastSeq: number;
+  lastHash: Buffer;
+  prunedSeq: number;
+  prunedHash: Buffer;
+}
+
+/**
+ * The head record's own MAC: without the key, the head cannot be set back to an earlier
+ * event (which would let the sealer chain altered events anew) or its anchor moved.
+ */
+export function headMac(key: Buffer, chain: string, head: ChainHead): Buffer {
+  return createHmac('sha256', key)
+    .update(JSON.stringify(['head', chain, head.lastSeq, head.lastHash.toString('hex'), head.prunedSeq, head.prunedHash.toString('hex')]))
+    .digest();
+}
+
+/** Whether a stored head record carries its MAC (the state before any event has none). */
+export function headHolds(
+  key: Buffer,
+  chain: string,
+  row: {
+    last_seq: number | string;
+    last_hash: Uint8Array | null;
+    pruned_seq: number | string;
+    pruned_hash: Uint8Array | null;
+    head_mac: Uint8Array | null;
+  },
+): boolean {
+  if (!row.head_mac) return false;
+  const mac = headMac(key, chain, {
+    lastSeq: Number(row.last_seq),
+    lastHash: row.last_hash ? Buffer.from(row.last_hash) : GENESIS,
+    prunedSeq: Number(row.pruned_seq),
+    prunedHash: row.pruned_hash ? Buffer.from(row.pruned_hash) : GENESIS,
+  });
+  return timingSafeEqual(mac, Buffer.from(row.head_mac));
+}
+
 export function chainHash(key: Buffer, prev: Buffer, row: ChainRow): Buffer {
   return createHmac('sha256', key).update(prev).update(canonical(row), 'utf8').digest();
 }
@@ -92,23 +132,34 @@ export async function sealBatch(ctx: Pick<AppContext, 'db' | 'masterKey' | 'cloc
       await sql<ChainRow>`select ${chainColumns} from audit_events where chain_seq is null order by id limit ${SEAL_BATCH}`.execute(trx);
     if (rows.length === 0) return 0;
     const chains = [...new Set(rows.map((r) => chainOf(r.tenant_id)))];
-    const heads = new Map<string, { seq: number; hash: Buffer; tenantId: string | null }>();
+    const heads = new Map<string, { seq: number; hash: Buffer; tenantId: string | null; prunedSeq: number; prunedHash: Buffer }>();
+    const forged = new Set<string>();
     for (const head of await trx
       .selectFrom('audit_chains')
-      .select(['chain', 'tenant_id', 'last_seq', 'last_hash'])
+      .select(['chain', 'tenant_id', 'last_seq', 'last_hash', 'pruned_seq', 'pruned_hash', 'head_mac'])
       .where('chain', 'in', chains)
       .execute()) {
+      // A head that does not carry its MAC was set by someone without the key: chain nothing
+      // onto it (verify reports it), or altered events would be chained anew.
+      if (!headHolds(key, head.chain, head)) {
+        forged.add(head.chain);
+        continue;
+      }
       heads.set(head.chain, {
         seq: Number(head.last_seq),
         hash: head.last_hash ? Buffer.from(head.last_hash) : GENESIS,
         tenantId: head.tenant_id,
+        prunedSeq: Number(head.pruned_seq),
+        prunedHash: head.pruned_hash ? Buffer.from(head.pruned_hash) : GENESIS,
       });
     }
-    const sealed = rows.map((row) => {
+    const sealable = rows.filter((row) => !forged.has(chainOf(row.tenant_id)));
+    if (sealable.length === 0) return 0;
+    const sealed = sealable.map((row) => {
       const chain = chainOf(row.tenant_id);
-      const head = heads.get(chain) ?? { seq: 0, hash: GENESIS, tenantId: row.tenant_id };
+      const head = heads.get(chain) ?? { seq: 0, hash: GENESIS, tenantId: row.tenant_id, prunedSeq: 0, prunedHash: GENESIS };
       const hash = chainHash(key, head.hash, row);
-      heads.set(chain, { seq: head.seq + 1, hash, tenantId: row.tenant_id });
+      heads.set(chain, { ...head, seq: head.seq + 1, hash, tenantId: row.tenant_id });
       return sql`(${row.id}::uuid, ${head.seq + 1}::bigint, ${head.hash}::bytea, ${hash}::bytea)`;
     });
     await sql`update audit_events as e set chain_seq = v.seq, chain_prev = v.prev, chain_hash = v.hash
@@ -117,23 +168,35 @@ export async function sealBatch(ctx: Pick<AppContext, 'db' | 'masterKey' | 'cloc
     await trx
       .insertInto('audit_chains')
       .values(
-        chains.map((chain) => ({
-          chain,
-          tenant_id: heads.get(chain)!.tenantId,
-          last_seq: heads.get(chain)!.seq,
-          last_hash: heads.get(chain)!.hash,
-          updated_at: now,
-        })),
+        chains
+          .filter((chain) => !forged.has(chain))
+          .map((chain) => {
+            const head = heads.get(chain)!;
+            return {
+              chain,
+              tenant_id: head.tenantId,
+              last_seq: head.seq,
+              last_hash: head.hash,
+              head_mac: headMac(key, chain, {
+                lastSeq: head.seq,
+                lastHash: head.hash,
+                prunedSeq: head.prunedSeq,
+                prunedHash: head.prunedHash,
+              }),
+              updated_at: now,
+            };
+          }),
       )
       .onConflict((oc) =>
         oc.column('chain').doUpdateSet((eb) => ({
           last_seq: eb.ref('excluded.last_seq'),
           last_hash: eb.ref('excluded.last_hash'),
+          head_mac: eb.ref('excluded.head_mac'),
           updated_at: eb.ref('excluded.updated_at'),
         })),
       )
       .execute();
-    return rows.length;
+    return sealable.length;
   });
 }
 

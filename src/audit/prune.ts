@@ -5,7 +5,7 @@ import { gzip } from 'node:zlib';
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
 import { tenantPolicies } from '../policies/policies.js';
-import { chainHash, chainKey, chainOf, GENESIS, type SealedRow, sealAll, sealedColumns, toSealedRow } from './chain.js';
+import { chainHash, chainKey, chainOf, GENESIS, headMac, type SealedRow, sealAll, sealedColumns, toSealedRow } from './chain.js';
 import { recordAudit, SYSTEM_ACTOR } from './record.js';
 
 const gzipAsync = promisify(gzip);
@@ -81,7 +81,7 @@ async function pruneChain(ctx: AppContext, tenantId: string | null, before: Date
     const deleted = await ctx.db.transaction().execute(async (trx) => {
       const current = await trx
         .selectFrom('audit_chains')
-        .select('pruned_seq')
+        .select(['pruned_seq', 'last_seq', 'last_hash'])
         .where('chain', '=', chain)
         .forUpdate()
         .executeTakeFirstOrThrow();
@@ -91,7 +91,18 @@ async function pruneChain(ctx: AppContext, tenantId: string | null, before: Date
         throw new Error(`Audit retention: expected to delete ${due.length} events of ${chain}`);
       await trx
         .updateTable('audit_chains')
-        .set({ pruned_seq: last.seq, pruned_hash: last.hash, pruned_at: ctx.clock.now(), updated_at: ctx.clock.now() })
+        .set({
+          pruned_seq: last.seq,
+          pruned_hash: last.hash,
+          head_mac: headMac(key, chain, {
+            lastSeq: Number(current.last_seq),
+            lastHash: current.last_hash ? Buffer.from(current.last_hash) : GENESIS,
+            prunedSeq: last.seq,
+            prunedHash: last.hash!,
+          }),
+          pruned_at: ctx.clock.now(),
+          updated_at: ctx.clock.now(),
+        })
         .where('chain', '=', chain)
         .execute();
       await recordAudit(trx, ctx, {

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { AppContext } from '../context.js';
-import { chainHash, chainKey, chainOf, GENESIS, type SealedRow, sealAll, sealedColumns, toSealedRow } from './chain.js';
+import { chainHash, chainKey, chainOf, GENESIS, headHolds, type SealedRow, sealAll, sealedColumns, toSealedRow } from './chain.js';
 
 export type BreakKind = 'changed' | 'missing' | 'inserted' | 'reordered';
 
@@ -65,11 +65,12 @@ async function unsealed(ctx: Pick<AppContext, 'db'>, tenantId: string | null | u
   return Number(rows[0]?.n ?? 0);
 }
 
-async function headOf(ctx: Pick<AppContext, 'db'>, tenantId: string | null) {
+async function headOf(ctx: Pick<AppContext, 'db' | 'masterKey'>, tenantId: string | null) {
   const head = await ctx.db.selectFrom('audit_chains').selectAll().where('chain', '=', chainOf(tenantId)).executeTakeFirst();
   if (!head) return undefined;
   const bytes = (b: Uint8Array | null) => (b ? Buffer.from(b) : GENESIS);
   return {
+    holds: headHolds(chainKey(ctx.masterKey), chainOf(tenantId), head),
     last: Number(head.last_seq),
     lastHash: bytes(head.last_hash),
     pruned: Number(head.pruned_seq),
@@ -112,6 +113,17 @@ async function verifyChain(
     if (!head) {
       const [any] = await rowsAfter(ctx, tenantId, START, 1);
       return any ? { events: 0, break: breakAt('missing', null, null, 'The chain’s head record is missing') } : { events: 0 };
+    }
+    if (!head.holds) {
+      return {
+        events: 0,
+        break: breakAt(
+          'changed',
+          head.last,
+          null,
+          'The chain’s head record was changed: its MAC does not match (set back or moved by hand)',
+        ),
+      };
     }
     let prev: Buffer = head.prunedHash;
     let expected = head.pruned + 1;

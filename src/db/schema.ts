@@ -142,6 +142,7 @@ export interface AuditChainsTable {
   pruned_seq: ColumnType<number | string, number | undefined, number>;
   pruned_hash: ColumnType<Uint8Array | null, Buffer | null | undefined, Buffer | null>;
   pruned_at: Date | null;
+  head_mac: ColumnType<Uint8Array | null, Buffer | null | undefined, Buffer | null>;
   updated_at: Timestamp;
 }
 

@@ -21,6 +21,8 @@ export const up = [
     pruned_seq bigint not null default 0,
     pruned_hash bytea,
     pruned_at timestamptz,
+    -- HMAC over (chain, last_seq, last_hash, pruned_seq, pruned_hash): a head set back by hand does not verify.
+    head_mac bytea,
     updated_at timestamptz not null default now()
   )`,
 ];
