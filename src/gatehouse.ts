@@ -49,6 +49,10 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
     const delivery = createDelivery(ctx);
     const background = [startEmailWorker(ctx), startBackchannelWorker(ctx), ...(options.background === false ? [] : [startAuditJobs(ctx)])];
     if (options.background !== false) delivery.start();
+    // Closing the server stops the loops, before anyone closes the database under them.
+    app.addHook('onClose', async () => {
+      await Promise.all([...background.map((loop) => loop.stop()), delivery.stop()]);
+    });
     return {
       ctx,
       app,
@@ -56,8 +60,6 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
       delivery,
       async close() {
         await app.close();
-        // Background work stops with the server, before the database closes.
-        await Promise.all([...background.map((loop) => loop.stop()), delivery.stop()]);
         await ctx.db.destroy();
         await ctx.passwords.close();
       },

@@ -22,6 +22,9 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
   if (options.url) {
     const { default: pg } = await import('pg');
     const pool = new pg.Pool({ connectionString: options.url, max: 10 });
+    // An idle connection that the server ends (a restart, a failover) is dropped from the
+    // pool and replaced on the next query, where any error surfaces; it must not crash the process.
+    pool.on('error', () => {});
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const { PGlite } = await import('@electric-sql/pglite');

@@ -238,8 +238,7 @@ export async function startGatehouse(overrides: StartOptions = {}): Promise<Test
       return { tenantId: tenant.id, adminId, adminEmail, token };
     },
     async stop() {
-      await app.close();
-      await gatehouse.delivery.stop();
+      await app.close(); // stops the background loops too
       await drop();
       await gatehouse.ctx.passwords.close();
     },
