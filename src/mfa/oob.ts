@@ -1,4 +1,5 @@
 import { createHmac, randomInt } from 'node:crypto';
+import { sql } from 'kysely';
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { constantTimeEqual, randomToken, sha256 } from '../crypto/secrets.js';
@@ -40,6 +41,29 @@ async function userWithTenant(ctx: AppContext, userId: string) {
   return user;
 }
 
+/** Email and SMS enrolments a user may start in an hour: each sends a message to a new destination. */
+export const OOB_ENROLMENTS_PER_HOUR = 5;
+
+/**
+ * Refuses a sixth email or SMS enrolment within an hour: each one sends a text or an email
+ * to a destination the caller chose, and texts cost money (toll fraud). Counted from the
+ * audit trail, where each enrolment is recorded.
+ */
+async function assertEnrolmentRate(ctx: AppContext, userId: string): Promise<void> {
+  const since = new Date(ctx.clock.now().getTime() - 3_600_000);
+  const { started } = await ctx.db
+    .selectFrom('audit_events')
+    .select((eb) => eb.fn.countAll<string>().as('started'))
+    .where('target_id', '=', userId)
+    .where('action', '=', 'iam.mfa.enrolled')
+    .where('created_at', '>', since)
+    .where(sql<boolean>`details->>'type' in ('sms', 'email') and details->>'confirmed' = 'false'`)
+    .executeTakeFirstOrThrow();
+  if (Number(started) >= OOB_ENROLMENTS_PER_HOUR) {
+    throw new AppError('too_many_attempts', 'Too many email or SMS enrolments; try again later', { retry_after: 3600 });
+  }
+}
+
 /**
  * Starts an email or SMS enrolment: a new, unconfirmed factor (the destination sealed at
  * rest; email: the account's address) and a first code sent there to prove it.
@@ -53,6 +77,7 @@ export async function enrolOob(
 ): Promise<{ factorId: string; oobCode: string }> {
   const user = await userWithTenant(ctx, userId);
   await assertFactorAllowed(ctx, user.home_tenant_id, channel);
+  await assertEnrolmentRate(ctx, userId);
   let destination = user.email;
   if (channel === 'sms') {
     const phone = phoneNumber?.replace(/[\s().-]/g, '');
