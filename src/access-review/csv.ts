@@ -1,17 +1,8 @@
+import { csvLine } from '../http/csv.js';
 import type { TenantReview } from './review.js';
 
-/**
- * One CSV cell (RFC 4180): always quoted, quotes doubled. A cell a spreadsheet would read
- * as a formula (starting with = + - @, or a tab or carriage return) gets a leading
- * apostrophe, so an email or a name chosen by an attacker never runs as one (CSV injection).
- */
-export function csvCell(value: string | number | boolean | null): string {
-  let text = value === null ? '' : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return `"${text.replace(/"/g, '""')}"`;
-}
-
-const line = (cells: (string | number | boolean | null)[]) => `${cells.map(csvCell).join(',')}\r\n`;
+/** Every cell of the review is quoted. */
+const line = (cells: (string | number | boolean | null)[]) => csvLine(cells, 'always');
 
 export const CSV_HEADER = line([
   'kind',

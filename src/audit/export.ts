@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { AppContext } from '../context.js';
+import { csvLine } from '../http/csv.js';
 import { sealAll } from './chain.js';
 
 export type ExportFormat = 'jsonl' | 'csv';
@@ -55,22 +56,7 @@ export async function* exportedEvents(ctx: Pick<AppContext, 'db'>, filter: Expor
   for (;;) {
     let query = ctx.db
       .selectFrom('audit_events')
-      .select([
-        'id',
-        'created_at',
-        'tenant_id',
-        'action',
-        'outcome',
-        'actor_type',
-        'actor_id',
-        'target_type',
-        'target_id',
-        'ip',
-        'user_agent',
-        'details',
-        'chain_seq',
-        'chain_hash',
-      ])
+      .select([...CSV_COLUMNS])
       .orderBy('id')
       .limit(BATCH);
     if (filter.tenantId) query = query.where('tenant_id', '=', filter.tenantId);
@@ -90,19 +76,6 @@ export async function* exportedEvents(ctx: Pick<AppContext, 'db'>, filter: Expor
     after = rows.at(-1)!.id;
   }
 }
-
-/**
- * One CSV cell (RFC 4180): quoted when it holds a comma, quote or line break. A cell a
- * spreadsheet would run as a formula (= + - @, tab, carriage return) gets a leading `'`.
- */
-export function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  let text = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-const csvLine = (values: readonly unknown[]) => `${values.map(csvCell).join(',')}\r\n`;
 
 /** The export as a stream of text: JSON lines, or CSV with a header row. Seals first, so the chain fields are filled. */
 export async function exportStream(ctx: Pick<AppContext, 'db' | 'masterKey' | 'clock'>, filter: ExportFilter, format: ExportFormat) {
