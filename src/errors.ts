@@ -59,6 +59,12 @@ export const ERROR_STATUS = {
   already_enrolled: 409,
   last_factor: 409,
   delivery_failed: 502,
+  // self-service flows (src/flows/)
+  flow_expired: 410,
+  flow_not_found: 404,
+  flow_state: 409,
+  link_invalid: 400,
+  link_expired: 410,
   // 401 / 403: who you are and what you may do
   unauthorized: 401,
   csrf_failed: 403,

@@ -8,6 +8,7 @@ import * as m0006 from './migrations/0006_delivery.js';
 import * as m0007 from './migrations/0007_audit_chain.js';
 import * as m0009 from './migrations/0009_mfa_policy.js';
 import * as m0010 from './migrations/0010_incidents.js';
+import * as m0011 from './migrations/0011_flows.js';
 
 /**
  * Versioned, forward-only migrations: each is a list of SQL statements, applied in
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, { up: string[] }> = {
   '0007_audit_chain': m0007,
   '0009_mfa_policy': m0009,
   '0010_incidents': m0010,
+  '0011_flows': m0011,
 };
 
 /** Every migration this code knows, in order: the schema version a backup must match. */

@@ -214,6 +214,8 @@ export interface ApplicationsTable {
   /** off, optional or required; null: the tenant's policy. */
   mfa_policy: ColumnType<MfaPolicy | null, MfaPolicy | null | undefined, MfaPolicy | null>;
   backchannel_logout_uri: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Self-registration through this application (also needs the tenant's `signup.enabled`). */
+  signup_enabled: Generated<boolean>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -288,6 +290,35 @@ export interface EmailsTable {
   last_error: string | null;
   created_at: CreatedAt;
   sent_at: Timestamp | null;
+}
+
+export type FlowKind = 'registration' | 'verification' | 'recovery' | 'invitation' | 'passwordless' | 'email_change';
+export type FlowChannel = 'browser' | 'api';
+
+/** A self-service flow (src/flows/flows.ts): one stored record per registration, recovery, invitation… */
+export interface FlowsTable {
+  id: string;
+  kind: FlowKind;
+  /** Where the flow stands; each kind names its own states (e.g. `choose_method`, `sent`, `done`). */
+  state: string;
+  channel: FlowChannel;
+  tenant_id: string | null;
+  application_id: string | null;
+  user_id: string | null;
+  email: string | null;
+  /** SHA-256 of the browser binding cookie (browser flows only). */
+  browser_hash: string | null;
+  /** SHA-256 of the emailed link's token; null once spent. */
+  link_hash: string | null;
+  /** HMAC of the one-time code, bound to the flow id; null once spent. */
+  code_hash: string | null;
+  code_attempts: Generated<number>;
+  data: Json;
+  return_to: string | null;
+  locale: string | null;
+  expires_at: Timestamp;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
 }
 
 export interface IpBlocksTable {
@@ -468,6 +499,7 @@ export interface Database {
   oidc_models: OidcModelsTable;
   oauth_grant_organizations: OauthGrantOrganizationsTable;
   emails: EmailsTable;
+  flows: FlowsTable;
   webhooks: WebhooksTable;
   event_deliveries: EventDeliveriesTable;
   ip_blocks: IpBlocksTable;

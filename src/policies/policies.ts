@@ -60,6 +60,57 @@ export const POLICY_SECTIONS = {
     },
     { additionalProperties: false },
   ),
+  signup: Type.Object(
+    {
+      /** Self-registration into this tenant (each application may switch it off for itself). */
+      enabled: Type.Boolean({ description: 'Default: false' }),
+      /** Whether a user who has not verified the email address may sign in. */
+      allow_unverified_sign_in: Type.Boolean({ description: 'Default: false' }),
+      /** Profile fields the sign-up form asks for, besides email and password. */
+      profile_fields: Type.Array(
+        Type.Union([
+          Type.Literal('given_name'),
+          Type.Literal('family_name'),
+          Type.Literal('name'),
+          Type.Literal('username'),
+          Type.Literal('phone'),
+        ]),
+        { uniqueItems: true, maxItems: 5, description: 'Default: []' },
+      ),
+      /** Which of these fields must be filled in. */
+      required_fields: Type.Array(
+        Type.Union([
+          Type.Literal('given_name'),
+          Type.Literal('family_name'),
+          Type.Literal('name'),
+          Type.Literal('username'),
+          Type.Literal('phone'),
+        ]),
+        { uniqueItems: true, maxItems: 5, description: 'Default: []' },
+      ),
+      /** The role a new member gets (a global role or one of the tenant's roles). */
+      default_role: Type.String({ minLength: 1, maxLength: 100, description: 'Default: USER' }),
+    },
+    { additionalProperties: false },
+  ),
+  passwordless: Type.Object(
+    {
+      /** Sign-in without a password: an emailed link, an emailed code, a texted code. */
+      methods: Type.Array(Type.Union([Type.Literal('email_link'), Type.Literal('email_code'), Type.Literal('sms_code')]), {
+        uniqueItems: true,
+        maxItems: 3,
+        description: 'Default: [] (off)',
+      }),
+    },
+    { additionalProperties: false },
+  ),
+  account: Type.Object(
+    {
+      /** Users may delete their own account on the account page. */
+      allow_deletion: Type.Boolean({ description: 'Default: false' }),
+    },
+    { additionalProperties: false },
+  ),
   audit: Type.Object(
     {
       retention_days: Type.Integer({ minimum: 1, maximum: 36_500, description: 'Default: 400' }),
@@ -102,6 +153,9 @@ const DEFAULTS: Policies = {
     trusted_networks: [],
   },
   mfa: { policy: 'optional', factors: ['otp', 'email', 'sms', 'webauthn'] },
+  signup: { enabled: false, allow_unverified_sign_in: false, profile_fields: [], required_fields: [], default_role: 'USER' },
+  passwordless: { methods: [] },
+  account: { allow_deletion: false },
   audit: { retention_days: 400 },
 };
 

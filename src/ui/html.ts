@@ -75,6 +75,9 @@ export function page(options: { title: string; branding?: Branding; body: Html; 
   h2 { font-size: 1.1rem; margin: 1rem 0 .25rem; }
   .qr { display: block; margin: 1rem auto; width: 12rem; height: 12rem; }
   small { color: #555; }
+  ul.links { list-style: none; padding: 0; margin-top: 1.5rem; }
+  ul.links li { margin: .4rem 0; }
+  a { color: #1a4fc4; }
 </style>
 </head>
 <body>

@@ -8,7 +8,14 @@ export interface PageContext {
 const errorBox = (message?: string) => (message ? html`<p class="error" role="alert" id="form-error">${message}</p>` : '');
 
 export function signInPage(
-  ctx: PageContext & { action: string; csrf: string; clientName: string; username?: string; error?: string },
+  ctx: PageContext & {
+    action: string;
+    csrf: string;
+    clientName: string;
+    username?: string;
+    error?: string;
+    links?: { signup?: string; recovery?: string; passwordless?: string };
+  },
 ): string {
   return page({
     ...ctx,
@@ -23,8 +30,19 @@ ${errorBox(ctx.error)}
   <label for="password">Password</label>
   <input type="password" id="password" name="password" autocomplete="current-password" required>
   <button type="submit">Sign in</button>
-</form>`,
+</form>
+${signInLinkList(ctx.links)}`,
   });
+}
+
+function signInLinkList(links: { signup?: string; recovery?: string; passwordless?: string } | undefined) {
+  if (!links) return '';
+  const items = [
+    links.passwordless && html`<li><a href="${links.passwordless}">Sign in without a password</a></li>`,
+    links.recovery && html`<li><a href="${links.recovery}">Forgot your password?</a></li>`,
+    links.signup && html`<li><a href="${links.signup}">Create an account</a></li>`,
+  ].filter(Boolean);
+  return items.length > 0 ? html`<ul class="links">${items}</ul>` : '';
 }
 
 export function organizationPage(

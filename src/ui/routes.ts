@@ -13,6 +13,7 @@ import { accountRoutes } from './account-routes.js';
 import { PAGE_HEADERS } from './html.js';
 import { continueSignIn, interactionMfaRoutes, type PageKit } from './interaction-mfa.js';
 import { consentPage, errorPage, organizationPage, signInPage } from './pages.js';
+import { signInLinks } from './sign-in-links.js';
 
 /** Room for a WebAuthn answer (a passkey's attestation), the largest form. */
 const FORM_LIMIT = 64 * 1024;
@@ -135,12 +136,14 @@ export const uiRoutes =
           // …but a second factor when the application needs one the session has not proved (a step-up).
           return continueSignIn(ctx, oidc, kit, request, reply, it, active);
         }
+        const links = await signInLinks(ctx, it);
         return show(reply, it, (branding) =>
           signInPage({
             branding,
             action: `/interaction/${it.uid}/login`,
             csrf: csrfFor(it.uid),
             clientName: it.client.name,
+            links,
             ...(it.loginHint && { username: it.loginHint }),
           }),
         );
@@ -159,6 +162,7 @@ export const uiRoutes =
         if (!(error instanceof AppError) || (error.status !== 401 && error.code !== 'too_many_attempts')) throw error;
         const refused = error.code === 'too_many_attempts';
         if (refused) setRetryAfter(reply, error);
+        const links = await signInLinks(ctx, it);
         return show(
           reply,
           it,
@@ -169,6 +173,7 @@ export const uiRoutes =
               csrf: csrfFor(it.uid),
               clientName: it.client.name,
               username,
+              links,
               error: refused ? tooManyAttemptsText(error.details?.retry_after) : 'Wrong username or password.',
             }),
           refused ? 429 : 401,

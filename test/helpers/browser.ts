@@ -63,3 +63,33 @@ export async function startCallbackServer(): Promise<{ url: string; stop(): Prom
     stop: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
+
+const AXE_SOURCE = join(import.meta.dirname, '..', '..', 'node_modules', 'axe-core', 'axe.min.js');
+
+/**
+ * Runs axe-core inside the page (WCAG 2.1 A/AA rules) and returns the serious and critical
+ * violations, each as "rule: first target", so a test can assert the list is empty and a
+ * failure names what to fix.
+ */
+export async function accessibilityProblems(page: Page): Promise<string[]> {
+  await page.addScriptTag({ path: AXE_SOURCE });
+  type Violation = { id: string; impact: string; target: string };
+  const violations: Violation[] = await page.evaluate(async () => {
+    const axe = (globalThis as any).axe;
+    const result = await axe.run((globalThis as any).document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    });
+    return result.violations.map((v: { id: string; impact: string; nodes: { target: string[] }[] }) => ({
+      id: v.id,
+      impact: v.impact,
+      target: v.nodes[0]?.target.join(' ') ?? '',
+    }));
+  });
+  return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.target}`);
+}
+
+/** Screenshot and accessibility check of the page the browser shows now (every page of issue 5's flows). */
+export async function checkPage(page: Page, name: string): Promise<string[]> {
+  await screenshot(page, name);
+  return accessibilityProblems(page);
+}

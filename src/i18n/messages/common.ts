@@ -1,0 +1,48 @@
+/** Words shared by every page and email: the frame, generic errors, the email footer. */
+const en = {
+  'common.error_code': 'Error code: {code}',
+  'common.something_went_wrong': 'Something went wrong',
+  'common.server_error': 'Something went wrong on our side. Go back to the application and try again.',
+  'common.form_expired': 'This form has expired; go back and try again.',
+  'common.back_to_sign_in': 'Back to sign-in',
+  'common.continue': 'Continue',
+  'common.cancel': 'Cancel',
+  'common.email': 'Email',
+  'common.password': 'Password',
+  'common.new_password': 'New password',
+  'common.code': 'Code',
+  'common.link_invalid': 'This link is not valid. It may have been used already or mistyped.',
+  'common.link_expired': 'This link has expired. Ask for a new one.',
+  'common.flow_expired': 'That took too long, so we started again. Please try once more.',
+  'email.greeting': 'Hello,',
+  'email.greeting_name': 'Hello {name},',
+  'email.button_hint': 'Or copy this link into your browser:',
+  'email.code_hint': 'Your code:',
+  'email.ignore': 'If you did not ask for this, you can ignore this email.',
+  'email.sent_by': 'Sent by {brand}.',
+} as const;
+
+const de: Record<keyof typeof en, string> = {
+  'common.error_code': 'Fehlercode: {code}',
+  'common.something_went_wrong': 'Etwas ist schiefgelaufen',
+  'common.server_error': 'Bei uns ist etwas schiefgelaufen. Gehen Sie zurück zur Anwendung und versuchen Sie es erneut.',
+  'common.form_expired': 'Dieses Formular ist abgelaufen. Gehen Sie zurück und versuchen Sie es erneut.',
+  'common.back_to_sign_in': 'Zurück zur Anmeldung',
+  'common.continue': 'Weiter',
+  'common.cancel': 'Abbrechen',
+  'common.email': 'E-Mail',
+  'common.password': 'Passwort',
+  'common.new_password': 'Neues Passwort',
+  'common.code': 'Code',
+  'common.link_invalid': 'Dieser Link ist ungültig. Vielleicht wurde er schon benutzt oder falsch kopiert.',
+  'common.link_expired': 'Dieser Link ist abgelaufen. Fordern Sie einen neuen an.',
+  'common.flow_expired': 'Das hat zu lange gedauert, daher haben wir neu begonnen. Bitte versuchen Sie es noch einmal.',
+  'email.greeting': 'Hallo,',
+  'email.greeting_name': 'Hallo {name},',
+  'email.button_hint': 'Oder kopieren Sie diesen Link in Ihren Browser:',
+  'email.code_hint': 'Ihr Code:',
+  'email.ignore': 'Wenn Sie das nicht angefordert haben, können Sie diese E-Mail ignorieren.',
+  'email.sent_by': 'Gesendet von {brand}.',
+};
+
+export const COMMON = { en, de };
