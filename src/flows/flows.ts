@@ -261,3 +261,12 @@ export function publicFlow(flow: Flow) {
     ...(flow.email && { email: flow.email }),
   };
 }
+
+/** Expired flows are kept a day (an "expired" answer can still name the kind), then deleted. */
+const KEEP_EXPIRED_MS = 24 * 3600_000;
+
+export async function pruneFlows(ctx: AppContext): Promise<number> {
+  const before = new Date(ctx.clock.now().getTime() - KEEP_EXPIRED_MS);
+  const result = await ctx.db.deleteFrom('flows').where('expires_at', '<', before).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

@@ -4,6 +4,7 @@ import { errors } from 'oidc-provider';
 import { createAuditBuffer } from '../audit/buffer.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
+import { pruneFlows } from '../flows/flows.js';
 import { pruneMfaTokens } from '../mfa/mfa-tokens.js';
 import { loginClaims } from '../mfa/sign-in-step.js';
 import type { Organization } from '../tokens/organizations.js';
@@ -97,6 +98,7 @@ export function createOidc(app: AppContext): Oidc {
   const pruner = setInterval(() => {
     pruneExpired(ctx.db, ctx.clock.now()).catch((error) => ctx.log.warn({ err: error }, 'Pruning expired OAuth artifacts failed'));
     pruneMfaTokens(ctx).catch((error) => ctx.log.warn({ err: error }, 'Pruning expired MFA tokens and challenges failed'));
+    pruneFlows(ctx).catch((error) => ctx.log.warn({ err: error }, 'Pruning expired self-service flows failed'));
   }, PRUNE_EVERY_MS);
   pruner.unref();
 
