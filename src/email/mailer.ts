@@ -3,6 +3,7 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import type { AppContext } from '../context.js';
 import { seal, unseal } from '../crypto/secrets.js';
 import type { Database } from '../db/schema.js';
+import { claimDue, type SendQueue, settle, startPoller } from '../db/send-queue.js';
 
 /** One message; `text` is always there, `html` is its richer twin. */
 export interface EmailMessage {
@@ -15,13 +16,6 @@ export interface EmailMessage {
 }
 
 const BODY_CONTEXT = 'email-body';
-/** Retries back off from 30 s, doubling, to at most an hour, for at most three days. */
-const FIRST_RETRY_MS = 30_000;
-const MAX_RETRY_MS = 3_600_000;
-const MAX_ATTEMPTS = 80;
-/** A claimed message is this node's for this long; if the node dies, another one retries. */
-const LEASE_MS = 120_000;
-const BATCH = 20;
 
 /**
  * Queues a message in the caller's transaction, so it is sent exactly when the change
@@ -68,54 +62,40 @@ function transportOf(ctx: AppContext): Transporter {
   return transport;
 }
 
-/**
- * Sends what is due: claims a batch (a lease, so nodes never send the same message at
- * once and a dead node's claim runs out), sends each outside any transaction, and records
- * the outcome. Returns how many were sent.
- */
+/** Retries back off from 30 s, doubling, to at most an hour, for about three days (80 attempts). */
+const QUEUE: SendQueue = {
+  table: 'emails',
+  leaseMs: 120_000,
+  batch: 20,
+  retry: { baseMs: 30_000, capMs: 3_600_000, maxAttempts: 80 },
+};
+
+/** Sends the email that is due (see src/db/send-queue.ts); returns how many were sent. */
 export async function deliverEmails(ctx: AppContext): Promise<number> {
   if (!ctx.config.smtpUrl) return 0;
-  const now = ctx.clock.now();
-  const claimed = await ctx.db
-    .updateTable('emails')
-    .set((eb) => ({ next_attempt_at: new Date(now.getTime() + LEASE_MS), attempts: eb('attempts', '+', 1) }))
-    .where('id', 'in', (eb) =>
-      eb
-        .selectFrom('emails')
-        .select('id')
-        .where('status', '=', 'pending')
-        .where('next_attempt_at', '<=', now)
-        .orderBy('next_attempt_at')
-        .limit(BATCH)
-        .forUpdate()
-        .skipLocked(),
+  const claimed = await claimDue(ctx, QUEUE);
+  if (claimed.length === 0) return 0;
+  const rows = await ctx.db
+    .selectFrom('emails')
+    .select(['id', 'recipient', 'subject', 'body_sealed'])
+    .where(
+      'id',
+      'in',
+      claimed.map((c) => c.id),
     )
-    .returning(['id', 'recipient', 'subject', 'body_sealed', 'attempts'])
     .execute();
+  const byId = new Map(rows.map((row) => [row.id, row]));
   let sent = 0;
-  for (const email of claimed) {
+  for (const claim of claimed) {
+    const email = byId.get(claim.id);
     try {
-      const body = openEmailBody(ctx, email);
-      await transportOf(ctx).sendMail({ to: email.recipient, subject: email.subject, ...body });
-      await ctx.db
-        .updateTable('emails')
-        .set({ status: 'sent', sent_at: ctx.clock.now(), last_error: null })
-        .where('id', '=', email.id)
-        .execute();
+      if (!email) throw new Error('The message was deleted');
+      await transportOf(ctx).sendMail({ to: email.recipient, subject: email.subject, ...openEmailBody(ctx, email) });
+      await settle(ctx, QUEUE, claim);
       sent++;
     } catch (error) {
-      const retryIn = Math.min(FIRST_RETRY_MS * 2 ** (email.attempts - 1), MAX_RETRY_MS);
-      const failed = email.attempts >= MAX_ATTEMPTS;
-      await ctx.db
-        .updateTable('emails')
-        .set({
-          status: failed ? 'failed' : 'pending',
-          next_attempt_at: new Date(ctx.clock.now().getTime() + retryIn),
-          last_error: String((error as Error).message).slice(0, 500),
-        })
-        .where('id', '=', email.id)
-        .execute();
-      ctx.log.warn({ email_id: email.id, attempts: email.attempts, err: (error as Error).message }, 'Email not sent; will retry');
+      await settle(ctx, QUEUE, claim, error);
+      ctx.log.warn({ email_id: claim.id, attempts: claim.attempts, err: (error as Error).message }, 'Email not sent; will retry');
     }
   }
   return sent;
@@ -123,20 +103,11 @@ export async function deliverEmails(ctx: AppContext): Promise<number> {
 
 /** Polls for due email every `intervalMs` on this node; `stop` waits for a pass in progress. */
 export function startEmailWorker(ctx: AppContext, intervalMs = 1_000): { stop(): Promise<void> } {
-  let running: Promise<unknown> = Promise.resolve();
-  let stopped = false;
-  const pass = () => {
-    if (stopped) return;
-    running = running.then(() => deliverEmails(ctx)).catch((error: Error) => ctx.log.error({ err: error }, 'Email delivery pass failed'));
-  };
-  const timer = setInterval(pass, intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-      transports.get(ctx)?.close();
-    },
-  };
+  return startPoller(
+    ctx,
+    'Email delivery',
+    () => deliverEmails(ctx),
+    intervalMs,
+    () => transports.get(ctx)?.close(),
+  );
 }
