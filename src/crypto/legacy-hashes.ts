@@ -25,7 +25,15 @@ const MAX_BCRYPT_COST = 16;
 
 type Pbkdf2 = { kind: 'pbkdf2'; digest: 'sha1' | 'sha256' | 'sha512'; rounds: number; salt: Buffer; hash: Buffer };
 type Scrypt = { kind: 'scrypt'; N: number; r: number; p: number; salt: Buffer; hash: Buffer };
-type Firebase = { kind: 'firebase-scrypt'; rounds: number; memCost: number; signerKey: Buffer; separator: Buffer; salt: Buffer; hash: Buffer };
+type Firebase = {
+  kind: 'firebase-scrypt';
+  rounds: number;
+  memCost: number;
+  signerKey: Buffer;
+  separator: Buffer;
+  salt: Buffer;
+  hash: Buffer;
+};
 type Parsed = { kind: 'argon2' | 'bcrypt' } | Pbkdf2 | Scrypt | Firebase;
 
 /** passlib's "adapted base64": `.` for `+`, no padding. */
@@ -49,7 +57,8 @@ export function parseHash(hash: string): Parsed | undefined {
   if (/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(hash)) {
     return Number(hash.slice(4, 6)) <= MAX_BCRYPT_COST ? { kind: 'bcrypt' } : undefined;
   }
-  if (isArgon2(hash)) return /^\$argon2(id|i|d)\$(v=\d+\$)?m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/.test(hash) ? { kind: 'argon2' } : undefined;
+  if (isArgon2(hash))
+    return /^\$argon2(id|i|d)\$(v=\d+\$)?m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/.test(hash) ? { kind: 'argon2' } : undefined;
   const parts = hash.split('$');
   const phc = parts[0] === '' ? parts.slice(1) : undefined;
   if (phc && phc[0]! in PHC_DIGESTS && phc.length === 4 && BASE64.test(phc[2]!) && BASE64.test(phc[3]!)) {

@@ -237,7 +237,8 @@ class Resolver {
           .where((eb) => eb.or([eb(eb.fn('lower', ['name']), 'in', lowered), eb(sql`id::text`, 'in', refs)]))
           .execute();
         const missing = refs.filter((r) => !rows.some((row) => row.id === r || row.name.toLowerCase() === r.toLowerCase()));
-        if (missing.length > 0) throw new LineError('unknown_role', `No role ${missing.map((m) => JSON.stringify(m)).join(', ')} in the tenant`);
+        if (missing.length > 0)
+          throw new LineError('unknown_role', `No role ${missing.map((m) => JSON.stringify(m)).join(', ')} in the tenant`);
         const roles = await resolveAssignableRoles(
           this.db,
           this.scope,
@@ -256,5 +257,6 @@ class Resolver {
 export async function assertImportable(db: Db, scope: Scope, existing: { id: string; home_tenant_id: string | null }): Promise<void> {
   if (scope.kind !== 'tenant') return;
   if (existing.home_tenant_id !== scope.tenantId) throw new LineError('not_home_tenant');
-  if (await isSystemAdministrator(db, existing.id)) throw new LineError('forbidden', 'System administrators’ accounts are managed by system administrators');
+  if (await isSystemAdministrator(db, existing.id))
+    throw new LineError('forbidden', 'System administrators’ accounts are managed by system administrators');
 }

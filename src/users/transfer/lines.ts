@@ -13,7 +13,7 @@ const BOM = '\uFEFF';
  * start is dropped). The whole source is checked before the import writes anything, so a
  * bad byte late in a file never leaves half an import behind.
  */
-export async function* utf8Text(chunks: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
+export async function* utf8Text(chunks: AsyncIterable<Buffer | string> | Iterable<Buffer | string>): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
   try {
     for await (const chunk of chunks) yield decoder.decode(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, { stream: true });
@@ -25,7 +25,7 @@ export async function* utf8Text(chunks: AsyncIterable<Buffer | string>): AsyncGe
 }
 
 /** Splits text into lines (LF or CRLF), numbered from 1. */
-export async function* textLines(text: AsyncIterable<string>): AsyncGenerator<Numbered<string>> {
+export async function* textLines(text: AsyncIterable<string> | Iterable<string>): AsyncGenerator<Numbered<string>> {
   let rest = '';
   let line = 0;
   for await (const piece of text) {

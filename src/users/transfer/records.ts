@@ -80,7 +80,8 @@ function text(record: Record<string, unknown>, key: string, max = 1024): string 
   const value = record[key];
   if (value === undefined) return undefined;
   if (value === null) return null;
-  if (typeof value !== 'string' || value.length > max) throw new LineError('invalid_record', `"${key}" must be a string of at most ${max} characters`);
+  if (typeof value !== 'string' || value.length > max)
+    throw new LineError('invalid_record', `"${key}" must be a string of at most ${max} characters`);
   return value;
 }
 
@@ -153,7 +154,8 @@ function factors(list: unknown, extension: Record<string, unknown>, envelope: En
     if (!isObject(factor)) throw new LineError('invalid_factor');
     if (isObject(factor.totp)) {
       const seed = secret(factor.totp.secret, 'totp', envelope)?.replace(/\s/g, '').toUpperCase();
-      if (!seed || !BASE32.test(seed) || seed.length < 16) throw new LineError('invalid_factor', 'A TOTP secret must be base32, 80 bits or more');
+      if (!seed || !BASE32.test(seed) || seed.length < 16)
+        throw new LineError('invalid_factor', 'A TOTP secret must be base32, 80 bits or more');
       out.push({ type: 'otp', secret: seed });
     } else if (isObject(factor.phone) || isObject(factor.email)) {
       const type = isObject(factor.phone) ? 'sms' : 'email';
@@ -187,7 +189,8 @@ function memberships(value: unknown): ImportRecord['tenants'] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw new LineError('invalid_record', '"gatehouse.tenants" must be an array');
   return value.map((entry) => {
-    if (!isObject(entry) || typeof entry.tenant !== 'string') throw new LineError('invalid_record', 'Each of "gatehouse.tenants" needs "tenant"');
+    if (!isObject(entry) || typeof entry.tenant !== 'string')
+      throw new LineError('invalid_record', 'Each of "gatehouse.tenants" needs "tenant"');
     const roles = entry.roles;
     if (roles !== undefined && !(Array.isArray(roles) && roles.every((r) => typeof r === 'string'))) {
       throw new LineError('invalid_record', '"roles" must be an array of role names');
@@ -260,7 +263,17 @@ export const CSV_HEADERS = [
 ] as const;
 
 /** Cognito's profile attributes Gatehouse has no column for: kept in user_metadata. */
-const CSV_METADATA = ['middle_name', 'nickname', 'profile', 'website', 'gender', 'birthdate', 'zoneinfo', 'address', 'phone_number_verified'];
+const CSV_METADATA = [
+  'middle_name',
+  'nickname',
+  'profile',
+  'website',
+  'gender',
+  'birthdate',
+  'zoneinfo',
+  'address',
+  'phone_number_verified',
+];
 
 function bool(value: string, column: string): boolean {
   const lower = value.toLowerCase();
@@ -279,7 +292,10 @@ export function csvRecord(line: number, headers: readonly string[], cells: reado
   });
   const metadata = Object.fromEntries(CSV_METADATA.filter((key) => row[key] !== undefined).map((key) => [key, row[key]]));
   const username = row.preferred_username ?? row['cognito:username'];
-  const roles = row.roles?.split(';').map((r) => r.trim()).filter(Boolean);
+  const roles = row.roles
+    ?.split(';')
+    .map((r) => r.trim())
+    .filter(Boolean);
   if (roles && !tenant) throw new LineError('invalid_record', 'Roles are held in a tenant: name it (the tenant option)');
   return {
     line,

@@ -3,9 +3,9 @@ import { type Actor, auditRows } from '../../audit/record.js';
 import type { AppContext } from '../../context.js';
 import type { Db } from '../../db/database.js';
 import type { AuditEventsTable, EventOutboxTable, MfaFactorsTable, UsersTable } from '../../db/schema.js';
+import { sealDestination, sealSecret } from '../../mfa/factors.js';
 import type { Scope } from '../../permissions/effective.js';
 import { endUserAccess } from '../../sessions/revoke-access.js';
-import { sealDestination, sealSecret } from '../../mfa/factors.js';
 import { assertImportable, type ResolvedRecord } from './import.js';
 import { LineError } from './records.js';
 
@@ -129,8 +129,14 @@ async function writeRecords(
     }),
   );
   if (events.length > 0) {
-    await trx.insertInto('audit_events').values(events.map((e): Insertable<AuditEventsTable> => e.audit)).execute();
-    await trx.insertInto('event_outbox').values(events.map((e): Insertable<EventOutboxTable> => e.outbox)).execute();
+    await trx
+      .insertInto('audit_events')
+      .values(events.map((e): Insertable<AuditEventsTable> => e.audit))
+      .execute();
+    await trx
+      .insertInto('event_outbox')
+      .values(events.map((e): Insertable<EventOutboxTable> => e.outbox))
+      .execute();
   }
   return { created: created.length, updated: accepted.length - created.length };
 }
@@ -160,7 +166,18 @@ function newUser(record: ResolvedRecord, id: string, scope: Scope, now: Date): I
 /** The fields a record gives; an existing user keeps the others (and its home tenant). */
 function changes(record: ResolvedRecord, now: Date) {
   const set: Partial<Record<keyof UsersTable, unknown>> = { updated_at: now };
-  for (const key of ['username', 'phone', 'given_name', 'family_name', 'name', 'picture', 'locale', 'email_verified', 'status', 'password_hash'] as const) {
+  for (const key of [
+    'username',
+    'phone',
+    'given_name',
+    'family_name',
+    'name',
+    'picture',
+    'locale',
+    'email_verified',
+    'status',
+    'password_hash',
+  ] as const) {
     if (record[key] !== undefined) set[key] = record[key];
   }
   if (record.user_metadata !== undefined) set.user_metadata = JSON.stringify(record.user_metadata);
@@ -178,11 +195,13 @@ async function writeFactors(trx: Db, ctx: AppContext, accepted: { record: Resolv
     for (const factor of record.factors) {
       const factorId = ctx.ids.next();
       const base = { id: factorId, user_id: id, type: factor.type, confirmed: true, created_at: now };
-      if (factor.type === 'otp') rows.push({ ...base, name: null, secret_sealed: sealSecret(ctx, factorId, factor.secret), destination_sealed: null });
+      if (factor.type === 'otp')
+        rows.push({ ...base, name: null, secret_sealed: sealSecret(ctx, factorId, factor.secret), destination_sealed: null });
       else if (factor.type === 'webauthn') {
         const { type: _type, ...credential } = factor;
         rows.push({ ...base, ...credential, secret_sealed: null, destination_sealed: null });
-      } else rows.push({ ...base, name: null, secret_sealed: null, destination_sealed: sealDestination(ctx, factorId, factor.destination) });
+      } else
+        rows.push({ ...base, name: null, secret_sealed: null, destination_sealed: sealDestination(ctx, factorId, factor.destination) });
     }
   }
   if (rows.length > 0) await trx.insertInto('mfa_factors').values(rows).execute();
