@@ -100,6 +100,7 @@ export async function importUsers(
     if (batch.length >= (options.batchSize ?? BATCH)) await flush();
   }
   await flush();
+  report.errors.sort((a, b) => a.line - b.line);
   await recordAudit(ctx.db, ctx, {
     action: 'iam.users.imported',
     actor,

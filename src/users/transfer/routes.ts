@@ -67,8 +67,9 @@ export const userTransferRoutes =
           body: Type.Unsafe<Buffer>({
             description: 'application/x-ndjson or text/csv, UTF-8, at most 64 MiB',
             content: {
-              'application/x-ndjson': { schema: { type: 'string' } },
-              'text/csv': { schema: { type: 'string' } },
+              // The raw bytes (a Buffer), checked as UTF-8 by the handler: no JSON schema applies.
+              'application/x-ndjson': { schema: { description: 'One user a line (Auth0 bulk import fields), or a Gatehouse export' } },
+              'text/csv': { schema: { description: 'Cognito user import columns, plus password_hash and roles' } },
             },
           }),
           response: { 200: ImportReport, ...errorResponses },
