@@ -63,7 +63,7 @@ describe('legacy password hashes', () => {
       'plaintext',
       '$pbkdf2-sha256$99999999$c2FsdA$aGFzaA',
       '$scrypt$ln=30,r=8,p=1$c2FsdA$aGFzaA',
-      '$2b$31$' + 'a'.repeat(53),
+      `$2b$31$${'a'.repeat(53)}`,
     ]) {
       assert.equal(parseHash(hash), undefined, hash);
     }

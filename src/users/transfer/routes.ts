@@ -69,7 +69,9 @@ export const userTransferRoutes =
             content: {
               // The raw bytes (a Buffer), checked as UTF-8 by the handler: no JSON schema applies.
               'application/x-ndjson': { schema: { description: 'One user a line (Auth0 bulk import fields), or a Gatehouse export' } },
-              'text/csv': { schema: { description: 'Cognito user import columns, plus a password hash column and a roles column (docs/operations.md)' } },
+              'text/csv': {
+                schema: { description: 'Cognito user import columns, plus a password hash column and a roles column (docs/operations.md)' },
+              },
             },
           }),
           response: { 200: ImportReport, ...errorResponses },
