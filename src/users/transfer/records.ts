@@ -1,5 +1,6 @@
 import { firebaseScryptHash, parseHash } from '../../crypto/legacy-hashes.js';
 import type { UserStatus } from '../../db/schema.js';
+import type { Profile } from '../users.js';
 import { type Envelope, isEncrypted } from './envelope.js';
 
 /**
@@ -50,19 +51,12 @@ export type ImportFactor =
     };
 
 /** One user as the import writes it: only the fields the record gives are set on an existing user. */
-export interface ImportRecord {
+export interface ImportRecord extends Profile {
   line: number;
   email: string;
   username?: string | null;
-  phone?: string | null;
-  given_name?: string | null;
-  family_name?: string | null;
-  name?: string | null;
-  picture?: string | null;
-  locale?: string | null;
   email_verified?: boolean;
   status?: UserStatus;
-  user_metadata?: Record<string, unknown>;
   app_metadata?: Record<string, unknown>;
   password_hash?: string;
   /** Tenant slug or id; default: the first membership's tenant (or the caller's in tenant scope). */
