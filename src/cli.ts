@@ -11,6 +11,7 @@ import { createGatehouse } from './gatehouse.js';
 import { rotateKeys } from './keys/rotation.js';
 import { SIGNING_ALGS, type SigningKeyAlg } from './keys/signing-keys.js';
 import { createLogger } from './logger.js';
+import { userTransferCommands } from './users/transfer/cli.js';
 
 /** Who acts when an operator runs a command on the host (audit trail). */
 const CLI_ACTOR: Actor = { type: 'system', id: 'cli', ip: null, userAgent: 'gatehouse-cli' };
@@ -138,6 +139,7 @@ export async function main(argv: string[]): Promise<void> {
     });
 
   backupCommands(program, config, CLI_ACTOR);
+  userTransferCommands(program, config, CLI_ACTOR);
   const audit = program.command('audit').description('The audit trail');
   audit
     .command('verify')

@@ -35,6 +35,8 @@ export interface Config {
   trustProxy: boolean | string[];
   /** Passphrase of `gatehouse backup` / `restore` (never a command-line argument: `ps` shows those). */
   backupPassphrase: string | undefined;
+  /** Passphrase of `gatehouse users export` / `users import` of an export (likewise never an argument). */
+  exportPassphrase: string | undefined;
   /** CIDRs that webhook destinations may be in although they are internal (loopback, private, ...). */
   webhookAllowedNetworks: string[];
 }
@@ -63,6 +65,7 @@ const KEYS = {
   GATEHOUSE_LOG_LEVEL: 'logLevel',
   GATEHOUSE_TRUST_PROXY: 'trustProxy',
   GATEHOUSE_BACKUP_PASSPHRASE: 'backupPassphrase',
+  GATEHOUSE_EXPORT_PASSPHRASE: 'exportPassphrase',
   GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS: 'webhookAllowedNetworks',
 } as const;
 
@@ -151,6 +154,7 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     logLevel,
     trustProxy: parseTrustProxy(raw.trustProxy),
     backupPassphrase: raw.backupPassphrase,
+    exportPassphrase: raw.exportPassphrase,
     webhookAllowedNetworks: parseNetworks(raw.webhookAllowedNetworks),
   };
 }

@@ -48,6 +48,12 @@ export const ERROR_STATUS = {
   invalid_cidr: 400,
   ip_block_self: 400,
   password_unchanged: 400,
+  // user import and export (src/users/transfer/)
+  invalid_encoding: 400,
+  invalid_csv: 400,
+  invalid_csv_header: 400,
+  invalid_import_file: 400,
+  passphrase_required: 400,
   // MFA (src/mfa/)
   factor_not_allowed: 400,
   invalid_phone_number: 400,

@@ -44,6 +44,8 @@ export const AUDIT_ACTIONS = [
   'iam.backup.created',
   'iam.backup.restored',
   'iam.audit.exported',
+  'iam.users.imported',
+  'iam.users.exported',
   'iam.audit.pruned',
   'iam.webhook.created',
   'iam.webhook.modified',

@@ -69,6 +69,15 @@ export function backupCommands(program: Command, config: () => Config, actor: Ac
 }
 
 function readPassphrase(file: string | undefined, cfg: Config): string {
+  return passphraseFrom(
+    file,
+    cfg.backupPassphrase,
+    'Give the backup passphrase with --passphrase-file FILE or GATEHOUSE_BACKUP_PASSPHRASE',
+  );
+}
+
+/** A passphrase from the first line of `file`, else from the configuration (never a command-line argument). */
+export function passphraseFrom(file: string | undefined, configured: string | undefined, missing: string): string {
   if (file) {
     let text: string;
     try {
@@ -78,8 +87,8 @@ function readPassphrase(file: string | undefined, cfg: Config): string {
     }
     return text.split(/\r?\n/)[0] ?? '';
   }
-  if (cfg.backupPassphrase) return cfg.backupPassphrase;
-  throw new AppError('weak_passphrase', 'Give the backup passphrase with --passphrase-file FILE or GATEHOUSE_BACKUP_PASSPHRASE');
+  if (configured) return configured;
+  throw new AppError('weak_passphrase', missing);
 }
 
 async function open(cfg: Config, what: string): Promise<Db> {

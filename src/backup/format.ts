@@ -48,7 +48,8 @@ export function checkPassphrase(passphrase: string | undefined): string {
   return passphrase;
 }
 
-function deriveKey(passphrase: string, kdf: KdfParams): Promise<Buffer> {
+/** The AES-256 key a passphrase gives with these scrypt parameters (the backup, and the user export). */
+export function deriveKey(passphrase: string, kdf: KdfParams): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const options = { N: kdf.N, r: kdf.r, p: kdf.p, maxmem: 256 * kdf.N * kdf.r + 1024 * 1024 };
     scrypt(passphrase, Buffer.from(kdf.salt, 'base64'), 32, options, (error, key) => (error ? reject(error) : resolve(key)));

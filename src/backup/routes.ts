@@ -55,7 +55,8 @@ export const backupRoutes =
     );
   };
 
-async function* prepend(first: IteratorResult<Buffer>, rest: AsyncGenerator<Buffer>): AsyncGenerator<Buffer> {
+/** A stream whose first item was already read (to answer an error before the status line), whole again. */
+export async function* prepend<T>(first: IteratorResult<T>, rest: AsyncGenerator<T>): AsyncGenerator<T> {
   if (!first.done) yield first.value;
   yield* rest;
 }

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../errors.js';
+import { isArgon2, verifyLegacyHash } from './legacy-hashes.js';
 
 /** OWASP's argon2id baseline, fixed by issue 2 and DESIGN §8 (the performance budget is measured with it). */
 export const ARGON2_PARAMS = {
@@ -10,6 +11,11 @@ export const ARGON2_PARAMS = {
   timeCost: 2,
   parallelism: 1,
 } as const;
+
+/** What our own hashes start with; any other stored hash is upgraded after a successful sign-in (decision 140). */
+const CURRENT_PREFIX = `$argon2id$v=19$m=${ARGON2_PARAMS.memoryCost},t=${ARGON2_PARAMS.timeCost},p=${ARGON2_PARAMS.parallelism}$`;
+
+export const needsRehash = (hash: string): boolean => !hash.startsWith(CURRENT_PREFIX);
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
@@ -137,6 +143,8 @@ export async function createPasswordHasher(workers = availableParallelism()): Pr
   return {
     hash: hashPassword,
     async verify(storedHash, password) {
+      // Imported bcrypt, PBKDF2 and scrypt hashes (src/crypto/legacy-hashes.ts); argon2 of any parameters stays on the pool.
+      if (storedHash && !isArgon2(storedHash)) return verifyLegacyHash(storedHash, password);
       const ok = (await pool.run({ op: 'verify', hash: storedHash ?? dummyHash, password })) as boolean;
       return ok && storedHash != null;
     },

@@ -35,6 +35,7 @@ import { tenantRoutes } from '../tenants/routes.js';
 import { tokenRoutes } from '../tokens/routes.js';
 import { uiRoutes } from '../ui/routes.js';
 import { userRoutes } from '../users/routes.js';
+import { userTransferRoutes } from '../users/transfer/routes.js';
 import { webhookRoutes } from '../webhooks/routes.js';
 import { SESSION_COOKIE } from './guards.js';
 import { healthRoutes } from './health.js';
@@ -110,6 +111,7 @@ export async function createServer(ctx: AppContext) {
       await api.register(tokenRoutes(ctx));
       await api.register(tenantRoutes(ctx));
       await api.register(policyRoutes(ctx));
+      await api.register(userTransferRoutes(ctx));
       await api.register(userRoutes(ctx));
       await api.register(lockoutRoutes(ctx));
       await api.register(sessionManagementRoutes(ctx));

@@ -13,6 +13,7 @@ export const RESTRICTED_PERMISSIONS = {
   'iam.account.read': 'Read every user',
   'iam.account.update': 'Update every user',
   'iam.account.delete': 'Delete every user',
+  'iam.account.export': 'Export every user with password hashes and MFA secrets (encrypted with a passphrase)',
   'iam.membership.read': 'Read the members of every tenant',
   'iam.membership.update': 'Manage the members of every tenant',
   'iam.role.read': 'Read every role',

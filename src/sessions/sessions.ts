@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { type Actor, auditRows, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
+import { needsRehash } from '../crypto/passwords.js';
 import { fingerprint, randomToken, sha256 } from '../crypto/secrets.js';
 import type { Database, Session, User } from '../db/schema.js';
 import { AppError } from '../errors.js';
@@ -103,7 +104,24 @@ export async function authenticate(
       change_password: '/api/v1/session/password',
     });
   }
-  return user;
+  return user.password_hash && needsRehash(user.password_hash) ? upgradeHash(ctx, user, input.password) : user;
+}
+
+/**
+ * An imported (bcrypt, PBKDF2, scrypt, other argon2) hash is replaced by our argon2id after
+ * the first sign-in that proves the password (decision 140). A hash changed meanwhile
+ * (a password change on another node) is left alone.
+ */
+async function upgradeHash(ctx: AppContext, user: User, password: string): Promise<User> {
+  const hash = await ctx.passwords.hash(password);
+  const updated = await ctx.db
+    .updateTable('users')
+    .set({ password_hash: hash })
+    .where('id', '=', user.id)
+    .where('password_hash', '=', user.password_hash)
+    .returningAll()
+    .executeTakeFirst();
+  return updated ?? user;
 }
 
 /** Password sign-in: authenticate, then open a session. */
