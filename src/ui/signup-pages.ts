@@ -40,11 +40,14 @@ export interface SignupFormView {
 export function signupFormPage(look: PageLook, view: SignupFormView): string {
   const { t } = look;
   const wrong = (field: string) => view.error !== undefined && (view.error.field === field || (!view.error.field && field === 'email'));
+  // Focus goes to the field that needs fixing (else the first one).
+  const focusOn = view.error?.field ?? 'email';
+  const autofocus = (field: string) => (field === focusOn ? ' autofocus' : '');
   const marker = (required: boolean) => html` <small>(${t(required ? 'signup.required' : 'signup.optional')})</small>`;
   const profile = view.fields.map(({ name, required }) => {
     const input = FIELD_INPUT[name];
     return html`<label for="${name}">${t(`signup.field.${name}` as MessageKey)}${marker(required)}</label>
-  <input type="${input.type}" id="${name}" name="${name}" value="${view.values?.[name] ?? ''}" autocomplete="${input.autocomplete}"${required ? ' required' : ''}${describedBy(wrong(name))}>`;
+  <input type="${input.type}" id="${name}" name="${name}" value="${view.values?.[name] ?? ''}" autocomplete="${input.autocomplete}"${required ? ' required' : ''}${autofocus(name)}${describedBy(wrong(name))}>`;
   });
   return frame(
     look,
@@ -56,9 +59,9 @@ ${alert(view.error?.message)}
 <form method="post" action="${view.action}" novalidate>
   ${csrfField(view.csrf)}
   <label for="email">${t('common.email')}${marker(true)}</label>
-  <input type="email" id="email" name="email" value="${view.values?.email ?? ''}" autocomplete="email" autocapitalize="none" required autofocus${describedBy(wrong('email'))}>
+  <input type="email" id="email" name="email" value="${view.values?.email ?? ''}" autocomplete="email" autocapitalize="none" required${autofocus('email')}${describedBy(wrong('email'))}>
   <label for="password">${t('common.password')}${marker(true)}</label>
-  <input type="password" id="password" name="password" autocomplete="new-password" required aria-describedby="password-hint${wrong('password') ? ' form-error' : ''}"${wrong('password') ? ' aria-invalid="true"' : ''}>
+  <input type="password" id="password" name="password" autocomplete="new-password" required${autofocus('password')} aria-describedby="password-hint${wrong('password') ? ' form-error' : ''}"${wrong('password') ? html` aria-invalid="true"` : ''}>
   <small id="password-hint">${t('signup.password_hint', { min: view.passwordMin })}</small>
   ${profile}
   <button type="submit">${t('signup.submit')}</button>
