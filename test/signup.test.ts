@@ -216,6 +216,7 @@ describe('self-registration and email verification', () => {
 
   it('lets an unverified user sign in when the tenant allows it; admin-created users are never stopped', async () => {
     await apiSignup('maybe@example.com');
+    await mailTo('maybe@example.com'); // taken here, so the resend test reads the newer email
     const refused = await gh.request('POST', '/api/v1/session', { body: { username: 'maybe@example.com', password: PASSWORD } });
     assert.equal(refused.body.error, 'email_not_verified');
     await gh.request('PATCH', `/api/v1/tenants/${acme.tenantId}/policies`, {
@@ -394,6 +395,23 @@ describe('self-registration and email verification', () => {
       assert.equal(check.response.status, 200);
       assert.match(await check.response.text(), /We have sent you a new email/);
       assert.match((await mailTo('noor@example.com')).subject, /Verify your email address/);
+    });
+
+    it('leads a new user to the MFA step after verification when the tenant requires MFA', async () => {
+      await gh.request('PATCH', `/api/v1/tenants/${acme.tenantId}/policies`, { token: acme.token, body: { mfa: { policy: 'required' } } });
+      try {
+        const browser = new Browser();
+        const { url, page } = await openSignup(browser);
+        const { action, fields } = formOf(page);
+        const check = await browser.submit(url, action, fill(fields, 'mfa-new@example.com'));
+        const code = codeIn((await mailTo('mfa-new@example.com')).text);
+        const codeForm = formOf(await check.response.text());
+        const next = await browser.submit(check.url, codeForm.action, { ...codeForm.fields, code }, atCallback);
+        assert.match(next.url, /\/interaction\/[\w-]+\/mfa$/, 'the second factor is still due');
+        assert.equal(next.response.status, 200);
+      } finally {
+        await gh.request('PATCH', `/api/v1/tenants/${acme.tenantId}/policies`, { token: acme.token, body: { mfa: { policy: 'optional' } } });
+      }
     });
 
     it('replaces an expired sign-up form with a fresh one', async () => {
