@@ -365,6 +365,26 @@ describe('self-registration and email verification', () => {
       const reused = await browser.fetch(`${gh.issuer}/verify?token=${encodeURIComponent(token)}`);
       assert.equal(reused.status, 400);
       assert.match(await reused.text(), /link_invalid/);
+      assert.ok(
+        gh.logs.every((line) => !line.includes(token)),
+        'the link token is never logged',
+      );
+    });
+
+    it('speaks the browser’s language (German)', async () => {
+      const browser = new Browser();
+      const de = { headers: { 'accept-language': 'de-DE,de;q=0.9,en;q=0.5' } };
+      const signIn = await browser.follow(
+        client.buildAuthorizationUrl(config, { redirect_uri: CALLBACK, scope: 'openid', state: 's' }).href,
+      );
+      const uid = /\/interaction\/([\w-]+)$/.exec(signIn.url)?.[1] as string;
+      const started = await browser.fetch(`${gh.issuer}/signup?interaction=${uid}`, de);
+      assert.equal(started.status, 303);
+      const german = await browser.fetch(new URL(started.headers.get('location') as string, gh.issuer).href, de);
+      const page = await german.text();
+      assert.match(page, /<html lang="de">/);
+      assert.match(page, /<h1>Konto erstellen<\/h1>/);
+      assert.match(page, /Vorname <small>\(Pflichtfeld\)<\/small>/);
     });
 
     it('shows a taken address the same “check your email” page', async () => {
@@ -410,7 +430,10 @@ describe('self-registration and email verification', () => {
         assert.match(next.url, /\/interaction\/[\w-]+\/mfa$/, 'the second factor is still due');
         assert.equal(next.response.status, 200);
       } finally {
-        await gh.request('PATCH', `/api/v1/tenants/${acme.tenantId}/policies`, { token: acme.token, body: { mfa: { policy: 'optional' } } });
+        await gh.request('PATCH', `/api/v1/tenants/${acme.tenantId}/policies`, {
+          token: acme.token,
+          body: { mfa: { policy: 'optional' } },
+        });
       }
     });
 
