@@ -116,6 +116,20 @@ describe('self-registration and email verification', () => {
     assert.equal(refused.body.details.resend, '/api/v1/flows/verification');
     const wrong = await gh.request('POST', '/api/v1/session', { body: { username: 'ada@example.com', password: 'not-the-password' } });
     assert.equal(wrong.status, 401);
+    const passwordApp = await gh.created('/api/v1/applications', acme.token, { name: 'Password', type: 'web', grant_types: ['password'] });
+    const grant = await fetch(`${gh.issuer}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'password',
+        username: 'ada@example.com',
+        password: PASSWORD,
+        client_id: passwordApp.client_id,
+        client_secret: passwordApp.client_secret,
+      }),
+    });
+    assert.equal(grant.status, 400);
+    assert.equal((await grant.json()).error, 'invalid_grant');
 
     const mail = await mailTo('ada@example.com');
     assert.match(mail.subject, /Verify your email address/);
