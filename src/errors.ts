@@ -71,6 +71,10 @@ export const ERROR_STATUS = {
   flow_state: 409,
   link_invalid: 400,
   link_expired: 410,
+  // self-registration and email verification (src/registration/)
+  signup_disabled: 403,
+  email_not_verified: 403,
+  already_verified: 409,
   // 401 / 403: who you are and what you may do
   unauthorized: 401,
   csrf_failed: 403,

@@ -25,6 +25,8 @@ export interface ApplicationInput {
   grant_types?: GrantType[];
   first_party?: boolean;
   organization_required?: boolean;
+  /** Self-registration through this application, when its tenant allows sign-up (default true). */
+  signup_enabled?: boolean;
   /** off, optional or required; null (the default): the tenant's MFA policy. */
   mfa_policy?: MfaPolicy | null;
   /** OIDC Back-Channel Logout: where logout tokens are POSTed; null removes it. */
@@ -111,6 +113,7 @@ export async function createApplication(ctx: AppContext, scope: Scope, actor: Ac
         post_logout_redirect_uris: logoutUris,
         grant_types: grantTypes,
         organization_required: input.organization_required ?? false,
+        signup_enabled: input.signup_enabled ?? true,
         mfa_policy: input.mfa_policy ?? null,
         backchannel_logout_uri: backchannelUri,
         created_at: now,
@@ -156,6 +159,7 @@ export async function updateApplication(
         ...(patch.name !== undefined && { name: patch.name }),
         ...(patch.first_party !== undefined && { first_party: patch.first_party }),
         ...(patch.organization_required !== undefined && { organization_required: patch.organization_required }),
+        ...(patch.signup_enabled !== undefined && { signup_enabled: patch.signup_enabled }),
         ...(patch.mfa_policy !== undefined && { mfa_policy: patch.mfa_policy }),
         grant_types: grantTypes,
         redirect_uris: redirectUris,

@@ -43,6 +43,9 @@ const fields = {
   ),
   first_party: Type.Optional(Type.Boolean({ description: 'Default true; third-party applications ask users for consent' })),
   organization_required: Type.Optional(Type.Boolean({ description: 'Default false; users must pick an organization to sign in' })),
+  signup_enabled: Type.Optional(
+    Type.Boolean({ description: 'Default true; self-registration through this application, when its tenant’s signup policy is on' }),
+  ),
   mfa_policy: Type.Optional(MfaPolicy),
   backchannel_logout_uri: Type.Optional(
     Nullable(
@@ -78,6 +81,7 @@ const applicationFields = {
   grant_types: Type.Array(Type.String()),
   first_party: Type.Boolean(),
   organization_required: Type.Boolean(),
+  signup_enabled: Type.Boolean(),
   mfa_policy: MfaPolicy,
   backchannel_logout_uri: Nullable(Type.String()),
   created_at: Timestamp,
@@ -106,6 +110,7 @@ const toApplication = (a: ApplicationRow) => ({
   grant_types: a.grant_types,
   first_party: a.first_party,
   organization_required: a.organization_required,
+  signup_enabled: a.signup_enabled,
   mfa_policy: a.mfa_policy,
   backchannel_logout_uri: a.backchannel_logout_uri,
   created_at: a.created_at.toISOString(),

@@ -65,6 +65,10 @@ export const AUDIT_ACTIONS = [
   'iam.ip.blockDeleted',
   'iam.key.retired',
   'iam.application.tokensRevoked',
+  // Self-registration and email verification (src/registration/)
+  'iam.user.signedUp',
+  'iam.user.emailVerified',
+  'iam.user.verificationEmailSent',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -38,6 +38,8 @@ export interface UsersTable {
   app_metadata: Json;
   last_login_at: Date | null;
   password_reset_required: Generated<boolean>;
+  /** Signed up on their own (0012): the unverified-email sign-in rule applies. */
+  self_registered: Generated<boolean>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }

@@ -27,6 +27,7 @@ import { policyRoutes } from '../policies/routes.js';
 import { unblockPages } from '../protection/pages.js';
 import { lockoutRoutes } from '../protection/routes.js';
 import { closeProtectionStore } from '../protection/store.js';
+import { registrationRoutes } from '../registration/routes.js';
 import { roleApiPermissionRoutes } from '../roles/api-permission-routes.js';
 import { roleRoutes } from '../roles/routes.js';
 import { sessionManagementRoutes } from '../sessions/manage-routes.js';
@@ -132,6 +133,7 @@ export async function createServer(ctx: AppContext) {
       await api.register(sessionMfaRoutes(ctx));
       await api.register(mfaRoutes(ctx));
       await api.register(devSmsRoutes(ctx));
+      await api.register(registrationRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

@@ -128,6 +128,8 @@ async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaConte
   } catch (error) {
     // After the right password only: the user must choose a new one (decision 123).
     if (error instanceof AppError && error.code === 'password_change_required') throw new errors.InvalidGrant('password change required');
+    // After the right password only: a self-registered user must verify the email address first (decision 151).
+    if (error instanceof AppError && error.code === 'email_not_verified') throw new errors.InvalidGrant('email address not verified');
     // Auth0 answers a blocked or locked account with 429 too_many_attempts, for unknown users too.
     if (error instanceof AppError && error.code === 'too_many_attempts') throw tooManyAttempts(koa, error);
     // Same answer for unknown user, wrong password and disabled account (DESIGN §6).

@@ -24,6 +24,12 @@ export interface Oidc {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** The sign-in interaction a hosted page is showing; `interaction_expired` when there is none. */
   interaction(req: IncomingMessage, res: ServerResponse): Promise<Interaction>;
+  /**
+   * The application and language of a pending sign-in request, by its uid, for a page
+   * outside `/interaction/<uid>` (the sign-up page): the engine's interaction cookie is
+   * scoped to that path, so it is looked up by uid. Undefined when there is none (expired).
+   */
+  pendingInteraction(uid: string): Promise<{ uid: string; clientId: string; uiLocales?: string } | undefined>;
   /** The user signed in, with these methods (RFC 8176 `amr`; default a password): returns where the browser goes next. */
   finishLogin(req: IncomingMessage, res: ServerResponse, userId: string, amr?: string[]): Promise<string>;
   /** The user allowed access (or a first-party application needs no consent), for an organization if one was chosen. */
@@ -136,6 +142,17 @@ export function createOidc(app: AppContext): Oidc {
         missingScopes: (prompt.missingOIDCScope ?? []).filter((scope) => scope !== 'openid'),
         missingApiScopes: Object.entries(prompt.missingResourceScopes ?? {}).map(([audience, scopes]) => ({ audience, scopes })),
         ...(organization && { grantOrganizationId: organization.id }),
+      };
+    },
+
+    async pendingInteraction(uid) {
+      const { provider } = await engine();
+      const it = await provider.Interaction.find(uid);
+      if (!it || typeof it.params.client_id !== 'string') return undefined;
+      return {
+        uid: it.uid,
+        clientId: it.params.client_id,
+        ...(typeof it.params.ui_locales === 'string' && { uiLocales: it.params.ui_locales }),
       };
     },
 

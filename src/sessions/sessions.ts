@@ -6,6 +6,7 @@ import { fingerprint, randomToken, sha256 } from '../crypto/secrets.js';
 import type { Database, Session, User } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { assertNotRefusedRecently, guardAttempt } from '../protection/guard.js';
+import { mustVerifyEmailFirst } from '../registration/sign-in-rule.js';
 import { findUserByLogin } from '../users/users.js';
 
 /** DESIGN §4 defaults; "remember me" keeps a browser signed in for 30 days of use. */
@@ -89,6 +90,20 @@ export async function authenticate(
       details: { reason: `account_${user.status}` },
     });
     throw new AppError('account_disabled', 'This account is disabled');
+  }
+  // Self-registration (decision 151): an unverified self-registered user, after the right password only.
+  if (await mustVerifyEmailFirst(ctx, user)) {
+    await recordAudit(ctx.db, ctx, {
+      action: 'iam.user.loginFailed',
+      actor: { ...actor, type: 'user', id: user.id },
+      outcome: 'failure',
+      tenantId: user.home_tenant_id,
+      target: { type: 'user', id: user.id },
+      details: { reason: 'email_not_verified' },
+    });
+    throw new AppError('email_not_verified', 'Verify your email address first; to get a new email: POST /api/v1/flows/verification', {
+      resend: '/api/v1/flows/verification',
+    });
   }
   // An administrator required a new password (decision 123): only changing it gets in.
   if (user.password_reset_required && !options.passwordChange) {

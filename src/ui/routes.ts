@@ -14,6 +14,7 @@ import { PAGE_HEADERS } from './html.js';
 import { continueSignIn, interactionMfaRoutes, type PageKit } from './interaction-mfa.js';
 import { consentPage, errorPage, organizationPage, signInPage } from './pages.js';
 import { signInLinks } from './sign-in-links.js';
+import { emailNotVerifiedPage, signupRoutes } from './signup-routes.js';
 
 /** Room for a WebAuthn answer (a passkey's attestation), the largest form. */
 const FORM_LIMIT = 64 * 1024;
@@ -61,6 +62,7 @@ export const uiRoutes =
     const kit: PageKit = { csrfFor, checkCsrf, go };
     interactionMfaRoutes(app, ctx, oidc, kit);
     accountRoutes(app, ctx);
+    signupRoutes(app, ctx, oidc);
 
     /** What comes after the login step: an organization when one is needed, consent when due, or straight back. */
     async function afterLogin(request: FastifyRequest, reply: FastifyReply, it: Interaction, chosen?: string) {
@@ -159,6 +161,10 @@ export const uiRoutes =
         const user = await authenticate(ctx, { username, password }, actorOf(request));
         return await continueSignIn(ctx, oidc, kit, request, reply, it, { user });
       } catch (error) {
+        if (error instanceof AppError && error.code === 'email_not_verified') {
+          const where = { username, returnTo: `/interaction/${it.uid}`, tenantId: it.client.tenantId };
+          return emailNotVerifiedPage(ctx, request, reply, { ...where, ...(it.uiLocales && { uiLocales: it.uiLocales }) });
+        }
         if (!(error instanceof AppError) || (error.status !== 401 && error.code !== 'too_many_attempts')) throw error;
         const refused = error.code === 'too_many_attempts';
         if (refused) setRetryAfter(reply, error);
