@@ -129,7 +129,7 @@ describe('self-registration and email verification', () => {
       }),
     });
     assert.equal(grant.status, 400);
-    assert.equal((await grant.json()).error, 'invalid_grant');
+    assert.equal(((await grant.json()) as { error: string }).error, 'invalid_grant');
 
     const mail = await mailTo('ada@example.com');
     assert.match(mail.subject, /Verify your email address/);
