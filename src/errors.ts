@@ -65,6 +65,9 @@ export const ERROR_STATUS = {
   flow_state: 409,
   link_invalid: 400,
   link_expired: 410,
+  // passwordless sign-in (src/passwordless/)
+  passwordless_disabled: 403,
+  link_wrong_browser: 403,
   // 401 / 403: who you are and what you may do
   unauthorized: 401,
   csrf_failed: 403,

@@ -1,4 +1,5 @@
 import { COMMON } from './messages/common.js';
+import { PASSWORDLESS } from './messages/passwordless.js';
 
 /**
  * Every string a person reads on a hosted page or in an email comes from this catalog
@@ -8,7 +9,7 @@ import { COMMON } from './messages/common.js';
  *
  * Placeholders are `{name}`; values are plain text (pages escape them, emails' HTML part too).
  */
-const AREAS = [COMMON] as const;
+const AREAS = [COMMON, PASSWORDLESS] as const;
 
 export const LOCALES = ['en', 'de'] as const;
 export type Locale = (typeof LOCALES)[number];

@@ -13,6 +13,7 @@ import { accountRoutes } from './account-routes.js';
 import { PAGE_HEADERS } from './html.js';
 import { continueSignIn, interactionMfaRoutes, type PageKit } from './interaction-mfa.js';
 import { consentPage, errorPage, organizationPage, signInPage } from './pages.js';
+import { passwordlessPages } from './passwordless-routes.js';
 import { signInLinks } from './sign-in-links.js';
 
 /** Room for a WebAuthn answer (a passkey's attestation), the largest form. */
@@ -61,6 +62,7 @@ export const uiRoutes =
     const kit: PageKit = { csrfFor, checkCsrf, go };
     interactionMfaRoutes(app, ctx, oidc, kit);
     accountRoutes(app, ctx);
+    passwordlessPages(app, ctx, oidc);
 
     /** What comes after the login step: an organization when one is needed, consent when due, or straight back. */
     async function afterLogin(request: FastifyRequest, reply: FastifyReply, it: Interaction, chosen?: string) {
