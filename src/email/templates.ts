@@ -69,7 +69,11 @@ ${email.code ? html`<p>${t('email.code_hint')}</p><p style="font-size:1.6rem;let
   return { to: email.to, subject, text, html: body, tenantId: email.tenantId ?? null };
 }
 
-/** Renders and queues in the caller's transaction (sent when it commits; kept in the outbox without SMTP). */
+/**
+ * Renders and queues in the caller's transaction (sent when it commits; kept in the outbox
+ * without SMTP). The branding is read through that transaction too: PGlite has one
+ * connection, so a read on `ctx.db` inside a transaction would wait for it forever.
+ */
 export async function sendEmail(db: Kysely<Database>, ctx: AppContext, email: BrandedEmail): Promise<string> {
-  return queueEmail(db, ctx, await renderEmail(ctx, email));
+  return queueEmail(db, ctx, await renderEmail({ ...ctx, db }, email));
 }

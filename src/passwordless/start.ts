@@ -131,6 +131,7 @@ export async function startPasswordless(ctx: AppContext, input: StartInput, acto
   const recipient = user && (method === 'sms_code' ? phone : user.email);
   const locale = input.locale;
   const t = translator(locale);
+  const brand = (await brandingOf(ctx, application.tenantId))?.display_name ?? DEFAULT_BRANDING.display_name;
 
   let sms: { to: string; body: string } | undefined;
   const flow = await ctx.db.transaction().execute(async (trx) => {
@@ -166,12 +167,11 @@ export async function startPasswordless(ctx: AppContext, input: StartInput, acto
       ...(created.code && { code: created.code }),
     };
     if (!recipient || !user) {
-      // Nobody to send to: render the message anyway, so the answer takes about as long.
-      if (method !== 'sms_code') await renderEmail(ctx, email);
+      // Nobody to send to: render the message anyway (through this transaction), so the answer takes about as long.
+      if (method !== 'sms_code') await renderEmail({ ...ctx, db: trx }, email);
       return created.flow;
     }
     if (method === 'sms_code') {
-      const brand = (await brandingOf(ctx, application.tenantId))?.display_name ?? DEFAULT_BRANDING.display_name;
       sms = { to: recipient, body: t('passwordless.sms_text', { code: created.code ?? '', brand }) };
     } else {
       await sendEmail(trx, ctx, email);
