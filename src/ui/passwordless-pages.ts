@@ -47,7 +47,7 @@ ${
   <label for="email-login">${t('passwordless.email_label')}</label>
   <input type="text" id="email-login" name="login" value="${login('email')}" autocomplete="username" autocapitalize="none" required${first === 'email' ? ' autofocus' : ''}${describedBy(errorFor('email'))}>
   ${email.includes('email_code') ? html`<button type="submit" name="method" value="email_code">${t('passwordless.send_code')}</button>` : ''}
-  ${email.includes('email_link') ? html`<button type="submit" name="method" value="email_link"${email.includes('email_code') ? ' class="secondary"' : ''}>${t('passwordless.send_link')}</button>` : ''}
+  ${email.includes('email_link') ? html`<button type="submit" name="method" value="email_link"${email.includes('email_code') ? html` class="secondary"` : ''}>${t('passwordless.send_link')}</button>` : ''}
 </form>
 </section>`
     : ''
