@@ -126,6 +126,15 @@ describe('passwordless sign-in: hosted pages', () => {
     assert.equal(claims.acr, undefined, 'an emailed code alone is not multi-factor');
   });
 
+  it('speaks the language the browser asks for (German)', async () => {
+    const browser = new Browser();
+    const start = await startPage(browser);
+    const german = await browser.fetch(start.url, { headers: { 'accept-language': 'de-DE,de;q=0.9' } });
+    const text = await german.text();
+    assert.match(text, /<html lang="de">/);
+    assert.match(text, /<h1>Ohne Passwort anmelden<\/h1>/);
+  });
+
   it('an unknown account sees the same page and gets no email', async () => {
     const browser = new Browser();
     const start = await startPage(browser);
@@ -145,6 +154,10 @@ describe('passwordless sign-in: hosted pages', () => {
     const scanner = await new Browser().fetch(link);
     assert.equal(scanner.status, 403, 'another browser (a mail scanner) is told to use the first one');
     assert.match(await scanner.text(), /only in the browser where you asked for it/);
+    const token = decodeURIComponent(new URL(link).searchParams.get('token') as string);
+    const api = await gh.request('POST', '/api/v1/flows/passwordless/link', { body: { token } });
+    assert.equal(api.status, 403, 'nor through the API');
+    assert.equal(api.body.error, 'link_wrong_browser');
     const page = await browser.fetch(link);
     assert.equal(page.status, 200);
     const { action, fields } = formOf(await page.text());
