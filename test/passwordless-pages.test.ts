@@ -224,12 +224,18 @@ describe('passwordless sign-in: hosted pages', () => {
     }
   });
 
-  it('an expired flow shows a fresh start page saying so', async () => {
+  it('an expired flow shows a fresh start page saying so; an expired link says it expired', async () => {
     const browser = new Browser();
     const start = await startPage(browser);
     const sent = await ask(browser, start, 'email_code', 'jane@acme.test');
     const { action, fields } = formOf(sent.page);
+    await ask(browser, await startPage(browser), 'email_link', 'jane@acme.test');
+    await mailTo('jane@acme.test');
+    const link = /(http:\/\/\S+\/passwordless\/link\?token=\S+)/.exec((await mailTo('jane@acme.test')).text)?.[1] as string;
     offsetMs += 11 * 60_000;
+    const expiredLink = await browser.fetch(link);
+    assert.equal(expiredLink.status, 410);
+    assert.match(await expiredLink.text(), /This link has expired/);
     const late = await browser.submit(sent.url, action, { ...fields, code: '123456' });
     assert.equal(late.response.status, 200);
     assert.match(late.url, /\/interaction\/[\w-]+\/passwordless\?expired=1$/);
