@@ -65,13 +65,14 @@ describe('passwordless sign-in: hosted pages', () => {
   };
 
   /** Authorization request → sign-in page → "Sign in without a password" → the start page. */
-  async function startPage(browser: Browser) {
+  async function startPage(browser: Browser, extra: Record<string, string> = {}) {
     const verifier = client.randomPKCECodeVerifier();
     const url = client.buildAuthorizationUrl(config, {
       redirect_uri: CALLBACK,
       scope: 'openid email',
       code_challenge: await client.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
+      ...extra,
     }).href;
     const signIn = await browser.follow(url, atCallback);
     const html = await signIn.response.text();
@@ -133,6 +134,17 @@ describe('passwordless sign-in: hosted pages', () => {
     const text = await german.text();
     assert.match(text, /<html lang="de">/);
     assert.match(text, /<h1>Ohne Passwort anmelden<\/h1>/);
+  });
+
+  it('an application that asks for a fresh sign-in (prompt=login) gets one from the code, not the password page again', async () => {
+    const browser = new Browser();
+    const start = await startPage(browser, { prompt: 'login' });
+    const sent = await ask(browser, start, 'email_code', 'jane@acme.test');
+    const code = codeIn((await mailTo('jane@acme.test')).text);
+    const { action, fields } = formOf(sent.page);
+    const done = await browser.submit(sent.url, action, { ...fields, code }, atCallback);
+    assert.ok(atCallback(done.url), `ended at ${done.url}`);
+    assert.deepEqual((await idToken(done.url, start.verifier)).amr, ['email']);
   });
 
   it('an unknown account sees the same page and gets no email', async () => {
@@ -230,8 +242,8 @@ describe('passwordless sign-in: hosted pages', () => {
     const sent = await ask(browser, start, 'email_code', 'jane@acme.test');
     const { action, fields } = formOf(sent.page);
     await ask(browser, await startPage(browser), 'email_link', 'jane@acme.test');
-    await mailTo('jane@acme.test');
-    const link = /(http:\/\/\S+\/passwordless\/link\?token=\S+)/.exec((await mailTo('jane@acme.test')).text)?.[1] as string;
+    const both = `${(await mailTo('jane@acme.test')).text}\n${(await mailTo('jane@acme.test')).text}`; // the code's and the link's
+    const link = /(http:\/\/\S+\/passwordless\/link\?token=\S+)/.exec(both)?.[1] as string;
     offsetMs += 11 * 60_000;
     const expiredLink = await browser.fetch(link);
     assert.equal(expiredLink.status, 410);

@@ -9,7 +9,8 @@ import { setRetryAfter } from '../http/server.js';
 import type { Oidc } from '../oidc/index.js';
 import { linkFlow, type Proved, proveCode, proveLink } from '../passwordless/finish.js';
 import { allowedMethods, applicationByClientId, type PasswordlessMethod, startPasswordless } from '../passwordless/start.js';
-import { browserBinding, checkFlowForm, FLOW_COOKIE, type Form, flowCsrf, pageLook, sendPage, signInAndReturn } from './flow-kit.js';
+import { browserBinding, checkFlowForm, FLOW_COOKIE, type Form, flowCsrf, pageLook, sendPage } from './flow-kit.js';
+import { finishPasswordless, passwordlessFinishRoute } from './passwordless-finish.js';
 import { passwordlessLinkPage, passwordlessMessagePage, passwordlessSentPage, passwordlessStartPage } from './passwordless-pages.js';
 
 const UID = /^[\w-]{1,64}$/;
@@ -25,6 +26,7 @@ const retryAfterOf = (error: AppError) => (typeof error.details?.retry_after ===
  * cookie (scoped to that path) tells which application this browser is signing in to.
  */
 export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: Oidc): void {
+  passwordlessFinishRoute(app, ctx, oidc);
   /** The start form's CSRF token: bound to the interaction and to this browser's binding cookie. */
   const startCsrf = (uid: string, browser: string) =>
     createHmac('sha256', ctx.masterKey).update(`passwordless-start\0${uid}\0${browser}`).digest('base64url');
@@ -157,7 +159,7 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
       if (other) return wrongBrowser(reply, await pageLook(ctx, request, { tenantId: other.tenant_id, uiLocales: other.locale }));
       return linkRefused(request, reply, error);
     }
-    return signInAndReturn(ctx, reply, proved.user, { returnTo: proved.flow.return_to, amr: proved.amr }, actorOf(request));
+    return finishPasswordless(ctx, request, reply, proved);
   });
 
   function sameBrowser(request: FastifyRequest, flow: Flow): boolean {
@@ -227,7 +229,7 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
       const proved = await proveCode(ctx, flow.id, (form.code ?? '').replace(/\s+/g, ''), actorOf(request), (f) =>
         checkFlowForm(ctx, request, f, form),
       );
-      return await signInAndReturn(ctx, reply, proved.user, { returnTo: proved.flow.return_to, amr: proved.amr }, actorOf(request));
+      return await finishPasswordless(ctx, request, reply, proved);
     } catch (error) {
       if (!(error instanceof AppError) || (error.code !== 'invalid_code' && error.code !== 'too_many_attempts')) throw error;
       const refused = error.code === 'too_many_attempts';
