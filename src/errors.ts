@@ -75,6 +75,9 @@ export const ERROR_STATUS = {
   signup_disabled: 403,
   email_not_verified: 403,
   already_verified: 409,
+  // passwordless sign-in (src/passwordless/)
+  passwordless_disabled: 403,
+  link_wrong_browser: 403,
   // 401 / 403: who you are and what you may do
   unauthorized: 401,
   csrf_failed: 403,

@@ -57,6 +57,8 @@ export const AUDIT_ACTIONS = [
   'iam.mfa.reset',
   'iam.mfa.challengeFailed',
   'iam.mfa.recoveryCodesRegenerated',
+  // Passwordless sign-in (src/passwordless/)
+  'iam.passwordless.sent',
   // Incident response
   'iam.user.disabled',
   'iam.user.passwordResetForced',

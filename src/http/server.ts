@@ -22,6 +22,7 @@ import { sessionMfaRoutes } from '../mfa/session-routes.js';
 import { createOidc } from '../oidc/index.js';
 import { oidcRoutes } from '../oidc/routes.js';
 import { passwordPolicyRoutes } from '../password-policy/routes.js';
+import { passwordlessRoutes } from '../passwordless/routes.js';
 import { permissionRoutes } from '../permissions/routes.js';
 import { policyRoutes } from '../policies/routes.js';
 import { unblockPages } from '../protection/pages.js';
@@ -134,6 +135,7 @@ export async function createServer(ctx: AppContext) {
       await api.register(mfaRoutes(ctx));
       await api.register(devSmsRoutes(ctx));
       await api.register(registrationRoutes(ctx));
+      await api.register(passwordlessRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

@@ -1,4 +1,5 @@
 import { COMMON } from './messages/common.js';
+import { PASSWORDLESS } from './messages/passwordless.js';
 import { SIGNUP } from './messages/signup.js';
 
 /**
@@ -9,7 +10,7 @@ import { SIGNUP } from './messages/signup.js';
  *
  * Placeholders are `{name}`; values are plain text (pages escape them, emails' HTML part too).
  */
-const AREAS = [COMMON, SIGNUP] as const;
+const AREAS = [COMMON, SIGNUP, PASSWORDLESS] as const;
 
 export const LOCALES = ['en', 'de'] as const;
 export type Locale = (typeof LOCALES)[number];

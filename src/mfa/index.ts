@@ -46,12 +46,13 @@ export async function mfaNeed(
 
 /**
  * The `amr` and `acr` claims of a sign-in (RFC 8176), for ID and access tokens alike:
- * `methods` are what was proved (`pwd`, `otp`, `sms`, `hwk`, `swk`…); with any second
- * factor, `mfa` is added and `acr` is multi-factor. A password alone has no `acr`.
+ * `methods` are what was proved (`pwd`, `email`, `otp`, `sms`, `hwk`, `swk`…); with two
+ * methods or more, `mfa` is added and `acr` is multi-factor. One method alone (a password,
+ * or a passwordless emailed or texted code, decision 161) has no `acr`.
  */
 export function mfaClaims(methods: string[]): { amr: string[]; acr?: string } {
   const amr = [...new Set(methods)];
-  const multiFactor = amr.some((method) => method !== 'pwd' && method !== 'mfa');
+  const multiFactor = amr.includes('mfa') || amr.length >= 2;
   if (!multiFactor) return { amr };
   return { amr: amr.includes('mfa') ? amr : [...amr, 'mfa'], acr: ACR_MULTI_FACTOR };
 }

@@ -11,6 +11,8 @@ export interface MfaTokenRequest {
   scope?: string;
   audience?: string;
   remember_me?: boolean;
+  /** How the first step signed in (RFC 8176 `amr`); absent: a password. Passwordless sign-in sets it. */
+  amr?: string[];
 }
 
 export interface MfaTokenState {

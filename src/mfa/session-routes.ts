@@ -48,7 +48,7 @@ export const sessionMfaRoutes =
         const user = await ctx.db.selectFrom('users').selectAll().where('id', '=', state.userId).executeTakeFirst();
         if (user?.status !== 'active') throw new AppError('account_disabled', 'This account is disabled');
         const actor = { ...actorOf(request), type: 'user' as const, id: user.id };
-        const { amr } = mfaClaims(['pwd', ...result.amr]);
+        const { amr } = mfaClaims([...(state.request.amr ?? ['pwd']), ...result.amr]);
         const { token, session } = await openSession(ctx, user, { rememberMe: state.request.remember_me, amr }, actor);
         setSessionCookie(ctx, reply, token, session);
         return {

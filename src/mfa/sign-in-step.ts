@@ -116,9 +116,14 @@ export async function loadStep(ctx: AppContext, uid: string): Promise<MfaStep | 
   };
 }
 
-/** Records that the second factor was proved (what the finish step will read). */
+/**
+ * Records that the second factor was proved (what the finish step will read). A step that
+ * raises a live session adds only the factor (the session's own `amr` says how it began: a
+ * password, or a passwordless code); a step after the password form adds `pwd` too.
+ */
 export async function completeStep(ctx: AppContext, uid: string, methods: string[]): Promise<string[]> {
-  const { amr } = mfaClaims(['pwd', ...methods]);
+  const row = await ctx.db.selectFrom('mfa_interactions').select('session_id').where('uid', '=', uid).executeTakeFirst();
+  const { amr } = mfaClaims(row?.session_id ? methods : ['pwd', ...methods]);
   await ctx.db.updateTable('mfa_interactions').set({ amr, done: true, pending_sealed: null }).where('uid', '=', uid).execute();
   return amr;
 }

@@ -13,6 +13,7 @@ import { accountRoutes } from './account-routes.js';
 import { PAGE_HEADERS } from './html.js';
 import { continueSignIn, interactionMfaRoutes, type PageKit } from './interaction-mfa.js';
 import { consentPage, errorPage, organizationPage, signInPage } from './pages.js';
+import { passwordlessPages } from './passwordless-routes.js';
 import { signInLinks } from './sign-in-links.js';
 import { emailNotVerifiedPage, signupRoutes } from './signup-routes.js';
 
@@ -63,6 +64,7 @@ export const uiRoutes =
     interactionMfaRoutes(app, ctx, oidc, kit);
     accountRoutes(app, ctx);
     signupRoutes(app, ctx, oidc);
+    passwordlessPages(app, ctx, oidc);
 
     /** What comes after the login step: an organization when one is needed, consent when due, or straight back. */
     async function afterLogin(request: FastifyRequest, reply: FastifyReply, it: Interaction, chosen?: string) {
