@@ -1,4 +1,7 @@
 import { COMMON } from './messages/common.js';
+import { EMAILS } from './messages/emails.js';
+import { MFA } from './messages/mfa.js';
+import { SIGN_IN } from './messages/sign-in.js';
 
 /**
  * Every string a person reads on a hosted page or in an email comes from this catalog
@@ -8,7 +11,7 @@ import { COMMON } from './messages/common.js';
  *
  * Placeholders are `{name}`; values are plain text (pages escape them, emails' HTML part too).
  */
-const AREAS = [COMMON] as const;
+const AREAS = [COMMON, SIGN_IN, MFA, EMAILS] as const;
 
 export const LOCALES = ['en', 'de'] as const;
 export type Locale = (typeof LOCALES)[number];
@@ -22,6 +25,9 @@ const CATALOG: Record<Locale, Record<string, string>> = { en: {}, de: {} };
 for (const area of AREAS) {
   for (const locale of LOCALES) Object.assign(CATALOG[locale], area[locale]);
 }
+
+/** Every message of a locale, by key (for the catalog's own checks). */
+export const catalogOf = (locale: Locale): Readonly<Record<string, string>> => CATALOG[locale];
 
 export type Translate = (key: MessageKey, vars?: Record<string, string | number>) => string;
 
