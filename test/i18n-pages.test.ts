@@ -58,6 +58,6 @@ describe('the engine’s pages in the browser’s language', () => {
     assert.ok(german.status >= 400);
     assert.match(german.page, /<html lang="de">/);
     assert.match(german.page, /<h1>Etwas ist schiefgelaufen<\/h1>/);
-    assert.match(german.page, /Diese Anmeldung hat zu lange gedauert/);
+    assert.match(german.page, /Diese Anmeldeanfrage ist abgelaufen oder wurde in einem anderen Browser geöffnet/);
   });
 });

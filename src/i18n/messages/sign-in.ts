@@ -33,7 +33,8 @@ const en = {
   'error.protocol_title': 'This sign-in request cannot be completed',
   'error.protocol_invalid': 'The request was not valid.',
   'error.request_failed': 'This request could not be completed. Go back to the application and try again.',
-  'error.interaction_expired': 'This sign-in took too long or was already finished. Go back to the application and start again.',
+  'error.interaction_expired':
+    'This sign-in request has expired or was opened in another browser. Go back to the application and start again.',
   'error.forbidden': 'You are not allowed to do this.',
   'error.not_found': 'This page or item does not exist.',
   'error.account_disabled': 'This account is disabled.',
@@ -100,7 +101,7 @@ const de: Record<keyof typeof en, string> = {
   'error.protocol_invalid': 'Die Anfrage war ungültig.',
   'error.request_failed': 'Diese Anfrage konnte nicht abgeschlossen werden. Gehen Sie zurück zur Anwendung und versuchen Sie es erneut.',
   'error.interaction_expired':
-    'Diese Anmeldung hat zu lange gedauert oder ist schon abgeschlossen. Gehen Sie zurück zur Anwendung und beginnen Sie neu.',
+    'Diese Anmeldeanfrage ist abgelaufen oder wurde in einem anderen Browser geöffnet. Gehen Sie zurück zur Anwendung und beginnen Sie neu.',
   'error.forbidden': 'Das dürfen Sie nicht.',
   'error.not_found': 'Diese Seite oder dieses Element gibt es nicht.',
   'error.account_disabled': 'Dieses Konto ist deaktiviert.',
