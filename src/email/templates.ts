@@ -31,9 +31,9 @@ export interface BrandedEmail {
  * Renders an email with a text part and an HTML part in the tenant's branding (name,
  * logo, colour) and the recipient's language, every word from the catalog.
  */
-export async function renderEmail(ctx: AppContext, email: BrandedEmail): Promise<EmailMessage> {
+export async function renderEmail(ctx: AppContext, email: BrandedEmail, db: Kysely<Database> = ctx.db): Promise<EmailMessage> {
   const t = translator(email.locale);
-  const brand = { ...DEFAULT_BRANDING, ...(await brandingOf(ctx, email.tenantId ?? undefined)) };
+  const brand = { ...DEFAULT_BRANDING, ...(await brandingOf(ctx, email.tenantId ?? undefined, db)) };
   const color = /^#[0-9a-fA-F]{6}$/.test(brand.primary_color) ? brand.primary_color : DEFAULT_BRANDING.primary_color;
   const greeting = email.name ? t('email.greeting_name', { name: email.name }) : t('email.greeting');
   const paragraphs = email.paragraphs.map(({ key, vars }) => t(key, { brand: brand.display_name, ...vars }));
@@ -71,9 +71,9 @@ ${email.code ? html`<p>${t('email.code_hint')}</p><p style="font-size:1.6rem;let
 
 /**
  * Renders and queues in the caller's transaction (sent when it commits; kept in the outbox
- * without SMTP). The branding is read through that transaction too: on PGlite (one
- * connection) a read through ctx.db inside a transaction would wait for it forever.
+ * without SMTP). The branding is read through that transaction too: a second connection
+ * would wait for the transaction's (forever, on PGlite's single connection).
  */
 export async function sendEmail(db: Kysely<Database>, ctx: AppContext, email: BrandedEmail): Promise<string> {
-  return queueEmail(db, ctx, await renderEmail({ ...ctx, db }, email));
+  return queueEmail(db, ctx, await renderEmail(ctx, email, db));
 }

@@ -1,5 +1,8 @@
 import { COMMON } from './messages/common.js';
+import { EMAILS } from './messages/emails.js';
+import { MFA } from './messages/mfa.js';
 import { PASSWORDLESS } from './messages/passwordless.js';
+import { SIGN_IN } from './messages/sign-in.js';
 import { SIGNUP } from './messages/signup.js';
 
 /**
@@ -10,7 +13,7 @@ import { SIGNUP } from './messages/signup.js';
  *
  * Placeholders are `{name}`; values are plain text (pages escape them, emails' HTML part too).
  */
-const AREAS = [COMMON, SIGNUP, PASSWORDLESS] as const;
+const AREAS = [COMMON, SIGN_IN, MFA, EMAILS, SIGNUP, PASSWORDLESS] as const;
 
 export const LOCALES = ['en', 'de'] as const;
 export type Locale = (typeof LOCALES)[number];
@@ -24,6 +27,9 @@ const CATALOG: Record<Locale, Record<string, string>> = { en: {}, de: {} };
 for (const area of AREAS) {
   for (const locale of LOCALES) Object.assign(CATALOG[locale], area[locale]);
 }
+
+/** Every message of a locale, by key (for the catalog's own checks). */
+export const catalogOf = (locale: Locale): Readonly<Record<string, string>> => CATALOG[locale];
 
 export type Translate = (key: MessageKey, vars?: Record<string, string | number>) => string;
 

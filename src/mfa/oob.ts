@@ -4,8 +4,10 @@ import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { constantTimeEqual, randomToken, sha256 } from '../crypto/secrets.js';
 import type { MfaFactor } from '../db/schema.js';
-import { queueEmail } from '../email/mailer.js';
+import { sendEmail } from '../email/templates.js';
 import { AppError, notFound } from '../errors.js';
+import { supportedLocale, translator } from '../i18n/index.js';
+import { brandingOf } from '../oidc/pages.js';
 import { assertFactorAllowed, factorDestination, factorOf, sealDestination } from './factors.js';
 import { smsSender } from './sms.js';
 
@@ -14,18 +16,7 @@ const OOB_TTL_MS = 5 * 60_000;
 const OOB_MAX_ATTEMPTS = 5;
 const E164 = /^\+[1-9]\d{6,14}$/;
 
-/** The messages (English for now; kept together so a catalog can take them later). */
-const TEXT = {
-  subject: (tenant: string) => `Your ${tenant} verification code`,
-  email: (tenant: string, code: string) =>
-    `Your ${tenant} verification code is ${code}\n\nIt expires in 5 minutes. If you did not try to sign in, change your password.`,
-  html: (tenant: string, code: string) =>
-    `<p>Your ${escapeHtml(tenant)} verification code is <strong>${code}</strong></p><p>It expires in 5 minutes. If you did not try to sign in, change your password.</p>`,
-  sms: (tenant: string, code: string) => `${code} is your ${tenant} verification code. It expires in 5 minutes.`,
-};
-
-const escapeHtml = (value: string) =>
-  value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+const OOB_TTL_MINUTES = OOB_TTL_MS / 60_000;
 
 const bindingHash = (ctx: AppContext, challengeId: string, code: string) =>
   createHmac('sha256', ctx.masterKey).update(`mfa-binding-code\0${challengeId}\0${code}`, 'utf8').digest();
@@ -34,7 +25,7 @@ async function userWithTenant(ctx: AppContext, userId: string) {
   const user = await ctx.db
     .selectFrom('users as u')
     .leftJoin('tenants as t', 't.id', 'u.home_tenant_id')
-    .select(['u.id', 'u.email', 'u.home_tenant_id', 't.name as tenant_name'])
+    .select(['u.id', 'u.email', 'u.home_tenant_id', 'u.locale', 't.name as tenant_name'])
     .where('u.id', '=', userId)
     .executeTakeFirst();
   if (!user) throw notFound('User');
@@ -120,7 +111,8 @@ export async function startChallenge(ctx: AppContext, userId: string, factorId: 
     throw new AppError('invalid_request', 'Only email and SMS factors are sent a code', { factor_type: factor.type });
   }
   const user = await userWithTenant(ctx, userId);
-  const tenant = user.tenant_name ?? 'Gatehouse';
+  // In the user's language (English without one): src/i18n/messages/emails.ts.
+  const locale = supportedLocale(user.locale) ?? 'en';
   const destination = factorDestination(ctx, factor);
   const oobCode = randomToken('ghoob');
   const bindingCode = String(randomInt(0, 1_000_000)).padStart(6, '0');
@@ -141,18 +133,20 @@ export async function startChallenge(ctx: AppContext, userId: string, factorId: 
       })
       .execute();
     if (factor.type === 'email') {
-      await queueEmail(trx, ctx, {
+      await sendEmail(trx, ctx, {
         to: destination,
-        subject: TEXT.subject(tenant),
-        text: TEXT.email(tenant, bindingCode),
-        html: TEXT.html(tenant, bindingCode),
         tenantId: user.home_tenant_id,
+        locale,
+        subject: 'mail.code_subject',
+        paragraphs: [{ key: 'mail.code_intro' }, { key: 'mail.code_expiry', vars: { minutes: OOB_TTL_MINUTES } }],
+        code: bindingCode,
       });
     }
   });
   if (factor.type === 'sms') {
     try {
-      await smsSender(ctx).send(destination, TEXT.sms(tenant, bindingCode));
+      const brand = (await brandingOf(ctx, user.home_tenant_id ?? undefined))?.display_name ?? user.tenant_name ?? 'Gatehouse';
+      await smsSender(ctx).send(destination, translator(locale)('sms.code', { code: bindingCode, brand, minutes: OOB_TTL_MINUTES }));
     } catch (error) {
       await ctx.db.deleteFrom('mfa_oob_challenges').where('id', '=', challengeId).execute();
       throw error;

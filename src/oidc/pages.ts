@@ -1,29 +1,50 @@
+import type { Kysely } from 'kysely';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { AppContext } from '../context.js';
+import type { Database } from '../db/schema.js';
+import { pickLocale, translator } from '../i18n/index.js';
 import type { Branding } from '../ui/html.js';
 import { PAGE_HEADERS } from '../ui/html.js';
-import { devicePage, errorPage, logoutPage } from '../ui/pages.js';
+import { devicePage, errorPage, logoutPage, type PageContext } from '../ui/pages.js';
 import { gatehouseClient } from './clients.js';
 
-/** The branding of the tenant that owns an application (DESIGN §3), for its hosted pages. */
-export async function brandingOf(ctx: AppContext, tenantId: string | undefined): Promise<Branding | undefined> {
+/** The branding of the tenant that owns an application (DESIGN §3), for its hosted pages (`db`: a transaction's, inside one). */
+export async function brandingOf(
+  ctx: AppContext,
+  tenantId: string | undefined,
+  db: Kysely<Database> = ctx.db,
+): Promise<Branding | undefined> {
   if (!tenantId) return undefined;
-  const tenant = await ctx.db.selectFrom('tenants').select(['name', 'branding']).where('id', '=', tenantId).executeTakeFirst();
+  const tenant = await db.selectFrom('tenants').select(['name', 'branding']).where('id', '=', tenantId).executeTakeFirst();
   if (!tenant) return undefined;
   return { display_name: tenant.name, ...(tenant.branding as Branding) };
 }
 
-async function send(ctx: AppContext, koa: KoaContextWithOIDC, render: (branding: Branding | undefined) => string): Promise<void> {
+/**
+ * A page the protocol engine renders (sign-out, device flow, protocol errors): in the
+ * language of the request's `ui_locales` when it has one, else the browser's
+ * Accept-Language; branded for the application's tenant.
+ */
+async function send(
+  ctx: AppContext,
+  koa: KoaContextWithOIDC,
+  render: (page: PageContext & { t: ReturnType<typeof translator> }) => string,
+) {
   const client = koa.oidc?.client;
   const branding = await brandingOf(ctx, client ? gatehouseClient(client).tenantId : undefined);
+  const uiLocales = koa.oidc?.params?.ui_locales;
+  const lang = pickLocale({
+    uiLocales: typeof uiLocales === 'string' ? uiLocales : (koa.query?.ui_locales as string | undefined),
+    acceptLanguage: koa.get('accept-language') || null,
+  });
   koa.set(PAGE_HEADERS);
-  koa.body = render(branding);
+  koa.body = render({ lang, t: translator(lang), ...(branding && { branding }) });
 }
 
 export function renderLogoutPage(ctx: AppContext, koa: KoaContextWithOIDC, options: { step: 'confirm' | 'done'; form?: string }) {
   const clientName = koa.oidc?.client?.clientName;
-  return send(ctx, koa, (branding) =>
-    logoutPage({ branding, ...(options.step === 'confirm' && { form: options.form }), ...(clientName && { clientName }) }),
+  return send(ctx, koa, (page) =>
+    logoutPage({ ...page, ...(options.step === 'confirm' && { form: options.form }), ...(clientName && { clientName }) }),
   );
 }
 
@@ -32,15 +53,14 @@ export function renderDevicePage(
   koa: KoaContextWithOIDC,
   options: { step: 'input' | 'confirm' | 'success'; form?: string; clientName?: string; userCode?: string; error?: unknown },
 ) {
-  const error = options.error ? 'That code is not valid or has expired. Check the code on your device and try again.' : undefined;
-  return send(ctx, koa, (branding) =>
+  return send(ctx, koa, (page) =>
     devicePage({
-      branding,
+      ...page,
       step: options.step,
       ...(options.form && { form: options.form }),
       ...(options.clientName && { clientName: options.clientName }),
       ...(options.userCode && { userCode: options.userCode }),
-      ...(error && { error }),
+      ...(options.error ? { error: page.t('device.invalid') } : {}),
     }),
   );
 }
@@ -50,11 +70,11 @@ export function renderDevicePage(
  * that is not registered): a page of ours, never a redirect.
  */
 export function renderProtocolError(ctx: AppContext, koa: KoaContextWithOIDC, out: { error: string; error_description?: string }) {
-  return send(ctx, koa, (branding) =>
+  return send(ctx, koa, (page) =>
     errorPage({
-      branding,
-      title: 'This sign-in request cannot be completed',
-      message: out.error_description ?? 'The request was not valid.',
+      ...page,
+      title: page.t('error.protocol_title'),
+      message: page.lang === 'en' && out.error_description ? out.error_description : page.t('error.protocol_invalid'),
       code: out.error,
     }),
   );

@@ -1,22 +1,9 @@
 import { type Actor, recordAudit, SYSTEM_ACTOR } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { randomToken, sha256 } from '../crypto/secrets.js';
-import { queueEmail } from '../email/mailer.js';
+import { sendEmail } from '../email/templates.js';
+import { supportedLocale } from '../i18n/index.js';
 import type { AttemptKey, FailureOutcome, LockoutRules } from './store.js';
-
-/** The email a user gets when sign-in from one address is blocked (strings kept together for a later catalog). */
-const BLOCKED_EMAIL = {
-  subject: (brand: string) => `${brand}: sign-in from one address blocked`,
-  text: (p: { brand: string; email: string; ip: string; failures: number; days: number; link: string }) =>
-    [
-      `Someone tried ${p.failures} times in a row to sign in to your ${p.brand} account (${p.email}) from the address ${p.ip}, with a wrong password or code.`,
-      `We have blocked sign-in to your account from that address for ${p.days} days. Sign-in from other addresses works as before.`,
-      '',
-      `If it was you, unblock the address here: ${p.link}`,
-      '',
-      'If it was not you, you need do nothing; consider choosing a new password.',
-    ].join('\n'),
-};
 
 export interface BlockRecord {
   key: AttemptKey;
@@ -67,7 +54,7 @@ export async function recordBlocks(ctx: AppContext, record: BlockRecord): Promis
         const user = await trx
           .selectFrom('users as u')
           .leftJoin('tenants as t', 't.id', 'u.home_tenant_id')
-          .select(['u.email', 't.name as tenant_name'])
+          .select(['u.email', 'u.locale', 'u.name'])
           .where('u.id', '=', key.userId)
           .executeTakeFirst();
         if (user) {
@@ -83,19 +70,20 @@ export async function recordBlocks(ctx: AppContext, record: BlockRecord): Promis
               created_at: record.now,
             })
             .execute();
-          const brand = user.tenant_name ?? 'Gatehouse';
-          await queueEmail(trx, ctx, {
+          // The user's language (English without one), the tenant's branding: src/i18n/messages/emails.ts.
+          await sendEmail(trx, ctx, {
             to: user.email,
             tenantId: record.tenantId,
-            subject: BLOCKED_EMAIL.subject(brand),
-            text: BLOCKED_EMAIL.text({
-              brand,
-              email: user.email,
-              ip: key.ip,
-              failures: rules.pairThreshold,
-              days: Math.round(rules.pairBlockSeconds / 86_400),
-              link: `${ctx.config.issuer}/unblock?token=${encodeURIComponent(token)}`,
-            }),
+            locale: supportedLocale(user.locale) ?? 'en',
+            name: user.name,
+            subject: 'mail.blocked_subject',
+            paragraphs: [
+              { key: 'mail.blocked_attempts', vars: { failures: rules.pairThreshold, email: user.email, ip: key.ip } },
+              { key: 'mail.blocked_days', vars: { days: Math.round(rules.pairBlockSeconds / 86_400) } },
+              { key: 'mail.blocked_not_you' },
+              { key: 'mail.blocked_if_you' },
+            ],
+            action: { label: 'mail.blocked_action', url: `${ctx.config.issuer}/unblock?token=${encodeURIComponent(token)}` },
           });
         }
       }

@@ -1,19 +1,13 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import { actorOf } from '../http/guards.js';
-import { brandingOf } from '../oidc/pages.js';
-import { html, PAGE_HEADERS, page } from '../ui/html.js';
+import type { Translate } from '../i18n/index.js';
+import { pageLook } from '../ui/flow-kit.js';
+import { type Html, html, PAGE_HEADERS } from '../ui/html.js';
+import { framed } from '../ui/pages.js';
 import { readUnblockLink, unblockWithLink } from './lockout.js';
 
 const FORM_LIMIT = 4 * 1024;
-
-const TEXT = {
-  title: 'Unblock sign-in',
-  ask: (ip: string) => `Sign-in to your account from the address ${ip} was blocked after repeated failed attempts.`,
-  button: 'Unblock this address',
-  done: 'Done: you can sign in from that address again.',
-  invalid: 'This link has been used, has expired, or is not valid. You do not need to do anything else.',
-};
 
 /**
  * The hosted page behind the unblock link of the "sign-in blocked" email. Opening the
@@ -28,27 +22,39 @@ export const unblockPages =
       done(null, Object.fromEntries(new URLSearchParams(body as string))),
     );
 
-    const show = async (reply: FastifyReply, tenantId: string | null, body: ReturnType<typeof html>, status = 200) =>
-      reply
+    /** The page in the user's language (once the link names them; else the browser's) and their tenant's branding. */
+    const show = async (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      userId: string | null,
+      body: (t: Translate) => Html,
+      status = 200,
+    ) => {
+      const user = userId
+        ? await ctx.db.selectFrom('users').select(['home_tenant_id', 'locale']).where('id', '=', userId).executeTakeFirst()
+        : undefined;
+      const look = await pageLook(ctx, request, { tenantId: user?.home_tenant_id ?? null, userLocale: user?.locale ?? null });
+      const page = { lang: look.locale, t: look.t, ...(look.branding && { branding: look.branding }) };
+      return reply
         .status(status)
         .headers(PAGE_HEADERS)
-        .send(page({ title: TEXT.title, body, branding: (await brandingOf(ctx, tenantId ?? undefined)) ?? {} }));
-
-    const tenantOf = async (userId: string) =>
-      (await ctx.db.selectFrom('users').select('home_tenant_id').where('id', '=', userId).executeTakeFirst())?.home_tenant_id ?? null;
+        .send(framed(page, look.t('unblock.title'), body(look.t)));
+    };
+    const invalid = (t: Translate) => html`<h1>${t('unblock.title')}</h1><p>${t('unblock.invalid')}</p>`;
 
     app.get<{ Querystring: { token?: string } }>('/unblock', { schema: { hide: true } }, async (request, reply) => {
       const token = String(request.query.token ?? '').slice(0, 200);
       const link = token ? await readUnblockLink(ctx, token) : undefined;
-      if (!link) return show(reply, null, html`<h1>${TEXT.title}</h1><p>${TEXT.invalid}</p>`, 400);
+      if (!link) return show(request, reply, null, invalid, 400);
       return show(
+        request,
         reply,
-        await tenantOf(link.userId),
-        html`<h1>${TEXT.title}</h1>
-<p>${TEXT.ask(link.ip)}</p>
+        link.userId,
+        (t) => html`<h1>${t('unblock.title')}</h1>
+<p>${t('unblock.ask', { ip: link.ip })}</p>
 <form method="post" action="/unblock">
   <input type="hidden" name="token" value="${token}">
-  <button type="submit" autofocus>${TEXT.button}</button>
+  <button type="submit" autofocus>${t('unblock.button')}</button>
 </form>`,
       );
     });
@@ -57,8 +63,8 @@ export const unblockPages =
       const token = String(request.body?.token ?? '').slice(0, 200);
       const link = token ? await readUnblockLink(ctx, token) : undefined;
       if (!link || !(await unblockWithLink(ctx, token, actorOf(request)))) {
-        return show(reply, null, html`<h1>${TEXT.title}</h1><p>${TEXT.invalid}</p>`, 400);
+        return show(request, reply, null, invalid, 400);
       }
-      return show(reply, await tenantOf(link.userId), html`<h1>${TEXT.title}</h1><p>${TEXT.done}</p>`);
+      return show(request, reply, link.userId, (t) => html`<h1>${t('unblock.title')}</h1><p>${t('unblock.done')}</p>`);
     });
   };

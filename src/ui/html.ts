@@ -40,6 +40,22 @@ function render(value: unknown): string {
   return escapeHtml(value);
 }
 
+/**
+ * A catalog sentence with markup in its placeholders (`{client}` → `<strong>…</strong>`):
+ * the sentence is escaped, each value is rendered like a template value (escaped unless Html).
+ */
+export function rich(template: string, vars: Record<string, unknown>): Html {
+  return new Html(
+    template
+      .split(/(\{\w+\})/)
+      .map((part) => {
+        const name = /^\{(\w+)\}$/.exec(part)?.[1];
+        return name !== undefined && name in vars ? render(vars[name]) : escapeHtml(part);
+      })
+      .join(''),
+  );
+}
+
 /** Trusted markup handed to us by the protocol engine (its hidden-field forms). */
 export const trusted = (markup: string): Html => new Html(markup);
 

@@ -5,11 +5,11 @@ import { AppError } from '../errors.js';
 import { actorOf } from '../http/guards.js';
 import { beginStep, completeStep, endStep, loadStep, loginClaims, type MfaStep, signInNeed } from '../mfa/sign-in-step.js';
 import type { Interaction, Oidc } from '../oidc/index.js';
-import { brandingOf } from '../oidc/pages.js';
 import { setSessionCookie } from '../sessions/cookie.js';
 import { openSession, recordSessionAmr, sessionById } from '../sessions/sessions.js';
 import { PAGE_HEADERS } from './html.js';
-import { answerStep, type Form, type StepFlow, sendStepCode, showStep } from './mfa-flow.js';
+import { interactionLook } from './interaction-look.js';
+import { answerStep, type Form, type StepFlow, sendStepCode, showStep, stepPage } from './mfa-flow.js';
 import { recoveryCodesPage } from './mfa-pages.js';
 
 export interface PageKit {
@@ -56,10 +56,14 @@ export function interactionMfaRoutes(app: FastifyInstance, ctx: AppContext, oidc
   async function current(request: FastifyRequest, reply: FastifyReply) {
     const it = await oidc.interaction(request.raw, reply.raw);
     const step = it.prompt === 'login' ? await loadStep(ctx, it.uid) : undefined;
+    // The user is known from the password step on: their locale counts (after ui_locales).
+    const look = await interactionLook(ctx, request, it, step?.userId);
     const flow: StepFlow = {
       action: `/interaction/${it.uid}/mfa`,
       csrf: kit.csrfFor(it.uid),
-      branding: await brandingOf(ctx, it.client.tenantId),
+      branding: look.branding,
+      lang: look.locale,
+      t: look.t,
       actor: { ...actorOf(request), type: 'user', id: step?.userId ?? null },
     };
     return { it, step, flow };
@@ -82,7 +86,7 @@ export function interactionMfaRoutes(app: FastifyInstance, ctx: AppContext, oidc
     if (proved.codes) {
       return reply
         .headers(PAGE_HEADERS)
-        .send(recoveryCodesPage({ branding: flow.branding, action: `${flow.action}/continue`, csrf: flow.csrf, codes: proved.codes }));
+        .send(recoveryCodesPage({ ...stepPage(flow), action: `${flow.action}/continue`, csrf: flow.csrf, codes: proved.codes }));
     }
     return finish(request, reply, it, { ...step, amr, done: true });
   });

@@ -4,6 +4,7 @@ import type { Actor } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { setRetryAfter } from '../http/server.js';
+import type { Locale, MessageKey, Translate } from '../i18n/index.js';
 import {
   confirmFactor,
   enrolTotp,
@@ -15,7 +16,8 @@ import {
 } from '../mfa/index.js';
 import { keepPending, type MfaStep } from '../mfa/sign-in-step.js';
 import { type Branding, newNonce, PAGE_HEADERS, scriptPageHeaders } from './html.js';
-import { challengePage, enrolPage, MFA_TEXT, type TotpEnrolment } from './mfa-pages.js';
+import { challengePage, enrolPage, type TotpEnrolment } from './mfa-pages.js';
+import { type PageContext, wordsOf } from './pages.js';
 
 /**
  * The MFA step as pages, for any browser flow that stored an `MfaStep` (the hosted
@@ -27,8 +29,21 @@ export interface StepFlow {
   action: string;
   csrf: string;
   branding: Branding | undefined;
+  /** The pages' language (English without one). */
+  lang?: Locale;
+  t?: Translate;
   actor: Actor;
 }
+
+/** The page context of a step's pages. */
+export const stepPage = (flow: StepFlow): PageContext => ({
+  ...(flow.branding && { branding: flow.branding }),
+  ...(flow.lang && { lang: flow.lang }),
+  ...(flow.t && { t: flow.t }),
+});
+
+/** An error whose page message is a catalog sentence (the API keeps the English `message`). */
+const stepError = (key: MessageKey, message: string) => Object.assign(new AppError('invalid_request', message), { messageKey: key });
 
 export type Form = Record<string, string>;
 
@@ -43,17 +58,18 @@ export async function showStep(
   reply: FastifyReply,
   flow: StepFlow,
   step: MfaStep,
-  options: { recovery?: boolean; sent?: { oobCode: string; destination: string }; error?: AppError; method?: string } = {},
+  options: { recovery?: boolean; sent?: { oobCode: string; destination?: string }; error?: AppError; method?: string } = {},
 ): Promise<FastifyReply> {
   const status = options.error?.status ?? 200;
-  const message = options.error && messageOf(options.error, options.method);
+  const { t, lang } = wordsOf(stepPage(flow));
+  const message = options.error && messageOf(t, lang, options.error, options.method);
   if (options.error && tooMany(options.error)) setRetryAfter(reply, options.error);
   if (step.need === 'enrol') {
     const enrolment = await pendingEnrolment(ctx, flow, step);
     return reply
       .status(status)
       .headers(PAGE_HEADERS)
-      .send(enrolPage({ branding: flow.branding, action: flow.action, csrf: flow.csrf, enrolment, ...(message && { error: message }) }));
+      .send(enrolPage({ ...stepPage(flow), action: flow.action, csrf: flow.csrf, enrolment, ...(message && { error: message }) }));
   }
   const factors = (await listFactors(ctx, step.userId)).filter((f) => f.confirmed && f.type !== 'recovery-code');
   const nonce = newNonce();
@@ -66,7 +82,7 @@ export async function showStep(
     .headers(passkey ? scriptPageHeaders(nonce) : PAGE_HEADERS)
     .send(
       challengePage({
-        branding: flow.branding,
+        ...stepPage(flow),
         action: flow.action,
         csrf: flow.csrf,
         factors,
@@ -93,7 +109,7 @@ export async function sendStepCode(ctx: AppContext, reply: FastifyReply, flow: S
   );
   if (step.need !== 'challenge' || !factor) throw new AppError('not_found', 'That factor is not one of yours');
   const { oobCode } = await startChallenge(ctx, step.userId, factor.id);
-  return showStep(ctx, reply, flow, step, { sent: { oobCode, destination: factor.destination ?? 'you' } });
+  return showStep(ctx, reply, flow, step, { sent: { oobCode, ...(factor.destination && { destination: factor.destination }) } });
 }
 
 /**
@@ -113,7 +129,7 @@ export async function answerStep(
   } catch (error) {
     if (!(error instanceof AppError) || error.status >= 500) throw error;
     const again = { error, ...(form.method && { method: form.method }), ...(form.method === 'recovery' && { recovery: true }) };
-    const sent = form.method === 'oob' && form.oob_code ? { sent: { oobCode: form.oob_code, destination: 'you' } } : {};
+    const sent = form.method === 'oob' && form.oob_code ? { sent: { oobCode: form.oob_code } } : {};
     await showStep(ctx, reply, flow, step, { ...again, ...sent });
     return undefined;
   }
@@ -123,7 +139,7 @@ async function check(ctx: AppContext, flow: StepFlow, step: MfaStep, form: Form,
   const ip = flow.actor.ip;
   if (step.need === 'enrol') {
     if (form.method !== 'enrol' || !step.pending || form.factor_id !== step.pending.factorId) {
-      throw new AppError('invalid_request', 'Enter the code from your authenticator app');
+      throw stepError('mfa.otp_label', 'Enter the code from your authenticator app');
     }
     const { recoveryCodes } = await confirmFactor(ctx, flow.actor, step.userId, step.pending.factorId, { otp: code });
     return { methods: ['otp'], ...(recoveryCodes && { codes: recoveryCodes }) };
@@ -140,7 +156,7 @@ async function check(ctx: AppContext, flow: StepFlow, step: MfaStep, form: Form,
     case 'passkey':
       return { methods: (await verifyPasskeyAuthentication(ctx, step.userId, parseCredential(form.response), ip)).amr };
     default:
-      throw new AppError('invalid_request', 'Choose a way to verify');
+      throw stepError('mfa.choose_method', 'Choose a way to verify');
   }
 }
 
@@ -152,14 +168,17 @@ export function parseCredential(value: string | undefined): never {
   } catch {
     // falls through
   }
-  throw new AppError('invalid_request', 'The passkey answer is not valid');
+  throw stepError('mfa.passkey_invalid', 'The passkey answer is not valid');
 }
 
 /** The brute-force guard's refusal (src/protection/guard.ts). */
 const tooMany = (error: AppError) => error.code === 'too_many_attempts';
 
-function messageOf(error: AppError, method: string | undefined): string {
-  if (tooMany(error)) return MFA_TEXT.tooMany;
-  if (error.code === 'invalid_request' || error.code === 'missing_field') return error.message;
-  return method === 'passkey' ? MFA_TEXT.passkeyFailed : MFA_TEXT.wrongCode;
+/** The page's words for a refused answer; a domain error's own (English) message only on an English page. */
+function messageOf(t: Translate, lang: Locale, error: AppError, method: string | undefined): string {
+  if (tooMany(error)) return t('mfa.too_many');
+  const key = (error as { messageKey?: MessageKey }).messageKey;
+  if (key) return t(key);
+  if ((error.code === 'invalid_request' || error.code === 'missing_field') && lang === 'en') return error.message;
+  return t(method === 'passkey' ? 'mfa.passkey_failed' : 'mfa.wrong_code');
 }

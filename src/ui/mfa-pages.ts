@@ -1,22 +1,16 @@
+import { type Translate, translator } from '../i18n/index.js';
 import type { FactorSummary } from '../mfa/index.js';
-import { type Html, html, jsonBlock, page } from './html.js';
-import type { PageContext } from './pages.js';
+import { type Html, html, jsonBlock, rich } from './html.js';
+import { framed, type PageContext, wordsOf } from './pages.js';
 
 /**
  * The pages of the MFA step (hosted sign-in and account page): challenge, enrolment and
- * the recovery codes shown once. The code factors work without JavaScript; a passkey
- * needs the browser's WebAuthn API, so its button runs a small script allowed by the
- * response's CSP nonce. Strings stay together here so issue 5 can move them to a catalog.
+ * the recovery codes shown once, in the page's language (src/i18n/messages/mfa.ts). The
+ * code factors work without JavaScript; a passkey needs the browser's WebAuthn API, so its
+ * button runs a small script allowed by the response's CSP nonce.
  */
 
-export const MFA_TEXT = {
-  title: 'Two-step verification',
-  wrongCode: 'That code is not right, or it has expired. Try again.',
-  tooMany: 'Too many attempts. Wait a little and try again.',
-  passkeyFailed: 'The passkey was not accepted. Try again or use another method.',
-  enrolTitle: 'Set up two-step verification',
-  codesTitle: 'Your recovery codes',
-} as const;
+const ENGLISH = translator('en');
 
 const errorBox = (message?: string) => (message ? html`<p class="error" role="alert" id="form-error">${message}</p>` : '');
 
@@ -36,32 +30,34 @@ export interface ChallengeContext extends PageContext {
   /** Recovery-code mode (the "use a recovery code instead" link). */
   recovery?: boolean;
   /** A code was sent: its handle, and where it went. */
-  sent?: { oobCode: string; destination: string };
+  sent?: { oobCode: string; destination?: string };
   /** Passkey sign-in: the WebAuthn request options and this response's nonce. */
   passkey?: { options: unknown; nonce: string };
 }
 
 export function challengePage(ctx: ChallengeContext): string {
-  return page({ ...ctx, title: MFA_TEXT.title, body: html`<h1>${MFA_TEXT.title}</h1>\n${errorBox(ctx.error)}\n${challengeBody(ctx)}` });
+  const { t } = wordsOf(ctx);
+  return framed(ctx, t('mfa.title'), html`<h1>${t('mfa.title')}</h1>\n${errorBox(ctx.error)}\n${challengeBody(t, ctx)}`);
 }
 
-function challengeBody(ctx: ChallengeContext): Html {
-  const back = html`<p><a href="${ctx.action}">Use another method</a></p>`;
+function challengeBody(t: Translate, ctx: ChallengeContext): Html {
+  const back = html`<p><a href="${ctx.action}">${t('mfa.other_method')}</a></p>`;
   if (ctx.recovery) {
     return html`<form method="post" action="${ctx.action}" novalidate>
   ${hidden(ctx.csrf, 'recovery')}
-  ${codeInput('Recovery code', ctx.error)}
-  <button type="submit">Verify</button>
+  ${codeInput(t('mfa.recovery_label'), ctx.error)}
+  <button type="submit">${t('mfa.verify')}</button>
 </form>
 ${back}`;
   }
   if (ctx.sent) {
-    return html`<p>We sent a code to <strong>${ctx.sent.destination}</strong>.</p>
+    const destination = html`<strong>${ctx.sent.destination ?? t('mfa.you')}</strong>`;
+    return html`<p>${rich(t('mfa.sent_to'), { destination })}</p>
 <form method="post" action="${ctx.action}" novalidate>
   ${hidden(ctx.csrf, 'oob')}
   <input type="hidden" name="oob_code" value="${ctx.sent.oobCode}">
-  ${codeInput('Code', ctx.error)}
-  <button type="submit">Verify</button>
+  ${codeInput(t('common.code'), ctx.error)}
+  <button type="submit">${t('mfa.verify')}</button>
 </form>
 ${back}`;
   }
@@ -71,19 +67,19 @@ ${back}`;
   if (otp) {
     parts.push(html`<form method="post" action="${ctx.action}" novalidate>
   ${hidden(ctx.csrf, 'otp')}
-  ${codeInput('Enter the code from your authenticator app', ctx.error)}
-  <button type="submit">Verify</button>
+  ${codeInput(t('mfa.otp_label'), ctx.error)}
+  <button type="submit">${t('mfa.verify')}</button>
 </form>`);
   }
   for (const factor of oob) {
     parts.push(html`<form method="post" action="${ctx.action}/send">
   ${hidden(ctx.csrf, 'send')}
   <input type="hidden" name="factor_id" value="${factor.id}">
-  <button type="submit" class="secondary">${factor.type === 'sms' ? 'Text a code to' : 'Email a code to'} ${factor.destination ?? 'you'}</button>
+  <button type="submit" class="secondary">${t(factor.type === 'sms' ? 'mfa.send_sms' : 'mfa.send_email', { destination: factor.destination ?? t('mfa.you') })}</button>
 </form>`);
   }
-  if (ctx.passkey) parts.push(passkeyForm(ctx.action, ctx.csrf, 'get', ctx.passkey, 'Use a passkey'));
-  parts.push(html`<p><a href="${ctx.action}?method=recovery">Use a recovery code instead</a></p>`);
+  if (ctx.passkey) parts.push(passkeyForm(ctx.action, ctx.csrf, 'get', ctx.passkey, t('mfa.use_passkey'), t));
+  parts.push(html`<p><a href="${ctx.action}?method=recovery">${t('mfa.use_recovery')}</a></p>`);
   return html`${parts}`;
 }
 
@@ -97,14 +93,15 @@ export function passkeyForm(
   ceremony: 'get' | 'create',
   passkey: { options: unknown; nonce: string },
   label: string,
+  t: Translate = ENGLISH,
 ): Html {
   const parse = ceremony === 'get' ? 'parseRequestOptionsFromJSON' : 'parseCreationOptionsFromJSON';
   return html`<form method="post" action="${action}" id="passkey-form">
   ${hidden(csrf, 'passkey')}
   <input type="hidden" name="response" value="">
   <button type="button" id="passkey-button" class="secondary">${label}</button>
-  <p class="error" role="alert" id="passkey-error" hidden>${MFA_TEXT.passkeyFailed}</p>
-  <noscript><p><small>Passkeys need JavaScript.</small></p></noscript>
+  <p class="error" role="alert" id="passkey-error" hidden>${t('mfa.passkey_failed')}</p>
+  <noscript><p><small>${t('mfa.passkey_needs_js')}</small></p></noscript>
 </form>
 <script type="application/json" id="passkey-options">${jsonBlock(passkey.options)}</script>
 <script nonce="${passkey.nonce}">
@@ -130,45 +127,47 @@ export interface TotpEnrolment {
 }
 
 /** Scan the QR code (or type the secret), then prove it with a code. */
-export function totpEnrolForm(action: string, csrf: string, enrolment: TotpEnrolment, error?: string): Html {
-  return html`<p>Scan this QR code with an authenticator app (Google Authenticator, 1Password, Authy…), then enter the code it shows.</p>
-<img class="qr" src="${enrolment.qrCodeDataUrl}" alt="QR code for your authenticator app">
-<p>Cannot scan it? Enter this key instead: <code id="totp-secret">${enrolment.secret}</code></p>
+export function totpEnrolForm(action: string, csrf: string, enrolment: TotpEnrolment, error?: string, t: Translate = ENGLISH): Html {
+  return html`<p>${t('mfa.totp_scan')}</p>
+<img class="qr" src="${enrolment.qrCodeDataUrl}" alt="${t('mfa.qr_alt')}">
+<p>${rich(t('mfa.totp_manual'), { secret: html`<code id="totp-secret">${enrolment.secret}</code>` })}</p>
 <form method="post" action="${action}" novalidate>
   ${hidden(csrf, 'enrol')}
   <input type="hidden" name="factor_id" value="${enrolment.factorId}">
-  ${codeInput('Code from the app', error)}
-  <button type="submit">Turn on</button>
+  ${codeInput(t('mfa.totp_code_label'), error)}
+  <button type="submit">${t('mfa.turn_on')}</button>
 </form>`;
 }
 
 export function enrolPage(ctx: PageContext & { action: string; csrf: string; enrolment: TotpEnrolment; error?: string }): string {
-  return page({
-    ...ctx,
-    title: MFA_TEXT.enrolTitle,
-    body: html`<h1>${MFA_TEXT.enrolTitle}</h1>
-<p>Your organization asks for a second step when you sign in.</p>
+  const { t } = wordsOf(ctx);
+  return framed(
+    ctx,
+    t('mfa.enrol_title'),
+    html`<h1>${t('mfa.enrol_title')}</h1>
+<p>${t('mfa.enrol_intro')}</p>
 ${errorBox(ctx.error)}
-${totpEnrolForm(ctx.action, ctx.csrf, ctx.enrolment, ctx.error)}`,
-  });
+${totpEnrolForm(ctx.action, ctx.csrf, ctx.enrolment, ctx.error, t)}`,
+  );
 }
 
 /** Recovery codes, shown this once; then on: a form (that finishes the sign-in) or a link (back to the account page). */
 export function recoveryCodesPage(ctx: PageContext & { codes: string[] } & ({ action: string; csrf: string } | { href: string })): string {
+  const { t } = wordsOf(ctx);
   const one = ctx.codes.length === 1;
-  return page({
-    ...ctx,
-    title: MFA_TEXT.codesTitle,
-    body: html`<h1>${one ? 'Your new recovery code' : MFA_TEXT.codesTitle}</h1>
-<p>${one ? 'The code you used is spent; this one replaces it.' : 'If you lose your device, each of these codes signs you in once.'} Store ${one ? 'it' : 'them'} somewhere safe: ${one ? 'it is' : 'they are'} not shown again.</p>
+  return framed(
+    ctx,
+    t('mfa.codes_title'),
+    html`<h1>${t(one ? 'mfa.new_code_title' : 'mfa.codes_title')}</h1>
+<p>${t(one ? 'mfa.new_code_intro' : 'mfa.codes_intro')}</p>
 <ul class="codes" id="recovery-codes">${ctx.codes.map((code) => html`<li><code>${code}</code></li>`)}</ul>
 ${
   'href' in ctx
-    ? html`<p><a href="${ctx.href}" id="continue">Continue</a></p>`
+    ? html`<p><a href="${ctx.href}" id="continue">${t('common.continue')}</a></p>`
     : html`<form method="post" action="${ctx.action}">
   ${hidden(ctx.csrf, 'continue')}
-  <button type="submit" autofocus>Continue</button>
+  <button type="submit" autofocus>${t('common.continue')}</button>
 </form>`
 }`,
-  });
+  );
 }

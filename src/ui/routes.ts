@@ -6,26 +6,21 @@ import { AppError } from '../errors.js';
 import { actorOf, SESSION_COOKIE } from '../http/guards.js';
 import { setRetryAfter } from '../http/server.js';
 import type { Interaction, Oidc } from '../oidc/index.js';
-import { brandingOf } from '../oidc/pages.js';
 import { authenticate, sessionFromToken } from '../sessions/sessions.js';
 import type { Organization } from '../tokens/organizations.js';
 import { accountRoutes } from './account-routes.js';
+import { type PageLook, pageLook } from './flow-kit.js';
 import { PAGE_HEADERS } from './html.js';
+import { interactionLook, pageOf } from './interaction-look.js';
 import { continueSignIn, interactionMfaRoutes, type PageKit } from './interaction-mfa.js';
-import { consentPage, errorPage, organizationPage, signInPage } from './pages.js';
+import { errorText } from './page-errors.js';
+import { consentPage, errorPage, organizationPage, type PageContext, signInPage, tooManyAttemptsText } from './pages.js';
 import { passwordlessPages } from './passwordless-routes.js';
 import { signInLinks } from './sign-in-links.js';
 import { emailNotVerifiedPage, signupRoutes } from './signup-routes.js';
 
 /** Room for a WebAuthn answer (a passkey's attestation), the largest form. */
 const FORM_LIMIT = 64 * 1024;
-/** The hosted page's words for a refusal by the brute-force protection (the same for every account). */
-function tooManyAttemptsText(retryAfter: unknown): string {
-  const seconds = typeof retryAfter === 'number' ? retryAfter : 0;
-  const n = Math.max(1, seconds);
-  const wait = n <= 90 ? `${n} second${n === 1 ? '' : 's'}` : n <= 5400 ? `${Math.ceil(n / 60)} minutes` : 'a while';
-  return `Too many sign-in attempts. Wait ${wait} and try again, or reset your password.`;
-}
 type Form = Record<string, string>;
 
 /**
@@ -48,16 +43,20 @@ export const uiRoutes =
       }
     }
 
+    /** A page in the interaction's language (with the user's locale once the password step is done) and branding. */
     const show = async (
+      request: FastifyRequest,
       reply: FastifyReply,
       it: Interaction | undefined,
-      body: (b: Awaited<ReturnType<typeof brandingOf>>) => string,
+      body: (page: PageContext & { t: PageLook['t'] }) => string,
       status = 200,
-    ) =>
-      reply
+    ) => {
+      const look = await interactionLook(ctx, request, it, it?.accountId);
+      return reply
         .status(status)
         .headers(PAGE_HEADERS)
-        .send(body(await brandingOf(ctx, it?.client.tenantId)));
+        .send(body({ ...pageOf(look), t: look.t }));
+    };
 
     const go = (reply: FastifyReply, to: string) => reply.redirect(to, 303);
     const kit: PageKit = { csrfFor, checkCsrf, go };
@@ -79,17 +78,17 @@ export const uiRoutes =
             : undefined;
         if (wanted && !organization) {
           return show(
+            request,
             reply,
             it,
-            (branding) =>
-              errorPage({ branding, title: 'Not a member', message: 'You are not a member of that organization.', code: 'access_denied' }),
+            (p) => errorPage({ ...p, title: p.t('org.not_member_title'), message: p.t('org.not_member'), code: 'access_denied' }),
             403,
           );
         }
         if (!organization) {
-          return show(reply, it, (branding) =>
+          return show(request, reply, it, (p) =>
             organizationPage({
-              branding,
+              ...p,
               action: `/interaction/${it.uid}/organization`,
               csrf: csrfFor(it.uid),
               clientName: it.client.name,
@@ -101,23 +100,18 @@ export const uiRoutes =
       if (!organization && !it.client.platform && !organizations.some((o) => o.id === it.client.tenantId)) {
         // The tenant boundary: a tenant's application serves that tenant's members only.
         return show(
+          request,
           reply,
           it,
-          (branding) =>
-            errorPage({
-              branding,
-              title: 'Not a member',
-              message: 'Your account is not a member of the organization this application belongs to.',
-              code: 'access_denied',
-            }),
+          (p) => errorPage({ ...p, title: p.t('org.not_member_title'), message: p.t('org.not_tenant_member'), code: 'access_denied' }),
           403,
         );
       }
       const needsConsent = !it.client.firstParty && (it.missingScopes.length > 0 || it.missingApiScopes.length > 0);
       if (needsConsent) {
-        return show(reply, it, (branding) =>
+        return show(request, reply, it, (p) =>
           consentPage({
-            branding,
+            ...p,
             action: `/interaction/${it.uid}/consent`,
             csrf: csrfFor(it.uid),
             clientName: it.client.name,
@@ -141,9 +135,9 @@ export const uiRoutes =
           return continueSignIn(ctx, oidc, kit, request, reply, it, active);
         }
         const links = await signInLinks(ctx, it);
-        return show(reply, it, (branding) =>
+        return show(request, reply, it, (p) =>
           signInPage({
-            branding,
+            ...p,
             action: `/interaction/${it.uid}/login`,
             csrf: csrfFor(it.uid),
             clientName: it.client.name,
@@ -172,17 +166,18 @@ export const uiRoutes =
         if (refused) setRetryAfter(reply, error);
         const links = await signInLinks(ctx, it);
         return show(
+          request,
           reply,
           it,
-          (branding) =>
+          (p) =>
             signInPage({
-              branding,
+              ...p,
               action: `/interaction/${it.uid}/login`,
               csrf: csrfFor(it.uid),
               clientName: it.client.name,
               username,
               links,
-              error: refused ? tooManyAttemptsText(error.details?.retry_after) : 'Wrong username or password.',
+              error: refused ? tooManyAttemptsText(p.t, error.details?.retry_after) : p.t('signin.wrong'),
             }),
           refused ? 429 : 401,
         );
@@ -213,15 +208,16 @@ export const uiRoutes =
       return go(reply, await oidc.finishConsent(request.raw, reply.raw, form.organization || undefined));
     });
 
-    // Errors on these pages are pages too, never JSON.
+    // Errors on these pages are pages too, never JSON; in the browser's language (the interaction may be what failed).
     app.setErrorHandler(async (error, request, reply) => {
       const known = error instanceof AppError;
       if (!known) request.log.error({ err: error }, 'Hosted page failed');
       const status = known ? error.status : 500;
-      const message = known ? error.message : 'Something went wrong on our side. Go back to the application and try again.';
+      const look = await pageLook(ctx, request);
+      const message = errorText(look, known ? error : undefined);
       return reply
         .status(status)
         .headers(PAGE_HEADERS)
-        .send(errorPage({ title: 'Something went wrong', message, ...(known && { code: error.code }) }));
+        .send(errorPage({ ...pageOf(look), title: look.t('common.something_went_wrong'), message, ...(known && { code: error.code }) }));
     });
   };
