@@ -9,6 +9,8 @@ import { importBody, jsonl } from './helpers/transfer.js';
 
 const ab64 = (b: Buffer) => b.toString('base64').replaceAll('+', '.').replace(/=+$/, '');
 const WRONG = 'not-the-password';
+const NONE = { tenants: 0, permissions: 0, roles: 0 };
+const NO_DEFINITIONS = { created: NONE, existing: NONE };
 
 /** Hashes of PASSWORD in every accepted format, made here with the algorithms' own definitions. */
 async function hashesOf(password: string): Promise<Record<string, string>> {
@@ -109,7 +111,14 @@ describe('POST /api/v1/users/import', { timeout: 120_000 }, () => {
     ];
     const answer = await importBody(gh, admin, jsonl(...records), { query: 'tenant=acme' });
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
-    assert.deepEqual(answer.body, { created: records.length, updated: 0, failed: 0, errors: [] });
+    assert.deepEqual(answer.body, {
+      created: records.length,
+      updated: 0,
+      failed: 0,
+      errors: [],
+      definitions: NO_DEFINITIONS,
+      warnings: [],
+    });
     for (const { email } of records) {
       const password = email.startsWith('firebase') ? FIREBASE.password : PASSWORD;
       const wrong = await gh.request('POST', '/api/v1/session', { body: { username: email, password: WRONG } });
@@ -140,11 +149,11 @@ describe('POST /api/v1/users/import', { timeout: 120_000 }, () => {
       gatehouse: { tenants: [{ tenant: 'acme', roles: ['TENANT_ADMIN'] }] },
     });
     const first = await importBody(gh, admin, file);
-    assert.deepEqual(first.body, { created: 1, updated: 0, failed: 0, errors: [] });
+    assert.deepEqual(first.body, { created: 1, updated: 0, failed: 0, errors: [], definitions: NO_DEFINITIONS, warnings: [] });
     const users = await gh.rowCount('users');
     const factors = await gh.rowCount('mfa_factors');
     const second = await importBody(gh, admin, file.replace('Idem@Acme.test', 'idem@acme.TEST'));
-    assert.deepEqual(second.body, { created: 0, updated: 1, failed: 0, errors: [] });
+    assert.deepEqual(second.body, { created: 0, updated: 1, failed: 0, errors: [], definitions: NO_DEFINITIONS, warnings: [] });
     assert.equal(await gh.rowCount('users'), users);
     assert.equal(await gh.rowCount('mfa_factors'), factors);
     const member = (await gh.members(admin, acme.tenantId)).find((m) => m.email === 'Idem@Acme.test');
