@@ -245,7 +245,7 @@ async function tenantBySlug(db: Db, slug: string): Promise<string | undefined> {
 
 /**
  * The definition lines of an export: the non-system tenants users are members or homed in,
- * their permissions and roles, the custom global roles members hold and the custom global
+ * their permissions and roles (and the system tenant's own), the custom global roles members hold and the custom global
  * permissions those roles carry. Tenants first, then permissions, then roles (each needs
  * the ones before).
  */
@@ -267,7 +267,9 @@ export async function definitionLines(db: Db): Promise<string> {
     .orderBy('created_at')
     .orderBy('id')
     .execute();
-  const slugs = new Map(tenants.map((t) => [t.id, t.slug]));
+  // The system tenant is no definition (every Gatehouse has one), but its own roles and permissions are.
+  const system = await db.selectFrom('tenants').select(['id', 'slug']).where('is_system', '=', true).executeTakeFirstOrThrow();
+  const slugs = new Map([[system.id, system.slug], ...tenants.map((t): [string, string] => [t.id, t.slug])]);
   const ids = [...slugs.keys()];
   const roles = await db
     .selectFrom('roles')
@@ -275,7 +277,7 @@ export async function definitionLines(db: Db): Promise<string> {
     .where('is_system', '=', false)
     .where((eb) =>
       eb.or([
-        ...(ids.length > 0 ? [eb('tenant_id', 'in', ids)] : []),
+        eb('tenant_id', 'in', ids),
         eb.and([eb('tenant_id', 'is', null), eb('id', 'in', eb.selectFrom('membership_roles').select('role_id'))]),
       ]),
     )
@@ -288,12 +290,8 @@ export async function definitionLines(db: Db): Promise<string> {
     .selectAll()
     .where('is_system', '=', false)
     .where((eb) =>
-      eb.or([
-        ...(ids.length > 0 ? [eb('tenant_id', 'in', ids)] : []),
-        ...(keys.length > 0 ? [eb.and([eb('tenant_id', 'is', null), eb('key', 'in', keys)])] : []),
-      ]),
+      eb.or([eb('tenant_id', 'in', ids), ...(keys.length > 0 ? [eb.and([eb('tenant_id', 'is', null), eb('key', 'in', keys)])] : [])]),
     )
-    .$if(ids.length === 0 && keys.length === 0, (q) => q.where(sql<boolean>`false`))
     .orderBy('created_at')
     .orderBy('id')
     .execute();
