@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,7 +127,7 @@ async function stop(run: Run) {
   return run.exited;
 }
 
-describe('gatehouse CLI: start, migrate, admin create, keys rotate', () => {
+describe('gatehouse CLI: start, migrate, admin create, keys rotate, users export and import', () => {
   let dataDir: string;
   let port: number;
   let base: string;
@@ -359,5 +359,89 @@ describe('gatehouse CLI: start, migrate, admin create, keys rotate', () => {
       assert.equal(decodeProtectedHeader(token).kid, all[0]!.current, 'tokens carry the new RS256 kid');
       assert.equal((await stop(served)).code, 0);
     });
+  });
+
+  describe('users export and users import', () => {
+    const FRESH_ADMIN = 'root@fresh.test';
+    const FRESH_PASSWORD = 'fresh-admin-password-1';
+    let work: string;
+    let fresh: string;
+    let exported: string;
+    let passphraseFile: string;
+    let served: Run;
+    const freshEnv = () => ({
+      GATEHOUSE_DATA_DIR: fresh,
+      GATEHOUSE_PORT: String(port),
+      GATEHOUSE_ADMIN_EMAIL: FRESH_ADMIN,
+      GATEHOUSE_ADMIN_PASSWORD: FRESH_PASSWORD,
+    });
+    before(() => {
+      work = mkdtempSync(join(tmpdir(), 'gatehouse-cli-users-'));
+      fresh = mkdtempSync(join(tmpdir(), 'gatehouse-cli-fresh-'));
+      exported = join(work, 'users.jsonl');
+      passphraseFile = join(work, 'passphrase');
+      writeFileSync(passphraseFile, 'a long export passphrase for the cli\n', { mode: 0o600 });
+    });
+    after(async () => {
+      if (served && served.child.exitCode === null) await stop(served);
+      rmSync(work, { recursive: true, force: true });
+      rmSync(fresh, { recursive: true, force: true });
+    });
+
+    it('`users export FILE` writes the encrypted export (mode 0600) and prints how many users it holds', STEP, async () => {
+      const { code, output } = await runToEnd(['users', 'export', exported, '--passphrase-file', passphraseFile], env());
+      assert.equal(code, 0, output);
+      assert.match(output, new RegExp(`Exported 2 users to ${exported.replaceAll('.', '\\.')}`));
+      assert.equal(statSync(exported).mode & 0o777, 0o600);
+      const lines = readFileSync(exported, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.equal(lines[0].format, 'gatehouse-users');
+      assert.deepEqual(
+        lines
+          .slice(1)
+          .map((l) => l.email)
+          .sort(),
+        [DEFAULT_ADMIN, OPS_EMAIL],
+      );
+      assert.ok(
+        lines.slice(1).every((l) => typeof l.password_hash.enc === 'string'),
+        'password hashes are encrypted',
+      );
+    });
+
+    it(
+      '`users import FILE` into an empty data directory: without the passphrase it fails and writes nothing; with it, everyone comes along',
+      STEP,
+      async () => {
+        const refused = await runToEnd(['users', 'import', exported], freshEnv());
+        assert.notEqual(refused.code, 0);
+        assert.match(refused.output, /gatehouse: .*passphrase/);
+        const { code, output } = await runToEnd(['users', 'import', exported, '--passphrase-file', passphraseFile], freshEnv());
+        assert.equal(code, 0, output);
+        assert.match(output, /Imported 2 new and 0 existing users from .*; 0 records failed/);
+      },
+    );
+
+    it(
+      'the imported system administrator signs in there with the old password and is a system administrator; so is the fresh one',
+      STEP,
+      async () => {
+        served = gatehouse(['start'], freshEnv());
+        await served.waitFor(/Gatehouse listening on/);
+        for (const [email, password] of [
+          [OPS_EMAIL, 'ops-second-password-2'],
+          [FRESH_ADMIN, FRESH_PASSWORD],
+        ] as const) {
+          const session = await post(base, '/api/v1/session', { username: email, password });
+          assert.equal(session.status, 200, `${email}: ${JSON.stringify(session.body)}`);
+          const token = await post(base, '/api/v1/token', { organization: 'system' }, session.body.token);
+          assert.equal(token.status, 200, JSON.stringify(token.body));
+          assert.deepEqual(decodeJwt(token.body.token).roles, ['ADMIN'], email);
+        }
+        assert.equal((await stop(served)).code, 0);
+      },
+    );
   });
 });

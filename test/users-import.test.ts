@@ -9,6 +9,8 @@ import { importBody, jsonl } from './helpers/transfer.js';
 
 const ab64 = (b: Buffer) => b.toString('base64').replaceAll('+', '.').replace(/=+$/, '');
 const WRONG = 'not-the-password';
+const NONE = { tenants: 0, permissions: 0, roles: 0 };
+const NO_DEFINITIONS = { created: NONE, existing: NONE };
 
 /** Hashes of PASSWORD in every accepted format, made here with the algorithms' own definitions. */
 async function hashesOf(password: string): Promise<Record<string, string>> {
@@ -109,7 +111,14 @@ describe('POST /api/v1/users/import', { timeout: 120_000 }, () => {
     ];
     const answer = await importBody(gh, admin, jsonl(...records), { query: 'tenant=acme' });
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
-    assert.deepEqual(answer.body, { created: records.length, updated: 0, failed: 0, errors: [] });
+    assert.deepEqual(answer.body, {
+      created: records.length,
+      updated: 0,
+      failed: 0,
+      errors: [],
+      definitions: NO_DEFINITIONS,
+      warnings: [],
+    });
     for (const { email } of records) {
       const password = email.startsWith('firebase') ? FIREBASE.password : PASSWORD;
       const wrong = await gh.request('POST', '/api/v1/session', { body: { username: email, password: WRONG } });
@@ -140,11 +149,11 @@ describe('POST /api/v1/users/import', { timeout: 120_000 }, () => {
       gatehouse: { tenants: [{ tenant: 'acme', roles: ['TENANT_ADMIN'] }] },
     });
     const first = await importBody(gh, admin, file);
-    assert.deepEqual(first.body, { created: 1, updated: 0, failed: 0, errors: [] });
+    assert.deepEqual(first.body, { created: 1, updated: 0, failed: 0, errors: [], definitions: NO_DEFINITIONS, warnings: [] });
     const users = await gh.rowCount('users');
     const factors = await gh.rowCount('mfa_factors');
     const second = await importBody(gh, admin, file.replace('Idem@Acme.test', 'idem@acme.TEST'));
-    assert.deepEqual(second.body, { created: 0, updated: 1, failed: 0, errors: [] });
+    assert.deepEqual(second.body, { created: 0, updated: 1, failed: 0, errors: [], definitions: NO_DEFINITIONS, warnings: [] });
     assert.equal(await gh.rowCount('users'), users);
     assert.equal(await gh.rowCount('mfa_factors'), factors);
     const member = (await gh.members(admin, acme.tenantId)).find((m) => m.email === 'Idem@Acme.test');
@@ -288,6 +297,176 @@ describe('POST /api/v1/users/import', { timeout: 120_000 }, () => {
     const media = await importBody(gh, admin, 'x', { type: 'application/xml' });
     assert.equal(media.status, 415);
     assert.equal(await gh.rowCount('users'), users + 1);
+  });
+
+  it('a tenant administrator updates an existing user only when outranking them (the rule of every account change)', async () => {
+    const roles = await gh.systemRoleIds();
+    const onboarder = await gh.created('/api/v1/roles', acme.token, {
+      name: 'ONBOARDER',
+      permissions: ['tenant.account.create', 'tenant.account.read', 'tenant.profile.read'],
+    });
+    await gh.createUser(acme.token, { email: 'onboarder@acme.test', password: PASSWORD, roles: [roles.USER!, onboarder.id] });
+    await gh.createUser(acme.token, { email: 'member@acme.test', password: PASSWORD, name: 'Member' });
+    await gh.createUser(acme.token, { email: 'chief@acme.test', password: PASSWORD, name: 'Chief', roles: [roles.TENANT_ADMIN!] });
+    const token = await gh.tokenFor(await gh.signIn('onboarder@acme.test', PASSWORD), acme.tenantId);
+    const answer = await importBody(
+      gh,
+      token,
+      jsonl(
+        { email: 'member@acme.test', name: 'Renamed' },
+        { email: 'chief@acme.test', name: 'Taken over', password_hash: hashes.bcrypt2b },
+      ),
+    );
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.updated, 1);
+    assert.deepEqual(
+      answer.body.errors.map((e: { line: number; error: string }) => [e.line, e.error]),
+      [[2, 'forbidden']],
+    );
+    const names = await gh.ctx.db
+      .selectFrom('users')
+      .select(['email', 'name'])
+      .where('email', 'in', ['member@acme.test', 'chief@acme.test'])
+      .orderBy('email')
+      .execute();
+    assert.deepEqual(
+      names.map((u) => u.name),
+      ['Chief', 'Renamed'],
+    );
+    // The chief's password is untouched: the old one still signs in.
+    assert.ok(await gh.signIn('chief@acme.test', PASSWORD));
+  });
+
+  it('definition lines: a system administrator creates the missing tenants, permissions and roles, leaves existing ones, reports the rest', async () => {
+    const api = await gh.created('/api/v1/apis', admin, {
+      identifier: 'https://api.acme.test',
+      name: 'Things',
+      tenant: acme.tenantId,
+      permissions: [{ value: 'read:things' }],
+    });
+    const answer = await importBody(
+      gh,
+      admin,
+      jsonl(
+        { gatehouse_tenant: { slug: 'acme', name: 'Renamed ACME' } },
+        {
+          gatehouse_tenant: {
+            slug: 'initech',
+            name: 'Initech',
+            branding: { display_name: 'Initech' },
+            policies: { password: { min_length: 14 } },
+          },
+        },
+        { gatehouse_tenant: { slug: 'Bad Slug!', name: 'Bad' } },
+        { gatehouse_permission: { key: 'things:write', description: 'Write things', tenant: 'acme' } },
+        {
+          gatehouse_role: {
+            name: 'THINGS',
+            tenant: 'acme',
+            permissions: ['things:write'],
+            api_permissions: [
+              { api: 'https://api.acme.test', value: 'read:things' },
+              { api: 'https://nowhere.test', value: 'read:nothing' },
+            ],
+          },
+        },
+        { gatehouse_role: { name: 'tenant_admin', tenant: 'acme', permissions: [] } },
+        { gatehouse_role: { name: 'LOST', tenant: 'nowhere' } },
+        { gatehouse_tenant: { slug: 'loose', name: 'Loose', policies: { password: { min_length: 50, max_length: 20 } } } },
+        { email: 'ivy@initech.test', password_hash: hashes.bcrypt2b, gatehouse: { tenants: [{ tenant: 'initech' }] } },
+        { email: 'tom@acme.test', gatehouse: { tenants: [{ tenant: 'acme', roles: ['THINGS'] }] } },
+      ),
+    );
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(
+      answer.body.errors.map((e: { line: number; error: string }) => [e.line, e.error]),
+      [
+        [3, 'invalid_definition'],
+        [7, 'unknown_tenant'],
+        [8, 'invalid_definition'],
+      ],
+    );
+    assert.deepEqual([answer.body.created, answer.body.failed], [2, 3]);
+    assert.deepEqual(answer.body.definitions, {
+      created: { tenants: 1, permissions: 1, roles: 1 },
+      existing: { tenants: 1, permissions: 0, roles: 1 },
+    });
+    assert.deepEqual(
+      answer.body.warnings.map((w: { line: number; warning: string }) => [w.line, w.warning]),
+      [[5, 'unresolved_api_permission']],
+    );
+    assert.match(answer.body.warnings[0].message, /https:\/\/nowhere\.test read:nothing/);
+    // Existing tenants are left as they are; a tenant whose policies do not hold is not created at all.
+    const tenants = await gh.ctx.db.selectFrom('tenants').select(['slug', 'name', 'policies']).execute();
+    assert.equal(tenants.find((t) => t.slug === 'acme')?.name, 'ACME');
+    assert.deepEqual(tenants.find((t) => t.slug === 'initech')?.policies, { password: { min_length: 14 } });
+    assert.equal(
+      tenants.some((t) => t.slug === 'loose'),
+      false,
+    );
+    const role = (await gh.request('GET', `/api/v1/roles?tenant=${acme.tenantId}`, { token: admin })).body.roles.find(
+      (r: { name: string }) => r.name === 'THINGS',
+    );
+    assert.deepEqual(role.permissions, ['things:write']);
+    const apiPermissions = await gh.request('GET', `/api/v1/roles/${role.id}/api-permissions`, { token: admin });
+    assert.deepEqual(
+      apiPermissions.body.permissions.map((p: { api_id: string; value: string }) => [p.api_id, p.value]),
+      [[api.id, 'read:things']],
+    );
+    // Ivy, homed in the new tenant, signs in there.
+    assert.ok(await gh.tokenFor(await gh.signIn('ivy@initech.test', PASSWORD), 'initech'));
+    const member = (await gh.members(admin, acme.tenantId)).find((m) => m.email === 'tom@acme.test');
+    assert.deepEqual(
+      member?.roles.map((r) => r.name),
+      ['THINGS'],
+    );
+    const audited = await gh.auditEvents(admin, { action: 'iam.tenant.created' });
+    assert.ok(audited.some((e) => e.details.slug === 'initech'));
+  });
+
+  it('a tenant administrator’s import creates no tenant or role: definitions are ignored with a warning', async () => {
+    const tenants = await gh.rowCount('tenants');
+    const roles = await gh.rowCount('roles');
+    const answer = await importBody(
+      gh,
+      acme.token,
+      jsonl(
+        { gatehouse_tenant: { slug: 'newco', name: 'NewCo' } },
+        { gatehouse_role: { name: 'SNEAKY', tenant: 'acme', permissions: ['tenant.all'] } },
+        { email: 'n@newco.test', gatehouse: { tenants: [{ tenant: 'newco' }] } },
+      ),
+    );
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.deepEqual(
+      answer.body.warnings.map((w: { line: number; warning: string }) => [w.line, w.warning]),
+      [[1, 'definition_ignored']],
+    );
+    assert.deepEqual(
+      answer.body.errors.map((e: { line: number; error: string }) => [e.line, e.error]),
+      [[3, 'unknown_tenant']],
+    );
+    assert.equal(await gh.rowCount('tenants'), tenants);
+    assert.equal(await gh.rowCount('roles'), roles);
+  });
+
+  it('a body over 64 MiB is 413 payload_too_large naming the import’s own limit (other routes name theirs)', async () => {
+    const response = await gh.app.inject({
+      method: 'POST',
+      url: '/api/v1/users/import',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/x-ndjson', 'content-length': String(64 * 1024 * 1024 + 1) },
+      payload: '{"email":"big@size.test"}\n',
+    });
+    assert.equal(response.statusCode, 413);
+    assert.equal(response.json().error, 'payload_too_large');
+    assert.match(response.json().message, /64 MiB/);
+    const json = await gh.app.inject({
+      method: 'POST',
+      url: '/api/v1/tenants',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json', 'content-length': String(1024 * 1024 + 1) },
+      payload: '{}',
+    });
+    assert.equal(json.statusCode, 413);
+    assert.match(json.json().message, /1 MiB/);
   });
 
   it('the import is audited (one event per user and one summary), without secrets', async () => {

@@ -61,7 +61,7 @@ export async function createServer(ctx: AppContext) {
   // JSON only: a text/plain body is 415, not a string handed to the schema.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const appError = toAppError(error);
+    const appError = toAppError(error, request.routeOptions.bodyLimit ?? BODY_LIMIT);
     if (appError.status >= 500) request.log.error({ err: error }, 'Request failed');
     const body = { error: appError.code, message: appError.message, ...(appError.details && { details: appError.details }) };
     setRetryAfter(reply, appError);
@@ -148,15 +148,19 @@ export function setRetryAfter(reply: { header(name: string, value: string): unkn
   if (error.code === 'too_many_attempts' && typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
 }
 
-const FASTIFY_ERRORS: Record<string, () => AppError> = {
+/** Fastify's errors as ours; `limit` is the body limit of the route that answers (the user import takes 64 MiB). */
+const FASTIFY_ERRORS: Record<string, (limit: number) => AppError> = {
   FST_ERR_CTP_INVALID_JSON_BODY: () => new AppError('malformed_json', 'The body is not valid JSON'),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => new AppError('malformed_json', 'The body is empty but the content type is JSON'),
-  FST_ERR_CTP_BODY_TOO_LARGE: () => new AppError('payload_too_large', `The body is larger than ${BODY_LIMIT} bytes`),
+  FST_ERR_CTP_BODY_TOO_LARGE: (limit) => new AppError('payload_too_large', `The body is larger than ${describeBytes(limit)}`),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => new AppError('invalid_request', 'Content-Length does not match the body'),
   FST_ERR_CTP_INVALID_MEDIA_TYPE: () => new AppError('unsupported_media_type', 'Send JSON (Content-Type: application/json)'),
 };
 
-function toAppError(error: FastifyError): AppError {
+/** "1048576 bytes (1 MiB)": the exact number, and the size a person reads. */
+const describeBytes = (bytes: number) => (bytes % (1024 * 1024) === 0 ? `${bytes} bytes (${bytes / (1024 * 1024)} MiB)` : `${bytes} bytes`);
+
+function toAppError(error: FastifyError, bodyLimit: number): AppError {
   if (error instanceof AppError) return error;
   // A concurrent request removed what this one was changing, or what it refers to.
   if (error instanceof NoResultError) return new AppError('not_found', 'Not found: it was removed meanwhile');
@@ -165,7 +169,7 @@ function toAppError(error: FastifyError): AppError {
   }
   if (error.validation) return validationError(error.validation as never, error.validationContext ?? 'body');
   const known = error.code ? FASTIFY_ERRORS[error.code] : undefined;
-  if (known) return known();
+  if (known) return known(bodyLimit);
   if (error instanceof SyntaxError && error.statusCode === 400) return new AppError('malformed_json', 'The body is not valid JSON');
   if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
     return new AppError('invalid_request', error.message);

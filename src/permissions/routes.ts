@@ -6,7 +6,7 @@ import { actorOf, requireAccess, scopeOf } from '../http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams, LongPageQuery, Nullable, PageOf, Timestamp } from '../http/schemas.js';
 import { createPermission, deletePermission, getPermission, listPermissions, updatePermission } from './permissions.js';
 
-const PermissionCreate = Type.Object(
+export const PermissionCreate = Type.Object(
   {
     key: Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9][A-Za-z0-9:._/-]*$' }),
     description: Type.Optional(Type.String({ maxLength: 1000 })),

@@ -237,17 +237,7 @@ export async function updatePolicies(
   const stored = structuredClone(tenant.policies ?? {}) as Record<string, Record<string, unknown>>;
   for (const [name, values] of Object.entries(patch)) stored[name] = { ...stored[name], ...values };
   const resolved = resolvePolicies(stored);
-  if (resolved.password.min_length > resolved.password.max_length) {
-    throw new AppError('invalid_field', 'password.min_length must not exceed password.max_length', {
-      field: 'password.min_length',
-    });
-  }
-  if (resolved.lockout.account_initial_delay_seconds > resolved.lockout.account_max_delay_seconds) {
-    throw new AppError('invalid_field', 'lockout.account_initial_delay_seconds must not exceed lockout.account_max_delay_seconds', {
-      field: 'lockout.account_initial_delay_seconds',
-    });
-  }
-  assertNetworks(resolved.lockout.trusted_networks);
+  assertConsistent(resolved);
   await ctx.db.transaction().execute(async (trx) => {
     await trx
       .updateTable('tenants')
@@ -264,4 +254,19 @@ export async function updatePolicies(
   });
   cacheOf(ctx).delete(tenantId);
   return resolved;
+}
+
+/** What the schema cannot say: bounds that depend on each other, and trusted networks that parse. */
+export function assertConsistent(resolved: Policies): void {
+  if (resolved.password.min_length > resolved.password.max_length) {
+    throw new AppError('invalid_field', 'password.min_length must not exceed password.max_length', {
+      field: 'password.min_length',
+    });
+  }
+  if (resolved.lockout.account_initial_delay_seconds > resolved.lockout.account_max_delay_seconds) {
+    throw new AppError('invalid_field', 'lockout.account_initial_delay_seconds must not exceed lockout.account_max_delay_seconds', {
+      field: 'lockout.account_initial_delay_seconds',
+    });
+  }
+  assertNetworks(resolved.lockout.trusted_networks);
 }

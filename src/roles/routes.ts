@@ -6,16 +6,19 @@ import { actorOf, requireAccess, scopeOf } from '../http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, IdParams, LongPageQuery, Nullable, PageOf, Timestamp } from '../http/schemas.js';
 import { createRole, deleteRole, getRole, listRoles, updateRole } from './roles.js';
 
-const fields = {
+export const roleFields = {
   name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\p{C}]+$', description: 'No control or invisible characters' }),
   description: Type.Optional(Type.String({ maxLength: 1000 })),
   permissions: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 500 })),
 };
 const RoleCreate = Type.Object(
-  { ...fields, tenant: Type.Optional(Type.String({ format: 'uuid', description: 'System administrators: the tenant of a tenant role' })) },
+  {
+    ...roleFields,
+    tenant: Type.Optional(Type.String({ format: 'uuid', description: 'System administrators: the tenant of a tenant role' })),
+  },
   { additionalProperties: false },
 );
-const RolePatch = Type.Partial(Type.Object(fields), { additionalProperties: false });
+const RolePatch = Type.Partial(Type.Object(roleFields), { additionalProperties: false });
 
 const Role = Type.Object({
   id: Type.String(),

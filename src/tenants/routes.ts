@@ -17,7 +17,7 @@ const Branding = Type.Object(
   { additionalProperties: false },
 );
 
-const TenantCreate = Type.Object(
+export const TenantCreate = Type.Object(
   { slug: Slug, name: Type.String({ minLength: 1, maxLength: 200 }), status: Type.Optional(Status), branding: Type.Optional(Branding) },
   { additionalProperties: false },
 );

@@ -160,18 +160,28 @@ export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, in
  */
 export async function assertManageable(ctx: AppContext, scope: Scope, id: string): Promise<User> {
   const user = await getUser(ctx, scope, id);
+  await assertManages(ctx.db, scope, user);
+  return user;
+}
+
+/**
+ * The core of assertManageable for a user already read (the import reads its users in
+ * its own transaction): home tenant, system administrator, and the caller outranks them.
+ */
+export async function assertManages(db: Db, scope: Scope, user: { id: string; home_tenant_id: string | null }): Promise<void> {
   if (scope.kind === 'tenant') {
     if (user.home_tenant_id !== scope.tenantId) {
       throw new AppError('not_home_tenant', 'Only an administrator of the user’s home tenant changes this account');
     }
-    if (await isSystemAdministrator(ctx.db, id)) {
+    if (await isSystemAdministrator(db, user.id)) {
       throw new AppError('forbidden', 'System administrators’ accounts are managed by system administrators');
     }
   }
-  // Least privilege: only a caller whose permissions cover the account's manages it.
-  const where = scope.kind === 'tenant' ? scope.tenantId : await systemTenantId(ctx.db);
-  assertOutranks(scope, (await effectivePermissions(ctx.db, id, where))?.permissions ?? []);
-  return user;
+  // Least privilege: only a caller whose permissions cover the account's manages it
+  // (a caller holding `all` covers every account: no need to read its permissions).
+  if (scope.kind === 'system' && scope.held.has('all')) return;
+  const where = scope.kind === 'tenant' ? scope.tenantId : await systemTenantId(db);
+  assertOutranks(scope, (await effectivePermissions(db, user.id, where))?.permissions ?? []);
 }
 
 export async function updateUser(ctx: AppContext, scope: Scope, actor: Actor, id: string, patch: UserPatch): Promise<User> {

@@ -44,6 +44,11 @@ export function userTransferCommands(program: Command, config: () => Config, act
           passphrase,
         });
         for (const e of report.errors) process.stdout.write(`line ${e.line}: ${e.error}: ${e.message}${e.email ? ` (${e.email})` : ''}\n`);
+        for (const w of report.warnings) process.stdout.write(`line ${w.line}: warning: ${w.warning}: ${w.message}\n`);
+        const { tenants, permissions, roles } = report.definitions.created;
+        if (tenants + permissions + roles > 0) {
+          process.stdout.write(`Created ${tenants} tenants, ${permissions} permissions and ${roles} roles\n`);
+        }
         process.stdout.write(
           `Imported ${report.created} new and ${report.updated} existing users from ${file}; ${report.failed} records failed\n`,
         );

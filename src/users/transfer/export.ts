@@ -2,6 +2,7 @@ import { type Actor, recordAudit } from '../../audit/record.js';
 import type { AppContext } from '../../context.js';
 import type { MfaFactor, User } from '../../db/schema.js';
 import { factorDestination, factorSecret } from '../../mfa/factors.js';
+import { definitionLines } from './definitions.js';
 import { type Encrypted, Envelope } from './envelope.js';
 
 const PAGE = 500;
@@ -10,7 +11,7 @@ const PAGE = 500;
  * The user export (decision 142): JSON lines, the header first, then one user a line in
  * the import's own format (Auth0's fields and the `gatehouse` extension), so importing the
  * file into another Gatehouse with the passphrase brings every user back, passwords and
- * TOTP seeds included. Every secret is encrypted with the passphrase; recovery codes are
+ * TOTP seeds included, and the tenants and roles they hold (definition lines before the users). Every secret is encrypted with the passphrase; recovery codes are
  * not exported (their hashes are keyed with this server's master key and user ids).
  * Read page by page: memory stays bounded whatever the number of users.
  */
@@ -18,6 +19,9 @@ export async function* exportUsers(ctx: AppContext, passphrase: string, actor: A
   const { envelope, header } = await Envelope.create(passphrase, ctx.clock.now());
   await recordAudit(ctx.db, ctx, { action: 'iam.users.exported', actor, details: { format: 'jsonl' } });
   yield `${JSON.stringify(header)}\n`;
+  // The tenants, permissions and roles the users need, so the file imports into an empty Gatehouse (decision 143).
+  const definitions = await definitionLines(ctx.db);
+  if (definitions) yield definitions;
   const tenants = await ctx.db.selectFrom('tenants').select(['id', 'slug']).execute();
   const slugs = new Map(tenants.map((t) => [t.id, t.slug]));
   let after: string | undefined;

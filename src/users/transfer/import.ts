@@ -3,8 +3,9 @@ import { type Actor, recordAudit } from '../../audit/record.js';
 import type { AppContext } from '../../context.js';
 import type { Db } from '../../db/database.js';
 import { AppError } from '../../errors.js';
-import { isSystemAdministrator, type Scope } from '../../permissions/effective.js';
+import type { Scope } from '../../permissions/effective.js';
 import { resolveAssignableRoles } from '../../roles/roles.js';
+import { asDefinition, type Definition, type DefinitionCounts, DefinitionWriter, type ImportWarning } from './definitions.js';
 import { Envelope, isExportHeader } from './envelope.js';
 import { csvRecords, type Numbered } from './lines.js';
 import { CSV_HEADERS, csvRecord, type ImportRecord, jsonRecord, LineError, type LineErrorCode } from './records.js';
@@ -33,8 +34,12 @@ export interface ImportReport {
   created: number;
   updated: number;
   failed: number;
-  /** The first MAX_REPORTED failures, by line. */
+  /** The first MAX_REPORTED failures, by line (records and definition lines). */
   errors: LineReport[];
+  /** Definition lines (decision 143): what was created, and what existed already and was left as it is. */
+  definitions: { created: DefinitionCounts; existing: DefinitionCounts };
+  /** Things done only in part: definitions ignored, API permissions not found here. */
+  warnings: ImportWarning[];
 }
 
 export const MAX_REPORTED = 1000;
@@ -59,8 +64,18 @@ export async function importUsers(
   lines: AsyncIterable<Numbered<string>>,
   options: ImportOptions,
 ): Promise<ImportReport> {
-  const report: ImportReport = { created: 0, updated: 0, failed: 0, errors: [] };
-  const resolver = new Resolver(ctx.db, scope);
+  const definitions = new DefinitionWriter(ctx, scope, actor, (warning) => {
+    if (report.warnings.length < MAX_REPORTED) report.warnings.push(warning);
+  });
+  const report: ImportReport = {
+    created: 0,
+    updated: 0,
+    failed: 0,
+    errors: [],
+    definitions: { created: definitions.created, existing: definitions.existing },
+    warnings: [],
+  };
+  let resolver = new Resolver(ctx.db, scope);
   const fail = (line: number, error: unknown, email?: string) => {
     report.failed++;
     if (report.errors.length >= MAX_REPORTED) return;
@@ -81,6 +96,17 @@ export async function importUsers(
   };
   const seen = new Set<string>();
   for await (const { line, record } of records(lines, options, scope)) {
+    if ('kind' in record) {
+      // The users before it are written first; the lookups after it see what it created.
+      await flush();
+      try {
+        await definitions.apply(line, record);
+      } catch (error) {
+        fail(line, error);
+      }
+      resolver = new Resolver(ctx.db, scope);
+      continue;
+    }
     if (record instanceof LineError) {
       fail(line, record);
       continue;
@@ -105,7 +131,13 @@ export async function importUsers(
     action: 'iam.users.imported',
     actor,
     tenantId: scope.kind === 'tenant' ? scope.tenantId : null,
-    details: { format: options.format, created: report.created, updated: report.updated, failed: report.failed },
+    details: {
+      format: options.format,
+      created: report.created,
+      updated: report.updated,
+      failed: report.failed,
+      definitions_created: definitions.created,
+    },
   });
   return report;
 }
@@ -115,7 +147,7 @@ async function* records(
   lines: AsyncIterable<Numbered<string>>,
   options: ImportOptions,
   scope: Scope,
-): AsyncGenerator<{ line: number; record: ImportRecord | LineError }> {
+): AsyncGenerator<{ line: number; record: ImportRecord | LineError | Definition }> {
   const tenant = scope.kind === 'tenant' ? (options.tenant ?? scope.tenantId) : options.tenant;
   if (options.format === 'csv') {
     let headers: string[] | undefined;
@@ -147,6 +179,11 @@ async function* records(
     first = false;
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       yield { line, record: new LineError('malformed_json') };
+      continue;
+    }
+    const definition = asDefinition(raw as Record<string, unknown>);
+    if (definition) {
+      yield { line, record: definition };
       continue;
     }
     const record = attempt(() => jsonRecord(line, raw as Record<string, unknown>, envelope));
@@ -252,12 +289,4 @@ class Resolver {
     }
     return found;
   }
-}
-
-/** In tenant scope an existing user must be homed in the caller's tenant and not a system administrator. */
-export async function assertImportable(db: Db, scope: Scope, existing: { id: string; home_tenant_id: string | null }): Promise<void> {
-  if (scope.kind !== 'tenant') return;
-  if (existing.home_tenant_id !== scope.tenantId) throw new LineError('not_home_tenant');
-  if (await isSystemAdministrator(db, existing.id))
-    throw new LineError('forbidden', 'System administrators’ accounts are managed by system administrators');
 }

@@ -24,6 +24,8 @@ export const LINE_ERRORS = {
   forbidden: 'The caller may not change this user',
   restricted_permission: 'Roles with restricted permissions are assigned by system administrators only',
   write_failed: 'The record could not be written',
+  // Definition lines (tenants, permissions, roles) of an export.
+  invalid_definition: 'A tenant, permission or role definition is malformed, or could not be created',
 } as const;
 
 export type LineErrorCode = keyof typeof LINE_ERRORS;

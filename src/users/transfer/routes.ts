@@ -18,6 +18,8 @@ const PASSPHRASE_HEADER = 'x-export-passphrase';
 
 const FORMATS: Record<string, ImportFormat> = { 'application/x-ndjson': 'jsonl', 'application/jsonl': 'jsonl', 'text/csv': 'csv' };
 
+const DefinitionCounts = Type.Object({ tenants: Type.Integer(), permissions: Type.Integer(), roles: Type.Integer() });
+
 const ImportReport = Type.Object({
   created: Type.Integer(),
   updated: Type.Integer(),
@@ -29,7 +31,19 @@ const ImportReport = Type.Object({
       message: Type.String(),
       email: Type.Optional(Type.String()),
     }),
-    { description: 'The first 1,000 records that were not imported' },
+    { description: 'The first 1,000 records (or definition lines) that were not imported' },
+  ),
+  definitions: Type.Object(
+    { created: DefinitionCounts, existing: DefinitionCounts },
+    { description: 'Tenants, permissions and roles of the definition lines: created, or found and left as they were' },
+  ),
+  warnings: Type.Array(
+    Type.Object({
+      line: Type.Integer(),
+      warning: Type.Union([Type.Literal('definition_ignored'), Type.Literal('unresolved_api_permission')]),
+      message: Type.String(),
+    }),
+    { description: 'What was done only in part' },
   ),
 });
 

@@ -6,7 +6,8 @@ import type { AuditEventsTable, EventOutboxTable, MfaFactorsTable, UsersTable } 
 import { sealDestination, sealSecret } from '../../mfa/factors.js';
 import type { Scope } from '../../permissions/effective.js';
 import { endUserAccess } from '../../sessions/revoke-access.js';
-import { assertImportable, type ResolvedRecord } from './import.js';
+import { assertManages } from '../users.js';
+import type { ResolvedRecord } from './import.js';
 import { LineError } from './records.js';
 
 type Fail = (line: number, error: unknown, email?: string) => void;
@@ -76,7 +77,8 @@ async function writeRecords(
   for (const record of batch) {
     const old = existing.get(record.email.toLowerCase());
     try {
-      if (old) await assertImportable(trx, scope, old);
+      // The rule of every change to an account (home tenant, system administrator, outranking).
+      if (old) await assertManages(trx, scope, old);
       const id = old?.id ?? ctx.ids.next();
       if (record.username) {
         const owner = owners.get(record.username.toLowerCase());
