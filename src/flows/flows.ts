@@ -99,11 +99,13 @@ export async function createFlow(db: Db, ctx: AppContext, input: NewFlow): Promi
 }
 
 /**
- * A flow by id, of the expected kind. An expired flow is `410 flow_expired` with the
+ * A flow by id (of the expected kind, when one is given). An expired flow is `410 flow_expired` with the
  * flow's kind, so the caller can answer with a fresh one (`renewFlow`).
  */
-export async function readFlow(db: Db, ctx: AppContext, id: string, kind: FlowKind): Promise<Flow> {
-  const flow = await db.selectFrom('flows').selectAll().where('id', '=', id).where('kind', '=', kind).executeTakeFirst();
+export async function readFlow(db: Db, ctx: AppContext, id: string, kind?: FlowKind): Promise<Flow> {
+  let query = db.selectFrom('flows').selectAll().where('id', '=', id);
+  if (kind) query = query.where('kind', '=', kind);
+  const flow = await query.executeTakeFirst();
   if (!flow) throw new AppError('flow_not_found', 'This flow does not exist; start again');
   if (flow.expires_at.getTime() <= ctx.clock.now().getTime()) {
     throw new AppError('flow_expired', 'This flow has expired; a new one was started', { kind: flow.kind, expired_flow: flow.id });

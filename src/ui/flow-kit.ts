@@ -5,11 +5,12 @@ import type { AppContext } from '../context.js';
 import { constantTimeEqual } from '../crypto/secrets.js';
 import type { User } from '../db/schema.js';
 import { AppError } from '../errors.js';
-import { assertFlowBrowser, type Flow } from '../flows/flows.js';
+import { advanceFlow, assertFlowBrowser, type Flow, readFlow } from '../flows/flows.js';
+import { SESSION_COOKIE } from '../http/guards.js';
 import { type Locale, pickLocale, type Translate, translator } from '../i18n/index.js';
 import { brandingOf } from '../oidc/pages.js';
 import { setSessionCookie } from '../sessions/cookie.js';
-import { openSession } from '../sessions/sessions.js';
+import { openSession, sessionFromToken } from '../sessions/sessions.js';
 import { type Branding, PAGE_HEADERS } from './html.js';
 
 /**
@@ -76,19 +77,45 @@ export const sendPage = (reply: FastifyReply, body: string, status = 200) => rep
 
 /**
  * The end of a flow that signs the user in (sign-up, reset, invitation, passwordless): a
- * session cookie, then back to where the flow started: the authorization request, which
- * sees the session and goes on (with a second factor when one is due), or the account page.
+ * session with the flow's `amr` and its cookie, then back to where the flow started. For an
+ * authorization request that is `/interaction/<uid>/finish?flow=…` (routes.ts), which goes
+ * on through the same step as after a password (the MFA policy, then the application).
+ * Going back through `/interaction/<uid>` itself would show the password form again to an
+ * application that asked for a fresh sign-in (prompt=login, max_age): its interaction
+ * keeps that reason. Otherwise the account page.
  */
 export async function signInAndReturn(
   ctx: AppContext,
   reply: FastifyReply,
   user: User,
-  options: { returnTo: string | null; amr: string[] },
+  options: { flow: Flow; amr: string[] },
   actor: Actor,
 ) {
-  const { token, session } = await openSession(ctx, user, { amr: options.amr }, actor);
+  const { flow, amr } = options;
+  const { token, session } = await openSession(ctx, user, { amr }, actor);
   setSessionCookie(ctx, reply, token, session);
-  return reply.redirect(safeReturn(options.returnTo), 303);
+  const returnTo = safeReturn(flow.return_to);
+  if (!returnTo.startsWith('/interaction/')) return reply.redirect(returnTo, 303);
+  await advanceFlow(ctx.db, ctx, flow, { state: 'returning', data: { ...(flow.data as object), session_id: session.id } });
+  return reply.redirect(`${returnTo}/finish?flow=${encodeURIComponent(flow.id)}`, 303);
+}
+
+/**
+ * The session a flow opened for this interaction (see signInAndReturn), checked: the same
+ * browser, the flow still `returning` to this very interaction, its session the one in the
+ * cookie. The flow is then done, so the step cannot be replayed.
+ */
+export async function returningSession(ctx: AppContext, request: FastifyRequest, uid: string, flowId: string) {
+  const flow = await readFlow(ctx.db, ctx, flowId);
+  assertFlowBrowser(flow, request.cookies[FLOW_COOKIE]);
+  const token = request.cookies[SESSION_COOKIE];
+  const active = token ? await sessionFromToken(ctx, token) : undefined;
+  const sessionId = (flow.data as { session_id?: string }).session_id;
+  if (flow.state !== 'returning' || flow.return_to !== `/interaction/${uid}` || !active || active.session.id !== sessionId) {
+    throw new AppError('flow_state', 'This sign-in has finished or belongs to another request; start again');
+  }
+  await advanceFlow(ctx.db, ctx, flow, { state: 'done' });
+  return active;
 }
 
 /** Only our own interaction and account paths are places to return to (no open redirect). */

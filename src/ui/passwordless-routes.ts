@@ -9,8 +9,7 @@ import { setRetryAfter } from '../http/server.js';
 import type { Oidc } from '../oidc/index.js';
 import { linkFlow, type Proved, proveCode, proveLink } from '../passwordless/finish.js';
 import { allowedMethods, applicationByClientId, type PasswordlessMethod, startPasswordless } from '../passwordless/start.js';
-import { browserBinding, checkFlowForm, FLOW_COOKIE, type Form, flowCsrf, pageLook, sendPage } from './flow-kit.js';
-import { finishPasswordless, passwordlessFinishRoute } from './passwordless-finish.js';
+import { browserBinding, checkFlowForm, FLOW_COOKIE, type Form, flowCsrf, pageLook, sendPage, signInAndReturn } from './flow-kit.js';
 import { passwordlessLinkPage, passwordlessMessagePage, passwordlessSentPage, passwordlessStartPage } from './passwordless-pages.js';
 
 const UID = /^[\w-]{1,64}$/;
@@ -26,7 +25,6 @@ const retryAfterOf = (error: AppError) => (typeof error.details?.retry_after ===
  * cookie (scoped to that path) tells which application this browser is signing in to.
  */
 export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: Oidc): void {
-  passwordlessFinishRoute(app, ctx, oidc);
   /** The start form's CSRF token: bound to the interaction and to this browser's binding cookie. */
   const startCsrf = (uid: string, browser: string) =>
     createHmac('sha256', ctx.masterKey).update(`passwordless-start\0${uid}\0${browser}`).digest('base64url');
@@ -159,7 +157,7 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
       if (other) return wrongBrowser(reply, await pageLook(ctx, request, { tenantId: other.tenant_id, uiLocales: other.locale }));
       return linkRefused(request, reply, error);
     }
-    return finishPasswordless(ctx, request, reply, proved);
+    return signInAndReturn(ctx, reply, proved.user, { flow: proved.flow, amr: proved.amr }, actorOf(request));
   });
 
   function sameBrowser(request: FastifyRequest, flow: Flow): boolean {
@@ -229,7 +227,7 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
       const proved = await proveCode(ctx, flow.id, (form.code ?? '').replace(/\s+/g, ''), actorOf(request), (f) =>
         checkFlowForm(ctx, request, f, form),
       );
-      return await finishPasswordless(ctx, request, reply, proved);
+      return await signInAndReturn(ctx, reply, proved.user, { flow: proved.flow, amr: proved.amr }, actorOf(request));
     } catch (error) {
       if (!(error instanceof AppError) || (error.code !== 'invalid_code' && error.code !== 'too_many_attempts')) throw error;
       const refused = error.code === 'too_many_attempts';

@@ -9,7 +9,7 @@ import type { Interaction, Oidc } from '../oidc/index.js';
 import { authenticate, sessionFromToken } from '../sessions/sessions.js';
 import type { Organization } from '../tokens/organizations.js';
 import { accountRoutes } from './account-routes.js';
-import { type PageLook, pageLook } from './flow-kit.js';
+import { type PageLook, pageLook, returningSession } from './flow-kit.js';
 import { PAGE_HEADERS } from './html.js';
 import { interactionLook, pageOf } from './interaction-look.js';
 import { continueSignIn, interactionMfaRoutes, type PageKit } from './interaction-mfa.js';
@@ -123,6 +123,18 @@ export const uiRoutes =
       }
       return go(reply, await oidc.finishConsent(request.raw, reply.raw, organization?.id));
     }
+
+    // A self-service flow (sign-up, reset, invitation, passwordless) signed the user in: go on as after a password.
+    app.get<{ Params: { uid: string }; Querystring: { flow?: string } }>(
+      '/interaction/:uid/finish',
+      { schema: { hide: true } },
+      async (request, reply) => {
+        const it = await oidc.interaction(request.raw, reply.raw);
+        const active = await returningSession(ctx, request, it.uid, String(request.query.flow ?? ''));
+        if (it.prompt !== 'login') return go(reply, `/interaction/${it.uid}`);
+        return continueSignIn(ctx, oidc, kit, request, reply, it, active);
+      },
+    );
 
     app.get<{ Params: { uid: string } }>('/interaction/:uid', { schema: { hide: true } }, async (request, reply) => {
       const it = await oidc.interaction(request.raw, reply.raw);

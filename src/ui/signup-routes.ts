@@ -175,7 +175,7 @@ export function signupRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc):
       sameBrowser = false;
     }
     if (sameBrowser && user.status === 'active') {
-      return signInAndReturn(ctx, reply, user, { returnTo: flow.return_to, amr: ['pwd'] }, actorOf(request));
+      return signInAndReturn(ctx, reply, user, { flow, amr: ['pwd'] }, actorOf(request));
     }
     return sendPage(reply, verifiedPage(await lookOf(ctx, request, flow)));
   }
