@@ -65,6 +65,10 @@ export const ERROR_STATUS = {
   flow_state: 409,
   link_invalid: 400,
   link_expired: 410,
+  // invitations and recovery (src/invitations/, src/recovery/)
+  not_pending: 409,
+  invitation_wrong_account: 403,
+  invalid_invitation: 400,
   // 401 / 403: who you are and what you may do
   unauthorized: 401,
   csrf_failed: 403,

@@ -63,6 +63,12 @@ export const AUDIT_ACTIONS = [
   'iam.ip.blockDeleted',
   'iam.key.retired',
   'iam.application.tokensRevoked',
+  // Invitations and recovery (src/invitations/, src/recovery/)
+  'iam.user.invited',
+  'iam.user.invitationRevoked',
+  'iam.user.invitationAccepted',
+  'iam.user.passwordResetRequested',
+  'iam.user.passwordReset',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -12,6 +12,7 @@ import type { AppContext } from '../context.js';
 import { emailRoutes } from '../email/routes.js';
 import { AppError } from '../errors.js';
 import { incidentRoutes } from '../incidents/routes.js';
+import { invitationRoutes } from '../invitations/routes.js';
 import { ipBlockHook, ipBlockRoutes } from '../ip-blocks/routes.js';
 import { keyRoutes } from '../keys/routes.js';
 import { memberRoutes } from '../memberships/routes.js';
@@ -27,6 +28,7 @@ import { policyRoutes } from '../policies/routes.js';
 import { unblockPages } from '../protection/pages.js';
 import { lockoutRoutes } from '../protection/routes.js';
 import { closeProtectionStore } from '../protection/store.js';
+import { recoveryRoutes } from '../recovery/routes.js';
 import { roleApiPermissionRoutes } from '../roles/api-permission-routes.js';
 import { roleRoutes } from '../roles/routes.js';
 import { sessionManagementRoutes } from '../sessions/manage-routes.js';
@@ -130,6 +132,8 @@ export async function createServer(ctx: AppContext) {
       await api.register(sessionMfaRoutes(ctx));
       await api.register(mfaRoutes(ctx));
       await api.register(devSmsRoutes(ctx));
+      await api.register(invitationRoutes(ctx));
+      await api.register(recoveryRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

@@ -1,4 +1,6 @@
 import { COMMON } from './messages/common.js';
+import { INVITATION } from './messages/invitation.js';
+import { RECOVERY } from './messages/recovery.js';
 
 /**
  * Every string a person reads on a hosted page or in an email comes from this catalog
@@ -8,7 +10,7 @@ import { COMMON } from './messages/common.js';
  *
  * Placeholders are `{name}`; values are plain text (pages escape them, emails' HTML part too).
  */
-const AREAS = [COMMON] as const;
+const AREAS = [COMMON, RECOVERY, INVITATION] as const;
 
 export const LOCALES = ['en', 'de'] as const;
 export type Locale = (typeof LOCALES)[number];

@@ -10,9 +10,12 @@ import { brandingOf } from '../oidc/pages.js';
 import { authenticate, sessionFromToken } from '../sessions/sessions.js';
 import type { Organization } from '../tokens/organizations.js';
 import { accountRoutes } from './account-routes.js';
+import { forcedPasswordRoutes, showForcedChange } from './forced-password-routes.js';
 import { PAGE_HEADERS } from './html.js';
 import { continueSignIn, interactionMfaRoutes, type PageKit } from './interaction-mfa.js';
+import { invitationPageRoutes } from './invitation-routes.js';
 import { consentPage, errorPage, organizationPage, signInPage } from './pages.js';
+import { recoveryPageRoutes } from './recovery-routes.js';
 import { signInLinks } from './sign-in-links.js';
 
 /** Room for a WebAuthn answer (a passkey's attestation), the largest form. */
@@ -61,6 +64,9 @@ export const uiRoutes =
     const kit: PageKit = { csrfFor, checkCsrf, go };
     interactionMfaRoutes(app, ctx, oidc, kit);
     accountRoutes(app, ctx);
+    forcedPasswordRoutes(app, ctx, oidc, kit);
+    recoveryPageRoutes(app, ctx);
+    invitationPageRoutes(app, ctx);
 
     /** What comes after the login step: an organization when one is needed, consent when due, or straight back. */
     async function afterLogin(request: FastifyRequest, reply: FastifyReply, it: Interaction, chosen?: string) {
@@ -159,6 +165,10 @@ export const uiRoutes =
         const user = await authenticate(ctx, { username, password }, actorOf(request));
         return await continueSignIn(ctx, oidc, kit, request, reply, it, { user });
       } catch (error) {
+        // A temporary password: the right one, but a new one first (decision 157).
+        if (error instanceof AppError && error.code === 'password_change_required') {
+          return showForcedChange(ctx, request, reply, it, username);
+        }
         if (!(error instanceof AppError) || (error.status !== 401 && error.code !== 'too_many_attempts')) throw error;
         const refused = error.code === 'too_many_attempts';
         if (refused) setRetryAfter(reply, error);
