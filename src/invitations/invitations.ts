@@ -2,7 +2,6 @@ import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import type { Db } from '../db/database.js';
 import type { User } from '../db/schema.js';
-import { sendEmail } from '../email/templates.js';
 import { AppError, notFound } from '../errors.js';
 import { createFlow, type Flow, peekLink, spendLink } from '../flows/flows.js';
 import { pickLocale } from '../i18n/index.js';
@@ -10,6 +9,7 @@ import { addMembership } from '../memberships/memberships.js';
 import { hasSecondFactor } from '../mfa/sign-in-step.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../password-policy/policy.js';
 import { inScope, type Scope } from '../permissions/effective.js';
+import { sendEmailIn } from '../recovery/email.js';
 import { resolveAssignableRoles, systemRole } from '../roles/roles.js';
 import type { ActiveSession } from '../sessions/sessions.js';
 import { assertManageable, createUser } from '../users/users.js';
@@ -81,7 +81,7 @@ async function issueInvitation(trx: Db, ctx: AppContext, actor: Actor, user: Use
     link: true,
   });
   const tenant = await tenantName(trx, tenantId);
-  await sendEmail(trx, ctx, {
+  await sendEmailIn(trx, ctx, {
     to: user.email,
     tenantId,
     locale,

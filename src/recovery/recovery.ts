@@ -4,7 +4,6 @@ import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import type { Db } from '../db/database.js';
 import type { User } from '../db/schema.js';
-import { sendEmail } from '../email/templates.js';
 import { AppError } from '../errors.js';
 import { closeFlows, createFlow, type Flow, peekLink, spendLink } from '../flows/flows.js';
 import { pickLocale } from '../i18n/index.js';
@@ -13,6 +12,7 @@ import { hasSecondFactor } from '../mfa/sign-in-step.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../password-policy/policy.js';
 import { endProtection } from '../protection/lockout.js';
 import { endUserAccess } from '../sessions/revoke-access.js';
+import { sendEmailIn } from './email.js';
 
 /**
  * Account recovery (issue 5, part 4): a forgot-password request mails a single-use link
@@ -95,7 +95,7 @@ export async function sendRecoveryLink(
       locale,
       link: true,
     });
-    await sendEmail(trx, ctx, {
+    await sendEmailIn(trx, ctx, {
       to: user.email,
       tenantId,
       locale,
