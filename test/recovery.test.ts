@@ -132,12 +132,23 @@ describe('account recovery', () => {
     assert.deepEqual(pages[0], pages[1]);
   });
 
+  it('speaks the browser’s language (German)', async () => {
+    const page = await fetch(`${gh.issuer}/recovery`, { headers: { 'accept-language': 'de-DE,de;q=0.9,en;q=0.5' } });
+    const text = await page.text();
+    assert.match(text, /<html lang="de">/);
+    assert.match(text, /<h1>Passwort zurücksetzen<\/h1>/);
+    assert.match(text, /Zurück zur Anmeldung/);
+  });
+
   it('refuses forms without their CSRF token', async () => {
     const browser = new Browser();
     const page = await (await browser.fetch(`${gh.issuer}/recovery`)).text();
-    const { action } = formOf(page);
+    const { action, fields } = formOf(page);
     const forged = await browser.submit(`${gh.issuer}/recovery`, action, { csrf: 'forged', email: 'x@acme.test' });
     assert.equal(forged.response.status, 403);
+    const notAnEmail = await browser.submit(`${gh.issuer}/recovery`, action, { ...fields, email: 'not an email' });
+    assert.equal(notAnEmail.response.status, 400);
+    assert.match(await notAnEmail.response.text(), /role="alert" id="form-error">Enter an email address/);
     const { email } = await newUser();
     await forgot(email);
     const token = tokenIn((await mailTo(email)).text, '/recovery/reset');

@@ -43,7 +43,10 @@ ${options.username ? html`  <input type="hidden" name="username" value="${option
 </form>`;
 }
 
-export function recoveryRequestPage(look: PageLook, options: { action: string; csrf: string; email?: string; error?: string }): string {
+export function recoveryRequestPage(
+  look: PageLook,
+  options: { action: string; csrf: string; back: string; email?: string; error?: string },
+): string {
   const title = look.t('recovery.title');
   return framed(
     look,
@@ -56,7 +59,8 @@ ${errorBox(options.error)}
   <label for="email">${look.t('common.email')}</label>
   <input type="email" id="email" name="email" value="${options.email ?? ''}" autocomplete="email" autocapitalize="none" required autofocus${describedBy(options.error)}>
   <button type="submit">${look.t('recovery.send')}</button>
-</form>`,
+</form>
+<ul class="links"><li><a href="${options.back}">${look.t('common.back_to_sign_in')}</a></li></ul>`,
   );
 }
 

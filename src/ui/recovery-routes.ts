@@ -30,12 +30,14 @@ export function recoveryPageRoutes(app: FastifyInstance, ctx: AppContext): void 
   /** The request form's CSRF token: bound to this browser's binding cookie (no flow exists yet). */
   const requestCsrf = (binding: string) => flowCsrf(ctx, `recovery-request\0${binding}`);
   const uidOf = (returnTo: string | null) => returnTo?.slice('/interaction/'.length) ?? null;
+  /** Back to the authorization request the page came from, else the account's own sign-in. */
+  const backTo = (returnTo: string | null) => (safeReturn(returnTo) === '/account' ? '/account/sign-in' : safeReturn(returnTo));
 
   app.get('/recovery', { schema: { hide: true } }, async (request, reply) => {
     const returnTo = returnFromQuery(request);
     const look = await pageLook(ctx, request, { tenantId: await interactionTenant(ctx, uidOf(returnTo)) });
     const binding = browserBinding(ctx, request, reply);
-    return sendPage(reply, recoveryRequestPage(look, { action: request.url, csrf: requestCsrf(binding) }));
+    return sendPage(reply, recoveryRequestPage(look, { action: request.url, csrf: requestCsrf(binding), back: backTo(returnTo) }));
   });
 
   app.post<{ Body: Form }>('/recovery', { schema: { hide: true } }, async (request, reply) => {
@@ -52,6 +54,7 @@ export function recoveryPageRoutes(app: FastifyInstance, ctx: AppContext): void 
       const page = recoveryRequestPage(look, {
         action: request.url,
         csrf: form.csrf ?? '',
+        back: backTo(returnTo),
         email,
         error: look.t('recovery.email_invalid'),
       });
@@ -128,13 +131,12 @@ export function recoveryPageRoutes(app: FastifyInstance, ctx: AppContext): void 
       return signInAndReturn(ctx, reply, reset.user, { returnTo: flow.return_to, amr: ['pwd'] }, actorOf(request));
     }
     // A second factor stays a second factor: sign in again with the new password and the factor (decision 156).
-    const back = safeReturn(flow.return_to);
     return sendPage(
       reply,
       messagePage(look, {
         title: look.t('recovery.done_title'),
         message: look.t('recovery.done_sign_in'),
-        link: { href: back === '/account' ? '/account/sign-in' : back, label: look.t('recovery.continue_sign_in') },
+        link: { href: backTo(flow.return_to), label: look.t('recovery.continue_sign_in') },
       }),
     );
   });
