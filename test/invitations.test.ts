@@ -153,6 +153,11 @@ describe('invitations and temporary passwords', () => {
     const weak = await browser.submit(link, action, { ...fields, password: 'short' });
     assert.equal(weak.response.status, 400);
     assert.match(await weak.response.text(), /role="alert"/);
+    const inspected = await gh.request('POST', '/api/v1/flows/invitation/inspect', { body: { token: tokenOf(link) } });
+    assert.equal(inspected.status, 200);
+    assert.equal(inspected.body.mode, 'activate');
+    assert.equal(inspected.body.email, email);
+    assert.equal(inspected.body.tenant_name, 'ACME');
     const api = await gh.request('POST', '/api/v1/flows/invitation/accept', { body: { token: tokenOf(link), password: CHOSEN } });
     assert.equal(api.status, 204, JSON.stringify(api.body));
     assert.equal((await gh.request('POST', '/api/v1/session', { body: { username: email, password: CHOSEN } })).status, 200);

@@ -165,7 +165,11 @@ describe('account recovery', () => {
     const { email } = await newUser();
     await forgot(email);
     const token = tokenIn((await mailTo(email)).text, '/recovery/reset');
+    const inspected = await gh.request('POST', '/api/v1/flows/recovery/inspect', { body: { token } });
+    assert.equal(inspected.status, 200);
+    assert.equal(inspected.body.email, email, 'inspecting spends nothing');
     assert.equal((await reset(token)).status, 204);
+    assert.equal((await gh.request('POST', '/api/v1/flows/recovery/inspect', { body: { token } })).body.error, 'link_invalid');
     const again = await reset(token, 'yet-another-password-1');
     assert.equal(again.status, 400);
     assert.equal(again.body.error, 'link_invalid');

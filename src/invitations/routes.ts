@@ -9,6 +9,7 @@ import {
   inviteToTenant,
   inviteUser,
   listTenantInvitations,
+  peekInvitation,
   publicInvitation,
   revokeTenantInvitation,
   revokeUserInvitation,
@@ -130,6 +131,39 @@ export const invitationRoutes =
       async (request, reply) => {
         await revokeTenantInvitation(ctx, scopeOf(request), actorOf(request), request.params.id, request.params.flowId);
         return reply.status(204).send(null);
+      },
+    );
+
+    app.post(
+      '/flows/invitation/inspect',
+      {
+        schema: {
+          tags,
+          summary: 'What an invitation link is for, without spending it (for a custom page): mode, email, tenant, expiry',
+          body: Type.Object({ token: LinkToken }, { additionalProperties: false }),
+          response: {
+            200: Type.Object({
+              id: Type.String(),
+              mode: Type.Union([Type.Literal('activate'), Type.Literal('join')]),
+              email: Type.String(),
+              tenant_id: Nullable(Id),
+              tenant_name: Type.String(),
+              expires_at: Timestamp,
+            }),
+            ...errorResponses,
+          },
+        },
+      },
+      async (request) => {
+        const { flow, user, mode, tenantName } = await peekInvitation(ctx, request.body.token);
+        return {
+          id: flow.id,
+          mode,
+          email: user.email,
+          tenant_id: flow.tenant_id,
+          tenant_name: tenantName,
+          expires_at: flow.expires_at.toISOString(),
+        };
       },
     );
 

@@ -6,7 +6,7 @@ import { actorOf, requireAccess, scopeOf } from '../http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams } from '../http/schemas.js';
 import { endUserAccess } from '../sessions/revoke-access.js';
 import { assertManageable } from '../users/users.js';
-import { applicationTenant, requestRecovery, resetPassword, sendRecoveryLink } from './recovery.js';
+import { applicationTenant, peekRecovery, requestRecovery, resetPassword, sendRecoveryLink } from './recovery.js';
 
 const tags = ['recovery'];
 const Accepted = Type.Object({ message: Type.String() });
@@ -40,6 +40,25 @@ export const recoveryRoutes =
         const tenantId = await applicationTenant(ctx, client_id);
         await requestRecovery(ctx, { email, tenantId, locale: ui_locales ?? null }, actorOf(request));
         return reply.status(202).send({ message: SENT });
+      },
+    );
+
+    app.post(
+      '/flows/recovery/inspect',
+      {
+        schema: {
+          tags,
+          summary: 'Whether a reset link is still good, without spending it (for a custom page): its account and expiry',
+          body: Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+          response: {
+            200: Type.Object({ id: Type.String(), email: Type.String(), expires_at: Type.String({ format: 'date-time' }) }),
+            ...errorResponses,
+          },
+        },
+      },
+      async (request) => {
+        const { flow, user } = await peekRecovery(ctx, request.body.token);
+        return { id: flow.id, email: user.email, expires_at: flow.expires_at.toISOString() };
       },
     );
 
