@@ -115,10 +115,7 @@ describe('account recovery', () => {
     assert.deepEqual(a, { ...b, headers: a.headers });
     await mailTo(known.email);
     await deliverEmails(gh.ctx);
-    assert.equal(
-      smtp.messages.some((m) => m.to === unknown),
-      false,
-    );
+    await assert.rejects(smtp.next(unknown, 500), /No email/, 'nothing is sent to an unknown address');
     // The hosted page too: the same words for both, only the address typed differs.
     const pages = await Promise.all(
       [known.email, unknown].map(async (email) => {
@@ -210,9 +207,9 @@ describe('account recovery', () => {
   it('sends at most five emails an hour to one address, answering the same', async () => {
     const { email } = await newUser();
     for (let i = 0; i < 6; i++) assert.equal((await forgot(email)).status, 202);
+    for (let i = 0; i < 5; i++) await mailTo(email);
     await deliverEmails(gh.ctx);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.equal(smtp.messages.filter((m) => m.to === email).length, 5);
+    await assert.rejects(smtp.next(email, 500), /No email/, 'no sixth email');
   });
 
   it('a reset ends every session and refresh token of the user, and the password lockout', async () => {
