@@ -289,6 +289,30 @@ describe('account recovery', () => {
     assert.equal((await reset(token)).status, 204);
   });
 
+  it('a reset clears a required password change, and the password history applies to it', async () => {
+    const email = `temp${++counter}@acme.test`;
+    await gh.createUser(acme.token, { email, password: PASSWORD, temporary: true });
+    assert.equal(
+      (await gh.request('POST', '/api/v1/session', { body: { username: email, password: PASSWORD } })).body.error,
+      'password_change_required',
+    );
+    const policy = await gh.request('PATCH', `/api/v1/tenants/${acme.tenantId}/policies`, {
+      token: acme.token,
+      body: { password: { history: 3 } },
+    });
+    assert.equal(policy.status, 200, JSON.stringify(policy.body));
+    try {
+      await forgot(email);
+      const token = tokenIn((await mailTo(email)).text, '/recovery/reset');
+      const reused = await reset(token, PASSWORD);
+      assert.equal(reused.body.error, 'password_reused');
+      assert.equal((await reset(token)).status, 204, 'the refused password spent nothing');
+      assert.equal((await gh.request('POST', '/api/v1/session', { body: { username: email, password: NEW_PASSWORD } })).status, 200);
+    } finally {
+      await gh.request('PATCH', `/api/v1/tenants/${acme.tenantId}/policies`, { token: acme.token, body: { password: { history: 0 } } });
+    }
+  });
+
   it('administrator-triggered reset: the home tenant’s administrator sends the link; another tenant’s may not', async () => {
     const { id, email } = await newUser();
     const joined = await gh.request('POST', `/api/v1/tenants/${other.tenantId}/members`, {
