@@ -78,6 +78,10 @@ export const ERROR_STATUS = {
   // passwordless sign-in (src/passwordless/)
   passwordless_disabled: 403,
   link_wrong_browser: 403,
+  // invitations and recovery (src/invitations/, src/recovery/)
+  not_pending: 409,
+  invitation_wrong_account: 403,
+  invalid_invitation: 400,
   // 401 / 403: who you are and what you may do
   unauthorized: 401,
   csrf_failed: 403,

@@ -71,6 +71,12 @@ export const AUDIT_ACTIONS = [
   'iam.user.signedUp',
   'iam.user.emailVerified',
   'iam.user.verificationEmailSent',
+  // Invitations and recovery (src/invitations/, src/recovery/)
+  'iam.user.invited',
+  'iam.user.invitationRevoked',
+  'iam.user.invitationAccepted',
+  'iam.user.passwordResetRequested',
+  'iam.user.passwordReset',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

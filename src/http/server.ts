@@ -12,6 +12,7 @@ import type { AppContext } from '../context.js';
 import { emailRoutes } from '../email/routes.js';
 import { AppError } from '../errors.js';
 import { incidentRoutes } from '../incidents/routes.js';
+import { invitationRoutes } from '../invitations/routes.js';
 import { ipBlockHook, ipBlockRoutes } from '../ip-blocks/routes.js';
 import { keyRoutes } from '../keys/routes.js';
 import { memberRoutes } from '../memberships/routes.js';
@@ -28,6 +29,7 @@ import { policyRoutes } from '../policies/routes.js';
 import { unblockPages } from '../protection/pages.js';
 import { lockoutRoutes } from '../protection/routes.js';
 import { closeProtectionStore } from '../protection/store.js';
+import { recoveryRoutes } from '../recovery/routes.js';
 import { registrationRoutes } from '../registration/routes.js';
 import { roleApiPermissionRoutes } from '../roles/api-permission-routes.js';
 import { roleRoutes } from '../roles/routes.js';
@@ -136,6 +138,8 @@ export async function createServer(ctx: AppContext) {
       await api.register(devSmsRoutes(ctx));
       await api.register(registrationRoutes(ctx));
       await api.register(passwordlessRoutes(ctx));
+      await api.register(invitationRoutes(ctx));
+      await api.register(recoveryRoutes(ctx));
     },
     { prefix: '/api/v1' },
   );

@@ -1,7 +1,9 @@
 import { COMMON } from './messages/common.js';
 import { EMAILS } from './messages/emails.js';
+import { INVITATION } from './messages/invitation.js';
 import { MFA } from './messages/mfa.js';
 import { PASSWORDLESS } from './messages/passwordless.js';
+import { RECOVERY } from './messages/recovery.js';
 import { SIGN_IN } from './messages/sign-in.js';
 import { SIGNUP } from './messages/signup.js';
 
@@ -13,7 +15,7 @@ import { SIGNUP } from './messages/signup.js';
  *
  * Placeholders are `{name}`; values are plain text (pages escape them, emails' HTML part too).
  */
-const AREAS = [COMMON, SIGN_IN, MFA, EMAILS, SIGNUP, PASSWORDLESS] as const;
+const AREAS = [COMMON, SIGN_IN, MFA, EMAILS, SIGNUP, PASSWORDLESS, RECOVERY, INVITATION] as const;
 
 export const LOCALES = ['en', 'de'] as const;
 export type Locale = (typeof LOCALES)[number];

@@ -168,7 +168,7 @@ export async function startPasswordless(ctx: AppContext, input: StartInput, acto
     };
     if (!recipient || !user) {
       // Nobody to send to: render the message anyway (through this transaction), so the answer takes about as long.
-      if (method !== 'sms_code') await renderEmail({ ...ctx, db: trx }, email);
+      if (method !== 'sms_code') await renderEmail(ctx, email, trx);
       return created.flow;
     }
     if (method === 'sms_code') {

@@ -10,12 +10,15 @@ import { authenticate, sessionFromToken } from '../sessions/sessions.js';
 import type { Organization } from '../tokens/organizations.js';
 import { accountRoutes } from './account-routes.js';
 import { type PageLook, pageLook, returningSession } from './flow-kit.js';
+import { forcedPasswordRoutes, showForcedChange } from './forced-password-routes.js';
 import { PAGE_HEADERS } from './html.js';
 import { interactionLook, pageOf } from './interaction-look.js';
 import { continueSignIn, interactionMfaRoutes, type PageKit } from './interaction-mfa.js';
+import { invitationPageRoutes } from './invitation-routes.js';
 import { errorText } from './page-errors.js';
 import { consentPage, errorPage, organizationPage, type PageContext, signInPage, tooManyAttemptsText } from './pages.js';
 import { passwordlessPages } from './passwordless-routes.js';
+import { recoveryPageRoutes } from './recovery-routes.js';
 import { signInLinks } from './sign-in-links.js';
 import { emailNotVerifiedPage, signupRoutes } from './signup-routes.js';
 
@@ -64,6 +67,9 @@ export const uiRoutes =
     accountRoutes(app, ctx);
     signupRoutes(app, ctx, oidc);
     passwordlessPages(app, ctx, oidc);
+    forcedPasswordRoutes(app, ctx, oidc, kit);
+    recoveryPageRoutes(app, ctx);
+    invitationPageRoutes(app, ctx);
 
     /** What comes after the login step: an organization when one is needed, consent when due, or straight back. */
     async function afterLogin(request: FastifyRequest, reply: FastifyReply, it: Interaction, chosen?: string) {
@@ -172,6 +178,10 @@ export const uiRoutes =
         if (error instanceof AppError && error.code === 'email_not_verified') {
           const where = { username, returnTo: `/interaction/${it.uid}`, tenantId: it.client.tenantId };
           return emailNotVerifiedPage(ctx, request, reply, { ...where, ...(it.uiLocales && { uiLocales: it.uiLocales }) });
+        }
+        // A temporary password: the right one, but a new one first (decision 157).
+        if (error instanceof AppError && error.code === 'password_change_required') {
+          return showForcedChange(ctx, request, reply, it, username);
         }
         if (!(error instanceof AppError) || (error.status !== 401 && error.code !== 'too_many_attempts')) throw error;
         const refused = error.code === 'too_many_attempts';

@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../context.js';
 import { actorOf, requireAccess, requireMfaSession, requireSession, scopeOf } from '../http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams, PageOf, SESSION } from '../http/schemas.js';
+import { inviteUser } from '../invitations/invitations.js';
 import { changeOwnPassword } from './password.js';
 import { ProfilePatch, toUser, User, UserCreate, UserPatch, UserQuery } from './schema.js';
 import { createUser, deleteUser, getUser, listUsers, updateMe, updateUser } from './users.js';
@@ -91,7 +92,11 @@ export const userRoutes =
         },
         onRequest: requireAccess(ctx, { system: 'iam.account.create', tenant: 'tenant.account.create' }),
       },
-      async (request, reply) => reply.status(201).send(toUser(await createUser(ctx, scopeOf(request), actorOf(request), request.body))),
+      async (request, reply) => {
+        const user = await createUser(ctx, scopeOf(request), actorOf(request), request.body);
+        if (request.body.invite) await inviteUser(ctx, scopeOf(request), actorOf(request), user.id);
+        return reply.status(201).send(toUser(user));
+      },
     );
 
     app.get(

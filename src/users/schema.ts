@@ -32,6 +32,10 @@ export const UserCreate = Type.Object(
     roles: Type.Optional(Type.Array(Id, { maxItems: 100, description: 'Role ids for the membership in the home tenant (default USER)' })),
     tenant: Type.Optional(Type.String({ format: 'uuid', description: 'Home tenant (system administrators only)' })),
     username: Username,
+    invite: Type.Optional(
+      Type.Boolean({ description: 'Without a password: the user stays pending and is emailed an invitation link to set one (7 days)' }),
+    ),
+    temporary: Type.Optional(Type.Boolean({ description: 'With a password: it must be changed at the first sign-in' })),
     ...profile,
   },
   { additionalProperties: false },

@@ -39,9 +39,13 @@ export interface UserInput extends Profile {
   roles?: string[];
   /** System scope only: the home tenant; in tenant scope it is the caller's tenant. */
   tenant?: string;
+  /** Emailed an invitation to set the password (no password given; the route sends it). */
+  invite?: boolean;
+  /** The password is temporary: it must be changed at the first sign-in. */
+  temporary?: boolean;
 }
 
-export type UserPatch = Partial<Omit<UserInput, 'roles' | 'tenant'>>;
+export type UserPatch = Partial<Omit<UserInput, 'roles' | 'tenant' | 'invite' | 'temporary'>>;
 
 export interface UserFilter {
   email?: string | undefined;
@@ -111,6 +115,12 @@ export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, in
   if (input.roles && !homeTenantId) {
     throw new AppError('missing_field', 'Roles are held in a tenant: name it in "tenant"', { field: 'tenant' });
   }
+  if (input.temporary && input.password === undefined) {
+    throw new AppError('missing_field', 'A temporary password needs "password"', { field: 'password' });
+  }
+  if (input.invite && (input.password !== undefined || (input.status !== undefined && input.status !== 'pending'))) {
+    throw new AppError('invalid_field', 'An invited user chooses the password: give no "password" or "status"', { field: 'invite' });
+  }
   if (input.password !== undefined) await assertPasswordAllowed(ctx, homeTenantId, input.password, input);
   const passwordHash = input.password === undefined ? null : await ctx.passwords.hash(input.password);
   const { history } = await passwordPolicyFor(ctx, homeTenantId);
@@ -130,6 +140,7 @@ export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, in
         status: input.status ?? (passwordHash ? 'active' : 'pending'),
         home_tenant_id: homeTenantId,
         password_hash: passwordHash,
+        password_reset_required: input.temporary === true,
         user_metadata: JSON.stringify(input.user_metadata ?? {}),
         app_metadata: JSON.stringify(input.app_metadata ?? {}),
         created_at: now,
