@@ -63,6 +63,10 @@ export const AUDIT_ACTIONS = [
   'iam.ip.blockDeleted',
   'iam.key.retired',
   'iam.application.tokensRevoked',
+  // Hosted account pages
+  'iam.user.emailChangeRequested',
+  'iam.user.emailChanged',
+  'iam.oauth.consentRevoked',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -1,3 +1,4 @@
+import { ACCOUNT } from './messages/account.js';
 import { COMMON } from './messages/common.js';
 
 /**
@@ -8,7 +9,7 @@ import { COMMON } from './messages/common.js';
  *
  * Placeholders are `{name}`; values are plain text (pages escape them, emails' HTML part too).
  */
-const AREAS = [COMMON] as const;
+const AREAS = [COMMON, ACCOUNT] as const;
 
 export const LOCALES = ['en', 'de'] as const;
 export type Locale = (typeof LOCALES)[number];
