@@ -45,6 +45,8 @@ export async function startEmailChange(
   await assertFree(ctx, email, user.id);
   const locale = localeOf(user);
   return ctx.db.transaction().execute(async (trx) => {
+    // The email's branding is read in this transaction (one connection on PGlite: ctx.db would wait for it).
+    const inTrx = { ...ctx, db: trx };
     await closeFlows(trx, ctx, user.id, ['email_change']);
     const { flow, link, code } = await createFlow(trx, ctx, {
       kind: 'email_change',
@@ -59,7 +61,7 @@ export async function startEmailChange(
       code: true,
     });
     const common = { tenantId: user.home_tenant_id, locale, name: user.given_name ?? user.name };
-    await sendEmail(trx, ctx, {
+    await sendEmail(trx, inTrx, {
       ...common,
       to: email,
       subject: 'account.email_change_confirm_subject',
@@ -70,7 +72,7 @@ export async function startEmailChange(
       },
       code: code as string,
     });
-    await sendEmail(trx, ctx, {
+    await sendEmail(trx, inTrx, {
       ...common,
       to: user.email,
       subject: 'account.email_change_notice_subject',
@@ -99,7 +101,8 @@ async function applyEmailChange(ctx: AppContext, actor: Actor, flow: Flow): Prom
         .forUpdate()
         .executeTakeFirst();
       if (!before) throw new AppError('flow_not_found', 'This account no longer exists');
-      await assertFree({ ...ctx, db: trx }, newEmail, before.id);
+      const inTrx = { ...ctx, db: trx };
+      await assertFree(inTrx, newEmail, before.id);
       const user = await trx
         .updateTable('users')
         .set({ email: newEmail, email_verified: true, updated_at: ctx.clock.now() })
@@ -108,7 +111,7 @@ async function applyEmailChange(ctx: AppContext, actor: Actor, flow: Flow): Prom
         .executeTakeFirstOrThrow();
       await advanceFlow(trx, ctx, flow, { state: 'done' });
       const locale = localeOf(user);
-      await sendEmail(trx, ctx, {
+      await sendEmail(trx, inTrx, {
         to: before.email,
         tenantId: user.home_tenant_id,
         locale,
