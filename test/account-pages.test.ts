@@ -161,9 +161,38 @@ describe('the hosted account area (/account)', () => {
     assert.equal(reused.status, 400);
     assert.match(await reused.text(), /This link is not valid/);
 
+    const token = new URL(link).searchParams.get('token') as string;
+    assert.ok(!gh.logs.some((line) => line.includes(token)), 'the link token is never logged');
     const events = await gh.auditEvents(acme.token, { action: 'iam.user.emailChanged', target: id });
     assert.equal(events.length, 1);
     assert.deepEqual([events[0]?.details.old_email, events[0]?.details.new_email], [email, 'new1@elsewhere.test']);
+  });
+
+  it('confirms an email change with the code typed on the page', async () => {
+    const { id, email, browser } = await signedInUser();
+    const form = formTo((await open(browser, '/account/email')).text, '/account/email');
+    const sent = await submit(browser, '/account/email', form.action, {
+      ...form.fields,
+      email: 'typed@elsewhere.test',
+      password: PASSWORD,
+    });
+    await deliverEmails(gh.ctx);
+    await peer.next(email);
+    const code = codeIn((await peer.next('typed@elsewhere.test')).text);
+    const codeForm = formTo(sent.text, '/account/email/code');
+    const wrong = await submit(browser, '/account/email', codeForm.action, {
+      ...codeForm.fields,
+      code: code === '000000' ? '111111' : '000000',
+    });
+    assert.equal(wrong.response.status, 401);
+    assert.match(wrong.text, /That code is not right/);
+    const forged = await submit(browser, '/account/email', codeForm.action, { flow: codeForm.fields.flow as string, code });
+    assert.equal(forged.response.status, 403);
+    const done = await submit(browser, '/account/email', codeForm.action, { ...codeForm.fields, code });
+    assert.equal(done.url, `${gh.issuer}/account/email?notice=email_changed`);
+    assert.match(done.text, /Your email address is typed@elsewhere\.test/);
+    const user = await gh.ctx.db.selectFrom('users').select('email').where('id', '=', id).executeTakeFirstOrThrow();
+    assert.equal(user.email, 'typed@elsewhere.test');
   });
 
   it('confirms an email change with the code through the API twin, and refuses a wrong, an expired or a taken one', async () => {

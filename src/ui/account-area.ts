@@ -1,91 +1,25 @@
 import { Value } from '@sinclair/typebox/value';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { listConsentedApplications, revokeConsent } from '../account/applications.js';
 import { deleteOwnAccount, deletionAllowed } from '../account/deletion.js';
-import { confirmEmailChangeCode, confirmEmailChangeLink, pendingEmailChange, startEmailChange } from '../account/email-change.js';
 import type { AppContext } from '../context.js';
 import { AppError, notFound } from '../errors.js';
-import { peekLink } from '../flows/flows.js';
-import { actorOf } from '../http/guards.js';
-import type { MessageKey, Translate } from '../i18n/index.js';
 import { isUuid } from '../ids.js';
 import { clearSessionCookie } from '../sessions/cookie.js';
 import { listSessions, revokeOwnSession } from '../sessions/manage.js';
-import { type ActiveSession, signOut } from '../sessions/sessions.js';
+import { signOut } from '../sessions/sessions.js';
 import { changeOwnPassword } from '../users/password.js';
 import { ProfilePatch } from '../users/schema.js';
 import { updateMe } from '../users/users.js';
-import {
-  type AccountLook,
-  applicationsPage,
-  deletePage,
-  emailConfirmPage,
-  emailPage,
-  goodbyePage,
-  passwordPage,
-  profilePage,
-  sessionsPage,
-} from './account-area-pages.js';
-import { accountSession } from './account-session.js';
-import { type Form, pageLook, sendPage } from './flow-kit.js';
-
-/** Fixed notices by key (never text from the query string). */
-const NOTICES: Record<string, MessageKey> = {
-  saved: 'account.notice_saved',
-  email_sent: 'account.notice_email_sent',
-  email_changed: 'account.notice_email_changed',
-  password_changed: 'account.notice_password_changed',
-  session_revoked: 'account.notice_session_revoked',
-  app_revoked: 'account.notice_app_revoked',
-};
-
-/** Error codes with words of their own in the catalog; any other refusal shows its message. */
-const ERRORS: Partial<Record<string, MessageKey>> = {
-  invalid_credentials: 'account.error_password',
-  email_taken: 'account.error_email_taken',
-  invalid_email: 'account.error_invalid_email',
-  email_unchanged: 'account.error_email_unchanged',
-  invalid_code: 'account.error_code',
-  flow_expired: 'account.error_flow_expired',
-  flow_not_found: 'account.error_flow_expired',
-  flow_state: 'account.error_flow_expired',
-  link_invalid: 'common.link_invalid',
-  link_expired: 'common.link_expired',
-  too_many_attempts: 'account.error_too_many',
-  invalid_field: 'account.error_invalid_field',
-  password_mismatch: 'account.error_password_mismatch',
-  account_deletion_disabled: 'account.delete_disabled',
-  last_system_administrator: 'account.delete_last_admin',
-};
-export const errorText = (t: Translate, error: AppError) => {
-  const key = ERRORS[error.code];
-  return key ? t(key) : error.message;
-};
-
-const noticeOf = (t: Translate, query: unknown) => {
-  const key = NOTICES[String((query as { notice?: unknown }).notice ?? '')];
-  return key ? t(key) : undefined;
-};
+import { applicationsPage, deletePage, goodbyePage, passwordPage, profilePage, sessionsPage } from './account-area-pages.js';
+import { accountEmailRoutes } from './account-email.js';
+import { accountSession, attemptOn as attempt, noticeOf } from './account-session.js';
+import { type Form, sendPage } from './flow-kit.js';
 
 /** The account area's sections besides security (src/ui/account-routes.ts): each a page and a form, thin over the domain functions. */
 export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
   const { signedIn } = accountSession(ctx);
   const hide = { schema: { hide: true } };
-
-  /** Runs a change; a refusal (a 4xx) shows the page again with its message. */
-  async function attempt(
-    reply: FastifyReply,
-    look: AccountLook,
-    change: () => Promise<FastifyReply>,
-    again: (error: string) => string | Promise<string>,
-  ) {
-    try {
-      return await change();
-    } catch (error) {
-      if (!(error instanceof AppError) || error.status >= 500 || error.code === 'csrf_failed') throw error;
-      return sendPage(reply, await again(errorText(look.t, error)), error.status);
-    }
-  }
 
   // Profile (home)
   app.get('/account', hide, async (request, reply) => {
@@ -119,82 +53,7 @@ export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
     );
   });
 
-  // Email
-  const showEmail = async (look: AccountLook, active: ActiveSession, state: { error?: string; notice?: string; email?: string }) => {
-    const pending = await pendingEmailChange(ctx, active.user.id);
-    return emailPage(look, active.user, { ...state, ...(pending && { pending: { id: pending.id, email: pending.email as string } }) });
-  };
-
-  app.get('/account/email', hide, async (request, reply) => {
-    const s = await signedIn(request, reply, { stepUp: true });
-    if (!s.active) return s.redirect;
-    return sendPage(reply, await showEmail(s.look, s.active, { notice: noticeOf(s.look.t, request.query) }));
-  });
-
-  app.post<{ Body: Form }>('/account/email', hide, async (request, reply) => {
-    const form = request.body ?? {};
-    const s = await signedIn(request, reply, { form, stepUp: true });
-    if (!s.active) return s.redirect;
-    const { active, actor, look } = s;
-    return attempt(
-      reply,
-      look,
-      async () => {
-        await startEmailChange(ctx, actor, active.user, { email: form.email ?? '', password: form.password ?? '' });
-        return reply.redirect('/account/email?notice=email_sent', 303);
-      },
-      (error) => showEmail(look, active, { error, email: form.email ?? '' }),
-    );
-  });
-
-  app.post<{ Body: Form }>('/account/email/code', hide, async (request, reply) => {
-    const form = request.body ?? {};
-    const s = await signedIn(request, reply, { form, stepUp: true });
-    if (!s.active) return s.redirect;
-    const { active, actor, look } = s;
-    return attempt(
-      reply,
-      look,
-      async () => {
-        await confirmEmailChangeCode(ctx, actor, active.user.id, form.flow ?? '', (form.code ?? '').replace(/\s+/g, ''));
-        return reply.redirect('/account/email?notice=email_changed', 303);
-      },
-      async (error) => {
-        // The page shows the account as it is now (the change may have failed at confirmation).
-        const fresh = {
-          ...active,
-          user: (await ctx.db.selectFrom('users').selectAll().where('id', '=', active.user.id).executeTakeFirst()) ?? active.user,
-        };
-        return showEmail(look, fresh, { error });
-      },
-    );
-  });
-
-  // The emailed link: a page with a button (mail scanners follow links; they do not submit forms).
-  app.get<{ Querystring: { token?: string } }>('/account/email/confirm', hide, async (request, reply) => {
-    const token = request.query.token ?? '';
-    try {
-      const flow = await peekLink(ctx.db, ctx, token, 'email_change');
-      const look = await pageLook(ctx, request, { tenantId: flow.tenant_id, userLocale: flow.locale });
-      return sendPage(reply, emailConfirmPage(look, { token, email: flow.email as string }));
-    } catch (error) {
-      if (!(error instanceof AppError) || error.status >= 500) throw error;
-      const look = await pageLook(ctx, request);
-      return sendPage(reply, emailConfirmPage(look, { error: errorText(look.t, error) }), error.status);
-    }
-  });
-
-  app.post<{ Body: Form }>('/account/email/confirm', hide, async (request, reply) => {
-    try {
-      const user = await confirmEmailChangeLink(ctx, actorOf(request), request.body?.token ?? '');
-      const look = await pageLook(ctx, request, { tenantId: user.home_tenant_id, userLocale: user.locale });
-      return sendPage(reply, emailConfirmPage(look, { done: user.email }));
-    } catch (error) {
-      if (!(error instanceof AppError) || error.status >= 500) throw error;
-      const look = await pageLook(ctx, request);
-      return sendPage(reply, emailConfirmPage(look, { error: errorText(look.t, error) }), error.status);
-    }
-  });
+  accountEmailRoutes(app, ctx);
 
   // Password
   app.get('/account/password', hide, async (request, reply) => {

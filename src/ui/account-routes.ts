@@ -18,9 +18,9 @@ import { beginStep, endStep, keepPending, loadStep, loginClaims } from '../mfa/s
 import { brandingOf } from '../oidc/pages.js';
 import { tenantPolicies } from '../policies/policies.js';
 import { type ActiveSession, recordSessionAmr } from '../sessions/sessions.js';
-import { accountAreaRoutes, errorText } from './account-area.js';
+import { accountAreaRoutes } from './account-area.js';
 import { addTotpPage, confirmOobPage, securityPage } from './account-pages.js';
-import { accountSession } from './account-session.js';
+import { accountSession, errorText } from './account-session.js';
 import { accountSignInRoutes } from './account-sign-in.js';
 import { type Branding, newNonce, PAGE_HEADERS, scriptPageHeaders } from './html.js';
 import { type Form, parseCredential } from './mfa-flow.js';
