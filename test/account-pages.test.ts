@@ -76,6 +76,16 @@ describe('the hosted account area (/account)', () => {
     for (const section of ['/account', '/account/email', '/account/password', '/account/security', '/account/applications']) {
       assert.match(landed.text, new RegExp(`href="${section}"`), `the navigation links ${section}`);
     }
+    // Signing out ends the session; the pages send the browser to the sign-in again.
+    const signOut = formTo(landed.text, '/account/sign-out');
+    const out = await browser.fetch(`${gh.issuer}/account/sign-out`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(signOut.fields).toString(),
+    });
+    assert.equal(out.status, 303);
+    assert.equal(out.headers.get('location'), '/account/sign-in');
+    assert.equal((await browser.fetch(`${gh.issuer}/account`)).status, 303);
   });
 
   it('changes the profile on the page (CSRF checked) and through PATCH /api/v1/users/me, and speaks German when the user does', async () => {
@@ -101,7 +111,7 @@ describe('the hosted account area (/account)', () => {
     assert.match(saved.text, /<h1>Ihr Profil<\/h1>/);
     assert.match(saved.text, /Ihr Profil wurde gespeichert/);
     assert.match(saved.text, /value="Jana"/);
-    assert.match(saved.text, /<option value="de" selected>/);
+    assert.match(saved.text, /<option value="de" lang="de" selected>/);
     const security = await open(browser, '/account/security');
     assert.match(security.text, /Anmeldung und Sicherheit/);
 

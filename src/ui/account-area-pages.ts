@@ -65,7 +65,8 @@ export function profilePage(look: AccountLook, user: User, state: FormState & { 
   const { t } = look;
   const v = (name: 'given_name' | 'family_name' | 'name' | 'phone') => state.values?.[name] ?? user[name] ?? '';
   const locale = state.values?.locale ?? user.locale ?? '';
-  const option = (value: string, label: string) => html`<option value="${value}"${locale === value ? ' selected' : ''}>${label}</option>`;
+  const option = (value: string, label: string, lang?: string) =>
+    html`<option value="${value}"${lang ? html` lang="${lang}"` : ''}${locale === value ? ' selected' : ''}>${label}</option>`;
   const field = (name: 'given_name' | 'family_name' | 'name' | 'phone', label: MessageKey, autocomplete: string, type = 'text') =>
     html`<label for="${name}">${t(label)}</label>
   <input type="${type}" id="${name}" name="${name}" value="${v(name)}" autocomplete="${autocomplete}"${described(state.error)}>`;
@@ -83,7 +84,7 @@ ${noticeBox(state.notice)}
   ${field('name', 'account.display_name', 'name')}
   ${field('phone', 'account.phone', 'tel', 'tel')}
   <label for="locale">${t('account.language')}</label>
-  <select id="locale" name="locale">${option('', t('account.language_auto'))}${option('en', 'English')}${option('de', 'Deutsch')}</select>
+  <select id="locale" name="locale">${option('', t('account.language_auto'))}${option('en', 'English', 'en')}${option('de', 'Deutsch', 'de')}</select>
   ${user.username ? html`<p>${t('account.username_is', { username: user.username })}</p>` : ''}
   <button type="submit">${t('account.save')}</button>
 </form>`,
