@@ -54,6 +54,11 @@ export const ERROR_STATUS = {
   invalid_csv_header: 400,
   invalid_import_file: 400,
   passphrase_required: 400,
+  // hosted account pages (src/account/)
+  email_unchanged: 400,
+  password_mismatch: 400,
+  account_deletion_disabled: 403,
+  last_system_administrator: 409,
   // MFA (src/mfa/)
   factor_not_allowed: 400,
   invalid_phone_number: 400,

@@ -170,7 +170,9 @@ describe('the hosted account page for second factors (/account/security)', () =>
     const wrong = await other.submit(mfa.url, answer.action, { ...answer.fields, code: code === '000000' ? '111111' : '000000' });
     assert.equal(wrong.response.status, 401);
     const done = await other.submit(mfa.url, answer.action, { ...answer.fields, code });
-    assert.equal(done.url, security);
-    assert.match(await done.response.text(), /Email codes/);
+    // Opened directly (not on the way to a page), the account sign-in ends at the account home.
+    assert.equal(done.url, `${gh.issuer}/account`);
+    assert.match(await done.response.text(), /Your profile/);
+    assert.match(await (await other.fetch(security)).text(), /Email codes/);
   });
 });

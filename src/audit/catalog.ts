@@ -77,6 +77,10 @@ export const AUDIT_ACTIONS = [
   'iam.user.invitationAccepted',
   'iam.user.passwordResetRequested',
   'iam.user.passwordReset',
+  // Hosted account pages
+  'iam.user.emailChangeRequested',
+  'iam.user.emailChanged',
+  'iam.oauth.consentRevoked',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -4,6 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError } from 'fastify';
 import { NoResultError } from 'kysely';
 import { accessReviewRoutes } from '../access-review/routes.js';
+import { accountApiRoutes } from '../account/routes.js';
 import { apiRoutes } from '../apis/routes.js';
 import { applicationRoutes } from '../applications/routes.js';
 import { auditRoutes } from '../audit/routes.js';
@@ -135,6 +136,7 @@ export async function createServer(ctx: AppContext) {
       await api.register(accessReviewRoutes(ctx));
       await api.register(sessionMfaRoutes(ctx));
       await api.register(mfaRoutes(ctx));
+      await api.register(accountApiRoutes(ctx));
       await api.register(devSmsRoutes(ctx));
       await api.register(registrationRoutes(ctx));
       await api.register(passwordlessRoutes(ctx));

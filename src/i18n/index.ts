@@ -1,3 +1,4 @@
+import { ACCOUNT } from './messages/account.js';
 import { COMMON } from './messages/common.js';
 import { EMAILS } from './messages/emails.js';
 import { INVITATION } from './messages/invitation.js';
@@ -15,7 +16,7 @@ import { SIGNUP } from './messages/signup.js';
  *
  * Placeholders are `{name}`; values are plain text (pages escape them, emails' HTML part too).
  */
-const AREAS = [COMMON, SIGN_IN, MFA, EMAILS, SIGNUP, PASSWORDLESS, RECOVERY, INVITATION] as const;
+const AREAS = [COMMON, SIGN_IN, MFA, EMAILS, SIGNUP, PASSWORDLESS, RECOVERY, INVITATION, ACCOUNT] as const;
 
 export const LOCALES = ['en', 'de'] as const;
 export type Locale = (typeof LOCALES)[number];

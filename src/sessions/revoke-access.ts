@@ -27,12 +27,34 @@ export async function endUserAccess(trx: Db, source: AuditSource, userId: string
   // Sign-ins half done (password proved, second factor pending) end too.
   await trx.deleteFrom('mfa_tokens').where('user_id', '=', userId).execute();
   await trx.deleteFrom('mfa_interactions').where('user_id', '=', userId).execute();
-  const grants = await trx
+  const { grants, notices, engineSessions } = await endOAuthGrants(trx, source, userId);
+  if (engineSessions.length > 0) {
+    await trx
+      .deleteFrom('oidc_models')
+      .where('model', '=', 'Session')
+      .where(
+        'id',
+        'in',
+        engineSessions.map((s) => s.id),
+      )
+      .execute();
+  }
+  return { sessions: sessions.length, grants, notices };
+}
+
+/**
+ * Revokes a user's OAuth grants (all, or one application's) inside the caller's
+ * transaction, queueing a back-channel logout for each application with a logout URI.
+ * Returns the engine's browser sessions of the user (endUserAccess ends them too).
+ */
+export async function endOAuthGrants(trx: Db, source: AuditSource, userId: string, clientId?: string) {
+  let query = trx
     .selectFrom('oidc_models')
     .select(['id', sql<string>`payload->>'clientId'`.as('client_id')])
     .where('model', '=', 'Grant')
-    .where(sql<string>`payload->>'accountId'`, '=', userId)
-    .execute();
+    .where(sql<string>`payload->>'accountId'`, '=', userId);
+  if (clientId !== undefined) query = query.where(sql<string>`payload->>'clientId'`, '=', clientId);
+  const grants = await query.execute();
   // The engine's browser sessions of the user name the session id (`sid`) of each grant.
   const engineSessions = await trx
     .selectFrom('oidc_models')
@@ -54,18 +76,7 @@ export async function endUserAccess(trx: Db, source: AuditSource, userId: string
     trx,
     grants.map((g) => g.id),
   );
-  if (engineSessions.length > 0) {
-    await trx
-      .deleteFrom('oidc_models')
-      .where('model', '=', 'Session')
-      .where(
-        'id',
-        'in',
-        engineSessions.map((s) => s.id),
-      )
-      .execute();
-  }
-  return { sessions: sessions.length, grants: grants.length, notices };
+  return { grants: grants.length, notices, engineSessions };
 }
 
 /** Revokes grants inside the caller's transaction: every artifact of each, the grant, its organization. */

@@ -1,44 +1,52 @@
+import type { Translate } from '../i18n/index.js';
 import type { FactorSummary } from '../mfa/index.js';
+import { accountNav, csrfField, errorBox, noticeBox } from './account-area-pages.js';
 import { type Html, html, page } from './html.js';
 import { passkeyForm, type TotpEnrolment, totpEnrolForm } from './mfa-pages.js';
 import type { PageContext } from './pages.js';
 
 /**
- * The hosted account page for a user's second factors (/account/security) and its own
- * sign-in form. Strings stay together here so issue 5 can move them to a catalog.
+ * The hosted account page for a user's second factors (/account/security) and the account
+ * area's own sign-in form. Every word comes from the catalog (src/i18n/messages/account.ts).
  */
+export interface AccountPageContext extends PageContext {
+  t: Translate;
+}
 
-const FACTOR_NAMES: Record<FactorSummary['type'], string> = {
-  otp: 'Authenticator app',
-  email: 'Email codes',
-  sms: 'Text message codes',
-  webauthn: 'Passkey',
-  'recovery-code': 'Recovery codes',
-};
+/** A translated sentence whose placeholder (marked \u0000) shows `value` in bold. */
+export function strong(sentence: string, value: string): Html {
+  const [before = '', after = ''] = sentence.split('\u0000');
+  return html`${before}<strong>${value}</strong>${after}`;
+}
 
-const errorBox = (message?: string) => (message ? html`<p class="error" role="alert" id="form-error">${message}</p>` : '');
-const notice = (message?: string) => (message ? html`<p role="status"><strong>${message}</strong></p>` : '');
-const csrfField = (csrf: string) => html`<input type="hidden" name="csrf" value="${csrf}">`;
+const FACTOR_NAMES = {
+  otp: 'account.factor_otp',
+  email: 'account.factor_email',
+  sms: 'account.factor_sms',
+  webauthn: 'account.factor_webauthn',
+  'recovery-code': 'account.factor_recovery',
+} as const;
 
-export function accountSignInPage(ctx: PageContext & { action: string; csrf: string; username?: string; error?: string }): string {
+export function accountSignInPage(ctx: AccountPageContext & { action: string; csrf: string; username?: string; error?: string }): string {
+  const { t } = ctx;
   return page({
     ...ctx,
-    title: 'Sign in',
-    body: html`<h1>Sign in</h1>
-<p>to manage your account</p>
+    title: t('account.sign_in_title'),
+    body: html`<h1>${t('account.sign_in_title')}</h1>
+<p>${t('account.sign_in_subtitle')}</p>
 ${errorBox(ctx.error)}
 <form method="post" action="${ctx.action}" novalidate>
   ${csrfField(ctx.csrf)}
-  <label for="username">Email or username</label>
-  <input type="text" id="username" name="username" value="${ctx.username ?? ''}" autocomplete="username" autocapitalize="none" required autofocus>
-  <label for="password">Password</label>
+  <label for="username">${t('account.sign_in_username')}</label>
+  <input type="text" id="username" name="username" value="${ctx.username ?? ''}" autocomplete="username" autocapitalize="none" required autofocus${ctx.error ? html` aria-describedby="form-error"` : ''}>
+  <label for="password">${t('common.password')}</label>
   <input type="password" id="password" name="password" autocomplete="current-password" required>
-  <button type="submit">Sign in</button>
+  <button type="submit">${t('account.sign_in_button')}</button>
 </form>`,
   });
 }
 
-export interface SecurityPageContext extends PageContext {
+export interface SecurityPageContext extends AccountPageContext {
   csrf: string;
   email: string;
   factors: FactorSummary[];
@@ -52,39 +60,40 @@ export interface SecurityPageContext extends PageContext {
 }
 
 export function securityPage(ctx: SecurityPageContext): string {
+  const { t } = ctx;
   const confirmed = ctx.factors.filter((f) => f.confirmed);
   const rows: Html[] = confirmed.map((factor) => {
-    const label = html`<span><strong>${FACTOR_NAMES[factor.type]}</strong>${factor.destination ? html` · ${factor.destination}` : ''}${factor.name ? html` · ${factor.name}` : ''}</span>`;
+    const label = html`<span><strong>${t(FACTOR_NAMES[factor.type])}</strong>${factor.destination ? html` · ${factor.destination}` : ''}${factor.name ? html` · ${factor.name}` : ''}</span>`;
     if (factor.type === 'recovery-code') return html`<li class="factor">${label}</li>`;
     return html`<li class="factor">${label}
-  <form method="post" action="/account/security/remove">${csrfField(ctx.csrf)}<input type="hidden" name="factor_id" value="${factor.id}"><button type="submit" class="secondary">Remove</button></form>
+  <form method="post" action="/account/security/remove">${csrfField(ctx.csrf)}<input type="hidden" name="factor_id" value="${factor.id}"><button type="submit" class="secondary" aria-label="${t('account.factor_remove_label', { factor: t(FACTOR_NAMES[factor.type]) })}">${t('account.factor_remove')}</button></form>
 </li>`;
   });
   const hasFactor = confirmed.some((f) => f.type !== 'recovery-code');
   return page({
     ...ctx,
-    title: 'Sign-in and security',
-    body: html`<h1>Sign-in and security</h1>
-<p>Signed in as <strong>${ctx.email}</strong></p>
+    title: t('account.security_title'),
+    body: html`<h1>${t('account.security_title')}</h1>
+<p>${strong(t('account.signed_in_as', { email: '\u0000' }), ctx.email)}</p>
 ${errorBox(ctx.error)}
-${notice(ctx.notice)}
-${ctx.required && !hasFactor ? html`<p role="status">Your organization requires two-step verification: add a method below.</p>` : ''}
+${noticeBox(ctx.notice)}
+${ctx.required && !hasFactor ? html`<p role="status">${t('account.mfa_required')}</p>` : ''}
 <section>
-<h2>Two-step verification</h2>
-${rows.length > 0 ? html`<ul class="choices" id="factors">${rows}</ul>` : html`<p id="factors">No methods yet.</p>`}
+<h2>${t('account.mfa_title')}</h2>
+${rows.length > 0 ? html`<ul class="choices" id="factors">${rows}</ul>` : html`<p id="factors">${t('account.factors_none')}</p>`}
 </section>
 <section>
-<h2>Add a method</h2>
-${ctx.allowed.includes('otp') ? html`<form method="post" action="/account/security/totp">${csrfField(ctx.csrf)}<button type="submit">Add an authenticator app</button></form>` : ''}
-${ctx.passkey ? passkeyForm('/account/security/passkey', ctx.csrf, 'create', ctx.passkey, 'Add a passkey') : ''}
-${ctx.allowed.includes('email') ? html`<form method="post" action="/account/security/email">${csrfField(ctx.csrf)}<button type="submit" class="secondary">Add email codes</button></form>` : ''}
+<h2>${t('account.factor_add_title')}</h2>
+${ctx.allowed.includes('otp') ? html`<form method="post" action="/account/security/totp">${csrfField(ctx.csrf)}<button type="submit">${t('account.factor_add_otp')}</button></form>` : ''}
+${ctx.passkey ? passkeyForm('/account/security/passkey', ctx.csrf, 'create', ctx.passkey, t('account.factor_add_passkey')) : ''}
+${ctx.allowed.includes('email') ? html`<form method="post" action="/account/security/email">${csrfField(ctx.csrf)}<button type="submit" class="secondary">${t('account.factor_add_email')}</button></form>` : ''}
 ${
   ctx.allowed.includes('sms')
     ? html`<form method="post" action="/account/security/sms" novalidate>
   ${csrfField(ctx.csrf)}
-  <label for="phone_number">Phone number (international format, +…)</label>
+  <label for="phone_number">${t('account.factor_phone')}</label>
   <input type="tel" id="phone_number" name="phone_number" autocomplete="tel">
-  <button type="submit" class="secondary">Add text message codes</button>
+  <button type="submit" class="secondary">${t('account.factor_add_sms')}</button>
 </form>`
     : ''
 }
@@ -92,45 +101,48 @@ ${
 ${
   hasFactor
     ? html`<section>
-<h2>Recovery codes</h2>
-<form method="post" action="/account/security/recovery-codes">${csrfField(ctx.csrf)}<button type="submit" class="secondary">Get new recovery codes</button></form>
+<h2>${t('account.recovery_title')}</h2>
+<form method="post" action="/account/security/recovery-codes">${csrfField(ctx.csrf)}<button type="submit" class="secondary">${t('account.recovery_new')}</button></form>
 </section>`
     : ''
-}`,
+}
+${accountNav(t, 'security')}`,
   });
 }
 
 /** Scan and confirm a new authenticator app. */
-export function addTotpPage(ctx: PageContext & { csrf: string; enrolment: TotpEnrolment; error?: string }): string {
+export function addTotpPage(ctx: AccountPageContext & { csrf: string; enrolment: TotpEnrolment; error?: string }): string {
+  const { t } = ctx;
   return page({
     ...ctx,
-    title: 'Add an authenticator app',
-    body: html`<h1>Add an authenticator app</h1>
+    title: t('account.factor_add_otp'),
+    body: html`<h1>${t('account.factor_add_otp')}</h1>
 ${errorBox(ctx.error)}
 ${totpEnrolForm('/account/security/confirm', ctx.csrf, ctx.enrolment, ctx.error)}
-<p><a href="/account/security">Cancel</a></p>`,
+<p><a href="/account/security">${t('common.cancel')}</a></p>`,
   });
 }
 
 /** Type the code sent to the new email address or phone. */
 export function confirmOobPage(
-  ctx: PageContext & { csrf: string; factorId: string; oobCode: string; destination: string; error?: string },
+  ctx: AccountPageContext & { csrf: string; factorId: string; oobCode: string; destination: string; error?: string },
 ): string {
+  const { t } = ctx;
   return page({
     ...ctx,
-    title: 'Confirm',
-    body: html`<h1>Enter the code</h1>
-<p>We sent a code to <strong>${ctx.destination}</strong>.</p>
+    title: t('account.oob_title'),
+    body: html`<h1>${t('account.oob_title')}</h1>
+<p>${strong(t('account.oob_sent', { destination: '\u0000' }), ctx.destination)}</p>
 ${errorBox(ctx.error)}
 <form method="post" action="/account/security/confirm" novalidate>
   ${csrfField(ctx.csrf)}
   <input type="hidden" name="method" value="oob">
   <input type="hidden" name="factor_id" value="${ctx.factorId}">
   <input type="hidden" name="oob_code" value="${ctx.oobCode}">
-  <label for="code">Code</label>
-  <input type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required autofocus>
-  <button type="submit">Confirm</button>
+  <label for="code">${t('common.code')}</label>
+  <input type="text" id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required autofocus${ctx.error ? html` aria-describedby="form-error"` : ''}>
+  <button type="submit">${t('account.oob_confirm')}</button>
 </form>
-<p><a href="/account/security">Cancel</a></p>`,
+<p><a href="/account/security">${t('common.cancel')}</a></p>`,
   });
 }

@@ -1,11 +1,8 @@
-import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
-import type { Actor } from '../audit/record.js';
 import type { AppContext } from '../context.js';
-import { constantTimeEqual } from '../crypto/secrets.js';
 import { AppError, notFound } from '../errors.js';
-import { actorOf, SESSION_COOKIE } from '../http/guards.js';
+import type { Locale, MessageKey, Translate } from '../i18n/index.js';
 import { isUuid } from '../ids.js';
 import {
   confirmFactor,
@@ -17,13 +14,15 @@ import {
   removeFactor,
   verifyPasskeyRegistration,
 } from '../mfa/index.js';
-import { beginStep, endStep, hasSecondFactor, keepPending, loadStep, loginClaims } from '../mfa/sign-in-step.js';
+import { beginStep, endStep, keepPending, loadStep, loginClaims } from '../mfa/sign-in-step.js';
 import { brandingOf } from '../oidc/pages.js';
 import { tenantPolicies } from '../policies/policies.js';
-import { type ActiveSession, recordSessionAmr, sessionFromToken } from '../sessions/sessions.js';
+import { type ActiveSession, recordSessionAmr } from '../sessions/sessions.js';
+import { accountAreaRoutes } from './account-area.js';
 import { addTotpPage, confirmOobPage, securityPage } from './account-pages.js';
-import { accountSignInRoutes, stepUpAccount } from './account-sign-in.js';
-import { newNonce, PAGE_HEADERS, scriptPageHeaders } from './html.js';
+import { accountSession, errorText } from './account-session.js';
+import { accountSignInRoutes } from './account-sign-in.js';
+import { type Branding, newNonce, PAGE_HEADERS, scriptPageHeaders } from './html.js';
 import { type Form, parseCredential } from './mfa-flow.js';
 import { recoveryCodesPage } from './mfa-pages.js';
 
@@ -35,10 +34,17 @@ function factorIdOf(form: Form): string {
   return form.factor_id as string;
 }
 
+/** The language and branding of a security page. */
+const lookOf = (s: { t: Translate; lang: Locale; branding?: Branding | undefined }) => ({
+  t: s.t,
+  lang: s.lang,
+  ...(s.branding && { branding: s.branding }),
+});
+
 /** Fixed notices by key (never text from the query string). */
-const NOTICES: Record<string, string> = {
-  added: 'The method was added.',
-  removed: 'The method was removed.',
+const NOTICES: Record<string, MessageKey> = {
+  added: 'account.notice_factor_added',
+  removed: 'account.notice_factor_removed',
 };
 
 /**
@@ -49,30 +55,26 @@ const NOTICES: Record<string, string> = {
  */
 export function accountRoutes(app: FastifyInstance, ctx: AppContext): void {
   accountSignInRoutes(app, ctx);
-  const csrfFor = (session: ActiveSession) =>
-    createHmac('sha256', ctx.masterKey).update(`account-security\0${session.session.id}`).digest('base64url');
+  accountAreaRoutes(app, ctx);
+  const session = accountSession(ctx);
+  const csrfFor = session.csrfFor;
 
   /** The signed-in session that may manage factors, or a redirect to sign in (or to prove a factor). */
   async function signedIn(request: FastifyRequest, reply: FastifyReply, form?: Form) {
-    const token = request.cookies[SESSION_COOKIE];
-    const active = token ? await sessionFromToken(ctx, token) : undefined;
-    if (!active) return { redirect: reply.redirect('/account/sign-in', 303) };
-    if (!active.session.amr.includes('mfa') && (await hasSecondFactor(ctx, active.user.id))) {
-      return { redirect: await stepUpAccount(ctx, request, reply, active) };
-    }
-    if (form && !constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(csrfFor(active)))) {
-      throw new AppError('csrf_failed', 'This form has expired; go back and try again');
-    }
-    const actor: Actor = { ...actorOf(request), type: 'user', id: active.user.id };
-    return { active, actor, branding: await brandingOf(ctx, active.user.home_tenant_id ?? undefined) };
+    const s = await session.signedIn(request, reply, { ...(form && { form }), stepUp: true });
+    if (!s.active) return s;
+    const { branding, t, locale } = s.look;
+    return { ...s, branding, t, lang: locale };
   }
 
-  async function render(reply: FastifyReply, active: ActiveSession, options: { error?: AppError; notice?: string } = {}) {
+  type Look = { t: Translate; lang: Locale };
+  async function render(reply: FastifyReply, active: ActiveSession, look: Look, options: { error?: AppError; notice?: string } = {}) {
     const nonce = newNonce();
     const { user } = active;
     const { mfa } = await tenantPolicies(ctx, user.home_tenant_id);
     const passkey = mfa.factors.includes('webauthn') ? { options: await passkeyRegistrationOptions(ctx, user.id), nonce } : undefined;
     const page = securityPage({
+      ...look,
       branding: await brandingOf(ctx, user.home_tenant_id ?? undefined),
       csrf: csrfFor(active),
       email: user.email,
@@ -80,7 +82,7 @@ export function accountRoutes(app: FastifyInstance, ctx: AppContext): void {
       allowed: mfa.factors,
       ...(passkey && { passkey }),
       required: mfa.policy === 'required',
-      ...(options.error && { error: options.error.message }),
+      ...(options.error && { error: errorText(look.t, options.error) }),
       ...(options.notice && { notice: options.notice }),
     });
     return reply
@@ -100,20 +102,20 @@ export function accountRoutes(app: FastifyInstance, ctx: AppContext): void {
   }
 
   /** Runs a change; a refusal (a 4xx) shows the page again with its message. */
-  async function attempt(reply: FastifyReply, active: ActiveSession, change: () => Promise<FastifyReply>) {
+  async function attempt(reply: FastifyReply, active: ActiveSession, look: Look, change: () => Promise<FastifyReply>) {
     try {
       return await change();
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500) throw error;
-      return render(reply, active, { error });
+      return render(reply, active, look, { error });
     }
   }
 
   app.get<{ Querystring: { notice?: string } }>(SECURITY, { schema: { hide: true } }, async (request, reply) => {
     const s = await signedIn(request, reply);
     if (!s.active) return s.redirect;
-    const notice = request.query.notice ? NOTICES[request.query.notice] : undefined;
-    return render(reply, s.active, notice ? { notice } : {});
+    const key = request.query.notice ? NOTICES[request.query.notice] : undefined;
+    return render(reply, s.active, s, key ? { notice: s.t(key) } : {});
   });
 
   /** The TOTP factor being added in this session, kept (sealed) beside it until confirmed. */
@@ -122,13 +124,13 @@ export function accountRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.post<{ Body: Form }>(`${SECURITY}/totp`, { schema: { hide: true } }, async (request, reply) => {
     const s = await signedIn(request, reply, request.body ?? {});
     if (!s.active) return s.redirect;
-    const { active, actor, branding } = s;
-    return attempt(reply, active, async () => {
+    const { active, actor } = s;
+    return attempt(reply, active, s, async () => {
       const enrolment = await enrolTotp(ctx, actor, active.user.id);
       const uid = enrolUid(active);
       await beginStep(ctx, { uid, userId: active.user.id, sessionId: active.session.id, need: 'enrol' });
       await keepPending(ctx, uid, { factorId: enrolment.factorId, secret: enrolment.secret, otpauthUri: enrolment.otpauthUri });
-      return reply.headers(PAGE_HEADERS).send(addTotpPage({ branding, csrf: csrfFor(active), enrolment }));
+      return reply.headers(PAGE_HEADERS).send(addTotpPage({ ...lookOf(s), csrf: csrfFor(active), enrolment }));
     });
   });
 
@@ -137,11 +139,11 @@ export function accountRoutes(app: FastifyInstance, ctx: AppContext): void {
       const form = request.body ?? {};
       const s = await signedIn(request, reply, form);
       if (!s.active) return s.redirect;
-      const { active, actor, branding } = s;
-      return attempt(reply, active, async () => {
+      const { active, actor } = s;
+      return attempt(reply, active, s, async () => {
         const { factorId, oobCode } = await enrolOob(ctx, actor, active.user.id, channel, form.phone_number || undefined);
         const destination = (await listFactors(ctx, active.user.id)).find((f) => f.id === factorId)?.destination ?? 'you';
-        return reply.headers(PAGE_HEADERS).send(confirmOobPage({ branding, csrf: csrfFor(active), factorId, oobCode, destination }));
+        return reply.headers(PAGE_HEADERS).send(confirmOobPage({ ...lookOf(s), csrf: csrfFor(active), factorId, oobCode, destination }));
       });
     });
   }
@@ -162,25 +164,26 @@ export function accountRoutes(app: FastifyInstance, ctx: AppContext): void {
       if (pending) await endStep(ctx, enrolUid(active));
       const sms = !pending && (await listFactors(ctx, active.user.id)).some((f) => f.id === form.factor_id && f.type === 'sms');
       await proved(active, sms ? 'sms' : 'otp');
-      if (recoveryCodes) return reply.headers(PAGE_HEADERS).send(recoveryCodesPage({ branding, codes: recoveryCodes, href: SECURITY }));
+      if (recoveryCodes)
+        return reply.headers(PAGE_HEADERS).send(recoveryCodesPage({ ...(branding && { branding }), codes: recoveryCodes, href: SECURITY }));
       return reply.redirect(`${SECURITY}?notice=added`, 303);
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500 || error.status === 404) throw error;
-      const message = 'That code is not right, or it has expired. Try again.';
+      const message = s.t('account.error_code');
       const status = error.status;
       if (pending) {
         const enrolment = { ...pending, qrCodeDataUrl: await QRCode.toDataURL(pending.otpauthUri) };
         return reply
           .status(status)
           .headers(PAGE_HEADERS)
-          .send(addTotpPage({ branding, csrf, enrolment, error: message }));
+          .send(addTotpPage({ ...lookOf(s), csrf, enrolment, error: message }));
       }
       const destination = (await listFactors(ctx, active.user.id)).find((f) => f.id === form.factor_id)?.destination ?? 'you';
       const oob = { factorId: form.factor_id ?? '', oobCode: form.oob_code ?? '', destination };
       return reply
         .status(status)
         .headers(PAGE_HEADERS)
-        .send(confirmOobPage({ branding, csrf, ...oob, error: message }));
+        .send(confirmOobPage({ ...lookOf(s), csrf, ...oob, error: message }));
     }
   });
 
@@ -189,7 +192,7 @@ export function accountRoutes(app: FastifyInstance, ctx: AppContext): void {
     const s = await signedIn(request, reply, form);
     if (!s.active) return s.redirect;
     const { active, actor } = s;
-    return attempt(reply, active, async () => {
+    return attempt(reply, active, s, async () => {
       await verifyPasskeyRegistration(ctx, actor, active.user.id, parseCredential(form.response));
       await proved(active, 'hwk');
       return reply.redirect(`${SECURITY}?notice=added`, 303);
@@ -201,7 +204,7 @@ export function accountRoutes(app: FastifyInstance, ctx: AppContext): void {
     const s = await signedIn(request, reply, form);
     if (!s.active) return s.redirect;
     const { active, actor } = s;
-    return attempt(reply, active, async () => {
+    return attempt(reply, active, s, async () => {
       await removeFactor(ctx, actor, active.user.id, factorIdOf(form));
       return reply.redirect(`${SECURITY}?notice=removed`, 303);
     });
@@ -211,9 +214,9 @@ export function accountRoutes(app: FastifyInstance, ctx: AppContext): void {
     const s = await signedIn(request, reply, request.body ?? {});
     if (!s.active) return s.redirect;
     const { active, actor, branding } = s;
-    return attempt(reply, active, async () => {
+    return attempt(reply, active, s, async () => {
       const codes = await regenerateRecoveryCodes(ctx, actor, active.user.id);
-      return reply.headers(PAGE_HEADERS).send(recoveryCodesPage({ branding, codes, href: SECURITY }));
+      return reply.headers(PAGE_HEADERS).send(recoveryCodesPage({ ...(branding && { branding }), codes, href: SECURITY }));
     });
   });
 }

@@ -10,20 +10,21 @@ import { brandingOf } from '../oidc/pages.js';
 import { setSessionCookie } from '../sessions/cookie.js';
 import { type ActiveSession, authenticate, openSession, recordSessionAmr, sessionById } from '../sessions/sessions.js';
 import { accountSignInPage } from './account-pages.js';
+import { takeReturn } from './account-session.js';
+import { pageLook } from './flow-kit.js';
 import { PAGE_HEADERS } from './html.js';
 import { answerStep, type Form, type StepFlow, sendStepCode, showStep } from './mfa-flow.js';
 import { recoveryCodesPage } from './mfa-pages.js';
 
 /**
- * The account page's own sign-in (/account/sign-in), for a browser that comes to
- * /account/security without a session: the password, then the user's second factor when
+ * The account area's own sign-in (/account/sign-in), for a browser that comes to an
+ * account page without a session (it returns there afterwards, else to /account): the password, then the user's second factor when
  * they have one. A browser flow of its own, identified by an HttpOnly cookie; its forms
  * carry a CSRF token bound to that flow, and its MFA step is stored like the hosted
  * sign-in's (keyed `account:<flow>`).
  */
 export const ACCOUNT_FLOW_COOKIE = 'gatehouse_account_flow';
 const FLOW_ID = /^[\w-]{22}$/;
-const SECURITY = '/account/security';
 const MFA = '/account/sign-in/mfa';
 
 /** This browser's account flow id, set on first use. */
@@ -55,12 +56,14 @@ export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void
       throw new AppError('csrf_failed', 'This form has expired; go back and try again');
     }
   }
-  const signInPage = (flow: string, extra: { username?: string; error?: string } = {}) =>
-    accountSignInPage({ action: '/account/sign-in', csrf: csrfFor(flow), ...extra });
+  const signInPage = async (request: FastifyRequest, flow: string, extra: { username?: string; error?: string } = {}) => {
+    const { t, locale, branding } = await pageLook(ctx, request);
+    return accountSignInPage({ t, lang: locale, ...(branding && { branding }), action: '/account/sign-in', csrf: csrfFor(flow), ...extra });
+  };
 
   app.get('/account/sign-in', { schema: { hide: true } }, async (request, reply) => {
     const flow = accountFlow(ctx, request, reply);
-    return reply.headers(PAGE_HEADERS).send(signInPage(flow));
+    return reply.headers(PAGE_HEADERS).send(await signInPage(request, flow));
   });
 
   app.post<{ Body: Form }>('/account/sign-in', { schema: { hide: true } }, async (request, reply) => {
@@ -76,16 +79,17 @@ export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void
       }
       const { token, session } = await openSession(ctx, user, { amr: ['pwd'] }, actorOf(request));
       setSessionCookie(ctx, reply, token, session);
-      return reply.redirect(SECURITY, 303);
+      return reply.redirect(takeReturn(request, reply), 303);
     } catch (error) {
       if (!(error instanceof AppError) || (error.status !== 401 && error.code !== 'too_many_attempts')) throw error;
       const refused = error.code === 'too_many_attempts';
       if (refused) setRetryAfter(reply, error);
-      const message = refused ? 'Too many sign-in attempts. Wait a little and try again.' : 'Wrong username or password.';
+      const { t } = await pageLook(ctx, request);
+      const message = t(refused ? 'account.sign_in_too_many' : 'account.sign_in_wrong');
       return reply
         .status(refused ? 429 : 401)
         .headers(PAGE_HEADERS)
-        .send(signInPage(flow, { username, error: message }));
+        .send(await signInPage(request, flow, { username, error: message }));
     }
   });
 
@@ -143,8 +147,10 @@ export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void
       setSessionCookie(ctx, reply, token, session);
     }
     if (proved.codes) {
-      return reply.headers(PAGE_HEADERS).send(recoveryCodesPage({ branding: flow.branding, codes: proved.codes, href: SECURITY }));
+      return reply
+        .headers(PAGE_HEADERS)
+        .send(recoveryCodesPage({ branding: flow.branding, codes: proved.codes, href: takeReturn(request, reply) }));
     }
-    return reply.redirect(SECURITY, 303);
+    return reply.redirect(takeReturn(request, reply), 303);
   });
 }

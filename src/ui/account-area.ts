@@ -1,0 +1,173 @@
+import { Value } from '@sinclair/typebox/value';
+import type { FastifyInstance } from 'fastify';
+import { listConsentedApplications, revokeConsent } from '../account/applications.js';
+import { deleteOwnAccount, deletionAllowed } from '../account/deletion.js';
+import type { AppContext } from '../context.js';
+import { AppError, notFound } from '../errors.js';
+import { isUuid } from '../ids.js';
+import { clearSessionCookie } from '../sessions/cookie.js';
+import { listSessions, revokeOwnSession } from '../sessions/manage.js';
+import { signOut } from '../sessions/sessions.js';
+import { changeOwnPassword } from '../users/password.js';
+import { ProfilePatch } from '../users/schema.js';
+import { updateMe } from '../users/users.js';
+import { applicationsPage, deletePage, goodbyePage, passwordPage, profilePage, sessionsPage } from './account-area-pages.js';
+import { accountEmailRoutes } from './account-email.js';
+import { accountSession, attemptOn as attempt, noticeOf } from './account-session.js';
+import { type Form, sendPage } from './flow-kit.js';
+
+/** The account area's sections besides security (src/ui/account-routes.ts): each a page and a form, thin over the domain functions. */
+export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const { signedIn } = accountSession(ctx);
+  const hide = { schema: { hide: true } };
+
+  // Profile (home)
+  app.get('/account', hide, async (request, reply) => {
+    const s = await signedIn(request, reply);
+    if (!s.active) return s.redirect;
+    return sendPage(reply, profilePage(s.look, s.active.user, { notice: noticeOf(s.look.t, request.query) }));
+  });
+
+  app.post<{ Body: Form }>('/account', hide, async (request, reply) => {
+    const form = request.body ?? {};
+    const s = await signedIn(request, reply, { form });
+    if (!s.active) return s.redirect;
+    const { active, actor, look } = s;
+    const blank = (v: string | undefined) => (v?.trim() ? v.trim() : null);
+    const patch = {
+      given_name: blank(form.given_name),
+      family_name: blank(form.family_name),
+      name: blank(form.name),
+      phone: blank(form.phone),
+      locale: form.locale === 'en' || form.locale === 'de' ? form.locale : null,
+    };
+    return attempt(
+      reply,
+      look,
+      async () => {
+        if (!Value.Check(ProfilePatch, patch)) throw new AppError('invalid_field', 'Check the fields and try again');
+        await updateMe(ctx, actor, active.user.id, patch);
+        return reply.redirect('/account?notice=saved', 303);
+      },
+      (error) => profilePage(look, active.user, { error, values: form }),
+    );
+  });
+
+  accountEmailRoutes(app, ctx);
+
+  // Password
+  app.get('/account/password', hide, async (request, reply) => {
+    const s = await signedIn(request, reply, { stepUp: true });
+    if (!s.active) return s.redirect;
+    return sendPage(reply, passwordPage(s.look, { notice: noticeOf(s.look.t, request.query) }));
+  });
+
+  app.post<{ Body: Form }>('/account/password', hide, async (request, reply) => {
+    const form = request.body ?? {};
+    const s = await signedIn(request, reply, { form, stepUp: true });
+    if (!s.active) return s.redirect;
+    const { active, actor, look } = s;
+    return attempt(
+      reply,
+      look,
+      async () => {
+        if ((form.new_password ?? '') !== (form.confirm_password ?? ''))
+          throw new AppError('password_mismatch', 'The new passwords differ');
+        await changeOwnPassword(ctx, actor, active, {
+          current_password: form.current_password ?? '',
+          new_password: form.new_password ?? '',
+        });
+        return reply.redirect('/account/password?notice=password_changed', 303);
+      },
+      (error) => passwordPage(look, { error }),
+    );
+  });
+
+  // Sessions
+  app.get('/account/sessions', hide, async (request, reply) => {
+    const s = await signedIn(request, reply);
+    if (!s.active) return s.redirect;
+    const sessions = await listSessions(ctx, s.active.user.id, s.active.session.id);
+    return sendPage(reply, sessionsPage(s.look, sessions, { notice: noticeOf(s.look.t, request.query) }));
+  });
+
+  app.post<{ Body: Form }>('/account/sessions/revoke', hide, async (request, reply) => {
+    const form = request.body ?? {};
+    const s = await signedIn(request, reply, { form });
+    if (!s.active) return s.redirect;
+    const { active, actor, look } = s;
+    return attempt(
+      reply,
+      look,
+      async () => {
+        if (!isUuid(form.session_id ?? '')) throw notFound('Session');
+        await revokeOwnSession(ctx, actor, active.user.id, form.session_id as string);
+        if (form.session_id === active.session.id) {
+          clearSessionCookie(ctx, reply);
+          return reply.redirect('/account/sign-in', 303);
+        }
+        return reply.redirect('/account/sessions?notice=session_revoked', 303);
+      },
+      async (error) => sessionsPage(look, await listSessions(ctx, active.user.id, active.session.id), { error }),
+    );
+  });
+
+  // Applications
+  app.get('/account/applications', hide, async (request, reply) => {
+    const s = await signedIn(request, reply);
+    if (!s.active) return s.redirect;
+    const apps = await listConsentedApplications(ctx, s.active.user.id);
+    return sendPage(reply, applicationsPage(s.look, apps, { notice: noticeOf(s.look.t, request.query) }));
+  });
+
+  app.post<{ Body: Form }>('/account/applications/revoke', hide, async (request, reply) => {
+    const form = request.body ?? {};
+    const s = await signedIn(request, reply, { form });
+    if (!s.active) return s.redirect;
+    const { active, actor, look } = s;
+    return attempt(
+      reply,
+      look,
+      async () => {
+        await revokeConsent(ctx, actor, active.user.id, form.client_id ?? '');
+        return reply.redirect('/account/applications?notice=app_revoked', 303);
+      },
+      async (error) => applicationsPage(look, await listConsentedApplications(ctx, active.user.id), { error }),
+    );
+  });
+
+  // Delete the account
+  app.get('/account/delete', hide, async (request, reply) => {
+    const s = await signedIn(request, reply, { stepUp: true });
+    if (!s.active) return s.redirect;
+    const verdict = await deletionAllowed(ctx, s.active.user);
+    return sendPage(reply, deletePage(s.look, verdict), verdict.allowed ? 200 : 403);
+  });
+
+  app.post<{ Body: Form }>('/account/delete', hide, async (request, reply) => {
+    const form = request.body ?? {};
+    const s = await signedIn(request, reply, { form, stepUp: true });
+    if (!s.active) return s.redirect;
+    const { active, actor, look } = s;
+    return attempt(
+      reply,
+      look,
+      async () => {
+        await deleteOwnAccount(ctx, actor, active.user, form.password ?? '');
+        clearSessionCookie(ctx, reply);
+        return sendPage(reply, goodbyePage(look));
+      },
+      async (error) => deletePage(look, await deletionAllowed(ctx, active.user), { error }),
+    );
+  });
+
+  // Sign out of this browser
+  app.post<{ Body: Form }>('/account/sign-out', hide, async (request, reply) => {
+    const form = request.body ?? {};
+    const s = await signedIn(request, reply, { form });
+    if (!s.active) return s.redirect;
+    await signOut(ctx, s.active.session, s.actor);
+    clearSessionCookie(ctx, reply);
+    return reply.redirect('/account/sign-in', 303);
+  });
+}

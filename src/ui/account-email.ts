@@ -1,0 +1,96 @@
+import type { FastifyInstance } from 'fastify';
+import { confirmEmailChangeCode, confirmEmailChangeLink, pendingEmailChange, startEmailChange } from '../account/email-change.js';
+import type { AppContext } from '../context.js';
+import { AppError } from '../errors.js';
+import { peekLink } from '../flows/flows.js';
+import { actorOf } from '../http/guards.js';
+import type { ActiveSession } from '../sessions/sessions.js';
+import { type AccountLook, emailConfirmPage, emailPage } from './account-area-pages.js';
+import { accountSession, attemptOn as attempt, errorText, noticeOf } from './account-session.js';
+import { type Form, pageLook, sendPage } from './flow-kit.js';
+
+/**
+ * /account/email: a new address (with the current password), then the code typed here or
+ * the emailed link confirmed on /account/email/confirm (decision 165).
+ */
+export function accountEmailRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const { signedIn } = accountSession(ctx);
+  const hide = { schema: { hide: true } };
+
+  // Email
+  const showEmail = async (look: AccountLook, active: ActiveSession, state: { error?: string; notice?: string; email?: string }) => {
+    const pending = await pendingEmailChange(ctx, active.user.id);
+    return emailPage(look, active.user, { ...state, ...(pending && { pending: { id: pending.id, email: pending.email as string } }) });
+  };
+
+  app.get('/account/email', hide, async (request, reply) => {
+    const s = await signedIn(request, reply, { stepUp: true });
+    if (!s.active) return s.redirect;
+    return sendPage(reply, await showEmail(s.look, s.active, { notice: noticeOf(s.look.t, request.query) }));
+  });
+
+  app.post<{ Body: Form }>('/account/email', hide, async (request, reply) => {
+    const form = request.body ?? {};
+    const s = await signedIn(request, reply, { form, stepUp: true });
+    if (!s.active) return s.redirect;
+    const { active, actor, look } = s;
+    return attempt(
+      reply,
+      look,
+      async () => {
+        await startEmailChange(ctx, actor, active.user, { email: form.email ?? '', password: form.password ?? '' });
+        return reply.redirect('/account/email?notice=email_sent', 303);
+      },
+      (error) => showEmail(look, active, { error, email: form.email ?? '' }),
+    );
+  });
+
+  app.post<{ Body: Form }>('/account/email/code', hide, async (request, reply) => {
+    const form = request.body ?? {};
+    const s = await signedIn(request, reply, { form, stepUp: true });
+    if (!s.active) return s.redirect;
+    const { active, actor, look } = s;
+    return attempt(
+      reply,
+      look,
+      async () => {
+        await confirmEmailChangeCode(ctx, actor, active.user.id, form.flow ?? '', (form.code ?? '').replace(/\s+/g, ''));
+        return reply.redirect('/account/email?notice=email_changed', 303);
+      },
+      async (error) => {
+        // The page shows the account as it is now (the change may have failed at confirmation).
+        const fresh = {
+          ...active,
+          user: (await ctx.db.selectFrom('users').selectAll().where('id', '=', active.user.id).executeTakeFirst()) ?? active.user,
+        };
+        return showEmail(look, fresh, { error });
+      },
+    );
+  });
+
+  // The emailed link: a page with a button (mail scanners follow links; they do not submit forms).
+  app.get<{ Querystring: { token?: string } }>('/account/email/confirm', hide, async (request, reply) => {
+    const token = request.query.token ?? '';
+    try {
+      const flow = await peekLink(ctx.db, ctx, token, 'email_change');
+      const look = await pageLook(ctx, request, { tenantId: flow.tenant_id, userLocale: flow.locale });
+      return sendPage(reply, emailConfirmPage(look, { token, email: flow.email as string }));
+    } catch (error) {
+      if (!(error instanceof AppError) || error.status >= 500) throw error;
+      const look = await pageLook(ctx, request);
+      return sendPage(reply, emailConfirmPage(look, { error: errorText(look.t, error) }), error.status);
+    }
+  });
+
+  app.post<{ Body: Form }>('/account/email/confirm', hide, async (request, reply) => {
+    try {
+      const user = await confirmEmailChangeLink(ctx, actorOf(request), request.body?.token ?? '');
+      const look = await pageLook(ctx, request, { tenantId: user.home_tenant_id, userLocale: user.locale });
+      return sendPage(reply, emailConfirmPage(look, { done: user.email }));
+    } catch (error) {
+      if (!(error instanceof AppError) || error.status >= 500) throw error;
+      const look = await pageLook(ctx, request);
+      return sendPage(reply, emailConfirmPage(look, { error: errorText(look.t, error) }), error.status);
+    }
+  });
+}
