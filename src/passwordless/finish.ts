@@ -34,7 +34,7 @@ async function loginFailed(ctx: AppContext, flow: Flow, actor: Actor, reason: st
 
 /** The signed-in user of a spent flow; an account disabled (or removed from the tenant) since is a wrong code. */
 async function signedInUser(ctx: AppContext, flow: Flow, actor: Actor, wrong: () => AppError): Promise<Proved> {
-  const user = await eligibleUser(ctx, flow.user_id, flow.tenant_id ?? '');
+  const user = await eligibleUser(ctx, flow.user_id, flow.tenant_id ?? '', methodOf(flow));
   if (!user) {
     await loginFailed(ctx, flow, actor, 'not_eligible');
     throw wrong();

@@ -12,6 +12,7 @@ import { smsSender } from '../mfa/sms.js';
 import { brandingOf } from '../oidc/pages.js';
 import { systemTenantId } from '../permissions/effective.js';
 import { tenantPolicies } from '../policies/policies.js';
+import { mustVerifyEmailFirst } from '../registration/sign-in-rule.js';
 import { DEFAULT_BRANDING } from '../ui/html.js';
 import { findUserByLogin } from '../users/users.js';
 
@@ -60,13 +61,21 @@ export async function assertMethodAllowed(ctx: AppContext, tenantId: string, met
 
 /**
  * The user a passwordless flow may sign in: active, and a member of the application's
- * tenant (any user for a platform application, as the password sign-in). Anyone else is
- * nobody, with no different answer.
+ * tenant (any user for a platform application, as the password sign-in), and for a texted
+ * code not held back by the sign-up rule (an unverified self-registered address). Anyone
+ * else is nobody, with no different answer.
  */
-export async function eligibleUser(ctx: AppContext, userId: string | null, tenantId: string): Promise<User | undefined> {
+export async function eligibleUser(
+  ctx: AppContext,
+  userId: string | null,
+  tenantId: string,
+  method: PasswordlessMethod,
+): Promise<User | undefined> {
   if (!userId) return undefined;
   const user = await ctx.db.selectFrom('users').selectAll().where('id', '=', userId).where('status', '=', 'active').executeTakeFirst();
   if (!user) return undefined;
+  // A texted code proves the phone, not the email address: the sign-up rule still holds (an emailed one proves the address).
+  if (method === 'sms_code' && (await mustVerifyEmailFirst(ctx, user))) return undefined;
   if (tenantId === (await systemTenantId(ctx.db))) return user;
   const member = await ctx.db
     .selectFrom('memberships')
@@ -77,11 +86,14 @@ export async function eligibleUser(ctx: AppContext, userId: string | null, tenan
   return member ? user : undefined;
 }
 
-/** The phone a texted code goes to: a confirmed SMS factor's number, else the account's `phone` (decision 160). */
+/**
+ * The phone a texted code goes to: a confirmed SMS factor's number only (decision 160).
+ * The profile's `phone` is not a credential: anyone holding a session, or signing up with
+ * someone else's address, could set it.
+ */
 async function phoneOf(ctx: AppContext, user: User): Promise<string | undefined> {
   const factor = (await factorsOf(ctx.db, user.id)).find((f) => f.type === 'sms' && f.confirmed && f.destination_sealed);
-  if (factor) return factorDestination(ctx, factor);
-  return user.phone ?? undefined;
+  return factor ? factorDestination(ctx, factor) : undefined;
 }
 
 /**
@@ -124,7 +136,7 @@ export async function startPasswordless(ctx: AppContext, input: StartInput, acto
   const login = input.login.trim();
   if (!login) throw new AppError('missing_field', 'Enter an email address or username', { field: 'login' });
   const found = await findUserByLogin(ctx.db, login);
-  const user = await eligibleUser(ctx, found?.id ?? null, application.tenantId);
+  const user = await eligibleUser(ctx, found?.id ?? null, application.tenantId, method);
   const sendKey = fingerprint(ctx.masterKey, 'passwordless-send', found ? `user:${found.id}` : `login:${login.toLowerCase()}`);
   await assertSendRate(ctx, sendKey);
   const phone = user && method === 'sms_code' ? await phoneOf(ctx, user) : undefined;
