@@ -42,7 +42,11 @@ describe('passwordless sign-in: hosted pages', () => {
     });
     acme = await gh.tenantWithAdmin('acme');
     for (const name of ['jane', 'lena', 'max', 'tim', 'sue']) {
-      await gh.createUser(acme.token, { email: `${name}@acme.test`, password: PASSWORD, ...(name === 'sue' && { phone: PHONE }) });
+      await gh.createUser(acme.token, {
+        email: `${name}@acme.test`,
+        password: PASSWORD,
+        ...(name === 'sue' && { phone: PHONE, phone_verified: true }),
+      });
     }
     const app = await gh.created('/api/v1/applications', acme.token, { name: 'Acme Portal', type: 'web', redirect_uris: [CALLBACK] });
     config = await client.discovery(new URL(gh.issuer), app.client_id, app.client_secret, undefined, {

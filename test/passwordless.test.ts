@@ -35,7 +35,11 @@ describe('passwordless sign-in: POST /api/v1/flows/passwordless', () => {
     clientId = (await gh.created('/api/v1/applications', acme.token, { name: 'Acme', type: 'spa', redirect_uris: ['http://localhost/cb'] }))
       .client_id;
     for (const name of ['jane', 'bob', 'carl', 'dave', 'erin', 'mia', 'fay']) {
-      await gh.createUser(acme.token, { email: `${name}@acme.test`, password: PASSWORD, ...(name === 'jane' && { phone: PHONE }) });
+      await gh.createUser(acme.token, {
+        email: `${name}@acme.test`,
+        password: PASSWORD,
+        ...(name === 'jane' && { phone: PHONE, phone_verified: true }),
+      });
     }
   });
   after(async () => {
@@ -144,6 +148,17 @@ describe('passwordless sign-in: POST /api/v1/flows/passwordless', () => {
     assert.equal((await start('bob@acme.test', 'sms_code')).status, 202, 'no phone: the same answer');
     await new Promise((resolve) => setTimeout(resolve, 100));
     assert.equal(sms.requests, before, 'and no text');
+  });
+
+  it('texted code: a phone number the user typed themselves is not a credential (unverified: no text)', async () => {
+    const session = await gh.signIn('carl@acme.test', PASSWORD);
+    const patched = await gh.request('PATCH', '/api/v1/users/me', { token: session, body: { phone: '+14155550177' } });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    assert.equal(patched.body.phone_verified, false);
+    const before = sms.requests;
+    assert.equal((await start('carl@acme.test', 'sms_code')).status, 202, 'the same answer');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(sms.requests, before, 'and no text to a number anyone with the session could have set');
   });
 
   it('an expired code or link is refused (410)', async () => {

@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../db/database.js';
 import type { User } from '../db/schema.js';
 import { sendEmail } from '../email/templates.js';
 import { AppError } from '../errors.js';
-import { advanceFlow, closeFlows, createFlow, type Flow, readFlow, spendCode, spendLink } from '../flows/flows.js';
+import { advanceFlow, closeFlows, createFlow, EMAILED_FLOWS, type Flow, readFlow, spendCode, spendLink } from '../flows/flows.js';
 import { pickLocale } from '../i18n/index.js';
 import { verifyCurrentPassword } from '../users/password.js';
 
@@ -101,6 +101,7 @@ async function applyEmailChange(ctx: AppContext, actor: Actor, flow: Flow): Prom
         .forUpdate()
         .executeTakeFirst();
       if (!before) throw new AppError('flow_not_found', 'This account no longer exists');
+      if (before.status !== 'active') throw new AppError('account_disabled', 'This account is disabled');
       const inTrx = { ...ctx, db: trx };
       await assertFree(inTrx, newEmail, before.id);
       const user = await trx
@@ -110,6 +111,8 @@ async function applyEmailChange(ctx: AppContext, actor: Actor, flow: Flow): Prom
         .returningAll()
         .executeTakeFirstOrThrow();
       await advanceFlow(trx, ctx, flow, { state: 'done' });
+      // Links and codes already sent to the old address die with it (it may be the compromised mailbox).
+      await closeFlows(trx, ctx, user.id, EMAILED_FLOWS);
       const locale = localeOf(user);
       await sendEmail(trx, inTrx, {
         to: before.email,

@@ -25,6 +25,8 @@ export interface UsersTable {
   email: string;
   username: string | null;
   phone: string | null;
+  /** The phone number is known to be the user's (set by an administrator or an import; a user's own change clears it). */
+  phone_verified: Generated<boolean>;
   email_verified: Generated<boolean>;
   given_name: string | null;
   family_name: string | null;

@@ -242,6 +242,9 @@ export async function spendCode(db: Db, ctx: AppContext, flow: Flow, code: strin
   return spent as Flow;
 }
 
+/** The kinds of flow whose link or code went to the user's email address: they end when the address changes. */
+export const EMAILED_FLOWS: FlowKind[] = ['verification', 'recovery', 'invitation', 'passwordless', 'email_change'];
+
 /** Ends every open flow of a kind for a user (a new reset link voids the old; revoking an invitation). */
 export async function closeFlows(db: Db, ctx: AppContext, userId: string, kinds: FlowKind[], state = 'cancelled'): Promise<void> {
   await db

@@ -210,7 +210,10 @@ export interface OpenInvitation {
 export async function peekInvitation(ctx: AppContext, token: string): Promise<OpenInvitation> {
   const flow = await peekLink(ctx.db, ctx, token, 'invitation');
   const user = flow.user_id ? await ctx.db.selectFrom('users').selectAll().where('id', '=', flow.user_id).executeTakeFirst() : undefined;
-  if (!user) throw new AppError('link_invalid', 'This link is not valid; it may have been used already');
+  // A link sent to an address the account no longer has is dead.
+  if (!user || flow.email?.toLowerCase() !== user.email.toLowerCase()) {
+    throw new AppError('link_invalid', 'This link is not valid; it may have been used already');
+  }
   if (user.status === 'disabled') throw new AppError('account_disabled', 'This account is disabled');
   const { mode } = invitationData(flow);
   if (mode === 'activate' && user.status !== 'pending') throw new AppError('link_invalid', 'This invitation was accepted already');
@@ -248,9 +251,9 @@ export async function acceptWithPassword(
       target: { type: 'user', id: user.id },
       details: { flow_id: flow.id, mode },
     });
-    return row;
+    return { row, spent };
   });
-  return { user: updated, flow };
+  return { user: updated.row, flow: updated.spent };
 }
 
 /**

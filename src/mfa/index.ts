@@ -56,3 +56,12 @@ export function mfaClaims(methods: string[]): { amr: string[]; acr?: string } {
   if (!multiFactor) return { amr };
   return { amr: amr.includes('mfa') ? amr : [...amr, 'mfa'], acr: ACR_MULTI_FACTOR };
 }
+
+/**
+ * After a passwordless first step, the factor of the same channel is no second factor: an
+ * emailed sign-in code and an emailed MFA code prove the same mailbox (a texted one, the
+ * same phone). Such a factor is neither offered nor accepted as the second step.
+ */
+export function sameChannelAsFirst(firstAmr: readonly string[], factorType: string): boolean {
+  return (factorType === 'email' && firstAmr.includes('email')) || (factorType === 'sms' && firstAmr.includes('sms'));
+}

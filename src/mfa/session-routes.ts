@@ -6,7 +6,7 @@ import { actorOf } from '../http/guards.js';
 import { errorResponses } from '../http/schemas.js';
 import { setSessionCookie } from '../sessions/cookie.js';
 import { openSession } from '../sessions/sessions.js';
-import { consumeMfaToken, mfaClaims, readMfaToken, verifySecondFactor } from './index.js';
+import { consumeMfaToken, listFactors, mfaClaims, readMfaToken, sameChannelAsFirst, verifySecondFactor } from './index.js';
 import { SessionMfaBody } from './schema.js';
 
 const SessionCreated = Type.Object({
@@ -44,6 +44,10 @@ export const sessionMfaRoutes =
           },
           request.ip,
         );
+        const factor = result.factorId ? (await listFactors(ctx, state.userId)).find((f) => f.id === result.factorId) : undefined;
+        if (factor && sameChannelAsFirst(state.request.amr ?? [], factor.type)) {
+          throw new AppError('invalid_code', 'This factor proves what the sign-in proved already; use another one');
+        }
         await consumeMfaToken(ctx, mfa_token);
         const user = await ctx.db.selectFrom('users').selectAll().where('id', '=', state.userId).executeTakeFirst();
         if (user?.status !== 'active') throw new AppError('account_disabled', 'This account is disabled');

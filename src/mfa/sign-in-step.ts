@@ -76,14 +76,15 @@ export async function keepPending(ctx: AppContext, uid: string, pending: Pending
 /** Starts (or restarts) the MFA step of a flow, after the password or for a session's step-up. */
 export async function beginStep(
   ctx: AppContext,
-  step: { uid: string; userId: string; sessionId: string | null; need: 'challenge' | 'enrol' },
+  step: { uid: string; userId: string; sessionId: string | null; need: 'challenge' | 'enrol'; firstAmr?: string[] },
 ): Promise<void> {
   const now = ctx.clock.now();
   const fields = {
     user_id: step.userId,
     session_id: step.sessionId,
     need: step.need,
-    amr: [] as string[],
+    // Until the step is done: how the first step proved the user (default: the password).
+    amr: step.firstAmr ?? ([] as string[]),
     done: false,
     pending_sealed: null,
     expires_at: new Date(now.getTime() + STEP_TTL_MS),
@@ -122,8 +123,9 @@ export async function loadStep(ctx: AppContext, uid: string): Promise<MfaStep | 
  * password, or a passwordless code); a step after the password form adds `pwd` too.
  */
 export async function completeStep(ctx: AppContext, uid: string, methods: string[]): Promise<string[]> {
-  const row = await ctx.db.selectFrom('mfa_interactions').select('session_id').where('uid', '=', uid).executeTakeFirst();
-  const { amr } = mfaClaims(row?.session_id ? methods : ['pwd', ...methods]);
+  const row = await ctx.db.selectFrom('mfa_interactions').select(['session_id', 'amr']).where('uid', '=', uid).executeTakeFirst();
+  const first = row?.amr?.length ? row.amr : ['pwd'];
+  const { amr } = mfaClaims(row?.session_id ? methods : [...first, ...methods]);
   await ctx.db.updateTable('mfa_interactions').set({ amr, done: true, pending_sealed: null }).where('uid', '=', uid).execute();
   return amr;
 }
@@ -131,4 +133,14 @@ export async function completeStep(ctx: AppContext, uid: string, methods: string
 /** Ends a step (finished, or replaced by a new sign-in). */
 export async function endStep(ctx: AppContext, uid: string): Promise<void> {
   await ctx.db.deleteFrom('mfa_interactions').where('uid', '=', uid).execute();
+}
+
+/**
+ * Whether a flow that proved only the mailbox or the phone (a reset, an invitation, a
+ * passwordless link) may open a session by itself (decision 156): only for a user who has
+ * no second factor and whose home tenant does not require one. Anyone else signs in
+ * through a step that asks for the factor.
+ */
+export async function mayOpenSession(ctx: AppContext, user: User): Promise<boolean> {
+  return (await mfaNeed(ctx, user, null)) === 'none' && !(await hasSecondFactor(ctx, user.id));
 }

@@ -87,13 +87,15 @@ export async function eligibleUser(
 }
 
 /**
- * The phone a texted code goes to: a confirmed SMS factor's number only (decision 160).
- * The profile's `phone` is not a credential: anyone holding a session, or signing up with
+ * The phone a texted code goes to: a confirmed SMS factor's number, else the profile's
+ * phone when it is verified (decision 160). A number the user typed themselves (sign-up,
+ * the profile page) is not a credential: anyone holding a session, or signing up with
  * someone else's address, could set it.
  */
 async function phoneOf(ctx: AppContext, user: User): Promise<string | undefined> {
   const factor = (await factorsOf(ctx.db, user.id)).find((f) => f.type === 'sms' && f.confirmed && f.destination_sealed);
-  return factor ? factorDestination(ctx, factor) : undefined;
+  if (factor) return factorDestination(ctx, factor);
+  return user.phone_verified ? (user.phone ?? undefined) : undefined;
 }
 
 /**

@@ -8,8 +8,6 @@ import { sendEmail } from '../email/templates.js';
 import { AppError } from '../errors.js';
 import { closeFlows, createFlow, type Flow, peekLink, spendLink } from '../flows/flows.js';
 import { pickLocale } from '../i18n/index.js';
-import { mfaNeed } from '../mfa/index.js';
-import { hasSecondFactor } from '../mfa/sign-in-step.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../password-policy/policy.js';
 import { endProtection } from '../protection/lockout.js';
 import { endUserAccess } from '../sessions/revoke-access.js';
@@ -122,7 +120,10 @@ export async function sendRecoveryLink(
 export async function peekRecovery(ctx: AppContext, token: string): Promise<{ flow: Flow; user: User }> {
   const flow = await peekLink(ctx.db, ctx, token, 'recovery');
   const user = flow.user_id ? await ctx.db.selectFrom('users').selectAll().where('id', '=', flow.user_id).executeTakeFirst() : undefined;
-  if (!user || flow.state !== 'sent') throw new AppError('link_invalid', 'This link is not valid; it may have been used already');
+  // A link sent to an address the account no longer has is dead (the old mailbox may be the compromised one).
+  const sameAddress = user && flow.email?.toLowerCase() === user.email.toLowerCase();
+  if (!user || !sameAddress || flow.state !== 'sent')
+    throw new AppError('link_invalid', 'This link is not valid; it may have been used already');
   if (user.status !== 'active') throw new AppError('account_disabled', 'This account is disabled');
   return { flow, user };
 }
@@ -158,20 +159,11 @@ export async function resetPassword(ctx: AppContext, token: string, password: st
       target: { type: 'user', id: user.id },
       details: { flow_id: flow.id, sessions_ended: ended.sessions, grants_ended: ended.grants },
     });
-    return row;
+    return { row, spent };
   });
   // A new password ends the lockouts and blocked addresses that guarded the old one.
   await endProtection(ctx, asUser, user.id, user.home_tenant_id, 'password_changed');
-  return { user: updated, flow };
-}
-
-/**
- * Whether a flow that proved only the mailbox (a reset or an invitation link) may open a
- * session (decision 156): only for a user who has no second factor and whose home
- * tenant does not require one. Anyone else signs in again, with the new password and the factor.
- */
-export async function mayOpenSession(ctx: AppContext, user: User): Promise<boolean> {
-  return (await mfaNeed(ctx, user, null)) === 'none' && !(await hasSecondFactor(ctx, user.id));
+  return { user: updated.row, flow: updated.spent };
 }
 
 /** The tenant of the application an authorization request (interaction uid) belongs to, for branding. */

@@ -128,6 +128,11 @@ export async function submitRegistration(
   // Hashed on both paths, so a taken address takes as long as a new one.
   const passwordHash = await ctx.passwords.hash(input.password);
   const locale = (flow.locale as Locale | null) ?? 'en';
+  // A taken username is refused before the address is looked at, on both paths: otherwise a
+  // taken username would answer differently for a new address and a taken one.
+  if (input.username && (await ctx.db.selectFrom('users').select('id').where('username', '=', input.username).executeTakeFirst())) {
+    throw new AppError('username_taken', 'This username is taken', { field: 'username' });
+  }
   const taken = await findByEmail(ctx, input.email);
   let verification: Flow;
   if (taken) {
@@ -149,6 +154,7 @@ export async function submitRegistration(
         locale,
         tenantId: target.tenantId,
         actor,
+        signsIn: true,
       });
     }
   }

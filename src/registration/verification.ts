@@ -22,6 +22,12 @@ export interface VerificationOptions {
   returnTo?: string | null;
   locale: Locale;
   actor: Actor;
+  /**
+   * The registration that created the user, in this browser, proved the password: only
+   * then may the verification sign the browser in. A resend never does (anyone may ask
+   * for one, and the code alone proves only the mailbox).
+   */
+  signsIn?: boolean;
 }
 
 /** Verification emails to one user per hour, at most (sign-up, resend and admin resend together). */
@@ -65,6 +71,7 @@ export async function sendVerification(ctx: AppContext, user: User, options: Ver
       locale: options.locale,
       link: true,
       code: true,
+      ...(options.signsIn && { data: { signs_in: true } }),
     });
     await sendEmail(trx, ctx, {
       to: user.email,

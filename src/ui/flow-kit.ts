@@ -6,11 +6,11 @@ import { constantTimeEqual } from '../crypto/secrets.js';
 import type { User } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { advanceFlow, assertFlowBrowser, type Flow, readFlow } from '../flows/flows.js';
-import { SESSION_COOKIE } from '../http/guards.js';
 import { type Locale, pickLocale, type Translate, translator } from '../i18n/index.js';
+import { mayOpenSession } from '../mfa/sign-in-step.js';
 import { brandingOf } from '../oidc/pages.js';
 import { setSessionCookie } from '../sessions/cookie.js';
-import { openSession, sessionFromToken } from '../sessions/sessions.js';
+import { openSession } from '../sessions/sessions.js';
 import { type Branding, PAGE_HEADERS } from './html.js';
 
 /**
@@ -76,13 +76,13 @@ export async function pageLook(
 export const sendPage = (reply: FastifyReply, body: string, status = 200) => reply.status(status).headers(PAGE_HEADERS).send(body);
 
 /**
- * The end of a flow that signs the user in (sign-up, reset, invitation, passwordless): a
- * session with the flow's `amr` and its cookie, then back to where the flow started. For an
- * authorization request that is `/interaction/<uid>/finish?flow=…` (routes.ts), which goes
- * on through the same step as after a password (the MFA policy, then the application).
- * Going back through `/interaction/<uid>` itself would show the password form again to an
- * application that asked for a fresh sign-in (prompt=login, max_age): its interaction
- * keeps that reason. Otherwise the account page.
+ * The end of a flow that signs the user in (sign-up, reset, invitation, passwordless). For
+ * an authorization request no session is opened here: the flow records who proved what
+ * and `/interaction/<uid>/finish?flow=…` (routes.ts) goes on as after a password, the MFA
+ * step included, so a second factor still comes before any session (and an application's
+ * prompt=login or max_age is not sent back to the password form). For the account page, a
+ * session only when no second factor is due; otherwise the account sign-in, which asks
+ * for it.
  */
 export async function signInAndReturn(
   ctx: AppContext,
@@ -92,30 +92,38 @@ export async function signInAndReturn(
   actor: Actor,
 ) {
   const { flow, amr } = options;
+  const returnTo = safeReturn(flow.return_to);
+  if (returnTo.startsWith('/interaction/')) {
+    await advanceFlow(ctx.db, ctx, flow, { state: 'returning', data: { ...(flow.data as object), proved: { user_id: user.id, amr } } });
+    return reply.redirect(`${returnTo}/finish?flow=${encodeURIComponent(flow.id)}`, 303);
+  }
+  if (!(await mayOpenSession(ctx, user))) return reply.redirect('/account/sign-in', 303);
   const { token, session } = await openSession(ctx, user, { amr }, actor);
   setSessionCookie(ctx, reply, token, session);
-  const returnTo = safeReturn(flow.return_to);
-  if (!returnTo.startsWith('/interaction/')) return reply.redirect(returnTo, 303);
-  await advanceFlow(ctx.db, ctx, flow, { state: 'returning', data: { ...(flow.data as object), session_id: session.id } });
-  return reply.redirect(`${returnTo}/finish?flow=${encodeURIComponent(flow.id)}`, 303);
+  return reply.redirect(returnTo, 303);
 }
 
 /**
- * The session a flow opened for this interaction (see signInAndReturn), checked: the same
- * browser, the flow still `returning` to this very interaction, its session the one in the
- * cookie. The flow is then done, so the step cannot be replayed.
+ * Who a flow proved, for this interaction (see signInAndReturn), checked: the same
+ * browser, the flow still `returning` to this very interaction, the user still active. The
+ * flow is then done, so the step cannot be replayed.
  */
-export async function returningSession(ctx: AppContext, request: FastifyRequest, uid: string, flowId: string) {
+export async function returningUser(ctx: AppContext, request: FastifyRequest, uid: string, flowId: string) {
   const flow = await readFlow(ctx.db, ctx, flowId);
   assertFlowBrowser(flow, request.cookies[FLOW_COOKIE]);
-  const token = request.cookies[SESSION_COOKIE];
-  const active = token ? await sessionFromToken(ctx, token) : undefined;
-  const sessionId = (flow.data as { session_id?: string }).session_id;
-  if (flow.state !== 'returning' || flow.return_to !== `/interaction/${uid}` || !active || active.session.id !== sessionId) {
+  const proved = (flow.data as { proved?: { user_id: string; amr: string[] } }).proved;
+  if (flow.state !== 'returning' || flow.return_to !== `/interaction/${uid}` || !proved) {
     throw new AppError('flow_state', 'This sign-in has finished or belongs to another request; start again');
   }
   await advanceFlow(ctx.db, ctx, flow, { state: 'done' });
-  return active;
+  const user = await ctx.db
+    .selectFrom('users')
+    .selectAll()
+    .where('id', '=', proved.user_id)
+    .where('status', '=', 'active')
+    .executeTakeFirst();
+  if (!user) throw new AppError('account_disabled', 'This account is disabled');
+  return { user, amr: proved.amr };
 }
 
 /** Only our own interaction and account paths are places to return to (no open redirect). */

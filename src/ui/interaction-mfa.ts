@@ -30,20 +30,22 @@ export async function continueSignIn(
   request: FastifyRequest,
   reply: FastifyReply,
   it: Interaction,
-  signedIn: { user: User; session?: Session },
+  signedIn: { user: User; session?: Session; amr?: string[] },
 ) {
   const { user, session } = signedIn;
-  const need = await signInNeed(ctx, user, it.client, { amr: session?.amr ?? ['pwd'], acrValues: it.acrValues });
+  // How the user proved who they are so far: the live session's, or this sign-in's first step (default: the password).
+  const first = signedIn.amr ?? ['pwd'];
+  const need = await signInNeed(ctx, user, it.client, { amr: session?.amr ?? first, acrValues: it.acrValues });
   if (need === 'none') {
-    const opened = session ?? (await openPasswordSession(ctx, request, reply, user));
+    const opened = session ?? (await openFirstStepSession(ctx, request, reply, user, first));
     return kit.go(reply, await oidc.finishLogin(request.raw, reply.raw, user.id, opened.amr));
   }
-  await beginStep(ctx, { uid: it.uid, userId: user.id, sessionId: session?.id ?? null, need });
+  await beginStep(ctx, { uid: it.uid, userId: user.id, sessionId: session?.id ?? null, need, ...(!session && { firstAmr: first }) });
   return kit.go(reply, `/interaction/${it.uid}/mfa`);
 }
 
-async function openPasswordSession(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, user: User): Promise<Session> {
-  const { token, session } = await openSession(ctx, user, { amr: ['pwd'] }, actorOf(request));
+async function openFirstStepSession(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, user: User, amr: string[]) {
+  const { token, session } = await openSession(ctx, user, { amr }, actorOf(request));
   setSessionCookie(ctx, reply, token, session);
   return session;
 }

@@ -10,6 +10,7 @@ import {
   enrolTotp,
   listFactors,
   passkeyAuthenticationOptions,
+  sameChannelAsFirst,
   startChallenge,
   verifyPasskeyAuthentication,
   verifySecondFactor,
@@ -71,7 +72,7 @@ export async function showStep(
       .headers(PAGE_HEADERS)
       .send(enrolPage({ ...stepPage(flow), action: flow.action, csrf: flow.csrf, enrolment, ...(message && { error: message }) }));
   }
-  const factors = (await listFactors(ctx, step.userId)).filter((f) => f.confirmed && f.type !== 'recovery-code');
+  const factors = (await listFactors(ctx, step.userId)).filter((f) => f.confirmed && f.type !== 'recovery-code' && !spent(step, f.type));
   const nonce = newNonce();
   const passkey =
     !options.recovery && !options.sent && factors.some((f) => f.type === 'webauthn')
@@ -102,10 +103,12 @@ async function pendingEnrolment(ctx: AppContext, flow: StepFlow, step: MfaStep):
   return enrolment;
 }
 
+const spent = (step: MfaStep, type: string) => sameChannelAsFirst(step.amr, type);
+
 /** Sends an email or SMS code for one of the user's factors, and shows where to type it. */
 export async function sendStepCode(ctx: AppContext, reply: FastifyReply, flow: StepFlow, step: MfaStep, form: Form) {
   const factor = (await listFactors(ctx, step.userId)).find(
-    (f) => f.id === form.factor_id && f.confirmed && (f.type === 'email' || f.type === 'sms'),
+    (f) => f.id === form.factor_id && f.confirmed && (f.type === 'email' || f.type === 'sms') && !spent(step, f.type),
   );
   if (step.need !== 'challenge' || !factor) throw new AppError('not_found', 'That factor is not one of yours');
   const { oobCode } = await startChallenge(ctx, step.userId, factor.id);
@@ -147,8 +150,12 @@ async function check(ctx: AppContext, flow: StepFlow, step: MfaStep, form: Form,
   switch (form.method) {
     case 'otp':
       return { methods: (await verifySecondFactor(ctx, step.userId, { otp: code }, ip)).amr };
-    case 'oob':
-      return { methods: (await verifySecondFactor(ctx, step.userId, { oobCode: form.oob_code ?? '', bindingCode: code }, ip)).amr };
+    case 'oob': {
+      const result = await verifySecondFactor(ctx, step.userId, { oobCode: form.oob_code ?? '', bindingCode: code }, ip);
+      const factor = (await listFactors(ctx, step.userId)).find((f) => f.id === result.factorId);
+      if (factor && spent(step, factor.type)) throw stepError('mfa.choose_method', 'Choose another way to verify');
+      return { methods: result.amr };
+    }
     case 'recovery': {
       const result = await verifySecondFactor(ctx, step.userId, { recoveryCode: code }, ip);
       return { methods: result.amr, ...(result.newRecoveryCode && { codes: [result.newRecoveryCode] }) };

@@ -3,7 +3,8 @@ import type { AppContext } from '../context.js';
 import { constantTimeEqual } from '../crypto/secrets.js';
 import { AppError } from '../errors.js';
 import { actorOf } from '../http/guards.js';
-import { interactionTenant, mayOpenSession, peekRecovery, requestRecovery, resetPassword } from '../recovery/recovery.js';
+import { mayOpenSession } from '../mfa/sign-in-step.js';
+import { interactionTenant, peekRecovery, requestRecovery, resetPassword } from '../recovery/recovery.js';
 import {
   browserBinding,
   FLOW_COOKIE,

@@ -9,7 +9,7 @@ import type { Interaction, Oidc } from '../oidc/index.js';
 import { authenticate, sessionFromToken } from '../sessions/sessions.js';
 import type { Organization } from '../tokens/organizations.js';
 import { accountRoutes } from './account-routes.js';
-import { type PageLook, pageLook, returningSession } from './flow-kit.js';
+import { type PageLook, pageLook, returningUser } from './flow-kit.js';
 import { forcedPasswordRoutes, showForcedChange } from './forced-password-routes.js';
 import { PAGE_HEADERS } from './html.js';
 import { interactionLook, pageOf } from './interaction-look.js';
@@ -136,9 +136,9 @@ export const uiRoutes =
       { schema: { hide: true } },
       async (request, reply) => {
         const it = await oidc.interaction(request.raw, reply.raw);
-        const active = await returningSession(ctx, request, it.uid, String(request.query.flow ?? ''));
         if (it.prompt !== 'login') return go(reply, `/interaction/${it.uid}`);
-        return continueSignIn(ctx, oidc, kit, request, reply, it, active);
+        const proved = await returningUser(ctx, request, it.uid, String(request.query.flow ?? ''));
+        return continueSignIn(ctx, oidc, kit, request, reply, it, proved);
       },
     );
 

@@ -166,9 +166,12 @@ export function signupRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc):
     return sendPage(reply, messagePage(look, { title: look.t('common.something_went_wrong'), message, code: error.code }), error.status);
   }
 
-  /** After a verification: this browser, if it started the flow, is signed in and sent back; any other sees "verified". */
+  /**
+   * After a verification: the browser that signed up (and so proved the password) is signed
+   * in and sent back; a resent email's flow, or any other browser, sees "verified".
+   */
   async function afterVerified(request: FastifyRequest, reply: FastifyReply, flow: Flow, user: Parameters<typeof signInAndReturn>[2]) {
-    let sameBrowser = flow.channel === 'browser';
+    let sameBrowser = flow.channel === 'browser' && (flow.data as { signs_in?: boolean }).signs_in === true;
     try {
       assertFlowBrowser(flow, request.cookies[FLOW_COOKIE]);
     } catch {

@@ -4,6 +4,7 @@ import { type Db, isUniqueViolation } from '../db/database.js';
 import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../db/pagination.js';
 import type { User, UserStatus } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
+import { closeFlows, EMAILED_FLOWS } from '../flows/flows.js';
 import { addMembership } from '../memberships/memberships.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../password-policy/policy.js';
 import {
@@ -33,6 +34,7 @@ export interface UserInput extends Profile {
   username?: string | null;
   password?: string;
   email_verified?: boolean;
+  phone_verified?: boolean;
   status?: UserStatus;
   app_metadata?: Record<string, unknown>;
   /** Roles of the membership in the home tenant (default: USER). */
@@ -137,6 +139,7 @@ export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, in
         username: input.username ?? null,
         ...profileColumns(input),
         email_verified: input.email_verified ?? false,
+        phone_verified: input.phone !== undefined && input.phone !== null && input.phone_verified === true,
         status: input.status ?? (passwordHash ? 'active' : 'pending'),
         home_tenant_id: homeTenantId,
         password_hash: passwordHash,
@@ -222,6 +225,9 @@ async function applyUserPatch(ctx: AppContext, actor: Actor, id: string, patch: 
         ...(patch.username !== undefined && { username: patch.username }),
         ...profileColumns(patch),
         ...(patch.email_verified !== undefined && { email_verified: patch.email_verified }),
+        // A new number is unverified unless the administrator says otherwise (a user's own change: always).
+        ...(patch.phone !== undefined && { phone_verified: patch.phone_verified ?? false }),
+        ...(patch.phone === undefined && patch.phone_verified !== undefined && { phone_verified: patch.phone_verified }),
         ...(patch.status !== undefined && { status: patch.status }),
         ...(passwordHash !== undefined && { password_hash: passwordHash }),
         ...(patch.app_metadata !== undefined && { app_metadata: JSON.stringify(patch.app_metadata) }),
@@ -235,6 +241,8 @@ async function applyUserPatch(ctx: AppContext, actor: Actor, id: string, patch: 
     // grant at once (with back-channel logout notices).
     if (passwordHash !== undefined || (patch.status !== undefined && patch.status !== 'active')) await endUserAccess(trx, ctx, id);
     if (passwordHash !== undefined) await rememberPassword(trx, ctx, id, passwordHash, history);
+    // Links and codes sent to the old address die with it.
+    if (patch.email !== undefined) await closeFlows(trx, ctx, id, EMAILED_FLOWS);
     await recordAudit(trx, ctx, {
       action: 'iam.user.modified',
       actor,
