@@ -401,6 +401,49 @@ describe('self-registration and email verification', () => {
       assert.match(page, /Vorname <small>\(Pflichtfeld\)<\/small>/);
     });
 
+    it('never signs in a browser by a resent email’s code: an attacker who signs up with an unverified account’s address gets no session', async () => {
+      await gh.createUser(acme.token, { email: 'victim@example.com', password: PASSWORD });
+      const attacker = new Browser();
+      const { url, page } = await openSignup(attacker);
+      const { action, fields } = formOf(page);
+      const check = await attacker.submit(url, action, fill(fields, 'victim@example.com'));
+      const resend = /action="(\/verify\/flw_\w+\/resend)"/.exec(await check.response.text())?.[1];
+      assert.ok(resend, 'the check page offers a resend');
+      const resent = await attacker.submit(check.url, resend, formOf(await (await attacker.fetch(check.url)).text()).fields);
+      assert.match(resent.url, /\/verify\/flw_/);
+      const resentPage = await resent.response.text();
+      const mails = [await mailTo('victim@example.com'), await mailTo('victim@example.com')]; // the notice and the code, in any order
+      const code = mails.map((mail) => codeIn(mail.text)).find(Boolean) as string;
+      assert.ok(code, 'the victim got a verification code');
+      const codeForm = formOf(resentPage);
+      const done = await attacker.submit(resent.url, codeForm.action, { ...codeForm.fields, code }, atCallback);
+      assert.ok(!atCallback(done.url), 'not back at the application');
+      assert.doesNotMatch(done.url, /\/finish\?flow=/, 'and not on the way there');
+      const me = await attacker.fetch(`${gh.issuer}/api/v1/users/me`);
+      assert.equal(me.status, 401, 'the attacker’s browser holds no session');
+    });
+
+    it('answers a taken username the same for a new address and a taken one', async () => {
+      const usernames = await gh.request('PATCH', `/api/v1/tenants/${acme.tenantId}/policies`, {
+        token: acme.token,
+        body: { signup: { profile_fields: ['given_name', 'family_name', 'username'] } },
+      });
+      assert.equal(usernames.status, 200);
+      try {
+        await gh.createUser(acme.token, { email: 'holder@example.com', password: PASSWORD, username: 'holder' });
+        const fresh = await apiSignup('nobody-yet@example.com', { username: 'holder' });
+        const taken = await apiSignup('holder@example.com', { username: 'holder' });
+        assert.equal(fresh.status, 409);
+        assert.equal(taken.status, fresh.status, 'a taken address answers like a new one');
+        assert.equal(taken.body.error, fresh.body.error);
+      } finally {
+        await gh.request('PATCH', `/api/v1/tenants/${acme.tenantId}/policies`, {
+          token: acme.token,
+          body: { signup: { profile_fields: ['given_name', 'family_name'] } },
+        });
+      }
+    });
+
     it('shows a taken address the same “check your email” page', async () => {
       const browser = new Browser();
       const { url, page } = await openSignup(browser);
