@@ -59,6 +59,8 @@ export const ERROR_STATUS = {
   password_mismatch: 400,
   account_deletion_disabled: 403,
   last_system_administrator: 409,
+  // `gatehouse users export`: the .partial file is there and not a stale one of ours
+  export_file_exists: 409,
   // MFA (src/mfa/)
   factor_not_allowed: 400,
   invalid_phone_number: 400,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -409,6 +409,27 @@ describe('gatehouse CLI: start, migrate, admin create, keys rotate, users export
         lines.slice(1).every((l) => typeof l.password_hash.enc === 'string'),
         'password hashes are encrypted',
       );
+    });
+
+    it('`users export` never writes through a symlink at FILE.partial; a stale .partial of ours is replaced, mode 0600', STEP, async () => {
+      const victim = join(work, 'victim.txt');
+      writeFileSync(victim, 'keep me\n', { mode: 0o644 });
+      const target = join(work, 'linked.jsonl');
+      symlinkSync(victim, `${target}.partial`);
+      const refused = await runToEnd(['users', 'export', target, '--passphrase-file', passphraseFile], env());
+      assert.equal(refused.code, 2, refused.output);
+      assert.match(refused.output, /linked\.jsonl\.partial exists and is not a regular file of this user/);
+      assert.equal(readFileSync(victim, 'utf8'), 'keep me\n');
+      assert.ok(lstatSync(`${target}.partial`).isSymbolicLink(), 'the symlink is left alone');
+      assert.ok(!existsSync(target));
+
+      const stale = join(work, 'stale.jsonl');
+      writeFileSync(`${stale}.partial`, 'left by a killed export', { mode: 0o644 });
+      const { code, output } = await runToEnd(['users', 'export', stale, '--passphrase-file', passphraseFile], env());
+      assert.equal(code, 0, output);
+      assert.equal(statSync(stale).mode & 0o777, 0o600);
+      assert.equal(JSON.parse(readFileSync(stale, 'utf8').split('\n')[0]!).format, 'gatehouse-users');
+      assert.ok(!existsSync(`${stale}.partial`));
     });
 
     it(

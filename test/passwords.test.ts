@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { hash as argon2Hash } from '@node-rs/argon2';
+import { hash as bcryptHash } from '@node-rs/bcrypt';
 import { ARGON2_PARAMS, createPasswordHasher, type PasswordHasher } from '../src/crypto/passwords.js';
 import type { AppError } from '../src/errors.js';
 
@@ -55,5 +57,52 @@ describe('password hashing pool', () => {
     await closing.close();
     await inFlight;
     await assert.rejects(closing.verify(null, 'x'));
+  });
+
+  describe('imported hashes: timing and work bounds', () => {
+    let observed: PasswordHasher;
+    let tasks: { op: string; hash?: string | undefined }[] = [];
+    before(async () => {
+      observed = await createPasswordHasher(1, (task) => tasks.push(task));
+    });
+    after(() => observed.close());
+    const verifies = () => tasks.filter((t) => t.op === 'verify');
+
+    it('a legacy hash also costs the argon2 dummy verify (an unknown user’s cost), right password or wrong', async () => {
+      const bcrypt = await bcryptHash('legacy-password', 4);
+      for (const [password, expected] of [
+        ['legacy-password', true],
+        ['wrong', false],
+      ] as const) {
+        tasks = [];
+        assert.equal(await observed.verify(bcrypt, password), expected);
+        assert.equal(verifies().length, 1, 'one dummy verify on the pool');
+        assert.notEqual(verifies()[0]!.hash, bcrypt);
+      }
+      tasks = [];
+      assert.equal(await observed.verify('not-a-hash', 'x'), false);
+      assert.equal(verifies().length, 1, 'an unknown format costs the dummy too');
+      tasks = [];
+      assert.equal(await observed.verify(null, 'x'), false);
+      assert.equal(verifies().length, 1, 'as an unknown user does');
+    });
+
+    it('a foreign argon2 hash within the bounds is verified on the pool', async () => {
+      const foreign = await argon2Hash('foreign-password', { algorithm: 1, memoryCost: 4096, timeCost: 3 });
+      tasks = [];
+      assert.equal(await observed.verify(foreign, 'foreign-password'), true);
+      assert.deepEqual(verifies(), [{ op: 'verify', hash: foreign }]);
+    });
+
+    it('an argon2 hash beyond the bounds (m, t or p) verifies as false without reaching the pool; the dummy runs instead', async () => {
+      const tail = '$c29tZXNhbHRzb21lc2FsdA$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaA';
+      for (const params of ['m=1048576,t=2,p=1', 'm=19456,t=11,p=1', 'm=19456,t=2,p=9', 'm=262145,t=1,p=1']) {
+        const hash = `$argon2id$v=19$${params}${tail}`;
+        tasks = [];
+        assert.equal(await observed.verify(hash, 'anything'), false, params);
+        assert.equal(verifies().length, 1, params);
+        assert.notEqual(verifies()[0]!.hash, hash, `${params}: the stored hash never goes to the pool`);
+      }
+    });
   });
 });

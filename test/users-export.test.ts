@@ -298,3 +298,95 @@ describe('GET /api/v1/users/export and the round trip into an empty Gatehouse', 
     assert.equal(await target.rowCount('tenants'), 3);
   });
 });
+
+/**
+ * Least privilege in the export (decision 170) and the binding of each secret to its user
+ * (the additional data names the email address): an operator holding only
+ * iam.account.export gets the users it outranks and is told how many were left out; a
+ * secret moved onto another user's line fails that line.
+ */
+describe('GET /api/v1/users/export: only users the caller outranks; secrets bound to their user', { timeout: 120_000 }, () => {
+  let gh: TestGatehouse;
+  let admin: string;
+  let operator: string;
+  const OPERATOR = 'exporter@gatehouse.test';
+
+  const lines = (text: string) =>
+    text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+  const hashOf = async (email: string) =>
+    (await gh.ctx.db.selectFrom('users').select('password_hash').where('email', '=', email).executeTakeFirstOrThrow()).password_hash;
+
+  before(async () => {
+    gh = await startGatehouse();
+    const system = await gh.systemAdmin();
+    admin = system.token;
+    await gh.tenantWithAdmin('acme');
+    const exporter = await gh.created('/api/v1/roles', admin, {
+      name: 'EXPORTER',
+      description: 'Exports users, nothing else',
+      permissions: ['iam.account.export'],
+    });
+    await gh.createUser(admin, { email: OPERATOR, password: PASSWORD, tenant: system.systemTenantId, roles: [exporter.id] });
+    await gh.createUser(admin, { email: 'plain@acme.test', password: PASSWORD, tenant: (await gh.tenantWithAdmin('beta')).tenantId });
+    operator = await gh.tokenFor(await gh.signIn(OPERATOR, PASSWORD), 'system');
+  });
+  after(() => gh.stop());
+
+  it('an operator holding only iam.account.export: no system administrator in the file, the header says how many were left out', async () => {
+    const answer = await exportFile(gh, operator, PASSPHRASE);
+    assert.equal(answer.status, 200, answer.text);
+    const [header, ...rest] = lines(answer.text);
+    const emails = rest.filter((l) => l.email).map((l) => l.email as string);
+    assert.ok(!emails.includes(ADMIN_EMAIL), 'the ADMIN (holds all) is left out');
+    assert.equal(header.omitted_users, 1);
+    assert.deepEqual([...emails].sort(), ['admin@acme.test', 'admin@beta.test', OPERATOR, 'plain@acme.test'].sort());
+    const events = await gh.auditEvents(admin, { action: 'iam.users.exported' });
+    assert.equal(events.at(-1)?.details.omitted_users, 1);
+  });
+
+  it('an ADMIN exports everyone: nothing left out', async () => {
+    const answer = await exportFile(gh, admin, PASSPHRASE);
+    assert.equal(answer.status, 200, answer.text);
+    const [header, ...rest] = lines(answer.text);
+    assert.equal(header.omitted_users, 0);
+    assert.ok(rest.some((l) => l.email === ADMIN_EMAIL));
+    assert.ok(rest.some((l) => l.email === OPERATOR));
+  });
+
+  it('a password hash moved onto another user’s line fails that line (encrypted_value); nothing of it is written', async () => {
+    const answer = await exportFile(gh, admin, PASSPHRASE);
+    const parsed = lines(answer.text);
+    const mine = parsed.find((l) => l.email === OPERATOR);
+    const target = parsed.find((l) => l.email === ADMIN_EMAIL);
+    target.password_hash = mine.password_hash;
+    target.given_name = 'Changed';
+    const before = await hashOf(ADMIN_EMAIL);
+    const imported = await importBody(gh, admin, jsonl(...parsed), { passphrase: PASSPHRASE });
+    assert.equal(imported.status, 200, JSON.stringify(imported.body));
+    assert.equal(imported.body.failed, 1, JSON.stringify(imported.body));
+    assert.deepEqual(
+      imported.body.errors.map((e: { error: string; line: number }) => [e.error, e.line]),
+      [['encrypted_value', parsed.indexOf(target) + 1]],
+    );
+    assert.equal(imported.body.updated, parsed.filter((l) => l.email).length - 1, 'the other lines import');
+    assert.equal(await hashOf(ADMIN_EMAIL), before);
+    const row = await gh.ctx.db.selectFrom('users').select('given_name').where('email', '=', ADMIN_EMAIL).executeTakeFirstOrThrow();
+    assert.notEqual(row.given_name, 'Changed');
+    // The same value on its own line (the address in another letter case) still decrypts.
+    const own = parsed.find((l) => l.email === OPERATOR);
+    own.email = OPERATOR.toUpperCase();
+    const again = await importBody(gh, admin, jsonl(parsed[0], own), { passphrase: PASSPHRASE });
+    assert.deepEqual([again.body.updated, again.body.failed], [1, 0], JSON.stringify(again.body));
+  });
+
+  it('an export of version 1 (secrets bound to the field only) is refused before anything is written', async () => {
+    const parsed = lines((await exportFile(gh, admin, PASSPHRASE)).text);
+    parsed[0].version = 1;
+    const answer = await importBody(gh, admin, jsonl(...parsed), { passphrase: PASSPHRASE });
+    assert.equal(answer.status, 400);
+    assert.equal(answer.body.error, 'invalid_import_file');
+  });
+});

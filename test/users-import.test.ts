@@ -3,7 +3,7 @@ import { pbkdf2Sync, randomBytes, scryptSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { hash as argon2Hash } from '@node-rs/argon2';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
-import { parseHash, verifyLegacyHash } from '../src/crypto/legacy-hashes.js';
+import { classifyHash, parseHash, verifyLegacyHash } from '../src/crypto/legacy-hashes.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 import { importBody, jsonl } from './helpers/transfer.js';
 
@@ -69,6 +69,59 @@ describe('legacy password hashes', () => {
     ]) {
       assert.equal(parseHash(hash), undefined, hash);
     }
+  });
+});
+
+const SALT = 'c29tZXNhbHRzb21lc2FsdA';
+const B64 = (bytes: number) => ab64(Buffer.alloc(bytes, 7));
+const firebaseWith = (rounds: number, memCost: number) =>
+  `$firebase-scrypt$r=${rounds},m=${memCost}$${FIREBASE.signerKey}$${FIREBASE.saltSeparator}$${FIREBASE.salt}$${FIREBASE.hash}`;
+
+/** Hashes just beyond one work bound each (and the bound itself, which is accepted). */
+const TOO_EXPENSIVE = {
+  'argon2 m': `$argon2id$v=19$m=262145,t=2,p=1$${SALT}$${B64(32)}`,
+  'argon2 t': `$argon2i$v=19$m=19456,t=11,p=1$${SALT}$${B64(32)}`,
+  'argon2 p': `$argon2d$v=19$m=19456,t=2,p=9$${SALT}$${B64(32)}`,
+  'pbkdf2 rounds': `$pbkdf2-sha256$2000001$${SALT}$${B64(32)}`,
+  'pbkdf2 key length': `$pbkdf2$1000$${SALT}$${B64(65)}`,
+  'django pbkdf2 rounds': `pbkdf2_sha256$2000001$seasalt$${Buffer.alloc(32, 7).toString('base64')}`,
+  'django pbkdf2 key length': `pbkdf2_sha512$1000$seasalt$${Buffer.alloc(65, 7).toString('base64')}`,
+  'bcrypt cost': `$2b$15$${'a'.repeat(53)}`,
+  'scrypt memory': `$scrypt$ln=18,r=8,p=2$${SALT}$${B64(32)}`,
+  'scrypt p': `$scrypt$ln=4,r=1,p=17$${SALT}$${B64(32)}`,
+  'scrypt key length': `$scrypt$ln=10,r=8,p=1$${SALT}$${B64(65)}`,
+  'firebase memory': firebaseWith(16, 18),
+};
+const AT_THE_BOUNDS = {
+  argon2: `$argon2id$v=19$m=262144,t=10,p=8$${SALT}$${B64(32)}`,
+  pbkdf2: `$pbkdf2-sha512$2000000$${SALT}$${B64(64)}`,
+  bcrypt: `$2b$14$${'a'.repeat(53)}`,
+  scrypt: `$scrypt$ln=17,r=8,p=2$${SALT}$${B64(64)}`,
+  'scrypt p': `$scrypt$ln=4,r=1,p=16$${SALT}$${B64(32)}`,
+  firebase: firebaseWith(8, 18),
+};
+
+describe('work bounds of imported hashes', () => {
+  it('a hash beyond a bound is too expensive (not unknown); one at the bound is accepted', () => {
+    for (const [name, hash] of Object.entries(TOO_EXPENSIVE)) {
+      assert.equal(classifyHash(hash), 'too_expensive', name);
+      assert.equal(parseHash(hash), undefined, name);
+    }
+    for (const [name, hash] of Object.entries(AT_THE_BOUNDS)) assert.equal(classifyHash(hash), 'ok', name);
+    assert.equal(classifyHash('md5$abc'), 'unknown');
+  });
+
+  it('a stored hash beyond the bounds verifies as false without the work, even with the right password', async () => {
+    const salt = randomBytes(16);
+    const longKey = `$pbkdf2-sha256$1000$${ab64(salt)}$${ab64(pbkdf2Sync(PASSWORD, salt, 1000, 65, 'sha256'))}`;
+    assert.equal(classifyHash(longKey), 'too_expensive');
+    assert.equal(await verifyLegacyHash(longKey, PASSWORD), false);
+    const wide = `$scrypt$ln=4,r=1,p=17$${ab64(salt)}$${ab64(scryptSync(PASSWORD, salt, 32, { N: 16, r: 1, p: 17 }))}`;
+    assert.equal(await verifyLegacyHash(wide, PASSWORD), false);
+    const started = Date.now();
+    assert.equal(await verifyLegacyHash(TOO_EXPENSIVE['pbkdf2 rounds'], PASSWORD), false);
+    assert.equal(await verifyLegacyHash(TOO_EXPENSIVE['bcrypt cost'], PASSWORD), false);
+    assert.ok(Date.now() - started < 1000, 'no work done');
   });
 });
 
@@ -197,6 +250,38 @@ describe('POST /api/v1/users/import', { timeout: 120_000 }, () => {
     assert.equal(answer.body.failed, 9);
     const blocked = await gh.ctx.db.selectFrom('users').select('status').where('email', '=', 'good2@lines.test').executeTakeFirstOrThrow();
     assert.equal(blocked.status, 'disabled');
+  });
+
+  it('a hash beyond the work bounds is refused per line as hash_too_expensive; the others import', async () => {
+    const entries = Object.entries(TOO_EXPENSIVE);
+    const file = jsonl(
+      ...entries.map(([, hash], i) => ({ email: `costly${i}@bounds.test`, password_hash: hash })),
+      {
+        email: 'firebase@bounds.test',
+        custom_password_hash: {
+          algorithm: 'firebase-scrypt',
+          hash: { value: FIREBASE.hash },
+          salt: { value: FIREBASE.salt },
+          key: { value: FIREBASE.signerKey },
+          salt_separator: FIREBASE.saltSeparator,
+          rounds: 64,
+          mem_cost: 20,
+        },
+      },
+      { email: 'fine@bounds.test', password_hash: hashes.bcrypt2b },
+    );
+    const answer = await importBody(gh, admin, file);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.created, 1);
+    assert.deepEqual(
+      answer.body.errors.map((e: { line: number; error: string }) => [e.line, e.error]),
+      [...entries, ['firebase', '']].map((_, i) => [i + 1, 'hash_too_expensive']),
+    );
+    const written = await gh.ctx.db.selectFrom('users').select('email').where('email', 'like', '%@bounds.test').execute();
+    assert.deepEqual(
+      written.map((u) => u.email),
+      ['fine@bounds.test'],
+    );
   });
 
   it('a tenant administrator imports into the own tenant only, and cannot overwrite users of other tenants or system administrators', async () => {

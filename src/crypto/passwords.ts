@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../errors.js';
-import { isArgon2, verifyLegacyHash } from './legacy-hashes.js';
+import { isArgon2, parseHash, verifyLegacyHash } from './legacy-hashes.js';
 
 /** OWASP's argon2id baseline, fixed by issue 2 and DESIGN §8 (the performance budget is measured with it). */
 export const ARGON2_PARAMS = {
@@ -135,18 +135,38 @@ class HashingPool {
   }
 }
 
-export async function createPasswordHasher(workers = availableParallelism()): Promise<PasswordHasher> {
+/** `observe` (tests) hears of every task given to the argon2 pool: its operation and the hash it verifies against. */
+export async function createPasswordHasher(
+  workers = availableParallelism(),
+  observe?: (task: { op: Task['op']; hash?: string | undefined }) => void,
+): Promise<PasswordHasher> {
   const pool = new HashingPool(workers);
-  const hashPassword = async (password: string) => (await pool.run({ op: 'hash', password, params: ARGON2_PARAMS })) as string;
+  const run = (task: Omit<Task, 'id'>) => {
+    observe?.({ op: task.op, hash: task.hash });
+    return pool.run(task);
+  };
+  const hashPassword = async (password: string) => (await run({ op: 'hash', password, params: ARGON2_PARAMS })) as string;
   // An unknown user costs the same as a wrong password (DESIGN §6).
   const dummyHash = await hashPassword(`dummy-${Math.random()}`);
+  const dummy = async (password: string) => {
+    await run({ op: 'verify', hash: dummyHash, password });
+    return false;
+  };
   return {
     hash: hashPassword,
     async verify(storedHash, password) {
-      // Imported bcrypt, PBKDF2 and scrypt hashes (src/crypto/legacy-hashes.ts); argon2 of any parameters stays on the pool.
-      if (storedHash && !isArgon2(storedHash)) return verifyLegacyHash(storedHash, password);
-      const ok = (await pool.run({ op: 'verify', hash: storedHash ?? dummyHash, password })) as boolean;
-      return ok && storedHash != null;
+      if (!storedHash) return dummy(password);
+      if (!isArgon2(storedHash)) {
+        // Imported bcrypt, PBKDF2 and scrypt hashes (src/crypto/legacy-hashes.ts). The dummy runs beside the
+        // check, so a cheap legacy hash answers no sooner than an unknown user (DESIGN §6): imported accounts
+        // that have not signed in yet are not told apart by timing.
+        const [ok] = await Promise.all([verifyLegacyHash(storedHash, password), dummy(password)]);
+        return ok;
+      }
+      // Our own parameters go straight to the pool; a foreign argon2 hash only within the work bounds
+      // (legacy-hashes.ts): a malformed or too expensive one costs the dummy and verifies as false.
+      if (needsRehash(storedHash) && !parseHash(storedHash)) return dummy(password);
+      return (await run({ op: 'verify', hash: storedHash, password })) as boolean;
     },
     close: () => pool.close(),
   };

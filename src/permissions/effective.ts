@@ -214,6 +214,9 @@ export function assertOutranks(scope: Scope, targetPermissions: Iterable<string>
   });
 }
 
+/** assertOutranks as a question: whether the caller's permissions cover all of these. */
+export const outranks = (scope: Scope, targetPermissions: Iterable<string>): boolean => uncovered(scope, targetPermissions).length === 0;
+
 /**
  * A system administrator: holds a restricted permission in the system tenant. Such an
  * account is out of every tenant administrator's reach, whatever its home tenant.

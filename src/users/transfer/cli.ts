@@ -1,4 +1,5 @@
-import { createReadStream, createWriteStream, existsSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, lstatSync, renameSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Command, Option } from 'commander';
@@ -66,24 +67,50 @@ export function userTransferCommands(program: Command, config: () => Config, act
     .action(async (file: string, options: { passphraseFile?: string }) => {
       const cfg = config();
       const passphrase = passphraseFrom(options.passphraseFile, cfg.exportPassphrase, MISSING);
-      const gatehouse = await createGatehouse(cfg, { log: createLogger({ ...cfg, logLevel: 'warn' }), background: false });
       const partial = `${file}.partial`;
+      removeStalePartial(partial);
+      // 'wx': created here, never an existing file or a symlink's target; 0600 whatever the umask did.
+      const handle = await open(partial, 'wx', 0o600).catch((error: NodeJS.ErrnoException) => {
+        throw new AppError('export_file_exists', `Cannot create ${partial}: ${error.code ?? error.message}`);
+      });
       let lines = 0;
+      let gatehouse: Awaited<ReturnType<typeof createGatehouse>> | undefined;
       try {
+        await handle.chmod(0o600);
+        gatehouse = await createGatehouse(cfg, { log: createLogger({ ...cfg, logLevel: 'warn' }), background: false });
+        const ctx = gatehouse.ctx;
         const counted = async function* () {
-          for await (const chunk of exportUsers(gatehouse.ctx, passphrase, actor)) {
+          for await (const chunk of exportUsers(ctx, HOST_SCOPE, passphrase, actor)) {
             lines += chunk.split('\n').length - 1;
             yield chunk;
           }
         };
-        await pipeline(Readable.from(counted()), createWriteStream(partial, { mode: 0o600 }));
+        await pipeline(Readable.from(counted()), handle.createWriteStream());
         renameSync(partial, file);
       } catch (error) {
+        await handle.close().catch(() => undefined);
         rmSync(partial, { force: true });
         throw error;
       } finally {
-        await gatehouse.close();
+        await gatehouse?.close();
       }
       process.stdout.write(`Exported ${Math.max(lines - 1, 0)} users to ${file}\n`);
     });
+}
+
+/**
+ * A `.partial` left by an export that was killed is removed if it is a regular file of
+ * ours; anything else there (a symlink, another user's file, a directory) stops the export.
+ */
+function removeStalePartial(partial: string): void {
+  let stat: ReturnType<typeof lstatSync>;
+  try {
+    stat = lstatSync(partial);
+  } catch {
+    return; // none
+  }
+  if (!stat.isFile() || stat.nlink !== 1 || (process.getuid && stat.uid !== process.getuid())) {
+    throw new AppError('export_file_exists', `${partial} exists and is not a regular file of this user: remove it, or export elsewhere`);
+  }
+  rmSync(partial);
 }

@@ -6,12 +6,14 @@ import { AppError } from '../../errors.js';
  * The secrets of a user export (decision 142). The first line of the file is this header;
  * every secret value in the following lines is `{ "enc": "<iv>.<tag>.<ciphertext>" }`
  * (base64url), AES-256-GCM under a key derived from the administrator's passphrase with
- * scrypt and the header's per-file salt. The field name is bound as additional data, so
- * an encrypted password hash cannot be passed off as a TOTP seed. `check` is a known text
+ * scrypt and the header's per-file salt. The field name and the user's email address
+ * (lower-cased) are bound as additional data, so an encrypted password hash cannot be
+ * passed off as a TOTP seed, nor moved onto another user's line (version 2; version 1
+ * bound the field only and is refused). `check` is a known text
  * encrypted the same way: a wrong passphrase is recognised before anything is imported.
  */
 export const EXPORT_FORMAT = 'gatehouse-users';
-export const EXPORT_VERSION = 1;
+export const EXPORT_VERSION = 2;
 const CHECK_TEXT = 'gatehouse-users-export';
 
 export interface ExportHeader {
@@ -51,7 +53,7 @@ export class Envelope {
       version: EXPORT_VERSION,
       created_at: now.toISOString(),
       kdf,
-      check: envelope.encrypt('check', CHECK_TEXT),
+      check: envelope.encrypt('check', '', CHECK_TEXT),
     } as const;
     return { envelope, header };
   }
@@ -69,7 +71,7 @@ export class Envelope {
     const envelope = new Envelope(await deriveKey(passphrase, header.kdf));
     let check: string | undefined;
     try {
-      check = isEncrypted(header.check) ? envelope.decrypt('check', header.check) : undefined;
+      check = isEncrypted(header.check) ? envelope.decrypt('check', '', header.check) : undefined;
     } catch {
       check = undefined;
     }
@@ -77,23 +79,26 @@ export class Envelope {
     return envelope;
   }
 
-  encrypt(field: string, plaintext: string): Encrypted {
+  /** `owner`: the email address of the user whose line carries the value ('' for the header's check). */
+  encrypt(field: string, owner: string, plaintext: string): Encrypted {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
-    cipher.setAAD(aad(field));
+    cipher.setAAD(aad(field, owner));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return { enc: [iv, cipher.getAuthTag(), body].map((part) => part.toString('base64url')).join('.') };
   }
 
-  /** Throws when the value was altered, or encrypted for another field. */
-  decrypt(field: string, value: Encrypted): string {
+  /** Throws when the value was altered, or encrypted for another field or another user. */
+  decrypt(field: string, owner: string, value: Encrypted): string {
     const [iv, tag, body] = value.enc.split('.');
     if (!iv || !tag || body === undefined) throw new Error('Malformed encrypted value');
     const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(iv, 'base64url'));
-    decipher.setAAD(aad(field));
+    decipher.setAAD(aad(field, owner));
     decipher.setAuthTag(Buffer.from(tag, 'base64url'));
     return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
   }
 }
 
-const aad = (field: string) => Buffer.from(`${EXPORT_FORMAT}:v${EXPORT_VERSION}:${field}`, 'utf8');
+/** JSON keeps the parts apart whatever an email address holds; the address as the line gives it, trimmed and lower-cased. */
+const aad = (field: string, owner: string) =>
+  Buffer.from(JSON.stringify([`${EXPORT_FORMAT}:v${EXPORT_VERSION}`, field, owner.trim().toLowerCase()]), 'utf8');

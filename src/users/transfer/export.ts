@@ -1,7 +1,9 @@
 import { type Actor, recordAudit } from '../../audit/record.js';
 import type { AppContext } from '../../context.js';
+import type { Db } from '../../db/database.js';
 import type { MfaFactor, User } from '../../db/schema.js';
 import { factorDestination, factorSecret } from '../../mfa/factors.js';
+import { combinePermissions, outranks, type Scope, systemTenantId } from '../../permissions/effective.js';
 import { definitionLines } from './definitions.js';
 import { type Encrypted, Envelope } from './envelope.js';
 
@@ -14,11 +16,16 @@ const PAGE = 500;
  * TOTP seeds included, and the tenants and roles they hold (definition lines before the users). Every secret is encrypted with the passphrase; recovery codes are
  * not exported (their hashes are keyed with this server's master key and user ids).
  * Read page by page: memory stays bounded whatever the number of users.
+ *
+ * Users the caller does not outrank (decision 170: their permissions in the system tenant
+ * are not all the caller's, as for assertManages) are left out, and the header's
+ * `omitted_users` says how many; the operator's CLI (scope `all`) exports everyone.
  */
-export async function* exportUsers(ctx: AppContext, passphrase: string, actor: Actor): AsyncGenerator<string> {
+export async function* exportUsers(ctx: AppContext, scope: Scope, passphrase: string, actor: Actor): AsyncGenerator<string> {
   const { envelope, header } = await Envelope.create(passphrase, ctx.clock.now());
-  await recordAudit(ctx.db, ctx, { action: 'iam.users.exported', actor, details: { format: 'jsonl' } });
-  yield `${JSON.stringify(header)}\n`;
+  const omitted = await notOutranked(ctx.db, scope);
+  await recordAudit(ctx.db, ctx, { action: 'iam.users.exported', actor, details: { format: 'jsonl', omitted_users: omitted.size } });
+  yield `${JSON.stringify({ ...header, omitted_users: omitted.size })}\n`;
   // The tenants, permissions and roles the users need, so the file imports into an empty Gatehouse (decision 143).
   const definitions = await definitionLines(ctx.db);
   if (definitions) yield definitions;
@@ -31,7 +38,15 @@ export async function* exportUsers(ctx: AppContext, passphrase: string, actor: A
     const users = await query.execute();
     if (users.length === 0) return;
     after = users.at(-1)!.id;
-    const ids = users.map((u) => u.id);
+    // Checked again page by page: a user granted more since the count above is left out all the same.
+    const above = await notOutranked(
+      ctx.db,
+      scope,
+      users.map((u) => u.id),
+    );
+    const kept = users.filter((u) => !omitted.has(u.id) && !above.has(u.id));
+    if (kept.length === 0) continue;
+    const ids = kept.map((u) => u.id);
     const [roles, factors] = await Promise.all([
       ctx.db
         .selectFrom('memberships as m')
@@ -51,7 +66,7 @@ export async function* exportUsers(ctx: AppContext, passphrase: string, actor: A
         .execute(),
     ]);
     let lines = '';
-    for (const user of users) {
+    for (const user of kept) {
       const memberships = new Map<string, string[]>();
       for (const row of roles.filter((r) => r.user_id === user.id)) {
         const list = memberships.get(row.tenant_id) ?? [];
@@ -74,9 +89,9 @@ function userLine(
   factors: MfaFactor[],
 ) {
   const mfa = factors.flatMap((f): Record<string, Record<string, Encrypted>>[] => {
-    if (f.type === 'otp') return [{ totp: { secret: envelope.encrypt('totp', factorSecret(ctx, f)) } }];
-    if (f.type === 'sms') return [{ phone: { value: envelope.encrypt('sms', factorDestination(ctx, f)) } }];
-    if (f.type === 'email') return [{ email: { value: envelope.encrypt('email', factorDestination(ctx, f)) } }];
+    if (f.type === 'otp') return [{ totp: { secret: envelope.encrypt('totp', user.email, factorSecret(ctx, f)) } }];
+    if (f.type === 'sms') return [{ phone: { value: envelope.encrypt('sms', user.email, factorDestination(ctx, f)) } }];
+    if (f.type === 'email') return [{ email: { value: envelope.encrypt('email', user.email, factorDestination(ctx, f)) } }];
     return [];
   });
   const passkeys = factors
@@ -104,7 +119,7 @@ function userLine(
     app_metadata: user.app_metadata,
     blocked: user.status === 'disabled',
     created_at: user.created_at.toISOString(),
-    ...(user.password_hash && { password_hash: envelope.encrypt('password_hash', user.password_hash) }),
+    ...(user.password_hash && { password_hash: envelope.encrypt('password_hash', user.email, user.password_hash) }),
     ...(mfa.length > 0 && { mfa_factors: mfa }),
     gatehouse: {
       status: user.status,
@@ -113,4 +128,30 @@ function userLine(
       ...(passkeys.length > 0 && { webauthn: passkeys }),
     },
   };
+}
+
+/**
+ * The users (of `ids`, or all) whose permissions in the system tenant the caller's do not
+ * cover. Only system-tenant members can hold what a system-scope caller lacks; a caller
+ * holding `all` outranks everyone (no read).
+ */
+async function notOutranked(db: Db, scope: Scope, ids?: string[]): Promise<Set<string>> {
+  if (scope.kind === 'system' && scope.held.has('all')) return new Set();
+  const system = await systemTenantId(db);
+  let roles = db
+    .selectFrom('membership_roles as mr')
+    .innerJoin('roles as r', 'r.id', 'mr.role_id')
+    .select(['mr.user_id', 'r.permissions'])
+    .where('mr.tenant_id', '=', system);
+  let direct = db.selectFrom('membership_permissions').select(['user_id', 'permission']).where('tenant_id', '=', system);
+  if (ids) {
+    roles = roles.where('mr.user_id', 'in', ids);
+    direct = direct.where('user_id', 'in', ids);
+  }
+  const [roleRows, directRows] = await Promise.all([roles.execute(), direct.execute()]);
+  const held = new Map<string, { roles: { permissions: string[] }[]; direct: string[] }>();
+  const of = (id: string) => held.get(id) ?? held.set(id, { roles: [], direct: [] }).get(id)!;
+  for (const row of roleRows) of(row.user_id).roles.push({ permissions: row.permissions });
+  for (const row of directRows) of(row.user_id).direct.push(row.permission);
+  return new Set([...held].filter(([, grants]) => !outranks(scope, combinePermissions(grants.roles, grants.direct))).map(([id]) => id));
 }

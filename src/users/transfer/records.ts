@@ -1,4 +1,4 @@
-import { firebaseScryptHash, parseHash } from '../../crypto/legacy-hashes.js';
+import { classifyHash, firebaseScryptHash } from '../../crypto/legacy-hashes.js';
 import type { UserStatus } from '../../db/schema.js';
 import type { Profile } from '../users.js';
 import { type Envelope, isEncrypted } from './envelope.js';
@@ -13,6 +13,7 @@ export const LINE_ERRORS = {
   missing_email: 'The record has no email address',
   invalid_email: 'The email address is not valid',
   unknown_hash_format: 'The password hash is in no format Gatehouse can verify',
+  hash_too_expensive: 'The password hash’s parameters exceed the work bounds of a sign-in (docs/api.md)',
   invalid_factor: 'An MFA factor is malformed',
   encrypted_value: 'An encrypted value cannot be decrypted (altered, or from another file)',
   duplicate_email: 'An earlier line of this file has the same email address',
@@ -95,7 +96,9 @@ function checkEmail(value: unknown): string {
 }
 
 export function checkHash(hash: string): string {
-  if (!parseHash(hash)) throw new LineError('unknown_hash_format');
+  const kind = classifyHash(hash);
+  if (kind === 'unknown') throw new LineError('unknown_hash_format');
+  if (kind === 'too_expensive') throw new LineError('hash_too_expensive');
   return hash;
 }
 
@@ -125,13 +128,13 @@ function customHash(custom: Record<string, unknown>): string {
   }
 }
 
-/** A secret that is clear text in an Auth0 file, or `{enc}` in a Gatehouse export. */
-function secret(value: unknown, field: string, envelope: Envelope | undefined): string | undefined {
+/** A secret that is clear text in an Auth0 file, or `{enc}` in a Gatehouse export (bound to the line's email). */
+function secret(value: unknown, field: string, email: string, envelope: Envelope | undefined): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return value;
   if (isEncrypted(value) && envelope) {
     try {
-      return envelope.decrypt(field, value);
+      return envelope.decrypt(field, email, value);
     } catch {
       throw new LineError('encrypted_value');
     }
@@ -139,7 +142,12 @@ function secret(value: unknown, field: string, envelope: Envelope | undefined): 
   throw new LineError('invalid_record', `"${field}" must be a string`);
 }
 
-function factors(list: unknown, extension: Record<string, unknown>, envelope: Envelope | undefined): ImportFactor[] | undefined {
+function factors(
+  list: unknown,
+  extension: Record<string, unknown>,
+  email: string,
+  envelope: Envelope | undefined,
+): ImportFactor[] | undefined {
   const webauthn = extension.webauthn;
   if (list === undefined && webauthn === undefined) return undefined;
   if ((list !== undefined && !Array.isArray(list)) || (webauthn !== undefined && !Array.isArray(webauthn))) {
@@ -149,13 +157,13 @@ function factors(list: unknown, extension: Record<string, unknown>, envelope: En
   for (const factor of (list ?? []) as unknown[]) {
     if (!isObject(factor)) throw new LineError('invalid_factor');
     if (isObject(factor.totp)) {
-      const seed = secret(factor.totp.secret, 'totp', envelope)?.replace(/\s/g, '').toUpperCase();
+      const seed = secret(factor.totp.secret, 'totp', email, envelope)?.replace(/\s/g, '').toUpperCase();
       if (!seed || !BASE32.test(seed) || seed.length < 16)
         throw new LineError('invalid_factor', 'A TOTP secret must be base32, 80 bits or more');
       out.push({ type: 'otp', secret: seed });
     } else if (isObject(factor.phone) || isObject(factor.email)) {
       const type = isObject(factor.phone) ? 'sms' : 'email';
-      const destination = secret(((factor.phone ?? factor.email) as Record<string, unknown>).value, type, envelope);
+      const destination = secret(((factor.phone ?? factor.email) as Record<string, unknown>).value, type, email, envelope);
       if (!destination || (type === 'email' ? !EMAIL.test(destination) : !/^\+[1-9]\d{6,14}$/.test(destination))) {
         throw new LineError('invalid_factor', `A ${type === 'sms' ? 'phone number (E.164)' : 'email address'} factor is malformed`);
       }
@@ -198,7 +206,8 @@ function memberships(value: unknown): ImportRecord['tenants'] {
 /** One JSON line: Auth0's bulk import fields, plus the `gatehouse` extension (memberships, status, passkeys). */
 export function jsonRecord(line: number, raw: Record<string, unknown>, envelope: Envelope | undefined): ImportRecord {
   const extension = object(raw, 'gatehouse') ?? {};
-  const hash = secret(raw.password_hash, 'password_hash', envelope);
+  const email = checkEmail(raw.email);
+  const hash = secret(raw.password_hash, 'password_hash', email, envelope);
   const custom = object(raw, 'custom_password_hash');
   const status = extension.status;
   if (status !== undefined && status !== 'active' && status !== 'disabled' && status !== 'pending') {
@@ -212,7 +221,7 @@ export function jsonRecord(line: number, raw: Record<string, unknown>, envelope:
   if (home !== undefined && typeof home !== 'string') throw new LineError('invalid_record', '"gatehouse.home_tenant" must be a string');
   return {
     line,
-    email: checkEmail(raw.email),
+    email,
     username: text(raw, 'username', 128),
     phone: text(raw, 'phone_number', 32),
     given_name: text(raw, 'given_name'),
@@ -227,7 +236,7 @@ export function jsonRecord(line: number, raw: Record<string, unknown>, envelope:
     ...(hash !== undefined ? { password_hash: checkHash(hash) } : custom && { password_hash: customHash(custom) }),
     ...(home !== undefined && { home_tenant: home }),
     tenants: memberships(extension.tenants),
-    factors: factors(raw.mfa_factors, extension, envelope),
+    factors: factors(raw.mfa_factors, extension, email, envelope),
   };
 }
 

@@ -115,7 +115,8 @@ export const userTransferRoutes =
       {
         schema: {
           tags: ['users'],
-          summary: 'Export every user as JSON lines, secrets encrypted with the passphrase (re-import with POST /users/import)',
+          summary:
+            'Export the users the caller outranks as JSON lines, secrets encrypted with the passphrase (re-import with POST /users/import)',
           security: ACCESS_TOKEN,
           headers: passphraseHeader(true),
           response: {
@@ -130,7 +131,7 @@ export const userTransferRoutes =
       },
       async (request, reply) => {
         const passphrase = assertExportPassphrase(request.headers[PASSPHRASE_HEADER]);
-        const stream = exportUsers(ctx, passphrase, actorOf(request));
+        const stream = exportUsers(ctx, scopeOf(request), passphrase, actorOf(request));
         // The header line (key derivation and audit event) comes before the status is sent: its failure is a clean error.
         const first = await stream.next();
         reply.header('content-type', 'application/x-ndjson').header('content-disposition', 'attachment; filename="gatehouse-users.jsonl"');
