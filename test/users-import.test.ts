@@ -328,10 +328,10 @@ describe('POST /api/v1/users/import', { timeout: 120_000 }, () => {
 
   it('CSV with Cognito columns, a tenant and a roles column', async () => {
     const csv = [
-      'cognito:username,name,given_name,family_name,email,email_verified,phone_number,locale,gender,password_hash,roles',
-      `carl,Carl C,Carl,C,carl@csv.test,true,+15550100,en,male,${hashes.bcrypt2b},TENANT_ADMIN`,
-      '"dora",Dora "D" Doe,Dora,,dora@csv.test,false,,,,,',
-      'eve,"Eve, with comma",,,bad-email,false,,,,,',
+      'cognito:username,name,given_name,family_name,email,email_verified,phone_number,phone_number_verified,locale,gender,password_hash,roles',
+      `carl,Carl C,Carl,C,carl@csv.test,true,+15550100,true,en,male,${hashes.bcrypt2b},TENANT_ADMIN`,
+      '"dora",Dora "D" Doe,Dora,,dora@csv.test,false,,,,,,',
+      'eve,"Eve, with comma",,,bad-email,false,,,,,,',
     ].join('\r\n');
     const answer = await importBody(gh, admin, csv, { type: 'text/csv', query: 'tenant=acme' });
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
@@ -343,6 +343,7 @@ describe('POST /api/v1/users/import', { timeout: 120_000 }, () => {
     const carl = await gh.ctx.db.selectFrom('users').selectAll().where('email', '=', 'carl@csv.test').executeTakeFirstOrThrow();
     assert.equal(carl.username, 'carl');
     assert.equal(carl.email_verified, true);
+    assert.equal(carl.phone_verified, true, 'Cognito’s phone_number_verified');
     assert.deepEqual(carl.user_metadata, { gender: 'male' });
     const members = await gh.members(admin, acme.tenantId);
     assert.deepEqual(

@@ -109,7 +109,7 @@ function userLine(
     email: user.email,
     email_verified: user.email_verified,
     ...(user.username && { username: user.username }),
-    ...(user.phone && { phone_number: user.phone }),
+    ...(user.phone && { phone_number: user.phone, phone_verified: user.phone_verified }),
     ...(user.given_name && { given_name: user.given_name }),
     ...(user.family_name && { family_name: user.family_name }),
     ...(user.name && { name: user.name }),

@@ -59,6 +59,8 @@ export interface ImportRecord extends Profile {
   email: string;
   username?: string | null;
   email_verified?: boolean;
+  /** Auth0's `phone_verified`, Cognito's `phone_number_verified`. */
+  phone_verified?: boolean;
   status?: UserStatus;
   app_metadata?: Record<string, unknown>;
   password_hash?: string;
@@ -214,8 +216,8 @@ export function jsonRecord(line: number, raw: Record<string, unknown>, envelope:
     throw new LineError('invalid_record', '"gatehouse.status" is active, disabled or pending');
   }
   if (raw.blocked !== undefined && typeof raw.blocked !== 'boolean') throw new LineError('invalid_record', '"blocked" must be a boolean');
-  if (raw.email_verified !== undefined && typeof raw.email_verified !== 'boolean') {
-    throw new LineError('invalid_record', '"email_verified" must be a boolean');
+  for (const flag of ['email_verified', 'phone_verified'] as const) {
+    if (raw[flag] !== undefined && typeof raw[flag] !== 'boolean') throw new LineError('invalid_record', `"${flag}" must be a boolean`);
   }
   const home = extension.home_tenant;
   if (home !== undefined && typeof home !== 'string') throw new LineError('invalid_record', '"gatehouse.home_tenant" must be a string');
@@ -230,6 +232,7 @@ export function jsonRecord(line: number, raw: Record<string, unknown>, envelope:
     picture: text(raw, 'picture', 2048),
     locale: text(raw, 'locale', 35),
     ...(typeof raw.email_verified === 'boolean' && { email_verified: raw.email_verified }),
+    ...(typeof raw.phone_verified === 'boolean' && { phone_verified: raw.phone_verified }),
     ...(status !== undefined ? { status } : raw.blocked !== undefined && { status: raw.blocked ? 'disabled' : 'active' }),
     user_metadata: object(raw, 'user_metadata'),
     app_metadata: object(raw, 'app_metadata'),
@@ -268,17 +271,7 @@ export const CSV_HEADERS = [
 ] as const;
 
 /** Cognito's profile attributes Gatehouse has no column for: kept in user_metadata. */
-const CSV_METADATA = [
-  'middle_name',
-  'nickname',
-  'profile',
-  'website',
-  'gender',
-  'birthdate',
-  'zoneinfo',
-  'address',
-  'phone_number_verified',
-];
+const CSV_METADATA = ['middle_name', 'nickname', 'profile', 'website', 'gender', 'birthdate', 'zoneinfo', 'address'];
 
 function bool(value: string, column: string): boolean {
   const lower = value.toLowerCase();
@@ -313,6 +306,7 @@ export function csvRecord(line: number, headers: readonly string[], cells: reado
     ...(row.locale !== undefined && { locale: row.locale }),
     ...(row.phone_number !== undefined && { phone: row.phone_number }),
     ...(row.email_verified !== undefined && { email_verified: bool(row.email_verified, 'email_verified') }),
+    ...(row.phone_number_verified !== undefined && { phone_verified: bool(row.phone_number_verified, 'phone_number_verified') }),
     ...(Object.keys(metadata).length > 0 && { user_metadata: metadata }),
     ...(row.password_hash !== undefined && { password_hash: checkHash(row.password_hash) }),
     tenants: tenant ? [{ tenant, roles }] : [],

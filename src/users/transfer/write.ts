@@ -155,6 +155,7 @@ function newUser(record: ResolvedRecord, id: string, scope: Scope, now: Date): I
     picture: record.picture ?? null,
     locale: record.locale ?? null,
     email_verified: record.email_verified ?? false,
+    phone_verified: record.phone !== undefined && record.phone !== null && record.phone_verified === true,
     status: record.status ?? 'active',
     home_tenant_id: record.homeTenantId ?? (scope.kind === 'tenant' ? scope.tenantId : null),
     password_hash: record.password_hash ?? null,
@@ -177,11 +178,14 @@ function changes(record: ResolvedRecord, now: Date) {
     'picture',
     'locale',
     'email_verified',
+    'phone_verified',
     'status',
     'password_hash',
   ] as const) {
     if (record[key] !== undefined) set[key] = record[key];
   }
+  // A number the record gives is unverified unless the record says otherwise.
+  if (record.phone !== undefined && record.phone_verified === undefined) set.phone_verified = false;
   if (record.user_metadata !== undefined) set.user_metadata = JSON.stringify(record.user_metadata);
   if (record.app_metadata !== undefined) set.app_metadata = JSON.stringify(record.app_metadata);
   return set as { updated_at: Date };
