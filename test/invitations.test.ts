@@ -221,7 +221,8 @@ describe('invitations and temporary passwords', () => {
       body: { email, roles: [roles.TENANT_ADMIN] },
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
-    assert.equal(created.body.mode, 'join');
+    assert.equal(created.body.mode, undefined, 'a tenant administrator is not told the address has an account');
+    assert.equal(created.body.user_id, undefined);
     const listed = await gh.request('GET', `/api/v1/tenants/${beta.tenantId}/invitations`, { token: beta.token });
     assert.deepEqual(
       listed.body.invitations.map((i: { id: string }) => i.id),
@@ -241,10 +242,17 @@ describe('invitations and temporary passwords', () => {
     const refused = await gh.request('POST', '/api/v1/flows/invitation/join', { token: other, body: { token: tokenOf(link) } });
     assert.equal(refused.body.error, 'invitation_wrong_account');
 
-    // Signed in as the invited account: an Accept button, whose POST (with its CSRF token) adds the membership.
+    // Signed in as the invited account: an Accept button, whose POST (with its CSRF token, made for this
+    // browser's binding cookie) adds the membership.
     const session = await gh.signIn(email, PASSWORD);
-    const cookie = `gatehouse_session=${session}`;
-    const page = await (await fetch(link, { headers: { cookie } })).text();
+    const opened = await fetch(link, { headers: { cookie: `gatehouse_session=${session}` } });
+    const binding = opened.headers
+      .getSetCookie()
+      .find((c) => c.startsWith('gatehouse_flow='))
+      ?.split(';')[0];
+    assert.ok(binding, 'the page sets the browser binding');
+    const cookie = `gatehouse_session=${session}; ${binding}`;
+    const page = await opened.text();
     const { action, fields } = formOf(page);
     const forged = await fetch(new URL(action, link), {
       method: 'POST',
@@ -273,9 +281,9 @@ describe('invitations and temporary passwords', () => {
     const email = `stranger${++counter}@example.test`;
     const created = await gh.request('POST', `/api/v1/tenants/${beta.tenantId}/invitations`, { token: beta.token, body: { email } });
     assert.equal(created.status, 201, JSON.stringify(created.body));
-    assert.equal(created.body.mode, 'activate');
-    const user = await gh.request('GET', `/api/v1/users/${created.body.user_id}`, { token: beta.token });
-    assert.equal(user.body.status, 'pending');
+    assert.equal(created.body.mode, undefined);
+    const [user] = (await gh.request('GET', `/api/v1/users?email=${encodeURIComponent(email)}`, { token: beta.token })).body.users;
+    assert.equal(user.status, 'pending');
     const link = linkIn((await mailTo(email)).text);
     const revoked = await gh.request('DELETE', `/api/v1/tenants/${beta.tenantId}/invitations/${created.body.id}`, { token: beta.token });
     assert.equal(revoked.status, 204);
@@ -283,5 +291,123 @@ describe('invitations and temporary passwords', () => {
     // A tenant administrator invites into the own tenant only.
     const foreign = await gh.request('POST', `/api/v1/tenants/${acme.tenantId}/invitations`, { token: beta.token, body: { email } });
     assert.equal(foreign.status, 404);
+  });
+  it('a tenant administrator gets the same answer for an address with an account elsewhere and an unknown one; a system administrator sees the mode', async () => {
+    const elsewhere = `elsewhere${++counter}@acme.test`;
+    await gh.createUser(acme.token, { email: elsewhere, password: PASSWORD });
+    const unknown = `unknown${counter}@example.test`;
+    const shape = (body: Record<string, unknown>) => Object.keys(body).sort();
+    const a = await gh.request('POST', `/api/v1/tenants/${beta.tenantId}/invitations`, { token: beta.token, body: { email: elsewhere } });
+    const b = await gh.request('POST', `/api/v1/tenants/${beta.tenantId}/invitations`, { token: beta.token, body: { email: unknown } });
+    assert.equal(a.status, 201, JSON.stringify(a.body));
+    assert.equal(b.status, 201, JSON.stringify(b.body));
+    assert.deepEqual(shape(a.body), shape(b.body));
+    for (const body of [a.body, b.body]) {
+      assert.equal(body.mode, undefined);
+      assert.equal(body.user_id, undefined);
+    }
+    assert.deepEqual(
+      { ...a.body, id: '', email: '', expires_at: '', created_at: '' },
+      { ...b.body, id: '', email: '', expires_at: '', created_at: '' },
+    );
+    const listed = (await gh.request('GET', `/api/v1/tenants/${beta.tenantId}/invitations`, { token: beta.token })).body.invitations;
+    assert.ok(listed.every((i: Record<string, unknown>) => i.mode === undefined && i.user_id === undefined));
+    // The system administrator still sees what each invitation is.
+    const admin = await gh.adminToken();
+    const all = (await gh.request('GET', `/api/v1/tenants/${beta.tenantId}/invitations`, { token: admin })).body.invitations;
+    assert.equal(all.find((i: { id: string }) => i.id === a.body.id)?.mode, 'join');
+    assert.equal(all.find((i: { id: string }) => i.id === b.body.id)?.mode, 'activate');
+    const third = await gh.request('POST', `/api/v1/tenants/${beta.tenantId}/invitations`, {
+      token: admin,
+      body: { email: `unknown${++counter}@example.test` },
+    });
+    assert.equal(third.body.mode, 'activate');
+    assert.ok(third.body.user_id);
+  });
+
+  it('the activation form is bound to the browser that opened the link: its token without the browser’s cookie is refused', async () => {
+    const { email, link } = await invite();
+    const browser = new Browser();
+    const { action, fields } = formOf(await (await browser.fetch(link)).text());
+    // The link's holder knows the flow, not the victim browser's binding: the same form posted from elsewhere fails.
+    const elsewhere = await fetch(new URL(action, link), {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...fields, password: CHOSEN }),
+    });
+    assert.equal(elsewhere.status, 403);
+    const other = new Browser();
+    await other.fetch(link);
+    const otherBrowser = await other.submit(link, action, { ...fields, password: CHOSEN });
+    assert.equal(otherBrowser.response.status, 403, 'another browser’s cookie does not match the token');
+    assert.equal((await gh.request('POST', '/api/v1/session', { body: { username: email, password: CHOSEN } })).status, 401);
+    await browser.submit(link, action, { ...fields, password: CHOSEN });
+    assert.equal((await gh.request('POST', '/api/v1/session', { body: { username: email, password: CHOSEN } })).status, 200);
+  });
+
+  /** A join invitation into beta from beta's administrator, for a new account of acme; its link and the account's session. */
+  async function joinInvitation(token: string, roleIds: string[]) {
+    const email = `joiner${++counter}@acme.test`;
+    await gh.createUser(acme.token, { email, password: PASSWORD });
+    const created = await gh.request('POST', `/api/v1/tenants/${beta.tenantId}/invitations`, { token, body: { email, roles: roleIds } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const link = linkIn((await mailTo(email)).text);
+    return { link, session: await gh.signIn(email, PASSWORD) };
+  }
+  const join = (link: string, session: string) =>
+    gh.request('POST', '/api/v1/flows/invitation/join', { token: session, body: { token: tokenOf(link) } });
+
+  it('acceptance checks the roles again: a role deleted, or given a restricted permission, since the invitation refuses it', async () => {
+    const admin = await gh.adminToken();
+    const helper = await gh.created('/api/v1/roles', admin, { name: `Helper ${++counter}`, permissions: ['tenant.account.read'] });
+    const gone = await gh.created('/api/v1/roles', admin, { name: `Gone ${counter}`, permissions: ['tenant.account.read'] });
+    const first = await joinInvitation(beta.token, [helper.id]);
+    const second = await joinInvitation(beta.token, [gone.id]);
+    const patched = await gh.request('PATCH', `/api/v1/roles/${helper.id}`, {
+      token: admin,
+      body: { permissions: ['tenant.account.read', 'iam.account.read'] },
+    });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    assert.equal((await gh.request('DELETE', `/api/v1/roles/${gone.id}`, { token: admin })).status, 204);
+    const restricted = await join(first.link, first.session);
+    assert.equal(restricted.status, 400);
+    assert.equal(restricted.body.error, 'invalid_invitation');
+    assert.equal(restricted.body.details?.reason, 'restricted_permission');
+    const unknown = await join(second.link, second.session);
+    assert.equal(unknown.body.error, 'invalid_invitation');
+    assert.equal(unknown.body.details?.reason, 'unknown_role');
+    const members = await gh.members(beta.token, beta.tenantId);
+    assert.ok(!members.some((m) => m.roles.some((r) => r.id === helper.id)), 'no membership was added');
+  });
+
+  it('an invitation dies with its inviter: a disabled or removed administrator’s open invitations are refused at acceptance', async () => {
+    const admin = await gh.adminToken();
+    const inviterEmail = `inviter${++counter}@beta.test`;
+    const inviterId = await gh.createUser(beta.token, { email: inviterEmail, password: PASSWORD, roles: [roles.TENANT_ADMIN] });
+    const inviterToken = await gh.tokenFor(await gh.signIn(inviterEmail, PASSWORD), beta.tenantId);
+    const joining = await joinInvitation(inviterToken, [roles.USER as string]);
+    const pending = await gh.request('POST', `/api/v1/tenants/${beta.tenantId}/invitations`, {
+      token: inviterToken,
+      body: { email: `pending${counter}@example.test` },
+    });
+    assert.equal(pending.status, 201, JSON.stringify(pending.body));
+    const activation = linkIn((await mailTo(`pending${counter}@example.test`)).text);
+    const disabled = await gh.request('PATCH', `/api/v1/users/${inviterId}`, { token: admin, body: { status: 'disabled' } });
+    assert.equal(disabled.status, 200, JSON.stringify(disabled.body));
+    const refused = await join(joining.link, joining.session);
+    assert.equal(refused.body.error, 'invalid_invitation');
+    assert.match(refused.body.message, /no longer has an active account/);
+    const activate = await gh.request('POST', '/api/v1/flows/invitation/accept', {
+      body: { token: tokenOf(activation), password: CHOSEN },
+    });
+    assert.equal(activate.body.error, 'invalid_invitation');
+    // Active again but no longer a member of the tenant: still refused.
+    await gh.request('PATCH', `/api/v1/users/${inviterId}`, { token: admin, body: { status: 'active' } });
+    const removed = await gh.request('DELETE', `/api/v1/tenants/${beta.tenantId}/members/${inviterId}`, { token: beta.token });
+    assert.equal(removed.status, 204, JSON.stringify(removed.body));
+    const stillRefused = await join(joining.link, joining.session);
+    assert.equal(stillRefused.body.error, 'invalid_invitation');
+    assert.match(stillRefused.body.message, /may no longer invite/);
   });
 });

@@ -34,7 +34,7 @@ describe('passwordless sign-in: POST /api/v1/flows/passwordless', () => {
     acme = await gh.tenantWithAdmin('acme');
     clientId = (await gh.created('/api/v1/applications', acme.token, { name: 'Acme', type: 'spa', redirect_uris: ['http://localhost/cb'] }))
       .client_id;
-    for (const name of ['jane', 'bob', 'carl', 'dave', 'erin', 'mia', 'fay']) {
+    for (const name of ['jane', 'bob', 'carl', 'dave', 'erin', 'mia', 'fay', 'para']) {
       await gh.createUser(acme.token, {
         email: `${name}@acme.test`,
         password: PASSWORD,
@@ -229,6 +229,14 @@ describe('passwordless sign-in: POST /api/v1/flows/passwordless', () => {
     }
     nowMs += 3_600_001;
     assert.equal((await start('dave@acme.test')).status, 202, 'an hour later');
+  });
+
+  it(`parallel starts cannot pass the cap: at most ${SENDS_PER_HOUR} messages (count and create under one lock)`, async () => {
+    const email = 'para@acme.test';
+    const answers = await Promise.all(Array.from({ length: 20 }, () => start(email)));
+    assert.equal(answers.filter((a) => a.status === 202).length, SENDS_PER_HOUR);
+    assert.ok(answers.every((a) => a.status === 202 || a.body.error === 'too_many_attempts'));
+    assert.equal(await emailsTo(email), SENDS_PER_HOUR);
   });
 
   it('bad input is a 4xx with a code', async () => {

@@ -212,6 +212,51 @@ describe('account recovery', () => {
     await assert.rejects(smtp.next(email, 500), /No email/, 'no sixth email');
   });
 
+  it('parallel requests cannot pass the five-an-hour cap (count and create under one lock)', async () => {
+    const { id, email } = await newUser();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => forgot(email)));
+    assert.ok(answers.every((a) => a.status === 202));
+    const flows = await gh.ctx.db
+      .selectFrom('flows')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('kind', '=', 'recovery')
+      .where('user_id', '=', id)
+      .executeTakeFirstOrThrow();
+    assert.equal(Number(flows.n), 5, 'five links, not twenty');
+    for (let i = 0; i < 5; i++) await mailTo(email);
+    await deliverEmails(gh.ctx);
+    await assert.rejects(smtp.next(email, 500), /No email/, 'no sixth email');
+  });
+
+  it('the reset form is bound to the browser that opened the link: its token without that browser’s cookie is refused', async () => {
+    const { email } = await newUser();
+    await forgot(email);
+    const token = tokenIn((await mailTo(email)).text, '/recovery/reset');
+    const link = `${gh.issuer}/recovery/reset?token=${encodeURIComponent(token)}`;
+    // The link's holder (an attacker with their own reset link) gets a valid form for their own browser only.
+    const attacker = new Browser();
+    const form = formOf(await (await attacker.fetch(link)).text());
+    const post = (cookie?: string) =>
+      fetch(new URL(form.action, link), {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie && { cookie }) },
+        body: new URLSearchParams({ ...form.fields, password: NEW_PASSWORD }),
+      });
+    assert.equal((await post()).status, 403, 'the right token without the browser cookie');
+    const victim = new Browser();
+    await victim.fetch(`${gh.issuer}/recovery`); // the victim's browser has a binding cookie of its own
+    const crossSite = await victim.submit(link, form.action, { ...form.fields, password: NEW_PASSWORD });
+    assert.equal(crossSite.response.status, 403, 'another browser’s cookie');
+    assert.ok(!crossSite.response.headers.getSetCookie().some((c) => c.startsWith('gatehouse_session=')));
+    const done = await attacker.fetch(new URL(form.action, link).href, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...form.fields, password: NEW_PASSWORD }),
+    });
+    assert.equal(done.status, 303, 'the browser that opened the link');
+  });
+
   it('a reset ends every session and refresh token of the user, and the password lockout', async () => {
     const { id, email } = await newUser();
     const session = await gh.signIn(email, PASSWORD);

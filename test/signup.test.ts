@@ -205,6 +205,26 @@ describe('self-registration and email verification', () => {
     assert.equal(guessed.body.error, 'invalid_code');
   });
 
+  const emailsTo = async (to: string) => (await gh.ctx.db.selectFrom('emails').select('id').where('recipient', '=', to).execute()).length;
+
+  it('parallel sign-ups with a taken address cannot pass the notice cap (count and create under one lock)', async () => {
+    const owner = 'parallel-owner@example.com';
+    await gh.createUser(acme.token, { email: owner, password: PASSWORD });
+    const answers = await Promise.all(Array.from({ length: 12 }, () => apiSignup(owner)));
+    assert.ok(answers.every((a) => a.status === 200));
+    assert.equal(await emailsTo(owner), 3, 'three notices an hour, not twelve');
+  });
+
+  it('parallel verification resends cannot pass the five-an-hour cap', async () => {
+    const email = 'parallel-resend@example.com';
+    await apiSignup(email);
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () => gh.request('POST', '/api/v1/flows/verification', { body: { email } })),
+    );
+    assert.ok(answers.every((a) => a.status === 202));
+    assert.equal(await emailsTo(email), 5, 'the sign-up’s email and four resends');
+  });
+
   it('checks the email, the required profile fields and the password policy', async () => {
     const cases: [Record<string, string>, string, string?][] = [
       [{ email: 'not-an-email' }, 'invalid_email'],

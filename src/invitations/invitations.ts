@@ -9,7 +9,7 @@ import { pickLocale } from '../i18n/index.js';
 import { addMembership } from '../memberships/memberships.js';
 import { hasSecondFactor } from '../mfa/sign-in-step.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../password-policy/policy.js';
-import { inScope, type Scope } from '../permissions/effective.js';
+import { type Access, effectivePermissions, inScope, resolveScope, type Scope, systemTenantId } from '../permissions/effective.js';
 import { resolveAssignableRoles, systemRole } from '../roles/roles.js';
 import type { ActiveSession } from '../sessions/sessions.js';
 import { assertManageable, createUser } from '../users/users.js';
@@ -25,22 +25,29 @@ import { assertManageable, createUser } from '../users/users.js';
 export type InvitationMode = 'activate' | 'join';
 interface InvitationData {
   mode: InvitationMode;
-  /** Role ids of the membership a `join` adds (checked against the inviter's rights when invited). */
+  /**
+   * Role ids of the membership a `join` adds (checked against the inviter's rights when invited, and again when accepted);
+   * for an `activate` into a tenant, those the pending user's membership got (shown alike, so the answer does not tell the modes apart).
+   */
   roles?: string[];
+  /** Who invited, in which scope and tenant (the tenant the inviter acted in): rechecked at acceptance (decision 173). */
+  issuer?: { user_id: string; kind: Scope['kind']; tenant_id: string };
 }
 
 export const invitationData = (flow: Flow): InvitationData => flow.data as unknown as InvitationData;
 
-/** Everything of the tenant's admin-side scope, for the membership an accepted invitation adds (decision 158). */
-const ACCEPTANCE_SCOPE: Scope = { kind: 'system', held: new Set(['all']) };
-
-export function publicInvitation(flow: Flow) {
+/**
+ * An invitation as the API shows it. `full: false` (a tenant administrator's view of
+ * invitations into the tenant) leaves out `mode` and `user_id`: they would tell whether
+ * the address has an account somewhere in the deployment.
+ */
+export function publicInvitation(flow: Flow, full = true) {
   const data = invitationData(flow);
   return {
     id: flow.id,
-    mode: data.mode,
+    ...(full && { mode: data.mode }),
     tenant_id: flow.tenant_id,
-    user_id: flow.user_id,
+    ...(full && { user_id: flow.user_id }),
     email: flow.email ?? '',
     state: flow.state,
     roles: data.roles ?? [],
@@ -66,17 +73,31 @@ const tenantName = async (db: Db, tenantId: string | null) =>
   tenantId ? ((await db.selectFrom('tenants').select('name').where('id', '=', tenantId).executeTakeFirst())?.name ?? '') : 'Gatehouse';
 
 /** Creates the flow and queues its email, in the caller's transaction (older links into the same tenant die). */
-async function issueInvitation(trx: Db, ctx: AppContext, actor: Actor, user: User, tenantId: string | null, data: InvitationData) {
+async function issueInvitation(
+  trx: Db,
+  ctx: AppContext,
+  scope: Scope,
+  actor: Actor,
+  user: User,
+  tenantId: string | null,
+  data: InvitationData,
+  /** The address as the inviter typed it (a tenant invitation shows that, not the account's spelling). */
+  shownEmail = user.email,
+) {
   await closeInvitations(trx, ctx, user.id, tenantId, 'replaced');
   const locale = pickLocale({ userLocale: user.locale });
+  const issuer =
+    actor.type === 'user' && actor.id
+      ? { user_id: actor.id, kind: scope.kind, tenant_id: scope.kind === 'tenant' ? scope.tenantId : await systemTenantId(trx) }
+      : undefined;
   const { flow, link } = await createFlow(trx, ctx, {
     kind: 'invitation',
     state: 'sent',
     channel: 'api',
     tenantId,
     userId: user.id,
-    email: user.email,
-    data: data as unknown as Record<string, unknown>,
+    email: shownEmail,
+    data: { ...data, ...(issuer && { issuer }) } as unknown as Record<string, unknown>,
     locale,
     link: true,
   });
@@ -107,7 +128,7 @@ async function issueInvitation(trx: Db, ctx: AppContext, actor: Actor, user: Use
 export async function inviteUser(ctx: AppContext, scope: Scope, actor: Actor, userId: string): Promise<Flow> {
   const user = await assertManageable(ctx, scope, userId);
   if (user.status !== 'pending') throw new AppError('not_pending', 'Only a pending user (not yet activated) is invited');
-  return ctx.db.transaction().execute((trx) => issueInvitation(trx, ctx, actor, user, user.home_tenant_id, { mode: 'activate' }));
+  return ctx.db.transaction().execute((trx) => issueInvitation(trx, ctx, scope, actor, user, user.home_tenant_id, { mode: 'activate' }));
 }
 
 /** Revokes a pending user's invitation: the link dies, the user stays pending. */
@@ -147,9 +168,12 @@ export async function inviteToTenant(
     .selectAll()
     .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn<string>('lower', [eb.val(input.email.trim())])))
     .executeTakeFirst();
+  const typed = input.email.trim();
   if (!existing) {
     const user = await createUser(ctx, scope, actor, { email: input.email, roles, tenant: tenantId });
-    return ctx.db.transaction().execute((trx) => issueInvitation(trx, ctx, actor, user, tenantId, { mode: 'activate' }));
+    return ctx.db
+      .transaction()
+      .execute((trx) => issueInvitation(trx, ctx, scope, actor, user, tenantId, { mode: 'activate', roles }, typed));
   }
   const member = await ctx.db
     .selectFrom('memberships')
@@ -158,7 +182,7 @@ export async function inviteToTenant(
     .where('tenant_id', '=', tenantId)
     .executeTakeFirst();
   if (member) throw new AppError('already_member', 'The user is already a member of this tenant');
-  return ctx.db.transaction().execute((trx) => issueInvitation(trx, ctx, actor, existing, tenantId, { mode: 'join', roles }));
+  return ctx.db.transaction().execute((trx) => issueInvitation(trx, ctx, scope, actor, existing, tenantId, { mode: 'join', roles }, typed));
 }
 
 /** A tenant's open invitations. */
@@ -220,6 +244,35 @@ export async function peekInvitation(ctx: AppContext, token: string): Promise<Op
   return { flow, user, mode, tenantName: await tenantName(ctx.db, flow.tenant_id) };
 }
 
+/**
+ * The inviter's scope now (decision 173): the inviter must still be an active user and a
+ * member of the tenant they invited from, holding the right to invite there. An invitation
+ * stored without its issuer (issued before this check) counts as a tenant administrator's
+ * with the common rights only, so it can carry no restricted role.
+ */
+async function issuerScopeNow(trx: Db, flow: Flow, accesses: readonly Access[]): Promise<Scope> {
+  const { issuer } = invitationData(flow);
+  const invalid = (why: string) => new AppError('invalid_invitation', `This invitation is no longer valid: ${why}; ask for a new one`);
+  if (!issuer) return { kind: 'tenant', tenantId: flow.tenant_id ?? '', held: new Set(['tenant.all']) };
+  const inviter = await trx.selectFrom('users').select('status').where('id', '=', issuer.user_id).executeTakeFirst();
+  if (inviter?.status !== 'active') throw invalid('the person who sent it no longer has an active account');
+  const grants = await effectivePermissions(trx, issuer.user_id, issuer.tenant_id);
+  const held = new Set(grants?.permissions ?? []);
+  const scope = grants && accesses.map((a) => resolveScope(held, issuer.tenant_id, issuer.kind === 'system', a)).find(Boolean);
+  if (!scope || scope.kind !== issuer.kind || !inScope(scope, flow.tenant_id)) {
+    throw invalid('the person who sent it may no longer invite into this organization');
+  }
+  return scope;
+}
+
+/** The rights an invitation is issued with (the guards of POST /users with invite, /users/:id/invitation, /tenants/:id/invitations). */
+const INVITE_MEMBER: Access = { system: 'iam.membership.update', tenant: 'tenant.membership.create' };
+const INVITE_ANY: readonly Access[] = [
+  { system: 'iam.account.create', tenant: 'tenant.account.create' },
+  { system: 'iam.account.update', tenant: 'tenant.account.update' },
+  INVITE_MEMBER,
+];
+
 /** Accepts an activation: the first password (policy-checked), the user active and verified; spends the link. */
 export async function acceptWithPassword(
   ctx: AppContext,
@@ -235,6 +288,8 @@ export async function acceptWithPassword(
   const updated = await ctx.db.transaction().execute(async (trx) => {
     const spent = await spendLink(trx, ctx, token, 'invitation', 'accepted');
     if (spent.id !== flow.id) throw new AppError('link_invalid', 'This link is not valid; it may have been used already');
+    // The pending user's membership was made when invited; a removed or disabled inviter's link dies all the same.
+    if (invitationData(flow).issuer) await issuerScopeNow(trx, flow, INVITE_ANY);
     const row = await trx
       .updateTable('users')
       .set({ status: 'active', email_verified: true, password_hash: hash, password_reset_required: false, updated_at: ctx.clock.now() })
@@ -275,7 +330,23 @@ export async function acceptJoin(ctx: AppContext, token: string, signedIn: Activ
     const spent = await spendLink(trx, ctx, token, 'invitation', 'accepted');
     if (spent.id !== flow.id || !flow.tenant_id)
       throw new AppError('link_invalid', 'This link is not valid; it may have been used already');
-    await addMembership(trx, ctx, ACCEPTANCE_SCOPE, asUser, flow.tenant_id, { userId: user.id, roles: invitationData(flow).roles });
+    // The roles are checked again with the inviter's rights as they are now (decision 173): they must still
+    // exist, carry no restricted permission when a tenant administrator invited, and be the inviter's to grant.
+    const scope = await issuerScopeNow(trx, flow, [INVITE_MEMBER]);
+    await addMembership(trx, ctx, scope, asUser, flow.tenant_id, { userId: user.id, roles: invitationData(flow).roles }).catch(
+      (error: unknown) => {
+        if (error instanceof AppError && ['unknown_role', 'restricted_permission', 'forbidden'].includes(error.code)) {
+          throw new AppError(
+            'invalid_invitation',
+            'This invitation is no longer valid: its roles changed since it was sent; ask for a new one',
+            {
+              reason: error.code,
+            },
+          );
+        }
+        throw error;
+      },
+    );
     await recordAudit(trx, ctx, {
       action: 'iam.user.invitationAccepted',
       actor: asUser,

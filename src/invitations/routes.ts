@@ -20,11 +20,18 @@ const tags = ['invitations'];
 const Invitation = Type.Object(
   {
     id: Type.String(),
-    mode: Type.Union([Type.Literal('activate'), Type.Literal('join')], {
-      description: 'activate: a new (pending) user sets a password; join: an existing user joins the tenant by signing in',
-    }),
+    mode: Type.Optional(
+      Type.Union([Type.Literal('activate'), Type.Literal('join')], {
+        description:
+          'activate: a new (pending) user sets a password; join: an existing user joins the tenant by signing in. Not shown to a tenant administrator for an invitation into a tenant (it would tell whether the address has an account)',
+      }),
+    ),
     tenant_id: Nullable(Id),
-    user_id: Nullable(Id),
+    user_id: Type.Optional(
+      Type.Union([Id, Type.Null()], {
+        description: 'The invited user; not shown to a tenant administrator for an invitation into a tenant',
+      }),
+    ),
     email: Type.String(),
     state: Type.String(),
     roles: Type.Array(Id),
@@ -55,7 +62,7 @@ export const invitationRoutes =
         onRequest: requireAccess(ctx, manage),
       },
       async (request, reply) =>
-        reply.status(201).send(publicInvitation(await inviteUser(ctx, scopeOf(request), actorOf(request), request.params.id))),
+        reply.status(201).send(publicInvitation(await inviteUser(ctx, scopeOf(request), actorOf(request), request.params.id), true)),
     );
 
     app.delete(
@@ -95,10 +102,12 @@ export const invitationRoutes =
         },
         onRequest: requireAccess(ctx, { system: 'iam.membership.update', tenant: 'tenant.membership.create' }),
       },
-      async (request, reply) =>
-        reply
-          .status(201)
-          .send(publicInvitation(await inviteToTenant(ctx, scopeOf(request), actorOf(request), request.params.id, request.body))),
+      async (request, reply) => {
+        const scope = scopeOf(request);
+        const flow = await inviteToTenant(ctx, scope, actorOf(request), request.params.id, request.body);
+        // A tenant administrator gets the same answer whether or not the address has an account anywhere.
+        return reply.status(201).send(publicInvitation(flow, scope.kind === 'system'));
+      },
     );
 
     app.get(
@@ -113,7 +122,11 @@ export const invitationRoutes =
         },
         onRequest: requireAccess(ctx, { system: 'iam.membership.read', tenant: 'tenant.membership.read' }),
       },
-      async (request) => ({ invitations: (await listTenantInvitations(ctx, scopeOf(request), request.params.id)).map(publicInvitation) }),
+      async (request) => {
+        const scope = scopeOf(request);
+        const flows = await listTenantInvitations(ctx, scope, request.params.id);
+        return { invitations: flows.map((flow) => publicInvitation(flow, scope.kind === 'system')) };
+      },
     );
 
     app.delete(

@@ -2,6 +2,8 @@ import { sql } from 'kysely';
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { fingerprint } from '../crypto/secrets.js';
+import type { Db } from '../db/database.js';
+import { lockFor } from '../db/locks.js';
 import type { FlowChannel, User } from '../db/schema.js';
 import { renderEmail, sendEmail } from '../email/templates.js';
 import { AppError } from '../errors.js';
@@ -102,9 +104,11 @@ async function phoneOf(ctx: AppContext, user: User): Promise<string | undefined>
  * At most SENDS_PER_HOUR flows per account and hour; an unknown login is counted under its
  * own key, so the limit says nothing about whether an account exists.
  */
-async function assertSendRate(ctx: AppContext, sendKey: string): Promise<void> {
+async function assertSendRate(trx: Db, ctx: AppContext, sendKey: string): Promise<void> {
+  // Counted under the key's lock, in the transaction that creates the flow: parallel starts cannot all pass.
+  await lockFor(trx, `passwordless-send:${sendKey}`);
   const since = new Date(ctx.clock.now().getTime() - HOUR_MS);
-  const rows = await ctx.db
+  const rows = await trx
     .selectFrom('flows')
     .select('created_at')
     .where('kind', '=', 'passwordless')
@@ -140,7 +144,6 @@ export async function startPasswordless(ctx: AppContext, input: StartInput, acto
   const found = await findUserByLogin(ctx.db, login);
   const user = await eligibleUser(ctx, found?.id ?? null, application.tenantId, method);
   const sendKey = fingerprint(ctx.masterKey, 'passwordless-send', found ? `user:${found.id}` : `login:${login.toLowerCase()}`);
-  await assertSendRate(ctx, sendKey);
   const phone = user && method === 'sms_code' ? await phoneOf(ctx, user) : undefined;
   const recipient = user && (method === 'sms_code' ? phone : user.email);
   const locale = input.locale;
@@ -149,6 +152,7 @@ export async function startPasswordless(ctx: AppContext, input: StartInput, acto
 
   let sms: { to: string; body: string } | undefined;
   const flow = await ctx.db.transaction().execute(async (trx) => {
+    await assertSendRate(trx, ctx, sendKey);
     const created = await createFlow(trx, ctx, {
       kind: 'passwordless',
       state: 'sent',

@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import type { Db } from '../db/database.js';
+import { lockFor } from '../db/locks.js';
 import type { User } from '../db/schema.js';
 import { sendEmail } from '../email/templates.js';
 import { AppError } from '../errors.js';
@@ -54,33 +55,52 @@ export async function requestRecovery(ctx: AppContext, input: RecoveryRequest, a
   try {
     const user = await activeUserByEmail(ctx.db, input.email);
     if (!user) return;
-    const hourAgo = new Date(ctx.clock.now().getTime() - 3600_000);
-    const recent = await ctx.db
-      .selectFrom('flows')
-      .select((eb) => eb.fn.countAll<string>().as('n'))
-      .where('kind', '=', 'recovery')
-      .where('user_id', '=', user.id)
-      .where('state', '!=', 'forced_change')
-      .where('created_at', '>', hourAgo)
-      .executeTakeFirstOrThrow();
-    if (Number(recent.n) >= MAX_RECOVERY_EMAILS_PER_HOUR) return;
-    await sendRecoveryLink(ctx, user, { ...input, byAdministrator: false }, actor);
+    await sendRecoveryLink(ctx, user, { ...input, byAdministrator: false, capped: true }, actor);
   } finally {
     const left = ANSWER_FLOOR_MS - (Date.now() - started);
     if (left > 0) await sleep(left);
   }
 }
 
-/** Voids the user's older links and mails a new one, in one transaction with its audit event. */
+/**
+ * Voids the user's older links and mails a new one, in one transaction with its audit event.
+ * `capped` (forgot password): nothing is sent, and undefined returned, when the user had
+ * MAX_RECOVERY_EMAILS_PER_HOUR already; the count is taken under the user's lock in the
+ * same transaction, so parallel requests cannot all pass it.
+ */
 export async function sendRecoveryLink(
   ctx: AppContext,
   user: User,
-  options: Omit<RecoveryRequest, 'email'> & { byAdministrator: boolean },
+  options: Omit<RecoveryRequest, 'email'> & { byAdministrator: boolean; capped: true },
   actor: Actor,
-): Promise<Flow> {
+): Promise<Flow | undefined>;
+export async function sendRecoveryLink(
+  ctx: AppContext,
+  user: User,
+  options: Omit<RecoveryRequest, 'email'> & { byAdministrator: boolean; capped?: false },
+  actor: Actor,
+): Promise<Flow>;
+export async function sendRecoveryLink(
+  ctx: AppContext,
+  user: User,
+  options: Omit<RecoveryRequest, 'email'> & { byAdministrator: boolean; capped?: boolean },
+  actor: Actor,
+): Promise<Flow | undefined> {
   const tenantId = options.tenantId ?? user.home_tenant_id;
   const locale = pickLocale({ uiLocales: options.locale ?? null, userLocale: user.locale });
   return ctx.db.transaction().execute(async (trx) => {
+    await lockFor(trx, `recovery-email:${user.id}`);
+    if (options.capped) {
+      const recent = await trx
+        .selectFrom('flows')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('kind', '=', 'recovery')
+        .where('user_id', '=', user.id)
+        .where('state', '!=', 'forced_change')
+        .where('created_at', '>', new Date(ctx.clock.now().getTime() - 3600_000))
+        .executeTakeFirstOrThrow();
+      if (Number(recent.n) >= MAX_RECOVERY_EMAILS_PER_HOUR) return undefined;
+    }
     await closeFlows(trx, ctx, user.id, ['recovery']);
     const { flow, link } = await createFlow(trx, ctx, {
       kind: 'recovery',

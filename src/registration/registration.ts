@@ -1,6 +1,7 @@
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { isUniqueViolation } from '../db/database.js';
+import { lockFor } from '../db/locks.js';
 import type { FlowChannel, User } from '../db/schema.js';
 import { sendEmail } from '../email/templates.js';
 import { AppError } from '../errors.js';
@@ -186,8 +187,10 @@ async function noticeTaken(
   owner: User,
   { email, locale, actor, browser }: { email: string; locale: Locale; actor: Actor; browser: string | null },
 ): Promise<Flow> {
-  const recent = await recentFlowCount(ctx, { kind: 'registration', email: owner.email, state: 'verify_email' });
   return ctx.db.transaction().execute(async (trx) => {
+    // Counted under the owner's lock in this transaction: parallel sign-ups cannot all pass the cap.
+    await lockFor(trx, `signup-notice:${owner.id}`);
+    const notify = (await recentFlowCount(trx, ctx, { kind: 'verification', data: ['notice_to', owner.id] })) < NOTICES_PER_HOUR;
     const { flow: decoy } = await createFlow(trx, ctx, {
       kind: 'verification',
       state: 'sent',
@@ -198,8 +201,10 @@ async function noticeTaken(
       browser,
       returnTo: flow.return_to,
       locale,
+      // What the cap counts: the decoys that came with a notice to this owner.
+      ...(notify && { data: { notice_to: owner.id } }),
     });
-    if (recent < NOTICES_PER_HOUR) {
+    if (notify) {
       await sendEmail(trx, ctx, {
         to: owner.email,
         tenantId: flow.tenant_id,
@@ -216,7 +221,7 @@ async function noticeTaken(
       outcome: 'failure',
       tenantId: flow.tenant_id,
       target: { type: 'user', id: owner.id },
-      details: { reason: 'email_taken', flow_id: flow.id, notified: recent < NOTICES_PER_HOUR },
+      details: { reason: 'email_taken', flow_id: flow.id, notified: notify },
     });
     return decoy;
   });

@@ -1,5 +1,8 @@
+import { sql } from 'kysely';
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
+import type { Db } from '../db/database.js';
+import { lockFor } from '../db/locks.js';
 import type { FlowChannel, FlowKind, User } from '../db/schema.js';
 import { sendEmail } from '../email/templates.js';
 import { AppError } from '../errors.js';
@@ -35,10 +38,11 @@ export const VERIFICATION_EMAILS_PER_HOUR = 5;
 
 /** Flows of a kind created in the last hour, for one address (any case) or one user. */
 export async function recentFlowCount(
+  db: Db,
   ctx: AppContext,
-  filter: { kind: FlowKind; email?: string; userId?: string; state?: string },
+  filter: { kind: FlowKind; email?: string; userId?: string; state?: string; data?: [string, string] },
 ): Promise<number> {
-  let query = ctx.db
+  let query = db
     .selectFrom('flows')
     .select((eb) => eb.fn.countAll<string>().as('n'))
     .where('kind', '=', filter.kind)
@@ -46,17 +50,35 @@ export async function recentFlowCount(
   if (filter.email) query = query.where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(filter.email as string)])));
   if (filter.userId) query = query.where('user_id', '=', filter.userId);
   if (filter.state) query = query.where('state', '=', filter.state);
+  if (filter.data) query = query.where(sql<string>`data->>${filter.data[0]}`, '=', filter.data[1]);
   const row = await query.executeTakeFirstOrThrow();
   return Number(row.n);
 }
 
 /**
  * A new verification flow for a user and its email (link + code); earlier open
- * verification flows of the user end, so only the latest email works.
+ * verification flows of the user end, so only the latest email works. `capped` (the
+ * resends): nothing is sent, and undefined returned, when the user had
+ * VERIFICATION_EMAILS_PER_HOUR already, counted under the user's lock in the same
+ * transaction (parallel requests cannot all pass the count).
  */
-export async function sendVerification(ctx: AppContext, user: User, options: VerificationOptions): Promise<Flow> {
+export async function sendVerification(
+  ctx: AppContext,
+  user: User,
+  options: VerificationOptions & { capped: true },
+): Promise<Flow | undefined>;
+export async function sendVerification(ctx: AppContext, user: User, options: VerificationOptions & { capped?: false }): Promise<Flow>;
+export async function sendVerification(
+  ctx: AppContext,
+  user: User,
+  options: VerificationOptions & { capped?: boolean },
+): Promise<Flow | undefined> {
   const tenantId = options.tenantId ?? user.home_tenant_id;
   return ctx.db.transaction().execute(async (trx) => {
+    await lockFor(trx, `verification-email:${user.id}`);
+    if (options.capped && (await recentFlowCount(trx, ctx, { kind: 'verification', userId: user.id })) >= VERIFICATION_EMAILS_PER_HOUR) {
+      return undefined;
+    }
     await closeFlows(trx, ctx, user.id, ['verification']);
     const { flow, link, code } = await createFlow(trx, ctx, {
       kind: 'verification',
@@ -174,18 +196,20 @@ export async function resendVerification(
         .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(email.trim())])))
         .executeTakeFirst();
   const eligible = user && !user.email_verified && user.status === 'active';
-  if (!eligible || (await recentFlowCount(ctx, { kind: 'verification', userId: user.id })) >= VERIFICATION_EMAILS_PER_HOUR) {
-    return decoyVerification(ctx, user?.email ?? email.trim(), options);
-  }
-  return sendVerification(ctx, user, { ...options, tenantId: options.tenantId ?? user.home_tenant_id });
+  const sent = eligible
+    ? await sendVerification(ctx, user, { ...options, tenantId: options.tenantId ?? user.home_tenant_id, capped: true })
+    : undefined;
+  return sent ?? decoyVerification(ctx, user?.email ?? email.trim(), options);
 }
 
 /** An administrator's "resend the verification email" (home-tenant rule; audited by sendVerification). */
 export async function adminResendVerification(ctx: AppContext, scope: Scope, actor: Actor, userId: string): Promise<Flow> {
   const user = await assertManageable(ctx, scope, userId);
   if (user.email_verified) throw new AppError('already_verified', 'This user’s email address is verified already');
-  if ((await recentFlowCount(ctx, { kind: 'verification', userId })) >= VERIFICATION_EMAILS_PER_HOUR) {
+  const locale = (user.locale as Locale | null) === 'de' ? 'de' : 'en';
+  const sent = await sendVerification(ctx, user, { channel: 'api', locale, actor, capped: true });
+  if (!sent) {
     throw new AppError('too_many_attempts', 'Too many verification emails for this user; try again in an hour', { retry_after: 3600 });
   }
-  return sendVerification(ctx, user, { channel: 'api', locale: (user.locale as Locale | null) === 'de' ? 'de' : 'en', actor });
+  return sent;
 }

@@ -46,6 +46,23 @@ export function checkFlowForm(ctx: AppContext, request: FastifyRequest, flow: Fl
   }
 }
 
+/**
+ * The CSRF token of a form behind an emailed link (reset, invitation), whose flow has no
+ * browser binding: bound to the flow AND to this browser's binding cookie, set when the
+ * link's page is opened. The link's holder alone cannot make a valid form for another
+ * browser (login CSRF: signing a victim's browser into the attacker's account).
+ */
+export const linkCsrf = (ctx: AppContext, flowId: string, binding: string): string =>
+  createHmac('sha256', ctx.masterKey).update(`link-csrf\0${flowId}\0${binding}`).digest('base64url');
+
+/** A form posted from a link's page: this browser's binding cookie and the token made for it, or 403 `csrf_failed`. */
+export function checkLinkForm(ctx: AppContext, request: FastifyRequest, flowId: string, form: Form): void {
+  const binding = request.cookies[FLOW_COOKIE];
+  if (!binding || !BINDING.test(binding) || !constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(linkCsrf(ctx, flowId, binding)))) {
+    throw new AppError('csrf_failed', 'This form has expired; go back and try again');
+  }
+}
+
 export interface PageLook {
   locale: Locale;
   t: Translate;

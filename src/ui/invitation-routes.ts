@@ -1,12 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
-import { constantTimeEqual } from '../crypto/secrets.js';
 import { AppError } from '../errors.js';
 import { actorOf, SESSION_COOKIE } from '../http/guards.js';
 import { acceptJoin, acceptWithPassword, type OpenInvitation, peekInvitation } from '../invitations/invitations.js';
 import { hasSecondFactor, mayOpenSession } from '../mfa/sign-in-step.js';
 import { type ActiveSession, sessionFromToken } from '../sessions/sessions.js';
-import { type Form, flowCsrf, type PageLook, pageLook, sendPage, signInAndReturn } from './flow-kit.js';
+import { browserBinding, checkLinkForm, type Form, linkCsrf, type PageLook, pageLook, sendPage, signInAndReturn } from './flow-kit.js';
 import { activatePage, joinPage } from './invitation-pages.js';
 import { formError, messagePage } from './recovery-pages.js';
 
@@ -49,7 +48,7 @@ export function invitationPageRoutes(app: FastifyInstance, ctx: AppContext): voi
     const common = {
       action: ACTION,
       token,
-      csrf: flowCsrf(ctx, invitation.flow.id),
+      csrf: linkCsrf(ctx, invitation.flow.id, browserBinding(ctx, request, reply)),
       email: invitation.user.email,
       brand: brandOf(look, invitation),
     };
@@ -81,9 +80,8 @@ export function invitationPageRoutes(app: FastifyInstance, ctx: AppContext): voi
     } catch (error) {
       return deadLink(request, reply, error);
     }
-    if (!constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(flowCsrf(ctx, invitation.flow.id)))) {
-      throw new AppError('csrf_failed', 'This form has expired; go back and try again');
-    }
+    // Bound to the flow and to the browser that opened the link: another site cannot post its own link's form (login CSRF).
+    checkLinkForm(ctx, request, invitation.flow.id, form);
     const look = await lookOf(request, invitation);
     if (invitation.mode === 'activate') {
       let accepted: Awaited<ReturnType<typeof acceptWithPassword>>;

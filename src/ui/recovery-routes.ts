@@ -7,9 +7,11 @@ import { mayOpenSession } from '../mfa/sign-in-step.js';
 import { interactionTenant, peekRecovery, requestRecovery, resetPassword } from '../recovery/recovery.js';
 import {
   browserBinding,
+  checkLinkForm,
   FLOW_COOKIE,
   type Form,
   flowCsrf,
+  linkCsrf,
   type PageLook,
   pageLook,
   returnFromQuery,
@@ -95,7 +97,8 @@ export function recoveryPageRoutes(app: FastifyInstance, ctx: AppContext): void 
     try {
       const { flow, user } = await peekRecovery(ctx, token);
       const look = await lookOf(request, flow.tenant_id, flow.locale);
-      return sendPage(reply, resetPage(look, { action: '/recovery/reset', token, csrf: flowCsrf(ctx, flow.id), email: user.email }));
+      const csrf = linkCsrf(ctx, flow.id, browserBinding(ctx, request, reply));
+      return sendPage(reply, resetPage(look, { action: '/recovery/reset', token, csrf, email: user.email }));
     } catch (error) {
       return deadLink(reply, fallback, error);
     }
@@ -113,10 +116,9 @@ export function recoveryPageRoutes(app: FastifyInstance, ctx: AppContext): void 
       return deadLink(reply, fallback, error);
     }
     const { flow, user } = opened;
-    // The link's token is the authority; the CSRF token (bound to its flow) keeps a forged form out all the same.
-    if (!constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(flowCsrf(ctx, flow.id)))) {
-      throw new AppError('csrf_failed', 'This form has expired; go back and try again');
-    }
+    // The link's token is the authority; the CSRF token (bound to its flow and to the browser that opened
+    // the link) keeps out a form another site posts with its own link (login CSRF).
+    checkLinkForm(ctx, request, flow.id, form);
     const look = await lookOf(request, flow.tenant_id, flow.locale);
     let reset: Awaited<ReturnType<typeof resetPassword>>;
     try {
