@@ -13,12 +13,12 @@ import { ProfilePatch } from '../users/schema.js';
 import { updateMe } from '../users/users.js';
 import { applicationsPage, deletePage, goodbyePage, passwordPage, profilePage, sessionsPage } from './account-area-pages.js';
 import { accountEmailRoutes } from './account-email.js';
-import { accountSession, attemptOn as attempt, noticeOf } from './account-session.js';
+import { accountSession, noticeOf } from './account-session.js';
 import { type Form, sendPage } from './flow-kit.js';
 
 /** The account area's sections besides security (src/ui/account-routes.ts): each a page and a form, thin over the domain functions. */
 export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const { signedIn } = accountSession(ctx);
+  const { signedIn, formRoute } = accountSession(ctx);
   const hide = { schema: { hide: true } };
 
   // Profile (home)
@@ -28,30 +28,25 @@ export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
     return sendPage(reply, profilePage(s.look, s.active.user, { notice: noticeOf(s.look.t, request.query) }));
   });
 
-  app.post<{ Body: Form }>('/account', hide, async (request, reply) => {
-    const form = request.body ?? {};
-    const s = await signedIn(request, reply, { form });
-    if (!s.active) return s.redirect;
-    const { active, actor, look } = s;
-    const blank = (v: string | undefined) => (v?.trim() ? v.trim() : null);
-    const patch = {
-      given_name: blank(form.given_name),
-      family_name: blank(form.family_name),
-      name: blank(form.name),
-      phone: blank(form.phone),
-      locale: form.locale === 'en' || form.locale === 'de' ? form.locale : null,
-    };
-    return attempt(
-      reply,
-      look,
-      async () => {
-        if (!Value.Check(ProfilePatch, patch)) throw new AppError('invalid_field', 'Check the fields and try again');
-        await updateMe(ctx, actor, active.user.id, patch);
-        return reply.redirect('/account?notice=saved', 303);
-      },
-      (error) => profilePage(look, active.user, { error, values: form }),
-    );
-  });
+  const blank = (v: string | undefined) => (v?.trim() ? v.trim() : null);
+  formRoute(
+    app,
+    '/account',
+    {},
+    async ({ active, actor }, form, reply) => {
+      const patch = {
+        given_name: blank(form.given_name),
+        family_name: blank(form.family_name),
+        name: blank(form.name),
+        phone: blank(form.phone),
+        locale: form.locale === 'en' || form.locale === 'de' ? form.locale : null,
+      };
+      if (!Value.Check(ProfilePatch, patch)) throw new AppError('invalid_field', 'Check the fields and try again');
+      await updateMe(ctx, actor, active.user.id, patch);
+      return reply.redirect('/account?notice=saved', 303);
+    },
+    ({ look, active }, form, error) => profilePage(look, active.user, { error, values: form }),
+  );
 
   accountEmailRoutes(app, ctx);
 
@@ -62,26 +57,17 @@ export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
     return sendPage(reply, passwordPage(s.look, { notice: noticeOf(s.look.t, request.query) }));
   });
 
-  app.post<{ Body: Form }>('/account/password', hide, async (request, reply) => {
-    const form = request.body ?? {};
-    const s = await signedIn(request, reply, { form, stepUp: true });
-    if (!s.active) return s.redirect;
-    const { active, actor, look } = s;
-    return attempt(
-      reply,
-      look,
-      async () => {
-        if ((form.new_password ?? '') !== (form.confirm_password ?? ''))
-          throw new AppError('password_mismatch', 'The new passwords differ');
-        await changeOwnPassword(ctx, actor, active, {
-          current_password: form.current_password ?? '',
-          new_password: form.new_password ?? '',
-        });
-        return reply.redirect('/account/password?notice=password_changed', 303);
-      },
-      (error) => passwordPage(look, { error }),
-    );
-  });
+  formRoute(
+    app,
+    '/account/password',
+    { stepUp: true },
+    async ({ active, actor }, form, reply) => {
+      if ((form.new_password ?? '') !== (form.confirm_password ?? '')) throw new AppError('password_mismatch', 'The new passwords differ');
+      await changeOwnPassword(ctx, actor, active, { current_password: form.current_password ?? '', new_password: form.new_password ?? '' });
+      return reply.redirect('/account/password?notice=password_changed', 303);
+    },
+    ({ look }, _form, error) => passwordPage(look, { error }),
+  );
 
   // Sessions
   app.get('/account/sessions', hide, async (request, reply) => {
@@ -91,26 +77,21 @@ export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
     return sendPage(reply, sessionsPage(s.look, sessions, { notice: noticeOf(s.look.t, request.query) }));
   });
 
-  app.post<{ Body: Form }>('/account/sessions/revoke', hide, async (request, reply) => {
-    const form = request.body ?? {};
-    const s = await signedIn(request, reply, { form });
-    if (!s.active) return s.redirect;
-    const { active, actor, look } = s;
-    return attempt(
-      reply,
-      look,
-      async () => {
-        if (!isUuid(form.session_id ?? '')) throw notFound('Session');
-        await revokeOwnSession(ctx, actor, active.user.id, form.session_id as string);
-        if (form.session_id === active.session.id) {
-          clearSessionCookie(ctx, reply);
-          return reply.redirect('/account/sign-in', 303);
-        }
-        return reply.redirect('/account/sessions?notice=session_revoked', 303);
-      },
-      async (error) => sessionsPage(look, await listSessions(ctx, active.user.id, active.session.id), { error }),
-    );
-  });
+  formRoute(
+    app,
+    '/account/sessions/revoke',
+    {},
+    async ({ active, actor }, form, reply) => {
+      if (!isUuid(form.session_id ?? '')) throw notFound('Session');
+      await revokeOwnSession(ctx, actor, active.user.id, form.session_id as string);
+      if (form.session_id === active.session.id) {
+        clearSessionCookie(ctx, reply);
+        return reply.redirect('/account/sign-in', 303);
+      }
+      return reply.redirect('/account/sessions?notice=session_revoked', 303);
+    },
+    async ({ look, active }, _form, error) => sessionsPage(look, await listSessions(ctx, active.user.id, active.session.id), { error }),
+  );
 
   // Applications
   app.get('/account/applications', hide, async (request, reply) => {
@@ -120,21 +101,16 @@ export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
     return sendPage(reply, applicationsPage(s.look, apps, { notice: noticeOf(s.look.t, request.query) }));
   });
 
-  app.post<{ Body: Form }>('/account/applications/revoke', hide, async (request, reply) => {
-    const form = request.body ?? {};
-    const s = await signedIn(request, reply, { form });
-    if (!s.active) return s.redirect;
-    const { active, actor, look } = s;
-    return attempt(
-      reply,
-      look,
-      async () => {
-        await revokeConsent(ctx, actor, active.user.id, form.client_id ?? '');
-        return reply.redirect('/account/applications?notice=app_revoked', 303);
-      },
-      async (error) => applicationsPage(look, await listConsentedApplications(ctx, active.user.id), { error }),
-    );
-  });
+  formRoute(
+    app,
+    '/account/applications/revoke',
+    {},
+    async ({ active, actor }, form, reply) => {
+      await revokeConsent(ctx, actor, active.user.id, form.client_id ?? '');
+      return reply.redirect('/account/applications?notice=app_revoked', 303);
+    },
+    async ({ look, active }, _form, error) => applicationsPage(look, await listConsentedApplications(ctx, active.user.id), { error }),
+  );
 
   // Delete the account
   app.get('/account/delete', hide, async (request, reply) => {
@@ -144,22 +120,17 @@ export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
     return sendPage(reply, deletePage(s.look, verdict), verdict.allowed ? 200 : 403);
   });
 
-  app.post<{ Body: Form }>('/account/delete', hide, async (request, reply) => {
-    const form = request.body ?? {};
-    const s = await signedIn(request, reply, { form, stepUp: true });
-    if (!s.active) return s.redirect;
-    const { active, actor, look } = s;
-    return attempt(
-      reply,
-      look,
-      async () => {
-        await deleteOwnAccount(ctx, actor, active.user, form.password ?? '');
-        clearSessionCookie(ctx, reply);
-        return sendPage(reply, goodbyePage(look));
-      },
-      async (error) => deletePage(look, await deletionAllowed(ctx, active.user), { error }),
-    );
-  });
+  formRoute(
+    app,
+    '/account/delete',
+    { stepUp: true },
+    async ({ active, actor, look }, form, reply) => {
+      await deleteOwnAccount(ctx, actor, active.user, form.password ?? '');
+      clearSessionCookie(ctx, reply);
+      return sendPage(reply, goodbyePage(look));
+    },
+    async ({ look, active }, _form, error) => deletePage(look, await deletionAllowed(ctx, active.user), { error }),
+  );
 
   // Sign out of this browser
   app.post<{ Body: Form }>('/account/sign-out', hide, async (request, reply) => {

@@ -6,7 +6,7 @@ import { peekLink } from '../flows/flows.js';
 import { actorOf } from '../http/guards.js';
 import type { ActiveSession } from '../sessions/sessions.js';
 import { type AccountLook, emailConfirmPage, emailPage } from './account-area-pages.js';
-import { accountSession, attemptOn as attempt, errorText, noticeOf } from './account-session.js';
+import { accountSession, errorText, noticeOf } from './account-session.js';
 import { type Form, pageLook, sendPage } from './flow-kit.js';
 
 /**
@@ -14,7 +14,7 @@ import { type Form, pageLook, sendPage } from './flow-kit.js';
  * the emailed link confirmed on /account/email/confirm (decision 165).
  */
 export function accountEmailRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const { signedIn } = accountSession(ctx);
+  const { signedIn, formRoute } = accountSession(ctx);
   const hide = { schema: { hide: true } };
 
   // Email
@@ -29,44 +29,31 @@ export function accountEmailRoutes(app: FastifyInstance, ctx: AppContext): void 
     return sendPage(reply, await showEmail(s.look, s.active, { notice: noticeOf(s.look.t, request.query) }));
   });
 
-  app.post<{ Body: Form }>('/account/email', hide, async (request, reply) => {
-    const form = request.body ?? {};
-    const s = await signedIn(request, reply, { form, stepUp: true });
-    if (!s.active) return s.redirect;
-    const { active, actor, look } = s;
-    return attempt(
-      reply,
-      look,
-      async () => {
-        await startEmailChange(ctx, actor, active.user, { email: form.email ?? '', password: form.password ?? '' });
-        return reply.redirect('/account/email?notice=email_sent', 303);
-      },
-      (error) => showEmail(look, active, { error, email: form.email ?? '' }),
-    );
-  });
+  formRoute(
+    app,
+    '/account/email',
+    { stepUp: true },
+    async ({ active, actor }, form, reply) => {
+      await startEmailChange(ctx, actor, active.user, { email: form.email ?? '', password: form.password ?? '' });
+      return reply.redirect('/account/email?notice=email_sent', 303);
+    },
+    ({ look, active }, form, error) => showEmail(look, active, { error, email: form.email ?? '' }),
+  );
 
-  app.post<{ Body: Form }>('/account/email/code', hide, async (request, reply) => {
-    const form = request.body ?? {};
-    const s = await signedIn(request, reply, { form, stepUp: true });
-    if (!s.active) return s.redirect;
-    const { active, actor, look } = s;
-    return attempt(
-      reply,
-      look,
-      async () => {
-        await confirmEmailChangeCode(ctx, actor, active.user.id, form.flow ?? '', (form.code ?? '').replace(/\s+/g, ''));
-        return reply.redirect('/account/email?notice=email_changed', 303);
-      },
-      async (error) => {
-        // The page shows the account as it is now (the change may have failed at confirmation).
-        const fresh = {
-          ...active,
-          user: (await ctx.db.selectFrom('users').selectAll().where('id', '=', active.user.id).executeTakeFirst()) ?? active.user,
-        };
-        return showEmail(look, fresh, { error });
-      },
-    );
-  });
+  formRoute(
+    app,
+    '/account/email/code',
+    { stepUp: true },
+    async ({ active, actor }, form, reply) => {
+      await confirmEmailChangeCode(ctx, actor, active.user.id, form.flow ?? '', (form.code ?? '').replace(/\s+/g, ''));
+      return reply.redirect('/account/email?notice=email_changed', 303);
+    },
+    async ({ look, active }, _form, error) => {
+      // The page shows the account as it is now (the change may have failed at confirmation).
+      const user = await ctx.db.selectFrom('users').selectAll().where('id', '=', active.user.id).executeTakeFirst();
+      return showEmail(look, { ...active, user: user ?? active.user }, { error });
+    },
+  );
 
   // The emailed link: a page with a button (mail scanners follow links; they do not submit forms).
   app.get<{ Querystring: { token?: string } }>('/account/email/confirm', hide, async (request, reply) => {

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Actor } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { constantTimeEqual } from '../crypto/secrets.js';
@@ -34,9 +34,8 @@ export function takeReturn(request: FastifyRequest, reply: FastifyReply): string
   return safeReturn(remembered);
 }
 
-export type SignedInPage =
-  | { redirect: FastifyReply; active?: undefined }
-  | { redirect?: undefined; active: ActiveSession; actor: Actor; look: AccountLook };
+export type SignedIn = { redirect?: undefined; active: ActiveSession; actor: Actor; look: AccountLook };
+export type SignedInPage = { redirect: FastifyReply; active?: undefined } | SignedIn;
 
 /**
  * The account pages' session: the Gatehouse session cookie (else the account sign-in), a
@@ -71,7 +70,31 @@ export function accountSession(ctx: AppContext) {
     return { active, actor, look: { t, locale, csrf: csrfFor(active), ...(branding && { branding }) } };
   }
 
-  return { csrfFor, signedIn };
+  /**
+   * A form of the account area: the session and the form's CSRF token (and the step-up when
+   * asked), then the change; a refusal (a 4xx) shows the page again with its message.
+   */
+  function formRoute(
+    app: FastifyInstance,
+    path: string,
+    options: { stepUp?: boolean },
+    change: (s: SignedIn, form: Form, reply: FastifyReply) => Promise<FastifyReply>,
+    again: (s: SignedIn, form: Form, error: string) => string | Promise<string>,
+  ): void {
+    app.post<{ Body: Form }>(path, { schema: { hide: true } }, async (request, reply) => {
+      const form = request.body ?? {};
+      const s = await signedIn(request, reply, { form, ...options });
+      if (!s.active) return s.redirect;
+      return attemptOn(
+        reply,
+        s.look,
+        () => change(s, form, reply),
+        (error) => again(s, form, error),
+      );
+    });
+  }
+
+  return { csrfFor, signedIn, formRoute };
 }
 
 /** Fixed notices by key (never text from the query string). */
@@ -113,7 +136,7 @@ export const noticeOf = (t: Translate, query: unknown) => {
 };
 
 /** Runs a change; a refusal (a 4xx) shows the page again with its message. */
-export async function attemptOn(
+async function attemptOn(
   reply: FastifyReply,
   look: AccountLook,
   change: () => Promise<FastifyReply>,
