@@ -80,41 +80,30 @@ export async function authenticate(
     throw error;
   }
   if (!user) throw new AppError('invalid_credentials', 'Wrong username or password'); // unreachable: no hash verifies
-  if (user.status !== 'active') {
-    await recordAudit(ctx.db, ctx, {
+  /** A refusal after the right password, audited as the user's failed sign-in. */
+  const refused = (reason: string) =>
+    recordAudit(ctx.db, ctx, {
       action: 'iam.user.loginFailed',
       actor: { ...actor, type: 'user', id: user.id },
       outcome: 'failure',
       tenantId: user.home_tenant_id,
       target: { type: 'user', id: user.id },
-      details: { reason: `account_${user.status}` },
+      details: { reason },
     });
+  if (user.status !== 'active') {
+    await refused(`account_${user.status}`);
     throw new AppError('account_disabled', 'This account is disabled');
   }
   // Self-registration (decision 151): an unverified self-registered user, after the right password only.
   if (await mustVerifyEmailFirst(ctx, user)) {
-    await recordAudit(ctx.db, ctx, {
-      action: 'iam.user.loginFailed',
-      actor: { ...actor, type: 'user', id: user.id },
-      outcome: 'failure',
-      tenantId: user.home_tenant_id,
-      target: { type: 'user', id: user.id },
-      details: { reason: 'email_not_verified' },
-    });
+    await refused('email_not_verified');
     throw new AppError('email_not_verified', 'Verify your email address first; to get a new email: POST /api/v1/flows/verification', {
       resend: '/api/v1/flows/verification',
     });
   }
   // An administrator required a new password (decision 123): only changing it gets in.
   if (user.password_reset_required && !options.passwordChange) {
-    await recordAudit(ctx.db, ctx, {
-      action: 'iam.user.loginFailed',
-      actor: { ...actor, type: 'user', id: user.id },
-      outcome: 'failure',
-      tenantId: user.home_tenant_id,
-      target: { type: 'user', id: user.id },
-      details: { reason: 'password_change_required' },
-    });
+    await refused('password_change_required');
     throw new AppError('password_change_required', 'Choose a new password first: POST /api/v1/session/password', {
       change_password: '/api/v1/session/password',
     });

@@ -5,15 +5,15 @@ import { constantTimeEqual } from '../crypto/secrets.js';
 import { AppError } from '../errors.js';
 import { actorOf } from '../http/guards.js';
 import { setRetryAfter } from '../http/server.js';
-import { beginStep, completeStep, endStep, hasSecondFactor, loadStep, loginClaims } from '../mfa/sign-in-step.js';
+import { beginStep, completeStep, hasSecondFactor, loadStep } from '../mfa/sign-in-step.js';
 import { brandingOf } from '../oidc/pages.js';
 import { setSessionCookie } from '../sessions/cookie.js';
-import { type ActiveSession, authenticate, openSession, recordSessionAmr, sessionById } from '../sessions/sessions.js';
+import { type ActiveSession, authenticate, openSession } from '../sessions/sessions.js';
 import { accountSignInPage } from './account-pages.js';
 import { takeReturn } from './account-session.js';
 import { pageLook } from './flow-kit.js';
 import { PAGE_HEADERS } from './html.js';
-import { answerStep, type Form, type StepFlow, sendStepCode, showStep } from './mfa-flow.js';
+import { answerStep, type Form, type StepFlow, sendStepCode, sessionAfterStep, showStep } from './mfa-flow.js';
 import { recoveryCodesPage } from './mfa-pages.js';
 
 /**
@@ -130,22 +130,7 @@ export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void
     const proved = await answerStep(ctx, reply, flow, step, form);
     if (!proved) return reply;
     const amr = await completeStep(ctx, step.uid, proved.methods);
-    await endStep(ctx, step.uid);
-    if (step.sessionId) {
-      const active = await sessionById(ctx, step.sessionId, false);
-      if (active?.user.id !== step.userId) return reply.redirect('/account/sign-in', 303);
-      await recordSessionAmr(ctx, step.sessionId, loginClaims([...active.session.amr, ...amr]).amr);
-    } else {
-      const user = await ctx.db
-        .selectFrom('users')
-        .selectAll()
-        .where('id', '=', step.userId)
-        .where('status', '=', 'active')
-        .executeTakeFirst();
-      if (!user) throw new AppError('account_disabled', 'This account is disabled');
-      const { token, session } = await openSession(ctx, user, { amr }, actorOf(request));
-      setSessionCookie(ctx, reply, token, session);
-    }
+    if (!(await sessionAfterStep(ctx, request, reply, step, amr))) return reply.redirect('/account/sign-in', 303);
     if (proved.codes) {
       return reply
         .headers(PAGE_HEADERS)

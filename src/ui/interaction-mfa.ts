@@ -3,13 +3,13 @@ import type { AppContext } from '../context.js';
 import type { Session, User } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { actorOf } from '../http/guards.js';
-import { beginStep, completeStep, endStep, loadStep, loginClaims, type MfaStep, signInNeed } from '../mfa/sign-in-step.js';
+import { beginStep, completeStep, loadStep, type MfaStep, signInNeed } from '../mfa/sign-in-step.js';
 import type { Interaction, Oidc } from '../oidc/index.js';
 import { setSessionCookie } from '../sessions/cookie.js';
-import { openSession, recordSessionAmr, sessionById } from '../sessions/sessions.js';
+import { openSession } from '../sessions/sessions.js';
 import { PAGE_HEADERS } from './html.js';
 import { interactionLook } from './interaction-look.js';
-import { answerStep, type Form, type StepFlow, sendStepCode, showStep, stepPage } from './mfa-flow.js';
+import { answerStep, type Form, type StepFlow, sendStepCode, sessionAfterStep, showStep, stepPage } from './mfa-flow.js';
 import { recoveryCodesPage } from './mfa-pages.js';
 
 export interface PageKit {
@@ -90,7 +90,7 @@ export function interactionMfaRoutes(app: FastifyInstance, ctx: AppContext, oidc
         .headers(PAGE_HEADERS)
         .send(recoveryCodesPage({ ...stepPage(flow), action: `${flow.action}/continue`, csrf: flow.csrf, codes: proved.codes }));
     }
-    return finish(request, reply, it, { ...step, amr, done: true });
+    return finish(request, reply, { ...step, amr, done: true });
   });
 
   app.post<Params>('/interaction/:uid/mfa/send', { schema: { hide: true } }, async (request, reply) => {
@@ -105,29 +105,13 @@ export function interactionMfaRoutes(app: FastifyInstance, ctx: AppContext, oidc
     const { it, step } = await current(request, reply);
     kit.checkCsrf(it.uid, request.body ?? {});
     if (!step?.done) throw new AppError('mfa_step_required', 'Finish the two-step verification first');
-    return finish(request, reply, it, step);
+    return finish(request, reply, step);
   });
 
   /** Opens the session (or raises the live one's `amr`, for a step-up) and finishes the login. */
-  async function finish(request: FastifyRequest, reply: FastifyReply, it: Interaction, step: MfaStep) {
-    await endStep(ctx, it.uid);
-    let amr = step.amr;
-    if (step.sessionId) {
-      const active = await sessionById(ctx, step.sessionId, false);
-      if (active?.user.id !== step.userId) throw new AppError('interaction_expired', 'Your session ended; sign in again');
-      amr = loginClaims([...active.session.amr, ...step.amr]).amr;
-      await recordSessionAmr(ctx, step.sessionId, amr);
-    } else {
-      const user = await ctx.db
-        .selectFrom('users')
-        .selectAll()
-        .where('id', '=', step.userId)
-        .where('status', '=', 'active')
-        .executeTakeFirst();
-      if (!user) throw new AppError('account_disabled', 'This account is disabled');
-      const { token, session } = await openSession(ctx, user, { amr }, actorOf(request));
-      setSessionCookie(ctx, reply, token, session);
-    }
+  async function finish(request: FastifyRequest, reply: FastifyReply, step: MfaStep) {
+    const amr = await sessionAfterStep(ctx, request, reply, step, step.amr);
+    if (!amr) throw new AppError('interaction_expired', 'Your session ended; sign in again');
     return kit.go(reply, await oidc.finishLogin(request.raw, reply.raw, step.userId, amr));
   }
 }

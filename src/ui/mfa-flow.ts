@@ -1,8 +1,9 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import type { Actor } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
+import { actorOf } from '../http/guards.js';
 import { setRetryAfter } from '../http/server.js';
 import type { Locale, MessageKey, Translate } from '../i18n/index.js';
 import {
@@ -15,7 +16,9 @@ import {
   verifyPasskeyAuthentication,
   verifySecondFactor,
 } from '../mfa/index.js';
-import { keepPending, type MfaStep } from '../mfa/sign-in-step.js';
+import { endStep, keepPending, loginClaims, type MfaStep } from '../mfa/sign-in-step.js';
+import { setSessionCookie } from '../sessions/cookie.js';
+import { openSession, recordSessionAmr, sessionById } from '../sessions/sessions.js';
 import { type Branding, newNonce, PAGE_HEADERS, scriptPageHeaders } from './html.js';
 import { challengePage, enrolPage, type TotpEnrolment } from './mfa-pages.js';
 import { type PageContext, wordsOf } from './pages.js';
@@ -188,4 +191,32 @@ function messageOf(t: Translate, lang: Locale, error: AppError, method: string |
   if (key) return t(key);
   if ((error.code === 'invalid_request' || error.code === 'missing_field') && lang === 'en') return error.message;
   return t(method === 'passkey' ? 'mfa.passkey_failed' : 'mfa.wrong_code');
+}
+
+/**
+ * The end of a proved step (the hosted sign-in's and the account sign-in's alike): a
+ * step-up raises the live session's `amr`; otherwise a new session opens with the step's
+ * `amr` and its cookie is set. Returns the session's `amr`, or undefined when the step's
+ * session has ended meanwhile (or belongs to someone else).
+ */
+export async function sessionAfterStep(
+  ctx: AppContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  step: Pick<MfaStep, 'uid' | 'userId' | 'sessionId'>,
+  amr: string[],
+): Promise<string[] | undefined> {
+  await endStep(ctx, step.uid);
+  if (step.sessionId) {
+    const active = await sessionById(ctx, step.sessionId, false);
+    if (active?.user.id !== step.userId) return undefined;
+    const raised = loginClaims([...active.session.amr, ...amr]).amr;
+    await recordSessionAmr(ctx, step.sessionId, raised);
+    return raised;
+  }
+  const user = await ctx.db.selectFrom('users').selectAll().where('id', '=', step.userId).where('status', '=', 'active').executeTakeFirst();
+  if (!user) throw new AppError('account_disabled', 'This account is disabled');
+  const { token, session } = await openSession(ctx, user, { amr }, actorOf(request));
+  setSessionCookie(ctx, reply, token, session);
+  return amr;
 }
