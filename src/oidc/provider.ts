@@ -15,6 +15,8 @@ import type { OidcContext } from './lookups.js';
 import { renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
 import { resourceServer } from './resources.js';
 import { authenticationClaims } from './user-tokens.js';
+import { applicationDestinations } from '../webhooks/destinations.js';
+import { checkedFetch } from '../webhooks/send.js';
 
 /** Where the engine's endpoints live: Auth0's paths (the article's compatibility surface). */
 export const ROUTES = {
@@ -30,6 +32,9 @@ export const ROUTES = {
 } as const;
 
 export const INTERACTION_PATH = '/interaction';
+
+/** The engine waits this long for an outbound answer (its own default is 2.5 s). */
+const ENGINE_FETCH_TIMEOUT_MS = 2_500;
 
 const HOUR = 3600;
 const DAY = 24 * HOUR;
@@ -148,12 +153,11 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
     clientBasedCORS: (_koa, origin, client) =>
       [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])].some((uri) => originOf(uri) === origin),
     renderError: (koa, out) => renderProtocolError(ctx, koa, out),
-    // The engine's outgoing requests (back-channel logout at its end-session) refuse private
-    // and loopback addresses (its SSRF guard, a dispatcher it passes to fetch). Outside
-    // production a logout URI may be http://localhost, as a redirect URI may (decision 124).
-    ...(!config.production && {
-      fetch: (url: string | URL | Request, init?: RequestInit) => globalThis.fetch(url, { ...init, dispatcher: undefined } as RequestInit),
-    }),
+    // The engine's outgoing requests (back-channel logout at its end-session) go through the
+    // webhooks' checked connection, which judges the address before connecting (decision
+    // 204), in place of the engine's guard; outside production a logout URI may be
+    // http://localhost, as a redirect URI may (decision 124).
+    fetch: checkedFetch(applicationDestinations(config), ENGINE_FETCH_TIMEOUT_MS),
     enabledJWA: {
       idTokenSigningAlgValues: ['RS256', 'ES256'],
     },
