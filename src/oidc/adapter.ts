@@ -99,15 +99,21 @@ export async function revokeGrant(db: Db, grantId: string): Promise<void> {
   });
 }
 
-/** Whether an OAuth grant still lives: revoking it (logout, refresh-token reuse, an incident) ends its tokens' access to our API. */
-export async function isGrantLive(db: Db, grantId: string, now: Date): Promise<boolean> {
+/**
+ * Whether an OAuth grant still lives, and is the grant of this user with this client (a
+ * token signed elsewhere cannot borrow another's grant, decision 200): revoking it (logout,
+ * refresh-token reuse, an incident) ends its tokens' access to our API and introspection.
+ */
+export async function isGrantLive(db: Db, grantId: string, now: Date, holder: { accountId: string; clientId: string }): Promise<boolean> {
   const row = await db
     .selectFrom('oidc_models')
-    .select('expires_at')
+    .select(['expires_at', 'payload'])
     .where('model', '=', 'Grant')
     .where('id', '=', grantId)
     .executeTakeFirst();
-  return row !== undefined && (row.expires_at === null || row.expires_at > now);
+  if (!row || (row.expires_at !== null && row.expires_at <= now)) return false;
+  const grant = row.payload as { accountId?: unknown; clientId?: unknown };
+  return grant.accountId === holder.accountId && grant.clientId === holder.clientId;
 }
 
 /** Deletes expired artifacts; run now and then by the provider's owner. */
