@@ -58,7 +58,7 @@ const { Check, base } = interactionPolicy;
 export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   const { config } = ctx;
   const configuration: Configuration = {
-    adapter: pgAdapter(ctx.db, ctx.lookups, () => ctx.clock.now()),
+    adapter: pgAdapter(ctx.db, ctx.lookups, () => ctx.clock.now(), ctx.masterKey),
     findAccount: (_koa, sub, token) => findAccount(ctx, sub, (token as { grantId?: string } | undefined)?.grantId),
     jwks: { keys: keys as never },
     cookies: {
