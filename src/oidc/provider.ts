@@ -12,7 +12,8 @@ import { extraClaims } from './claims.js';
 import { DEVICE_CODE_GRANT, EXTRA_CLIENT_METADATA, gatehouseClient } from './clients.js';
 import { auditEngineGrants, registerGrants } from './grants.js';
 import type { OidcContext } from './lookups.js';
-import { renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
+import { askBeforeLogout, endsWithoutClick } from './logout.js';
+import { engineHeaders, renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
 import { resourceServer } from './resources.js';
 import { authenticationClaims } from './user-tokens.js';
 import { applicationDestinations } from '../webhooks/destinations.js';
@@ -121,7 +122,7 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
       },
       rpInitiatedLogout: {
         enabled: true,
-        logoutSource: (koa, form) => renderLogoutPage(ctx, koa, { step: 'confirm', form }),
+        logoutSource: async (koa, form) => renderLogoutPage(ctx, koa, { step: 'confirm', form, auto: await endsWithoutClick(ctx, koa) }),
         postLogoutSuccessSource: (koa) => renderLogoutPage(ctx, koa, { step: 'done' }),
       },
       resourceIndicators: {
@@ -167,6 +168,8 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   // (routes.ts) replaces X-Forwarded-* by what Fastify resolved through that list.
   provider.proxy = config.trustProxy !== false;
   registerGrants(provider, ctx);
+  provider.use(engineHeaders);
+  provider.use(askBeforeLogout(ctx));
   provider.use(unauthorizedClientForDisallowedGrant);
   provider.on('server_error', (_koa, error) => ctx.log.error({ err: error }, 'OAuth engine error'));
   auditEngineGrants(ctx, provider);
