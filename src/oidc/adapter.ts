@@ -62,7 +62,10 @@ export function pgAdapter(db: Db, lookups: Lookups, now: () => Date, masterKey: 
   function reopen(model: string, rowId: string, stored: Record<string, unknown>): AdapterPayload {
     const { [SEALED]: sealed, ...payload } = stored;
     if (typeof sealed !== 'string') return payload as AdapterPayload;
-    const { sessionCookie, ...secret } = JSON.parse(unseal(masterKey, sealed, `oidc_models\0${model}\0${rowId}`)) as Record<string, unknown>;
+    const { sessionCookie, ...secret } = JSON.parse(unseal(masterKey, sealed, `oidc_models\0${model}\0${rowId}`)) as Record<
+      string,
+      unknown
+    >;
     if (sessionCookie !== undefined) payload.session = { ...(payload.session as object), cookie: sessionCookie };
     return { ...payload, ...secret } as AdapterPayload;
   }

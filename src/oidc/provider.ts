@@ -6,18 +6,18 @@ import { ACR_MULTI_FACTOR } from '../mfa/index.js';
 import { signInNeed } from '../mfa/sign-in-step.js';
 import { revokeSessionByToken, sessionFromToken } from '../sessions/sessions.js';
 import { ACCESS_TOKEN_TTL_S } from '../tokens/access-tokens.js';
+import { applicationDestinations } from '../webhooks/destinations.js';
+import { checkedFetch } from '../webhooks/send.js';
 import { CLAIMS, findAccount } from './accounts.js';
 import { pgAdapter } from './adapter.js';
 import { extraClaims } from './claims.js';
 import { DEVICE_CODE_GRANT, EXTRA_CLIENT_METADATA, gatehouseClient } from './clients.js';
 import { auditEngineGrants, registerGrants } from './grants.js';
-import type { OidcContext } from './lookups.js';
 import { askBeforeLogout, endsWithoutClick } from './logout.js';
+import type { OidcContext } from './lookups.js';
 import { engineHeaders, renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
 import { resourceServer } from './resources.js';
 import { authenticationClaims } from './user-tokens.js';
-import { applicationDestinations } from '../webhooks/destinations.js';
-import { checkedFetch } from '../webhooks/send.js';
 
 /** Where the engine's endpoints live: Auth0's paths (the article's compatibility surface). */
 export const ROUTES = {

@@ -9,9 +9,9 @@ import { sendEmail } from '../email/templates.js';
 import { AppError } from '../errors.js';
 import { closeFlows, createFlow, type Flow, peekLink, spendLink } from '../flows/flows.js';
 import { pickLocale } from '../i18n/index.js';
+import { storedId } from '../oidc/adapter.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../password-policy/policy.js';
 import { endProtection } from '../protection/lockout.js';
-import { storedId } from '../oidc/adapter.js';
 import { endUserAccess } from '../sessions/revoke-access.js';
 
 /**

@@ -70,7 +70,14 @@ describe('V12: SSRF through the URLs a tenant administrator saves (production)',
   const createApp = (backchannel_logout_uri: string, more: Record<string, unknown> = {}) =>
     gh.request('POST', '/api/v1/applications', {
       token: acme.token,
-      body: { name: 'Portal', type: 'web', redirect_uris: [CALLBACK], grant_types: ['authorization_code'], backchannel_logout_uri, ...more },
+      body: {
+        name: 'Portal',
+        type: 'web',
+        redirect_uris: [CALLBACK],
+        grant_types: ['authorization_code'],
+        backchannel_logout_uri,
+        ...more,
+      },
     });
 
   it('refuses a back-channel logout URI on an internal address, when an application is created or changed', async () => {
@@ -130,9 +137,15 @@ describe('V12: SSRF through the URLs a tenant administrator saves (production)',
 
       // The user signs in through the hosted pages and signs out at /v2/logout: the engine
       // sends its back-channel logout during that request.
-      const config = await client.discovery(new URL(gh.issuer), app.body.client_id, undefined, client.ClientSecretBasic(app.body.client_secret), {
-        execute: [client.allowInsecureRequests],
-      });
+      const config = await client.discovery(
+        new URL(gh.issuer),
+        app.body.client_id,
+        undefined,
+        client.ClientSecretBasic(app.body.client_secret),
+        {
+          execute: [client.allowInsecureRequests],
+        },
+      );
       const browser = new Browser();
       const verifier = client.randomPKCECodeVerifier();
       const url = client.buildAuthorizationUrl(config, {
@@ -148,10 +161,14 @@ describe('V12: SSRF through the URLs a tenant administrator saves (production)',
       assert.ok(isCallback(landed.url), `expected the callback, got ${landed.url}`);
       await client.authorizationCodeGrant(config, new URL(landed.url), { pkceCodeVerifier: verifier });
 
-      const refusals = () => gh.logs.filter((line) => line.includes('Back-channel logout at sign-out not delivered') && line.includes('not allowed'));
+      const refusals = () =>
+        gh.logs.filter((line) => line.includes('Back-channel logout at sign-out not delivered') && line.includes('not allowed'));
       const refusedBefore = refusals().length;
       const isHome = (location: string) => location.startsWith(HOME);
-      const confirm = await browser.follow(`${gh.issuer}/v2/logout?client_id=${app.body.client_id}&returnTo=${encodeURIComponent(HOME)}`, isHome);
+      const confirm = await browser.follow(
+        `${gh.issuer}/v2/logout?client_id=${app.body.client_id}&returnTo=${encodeURIComponent(HOME)}`,
+        isHome,
+      );
       const form = formOf(await confirm.response.text());
       const done = await browser.submit(confirm.url, form.action, { ...form.fields, logout: 'yes' }, isHome);
       assert.equal(done.url, HOME);

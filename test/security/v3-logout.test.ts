@@ -102,7 +102,10 @@ describe('V3: logout CSRF and the security headers of the engine’s pages', () 
 
   it('a cross-site GET /v2/logout leaves a signed-in browser’s session alive: it asks for confirmation', async () => {
     const { browser, token } = await signedIn(await newUser());
-    for (const url of [`${gh.issuer}/v2/logout`, `${gh.issuer}/v2/logout?client_id=${web.client_id}&returnTo=${encodeURIComponent(HOME)}`]) {
+    for (const url of [
+      `${gh.issuer}/v2/logout`,
+      `${gh.issuer}/v2/logout?client_id=${web.client_id}&returnTo=${encodeURIComponent(HOME)}`,
+    ]) {
       const landed = await browse(browser, url, isHome);
       assert.ok(await alive(token), `${url} ended the session without a click`);
       assert.equal(landed.response.status, 200);
@@ -164,7 +167,11 @@ describe('V3: logout CSRF and the security headers of the engine’s pages', () 
   it('every page the engine renders forbids framing and carries a CSP; its auto-submitting forms still run', async () => {
     const { browser } = await signedIn(await newUser());
     const pages: { what: string; response: Response; script?: boolean }[] = [
-      { what: 'logout, nobody signed in (the engine’s own form)', response: await new Browser().fetch(`${gh.issuer}/v2/logout`), script: true },
+      {
+        what: 'logout, nobody signed in (the engine’s own form)',
+        response: await new Browser().fetch(`${gh.issuer}/v2/logout`),
+        script: true,
+      },
       { what: 'logout confirmation', response: await browser.fetch(`${gh.issuer}/v2/logout`) },
       { what: 'logout done', response: await new Browser().fetch(`${gh.issuer}/v2/logout/success`) },
       { what: 'device code entry', response: await new Browser().fetch(`${gh.issuer}/activate`) },

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt, SignJWT } from 'jose';
 import { createVerifier, InvalidTokenError } from '../../packages/sdk/src/index.js';
-import { ISSUER, PASSWORD, type TenantAdmin, type TestGatehouse, startGatehouse } from '../helpers/gatehouse.js';
+import { ISSUER, PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from '../helpers/gatehouse.js';
 
 interface App {
   id: string;
@@ -150,7 +150,10 @@ describe('V4: an HS256 token signed by another tenant (or without a grant) is no
     const verifier = createVerifier({ issuer: ISSUER, audience: 'https://ledger.a.test', secret: aHsApi.signing_secret });
     // B names A's API as the audience, but can only sign with B's own secret.
     const forged = await forge(bHsApi.signing_secret, 'https://ledger.a.test', { sub: aMachine.client_id, client_id: aMachine.client_id });
-    await assert.rejects(verifier.verify(forged), (error: unknown) => error instanceof InvalidTokenError && error.reason === 'bad_signature');
+    await assert.rejects(
+      verifier.verify(forged),
+      (error: unknown) => error instanceof InvalidTokenError && error.reason === 'bad_signature',
+    );
     // A token of B's API (signed right, with B's secret) is not one for A's API either.
     const bOwn = await forge(bHsApi.signing_secret, 'https://evil.b.test', { sub: aMachine.client_id, client_id: aMachine.client_id });
     await assert.rejects(verifier.verify(bOwn), InvalidTokenError);
