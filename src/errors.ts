@@ -44,6 +44,7 @@ export const ERROR_STATUS = {
   backup_rejected: 400,
   invalid_webhook_url: 400,
   webhook_destination_not_allowed: 400,
+  destination_not_allowed: 400,
   unknown_event: 400,
   invalid_cidr: 400,
   ip_block_self: 400,

@@ -7,6 +7,7 @@ import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../db/pagi
 import type { Application, ApplicationType, MfaPolicy } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { inScope, listedTenant, owningTenant, type Scope, systemTenantId } from '../permissions/effective.js';
+import { applicationDestinations, destinationProblem } from '../webhooks/destinations.js';
 import {
   checkBackchannelLogoutUri,
   checkGrantTypes,
@@ -88,12 +89,32 @@ export async function getApplication(ctx: AppContext, scope: Scope, id: string):
   return application;
 }
 
+/**
+ * A back-channel logout URI as it may be stored: well formed (rules.ts), and on a host
+ * Gatehouse may call (in production no loopback, private, link-local or other internal
+ * address, as for webhooks; decision 204). Checked again when the notice is sent.
+ */
+async function checkedBackchannelUri(ctx: AppContext, uri: string | null): Promise<string | null> {
+  const checked = checkBackchannelLogoutUri(uri, ctx.config.production);
+  if (checked === null) return null;
+  const problem = await destinationProblem(applicationDestinations(ctx.config), new URL(checked));
+  if (problem) {
+    const why = problem === 'unresolvable' ? 'does not resolve' : 'leads to a loopback, private, link-local or otherwise internal address';
+    throw new AppError('destination_not_allowed', `backchannel_logout_uri: "${checked}" ${why}`, {
+      field: 'backchannel_logout_uri',
+      uri: checked,
+      reason: problem,
+    });
+  }
+  return checked;
+}
+
 export async function createApplication(ctx: AppContext, scope: Scope, actor: Actor, input: ApplicationInput): Promise<WithSecret> {
   const grantTypes = checkGrantTypes(input.type, input.grant_types ?? defaultGrantTypes(input.type));
   const redirectUris = checkRedirectUris(input.type, 'redirect_uris', input.redirect_uris ?? []);
   const logoutUris = checkRedirectUris(input.type, 'post_logout_redirect_uris', input.post_logout_redirect_uris ?? []);
   checkRedirectNeeded(grantTypes, redirectUris);
-  const backchannelUri = checkBackchannelLogoutUri(input.backchannel_logout_uri ?? null, ctx.config.production);
+  const backchannelUri = await checkedBackchannelUri(ctx, input.backchannel_logout_uri ?? null);
   const clientSecret = isConfidential(input.type) ? newClientSecret() : undefined;
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
@@ -139,6 +160,9 @@ export async function updateApplication(
   id: string,
   patch: ApplicationPatch,
 ): Promise<Application> {
+  // Resolved before the row is locked: a slow name server must not hold the lock.
+  const backchannelUri =
+    patch.backchannel_logout_uri === undefined ? undefined : await checkedBackchannelUri(ctx, patch.backchannel_logout_uri);
   return ctx.db.transaction().execute(async (trx) => {
     const current = await lockApplication(trx, scope, id);
     const grantTypes = checkGrantTypes(current.type, patch.grant_types ?? (current.grant_types as GrantType[]));
@@ -149,10 +173,6 @@ export async function updateApplication(
       patch.post_logout_redirect_uris ?? current.post_logout_redirect_uris,
     );
     checkRedirectNeeded(grantTypes, redirectUris);
-    const backchannelUri =
-      patch.backchannel_logout_uri === undefined
-        ? undefined
-        : checkBackchannelLogoutUri(patch.backchannel_logout_uri, ctx.config.production);
     const updated = await trx
       .updateTable('applications')
       .set({

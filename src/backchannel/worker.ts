@@ -1,6 +1,6 @@
 import type { AppContext } from '../context.js';
 import { claimDue, type SendQueue, settle, startPoller } from '../db/send-queue.js';
-import { ANY_DESTINATION, destinationPolicy } from '../webhooks/destinations.js';
+import { applicationDestinations } from '../webhooks/destinations.js';
 import { createOutboundClient } from '../webhooks/send.js';
 import { logoutToken } from './logout-token.js';
 
@@ -36,10 +36,7 @@ export async function deliverBackchannelLogouts(ctx: AppContext): Promise<number
     .execute();
   const byId = new Map(notices.map((notice) => [notice.id, notice]));
   // In production only public addresses (and configured exceptions), checked at connect time.
-  const client = createOutboundClient(
-    ctx.config.production ? destinationPolicy(ctx.config.webhookAllowedNetworks) : ANY_DESTINATION,
-    TIMEOUT_MS,
-  );
+  const client = createOutboundClient(applicationDestinations(ctx.config), TIMEOUT_MS);
   let sent = 0;
   for (const claim of claimed) {
     const notice = byId.get(claim.id);

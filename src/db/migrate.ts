@@ -12,6 +12,7 @@ import * as m0011 from './migrations/0011_flows.js';
 import * as m0012 from './migrations/0012_signup.js';
 import * as m0014 from './migrations/0014_passwordless.js';
 import * as m0018 from './migrations/0018_phone_verified.js';
+import * as m0020 from './migrations/0020_oidc_hashed_ids.js';
 
 /**
  * Versioned, forward-only migrations: each is a list of SQL statements, applied in
@@ -32,6 +33,7 @@ const MIGRATIONS: Record<string, { up: string[] }> = {
   '0012_signup': m0012,
   '0014_passwordless': m0014,
   '0018_phone_verified': m0018,
+  '0020_oidc_hashed_ids': m0020,
 };
 
 /** Every migration this code knows, in order: the schema version a backup must match. */

@@ -4,7 +4,7 @@ import type { AppContext } from '../context.js';
 import type { Database } from '../db/schema.js';
 import { pickLocale, translator } from '../i18n/index.js';
 import type { Branding } from '../ui/html.js';
-import { PAGE_HEADERS } from '../ui/html.js';
+import { ENGINE_HEADERS, newNonce, PAGE_HEADERS, scriptPageHeaders } from '../ui/html.js';
 import { devicePage, errorPage, logoutPage, type PageContext } from '../ui/pages.js';
 import { gatehouseClient } from './clients.js';
 
@@ -29,6 +29,7 @@ async function send(
   ctx: AppContext,
   koa: KoaContextWithOIDC,
   render: (page: PageContext & { t: ReturnType<typeof translator> }) => string,
+  headers: Record<string, string> = PAGE_HEADERS,
 ) {
   const client = koa.oidc?.client;
   const branding = await brandingOf(ctx, client ? gatehouseClient(client).tenantId : undefined);
@@ -37,15 +38,40 @@ async function send(
     uiLocales: typeof uiLocales === 'string' ? uiLocales : (koa.query?.ui_locales as string | undefined),
     acceptLanguage: koa.get('accept-language') || null,
   });
-  koa.set(PAGE_HEADERS);
+  koa.set(headers);
   koa.body = render({ lang, t: translator(lang), ...(branding && { branding }) });
 }
 
-export function renderLogoutPage(ctx: AppContext, koa: KoaContextWithOIDC, options: { step: 'confirm' | 'done'; form?: string }) {
+/** The sign-out page: a confirmation (`form`: the engine's, with its xsrf token), pressed at once when `auto` (decision 206), or the end. */
+export function renderLogoutPage(
+  ctx: AppContext,
+  koa: KoaContextWithOIDC,
+  options: { step: 'confirm'; form: string; auto: boolean } | { step: 'done' },
+) {
   const clientName = koa.oidc?.client?.clientName;
-  return send(ctx, koa, (page) =>
-    logoutPage({ ...page, ...(options.step === 'confirm' && { form: options.form }), ...(clientName && { clientName }) }),
+  const nonce = options.step === 'confirm' && options.auto ? newNonce() : undefined;
+  return send(
+    ctx,
+    koa,
+    (page) =>
+      logoutPage({
+        ...page,
+        ...(options.step === 'confirm' && { form: options.form }),
+        ...(clientName && { clientName }),
+        ...(nonce && { autoSubmitNonce: nonce }),
+      }),
+    nonce ? scriptPageHeaders(nonce) : PAGE_HEADERS,
   );
+}
+
+/**
+ * Every answer of the engine starts with our pages' security headers (decision 207): the
+ * pages it writes itself (auto-submitting forms) keep them, ours replace them with their own.
+ */
+export async function engineHeaders(koa: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
+  koa.set(ENGINE_HEADERS);
+  await next();
+  if (koa.response.is('html')) koa.set('cache-control', 'no-store');
 }
 
 export function renderDevicePage(

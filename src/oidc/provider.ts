@@ -6,13 +6,16 @@ import { ACR_MULTI_FACTOR } from '../mfa/index.js';
 import { signInNeed } from '../mfa/sign-in-step.js';
 import { revokeSessionByToken, sessionFromToken } from '../sessions/sessions.js';
 import { ACCESS_TOKEN_TTL_S } from '../tokens/access-tokens.js';
+import { applicationDestinations } from '../webhooks/destinations.js';
+import { checkedFetch } from '../webhooks/send.js';
 import { CLAIMS, findAccount } from './accounts.js';
 import { pgAdapter } from './adapter.js';
 import { extraClaims } from './claims.js';
 import { DEVICE_CODE_GRANT, EXTRA_CLIENT_METADATA, gatehouseClient } from './clients.js';
 import { auditEngineGrants, registerGrants } from './grants.js';
+import { askBeforeLogout, endsWithoutClick } from './logout.js';
 import type { OidcContext } from './lookups.js';
-import { renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
+import { engineHeaders, renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
 import { resourceServer } from './resources.js';
 import { authenticationClaims } from './user-tokens.js';
 
@@ -30,6 +33,9 @@ export const ROUTES = {
 } as const;
 
 export const INTERACTION_PATH = '/interaction';
+
+/** The engine waits this long for an outbound answer (its own default is 2.5 s). */
+const ENGINE_FETCH_TIMEOUT_MS = 2_500;
 
 const HOUR = 3600;
 const DAY = 24 * HOUR;
@@ -53,7 +59,7 @@ const { Check, base } = interactionPolicy;
 export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   const { config } = ctx;
   const configuration: Configuration = {
-    adapter: pgAdapter(ctx.db, ctx.lookups, () => ctx.clock.now()),
+    adapter: pgAdapter(ctx.db, ctx.lookups, () => ctx.clock.now(), ctx.masterKey),
     findAccount: (_koa, sub, token) => findAccount(ctx, sub, (token as { grantId?: string } | undefined)?.grantId),
     jwks: { keys: keys as never },
     cookies: {
@@ -116,7 +122,7 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
       },
       rpInitiatedLogout: {
         enabled: true,
-        logoutSource: (koa, form) => renderLogoutPage(ctx, koa, { step: 'confirm', form }),
+        logoutSource: async (koa, form) => renderLogoutPage(ctx, koa, { step: 'confirm', form, auto: await endsWithoutClick(ctx, koa) }),
         postLogoutSuccessSource: (koa) => renderLogoutPage(ctx, koa, { step: 'done' }),
       },
       resourceIndicators: {
@@ -148,12 +154,11 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
     clientBasedCORS: (_koa, origin, client) =>
       [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])].some((uri) => originOf(uri) === origin),
     renderError: (koa, out) => renderProtocolError(ctx, koa, out),
-    // The engine's outgoing requests (back-channel logout at its end-session) refuse private
-    // and loopback addresses (its SSRF guard, a dispatcher it passes to fetch). Outside
-    // production a logout URI may be http://localhost, as a redirect URI may (decision 124).
-    ...(!config.production && {
-      fetch: (url: string | URL | Request, init?: RequestInit) => globalThis.fetch(url, { ...init, dispatcher: undefined } as RequestInit),
-    }),
+    // The engine's outgoing requests (back-channel logout at its end-session) go through the
+    // webhooks' checked connection, which judges the address before connecting (decision
+    // 204), in place of the engine's guard; outside production a logout URI may be
+    // http://localhost, as a redirect URI may (decision 124).
+    fetch: checkedFetch(applicationDestinations(config), ENGINE_FETCH_TIMEOUT_MS),
     enabledJWA: {
       idTokenSigningAlgValues: ['RS256', 'ES256'],
     },
@@ -163,6 +168,8 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   // (routes.ts) replaces X-Forwarded-* by what Fastify resolved through that list.
   provider.proxy = config.trustProxy !== false;
   registerGrants(provider, ctx);
+  provider.use(engineHeaders);
+  provider.use(askBeforeLogout(ctx));
   provider.use(unauthorizedClientForDisallowedGrant);
   provider.on('server_error', (_koa, error) => ctx.log.error({ err: error }, 'OAuth engine error'));
   auditEngineGrants(ctx, provider);

@@ -9,6 +9,7 @@ import { sendEmail } from '../email/templates.js';
 import { AppError } from '../errors.js';
 import { closeFlows, createFlow, type Flow, peekLink, spendLink } from '../flows/flows.js';
 import { pickLocale } from '../i18n/index.js';
+import { storedId } from '../oidc/adapter.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../password-policy/policy.js';
 import { endProtection } from '../protection/lockout.js';
 import { endUserAccess } from '../sessions/revoke-access.js';
@@ -194,7 +195,7 @@ export async function interactionTenant(ctx: AppContext, uid: string | null | un
     .innerJoin('applications as a', (join) => join.on(sql`a.client_id`, '=', sql`m.payload->'params'->>'client_id'`))
     .select('a.tenant_id')
     .where('m.model', '=', 'Interaction')
-    .where('m.id', '=', uid)
+    .where('m.id', '=', storedId('Interaction', uid))
     .executeTakeFirst();
   return row?.tenant_id ?? null;
 }

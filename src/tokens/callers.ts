@@ -36,7 +36,9 @@ export async function callerFromAccessToken(ctx: AppContext, token: string, touc
 
 /** The active user behind a token of the OIDC flows, while its grant lives (not revoked, not expired). */
 async function userOfGrant(ctx: AppContext, claims: AccessTokenClaims): Promise<{ user: User } | undefined> {
-  if (!claims.gid || !(await isGrantLive(ctx.db, claims.gid, ctx.clock.now()))) return undefined;
+  if (!claims.gid || !(await isGrantLive(ctx.db, claims.gid, ctx.clock.now(), { accountId: claims.sub, clientId: claims.client_id }))) {
+    return undefined;
+  }
   const user = await ctx.db.selectFrom('users').selectAll().where('id', '=', claims.sub).where('status', '=', 'active').executeTakeFirst();
   return user && { user };
 }

@@ -118,6 +118,18 @@ export const PAGE_HEADERS = {
   'referrer-policy': 'no-referrer',
 } as const;
 
+/**
+ * What every answer of the OAuth engine starts with, so the pages it writes itself (its
+ * auto-submitting forms) carry our pages' headers too (decision 207). The engine adds the
+ * hash of its one inline script to a CSP that has a `script-src`, and a source list with
+ * more in it than 'none' ignores 'none' (CSP 3): that script runs, no other.
+ */
+export const ENGINE_HEADERS = {
+  'x-frame-options': 'DENY',
+  'content-security-policy': `${CSP}; script-src 'none'`,
+  'referrer-policy': 'no-referrer',
+} as const;
+
 /** The headers of a page with a script of ours (passkeys): only a script carrying this response's nonce runs. */
 export const scriptPageHeaders = (nonce: string) => ({ ...PAGE_HEADERS, 'content-security-policy': `${CSP}; script-src 'nonce-${nonce}'` });
 

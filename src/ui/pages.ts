@@ -158,7 +158,12 @@ ${ctx.code ? html`<p><small>${rich(t('common.error_code'), { code: html`<code>${
 }
 
 /** Sign-out confirmation: the engine's form (with its own CSRF field) and our buttons. */
-export function logoutPage(ctx: PageContext & { form?: string; clientName?: string }): string {
+/**
+ * The sign-out page: a confirmation, or (`autoSubmitNonce`: a sign-out that needs no click,
+ * decision 206) the same page pressing its own button, with a script this response's CSP
+ * nonce allows.
+ */
+export function logoutPage(ctx: PageContext & { form?: string; clientName?: string; autoSubmitNonce?: string }): string {
   const { t } = wordsOf(ctx);
   if (!ctx.form) {
     return framed(ctx, t('logout.done_title'), html`<h1>${t('logout.done_heading')}</h1><p>${t('logout.close')}</p>`);
@@ -169,8 +174,9 @@ export function logoutPage(ctx: PageContext & { form?: string; clientName?: stri
     html`<h1>${t('logout.heading')}</h1>
 <p>${ctx.clientName ? rich(t('logout.client_asks'), { client: html`<strong>${ctx.clientName}</strong>` }) : t('logout.ask')}</p>
 ${trusted(ctx.form)}
-<button type="submit" form="op.logoutForm" name="logout" value="yes" autofocus>${t('logout.submit')}</button>
-<button type="submit" form="op.logoutForm" class="secondary">${t('logout.stay')}</button>`,
+<button type="submit" form="op.logoutForm" name="logout" value="yes" id="sign-out" autofocus>${t('logout.submit')}</button>
+<button type="submit" form="op.logoutForm" class="secondary">${t('logout.stay')}</button>
+${ctx.autoSubmitNonce ? html`<script nonce="${ctx.autoSubmitNonce}">document.getElementById('sign-out').click()</script>` : ''}`,
   );
 }
 

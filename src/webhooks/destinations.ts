@@ -1,12 +1,15 @@
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
+import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 
 /**
  * Where webhooks may not go unless configured (GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS): this
  * host, the local and private networks, CGNAT, multicast, reserved and unspecified
- * addresses. Node's BlockList also matches IPv4-mapped IPv6 addresses (::ffff:127.0.0.1)
- * against the IPv4 ranges.
+ * addresses, and the IPv6 ranges that carry an IPv4 address inside (decision 205).
+ * IPv4-mapped addresses (::ffff:0:0/96) are not listed: they are judged by their IPv4
+ * part (`judged`), as listing the range would refuse every IPv4 address (a BlockList
+ * compares IPv4 addresses with IPv6 ranges in their mapped form).
  */
 const INTERNAL: Array<[string, number, 'ipv4' | 'ipv6']> = [
   ['0.0.0.0', 8, 'ipv4'], // "this network", unspecified
@@ -25,6 +28,7 @@ const INTERNAL: Array<[string, number, 'ipv4' | 'ipv6']> = [
   ['::', 96, 'ipv6'], // IPv4-compatible (deprecated)
   ['64:ff9b::', 96, 'ipv6'], // NAT64 (reaches IPv4 addresses, private ones too)
   ['64:ff9b:1::', 48, 'ipv6'], // local-use NAT64
+  ['2002::', 16, 'ipv6'], // 6to4 (reaches the IPv4 address in bits 16-47, private ones too)
   ['fc00::', 7, 'ipv6'], // unique-local
   ['fe80::', 10, 'ipv6'], // link-local
   ['fec0::', 10, 'ipv6'], // site-local (deprecated)
@@ -35,11 +39,39 @@ const internal = new BlockList();
 for (const [address, prefix, type] of INTERNAL) internal.addSubnet(address, prefix, type);
 
 /** Any address: for outbound calls outside production (applications on localhost). */
-export const ANY_DESTINATION: DestinationPolicy = { allows: () => true };
+export const ANY_DESTINATION: DestinationPolicy = { allows: () => true, open: true };
 
 export interface DestinationPolicy {
   /** True when the address may be connected to. */
   allows(address: string): boolean;
+  /** Allows every address without looking (no name is resolved to check a URL on save). */
+  open?: true;
+}
+
+/**
+ * Where Gatehouse calls the URLs of an application's settings (its back-channel logout URI,
+ * and whatever the OAuth engine fetches): in production, where webhooks may go; outside
+ * production anywhere, since an application in development runs on localhost (decision 124).
+ */
+export function applicationDestinations(config: Pick<Config, 'production' | 'webhookAllowedNetworks'>): DestinationPolicy {
+  return config.production ? destinationPolicy(config.webhookAllowedNetworks) : ANY_DESTINATION;
+}
+
+/** An address as it is judged: an IPv4-mapped IPv6 address (::ffff:7f00:1) as its IPv4 address (127.0.0.1). */
+function judged(address: string): { address: string; type: 'ipv4' | 'ipv6' } {
+  if (isIP(address) !== 6) return { address, type: 'ipv4' };
+  let canonical: string;
+  try {
+    // The URL serializer writes an IPv6 address one way: lower case, zeros compressed, no dotted part.
+    canonical = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return { address, type: 'ipv6' }; // a zone index (fe80::1%eth0): link-local, refused as such
+  }
+  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
+  if (!mapped) return { address, type: 'ipv6' };
+  const high = Number.parseInt(mapped[1] as string, 16);
+  const low = Number.parseInt(mapped[2] as string, 16);
+  return { address: [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.'), type: 'ipv4' };
 }
 
 /** The policy for the configured exceptions (CIDRs such as 127.0.0.1/32). */
@@ -50,8 +82,8 @@ export function destinationPolicy(allowedNetworks: readonly string[]): Destinati
     allowed.addSubnet(address, Number(prefix), isIP(address) === 6 ? 'ipv6' : 'ipv4');
   }
   return {
-    allows(address) {
-      const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    allows(given) {
+      const { address, type } = judged(given);
       return allowed.check(address, type) || !internal.check(address, type);
     },
   };
@@ -68,6 +100,22 @@ export async function resolveHost(host: string): Promise<string[]> {
 }
 
 /**
+ * Why a URL Gatehouse will call may not be stored: its host does not resolve, or resolves
+ * to an address the policy refuses (every address counts; each is checked again when
+ * connecting). Undefined when it may.
+ */
+export async function destinationProblem(policy: DestinationPolicy, url: URL): Promise<'unresolvable' | 'not_allowed' | undefined> {
+  if (policy.open) return undefined;
+  let addresses: string[];
+  try {
+    addresses = await resolveHost(hostOf(url));
+  } catch {
+    return 'unresolvable';
+  }
+  return addresses.length === 0 || addresses.some((a) => !policy.allows(a)) ? 'not_allowed' : undefined;
+}
+
+/**
  * A webhook URL as it may be stored: absolute http(s), no credentials or fragment, and a
  * host whose every address the policy allows (checked again at each delivery).
  */
@@ -80,14 +128,9 @@ export async function checkWebhookUrl(policy: DestinationPolicy, value: string):
   if (url.hash) throw invalid('fragment', 'The webhook URL must not have a fragment');
   const host = hostOf(url);
   if (!host) throw invalid('malformed', 'The webhook URL has no host');
-  let addresses: string[];
-  try {
-    addresses = await resolveHost(host);
-  } catch {
-    throw invalid('unresolvable', `The host ${host} does not resolve`);
-  }
-  const blocked = addresses.filter((a) => !policy.allows(a));
-  if (blocked.length > 0 || addresses.length === 0) {
+  const problem = await destinationProblem(policy, url);
+  if (problem === 'unresolvable') throw invalid('unresolvable', `The host ${host} does not resolve`);
+  if (problem) {
     throw new AppError(
       'webhook_destination_not_allowed',
       'The webhook URL leads to a loopback, private, link-local or otherwise internal address',

@@ -102,6 +102,8 @@ export interface StartOptions {
   sameDatabaseAs?: TestGatehouse;
   /** Configuration keys on top of the test defaults (e.g. `webhookAllowedNetworks`, `amqpUrl`). */
   config?: Record<string, string>;
+  /** NODE_ENV=production (SMTP at a closed port unless `config.smtpUrl` says otherwise; nothing is sent with background loops off). */
+  production?: boolean;
 }
 
 /** The given configuration keys, parsed and validated, without the defaults of the others. */
@@ -131,9 +133,10 @@ export async function startGatehouse(overrides: StartOptions = {}): Promise<Test
           adminPassword: ADMIN_PASSWORD,
           logLevel: 'debug',
           dataDir: '/nonexistent',
+          ...(overrides.production && { smtpUrl: 'smtp://127.0.0.1:9' }),
           ...overrides.config,
         },
-        false,
+        overrides.production ?? false,
       );
   const gatehouse = await createGatehouse(config, {
     db,

@@ -47,7 +47,7 @@ export interface JwksVerifierOptions extends CommonOptions {
   secret?: undefined;
 }
 
-/** Tokens of an API configured for HS256 with a shared secret: only HS256 is accepted. */
+/** Tokens of an API configured for HS256 with a shared secret: only HS256 is accepted, for that one API's identifier. */
 export interface SecretVerifierOptions extends CommonOptions {
   /** The API's shared secret, at least 32 bytes (RFC 7518 §3.2). */
   secret: string | Uint8Array;
@@ -150,8 +150,17 @@ function remoteKeySet(options: JwksVerifierOptions): { keys: KeySet; algorithms:
   return { keys: createKeySet(new URL(jwksUri), options.jwks ?? {}), algorithms };
 }
 
+/**
+ * An HS256 API's shared secret. It is that one API's (Gatehouse makes one per API), so it
+ * verifies tokens for that API's identifier only: one audience. Whoever holds the secret
+ * (Gatehouse, and the API's tenant administrators) can sign any claims with it; whether a
+ * client still holds its grant or a user is still active is known to introspection only.
+ */
 function secretKey(options: SecretVerifierOptions): { keys: Uint8Array; algorithms: string[] } {
   if (options.jwksUri !== undefined) throw new TypeError('createVerifier: give either "secret" or "jwksUri", not both');
+  if (Array.isArray(options.audience) && options.audience.length !== 1) {
+    throw new TypeError('createVerifier: with a "secret", give exactly one audience: the identifier of the API the secret belongs to');
+  }
   if (options.algorithms && (options.algorithms.length !== 1 || options.algorithms[0] !== 'HS256')) {
     throw new TypeError('createVerifier: with a "secret", the only algorithm is HS256');
   }
