@@ -3,9 +3,8 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../context.js';
 import { actorOf, requireAccess, requireSession, scopeOf } from '../http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, IdParams, Nullable, SESSION, Timestamp } from '../http/schemas.js';
+import { acceptJoin, acceptWithPassword } from './accept.js';
 import {
-  acceptJoin,
-  acceptWithPassword,
   inviteToTenant,
   inviteUser,
   listTenantInvitations,
@@ -88,7 +87,8 @@ export const invitationRoutes =
       {
         schema: {
           tags,
-          summary: 'Invite a person into a tenant by email (an existing account joins; a new address gets a pending user)',
+          summary:
+            'Invite a person into a tenant by email (an existing account joins; a new address gets its account, homed in the tenant, when it accepts)',
           security: ACCESS_TOKEN,
           params: IdParams,
           body: Type.Object(
@@ -168,11 +168,11 @@ export const invitationRoutes =
         },
       },
       async (request) => {
-        const { flow, user, mode, tenantName } = await peekInvitation(ctx, request.body.token);
+        const { flow, email, mode, tenantName } = await peekInvitation(ctx, request.body.token);
         return {
           id: flow.id,
           mode,
-          email: user.email,
+          email,
           tenant_id: flow.tenant_id,
           tenant_name: tenantName,
           expires_at: flow.expires_at.toISOString(),

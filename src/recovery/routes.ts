@@ -101,7 +101,7 @@ export const recoveryRoutes =
       },
       async (request, reply) => {
         const actor = actorOf(request);
-        const user = await assertManageable(ctx, scopeOf(request), request.params.id);
+        const user = await assertManageable(ctx, scopeOf(request), actor, request.params.id);
         if (user.status !== 'active') {
           return reply.status(409).send({ error: 'conflict', message: 'Only an active user gets a reset link; invite a pending user' });
         }

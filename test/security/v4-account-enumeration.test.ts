@@ -39,7 +39,10 @@ describe('V4: a tenant administrator cannot tell whether an address has an accou
   /** A body with what differs between any two answers (ids, addresses, times) blanked. */
   const blank = (body: Record<string, unknown>) =>
     Object.fromEntries(
-      Object.entries(body).map(([key, value]) => [key, ['id', 'email', 'created_at', 'updated_at', 'expires_at'].includes(key) ? '' : value]),
+      Object.entries(body).map(([key, value]) => [
+        key,
+        ['id', 'email', 'created_at', 'updated_at', 'expires_at'].includes(key) ? '' : value,
+      ]),
     );
   const accounts = (email: string) => gh.ctx.db.selectFrom('users').selectAll().where('email', '=', email).execute();
 

@@ -50,7 +50,14 @@ describe('V4: a tenant administrator cannot take over another tenant’s adminis
       body: { email: 'phone@alpha.test', phone: '+4930123456', phone_verified: true },
     });
     assert.equal(phone.body.error, 'verified_not_allowed');
-    assert.equal(await gh.ctx.db.selectFrom('users').select('id').where('email', 'in', ['verified-probe@beta.test', 'phone@alpha.test']).executeTakeFirst(), undefined);
+    assert.equal(
+      await gh.ctx.db
+        .selectFrom('users')
+        .select('id')
+        .where('email', 'in', ['verified-probe@beta.test', 'phone@alpha.test'])
+        .executeTakeFirst(),
+      undefined,
+    );
 
     const own = await gh.createUser(a.token, { email: 'own@alpha.test', password: PASSWORD });
     for (const body of [{ email_verified: true }, { phone: '+4930123456', phone_verified: true }]) {
@@ -115,7 +122,10 @@ describe('V4: a tenant administrator cannot take over another tenant’s adminis
 
     // B now sees that the account is homed elsewhere and is not B's to manage.
     const member = (await gh.members(b.token, b.tenantId)).find((m) => m.user_id === victimId) as unknown as Record<string, unknown>;
-    assert.deepEqual((member.roles as { name: string }[]).map((r) => r.name), ['TENANT_ADMIN']);
+    assert.deepEqual(
+      (member.roles as { name: string }[]).map((r) => r.name),
+      ['TENANT_ADMIN'],
+    );
     assert.equal(member.home_tenant, 'elsewhere');
     assert.equal(member.managed, false);
     const seenByB = await gh.request('GET', `/api/v1/users/${victimId}`, { token: b.token });
@@ -181,7 +191,10 @@ describe('V4: a tenant administrator cannot take over another tenant’s adminis
       token: a.token,
       body: { userId: '0190c5a0-0000-7000-8000-000000000001' },
     });
-    assert.deepEqual(unknown.body, (await gh.request('POST', `/api/v1/tenants/${a.tenantId}/members`, { token: a.token, body: { userId: b.adminId } })).body);
+    assert.deepEqual(
+      unknown.body,
+      (await gh.request('POST', `/api/v1/tenants/${a.tenantId}/members`, { token: a.token, body: { userId: b.adminId } })).body,
+    );
   });
 
   it('still adds by id a user homed in the own tenant, and a system administrator still adds anyone', async () => {

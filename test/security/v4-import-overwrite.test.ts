@@ -69,7 +69,12 @@ describe('V4: an import with only the create permission does not rewrite existin
   it('a system operator holding only iam.account.create cannot rewrite another tenant’s administrator', async () => {
     const system = await gh.systemAdmin();
     const creator = await gh.created('/api/v1/roles', admin, { name: 'ACCOUNT_CREATOR', permissions: ['iam.account.create'] });
-    await gh.createUser(admin, { email: 'operator@gatehouse.test', password: PASSWORD, tenant: system.systemTenantId, roles: [creator.id] });
+    await gh.createUser(admin, {
+      email: 'operator@gatehouse.test',
+      password: PASSWORD,
+      tenant: system.systemTenantId,
+      roles: [creator.id],
+    });
     const token = await gh.tokenFor(await gh.signIn('operator@gatehouse.test', PASSWORD), 'system');
 
     const answer = await importBody(
