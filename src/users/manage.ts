@@ -126,9 +126,10 @@ export async function managedAccounts(
   callerId: string | null,
   users: readonly { id: string; home_tenant_id: string | null }[],
 ): Promise<Set<string>> {
+  const managed = new Set<string>();
+  if (!mayChangeAccounts(scope, 'update')) return managed;
   const grants = await membershipsOf(db, [...new Set([...users.map((u) => u.id), ...(callerId ? [callerId] : [])])]);
   const caller = (callerId && grants.get(callerId)) || new Map();
-  const managed = new Set<string>();
   for (const user of users) {
     try {
       assertRule(scope, 'update', caller, user, grants.get(user.id)!);

@@ -96,7 +96,11 @@ export const userRoutes =
         },
         onRequest: requireAccess(ctx, { system: 'iam.account.create', tenant: 'tenant.account.create' }),
       },
-      async (request, reply) => reply.status(201).send(toUser(await createUser(ctx, scopeOf(request), actorOf(request), request.body))),
+      async (request, reply) => {
+        const [scope, actor] = [scopeOf(request), actorOf(request)];
+        const [user] = await withManaged(ctx, scope, actor, [await createUser(ctx, scope, actor, request.body)]);
+        return reply.status(201).send(toUser(user!));
+      },
     );
 
     app.get(
@@ -126,7 +130,11 @@ export const userRoutes =
         },
         onRequest: requireAccess(ctx, { system: 'iam.account.update', tenant: 'tenant.account.update' }),
       },
-      async (request) => toUser(await updateUser(ctx, scopeOf(request), actorOf(request), request.params.id, request.body)),
+      async (request) => {
+        const [scope, actor] = [scopeOf(request), actorOf(request)];
+        const [user] = await withManaged(ctx, scope, actor, [await updateUser(ctx, scope, actor, request.params.id, request.body)]);
+        return toUser(user!);
+      },
     );
 
     app.delete(
