@@ -7,8 +7,9 @@ import { assertManageable } from '../users/users.js';
 
 /**
  * Incident actions on a user: each one call, one transaction, one audit event. Who may act
- * is who may change the account's credentials (the home-tenant rule and least privilege of
- * users/users.ts). Each ends every session and OAuth grant of the user at once.
+ * is who may change the account's credentials (the rule of decision 180, src/users/manage.ts:
+ * every tenant of the account administered and outranked). Each ends every session and
+ * OAuth grant of the user at once.
  */
 
 /** Disables the account and ends its access: sign-in, refresh and introspection say no at once. */

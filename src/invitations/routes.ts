@@ -44,7 +44,7 @@ const LinkToken = Type.String({ minLength: 1, maxLength: 200, description: 'The 
 const NewPassword = Type.String({ minLength: 1, maxLength: 1024 });
 const manage = { system: 'iam.account.update', tenant: 'tenant.account.update' } as const;
 
-/** Invitations: of a pending user (home-tenant rule), into a tenant, and their acceptance (the API twins of /invitation). */
+/** Invitations: of a pending user (the rule of decision 180), into a tenant, and their acceptance (the API twins of /invitation). */
 export const invitationRoutes =
   (ctx: AppContext): FastifyPluginAsyncTypebox =>
   async (app) => {

@@ -196,7 +196,7 @@ export const mfaRoutes =
       },
     );
 
-    // Administrators: read with the account-read permission, change under the home-tenant rule.
+    // Administrators: read with the account-read permission, change under the rule of decision 180.
     const admin = { tags, security: ACCESS_TOKEN };
     app.get(
       '/users/:id/mfa',

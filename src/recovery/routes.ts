@@ -89,7 +89,8 @@ export const recoveryRoutes =
       {
         schema: {
           tags,
-          summary: 'Email a user a password-reset link (home-tenant rule); optionally end their sessions and grants now',
+          summary:
+            'Email a user a password-reset link (who may change the account: decision 180); optionally end their sessions and grants now',
           security: ACCESS_TOKEN,
           params: IdParams,
           body: Type.Optional(

@@ -4,7 +4,7 @@
  * deployment from POST /users (409 email_taken), from GET /users?email= after an invitation
  * (a pending user for a new address only), or from an import line (not_home_tenant). Every
  * answer is now the same for a taken and a fresh address, and the owner of a taken one is
- * emailed an invitation (decisions 185–187).
+ * emailed an invitation (decisions 185 and 186).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
