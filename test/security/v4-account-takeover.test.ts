@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from '../helpers/gatehouse.js';
+import { importBody, jsonl } from '../helpers/transfer.js';
 
 const PERSON = 'future-admin@beta.test';
 const OWN = 'the-persons-own-password';
@@ -68,6 +69,14 @@ describe('V4: a tenant administrator cannot take over another tenant’s adminis
     const row = await gh.ctx.db.selectFrom('users').selectAll().where('id', '=', own).executeTakeFirstOrThrow();
     assert.equal(row.email_verified, false);
     assert.equal(row.phone, null);
+
+    // Nor through an import line.
+    const imported = await importBody(gh, a.token, jsonl({ email: 'imported-probe@beta.test', email_verified: true }));
+    assert.deepEqual(
+      imported.body.errors.map((e: { line: number; error: string }) => [e.line, e.error]),
+      [[1, 'verified_not_allowed']],
+    );
+    assert.equal(imported.body.created, 0);
 
     const bySystem = await gh.request('PATCH', `/api/v1/users/${own}`, { token: admin, body: { email_verified: true } });
     assert.equal(bySystem.status, 200, JSON.stringify(bySystem.body));
