@@ -101,6 +101,9 @@ export const ERROR_STATUS = {
   not_a_member: 403,
   tenant_suspended: 403,
   not_home_tenant: 403,
+  // account management across tenants (src/users/manage.ts, decisions 180–181)
+  member_elsewhere: 403,
+  verified_not_allowed: 403,
   restricted_permission: 403,
   restricted_role_name: 403,
   system_resource: 403,

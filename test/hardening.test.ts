@@ -58,14 +58,15 @@ describe('hardening (security review of issue 2)', () => {
       assert.ok(await gh.signIn(ADMIN_EMAIL, ADMIN_PASSWORD), 'the administrator’s password still works');
     });
 
-    it('adding a plain user to the system tenant does not take the account from its home tenant’s administrator', async () => {
+    it('a TENANT_ADMIN of the system tenant cannot add another tenant’s user there by id, so the home tenant’s administrator keeps the account', async () => {
       const helpdesk = await systemHelpdesk();
       const carol = await gh.createUser(acme.token, { email: 'carol@acme.test', password: PASSWORD });
+      // Decision 183: direct membership in tenant scope only for users homed in the tenant (issue 12, item 6).
       const added = await gh.request('POST', `/api/v1/tenants/${systemTenantId}/members`, {
         token: helpdesk.token,
         body: { userId: carol },
       });
-      assert.equal(added.status, 201);
+      assert.equal(added.status, 404);
       const disabled = await gh.request('PATCH', `/api/v1/users/${carol}`, { token: acme.token, body: { status: 'disabled' } });
       assert.equal(disabled.status, 200);
     });

@@ -277,13 +277,14 @@ describe('invitations and temporary passwords', () => {
     assert.equal(again.body.error, 'already_member');
   });
 
-  it('a tenant invitation to an unknown address creates a pending user homed in the tenant; it can be revoked', async () => {
+  it('a tenant invitation to an unknown address makes no account until accepted (decision 186); it can be revoked', async () => {
     const email = `stranger${++counter}@example.test`;
     const created = await gh.request('POST', `/api/v1/tenants/${beta.tenantId}/invitations`, { token: beta.token, body: { email } });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(created.body.mode, undefined);
-    const [user] = (await gh.request('GET', `/api/v1/users?email=${encodeURIComponent(email)}`, { token: beta.token })).body.users;
-    assert.equal(user.status, 'pending');
+    const listed = await gh.request('GET', `/api/v1/users?email=${encodeURIComponent(email)}`, { token: beta.token });
+    assert.deepEqual(listed.body.users, [], 'no pending user shows before the invitation is accepted');
+    assert.equal(await gh.ctx.db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst(), undefined);
     const link = linkIn((await mailTo(email)).text);
     const revoked = await gh.request('DELETE', `/api/v1/tenants/${beta.tenantId}/invitations/${created.body.id}`, { token: beta.token });
     assert.equal(revoked.status, 204);
@@ -292,6 +293,34 @@ describe('invitations and temporary passwords', () => {
     const foreign = await gh.request('POST', `/api/v1/tenants/${acme.tenantId}/invitations`, { token: beta.token, body: { email } });
     assert.equal(foreign.status, 404);
   });
+
+  it('accepting a tenant invitation to an unknown address makes the account: homed in the tenant, a member with the roles', async () => {
+    const email = `newcomer${++counter}@example.test`;
+    const created = await gh.request('POST', `/api/v1/tenants/${beta.tenantId}/invitations`, {
+      token: beta.token,
+      body: { email, roles: [roles.TENANT_ADMIN] },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const link = linkIn((await mailTo(email)).text);
+    const inspected = await gh.request('POST', '/api/v1/flows/invitation/inspect', { body: { token: tokenOf(link) } });
+    assert.equal(inspected.body.mode, 'activate');
+    assert.equal(inspected.body.email, email);
+    const accepted = await gh.request('POST', '/api/v1/flows/invitation/accept', { body: { token: tokenOf(link), password: CHOSEN } });
+    assert.equal(accepted.status, 204, JSON.stringify(accepted.body));
+    const [user] = (await gh.request('GET', `/api/v1/users?email=${encodeURIComponent(email)}`, { token: beta.token })).body.users;
+    assert.equal(user.status, 'active');
+    assert.equal(user.email_verified, true);
+    assert.equal(user.home_tenant_id, beta.tenantId);
+    assert.equal(user.managed, true);
+    const member = (await gh.members(beta.token, beta.tenantId)).find((m) => m.user_id === user.id);
+    assert.deepEqual(
+      member?.roles.map((r) => r.name),
+      ['TENANT_ADMIN'],
+    );
+    assert.equal((await gh.request('POST', '/api/v1/session', { body: { username: email, password: CHOSEN } })).status, 200);
+    assert.equal((await fetch(link)).status, 400, 'the link is spent');
+  });
+
   it('a tenant administrator gets the same answer for an address with an account elsewhere and an unknown one; a system administrator sees the mode', async () => {
     const elsewhere = `elsewhere${++counter}@acme.test`;
     await gh.createUser(acme.token, { email: elsewhere, password: PASSWORD });
@@ -322,7 +351,7 @@ describe('invitations and temporary passwords', () => {
       body: { email: `unknown${++counter}@example.test` },
     });
     assert.equal(third.body.mode, 'activate');
-    assert.ok(third.body.user_id);
+    assert.equal(third.body.user_id, null, 'an unknown address gets its account when it accepts (decision 186)');
   });
 
   it('the activation form is bound to the browser that opened the link: its token without the browser’s cookie is refused', async () => {

@@ -31,11 +31,16 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
   after(() => gh.stop());
 
   let counter = 0;
-  /** A homeless user (member of nothing) with a password; returns the id. */
-  const newUser = async (prefix = 'user') => {
+  /**
+   * A user with a password, a member of nothing; returns the id. Homeless, or homed in `home`: a tenant
+   * administrator adds by id only users homed in the own tenant (decision 183).
+   */
+  const newUser = async (prefix = 'user', home?: string) => {
     counter++;
     const email = `${prefix}-${counter}@members.test`;
     const id = await gh.createUser(admin, { email, password: PASSWORD, name: `${prefix} ${counter}` });
+    // Homed there but a member of nothing: set in the database (the API makes a homed user a member at once).
+    if (home) await gh.ctx.db.updateTable('users').set({ home_tenant_id: home }).where('id', '=', id).execute();
     return { id, email };
   };
 
@@ -122,7 +127,7 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
 
   describe('POST /api/v1/tenants/:id/members', () => {
     it('adds a user with the USER role by default (201), and records iam.membership.created', async () => {
-      const user = await newUser('default');
+      const user = await newUser('default', a.tenantId);
       const response = await addMember(a.token, a.tenantId, { userId: user.id });
       assert.equal(response.status, 201);
       const { created_at, ...member } = response.body;
@@ -136,6 +141,8 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
         roles: [{ id: roles.USER, name: 'USER' }],
         permissions: [],
         effective_permissions: ['tenant.profile.read'],
+        home_tenant: 'this',
+        managed: true,
       });
       assert.deepEqual(await memberOf(a.tenantId, user.id), response.body);
 
@@ -152,7 +159,7 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
     });
 
     it('adds a user with given roles and direct permissions; effective permissions are their union', async () => {
-      const user = await newUser('granted');
+      const user = await newUser('granted', a.tenantId);
       const response = await addMember(a.token, a.tenantId, {
         userId: user.id,
         roles: [editorRole, roles.USER],
@@ -208,7 +215,7 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
     });
 
     it('answers 400 unknown_role for a role of another tenant or no role at all, writing nothing', async () => {
-      const user = await newUser('bad-role');
+      const user = await newUser('bad-role', a.tenantId);
       for (const roleId of [bRole, UNKNOWN_ID]) {
         for (const token of [admin, a.token]) {
           const response = await addMember(token, a.tenantId, { userId: user.id, roles: [roles.USER, roleId] });
@@ -221,7 +228,7 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
     });
 
     it('answers 400 unknown_permission for a key that does not exist or belongs to another tenant', async () => {
-      const user = await newUser('bad-permission');
+      const user = await newUser('bad-permission', b.tenantId);
       for (const key of ['b:secret', 'write:nothing']) {
         const response = await addMember(admin, a.tenantId, { userId: user.id, permissions: [key] });
         assert.equal(response.status, 400, key);
@@ -234,7 +241,7 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
     });
 
     it('refuses a tenant administrator the ADMIN role and `all` / `iam.*` permissions (403 restricted_permission)', async () => {
-      const user = await newUser('escalate');
+      const user = await newUser('escalate', a.tenantId);
       const attempts = [
         { roles: [roles.ADMIN] },
         { permissions: ['all'] },
@@ -295,7 +302,11 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
       assert.deepEqual(response.body.roles, [{ id: editorRole, name: 'editor' }]);
       assert.deepEqual(response.body.permissions, ['read:invoices']);
       assert.deepEqual(response.body.effective_permissions, ['read:invoices', 'tenant.account.read']);
-      assert.deepEqual(await memberOf(a.tenantId, user.id), response.body);
+      // `managed` is the caller's view (a homeless user is a system administrator's to manage): list with the same token.
+      assert.deepEqual(
+        (await listMembers(a.tenantId, a.token)).find((m) => m.user_id === user.id),
+        response.body,
+      );
 
       const next = await tokenClaims(user.email, a.tenantId);
       assert.deepEqual(next.claims.roles, ['editor']);
@@ -344,7 +355,7 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
     });
 
     it('refuses a tenant administrator the ADMIN role and restricted permissions (403 restricted_permission)', async () => {
-      const user = await newUser('patch-escalate');
+      const user = await newUser('patch-escalate', a.tenantId);
       await addMember(a.token, a.tenantId, { userId: user.id });
       const url = `/api/v1/tenants/${a.tenantId}/members/${user.id}`;
       for (const body of [{ roles: [roles.ADMIN] }, { permissions: ['all'] }, { permissions: ['iam.key.rotate'] }]) {

@@ -358,7 +358,7 @@ describe('account recovery', () => {
     }
   });
 
-  it('administrator-triggered reset: the home tenant’s administrator sends the link; another tenant’s may not', async () => {
+  it('administrator-triggered reset: the administrator of every tenant of the user sends the link; another tenant’s may not', async () => {
     const { id, email } = await newUser();
     const joined = await gh.request('POST', `/api/v1/tenants/${other.tenantId}/members`, {
       token: await gh.adminToken(),
@@ -368,6 +368,11 @@ describe('account recovery', () => {
     const foreign = await gh.request('POST', `/api/v1/users/${id}/password-reset`, { token: other.token, body: {} });
     assert.equal(foreign.status, 403);
     assert.equal(foreign.body.error, 'not_home_tenant');
+    // While the user is also a member of the other tenant, the home tenant's administrator may not either (decision 180).
+    const shared = await gh.request('POST', `/api/v1/users/${id}/password-reset`, { token: acme.token, body: {} });
+    assert.equal(shared.body.error, 'member_elsewhere');
+    const left = await gh.request('DELETE', `/api/v1/tenants/${other.tenantId}/members/${id}`, { token: await gh.adminToken() });
+    assert.equal(left.status, 204);
     const session = await gh.signIn(email, PASSWORD);
     const sent = await gh.request('POST', `/api/v1/users/${id}/password-reset`, { token: acme.token, body: { revoke_sessions: true } });
     assert.equal(sent.status, 202, JSON.stringify(sent.body));

@@ -286,6 +286,9 @@ describe('POST /api/v1/users/import', { timeout: 120_000 }, () => {
 
   it('a tenant administrator imports into the own tenant only, and cannot overwrite users of other tenants or system administrators', async () => {
     await importBody(gh, other.token, jsonl({ email: 'homed@other.test', name: 'Other' }));
+    // Lines 3 and 4 name accounts outside the tenant: answered as new addresses (created), their owners
+    // invited instead, nothing of theirs written (decision 185).
+    const invitationsBefore = await gh.ctx.db.selectFrom('flows').select('id').where('kind', '=', 'invitation').execute();
     const answer = await importBody(
       gh,
       acme.token,
@@ -298,15 +301,24 @@ describe('POST /api/v1/users/import', { timeout: 120_000 }, () => {
       ),
     );
     assert.equal(answer.status, 200);
-    assert.equal(answer.body.created, 1);
+    assert.equal(answer.body.created, 3);
     assert.deepEqual(
       answer.body.errors.map((e: { line: number; error: string }) => [e.line, e.error]),
       [
         [2, 'tenant_not_allowed'],
-        [3, 'not_home_tenant'],
-        [4, 'not_home_tenant'],
         [5, 'restricted_permission'],
       ],
+    );
+    const invited = await gh.ctx.db
+      .selectFrom('flows')
+      .select('email')
+      .where('kind', '=', 'invitation')
+      .where('id', 'not in', ['', ...invitationsBefore.map((f) => f.id)])
+      .orderBy('email')
+      .execute();
+    assert.deepEqual(
+      invited.map((f) => f.email),
+      ['admin@gatehouse.test', 'homed@other.test'],
     );
     const mine = await gh.ctx.db
       .selectFrom('users')
@@ -387,9 +399,10 @@ describe('POST /api/v1/users/import', { timeout: 120_000 }, () => {
 
   it('a tenant administrator updates an existing user only when outranking them (the rule of every account change)', async () => {
     const roles = await gh.systemRoleIds();
+    // Updating needs the update permission as well as create (decision 184; issue 12, item 2).
     const onboarder = await gh.created('/api/v1/roles', acme.token, {
       name: 'ONBOARDER',
-      permissions: ['tenant.account.create', 'tenant.account.read', 'tenant.profile.read'],
+      permissions: ['tenant.account.create', 'tenant.account.update', 'tenant.account.read', 'tenant.profile.read'],
     });
     await gh.createUser(acme.token, { email: 'onboarder@acme.test', password: PASSWORD, roles: [roles.USER!, onboarder.id] });
     await gh.createUser(acme.token, { email: 'member@acme.test', password: PASSWORD, name: 'Member' });

@@ -154,12 +154,18 @@ describe('Users API: /api/v1/users', () => {
       for (const [token, email] of [
         [admin, 'dup@example.test'],
         [admin, 'Dup@Example.TEST'],
-        [a.token, 'DUP@example.test'],
       ] as const) {
         const response = await gh.request('POST', '/api/v1/users', { token, body: { email, password: PASSWORD } });
         assert.equal(response.status, 409, email);
         assert.equal(response.body.error, 'email_taken');
       }
+      // A tenant administrator, for whom an account outside the tenant does not exist, gets the answer of a
+      // new address and its owner an invitation (decision 185); still no second account.
+      const outside = await gh.request('POST', '/api/v1/users', {
+        token: a.token,
+        body: { email: 'DUP@example.test', password: PASSWORD },
+      });
+      assert.equal(outside.status, 201, JSON.stringify(outside.body));
       assert.equal((await usersWithEmail('dup@example.test')).length, 1);
       const aMembers = await gh.request('GET', '/api/v1/users?limit=200', { token: a.token });
       assert.ok(!aMembers.body.users.some((u: { email: string }) => u.email.toLowerCase() === 'dup@example.test'));
@@ -666,7 +672,13 @@ describe('Users API: /api/v1/users', () => {
       assert.equal(await signInStatus('homeless@example.test', PASSWORD), 200);
     });
 
-    it('lets the administrator of the home tenant change the user', async () => {
+    it('lets the administrator of the home tenant change the user only once it administers every tenant of theirs (decision 180)', async () => {
+      // A member of A too, whose administrators B's does not outrank there: out of B's reach as well (issue 12, item 1).
+      const refused = await gh.request('PATCH', `/api/v1/users/${u}`, { token: hb.token, body: { password: NEW_PASSWORD } });
+      assert.equal(refused.status, 403);
+      assert.equal(refused.body.error, 'member_elsewhere');
+      assert.equal(await signInStatus('u@home-b.test', PASSWORD), 200);
+      assert.equal((await gh.request('DELETE', `/api/v1/tenants/${ha.tenantId}/members/${u}`, { token: admin })).status, 204);
       const response = await gh.request('PATCH', `/api/v1/users/${u}`, {
         token: hb.token,
         body: { name: 'U Renamed', password: NEW_PASSWORD },

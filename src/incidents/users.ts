@@ -7,13 +7,14 @@ import { assertManageable } from '../users/users.js';
 
 /**
  * Incident actions on a user: each one call, one transaction, one audit event. Who may act
- * is who may change the account's credentials (the home-tenant rule and least privilege of
- * users/users.ts). Each ends every session and OAuth grant of the user at once.
+ * is who may change the account's credentials (the rule of decision 180, src/users/manage.ts:
+ * every tenant of the account administered and outranked). Each ends every session and
+ * OAuth grant of the user at once.
  */
 
 /** Disables the account and ends its access: sign-in, refresh and introspection say no at once. */
 export async function disableUser(ctx: AppContext, scope: Scope, actor: Actor, id: string): Promise<EndedAccess> {
-  const user = await assertManageable(ctx, scope, id);
+  const user = await assertManageable(ctx, scope, actor, id);
   if (actor.id === id) throw new AppError('forbidden', 'You cannot disable your own account');
   return ctx.db.transaction().execute(async (trx) => {
     await trx.updateTable('users').set({ status: 'disabled', updated_at: ctx.clock.now() }).where('id', '=', id).execute();
@@ -35,7 +36,7 @@ export async function disableUser(ctx: AppContext, scope: Scope, actor: Actor, i
  * Ends every session too, or a signed-in thief would keep the account.
  */
 export async function forcePasswordReset(ctx: AppContext, scope: Scope, actor: Actor, id: string): Promise<EndedAccess> {
-  const user = await assertManageable(ctx, scope, id);
+  const user = await assertManageable(ctx, scope, actor, id);
   return ctx.db.transaction().execute(async (trx) => {
     await trx.updateTable('users').set({ password_reset_required: true, updated_at: ctx.clock.now() }).where('id', '=', id).execute();
     const ended = await endUserAccess(trx, ctx, id);

@@ -3,9 +3,8 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../context.js';
 import { actorOf, requireAccess, requireSession, scopeOf } from '../http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, IdParams, Nullable, SESSION, Timestamp } from '../http/schemas.js';
+import { acceptJoin, acceptWithPassword } from './accept.js';
 import {
-  acceptJoin,
-  acceptWithPassword,
   inviteToTenant,
   inviteUser,
   listTenantInvitations,
@@ -45,7 +44,7 @@ const LinkToken = Type.String({ minLength: 1, maxLength: 200, description: 'The 
 const NewPassword = Type.String({ minLength: 1, maxLength: 1024 });
 const manage = { system: 'iam.account.update', tenant: 'tenant.account.update' } as const;
 
-/** Invitations: of a pending user (home-tenant rule), into a tenant, and their acceptance (the API twins of /invitation). */
+/** Invitations: of a pending user (the rule of decision 180), into a tenant, and their acceptance (the API twins of /invitation). */
 export const invitationRoutes =
   (ctx: AppContext): FastifyPluginAsyncTypebox =>
   async (app) => {
@@ -88,7 +87,8 @@ export const invitationRoutes =
       {
         schema: {
           tags,
-          summary: 'Invite a person into a tenant by email (an existing account joins; a new address gets a pending user)',
+          summary:
+            'Invite a person into a tenant by email (an existing account joins; a new address gets its account, homed in the tenant, when it accepts)',
           security: ACCESS_TOKEN,
           params: IdParams,
           body: Type.Object(
@@ -168,11 +168,11 @@ export const invitationRoutes =
         },
       },
       async (request) => {
-        const { flow, user, mode, tenantName } = await peekInvitation(ctx, request.body.token);
+        const { flow, email, mode, tenantName } = await peekInvitation(ctx, request.body.token);
         return {
           id: flow.id,
           mode,
-          email: user.email,
+          email,
           tenant_id: flow.tenant_id,
           tenant_name: tenantName,
           expires_at: flow.expires_at.toISOString(),

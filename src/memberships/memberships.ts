@@ -7,6 +7,7 @@ import { AppError, notFound } from '../errors.js';
 import { assertOutranks, combinePermissions, inScope, type Scope } from '../permissions/effective.js';
 import { assertGrantable } from '../permissions/permissions.js';
 import { resolveAssignableRoles, systemRole } from '../roles/roles.js';
+import { managedAccounts } from '../users/manage.js';
 
 export interface MembershipInput {
   userId: string;
@@ -27,17 +28,46 @@ export interface Member {
   permissions: string[];
   /** Roles' permissions and direct grants together. */
   effective_permissions: string[];
+  home_tenant_id: string | null;
   created_at: Date;
+}
+
+/** A member as the API shows it: where the account is homed, seen from the tenant, and whether the caller may change it. */
+export interface ShownMember extends Omit<Member, 'home_tenant_id'> {
+  /** `elsewhere`: the account is homed in another tenant, whose administrators (with this tenant's) manage it (decision 182). */
+  home_tenant: 'this' | 'elsewhere' | 'none';
+  /** Whether the caller may change the account's credentials, status, email, factors or existence (decision 180). */
+  managed: boolean;
+}
+
+async function shown(db: Kysely<Database>, scope: Scope, callerId: string | null, members: Member[]): Promise<ShownMember[]> {
+  const managed = await managedAccounts(
+    db,
+    scope,
+    callerId,
+    members.map((m) => ({ id: m.user_id, home_tenant_id: m.home_tenant_id })),
+  );
+  return members.map(({ home_tenant_id, ...member }) => ({
+    ...member,
+    home_tenant: home_tenant_id === member.tenant_id ? 'this' : home_tenant_id ? 'elsewhere' : 'none',
+    managed: managed.has(member.user_id),
+  }));
 }
 
 function assertTenantInScope(scope: Scope, tenantId: string) {
   if (!inScope(scope, tenantId)) throw notFound('Tenant');
 }
 
-export async function listMembers(ctx: AppContext, scope: Scope, tenantId: string, page: PageRequest): Promise<Page<Member>> {
+export async function listMembers(
+  ctx: AppContext,
+  scope: Scope,
+  callerId: string | null,
+  tenantId: string,
+  page: PageRequest,
+): Promise<Page<ShownMember>> {
   assertTenantInScope(scope, tenantId);
   if (!(await ctx.db.selectFrom('tenants').select('id').where('id', '=', tenantId).executeTakeFirst())) throw notFound('Tenant');
-  return paginate(
+  const listed = await paginate<Member>(
     page,
     DEFAULT_LIMIT,
     (m) => m.user_id,
@@ -45,7 +75,7 @@ export async function listMembers(ctx: AppContext, scope: Scope, tenantId: strin
       let query = ctx.db
         .selectFrom('memberships as m')
         .innerJoin('users as u', 'u.id', 'm.user_id')
-        .select(['m.user_id', 'm.tenant_id', 'u.email', 'u.name', 'u.status', 'm.created_at'])
+        .select(['m.user_id', 'm.tenant_id', 'u.email', 'u.name', 'u.status', 'u.home_tenant_id', 'm.created_at'])
         .where('m.tenant_id', '=', tenantId)
         .orderBy('m.user_id')
         .limit(fetch);
@@ -53,11 +83,18 @@ export async function listMembers(ctx: AppContext, scope: Scope, tenantId: strin
       return withGrants(ctx.db, tenantId, await query.execute());
     },
   );
+  return { ...listed, items: await shown(ctx.db, scope, callerId, listed.items) };
 }
 
-export async function getMember(ctx: AppContext, scope: Scope, tenantId: string, userId: string): Promise<Member> {
+export async function getMember(
+  ctx: AppContext,
+  scope: Scope,
+  callerId: string | null,
+  tenantId: string,
+  userId: string,
+): Promise<ShownMember> {
   assertTenantInScope(scope, tenantId);
-  return readMember(ctx.db, tenantId, userId);
+  return (await shown(ctx.db, scope, callerId, [await readMember(ctx.db, tenantId, userId)]))[0]!;
 }
 
 /**
@@ -68,7 +105,7 @@ async function readMember(db: Kysely<Database>, tenantId: string, userId: string
   let query = db
     .selectFrom('memberships as m')
     .innerJoin('users as u', 'u.id', 'm.user_id')
-    .select(['m.user_id', 'm.tenant_id', 'u.email', 'u.name', 'u.status', 'm.created_at'])
+    .select(['m.user_id', 'm.tenant_id', 'u.email', 'u.name', 'u.status', 'u.home_tenant_id', 'm.created_at'])
     .where('m.tenant_id', '=', tenantId)
     .where('m.user_id', '=', userId);
   if (forUpdate) query = query.forUpdate('m');
@@ -114,18 +151,39 @@ export async function addMembership(
   });
 }
 
+/**
+ * Adds a user to a tenant by id. In tenant scope only a user homed in the tenant (decision
+ * 183): anyone else joins through an invitation they accept, so a tenant administrator can
+ * neither pull another tenant's administrator (or a system administrator) in to read them,
+ * nor learn which ids exist (such a user is answered as an unknown id is).
+ */
 export async function createMember(ctx: AppContext, scope: Scope, actor: Actor, tenantId: string, input: MembershipInput) {
   assertTenantInScope(scope, tenantId);
   await ctx.db.transaction().execute(async (trx) => {
     const [tenant, user] = await Promise.all([
       trx.selectFrom('tenants').select('id').where('id', '=', tenantId).executeTakeFirst(),
-      trx.selectFrom('users').select('id').where('id', '=', input.userId).executeTakeFirst(),
+      trx.selectFrom('users').select(['id', 'home_tenant_id']).where('id', '=', input.userId).executeTakeFirst(),
     ]);
     if (!tenant) throw notFound('Tenant');
+    if (scope.kind === 'tenant' && user?.home_tenant_id !== tenantId) {
+      const member =
+        user &&
+        (await trx
+          .selectFrom('memberships')
+          .select('user_id')
+          .where('tenant_id', '=', tenantId)
+          .where('user_id', '=', user.id)
+          .executeTakeFirst());
+      if (member) throw new AppError('already_member', 'The user is already a member of this tenant');
+      throw new AppError(
+        'not_found',
+        'User not found among the users homed in this tenant; invite anyone else: POST /tenants/:id/invitations',
+      );
+    }
     if (!user) throw notFound('User');
     await addMembership(trx, ctx, scope, actor, tenantId, input);
   });
-  return getMember(ctx, scope, tenantId, input.userId);
+  return getMember(ctx, scope, actor.id, tenantId, input.userId);
 }
 
 /** Replaces the roles and/or the direct grants of a membership. */
@@ -136,7 +194,7 @@ export async function updateMember(
   tenantId: string,
   userId: string,
   patch: Omit<MembershipInput, 'userId'>,
-): Promise<Member> {
+): Promise<ShownMember> {
   assertTenantInScope(scope, tenantId);
   await ctx.db.transaction().execute(async (trx) => {
     const current = await readMember(trx, tenantId, userId, true);
@@ -165,7 +223,7 @@ export async function updateMember(
       details: { ...(roles && { roles: roles.map((r) => r.name) }), ...(permissions && { permissions }) },
     });
   });
-  return getMember(ctx, scope, tenantId, userId);
+  return getMember(ctx, scope, actor.id, tenantId, userId);
 }
 
 export async function removeMember(ctx: AppContext, scope: Scope, actor: Actor, tenantId: string, userId: string) {

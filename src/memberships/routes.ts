@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../context.js';
 import { actorOf, requireAccess, scopeOf } from '../http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, IdParams, PageOf, PageQuery, Timestamp } from '../http/schemas.js';
-import { createMember, listMembers, type Member as MemberRow, removeMember, updateMember } from './memberships.js';
+import { createMember, listMembers, removeMember, type ShownMember, updateMember } from './memberships.js';
 
 const PermissionKeys = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 500 });
 const RoleIds = Type.Array(Id, { maxItems: 100 });
@@ -27,10 +27,16 @@ const Member = Type.Object({
   roles: Type.Array(Type.Object({ id: Type.String(), name: Type.String() })),
   permissions: Type.Array(Type.String(), { description: 'Granted directly' }),
   effective_permissions: Type.Array(Type.String()),
+  home_tenant: Type.Union([Type.Literal('this'), Type.Literal('elsewhere'), Type.Literal('none')], {
+    description: 'Where the account is homed: this tenant, another one (whose administrators manage it with this tenant’s), or none',
+  }),
+  managed: Type.Boolean({
+    description: 'Whether the caller may change the account’s credentials, status, email, factors or existence (decision 180)',
+  }),
   created_at: Timestamp,
 });
 
-const toMember = (m: MemberRow) => ({ ...m, created_at: m.created_at.toISOString() });
+const toMember = (m: ShownMember) => ({ ...m, created_at: m.created_at.toISOString() });
 
 const tags = ['memberships'];
 const read = { system: 'iam.membership.read', tenant: 'tenant.membership.read' } as const;
@@ -52,7 +58,7 @@ export const memberRoutes =
         onRequest: requireAccess(ctx, read),
       },
       async (request) => {
-        const page = await listMembers(ctx, scopeOf(request), request.params.id, request.query);
+        const page = await listMembers(ctx, scopeOf(request), actorOf(request).id, request.params.id, request.query);
         return { members: page.items.map(toMember), next_cursor: page.next_cursor };
       },
     );
@@ -62,7 +68,8 @@ export const memberRoutes =
       {
         schema: {
           tags,
-          summary: 'Add a user to a tenant with roles (default USER) and direct permissions',
+          summary:
+            'Add a user to a tenant with roles (default USER) and direct permissions (a tenant administrator: only users homed in the tenant; invite anyone else)',
           security: ACCESS_TOKEN,
           params: IdParams,
           body: MemberCreate,

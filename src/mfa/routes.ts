@@ -196,7 +196,7 @@ export const mfaRoutes =
       },
     );
 
-    // Administrators: read with the account-read permission, change under the home-tenant rule.
+    // Administrators: read with the account-read permission, change under the rule of decision 180.
     const admin = { tags, security: ACCESS_TOKEN };
     app.get(
       '/users/:id/mfa',
@@ -217,7 +217,7 @@ export const mfaRoutes =
         onRequest: requireAccess(ctx, { system: 'iam.account.update', tenant: 'tenant.account.update' }),
       },
       async (request, reply) => {
-        const user = await assertManageable(ctx, scopeOf(request), request.params.id);
+        const user = await assertManageable(ctx, scopeOf(request), actorOf(request), request.params.id);
         await resetFactors(ctx, actorOf(request), user.id);
         return reply.status(204).send(null);
       },
@@ -230,7 +230,7 @@ export const mfaRoutes =
         onRequest: requireAccess(ctx, { system: 'iam.account.update', tenant: 'tenant.account.update' }),
       },
       async (request, reply) => {
-        const user = await assertManageable(ctx, scopeOf(request), request.params.id);
+        const user = await assertManageable(ctx, scopeOf(request), actorOf(request), request.params.id);
         await removeFactor(ctx, actorOf(request), user.id, request.params.factorId);
         return reply.status(204).send(null);
       },

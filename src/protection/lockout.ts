@@ -41,7 +41,7 @@ export async function getLockout(ctx: AppContext, scope: Scope, userId: string):
 
 /** An administrator unlocks a user: every count, lockout, hard lock and blocked address of theirs ends. */
 export async function clearLockout(ctx: AppContext, scope: Scope, actor: Actor, userId: string): Promise<void> {
-  const user = await assertManageable(ctx, scope, userId);
+  const user = await assertManageable(ctx, scope, actor, userId);
   await endProtection(ctx, actor, userId, user.home_tenant_id, 'administrator');
 }
 

@@ -89,7 +89,8 @@ export const recoveryRoutes =
       {
         schema: {
           tags,
-          summary: 'Email a user a password-reset link (home-tenant rule); optionally end their sessions and grants now',
+          summary:
+            'Email a user a password-reset link (who may change the account: decision 180); optionally end their sessions and grants now',
           security: ACCESS_TOKEN,
           params: IdParams,
           body: Type.Optional(
@@ -101,7 +102,7 @@ export const recoveryRoutes =
       },
       async (request, reply) => {
         const actor = actorOf(request);
-        const user = await assertManageable(ctx, scopeOf(request), request.params.id);
+        const user = await assertManageable(ctx, scopeOf(request), actor, request.params.id);
         if (user.status !== 'active') {
           return reply.status(409).send({ error: 'conflict', message: 'Only an active user gets a reset link; invite a pending user' });
         }

@@ -197,7 +197,7 @@ export const registrationRoutes =
       {
         schema: {
           tags,
-          summary: 'Send a user a new verification email (home-tenant rule; 409 already_verified)',
+          summary: 'Send a user a new verification email (who may change the account: decision 180; 409 already_verified)',
           security: ACCESS_TOKEN,
           params: IdParams,
           response: { 202: Type.Object({ verification_flow: PublicFlow }), ...errorResponses },

@@ -202,9 +202,9 @@ export async function resendVerification(
   return sent ?? decoyVerification(ctx, user?.email ?? email.trim(), options);
 }
 
-/** An administrator's "resend the verification email" (home-tenant rule; audited by sendVerification). */
+/** An administrator's "resend the verification email" (the rule of decision 180; audited by sendVerification). */
 export async function adminResendVerification(ctx: AppContext, scope: Scope, actor: Actor, userId: string): Promise<Flow> {
-  const user = await assertManageable(ctx, scope, userId);
+  const user = await assertManageable(ctx, scope, actor, userId);
   if (user.email_verified) throw new AppError('already_verified', 'This user’s email address is verified already');
   const locale = (user.locale as Locale | null) === 'de' ? 'de' : 'en';
   const sent = await sendVerification(ctx, user, { channel: 'api', locale, actor, capped: true });

@@ -57,9 +57,9 @@ export async function revokeOwnSession(ctx: AppContext, actor: Actor, userId: st
   });
 }
 
-/** An administrator signs a user out everywhere: every session and every refresh token (the home-tenant rule applies). */
+/** An administrator signs a user out everywhere: every session and every refresh token (the rule of decision 180 applies). */
 export async function revokeAllSessions(ctx: AppContext, scope: Scope, actor: Actor, userId: string): Promise<EndedAccess> {
-  const user = await assertManageable(ctx, scope, userId);
+  const user = await assertManageable(ctx, scope, actor, userId);
   return ctx.db.transaction().execute(async (trx) => {
     const ended = await endUserAccess(trx, ctx, userId);
     await recordAudit(trx, ctx, {

@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { actorOf, SESSION_COOKIE } from '../http/guards.js';
-import { acceptJoin, acceptWithPassword, type OpenInvitation, peekInvitation } from '../invitations/invitations.js';
+import { acceptJoin, acceptWithPassword } from '../invitations/accept.js';
+import { type OpenInvitation, peekInvitation } from '../invitations/invitations.js';
 import { hasSecondFactor, mayOpenSession } from '../mfa/sign-in-step.js';
 import { type ActiveSession, sessionFromToken } from '../sessions/sessions.js';
 import { browserBinding, checkLinkForm, type Form, linkCsrf, type PageLook, pageLook, sendPage, signInAndReturn } from './flow-kit.js';
@@ -19,7 +20,7 @@ const ACTION = '/invitation';
  */
 export function invitationPageRoutes(app: FastifyInstance, ctx: AppContext): void {
   const lookOf = (request: FastifyRequest, invitation: OpenInvitation) =>
-    pageLook(ctx, request, { tenantId: invitation.flow.tenant_id, userLocale: invitation.user.locale });
+    pageLook(ctx, request, { tenantId: invitation.flow.tenant_id, userLocale: invitation.locale });
   const brandOf = (look: PageLook, invitation: OpenInvitation) => look.branding?.display_name ?? (invitation.tenantName || 'Gatehouse');
 
   const deadLink = async (request: FastifyRequest, reply: FastifyReply, error: unknown) => {
@@ -37,7 +38,7 @@ export function invitationPageRoutes(app: FastifyInstance, ctx: AppContext): voi
     const cookie = request.cookies[SESSION_COOKIE];
     const active = cookie ? await sessionFromToken(ctx, cookie) : undefined;
     if (!active) return { status: 'sign_in' };
-    if (active.user.id !== invitation.user.id) return { status: 'wrong_account' };
+    if (active.user.id !== invitation.user?.id) return { status: 'wrong_account' };
     // With a second factor, a password-only session signs in again (with the factor) first.
     if (!active.session.amr.includes('mfa') && (await hasSecondFactor(ctx, active.user.id))) return { status: 'sign_in' };
     return { status: 'ready', active };
@@ -49,7 +50,7 @@ export function invitationPageRoutes(app: FastifyInstance, ctx: AppContext): voi
       action: ACTION,
       token,
       csrf: linkCsrf(ctx, invitation.flow.id, browserBinding(ctx, request, reply)),
-      email: invitation.user.email,
+      email: invitation.email,
       brand: brandOf(look, invitation),
     };
     if (invitation.mode === 'activate')

@@ -3,10 +3,10 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../context.js';
 import { actorOf, requireAccess, requireMfaSession, requireSession, scopeOf } from '../http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams, PageOf, SESSION } from '../http/schemas.js';
-import { inviteUser } from '../invitations/invitations.js';
+import { createUser } from './create.js';
 import { changeOwnPassword } from './password.js';
 import { ProfilePatch, toUser, User, UserCreate, UserPatch, UserQuery } from './schema.js';
-import { createUser, deleteUser, getUser, listUsers, updateMe, updateUser } from './users.js';
+import { deleteUser, getUser, listUsers, updateMe, updateUser, withManaged } from './users.js';
 
 const tags = ['users'];
 
@@ -76,7 +76,10 @@ export const userRoutes =
       async (request) => {
         const { limit, cursor, ...filter } = request.query;
         const page = await listUsers(ctx, scopeOf(request), filter, { limit, cursor });
-        return { users: page.items.map(toUser), next_cursor: page.next_cursor };
+        return {
+          users: (await withManaged(ctx, scopeOf(request), actorOf(request), page.items)).map(toUser),
+          next_cursor: page.next_cursor,
+        };
       },
     );
 
@@ -85,7 +88,8 @@ export const userRoutes =
       {
         schema: {
           tags,
-          summary: 'Create a user (a tenant administrator creates users homed in the own tenant)',
+          summary:
+            'Create a user (a tenant administrator creates users homed in the own tenant; an address with an account outside the tenant is answered alike, and its owner is emailed an invitation instead)',
           security: ACCESS_TOKEN,
           body: UserCreate,
           response: { 201: User, ...errorResponses },
@@ -93,9 +97,9 @@ export const userRoutes =
         onRequest: requireAccess(ctx, { system: 'iam.account.create', tenant: 'tenant.account.create' }),
       },
       async (request, reply) => {
-        const user = await createUser(ctx, scopeOf(request), actorOf(request), request.body);
-        if (request.body.invite) await inviteUser(ctx, scopeOf(request), actorOf(request), user.id);
-        return reply.status(201).send(toUser(user));
+        const [scope, actor] = [scopeOf(request), actorOf(request)];
+        const [user] = await withManaged(ctx, scope, actor, [await createUser(ctx, scope, actor, request.body)]);
+        return reply.status(201).send(toUser(user!));
       },
     );
 
@@ -105,7 +109,11 @@ export const userRoutes =
         schema: { tags, summary: 'Read a user', security: ACCESS_TOKEN, params: IdParams, response: { 200: User, ...errorResponses } },
         onRequest: requireAccess(ctx, { system: 'iam.account.read', tenant: 'tenant.account.read' }),
       },
-      async (request) => toUser(await getUser(ctx, scopeOf(request), request.params.id)),
+      async (request) => {
+        const scope = scopeOf(request);
+        const [user] = await withManaged(ctx, scope, actorOf(request), [await getUser(ctx, scope, request.params.id)]);
+        return toUser(user!);
+      },
     );
 
     app.patch(
@@ -113,7 +121,8 @@ export const userRoutes =
       {
         schema: {
           tags,
-          summary: 'Update a user (only from the user’s home tenant, or by a system administrator)',
+          summary:
+            'Update a user (a tenant administrator: one who administers and outranks the user in the home tenant and every tenant the user belongs to)',
           security: ACCESS_TOKEN,
           params: IdParams,
           body: UserPatch,
@@ -121,7 +130,11 @@ export const userRoutes =
         },
         onRequest: requireAccess(ctx, { system: 'iam.account.update', tenant: 'tenant.account.update' }),
       },
-      async (request) => toUser(await updateUser(ctx, scopeOf(request), actorOf(request), request.params.id, request.body)),
+      async (request) => {
+        const [scope, actor] = [scopeOf(request), actorOf(request)];
+        const [user] = await withManaged(ctx, scope, actor, [await updateUser(ctx, scope, actor, request.params.id, request.body)]);
+        return toUser(user!);
+      },
     );
 
     app.delete(

@@ -26,8 +26,10 @@ export const UserCreate = Type.Object(
   {
     email: Email,
     password: Type.Optional(Password),
-    email_verified: Type.Optional(Type.Boolean()),
-    phone_verified: Type.Optional(Type.Boolean({ description: 'The phone number is known to be the user’s (default false)' })),
+    email_verified: Type.Optional(Type.Boolean({ description: 'true: system administrators only (403 verified_not_allowed)' })),
+    phone_verified: Type.Optional(
+      Type.Boolean({ description: 'The phone number is known to be the user’s (default false); true: system administrators only' }),
+    ),
     status: Type.Optional(Status),
     app_metadata: Type.Optional(Metadata),
     roles: Type.Optional(Type.Array(Id, { maxItems: 100, description: 'Role ids for the membership in the home tenant (default USER)' })),
@@ -46,8 +48,10 @@ export const UserPatch = Type.Object(
   {
     email: Type.Optional(Email),
     password: Type.Optional(Password),
-    email_verified: Type.Optional(Type.Boolean()),
-    phone_verified: Type.Optional(Type.Boolean({ description: 'A new phone number is unverified unless this says otherwise' })),
+    email_verified: Type.Optional(Type.Boolean({ description: 'true: system administrators only (403 verified_not_allowed)' })),
+    phone_verified: Type.Optional(
+      Type.Boolean({ description: 'A new phone number is unverified unless this says otherwise; true: system administrators only' }),
+    ),
     status: Type.Optional(Status),
     app_metadata: Type.Optional(Metadata),
     username: Username,
@@ -88,12 +92,19 @@ export const User = Type.Object(
     last_login_at: Nullable(Timestamp),
     created_at: Timestamp,
     updated_at: Timestamp,
+    managed: Type.Optional(
+      Type.Boolean({
+        description:
+          'Reads of the admin API: whether the caller may change this account’s credentials, status, email, factors or existence (false for an account that is also a member of an organization the caller does not administer)',
+      }),
+    ),
   },
   { title: 'User' },
 );
 
-export function toUser(user: UserRow) {
+export function toUser(user: UserRow & { managed?: boolean }) {
   return {
+    ...(user.managed !== undefined && { managed: user.managed }),
     id: user.id,
     email: user.email,
     email_verified: user.email_verified,

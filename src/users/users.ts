@@ -5,19 +5,11 @@ import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../db/pagi
 import type { User, UserStatus } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
 import { closeFlows, EMAILED_FLOWS } from '../flows/flows.js';
-import { addMembership } from '../memberships/memberships.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../password-policy/policy.js';
-import {
-  assertOutranks,
-  effectivePermissions,
-  isSystemAdministrator,
-  listedTenant,
-  owningTenant,
-  type Scope,
-  systemTenantId,
-} from '../permissions/effective.js';
+import { listedTenant, type Scope } from '../permissions/effective.js';
 import { endProtection } from '../protection/lockout.js';
 import { endUserAccess } from '../sessions/revoke-access.js';
+import { type AccountChange, assertManages, assertMaySetVerified, managedAccounts } from './manage.js';
 
 export interface Profile {
   phone?: string | null;
@@ -57,7 +49,7 @@ export interface UserFilter {
 }
 
 /** A user is visible in tenant scope when they are a member of that tenant. */
-async function isMember(db: Db, userId: string, tenantId: string): Promise<boolean> {
+export async function isMember(db: Db, userId: string, tenantId: string): Promise<boolean> {
   const row = await db
     .selectFrom('memberships')
     .select('user_id')
@@ -112,94 +104,32 @@ export async function listUsers(ctx: AppContext, scope: Scope, filter: UserFilte
   );
 }
 
-export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, input: UserInput): Promise<User> {
-  const homeTenantId = owningTenant(scope, input.tenant);
-  if (input.roles && !homeTenantId) {
-    throw new AppError('missing_field', 'Roles are held in a tenant: name it in "tenant"', { field: 'tenant' });
-  }
-  if (input.temporary && input.password === undefined) {
-    throw new AppError('missing_field', 'A temporary password needs "password"', { field: 'password' });
-  }
-  if (input.invite && (input.password !== undefined || (input.status !== undefined && input.status !== 'pending'))) {
-    throw new AppError('invalid_field', 'An invited user chooses the password: give no "password" or "status"', { field: 'invite' });
-  }
-  if (input.password !== undefined) await assertPasswordAllowed(ctx, homeTenantId, input.password, input);
-  const passwordHash = input.password === undefined ? null : await ctx.passwords.hash(input.password);
-  const { history } = await passwordPolicyFor(ctx, homeTenantId);
-  const now = ctx.clock.now();
-  return ctx.db.transaction().execute(async (trx) => {
-    if (homeTenantId && !(await trx.selectFrom('tenants').select('id').where('id', '=', homeTenantId).executeTakeFirst())) {
-      throw notFound('Tenant');
-    }
-    const user = await trx
-      .insertInto('users')
-      .values({
-        id: ctx.ids.next(),
-        email: input.email,
-        username: input.username ?? null,
-        ...profileColumns(input),
-        email_verified: input.email_verified ?? false,
-        phone_verified: input.phone !== undefined && input.phone !== null && input.phone_verified === true,
-        status: input.status ?? (passwordHash ? 'active' : 'pending'),
-        home_tenant_id: homeTenantId,
-        password_hash: passwordHash,
-        password_reset_required: input.temporary === true,
-        user_metadata: JSON.stringify(input.user_metadata ?? {}),
-        app_metadata: JSON.stringify(input.app_metadata ?? {}),
-        created_at: now,
-        updated_at: now,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow()
-      .catch(rethrowTaken);
-    if (passwordHash) await rememberPassword(trx, ctx, user.id, passwordHash, history);
-    await recordAudit(trx, ctx, {
-      action: 'iam.user.created',
-      actor,
-      tenantId: homeTenantId,
-      target: { type: 'user', id: user.id },
-      details: { email: user.email, status: user.status },
-    });
-    if (homeTenantId) {
-      await addMembership(trx, ctx, scope, actor, homeTenantId, { userId: user.id, roles: input.roles });
-    }
-    return user;
-  });
-}
-
 /**
- * The home-tenant rule (DESIGN §3): a user's own record is changed only by a system
- * administrator or an administrator of the user's home tenant. A system administrator's
- * account is out of every tenant administrator's reach, the system tenant's included.
+ * The user, visible in the scope, that the caller may change (the rule of decision 180:
+ * src/users/manage.ts). Every admin path that changes an account's credentials, status,
+ * email, factors, sessions, lockouts, invitation or existence goes through it.
  */
-export async function assertManageable(ctx: AppContext, scope: Scope, id: string): Promise<User> {
+export async function assertManageable(
+  ctx: AppContext,
+  scope: Scope,
+  actor: Actor,
+  id: string,
+  change: AccountChange = 'update',
+): Promise<User> {
   const user = await getUser(ctx, scope, id);
-  await assertManages(ctx.db, scope, user);
+  await assertManages(ctx.db, scope, actor.id, user, change);
   return user;
 }
 
-/**
- * The core of assertManageable for a user already read (the import reads its users in
- * its own transaction): home tenant, system administrator, and the caller outranks them.
- */
-export async function assertManages(db: Db, scope: Scope, user: { id: string; home_tenant_id: string | null }): Promise<void> {
-  if (scope.kind === 'tenant') {
-    if (user.home_tenant_id !== scope.tenantId) {
-      throw new AppError('not_home_tenant', 'Only an administrator of the user’s home tenant changes this account');
-    }
-    if (await isSystemAdministrator(db, user.id)) {
-      throw new AppError('forbidden', 'System administrators’ accounts are managed by system administrators');
-    }
-  }
-  // Least privilege: only a caller whose permissions cover the account's manages it
-  // (a caller holding `all` covers every account: no need to read its permissions).
-  if (scope.kind === 'system' && scope.held.has('all')) return;
-  const where = scope.kind === 'tenant' ? scope.tenantId : await systemTenantId(db);
-  assertOutranks(scope, (await effectivePermissions(db, user.id, where))?.permissions ?? []);
+/** Users as the admin API shows them, with whether the caller may change each (`managed`, decision 182). */
+export async function withManaged(ctx: AppContext, scope: Scope, actor: Actor, users: User[]): Promise<(User & { managed: boolean })[]> {
+  const managed = await managedAccounts(ctx.db, scope, actor.id, users);
+  return users.map((user) => ({ ...user, managed: managed.has(user.id) }));
 }
 
 export async function updateUser(ctx: AppContext, scope: Scope, actor: Actor, id: string, patch: UserPatch): Promise<User> {
-  await assertManageable(ctx, scope, id);
+  assertMaySetVerified(scope, patch);
+  await assertManageable(ctx, scope, actor, id);
   return applyUserPatch(ctx, actor, id, patch);
 }
 
@@ -258,7 +188,7 @@ async function applyUserPatch(ctx: AppContext, actor: Actor, id: string, patch: 
 }
 
 export async function deleteUser(ctx: AppContext, scope: Scope, actor: Actor, id: string): Promise<void> {
-  const user = await assertManageable(ctx, scope, id);
+  const user = await assertManageable(ctx, scope, actor, id, 'delete');
   if (actor.id === id) throw new AppError('forbidden', 'You cannot delete your own account here');
   await ctx.db.transaction().execute(async (trx) => {
     await trx.deleteFrom('users').where('id', '=', id).execute();
@@ -272,7 +202,7 @@ export async function deleteUser(ctx: AppContext, scope: Scope, actor: Actor, id
   });
 }
 
-function profileColumns(p: Profile) {
+export function profileColumns(p: Profile) {
   return {
     ...(p.phone !== undefined && { phone: p.phone }),
     ...(p.given_name !== undefined && { given_name: p.given_name }),
@@ -284,7 +214,7 @@ function profileColumns(p: Profile) {
   };
 }
 
-function rethrowTaken(error: unknown): never {
+export function rethrowTaken(error: unknown): never {
   if (isUniqueViolation(error, 'users_email_key')) throw new AppError('email_taken', 'A user with this email exists');
   if (isUniqueViolation(error, 'users_username_key')) throw new AppError('username_taken', 'A user with this username exists');
   throw error;

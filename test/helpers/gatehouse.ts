@@ -55,6 +55,10 @@ export interface MemberBody {
   roles: { id: string; name: string }[];
   permissions: string[];
   effective_permissions: string[];
+  /** Where the account is homed, seen from the tenant (decision 182). */
+  home_tenant: 'this' | 'elsewhere' | 'none';
+  /** Whether the caller may change the account (decision 180). */
+  managed: boolean;
   created_at: string;
 }
 

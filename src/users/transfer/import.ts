@@ -5,6 +5,7 @@ import type { Db } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import type { Scope } from '../../permissions/effective.js';
 import { resolveAssignableRoles } from '../../roles/roles.js';
+import { assertMaySetVerified } from '../manage.js';
 import { asDefinition, type Definition, type DefinitionCounts, DefinitionWriter, type ImportWarning } from './definitions.js';
 import { Envelope, isExportHeader } from './envelope.js';
 import { csvRecords, type Numbered } from './lines.js';
@@ -229,6 +230,7 @@ class Resolver {
   ) {}
 
   async resolve(record: ImportRecord): Promise<ResolvedRecord> {
+    assertMaySetVerified(this.scope, record);
     const { tenants, home_tenant, ...rest } = record;
     const memberships: ResolvedRecord['memberships'] = [];
     for (const entry of tenants) {

@@ -2,16 +2,18 @@ import type { Insertable } from 'kysely';
 import { type Actor, auditRows } from '../../audit/record.js';
 import type { AppContext } from '../../context.js';
 import type { Db } from '../../db/database.js';
-import type { AuditEventsTable, EventOutboxTable, MfaFactorsTable, UsersTable } from '../../db/schema.js';
+import type { AuditEventsTable, EventOutboxTable, MfaFactorsTable, User, UsersTable } from '../../db/schema.js';
+import { inviteAccount } from '../../invitations/invitations.js';
 import { sealDestination, sealSecret } from '../../mfa/factors.js';
 import type { Scope } from '../../permissions/effective.js';
+import { systemRole } from '../../roles/roles.js';
 import { endUserAccess } from '../../sessions/revoke-access.js';
-import { assertManages } from '../users.js';
+import { assertManages, mayChangeAccounts } from '../manage.js';
 import type { ResolvedRecord } from './import.js';
 import { LineError } from './records.js';
 
 type Fail = (line: number, error: unknown, email?: string) => void;
-type Existing = { id: string; email: string; home_tenant_id: string | null; password_hash: string | null };
+type Existing = User;
 
 /**
  * Writes one batch in one transaction. A record the caller may not write is left out and
@@ -57,11 +59,30 @@ async function writeRecords(
   const emails = batch.map((r) => r.email.toLowerCase());
   const existingRows: Existing[] = await trx
     .selectFrom('users')
-    .select(['id', 'email', 'home_tenant_id', 'password_hash'])
+    .selectAll()
     .where((eb) => eb(eb.fn('lower', ['email']), 'in', emails))
     .forUpdate()
     .execute();
   const existing = new Map(existingRows.map((u) => [u.email.toLowerCase(), u]));
+  // In tenant scope an account outside the tenant does not exist for the caller (decision 185).
+  const visible = new Set(
+    scope.kind === 'system'
+      ? existingRows.map((u) => u.id)
+      : existingRows.length === 0
+        ? []
+        : (
+            await trx
+              .selectFrom('memberships')
+              .select('user_id')
+              .where('tenant_id', '=', scope.tenantId)
+              .where(
+                'user_id',
+                'in',
+                existingRows.map((u) => u.id),
+              )
+              .execute()
+          ).map((m) => m.user_id),
+  );
   const usernames = batch.flatMap((r) => (r.username ? [r.username.toLowerCase()] : []));
   const owners = new Map<string, string>();
   if (usernames.length > 0) {
@@ -74,16 +95,28 @@ async function writeRecords(
   }
 
   const accepted: { record: ResolvedRecord; id: string; old?: Existing }[] = [];
+  let invited = 0;
   for (const record of batch) {
-    const old = existing.get(record.email.toLowerCase());
+    const found = existing.get(record.email.toLowerCase());
+    const old = found && visible.has(found.id) ? found : undefined;
     try {
-      // The rule of every change to an account (home tenant, system administrator, outranking).
-      if (old) await assertManages(trx, scope, old);
+      if (old) {
+        // Decision 184: a record that changes a user needs the update permission and the rule of every account change.
+        if (!mayChangeAccounts(scope, 'update')) throw new LineError('update_not_allowed');
+        await assertManages(trx, scope, actor.id, old);
+      }
       const id = old?.id ?? ctx.ids.next();
       if (record.username) {
         const owner = owners.get(record.username.toLowerCase());
         if (owner !== undefined && owner !== id) throw new LineError('username_taken');
         owners.set(record.username.toLowerCase(), id);
+      }
+      if (found && !old && scope.kind === 'tenant') {
+        // An address outside the tenant is answered as a new one; its owner is invited instead (decision 185).
+        const roles = record.memberships.find((m) => m.tenantId === scope.tenantId)?.roleIds ?? [(await systemRole(trx, 'USER')).id];
+        await inviteAccount(trx, ctx, scope, actor, found, scope.tenantId, roles, record.email);
+        invited++;
+        continue;
       }
       accepted.push({ record, id, ...(old && { old }) });
     } catch (error) {
@@ -140,7 +173,7 @@ async function writeRecords(
       .values(events.map((e): Insertable<EventOutboxTable> => e.outbox))
       .execute();
   }
-  return { created: created.length, updated: accepted.length - created.length };
+  return { created: created.length + invited, updated: accepted.length - created.length };
 }
 
 function newUser(record: ResolvedRecord, id: string, scope: Scope, now: Date): Insertable<UsersTable> {
