@@ -26,6 +26,9 @@ const INTERNAL: Array<[string, number, 'ipv4' | 'ipv6']> = [
   ['::', 128, 'ipv6'], // unspecified
   ['::1', 128, 'ipv6'],
   ['::', 96, 'ipv6'], // IPv4-compatible (deprecated)
+  ['::ffff:0:0:0', 96, 'ipv6'], // IPv4-translated (SIIT, reaches the IPv4 address inside)
+  ['100::', 64, 'ipv6'], // discard-only
+  ['2001::', 32, 'ipv6'], // Teredo (reaches the IPv4 address inside)
   ['64:ff9b::', 96, 'ipv6'], // NAT64 (reaches IPv4 addresses, private ones too)
   ['64:ff9b:1::', 48, 'ipv6'], // local-use NAT64
   ['2002::', 16, 'ipv6'], // 6to4 (reaches the IPv4 address in bits 16-47, private ones too)

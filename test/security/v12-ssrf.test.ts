@@ -112,6 +112,10 @@ describe('V12: SSRF through the URLs a tenant administrator saves (production)',
     for (const address of ['::ffff:127.0.0.1', '::ffff:7f00:1', '::ffff:a9fe:a9fe', '::ffff:10.0.0.1', '2002:7f00:1::', '2002::1']) {
       assert.equal(policy.allows(address), false, address);
     }
+    // IPv4-translated (SIIT), Teredo and discard-only ranges carry or swallow IPv4 traffic too (review).
+    for (const address of ['::ffff:0:7f00:1', '2001:0:4136:e378:8000:63bf:3fff:fdd2', '100::1']) {
+      assert.equal(policy.allows(address), false, address);
+    }
     // Public addresses stay allowed, mapped or not (listing ::ffff:0:0/96 naively in a
     // BlockList would refuse every IPv4 address).
     for (const address of ['93.184.215.14', '::ffff:93.184.215.14', '::ffff:5db8:d70e', '2606:4700::1111']) {
