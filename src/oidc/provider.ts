@@ -12,6 +12,7 @@ import { extraClaims } from './claims.js';
 import { DEVICE_CODE_GRANT, EXTRA_CLIENT_METADATA, gatehouseClient } from './clients.js';
 import { auditEngineGrants, registerGrants } from './grants.js';
 import type { OidcContext } from './lookups.js';
+import { assertSignInStrength, mfaTargetOf } from './mfa-policy.js';
 import { renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
 import { resourceServer } from './resources.js';
 import { authenticationClaims } from './user-tokens.js';
@@ -54,7 +55,11 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   const { config } = ctx;
   const configuration: Configuration = {
     adapter: pgAdapter(ctx.db, ctx.lookups, () => ctx.clock.now()),
-    findAccount: (_koa, sub, token) => findAccount(ctx, sub, (token as { grantId?: string } | undefined)?.grantId),
+    findAccount: async (_koa, sub, token) => {
+      const account = await findAccount(ctx, sub, (token as { grantId?: string } | undefined)?.grantId);
+      if (account) await assertSignInStrength(ctx, sub, token as Parameters<typeof assertSignInStrength>[2]);
+      return account;
+    },
     jwks: { keys: keys as never },
     cookies: {
       keys: [createHmac('sha256', ctx.masterKey).update('gatehouse:oidc-cookies').digest('base64url')],
@@ -216,9 +221,11 @@ const originOf = (uri: string): string | undefined => {
 /**
  * The standard prompts plus three of ours: sign in again when the Gatehouse session behind
  * the engine's session has ended (one sign-in serves the hosted pages and /api/v1/session,
- * so signing out of either ends both); prove a second factor when this application's MFA
- * policy, or its `acr_values` (a step-up), asks for one that the session has not done
- * (the hosted page then challenges without asking for the password again); and choose an
+ * so signing out of either ends both); prove a second factor when the MFA policies that
+ * apply (decision 190: the user's home tenant, the organization asked for or chosen, the
+ * application), or its `acr_values` (a step-up), ask for one that the session has not done
+ * (the hosted page then challenges without asking for the password again; an organization
+ * chosen on the picker brings the user back here before any code is issued); and choose an
  * organization when the application requires one or the `organization` parameter names
  * another than the grant holds.
  */
@@ -237,9 +244,13 @@ function interactionPolicyFor(ctx: OidcContext) {
       const active = token ? await sessionFromToken(ctx, token, false) : undefined;
       const client = koa.oidc.client;
       if (!active || !client || active.user.id !== koa.oidc.session?.accountId) return Check.NO_NEED_TO_PROMPT;
-      const own = gatehouseClient(client);
       const acrValues = koa.oidc.params?.acr_values as string | undefined;
-      const need = await signInNeed(ctx, active.user, own, { amr: active.session.amr, acrValues });
+      // The organization asked for and the one the grant holds (chosen on the picker just now) count too (decision 190).
+      const target = await mfaTargetOf(ctx, client.clientId, {
+        organization: koa.oidc.params?.organization,
+        grantId: koa.oidc.session?.grantIdFor(client.clientId),
+      });
+      const need = await signInNeed(ctx, active.user, target, { amr: active.session.amr, acrValues });
       return need === 'none' ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
     }),
   );
