@@ -102,6 +102,7 @@ export const ERROR_STATUS = {
   not_home_tenant: 403,
   restricted_permission: 403,
   restricted_role_name: 403,
+  identifier_outside_namespace: 403,
   system_resource: 403,
   password_change_required: 403,
   ip_blocked: 403,
