@@ -110,7 +110,11 @@ describe('issue 12 item 3: MFA policies hold through any application, on every p
     const confirmForm = formOf(await confirm.response.text());
     const signIn = await browser.submit(confirm.url, confirmForm.action, confirmForm.fields);
     const signInForm = formOf(await signIn.response.text());
-    const done = await browser.submit(signIn.url, signInForm.action, { ...signInForm.fields, username: outsider.email, password: PASSWORD });
+    const done = await browser.submit(signIn.url, signInForm.action, {
+      ...signInForm.fields,
+      username: outsider.email,
+      password: PASSWORD,
+    });
     assert.doesNotMatch(await done.response.text(), /Your device is signed in/);
     assert.match(done.url, MFA_STEP);
   });
