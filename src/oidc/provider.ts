@@ -250,7 +250,11 @@ function interactionPolicyFor(ctx: OidcContext) {
         organization: koa.oidc.params?.organization,
         grantId: koa.oidc.session?.grantIdFor(client.clientId),
       });
-      const need = await signInNeed(ctx, active.user, target, { amr: active.session.amr, acrValues });
+      // Codes carry the engine session's `amr`, which a factor proved on the account page has
+      // not raised: the factor counts once both sessions hold it (the hosted page then raises it).
+      const engineAmr = koa.oidc.session?.amr ?? [];
+      const amr = engineAmr.includes('mfa') ? active.session.amr : engineAmr;
+      const need = await signInNeed(ctx, active.user, target, { amr, acrValues });
       return need === 'none' ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
     }),
   );
