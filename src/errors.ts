@@ -106,6 +106,7 @@ export const ERROR_STATUS = {
   verified_not_allowed: 403,
   restricted_permission: 403,
   restricted_role_name: 403,
+  identifier_outside_namespace: 403,
   system_resource: 403,
   password_change_required: 403,
   ip_blocked: 403,

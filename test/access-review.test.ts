@@ -79,7 +79,7 @@ describe('access review', () => {
     await gh.signIn('recent@acme.test', PASSWORD);
 
     const api = await gh.created('/api/v1/apis', acme.token, {
-      identifier: 'https://billing.acme.test',
+      identifier: 'urn:gatehouse:acme:billing',
       name: 'Billing',
       permissions: [{ value: 'read:bills' }, { value: 'write:bills' }],
     });
@@ -143,7 +143,7 @@ describe('access review', () => {
     assert.equal(machine.name, 'Nightly export');
     assert.deepEqual(
       machine.grants.map((g: { api_identifier: string; permissions: string[] }) => [g.api_identifier, g.permissions]),
-      [['https://billing.acme.test', ['read:bills']]],
+      [['urn:gatehouse:acme:billing', ['read:bills']]],
     );
   });
 
@@ -239,7 +239,7 @@ describe('access review', () => {
       'tenant.account.read<direct>;tenant.audit.read<role:Auditor>;tenant.profile.read<role:Auditor|role:USER|direct>',
     );
     const app = data.find((r) => r[0] === 'application')!;
-    assert.deepEqual([app[3], app[8], app[13]], [ids.machine, 'https://billing.acme.test:read:bills', 'machine_application']);
+    assert.deepEqual([app[3], app[8], app[13]], [ids.machine, 'urn:gatehouse:acme:billing:read:bills', 'machine_application']);
 
     const byQuery = await gh.app.inject({
       method: 'GET',

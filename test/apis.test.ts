@@ -26,7 +26,8 @@ describe('APIs (resource servers) API (/api/v1/apis)', () => {
   let globex: TenantAdmin;
   let counter = 0;
 
-  const identifier = () => `https://api${++counter}.example.test`;
+  /** A fresh identifier in a tenant's namespace (decision 197: tenant administrators name APIs there). */
+  const identifier = (slug = 'acme') => `urn:gatehouse:${slug}:api${++counter}`;
   const createApi = (token: string, body: Record<string, unknown>) => gh.created<ApiBody>('/api/v1/apis', token, body);
   const storedRow = (id: string) => gh.ctx.db.selectFrom('apis').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   const expectError = async (response: Promise<{ status: number; body: any }>, status: number, code: string) => {
@@ -47,7 +48,7 @@ describe('APIs (resource servers) API (/api/v1/apis)', () => {
   describe('POST /api/v1/apis', () => {
     it('creates an API in the own tenant with its permissions and the defaults (RS256, 600 s, no RBAC, no secret)', async () => {
       const api = await createApi(acme.token, {
-        identifier: 'https://invoices.acme.test',
+        identifier: 'urn:gatehouse:acme:invoices',
         name: 'Invoices',
         permissions: [
           { value: 'write:invoices', description: 'Write invoices' },
@@ -56,7 +57,7 @@ describe('APIs (resource servers) API (/api/v1/apis)', () => {
         ],
       });
       assert.equal(api.tenant_id, acme.tenantId);
-      assert.equal(api.identifier, 'https://invoices.acme.test');
+      assert.equal(api.identifier, 'urn:gatehouse:acme:invoices');
       assert.equal(api.signing_alg, 'RS256');
       assert.equal(api.token_lifetime, 600);
       assert.equal(api.rbac, false);
@@ -76,7 +77,7 @@ describe('APIs (resource servers) API (/api/v1/apis)', () => {
 
     it('accepts ES256, RBAC, permissions in the token, a lifetime and URN identifiers', async () => {
       const api = await createApi(acme.token, {
-        identifier: 'urn:acme:ledger',
+        identifier: 'urn:gatehouse:acme:ledger',
         name: 'Ledger',
         signing_alg: 'ES256',
         rbac: true,
@@ -105,8 +106,11 @@ describe('APIs (resource servers) API (/api/v1/apis)', () => {
     });
 
     it('lets a system administrator create in any tenant with `tenant`, and in the system tenant without', async () => {
-      assert.equal((await createApi(admin, { identifier: identifier(), name: 'X', tenant: globex.tenantId })).tenant_id, globex.tenantId);
-      assert.equal((await createApi(admin, { identifier: identifier(), name: 'Y' })).tenant_id, systemTenantId);
+      assert.equal(
+        (await createApi(admin, { identifier: identifier('globex'), name: 'X', tenant: globex.tenantId })).tenant_id,
+        globex.tenantId,
+      );
+      assert.equal((await createApi(admin, { identifier: `https://api${++counter}.example.test`, name: 'Y' })).tenant_id, systemTenantId);
       await expectError(
         gh.request('POST', '/api/v1/apis', { token: acme.token, body: { identifier: identifier(), name: 'Z', tenant: globex.tenantId } }),
         403,
@@ -134,15 +138,23 @@ describe('APIs (resource servers) API (/api/v1/apis)', () => {
       });
     }
 
-    it('keeps identifiers unique across tenants (409 identifier_taken)', async () => {
+    it('keeps identifiers unique in the whole deployment (409 identifier_taken)', async () => {
       const id = identifier();
       await createApi(acme.token, { identifier: id, name: 'First' });
+      // Another tenant cannot even try (decision 197); a system administrator gives identifiers once.
+      const url = `https://api${++counter}.example.test`;
+      await createApi(admin, { identifier: url, name: 'Given', tenant: globex.tenantId });
       const before = await gh.rowCount('apis');
-      await expectError(
-        gh.request('POST', '/api/v1/apis', { token: globex.token, body: { identifier: id, name: 'Second' } }),
-        409,
-        'identifier_taken',
-      );
+      for (const [taken, tenant] of [
+        [id, acme.tenantId],
+        [url, acme.tenantId],
+      ]) {
+        await expectError(
+          gh.request('POST', '/api/v1/apis', { token: admin, body: { identifier: taken, name: 'Second', tenant } }),
+          409,
+          'identifier_taken',
+        );
+      }
       assert.equal(await gh.rowCount('apis'), before);
     });
 
@@ -186,7 +198,7 @@ describe('APIs (resource servers) API (/api/v1/apis)', () => {
 
   describe('listing', () => {
     it('lists the own tenant’s APIs only, pages with a cursor and filters by identifier', async () => {
-      const foreign = await createApi(globex.token, { identifier: identifier(), name: 'Globex API' });
+      const foreign = await createApi(globex.token, { identifier: identifier('globex'), name: 'Globex API' });
       for (let i = 0; i < 3; i++) await createApi(acme.token, { identifier: identifier(), name: `Acme ${i}` });
       const whole = (await gh.request('GET', '/api/v1/apis?limit=200', { token: acme.token })).body.apis as ApiBody[];
       assert.ok(whole.length >= 4);

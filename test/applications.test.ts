@@ -460,7 +460,7 @@ describe('applications API (/api/v1/applications)', () => {
     before(async () => {
       worker = await createApp(acme.token, { name: 'Invoice worker', type: 'm2m' });
       invoices = await gh.created('/api/v1/apis', acme.token, {
-        identifier: 'https://invoices.acme.test',
+        identifier: 'urn:gatehouse:acme:invoices',
         name: 'Invoices',
         permissions: [{ value: 'read:invoices' }, { value: 'write:invoices' }, { value: 'delete:invoices' }],
       });
@@ -518,7 +518,7 @@ describe('applications API (/api/v1/applications)', () => {
     });
 
     it('keeps grants inside one tenant: another tenant’s API is 404 for a tenant administrator, 400 tenant_mismatch for a system administrator', async () => {
-      const globexApi = await gh.created('/api/v1/apis', globex.token, { identifier: 'https://api.globex.test', name: 'Globex' });
+      const globexApi = await gh.created('/api/v1/apis', globex.token, { identifier: 'urn:gatehouse:globex:api', name: 'Globex' });
       await expectError(
         gh.request('POST', `/api/v1/applications/${worker.id}/grants`, {
           token: acme.token,
@@ -553,7 +553,7 @@ describe('applications API (/api/v1/applications)', () => {
 
     it('drops a permission from grants when the API stops defining it, and the grant when the API is deleted', async () => {
       const api = await gh.created('/api/v1/apis', acme.token, {
-        identifier: 'urn:acme:reports',
+        identifier: 'urn:gatehouse:acme:reports',
         name: 'Reports',
         permissions: [{ value: 'read:reports' }, { value: 'export:reports' }],
       });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
-const API = 'https://invoices.acme.test';
+const API = 'urn:gatehouse:acme:invoices';
 
 describe('incident actions', () => {
   let gh: TestGatehouse;

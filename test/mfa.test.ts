@@ -244,7 +244,11 @@ describe('MFA: factors, POST /api/v1/session with a second factor, administratio
     assert.equal((await patch({ policy: 'off' })).status, 200);
     assert.equal((await signIn('eve@acme.test')).status, 200, 'off: a password is enough');
     const eve = await gh.ctx.db.selectFrom('users').selectAll().where('email', '=', 'eve@acme.test').executeTakeFirstOrThrow();
-    assert.equal(await mfaNeed(gh.ctx, eve, acme.tenantId, 'optional'), 'challenge', 'an application may be stricter');
+    assert.equal(
+      await mfaNeed(gh.ctx, eve, { application: { tenantId: acme.tenantId, mfaPolicy: 'optional' } }),
+      'challenge',
+      'an application may be stricter',
+    );
     assert.deepEqual(mfaClaims(['pwd']), { amr: ['pwd'] });
 
     assert.equal((await patch({ policy: 'required', factors: ['otp', 'email'] })).status, 200);

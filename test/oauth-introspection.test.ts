@@ -31,7 +31,7 @@ describe('POST /oauth/introspect with JWT access tokens', () => {
     const acme = await gh.tenantWithAdmin('acme');
     const other = await gh.tenantWithAdmin('other');
     const api = await gh.created('/api/v1/apis', acme.token, {
-      identifier: 'https://invoices.acme.test',
+      identifier: 'urn:gatehouse:acme:invoices',
       name: 'Invoices',
       permissions: [{ value: 'read:invoices' }],
     });
@@ -52,7 +52,7 @@ describe('POST /oauth/introspect with JWT access tokens', () => {
   async function machineToken() {
     const response = await form('/oauth/token', {
       grant_type: 'client_credentials',
-      audience: 'https://invoices.acme.test',
+      audience: 'urn:gatehouse:acme:invoices',
       client_id: machine.client_id,
       client_secret: machine.client_secret,
     });
@@ -65,7 +65,7 @@ describe('POST /oauth/introspect with JWT access tokens', () => {
       grant_type: 'password',
       username: 'reader@acme.test',
       password: PASSWORD,
-      audience: 'https://invoices.acme.test',
+      audience: 'urn:gatehouse:acme:invoices',
       scope: 'openid offline_access',
       client_id: web.client_id,
       client_secret: web.client_secret,
@@ -80,7 +80,7 @@ describe('POST /oauth/introspect with JWT access tokens', () => {
     const body = response.json();
     assert.equal(body.active, true);
     assert.equal(body.client_id, machine.client_id);
-    assert.equal(body.aud, 'https://invoices.acme.test');
+    assert.equal(body.aud, 'urn:gatehouse:acme:invoices');
     assert.equal(body.scope, 'read:invoices');
     assert.equal(body.token_type, 'Bearer');
   });

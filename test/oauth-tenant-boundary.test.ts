@@ -33,7 +33,7 @@ describe('the tenant boundary of OAuth', () => {
       grant_types: ['authorization_code', 'refresh_token', 'password'],
     });
     await gh.created('/api/v1/apis', other.token, {
-      identifier: 'https://billing.other.example',
+      identifier: 'urn:gatehouse:other:billing',
       name: 'Billing',
       permissions: [{ value: 'delete:invoices' }],
     });
@@ -85,7 +85,7 @@ describe('the tenant boundary of OAuth', () => {
       grant_type: 'password',
       username: 'mallory@evil.test',
       password: PASSWORD,
-      audience: 'https://billing.other.example',
+      audience: 'urn:gatehouse:other:billing',
       scope: 'delete:invoices',
       client_id: evilApp.client_id,
       client_secret: evilApp.client_secret,
@@ -114,8 +114,8 @@ describe('the tenant boundary of OAuth', () => {
       client_id: machine.client_id,
       client_secret: machine.client_secret,
     });
-    body.append('resource', 'https://billing.other.example');
-    body.append('resource', 'https://billing.other.example/2');
+    body.append('resource', 'urn:gatehouse:other:billing');
+    body.append('resource', 'urn:gatehouse:other:billing/2');
     const response = await fetch(`${gh.issuer}/oauth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -128,7 +128,7 @@ describe('the tenant boundary of OAuth', () => {
   it('a suspended tenant’s applications stop issuing tokens at once (within the 2-second lookup cache)', async () => {
     const victim = await gh.tenantWithAdmin('suspended');
     const api = await gh.created('/api/v1/apis', victim.token, {
-      identifier: 'https://api.suspended.example',
+      identifier: 'urn:gatehouse:suspended:api',
       name: 'API',
       permissions: [],
     });
@@ -137,7 +137,7 @@ describe('the tenant boundary of OAuth', () => {
     const ask = () =>
       form('/oauth/token', {
         grant_type: 'client_credentials',
-        audience: 'https://api.suspended.example',
+        audience: 'urn:gatehouse:suspended:api',
         client_id: machine.client_id,
         client_secret: machine.client_secret,
       });

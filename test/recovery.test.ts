@@ -12,7 +12,7 @@ import { Browser, formOf, startListeningGatehouse } from './helpers/oidc.js';
 import { type SmtpPeer, startSmtpPeer } from './helpers/smtp.js';
 
 const NEW_PASSWORD = 'a-fresh-password-after-reset';
-const API = 'https://invoices.acme.test';
+const API = 'urn:gatehouse:acme:invoices';
 
 describe('account recovery', () => {
   let gh: Awaited<ReturnType<typeof startListeningGatehouse>>;

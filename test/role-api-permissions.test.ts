@@ -35,12 +35,12 @@ describe('API permissions of roles (/api/v1/roles/:id/api-permissions)', () => {
     globex = await gh.tenantWithAdmin('globex');
     systemRoles = await gh.systemRoleIds();
     acmeApi = await gh.created('/api/v1/apis', acme.token, {
-      identifier: 'https://invoices.acme.test',
+      identifier: 'urn:gatehouse:acme:invoices',
       name: 'Invoices',
       permissions: [{ value: 'read:invoices', description: 'Read' }, { value: 'write:invoices' }],
     });
     globexApi = await gh.created('/api/v1/apis', globex.token, {
-      identifier: 'https://api.globex.test',
+      identifier: 'urn:gatehouse:globex:api',
       name: 'Globex',
       permissions: [{ value: 'read:widgets' }],
     });
@@ -202,7 +202,7 @@ describe('API permissions of roles (/api/v1/roles/:id/api-permissions)', () => {
 
   it('drops a role’s permission when the API stops defining it or is deleted', async () => {
     const api = await gh.created<{ id: string }>('/api/v1/apis', acme.token, {
-      identifier: 'urn:acme:temporary',
+      identifier: 'urn:gatehouse:acme:temporary',
       name: 'Temporary',
       permissions: [{ value: 'a' }, { value: 'b' }],
     });

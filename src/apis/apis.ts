@@ -98,7 +98,9 @@ export async function createApi(ctx: AppContext, scope: Scope, actor: Actor, inp
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
     const tenantId = owningTenant(scope, input.tenant) ?? (await systemTenantId(trx));
-    if (!(await trx.selectFrom('tenants').select('id').where('id', '=', tenantId).executeTakeFirst())) throw notFound('Tenant');
+    const tenant = await trx.selectFrom('tenants').select(['id', 'slug']).where('id', '=', tenantId).executeTakeFirst();
+    if (!tenant) throw notFound('Tenant');
+    assertNamespace(scope, tenant.slug, input.identifier);
     if (await trx.selectFrom('apis').select('id').where('identifier', '=', input.identifier).executeTakeFirst()) throw identifierTaken();
     const api = await trx
       .insertInto('apis')
@@ -235,6 +237,29 @@ function checkIdentifier(ctx: AppContext, identifier: string) {
   if (identifier === ctx.config.issuer || bare(url.href) === bare(new URL(ctx.config.issuer).href)) {
     throw new AppError('reserved_identifier', 'The issuer is the audience of Gatehouse’s own API', { field: 'identifier' });
   }
+}
+
+/** The identifiers of one tenant: `urn:gatehouse:<tenant slug>:…` (decision 197). */
+export const identifierNamespace = (slug: string) => `urn:gatehouse:${slug}:`;
+
+/**
+ * API identifiers are unique in the whole deployment, and every API's tokens are signed
+ * with the same keys, so an identifier must never be another tenant's to take (decision
+ * 197): a tenant administrator chooses identifiers only under the own tenant's namespace,
+ * and `urn:gatehouse:<slug>:` names that tenant's APIs alone, whoever creates them. Any
+ * other identifier (an https URL of one's own) is a system administrator's to give.
+ */
+function assertNamespace(scope: Scope, slug: string, identifier: string) {
+  const namespace = identifierNamespace(slug);
+  const inOwn = identifier.startsWith(namespace) && identifier.length > namespace.length;
+  if (inOwn || (scope.kind === 'system' && !/^urn:gatehouse:/i.test(identifier))) return;
+  throw new AppError(
+    'identifier_outside_namespace',
+    scope.kind === 'system'
+      ? `urn:gatehouse: identifiers name the APIs of the tenant of that slug; for this tenant use ${namespace}<name>`
+      : `A tenant administrator names APIs ${namespace}<name>; other identifiers are given by a system administrator`,
+    { field: 'identifier', namespace },
+  );
 }
 
 const identifierTaken = () => new AppError('identifier_taken', 'An API with this identifier exists');

@@ -6,6 +6,7 @@ import type { Db } from '../db/database.js';
 import { LONG_LIST_LIMIT, type Page, type PageRequest, paginate } from '../db/pagination.js';
 import type { Application } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
+import { assertApiDelegable } from '../permissions/api-delegation.js';
 import type { Scope } from '../permissions/effective.js';
 import { getApplication, lockApplication } from './applications.js';
 
@@ -63,6 +64,12 @@ export async function createGrant(ctx: AppContext, scope: Scope, actor: Actor, a
       throw new AppError('tenant_mismatch', 'The application and the API belong to different tenants', { api_id: api.id });
     }
     const permissions = await assertApiPermissions(trx, api.id, input.permissions);
+    // A client grant grants API permissions: only those the caller holds (decision 194).
+    await assertApiDelegable(
+      trx,
+      scope,
+      permissions.map((value) => ({ api_id: api.id, value })),
+    );
     const exists = await trx
       .selectFrom('application_grants')
       .select('api_id')
@@ -99,6 +106,11 @@ export async function updateGrant(
     const application = await lockApplication(trx, scope, applicationId);
     await readGrant(trx, applicationId, apiId);
     const values = await assertApiPermissions(trx, apiId, permissions);
+    await assertApiDelegable(
+      trx,
+      scope,
+      values.map((value) => ({ api_id: apiId, value })),
+    );
     await trx.deleteFrom('application_grant_permissions').where('application_id', '=', applicationId).where('api_id', '=', apiId).execute();
     await insertPermissions(trx, applicationId, apiId, values);
     await recordAudit(trx, ctx, {

@@ -1,15 +1,13 @@
-import type { AppContext } from '../context.js';
-import { tenantPolicies } from '../policies/policies.js';
-import { hasConfirmedFactor } from './factors.js';
-
 /**
  * Multi-factor authentication (issue 4, parts 3–6): the one module the sign-in paths, the
  * hosted pages and the APIs use. Factors: TOTP, email and SMS codes, passkeys, recovery codes.
  */
+
 export { type FactorSummary, type FactorType, listFactors } from './factors.js';
 export { confirmFactor, regenerateRecoveryCodes, removeFactor, resetFactors } from './manage.js';
 export { consumeMfaToken, issueMfaToken, type MfaTokenState, readMfaToken } from './mfa-tokens.js';
 export { enrolOob, startChallenge } from './oob.js';
+export { applicableMfaPolicy, lacksRequiredMfa, type MfaPolicy, type MfaTarget, mfaNeed } from './policy.js';
 export { enrolTotp } from './totp.js';
 export { type SecondFactorProof, type SecondFactorResult, verifySecondFactor } from './verify.js';
 export {
@@ -19,30 +17,8 @@ export {
   verifyPasskeyRegistration,
 } from './webauthn.js';
 
-export type MfaPolicy = 'off' | 'optional' | 'required';
-const STRICTNESS: Record<MfaPolicy, number> = { off: 0, optional: 1, required: 2 };
-
 /** The `acr` of a sign-in with a second factor (Auth0's and OpenID PAPE's value). */
 export const ACR_MULTI_FACTOR = 'http://schemas.openid.net/pape/policies/2007/06/multi-factor';
-
-/**
- * What a sign-in of this user into this tenant (the application's tenant) needs after the
- * password: policy 'off' → 'none'; a confirmed factor → 'challenge'; none and policy
- * 'required' (tenant policy, or the application's policy when given and stricter) →
- * 'enrol'; else 'none'. Without a tenant, the user's home tenant's policy applies.
- */
-export async function mfaNeed(
-  ctx: AppContext,
-  user: { id: string; home_tenant_id: string | null },
-  tenantId: string | null,
-  applicationPolicy?: MfaPolicy | null,
-): Promise<'none' | 'challenge' | 'enrol'> {
-  const tenantPolicy = (await tenantPolicies(ctx, tenantId ?? user.home_tenant_id)).mfa.policy;
-  const policy = applicationPolicy && STRICTNESS[applicationPolicy] > STRICTNESS[tenantPolicy] ? applicationPolicy : tenantPolicy;
-  if (policy === 'off') return 'none';
-  if (await hasConfirmedFactor(ctx.db, user.id)) return 'challenge';
-  return policy === 'required' ? 'enrol' : 'none';
-}
 
 /**
  * The `amr` and `acr` claims of a sign-in (RFC 8176), for ID and access tokens alike:

@@ -1,21 +1,18 @@
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
-import { tenantPolicies } from '../policies/policies.js';
 import { guardAttempt } from '../protection/guard.js';
 import { factorOf, hasConfirmedFactor } from './factors.js';
 import { matchOob } from './oob.js';
+import { applicableMfaPolicy } from './policy.js';
 import { issueRecoveryCodes } from './recovery-codes.js';
 import { invalidCode, otpFactor, subjectOf } from './verify.js';
 
-/** Whether any organization the user belongs to (the home tenant included) requires MFA. */
+/** Whether any organization the user belongs to (the home tenant included) requires MFA (decision 190). */
 export async function mfaRequiredFor(ctx: AppContext, userId: string, homeTenantId: string | null): Promise<boolean> {
   const memberships = await ctx.db.selectFrom('memberships').select('tenant_id').where('user_id', '=', userId).execute();
-  const tenants = new Set([homeTenantId, ...memberships.map((m) => m.tenant_id)]);
-  for (const tenantId of tenants) {
-    if ((await tenantPolicies(ctx, tenantId)).mfa.policy === 'required') return true;
-  }
-  return false;
+  const organizations = memberships.map((m) => m.tenant_id);
+  return (await applicableMfaPolicy(ctx, { home_tenant_id: homeTenantId }, { organizations })) === 'required';
 }
 
 /**

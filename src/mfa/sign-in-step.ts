@@ -1,7 +1,7 @@
 import type { AppContext } from '../context.js';
 import { seal, unseal } from '../crypto/secrets.js';
-import type { MfaPolicy, User } from '../db/schema.js';
-import { ACR_MULTI_FACTOR, listFactors, mfaClaims, mfaNeed } from './index.js';
+import type { User } from '../db/schema.js';
+import { ACR_MULTI_FACTOR, listFactors, type MfaTarget, mfaClaims, mfaNeed } from './index.js';
 
 /**
  * The MFA step of a browser sign-in (the hosted sign-in and the account page): what a
@@ -21,18 +21,19 @@ export const asksForMfa = (acrValues: string | undefined): boolean => (acrValues
 
 /**
  * What a browser sign-in still needs: nothing when the session already did MFA; else
- * what the policies say (the application's, or its tenant's when stricter, decision
- * 111); and when the application asks for MFA with `acr_values`, a challenge (or an
- * enrolment for a user without a factor) even where the policy would not ask.
+ * what the policies that apply say (decision 190: the user's home tenant's, the target
+ * organization's, the application's tenant's and its own, the strictest); and when the
+ * application asks for MFA with `acr_values`, a challenge (or an enrolment for a user
+ * without a factor) even where the policy would not ask.
  */
 export async function signInNeed(
   ctx: AppContext,
   user: Pick<User, 'id' | 'home_tenant_id'>,
-  application: { tenantId: string | null; mfaPolicy: MfaPolicy | null },
+  target: MfaTarget,
   done: { amr: string[]; acrValues?: string | undefined },
 ): Promise<StepNeed> {
   if (done.amr.includes('mfa')) return 'none';
-  const need = await mfaNeed(ctx, user, application.tenantId, application.mfaPolicy);
+  const need = await mfaNeed(ctx, user, target);
   if (need !== 'none' || !asksForMfa(done.acrValues)) return need;
   return (await hasSecondFactor(ctx, user.id)) ? 'challenge' : 'enrol';
 }
@@ -142,5 +143,5 @@ export async function endStep(ctx: AppContext, uid: string): Promise<void> {
  * through a step that asks for the factor.
  */
 export async function mayOpenSession(ctx: AppContext, user: User): Promise<boolean> {
-  return (await mfaNeed(ctx, user, null)) === 'none' && !(await hasSecondFactor(ctx, user.id));
+  return (await mfaNeed(ctx, user)) === 'none' && !(await hasSecondFactor(ctx, user.id));
 }

@@ -8,6 +8,7 @@ import { findAccount } from './accounts.js';
 import { gatehouseClient, PASSWORD_GRANT } from './clients.js';
 import type { OidcContext } from './lookups.js';
 import { mfaRequired, registerMfaGrants } from './mfa-grants.js';
+import { mfaTargetOf } from './mfa-policy.js';
 import { resourceServer } from './resources.js';
 import { issueUserTokens } from './user-tokens.js';
 
@@ -141,9 +142,9 @@ async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaConte
   koa.oidc.entity('Account', account);
 
   // A user with a factor (or who must enrol one) answers Auth0's mfa_required, with the token for the MFA API.
-  // The application's own MFA policy counts too, when stricter than its tenant's (decision 111).
-  const own = gatehouseClient(client);
-  const need = await mfaNeed(ctx, user, own.tenantId, own.mfaPolicy);
+  // The policies that apply are the user's home tenant's and the application's (decision 190); the
+  // password grant acts in the application's own tenant only.
+  const need = await mfaNeed(ctx, user, await mfaTargetOf(ctx, client.clientId, {}));
   if (need !== 'none') {
     await mfaRequired(ctx, koa, { userId: user.id, clientId: client.clientId, tenantId: gatehouseClient(client).tenantId, need });
     return;

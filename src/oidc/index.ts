@@ -5,6 +5,7 @@ import { createAuditBuffer } from '../audit/buffer.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import { pruneFlows } from '../flows/flows.js';
+import type { MfaTarget } from '../mfa/index.js';
 import { pruneMfaTokens } from '../mfa/mfa-tokens.js';
 import { loginClaims } from '../mfa/sign-in-step.js';
 import type { Organization } from '../tokens/organizations.js';
@@ -12,6 +13,7 @@ import { pruneExpired } from './adapter.js';
 import { gatehouseClient } from './clients.js';
 import { type IntrospectionAnswer, introspectJwt } from './introspection.js';
 import { createLookups, type OidcContext } from './lookups.js';
+import { mfaTargetOf } from './mfa-policy.js';
 import { organizationsFor, setGrantOrganization } from './organizations.js';
 import { buildProvider, TTL } from './provider.js';
 
@@ -57,9 +59,9 @@ export interface Interaction {
     platform: boolean;
     firstParty: boolean;
     organizationRequired: boolean;
-    /** The application's own MFA policy; null: its tenant's. */
-    mfaPolicy: 'off' | 'optional' | 'required' | null;
   };
+  /** What decides the MFA policies of this sign-in (decision 190): the application, the organization asked for or chosen. */
+  mfaTarget: MfaTarget;
   /** The `acr_values` the application asked for (space-separated), e.g. multi-factor for a step-up. */
   acrValues?: string;
   /** The `organization` parameter (id or slug), when the application named one. */
@@ -133,8 +135,8 @@ export function createOidc(app: AppContext): Oidc {
           platform: await ctx.lookups.isPlatform(own.tenantId),
           firstParty: own.firstParty,
           organizationRequired: own.organizationRequired,
-          mfaPolicy: own.mfaPolicy,
         },
+        mfaTarget: await mfaTargetOf(ctx, client.clientId, { organization: it.params.organization, grantId: it.grantId }),
         ...(typeof it.params.acr_values === 'string' && { acrValues: it.params.acr_values }),
         ...(typeof it.params.organization === 'string' && { organization: it.params.organization }),
         ...(typeof it.params.login_hint === 'string' && { loginHint: it.params.login_hint }),

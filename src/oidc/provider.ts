@@ -15,6 +15,7 @@ import { DEVICE_CODE_GRANT, EXTRA_CLIENT_METADATA, gatehouseClient } from './cli
 import { auditEngineGrants, registerGrants } from './grants.js';
 import { askBeforeLogout, endsWithoutClick } from './logout.js';
 import type { OidcContext } from './lookups.js';
+import { assertSignInStrength, mfaTargetOf } from './mfa-policy.js';
 import { engineHeaders, renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
 import { resourceServer } from './resources.js';
 import { authenticationClaims } from './user-tokens.js';
@@ -60,7 +61,11 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   const { config } = ctx;
   const configuration: Configuration = {
     adapter: pgAdapter(ctx.db, ctx.lookups, () => ctx.clock.now(), ctx.masterKey),
-    findAccount: (_koa, sub, token) => findAccount(ctx, sub, (token as { grantId?: string } | undefined)?.grantId),
+    findAccount: async (_koa, sub, token) => {
+      const account = await findAccount(ctx, sub, (token as { grantId?: string } | undefined)?.grantId);
+      if (account) await assertSignInStrength(ctx, sub, token as Parameters<typeof assertSignInStrength>[2]);
+      return account;
+    },
     jwks: { keys: keys as never },
     cookies: {
       keys: [createHmac('sha256', ctx.masterKey).update('gatehouse:oidc-cookies').digest('base64url')],
@@ -223,9 +228,11 @@ const originOf = (uri: string): string | undefined => {
 /**
  * The standard prompts plus three of ours: sign in again when the Gatehouse session behind
  * the engine's session has ended (one sign-in serves the hosted pages and /api/v1/session,
- * so signing out of either ends both); prove a second factor when this application's MFA
- * policy, or its `acr_values` (a step-up), asks for one that the session has not done
- * (the hosted page then challenges without asking for the password again); and choose an
+ * so signing out of either ends both); prove a second factor when the MFA policies that
+ * apply (decision 190: the user's home tenant, the organization asked for or chosen, the
+ * application), or its `acr_values` (a step-up), ask for one that the session has not done
+ * (the hosted page then challenges without asking for the password again; an organization
+ * chosen on the picker brings the user back here before any code is issued); and choose an
  * organization when the application requires one or the `organization` parameter names
  * another than the grant holds.
  */
@@ -244,9 +251,17 @@ function interactionPolicyFor(ctx: OidcContext) {
       const active = token ? await sessionFromToken(ctx, token, false) : undefined;
       const client = koa.oidc.client;
       if (!active || !client || active.user.id !== koa.oidc.session?.accountId) return Check.NO_NEED_TO_PROMPT;
-      const own = gatehouseClient(client);
       const acrValues = koa.oidc.params?.acr_values as string | undefined;
-      const need = await signInNeed(ctx, active.user, own, { amr: active.session.amr, acrValues });
+      // The organization asked for and the one the grant holds (chosen on the picker just now) count too (decision 190).
+      const target = await mfaTargetOf(ctx, client.clientId, {
+        organization: koa.oidc.params?.organization,
+        grantId: koa.oidc.session?.grantIdFor(client.clientId),
+      });
+      // Codes carry the engine session's `amr`, which a factor proved on the account page has
+      // not raised: the factor counts once both sessions hold it (the hosted page then raises it).
+      const engineAmr = koa.oidc.session?.amr ?? [];
+      const amr = engineAmr.includes('mfa') ? active.session.amr : engineAmr;
+      const need = await signInNeed(ctx, active.user, target, { amr, acrValues });
       return need === 'none' ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
     }),
   );

@@ -98,7 +98,7 @@ export async function apiSignIn(ctx: AppContext, proved: Proved, actor: Actor): 
   const application = flow.application_id
     ? await ctx.db.selectFrom('applications').select(['mfa_policy']).where('id', '=', flow.application_id).executeTakeFirst()
     : undefined;
-  const need = await mfaNeed(ctx, user, flow.tenant_id, application?.mfa_policy ?? null);
+  const need = await mfaNeed(ctx, user, { application: { tenantId: flow.tenant_id, mfaPolicy: application?.mfa_policy } });
   if (need !== 'none') {
     const mfaToken = await issueMfaToken(ctx, { userId: user.id, clientId: null, tenantId: flow.tenant_id, request: { amr }, need });
     return { kind: 'mfa', mfaToken, need };

@@ -1,3 +1,5 @@
+import { looksAlike } from './confusables.js';
+
 /**
  * System permissions govern Gatehouse itself (DESIGN §3), in two sets as in OIH:
  * restricted ones only system administrators hold or grant; common ones tenant roles
@@ -96,4 +98,5 @@ export const SYSTEM_ROLES = {
   USER: { description: 'Member of a tenant', permissions: ['tenant.profile.read'] },
 } as const satisfies Record<string, { description: string; permissions: SystemPermission[] }>;
 
-export const isSystemRoleName = (name: string): boolean => name.trim().toUpperCase() in SYSTEM_ROLES;
+/** A name a reader could take for a system role's: the same in any letter case, or a look-alike (decision 195). */
+export const isSystemRoleName = (name: string): boolean => Object.keys(SYSTEM_ROLES).some((system) => looksAlike(name, system));

@@ -114,8 +114,13 @@ export async function tenantsGrants(db: Db, tenantIds: readonly string[]): Promi
   return result;
 }
 
-/** Where a caller may act (across all tenants, or inside one), with the permissions it holds there. */
-export type Scope = { kind: 'system'; held: ReadonlySet<string> } | { kind: 'tenant'; tenantId: string; held: ReadonlySet<string> };
+/**
+ * Where a caller may act (across all tenants, or inside one), with the permissions it holds
+ * there and, when known, who it is (whose API permissions count when granting them, decision 194).
+ */
+export type Scope =
+  | { kind: 'system'; held: ReadonlySet<string>; userId?: string }
+  | { kind: 'tenant'; tenantId: string; held: ReadonlySet<string>; userId?: string };
 
 /** What a route needs: the common permission for its own tenant, the restricted one across tenants. */
 export interface Access {
@@ -127,13 +132,26 @@ export interface Access {
  * The one place permissions are checked. Restricted permissions count only in the
  * system tenant; `all` implies everything, `tenant.all` every common permission.
  */
-export function resolveScope(held: ReadonlySet<string>, tenantId: string, isSystemTenant: boolean, access: Access): Scope | undefined {
-  if (access.system && isSystemTenant && (held.has('all') || held.has(access.system))) return { kind: 'system', held };
+export function resolveScope(
+  held: ReadonlySet<string>,
+  tenantId: string,
+  isSystemTenant: boolean,
+  access: Access,
+  userId?: string,
+): Scope | undefined {
+  const who = userId === undefined ? {} : { userId };
+  if (access.system && isSystemTenant && (held.has('all') || held.has(access.system))) return { kind: 'system', held, ...who };
   if (access.tenant && access.tenant in COMMON_PERMISSIONS) {
-    if (held.has('all') || held.has('tenant.all') || held.has(access.tenant)) return { kind: 'tenant', tenantId, held };
+    if (held.has('all') || held.has('tenant.all') || held.has(access.tenant)) return { kind: 'tenant', tenantId, held, ...who };
   }
   return undefined;
 }
+
+/** Whether the scope holds what `access` names (the route's check, for a second permission a change also needs). */
+export const holds = (scope: Scope, access: Access): boolean =>
+  scope.kind === 'system'
+    ? scope.held.has('all') || (access.system !== undefined && scope.held.has(access.system))
+    : scope.held.has('all') || scope.held.has('tenant.all') || (access.tenant !== undefined && scope.held.has(access.tenant));
 
 export const inScope = (scope: Scope, tenantId: string | null): boolean => scope.kind === 'system' || scope.tenantId === tenantId;
 

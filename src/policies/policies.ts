@@ -4,7 +4,7 @@ import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
 import type { Scope } from '../permissions/effective.js';
-import { ShortCache } from '../short-cache.js';
+import { resolveAssignableRoles, roleNamed } from '../roles/roles.js';
 import { getTenant } from '../tenants/tenants.js';
 
 /**
@@ -171,26 +171,15 @@ export function resolvePolicies(stored: Record<string, unknown> | null | undefin
 
 export const defaultPolicies = (): Policies => structuredClone(DEFAULTS);
 
-/** Policies are read on every sign-in: each node keeps them for two seconds. */
-const POLICY_TTL_MS = 2_000;
-const cache = new WeakMap<AppContext, ShortCache<Policies>>();
-
-function cacheOf(ctx: AppContext): ShortCache<Policies> {
-  let policies = cache.get(ctx);
-  if (!policies) {
-    policies = new ShortCache(POLICY_TTL_MS);
-    cache.set(ctx, policies);
-  }
-  return policies;
-}
-
-/** The policies of a tenant (the defaults for an unknown or absent tenant). */
-export function tenantPolicies(ctx: AppContext, tenantId: string | null | undefined): Promise<Policies> {
-  if (!tenantId) return Promise.resolve(defaultPolicies());
-  return cacheOf(ctx).get(tenantId, async () => {
-    const row = await ctx.db.selectFrom('tenants').select('policies').where('id', '=', tenantId).executeTakeFirst();
-    return resolvePolicies(row?.policies);
-  });
+/**
+ * The policies of a tenant (the defaults for an unknown or absent tenant), read afresh on
+ * every call (decision 191): one primary-key read, and a change holds for the very next
+ * request on every node, with no cache window.
+ */
+export async function tenantPolicies(ctx: AppContext, tenantId: string | null | undefined): Promise<Policies> {
+  if (!tenantId) return defaultPolicies();
+  const row = await ctx.db.selectFrom('tenants').select('policies').where('id', '=', tenantId).executeTakeFirst();
+  return resolvePolicies(row?.policies);
 }
 
 export async function readPolicies(ctx: AppContext, scope: Scope, tenantId: string): Promise<Policies> {
@@ -220,6 +209,9 @@ export function parseNetwork(network: string): { address: string; prefix: number
   return { address, prefix, family };
 }
 
+/** The sections that decide how a tenant's users sign in; in the system tenant, a system administrator's matter. */
+const SYSTEM_SIGN_IN_SECTIONS: readonly SectionName[] = ['mfa', 'lockout', 'password', 'passwordless'];
+
 /** Changes some values of some sections; the others keep what they were. */
 export async function updatePolicies(
   ctx: AppContext,
@@ -234,11 +226,24 @@ export async function updatePolicies(
   if (scope.kind === 'tenant' && patch.audit !== undefined) {
     throw new AppError('forbidden', 'Only a system administrator changes audit retention', { field: 'audit' });
   }
+  // The system tenant's sign-in policies protect the system administrators (decision 192):
+  // only `iam.tenant.update` (system scope) changes them, never its tenant administrators.
+  const guarded = SYSTEM_SIGN_IN_SECTIONS.filter((name) => patch[name] !== undefined);
+  if (tenant.is_system && scope.kind === 'tenant' && guarded.length > 0) {
+    throw new AppError('forbidden', 'The system tenant’s sign-in policies are changed by system administrators only', {
+      sections: guarded,
+      required: 'iam.tenant.update',
+    });
+  }
   const stored = structuredClone(tenant.policies ?? {}) as Record<string, Record<string, unknown>>;
   for (const [name, values] of Object.entries(patch)) stored[name] = { ...stored[name], ...values };
   const resolved = resolvePolicies(stored);
   assertConsistent(resolved);
   await ctx.db.transaction().execute(async (trx) => {
+    // Sign-up hands its default role to whoever registers: setting it (or turning sign-up on)
+    // is assigning that role, under the rule of every assignment (decisions 20 and 193).
+    const role = patch.signup && (await roleNamed(trx, tenantId, resolved.signup.default_role));
+    if (role) await resolveAssignableRoles(trx, scope, tenantId, [role.id]);
     await trx
       .updateTable('tenants')
       .set({ policies: JSON.stringify(stored), updated_at: ctx.clock.now() })
@@ -252,7 +257,6 @@ export async function updatePolicies(
       details: { policies: Object.fromEntries(Object.entries(patch).map(([name, values]) => [name, Object.keys(values ?? {})])) },
     });
   });
-  cacheOf(ctx).delete(tenantId);
   return resolved;
 }
 

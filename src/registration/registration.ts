@@ -10,6 +10,7 @@ import type { Locale } from '../i18n/index.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../password-policy/policy.js';
 import { isRestricted } from '../permissions/catalog.js';
 import { type Policies, tenantPolicies } from '../policies/policies.js';
+import { roleNamed } from '../roles/roles.js';
 import { recentFlowCount, sendVerification } from './verification.js';
 
 /**
@@ -229,13 +230,7 @@ async function noticeTaken(
 
 /** The role a new member gets: the tenant's own role of that name, else the global one; never one with restricted permissions. */
 async function defaultRole(ctx: AppContext, target: SignupTarget) {
-  const roles = await ctx.db
-    .selectFrom('roles')
-    .selectAll()
-    .where('name', '=', target.signup.default_role)
-    .where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', target.tenantId)]))
-    .execute();
-  const role = roles.find((r) => r.tenant_id === target.tenantId) ?? roles[0];
+  const role = await roleNamed(ctx.db, target.tenantId, target.signup.default_role);
   if (!role || role.permissions.some(isRestricted)) {
     ctx.log.warn({ tenant: target.tenantId, role: target.signup.default_role }, 'Sign-up default role is unknown or restricted');
     throw new AppError('signup_disabled', 'Sign-up is not set up correctly for this organization');

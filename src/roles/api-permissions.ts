@@ -3,14 +3,11 @@ import type { AppContext } from '../context.js';
 import type { Db } from '../db/database.js';
 import type { Role } from '../db/schema.js';
 import { AppError } from '../errors.js';
+import { type ApiPermissionRef, assertApiDelegable } from '../permissions/api-delegation.js';
 import { inScope, type Scope } from '../permissions/effective.js';
 import { assertChangeable, getRole } from './roles.js';
 
-/** One permission of an API, as a role carries it (Auth0's role permissions). */
-export interface ApiPermissionRef {
-  api_id: string;
-  value: string;
-}
+export type { ApiPermissionRef };
 
 export interface RoleApiPermission extends ApiPermissionRef {
   api_identifier: string;
@@ -38,6 +35,8 @@ export async function addRoleApiPermissions(
   const refs = distinct(permissions);
   return ctx.db.transaction().execute(async (trx) => {
     await assertUsable(trx, scope, role, refs);
+    // Grant only what you hold (decision 194): a role's API permissions are the caller's to give.
+    await assertApiDelegable(trx, scope, refs);
     await trx
       .insertInto('role_api_permissions')
       .values(refs.map((p) => ({ role_id: roleId, ...p })))

@@ -5,6 +5,7 @@ import { type Db, isUniqueViolation } from '../db/database.js';
 import { LONG_LIST_LIMIT, type Page, type PageRequest, paginate } from '../db/pagination.js';
 import type { Role } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
+import { assertApiDelegable, roleApiPermissions } from '../permissions/api-delegation.js';
 import { isRestricted, isSystemRoleName } from '../permissions/catalog.js';
 import { assertDelegable, assertOutranks, inScope, listedTenant, owningTenant, type Scope, visibleIn } from '../permissions/effective.js';
 import { assertGrantable } from '../permissions/permissions.js';
@@ -132,8 +133,8 @@ export async function deleteRole(ctx: AppContext, scope: Scope, actor: Actor, id
 /**
  * Resolves role ids for a membership in `tenantId`: each must be global or the tenant's
  * own, outside system scope none may carry a restricted permission, and the caller must
- * hold every permission they carry (least privilege). The roles stay locked against
- * deletion until the transaction ends.
+ * hold every permission they carry, API permissions included (least privilege). The roles
+ * stay locked against deletion until the transaction ends.
  */
 export async function resolveAssignableRoles(db: Db, scope: Scope, tenantId: string, roleIds: readonly string[]) {
   const unique = [...new Set(roleIds)];
@@ -156,7 +157,27 @@ export async function resolveAssignableRoles(db: Db, scope: Scope, tenantId: str
     scope,
     usable.flatMap((r) => r.permissions),
   );
+  // …and every API permission they carry (decision 194).
+  await assertApiDelegable(
+    db,
+    scope,
+    await roleApiPermissions(
+      db,
+      usable.map((r) => r.id),
+    ),
+  );
   return usable;
+}
+
+/** The role a name means in a tenant: the tenant's own role of that name, else the global one (sign-up's default role). */
+export async function roleNamed(db: Db, tenantId: string, name: string): Promise<Role | undefined> {
+  const roles = await db
+    .selectFrom('roles')
+    .selectAll()
+    .where('name', '=', name)
+    .where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', tenantId)]))
+    .execute();
+  return roles.find((r) => r.tenant_id === tenantId) ?? roles[0];
 }
 
 /** The role of the given system name (USER, TENANT_ADMIN, ADMIN). */

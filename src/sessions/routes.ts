@@ -54,7 +54,7 @@ export const sessionRoutes =
         const actor = actorOf(request);
         const user = await authenticate(ctx, { username, password }, actor);
         // A user with a factor (or who must enrol one) gets an mfa_token instead of a session: POST /session/mfa.
-        const need = await mfaNeed(ctx, user, null);
+        const need = await mfaNeed(ctx, user);
         if (need !== 'none') {
           const mfaToken = await issueMfaToken(ctx, {
             userId: user.id,

@@ -6,7 +6,7 @@ import type { Tenant, User } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { isUuid } from '../ids.js';
 import { SIGNING_ALGS } from '../keys/signing-keys.js';
-import { mfaNeed } from '../mfa/index.js';
+import { lacksRequiredMfa } from '../mfa/index.js';
 import { effectivePermissions } from '../permissions/effective.js';
 
 /** DESIGN §4: access tokens live 10 minutes. */
@@ -57,9 +57,10 @@ export async function issueTenantToken(
   const grants = tenant && (await effectivePermissions(ctx.db, user.id, tenant.id));
   if (!tenant || !grants) throw new AppError('not_a_member', 'You are not a member of this organization');
   if (tenant.status !== 'active') throw new AppError('tenant_suspended', 'This organization is suspended');
-  // The organization's MFA policy holds here too: a session that proved only the password
-  // (signed in where MFA was off) gets no token for a tenant that requires a second factor.
-  if (!session.amr.includes('mfa') && (await mfaNeed(ctx, user, tenant.id)) !== 'none') {
+  // The MFA policies hold here too (decision 190: the organization's and the user's home
+  // tenant's, read afresh): a session that proved only the password (signed in where MFA was
+  // off) gets no token for an organization that asks for a second factor.
+  if (await lacksRequiredMfa(ctx, user, { organizations: [tenant.id] }, session.amr)) {
     throw new AppError('mfa_step_required', 'This organization requires multi-factor authentication: sign in with your second factor');
   }
   const key = await ctx.keys.current();

@@ -35,7 +35,7 @@ export async function continueSignIn(
   const { user, session } = signedIn;
   // How the user proved who they are so far: the live session's, or this sign-in's first step (default: the password).
   const first = signedIn.amr ?? ['pwd'];
-  const need = await signInNeed(ctx, user, it.client, { amr: session?.amr ?? first, acrValues: it.acrValues });
+  const need = await signInNeed(ctx, user, it.mfaTarget, { amr: session?.amr ?? first, acrValues: it.acrValues });
   if (need === 'none') {
     const opened = session ?? (await openFirstStepSession(ctx, request, reply, user, first));
     return kit.go(reply, await oidc.finishLogin(request.raw, reply.raw, user.id, opened.amr));

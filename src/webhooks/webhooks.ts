@@ -4,8 +4,8 @@ import { randomToken, seal, unseal } from '../crypto/secrets.js';
 import type { Db } from '../db/database.js';
 import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../db/pagination.js';
 import type { Webhook } from '../db/schema.js';
-import { notFound } from '../errors.js';
-import { inScope, listedTenant, owningTenant, type Scope } from '../permissions/effective.js';
+import { AppError, notFound } from '../errors.js';
+import { holds, inScope, listedTenant, owningTenant, type Scope } from '../permissions/effective.js';
 import { checkWebhookUrl, destinationPolicy } from './destinations.js';
 import { checkEventPatterns } from './filters.js';
 
@@ -71,7 +71,24 @@ export async function getWebhook(ctx: AppContext, scope: Scope, id: string): Pro
   return webhook;
 }
 
+/** Reading the audit trail: what a webhook receives, every event of its tenant (or of all, system-wide). */
+const AUDIT_READ = { system: 'iam.audit.read', tenant: 'tenant.audit.read' } as const;
+
+/**
+ * A webhook is a copy of the audit trail sent elsewhere: whoever chooses where it goes and
+ * what it carries (creates one, or changes its URL, its events or whether it is active)
+ * must also be allowed to read the trail (decision 196).
+ */
+function assertMayReceiveEvents(scope: Scope): void {
+  if (!holds(scope, AUDIT_READ)) {
+    throw new AppError('forbidden', 'A webhook receives the audit trail: reading it is needed too', {
+      required: scope.kind === 'system' ? AUDIT_READ.system : AUDIT_READ.tenant,
+    });
+  }
+}
+
 export async function createWebhook(ctx: AppContext, scope: Scope, actor: Actor, input: WebhookInput): Promise<WithSecret> {
+  assertMayReceiveEvents(scope);
   const tenantId = owningTenant(scope, input.tenant);
   const events = checkEventPatterns(input.events);
   const url = await checkUrl(ctx, input.url);
@@ -107,6 +124,7 @@ export async function createWebhook(ctx: AppContext, scope: Scope, actor: Actor,
 }
 
 export async function updateWebhook(ctx: AppContext, scope: Scope, actor: Actor, id: string, patch: WebhookPatch): Promise<Webhook> {
+  if (patch.url !== undefined || patch.events !== undefined || patch.active !== undefined) assertMayReceiveEvents(scope);
   const events = patch.events && checkEventPatterns(patch.events);
   const url = patch.url === undefined ? undefined : await checkUrl(ctx, patch.url);
   return ctx.db.transaction().execute(async (trx) => {
