@@ -62,18 +62,18 @@ describe('V4: an HS256 token signed by another tenant (or without a grant) is no
     a = await gh.tenantWithAdmin('tenant-a');
     b = await gh.tenantWithAdmin('tenant-b');
     aApi = await gh.created('/api/v1/apis', a.token, {
-      identifier: 'https://orders.a.test',
+      identifier: 'urn:gatehouse:tenant-a:orders',
       name: 'Orders',
       permissions: [{ value: 'read:orders' }, { value: 'write:orders' }],
     });
     aHsApi = await gh.created('/api/v1/apis', a.token, {
-      identifier: 'https://ledger.a.test',
+      identifier: 'urn:gatehouse:tenant-a:ledger',
       name: 'Ledger',
       signing_alg: 'HS256',
       permissions: [{ value: 'read:ledger' }],
     });
     bHsApi = await gh.created('/api/v1/apis', b.token, {
-      identifier: 'https://evil.b.test',
+      identifier: 'urn:gatehouse:tenant-b:evil',
       name: 'Evil',
       signing_alg: 'HS256',
       permissions: [{ value: 'read:orders' }, { value: 'write:orders' }],
@@ -91,7 +91,7 @@ describe('V4: an HS256 token signed by another tenant (or without a grant) is no
   after(() => gh.stop());
 
   it("B's HS256 secret signs a machine token naming A's client: A's introspection says inactive", async () => {
-    const forged = await forge(bHsApi.signing_secret, 'https://evil.b.test', {
+    const forged = await forge(bHsApi.signing_secret, 'urn:gatehouse:tenant-b:evil', {
       sub: aMachine.client_id,
       client_id: aMachine.client_id,
     });
@@ -105,7 +105,7 @@ describe('V4: an HS256 token signed by another tenant (or without a grant) is no
       grant_type: 'password',
       username: 'reader@a.test',
       password: PASSWORD,
-      audience: 'https://orders.a.test',
+      audience: 'urn:gatehouse:tenant-a:orders',
       scope: 'openid',
       client_id: aWeb.client_id,
       client_secret: aWeb.client_secret,
@@ -114,7 +114,7 @@ describe('V4: an HS256 token signed by another tenant (or without a grant) is no
     const real = issued.json().access_token as string;
     assert.equal((await introspect(real, aWeb)).active, true, 'the real token is active');
     const { gid } = decodeJwt(real) as { gid: string };
-    const forged = await forge(bHsApi.signing_secret, 'https://evil.b.test', {
+    const forged = await forge(bHsApi.signing_secret, 'urn:gatehouse:tenant-b:evil', {
       sub: aUserId,
       client_id: aWeb.client_id,
       gid,
@@ -129,7 +129,7 @@ describe('V4: an HS256 token signed by another tenant (or without a grant) is no
     await gh.created(`/api/v1/applications/${aMachine.id}/grants`, a.token, { api_id: aHsApi.id, permissions: ['read:ledger'] });
     const issued = await form('/oauth/token', {
       grant_type: 'client_credentials',
-      audience: 'https://ledger.a.test',
+      audience: 'urn:gatehouse:tenant-a:ledger',
       client_id: aMachine.client_id,
       client_secret: aMachine.client_secret,
     });
@@ -138,7 +138,7 @@ describe('V4: an HS256 token signed by another tenant (or without a grant) is no
     assert.equal((await introspect(token, aMachine)).active, true);
     // A client that never had a grant for the API: a token signed with its secret is not active.
     const other = await gh.created<App>('/api/v1/applications', a.token, { name: 'Batch', type: 'm2m' });
-    const ungranted = await forge(aHsApi.signing_secret, 'https://ledger.a.test', { sub: other.client_id, client_id: other.client_id });
+    const ungranted = await forge(aHsApi.signing_secret, 'urn:gatehouse:tenant-a:ledger', { sub: other.client_id, client_id: other.client_id });
     assert.deepEqual(await introspect(ungranted, other), { active: false });
     // The grant revoked: the token it got is not active any more.
     const revoked = await gh.request('DELETE', `/api/v1/applications/${aMachine.id}/grants/${aHsApi.id}`, { token: a.token });
@@ -147,19 +147,19 @@ describe('V4: an HS256 token signed by another tenant (or without a grant) is no
   });
 
   it('the SDK binds an HS256 token to the one API whose secret it holds', async () => {
-    const verifier = createVerifier({ issuer: ISSUER, audience: 'https://ledger.a.test', secret: aHsApi.signing_secret });
+    const verifier = createVerifier({ issuer: ISSUER, audience: 'urn:gatehouse:tenant-a:ledger', secret: aHsApi.signing_secret });
     // B names A's API as the audience, but can only sign with B's own secret.
-    const forged = await forge(bHsApi.signing_secret, 'https://ledger.a.test', { sub: aMachine.client_id, client_id: aMachine.client_id });
+    const forged = await forge(bHsApi.signing_secret, 'urn:gatehouse:tenant-a:ledger', { sub: aMachine.client_id, client_id: aMachine.client_id });
     await assert.rejects(
       verifier.verify(forged),
       (error: unknown) => error instanceof InvalidTokenError && error.reason === 'bad_signature',
     );
     // A token of B's API (signed right, with B's secret) is not one for A's API either.
-    const bOwn = await forge(bHsApi.signing_secret, 'https://evil.b.test', { sub: aMachine.client_id, client_id: aMachine.client_id });
+    const bOwn = await forge(bHsApi.signing_secret, 'urn:gatehouse:tenant-b:evil', { sub: aMachine.client_id, client_id: aMachine.client_id });
     await assert.rejects(verifier.verify(bOwn), InvalidTokenError);
     // A secret is one API's: a verifier with a secret takes exactly one audience.
     assert.throws(
-      () => createVerifier({ issuer: ISSUER, audience: ['https://ledger.a.test', 'https://evil.b.test'], secret: aHsApi.signing_secret }),
+      () => createVerifier({ issuer: ISSUER, audience: ['urn:gatehouse:tenant-a:ledger', 'urn:gatehouse:tenant-b:evil'], secret: aHsApi.signing_secret }),
       /one audience/,
     );
   });
