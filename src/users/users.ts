@@ -129,7 +129,11 @@ export async function withManaged(ctx: AppContext, scope: Scope, actor: Actor, u
 
 export async function updateUser(ctx: AppContext, scope: Scope, actor: Actor, id: string, patch: UserPatch): Promise<User> {
   assertMaySetVerified(scope, patch);
-  await assertManageable(ctx, scope, actor, id);
+  const user = await assertManageable(ctx, scope, actor, id);
+  // Nobody changes their own status (decision 187; as nobody deletes themselves).
+  if (actor.id === id && patch.status !== undefined && patch.status !== user.status) {
+    throw new AppError('forbidden', 'You cannot change your own status here');
+  }
   return applyUserPatch(ctx, actor, id, patch);
 }
 
