@@ -129,8 +129,14 @@ describe('the hosted account area (/account)', () => {
     const wrong = await submit(browser, '/account/email', form.action, { ...form.fields, email: 'new1@elsewhere.test', password: 'nope' });
     assert.equal(wrong.response.status, 401);
     assert.match(wrong.text, /Your current password is not right/);
+    // Decision 189: an address another account uses is answered as a free one; its owner gets a notice, no link.
     const taken = await submit(browser, '/account/email', form.action, { ...form.fields, email: acme.adminEmail, password: PASSWORD });
-    assert.equal(taken.response.status, 409);
+    assert.equal(taken.url, `${gh.issuer}/account/email?notice=email_sent`);
+    await deliverEmails(gh.ctx);
+    assert.match((await peer.next(email)).text, new RegExp(acme.adminEmail.replace(/[.]/g, '\\.')));
+    const owner = await peer.next(acme.adminEmail);
+    assert.match(owner.subject, /another .* account/);
+    assert.doesNotMatch(owner.text, /token=/);
     const sent = await submit(browser, '/account/email', form.action, { ...form.fields, email: 'new1@elsewhere.test', password: PASSWORD });
     assert.equal(sent.url, `${gh.issuer}/account/email?notice=email_sent`);
     assert.match(sent.text, /We sent a link and a code to new1@elsewhere\.test/);

@@ -523,11 +523,15 @@ describe('Users API: /api/v1/users', () => {
         token: a.token,
         body: { email: 'managed2@users-a.test', password: NEW_PASSWORD, name: 'Managed' },
       });
-      assert.equal(response.status, 200);
-      assert.equal(await signInStatus('managed2@users-a.test', NEW_PASSWORD), 200);
+      // Decision 188: in tenant scope the new address confirms first (202); the other fields apply at once.
+      assert.equal(response.status, 202);
+      assert.equal(response.body.email, 'managed@users-a.test');
+      assert.equal(response.body.name, 'Managed');
+      assert.equal(await signInStatus('managed@users-a.test', NEW_PASSWORD), 200);
+      assert.equal(await signInStatus('managed2@users-a.test', NEW_PASSWORD), 401);
       const disabled = await gh.request('PATCH', `/api/v1/users/${id}`, { token: a.token, body: { status: 'disabled' } });
       assert.equal(disabled.status, 200);
-      assert.equal(await signInStatus('managed2@users-a.test', NEW_PASSWORD), 403);
+      assert.equal(await signInStatus('managed@users-a.test', NEW_PASSWORD), 403);
       const events = await auditEvents('iam.user.modified', id);
       assert.equal(events.length, 2);
       assert.ok(events.every((e) => e.actor_id === a.adminId && e.tenant_id === a.tenantId));

@@ -1,6 +1,6 @@
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
-import { isUniqueViolation } from '../db/database.js';
+import { type Db, isUniqueViolation } from '../db/database.js';
 import type { User } from '../db/schema.js';
 import { sendEmail } from '../email/templates.js';
 import { AppError } from '../errors.js';
@@ -18,14 +18,13 @@ import { verifyCurrentPassword } from '../users/password.js';
 export const EMAIL_CHANGE = 'email_change';
 const localeOf = (user: Pick<User, 'locale'>) => pickLocale({ userLocale: user.locale });
 
-async function assertFree(ctx: AppContext, email: string, userId: string) {
-  const other = await ctx.db
+function otherAccount(db: Db, email: string, userId: string) {
+  return db
     .selectFrom('users')
-    .select('id')
+    .select(['id', 'email', 'locale', 'given_name', 'name'])
     .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
     .where('id', '!=', userId)
     .executeTakeFirst();
-  if (other) throw new AppError('email_taken', 'Another account uses this email address', { field: 'email' });
 }
 
 export async function startEmailChange(
@@ -42,25 +41,45 @@ export async function startEmailChange(
     throw new AppError('email_unchanged', 'This is already your email address', { field: 'email' });
   }
   await verifyCurrentPassword(ctx, actor, user, input.password, 'password');
-  await assertFree(ctx, email, user.id);
+  return ctx.db.transaction().execute((trx) => requestEmailChange(trx, ctx, actor, user, email));
+}
+
+/**
+ * Starts the change of a user's address to `email` (by the user, or by a tenant administrator:
+ * decision 188), answering alike whether another account uses the address or not (decision
+ * 189): the flow is made either way, the old address is told either way; a free address gets
+ * the link and the code, a taken one gets a notice to its owner instead (nothing that moves
+ * it), and confirming can never take it (applyEmailChange checks again).
+ */
+export async function requestEmailChange(trx: Db, ctx: AppContext, actor: Actor, user: User, email: string): Promise<{ flow: Flow }> {
   const locale = localeOf(user);
-  return ctx.db.transaction().execute(async (trx) => {
-    // The email's branding is read in this transaction (one connection on PGlite: ctx.db would wait for it).
-    const inTrx = { ...ctx, db: trx };
-    await closeFlows(trx, ctx, user.id, ['email_change']);
-    const { flow, link, code } = await createFlow(trx, ctx, {
-      kind: 'email_change',
-      state: 'sent',
-      channel: 'api',
+  // The email's branding is read in this transaction (one connection on PGlite: ctx.db would wait for it).
+  const inTrx = { ...ctx, db: trx };
+  const owner = await otherAccount(trx, email, user.id);
+  await closeFlows(trx, ctx, user.id, ['email_change']);
+  const { flow, link, code } = await createFlow(trx, ctx, {
+    kind: 'email_change',
+    state: 'sent',
+    channel: 'api',
+    tenantId: user.home_tenant_id,
+    userId: user.id,
+    email,
+    locale,
+    data: { old_email: user.email },
+    link: true,
+    code: true,
+  });
+  const common = { tenantId: user.home_tenant_id, locale, name: user.given_name ?? user.name };
+  if (owner) {
+    await sendEmail(trx, inTrx, {
       tenantId: user.home_tenant_id,
-      userId: user.id,
-      email,
-      locale,
-      data: { old_email: user.email },
-      link: true,
-      code: true,
+      locale: owner.locale ? localeOf(owner) : locale,
+      name: owner.given_name ?? owner.name,
+      to: owner.email,
+      subject: 'account.email_change_taken_subject',
+      paragraphs: [{ key: 'account.email_change_taken_body' }],
     });
-    const common = { tenantId: user.home_tenant_id, locale, name: user.given_name ?? user.name };
+  } else {
     await sendEmail(trx, inTrx, {
       ...common,
       to: email,
@@ -72,21 +91,21 @@ export async function startEmailChange(
       },
       code: code as string,
     });
-    await sendEmail(trx, inTrx, {
-      ...common,
-      to: user.email,
-      subject: 'account.email_change_notice_subject',
-      paragraphs: [{ key: 'account.email_change_notice_body', vars: { email } }, { key: 'account.email_change_not_you' }],
-    });
-    await recordAudit(trx, ctx, {
-      action: 'iam.user.emailChangeRequested',
-      actor,
-      tenantId: user.home_tenant_id,
-      target: { type: 'user', id: user.id },
-      details: { old_email: user.email, new_email: email, flow_id: flow.id },
-    });
-    return { flow };
+  }
+  await sendEmail(trx, inTrx, {
+    ...common,
+    to: user.email,
+    subject: 'account.email_change_notice_subject',
+    paragraphs: [{ key: 'account.email_change_notice_body', vars: { email } }, { key: 'account.email_change_not_you' }],
   });
+  await recordAudit(trx, ctx, {
+    action: 'iam.user.emailChangeRequested',
+    actor,
+    tenantId: user.home_tenant_id,
+    target: { type: 'user', id: user.id },
+    details: { old_email: user.email, new_email: email, flow_id: flow.id },
+  });
+  return { flow };
 }
 
 /** The new address proved itself: the account takes it (unless another account took it meanwhile). */
@@ -101,9 +120,10 @@ async function applyEmailChange(ctx: AppContext, actor: Actor, flow: Flow): Prom
         .forUpdate()
         .executeTakeFirst();
       if (!before) throw new AppError('flow_not_found', 'This account no longer exists');
-      if (before.status !== 'active') throw new AppError('account_disabled', 'This account is disabled');
+      // A pending (invited) account may take an address an administrator changed for it (decision 188).
+      if (before.status === 'disabled') throw new AppError('account_disabled', 'This account is disabled');
       const inTrx = { ...ctx, db: trx };
-      await assertFree(inTrx, newEmail, before.id);
+      if (await otherAccount(trx, newEmail, before.id)) throw new AppError('email_taken', 'Another account uses this email address');
       const user = await trx
         .updateTable('users')
         .set({ email: newEmail, email_verified: true, updated_at: ctx.clock.now() })

@@ -122,18 +122,19 @@ export const userRoutes =
         schema: {
           tags,
           summary:
-            'Update a user (a tenant administrator: one who administers and outranks the user in the home tenant and every tenant the user belongs to)',
+            'Update a user (a tenant administrator: one who administers and outranks the user in the home tenant and every tenant the user belongs to; a new email in tenant scope answers 202 and takes effect when the new address confirms)',
           security: ACCESS_TOKEN,
           params: IdParams,
           body: UserPatch,
-          response: { 200: User, ...errorResponses },
+          response: { 200: User, 202: User, ...errorResponses },
         },
         onRequest: requireAccess(ctx, { system: 'iam.account.update', tenant: 'tenant.account.update' }),
       },
-      async (request) => {
+      async (request, reply) => {
         const [scope, actor] = [scopeOf(request), actorOf(request)];
-        const [user] = await withManaged(ctx, scope, actor, [await updateUser(ctx, scope, actor, request.params.id, request.body)]);
-        return toUser(user!);
+        const { user, pending } = await updateUser(ctx, scope, actor, request.params.id, request.body);
+        const [shown] = await withManaged(ctx, scope, actor, [user]);
+        return reply.status(pending ? 202 : 200).send(toUser(shown!));
       },
     );
 

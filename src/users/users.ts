@@ -1,3 +1,4 @@
+import { requestEmailChange } from '../account/email-change.js';
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { type Db, isUniqueViolation } from '../db/database.js';
@@ -127,10 +128,39 @@ export async function withManaged(ctx: AppContext, scope: Scope, actor: Actor, u
   return users.map((user) => ({ ...user, managed: managed.has(user.id) }));
 }
 
-export async function updateUser(ctx: AppContext, scope: Scope, actor: Actor, id: string, patch: UserPatch): Promise<User> {
+/**
+ * PATCH /users/:id. `pending`: in tenant scope a new address is not set but confirmed by its
+ * mailbox first (decision 188), answered alike whether an account outside the tenant uses it
+ * (its owner is told instead) or not: an account outside the tenant does not exist (185).
+ */
+export async function updateUser(
+  ctx: AppContext,
+  scope: Scope,
+  actor: Actor,
+  id: string,
+  patch: UserPatch,
+): Promise<{ user: User; pending: boolean }> {
   assertMaySetVerified(scope, patch);
-  await assertManageable(ctx, scope, actor, id);
-  return applyUserPatch(ctx, actor, id, patch);
+  const user = await assertManageable(ctx, scope, actor, id);
+  // Nobody changes their own status (decision 187; as nobody deletes themselves).
+  if (actor.id === id && patch.status !== undefined && patch.status !== user.status) {
+    throw new AppError('forbidden', 'You cannot change your own status here');
+  }
+  if (scope.kind !== 'tenant' || patch.email === undefined || patch.email.toLowerCase() === user.email.toLowerCase()) {
+    return { user: await applyUserPatch(ctx, actor, id, patch), pending: false };
+  }
+  const { email, email_verified: _unused, ...rest } = patch;
+  const holder = await ctx.db
+    .selectFrom('users')
+    .select('id')
+    .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(email)])))
+    .executeTakeFirst();
+  if (holder && (await isMember(ctx.db, holder.id, scope.tenantId))) {
+    throw new AppError('email_taken', 'A user with this email exists');
+  }
+  const updated = Object.keys(rest).length > 0 ? await applyUserPatch(ctx, actor, id, rest) : user;
+  await ctx.db.transaction().execute((trx) => requestEmailChange(trx, ctx, actor, updated, email));
+  return { user: updated, pending: true };
 }
 
 /** The user's own account: profile and user_metadata only. */

@@ -120,4 +120,50 @@ describe('V4: a tenant administrator cannot tell whether an address has an accou
     assert.ok(mail, 'the owner of the taken address is emailed');
     assert.match(mail.text, /BETA/);
   });
+  // Review of issue 12 (decisions 188, 189): PATCH /users/:id and a user's own email change answer a taken address as a fresh one.
+  it('PATCH /users/:id with a taken address answers as with a fresh one (202, same body), changes nothing yet, and mails the owner instead', async () => {
+    const taken = await owner('taken-patch');
+    const one = await gh.createUser(b.token, { email: 'one@beta.test', password: PASSWORD });
+    const two = await gh.createUser(b.token, { email: 'two@beta.test', password: PASSWORD });
+    const t = await gh.request('PATCH', `/api/v1/users/${one}`, { token: b.token, body: { email: taken } });
+    const f = await gh.request('PATCH', `/api/v1/users/${two}`, { token: b.token, body: { email: 'fresh-patch@example.test' } });
+    assert.equal(t.status, 202, JSON.stringify(t.body));
+    assert.equal(f.status, 202, JSON.stringify(f.body));
+    assert.deepEqual(blank(t.body), blank(f.body));
+    assert.equal(t.body.email, 'one@beta.test', 'nothing changes until the new address confirms');
+    assert.equal((await accounts(taken)).length, 1);
+    const [notice] = await mailsTo(taken);
+    assert.ok(notice, 'the owner of the taken address is told');
+    assert.doesNotMatch(notice.text, /token=/, 'and gets no link that would move the address');
+    const [confirm] = await mailsTo('fresh-patch@example.test');
+    const token = new URL(/https?:\/\/\S+token=\S+/.exec(confirm!.text)![0]).searchParams.get('token');
+    const confirmed = await gh.request('POST', '/api/v1/flows/email_change/link', { body: { token } });
+    assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
+    assert.equal((await accounts('fresh-patch@example.test'))[0]?.id, two, 'a fresh address is taken once it confirms');
+    // B's own member's address is B's to know: still 409.
+    const own = await gh.request('PATCH', `/api/v1/users/${one}`, { token: b.token, body: { email: b.adminEmail } });
+    assert.equal(own.status, 409);
+    assert.equal(own.body.error, 'email_taken');
+  });
+
+  it('a signed-in user’s own email change answers a taken address as a fresh one, and mails its owner instead', async () => {
+    const taken = await owner('taken-self');
+    await gh.createUser(b.token, { email: 'prober@beta.test', password: PASSWORD });
+    const session = await gh.signIn('prober@beta.test', PASSWORD);
+    const t = await gh.request('POST', '/api/v1/users/me/email', { token: session, body: { email: taken, password: PASSWORD } });
+    const f = await gh.request('POST', '/api/v1/users/me/email', {
+      token: session,
+      body: { email: 'fresh-self@example.test', password: PASSWORD },
+    });
+    assert.equal(t.status, 202, JSON.stringify(t.body));
+    assert.equal(f.status, 202, JSON.stringify(f.body));
+    assert.deepEqual(Object.keys(t.body.flow).sort(), Object.keys(f.body.flow).sort());
+    assert.deepEqual(blank(t.body.flow), blank(f.body.flow));
+    const wrong = await gh.request('POST', `/api/v1/flows/email_change/${t.body.flow.id}`, { token: session, body: { code: '000000' } });
+    assert.equal(wrong.body.error, 'flow_state', 'the later request cancelled the earlier one, whatever its address');
+    const [notice] = await mailsTo(taken);
+    assert.ok(notice, 'the owner of the taken address is told');
+    assert.doesNotMatch(notice.text, /token=/);
+    assert.equal((await accounts(taken))[0]?.name, 'Owner');
+  });
 });

@@ -116,4 +116,52 @@ describe('V4: an import with only the create permission does not rewrite existin
     assert.equal((await row('plain@alpha.test')).name, 'Renamed');
     assert.equal(await signsIn(a.adminEmail, KNOWN), 401);
   });
+  // Review of issue 12 (decision 187): an update line changes roles only when it names them, and nobody changes their own status or roles.
+  const rolesOf = async (userId: string, tenantId: string) =>
+    (
+      await gh.ctx.db
+        .selectFrom('membership_roles')
+        .innerJoin('roles', 'roles.id', 'membership_roles.role_id')
+        .select('roles.name')
+        .where('membership_roles.user_id', '=', userId)
+        .where('membership_roles.tenant_id', '=', tenantId)
+        .execute()
+    )
+      .map((r) => r.name)
+      .sort();
+
+  it('an import line that only renames a member keeps their roles (no silent reset to USER)', async () => {
+    const c = await gh.tenantWithAdmin('gamma');
+    const deputy = await gh.createUser(c.token, { email: 'deputy@gamma.test', password: PASSWORD, roles: [roles.TENANT_ADMIN!] });
+    const before = await rolesOf(deputy, c.tenantId);
+    assert.deepEqual(before, ['TENANT_ADMIN']);
+    const answer = await importBody(gh, c.token, jsonl({ email: 'deputy@gamma.test', name: 'Renamed deputy' }));
+    assert.equal(answer.body.updated, 1, JSON.stringify(answer.body));
+    assert.deepEqual(await rolesOf(deputy, c.tenantId), before, 'a line that names no roles leaves them');
+    const named = await importBody(
+      gh,
+      c.token,
+      jsonl({ email: 'deputy@gamma.test', gatehouse: { tenants: [{ tenant: 'gamma', roles: ['USER'] }] } }),
+    );
+    assert.equal(named.body.updated, 1, JSON.stringify(named.body));
+    assert.deepEqual(await rolesOf(deputy, c.tenantId), ['USER'], 'roles named explicitly are applied');
+  });
+
+  it('an administrator cannot change their own status or roles by import or PATCH /users/:id (403 forbidden)', async () => {
+    const d = await gh.tenantWithAdmin('delta');
+    for (const line of [
+      { email: d.adminEmail, blocked: true },
+      { email: d.adminEmail, gatehouse: { tenants: [{ tenant: 'delta', roles: ['USER'] }] } },
+    ]) {
+      const own = await importBody(gh, d.token, jsonl(line));
+      assert.deepEqual(lineErrors(own.body), [[1, 'forbidden']], JSON.stringify(own.body));
+    }
+    const renamed = await importBody(gh, d.token, jsonl({ email: d.adminEmail, name: 'Still me' }));
+    assert.equal(renamed.body.updated, 1, 'changing the own profile stays allowed');
+    const patched = await gh.request('PATCH', `/api/v1/users/${d.adminId}`, { token: d.token, body: { status: 'disabled' } });
+    assert.equal(patched.status, 403);
+    assert.equal(patched.body.error, 'forbidden');
+    assert.equal((await row(d.adminEmail)).status, 'active');
+    assert.deepEqual(await rolesOf(d.adminId, d.tenantId), ['TENANT_ADMIN']);
+  });
 });

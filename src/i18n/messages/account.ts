@@ -49,6 +49,9 @@ const en = {
   'account.email_change_confirm_button': 'Confirm the new address',
   'account.email_change_notice_subject': 'Your {brand} email address is being changed',
   'account.email_change_notice_body': 'Someone signed in to your {brand} account asked to change its email address to {email}.',
+  'account.email_change_taken_subject': 'Someone asked to use your address for another {brand} account',
+  'account.email_change_taken_body':
+    'Someone asked to move this email address to another {brand} account. Nothing has changed: the address stays with your account. If you did not expect this, you can ignore this email.',
   'account.email_change_not_you': 'If this was not you, sign in and change your password at once, or contact your administrator.',
   'account.email_changed_subject': 'Your {brand} email address was changed',
   'account.email_changed_body': 'Your {brand} account now uses {email}. This address no longer signs you in.',
@@ -170,6 +173,9 @@ const de: Record<keyof typeof en, string> = {
   'account.email_change_confirm_button': 'Neue Adresse bestätigen',
   'account.email_change_notice_subject': 'Ihre E-Mail-Adresse bei {brand} wird geändert',
   'account.email_change_notice_body': 'Jemand, der in Ihrem Konto bei {brand} angemeldet ist, möchte die E-Mail-Adresse in {email} ändern.',
+  'account.email_change_taken_subject': 'Jemand möchte Ihre Adresse für ein anderes Konto bei {brand} verwenden',
+  'account.email_change_taken_body':
+    'Jemand möchte diese E-Mail-Adresse in ein anderes Konto bei {brand} übernehmen. Es hat sich nichts geändert: Die Adresse bleibt bei Ihrem Konto. Wenn Sie das nicht erwartet haben, können Sie diese E-Mail ignorieren.',
   'account.email_change_not_you':
     'Wenn Sie das nicht waren, melden Sie sich an und ändern Sie sofort Ihr Passwort, oder wenden Sie sich an Ihre Administration.',
   'account.email_changed_subject': 'Ihre E-Mail-Adresse bei {brand} wurde geändert',

@@ -49,7 +49,8 @@ const BATCH = 500;
 /** A membership as the writer needs it: tenant and role ids resolved, the caller's right to assign them checked. */
 export interface ResolvedRecord extends Omit<ImportRecord, 'tenants' | 'home_tenant'> {
   homeTenantId: string | null | undefined;
-  memberships: { tenantId: string; roleIds: string[] }[];
+  /** `named`: the line names the roles; an existing member's roles change only then (decision 187). */
+  memberships: { tenantId: string; roleIds: string[]; named: boolean }[];
 }
 
 /**
@@ -236,7 +237,7 @@ class Resolver {
     for (const entry of tenants) {
       const tenantId = await this.tenant(entry.tenant);
       if (memberships.some((m) => m.tenantId === tenantId)) continue;
-      memberships.push({ tenantId, roleIds: await this.roles(tenantId, entry.roles ?? ['USER']) });
+      memberships.push({ tenantId, roleIds: await this.roles(tenantId, entry.roles ?? ['USER']), named: entry.roles !== undefined });
     }
     const homeTenantId = home_tenant !== undefined ? await this.tenant(home_tenant) : memberships[0]?.tenantId;
     if (this.scope.kind === 'tenant' && homeTenantId !== undefined && homeTenantId !== this.scope.tenantId) {

@@ -104,6 +104,13 @@ async function writeRecords(
         // Decision 184: a record that changes a user needs the update permission and the rule of every account change.
         if (!mayChangeAccounts(scope, 'update')) throw new LineError('update_not_allowed');
         await assertManages(trx, scope, actor.id, old);
+        // Nobody changes their own status or roles (decision 187; as nobody deletes themselves).
+        if (
+          old.id === actor.id &&
+          ((record.status !== undefined && record.status !== old.status) || (await changesRoles(trx, record, old.id)))
+        ) {
+          throw new LineError('forbidden', 'You cannot change your own status or roles');
+        }
       }
       const id = old?.id ?? ctx.ids.next();
       if (record.username) {
@@ -138,7 +145,20 @@ async function writeRecords(
     if (record.password_hash !== undefined && record.password_hash !== old.password_hash) await endUserAccess(trx, ctx, id);
   }
 
-  const memberships = accepted.flatMap(({ record, id }) => record.memberships.map((m) => ({ ...m, userId: id })));
+  // An existing member's roles change only when the line names them (decision 187): a line that
+  // updates a profile must not reset an administrator to USER.
+  const updatedIds = accepted.flatMap((a) => (a.old ? [a.id] : []));
+  const held =
+    updatedIds.length === 0
+      ? new Set<string>()
+      : new Set(
+          (await trx.selectFrom('memberships').select(['user_id', 'tenant_id']).where('user_id', 'in', updatedIds).execute()).map(
+            (m) => `${m.user_id} ${m.tenant_id}`,
+          ),
+        );
+  const memberships = accepted.flatMap(({ record, id }) =>
+    record.memberships.filter((m) => m.named || !held.has(`${id} ${m.tenantId}`)).map((m) => ({ ...m, userId: id })),
+  );
   if (memberships.length > 0) {
     await trx
       .insertInto('memberships')
@@ -244,4 +264,19 @@ async function writeFactors(trx: Db, ctx: AppContext, accepted: { record: Resolv
     }
   }
   if (rows.length > 0) await trx.insertInto('mfa_factors').values(rows).execute();
+}
+
+/** Whether the line names roles that differ from those the user holds in that tenant. */
+async function changesRoles(trx: Db, record: ResolvedRecord, userId: string): Promise<boolean> {
+  for (const m of record.memberships.filter((m) => m.named)) {
+    const held = await trx
+      .selectFrom('membership_roles')
+      .select('role_id')
+      .where('user_id', '=', userId)
+      .where('tenant_id', '=', m.tenantId)
+      .execute();
+    const want = new Set(m.roleIds);
+    if (held.length !== want.size || held.some((r) => !want.has(r.role_id))) return true;
+  }
+  return false;
 }
