@@ -236,6 +236,12 @@ describe('V5 (ASVS 13.1): oversized bodies answer 413', () => {
 
 /** Issue 12, resource limits: a crafted backup header cannot make its restorer derive an arbitrarily costly scrypt key. */
 describe('V5 (ASVS 5.2): the backup header’s scrypt cost is bounded', () => {
+  let gh: TestGatehouse;
+  before(async () => {
+    gh = await startGatehouse();
+  });
+  after(() => gh.stop());
+
   const header = (kdf: Record<string, unknown>) => {
     const json = Buffer.from(
       JSON.stringify({ schema: [], created_at: new Date().toISOString(), kdf: { name: 'scrypt', salt: 'c2FsdA==', ...kdf } }),
@@ -264,4 +270,26 @@ describe('V5 (ASVS 5.2): the backup header’s scrypt cost is bounded', () => {
       assert.ok(performance.now() - started < 50, 'no scrypt ran');
     });
   }
+
+  it('a user export whose header asks for more is refused the same way by the import', async () => {
+    const header = {
+      format: 'gatehouse-users',
+      version: 2,
+      created_at: new Date().toISOString(),
+      kdf: { name: 'scrypt', N: 2 ** 17, r: 8, p: 1, salt: 'c2FsdA==' },
+      check: { enc: 'aaaa.bbbb.cccc' },
+    };
+    const answer = await gh.app.inject({
+      method: 'POST',
+      url: '/api/v1/users/import',
+      headers: {
+        authorization: `Bearer ${await gh.adminToken()}`,
+        'content-type': 'application/x-ndjson',
+        'x-export-passphrase': 'a-long-passphrase',
+      },
+      payload: `${JSON.stringify(header)}\n`,
+    });
+    assert.equal(answer.statusCode, 400, answer.body);
+    assert.equal(answer.json().error, 'kdf_too_expensive');
+  });
 });
