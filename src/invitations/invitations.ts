@@ -2,6 +2,7 @@ import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import type { Db } from '../db/database.js';
 import type { User } from '../db/schema.js';
+import { emailIs, loginKey, normalizeEmail } from '../email/address.js';
 import { sendEmail } from '../email/templates.js';
 import { AppError, notFound } from '../errors.js';
 import { createFlow, type Flow, peekLink, spendLink } from '../flows/flows.js';
@@ -163,12 +164,8 @@ export async function inviteToTenant(
   const roles = input.roles
     ? (await resolveAssignableRoles(ctx.db, scope, tenantId, input.roles)).map((r) => r.id)
     : [(await systemRole(ctx.db, 'USER')).id];
-  const existing = await ctx.db
-    .selectFrom('users')
-    .selectAll()
-    .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn<string>('lower', [eb.val(input.email.trim())])))
-    .executeTakeFirst();
-  const typed = input.email.trim();
+  const existing = await ctx.db.selectFrom('users').selectAll().where(emailIs(input.email)).executeTakeFirst();
+  const typed = normalizeEmail(input.email);
   if (!existing) {
     const user = await createUser(ctx, scope, actor, { email: input.email, roles, tenant: tenantId });
     return ctx.db
@@ -235,7 +232,7 @@ export async function peekInvitation(ctx: AppContext, token: string): Promise<Op
   const flow = await peekLink(ctx.db, ctx, token, 'invitation');
   const user = flow.user_id ? await ctx.db.selectFrom('users').selectAll().where('id', '=', flow.user_id).executeTakeFirst() : undefined;
   // A link sent to an address the account no longer has is dead.
-  if (!user || flow.email?.toLowerCase() !== user.email.toLowerCase()) {
+  if (!user || loginKey(flow.email ?? '').toLowerCase() !== user.email.toLowerCase()) {
     throw new AppError('link_invalid', 'This link is not valid; it may have been used already');
   }
   if (user.status === 'disabled') throw new AppError('account_disabled', 'This account is disabled');

@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import { type Db, isUniqueViolation } from '../db/database.js';
 import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../db/pagination.js';
 import type { User, UserStatus } from '../db/schema.js';
+import { emailIs, normalizeEmail } from '../email/address.js';
 import { AppError, notFound } from '../errors.js';
 import { closeFlows, EMAILED_FLOWS } from '../flows/flows.js';
 import { addMembership } from '../memberships/memberships.js';
@@ -79,10 +80,7 @@ export async function findUserByLogin(db: Db, login: string): Promise<User | und
   return db
     .selectFrom('users')
     .selectAll()
-    .where((eb) => {
-      const lowered = eb.fn<string>('lower', [eb.val(value)]);
-      return eb.or([eb(eb.fn('lower', ['email']), '=', lowered), eb(eb.fn('lower', ['username']), '=', lowered)]);
-    })
+    .where((eb) => eb.or([emailIs(value), eb(eb.fn('lower', ['username']), '=', eb.fn<string>('lower', [eb.val(value)]))]))
     .orderBy('id')
     .executeTakeFirst();
 }
@@ -99,7 +97,7 @@ export async function listUsers(ctx: AppContext, scope: Scope, filter: UserFilte
         query = query.innerJoin('memberships', 'memberships.user_id', 'users.id').where('memberships.tenant_id', '=', tenantId);
       }
       if (after) query = query.where('users.id', '>', after);
-      if (filter.email) query = query.where((eb) => eb(eb.fn('lower', ['users.email']), '=', eb.fn('lower', [eb.val(filter.email!)])));
+      if (filter.email) query = query.where(emailIs(filter.email, 'users.email'));
       if (filter.status) query = query.where('users.status', '=', filter.status);
       if (filter.q) {
         const pattern = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -135,7 +133,7 @@ export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, in
       .insertInto('users')
       .values({
         id: ctx.ids.next(),
-        email: input.email,
+        email: normalizeEmail(input.email),
         username: input.username ?? null,
         ...profileColumns(input),
         email_verified: input.email_verified ?? false,
@@ -221,7 +219,7 @@ async function applyUserPatch(ctx: AppContext, actor: Actor, id: string, patch: 
       .updateTable('users')
       .set({
         // A new address is unverified unless the administrator says otherwise.
-        ...(patch.email !== undefined && { email: patch.email, email_verified: patch.email_verified ?? false }),
+        ...(patch.email !== undefined && { email: normalizeEmail(patch.email), email_verified: patch.email_verified ?? false }),
         ...(patch.username !== undefined && { username: patch.username }),
         ...profileColumns(patch),
         ...(patch.email_verified !== undefined && { email_verified: patch.email_verified }),
