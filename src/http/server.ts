@@ -179,7 +179,7 @@ export function limitBodies(app: FastifyInstance, limit: number): void {
 /**
  * Any error as one of ours, for every error handler (the API's, the hosted pages', the OAuth
  * and MFA APIs'): what the framework refused with a 4xx (a body over the limit, a media type,
- * a schema) keeps its status and gets a stable code; only what is left is a 500.
+ * a schema) keeps its status and gets a stable code; only what is left is a 500 (decision 217).
  */
 export function asAppError(error: unknown, request: FastifyRequest): AppError {
   return toAppError(error as FastifyError, request.routeOptions.bodyLimit ?? BODY_LIMIT);

@@ -87,7 +87,7 @@ async function refuseQuietly(ctx: AppContext, kind: AttemptKind): Promise<false>
   return false;
 }
 
-/** The one form of a login the counters and the refusal memory know it by: "Ann@Example.org." is ann@example.org. */
+/** The one form of a login the counters and the refusal memory know it by: "Ann@Example.org." is ann@example.org (decision 211). */
 const normalLogin = (login: string) => loginKey(login).toLowerCase();
 
 async function countFailure(ctx: AppContext, key: AttemptKey, subject: AttemptSubject, rules: LockoutRules, failures: number) {
