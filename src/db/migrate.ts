@@ -12,8 +12,7 @@ import * as m0011 from './migrations/0011_flows.js';
 import * as m0012 from './migrations/0012_signup.js';
 import * as m0014 from './migrations/0014_passwordless.js';
 import * as m0018 from './migrations/0018_phone_verified.js';
-import * as m0020 from './migrations/0020_email_addresses.js';
-import * as m0021 from './migrations/0021_quiet_lockout.js';
+import * as m0020 from './migrations/0020_protection_validation.js';
 
 /**
  * Versioned, forward-only migrations: each is a list of SQL statements, applied in
@@ -35,8 +34,7 @@ const MIGRATIONS: Record<string, { up: string[]; data?: (db: Kysely<any>) => Pro
   '0012_signup': m0012,
   '0014_passwordless': m0014,
   '0018_phone_verified': m0018,
-  '0020_email_addresses': m0020,
-  '0021_quiet_lockout': m0021,
+  '0020_protection_validation': m0020,
 };
 
 /** Every migration this code knows, in order: the schema version a backup must match. */

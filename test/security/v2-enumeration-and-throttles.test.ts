@@ -71,6 +71,29 @@ describe('V2 (ASVS 2.2): enumeration by lockout, MFA resends, IPv6 throttles, pr
     assert.equal((await attempt(gh, 'quiet@strict.test', PASSWORD, ip.next())).status, 200, 'the quiet lock ends on time');
   });
 
+  it('a tenant’s lower hard limit stops its user quietly, as an unknown address is answered; its administrator sees it', async () => {
+    const set = (hard_limit: number) =>
+      gh.request('PATCH', `/api/v1/tenants/${strict.tenantId}/policies`, { token: admin, body: { lockout: { hard_limit } } });
+    assert.equal((await set(10)).status, 200);
+    const id = await gh.createUser(strict.token, { email: 'hard@strict.test', password: PASSWORD });
+    for (let i = 0; i < 10; i++) {
+      const known = await attempt(gh, 'hard@strict.test', 'wrong-password', ip.next());
+      assert.deepEqual(known, await attempt(gh, 'nobody-hard@strict.test', 'wrong-password', ip.next()), `failure ${i + 1}`);
+      clock.advance(1000); // past every delay
+    }
+    const stopped = await attempt(gh, 'hard@strict.test', PASSWORD, ip.next());
+    assert.deepEqual(stopped, await attempt(gh, 'nobody-hard@strict.test', 'wrong-password', ip.next()));
+    assert.equal(stopped.status, 401, 'even the right password, answered as a wrong one');
+    strict.token = await gh.tokenFor(await gh.signIn(strict.adminEmail, PASSWORD), strict.tenantId); // hours have passed
+    admin = await gh.adminToken();
+    const view = (await gh.request('GET', `/api/v1/users/${id}/lockout`, { token: strict.token })).body;
+    assert.equal(view.hard_locked, true);
+    assert.equal(view.locked, true);
+    assert.equal((await gh.request('DELETE', `/api/v1/users/${id}/lockout`, { token: strict.token })).status, 204);
+    assert.equal((await attempt(gh, 'hard@strict.test', PASSWORD, ip.next())).status, 200);
+    assert.equal((await set(100)).status, 200);
+  });
+
   it('attempts from 2001:db8::1 and 2001:db8::2 count together: IPv6 addresses are throttled by /64', async () => {
     await setSystemLockout({ ip_threshold: 3 });
     await gh.createUser(admin, { email: 'innocent@v6.test', password: PASSWORD });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { BackupDecryptor, MAGIC } from '../../src/backup/format.js';
+import { data as migrationData } from '../../src/db/migrations/0020_protection_validation.js';
 import { AppError } from '../../src/errors.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from '../helpers/gatehouse.js';
 
@@ -130,6 +131,43 @@ describe('V5 (ASVS 5.1): look-alike email addresses', () => {
     assert.equal(answer.statusCode, 200, answer.body);
     assert.equal(answer.json().created, 0, answer.body);
     assert.equal(await users(), before);
+  });
+
+  it('the migration rewrites addresses stored before the validator, and leaves a look-alike of another account', async () => {
+    const insert = async (email: string) => {
+      const id = gh.ctx.ids.next();
+      const now = new Date();
+      await gh.ctx.db
+        .insertInto('users')
+        .values({ id, email, status: 'active', user_metadata: '{}', app_metadata: '{}', created_at: now, updated_at: now })
+        .execute();
+      return id;
+    };
+    const original = await insert('legacy@example.test');
+    const twin = await insert('LEGACY@Example.test.');
+    const idn = await insert('Owner.Legacy@B\u00dcCHER.example');
+    const cyrillic = await insert('\u0438\u0432\u0430\u043d@example.test');
+    const warned: string[] = [];
+    const warn = console.warn;
+    console.warn = (message: string) => warned.push(message);
+    try {
+      await migrationData(gh.ctx.db);
+    } finally {
+      console.warn = warn;
+    }
+    const emails = Object.fromEntries(
+      (await gh.ctx.db.selectFrom('users').select(['id', 'email']).where('id', 'in', [original, twin, idn, cyrillic]).execute()).map(
+        (row) => [row.id, row.email],
+      ),
+    );
+    assert.deepEqual(emails, {
+      [original]: 'legacy@example.test',
+      [twin]: 'LEGACY@Example.test.',
+      [idn]: 'Owner.Legacy@xn--bcher-kva.example',
+      [cyrillic]: '\u0438\u0432\u0430\u043d@example.test',
+    });
+    assert.match(warned.join('\n'), new RegExp(twin));
+    await gh.ctx.db.deleteFrom('users').where('id', 'in', [original, twin, idn, cyrillic]).execute();
   });
 
   it('recovery and passwordless starts refuse a malformed look-alike and find the account for a normalised one', async () => {

@@ -2,13 +2,25 @@ import type { Kysely } from 'kysely';
 import { parseEmail } from '../../email/address.js';
 
 /**
- * Every stored address in its one normal form (decision 213): the domain in IDNA ASCII
- * and lower case without a trailing dot, the local part NFKC. The unique index on
- * lower(email) then compares normal forms, so a look-alike of an account is that account.
+ * Issue 12, protection and input validation.
+ *
+ * Brute-force protection: the home tenant's stricter backoff refuses quietly (decision
+ * 210), decided from the row under its lock by the statement that counts the attempt; and
+ * the sweep that forgets expired counters and links (decision 215) finds them by index.
  */
-export const up: string[] = [];
+export const up = [
+  `alter table attempt_accounts add column quiet boolean not null default false`,
+  `create index attempt_accounts_idle_idx on attempt_accounts (updated_at) where not hard_locked`,
+  `create index attempt_pairs_idle_idx on attempt_pairs (updated_at)`,
+  `create index attempt_ips_window_idx on attempt_ips (window_started_at)`,
+  `create index unblock_tokens_expiry_idx on unblock_tokens (expires_at)`,
+];
 
 /**
+ * Every stored address in its one normal form (decision 213): the domain in IDNA ASCII and
+ * lower case without a trailing dot, the local part NFKC. The unique index on lower(email)
+ * then compares normal forms, so a look-alike of an account is that account.
+ *
  * Rewrites the addresses stored before the validator, oldest account first. Left as they
  * are: an address the validator refuses (a Cyrillic local part; it stays reachable by its
  * exact spelling), and one whose normal form another account holds already: those pairs
