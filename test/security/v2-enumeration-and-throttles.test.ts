@@ -71,6 +71,28 @@ describe('V2 (ASVS 2.2): enumeration by lockout, MFA resends, IPv6 throttles, pr
     assert.equal((await attempt(gh, 'quiet@strict.test', PASSWORD, ip.next())).status, 200, 'the quiet lock ends on time');
   });
 
+  it('a burst of parallel guesses on a stricter tenant’s user: its threshold of checks, and the unknown address’s answers', async () => {
+    await gh.createUser(strict.token, { email: 'burst@strict.test', password: PASSWORD });
+    const passwords = gh.ctx.passwords as { verify: (hash: string | null | undefined, password: string) => Promise<boolean> };
+    const verify = passwords.verify;
+    let checked = 0;
+    passwords.verify = (hash, password) => {
+      if (hash) checked++; // the account's own hash, not the dummy
+      return verify(hash, password);
+    };
+    try {
+      const burst = (login: string) => Promise.all(Array.from({ length: 20 }, () => attempt(gh, login, 'wrong-password', ip.next())));
+      const statuses = (answers: { status: number }[]) => answers.map((a) => a.status).sort();
+      const known = statuses(await burst('burst@strict.test'));
+      assert.equal(checked, 2, 'the tenant’s threshold of guesses reached the password');
+      assert.deepEqual(known, statuses(await burst('nobody-burst@strict.test')));
+      assert.equal(known.filter((status) => status === 401).length, 5);
+    } finally {
+      passwords.verify = verify;
+    }
+    clock.advance(3600);
+  });
+
   it('a tenant’s lower hard limit stops its user quietly, as an unknown address is answered; its administrator sees it', async () => {
     const set = (hard_limit: number) =>
       gh.request('PATCH', `/api/v1/tenants/${strict.tenantId}/policies`, { token: admin, body: { lockout: { hard_limit } } });
