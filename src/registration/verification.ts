@@ -4,7 +4,7 @@ import type { AppContext } from '../context.js';
 import type { Db } from '../db/database.js';
 import { lockFor } from '../db/locks.js';
 import type { FlowChannel, FlowKind, User } from '../db/schema.js';
-import { emailIs } from '../email/address.js';
+import { emailIs, loginKey } from '../email/address.js';
 import { sendEmail } from '../email/templates.js';
 import { AppError } from '../errors.js';
 import { closeFlows, createFlow, FLOW_LIFETIME_MS, type Flow, peekLink, spendCode, spendLink } from '../flows/flows.js';
@@ -196,7 +196,7 @@ export async function resendVerification(
   const sent = eligible
     ? await sendVerification(ctx, user, { ...options, tenantId: options.tenantId ?? user.home_tenant_id, capped: true })
     : undefined;
-  return sent ?? decoyVerification(ctx, user?.email ?? email.trim(), options);
+  return sent ?? decoyVerification(ctx, user?.email ?? loginKey(email), options);
 }
 
 /** An administrator's "resend the verification email" (home-tenant rule; audited by sendVerification). */
