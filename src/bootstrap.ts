@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { type AuditSource, recordAudit, SYSTEM_ACTOR } from './audit/record.js';
 import type { AppContext } from './context.js';
 import type { Db } from './db/database.js';
+import { emailIs, normalizeEmail } from './email/address.js';
 import type { IdGenerator } from './ids.js';
 import { ensureSigningKeys } from './keys/rotation.js';
 import { assertBaselinePassword } from './password-policy/policy.js';
@@ -88,11 +89,7 @@ async function writeSystemAdmin(
   const now = ctx.clock.now();
   const tenantId = await systemTenantId(trx);
   const role = await systemRole(trx, 'ADMIN');
-  const existing = await trx
-    .selectFrom('users')
-    .select('id')
-    .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(email)])))
-    .executeTakeFirst();
+  const existing = await trx.selectFrom('users').select('id').where(emailIs(email)).executeTakeFirst();
   const userId = existing?.id ?? ctx.ids.next();
   if (existing) {
     await trx
@@ -106,7 +103,7 @@ async function writeSystemAdmin(
       .insertInto('users')
       .values({
         id: userId,
-        email,
+        email: normalizeEmail(email),
         email_verified: true,
         name: 'Administrator',
         status: 'active',

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
+import { isEmailAddress } from './email/address.js';
 
 /**
  * The one validated configuration object, built once at start (DESIGN §5).
@@ -131,7 +132,7 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
       'GATEHOUSE_SMTP_URL is required when NODE_ENV=production: lockout notices, codes and links are sent by email (e.g. smtp://user:pass@mail.example.com:587)',
     );
   }
-  if (raw.adminEmail !== undefined && !raw.adminEmail.includes('@')) {
+  if (raw.adminEmail !== undefined && !isEmailAddress(raw.adminEmail)) {
     throw new ConfigError('GATEHOUSE_ADMIN_EMAIL is not an email address');
   }
   return {

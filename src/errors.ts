@@ -42,6 +42,7 @@ export const ERROR_STATUS = {
   wrong_passphrase: 400,
   backup_schema_mismatch: 400,
   backup_rejected: 400,
+  kdf_too_expensive: 400,
   invalid_webhook_url: 400,
   webhook_destination_not_allowed: 400,
   destination_not_allowed: 400,

@@ -209,7 +209,7 @@ describe('POST /api/v1/users/import', { timeout: 120_000 }, () => {
     assert.deepEqual(second.body, { created: 0, updated: 1, failed: 0, errors: [], definitions: NO_DEFINITIONS, warnings: [] });
     assert.equal(await gh.rowCount('users'), users);
     assert.equal(await gh.rowCount('mfa_factors'), factors);
-    const member = (await gh.members(admin, acme.tenantId)).find((m) => m.email === 'Idem@Acme.test');
+    const member = (await gh.members(admin, acme.tenantId)).find((m) => m.email === 'Idem@acme.test'); // the domain in its normal form (decision 213)
     assert.deepEqual(
       member?.roles.map((r) => r.name),
       ['TENANT_ADMIN'],

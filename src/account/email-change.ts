@@ -2,6 +2,7 @@ import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { type Db, isUniqueViolation } from '../db/database.js';
 import type { User } from '../db/schema.js';
+import { emailIs, normalizeEmail } from '../email/address.js';
 import { sendEmail } from '../email/templates.js';
 import { AppError } from '../errors.js';
 import { advanceFlow, closeFlows, createFlow, EMAILED_FLOWS, type Flow, readFlow, spendCode, spendLink } from '../flows/flows.js';
@@ -22,7 +23,7 @@ function otherAccount(db: Db, email: string, userId: string) {
   return db
     .selectFrom('users')
     .select(['id', 'email', 'locale', 'given_name', 'name'])
-    .where((eb) => eb(eb.fn('lower', ['email']), '=', email.toLowerCase()))
+    .where(emailIs(email))
     .where('id', '!=', userId)
     .executeTakeFirst();
 }
@@ -33,10 +34,7 @@ export async function startEmailChange(
   user: User,
   input: { email: string; password: string },
 ): Promise<{ flow: Flow }> {
-  const email = input.email.trim();
-  if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email) || email.length > 320) {
-    throw new AppError('invalid_email', 'Enter a valid email address', { field: 'email' });
-  }
+  const email = normalizeEmail(input.email);
   if (email.toLowerCase() === user.email.toLowerCase()) {
     throw new AppError('email_unchanged', 'This is already your email address', { field: 'email' });
   }

@@ -13,13 +13,15 @@ import * as m0012 from './migrations/0012_signup.js';
 import * as m0014 from './migrations/0014_passwordless.js';
 import * as m0018 from './migrations/0018_phone_verified.js';
 import * as m0020 from './migrations/0020_oidc_hashed_ids.js';
+import * as m0021 from './migrations/0021_protection_validation.js';
 
 /**
  * Versioned, forward-only migrations: each is a list of SQL statements, applied in
- * order inside one transaction. Kysely's migrator holds a PostgreSQL advisory lock
- * while it runs, so two nodes starting at once apply each migration exactly once.
+ * order inside one transaction, then its `data` step when it has one (a change of rows
+ * that SQL cannot express, in the same transaction). Kysely's migrator holds a PostgreSQL
+ * advisory lock while it runs, so two nodes starting at once apply each migration exactly once.
  */
-const MIGRATIONS: Record<string, { up: string[] }> = {
+const MIGRATIONS: Record<string, { up: string[]; data?: (db: Kysely<any>) => Promise<void> }> = {
   '0001_foundation': m0001,
   '0002_oauth': m0002,
   '0003_policies_email': m0003,
@@ -34,6 +36,7 @@ const MIGRATIONS: Record<string, { up: string[] }> = {
   '0014_passwordless': m0014,
   '0018_phone_verified': m0018,
   '0020_oidc_hashed_ids': m0020,
+  '0021_protection_validation': m0021,
 };
 
 /** Every migration this code knows, in order: the schema version a backup must match. */
@@ -42,10 +45,11 @@ export const MIGRATION_NAMES = Object.keys(MIGRATIONS).sort();
 const provider: MigrationProvider = {
   async getMigrations() {
     const migrations: Record<string, Migration> = {};
-    for (const [name, { up }] of Object.entries(MIGRATIONS)) {
+    for (const [name, { up, data }] of Object.entries(MIGRATIONS)) {
       migrations[name] = {
         async up(db) {
           for (const statement of up) await sql.raw(statement).execute(db);
+          await data?.(db);
         },
       };
     }

@@ -444,6 +444,8 @@ export interface AttemptAccountsTable {
   failures: number;
   locked_until: Date | null;
   hard_locked: Generated<boolean>;
+  /** The last admitted attempt fell in the home tenant's stricter backoff: it was refused like a wrong password. */
+  quiet: Generated<boolean>;
   updated_at: Timestamp;
 }
 

@@ -1,7 +1,7 @@
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyError } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { NoResultError } from 'kysely';
 import { accessReviewRoutes } from '../access-review/routes.js';
 import { accountApiRoutes } from '../account/routes.js';
@@ -64,7 +64,7 @@ export async function createServer(ctx: AppContext) {
   // JSON only: a text/plain body is 415, not a string handed to the schema.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const appError = toAppError(error, request.routeOptions.bodyLimit ?? BODY_LIMIT);
+    const appError = asAppError(error, request);
     if (appError.status >= 500) request.log.error({ err: error }, 'Request failed');
     const body = { error: appError.code, message: appError.message, ...(appError.details && { details: appError.details }) };
     setRetryAfter(reply, appError);
@@ -165,6 +165,25 @@ const FASTIFY_ERRORS: Record<string, (limit: number) => AppError> = {
 
 /** "1048576 bytes (1 MiB)": the exact number, and the size a person reads. */
 const describeBytes = (bytes: number) => (bytes % (1024 * 1024) === 0 ? `${bytes} bytes (${bytes / (1024 * 1024)} MiB)` : `${bytes} bytes`);
+
+/**
+ * Every route of a plugin (the hosted pages, the OAuth engine) takes at most `limit` bytes of
+ * body, whatever its type: the route's limit is the one the 413 names.
+ */
+export function limitBodies(app: FastifyInstance, limit: number): void {
+  app.addHook('onRoute', (route) => {
+    route.bodyLimit ??= limit;
+  });
+}
+
+/**
+ * Any error as one of ours, for every error handler (the API's, the hosted pages', the OAuth
+ * and MFA APIs'): what the framework refused with a 4xx (a body over the limit, a media type,
+ * a schema) keeps its status and gets a stable code; only what is left is a 500 (decision 217).
+ */
+export function asAppError(error: unknown, request: FastifyRequest): AppError {
+  return toAppError(error as FastifyError, request.routeOptions.bodyLimit ?? BODY_LIMIT);
+}
 
 function toAppError(error: FastifyError, bodyLimit: number): AppError {
   if (error instanceof AppError) return error;

@@ -2,6 +2,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 import type { FastifySchemaCompiler } from 'fastify';
+import { isEmailAddress } from '../email/address.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import { UUID } from '../ids.js';
 
@@ -16,6 +17,8 @@ function makeAjv(coerce: boolean) {
   // Narrower than ajv-formats, to ids as Gatehouse writes them (lower case, no `urn:uuid:`) and
   // timestamps that are real instants in years 1 to 9999 (no leap second, no year 0).
   ajv.addFormat('uuid', UUID);
+  // The one email validator of every path (decision 213), not ajv-formats' ASCII-only one.
+  ajv.addFormat('email', { type: 'string', validate: isEmailAddress });
   ajv.addFormat('date-time', {
     validate: (value: string) => {
       if (!(fullFormats['date-time'] as { validate: (s: string) => boolean }).validate(value)) return false;

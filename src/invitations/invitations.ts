@@ -2,6 +2,7 @@ import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import type { Db } from '../db/database.js';
 import type { User } from '../db/schema.js';
+import { emailIs, loginKey, normalizeEmail } from '../email/address.js';
 import { sendEmail } from '../email/templates.js';
 import { AppError, notFound } from '../errors.js';
 import { createFlow, type Flow, peekLink } from '../flows/flows.js';
@@ -71,7 +72,7 @@ async function closeInvitations(
       eb.or([
         ...(to.userId ? [eb('user_id', '=', to.userId)] : []),
         ...(to.email
-          ? [eb.and([eb('user_id', 'is', null), eb(eb.fn('lower', ['email']), '=', eb.fn<string>('lower', [eb.val(to.email.trim())]))])]
+          ? [eb.and([eb('user_id', 'is', null), emailIs(to.email)])]
           : []),
       ]),
     );
@@ -209,12 +210,12 @@ export async function inviteToTenant(
   const roles = input.roles
     ? (await resolveAssignableRoles(ctx.db, scope, tenantId, input.roles)).map((r) => r.id)
     : [(await systemRole(ctx.db, 'USER')).id];
-  const typed = input.email.trim();
+  const typed = normalizeEmail(input.email);
   return ctx.db.transaction().execute(async (trx) => {
     const existing = await trx
       .selectFrom('users')
       .selectAll()
-      .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn<string>('lower', [eb.val(typed)])))
+      .where(emailIs(typed))
       .executeTakeFirst();
     if (!existing) return issueInvitation(trx, ctx, scope, actor, { email: typed }, tenantId, { mode: 'activate', roles }, true);
     const member = await trx
@@ -290,12 +291,12 @@ export async function peekInvitation(ctx: AppContext, token: string): Promise<Op
     .selectFrom('users')
     .selectAll()
     .where((eb) =>
-      flow.user_id ? eb('id', '=', flow.user_id) : eb(eb.fn('lower', ['email']), '=', eb.fn<string>('lower', [eb.val(address)])),
+      flow.user_id ? eb('id', '=', flow.user_id) : emailIs(address),
     )
     .executeTakeFirst();
   if (flow.user_id) {
     // A link sent to an address the account no longer has is dead.
-    if (!holder || address.toLowerCase() !== holder.email.toLowerCase()) throw linkInvalid();
+    if (!holder || loginKey(address).toLowerCase() !== holder.email.toLowerCase()) throw linkInvalid();
     if (holder.status === 'disabled') throw new AppError('account_disabled', 'This account is disabled');
     if (mode === 'activate' && holder.status !== 'pending') throw new AppError('link_invalid', 'This invitation was accepted already');
   } else if (mode !== 'activate' || holder) {

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import { AppError, type ErrorCode } from '../errors.js';
 import { bearerToken } from '../http/guards.js';
+import { asAppError } from '../http/server.js';
 import { assertTokenClient, authenticators, factorIdOf } from './auth0.js';
 import { factorOf, factorsOf, hasConfirmedFactor } from './factors.js';
 import { enrolOob, enrolTotp, readMfaToken, startChallenge } from './index.js';
@@ -56,12 +57,13 @@ export const auth0MfaRoutes =
   (ctx: AppContext): FastifyPluginAsyncTypebox =>
   async (app) => {
     app.setErrorHandler((error: FastifyError, request, reply) => {
-      const known = error instanceof AppError ? AUTH0_ERRORS[error.code] : undefined;
-      const status = known?.[0] ?? (error instanceof AppError ? error.status : (error.statusCode ?? 500));
+      const appError = asAppError(error, request);
+      const known = AUTH0_ERRORS[appError.code];
+      const status = known?.[0] ?? appError.status;
       if (status >= 500 && !known) request.log.error({ err: error }, 'MFA API request failed');
       const code = known?.[1] ?? (status >= 500 ? 'server_error' : status === 401 ? 'invalid_grant' : 'invalid_request');
-      const description = status >= 500 && !known ? 'The request failed' : error.message;
-      const retryAfter = error instanceof AppError ? error.details?.retry_after : undefined;
+      const description = status >= 500 && !known ? 'The request failed' : appError.message;
+      const retryAfter = appError.details?.retry_after;
       if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
       return reply.status(status).type('application/json').send({ error: code, error_description: description });
     });

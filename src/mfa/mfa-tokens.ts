@@ -82,6 +82,11 @@ export async function consumeMfaToken(ctx: AppContext, token: string): Promise<v
 export async function pruneMfaTokens(ctx: AppContext): Promise<void> {
   const now = ctx.clock.now();
   await ctx.db.deleteFrom('mfa_tokens').where('expires_at', '<', now).execute();
-  await ctx.db.deleteFrom('mfa_oob_challenges').where('expires_at', '<', now).execute();
+  // Challenges stay an hour: the send limit counts them (src/mfa/oob.ts).
+  await ctx.db
+    .deleteFrom('mfa_oob_challenges')
+    .where('expires_at', '<', now)
+    .where('created_at', '<', new Date(now.getTime() - 3_600_000))
+    .execute();
   await ctx.db.deleteFrom('webauthn_challenges').where('expires_at', '<', now).execute();
 }

@@ -3,6 +3,8 @@ import { sql } from 'kysely';
 import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { constantTimeEqual, randomToken, sha256 } from '../crypto/secrets.js';
+import type { Db } from '../db/database.js';
+import { lockFor } from '../db/locks.js';
 import type { MfaFactor } from '../db/schema.js';
 import { sendEmail } from '../email/templates.js';
 import { AppError, notFound } from '../errors.js';
@@ -34,6 +36,33 @@ async function userWithTenant(ctx: AppContext, userId: string) {
 
 /** Email and SMS enrolments a user may start in an hour: each sends a message to a new destination. */
 export const OOB_ENROLMENTS_PER_HOUR = 5;
+
+/** Codes sent by email or SMS to one user in an hour, enrolments and resends alike (decision 216). */
+export const MFA_SENDS_PER_HOUR = 10;
+const HOUR_MS = 3_600_000;
+
+/**
+ * Refuses a code beyond MFA_SENDS_PER_HOUR in the last hour: whoever holds a password (or
+ * an mfa_token, or a session's sign-in step) could otherwise flood the user's mailbox or
+ * phone, and texts cost money. Every send goes through startChallenge, whatever asked
+ * (the hosted pages, Auth0's /mfa/challenge, an enrolment), so this is the one limit.
+ * Counted from the challenges themselves (kept an hour, a new one only expires the old),
+ * under the user's lock in the transaction that adds one: parallel sends cannot all pass.
+ */
+async function assertSendRate(trx: Db, userId: string, now: Date): Promise<void> {
+  await lockFor(trx, `mfa-send:${userId}`);
+  const sent = await trx
+    .selectFrom('mfa_oob_challenges')
+    .select('created_at')
+    .where('user_id', '=', userId)
+    .where('created_at', '>', new Date(now.getTime() - HOUR_MS))
+    .orderBy('created_at')
+    .limit(MFA_SENDS_PER_HOUR)
+    .execute();
+  if (sent.length < MFA_SENDS_PER_HOUR) return;
+  const retryAfter = Math.max(1, Math.ceil(((sent[0] as { created_at: Date }).created_at.getTime() + HOUR_MS - now.getTime()) / 1000));
+  throw new AppError('too_many_attempts', 'Too many codes sent to this account; try again later', { retry_after: retryAfter });
+}
 
 /**
  * Refuses a sixth email or SMS enrolment within an hour: each one sends a text or an email
@@ -119,7 +148,15 @@ export async function startChallenge(ctx: AppContext, userId: string, factorId: 
   const challengeId = ctx.ids.next();
   const now = ctx.clock.now();
   await ctx.db.transaction().execute(async (trx) => {
-    await trx.deleteFrom('mfa_oob_challenges').where('factor_id', '=', factor.id).where('used_at', 'is', null).execute();
+    await assertSendRate(trx, userId, now);
+    // The factor's earlier codes stop working; their rows stay an hour, counted by assertSendRate.
+    await trx
+      .updateTable('mfa_oob_challenges')
+      .set({ expires_at: now })
+      .where('factor_id', '=', factor.id)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .execute();
     await trx
       .insertInto('mfa_oob_challenges')
       .values({

@@ -8,6 +8,7 @@ import { pruneFlows } from '../flows/flows.js';
 import type { MfaTarget } from '../mfa/index.js';
 import { pruneMfaTokens } from '../mfa/mfa-tokens.js';
 import { loginClaims } from '../mfa/sign-in-step.js';
+import { pruneProtection } from '../protection/prune.js';
 import type { Organization } from '../tokens/organizations.js';
 import { pruneExpired } from './adapter.js';
 import { gatehouseClient } from './clients.js';
@@ -107,6 +108,7 @@ export function createOidc(app: AppContext): Oidc {
     pruneExpired(ctx.db, ctx.clock.now()).catch((error) => ctx.log.warn({ err: error }, 'Pruning expired OAuth artifacts failed'));
     pruneMfaTokens(ctx).catch((error) => ctx.log.warn({ err: error }, 'Pruning expired MFA tokens and challenges failed'));
     pruneFlows(ctx).catch((error) => ctx.log.warn({ err: error }, 'Pruning expired self-service flows failed'));
+    pruneProtection(ctx).catch((error) => ctx.log.warn({ err: error }, 'Pruning expired brute-force counters failed'));
   }, PRUNE_EVERY_MS);
   pruner.unref();
 

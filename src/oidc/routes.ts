@@ -2,6 +2,7 @@ import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } f
 import type { AppContext } from '../context.js';
 import { clientSecretDigest } from '../crypto/secrets.js';
 import { AppError } from '../errors.js';
+import { asAppError, limitBodies } from '../http/server.js';
 import { looksLikeJwt } from '../tokens/access-tokens.js';
 import { parseBasicCredentials } from './clients.js';
 import type { Oidc } from './index.js';
@@ -53,10 +54,9 @@ const ENGINE_PATHS = [
 export const oidcRoutes =
   (ctx: AppContext, oidc: Oidc): FastifyPluginAsync =>
   async (app) => {
+    limitBodies(app, BODY_LIMIT);
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) =>
-      done(null, body),
-    );
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
     // Any other body is left unread for the engine, which answers it with an RFC error.
     app.addContentTypeParser('*', (_req, _payload, done) => done(null));
     // What fails before the engine sees the request (a body over the limit) is an RFC 6749 error too.
@@ -65,10 +65,10 @@ export const oidcRoutes =
       if (error instanceof AppError) {
         return reply.status(error.status).type('application/json').send({ error: error.code, error_description: error.message });
       }
-      const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+      // The framework's refusals (a body over the limit: 413) keep their status, as invalid_request.
+      const { status, message } = asAppError(error, request);
       if (status >= 500) request.log.error({ err: error }, 'OAuth request failed');
-      const description =
-        status === 413 ? `The body is larger than ${BODY_LIMIT} bytes` : status >= 500 ? 'The request failed' : error.message;
+      const description = status >= 500 ? 'The request failed' : message;
       return reply
         .status(status)
         .type('application/json')

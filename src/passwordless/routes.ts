@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
+import { normalizeEmail } from '../email/address.js';
 import { AppError } from '../errors.js';
 import { publicFlow, readFlow } from '../flows/flows.js';
 import { actorOf } from '../http/guards.js';
@@ -79,10 +80,10 @@ export const passwordlessRoutes =
       },
       async (request, reply) => {
         const { client_id, method, email, username, locale } = request.body;
-        const login = email ?? username;
-        if (!login || (email && username)) {
+        if (!(email ?? username) || (email && username)) {
           throw new AppError('missing_field', 'Give either email or username', { field: email ? 'username' : 'email' });
         }
+        const login = email !== undefined ? normalizeEmail(email) : (username as string);
         const application = await applicationByClientId(ctx, client_id);
         const flow = await startPasswordless(
           ctx,

@@ -5,6 +5,7 @@ import { fingerprint } from '../crypto/secrets.js';
 import type { Db } from '../db/database.js';
 import { lockFor } from '../db/locks.js';
 import type { FlowChannel, User } from '../db/schema.js';
+import { loginKey } from '../email/address.js';
 import { renderEmail, sendEmail } from '../email/templates.js';
 import { AppError } from '../errors.js';
 import { createFlow, type Flow } from '../flows/flows.js';
@@ -143,7 +144,7 @@ export async function startPasswordless(ctx: AppContext, input: StartInput, acto
   if (!login) throw new AppError('missing_field', 'Enter an email address or username', { field: 'login' });
   const found = await findUserByLogin(ctx.db, login);
   const user = await eligibleUser(ctx, found?.id ?? null, application.tenantId, method);
-  const sendKey = fingerprint(ctx.masterKey, 'passwordless-send', found ? `user:${found.id}` : `login:${login.toLowerCase()}`);
+  const sendKey = fingerprint(ctx.masterKey, 'passwordless-send', found ? `user:${found.id}` : `login:${loginKey(login).toLowerCase()}`);
   const phone = user && method === 'sms_code' ? await phoneOf(ctx, user) : undefined;
   const recipient = user && (method === 'sms_code' ? phone : user.email);
   const locale = input.locale;

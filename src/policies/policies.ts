@@ -26,13 +26,17 @@ export const POLICY_SECTIONS = {
   ),
   lockout: Type.Object(
     {
-      /** Consecutive failures of one account before its backoff starts. */
+      /**
+       * Consecutive failures of one account before its backoff starts. The system tenant's
+       * account values answer 429 for every login; another tenant's lock its users quietly
+       * where they are stricter (decision 210).
+       */
       account_threshold: Type.Integer({ minimum: 1, maximum: 1000, description: 'Default: 5' }),
       account_initial_delay_seconds: Type.Integer({ minimum: 1, maximum: 3600, description: 'Default: 1' }),
       account_max_delay_seconds: Type.Integer({ minimum: 1, maximum: 86_400, description: 'Default: 900' }),
-      /** Consecutive failures of one account from one IP address before that pair is blocked. */
-      pair_threshold: Type.Integer({ minimum: 1, maximum: 1000, description: 'Default: 10' }),
-      pair_block_days: Type.Integer({ minimum: 1, maximum: 365, description: 'Default: 30' }),
+      /** Consecutive failures of one account from one IP address before that pair is blocked (read from the system tenant only). */
+      pair_threshold: Type.Integer({ minimum: 1, maximum: 1000, description: 'Default: 10; system tenant only' }),
+      pair_block_days: Type.Integer({ minimum: 1, maximum: 365, description: 'Default: 30; system tenant only' }),
       /** Consecutive failures after which password sign-in stays off until a reset (NIST SP 800-63B). */
       hard_limit: Type.Integer({ minimum: 10, maximum: 10_000, description: 'Default: 100' }),
       /** Credential stuffing: failures from one address, across all accounts, within the window (read from the system tenant only). */

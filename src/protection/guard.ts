@@ -1,9 +1,12 @@
 import { BlockList, isIPv6 } from 'node:net';
 import type { AppContext } from '../context.js';
 import { fingerprint } from '../crypto/secrets.js';
+import { loginKey } from '../email/address.js';
 import { AppError } from '../errors.js';
+import { plainAddress } from '../ip-blocks/ip-blocks.js';
 import { systemTenantId } from '../permissions/effective.js';
 import { type Policies, parseNetwork, tenantPolicies } from '../policies/policies.js';
+import { clientKey } from './client-key.js';
 import { recordBlocks } from './notify.js';
 import { type Admission, type AttemptKey, type AttemptKind, type LockoutRules, protectionStore } from './store.js';
 
@@ -12,8 +15,9 @@ export type { AttemptKind } from './store.js';
 export interface AttemptSubject {
   /** The account, when known; null for an unknown username (counted under `login`, like a known one). */
   userId: string | null;
-  /** The login as typed, normalized (trimmed, lower-cased); the account key when userId is null. */
+  /** The login as typed; the account key when userId is null (normalised like an address lookup, lower-cased). */
   login: string;
+  /** The client's address as the request came (keyed here: IPv6 by /64, decision 214). */
   ip: string | null;
   /** The tenant whose lockout policy applies (the user's home tenant; null: the system tenant's). */
   tenantId: string | null;
@@ -29,6 +33,10 @@ export interface AttemptSubject {
  * so a burst of concurrent guesses cannot slip past the threshold while the first ones are
  * still being hashed. A `check` that throws an AppError (a malformed code) counts as a
  * failure and its error is passed on.
+ *
+ * Every 429 follows the deployment's schedule (the system tenant's policy), for known and
+ * unknown logins alike; a home tenant's stricter backoff refuses QUIETLY: `check` does not
+ * run, the attempt costs what a wrong one costs and fails as a wrong one (decision 210).
  */
 export async function guardAttempt(
   ctx: AppContext,
@@ -43,9 +51,9 @@ export async function guardAttempt(
   const rules = lockoutRules(policies, system);
   const key: AttemptKey = {
     kind,
-    subject: subject.userId ?? `login:${fingerprint(ctx.masterKey, 'attempt-login', subject.login.trim().toLowerCase())}`,
+    subject: subject.userId ?? `login:${fingerprint(ctx.masterKey, 'attempt-login', normalLogin(subject.login))}`,
     userId: subject.userId,
-    ip: subject.ip,
+    ip: clientKey(subject.ip),
     ipCounted: subject.ip !== null && !isTrusted(system.lockout.trusted_networks, subject.ip),
   };
   const store = protectionStore(ctx);
@@ -60,7 +68,7 @@ export async function guardAttempt(
 
   let ok: boolean;
   try {
-    ok = await check();
+    ok = admission.quiet ? await refuseQuietly(ctx, kind) : await check();
   } catch (error) {
     if (error instanceof AppError) await countFailure(ctx, key, subject, rules, admission.failures);
     throw error;
@@ -72,6 +80,15 @@ export async function guardAttempt(
   await countFailure(ctx, key, subject, rules, admission.failures);
   throw failure();
 }
+
+/** A quiet refusal costs what a wrong answer costs: a password attempt hashes (against the dummy hash), then fails. */
+async function refuseQuietly(ctx: AppContext, kind: AttemptKind): Promise<false> {
+  if (kind === 'password') await ctx.passwords.verify(null, 'quiet-refusal');
+  return false;
+}
+
+/** The one form of a login the counters and the refusal memory know it by: "Ann@Example.org." is ann@example.org (decision 211). */
+const normalLogin = (login: string) => loginKey(login).toLowerCase();
 
 async function countFailure(ctx: AppContext, key: AttemptKey, subject: AttemptSubject, rules: LockoutRules, failures: number) {
   const now = ctx.clock.now();
@@ -89,7 +106,7 @@ const REFUSAL_MEMORY_MS = 2_000;
 const MAX_REFUSALS = 10_000;
 const refusals = new WeakMap<object, Map<string, { until: number; forgetAt: number }>>();
 
-const refusalKey = (kind: AttemptKind, login: string, ip: string | null) => `${kind}\0${login.trim().toLowerCase()}\0${ip ?? ''}`;
+const refusalKey = (kind: AttemptKind, login: string, ip: string | null) => `${kind}\0${normalLogin(login)}\0${clientKey(ip) ?? ''}`;
 
 function rememberRefusal(ctx: AppContext, kind: AttemptKind, login: string, ip: string | null, until: number): void {
   let memory = refusals.get(ctx.db);
@@ -133,19 +150,27 @@ function retryAfterSeconds(refusal: Exclude<Admission, { admitted: true }>, rule
   return Math.max(1, Math.ceil((refusal.until.getTime() - now.getTime()) / 1000));
 }
 
-/** The account rules come from the user's home tenant, the per-address throttle from the system tenant. */
-export function lockoutRules(policies: Policies, system: Policies): LockoutRules {
-  const lockout = policies.lockout;
-  return {
+/**
+ * What answers 429 is the deployment's: the system tenant's policy, the same for every login
+ * (an unknown one has no tenant), so the answer never tells a known address from an unknown
+ * one (decision 210). The home tenant's account backoff applies quietly where it is stricter.
+ */
+export function lockoutRules(home: Policies, system: Policies): LockoutRules {
+  const deployment = system.lockout;
+  const account = (lockout: Policies['lockout']) => ({
     accountThreshold: lockout.account_threshold,
     initialDelaySeconds: lockout.account_initial_delay_seconds,
     maxDelaySeconds: lockout.account_max_delay_seconds,
-    pairThreshold: lockout.pair_threshold,
-    pairBlockSeconds: lockout.pair_block_days * 86_400,
     hardLimit: lockout.hard_limit,
-    ipThreshold: system.lockout.ip_threshold,
-    ipWindowSeconds: system.lockout.ip_window_seconds,
-    ipBlockSeconds: system.lockout.ip_block_seconds,
+  });
+  return {
+    ...account(deployment),
+    pairThreshold: deployment.pair_threshold,
+    pairBlockSeconds: deployment.pair_block_days * 86_400,
+    ipThreshold: deployment.ip_threshold,
+    ipWindowSeconds: deployment.ip_window_seconds,
+    ipBlockSeconds: deployment.ip_block_seconds,
+    quiet: account(home.lockout),
   };
 }
 
@@ -176,7 +201,7 @@ function isTrusted(networks: string[], ip: string): boolean {
     blockLists.set(networks, list);
   }
   // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d.
-  const mapped = ip.startsWith('::ffff:') && !isIPv6(ip.slice(7)) ? ip.slice(7) : ip;
+  const mapped = plainAddress(ip);
   try {
     return list.check(mapped, isIPv6(mapped) ? 'ipv6' : 'ipv4');
   } catch {

@@ -2,9 +2,10 @@ import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { sha256 } from '../crypto/secrets.js';
 import type { Scope } from '../permissions/effective.js';
+import { tenantPolicies } from '../policies/policies.js';
 import { assertManageable, getUser } from '../users/users.js';
-import { forgetRefusals } from './guard.js';
-import { protectionStore } from './store.js';
+import { forgetRefusals, lockoutRules, systemPolicies } from './guard.js';
+import { lockSeconds, protectionStore } from './store.js';
 
 export interface LockoutView {
   user_id: string;
@@ -16,26 +17,39 @@ export interface LockoutView {
   addresses: { kind: string; ip: string; failures: number; blocked_until: Date | null; throttled_until: Date | null }[];
 }
 
-/** A user's brute-force state, as an administrator who may read the user sees it. */
+/**
+ * A user's brute-force state, as an administrator who may read the user sees it: locked
+ * also by the home tenant's quiet backoff (decision 210). The failures themselves (their
+ * counts and the addresses they came from) are read in system scope and by the user's home
+ * tenant only: a tenant the user is merely a member of learns whether they are locked, not
+ * what happened elsewhere (decision 212).
+ */
 export async function getLockout(ctx: AppContext, scope: Scope, userId: string): Promise<LockoutView> {
-  await getUser(ctx, scope, userId);
+  const user = await getUser(ctx, scope, userId);
   const now = ctx.clock.now();
   const state = await protectionStore(ctx).state(userId, now);
+  const system = await systemPolicies(ctx);
+  const { quiet } = lockoutRules(user.home_tenant_id ? await tenantPolicies(ctx, user.home_tenant_id) : system, system);
   const live = (until: Date | null) => (until && until > now ? until : null);
-  const attempts = state.accounts.map((a) => ({ ...a, locked_until: live(a.locked_until) }));
+  const later = (a: Date | null, b: Date | null) => (a && (!b || a > b) ? a : b);
+  const attempts = state.accounts.map(({ updated_at, ...a }) => {
+    const quietSeconds = lockSeconds(quiet, a.failures);
+    const quietUntil = quietSeconds === null ? null : new Date(updated_at.getTime() + quietSeconds * 1000);
+    return { ...a, hard_locked: a.hard_locked || a.failures >= quiet.hardLimit, locked_until: live(later(a.locked_until, quietUntil)) };
+  });
   const throttled = new Map(state.ips.map((ip) => [ip.ip, ip.blocked_until]));
-  const lockedUntil = attempts.reduce<Date | null>(
-    (max, a) => (a.locked_until && (!max || a.locked_until > max) ? a.locked_until : max),
-    null,
-  );
+  const lockedUntil = attempts.reduce<Date | null>((max, a) => later(a.locked_until, max), null);
   const hardLocked = attempts.some((a) => a.hard_locked);
+  const readsFailures = scope.kind === 'system' || user.home_tenant_id === scope.tenantId;
   return {
     user_id: userId,
     locked: hardLocked || lockedUntil !== null,
     hard_locked: hardLocked,
     locked_until: lockedUntil,
-    attempts,
-    addresses: state.pairs.map((p) => ({ ...p, blocked_until: live(p.blocked_until), throttled_until: live(throttled.get(p.ip) ?? null) })),
+    attempts: readsFailures ? attempts : [],
+    addresses: readsFailures
+      ? state.pairs.map((p) => ({ ...p, blocked_until: live(p.blocked_until), throttled_until: live(throttled.get(p.ip) ?? null) }))
+      : [],
   };
 }
 

@@ -21,13 +21,16 @@ export interface BlockRecord {
  */
 export async function recordBlocks(ctx: AppContext, record: BlockRecord): Promise<void> {
   const { key, rules, failures, outcome } = record;
-  const locked = key.userId !== null && (failures === rules.accountThreshold || failures === rules.hardLimit);
+  // The account's lock starts with the stricter of the deployment's and the home tenant's (quiet) numbers.
+  const backoffAt = Math.min(rules.accountThreshold, rules.quiet.accountThreshold);
+  const hardAt = Math.min(rules.hardLimit, rules.quiet.hardLimit);
+  const locked = key.userId !== null && (failures === backoffAt || failures === hardAt);
   if (!locked && !outcome.pairBlockedUntil && !outcome.ipBlockedUntil) return;
   const actor: Actor = { ...SYSTEM_ACTOR, ip: key.ip };
   const target = key.userId ? { target: { type: 'user', id: key.userId } } : {};
   await ctx.db.transaction().execute(async (trx) => {
     if (locked) {
-      const hard = failures === rules.hardLimit;
+      const hard = failures === hardAt;
       await recordAudit(trx, ctx, {
         action: 'iam.user.locked',
         actor,

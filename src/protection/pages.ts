@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import { actorOf } from '../http/guards.js';
+import { limitBodies } from '../http/server.js';
 import type { Translate } from '../i18n/index.js';
 import { pageLook } from '../ui/flow-kit.js';
 import { type Html, html, PAGE_HEADERS } from '../ui/html.js';
@@ -18,7 +19,8 @@ const FORM_LIMIT = 4 * 1024;
 export const unblockPages =
   (ctx: AppContext): FastifyPluginAsync =>
   async (app) => {
-    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_req, body, done) =>
+    limitBodies(app, FORM_LIMIT);
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
       done(null, Object.fromEntries(new URLSearchParams(body as string))),
     );
 

@@ -16,14 +16,16 @@ export function createPostgresStore(db: Db): ProtectionStore {
   return {
     async admit(key, rules, now): Promise<Admission> {
       const { subject, kind, userId, ip, ipCounted } = key;
+      const { quiet } = rules;
       // The hot path of every sign-in: one statement that counts the attempt unless a block
-      // or lockout applies; only a refusal reads why.
-      const { rows } = await sql<{ failures: number; pair_failures: number | null }>`
-        insert into attempt_accounts as a (subject, kind, user_id, failures, locked_until, hard_locked, updated_at)
+      // or lockout applies; only a refusal reads why. `quiet` is decided from the row as it
+      // was (the home tenant's stricter backoff), under the same row lock.
+      const { rows } = await sql<{ failures: number; quiet: boolean; pair_failures: number | null }>`
+        insert into attempt_accounts as a (subject, kind, user_id, failures, locked_until, hard_locked, quiet, updated_at)
         select ${subject}, ${kind}, ${userId}::uuid, 1,
           case when 1 >= ${rules.accountThreshold}::int
             then ${now}::timestamptz + make_interval(secs => ${rules.initialDelaySeconds}::float8) end,
-          1 >= ${rules.hardLimit}::int, ${now}::timestamptz
+          1 >= ${rules.hardLimit}::int, false, ${now}::timestamptz
         where not exists (
             select 1 from attempt_ips
             where ${ipCounted}::boolean and ip = ${ip}::text and blocked_until > ${now}::timestamptz)
@@ -34,11 +36,14 @@ export function createPostgresStore(db: Db): ProtectionStore {
           failures = a.failures + 1,
           locked_until = case when a.failures + 1 >= ${rules.accountThreshold}::int
             then ${now}::timestamptz + make_interval(secs => least(${rules.maxDelaySeconds}::float8,
-              ${rules.initialDelaySeconds}::float8 * power(2, a.failures + 1 - ${rules.accountThreshold}::int))) end,
+              ${rules.initialDelaySeconds}::float8 * power(2, least(a.failures + 1 - ${rules.accountThreshold}::int, 30)))) end,
           hard_locked = a.failures + 1 >= ${rules.hardLimit}::int,
+          quiet = a.failures >= ${quiet.accountThreshold}::int and (a.failures >= ${quiet.hardLimit}::int
+            or ${now}::timestamptz < a.updated_at + make_interval(secs => least(${quiet.maxDelaySeconds}::float8,
+              ${quiet.initialDelaySeconds}::float8 * power(2, least(a.failures - ${quiet.accountThreshold}::int, 30))))),
           updated_at = ${now}::timestamptz
         where not a.hard_locked and (a.locked_until is null or a.locked_until <= ${now}::timestamptz)
-        returning a.failures,
+        returning a.failures, a.quiet,
           (select p.failures from attempt_pairs p where p.subject = ${subject} and p.kind = ${kind} and p.ip = ${ip}::text) as pair_failures`.execute(
         db,
       );
@@ -49,7 +54,7 @@ export function createPostgresStore(db: Db): ProtectionStore {
           if (clean.size >= 10_000) clean.clear(); // attempts whose check threw: forget, the full delete is always right
           clean.add(cleanKey(key));
         }
-        return { admitted: true, failures };
+        return { admitted: true, failures, quiet: admitted.quiet };
       }
       const { rows: why } = await sql<{
         ip_blocked_until: Date | null;
@@ -138,7 +143,7 @@ export function createPostgresStore(db: Db): ProtectionStore {
       const [accounts, pairs] = await Promise.all([
         db
           .selectFrom('attempt_accounts')
-          .select(['kind', 'failures', 'locked_until', 'hard_locked'])
+          .select(['kind', 'failures', 'locked_until', 'hard_locked', 'updated_at'])
           .where('user_id', '=', userId)
           .orderBy('kind')
           .execute(),
@@ -180,6 +185,23 @@ export function createPostgresStore(db: Db): ProtectionStore {
         .where('ip', '=', ip)
         .executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
+    },
+
+    async prune(rules, now) {
+      const idle = later(now, -rules.retentionSeconds);
+      const { rows } = await sql<{ n: number }>`
+        with accounts as (
+          delete from attempt_accounts where not hard_locked and updated_at <= ${idle}::timestamptz
+            and (locked_until is null or locked_until <= ${now}::timestamptz) returning 1
+        ), pairs as (
+          delete from attempt_pairs where updated_at <= ${idle}::timestamptz
+            and (blocked_until is null or blocked_until <= ${now}::timestamptz) returning 1
+        ), ips as (
+          delete from attempt_ips where window_started_at <= ${later(now, -rules.ipWindowSeconds)}::timestamptz
+            and (blocked_until is null or blocked_until <= ${now}::timestamptz) returning 1
+        )
+        select (select count(*) from accounts) + (select count(*) from pairs) + (select count(*) from ips) as n`.execute(db);
+      return Number(rows[0]?.n ?? 0);
     },
 
     async close() {},

@@ -7,7 +7,9 @@ import type { Admission, AttemptKey, AttemptKind, AttemptState, FailureOutcome, 
  * each step one Lua script, so it is atomic across every node that shares the Redis.
  * Keys: `gh:a:<subject>:<kind>` (account), `gh:p:<subject>:<kind>:<ip>` (pair),
  * `gh:i:<ip>` (address), and `gh:u:<user id>` (the account and pair keys of a user).
- * Times are epoch milliseconds.
+ * Times are epoch milliseconds. Every counter expires by itself (decision 215): an
+ * account's the retention after its last failure (never while hard-locked), a pair's the
+ * same, an address's with its window or block; a user's index forgets expired keys when read.
  */
 const ADMIT = `
 local now = tonumber(ARGV[1])
@@ -17,19 +19,27 @@ if ARGV[2] == '1' then
 end
 local pb = tonumber(redis.call('HGET', KEYS[2], 'b') or '0')
 if pb > now then return {'pair_blocked', pb} end
-local a = redis.call('HMGET', KEYS[3], 'f', 'l', 'h')
+local a = redis.call('HMGET', KEYS[3], 'f', 'l', 'h', 't')
 if a[3] == '1' then return {'hard_locked', 0} end
 local l = tonumber(a[2] or '0')
 if l > now then return {'locked', l} end
-local f = tonumber(a[1] or '0') + 1
+local before = tonumber(a[1] or '0')
+local f = before + 1
 local threshold = tonumber(ARGV[3])
 local lock = 0
-if f >= threshold then lock = now + math.min(tonumber(ARGV[5]), tonumber(ARGV[4]) * 2 ^ (f - threshold)) * 1000 end
+if f >= threshold then lock = now + math.min(tonumber(ARGV[5]), tonumber(ARGV[4]) * 2 ^ math.min(f - threshold, 30)) * 1000 end
 local hard = 0
 if f >= tonumber(ARGV[6]) then hard = 1 end
-redis.call('HSET', KEYS[3], 'f', f, 'l', lock, 'h', hard)
+local quiet = 0
+local qt = tonumber(ARGV[8])
+if before >= qt then
+  if before >= tonumber(ARGV[11]) then quiet = 1
+  elseif now < tonumber(a[4] or '0') + math.min(tonumber(ARGV[10]), tonumber(ARGV[9]) * 2 ^ math.min(before - qt, 30)) * 1000 then quiet = 1 end
+end
+redis.call('HSET', KEYS[3], 'f', f, 'l', lock, 'h', hard, 't', now)
+if hard == 1 then redis.call('PERSIST', KEYS[3]) else redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[12])) end
 if ARGV[7] == '1' then redis.call('SADD', KEYS[4], KEYS[3]) end
-return {'ok', f}`;
+return {'ok', f, quiet}`;
 
 const SUCCEEDED = `
 redis.call('DEL', KEYS[1])
@@ -67,7 +77,7 @@ end
 return {newPair, newIp}`;
 
 type Scripted = Redis & {
-  ghAdmit(...args: (string | number)[]): Promise<[RefusalReason | 'ok', number]>;
+  ghAdmit(...args: (string | number)[]): Promise<[RefusalReason | 'ok', number, number?]>;
   ghSucceeded(...args: (string | number)[]): Promise<number>;
   ghFailed(...args: (string | number)[]): Promise<[number, number]>;
 };
@@ -87,7 +97,7 @@ export function createRedisStore(url: string, log: Logger): ProtectionStore {
 
   return {
     async admit(key, rules, now): Promise<Admission> {
-      const [verdict, value] = await redis.ghAdmit(
+      const [verdict, value, quiet] = await redis.ghAdmit(
         ipKey(key.ip),
         pairKey(key),
         accountKey(key),
@@ -99,8 +109,13 @@ export function createRedisStore(url: string, log: Logger): ProtectionStore {
         rules.maxDelaySeconds,
         rules.hardLimit,
         flag(key.userId !== null),
+        rules.quiet.accountThreshold,
+        rules.quiet.initialDelaySeconds,
+        rules.quiet.maxDelaySeconds,
+        rules.quiet.hardLimit,
+        rules.pairBlockSeconds * 1000,
       );
-      if (verdict === 'ok') return { admitted: true, failures: Number(value) };
+      if (verdict === 'ok') return { admitted: true, failures: Number(value), quiet: Number(quiet) === 1 };
       return { admitted: false, reason: verdict, until: verdict === 'hard_locked' ? null : new Date(Number(value)) };
     },
 
@@ -136,7 +151,10 @@ export function createRedisStore(url: string, log: Logger): ProtectionStore {
       const prefix = (type: string) => `gh:${type}:${userId}:`;
       for (const key of keys) {
         const fields = await redis.hgetall(key);
-        if (!fields.f) continue;
+        if (!fields.f) {
+          await redis.srem(userKey(userId), key); // expired: the user's index forgets it too
+          continue;
+        }
         if (key.startsWith(prefix('a'))) {
           const locked = Number(fields.l ?? 0);
           state.accounts.push({
@@ -144,6 +162,7 @@ export function createRedisStore(url: string, log: Logger): ProtectionStore {
             failures: Number(fields.f),
             locked_until: locked > 0 ? new Date(locked) : null,
             hard_locked: fields.h === '1',
+            updated_at: new Date(Number(fields.t ?? 0)),
           });
         } else if (key.startsWith(prefix('p'))) {
           const rest = key.slice(prefix('p').length);
@@ -178,6 +197,10 @@ export function createRedisStore(url: string, log: Logger): ProtectionStore {
       const key = `gh:p:${userId}:${kind}:${ip}`;
       await redis.srem(userKey(userId), key);
       return (await redis.del(key)) > 0;
+    },
+
+    async prune() {
+      return 0; // every key expires by itself
     },
 
     async close() {

@@ -16,17 +16,27 @@ export interface AttemptKey {
   ipCounted: boolean;
 }
 
-/** The lockout policy in numbers (seconds); see policies.ts for the values an administrator sets. */
-export interface LockoutRules {
+/** An account's backoff in numbers (seconds): the failures before it starts, its delays, and the hard limit. */
+export interface AccountRules {
   accountThreshold: number;
   initialDelaySeconds: number;
   maxDelaySeconds: number;
+  hardLimit: number;
+}
+
+/**
+ * The lockout policy in numbers (seconds); see policies.ts for the values an administrator
+ * sets. Everything that answers 429 is the deployment's (the system tenant's policy), the
+ * same for every login, known or not (decision 210); `quiet` is the home tenant's account
+ * backoff, which refuses like a wrong password where it is stricter.
+ */
+export interface LockoutRules extends AccountRules {
   pairThreshold: number;
   pairBlockSeconds: number;
-  hardLimit: number;
   ipThreshold: number;
   ipWindowSeconds: number;
   ipBlockSeconds: number;
+  quiet: AccountRules;
 }
 
 export type RefusalReason = 'locked' | 'hard_locked' | 'pair_blocked' | 'ip_throttled';
@@ -36,7 +46,9 @@ export type RefusalReason = 'locked' | 'hard_locked' | 'pair_blocked' | 'ip_thro
  * count with it): concurrent attempts cannot slip past the threshold while the first ones
  * are still being verified. `succeeded` takes the count back.
  */
-export type Admission = { admitted: true; failures: number } | { admitted: false; reason: RefusalReason; until: Date | null };
+export type Admission =
+  | { admitted: true; failures: number; quiet: boolean }
+  | { admitted: false; reason: RefusalReason; until: Date | null };
 
 /** What a failure started: each is set only by the failure that began the block. */
 export interface FailureOutcome {
@@ -49,6 +61,8 @@ export interface AccountState {
   failures: number;
   locked_until: Date | null;
   hard_locked: boolean;
+  /** The last counted attempt: the start of the current delay. */
+  updated_at: Date;
 }
 
 export interface PairState {
@@ -81,13 +95,19 @@ export interface ProtectionStore {
   clearUser(userId: string, kinds?: readonly AttemptKind[]): Promise<number>;
   /** Ends one pair block (the unblock link); true when there was one. */
   clearPair(userId: string, kind: string, ip: string): Promise<boolean>;
+  /**
+   * Forgets what has expired (decision 215): addresses whose window and block are over, pairs
+   * and accounts without a failure for `retentionSeconds` (a hard lock stays until it is
+   * ended). Redis expires its keys by themselves.
+   */
+  prune(rules: Pick<LockoutRules, 'ipWindowSeconds'> & { retentionSeconds: number }, now: Date): Promise<number>;
   close(): Promise<void>;
 }
 
 /** The account's lockout after its n-th consecutive failure: doubling from the initial delay, capped. */
-export function lockSeconds(rules: LockoutRules, failures: number): number | null {
+export function lockSeconds(rules: AccountRules, failures: number): number | null {
   if (failures < rules.accountThreshold) return null;
-  return Math.min(rules.maxDelaySeconds, rules.initialDelaySeconds * 2 ** (failures - rules.accountThreshold));
+  return Math.min(rules.maxDelaySeconds, rules.initialDelaySeconds * 2 ** Math.min(failures - rules.accountThreshold, 30));
 }
 
 /** Keyed by the database: contexts derived from one (the OAuth engine's) share the store. */

@@ -5,6 +5,7 @@ import type { AppContext } from '../context.js';
 import type { Db } from '../db/database.js';
 import { lockFor } from '../db/locks.js';
 import type { User } from '../db/schema.js';
+import { emailIs, loginKey, normalizeEmail } from '../email/address.js';
 import { sendEmail } from '../email/templates.js';
 import { AppError } from '../errors.js';
 import { closeFlows, createFlow, type Flow, peekLink, spendLink } from '../flows/flows.js';
@@ -38,12 +39,7 @@ export interface RecoveryRequest {
 
 /** An active user by email (case-insensitive, PostgreSQL's folding). */
 async function activeUserByEmail(db: Db, email: string): Promise<User | undefined> {
-  return db
-    .selectFrom('users')
-    .selectAll()
-    .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn<string>('lower', [eb.val(email.trim())])))
-    .where('status', '=', 'active')
-    .executeTakeFirst();
+  return db.selectFrom('users').selectAll().where(emailIs(email)).where('status', '=', 'active').executeTakeFirst();
 }
 
 /**
@@ -52,9 +48,10 @@ async function activeUserByEmail(db: Db, email: string): Promise<User | undefine
  * the address has an account.
  */
 export async function requestRecovery(ctx: AppContext, input: RecoveryRequest, actor: Actor): Promise<void> {
+  const email = normalizeEmail(input.email); // a malformed address is 400, whether or not anyone has it
   const started = Date.now();
   try {
-    const user = await activeUserByEmail(ctx.db, input.email);
+    const user = await activeUserByEmail(ctx.db, email);
     if (!user) return;
     await sendRecoveryLink(ctx, user, { ...input, byAdministrator: false, capped: true }, actor);
   } finally {
@@ -142,7 +139,7 @@ export async function peekRecovery(ctx: AppContext, token: string): Promise<{ fl
   const flow = await peekLink(ctx.db, ctx, token, 'recovery');
   const user = flow.user_id ? await ctx.db.selectFrom('users').selectAll().where('id', '=', flow.user_id).executeTakeFirst() : undefined;
   // A link sent to an address the account no longer has is dead (the old mailbox may be the compromised one).
-  const sameAddress = user && flow.email?.toLowerCase() === user.email.toLowerCase();
+  const sameAddress = user && loginKey(flow.email ?? '').toLowerCase() === user.email.toLowerCase();
   if (!user || !sameAddress || flow.state !== 'sent')
     throw new AppError('link_invalid', 'This link is not valid; it may have been used already');
   if (user.status !== 'active') throw new AppError('account_disabled', 'This account is disabled');

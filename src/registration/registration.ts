@@ -3,6 +3,7 @@ import type { AppContext } from '../context.js';
 import { isUniqueViolation } from '../db/database.js';
 import { lockFor } from '../db/locks.js';
 import type { FlowChannel, User } from '../db/schema.js';
+import { emailIs, normalizeEmail } from '../email/address.js';
 import { sendEmail } from '../email/templates.js';
 import { AppError } from '../errors.js';
 import { advanceFlow, createFlow, type Flow } from '../flows/flows.js';
@@ -81,7 +82,6 @@ export async function flowTarget(ctx: AppContext, flow: Flow): Promise<SignupTar
   return signupTarget(ctx, application.client_id);
 }
 
-const EMAIL = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/;
 const FIELD_RULES: Record<ProfileField, RegExp> = {
   given_name: /^[^\n\r\t]{1,200}$/,
   family_name: /^[^\n\r\t]{1,200}$/,
@@ -92,8 +92,7 @@ const FIELD_RULES: Record<ProfileField, RegExp> = {
 
 /** The input a sign-up form may carry: email, password and the tenant's profile fields, checked. */
 export function checkSignupInput(target: SignupTarget, input: SignupInput): SignupInput {
-  const email = input.email?.trim() ?? '';
-  if (email.length > 320 || !EMAIL.test(email)) throw new AppError('invalid_email', 'Enter a valid email address', { field: 'email' });
+  const email = normalizeEmail(input.email ?? '');
   if (!input.password) throw new AppError('missing_field', 'A password is required', { field: 'password' });
   const checked: SignupInput = { email, password: input.password };
   for (const field of target.signup.profile_fields) {
@@ -168,12 +167,7 @@ export async function submitRegistration(
   return { registration, verification };
 }
 
-const findByEmail = (ctx: AppContext, email: string) =>
-  ctx.db
-    .selectFrom('users')
-    .selectAll()
-    .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(email)])))
-    .executeTakeFirst();
+const findByEmail = (ctx: AppContext, email: string) => ctx.db.selectFrom('users').selectAll().where(emailIs(email)).executeTakeFirst();
 
 /** Notices to one address per hour, at most (the sign-up form must not become a way to flood a mailbox). */
 const NOTICES_PER_HOUR = 3;

@@ -137,7 +137,7 @@ export const registrationRoutes =
           tags,
           summary: 'Send a new verification email (the same answer for every address; a few emails an hour at most)',
           body: Type.Object(
-            { email: Type.String({ minLength: 1, maxLength: 320 }), client_id: Type.Optional(Type.String({ maxLength: 200 })) },
+            { email: Type.String({ format: 'email', maxLength: 320 }), client_id: Type.Optional(Type.String({ maxLength: 200 })) },
             { additionalProperties: false },
           ),
           response: { 202: Type.Object({ verification_flow: PublicFlow }), ...errorResponses },

@@ -4,6 +4,7 @@ import type { AppContext } from '../context.js';
 import type { Db } from '../db/database.js';
 import { lockFor } from '../db/locks.js';
 import type { FlowChannel, FlowKind, User } from '../db/schema.js';
+import { emailIs, loginKey } from '../email/address.js';
 import { sendEmail } from '../email/templates.js';
 import { AppError } from '../errors.js';
 import { closeFlows, createFlow, FLOW_LIFETIME_MS, type Flow, peekLink, spendCode, spendLink } from '../flows/flows.js';
@@ -47,7 +48,7 @@ export async function recentFlowCount(
     .select((eb) => eb.fn.countAll<string>().as('n'))
     .where('kind', '=', filter.kind)
     .where('created_at', '>', new Date(ctx.clock.now().getTime() - 3600_000));
-  if (filter.email) query = query.where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(filter.email as string)])));
+  if (filter.email) query = query.where(emailIs(filter.email));
   if (filter.userId) query = query.where('user_id', '=', filter.userId);
   if (filter.state) query = query.where('state', '=', filter.state);
   if (filter.data) query = query.where(sql<string>`data->>${filter.data[0]}`, '=', filter.data[1]);
@@ -148,7 +149,7 @@ async function markVerified(ctx: AppContext, flow: Flow, actor: Actor, method: '
       .set({ email_verified: true, updated_at: ctx.clock.now() })
       .where('id', '=', flow.user_id as string)
       // The address the email went to must still be the account's address.
-      .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(flow.email ?? '')])))
+      .where(emailIs(flow.email ?? ''))
       .returningAll()
       .executeTakeFirst();
     if (!user) throw new AppError('link_invalid', 'This account’s email address has changed since the email was sent');
@@ -190,16 +191,12 @@ export async function resendVerification(
 ): Promise<Flow> {
   const user = options.userId
     ? await ctx.db.selectFrom('users').selectAll().where('id', '=', options.userId).executeTakeFirst()
-    : await ctx.db
-        .selectFrom('users')
-        .selectAll()
-        .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(email.trim())])))
-        .executeTakeFirst();
+    : await ctx.db.selectFrom('users').selectAll().where(emailIs(email)).executeTakeFirst();
   const eligible = user && !user.email_verified && user.status === 'active';
   const sent = eligible
     ? await sendVerification(ctx, user, { ...options, tenantId: options.tenantId ?? user.home_tenant_id, capped: true })
     : undefined;
-  return sent ?? decoyVerification(ctx, user?.email ?? email.trim(), options);
+  return sent ?? decoyVerification(ctx, user?.email ?? loginKey(email), options);
 }
 
 /** An administrator's "resend the verification email" (the rule of decision 180; audited by sendVerification). */

@@ -114,8 +114,14 @@ export async function sendStepCode(ctx: AppContext, reply: FastifyReply, flow: S
     (f) => f.id === form.factor_id && f.confirmed && (f.type === 'email' || f.type === 'sms') && !spent(step, f.type),
   );
   if (step.need !== 'challenge' || !factor) throw new AppError('not_found', 'That factor is not one of yours');
-  const { oobCode } = await startChallenge(ctx, step.userId, factor.id);
-  return showStep(ctx, reply, flow, step, { sent: { oobCode, ...(factor.destination && { destination: factor.destination }) } });
+  try {
+    const { oobCode } = await startChallenge(ctx, step.userId, factor.id);
+    return showStep(ctx, reply, flow, step, { sent: { oobCode, ...(factor.destination && { destination: factor.destination }) } });
+  } catch (error) {
+    // The send limit (decision 216): the same page, with the refusal and Retry-After.
+    if (!(error instanceof AppError) || !tooMany(error)) throw error;
+    return showStep(ctx, reply, flow, step, { error });
+  }
 }
 
 /**

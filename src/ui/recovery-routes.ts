@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
 import { constantTimeEqual } from '../crypto/secrets.js';
+import { isEmailAddress } from '../email/address.js';
 import { AppError } from '../errors.js';
 import { actorOf } from '../http/guards.js';
 import { mayOpenSession } from '../mfa/sign-in-step.js';
@@ -22,7 +23,6 @@ import {
 import { formError, messagePage, recoveryRequestPage, resetPage } from './recovery-pages.js';
 
 const TOKEN = /^[\w.-]{1,200}$/;
-const EMAIL = /^[^\s@]+@[^\s@]+$/;
 
 /**
  * The hosted recovery pages: /recovery (ask for a link; the same answer for every
@@ -53,7 +53,7 @@ export function recoveryPageRoutes(app: FastifyInstance, ctx: AppContext): void 
       throw new AppError('csrf_failed', 'This form has expired; go back and try again');
     }
     const email = (form.email ?? '').trim().slice(0, 320);
-    if (!EMAIL.test(email)) {
+    if (!isEmailAddress(email)) {
       const page = recoveryRequestPage(look, {
         action: request.url,
         csrf: form.csrf ?? '',

@@ -4,7 +4,7 @@ import type { AppContext } from '../context.js';
 import { constantTimeEqual } from '../crypto/secrets.js';
 import { AppError } from '../errors.js';
 import { actorOf, SESSION_COOKIE } from '../http/guards.js';
-import { setRetryAfter } from '../http/server.js';
+import { asAppError, limitBodies, setRetryAfter } from '../http/server.js';
 import type { Interaction, Oidc } from '../oidc/index.js';
 import { authenticate, sessionFromToken } from '../sessions/sessions.js';
 import type { Organization } from '../tokens/organizations.js';
@@ -35,7 +35,8 @@ type Form = Record<string, string>;
 export const uiRoutes =
   (ctx: AppContext, oidc: Oidc): FastifyPluginAsync =>
   async (app) => {
-    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: FORM_LIMIT }, (_req, body, done) =>
+    limitBodies(app, FORM_LIMIT);
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
       done(null, Object.fromEntries(new URLSearchParams(body as string))),
     );
 
@@ -232,14 +233,16 @@ export const uiRoutes =
 
     // Errors on these pages are pages too, never JSON; in the browser's language (the interaction may be what failed).
     app.setErrorHandler(async (error, request, reply) => {
-      const known = error instanceof AppError;
+      // The framework's refusals (a body over the limit: 413) keep their status and code.
+      const appError = asAppError(error, request);
+      const known = appError.status < 500;
       if (!known) request.log.error({ err: error }, 'Hosted page failed');
-      const status = known ? error.status : 500;
       const look = await pageLook(ctx, request);
-      const message = errorText(look, known ? error : undefined);
+      const message = errorText(look, appError);
+      setRetryAfter(reply, appError);
       return reply
-        .status(status)
+        .status(appError.status)
         .headers(PAGE_HEADERS)
-        .send(errorPage({ ...pageOf(look), title: look.t('common.something_went_wrong'), message, ...(known && { code: error.code }) }));
+        .send(errorPage({ ...pageOf(look), title: look.t('common.something_went_wrong'), message, ...(known && { code: appError.code }) }));
     });
   };

@@ -3,6 +3,7 @@ import { type Actor, recordAudit } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import type { Db } from '../db/database.js';
 import type { User, UsersTable } from '../db/schema.js';
+import { emailIs, normalizeEmail } from '../email/address.js';
 import { AppError, notFound } from '../errors.js';
 import { inviteAccount, sendActivation } from '../invitations/invitations.js';
 import { addMembership } from '../memberships/memberships.js';
@@ -20,7 +21,7 @@ export async function accountOutside(db: Db, tenantId: string, email: string): P
   return db
     .selectFrom('users')
     .selectAll()
-    .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn<string>('lower', [eb.val(email.trim())])))
+    .where(emailIs(email))
     .where((eb) =>
       eb.not(
         eb.exists(
@@ -42,7 +43,9 @@ export async function accountOutside(db: Db, tenantId: string, email: string): P
  * is the user the request would have made (a fresh id that names nothing). Every check a
  * new address meets (password policy, roles, username) runs first, alike for both.
  */
-export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, input: UserInput): Promise<User> {
+export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, typed: UserInput): Promise<User> {
+  // One spelling per mailbox (decision 213): every later step sees the normalised address.
+  const input = { ...typed, email: normalizeEmail(typed.email) };
   const homeTenantId = owningTenant(scope, input.tenant);
   assertMaySetVerified(scope, input);
   if (input.roles && !homeTenantId) {

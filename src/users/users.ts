@@ -4,6 +4,7 @@ import type { AppContext } from '../context.js';
 import { type Db, isUniqueViolation } from '../db/database.js';
 import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../db/pagination.js';
 import type { User, UserStatus } from '../db/schema.js';
+import { emailIs, normalizeEmail } from '../email/address.js';
 import { AppError, notFound } from '../errors.js';
 import { closeFlows, EMAILED_FLOWS } from '../flows/flows.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../password-policy/policy.js';
@@ -72,10 +73,7 @@ export async function findUserByLogin(db: Db, login: string): Promise<User | und
   return db
     .selectFrom('users')
     .selectAll()
-    .where((eb) => {
-      const lowered = eb.fn<string>('lower', [eb.val(value)]);
-      return eb.or([eb(eb.fn('lower', ['email']), '=', lowered), eb(eb.fn('lower', ['username']), '=', lowered)]);
-    })
+    .where((eb) => eb.or([emailIs(value), eb(eb.fn('lower', ['username']), '=', eb.fn<string>('lower', [eb.val(value)]))]))
     .orderBy('id')
     .executeTakeFirst();
 }
@@ -92,7 +90,7 @@ export async function listUsers(ctx: AppContext, scope: Scope, filter: UserFilte
         query = query.innerJoin('memberships', 'memberships.user_id', 'users.id').where('memberships.tenant_id', '=', tenantId);
       }
       if (after) query = query.where('users.id', '>', after);
-      if (filter.email) query = query.where((eb) => eb(eb.fn('lower', ['users.email']), '=', eb.fn('lower', [eb.val(filter.email!)])));
+      if (filter.email) query = query.where(emailIs(filter.email, 'users.email'));
       if (filter.status) query = query.where('users.status', '=', filter.status);
       if (filter.q) {
         const pattern = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -138,8 +136,10 @@ export async function updateUser(
   scope: Scope,
   actor: Actor,
   id: string,
-  patch: UserPatch,
+  typed: UserPatch,
 ): Promise<{ user: User; pending: boolean }> {
+  // One spelling per mailbox (decision 213): the comparisons below see the normalised address.
+  const patch = typed.email === undefined ? typed : { ...typed, email: normalizeEmail(typed.email) };
   assertMaySetVerified(scope, patch);
   const user = await assertManageable(ctx, scope, actor, id);
   // Nobody changes their own status (decision 187; as nobody deletes themselves).
@@ -153,7 +153,7 @@ export async function updateUser(
   const holder = await ctx.db
     .selectFrom('users')
     .select('id')
-    .where((eb) => eb(eb.fn('lower', ['email']), '=', eb.fn('lower', [eb.val(email)])))
+    .where(emailIs(email))
     .executeTakeFirst();
   if (holder && (await isMember(ctx.db, holder.id, scope.tenantId))) {
     throw new AppError('email_taken', 'A user with this email exists');
@@ -181,7 +181,7 @@ async function applyUserPatch(ctx: AppContext, actor: Actor, id: string, patch: 
       .updateTable('users')
       .set({
         // A new address is unverified unless the administrator says otherwise.
-        ...(patch.email !== undefined && { email: patch.email, email_verified: patch.email_verified ?? false }),
+        ...(patch.email !== undefined && { email: normalizeEmail(patch.email), email_verified: patch.email_verified ?? false }),
         ...(patch.username !== undefined && { username: patch.username }),
         ...profileColumns(patch),
         ...(patch.email_verified !== undefined && { email_verified: patch.email_verified }),

@@ -1,5 +1,6 @@
 import { classifyHash, firebaseScryptHash } from '../../crypto/legacy-hashes.js';
 import type { UserStatus } from '../../db/schema.js';
+import { parseEmail } from '../../email/address.js';
 import type { Profile } from '../users.js';
 import { type Envelope, isEncrypted } from './envelope.js';
 
@@ -74,7 +75,6 @@ export interface ImportRecord extends Profile {
   factors: ImportFactor[] | undefined;
 }
 
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const BASE32 = /^[A-Z2-7]+=*$/;
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -96,8 +96,9 @@ function object(record: Record<string, unknown>, key: string): Record<string, un
 
 function checkEmail(value: unknown): string {
   if (value === undefined || value === null || value === '') throw new LineError('missing_email');
-  if (typeof value !== 'string' || value.length > 320 || !EMAIL.test(value)) throw new LineError('invalid_email');
-  return value.trim();
+  const email = typeof value === 'string' ? parseEmail(value) : undefined;
+  if (!email) throw new LineError('invalid_email');
+  return email;
 }
 
 export function checkHash(hash: string): string {
@@ -168,8 +169,9 @@ function factors(
       out.push({ type: 'otp', secret: seed });
     } else if (isObject(factor.phone) || isObject(factor.email)) {
       const type = isObject(factor.phone) ? 'sms' : 'email';
-      const destination = secret(((factor.phone ?? factor.email) as Record<string, unknown>).value, type, email, envelope);
-      if (!destination || (type === 'email' ? !EMAIL.test(destination) : !/^\+[1-9]\d{6,14}$/.test(destination))) {
+      const typed = secret(((factor.phone ?? factor.email) as Record<string, unknown>).value, type, email, envelope);
+      const destination = type === 'email' ? parseEmail(typed ?? '') : typed;
+      if (!destination || (type === 'sms' && !/^\+[1-9]\d{6,14}$/.test(destination))) {
         throw new LineError('invalid_factor', `A ${type === 'sms' ? 'phone number (E.164)' : 'email address'} factor is malformed`);
       }
       out.push({ type, destination });
