@@ -71,9 +71,7 @@ async function closeInvitations(
     .where((eb) =>
       eb.or([
         ...(to.userId ? [eb('user_id', '=', to.userId)] : []),
-        ...(to.email
-          ? [eb.and([eb('user_id', 'is', null), emailIs(to.email)])]
-          : []),
+        ...(to.email ? [eb.and([eb('user_id', 'is', null), emailIs(to.email)])] : []),
       ]),
     );
   query = tenantId ? query.where('tenant_id', '=', tenantId) : query.where('tenant_id', 'is', null);
@@ -212,11 +210,7 @@ export async function inviteToTenant(
     : [(await systemRole(ctx.db, 'USER')).id];
   const typed = normalizeEmail(input.email);
   return ctx.db.transaction().execute(async (trx) => {
-    const existing = await trx
-      .selectFrom('users')
-      .selectAll()
-      .where(emailIs(typed))
-      .executeTakeFirst();
+    const existing = await trx.selectFrom('users').selectAll().where(emailIs(typed)).executeTakeFirst();
     if (!existing) return issueInvitation(trx, ctx, scope, actor, { email: typed }, tenantId, { mode: 'activate', roles }, true);
     const member = await trx
       .selectFrom('memberships')
@@ -290,9 +284,7 @@ export async function peekInvitation(ctx: AppContext, token: string): Promise<Op
   const holder = await ctx.db
     .selectFrom('users')
     .selectAll()
-    .where((eb) =>
-      flow.user_id ? eb('id', '=', flow.user_id) : emailIs(address),
-    )
+    .where((eb) => (flow.user_id ? eb('id', '=', flow.user_id) : emailIs(address)))
     .executeTakeFirst();
   if (flow.user_id) {
     // A link sent to an address the account no longer has is dead.

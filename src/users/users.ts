@@ -150,11 +150,7 @@ export async function updateUser(
     return { user: await applyUserPatch(ctx, actor, id, patch), pending: false };
   }
   const { email, email_verified: _unused, ...rest } = patch;
-  const holder = await ctx.db
-    .selectFrom('users')
-    .select('id')
-    .where(emailIs(email))
-    .executeTakeFirst();
+  const holder = await ctx.db.selectFrom('users').select('id').where(emailIs(email)).executeTakeFirst();
   if (holder && (await isMember(ctx.db, holder.id, scope.tenantId))) {
     throw new AppError('email_taken', 'A user with this email exists');
   }

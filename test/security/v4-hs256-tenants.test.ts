@@ -138,7 +138,10 @@ describe('V4: an HS256 token signed by another tenant (or without a grant) is no
     assert.equal((await introspect(token, aMachine)).active, true);
     // A client that never had a grant for the API: a token signed with its secret is not active.
     const other = await gh.created<App>('/api/v1/applications', a.token, { name: 'Batch', type: 'm2m' });
-    const ungranted = await forge(aHsApi.signing_secret, 'urn:gatehouse:tenant-a:ledger', { sub: other.client_id, client_id: other.client_id });
+    const ungranted = await forge(aHsApi.signing_secret, 'urn:gatehouse:tenant-a:ledger', {
+      sub: other.client_id,
+      client_id: other.client_id,
+    });
     assert.deepEqual(await introspect(ungranted, other), { active: false });
     // The grant revoked: the token it got is not active any more.
     const revoked = await gh.request('DELETE', `/api/v1/applications/${aMachine.id}/grants/${aHsApi.id}`, { token: a.token });
@@ -149,17 +152,28 @@ describe('V4: an HS256 token signed by another tenant (or without a grant) is no
   it('the SDK binds an HS256 token to the one API whose secret it holds', async () => {
     const verifier = createVerifier({ issuer: ISSUER, audience: 'urn:gatehouse:tenant-a:ledger', secret: aHsApi.signing_secret });
     // B names A's API as the audience, but can only sign with B's own secret.
-    const forged = await forge(bHsApi.signing_secret, 'urn:gatehouse:tenant-a:ledger', { sub: aMachine.client_id, client_id: aMachine.client_id });
+    const forged = await forge(bHsApi.signing_secret, 'urn:gatehouse:tenant-a:ledger', {
+      sub: aMachine.client_id,
+      client_id: aMachine.client_id,
+    });
     await assert.rejects(
       verifier.verify(forged),
       (error: unknown) => error instanceof InvalidTokenError && error.reason === 'bad_signature',
     );
     // A token of B's API (signed right, with B's secret) is not one for A's API either.
-    const bOwn = await forge(bHsApi.signing_secret, 'urn:gatehouse:tenant-b:evil', { sub: aMachine.client_id, client_id: aMachine.client_id });
+    const bOwn = await forge(bHsApi.signing_secret, 'urn:gatehouse:tenant-b:evil', {
+      sub: aMachine.client_id,
+      client_id: aMachine.client_id,
+    });
     await assert.rejects(verifier.verify(bOwn), InvalidTokenError);
     // A secret is one API's: a verifier with a secret takes exactly one audience.
     assert.throws(
-      () => createVerifier({ issuer: ISSUER, audience: ['urn:gatehouse:tenant-a:ledger', 'urn:gatehouse:tenant-b:evil'], secret: aHsApi.signing_secret }),
+      () =>
+        createVerifier({
+          issuer: ISSUER,
+          audience: ['urn:gatehouse:tenant-a:ledger', 'urn:gatehouse:tenant-b:evil'],
+          secret: aHsApi.signing_secret,
+        }),
       /one audience/,
     );
   });
