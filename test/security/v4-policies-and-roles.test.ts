@@ -183,7 +183,10 @@ describe('issue 12: policies and least privilege across tenants', () => {
         rbac: true,
         permissions: [{ value: 'read:ledger' }, { value: 'write:ledger' }],
       });
-      const role = await gh.created('/api/v1/roles', acme.token, { name: `Ledger writer ${n}`, permissions: ['tenant.apis.write', 'tenant.apis.read'] });
+      const role = await gh.created('/api/v1/roles', acme.token, {
+        name: `Ledger writer ${n}`,
+        permissions: ['tenant.apis.write', 'tenant.apis.read'],
+      });
       const added = await gh.request('POST', `/api/v1/roles/${role.id}/api-permissions`, {
         token: acme.token,
         body: { permissions: [{ api_id: api.id, value: 'read:ledger' }] },
@@ -217,7 +220,10 @@ describe('issue 12: policies and least privilege across tenants', () => {
 
     it('a role with tenant.apis.write cannot rotate an HS256 API’s secret, delete the API, or add scopes to an API without RBAC', async () => {
       const { api, token } = await apiAndWriter();
-      assert.equal((await gh.request('PATCH', `/api/v1/apis/${api.id}`, { token: acme.token, body: { signing_alg: 'HS256' } })).status, 200);
+      assert.equal(
+        (await gh.request('PATCH', `/api/v1/apis/${api.id}`, { token: acme.token, body: { signing_alg: 'HS256' } })).status,
+        200,
+      );
       const rotated = await gh.request('POST', `/api/v1/apis/${api.id}/rotate-secret`, { token });
       assert.equal(rotated.status, 403, JSON.stringify(rotated.body));
       assert.equal(rotated.body.signing_secret, undefined);
