@@ -5,6 +5,7 @@ import { type Db, isUniqueViolation } from '../db/database.js';
 import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../db/pagination.js';
 import type { Api, SigningAlg } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
+import { assertApiDelegable } from '../permissions/api-delegation.js';
 import { inScope, listedTenant, owningTenant, type Scope, systemTenantId } from '../permissions/effective.js';
 import { type ApiPermission, type ApiPermissionInput, assertDistinct, permissionsOfApis, replaceApiPermissions } from './permissions.js';
 
@@ -141,6 +142,7 @@ export async function updateApi(ctx: AppContext, scope: Scope, actor: Actor, id:
   return ctx.db.transaction().execute(async (trx) => {
     const current = await findApi(trx, scope, id, 'update');
     const alg = patch.signing_alg ?? current.signing_alg;
+    await assertHoldsWidened(trx, scope, current, patch);
     const signingSecret = alg === 'HS256' && current.signing_alg !== 'HS256' ? newSigningSecret() : undefined;
     const api = await trx
       .updateTable('apis')
@@ -178,6 +180,7 @@ export async function updateApi(ctx: AppContext, scope: Scope, actor: Actor, id:
 export async function deleteApi(ctx: AppContext, scope: Scope, actor: Actor, id: string): Promise<void> {
   await ctx.db.transaction().execute(async (trx) => {
     const api = await findApi(trx, scope, id, 'update');
+    await assertHoldsApi(trx, scope, id);
     await trx.deleteFrom('apis').where('id', '=', id).execute();
     await recordAudit(trx, ctx, {
       action: 'iam.api.deleted',
@@ -195,6 +198,7 @@ export async function rotateApiSecret(ctx: AppContext, scope: Scope, actor: Acto
     const current = await findApi(trx, scope, id, 'update');
     if (current.signing_alg !== 'HS256')
       throw new AppError('not_hs256', `This API signs with ${current.signing_alg}; it has no shared secret`);
+    await assertHoldsApi(trx, scope, id);
     const signingSecret = newSigningSecret();
     const api = await trx
       .updateTable('apis')
@@ -212,6 +216,37 @@ export async function rotateApiSecret(ctx: AppContext, scope: Scope, actor: Acto
     const permissions = (await permissionsOfApis(trx, [id])).get(id) ?? [];
     return { api, permissions, signingSecret };
   });
+}
+
+/**
+ * Whoever signs an API's tokens, or decides which scopes they carry, wields every
+ * permission of that API (decision 194): so deleting it, rotating (and so seeing) its HS256
+ * secret, changing its signing algorithm and turning RBAC off need them all, as
+ * `assertApiDelegable` counts holding (`tenant.all` holds its tenant's APIs). `extra` are
+ * values to hold as well: permissions removed (which takes them from every role that
+ * carried them) or added to an API without RBAC (which every token may then carry).
+ */
+async function assertHoldsApi(db: Db, scope: Scope, apiId: string, extra: readonly string[] = [], all = true): Promise<void> {
+  const current = all ? ((await permissionsOfApis(db, [apiId])).get(apiId) ?? []).map((p) => p.value) : [];
+  const values = [...new Set([...current, ...extra])];
+  await assertApiDelegable(
+    db,
+    scope,
+    values.map((value) => ({ api_id: apiId, value })),
+  );
+}
+
+/** What of a PATCH widens what the API's tokens carry, or who can sign them, checked as `assertHoldsApi` (decision 194). */
+async function assertHoldsWidened(db: Db, scope: Scope, current: Api, patch: ApiPatch): Promise<void> {
+  const rbac = patch.rbac ?? current.rbac;
+  const signing = patch.signing_alg !== undefined && patch.signing_alg !== current.signing_alg;
+  let extra: string[] = [];
+  if (patch.permissions) {
+    const before = ((await permissionsOfApis(db, [current.id])).get(current.id) ?? []).map((p) => p.value);
+    const after = new Set(patch.permissions.map((p) => p.value));
+    extra = [...before.filter((v) => !after.has(v)), ...(rbac ? [] : [...after].filter((v) => !before.includes(v)))];
+  }
+  await assertHoldsApi(db, scope, current.id, extra, signing || (current.rbac && !rbac));
 }
 
 const URI = /^[a-z][a-z0-9+.-]*:[^\s#]+$/i;

@@ -173,8 +173,96 @@ describe('issue 12: policies and least privilege across tenants', () => {
     });
   });
 
+  describe('an API’s signing and token content need every permission of the API', () => {
+    /** A fresh API of acme with RBAC on, and a role that holds one of its two permissions. */
+    async function apiAndWriter() {
+      const n = ++counter;
+      const api = await gh.created('/api/v1/apis', acme.token, {
+        identifier: `urn:gatehouse:acme:ledger${n}`,
+        name: `Ledger ${n}`,
+        rbac: true,
+        permissions: [{ value: 'read:ledger' }, { value: 'write:ledger' }],
+      });
+      const role = await gh.created('/api/v1/roles', acme.token, {
+        name: `Ledger writer ${n}`,
+        permissions: ['tenant.apis.write', 'tenant.apis.read'],
+      });
+      const added = await gh.request('POST', `/api/v1/roles/${role.id}/api-permissions`, {
+        token: acme.token,
+        body: { permissions: [{ api_id: api.id, value: 'read:ledger' }] },
+      });
+      assert.equal(added.status, 200, JSON.stringify(added.body));
+      const email = `ledger${n}@${acme.adminEmail.split('@')[1]}`;
+      await gh.createUser(acme.token, { email, password: PASSWORD, roles: [role.id] });
+      return { api, token: await gh.tokenFor(await gh.signIn(email, PASSWORD), acme.tenantId) };
+    }
+
+    for (const [what, body] of [
+      ['switch to HS256 and take the signing secret', { signing_alg: 'HS256' }],
+      ['turn RBAC off', { rbac: false }],
+      ['remove a permission it does not hold', { permissions: [{ value: 'read:ledger' }] }],
+    ] as const) {
+      it(`a role with tenant.apis.write cannot ${what}`, async () => {
+        const { api, token } = await apiAndWriter();
+        const response = await gh.request('PATCH', `/api/v1/apis/${api.id}`, { token, body });
+        assert.equal(response.status, 403, JSON.stringify(response.body));
+        assert.equal(response.body.error, 'forbidden');
+        assert.equal(response.body.signing_secret, undefined);
+        const now = await gh.request('GET', `/api/v1/apis/${api.id}`, { token: acme.token });
+        assert.equal(now.body.signing_alg, 'RS256');
+        assert.equal(now.body.rbac, true);
+        assert.equal(now.body.permissions.length, 2);
+        // What changes no token's content stays the writer's.
+        const renamed = await gh.request('PATCH', `/api/v1/apis/${api.id}`, { token, body: { name: 'Renamed' } });
+        assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+      });
+    }
+
+    it('a role with tenant.apis.write cannot rotate an HS256 API’s secret, delete the API, or add scopes to an API without RBAC', async () => {
+      const { api, token } = await apiAndWriter();
+      assert.equal(
+        (await gh.request('PATCH', `/api/v1/apis/${api.id}`, { token: acme.token, body: { signing_alg: 'HS256' } })).status,
+        200,
+      );
+      const rotated = await gh.request('POST', `/api/v1/apis/${api.id}/rotate-secret`, { token });
+      assert.equal(rotated.status, 403, JSON.stringify(rotated.body));
+      assert.equal(rotated.body.signing_secret, undefined);
+      const deleted = await gh.request('DELETE', `/api/v1/apis/${api.id}`, { token });
+      assert.equal(deleted.status, 403, JSON.stringify(deleted.body));
+      assert.equal((await gh.request('PATCH', `/api/v1/apis/${api.id}`, { token: acme.token, body: { rbac: false } })).status, 200);
+      const widened = await gh.request('PATCH', `/api/v1/apis/${api.id}`, {
+        token,
+        body: { permissions: [{ value: 'read:ledger' }, { value: 'write:ledger' }, { value: 'admin:ledger' }] },
+      });
+      assert.equal(widened.status, 403, JSON.stringify(widened.body));
+      // The tenant's administrator (tenant.all) holds them all.
+      assert.equal((await gh.request('POST', `/api/v1/apis/${api.id}/rotate-secret`, { token: acme.token })).status, 200);
+      assert.equal((await gh.request('DELETE', `/api/v1/apis/${api.id}`, { token: acme.token })).status, 204);
+    });
+  });
+
   describe('item 12: role names are compared by their confusable skeleton', () => {
-    for (const name of ['АDMIN', 'ADMІN', 'аdmin', 'TENANT_АDMIN', 'ΤENANT_ADMIN', 'UЅER', 'ＡＤＭＩＮ', 'ADMlN', 'ADMIN\u034f']) {
+    for (const name of [
+      'АDMIN',
+      'ADMІN',
+      'аdmin',
+      'TENANT_АDMIN',
+      'ΤENANT_ADMIN',
+      'UЅER',
+      'ＡＤＭＩＮ',
+      'ADMlN',
+      'ADMIN\u034f',
+      'ADMIN\u2800',
+      'USER\u2800',
+      'TENANT\u02cdADMIN',
+      'TENANT\u2017ADMIN',
+      'TENANT\u0332ADMIN',
+      'ᴀᴅᴍɪɴ',
+      'ADMI\u0307N',
+      'TENANT ADMIN',
+      'tenant-admin',
+      'Tenant.Admin',
+    ]) {
       it(`refuses a look-alike of a system role name: ${JSON.stringify(name)}`, async () => {
         const response = await gh.request('POST', '/api/v1/roles', { token: acme.token, body: { name, permissions: [] } });
         assert.equal(response.status, 403, JSON.stringify(response.body));
