@@ -69,12 +69,15 @@ export async function factorOf(db: Kysely<Database>, userId: string, factorId: s
   return factor;
 }
 
-export async function hasConfirmedFactor(db: Kysely<Database>, userId: string): Promise<boolean> {
+/** Whether the user has a confirmed factor (of one of `types`, when given). */
+export async function hasConfirmedFactor(db: Kysely<Database>, userId: string, types?: readonly MfaFactorType[]): Promise<boolean> {
+  if (types?.length === 0) return false;
   const row = await db
     .selectFrom('mfa_factors')
     .select('id')
     .where('user_id', '=', userId)
     .where('confirmed', '=', true)
+    .$if(types !== undefined, (qb) => qb.where('type', 'in', types as MfaFactorType[]))
     .limit(1)
     .executeTakeFirst();
   return row !== undefined;

@@ -7,7 +7,16 @@ export { type FactorSummary, type FactorType, listFactors } from './factors.js';
 export { confirmFactor, regenerateRecoveryCodes, removeFactor, resetFactors } from './manage.js';
 export { consumeMfaToken, issueMfaToken, type MfaTokenState, readMfaToken } from './mfa-tokens.js';
 export { enrolOob, startChallenge } from './oob.js';
-export { applicableMfaPolicy, lacksRequiredMfa, type MfaPolicy, type MfaTarget, mfaNeed } from './policy.js';
+export {
+  applicableMfa,
+  applicableMfaPolicy,
+  lacksRequiredMfa,
+  type MfaPolicy,
+  type MfaTarget,
+  mfaNeed,
+  mfaNeedAfter,
+  provesAllowedFactor,
+} from './policy.js';
 export { enrolTotp } from './totp.js';
 export { type SecondFactorProof, type SecondFactorResult, verifySecondFactor } from './verify.js';
 export {

@@ -1,7 +1,7 @@
 import type { AppContext } from '../context.js';
 import { seal, unseal } from '../crypto/secrets.js';
 import type { User } from '../db/schema.js';
-import { ACR_MULTI_FACTOR, listFactors, type MfaTarget, mfaClaims, mfaNeed } from './index.js';
+import { ACR_MULTI_FACTOR, listFactors, type MfaTarget, mfaClaims, mfaNeed, mfaNeedAfter } from './index.js';
 
 /**
  * The MFA step of a browser sign-in (the hosted sign-in and the account page): what a
@@ -20,9 +20,10 @@ const STEP_TTL_MS = 15 * 60_000;
 export const asksForMfa = (acrValues: string | undefined): boolean => (acrValues ?? '').split(' ').includes(ACR_MULTI_FACTOR);
 
 /**
- * What a browser sign-in still needs: nothing when the session already did MFA; else
- * what the policies that apply say (decision 190: the user's home tenant's, the target
- * organization's, the application's tenant's and its own, the strictest); and when the
+ * What a browser sign-in still needs: nothing when the session already did MFA with a
+ * factor type that counts for the target (decision 198); else what the policies that apply
+ * say (decision 190: the user's home tenant's, the target organization's, the
+ * application's tenant's and its own, the strictest); and when the
  * application asks for MFA with `acr_values`, a challenge (or an enrolment for a user
  * without a factor) even where the policy would not ask.
  */
@@ -32,9 +33,8 @@ export async function signInNeed(
   target: MfaTarget,
   done: { amr: string[]; acrValues?: string | undefined },
 ): Promise<StepNeed> {
-  if (done.amr.includes('mfa')) return 'none';
-  const need = await mfaNeed(ctx, user, target);
-  if (need !== 'none' || !asksForMfa(done.acrValues)) return need;
+  const need = await mfaNeedAfter(ctx, user, target, done.amr);
+  if (need !== 'none' || done.amr.includes('mfa') || !asksForMfa(done.acrValues)) return need;
   return (await hasSecondFactor(ctx, user.id)) ? 'challenge' : 'enrol';
 }
 

@@ -55,9 +55,10 @@ export const POLICY_SECTIONS = {
     {
       /** off: no challenge; optional: users with a factor are challenged; required: everyone enrols. */
       policy: Type.Union([Type.Literal('off'), Type.Literal('optional'), Type.Literal('required')], { description: 'Default: optional' }),
-      /** The factors users may enrol (those already enrolled keep working). */
+      /** The factors users may enrol, and the only ones that count for a sign-in into this tenant (decision 198); never empty. */
       factors: Type.Array(Type.Union([Type.Literal('otp'), Type.Literal('email'), Type.Literal('sms'), Type.Literal('webauthn')]), {
         uniqueItems: true,
+        minItems: 1,
         maxItems: 4,
         description: 'Default: ["otp", "email", "sms", "webauthn"]',
       }),

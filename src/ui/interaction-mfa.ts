@@ -3,13 +3,14 @@ import type { AppContext } from '../context.js';
 import type { Session, User } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { actorOf } from '../http/guards.js';
+import { applicableMfa, provesAllowedFactor } from '../mfa/index.js';
 import { beginStep, completeStep, loadStep, type MfaStep, signInNeed } from '../mfa/sign-in-step.js';
 import type { Interaction, Oidc } from '../oidc/index.js';
 import { setSessionCookie } from '../sessions/cookie.js';
 import { openSession } from '../sessions/sessions.js';
 import { PAGE_HEADERS } from './html.js';
 import { interactionLook } from './interaction-look.js';
-import { answerStep, type Form, type StepFlow, sendStepCode, sessionAfterStep, showStep, stepPage } from './mfa-flow.js';
+import { answerStep, type Form, factorNotAllowed, type StepFlow, sendStepCode, sessionAfterStep, showStep, stepPage } from './mfa-flow.js';
 import { recoveryCodesPage } from './mfa-pages.js';
 
 export interface PageKit {
@@ -60,7 +61,11 @@ export function interactionMfaRoutes(app: FastifyInstance, ctx: AppContext, oidc
     const step = it.prompt === 'login' ? await loadStep(ctx, it.uid) : undefined;
     // The user is known from the password step on: their locale counts (after ui_locales).
     const look = await interactionLook(ctx, request, it, step?.userId);
+    // Only the factor types every tenant of the sign-in allows count (decision 198).
+    const user = step && (await ctx.db.selectFrom('users').select('home_tenant_id').where('id', '=', step.userId).executeTakeFirst());
+    const allowed = user && (await applicableMfa(ctx, user, it.mfaTarget)).factors;
     const flow: StepFlow = {
+      ...(allowed && { allowed }),
       action: `/interaction/${it.uid}/mfa`,
       csrf: kit.csrfFor(it.uid),
       branding: look.branding,
@@ -84,6 +89,9 @@ export function interactionMfaRoutes(app: FastifyInstance, ctx: AppContext, oidc
     if (!step || step.done) return kit.go(reply, `/interaction/${it.uid}`);
     const proved = await answerStep(ctx, reply, flow, step, form);
     if (!proved) return reply;
+    if (flow.allowed && !provesAllowedFactor([...proved.methods, 'mfa'], flow.allowed)) {
+      return showStep(ctx, reply, flow, step, { error: factorNotAllowed() });
+    }
     const amr = await completeStep(ctx, it.uid, proved.methods);
     if (proved.codes) {
       return reply

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
 import type { Actor } from '../audit/record.js';
 import type { AppContext } from '../context.js';
+import type { MfaFactorType } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { actorOf } from '../http/guards.js';
 import { setRetryAfter } from '../http/server.js';
@@ -37,6 +38,8 @@ export interface StepFlow {
   lang?: Locale;
   t?: Translate;
   actor: Actor;
+  /** The factor types that count for the sign-in's target (decision 198); all when absent. */
+  allowed?: readonly MfaFactorType[];
 }
 
 /** The page context of a step's pages. */
@@ -48,6 +51,12 @@ export const stepPage = (flow: StepFlow): PageContext => ({
 
 /** An error whose page message is a catalog sentence (the API keeps the English `message`). */
 const stepError = (key: MessageKey, message: string) => Object.assign(new AppError('invalid_request', message), { messageKey: key });
+
+/** The answer of a factor type the sign-in's target does not allow (decision 198): choose another. */
+export const factorNotAllowed = () => stepError('mfa.choose_method', 'Choose another way to verify');
+
+/** Whether a factor type counts for the flow's target (decision 198). */
+const counts = (flow: StepFlow, type: string) => !flow.allowed || flow.allowed.includes(type as MfaFactorType);
 
 export type Form = Record<string, string>;
 
@@ -69,13 +78,21 @@ export async function showStep(
   const message = options.error && messageOf(t, lang, options.error, options.method);
   if (options.error && tooMany(options.error)) setRetryAfter(reply, options.error);
   if (step.need === 'enrol') {
+    // The step enrols an authenticator app: where the target does not allow one, the user adds an allowed factor first.
+    if (!counts(flow, 'otp')) {
+      throw new AppError('factor_not_allowed', 'This organization requires a kind of second factor you have not set up', {
+        allowed: flow.allowed,
+      });
+    }
     const enrolment = await pendingEnrolment(ctx, flow, step);
     return reply
       .status(status)
       .headers(PAGE_HEADERS)
       .send(enrolPage({ ...stepPage(flow), action: flow.action, csrf: flow.csrf, enrolment, ...(message && { error: message }) }));
   }
-  const factors = (await listFactors(ctx, step.userId)).filter((f) => f.confirmed && f.type !== 'recovery-code' && !spent(step, f.type));
+  const factors = (await listFactors(ctx, step.userId)).filter(
+    (f) => f.confirmed && f.type !== 'recovery-code' && !spent(step, f.type) && counts(flow, f.type),
+  );
   const nonce = newNonce();
   const passkey =
     !options.recovery && !options.sent && factors.some((f) => f.type === 'webauthn')
@@ -111,7 +128,8 @@ const spent = (step: MfaStep, type: string) => sameChannelAsFirst(step.amr, type
 /** Sends an email or SMS code for one of the user's factors, and shows where to type it. */
 export async function sendStepCode(ctx: AppContext, reply: FastifyReply, flow: StepFlow, step: MfaStep, form: Form) {
   const factor = (await listFactors(ctx, step.userId)).find(
-    (f) => f.id === form.factor_id && f.confirmed && (f.type === 'email' || f.type === 'sms') && !spent(step, f.type),
+    (f) =>
+      f.id === form.factor_id && f.confirmed && (f.type === 'email' || f.type === 'sms') && !spent(step, f.type) && counts(flow, f.type),
   );
   if (step.need !== 'challenge' || !factor) throw new AppError('not_found', 'That factor is not one of yours');
   try {

@@ -26,6 +26,9 @@ describe('issue 12 item 3: MFA policies hold through any application, on every p
   const outsider = { email: 'olga@alpha.test', id: '' };
   let platform: { client_id: string; client_secret: string };
   let config: client.Configuration;
+  /** The server's clock runs ahead by `ahead` ms: each TOTP code below falls in its own time step. */
+  let ahead = 0;
+  const clock = { now: () => new Date(Date.now() + ahead) };
 
   const setMfa = (tenant: TenantAdmin, policy: string) =>
     gh.request('PATCH', `/api/v1/tenants/${tenant.tenantId}/policies`, { token: tenant.token, body: { mfa: { policy } } });
@@ -55,7 +58,7 @@ describe('issue 12 item 3: MFA policies hold through any application, on every p
   }
 
   before(async () => {
-    gh = await startListeningGatehouse();
+    gh = await startListeningGatehouse({ clock });
     admin = await gh.adminToken();
     alpha = await gh.tenantWithAdmin('alpha');
     beta = await gh.tenantWithAdmin('beta');
@@ -226,5 +229,56 @@ describe('issue 12 item 3: MFA policies hold through any application, on every p
     } finally {
       await other.stop();
     }
+  });
+
+  /** What an authenticator app shows for `secret`, in the next time step of the server's clock. */
+  const nextTotp = (secret: string) => {
+    ahead += 30_000;
+    return new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30 }).generate({
+      timestamp: clock.now().getTime(),
+    });
+  };
+
+  it('B allows only passkeys: an authenticator app enrolled at home proves nothing for B, hosted or OIH (decision 198)', async () => {
+    const theta = await gh.tenantWithAdmin('theta');
+    const patch = (mfa: Record<string, unknown>) =>
+      gh.request('PATCH', `/api/v1/tenants/${theta.tenantId}/policies`, { token: theta.token, body: { mfa } });
+    // A tenant cannot make MFA impossible: an empty list of factors is refused.
+    const empty = await patch({ policy: 'required', factors: [] });
+    assert.equal(empty.status, 400, JSON.stringify(empty.body));
+    assert.equal(empty.body.error, 'invalid_field');
+    assert.equal((await patch({ policy: 'required', factors: ['webauthn'] })).status, 200);
+
+    // Homed in alpha (MFA optional, every factor allowed), a member of B, with a TOTP factor only.
+    const id = await gh.createUser(alpha.token, { email: 'tom@alpha.test', password: PASSWORD });
+    await gh.created(`/api/v1/tenants/${theta.tenantId}/members`, admin, { userId: id });
+    const session = await gh.signIn('tom@alpha.test', PASSWORD);
+    const enrolled = await gh.request('POST', '/api/v1/users/me/mfa/otp', { token: session, body: {} });
+    assert.equal(enrolled.status, 201, JSON.stringify(enrolled.body));
+    const confirmed = await gh.request('POST', `/api/v1/users/me/mfa/${enrolled.body.id}/confirm`, {
+      token: session,
+      body: { otp: nextTotp(enrolled.body.secret) },
+    });
+    assert.equal(confirmed.status, 200, JSON.stringify(confirmed.body));
+
+    // OIH: the session proved a TOTP (amr otp, mfa): no token for B.
+    const refused = await gh.request('POST', '/api/v1/token', { token: session, body: { organization: theta.tenantId } });
+    assert.equal(refused.status, 403, JSON.stringify(refused.body));
+    assert.equal(refused.body.error, 'mfa_step_required');
+    const home = await gh.request('POST', '/api/v1/token', { token: session, body: { organization: alpha.tenantId } });
+    assert.equal(home.status, 200, 'at home the same session gets its token');
+
+    // Hosted sign-in with organization=B: the authenticator app is not offered, and no code is issued.
+    const browser = new Browser();
+    const landed = await signInThrough(browser, config, 'tom@alpha.test', { organization: theta.tenantId });
+    assert.ok(!atCallback(landed.url), `a code was issued: ${landed.url}`);
+    assert.match(landed.url, MFA_STEP);
+    const otpForm = [...landed.page.matchAll(/<form[\s\S]*?<\/form>/g)].find((form) => form[0].includes('name="method" value="otp"'));
+    if (otpForm) {
+      const { action, fields } = formOf(otpForm[0]);
+      const answered = await browser.submit(landed.url, action, { ...fields, code: nextTotp(enrolled.body.secret) }, atCallback);
+      assert.ok(!atCallback(answered.url), `a TOTP answer issued a code for B: ${answered.url}`);
+    }
+    assert.equal(otpForm, undefined, 'the authenticator app is offered for B');
   });
 });
