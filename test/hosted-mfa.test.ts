@@ -295,3 +295,56 @@ describe('MFA in the hosted sign-in', () => {
     });
   });
 });
+
+describe('a factor proved after signing in, in the hosted sign-in', () => {
+  let gh: Awaited<ReturnType<typeof startListeningGatehouse>>;
+  before(async () => {
+    gh = await startListeningGatehouse();
+  });
+  after(() => gh.stop());
+
+  it('a factor proved after signing in (account API) counts at the next authorization: the code carries it and is accepted', async () => {
+    const zeta = await gh.tenantWithAdmin('zeta');
+    await gh.createUser(zeta.token, { email: 'zoe@zeta.test', password: PASSWORD });
+    const app = await gh.created('/api/v1/applications', zeta.token, { name: 'Zeta Portal', type: 'web', redirect_uris: [CALLBACK] });
+    const config = await client.discovery(new URL(gh.issuer), app.client_id, app.client_secret, undefined, {
+      execute: [client.allowInsecureRequests],
+    });
+    const browser = new Browser();
+    const authorize = async (verifier: string) =>
+      browser.follow(
+        client.buildAuthorizationUrl(config, {
+          redirect_uri: CALLBACK,
+          scope: 'openid',
+          code_challenge: await client.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+        }).href,
+        atCallback,
+      );
+    const start = await authorize(client.randomPKCECodeVerifier());
+    const { action, fields } = formOf(await start.response.text());
+    const first = await browser.submit(start.url, action, { ...fields, username: 'zoe@zeta.test', password: PASSWORD }, atCallback);
+    assert.ok(atCallback(first.url), 'MFA optional, no factor: the password is enough');
+    // The same browser's Gatehouse session enrols and confirms a factor: the session now holds `mfa`.
+    const json = { 'content-type': 'application/json' };
+    const enrolled = (await (
+      await browser.fetch(`${gh.issuer}/api/v1/users/me/mfa/otp`, { method: 'POST', headers: json, body: '{}' })
+    ).json()) as {
+      id: string;
+      secret: string;
+    };
+    const otp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(enrolled.secret), digits: 6, period: 30 }).generate();
+    const confirmed = await browser.fetch(`${gh.issuer}/api/v1/users/me/mfa/${enrolled.id}/confirm`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ otp }),
+    });
+    assert.equal(confirmed.status, 200);
+    // The engine's session still says `pwd`: the next authorization raises it before a code is issued.
+    const verifier = client.randomPKCECodeVerifier();
+    const again = await authorize(verifier);
+    assert.ok(atCallback(again.url), again.url);
+    const tokens = await client.authorizationCodeGrant(config, new URL(again.url), { pkceCodeVerifier: verifier });
+    assert.ok((decodeJwt(tokens.id_token as string).amr as string[]).includes('mfa'));
+  });
+});
