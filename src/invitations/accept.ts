@@ -26,7 +26,8 @@ async function issuerScopeNow(trx: Db, flow: Flow): Promise<Scope> {
   if (inviter?.status !== 'active') throw invalid('the person who sent it no longer has an active account');
   const grants = await effectivePermissions(trx, issuer.user_id, issuer.tenant_id);
   const held = new Set(grants?.permissions ?? []);
-  const scope = grants && INVITE.map((a) => resolveScope(held, issuer.tenant_id, issuer.kind === 'system', a)).find(Boolean);
+  const scope =
+    grants && INVITE.map((a) => resolveScope(held, issuer.tenant_id, issuer.kind === 'system', a, issuer.user_id)).find(Boolean);
   if (!scope || scope.kind !== issuer.kind || !inScope(scope, flow.tenant_id)) {
     throw invalid('the person who sent it may no longer invite into this organization');
   }
