@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
+import * as OTPAuth from 'otpauth';
 import { PASSWORD, startGatehouse, type TenantAdmin } from '../helpers/gatehouse.js';
 import { Browser, formOf, startListeningGatehouse } from '../helpers/oidc.js';
 
