@@ -175,10 +175,11 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   registerGrants(provider, ctx);
   provider.use(engineHeaders);
   provider.use(askBeforeLogout(ctx));
+  provider.use(endGatehouseSessionAtLogout(ctx));
   provider.use(unauthorizedClientForDisallowedGrant);
   provider.on('server_error', (_koa, error) => ctx.log.error({ err: error }, 'OAuth engine error'));
   auditEngineGrants(ctx, provider);
-  provider.on('end_session.success', (koa) => endGatehouseSession(ctx, koa));
+  provider.on('end_session.success', markGatehouseSessionEnded);
   provider.on('backchannel.error', (_koa, error, client) =>
     ctx.log.warn({ client_id: client.clientId, err: (error as Error).message }, 'Back-channel logout at sign-out not delivered'),
   );
@@ -187,16 +188,28 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
 
 /**
  * One sign-out: signing out of the engine (once it has checked the confirmation form's
- * own CSRF field) also ends the Gatehouse session of this browser. The engine's events
- * cannot wait, so the session is revoked just after; the cookie is cleared in this answer.
+ * own CSRF field) also ends the Gatehouse session of this browser. The engine's event marks
+ * it (its listeners cannot wait); the middleware ends it before the answer leaves, so the
+ * session is gone when the browser reaches the return URI. The cookie is cleared in this answer.
  */
-function endGatehouseSession(ctx: OidcContext, koa: KoaContextWithOIDC): void {
+function markGatehouseSessionEnded(koa: KoaContextWithOIDC): void {
   if (!koa.oidc.params?.logout) return;
   const token = koa.cookies.get(SESSION_COOKIE);
   if (!token) return;
   koa.cookies.set(SESSION_COOKIE, null, { path: '/', httpOnly: true, sameSite: 'lax' });
-  const actor = { type: 'anonymous' as const, id: null, ip: koa.ip ?? null, userAgent: koa.get('user-agent') || null };
-  revokeSessionByToken(ctx, token, actor).catch((error) => ctx.log.error({ err: error }, 'Ending the Gatehouse session at logout failed'));
+  koa.state.gatehouseSessionToEnd = token;
+}
+
+function endGatehouseSessionAtLogout(ctx: OidcContext) {
+  return async (koa: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
+    await next();
+    const token = koa.state.gatehouseSessionToEnd as string | undefined;
+    if (!token) return;
+    const actor = { type: 'anonymous' as const, id: null, ip: koa.ip ?? null, userAgent: koa.get('user-agent') || null };
+    await revokeSessionByToken(ctx, token, actor).catch((error) =>
+      ctx.log.error({ err: error }, 'Ending the Gatehouse session at logout failed'),
+    );
+  };
 }
 
 /**
