@@ -4,12 +4,11 @@ import { type Db, isUniqueViolation } from '../db/database.js';
 import type { User } from '../db/schema.js';
 import { AppError } from '../errors.js';
 import { type Flow, spendLink } from '../flows/flows.js';
-import { addMembership } from '../memberships/memberships.js';
+import { addMembership, isMember } from '../memberships/memberships.js';
 import { hasSecondFactor } from '../mfa/sign-in-step.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../password-policy/policy.js';
 import { type Access, effectivePermissions, inScope, resolveScope, type Scope } from '../permissions/effective.js';
 import type { ActiveSession } from '../sessions/sessions.js';
-import { isMember } from '../users/users.js';
 import { invitationData, type OpenInvitation, peekInvitation } from './invitations.js';
 
 /**

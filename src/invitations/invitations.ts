@@ -7,6 +7,7 @@ import { sendEmail } from '../email/templates.js';
 import { AppError, notFound } from '../errors.js';
 import { createFlow, type Flow, peekLink } from '../flows/flows.js';
 import { pickLocale } from '../i18n/index.js';
+import { isMember } from '../memberships/memberships.js';
 import { inScope, type Scope, systemTenantId } from '../permissions/effective.js';
 import { resolveAssignableRoles, systemRole } from '../roles/roles.js';
 import { assertManageable } from '../users/users.js';
@@ -212,14 +213,8 @@ export async function inviteToTenant(
   return ctx.db.transaction().execute(async (trx) => {
     const existing = await trx.selectFrom('users').selectAll().where(emailIs(typed)).executeTakeFirst();
     if (!existing) return issueInvitation(trx, ctx, scope, actor, { email: typed }, tenantId, { mode: 'activate', roles }, true);
-    const member = await trx
-      .selectFrom('memberships')
-      .select('user_id')
-      .where('user_id', '=', existing.id)
-      .where('tenant_id', '=', tenantId)
-      .executeTakeFirst();
     // A member is the tenant's to know about.
-    if (member) throw new AppError('already_member', 'The user is already a member of this tenant');
+    if (await isMember(trx, existing.id, tenantId)) throw new AppError('already_member', 'The user is already a member of this tenant');
     return inviteAccount(trx, ctx, scope, actor, existing, tenantId, roles, typed);
   });
 }

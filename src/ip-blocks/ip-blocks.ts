@@ -4,6 +4,7 @@ import type { AppContext } from '../context.js';
 import { isUniqueViolation } from '../db/database.js';
 import type { IpBlock } from '../db/schema.js';
 import { AppError, notFound } from '../errors.js';
+import { unmapped } from '../ip.js';
 import { ShortCache } from '../short-cache.js';
 
 /** How long a node reuses the block list it read; a change reaches every node within this time. */
@@ -17,16 +18,10 @@ export interface Cidr {
   family: 'ipv4' | 'ipv6';
 }
 
-/** An IPv4-mapped IPv6 address (::ffff:192.0.2.1, as dual-stack sockets report) is its IPv4 address. */
-export function plainAddress(ip: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  return mapped ? (mapped[1] as string) : ip;
-}
-
 /** Parses an address or a CIDR range (IPv4 or IPv6); a bare address is a /32 or /128. */
 export function parseCidr(input: string): Cidr {
   const [rawAddress = '', rawPrefix, ...rest] = input.trim().toLowerCase().split('/');
-  const address = plainAddress(rawAddress);
+  const address = unmapped(rawAddress);
   const version = isIP(address);
   const invalid = () =>
     new AppError('invalid_cidr', `"${input}" is not an IP address or CIDR range (e.g. 203.0.113.7, 203.0.113.0/24, 2001:db8::/32)`);
@@ -47,7 +42,7 @@ const blockListOf = (cidrs: readonly Cidr[]) => {
 
 /** Whether an address falls in a block list (its IPv4-mapped IPv6 form counts as IPv4). */
 export function listContains(list: BlockList, ip: string): boolean {
-  const address = plainAddress(ip);
+  const address = unmapped(ip);
   const version = isIP(address);
   return version !== 0 && list.check(address, version === 4 ? 'ipv4' : 'ipv6');
 }

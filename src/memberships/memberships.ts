@@ -32,6 +32,17 @@ export interface Member {
   created_at: Date;
 }
 
+/** Whether the user is a member of the tenant (in tenant scope, whether the user is visible at all). */
+export async function isMember(db: Kysely<Database>, userId: string, tenantId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('memberships')
+    .select('user_id')
+    .where('user_id', '=', userId)
+    .where('tenant_id', '=', tenantId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /** A member as the API shows it: where the account is homed, seen from the tenant, and whether the caller may change it. */
 export interface ShownMember extends Omit<Member, 'home_tenant_id'> {
   /** `elsewhere`: the account is homed in another tenant, whose administrators (with this tenant's) manage it (decision 182). */
@@ -166,15 +177,8 @@ export async function createMember(ctx: AppContext, scope: Scope, actor: Actor, 
     ]);
     if (!tenant) throw notFound('Tenant');
     if (scope.kind === 'tenant' && user?.home_tenant_id !== tenantId) {
-      const member =
-        user &&
-        (await trx
-          .selectFrom('memberships')
-          .select('user_id')
-          .where('tenant_id', '=', tenantId)
-          .where('user_id', '=', user.id)
-          .executeTakeFirst());
-      if (member) throw new AppError('already_member', 'The user is already a member of this tenant');
+      if (user && (await isMember(trx, user.id, tenantId)))
+        throw new AppError('already_member', 'The user is already a member of this tenant');
       throw new AppError(
         'not_found',
         'User not found among the users homed in this tenant; invite anyone else: POST /tenants/:id/invitations',

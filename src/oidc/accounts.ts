@@ -32,11 +32,11 @@ export function standardClaims(user: User): AccountClaims {
  * refresh and userinfo all fail for them at once (DESIGN §6). With the grant of the token
  * at hand, the claims include the organization chosen for it.
  */
-export async function findAccount(ctx: OidcContext, userId: string, grantId?: string): Promise<Account | undefined> {
+export async function findAccount(ctx: OidcContext, userId: string, grantId?: string): Promise<(Account & { user: User }) | undefined> {
   if (!isUuid(userId)) return undefined;
   const user = await ctx.db.selectFrom('users').selectAll().where('id', '=', userId).where('status', '=', 'active').executeTakeFirst();
   if (!user) return undefined;
   const organization = await ctx.lookups.grantOrganization(grantId);
   const claims = { ...standardClaims(user), ...(organization && { org_id: organization.id, org_name: organization.name }) };
-  return { accountId: user.id, claims: () => claims };
+  return { accountId: user.id, user, claims: () => claims };
 }

@@ -24,8 +24,8 @@ export async function mfaTargetOf(
   };
 }
 
-/** What the engine hands findAccount: the code, refresh token or device code being exchanged. */
-interface GrantSource {
+/** What the engine hands findAccount: the code, refresh token or device code being exchanged (the user is the account it found). */
+export interface GrantSource {
   kind?: string;
   clientId?: string;
   grantId?: string;
@@ -42,10 +42,12 @@ const SIGN_IN_SOURCES = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCod
  * application asks for one. Checked when the engine loads the account, before a refresh
  * token is rotated, so the refusal spends nothing.
  */
-export async function assertSignInStrength(ctx: OidcContext, userId: string, source: GrantSource | undefined): Promise<void> {
+export async function assertSignInStrength(
+  ctx: OidcContext,
+  user: { id: string; home_tenant_id: string | null },
+  source: GrantSource | undefined,
+): Promise<void> {
   if (!source?.kind || !SIGN_IN_SOURCES.has(source.kind) || !source.clientId) return;
-  const user = await ctx.db.selectFrom('users').select(['id', 'home_tenant_id']).where('id', '=', userId).executeTakeFirst();
-  if (!user) return; // findAccount answers "no account"
   const target = await mfaTargetOf(ctx, source.clientId, { grantId: source.grantId });
   if (await lacksRequiredMfa(ctx, user, target, source.amr ?? [])) {
     throw new errors.InvalidGrant('multi-factor authentication is now required: sign in again');

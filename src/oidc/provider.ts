@@ -15,7 +15,7 @@ import { DEVICE_CODE_GRANT, EXTRA_CLIENT_METADATA, gatehouseClient } from './cli
 import { auditEngineGrants, registerGrants } from './grants.js';
 import { askBeforeLogout, endsWithoutClick } from './logout.js';
 import type { OidcContext } from './lookups.js';
-import { assertSignInStrength, mfaTargetOf } from './mfa-policy.js';
+import { assertSignInStrength, type GrantSource, mfaTargetOf } from './mfa-policy.js';
 import { engineHeaders, renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
 import { resourceServer } from './resources.js';
 import { authenticationClaims } from './user-tokens.js';
@@ -62,8 +62,9 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   const configuration: Configuration = {
     adapter: pgAdapter(ctx.db, ctx.lookups, () => ctx.clock.now(), ctx.masterKey),
     findAccount: async (_koa, sub, token) => {
-      const account = await findAccount(ctx, sub, (token as { grantId?: string } | undefined)?.grantId);
-      if (account) await assertSignInStrength(ctx, sub, token as Parameters<typeof assertSignInStrength>[2]);
+      const source = token as GrantSource | undefined;
+      const account = await findAccount(ctx, sub, source?.grantId);
+      if (account) await assertSignInStrength(ctx, account.user, source);
       return account;
     },
     jwks: { keys: keys as never },

@@ -3,7 +3,7 @@ import type { AppContext } from '../context.js';
 import { fingerprint } from '../crypto/secrets.js';
 import { loginKey } from '../email/address.js';
 import { AppError } from '../errors.js';
-import { plainAddress } from '../ip-blocks/ip-blocks.js';
+import { unmapped } from '../ip.js';
 import { systemTenantId } from '../permissions/effective.js';
 import { type Policies, parseNetwork, tenantPolicies } from '../policies/policies.js';
 import { clientKey } from './client-key.js';
@@ -201,7 +201,7 @@ function isTrusted(networks: string[], ip: string): boolean {
     blockLists.set(networks, list);
   }
   // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d.
-  const mapped = plainAddress(ip);
+  const mapped = unmapped(ip);
   try {
     return list.check(mapped, isIPv6(mapped) ? 'ipv6' : 'ipv4');
   } catch {

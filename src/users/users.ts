@@ -7,6 +7,7 @@ import type { User, UserStatus } from '../db/schema.js';
 import { emailIs, normalizeEmail } from '../email/address.js';
 import { AppError, notFound } from '../errors.js';
 import { closeFlows, EMAILED_FLOWS } from '../flows/flows.js';
+import { isMember } from '../memberships/memberships.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../password-policy/policy.js';
 import { listedTenant, type Scope } from '../permissions/effective.js';
 import { endProtection } from '../protection/lockout.js';
@@ -48,17 +49,6 @@ export interface UserFilter {
   tenant?: string | undefined;
   status?: UserStatus | undefined;
   q?: string | undefined;
-}
-
-/** A user is visible in tenant scope when they are a member of that tenant. */
-export async function isMember(db: Db, userId: string, tenantId: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('memberships')
-    .select('user_id')
-    .where('user_id', '=', userId)
-    .where('tenant_id', '=', tenantId)
-    .executeTakeFirst();
-  return row !== undefined;
 }
 
 export async function getUser(ctx: AppContext, scope: Scope, id: string): Promise<User> {

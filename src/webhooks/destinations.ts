@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
+import { unmapped } from '../ip.js';
 
 /**
  * Where webhooks may not go unless configured (GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS): this
@@ -61,20 +62,9 @@ export function applicationDestinations(config: Pick<Config, 'production' | 'web
 }
 
 /** An address as it is judged: an IPv4-mapped IPv6 address (::ffff:7f00:1) as its IPv4 address (127.0.0.1). */
-function judged(address: string): { address: string; type: 'ipv4' | 'ipv6' } {
-  if (isIP(address) !== 6) return { address, type: 'ipv4' };
-  let canonical: string;
-  try {
-    // The URL serializer writes an IPv6 address one way: lower case, zeros compressed, no dotted part.
-    canonical = new URL(`http://[${address}]/`).hostname.slice(1, -1);
-  } catch {
-    return { address, type: 'ipv6' }; // a zone index (fe80::1%eth0): link-local, refused as such
-  }
-  const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(canonical);
-  if (!mapped) return { address, type: 'ipv6' };
-  const high = Number.parseInt(mapped[1] as string, 16);
-  const low = Number.parseInt(mapped[2] as string, 16);
-  return { address: [high >> 8, high & 0xff, low >> 8, low & 0xff].join('.'), type: 'ipv4' };
+function judged(given: string): { address: string; type: 'ipv4' | 'ipv6' } {
+  const address = unmapped(given);
+  return { address, type: isIP(address) === 6 ? 'ipv6' : 'ipv4' };
 }
 
 /** The policy for the configured exceptions (CIDRs such as 127.0.0.1/32). */
