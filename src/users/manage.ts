@@ -106,6 +106,34 @@ function assertRule(
   }
 }
 
+/**
+ * Why the caller may not change each of these accounts (absent: it may), for all of them in
+ * three queries: the import checks its whole batch at once, the admin API's reads their `managed` flag.
+ */
+export async function refusals(
+  db: Db,
+  scope: Scope,
+  callerId: string | null,
+  users: readonly { id: string; home_tenant_id: string | null }[],
+  change: AccountChange = 'update',
+): Promise<Map<string, AppError>> {
+  const refused = new Map<string, AppError>();
+  if (users.length === 0) return refused;
+  const ids = new Set(users.map((u) => u.id));
+  if (callerId && scope.kind === 'tenant') ids.add(callerId);
+  const grants = await membershipsOf(db, [...ids]);
+  const caller = (callerId && grants.get(callerId)) || new Map();
+  for (const user of users) {
+    try {
+      assertRule(scope, change, caller, user, grants.get(user.id)!);
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      refused.set(user.id, error);
+    }
+  }
+  return refused;
+}
+
 /** Asserts the rule for one account (read by the caller, e.g. in its own transaction). */
 export async function assertManages(
   db: Db,
@@ -114,9 +142,8 @@ export async function assertManages(
   user: { id: string; home_tenant_id: string | null },
   change: AccountChange = 'update',
 ): Promise<void> {
-  const ids = callerId && scope.kind === 'tenant' ? [user.id, callerId] : [user.id];
-  const grants = await membershipsOf(db, ids);
-  assertRule(scope, change, (callerId && grants.get(callerId)) || new Map(), user, grants.get(user.id)!);
+  const refused = (await refusals(db, scope, callerId, [user], change)).get(user.id);
+  if (refused) throw refused;
 }
 
 /** Which of these accounts the caller may change (the `managed` flag of the admin API's users and members). */
@@ -126,19 +153,9 @@ export async function managedAccounts(
   callerId: string | null,
   users: readonly { id: string; home_tenant_id: string | null }[],
 ): Promise<Set<string>> {
-  const managed = new Set<string>();
-  if (!mayChangeAccounts(scope, 'update')) return managed;
-  const grants = await membershipsOf(db, [...new Set([...users.map((u) => u.id), ...(callerId ? [callerId] : [])])]);
-  const caller = (callerId && grants.get(callerId)) || new Map();
-  for (const user of users) {
-    try {
-      assertRule(scope, 'update', caller, user, grants.get(user.id)!);
-      managed.add(user.id);
-    } catch (error) {
-      if (!(error instanceof AppError)) throw error;
-    }
-  }
-  return managed;
+  if (!mayChangeAccounts(scope, 'update')) return new Set();
+  const refused = await refusals(db, scope, callerId, users);
+  return new Set(users.filter((user) => !refused.has(user.id)).map((user) => user.id));
 }
 
 /**

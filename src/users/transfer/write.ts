@@ -8,7 +8,7 @@ import { sealDestination, sealSecret } from '../../mfa/factors.js';
 import type { Scope } from '../../permissions/effective.js';
 import { systemRole } from '../../roles/roles.js';
 import { endUserAccess } from '../../sessions/revoke-access.js';
-import { assertManages, mayChangeAccounts } from '../manage.js';
+import { mayChangeAccounts, refusals } from '../manage.js';
 import type { ResolvedRecord } from './import.js';
 import { LineError } from './records.js';
 
@@ -94,6 +94,13 @@ async function writeRecords(
     for (const row of rows) owners.set(row.username!.toLowerCase(), row.id);
   }
 
+  // The rule of every account change (decision 180), for the batch's existing users at once.
+  const refused = await refusals(
+    trx,
+    scope,
+    actor.id,
+    existingRows.filter((u) => visible.has(u.id)),
+  );
   const accepted: { record: ResolvedRecord; id: string; old?: Existing }[] = [];
   let invited = 0;
   for (const record of batch) {
@@ -103,7 +110,8 @@ async function writeRecords(
       if (old) {
         // Decision 184: a record that changes a user needs the update permission and the rule of every account change.
         if (!mayChangeAccounts(scope, 'update')) throw new LineError('update_not_allowed');
-        await assertManages(trx, scope, actor.id, old);
+        const refusal = refused.get(old.id);
+        if (refusal) throw refusal;
         // Nobody changes their own status or roles (decision 187; as nobody deletes themselves).
         if (
           old.id === actor.id &&
