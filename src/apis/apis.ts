@@ -180,7 +180,7 @@ export async function updateApi(ctx: AppContext, scope: Scope, actor: Actor, id:
 export async function deleteApi(ctx: AppContext, scope: Scope, actor: Actor, id: string): Promise<void> {
   await ctx.db.transaction().execute(async (trx) => {
     const api = await findApi(trx, scope, id, 'update');
-    await assertHoldsApi(trx, scope, id);
+    await assertHoldsApi(trx, scope, id, await valuesOf(trx, id));
     await trx.deleteFrom('apis').where('id', '=', id).execute();
     await recordAudit(trx, ctx, {
       action: 'iam.api.deleted',
@@ -198,7 +198,7 @@ export async function rotateApiSecret(ctx: AppContext, scope: Scope, actor: Acto
     const current = await findApi(trx, scope, id, 'update');
     if (current.signing_alg !== 'HS256')
       throw new AppError('not_hs256', `This API signs with ${current.signing_alg}; it has no shared secret`);
-    await assertHoldsApi(trx, scope, id);
+    await assertHoldsApi(trx, scope, id, await valuesOf(trx, id));
     const signingSecret = newSigningSecret();
     const api = await trx
       .updateTable('apis')
@@ -222,31 +222,30 @@ export async function rotateApiSecret(ctx: AppContext, scope: Scope, actor: Acto
  * Whoever signs an API's tokens, or decides which scopes they carry, wields every
  * permission of that API (decision 194): so deleting it, rotating (and so seeing) its HS256
  * secret, changing its signing algorithm and turning RBAC off need them all, as
- * `assertApiDelegable` counts holding (`tenant.all` holds its tenant's APIs). `extra` are
- * values to hold as well: permissions removed (which takes them from every role that
- * carried them) or added to an API without RBAC (which every token may then carry).
+ * `assertApiDelegable` counts holding (`tenant.all` holds its tenant's APIs). A narrower
+ * PATCH needs the values it removes (which takes them from every role that carried them) and
+ * those it adds to an API without RBAC (which every token may then carry).
  */
-async function assertHoldsApi(db: Db, scope: Scope, apiId: string, extra: readonly string[] = [], all = true): Promise<void> {
-  const current = all ? ((await permissionsOfApis(db, [apiId])).get(apiId) ?? []).map((p) => p.value) : [];
-  const values = [...new Set([...current, ...extra])];
+async function assertHoldsApi(db: Db, scope: Scope, apiId: string, values: readonly string[]): Promise<void> {
   await assertApiDelegable(
     db,
     scope,
-    values.map((value) => ({ api_id: apiId, value })),
+    [...new Set(values)].map((value) => ({ api_id: apiId, value })),
   );
 }
+
+const valuesOf = async (db: Db, apiId: string) => ((await permissionsOfApis(db, [apiId])).get(apiId) ?? []).map((p) => p.value);
 
 /** What of a PATCH widens what the API's tokens carry, or who can sign them, checked as `assertHoldsApi` (decision 194). */
 async function assertHoldsWidened(db: Db, scope: Scope, current: Api, patch: ApiPatch): Promise<void> {
   const rbac = patch.rbac ?? current.rbac;
-  const signing = patch.signing_alg !== undefined && patch.signing_alg !== current.signing_alg;
-  let extra: string[] = [];
-  if (patch.permissions) {
-    const before = ((await permissionsOfApis(db, [current.id])).get(current.id) ?? []).map((p) => p.value);
-    const after = new Set(patch.permissions.map((p) => p.value));
-    extra = [...before.filter((v) => !after.has(v)), ...(rbac ? [] : [...after].filter((v) => !before.includes(v)))];
-  }
-  await assertHoldsApi(db, scope, current.id, extra, signing || (current.rbac && !rbac));
+  const everything = (patch.signing_alg !== undefined && patch.signing_alg !== current.signing_alg) || (current.rbac && !rbac);
+  if (!everything && !patch.permissions) return;
+  const before = await valuesOf(db, current.id);
+  const after = new Set(patch.permissions?.map((p) => p.value) ?? before);
+  const removed = before.filter((v) => !after.has(v));
+  const added = rbac ? [] : [...after].filter((v) => !before.includes(v));
+  await assertHoldsApi(db, scope, current.id, everything ? [...before, ...added] : [...removed, ...added]);
 }
 
 const URI = /^[a-z][a-z0-9+.-]*:[^\s#]+$/i;
