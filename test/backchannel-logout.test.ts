@@ -13,7 +13,7 @@ import { deliverBackchannelLogouts } from '../src/backchannel/worker.js';
 import { destinationPolicy } from '../src/webhooks/destinations.js';
 import { createOutboundClient } from '../src/webhooks/send.js';
 import { PASSWORD, type TestGatehouse } from './helpers/gatehouse.js';
-import { Browser, formOf, freePort, startListeningGatehouse } from './helpers/oidc.js';
+import { Browser, formOf, freePort, passwordSignIn, startListeningGatehouse } from './helpers/oidc.js';
 
 const CALLBACK = 'http://localhost:4000/callback';
 const HOME = 'http://localhost:4000/';
@@ -108,19 +108,14 @@ describe('OIDC back-channel logout', () => {
     const email = `user${++users}@bcl.test`;
     const id = await gh.createUser(admin, { email, password: PASSWORD });
     const browser = new Browser();
-    const verifier = client.randomPKCECodeVerifier();
-    const url = client.buildAuthorizationUrl(webConfig, {
-      redirect_uri: CALLBACK,
-      scope: 'openid offline_access',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
+    const landed = await passwordSignIn(browser, webConfig, {
+      callback: CALLBACK,
+      email,
+      password: PASSWORD,
+      params: { scope: 'openid offline_access' },
     });
-    const isCallback = (location: string) => location.startsWith(CALLBACK);
-    const opened = await browser.follow(url.href, isCallback);
-    const form = formOf(await opened.response.text());
-    const landed = await browser.submit(opened.url, form.action, { ...form.fields, username: email, password: PASSWORD }, isCallback);
-    assert.ok(isCallback(landed.url), `expected the callback, got ${landed.url}`);
-    const tokens = await client.authorizationCodeGrant(webConfig, new URL(landed.url), { pkceCodeVerifier: verifier });
+    assert.ok(landed.atCallback, `expected the callback, got ${landed.url}`);
+    const tokens = await client.authorizationCodeGrant(webConfig, new URL(landed.url), { pkceCodeVerifier: landed.verifier });
     return { id, email, browser, tokens, sid: tokens.claims()?.sid as string | undefined };
   }
 

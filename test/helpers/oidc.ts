@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import * as client from 'openid-client';
 import { type StartOptions, startGatehouse, type TestGatehouse } from './gatehouse.js';
 
 /** A free TCP port on the loopback interface. */
@@ -89,4 +90,34 @@ export function formOf(page: string): { action: string; fields: Record<string, s
         .replace(/&gt;/g, '>');
   }
   return { action: (form[1] as string).replace(/&amp;/g, '&'), fields };
+}
+
+/**
+ * An authorization request with PKCE through the hosted sign-in page, answered with a
+ * password, in `browser`: where it lands (the callback, or the page of the next step), the
+ * verifier for the code exchange and the authorization request's URL.
+ */
+export async function passwordSignIn(
+  browser: Browser,
+  config: client.Configuration,
+  options: { callback: string; email: string; password: string; params?: Record<string, string> },
+) {
+  const verifier = client.randomPKCECodeVerifier();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: options.callback,
+    scope: 'openid',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    ...options.params,
+  });
+  const isCallback = (location: string) => location.startsWith(options.callback);
+  const opened = await browser.follow(url.href, isCallback);
+  const form = formOf(await opened.response.text());
+  const landed = await browser.submit(
+    opened.url,
+    form.action,
+    { ...form.fields, username: options.email, password: options.password },
+    isCallback,
+  );
+  return { ...landed, verifier, request: url.href, atCallback: isCallback(landed.url) };
 }

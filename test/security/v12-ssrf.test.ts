@@ -12,7 +12,7 @@ import * as client from 'openid-client';
 import { deliverBackchannelLogouts } from '../../src/backchannel/worker.js';
 import { destinationPolicy } from '../../src/webhooks/destinations.js';
 import { PASSWORD, type TenantAdmin, type TestGatehouse } from '../helpers/gatehouse.js';
-import { Browser, formOf, freePort, startListeningGatehouse } from '../helpers/oidc.js';
+import { Browser, formOf, freePort, passwordSignIn, startListeningGatehouse } from '../helpers/oidc.js';
 
 const CALLBACK = 'http://localhost:4000/callback';
 const HOME = 'http://localhost:4000/';
@@ -151,19 +151,9 @@ describe('V12: SSRF through the URLs a tenant administrator saves (production)',
         },
       );
       const browser = new Browser();
-      const verifier = client.randomPKCECodeVerifier();
-      const url = client.buildAuthorizationUrl(config, {
-        redirect_uri: CALLBACK,
-        scope: 'openid',
-        code_challenge: await client.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-      });
-      const isCallback = (location: string) => location.startsWith(CALLBACK);
-      const opened = await browser.follow(url.href, isCallback);
-      const signIn = formOf(await opened.response.text());
-      const landed = await browser.submit(opened.url, signIn.action, { ...signIn.fields, username: email, password: PASSWORD }, isCallback);
-      assert.ok(isCallback(landed.url), `expected the callback, got ${landed.url}`);
-      await client.authorizationCodeGrant(config, new URL(landed.url), { pkceCodeVerifier: verifier });
+      const landed = await passwordSignIn(browser, config, { callback: CALLBACK, email, password: PASSWORD });
+      assert.ok(landed.atCallback, `expected the callback, got ${landed.url}`);
+      await client.authorizationCodeGrant(config, new URL(landed.url), { pkceCodeVerifier: landed.verifier });
 
       const refusals = () =>
         gh.logs.filter((line) => line.includes('Back-channel logout at sign-out not delivered') && line.includes('not allowed'));

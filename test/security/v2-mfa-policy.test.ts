@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import * as OTPAuth from 'otpauth';
 import { PASSWORD, startGatehouse, type TenantAdmin } from '../helpers/gatehouse.js';
-import { Browser, formOf, startListeningGatehouse } from '../helpers/oidc.js';
+import { Browser, formOf, passwordSignIn, startListeningGatehouse } from '../helpers/oidc.js';
 
 const CALLBACK = 'http://localhost:4000/callback';
 const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -42,18 +42,8 @@ describe('issue 12 item 3: MFA policies hold through any application, on every p
 
   /** An authorization request of the platform application, through the sign-in page and the password: where the browser lands. */
   async function signInThrough(browser: Browser, conf: client.Configuration, email: string, extra: Record<string, string> = {}) {
-    const verifier = client.randomPKCECodeVerifier();
-    const url = client.buildAuthorizationUrl(conf, {
-      redirect_uri: CALLBACK,
-      scope: 'openid',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      ...extra,
-    }).href;
-    const start = await browser.follow(url, atCallback);
-    const { action, fields } = formOf(await start.response.text());
-    const next = await browser.submit(start.url, action, { ...fields, username: email, password: PASSWORD }, atCallback);
-    return { ...next, verifier, page: atCallback(next.url) ? '' : await next.response.text() };
+    const next = await passwordSignIn(browser, conf, { callback: CALLBACK, email, password: PASSWORD, params: extra });
+    return { ...next, page: next.atCallback ? '' : await next.response.text() };
   }
 
   before(async () => {

@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { PASSWORD, type TestGatehouse } from '../helpers/gatehouse.js';
-import { Browser, formOf, startListeningGatehouse } from '../helpers/oidc.js';
+import { Browser, formOf, passwordSignIn, startListeningGatehouse } from '../helpers/oidc.js';
 
 const CALLBACK = 'http://localhost:4000/callback';
 const HOME = 'http://localhost:4000/';
@@ -143,24 +143,15 @@ describe('V3: logout CSRF and the security headers of the engine’s pages', () 
 
     // Signed in through the hosted pages (the engine's session too), with the ID token of that sign-in.
     const hosted = new Browser();
-    const verifier = client.randomPKCECodeVerifier();
-    const url = client.buildAuthorizationUrl(config, {
-      redirect_uri: CALLBACK,
-      scope: 'openid',
-      code_challenge: await client.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    });
-    const opened = await hosted.follow(url.href, isCallback);
-    const form = formOf(await opened.response.text());
-    const landed = await hosted.submit(opened.url, form.action, { ...form.fields, username: email, password: PASSWORD }, isCallback);
-    const tokens = await client.authorizationCodeGrant(config, new URL(landed.url), { pkceCodeVerifier: verifier });
+    const landed = await passwordSignIn(hosted, config, { callback: CALLBACK, email, password: PASSWORD });
+    const tokens = await client.authorizationCodeGrant(config, new URL(landed.url), { pkceCodeVerifier: landed.verifier });
     const out = await browse(
       hosted,
       `${gh.issuer}/v2/logout?id_token_hint=${tokens.id_token}&post_logout_redirect_uri=${encodeURIComponent(HOME)}`,
       isHome,
     );
     assert.equal(out.url, HOME);
-    const again = await hosted.follow(url.href, isCallback);
+    const again = await hosted.follow(landed.request, isCallback);
     assert.match(await again.response.text(), /name="password"/, 'signed out of the engine too');
   });
 
