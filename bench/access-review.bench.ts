@@ -8,13 +8,13 @@
 import { randomBytes } from 'node:crypto';
 import type { KyselyPlugin } from 'kysely';
 import { pino } from 'pino';
-import { reviewTenants } from '../src/access-review/review.js';
-import { bootstrap } from '../src/bootstrap.js';
-import { parseConfig } from '../src/config.js';
-import { openDatabase } from '../src/db/database.js';
-import { migrateToLatest } from '../src/db/migrate.js';
-import { createContext } from '../src/gatehouse.js';
-import { uuidv7 } from '../src/ids.js';
+import { bootstrap } from '../src/main/bootstrap.js';
+import { createContext } from '../src/main/gatehouse.js';
+import { reviewTenants } from '../src/ops/access-review/review.js';
+import { parseConfig } from '../src/platform/config.js';
+import { openDatabase } from '../src/platform/db/database.js';
+import { migrateToLatest } from '../src/platform/db/migrate.js';
+import { uuidv7 } from '../src/platform/ids.js';
 
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 5000);
 const RUNS = Number(process.env.BENCH_ROUNDS ?? 5);

@@ -6,12 +6,12 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { sealAll } from '../src/audit/chain.js';
-import { auditRows, SYSTEM_ACTOR } from '../src/audit/record.js';
-import { verifyAuditChains } from '../src/audit/verify.js';
-import { openDatabase } from '../src/db/database.js';
-import { migrateToLatest } from '../src/db/migrate.js';
-import { systemClock, uuidv7 } from '../src/ids.js';
+import { sealAll } from '../src/ops/audit/chain.js';
+import { verifyAuditChains } from '../src/ops/audit/verify.js';
+import { auditRows, SYSTEM_ACTOR } from '../src/platform/audit/record.js';
+import { openDatabase } from '../src/platform/db/database.js';
+import { migrateToLatest } from '../src/platform/db/migrate.js';
+import { systemClock, uuidv7 } from '../src/platform/ids.js';
 import { emptyPostgresDatabase } from '../test/helpers/database.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 50_000);

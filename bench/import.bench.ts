@@ -8,14 +8,14 @@
  */
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
-import { SYSTEM_ACTOR } from '../src/audit/record.js';
-import { parseConfig } from '../src/config.js';
-import { openDatabase } from '../src/db/database.js';
-import { createGatehouse } from '../src/gatehouse.js';
-import { createLogger } from '../src/logger.js';
-import { authenticate } from '../src/sessions/sessions.js';
-import { importUsers } from '../src/users/transfer/import.js';
-import type { Numbered } from '../src/users/transfer/lines.js';
+import { authenticate } from '../src/authn/sessions/sessions.js';
+import { createGatehouse } from '../src/main/gatehouse.js';
+import { importUsers } from '../src/ops/transfer/import.js';
+import type { Numbered } from '../src/ops/transfer/lines.js';
+import { SYSTEM_ACTOR } from '../src/platform/audit/record.js';
+import { parseConfig } from '../src/platform/config.js';
+import { openDatabase } from '../src/platform/db/database.js';
+import { createLogger } from '../src/platform/logger.js';
 
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const BOUND_SECONDS = 600;

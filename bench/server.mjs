@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../dist/config.js';
-import { createGatehouse } from '../dist/gatehouse.js';
-import { uuidv7 } from '../dist/ids.js';
+import { createGatehouse } from '../dist/main/gatehouse.js';
+import { parseConfig } from '../dist/platform/config.js';
+import { uuidv7 } from '../dist/platform/ids.js';
 
 const users = Number(process.env.BENCH_USERS ?? 1000);
 const password = process.env.BENCH_PASSWORD ?? 'bench-password-123';

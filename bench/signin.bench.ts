@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { hash, verify } from '@node-rs/argon2';
-import { ARGON2_PARAMS } from '../src/crypto/passwords.js';
+import { ARGON2_PARAMS } from '../src/platform/crypto/passwords.js';
 import { Connection } from './connection.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 // The one `gatehouse` binary. `npm start` builds dist/ first; see README.
-import { main } from '../dist/cli.js';
+import { main } from '../dist/main/cli.js';
 
 await main(process.argv);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { KyselyPlugin } from 'kysely';
 import { TOTP } from 'otpauth';
-import { reviewTenants } from '../src/access-review/review.js';
+import { reviewTenants } from '../src/ops/access-review/review.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 interface Reviewed {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import { Secret, TOTP } from 'otpauth';
-import { deliverEmails } from '../src/email/mailer.js';
+import { deliverEmails } from '../src/platform/mail/mailer.js';
 import { PASSWORD, type TenantAdmin } from './helpers/gatehouse.js';
 import { Browser, formOf, startListeningGatehouse } from './helpers/oidc.js';
 import { type SmtpPeer, startSmtpPeer } from './helpers/smtp.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { unseal } from '../src/crypto/secrets.js';
+import { unseal } from '../src/platform/crypto/secrets.js';
 import { ISSUER, startGatehouse, type TenantAdmin, type TestGatehouse, walkPages } from './helpers/gatehouse.js';
 
 interface ApiBody {

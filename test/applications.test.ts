@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { clientSecretDigest } from '../src/crypto/secrets.js';
+import { clientSecretDigest } from '../src/platform/crypto/secrets.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse, walkPages } from './helpers/gatehouse.js';
 
 interface ApplicationBody {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createAuditBuffer } from '../src/audit/buffer.js';
-import { SYSTEM_ACTOR } from '../src/audit/record.js';
+import { createAuditBuffer } from '../src/platform/audit/buffer.js';
+import { SYSTEM_ACTOR } from '../src/platform/audit/record.js';
 import { startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
 
 describe('the audit buffer for token events', () => {

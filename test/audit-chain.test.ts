@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { sealAll } from '../src/audit/chain.js';
-import { verifyAuditChains } from '../src/audit/verify.js';
+import { sealAll } from '../src/ops/audit/chain.js';
+import { verifyAuditChains } from '../src/ops/audit/verify.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 interface ChainEntry {

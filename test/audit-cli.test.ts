@@ -6,14 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { openDatabase } from '../src/db/database.js';
+import { openDatabase } from '../src/platform/db/database.js';
 
 /**
  * `gatehouse audit verify` as an operator runs it: a real process on a real PGlite data
  * directory; exit code 0 when the chains hold, 1 with the break printed when a row was changed.
  */
 const ROOT = new URL('..', import.meta.url).pathname;
-const CLI = new URL('../src/cli.ts', import.meta.url).href;
+const CLI = new URL('../src/main/cli.ts', import.meta.url).href;
 const ENTRY = `import(${JSON.stringify(CLI)}).then((m) => m.main(['node', 'gatehouse', ...process.argv.slice(1)]))`;
 const STEP = { timeout: 120_000 };
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { CSV_COLUMNS } from '../src/audit/export.js';
-import { auditRows, SYSTEM_ACTOR } from '../src/audit/record.js';
+import { CSV_COLUMNS } from '../src/ops/audit/export.js';
+import { auditRows, SYSTEM_ACTOR } from '../src/platform/audit/record.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 /** RFC 4180, as a spreadsheet reads it: quoted cells may hold commas, doubled quotes and line breaks. */

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { sql } from 'kysely';
-import { sealAll } from '../src/audit/chain.js';
-import { pruneAuditTrail } from '../src/audit/prune.js';
-import { verifyAuditChains } from '../src/audit/verify.js';
+import { sealAll } from '../src/ops/audit/chain.js';
+import { pruneAuditTrail } from '../src/ops/audit/prune.js';
+import { verifyAuditChains } from '../src/ops/audit/verify.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 const DAY = 86_400_000;

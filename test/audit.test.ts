@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { usernameFingerprint } from '../src/sessions/sessions.js';
+import { usernameFingerprint } from '../src/authn/sessions/sessions.js';
 import { type AuditEventBody, PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 const MISSING_ID = '00000000-0000-7000-8000-000000000000';

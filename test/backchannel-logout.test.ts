@@ -9,9 +9,9 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import * as client from 'openid-client';
-import { deliverBackchannelLogouts } from '../src/backchannel/worker.js';
-import { destinationPolicy } from '../src/webhooks/destinations.js';
-import { createOutboundClient } from '../src/webhooks/send.js';
+import { deliverBackchannelLogouts } from '../src/oauth/backchannel/worker.js';
+import { createOutboundClient } from '../src/ops/webhooks/send.js';
+import { destinationPolicy } from '../src/platform/http/destinations.js';
 import { PASSWORD, type TestGatehouse } from './helpers/gatehouse.js';
 import { Browser, formOf, freePort, passwordSignIn, startListeningGatehouse } from './helpers/oidc.js';
 

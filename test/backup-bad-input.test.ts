@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { SYSTEM_ACTOR } from '../src/audit/record.js';
-import { backupStream } from '../src/backup/backup.js';
-import { listTables } from '../src/backup/catalog.js';
-import { BackupEncryptor, CHUNK_SIZE } from '../src/backup/format.js';
-import { type RestoreTarget, restoreBackup } from '../src/backup/restore.js';
-import type { Db } from '../src/db/database.js';
-import { MIGRATION_NAMES } from '../src/db/migrate.js';
-import { AppError } from '../src/errors.js';
-import { systemClock, uuidv7 } from '../src/ids.js';
+import { backupStream } from '../src/ops/backup/backup.js';
+import { listTables } from '../src/ops/backup/catalog.js';
+import { BackupEncryptor, CHUNK_SIZE } from '../src/ops/backup/format.js';
+import { type RestoreTarget, restoreBackup } from '../src/ops/backup/restore.js';
+import { SYSTEM_ACTOR } from '../src/platform/audit/record.js';
+import type { Db } from '../src/platform/db/database.js';
+import { MIGRATION_NAMES } from '../src/platform/db/migrate.js';
+import { AppError } from '../src/platform/errors.js';
+import { systemClock, uuidv7 } from '../src/platform/ids.js';
 import {
   assertSameData,
   bytes,

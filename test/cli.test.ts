@@ -14,7 +14,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
  * data directories, and run in order.
  */
 const ROOT = new URL('..', import.meta.url).pathname;
-const CLI = new URL('../src/cli.ts', import.meta.url).href;
+const CLI = new URL('../src/main/cli.ts', import.meta.url).href;
 const ENTRY = `import(${JSON.stringify(CLI)}).then((m) => m.main(['node', 'gatehouse', ...process.argv.slice(1)]))`;
 const STEP = { timeout: 120_000 };
 const DEFAULT_ADMIN = 'admin@gatehouse.local';

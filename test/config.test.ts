@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ConfigError, loadConfig, parseConfig } from '../src/config.js';
+import { ConfigError, loadConfig, parseConfig } from '../src/platform/config.js';
 
 const KEY = randomBytes(32).toString('base64');
 
@@ -226,7 +226,7 @@ describe('configuration (DESIGN §5): GATEHOUSE_* variables and a --config file,
       };
       walk(root);
       const readers = files.filter((f) => /process\.env\b/.test(readFileSync(f, 'utf8'))).map((f) => f.slice(root.length));
-      assert.deepEqual(readers.sort(), ['cli.ts', 'config.ts']);
+      assert.deepEqual(readers.sort(), ['main/cli.ts', 'platform/config.ts']);
     });
   });
 });

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { deliverEmails } from '../src/email/mailer.js';
-import { sendEmail } from '../src/email/templates.js';
-import type { Clock } from '../src/ids.js';
-import { openSms } from '../src/mfa/sms.js';
+import { openSms } from '../src/authn/mfa/sms.js';
+import type { Clock } from '../src/platform/ids.js';
+import { deliverEmails } from '../src/platform/mail/mailer.js';
+import { sendEmail } from '../src/platform/mail/templates.js';
 import { PASSWORD, startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
 import { freePort } from './helpers/oidc.js';
 import { type SmtpPeer, startSmtpPeer } from './helpers/smtp.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { deliverEmails, queueEmail } from '../src/email/mailer.js';
-import type { Clock } from '../src/ids.js';
+import type { Clock } from '../src/platform/ids.js';
+import { deliverEmails, queueEmail } from '../src/platform/mail/mailer.js';
 import { startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
 import { type SmtpPeer, startSmtpPeer } from './helpers/smtp.js';
 

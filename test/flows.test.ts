@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { renderEmail } from '../src/email/templates.js';
-import { createFlow, peekLink, pruneFlows, readFlow, spendCode, spendLink } from '../src/flows/flows.js';
-import { pickLocale } from '../src/i18n/index.js';
+import { createFlow, peekLink, pruneFlows, readFlow, spendCode, spendLink } from '../src/flows/kit/flows.js';
+import { pickLocale } from '../src/platform/i18n/index.js';
+import { renderEmail } from '../src/platform/mail/templates.js';
 import { startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
 import { TestClock } from './helpers/lockout-suite.js';
 

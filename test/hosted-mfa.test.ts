@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
 import * as OTPAuth from 'otpauth';
-import { ACR_MULTI_FACTOR, confirmFactor, enrolTotp } from '../src/mfa/index.js';
+import { ACR_MULTI_FACTOR, confirmFactor, enrolTotp } from '../src/authn/mfa/index.js';
 import { PASSWORD, type TenantAdmin } from './helpers/gatehouse.js';
 import { Browser, formOf, startListeningGatehouse } from './helpers/oidc.js';
 

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import ts from 'typescript';
-import { catalogOf, LOCALES, pickLocale, translator } from '../src/i18n/index.js';
+import { catalogOf, LOCALES, pickLocale, translator } from '../src/platform/i18n/index.js';
 
 const placeholders = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 
@@ -67,12 +67,11 @@ describe('pickLocale', () => {
  * left outside the catalog.
  */
 const SCANNED = [
-  ...readdirSync('src/ui')
-    .filter((f) => f.endsWith('.ts'))
-    .map((f) => join('src/ui', f)),
-  'src/oidc/pages.ts',
-  'src/protection/pages.ts',
-  'src/email/templates.ts',
+  ...(readdirSync('src/flows', { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => join('src/flows', f)),
+  'src/platform/web/html.ts',
+  'src/oauth/engine/pages.ts',
+  'src/authn/protection/pages.ts',
+  'src/platform/mail/templates.ts',
 ];
 /** Text nodes that are not words to translate. */
 const ALLOWED = new Set<string>([]);

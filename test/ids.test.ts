@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isUuid, uuidv7 } from '../src/ids.js';
+import { isUuid, uuidv7 } from '../src/platform/ids.js';
 
 describe('uuidv7', () => {
   it('makes valid version-7 UUIDs carrying the current millisecond', () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { BlockList } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { listContains, parseCidr } from '../src/ip-blocks/ip-blocks.js';
+import { listContains, parseCidr } from '../src/ops/ip-blocks/ip-blocks.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
 
 describe('CIDR parsing and matching', () => {

@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
-import type { Clock } from '../src/ids.js';
-import { CACHE_MS } from '../src/keys/signing-keys.js';
+import { CACHE_MS } from '../src/oauth/keys/signing-keys.js';
+import type { Clock } from '../src/platform/ids.js';
 import { startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
 
 describe('POST /api/v1/keys/rotate with retire_now', () => {

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type CryptoKey, createLocalJWKSet, decodeJwt, decodeProtectedHeader, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
-import { unseal } from '../src/crypto/secrets.js';
-import type { Clock } from '../src/ids.js';
-import { PUBLISH_MARGIN_S } from '../src/keys/queries.js';
-import { SEAL_CONTEXT, type SigningKey } from '../src/keys/signing-keys.js';
-import { verifyAccessToken } from '../src/tokens/access-tokens.js';
+import { PUBLISH_MARGIN_S } from '../src/oauth/keys/queries.js';
+import { SEAL_CONTEXT, type SigningKey } from '../src/oauth/keys/signing-keys.js';
+import { verifyAccessToken } from '../src/oauth/tokens/access-tokens.js';
+import { unseal } from '../src/platform/crypto/secrets.js';
+import type { Clock } from '../src/platform/ids.js';
 import { ISSUER, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { Secret, TOTP } from 'otpauth';
-import type { Clock } from '../src/ids.js';
+import type { Clock } from '../src/platform/ids.js';
 import { PASSWORD, startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
 import { freePort } from './helpers/oidc.js';
 import { codeIn, type SmsReceiver, startSmsReceiver } from './helpers/sms.js';

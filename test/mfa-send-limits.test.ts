@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Clock } from '../src/ids.js';
-import { OOB_ENROLMENTS_PER_HOUR } from '../src/mfa/oob.js';
+import { OOB_ENROLMENTS_PER_HOUR } from '../src/authn/mfa/oob.js';
+import type { Clock } from '../src/platform/ids.js';
 import { PASSWORD, startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
 
 /**

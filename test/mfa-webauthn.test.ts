@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
-import { passkeyAuthenticationOptions, verifyPasskeyAuthentication } from '../src/mfa/index.js';
+import { passkeyAuthenticationOptions, verifyPasskeyAuthentication } from '../src/authn/mfa/index.js';
 import { ISSUER, PASSWORD, startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
 import { SoftAuthenticator } from './helpers/webauthn.js';
 

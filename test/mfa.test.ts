@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Secret, TOTP } from 'otpauth';
-import { deliverEmails } from '../src/email/mailer.js';
-import type { Clock } from '../src/ids.js';
-import { mfaClaims, mfaNeed } from '../src/mfa/index.js';
+import { mfaClaims, mfaNeed } from '../src/authn/mfa/index.js';
+import type { Clock } from '../src/platform/ids.js';
+import { deliverEmails } from '../src/platform/mail/mailer.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 import { codeIn } from './helpers/sms.js';
 import { type SmtpPeer, startSmtpPeer } from './helpers/smtp.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { loggableUrl } from '../src/logger.js';
+import { loggableUrl } from '../src/platform/logger.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
 
 /** DESIGN §6: no secret in logs, also when it travels in a URL of the OAuth endpoints. */

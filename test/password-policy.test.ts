@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { commonPasswords } from '../src/password-policy/deny-list.js';
+import { commonPasswords } from '../src/authn/passwords/deny-list.js';
 import { startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
 import { freePort } from './helpers/oidc.js';
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as OTPAuth from 'otpauth';
-import { deliverEmails } from '../src/email/mailer.js';
-import type { Clock } from '../src/ids.js';
-import { confirmFactor, enrolTotp } from '../src/mfa/index.js';
-import { SENDS_PER_HOUR } from '../src/passwordless/start.js';
+import { confirmFactor, enrolTotp } from '../src/authn/mfa/index.js';
+import { SENDS_PER_HOUR } from '../src/flows/passwordless/start.js';
+import type { Clock } from '../src/platform/ids.js';
+import { deliverEmails } from '../src/platform/mail/mailer.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 import { codeIn, type SmsReceiver, startSmsReceiver } from './helpers/sms.js';
 import { type SmtpPeer, startSmtpPeer } from './helpers/smtp.js';

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { hash as argon2Hash } from '@node-rs/argon2';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
-import { ARGON2_PARAMS, createPasswordHasher, type PasswordHasher } from '../src/crypto/passwords.js';
-import type { AppError } from '../src/errors.js';
+import { ARGON2_PARAMS, createPasswordHasher, type PasswordHasher } from '../src/platform/crypto/passwords.js';
+import type { AppError } from '../src/platform/errors.js';
 
 describe('password hashing pool', () => {
   let hasher: PasswordHasher;

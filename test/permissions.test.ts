@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { COMMON_PERMISSIONS, RESTRICTED_PERMISSIONS } from '../src/permissions/catalog.js';
+import { COMMON_PERMISSIONS, RESTRICTED_PERMISSIONS } from '../src/directory/permissions/catalog.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse, walkPages } from './helpers/gatehouse.js';
 
 interface PermissionBody {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { tenantPolicies } from '../src/policies/policies.js';
+import { tenantPolicies } from '../src/directory/policies/policies.js';
 import { startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 describe('tenant policies', () => {

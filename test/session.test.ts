@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { PasswordHasher } from '../src/crypto/passwords.js';
-import { usernameFingerprint } from '../src/sessions/sessions.js';
+import { usernameFingerprint } from '../src/authn/sessions/sessions.js';
+import type { PasswordHasher } from '../src/platform/crypto/passwords.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
 
 const DAY_MS = 24 * 3600_000;

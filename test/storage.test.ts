@@ -4,17 +4,17 @@ import { readdirSync } from 'node:fs';
 import { createServer as createNetServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { parseConfig } from '../src/config.js';
-import { type Db, openDatabase } from '../src/db/database.js';
-import { migrateToLatest, migrationsApplied } from '../src/db/migrate.js';
-import { createContext, createGatehouse, type Gatehouse } from '../src/gatehouse.js';
-import { createServer } from '../src/http/server.js';
-import { createLogger } from '../src/logger.js';
-import { SYSTEM_PERMISSIONS } from '../src/permissions/catalog.js';
+import { SYSTEM_PERMISSIONS } from '../src/directory/permissions/catalog.js';
+import { createContext, createGatehouse, type Gatehouse } from '../src/main/gatehouse.js';
+import { createServer } from '../src/main/routes.js';
+import { parseConfig } from '../src/platform/config.js';
+import { type Db, openDatabase } from '../src/platform/db/database.js';
+import { migrateToLatest, migrationsApplied } from '../src/platform/db/migrate.js';
+import { createLogger } from '../src/platform/logger.js';
 import { emptyPostgresDatabase, TEST_DATABASE_URL } from './helpers/database.js';
 import { startGatehouse, type TestGatehouse } from './helpers/gatehouse.js';
 
-const MIGRATIONS_DIR = new URL('../src/db/migrations/', import.meta.url);
+const MIGRATIONS_DIR = new URL('../src/platform/db/migrations/', import.meta.url);
 const MIGRATION_NAMES = readdirSync(MIGRATIONS_DIR)
   .filter((file) => /^\d{4}_\w+\.ts$/.test(file))
   .map((file) => file.replace(/\.ts$/, ''))

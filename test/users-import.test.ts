@@ -3,7 +3,7 @@ import { pbkdf2Sync, randomBytes, scryptSync } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { hash as argon2Hash } from '@node-rs/argon2';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
-import { classifyHash, parseHash, verifyLegacyHash } from '../src/crypto/legacy-hashes.js';
+import { classifyHash, parseHash, verifyLegacyHash } from '../src/platform/crypto/legacy-hashes.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 import { importBody, jsonl } from './helpers/transfer.js';
 

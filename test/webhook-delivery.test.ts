@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { retrySpanMs } from '../src/db/retry.js';
-import { prune } from '../src/events/fanout.js';
-import { createDelivery, WEBHOOK_RETRY } from '../src/events/worker.js';
-import { verifySignature } from '../src/webhooks/signature.js';
+import { prune } from '../src/ops/events/fanout.js';
+import { createDelivery, WEBHOOK_RETRY } from '../src/ops/events/worker.js';
+import { verifySignature } from '../src/ops/webhooks/signature.js';
+import { retrySpanMs } from '../src/platform/db/retry.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 import { manualClock, type Receiver, startReceiver } from './helpers/receiver.js';
 

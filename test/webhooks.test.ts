@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/platform/config.js';
 import { startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 import { type Receiver, startReceiver } from './helpers/receiver.js';
 

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { type Kysely, sql } from 'kysely';
-import { listTables } from '../../src/backup/catalog.js';
-import { type Config, parseConfig } from '../../src/config.js';
-import type { Db } from '../../src/db/database.js';
-import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js';
-import { createLogger } from '../../src/logger.js';
+import { createGatehouse, type Gatehouse } from '../../src/main/gatehouse.js';
+import { listTables } from '../../src/ops/backup/catalog.js';
+import { type Config, parseConfig } from '../../src/platform/config.js';
+import type { Db } from '../../src/platform/db/database.js';
+import { createLogger } from '../../src/platform/logger.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, ISSUER } from './gatehouse.js';
 
 /**

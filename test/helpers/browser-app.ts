@@ -1,8 +1,8 @@
 import { decodeJwt, type JWTPayload } from 'jose';
 import * as client from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
-import { deliverEmails } from '../../src/email/mailer.js';
-import type { Clock } from '../../src/ids.js';
+import type { Clock } from '../../src/platform/ids.js';
+import { deliverEmails } from '../../src/platform/mail/mailer.js';
 import { launchChromium, startCallbackServer } from './browser.js';
 import type { TenantAdmin, TestGatehouse } from './gatehouse.js';
 import { startListeningGatehouse } from './oidc.js';

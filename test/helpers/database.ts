@@ -3,15 +3,15 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFile
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, sql } from 'kysely';
-import { type Db, openDatabase } from '../../src/db/database.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
-import { PGliteDialect } from '../../src/db/pglite-driver.js';
-import type { Database } from '../../src/db/schema.js';
+import { type Db, openDatabase } from '../../src/platform/db/database.js';
+import { migrateToLatest } from '../../src/platform/db/migrate.js';
+import { PGliteDialect } from '../../src/platform/db/pglite-driver.js';
+import type { Database } from '../../src/platform/db/schema.js';
 
 /** Tests run on PGlite, or on PostgreSQL when this is set (CI sets it). */
 export const TEST_DATABASE_URL = process.env.GATEHOUSE_TEST_DATABASE_URL || undefined;
 
-const MIGRATIONS_DIR = new URL('../../src/db/migrations/', import.meta.url);
+const MIGRATIONS_DIR = new URL('../../src/platform/db/migrations/', import.meta.url);
 const CACHE_DIR = new URL('../../node_modules/.cache/gatehouse-test/', import.meta.url);
 
 /**

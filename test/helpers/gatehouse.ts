@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { InjectOptions } from 'fastify';
 import { decodeJwt } from 'jose';
-import { type Config, parseConfig } from '../../src/config.js';
-import type { Database } from '../../src/db/schema.js';
-import { createGatehouse, type Gatehouse } from '../../src/gatehouse.js';
-import type { Clock } from '../../src/ids.js';
-import { createLogger } from '../../src/logger.js';
+import { createGatehouse, type Gatehouse } from '../../src/main/gatehouse.js';
+import { type Config, parseConfig } from '../../src/platform/config.js';
+import type { Database } from '../../src/platform/db/schema.js';
+import type { Clock } from '../../src/platform/ids.js';
+import { createLogger } from '../../src/platform/logger.js';
 import { freshDatabase } from './database.js';
 
 export const ISSUER = 'http://gatehouse.test';

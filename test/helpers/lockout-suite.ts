@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { PasswordHasher } from '../../src/crypto/passwords.js';
+import type { PasswordHasher } from '../../src/platform/crypto/passwords.js';
 import { PASSWORD, startGatehouse, type TestGatehouse } from './gatehouse.js';
 import { type SmtpPeer, startSmtpPeer } from './smtp.js';
 

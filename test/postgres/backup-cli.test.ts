@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseMasterKey } from '../../src/config.js';
-import { openDatabase } from '../../src/db/database.js';
+import { parseMasterKey } from '../../src/platform/config.js';
+import { openDatabase } from '../../src/platform/db/database.js';
 import { node, postgresUrl, testConfig } from '../helpers/backup.js';
 import { emptyPostgresDatabase } from '../helpers/database.js';
 
@@ -16,7 +16,7 @@ import { emptyPostgresDatabase } from '../helpers/database.js';
  * comes from a file or the environment, never from the command line.
  */
 const ROOT = new URL('../..', import.meta.url).pathname;
-const CLI = new URL('../../src/cli.ts', import.meta.url).href;
+const CLI = new URL('../../src/main/cli.ts', import.meta.url).href;
 const ENTRY = `import(${JSON.stringify(CLI)}).then((m) => m.main(['node', 'gatehouse', ...process.argv.slice(1)]))`;
 const STEP = { timeout: 120_000 };
 const OPS = { email: 'ops@backup.test', password: 'ops-password-for-the-cli' };

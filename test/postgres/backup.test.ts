@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
-import { SYSTEM_ACTOR } from '../../src/audit/record.js';
-import { type BackupSummary, backupStream } from '../../src/backup/backup.js';
-import { restoreBackup } from '../../src/backup/restore.js';
-import { openDatabase } from '../../src/db/database.js';
-import { systemClock, uuidv7 } from '../../src/ids.js';
+import { type BackupSummary, backupStream } from '../../src/ops/backup/backup.js';
+import { restoreBackup } from '../../src/ops/backup/restore.js';
+import { SYSTEM_ACTOR } from '../../src/platform/audit/record.js';
+import { openDatabase } from '../../src/platform/db/database.js';
+import { systemClock, uuidv7 } from '../../src/platform/ids.js';
 import {
   assertDeploymentWorks,
   assertSameData,

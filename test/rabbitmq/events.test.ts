@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createDelivery } from '../../src/events/worker.js';
+import { createDelivery } from '../../src/ops/events/worker.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from '../helpers/gatehouse.js';
 import { manualClock, type Receiver, startReceiver } from '../helpers/receiver.js';
 import { AMQP_URL, type Consumer, consume, unusedPort } from './helpers.js';

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import amqp, { type ChannelModel, type ConsumeMessage } from 'amqplib';
-import { EXCHANGE } from '../../src/events/amqp.js';
+import { EXCHANGE } from '../../src/ops/events/amqp.js';
 
 /** The RabbitMQ the RabbitMQ tests run against (CI: amqp://guest:guest@127.0.0.1:5672). Never skipped. */
 export const AMQP_URL: string = (() => {

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
-import { deliverBackchannelLogouts } from '../../src/backchannel/worker.js';
-import { destinationPolicy } from '../../src/webhooks/destinations.js';
+import { deliverBackchannelLogouts } from '../../src/oauth/backchannel/worker.js';
+import { destinationPolicy } from '../../src/platform/http/destinations.js';
 import { PASSWORD, type TenantAdmin, type TestGatehouse } from '../helpers/gatehouse.js';
 import { Browser, formOf, freePort, passwordSignIn, startListeningGatehouse } from '../helpers/oidc.js';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { sealDestination } from '../../src/mfa/factors.js';
-import { MFA_SENDS_PER_HOUR } from '../../src/mfa/oob.js';
-import { pruneProtection } from '../../src/protection/prune.js';
+import { sealDestination } from '../../src/authn/mfa/factors.js';
+import { MFA_SENDS_PER_HOUR } from '../../src/authn/mfa/oob.js';
+import { pruneProtection } from '../../src/authn/protection/prune.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from '../helpers/gatehouse.js';
 import { addresses, attempt, TestClock } from '../helpers/lockout-suite.js';
 import { Browser, formOf, startListeningGatehouse } from '../helpers/oidc.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { BackupDecryptor, MAGIC } from '../../src/backup/format.js';
-import { data as migrationData } from '../../src/db/migrations/0021_protection_validation.js';
-import { AppError } from '../../src/errors.js';
+import { BackupDecryptor, MAGIC } from '../../src/ops/backup/format.js';
+import { data as migrationData } from '../../src/platform/db/migrations/0021_protection_validation.js';
+import { AppError } from '../../src/platform/errors.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from '../helpers/gatehouse.js';
 
 /** Each path attacks accounts of its own, so that what one path let through cannot make another look safe. */

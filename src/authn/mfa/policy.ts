@@ -1,0 +1,132 @@
+import { resolvePolicies } from '../../directory/policies/policies.js';
+import type { AppContext } from '../../platform/context.js';
+import type { MfaFactorType, MfaPolicy } from '../../platform/db/schema.js';
+import { isUuid } from '../../platform/ids.js';
+import { hasConfirmedFactor } from './factors.js';
+import { AMR_OF } from './verify.js';
+
+export type { MfaPolicy };
+
+const STRICTNESS: Record<MfaPolicy, number> = { off: 0, optional: 1, required: 2 };
+
+/** Where a sign-in or a token leads: what decides which MFA policies apply (decision 190). */
+export interface MfaTarget {
+  /** The organizations the token will act in (ids or slugs): the chosen one, the one asked for. */
+  organizations?: readonly (string | null | undefined)[];
+  /** The application signed in to: its owning tenant's policy and its own (`mfa_policy`, null: none). */
+  application?: { tenantId: string | null; mfaPolicy?: MfaPolicy | null | undefined } | null;
+}
+
+/** What applies to a sign-in: the strictest policy, and the factor types every tenant involved allows. */
+export interface ApplicableMfa {
+  policy: MfaPolicy;
+  factors: MfaFactorType[];
+}
+
+/**
+ * Which MFA policy applies (decision 190): the strictest of the user's home tenant's (the
+ * system tenant's for a user without one, decision 99), each target organization's, the
+ * application's tenant's and the application's own; and which factor types count (decision
+ * 198): those every one of these tenants allows (the intersection of their `factors`). The
+ * one function every sign-in and token path asks. Policies are read from the database on
+ * every call, never from a cache, so a change holds for the very next request on every node.
+ */
+export async function applicableMfa(
+  ctx: AppContext,
+  user: { home_tenant_id: string | null },
+  target: MfaTarget = {},
+): Promise<ApplicableMfa> {
+  const named = [user.home_tenant_id, target.application?.tenantId, ...(target.organizations ?? [])].filter(
+    (name): name is string => typeof name === 'string' && name !== '',
+  );
+  const ids = [...new Set(named.filter(isUuid))];
+  const slugs = [...new Set(named.filter((name) => !isUuid(name)).map((name) => name.toLowerCase()))];
+  const rows = await ctx.db
+    .selectFrom('tenants')
+    .select('policies')
+    .where((eb) =>
+      eb.or([
+        ...(user.home_tenant_id === null ? [eb('is_system', '=', true)] : []),
+        ...(ids.length > 0 ? [eb('id', 'in', ids)] : []),
+        ...(slugs.length > 0 ? [eb(eb.fn('lower', ['slug']), 'in', slugs)] : []),
+        eb.val(false),
+      ]),
+    )
+    .execute();
+  // No row at all (a deleted home tenant and nothing else): the defaults.
+  const tenants = (rows.length > 0 ? rows.map((row) => row.policies) : [{}]).map((policies) => resolvePolicies(policies).mfa);
+  const policies = tenants.map((mfa) => mfa.policy);
+  if (target.application?.mfaPolicy) policies.push(target.application.mfaPolicy);
+  return {
+    policy: policies.reduce((strictest, policy) => (STRICTNESS[policy] > STRICTNESS[strictest] ? policy : strictest)),
+    factors: tenants.reduce<MfaFactorType[]>((allowed, mfa) => allowed.filter((type) => mfa.factors.includes(type)), [...FACTOR_TYPES]),
+  };
+}
+
+const FACTOR_TYPES: readonly MfaFactorType[] = ['otp', 'email', 'sms', 'webauthn'];
+
+/** The strictest MFA policy that applies (decision 190). */
+export async function applicableMfaPolicy(
+  ctx: AppContext,
+  user: { home_tenant_id: string | null },
+  target: MfaTarget = {},
+): Promise<MfaPolicy> {
+  return (await applicableMfa(ctx, user, target)).policy;
+}
+
+/**
+ * Whether a sign-in's `amr` proves a second factor of a type in `allowed` (decision 198): a
+ * second factor was done, and one of its methods is one an allowed type writes (`otp` for an
+ * authenticator app or an emailed code, `sms`, `hwk`/`swk` for a passkey).
+ */
+export function provesAllowedFactor(amr: readonly string[], allowed: readonly MfaFactorType[]): boolean {
+  const methods = new Set(allowed.flatMap((type) => (type === 'webauthn' ? [AMR_OF[type], 'swk'] : [AMR_OF[type]])));
+  return amr.includes('mfa') && amr.some((method) => methods.has(method));
+}
+
+/**
+ * What a sign-in still needs after its first factor: policy 'off' → 'none'; a confirmed
+ * factor of a type that counts (decision 198) → 'challenge'; none and policy 'required' →
+ * 'enrol'; else 'none'.
+ */
+export async function mfaNeed(
+  ctx: AppContext,
+  user: { id: string; home_tenant_id: string | null },
+  target: MfaTarget = {},
+): Promise<'none' | 'challenge' | 'enrol'> {
+  return needOf(ctx, user.id, await applicableMfa(ctx, user, target));
+}
+
+async function needOf(ctx: AppContext, userId: string, { policy, factors }: ApplicableMfa): Promise<'none' | 'challenge' | 'enrol'> {
+  if (policy === 'off') return 'none';
+  if (await hasConfirmedFactor(ctx.db, userId, factors)) return 'challenge';
+  return policy === 'required' ? 'enrol' : 'none';
+}
+
+/**
+ * What a sign-in that proved `amr` still needs for `target`: nothing once it proved a second
+ * factor of a type that counts there (decision 198), else what the policies ask (decision 190).
+ */
+export async function mfaNeedAfter(
+  ctx: AppContext,
+  user: { id: string; home_tenant_id: string | null },
+  target: MfaTarget,
+  amr: readonly string[],
+): Promise<'none' | 'challenge' | 'enrol'> {
+  const applicable = await applicableMfa(ctx, user, target);
+  return provesAllowedFactor(amr, applicable.factors) ? 'none' : needOf(ctx, user.id, applicable);
+}
+
+/**
+ * Whether a token for `target` must be refused to a sign-in that proved `amr` (decisions
+ * 190, 198): it did no second factor of a type that counts there, and the policies that
+ * apply now would ask for one.
+ */
+export async function lacksRequiredMfa(
+  ctx: AppContext,
+  user: { id: string; home_tenant_id: string | null },
+  target: MfaTarget,
+  amr: readonly string[],
+): Promise<boolean> {
+  return (await mfaNeedAfter(ctx, user, target, amr)) !== 'none';
+}

@@ -1,0 +1,72 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { pageLook } from '../../flows/kit/flow-kit.js';
+import { framed } from '../../flows/sign-in/pages.js';
+import type { AppContext } from '../../platform/context.js';
+import { actorOf } from '../../platform/http/guards.js';
+import { limitBodies } from '../../platform/http/server.js';
+import type { Translate } from '../../platform/i18n/index.js';
+import { type Html, html, PAGE_HEADERS } from '../../platform/web/html.js';
+import { readUnblockLink, unblockWithLink } from './lockout.js';
+
+const FORM_LIMIT = 4 * 1024;
+
+/**
+ * The hosted page behind the unblock link of the "sign-in blocked" email. Opening the
+ * link only shows a button (mail scanners open links); the button's POST ends the block,
+ * once. The token is the only authority: it is high-entropy and single-use, so the form
+ * needs no other CSRF token.
+ */
+export const unblockPages =
+  (ctx: AppContext): FastifyPluginAsync =>
+  async (app) => {
+    limitBodies(app, FORM_LIMIT);
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
+      done(null, Object.fromEntries(new URLSearchParams(body as string))),
+    );
+
+    /** The page in the user's language (once the link names them; else the browser's) and their tenant's branding. */
+    const show = async (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      userId: string | null,
+      body: (t: Translate) => Html,
+      status = 200,
+    ) => {
+      const user = userId
+        ? await ctx.db.selectFrom('users').select(['home_tenant_id', 'locale']).where('id', '=', userId).executeTakeFirst()
+        : undefined;
+      const look = await pageLook(ctx, request, { tenantId: user?.home_tenant_id ?? null, userLocale: user?.locale ?? null });
+      const page = { lang: look.locale, t: look.t, ...(look.branding && { branding: look.branding }) };
+      return reply
+        .status(status)
+        .headers(PAGE_HEADERS)
+        .send(framed(page, look.t('unblock.title'), body(look.t)));
+    };
+    const invalid = (t: Translate) => html`<h1>${t('unblock.title')}</h1><p>${t('unblock.invalid')}</p>`;
+
+    app.get<{ Querystring: { token?: string } }>('/unblock', { schema: { hide: true } }, async (request, reply) => {
+      const token = String(request.query.token ?? '').slice(0, 200);
+      const link = token ? await readUnblockLink(ctx, token) : undefined;
+      if (!link) return show(request, reply, null, invalid, 400);
+      return show(
+        request,
+        reply,
+        link.userId,
+        (t) => html`<h1>${t('unblock.title')}</h1>
+<p>${t('unblock.ask', { ip: link.ip })}</p>
+<form method="post" action="/unblock">
+  <input type="hidden" name="token" value="${token}">
+  <button type="submit" autofocus>${t('unblock.button')}</button>
+</form>`,
+      );
+    });
+
+    app.post<{ Body: Record<string, string> }>('/unblock', { schema: { hide: true } }, async (request, reply) => {
+      const token = String(request.body?.token ?? '').slice(0, 200);
+      const link = token ? await readUnblockLink(ctx, token) : undefined;
+      if (!link || !(await unblockWithLink(ctx, token, actorOf(request)))) {
+        return show(request, reply, null, invalid, 400);
+      }
+      return show(request, reply, link.userId, (t) => html`<h1>${t('unblock.title')}</h1><p>${t('unblock.done')}</p>`);
+    });
+  };

@@ -1,0 +1,267 @@
+import { sql } from 'kysely';
+import type { Db } from '../../platform/db/database.js';
+import { AppError } from '../../platform/errors.js';
+import { COMMON_PERMISSIONS, type CommonPermission, isRestricted, type RestrictedPermission } from './catalog.js';
+
+export interface Grants {
+  /** Names of the roles the membership holds. */
+  roles: string[];
+  /** Union of the roles' permissions and the direct grants, sorted. */
+  permissions: string[];
+}
+
+/**
+ * Effective permissions of a user in a tenant (DESIGN §3): the union of the roles of
+ * the membership (global and tenant roles alike) and the permissions granted directly.
+ * The one place this is computed; every check and every token claim uses it.
+ * Undefined when the user is not a member of the tenant.
+ */
+export async function effectivePermissions(db: Db, userId: string, tenantId: string): Promise<Grants | undefined> {
+  // One round trip: it runs on every admin request and every token issued.
+  const row = await db
+    .selectFrom('memberships as m')
+    .select((eb) => [
+      eb
+        .selectFrom('membership_roles as mr')
+        .innerJoin('roles as r', 'r.id', 'mr.role_id')
+        .select(
+          sql<
+            { name: string; permissions: string[] }[]
+          >`coalesce(json_agg(json_build_object('name', r.name, 'permissions', r.permissions) order by r.name), '[]')`.as('roles'),
+        )
+        .whereRef('mr.tenant_id', '=', 'm.tenant_id')
+        .whereRef('mr.user_id', '=', 'm.user_id')
+        .as('roles'),
+      eb
+        .selectFrom('membership_permissions as mp')
+        .select(sql<string[]>`coalesce(array_agg(mp.permission), '{}')`.as('direct'))
+        .whereRef('mp.tenant_id', '=', 'm.tenant_id')
+        .whereRef('mp.user_id', '=', 'm.user_id')
+        .as('direct'),
+    ])
+    .where('m.tenant_id', '=', tenantId)
+    .where('m.user_id', '=', userId)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const roles = (row.roles ?? []) as { name: string; permissions: string[] }[];
+  return { roles: roles.map((r) => r.name), permissions: combinePermissions(roles, (row.direct ?? []) as string[]) };
+}
+
+/** The union itself: roles' permissions and direct grants, sorted, each once. */
+export function combinePermissions(roles: readonly { permissions: readonly string[] }[], direct: readonly string[]): string[] {
+  const permissions = new Set<string>(direct);
+  for (const role of roles) for (const p of role.permissions) permissions.add(p);
+  return [...permissions].sort();
+}
+
+/** Where one effective permission comes from: `role:<name>` for each role carrying it, `direct` for a direct grant. */
+export interface PermissionSource {
+  permission: string;
+  from: string[];
+}
+
+/** A member's grants in a tenant, as stored: the roles (with their permissions) and the direct grants. */
+export interface MemberGrants {
+  roles: { name: string; permissions: string[] }[];
+  direct: string[];
+}
+
+/**
+ * The variant of the union above that also says where each permission comes from (the
+ * access review); the permissions are exactly `combinePermissions`'s, in its order.
+ */
+export function explainPermissions(grants: MemberGrants): PermissionSource[] {
+  const sources = new Map<string, string[]>(combinePermissions(grants.roles, grants.direct).map((p) => [p, []]));
+  for (const role of [...grants.roles].sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const p of new Set(role.permissions)) sources.get(p)?.push(`role:${role.name}`);
+  }
+  for (const p of new Set(grants.direct)) sources.get(p)?.push('direct');
+  return [...sources].map(([permission, from]) => ({ permission, from }));
+}
+
+/**
+ * The grants of every member of some tenants, in two queries whatever their number (the
+ * access review of a tenant of thousands). Keyed by tenant id, then user id; a member
+ * without roles or grants is absent.
+ */
+export async function tenantsGrants(db: Db, tenantIds: readonly string[]): Promise<Map<string, Map<string, MemberGrants>>> {
+  const result = new Map<string, Map<string, MemberGrants>>();
+  if (tenantIds.length === 0) return result;
+  const of = (tenantId: string, userId: string) => {
+    const tenant = result.get(tenantId) ?? new Map<string, MemberGrants>();
+    result.set(tenantId, tenant);
+    const member = tenant.get(userId) ?? { roles: [], direct: [] };
+    tenant.set(userId, member);
+    return member;
+  };
+  const [roles, direct] = await Promise.all([
+    db
+      .selectFrom('membership_roles as mr')
+      .innerJoin('roles as r', 'r.id', 'mr.role_id')
+      .select(['mr.tenant_id', 'mr.user_id', 'r.name', 'r.permissions'])
+      .where('mr.tenant_id', 'in', tenantIds)
+      .orderBy('r.name')
+      .execute(),
+    db
+      .selectFrom('membership_permissions')
+      .select(['tenant_id', 'user_id', 'permission'])
+      .where('tenant_id', 'in', tenantIds)
+      .orderBy('permission')
+      .execute(),
+  ]);
+  for (const r of roles) of(r.tenant_id, r.user_id).roles.push({ name: r.name, permissions: r.permissions });
+  for (const d of direct) of(d.tenant_id, d.user_id).direct.push(d.permission);
+  return result;
+}
+
+/**
+ * Where a caller may act (across all tenants, or inside one), with the permissions it holds
+ * there and, when known, who it is (whose API permissions count when granting them, decision 194).
+ */
+export type Scope =
+  | { kind: 'system'; held: ReadonlySet<string>; userId?: string }
+  | { kind: 'tenant'; tenantId: string; held: ReadonlySet<string>; userId?: string };
+
+/** What a route needs: the common permission for its own tenant, the restricted one across tenants. */
+export interface Access {
+  tenant?: CommonPermission;
+  system?: RestrictedPermission;
+}
+
+/**
+ * The one place permissions are checked. Restricted permissions count only in the
+ * system tenant; `all` implies everything, `tenant.all` every common permission.
+ */
+export function resolveScope(
+  held: ReadonlySet<string>,
+  tenantId: string,
+  isSystemTenant: boolean,
+  access: Access,
+  userId?: string,
+): Scope | undefined {
+  const who = userId === undefined ? {} : { userId };
+  if (access.system && isSystemTenant && (held.has('all') || held.has(access.system))) return { kind: 'system', held, ...who };
+  if (access.tenant && access.tenant in COMMON_PERMISSIONS) {
+    if (held.has('all') || held.has('tenant.all') || held.has(access.tenant)) return { kind: 'tenant', tenantId, held, ...who };
+  }
+  return undefined;
+}
+
+/** Whether the scope holds what `access` names (the route's check, for a second permission a change also needs). */
+export const holds = (scope: Scope, access: Access): boolean =>
+  scope.kind === 'system'
+    ? scope.held.has('all') || (access.system !== undefined && scope.held.has(access.system))
+    : scope.held.has('all') || scope.held.has('tenant.all') || (access.tenant !== undefined && scope.held.has(access.tenant));
+
+export const inScope = (scope: Scope, tenantId: string | null): boolean => scope.kind === 'system' || scope.tenantId === tenantId;
+
+/**
+ * Rows of a table with `tenant_id` (roles, permissions) that one tenant sees: the global
+ * ones and its own; with no tenant, the global ones only.
+ */
+export const visibleIn = (tenantId: string | null) =>
+  tenantId === null ? sql<boolean>`tenant_id is null` : sql<boolean>`(tenant_id is null or tenant_id = ${tenantId})`;
+
+/**
+ * The tenant a list is filtered by: in tenant scope always the caller's own (asking for
+ * another is refused), in system scope the requested one, if any.
+ */
+export function listedTenant(scope: Scope, requested: string | undefined): string | undefined {
+  if (scope.kind === 'system') return requested;
+  if (requested !== undefined && requested !== scope.tenantId) {
+    throw new AppError('forbidden', 'A tenant administrator lists only the own tenant’s records');
+  }
+  return scope.tenantId;
+}
+
+/**
+ * The tenant a new record belongs to: the caller's own in tenant scope (naming another
+ * one is refused), the requested one (or none) in system scope.
+ */
+export function owningTenant(scope: Scope, requested: string | undefined): string | null {
+  if (scope.kind === 'system') return requested ?? null;
+  if (requested !== undefined && requested !== scope.tenantId) {
+    throw new AppError('forbidden', 'A tenant administrator creates records in the own tenant only');
+  }
+  return scope.tenantId;
+}
+
+/**
+ * Which of `permissions` the caller's own do not cover. `all` covers everything (but in
+ * tenant scope never a restricted permission: those count only in the system tenant);
+ * `tenant.all` covers every permission that is not restricted.
+ */
+function uncovered(scope: Scope, permissions: Iterable<string>): string[] {
+  const { held } = scope;
+  return [...new Set(permissions)].filter((key) =>
+    isRestricted(key)
+      ? scope.kind === 'tenant' || !(held.has('all') || held.has(key))
+      : !(held.has('all') || held.has('tenant.all') || held.has(key)),
+  );
+}
+
+/**
+ * Least privilege when granting (decision 20): a caller grants (through roles it creates,
+ * changes or assigns, or directly) only permissions it holds itself, and outside system
+ * scope no restricted permission at all.
+ */
+export function assertDelegable(scope: Scope, permissions: Iterable<string>): void {
+  const missing = uncovered(scope, permissions);
+  if (missing.length === 0) return;
+  if (scope.kind === 'tenant' && missing.some(isRestricted)) {
+    throw new AppError('restricted_permission', 'Restricted permissions are granted by system administrators only', {
+      permissions: missing.filter(isRestricted),
+    });
+  }
+  throw new AppError('forbidden', 'You can grant only permissions you hold yourself', { permissions: missing });
+}
+
+/**
+ * The other half of least privilege: a caller manages (changes, resets, removes) only an
+ * account or membership whose permissions its own cover, so a narrow administrator
+ * cannot take over or demote a broader one.
+ */
+export function assertOutranks(scope: Scope, targetPermissions: Iterable<string>): void {
+  const missing = uncovered(scope, targetPermissions);
+  if (missing.length === 0) return;
+  if (scope.kind === 'tenant' && missing.some(isRestricted)) {
+    throw new AppError('restricted_permission', 'This holds restricted permissions; a system administrator manages it');
+  }
+  throw new AppError('forbidden', 'This holds permissions you do not hold; an administrator above it manages it', {
+    permissions: missing,
+  });
+}
+
+/** assertOutranks as a question: whether the caller's permissions cover all of these. */
+export const outranks = (scope: Scope, targetPermissions: Iterable<string>): boolean => uncovered(scope, targetPermissions).length === 0;
+
+/**
+ * A system administrator: holds a restricted permission in the system tenant. Such an
+ * account is out of every tenant administrator's reach, whatever its home tenant.
+ */
+export async function isSystemAdministrator(db: Db, userId: string): Promise<boolean> {
+  const grants = await effectivePermissions(db, userId, await systemTenantId(db));
+  return grants?.permissions.some(isRestricted) ?? false;
+}
+
+export async function systemTenantId(db: Db): Promise<string> {
+  return (await db.selectFrom('tenants').select('id').where('is_system', '=', true).executeTakeFirstOrThrow()).id;
+}
+
+/**
+ * A user's permissions for one API (resource server) in a tenant: those the roles of the
+ * membership carry for that API (Auth0's RBAC permissions), sorted.
+ */
+export async function apiPermissions(db: Db, userId: string, tenantId: string, apiId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('membership_roles as mr')
+    .innerJoin('role_api_permissions as rap', 'rap.role_id', 'mr.role_id')
+    .select('rap.value')
+    .distinct()
+    .where('mr.tenant_id', '=', tenantId)
+    .where('mr.user_id', '=', userId)
+    .where('rap.api_id', '=', apiId)
+    .orderBy('rap.value')
+    .execute();
+  return rows.map((r) => r.value);
+}

@@ -1,0 +1,281 @@
+import { isIP } from 'node:net';
+import { type Static, type TPartial, Type } from '@sinclair/typebox';
+import { type Actor, recordAudit } from '../../platform/audit/record.js';
+import type { AppContext } from '../../platform/context.js';
+import { AppError } from '../../platform/errors.js';
+import type { Scope } from '../permissions/effective.js';
+import { resolveAssignableRoles, roleNamed } from '../roles/roles.js';
+import { getTenant } from '../tenants/tenants.js';
+
+/**
+ * Tenant policies (DESIGN §3): every threshold an administrator may change at any time.
+ * Stored as the overrides in `tenants.policies`; a missing value means the default, so a
+ * new default reaches every tenant that never chose otherwise.
+ */
+export const POLICY_SECTIONS = {
+  password: Type.Object(
+    {
+      min_length: Type.Integer({ minimum: 8, maximum: 128, description: 'Default: 10' }),
+      max_length: Type.Integer({ minimum: 8, maximum: 1024, description: 'Default: 128' }),
+      /** How many previous passwords may not be reused (0: no history). */
+      history: Type.Integer({ minimum: 0, maximum: 24, description: 'Default: 0' }),
+      /** Ask Have I Been Pwned (k-anonymity) whether a new password has leaked. */
+      check_breached: Type.Boolean({ description: 'Default: false' }),
+    },
+    { additionalProperties: false },
+  ),
+  lockout: Type.Object(
+    {
+      /**
+       * Consecutive failures of one account before its backoff starts. The system tenant's
+       * account values answer 429 for every login; another tenant's lock its users quietly
+       * where they are stricter (decision 210).
+       */
+      account_threshold: Type.Integer({ minimum: 1, maximum: 1000, description: 'Default: 5' }),
+      account_initial_delay_seconds: Type.Integer({ minimum: 1, maximum: 3600, description: 'Default: 1' }),
+      account_max_delay_seconds: Type.Integer({ minimum: 1, maximum: 86_400, description: 'Default: 900' }),
+      /** Consecutive failures of one account from one IP address before that pair is blocked (read from the system tenant only). */
+      pair_threshold: Type.Integer({ minimum: 1, maximum: 1000, description: 'Default: 10; system tenant only' }),
+      pair_block_days: Type.Integer({ minimum: 1, maximum: 365, description: 'Default: 30; system tenant only' }),
+      /** Consecutive failures after which password sign-in stays off until a reset (NIST SP 800-63B). */
+      hard_limit: Type.Integer({ minimum: 10, maximum: 10_000, description: 'Default: 100' }),
+      /** Credential stuffing: failures from one address, across all accounts, within the window (read from the system tenant only). */
+      ip_threshold: Type.Integer({ minimum: 1, maximum: 1_000_000, description: 'Default: 100; system tenant only' }),
+      ip_window_seconds: Type.Integer({ minimum: 1, maximum: 86_400, description: 'Default: 3600; system tenant only' }),
+      ip_block_seconds: Type.Integer({ minimum: 1, maximum: 604_800, description: 'Default: 3600; system tenant only' }),
+      /** Networks exempt from the per-address throttle, e.g. an office's NAT (system tenant only). */
+      trusted_networks: Type.Array(Type.String({ maxLength: 64, pattern: '^[0-9a-fA-F.:]+(/[0-9]{1,3})?$' }), {
+        maxItems: 100,
+        description: 'CIDR ranges or addresses. Default: []; system tenant only',
+      }),
+    },
+    { additionalProperties: false },
+  ),
+  mfa: Type.Object(
+    {
+      /** off: no challenge; optional: users with a factor are challenged; required: everyone enrols. */
+      policy: Type.Union([Type.Literal('off'), Type.Literal('optional'), Type.Literal('required')], { description: 'Default: optional' }),
+      /** The factors users may enrol, and the only ones that count for a sign-in into this tenant (decision 198); never empty. */
+      factors: Type.Array(Type.Union([Type.Literal('otp'), Type.Literal('email'), Type.Literal('sms'), Type.Literal('webauthn')]), {
+        uniqueItems: true,
+        minItems: 1,
+        maxItems: 4,
+        description: 'Default: ["otp", "email", "sms", "webauthn"]',
+      }),
+    },
+    { additionalProperties: false },
+  ),
+  signup: Type.Object(
+    {
+      /** Self-registration into this tenant (each application may switch it off for itself). */
+      enabled: Type.Boolean({ description: 'Default: false' }),
+      /** Whether a user who has not verified the email address may sign in. */
+      allow_unverified_sign_in: Type.Boolean({ description: 'Default: false' }),
+      /** Profile fields the sign-up form asks for, besides email and password. */
+      profile_fields: Type.Array(
+        Type.Union([
+          Type.Literal('given_name'),
+          Type.Literal('family_name'),
+          Type.Literal('name'),
+          Type.Literal('username'),
+          Type.Literal('phone'),
+        ]),
+        { uniqueItems: true, maxItems: 5, description: 'Default: []' },
+      ),
+      /** Which of these fields must be filled in. */
+      required_fields: Type.Array(
+        Type.Union([
+          Type.Literal('given_name'),
+          Type.Literal('family_name'),
+          Type.Literal('name'),
+          Type.Literal('username'),
+          Type.Literal('phone'),
+        ]),
+        { uniqueItems: true, maxItems: 5, description: 'Default: []' },
+      ),
+      /** The role a new member gets (a global role or one of the tenant's roles). */
+      default_role: Type.String({ minLength: 1, maxLength: 100, description: 'Default: USER' }),
+    },
+    { additionalProperties: false },
+  ),
+  passwordless: Type.Object(
+    {
+      /** Sign-in without a password: an emailed link, an emailed code, a texted code. */
+      methods: Type.Array(Type.Union([Type.Literal('email_link'), Type.Literal('email_code'), Type.Literal('sms_code')]), {
+        uniqueItems: true,
+        maxItems: 3,
+        description: 'Default: [] (off)',
+      }),
+    },
+    { additionalProperties: false },
+  ),
+  account: Type.Object(
+    {
+      /** Users may delete their own account on the account page. */
+      allow_deletion: Type.Boolean({ description: 'Default: false' }),
+    },
+    { additionalProperties: false },
+  ),
+  audit: Type.Object(
+    {
+      retention_days: Type.Integer({ minimum: 1, maximum: 36_500, description: 'Default: 400' }),
+    },
+    { additionalProperties: false },
+  ),
+};
+
+export const Policies = Type.Object(POLICY_SECTIONS, { additionalProperties: false });
+export const PoliciesPatch = Type.Partial(
+  Type.Object(
+    Object.fromEntries(Object.entries(POLICY_SECTIONS).map(([name, section]) => [name, Type.Partial(section)])) as {
+      [K in keyof typeof POLICY_SECTIONS]: TPartial<(typeof POLICY_SECTIONS)[K]>;
+    },
+  ),
+  { additionalProperties: false },
+);
+
+export type Policies = Static<typeof Policies>;
+export type PoliciesPatch = Static<typeof PoliciesPatch>;
+type SectionName = keyof typeof POLICY_SECTIONS;
+
+/**
+ * The defaults (DESIGN §4, the issue's numbers). Kept out of the schemas on purpose: the
+ * validator fills schema defaults into request bodies, and a PATCH must not reset what it
+ * does not name.
+ */
+const DEFAULTS: Policies = {
+  password: { min_length: 10, max_length: 128, history: 0, check_breached: false },
+  lockout: {
+    account_threshold: 5,
+    account_initial_delay_seconds: 1,
+    account_max_delay_seconds: 900,
+    pair_threshold: 10,
+    pair_block_days: 30,
+    hard_limit: 100,
+    ip_threshold: 100,
+    ip_window_seconds: 3600,
+    ip_block_seconds: 3600,
+    trusted_networks: [],
+  },
+  mfa: { policy: 'optional', factors: ['otp', 'email', 'sms', 'webauthn'] },
+  signup: { enabled: false, allow_unverified_sign_in: false, profile_fields: [], required_fields: [], default_role: 'USER' },
+  passwordless: { methods: [] },
+  account: { allow_deletion: false },
+  audit: { retention_days: 400 },
+};
+
+/** A tenant's stored overrides on top of the defaults. */
+export function resolvePolicies(stored: Record<string, unknown> | null | undefined): Policies {
+  const resolved = structuredClone(DEFAULTS);
+  for (const name of Object.keys(DEFAULTS) as SectionName[]) {
+    const overrides = stored?.[name];
+    if (overrides && typeof overrides === 'object') Object.assign(resolved[name], overrides);
+  }
+  return resolved;
+}
+
+export const defaultPolicies = (): Policies => structuredClone(DEFAULTS);
+
+/**
+ * The policies of a tenant (the defaults for an unknown or absent tenant), read afresh on
+ * every call (decision 191): one primary-key read, and a change holds for the very next
+ * request on every node, with no cache window.
+ */
+export async function tenantPolicies(ctx: AppContext, tenantId: string | null | undefined): Promise<Policies> {
+  if (!tenantId) return defaultPolicies();
+  const row = await ctx.db.selectFrom('tenants').select('policies').where('id', '=', tenantId).executeTakeFirst();
+  return resolvePolicies(row?.policies);
+}
+
+export async function readPolicies(ctx: AppContext, scope: Scope, tenantId: string): Promise<Policies> {
+  const tenant = await getTenant(ctx, scope, tenantId);
+  return resolvePolicies(tenant.policies);
+}
+
+/** Each trusted network must parse as an address or CIDR range (node:net's BlockList decides). */
+function assertNetworks(networks: string[]): void {
+  for (const network of networks) {
+    if (!parseNetwork(network)) {
+      throw new AppError('invalid_field', `lockout.trusted_networks: "${network}" is not an IP address or CIDR range`, {
+        field: 'lockout.trusted_networks',
+      });
+    }
+  }
+}
+
+/** An address or CIDR range as node:net's BlockList takes it, or undefined when it is not one. */
+export function parseNetwork(network: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
+  const [address = '', bits] = network.split('/');
+  const family = isIP(address) === 4 ? 'ipv4' : isIP(address) === 6 ? 'ipv6' : undefined;
+  if (!family) return undefined;
+  const max = family === 'ipv4' ? 32 : 128;
+  const prefix = bits === undefined ? max : Number(bits);
+  if (!Number.isInteger(prefix) || prefix < 0 || prefix > max) return undefined;
+  return { address, prefix, family };
+}
+
+/** The sections that decide how a tenant's users sign in; in the system tenant, a system administrator's matter. */
+const SYSTEM_SIGN_IN_SECTIONS: readonly SectionName[] = ['mfa', 'lockout', 'password', 'passwordless'];
+
+/** Changes some values of some sections; the others keep what they were. */
+export async function updatePolicies(
+  ctx: AppContext,
+  scope: Scope,
+  actor: Actor,
+  tenantId: string,
+  patch: PoliciesPatch,
+): Promise<Policies> {
+  const tenant = await getTenant(ctx, scope, tenantId);
+  // Retention deletes audit events: a tenant administrator (whose own actions they record)
+  // must not be able to shorten it.
+  if (scope.kind === 'tenant' && patch.audit !== undefined) {
+    throw new AppError('forbidden', 'Only a system administrator changes audit retention', { field: 'audit' });
+  }
+  // The system tenant's sign-in policies protect the system administrators (decision 192):
+  // only `iam.tenant.update` (system scope) changes them, never its tenant administrators.
+  const guarded = SYSTEM_SIGN_IN_SECTIONS.filter((name) => patch[name] !== undefined);
+  if (tenant.is_system && scope.kind === 'tenant' && guarded.length > 0) {
+    throw new AppError('forbidden', 'The system tenant’s sign-in policies are changed by system administrators only', {
+      sections: guarded,
+      required: 'iam.tenant.update',
+    });
+  }
+  const stored = structuredClone(tenant.policies ?? {}) as Record<string, Record<string, unknown>>;
+  for (const [name, values] of Object.entries(patch)) stored[name] = { ...stored[name], ...values };
+  const resolved = resolvePolicies(stored);
+  assertConsistent(resolved);
+  await ctx.db.transaction().execute(async (trx) => {
+    // Sign-up hands its default role to whoever registers: setting it (or turning sign-up on)
+    // is assigning that role, under the rule of every assignment (decisions 20 and 193).
+    const role = patch.signup && (await roleNamed(trx, tenantId, resolved.signup.default_role));
+    if (role) await resolveAssignableRoles(trx, scope, tenantId, [role.id]);
+    await trx
+      .updateTable('tenants')
+      .set({ policies: JSON.stringify(stored), updated_at: ctx.clock.now() })
+      .where('id', '=', tenantId)
+      .executeTakeFirstOrThrow();
+    await recordAudit(trx, ctx, {
+      action: 'iam.tenant.modified',
+      actor,
+      tenantId,
+      target: { type: 'tenant', id: tenantId },
+      details: { policies: Object.fromEntries(Object.entries(patch).map(([name, values]) => [name, Object.keys(values ?? {})])) },
+    });
+  });
+  return resolved;
+}
+
+/** What the schema cannot say: bounds that depend on each other, and trusted networks that parse. */
+export function assertConsistent(resolved: Policies): void {
+  if (resolved.password.min_length > resolved.password.max_length) {
+    throw new AppError('invalid_field', 'password.min_length must not exceed password.max_length', {
+      field: 'password.min_length',
+    });
+  }
+  if (resolved.lockout.account_initial_delay_seconds > resolved.lockout.account_max_delay_seconds) {
+    throw new AppError('invalid_field', 'lockout.account_initial_delay_seconds must not exceed lockout.account_max_delay_seconds', {
+      field: 'lockout.account_initial_delay_seconds',
+    });
+  }
+  assertNetworks(resolved.lockout.trusted_networks);
+}

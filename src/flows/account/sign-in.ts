@@ -1,0 +1,141 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { beginStep, completeStep, hasSecondFactor, loadStep } from '../../authn/mfa/sign-in-step.js';
+import { setSessionCookie } from '../../authn/sessions/cookie.js';
+import { type ActiveSession, authenticate, openSession } from '../../authn/sessions/sessions.js';
+import { brandingOf } from '../../oauth/engine/pages.js';
+import type { AppContext } from '../../platform/context.js';
+import { constantTimeEqual } from '../../platform/crypto/secrets.js';
+import { AppError } from '../../platform/errors.js';
+import { actorOf } from '../../platform/http/guards.js';
+import { setRetryAfter } from '../../platform/http/server.js';
+import { PAGE_HEADERS } from '../../platform/web/html.js';
+import { pageLook } from '../kit/flow-kit.js';
+import { answerStep, type Form, type StepFlow, sendStepCode, sessionAfterStep, showStep } from '../sign-in/mfa-flow.js';
+import { recoveryCodesPage } from '../sign-in/mfa-pages.js';
+import { accountSignInPage } from './pages.js';
+import { takeReturn } from './session.js';
+
+/**
+ * The account area's own sign-in (/account/sign-in), for a browser that comes to an
+ * account page without a session (it returns there afterwards, else to /account): the password, then the user's second factor when
+ * they have one. A browser flow of its own, identified by an HttpOnly cookie; its forms
+ * carry a CSRF token bound to that flow, and its MFA step is stored like the hosted
+ * sign-in's (keyed `account:<flow>`).
+ */
+export const ACCOUNT_FLOW_COOKIE = 'gatehouse_account_flow';
+const FLOW_ID = /^[\w-]{22}$/;
+const MFA = '/account/sign-in/mfa';
+
+/** This browser's account flow id, set on first use. */
+export function accountFlow(ctx: AppContext, request: FastifyRequest, reply: FastifyReply): string {
+  const existing = request.cookies[ACCOUNT_FLOW_COOKIE];
+  if (existing && FLOW_ID.test(existing)) return existing;
+  const id = randomBytes(16).toString('base64url');
+  const secure = ctx.config.issuer.startsWith('https:');
+  reply.setCookie(ACCOUNT_FLOW_COOKIE, id, { path: '/account', httpOnly: true, sameSite: 'lax', secure });
+  return id;
+}
+
+const stepUid = (flow: string) => `account:${flow}`;
+
+/**
+ * A session that signed in with the password alone, of a user who has a second factor,
+ * proves it before changing factors: the MFA step, raising this session's `amr`.
+ */
+export async function stepUpAccount(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, active: ActiveSession) {
+  const flow = accountFlow(ctx, request, reply);
+  await beginStep(ctx, { uid: stepUid(flow), userId: active.user.id, sessionId: active.session.id, need: 'challenge' });
+  return reply.redirect(MFA, 303);
+}
+
+export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const csrfFor = (flow: string) => createHmac('sha256', ctx.masterKey).update(`account-flow\0${flow}`).digest('base64url');
+  function checkCsrf(flow: string, form: Form) {
+    if (!constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(csrfFor(flow)))) {
+      throw new AppError('csrf_failed', 'This form has expired; go back and try again');
+    }
+  }
+  const signInPage = async (request: FastifyRequest, flow: string, extra: { username?: string; error?: string } = {}) => {
+    const { t, locale, branding } = await pageLook(ctx, request);
+    return accountSignInPage({ t, lang: locale, ...(branding && { branding }), action: '/account/sign-in', csrf: csrfFor(flow), ...extra });
+  };
+
+  app.get('/account/sign-in', { schema: { hide: true } }, async (request, reply) => {
+    const flow = accountFlow(ctx, request, reply);
+    return reply.headers(PAGE_HEADERS).send(await signInPage(request, flow));
+  });
+
+  app.post<{ Body: Form }>('/account/sign-in', { schema: { hide: true } }, async (request, reply) => {
+    const flow = accountFlow(ctx, request, reply);
+    const form = request.body ?? {};
+    checkCsrf(flow, form);
+    const { username = '', password = '' } = form;
+    try {
+      const user = await authenticate(ctx, { username, password }, actorOf(request));
+      if (await hasSecondFactor(ctx, user.id)) {
+        await beginStep(ctx, { uid: stepUid(flow), userId: user.id, sessionId: null, need: 'challenge' });
+        return reply.redirect(MFA, 303);
+      }
+      const { token, session } = await openSession(ctx, user, { amr: ['pwd'] }, actorOf(request));
+      setSessionCookie(ctx, reply, token, session);
+      return reply.redirect(takeReturn(request, reply), 303);
+    } catch (error) {
+      if (!(error instanceof AppError) || (error.status !== 401 && error.code !== 'too_many_attempts')) throw error;
+      const refused = error.code === 'too_many_attempts';
+      if (refused) setRetryAfter(reply, error);
+      const { t } = await pageLook(ctx, request);
+      const message = t(refused ? 'account.sign_in_too_many' : 'account.sign_in_wrong');
+      return reply
+        .status(refused ? 429 : 401)
+        .headers(PAGE_HEADERS)
+        .send(await signInPage(request, flow, { username, error: message }));
+    }
+  });
+
+  async function current(request: FastifyRequest, reply: FastifyReply) {
+    const flowId = accountFlow(ctx, request, reply);
+    const step = await loadStep(ctx, stepUid(flowId));
+    const flow: StepFlow = {
+      action: MFA,
+      csrf: csrfFor(flowId),
+      branding: undefined,
+      actor: { ...actorOf(request), type: 'user', id: step?.userId ?? null },
+    };
+    if (step) {
+      const user = await ctx.db.selectFrom('users').select('home_tenant_id').where('id', '=', step.userId).executeTakeFirst();
+      flow.branding = await brandingOf(ctx, user?.home_tenant_id ?? undefined);
+    }
+    return { flowId, step, flow };
+  }
+
+  app.get<{ Querystring: { method?: string } }>(MFA, { schema: { hide: true } }, async (request, reply) => {
+    const { step, flow } = await current(request, reply);
+    if (!step || step.done) return reply.redirect('/account/sign-in', 303);
+    return showStep(ctx, reply, flow, step, { recovery: request.query.method === 'recovery' });
+  });
+
+  app.post<{ Body: Form }>(`${MFA}/send`, { schema: { hide: true } }, async (request, reply) => {
+    const { flowId, step, flow } = await current(request, reply);
+    checkCsrf(flowId, request.body ?? {});
+    if (!step || step.done) return reply.redirect('/account/sign-in', 303);
+    return sendStepCode(ctx, reply, flow, step, request.body ?? {});
+  });
+
+  app.post<{ Body: Form }>(MFA, { schema: { hide: true } }, async (request, reply) => {
+    const { flowId, step, flow } = await current(request, reply);
+    const form = request.body ?? {};
+    checkCsrf(flowId, form);
+    if (!step || step.done) return reply.redirect('/account/sign-in', 303);
+    const proved = await answerStep(ctx, reply, flow, step, form);
+    if (!proved) return reply;
+    const amr = await completeStep(ctx, step.uid, proved.methods);
+    if (!(await sessionAfterStep(ctx, request, reply, step, amr))) return reply.redirect('/account/sign-in', 303);
+    if (proved.codes) {
+      return reply
+        .headers(PAGE_HEADERS)
+        .send(recoveryCodesPage({ branding: flow.branding, codes: proved.codes, href: takeReturn(request, reply) }));
+    }
+    return reply.redirect(takeReturn(request, reply), 303);
+  });
+}

@@ -1,0 +1,155 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { mayOpenSession } from '../../authn/mfa/sign-in-step.js';
+import { setSessionCookie } from '../../authn/sessions/cookie.js';
+import { openSession } from '../../authn/sessions/sessions.js';
+import { brandingOf } from '../../oauth/engine/pages.js';
+import type { Actor } from '../../platform/audit/record.js';
+import type { AppContext } from '../../platform/context.js';
+import { constantTimeEqual } from '../../platform/crypto/secrets.js';
+import type { User } from '../../platform/db/schema.js';
+import { AppError } from '../../platform/errors.js';
+import { type Locale, pickLocale, type Translate, translator } from '../../platform/i18n/index.js';
+import { type Branding, PAGE_HEADERS } from '../../platform/web/html.js';
+import { advanceFlow, assertFlowBrowser, type Flow, readFlow } from './flows.js';
+
+/**
+ * What every hosted flow page needs: the browser binding (an HttpOnly cookie whose hash a
+ * browser flow stores, so only the browser that started a flow can submit it), a CSRF
+ * token bound to the flow, and the page's language and branding.
+ */
+export const FLOW_COOKIE = 'gatehouse_flow';
+const BINDING = /^[\w-]{22,64}$/;
+
+export type Form = Record<string, string>;
+
+/** This browser's binding value, set on first use (a session cookie: a flow lives hours at most). */
+export function browserBinding(ctx: AppContext, request: FastifyRequest, reply: FastifyReply): string {
+  const existing = request.cookies[FLOW_COOKIE];
+  if (existing && BINDING.test(existing)) return existing;
+  const value = randomBytes(24).toString('base64url');
+  reply.setCookie(FLOW_COOKIE, value, { path: '/', httpOnly: true, sameSite: 'lax', secure: ctx.config.issuer.startsWith('https:') });
+  // A page that sets the cookie and renders a form in one response must see it in the same request.
+  request.cookies[FLOW_COOKIE] = value;
+  return value;
+}
+
+/** The hidden `csrf` field of a flow's forms. */
+export const flowCsrf = (ctx: AppContext, flowId: string): string =>
+  createHmac('sha256', ctx.masterKey).update(`flow-csrf\0${flowId}`).digest('base64url');
+
+/** A form posted to a browser flow: the right browser and the right CSRF token, or 403 `csrf_failed`. */
+export function checkFlowForm(ctx: AppContext, request: FastifyRequest, flow: Flow, form: Form): void {
+  assertFlowBrowser(flow, request.cookies[FLOW_COOKIE]);
+  if (!constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(flowCsrf(ctx, flow.id)))) {
+    throw new AppError('csrf_failed', 'This form has expired; go back and try again');
+  }
+}
+
+/**
+ * The CSRF token of a form behind an emailed link (reset, invitation), whose flow has no
+ * browser binding: bound to the flow AND to this browser's binding cookie, set when the
+ * link's page is opened. The link's holder alone cannot make a valid form for another
+ * browser (login CSRF: signing a victim's browser into the attacker's account).
+ */
+export const linkCsrf = (ctx: AppContext, flowId: string, binding: string): string =>
+  createHmac('sha256', ctx.masterKey).update(`link-csrf\0${flowId}\0${binding}`).digest('base64url');
+
+/** A form posted from a link's page: this browser's binding cookie and the token made for it, or 403 `csrf_failed`. */
+export function checkLinkForm(ctx: AppContext, request: FastifyRequest, flowId: string, form: Form): void {
+  const binding = request.cookies[FLOW_COOKIE];
+  if (!binding || !BINDING.test(binding) || !constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(linkCsrf(ctx, flowId, binding)))) {
+    throw new AppError('csrf_failed', 'This form has expired; go back and try again');
+  }
+}
+
+export interface PageLook {
+  locale: Locale;
+  t: Translate;
+  branding?: Branding;
+}
+
+/**
+ * A page's language (ui_locales, then the user's locale, then Accept-Language) and its
+ * tenant's branding.
+ */
+export async function pageLook(
+  ctx: AppContext,
+  request: FastifyRequest,
+  options: { tenantId?: string | null; uiLocales?: string | null; userLocale?: string | null } = {},
+): Promise<PageLook> {
+  const query = request.query as Record<string, unknown> | undefined;
+  const uiLocales = options.uiLocales ?? (typeof query?.ui_locales === 'string' ? query.ui_locales : undefined);
+  const locale = pickLocale({
+    uiLocales,
+    userLocale: options.userLocale ?? null,
+    acceptLanguage: request.headers['accept-language'] ?? null,
+  });
+  const branding = await brandingOf(ctx, options.tenantId ?? undefined);
+  return { locale, t: translator(locale), ...(branding && { branding }) };
+}
+
+/** Sends a rendered page with the hosted pages' security headers. */
+export const sendPage = (reply: FastifyReply, body: string, status = 200) => reply.status(status).headers(PAGE_HEADERS).send(body);
+
+/**
+ * The end of a flow that signs the user in (sign-up, reset, invitation, passwordless). For
+ * an authorization request no session is opened here: the flow records who proved what
+ * and `/interaction/<uid>/finish?flow=…` (routes.ts) goes on as after a password, the MFA
+ * step included, so a second factor still comes before any session (and an application's
+ * prompt=login or max_age is not sent back to the password form). For the account page, a
+ * session only when no second factor is due; otherwise the account sign-in, which asks
+ * for it.
+ */
+export async function signInAndReturn(
+  ctx: AppContext,
+  reply: FastifyReply,
+  user: User,
+  options: { flow: Flow; amr: string[] },
+  actor: Actor,
+) {
+  const { flow, amr } = options;
+  const returnTo = safeReturn(flow.return_to);
+  if (returnTo.startsWith('/interaction/')) {
+    await advanceFlow(ctx.db, ctx, flow, { state: 'returning', data: { ...(flow.data as object), proved: { user_id: user.id, amr } } });
+    return reply.redirect(`${returnTo}/finish?flow=${encodeURIComponent(flow.id)}`, 303);
+  }
+  if (!(await mayOpenSession(ctx, user))) return reply.redirect('/account/sign-in', 303);
+  const { token, session } = await openSession(ctx, user, { amr }, actor);
+  setSessionCookie(ctx, reply, token, session);
+  return reply.redirect(returnTo, 303);
+}
+
+/**
+ * Who a flow proved, for this interaction (see signInAndReturn), checked: the same
+ * browser, the flow still `returning` to this very interaction, the user still active. The
+ * flow is then done, so the step cannot be replayed.
+ */
+export async function returningUser(ctx: AppContext, request: FastifyRequest, uid: string, flowId: string) {
+  const flow = await readFlow(ctx.db, ctx, flowId);
+  assertFlowBrowser(flow, request.cookies[FLOW_COOKIE]);
+  const proved = (flow.data as { proved?: { user_id: string; amr: string[] } }).proved;
+  if (flow.state !== 'returning' || flow.return_to !== `/interaction/${uid}` || !proved) {
+    throw new AppError('flow_state', 'This sign-in has finished or belongs to another request; start again');
+  }
+  await advanceFlow(ctx.db, ctx, flow, { state: 'done' });
+  const user = await ctx.db
+    .selectFrom('users')
+    .selectAll()
+    .where('id', '=', proved.user_id)
+    .where('status', '=', 'active')
+    .executeTakeFirst();
+  if (!user) throw new AppError('account_disabled', 'This account is disabled');
+  return { user, amr: proved.amr };
+}
+
+/** Only our own interaction and account paths are places to return to (no open redirect). */
+export function safeReturn(returnTo: string | null | undefined): string {
+  return returnTo && /^\/(interaction\/[\w-]+|account(\/[\w-]*)?)$/.test(returnTo) ? returnTo : '/account';
+}
+
+/** The `?interaction=` a flow page was opened with, as the place to return to. */
+export function returnFromQuery(request: FastifyRequest): string | null {
+  const uid = (request.query as Record<string, unknown> | undefined)?.interaction;
+  return typeof uid === 'string' && /^[\w-]{1,64}$/.test(uid) ? `/interaction/${uid}` : null;
+}

@@ -1,0 +1,248 @@
+import { createHmac } from 'node:crypto';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { authenticate, sessionFromToken } from '../../authn/sessions/sessions.js';
+import type { Interaction, Oidc } from '../../oauth/engine/index.js';
+import type { Organization } from '../../oauth/tokens/organizations.js';
+import type { AppContext } from '../../platform/context.js';
+import { constantTimeEqual } from '../../platform/crypto/secrets.js';
+import { AppError } from '../../platform/errors.js';
+import { actorOf, SESSION_COOKIE } from '../../platform/http/guards.js';
+import { asAppError, limitBodies, setRetryAfter } from '../../platform/http/server.js';
+import { PAGE_HEADERS } from '../../platform/web/html.js';
+import { accountRoutes } from '../account/routes.js';
+import { forcedPasswordRoutes, showForcedChange } from '../forced-change/routes.js';
+import { invitationPageRoutes } from '../invitation/routes.js';
+import { type PageLook, pageLook, returningUser } from '../kit/flow-kit.js';
+import { errorText } from '../kit/page-errors.js';
+import { passwordlessPages } from '../passwordless/routes.js';
+import { recoveryPageRoutes } from '../recovery/routes.js';
+import { emailNotVerifiedPage, signupRoutes } from '../signup/routes.js';
+import { interactionLook, pageOf } from './interaction-look.js';
+import { continueSignIn, interactionMfaRoutes, type PageKit } from './interaction-mfa.js';
+import { consentPage, errorPage, organizationPage, type PageContext, signInPage, tooManyAttemptsText } from './pages.js';
+import { signInLinks } from './sign-in-links.js';
+
+/** Room for a WebAuthn answer (a passkey's attestation), the largest form. */
+const FORM_LIMIT = 64 * 1024;
+type Form = Record<string, string>;
+
+/**
+ * The hosted sign-in pages of the authorization flow: sign-in, organization picker and
+ * consent. Each step reads the engine's interaction, so a page shows only what the flow
+ * is waiting for; every form carries a CSRF token bound to its interaction (which is
+ * itself bound to this browser by the engine's cookie).
+ */
+export const uiRoutes =
+  (ctx: AppContext, oidc: Oidc): FastifyPluginAsync =>
+  async (app) => {
+    limitBodies(app, FORM_LIMIT);
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
+      done(null, Object.fromEntries(new URLSearchParams(body as string))),
+    );
+
+    const csrfFor = (uid: string) => createHmac('sha256', ctx.masterKey).update(`csrf\0${uid}`).digest('base64url');
+    function checkCsrf(uid: string, form: Form) {
+      if (!constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(csrfFor(uid)))) {
+        throw new AppError('csrf_failed', 'This form has expired; go back and try again');
+      }
+    }
+
+    /** A page in the interaction's language (with the user's locale once the password step is done) and branding. */
+    const show = async (
+      request: FastifyRequest,
+      reply: FastifyReply,
+      it: Interaction | undefined,
+      body: (page: PageContext & { t: PageLook['t'] }) => string,
+      status = 200,
+    ) => {
+      const look = await interactionLook(ctx, request, it, it?.accountId);
+      return reply
+        .status(status)
+        .headers(PAGE_HEADERS)
+        .send(body({ ...pageOf(look), t: look.t }));
+    };
+
+    const go = (reply: FastifyReply, to: string) => reply.redirect(to, 303);
+    const kit: PageKit = { csrfFor, checkCsrf, go };
+    interactionMfaRoutes(app, ctx, oidc, kit);
+    accountRoutes(app, ctx);
+    signupRoutes(app, ctx, oidc);
+    passwordlessPages(app, ctx, oidc);
+    forcedPasswordRoutes(app, ctx, oidc, kit);
+    recoveryPageRoutes(app, ctx);
+    invitationPageRoutes(app, ctx);
+
+    /** What comes after the login step: an organization when one is needed, consent when due, or straight back. */
+    async function afterLogin(request: FastifyRequest, reply: FastifyReply, it: Interaction, chosen?: string) {
+      const organizations = await oidc.organizationsFor(it.accountId as string, it.client.tenantId);
+      let organization: Organization | undefined;
+      if (it.client.organizationRequired || it.organization) {
+        const wanted = chosen ?? it.organization;
+        organization = wanted
+          ? organizations.find((o) => o.id === wanted || o.slug.toLowerCase() === wanted.toLowerCase())
+          : organizations.length === 1
+            ? organizations[0]
+            : undefined;
+        if (wanted && !organization) {
+          return show(
+            request,
+            reply,
+            it,
+            (p) => errorPage({ ...p, title: p.t('org.not_member_title'), message: p.t('org.not_member'), code: 'access_denied' }),
+            403,
+          );
+        }
+        if (!organization) {
+          return show(request, reply, it, (p) =>
+            organizationPage({
+              ...p,
+              action: `/interaction/${it.uid}/organization`,
+              csrf: csrfFor(it.uid),
+              clientName: it.client.name,
+              organizations,
+            }),
+          );
+        }
+      }
+      if (!organization && !it.client.platform && !organizations.some((o) => o.id === it.client.tenantId)) {
+        // The tenant boundary: a tenant's application serves that tenant's members only.
+        return show(
+          request,
+          reply,
+          it,
+          (p) => errorPage({ ...p, title: p.t('org.not_member_title'), message: p.t('org.not_tenant_member'), code: 'access_denied' }),
+          403,
+        );
+      }
+      const needsConsent = !it.client.firstParty && (it.missingScopes.length > 0 || it.missingApiScopes.length > 0);
+      if (needsConsent) {
+        return show(request, reply, it, (p) =>
+          consentPage({
+            ...p,
+            action: `/interaction/${it.uid}/consent`,
+            csrf: csrfFor(it.uid),
+            clientName: it.client.name,
+            scopes: it.missingScopes,
+            apiScopes: it.missingApiScopes,
+            ...(organization && { organization }),
+          }),
+        );
+      }
+      return go(reply, await oidc.finishConsent(request.raw, reply.raw, organization?.id));
+    }
+
+    // A self-service flow (sign-up, reset, invitation, passwordless) signed the user in: go on as after a password.
+    app.get<{ Params: { uid: string }; Querystring: { flow?: string } }>(
+      '/interaction/:uid/finish',
+      { schema: { hide: true } },
+      async (request, reply) => {
+        const it = await oidc.interaction(request.raw, reply.raw);
+        if (it.prompt !== 'login') return go(reply, `/interaction/${it.uid}`);
+        const proved = await returningUser(ctx, request, it.uid, String(request.query.flow ?? ''));
+        return continueSignIn(ctx, oidc, kit, request, reply, it, proved);
+      },
+    );
+
+    app.get<{ Params: { uid: string } }>('/interaction/:uid', { schema: { hide: true } }, async (request, reply) => {
+      const it = await oidc.interaction(request.raw, reply.raw);
+      if (it.prompt === 'login') {
+        // One sign-in: a live Gatehouse session (from this page or /api/v1/session) needs no password again.
+        const token = request.cookies[SESSION_COOKIE];
+        const active = token ? await sessionFromToken(ctx, token) : undefined;
+        if (active && !it.reasons.includes('login_prompt') && !it.reasons.includes('max_age')) {
+          // …but a second factor when the application needs one the session has not proved (a step-up).
+          return continueSignIn(ctx, oidc, kit, request, reply, it, active);
+        }
+        const links = await signInLinks(ctx, it);
+        return show(request, reply, it, (p) =>
+          signInPage({
+            ...p,
+            action: `/interaction/${it.uid}/login`,
+            csrf: csrfFor(it.uid),
+            clientName: it.client.name,
+            links,
+            ...(it.loginHint && { username: it.loginHint }),
+          }),
+        );
+      }
+      return afterLogin(request, reply, it);
+    });
+
+    app.post<{ Params: { uid: string }; Body: Form }>('/interaction/:uid/login', { schema: { hide: true } }, async (request, reply) => {
+      const it = await oidc.interaction(request.raw, reply.raw);
+      checkCsrf(it.uid, request.body ?? {});
+      const { username = '', password = '' } = request.body ?? {};
+      try {
+        const user = await authenticate(ctx, { username, password }, actorOf(request));
+        return await continueSignIn(ctx, oidc, kit, request, reply, it, { user });
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'email_not_verified') {
+          const where = { username, returnTo: `/interaction/${it.uid}`, tenantId: it.client.tenantId };
+          return emailNotVerifiedPage(ctx, request, reply, { ...where, ...(it.uiLocales && { uiLocales: it.uiLocales }) });
+        }
+        // A temporary password: the right one, but a new one first (decision 157).
+        if (error instanceof AppError && error.code === 'password_change_required') {
+          return showForcedChange(ctx, request, reply, it, username);
+        }
+        if (!(error instanceof AppError) || (error.status !== 401 && error.code !== 'too_many_attempts')) throw error;
+        const refused = error.code === 'too_many_attempts';
+        if (refused) setRetryAfter(reply, error);
+        const links = await signInLinks(ctx, it);
+        return show(
+          request,
+          reply,
+          it,
+          (p) =>
+            signInPage({
+              ...p,
+              action: `/interaction/${it.uid}/login`,
+              csrf: csrfFor(it.uid),
+              clientName: it.client.name,
+              username,
+              links,
+              error: refused ? tooManyAttemptsText(p.t, error.details?.retry_after) : p.t('signin.wrong'),
+            }),
+          refused ? 429 : 401,
+        );
+      }
+    });
+
+    app.post<{ Params: { uid: string }; Body: Form }>(
+      '/interaction/:uid/organization',
+      { schema: { hide: true } },
+      async (request, reply) => {
+        const it = await oidc.interaction(request.raw, reply.raw);
+        checkCsrf(it.uid, request.body ?? {});
+        if (it.prompt !== 'consent') return go(reply, `/interaction/${it.uid}`);
+        return afterLogin(request, reply, it, request.body?.organization ?? '');
+      },
+    );
+
+    app.post<{ Params: { uid: string }; Body: Form }>('/interaction/:uid/consent', { schema: { hide: true } }, async (request, reply) => {
+      const it = await oidc.interaction(request.raw, reply.raw);
+      const form = request.body ?? {};
+      checkCsrf(it.uid, form);
+      if (it.prompt !== 'consent') return go(reply, `/interaction/${it.uid}`);
+      if (form.decision !== 'allow') return go(reply, await oidc.deny(request.raw, reply.raw));
+      if (form.organization) {
+        const member = (await oidc.organizationsFor(it.accountId as string, it.client.tenantId)).some((o) => o.id === form.organization);
+        if (!member) throw new AppError('forbidden', 'You are not a member of that organization');
+      }
+      return go(reply, await oidc.finishConsent(request.raw, reply.raw, form.organization || undefined));
+    });
+
+    // Errors on these pages are pages too, never JSON; in the browser's language (the interaction may be what failed).
+    app.setErrorHandler(async (error, request, reply) => {
+      // The framework's refusals (a body over the limit: 413) keep their status and code.
+      const appError = asAppError(error, request);
+      const known = appError.status < 500;
+      if (!known) request.log.error({ err: error }, 'Hosted page failed');
+      const look = await pageLook(ctx, request);
+      const message = errorText(look, appError);
+      setRetryAfter(reply, appError);
+      return reply
+        .status(appError.status)
+        .headers(PAGE_HEADERS)
+        .send(errorPage({ ...pageOf(look), title: look.t('common.something_went_wrong'), message, ...(known && { code: appError.code }) }));
+    });
+  };

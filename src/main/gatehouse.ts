@@ -1,0 +1,88 @@
+import type { Logger } from 'pino';
+import { startBackchannelWorker } from '../oauth/backchannel/worker.js';
+import { createKeyStore } from '../oauth/keys/signing-keys.js';
+import { startAuditJobs } from '../ops/audit/jobs.js';
+import { createDelivery, type Delivery } from '../ops/events/worker.js';
+import type { Config } from '../platform/config.js';
+import type { AppContext } from '../platform/context.js';
+import { resolveMasterKey } from '../platform/crypto/master-key.js';
+import { createPasswordHasher } from '../platform/crypto/passwords.js';
+import { type Db, openDatabase } from '../platform/db/database.js';
+import { migrateToLatest } from '../platform/db/migrate.js';
+import type { App } from '../platform/http/server.js';
+import { type Clock, systemClock, uuidv7 } from '../platform/ids.js';
+import { createLogger } from '../platform/logger.js';
+import { startEmailWorker } from '../platform/mail/mailer.js';
+import { type BootstrapResult, bootstrap } from './bootstrap.js';
+import { createServer } from './routes.js';
+
+export interface Gatehouse {
+  ctx: AppContext;
+  app: App;
+  bootstrapped: BootstrapResult;
+  /** This node's event delivery worker (outbox → RabbitMQ, webhooks). */
+  delivery: Delivery;
+  close(): Promise<void>;
+}
+
+export interface GatehouseOptions {
+  log?: Logger;
+  /** An already opened database (tests hand in a cloned template). */
+  db?: Db;
+  /** The clock every part reads (tests move time with it). */
+  clock?: Clock;
+  /**
+   * Run the background loops of event delivery, audit sealing and retention (default true).
+   * Tests switch them off and run each pass themselves, so nothing changes under them.
+   * Email is always sent (it only ever touches the email queue).
+   */
+  background?: boolean;
+}
+
+/** Opens the database, applies migrations, seeds the first start, and builds the server. */
+export async function createGatehouse(config: Config, options: GatehouseOptions = {}): Promise<Gatehouse> {
+  const log = options.log ?? createLogger(config);
+  const ctx = await createContext(config, log, options.db, options.clock);
+  try {
+    await migrateToLatest(ctx.db);
+    const bootstrapped = await bootstrap(ctx);
+    const app = await createServer(ctx);
+    const delivery = createDelivery(ctx);
+    const background = [startEmailWorker(ctx), startBackchannelWorker(ctx), ...(options.background === false ? [] : [startAuditJobs(ctx)])];
+    if (options.background !== false) delivery.start();
+    // Closing the server stops the loops, before anyone closes the database under them.
+    app.addHook('onClose', async () => {
+      await Promise.all([...background.map((loop) => loop.stop()), delivery.stop()]);
+    });
+    return {
+      ctx,
+      app,
+      bootstrapped,
+      delivery,
+      async close() {
+        await app.close();
+        await ctx.db.destroy();
+        await ctx.passwords.close();
+      },
+    };
+  } catch (error) {
+    await ctx.db.destroy();
+    await ctx.passwords.close();
+    throw error;
+  }
+}
+
+export async function createContext(config: Config, log: Logger, db?: Db, clock: Clock = systemClock): Promise<AppContext> {
+  const masterKey = resolveMasterKey(config, log);
+  const database = db ?? (await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir }));
+  return {
+    config,
+    db: database,
+    clock,
+    ids: uuidv7,
+    passwords: await createPasswordHasher(),
+    keys: createKeyStore(database, masterKey, clock),
+    masterKey,
+    log,
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * The route registry: every module's routes, in one place that nothing imports but the
+ * wiring (src/main/gatehouse.ts). The hooks that span the whole server (IP blocks, the
+ * OAuth engine's and the protection store's shutdown) are added here too.
+ */
+import { devSmsRoutes } from '../authn/mfa/dev-sms-routes.js';
+import { mfaRoutes } from '../authn/mfa/routes.js';
+import { sessionMfaRoutes } from '../authn/mfa/session-routes.js';
+import { passwordPolicyRoutes } from '../authn/passwords/routes.js';
+import { unblockPages } from '../authn/protection/pages.js';
+import { lockoutRoutes } from '../authn/protection/routes.js';
+import { closeProtectionStore } from '../authn/protection/store.js';
+import { sessionManagementRoutes } from '../authn/sessions/manage-routes.js';
+import { sessionRoutes } from '../authn/sessions/routes.js';
+import { memberRoutes } from '../directory/memberships/routes.js';
+import { permissionRoutes } from '../directory/permissions/routes.js';
+import { policyRoutes } from '../directory/policies/routes.js';
+import { roleApiPermissionRoutes } from '../directory/roles/api-permission-routes.js';
+import { roleRoutes } from '../directory/roles/routes.js';
+import { tenantRoutes } from '../directory/tenants/routes.js';
+import { accountApiRoutes } from '../flows/account/api.js';
+import { invitationRoutes } from '../flows/invitation/api.js';
+import { passwordlessRoutes } from '../flows/passwordless/api.js';
+import { recoveryRoutes } from '../flows/recovery/api.js';
+import { uiRoutes } from '../flows/sign-in/routes.js';
+import { registrationRoutes } from '../flows/signup/api.js';
+import { apiRoutes } from '../oauth/apis/routes.js';
+import { applicationRoutes } from '../oauth/applications/routes.js';
+import { createOidc } from '../oauth/engine/index.js';
+import { oidcRoutes } from '../oauth/engine/routes.js';
+import { keyRoutes } from '../oauth/keys/routes.js';
+import { auth0MfaRoutes } from '../oauth/mfa-api/routes.js';
+import { tokenRoutes } from '../oauth/tokens/routes.js';
+import { accessReviewRoutes } from '../ops/access-review/routes.js';
+import { auditRoutes } from '../ops/audit/routes.js';
+import { backupRoutes } from '../ops/backup/routes.js';
+import { incidentRoutes } from '../ops/incidents/routes.js';
+import { ipBlockHook, ipBlockRoutes } from '../ops/ip-blocks/routes.js';
+import { emailRoutes } from '../ops/outbox/routes.js';
+import { userTransferRoutes } from '../ops/transfer/routes.js';
+import { userRoutes } from '../ops/users/routes.js';
+import { webhookRoutes } from '../ops/webhooks/routes.js';
+import type { AppContext } from '../platform/context.js';
+import { healthRoutes } from '../platform/http/health.js';
+import { createHttpServer } from '../platform/http/server.js';
+
+export async function createServer(ctx: AppContext) {
+  const app = await createHttpServer(ctx);
+  app.addHook('onRequest', ipBlockHook(ctx));
+  await app.register(healthRoutes(ctx));
+  await app.register(keyRoutes(ctx));
+  const oidc = createOidc(ctx);
+  app.addHook('onClose', () => oidc.close());
+  await app.register(oidcRoutes(ctx, oidc));
+  await app.register(uiRoutes(ctx, oidc));
+  await app.register(auth0MfaRoutes(ctx));
+  await app.register(unblockPages(ctx));
+  app.addHook('onClose', () => closeProtectionStore(ctx));
+  await app.register(
+    async (api) => {
+      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      await api.register(sessionRoutes(ctx));
+      await api.register(tokenRoutes(ctx));
+      await api.register(tenantRoutes(ctx));
+      await api.register(policyRoutes(ctx));
+      await api.register(userTransferRoutes(ctx));
+      await api.register(userRoutes(ctx));
+      await api.register(lockoutRoutes(ctx));
+      await api.register(sessionManagementRoutes(ctx));
+      await api.register(passwordPolicyRoutes(ctx));
+      await api.register(memberRoutes(ctx));
+      await api.register(roleRoutes(ctx));
+      await api.register(roleApiPermissionRoutes(ctx));
+      await api.register(permissionRoutes(ctx));
+      await api.register(auditRoutes(ctx));
+      await api.register(applicationRoutes(ctx));
+      await api.register(apiRoutes(ctx));
+      await api.register(emailRoutes(ctx));
+      await api.register(backupRoutes(ctx));
+      await api.register(webhookRoutes(ctx));
+      await api.register(incidentRoutes(ctx));
+      await api.register(ipBlockRoutes(ctx));
+      await api.register(accessReviewRoutes(ctx));
+      await api.register(sessionMfaRoutes(ctx));
+      await api.register(mfaRoutes(ctx));
+      await api.register(accountApiRoutes(ctx));
+      await api.register(devSmsRoutes(ctx));
+      await api.register(registrationRoutes(ctx));
+      await api.register(passwordlessRoutes(ctx));
+      await api.register(invitationRoutes(ctx));
+      await api.register(recoveryRoutes(ctx));
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

@@ -1,0 +1,153 @@
+import type Provider from 'oidc-provider';
+import { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { mfaNeed } from '../../authn/mfa/index.js';
+import { authenticate } from '../../authn/sessions/sessions.js';
+import type { Actor } from '../../platform/audit/record.js';
+import { AppError } from '../../platform/errors.js';
+import { findAccount } from './accounts.js';
+import { gatehouseClient, PASSWORD_GRANT } from './clients.js';
+import type { OidcContext } from './lookups.js';
+import { mfaRequired, registerMfaGrants } from './mfa-grants.js';
+import { mfaTargetOf } from './mfa-policy.js';
+import { resourceServer } from './resources.js';
+import { issueUserTokens } from './user-tokens.js';
+
+/**
+ * Grants Gatehouse implements itself through oidc-provider's public extension point:
+ * client credentials with Auth0's semantics (an `audience` is required and the token
+ * carries what the application was granted), and the article's Resource Owner Password
+ * flow (off unless the application lists the `password` grant).
+ */
+export function registerGrants(provider: Provider, ctx: OidcContext): void {
+  provider.registerGrantType('client_credentials', (koa) => clientCredentials(provider, ctx, koa), ['scope', 'resource', 'audience']);
+  provider.registerGrantType(PASSWORD_GRANT, (koa) => passwordGrant(provider, ctx, koa), [
+    'username',
+    'password',
+    'scope',
+    'resource',
+    'audience',
+  ]);
+  registerMfaGrants(provider, ctx);
+}
+
+/**
+ * Audit events for the grants the engine runs itself (authorization code, refresh token,
+ * device code): every token issued, and every reuse of a rotated refresh token (which has
+ * revoked its whole family). Like every token event, they go through the audit buffer.
+ */
+export function auditEngineGrants(ctx: OidcContext, provider: Provider): void {
+  provider.on('grant.success', (koa) => {
+    const { client, params, entities } = koa.oidc;
+    const grantType = String(params?.grant_type);
+    if (!client || grantType === 'client_credentials' || grantType === PASSWORD_GRANT) return;
+    const token = entities.AccessToken as { jti: string; accountId?: string } | undefined;
+    if (!token?.accountId) return;
+    ctx.auditBuffer.add({
+      action: 'iam.token.created',
+      actor: actorOf(koa, 'user', token.accountId),
+      tenantId: gatehouseClient(client).tenantId,
+      target: { type: 'user', id: token.accountId },
+      details: { jti: token.jti, client_id: client.clientId, grant_type: grantType },
+    });
+  });
+  provider.on('grant.error', (koa, error) => {
+    const { client, entities } = koa.oidc;
+    const refreshToken = entities.RefreshToken as { consumed?: unknown; accountId?: string; grantId?: string } | undefined;
+    if (!client || !(error instanceof errors.InvalidGrant) || !refreshToken?.consumed) return;
+    ctx.auditBuffer.add({
+      action: 'iam.oauth.refreshTokenReused',
+      actor: actorOf(koa, 'client', client.clientId),
+      outcome: 'failure',
+      tenantId: gatehouseClient(client).tenantId,
+      ...(refreshToken.accountId && { target: { type: 'user', id: refreshToken.accountId } }),
+      details: { client_id: client.clientId, grant_id: refreshToken.grantId ?? null, family_revoked: true },
+    });
+  });
+}
+
+/** 429 `too_many_attempts` with Retry-After, in the OAuth error shape (as Auth0's token endpoint answers). */
+function tooManyAttempts(koa: KoaContextWithOIDC, error: AppError): Error {
+  const retryAfter = error.details?.retry_after;
+  if (typeof retryAfter === 'number') koa.set('Retry-After', String(retryAfter));
+  const refusal = new errors.CustomOIDCProviderError('too_many_attempts', 'Too many attempts; try again later');
+  Object.assign(refusal, { status: 429, statusCode: 429 });
+  return refusal;
+}
+
+/** The one API a token is asked for (`audience`, or RFC 8707's `resource`). */
+export function requestedAudience(koa: KoaContextWithOIDC): string | undefined {
+  const audience = koa.oidc.params?.resource ?? koa.oidc.params?.audience;
+  if (audience === undefined || audience === '') return undefined;
+  if (typeof audience !== 'string') throw new errors.InvalidTarget('only one audience may be requested');
+  return audience;
+}
+
+export const requestedScopes = (koa: KoaContextWithOIDC): string[] =>
+  String(koa.oidc.params?.scope ?? '')
+    .split(' ')
+    .filter(Boolean);
+
+export function actorOf(koa: KoaContextWithOIDC, type: Actor['type'], id: string | null): Actor {
+  return { type, id, ip: koa.ip ?? null, userAgent: koa.get('user-agent') || null };
+}
+
+async function clientCredentials(provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC): Promise<void> {
+  const client = koa.oidc.client as NonNullable<KoaContextWithOIDC['oidc']['client']>;
+  const audience = requestedAudience(koa);
+  if (!audience) throw new errors.InvalidRequest('missing required parameter: audience (the API the token is for)');
+  const api = await ctx.lookups.api(audience);
+  if (api?.tenantId !== gatehouseClient(client).tenantId)
+    throw new errors.InvalidTarget(`no API has the identifier ${JSON.stringify(audience)}`);
+  const granted = await ctx.lookups.clientGrant(client.clientId, api.id);
+  if (!granted) throw new errors.AccessDenied(`this application has no grant for ${audience}`);
+  const requested = requestedScopes(koa);
+  const notGranted = requested.filter((scope) => !granted.includes(scope));
+  if (notGranted.length > 0) throw new errors.InvalidScope('requested scope was not granted to this application', notGranted.join(' '));
+  const scopes = requested.length > 0 ? requested : granted;
+
+  const token = new provider.ClientCredentials({ client, scope: scopes.join(' ') || undefined });
+  token.resourceServer = new provider.ResourceServer(audience, await resourceServer(ctx, koa, audience, client));
+  const value = await token.save();
+  ctx.auditBuffer.add({
+    action: 'iam.token.created',
+    actor: actorOf(koa, 'client', client.clientId),
+    tenantId: gatehouseClient(client).tenantId,
+    target: { type: 'application', id: client.clientId },
+    details: { jti: token.jti, client_id: client.clientId, grant_type: 'client_credentials', audience },
+  });
+  koa.body = { access_token: value, token_type: 'Bearer', expires_in: token.expiration, ...(token.scope && { scope: token.scope }) };
+}
+
+async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC): Promise<void> {
+  const client = koa.oidc.client as NonNullable<KoaContextWithOIDC['oidc']['client']>;
+  const { username, password } = koa.oidc.params as { username?: string; password?: string };
+  if (!username || !password) throw new errors.InvalidRequest('missing required parameter: username and password');
+
+  let user: Awaited<ReturnType<typeof authenticate>>;
+  try {
+    user = await authenticate(ctx, { username, password }, actorOf(koa, 'anonymous', null));
+  } catch (error) {
+    // After the right password only: the user must choose a new one (decision 123).
+    if (error instanceof AppError && error.code === 'password_change_required') throw new errors.InvalidGrant('password change required');
+    // After the right password only: a self-registered user must verify the email address first (decision 151).
+    if (error instanceof AppError && error.code === 'email_not_verified') throw new errors.InvalidGrant('email address not verified');
+    // Auth0 answers a blocked or locked account with 429 too_many_attempts, for unknown users too.
+    if (error instanceof AppError && error.code === 'too_many_attempts') throw tooManyAttempts(koa, error);
+    // Same answer for unknown user, wrong password and disabled account (DESIGN §6).
+    if (error instanceof AppError) throw new errors.InvalidGrant('wrong username or password');
+    throw error;
+  }
+  const account = await findAccount(ctx, user.id);
+  if (!account) throw new errors.InvalidGrant('wrong username or password');
+  koa.oidc.entity('Account', account);
+
+  // A user with a factor (or who must enrol one) answers Auth0's mfa_required, with the token for the MFA API.
+  // The policies that apply are the user's home tenant's and the application's (decision 190); the
+  // password grant acts in the application's own tenant only.
+  const need = await mfaNeed(ctx, user, await mfaTargetOf(ctx, client.clientId, {}));
+  if (need !== 'none') {
+    await mfaRequired(ctx, koa, { userId: user.id, clientId: client.clientId, tenantId: gatehouseClient(client).tenantId, need });
+    return;
+  }
+  await issueUserTokens(provider, ctx, koa, { account, amr: ['pwd'], scope: koa.oidc.params?.scope, audience: requestedAudience(koa) });
+}

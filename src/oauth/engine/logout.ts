@@ -1,0 +1,43 @@
+import type { KoaContextWithOIDC } from 'oidc-provider';
+import { sessionFromToken } from '../../authn/sessions/sessions.js';
+import { SESSION_COOKIE } from '../../platform/http/guards.js';
+import { html } from '../../platform/web/html.js';
+import type { OidcContext } from './lookups.js';
+import { renderLogoutPage } from './pages.js';
+
+/**
+ * Whether a sign-out (`/v2/logout`) may end the sessions without asking (decision 206):
+ * only with an `id_token_hint` of the user signed in to this browser (the engine has
+ * checked its signature, issuer and audience) and a return URI registered for its
+ * application (the engine refuses any other). Anything else asks first, so another site
+ * cannot sign a user out by sending the browser there.
+ */
+export async function endsWithoutClick(ctx: OidcContext, koa: KoaContextWithOIDC): Promise<boolean> {
+  const hint = koa.oidc.entities.IdTokenHint;
+  if (!hint || typeof koa.oidc.params?.post_logout_redirect_uri !== 'string') return false;
+  const userId = koa.oidc.session?.accountId ?? (await gatehouseUser(ctx, koa));
+  return userId !== undefined && hint.payload.sub === userId;
+}
+
+/** The user of the Gatehouse session of this browser, if one lives. */
+async function gatehouseUser(ctx: OidcContext, koa: KoaContextWithOIDC): Promise<string | undefined> {
+  const token = koa.cookies.get(SESSION_COOKIE);
+  return token ? (await sessionFromToken(ctx, token, false))?.user.id : undefined;
+}
+
+/**
+ * The engine signs out a browser whose engine session holds no user with an
+ * auto-submitting form, without asking. Signing out there ends the Gatehouse session of
+ * the browser too (provider.ts), so when one lives the browser gets our sign-out page
+ * instead, which asks unless `endsWithoutClick` (decision 206). Koa middleware.
+ */
+export function askBeforeLogout(ctx: OidcContext) {
+  return async (koa: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
+    await next();
+    if (koa.oidc?.route !== 'end_session' || koa.status !== 200 || koa.oidc.session?.accountId) return;
+    const secret = (koa.oidc.session?.state as { secret?: unknown } | undefined)?.secret;
+    if (typeof secret !== 'string' || !(await gatehouseUser(ctx, koa))) return;
+    const form = html`<form id="op.logoutForm" method="post" action="${koa.oidc.urlFor('end_session_confirm')}"><input type="hidden" name="xsrf" value="${secret}"></form>`;
+    await renderLogoutPage(ctx, koa, { step: 'confirm', form: form.toString(), auto: await endsWithoutClick(ctx, koa) });
+  };
+}

@@ -1,0 +1,67 @@
+import type { AdapterPayload } from 'oidc-provider';
+import { apiPermissions, systemTenantId } from '../../directory/permissions/effective.js';
+import type { AuditBuffer } from '../../platform/audit/buffer.js';
+import type { AppContext } from '../../platform/context.js';
+import type { Tenant } from '../../platform/db/schema.js';
+import { ShortCache } from '../../platform/short-cache.js';
+import { clientMetadata } from './clients.js';
+import { grantOrganization } from './organizations.js';
+import { type ApiInfo, clientGrantPermissions, findApi } from './resources.js';
+
+/**
+ * How long a node reuses what it read of applications, APIs and client grants. The token
+ * endpoint reads them on every request; an administrator's change reaches every node
+ * within this time (DESIGN §2: in-process caches are short-lived).
+ */
+export const LOOKUP_TTL_MS = 2_000;
+/** What the engine looks up on every token request, read through short-lived caches. */
+export interface Lookups {
+  client(clientId: string): Promise<AdapterPayload | undefined>;
+  api(identifier: string): Promise<ApiInfo | undefined>;
+  clientGrant(clientId: string, apiId: string): Promise<string[] | undefined>;
+  /**
+   * A grant's organization is set once, when the grant is created (choosing another one
+   * makes a new grant), and never looked up before; so an answer, even "none", stays true.
+   */
+  grantOrganization(grantId: string | undefined): Promise<Tenant | undefined>;
+  /** Whether an application belongs to the system tenant (a platform application). */
+  isPlatform(tenantId: string): Promise<boolean>;
+  /**
+   * A user's permissions for an API in a tenant, read once per token request (the scope
+   * check and the token's claims both need them) and never kept beyond it.
+   */
+  apiPermissions(request: object, userId: string, tenantId: string, apiId: string): Promise<string[]>;
+}
+
+export function createLookups(ctx: AppContext): Lookups {
+  const clients = new ShortCache<AdapterPayload | undefined>(LOOKUP_TTL_MS);
+  const apis = new ShortCache<ApiInfo | undefined>(LOOKUP_TTL_MS);
+  const grants = new ShortCache<string[] | undefined>(LOOKUP_TTL_MS);
+  const organizations = new ShortCache<Tenant | undefined>(LOOKUP_TTL_MS);
+  let systemTenant: Promise<string> | undefined;
+  const perRequest = new WeakMap<object, Map<string, Promise<string[]>>>();
+  return {
+    client: (clientId) => clients.get(clientId, () => clientMetadata(ctx.db, clientId)),
+    api: (identifier) => apis.get(identifier, () => findApi(ctx.db, ctx.masterKey, identifier)),
+    clientGrant: (clientId, apiId) => grants.get(`${clientId}\0${apiId}`, () => clientGrantPermissions(ctx.db, clientId, apiId)),
+    grantOrganization: async (grantId) => (grantId ? organizations.get(grantId, () => grantOrganization(ctx, grantId)) : undefined),
+    apiPermissions: (request, userId, tenantId, apiId) => {
+      const key = `${userId}\0${tenantId}\0${apiId}`;
+      const memo = perRequest.get(request) ?? new Map<string, Promise<string[]>>();
+      perRequest.set(request, memo);
+      const permissions = memo.get(key) ?? apiPermissions(ctx.db, userId, tenantId, apiId);
+      memo.set(key, permissions);
+      return permissions;
+    },
+    isPlatform: async (tenantId) => {
+      systemTenant ??= systemTenantId(ctx.db).catch((error) => {
+        systemTenant = undefined; // read again next time
+        throw error;
+      });
+      return tenantId === (await systemTenant);
+    },
+  };
+}
+
+/** The context every part of the engine works with: the application's, plus the lookups and the audit buffer. */
+export type OidcContext = AppContext & { lookups: Lookups; auditBuffer: AuditBuffer };

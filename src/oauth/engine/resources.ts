@@ -1,0 +1,104 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
+import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
+import type { Db } from '../../platform/db/database.js';
+import type { SigningAlg } from '../../platform/db/schema.js';
+import { apiSigningSecret } from '../apis/apis.js';
+import { ACCESS_TOKEN_TTL_S, apiAudience } from '../tokens/access-tokens.js';
+import { gatehouseClient } from './clients.js';
+import type { OidcContext } from './lookups.js';
+
+/** An API (resource server) as the token engine needs it. */
+export interface ApiInfo {
+  id: string;
+  tenantId: string;
+  identifier: string;
+  tokenLifetime: number;
+  alg: SigningAlg;
+  /** The HS256 shared secret; only for HS256 APIs. */
+  secret?: KeyObject;
+  rbac: boolean;
+  permissionsInToken: boolean;
+  permissions: string[];
+}
+
+export async function findApi(db: Db, masterKey: Buffer, identifier: string): Promise<ApiInfo | undefined> {
+  const api = await db.selectFrom('apis').selectAll().where('identifier', '=', identifier).executeTakeFirst();
+  if (!api) return undefined;
+  const permissions = await db.selectFrom('api_permissions').select('value').where('api_id', '=', api.id).orderBy('value').execute();
+  return {
+    id: api.id,
+    tenantId: api.tenant_id,
+    identifier: api.identifier,
+    tokenLifetime: api.token_lifetime,
+    alg: api.signing_alg,
+    ...(api.signing_secret_sealed && { secret: createSecretKey(Buffer.from(apiSigningSecret({ masterKey }, api) as string, 'utf8')) }),
+    rbac: api.rbac,
+    permissionsInToken: api.permissions_in_token,
+    permissions: permissions.map((p) => p.value),
+  };
+}
+
+/** The permissions a machine application was granted for an API (Auth0's client grant); undefined without a grant. */
+export async function clientGrantPermissions(db: Db, clientId: string, apiId: string): Promise<string[] | undefined> {
+  const grant = await db
+    .selectFrom('application_grants as g')
+    .innerJoin('applications as a', 'a.id', 'g.application_id')
+    .select('g.application_id')
+    .where('a.client_id', '=', clientId)
+    .where('g.api_id', '=', apiId)
+    .executeTakeFirst();
+  if (!grant) return undefined;
+  const rows = await db
+    .selectFrom('application_grant_permissions')
+    .select('value')
+    .where('application_id', '=', grant.application_id)
+    .where('api_id', '=', apiId)
+    .orderBy('value')
+    .execute();
+  return rows.map((r) => r.value);
+}
+
+/**
+ * An API as oidc-provider's resource server: JWT access tokens for its audience, signed
+ * with the API's algorithm (RS256/ES256 with our keys, HS256 with its shared secret).
+ * With RBAC on, once the engine knows the user (at the token endpoint), the scopes a token
+ * may carry are narrowed to the API permissions the user holds (Auth0's semantics).
+ */
+export async function resourceServer(
+  ctx: OidcContext,
+  koa: KoaContextWithOIDC,
+  identifier: string,
+  client: { metadata(): Record<string, unknown> },
+): Promise<ResourceServer> {
+  const clientTenantId = gatehouseClient(client).tenantId;
+  if (identifier === apiAudience(ctx)) {
+    // Gatehouse's own admin API (DESIGN §5), for platform applications only: a tenant's
+    // application must not obtain its users' administrative power.
+    if (!(await ctx.lookups.isPlatform(clientTenantId)))
+      throw new errors.InvalidTarget('this application may not ask for the Gatehouse API');
+    return {
+      scope: '',
+      audience: identifier,
+      accessTokenTTL: ACCESS_TOKEN_TTL_S,
+      accessTokenFormat: 'jwt',
+      jwt: { sign: { alg: 'RS256' } },
+    };
+  }
+  const api = await ctx.lookups.api(identifier);
+  // Another tenant's API does not exist for this application (as for client grants).
+  if (api?.tenantId !== clientTenantId) throw new errors.InvalidTarget(`no API has the identifier ${JSON.stringify(identifier)}`);
+  let scopes = api.permissions;
+  const account = koa.oidc.entities.Account as { accountId: string } | undefined;
+  if (api.rbac && account) {
+    const organization = await ctx.lookups.grantOrganization((koa.oidc.entities.Grant as { jti?: string } | undefined)?.jti);
+    const held = new Set(await ctx.lookups.apiPermissions(koa, account.accountId, organization?.id ?? clientTenantId, api.id));
+    scopes = scopes.filter((scope) => held.has(scope));
+  }
+  return {
+    scope: scopes.join(' '),
+    audience: api.identifier,
+    accessTokenTTL: api.tokenLifetime,
+    accessTokenFormat: 'jwt',
+    jwt: { sign: api.alg === 'HS256' ? { alg: 'HS256', key: api.secret as KeyObject } : { alg: api.alg } },
+  };
+}

@@ -1,0 +1,160 @@
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../../platform/context.js';
+import { clientSecretDigest } from '../../platform/crypto/secrets.js';
+import { AppError } from '../../platform/errors.js';
+import { asAppError, limitBodies } from '../../platform/http/server.js';
+import { looksLikeJwt } from '../tokens/access-tokens.js';
+import { parseBasicCredentials } from './clients.js';
+import type { Oidc } from './index.js';
+import { ROUTES } from './provider.js';
+
+/** The engine reads at most this much of a body (oidc-provider's own limit is 56 KiB). */
+const BODY_LIMIT = 56 * 1024;
+
+/** Cognito's paths, served by the same endpoints as Auth0's. */
+const ALIASES: Record<string, string> = {
+  '/oauth2/authorize': ROUTES.authorization,
+  '/oauth2/token': ROUTES.token,
+  '/oauth2/userInfo': ROUTES.userinfo,
+  '/oauth2/revoke': ROUTES.revocation,
+  '/logout': ROUTES.end_session,
+};
+
+/** Auth0's `returnTo` and Cognito's `logout_uri` are OpenID's `post_logout_redirect_uri`. */
+const LOGOUT_RETURN_PARAMS = ['returnTo', 'logout_uri'];
+
+/** Endpoints that take POST only (RFC 6749 §3.2, RFC 7009, RFC 7662, RFC 8628); the engine answers other methods with a plain-text 404. */
+const POST_ONLY = new Set<string>([ROUTES.token, ROUTES.revocation, ROUTES.introspection, ROUTES.device_authorization]);
+
+/** Endpoints where an Authorization header can only be client authentication (HTTP Basic). */
+const CLIENT_AUTHENTICATED = new Set<string>([ROUTES.token, ROUTES.revocation, ROUTES.device_authorization]);
+
+const ENGINE_PATHS = [
+  ROUTES.authorization,
+  `${ROUTES.authorization}/:uid`,
+  ROUTES.token,
+  ROUTES.userinfo,
+  ROUTES.revocation,
+  ROUTES.introspection,
+  ROUTES.end_session,
+  `${ROUTES.end_session}/confirm`,
+  `${ROUTES.end_session}/success`,
+  ROUTES.device_authorization,
+  ROUTES.code_verification,
+  `${ROUTES.code_verification}/*`,
+  '/.well-known/openid-configuration',
+];
+
+/**
+ * Mounts the protocol engine in Fastify. Requests pass through untouched but for three
+ * translations: a client secret becomes its digest (what is stored, DESIGN §3), Cognito's
+ * paths and Auth0's logout parameters become the engine's, and signing out through the
+ * engine also ends the Gatehouse session (one sign-in, one sign-out).
+ */
+export const oidcRoutes =
+  (ctx: AppContext, oidc: Oidc): FastifyPluginAsync =>
+  async (app) => {
+    limitBodies(app, BODY_LIMIT);
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+    // Any other body is left unread for the engine, which answers it with an RFC error.
+    app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+    // What fails before the engine sees the request (a body over the limit) is an RFC 6749 error too.
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      // Refusals of our own before the engine (an IP block): their code, in the OAuth error shape.
+      if (error instanceof AppError) {
+        return reply.status(error.status).type('application/json').send({ error: error.code, error_description: error.message });
+      }
+      // The framework's refusals (a body over the limit: 413) keep their status, as invalid_request.
+      const { status, message } = asAppError(error, request);
+      if (status >= 500) request.log.error({ err: error }, 'OAuth request failed');
+      const description = status >= 500 ? 'The request failed' : message;
+      return reply
+        .status(status)
+        .type('application/json')
+        .send({ error: status >= 500 ? 'server_error' : 'invalid_request', error_description: description });
+    });
+
+    /** Hands a request to the engine; `target` is the engine path an alias stands for. */
+    const forward = (target?: string) => async (request: FastifyRequest, reply: FastifyReply) => {
+      const raw = request.raw as typeof request.raw & { body?: string };
+      const url = new URL(request.raw.url ?? '/', 'http://engine');
+      if (target) url.pathname = target;
+      const path = url.pathname;
+      if (POST_ONLY.has(path) && request.method === 'GET') {
+        return reply
+          .status(405)
+          .header('allow', 'POST')
+          .send({ error: 'invalid_request', error_description: `${request.method} is not allowed here; send a POST` });
+      }
+      if (path === ROUTES.end_session)
+        for (const name of LOGOUT_RETURN_PARAMS) moveParam(url.searchParams, name, 'post_logout_redirect_uri');
+      if (path === ROUTES.authorization) auth0Defaults(url.searchParams);
+      raw.url = url.pathname + url.search;
+      const form = typeof request.body === 'string' ? new URLSearchParams(request.body) : undefined;
+      const token = form?.get('token');
+      if (path === ROUTES.introspection && form && token && looksLikeJwt(token)) {
+        const answer = await oidc.introspectJwt(form, request.headers.authorization);
+        return reply.status(answer.status).header('cache-control', 'no-store').send(answer.body);
+      }
+      const authorization = request.headers.authorization;
+      if (authorization && CLIENT_AUTHENTICATED.has(path) && !/^basic /i.test(authorization)) {
+        // Not client authentication (the article's Auth0 code sends `Bearer <mfa_token>` to the token endpoint).
+        delete request.raw.headers.authorization;
+      } else if (authorization) {
+        request.raw.headers.authorization = digestBasicSecret(ctx.masterKey, authorization);
+      }
+      if (form) {
+        const secret = form.get('client_secret');
+        if (secret) form.set('client_secret', clientSecretDigest(ctx.masterKey, secret));
+        if (path === ROUTES.end_session) for (const name of LOGOUT_RETURN_PARAMS) moveParam(form, name, 'post_logout_redirect_uri');
+        if (path === ROUTES.authorization) auth0Defaults(form);
+        raw.body = form.toString();
+      }
+      if (Array.isArray(ctx.config.trustProxy)) {
+        // The engine trusts X-Forwarded-* from every proxy or none; with a list of trusted
+        // proxies, hand it what Fastify resolved through that list (the client's address
+        // for lockout counters and the audit trail, not the proxy's or a spoofed one).
+        raw.headers['x-forwarded-for'] = request.ip;
+        raw.headers['x-forwarded-proto'] = request.protocol;
+        raw.headers['x-forwarded-host'] = request.host;
+      }
+      reply.hijack();
+      await oidc.handle(raw, reply.raw);
+    };
+
+    for (const path of ENGINE_PATHS) {
+      app.route({ method: ['GET', 'POST', 'OPTIONS'], url: path, schema: { hide: true }, handler: forward() });
+    }
+    for (const [alias, target] of Object.entries(ALIASES)) {
+      app.route({ method: ['GET', 'POST', 'OPTIONS'], url: alias, schema: { hide: true }, handler: forward(target) });
+    }
+  };
+
+/**
+ * Auth0's defaults for an authorization request. Without `scope`, it asks for `openid`
+ * (the engine would grant nothing). And OpenID Connect grants `offline_access` (a refresh
+ * token) only with `prompt=consent`, which Auth0's SDKs never send: so the request asks
+ * for consent, which the hosted pages give at once when nothing new is asked (a
+ * first-party application, or a third-party one the user already allowed).
+ */
+function auth0Defaults(params: URLSearchParams) {
+  if (!params.get('scope')) params.set('scope', 'openid');
+  const scopes = (params.get('scope') ?? '').split(' ');
+  if (!scopes.includes('offline_access') || params.has('prompt')) return;
+  params.set('prompt', 'consent');
+}
+
+function moveParam(params: URLSearchParams, from: string, to: string) {
+  const value = params.get(from);
+  if (value !== null && !params.has(to)) params.set(to, value);
+  params.delete(from);
+}
+
+/** HTTP Basic client authentication (RFC 6749 §2.3.1) with the secret replaced by its digest. */
+function digestBasicSecret(masterKey: Buffer, header: string): string {
+  const credentials = parseBasicCredentials(header);
+  if (!credentials?.secret) return header;
+  const digest = clientSecretDigest(masterKey, credentials.secret);
+  return `Basic ${Buffer.from(`${credentials.rawId}:${digest}`, 'utf8').toString('base64')}`;
+}

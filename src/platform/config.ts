@@ -1,0 +1,212 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join, resolve } from 'node:path';
+import { isEmailAddress } from './mail/address.js';
+
+/**
+ * The one validated configuration object, built once at start (DESIGN §5).
+ * Nothing else in the code base reads `process.env`.
+ */
+export interface Config {
+  production: boolean;
+  port: number;
+  host: string;
+  /** Public base URL without a trailing slash; the `iss` of every token. */
+  issuer: string;
+  /** PostgreSQL URL, or undefined for the embedded PGlite database in `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  /** Where retention writes the audit events it deletes (default: `<dataDir>/audit-archive`). */
+  auditArchiveDir: string;
+  /** 32 bytes; undefined means "generate into the data dir" (development only). */
+  masterKey: Buffer | undefined;
+  adminEmail: string | undefined;
+  adminPassword: string | undefined;
+  smtpUrl: string | undefined;
+  /** The From of every message Gatehouse sends. */
+  smtpFrom: string;
+  amqpUrl: string | undefined;
+  redisUrl: string | undefined;
+  /** Where SMS one-time codes are POSTed as JSON `{to, body}`; unset: the development outbox (not in production). */
+  smsWebhookUrl: string | undefined;
+  /** Have I Been Pwned's range API (the password policy's optional breach check). */
+  hibpUrl: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Which proxies' X-Forwarded-For to believe: none (false), any (true), or these addresses/CIDRs. */
+  trustProxy: boolean | string[];
+  /** Passphrase of `gatehouse backup` / `restore` (never a command-line argument: `ps` shows those). */
+  backupPassphrase: string | undefined;
+  /** Passphrase of `gatehouse users export` / `users import` of an export (likewise never an argument). */
+  exportPassphrase: string | undefined;
+  /** CIDRs that webhook destinations may be in although they are internal (loopback, private, ...). */
+  webhookAllowedNetworks: string[];
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Environment variable names, each with its key in a `--config` JSON file. */
+const KEYS = {
+  GATEHOUSE_PORT: 'port',
+  GATEHOUSE_HOST: 'host',
+  GATEHOUSE_ISSUER: 'issuer',
+  GATEHOUSE_DATABASE_URL: 'databaseUrl',
+  GATEHOUSE_DATA_DIR: 'dataDir',
+  GATEHOUSE_AUDIT_ARCHIVE_DIR: 'auditArchiveDir',
+  GATEHOUSE_MASTER_KEY: 'masterKey',
+  GATEHOUSE_ADMIN_EMAIL: 'adminEmail',
+  GATEHOUSE_ADMIN_PASSWORD: 'adminPassword',
+  GATEHOUSE_SMTP_URL: 'smtpUrl',
+  GATEHOUSE_SMTP_FROM: 'smtpFrom',
+  GATEHOUSE_AMQP_URL: 'amqpUrl',
+  GATEHOUSE_REDIS_URL: 'redisUrl',
+  GATEHOUSE_SMS_WEBHOOK_URL: 'smsWebhookUrl',
+  GATEHOUSE_HIBP_URL: 'hibpUrl',
+  GATEHOUSE_LOG_LEVEL: 'logLevel',
+  GATEHOUSE_TRUST_PROXY: 'trustProxy',
+  GATEHOUSE_BACKUP_PASSPHRASE: 'backupPassphrase',
+  GATEHOUSE_EXPORT_PASSPHRASE: 'exportPassphrase',
+  GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS: 'webhookAllowedNetworks',
+} as const;
+
+type RawConfig = Partial<Record<(typeof KEYS)[keyof typeof KEYS], string>>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Reads the `--config` file (if any) and the environment; the environment wins. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, configFile?: string): Config {
+  const raw: RawConfig = {};
+  if (configFile) Object.assign(raw, readConfigFile(configFile));
+  for (const [name, key] of Object.entries(KEYS)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  return parseConfig(raw, env.NODE_ENV === 'production');
+}
+
+function readConfigFile(path: string): RawConfig {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(`--config ${path}: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`--config ${path}: expected a JSON object`);
+  }
+  const known = new Set<string>(Object.values(KEYS));
+  const raw: RawConfig = {};
+  for (const [key, value] of Object.entries(parsed)) {
+    if (!known.has(key)) throw new ConfigError(`--config ${path}: unknown key "${key}"`);
+    raw[key as keyof RawConfig] = String(value);
+  }
+  return raw;
+}
+
+export function parseConfig(raw: RawConfig, production: boolean): Config {
+  const port = parsePort(raw.port ?? '3000');
+  const issuer = parseIssuer(raw.issuer ?? `http://localhost:${port}`);
+  const logLevel = (raw.logLevel ?? 'info') as Config['logLevel'];
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError(`GATEHOUSE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  }
+  const masterKey = raw.masterKey === undefined ? undefined : parseMasterKey(raw.masterKey);
+  if (production && !masterKey) {
+    throw new ConfigError('GATEHOUSE_MASTER_KEY is required when NODE_ENV=production (32 random bytes, base64)');
+  }
+  if (raw.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(raw.databaseUrl)) {
+    throw new ConfigError('GATEHOUSE_DATABASE_URL must be a postgres:// or postgresql:// URL');
+  }
+  for (const [name, value] of [
+    ['GATEHOUSE_SMTP_URL', raw.smtpUrl],
+    ['GATEHOUSE_AMQP_URL', raw.amqpUrl],
+    ['GATEHOUSE_REDIS_URL', raw.redisUrl],
+    ['GATEHOUSE_SMS_WEBHOOK_URL', raw.smsWebhookUrl],
+    ['GATEHOUSE_HIBP_URL', raw.hibpUrl],
+  ] as const) {
+    if (value !== undefined && !URL.canParse(value)) throw new ConfigError(`${name} is not a valid URL`);
+  }
+  if (production && raw.smtpUrl === undefined) {
+    throw new ConfigError(
+      'GATEHOUSE_SMTP_URL is required when NODE_ENV=production: lockout notices, codes and links are sent by email (e.g. smtp://user:pass@mail.example.com:587)',
+    );
+  }
+  if (raw.adminEmail !== undefined && !isEmailAddress(raw.adminEmail)) {
+    throw new ConfigError('GATEHOUSE_ADMIN_EMAIL is not an email address');
+  }
+  return {
+    production,
+    port,
+    host: raw.host ?? '127.0.0.1',
+    issuer,
+    databaseUrl: raw.databaseUrl,
+    dataDir: resolve(raw.dataDir ?? './data'),
+    auditArchiveDir: resolve(raw.auditArchiveDir ?? join(raw.dataDir ?? './data', 'audit-archive')),
+    masterKey,
+    adminEmail: raw.adminEmail,
+    adminPassword: raw.adminPassword,
+    smtpUrl: raw.smtpUrl,
+    smtpFrom: raw.smtpFrom ?? `Gatehouse <no-reply@${new URL(issuer).hostname}>`,
+    amqpUrl: raw.amqpUrl,
+    redisUrl: raw.redisUrl,
+    smsWebhookUrl: raw.smsWebhookUrl,
+    hibpUrl: (raw.hibpUrl ?? 'https://api.pwnedpasswords.com').replace(/\/+$/, ''),
+    logLevel,
+    trustProxy: parseTrustProxy(raw.trustProxy),
+    backupPassphrase: raw.backupPassphrase,
+    exportPassphrase: raw.exportPassphrase,
+    webhookAllowedNetworks: parseNetworks(raw.webhookAllowedNetworks),
+  };
+}
+
+/** A comma list of CIDRs (`127.0.0.1/32,10.1.0.0/16,fd00::/8`); a bare address is its own /32 or /128. */
+function parseNetworks(value: string | undefined): string[] {
+  if (value === undefined || value.trim() === '') return [];
+  return value.split(',').map((entry) => {
+    const [address = '', prefix, extra] = entry.trim().split('/');
+    const family = isIP(address);
+    const max = family === 6 ? 128 : 32;
+    const bits = prefix === undefined ? max : Number(prefix);
+    if (!family || extra !== undefined || (prefix !== undefined && !/^\d{1,3}$/.test(prefix)) || bits > max) {
+      throw new ConfigError(`GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS: "${entry.trim()}" is not an IP address or CIDR range`);
+    }
+    return `${address}/${bits}`;
+  });
+}
+
+function parseTrustProxy(value: string | undefined): boolean | string[] {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  const entries = value.split(',').map((entry) => entry.trim());
+  if (entries.some((entry) => !/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(entry))) {
+    throw new ConfigError('GATEHOUSE_TRUST_PROXY must be true, false, or a comma-separated list of IP addresses or CIDR ranges');
+  }
+  return entries;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigError(`GATEHOUSE_PORT must be an integer from 0 to 65535, got "${value}"`);
+  }
+  return port;
+}
+
+function parseIssuer(value: string): string {
+  if (!URL.canParse(value)) throw new ConfigError(`GATEHOUSE_ISSUER is not a valid URL: "${value}"`);
+  const url = new URL(value);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError('GATEHOUSE_ISSUER must be an http(s) URL');
+  }
+  if (url.search || url.hash) throw new ConfigError('GATEHOUSE_ISSUER must not have a query or fragment');
+  return value.replace(/\/+$/, '');
+}
+
+export function parseMasterKey(value: string): Buffer {
+  const key = Buffer.from(value, 'base64');
+  if (key.length !== 32) {
+    throw new ConfigError('GATEHOUSE_MASTER_KEY must be 32 random bytes, base64-encoded (openssl rand -base64 32)');
+  }
+  return key;
+}
