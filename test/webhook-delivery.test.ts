@@ -3,7 +3,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { prune } from '../src/ops/events/fanout.js';
 import { createDelivery, WEBHOOK_RETRY } from '../src/ops/events/worker.js';
 import { verifySignature } from '../src/ops/webhooks/signature.js';
-import { retrySpanMs } from '../src/platform/db/retry.js';
+import { retrySpanMs } from '../src/platform/queue/retry.js';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 import { manualClock, type Receiver, startReceiver } from './helpers/receiver.js';
 

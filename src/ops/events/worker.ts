@@ -1,11 +1,13 @@
 import type { AppContext } from '../../platform/context.js';
-import type { RetryPolicy } from '../../platform/db/retry.js';
 import { destinationPolicy } from '../../platform/http/destinations.js';
+import { settle } from '../../platform/queue/queue.js';
+import type { RetryPolicy } from '../../platform/queue/retry.js';
+import { createWorker } from '../../platform/queue/worker.js';
 import { createWebhookClient } from '../webhooks/send.js';
 import { deliverWebhooks } from '../webhooks/sink.js';
 import { type AmqpSink, createAmqpSink } from './amqp.js';
+import { claimDeliveries, deliveryQueue, type Outcome } from './claim.js';
 import { fanOut, prune } from './fanout.js';
-import { claim, finish, type Outcome } from './lanes.js';
 import { amqpBody } from './message.js';
 
 /** RabbitMQ: retried every few seconds up to a minute apart, forever (a broker outage loses nothing). */
@@ -59,14 +61,13 @@ export function createDelivery(ctx: AppContext, options: DeliveryOptions = {}): 
   const amqp: AmqpSink | undefined = amqpUrl ? createAmqpSink(amqpUrl, ctx.log) : undefined;
   const policy = destinationPolicy(options.webhookAllowedNetworks ?? ctx.config.webhookAllowedNetworks);
   const webhooks = createWebhookClient(policy, options.webhookTimeoutMs ?? 10_000);
-  let running: Promise<unknown> = Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
+  const amqpQueue = deliveryQueue('amqp', { ...AMQP_LIMITS, ...options.amqpBatch }, AMQP_RETRY);
+  const webhookQueue = deliveryQueue('webhook', WEBHOOK_LIMITS, WEBHOOK_RETRY);
   let lastPrune = 0;
 
   async function amqpRound(): Promise<Outcome[]> {
     if (!amqp) return [];
-    const rows = await claim(ctx, 'amqp', { ...AMQP_LIMITS, ...options.amqpBatch });
+    const rows = await claimDeliveries(ctx, amqpQueue);
     if (rows.length === 0) return [];
     const sendable = rows.filter((r) => r.record);
     const results = await amqp.publish(
@@ -77,21 +78,21 @@ export function createDelivery(ctx: AppContext, options: DeliveryOptions = {}): 
     const outcomes: Outcome[] = rows.map((row) => {
       if (!row.record) return { row, result: 'failed', final: true, error: 'the event is no longer stored' };
       const error = errors.get(row.id);
-      if (!error) return { row, result: 'delivered' };
+      if (!error) return { row, result: 'done' };
       // The first failure of a lane is retried with backoff; the rest of the lane waits behind it.
       if (failedLanes.has(row.lane)) return { row, result: 'released' };
       failedLanes.add(row.lane);
       return { row, result: 'failed', error: error.message };
     });
-    await finish(ctx, AMQP_RETRY, outcomes);
+    await settle(ctx.db, amqpQueue, ctx.clock.now(), outcomes);
     return outcomes;
   }
 
   async function webhookRound(): Promise<Outcome[]> {
-    const rows = await claim(ctx, 'webhook', WEBHOOK_LIMITS);
+    const rows = await claimDeliveries(ctx, webhookQueue);
     if (rows.length === 0) return [];
     const outcomes = await deliverWebhooks(ctx, webhooks, rows, WEBHOOK_LIMITS.leaseMs / 2);
-    await finish(ctx, WEBHOOK_RETRY, outcomes);
+    await settle(ctx.db, webhookQueue, ctx.clock.now(), outcomes);
     return outcomes;
   }
 
@@ -105,7 +106,7 @@ export function createDelivery(ctx: AppContext, options: DeliveryOptions = {}): 
     for (const round of [amqpRound, webhookRound]) {
       for (let i = 0; i < 1000; i++) {
         const outcomes = await round();
-        report.delivered += count(outcomes, 'delivered');
+        report.delivered += count(outcomes, 'done');
         report.failed += count(outcomes, 'failed');
         if (outcomes.length === 0) break;
       }
@@ -117,35 +118,13 @@ export function createDelivery(ctx: AppContext, options: DeliveryOptions = {}): 
     return report;
   }
 
-  function deliverPending(): Promise<DeliveryReport> {
-    const next = running.then(pass);
-    running = next.catch(() => {});
-    return next;
-  }
-
-  function schedule(ms: number) {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      deliverPending().then(
-        (report) => schedule(report.events + report.delivered + report.failed > 0 ? 0 : (options.idleMs ?? 1000)),
-        (error) => {
-          ctx.log.error({ err: error }, 'Event delivery pass failed');
-          schedule(options.idleMs ?? 1000);
-        },
-      );
-    }, ms);
-    timer.unref();
-  }
-
-  return {
-    deliverPending,
-    start: () => schedule(0),
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await running;
+  const worker = createWorker(ctx.log, 'Event delivery', pass, {
+    idleMs: options.idleMs ?? 1000,
+    busy: (report) => report.events + report.delivered + report.failed > 0,
+    async onStop() {
       webhooks.close();
       await amqp?.close();
     },
-  };
+  });
+  return { deliverPending: worker.runOnce, start: worker.start, stop: worker.stop };
 }

@@ -1,5 +1,5 @@
 import type { AppContext } from '../../platform/context.js';
-import type { Claimed, Outcome } from '../events/lanes.js';
+import type { Claimed, Outcome } from '../events/claim.js';
 import { webhookBody } from '../events/message.js';
 import type { WebhookClient } from './send.js';
 import { webhookSecret } from './webhooks.js';
@@ -42,9 +42,9 @@ export async function deliverWebhooks(ctx: AppContext, client: WebhookClient, ro
         timestamp: Math.floor(ctx.clock.now().getTime() / 1000),
       });
       if (result.ok) {
-        outcomes.push({ row, result: 'delivered', status: result.status });
+        outcomes.push({ row, result: 'done', answer: result.status });
       } else {
-        outcomes.push({ row, result: 'failed', error: result.error, ...(result.status !== undefined && { status: result.status }) });
+        outcomes.push({ row, result: 'failed', error: result.error, ...(result.status !== undefined && { answer: result.status }) });
         stopped = true;
       }
     }

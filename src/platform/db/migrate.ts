@@ -14,6 +14,7 @@ import * as m0014 from './migrations/0014_passwordless.js';
 import * as m0018 from './migrations/0018_phone_verified.js';
 import * as m0020 from './migrations/0020_oidc_hashed_ids.js';
 import * as m0021 from './migrations/0021_protection_validation.js';
+import * as m0022 from './migrations/0022_queue_leases.js';
 
 /**
  * Versioned, forward-only migrations: each is a list of SQL statements, applied in
@@ -37,6 +38,7 @@ const MIGRATIONS: Record<string, { up: string[]; data?: (db: Kysely<any>) => Pro
   '0018_phone_verified': m0018,
   '0020_oidc_hashed_ids': m0020,
   '0021_protection_validation': m0021,
+  '0022_queue_leases': m0022,
 };
 
 /** Every migration this code knows, in order: the schema version a backup must match. */

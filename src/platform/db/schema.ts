@@ -291,6 +291,8 @@ export interface EmailsTable {
   status: EmailStatus;
   attempts: Generated<number>;
   next_attempt_at: Timestamp;
+  /** Set while a node sends it; another node takes it over after this time (src/platform/queue/queue.ts). */
+  locked_until: Timestamp | null;
   last_error: string | null;
   created_at: CreatedAt;
   sent_at: Timestamp | null;
@@ -344,6 +346,8 @@ export interface BackchannelLogoutsTable {
   status: BackchannelLogoutStatus;
   attempts: Generated<number>;
   next_attempt_at: Timestamp;
+  /** Set while a node sends it; another node takes it over after this time (src/platform/queue/queue.ts). */
+  locked_until: Timestamp | null;
   last_error: string | null;
   created_at: CreatedAt;
   sent_at: Timestamp | null;

@@ -3,7 +3,8 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import type { AppContext } from '../context.js';
 import { seal, unseal } from '../crypto/secrets.js';
 import type { Database } from '../db/schema.js';
-import { claimDue, type SendQueue, settle, startPoller } from '../queue/send-queue.js';
+import { claim, errorText, type Queue, settle } from '../queue/queue.js';
+import { createWorker, type Worker } from '../queue/worker.js';
 
 /** One message; `text` is always there, `html` is its richer twin. */
 export interface EmailMessage {
@@ -63,17 +64,18 @@ function transportOf(ctx: AppContext): Transporter {
 }
 
 /** Retries back off from 30 s, doubling, to at most an hour, for about three days (80 attempts). */
-const QUEUE: SendQueue = {
+const QUEUE: Queue = {
   table: 'emails',
+  done: { status: 'sent', at: 'sent_at' },
   leaseMs: 120_000,
   batch: 20,
   retry: { baseMs: 30_000, capMs: 3_600_000, maxAttempts: 80 },
 };
 
-/** Sends the email that is due (see src/db/send-queue.ts); returns how many were sent. */
+/** Sends the email that is due (claimed from the queue of src/platform/queue/queue.ts); returns how many were sent. */
 export async function deliverEmails(ctx: AppContext): Promise<number> {
   if (!ctx.config.smtpUrl) return 0;
-  const claimed = await claimDue(ctx, QUEUE);
+  const claimed = await claim(ctx.db, QUEUE, ctx.clock.now());
   if (claimed.length === 0) return 0;
   const rows = await ctx.db
     .selectFrom('emails')
@@ -86,28 +88,28 @@ export async function deliverEmails(ctx: AppContext): Promise<number> {
     .execute();
   const byId = new Map(rows.map((row) => [row.id, row]));
   let sent = 0;
-  for (const claim of claimed) {
-    const email = byId.get(claim.id);
+  // Each outcome is recorded as soon as it is known: a node that dies mid-batch resends only the rest.
+  for (const row of claimed) {
+    const email = byId.get(row.id);
     try {
       if (!email) throw new Error('The message was deleted');
       await transportOf(ctx).sendMail({ to: email.recipient, subject: email.subject, ...openEmailBody(ctx, email) });
-      await settle(ctx, QUEUE, claim);
+      await settle(ctx.db, QUEUE, ctx.clock.now(), [{ row, result: 'done' }]);
       sent++;
     } catch (error) {
-      await settle(ctx, QUEUE, claim, error);
-      ctx.log.warn({ email_id: claim.id, attempts: claim.attempts, err: (error as Error).message }, 'Email not sent; will retry');
+      await settle(ctx.db, QUEUE, ctx.clock.now(), [{ row, result: 'failed', error: errorText(error) }]);
+      ctx.log.warn({ email_id: row.id, attempts: row.attempts, err: errorText(error) }, 'Email not sent; will retry');
     }
   }
   return sent;
 }
 
-/** Polls for due email every `intervalMs` on this node; `stop` waits for a pass in progress. */
-export function startEmailWorker(ctx: AppContext, intervalMs = 1_000): { stop(): Promise<void> } {
-  return startPoller(
-    ctx,
-    'Email delivery',
-    () => deliverEmails(ctx),
-    intervalMs,
-    () => transports.get(ctx)?.close(),
-  );
+/** Sends due email in the background on this node, one pass, then a pause of `intervalMs`; `stop` waits for a pass in progress. */
+export function startEmailWorker(ctx: AppContext, intervalMs = 1_000): Worker<number> {
+  const worker = createWorker(ctx.log, 'Email delivery', () => deliverEmails(ctx), {
+    idleMs: intervalMs,
+    onStop: () => transports.get(ctx)?.close(),
+  });
+  worker.start(intervalMs);
+  return worker;
 }

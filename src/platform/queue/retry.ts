@@ -1,6 +1,6 @@
 /**
- * When to try again: exponential backoff for queues of rows with `attempts` and
- * `next_attempt_at` (event deliveries; outgoing email can use the same). Deterministic, so a
+ * When to try again: exponential backoff for the queues of src/platform/queue/queue.ts
+ * (email, back-channel logout notices, event deliveries). Deterministic, so a
  * test with an injected clock knows when the next attempt is due.
  */
 export interface RetryPolicy {
