@@ -1,5 +1,5 @@
 import { verifyCurrentPassword } from '../../authn/passwords/change.js';
-import { endUserAccess } from '../../authn/sessions/revoke-access.js';
+import { endUserAccess } from '../../oauth/access/end-access.js';
 import { isSystemAdministrator, systemTenantId } from '../../directory/permissions/effective.js';
 import { tenantPolicies } from '../../directory/policies/policies.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { endUserAccess } from '../../authn/sessions/revoke-access.js';
+import { endUserAccess } from '../../oauth/access/end-access.js';
 import { assertManageable } from '../../directory/users/users.js';
 import { recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';

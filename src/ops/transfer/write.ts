@@ -1,6 +1,6 @@
 import type { Insertable } from 'kysely';
 import { sealDestination, sealSecret } from '../../authn/mfa/factors.js';
-import { endUserAccess } from '../../authn/sessions/revoke-access.js';
+import { endUserAccess } from '../../oauth/access/end-access.js';
 import type { Scope } from '../../directory/permissions/effective.js';
 import { systemRole } from '../../directory/roles/roles.js';
 import { mayChangeAccounts, refusals } from '../../directory/users/manage.js';
