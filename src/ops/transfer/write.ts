@@ -1,10 +1,10 @@
 import type { Insertable } from 'kysely';
 import { sealDestination, sealSecret } from '../../authn/mfa/factors.js';
-import { endUserAccess } from '../../oauth/access/end-access.js';
 import type { Scope } from '../../directory/permissions/effective.js';
 import { systemRole } from '../../directory/roles/roles.js';
 import { mayChangeAccounts, refusals } from '../../directory/users/manage.js';
 import { inviteAccount } from '../../flows/invitation/invitations.js';
+import { endUserAccess } from '../../oauth/access/end-access.js';
 import { type Actor, auditRows } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { Db } from '../../platform/db/database.js';
