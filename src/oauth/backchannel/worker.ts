@@ -1,6 +1,6 @@
-import { createOutboundClient } from '../../ops/webhooks/send.js';
 import type { AppContext } from '../../platform/context.js';
 import { applicationDestinations } from '../../platform/http/destinations.js';
+import { createOutboundClient } from '../../platform/http/outbound.js';
 import { claimDue, type SendQueue, settle, startPoller } from '../../platform/queue/send-queue.js';
 import { logoutToken } from './logout-token.js';
 
