@@ -9,8 +9,7 @@ import { type Actor, auditRows } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { Db } from '../../platform/db/database.js';
 import type { AuditEventsTable, EventOutboxTable, MfaFactorsTable, User, UsersTable } from '../../platform/db/schema.js';
-import type { ResolvedRecord } from './import.js';
-import { LineError } from './records.js';
+import { LineError, type ResolvedRecord } from './records.js';
 
 type Fail = (line: number, error: unknown, email?: string) => void;
 type Existing = User;
