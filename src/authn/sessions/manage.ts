@@ -5,7 +5,7 @@ import type { AppContext } from '../../platform/context.js';
 import type { Db } from '../../platform/db/database.js';
 import { notFound } from '../../platform/errors.js';
 import type { Clock } from '../../platform/ids.js';
-import type { EndedAccess } from '../../platform/user-access.js';
+import type { EndedAccess } from '../../platform/ports/user-access.js';
 
 export interface SessionSummary {
   id: string;

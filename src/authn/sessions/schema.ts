@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import type { EndedAccess } from '../../platform/user-access.js';
+import type { EndedAccess } from '../../platform/ports/user-access.js';
 
 /** What an action that ends a user's access ended (an administrator's "sign out everywhere", the incident actions). */
 export const Ended = Type.Object(

@@ -1,7 +1,7 @@
 import { endSessions } from '../../authn/sessions/manage.js';
 import type { AuditSource } from '../../platform/audit/record.js';
 import type { Db } from '../../platform/db/database.js';
-import type { EndedAccess, UserAccess } from '../../platform/user-access.js';
+import type { EndedAccess, UserAccess } from '../../platform/ports/user-access.js';
 import { queueBackchannelLogouts } from '../backchannel/queue.js';
 import { endEngineSessions, grantsOfUser, revokeGrants } from '../engine/revocation.js';
 
@@ -42,5 +42,5 @@ export async function endOAuthGrants(
   return { grants: grants.length, notices };
 }
 
-/** The context's port (src/platform/user-access.ts), wired in src/main/gatehouse.ts. */
+/** The context's port (src/platform/ports/user-access.ts), wired in src/main/gatehouse.ts. */
 export const userAccess: UserAccess = { end: endUserAccess };

@@ -4,7 +4,7 @@ import { endUserAccess } from '../../oauth/access/end-access.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
-import type { EndedAccess } from '../../platform/user-access.js';
+import type { EndedAccess } from '../../platform/ports/user-access.js';
 
 /**
  * Incident actions on a user: each one call, one transaction, one audit event. Who may act

@@ -1,5 +1,5 @@
-import type { AuditSource } from './audit/record.js';
-import type { Db } from './db/database.js';
+import type { AuditSource } from '../audit/record.js';
+import type { Db } from '../db/database.js';
 
 /** What ending a user's access ended. */
 export interface EndedAccess {
