@@ -10,8 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { deliverBackchannelLogouts } from '../src/oauth/backchannel/worker.js';
-import { createOutboundClient } from '../src/ops/webhooks/send.js';
 import { destinationPolicy } from '../src/platform/http/destinations.js';
+import { createOutboundClient } from '../src/platform/http/outbound.js';
 import { PASSWORD, type TestGatehouse } from './helpers/gatehouse.js';
 import { Browser, formOf, freePort, passwordSignIn, startListeningGatehouse } from './helpers/oidc.js';
 

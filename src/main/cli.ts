@@ -139,7 +139,9 @@ export async function main(argv: string[]): Promise<void> {
     });
 
   backupCommands(program, config, CLI_ACTOR);
-  userTransferCommands(program, config, CLI_ACTOR);
+  userTransferCommands(program, config, CLI_ACTOR, (cfg) =>
+    createGatehouse(cfg, { log: createLogger({ ...cfg, logLevel: 'warn' }), background: false }),
+  );
   const audit = program.command('audit').description('The audit trail');
   audit
     .command('verify')

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { userAccess } from '../oauth/access/end-access.js';
 import { startBackchannelWorker } from '../oauth/backchannel/worker.js';
 import { createKeyStore } from '../oauth/keys/signing-keys.js';
 import { startAuditJobs } from '../ops/audit/jobs.js';
@@ -84,5 +85,6 @@ export async function createContext(config: Config, log: Logger, db?: Db, clock:
     keys: createKeyStore(database, masterKey, clock),
     masterKey,
     log,
+    access: userAccess,
   };
 }

@@ -2,9 +2,9 @@ import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
+import type { EndedAccess } from '../../platform/ports/user-access.js';
 import { guardAttempt } from '../protection/guard.js';
 import { endProtection } from '../protection/lockout.js';
-import { type EndedAccess, endUserAccess } from '../sessions/revoke-access.js';
 import type { ActiveSession } from '../sessions/sessions.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from './policy.js';
 
@@ -49,7 +49,7 @@ export async function storeNewPassword(
       .where('id', '=', user.id)
       .execute();
     await rememberPassword(trx, ctx, user.id, hash, history);
-    const ended = await endUserAccess(trx, ctx, user.id, options.keepSessionId);
+    const ended = await ctx.access.end(trx, ctx, user.id, options.keepSessionId);
     const { action, details } = options.audit(ended);
     await recordAudit(trx, ctx, { action, actor, tenantId: user.home_tenant_id, target: { type: 'user', id: user.id }, details });
   });

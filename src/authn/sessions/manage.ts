@@ -2,8 +2,10 @@ import type { Scope } from '../../directory/permissions/effective.js';
 import { assertManageable } from '../../directory/users/users.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
+import type { Db } from '../../platform/db/database.js';
 import { notFound } from '../../platform/errors.js';
-import { type EndedAccess, endUserAccess } from './revoke-access.js';
+import type { Clock } from '../../platform/ids.js';
+import type { EndedAccess } from '../../platform/ports/user-access.js';
 
 export interface SessionSummary {
   id: string;
@@ -57,11 +59,26 @@ export async function revokeOwnSession(ctx: AppContext, actor: Actor, userId: st
   });
 }
 
+/**
+ * Revokes a user's Gatehouse sessions (all but `keepSessionId`) and the sign-ins half done
+ * (password proved, second factor pending), inside the caller's transaction; returns how
+ * many sessions. Ending every way a user is signed in adds the OAuth grants: the context's
+ * `access` port (src/oauth/access/end-access.ts).
+ */
+export async function endSessions(trx: Db, clock: Clock, userId: string, keepSessionId?: string): Promise<number> {
+  let revoke = trx.updateTable('sessions').set({ revoked_at: clock.now() }).where('user_id', '=', userId).where('revoked_at', 'is', null);
+  if (keepSessionId) revoke = revoke.where('id', '!=', keepSessionId);
+  const sessions = await revoke.returning('id').execute();
+  await trx.deleteFrom('mfa_tokens').where('user_id', '=', userId).execute();
+  await trx.deleteFrom('mfa_interactions').where('user_id', '=', userId).execute();
+  return sessions.length;
+}
+
 /** An administrator signs a user out everywhere: every session and every refresh token (the rule of decision 180 applies). */
 export async function revokeAllSessions(ctx: AppContext, scope: Scope, actor: Actor, userId: string): Promise<EndedAccess> {
   const user = await assertManageable(ctx, scope, actor, userId);
   return ctx.db.transaction().execute(async (trx) => {
-    const ended = await endUserAccess(trx, ctx, userId);
+    const ended = await ctx.access.end(trx, ctx, userId);
     await recordAudit(trx, ctx, {
       action: 'iam.user.sessionsRevoked',
       actor,

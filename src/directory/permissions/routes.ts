@@ -5,15 +5,8 @@ import type { Permission as PermissionRow } from '../../platform/db/schema.js';
 import { actorOf, requireAccess, scopeOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams, LongPageQuery, Nullable, PageOf, Timestamp } from '../../platform/http/schemas.js';
 import { createPermission, deletePermission, getPermission, listPermissions, updatePermission } from './permissions.js';
+import { PermissionCreate } from './schema.js';
 
-export const PermissionCreate = Type.Object(
-  {
-    key: Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9][A-Za-z0-9:._/-]*$' }),
-    description: Type.Optional(Type.String({ maxLength: 1000 })),
-    tenant: Type.Optional(Type.String({ format: 'uuid', description: 'System administrators: visible in this tenant only' })),
-  },
-  { additionalProperties: false },
-);
 const PermissionPatch = Type.Object({ description: Type.Optional(Type.String({ maxLength: 1000 })) }, { additionalProperties: false });
 
 const Permission = Type.Object({

@@ -5,12 +5,8 @@ import type { Role as RoleRow } from '../../platform/db/schema.js';
 import { actorOf, requireAccess, scopeOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, IdParams, LongPageQuery, Nullable, PageOf, Timestamp } from '../../platform/http/schemas.js';
 import { createRole, deleteRole, getRole, listRoles, updateRole } from './roles.js';
+import { roleFields } from './schema.js';
 
-export const roleFields = {
-  name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\p{C}]+$', description: 'No control or invisible characters' }),
-  description: Type.Optional(Type.String({ maxLength: 1000 })),
-  permissions: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 500 })),
-};
 const RoleCreate = Type.Object(
   {
     ...roleFields,

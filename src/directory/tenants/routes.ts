@@ -4,23 +4,9 @@ import type { AppContext } from '../../platform/context.js';
 import type { Tenant as TenantRow } from '../../platform/db/schema.js';
 import { actorOf, requireAccess, scopeOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams, PageOf, PageQuery, Timestamp } from '../../platform/http/schemas.js';
+import { Branding, Status, TenantCreate } from './schema.js';
 import { createTenant, deleteTenant, getTenant, listTenants, updateTenant } from './tenants.js';
 
-const Slug = Type.String({ minLength: 2, maxLength: 63, pattern: '^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$' });
-const Status = Type.Union([Type.Literal('active'), Type.Literal('suspended')]);
-const Branding = Type.Object(
-  {
-    display_name: Type.Optional(Type.String({ maxLength: 200 })),
-    logo_url: Type.Optional(Type.String({ format: 'uri', maxLength: 2048, pattern: '^https?://' })),
-    primary_color: Type.Optional(Type.String({ pattern: '^#[0-9a-fA-F]{6}$' })),
-  },
-  { additionalProperties: false },
-);
-
-export const TenantCreate = Type.Object(
-  { slug: Slug, name: Type.String({ minLength: 1, maxLength: 200 }), status: Type.Optional(Status), branding: Type.Optional(Branding) },
-  { additionalProperties: false },
-);
 const TenantPatch = Type.Partial(TenantCreate, { additionalProperties: false });
 
 const Tenant = Type.Object({

@@ -1,9 +1,4 @@
-import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../../authn/passwords/policy.js';
-import { endProtection } from '../../authn/protection/lockout.js';
-import { endUserAccess } from '../../authn/sessions/revoke-access.js';
-import { requestEmailChange } from '../../flows/email-change/email-change.js';
-import { closeFlows, EMAILED_FLOWS } from '../../flows/kit/flows.js';
-import { type Actor, recordAudit } from '../../platform/audit/record.js';
+import { type Actor, type AuditSource, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { type Db, isUniqueViolation } from '../../platform/db/database.js';
 import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../../platform/db/pagination.js';
@@ -12,7 +7,7 @@ import { AppError, notFound } from '../../platform/errors.js';
 import { emailIs, normalizeEmail } from '../../platform/mail/address.js';
 import { isMember } from '../memberships/memberships.js';
 import { listedTenant, type Scope } from '../permissions/effective.js';
-import { type AccountChange, assertManages, assertMaySetVerified, managedAccounts } from './manage.js';
+import { type AccountChange, assertManages, managedAccounts } from './manage.js';
 
 export interface Profile {
   phone?: string | null;
@@ -117,105 +112,47 @@ export async function withManaged(ctx: AppContext, scope: Scope, actor: Actor, u
 }
 
 /**
- * PATCH /users/:id. `pending`: in tenant scope a new address is not set but confirmed by its
- * mailbox first (decision 188), answered alike whether an account outside the tenant uses it
- * (its owner is told instead) or not: an account outside the tenant does not exist (185).
+ * Writes a change of a user's row and its audit event, inside the caller's transaction: the
+ * part an administrator's update (src/ops/users/update.ts) and a user's own
+ * (src/flows/account/profile.ts) share; each adds what its change ends. `passwordHash` is
+ * the hash of `patch.password`, whose policy the caller checked.
  */
-export async function updateUser(
-  ctx: AppContext,
-  scope: Scope,
+export async function writeUser(
+  trx: Db,
+  source: AuditSource,
   actor: Actor,
   id: string,
-  typed: UserPatch,
-): Promise<{ user: User; pending: boolean }> {
-  // One spelling per mailbox (decision 213): the comparisons below see the normalised address.
-  const patch = typed.email === undefined ? typed : { ...typed, email: normalizeEmail(typed.email) };
-  assertMaySetVerified(scope, patch);
-  const user = await assertManageable(ctx, scope, actor, id);
-  // Nobody changes their own status (decision 187; as nobody deletes themselves).
-  if (actor.id === id && patch.status !== undefined && patch.status !== user.status) {
-    throw new AppError('forbidden', 'You cannot change your own status here');
-  }
-  if (scope.kind !== 'tenant' || patch.email === undefined || patch.email.toLowerCase() === user.email.toLowerCase()) {
-    return { user: await applyUserPatch(ctx, actor, id, patch), pending: false };
-  }
-  const { email, email_verified: _unused, ...rest } = patch;
-  const holder = await ctx.db.selectFrom('users').select('id').where(emailIs(email)).executeTakeFirst();
-  if (holder && (await isMember(ctx.db, holder.id, scope.tenantId))) {
-    throw new AppError('email_taken', 'A user with this email exists');
-  }
-  const updated = Object.keys(rest).length > 0 ? await applyUserPatch(ctx, actor, id, rest) : user;
-  await ctx.db.transaction().execute((trx) => requestEmailChange(trx, ctx, actor, updated, email));
-  return { user: updated, pending: true };
-}
-
-/** The user's own account: profile and user_metadata only. */
-export async function updateMe(ctx: AppContext, actor: Actor, id: string, patch: Profile): Promise<User> {
-  return applyUserPatch(ctx, actor, id, patch);
-}
-
-async function applyUserPatch(ctx: AppContext, actor: Actor, id: string, patch: UserPatch): Promise<User> {
-  let history = 0;
-  if (patch.password !== undefined) {
-    const current = await ctx.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-    await assertPasswordAllowed(ctx, current.home_tenant_id, patch.password, { ...current, ...patch });
-    history = (await passwordPolicyFor(ctx, current.home_tenant_id)).history;
-  }
-  const passwordHash = patch.password === undefined ? undefined : await ctx.passwords.hash(patch.password);
-  const user = await ctx.db.transaction().execute(async (trx) => {
-    const updated = await trx
-      .updateTable('users')
-      .set({
-        // A new address is unverified unless the administrator says otherwise.
-        ...(patch.email !== undefined && { email: normalizeEmail(patch.email), email_verified: patch.email_verified ?? false }),
-        ...(patch.username !== undefined && { username: patch.username }),
-        ...profileColumns(patch),
-        ...(patch.email_verified !== undefined && { email_verified: patch.email_verified }),
-        // A new number is unverified unless the administrator says otherwise (a user's own change: always).
-        ...(patch.phone !== undefined && { phone_verified: patch.phone_verified ?? false }),
-        ...(patch.phone === undefined && patch.phone_verified !== undefined && { phone_verified: patch.phone_verified }),
-        ...(patch.status !== undefined && { status: patch.status }),
-        ...(passwordHash !== undefined && { password_hash: passwordHash }),
-        ...(patch.app_metadata !== undefined && { app_metadata: JSON.stringify(patch.app_metadata) }),
-        updated_at: ctx.clock.now(),
-      })
-      .where('id', '=', id)
-      .returningAll()
-      .executeTakeFirstOrThrow()
-      .catch(rethrowTaken);
-    // A disabled account or a password set by an administrator ends every session and OAuth
-    // grant at once (with back-channel logout notices).
-    if (passwordHash !== undefined || (patch.status !== undefined && patch.status !== 'active')) await endUserAccess(trx, ctx, id);
-    if (passwordHash !== undefined) await rememberPassword(trx, ctx, id, passwordHash, history);
-    // Links and codes sent to the old address die with it.
-    if (patch.email !== undefined) await closeFlows(trx, ctx, id, EMAILED_FLOWS);
-    await recordAudit(trx, ctx, {
-      action: 'iam.user.modified',
-      actor,
-      tenantId: updated.home_tenant_id,
-      target: { type: 'user', id },
-      details: { fields: Object.keys(patch) },
-    });
-    return updated;
+  patch: UserPatch,
+  passwordHash?: string,
+): Promise<User> {
+  const updated = await trx
+    .updateTable('users')
+    .set({
+      // A new address is unverified unless the administrator says otherwise.
+      ...(patch.email !== undefined && { email: normalizeEmail(patch.email), email_verified: patch.email_verified ?? false }),
+      ...(patch.username !== undefined && { username: patch.username }),
+      ...profileColumns(patch),
+      ...(patch.email_verified !== undefined && { email_verified: patch.email_verified }),
+      // A new number is unverified unless the administrator says otherwise (a user's own change: always).
+      ...(patch.phone !== undefined && { phone_verified: patch.phone_verified ?? false }),
+      ...(patch.phone === undefined && patch.phone_verified !== undefined && { phone_verified: patch.phone_verified }),
+      ...(patch.status !== undefined && { status: patch.status }),
+      ...(passwordHash !== undefined && { password_hash: passwordHash }),
+      ...(patch.app_metadata !== undefined && { app_metadata: JSON.stringify(patch.app_metadata) }),
+      updated_at: source.clock.now(),
+    })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirstOrThrow()
+    .catch(rethrowTaken);
+  await recordAudit(trx, source, {
+    action: 'iam.user.modified',
+    actor,
+    tenantId: updated.home_tenant_id,
+    target: { type: 'user', id },
+    details: { fields: Object.keys(patch) },
   });
-  // A new password ends the lockouts and blocked addresses that guarded the old one.
-  if (passwordHash !== undefined) await endProtection(ctx, actor, id, user.home_tenant_id, 'password_changed');
-  return user;
-}
-
-export async function deleteUser(ctx: AppContext, scope: Scope, actor: Actor, id: string): Promise<void> {
-  const user = await assertManageable(ctx, scope, actor, id, 'delete');
-  if (actor.id === id) throw new AppError('forbidden', 'You cannot delete your own account here');
-  await ctx.db.transaction().execute(async (trx) => {
-    await trx.deleteFrom('users').where('id', '=', id).execute();
-    await recordAudit(trx, ctx, {
-      action: 'iam.user.deleted',
-      actor,
-      tenantId: user.home_tenant_id,
-      target: { type: 'user', id },
-      details: { email: user.email },
-    });
-  });
+  return updated;
 }
 
 export function profileColumns(p: Profile) {

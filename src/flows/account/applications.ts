@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { endOAuthGrants } from '../../authn/sessions/revoke-access.js';
+import { endOAuthGrants } from '../../oauth/access/end-access.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { notFound } from '../../platform/errors.js';

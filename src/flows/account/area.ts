@@ -5,7 +5,6 @@ import { clearSessionCookie } from '../../authn/sessions/cookie.js';
 import { listSessions, revokeOwnSession } from '../../authn/sessions/manage.js';
 import { signOut } from '../../authn/sessions/sessions.js';
 import { ProfilePatch } from '../../directory/users/schema.js';
-import { updateMe } from '../../directory/users/users.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { isUuid } from '../../platform/ids.js';
@@ -14,6 +13,7 @@ import { type Form, sendPage } from '../kit/flow-kit.js';
 import { listConsentedApplications, revokeConsent } from './applications.js';
 import { applicationsPage, deletePage, goodbyePage, passwordPage, profilePage, sessionsPage } from './area-pages.js';
 import { deleteOwnAccount, deletionAllowed } from './deletion.js';
+import { updateMe } from './profile.js';
 import { accountSession, noticeOf } from './session.js';
 
 /** The account area's sections besides security (src/ui/account-routes.ts): each a page and a form, thin over the domain functions. */

@@ -1,7 +1,7 @@
 import { verifyCurrentPassword } from '../../authn/passwords/change.js';
-import { endUserAccess } from '../../authn/sessions/revoke-access.js';
 import { isSystemAdministrator, systemTenantId } from '../../directory/permissions/effective.js';
 import { tenantPolicies } from '../../directory/policies/policies.js';
+import { endUserAccess } from '../../oauth/access/end-access.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { User } from '../../platform/db/schema.js';

@@ -1,7 +1,7 @@
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../../authn/passwords/policy.js';
 import { endProtection } from '../../authn/protection/lockout.js';
-import { endUserAccess } from '../../authn/sessions/revoke-access.js';
 import { findUserByLogin } from '../../directory/users/users.js';
+import { endUserAccess } from '../../oauth/access/end-access.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { User } from '../../platform/db/schema.js';

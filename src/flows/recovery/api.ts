@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { endUserAccess } from '../../authn/sessions/revoke-access.js';
 import { assertManageable } from '../../directory/users/users.js';
+import { endUserAccess } from '../../oauth/access/end-access.js';
 import { recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { actorOf, requireAccess, scopeOf } from '../../platform/http/guards.js';

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../../authn/passwords/policy.js';
 import { endProtection } from '../../authn/protection/lockout.js';
-import { endUserAccess } from '../../authn/sessions/revoke-access.js';
+import { endUserAccess } from '../../oauth/access/end-access.js';
 import { storedId } from '../../oauth/engine/adapter.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';

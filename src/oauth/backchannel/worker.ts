@@ -1,6 +1,6 @@
-import { createOutboundClient } from '../../ops/webhooks/send.js';
 import type { AppContext } from '../../platform/context.js';
 import { applicationDestinations } from '../../platform/http/destinations.js';
+import { createOutboundClient } from '../../platform/http/outbound.js';
 import { claim, errorText, type Queue, settle } from '../../platform/queue/queue.js';
 import { createWorker, type Worker } from '../../platform/queue/worker.js';
 import { logoutToken } from './logout-token.js';

@@ -4,9 +4,9 @@ import Provider, { type Configuration, errors, interactionPolicy, type KoaContex
 import { ACR_MULTI_FACTOR } from '../../authn/mfa/index.js';
 import { signInNeed } from '../../authn/mfa/sign-in-step.js';
 import { revokeSessionByToken, sessionFromToken } from '../../authn/sessions/sessions.js';
-import { checkedFetch } from '../../ops/webhooks/send.js';
 import { applicationDestinations } from '../../platform/http/destinations.js';
 import { SESSION_COOKIE } from '../../platform/http/guards.js';
+import { checkedFetch } from '../../platform/http/outbound.js';
 import { ACCESS_TOKEN_TTL_S } from '../tokens/access-tokens.js';
 import { CLAIMS, findAccount } from './accounts.js';
 import { pgAdapter } from './adapter.js';

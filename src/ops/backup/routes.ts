@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../platform/context.js';
 import { actorOf, requireAccess } from '../../platform/http/guards.js';
+import { prepend } from '../../platform/http/prepend.js';
 import { ACCESS_TOKEN, errorResponses } from '../../platform/http/schemas.js';
 import { backupStream } from './backup.js';
 import { MIN_PASSPHRASE } from './format.js';
@@ -54,9 +55,3 @@ export const backupRoutes =
       },
     );
   };
-
-/** A stream whose first item was already read (to answer an error before the status line), whole again. */
-export async function* prepend<T>(first: IteratorResult<T>, rest: AsyncGenerator<T>): AsyncGenerator<T> {
-  if (!first.done) yield first.value;
-  yield* rest;
-}

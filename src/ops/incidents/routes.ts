@@ -1,21 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { EndedAccess } from '../../authn/sessions/revoke-access.js';
+import { Ended, toEnded } from '../../authn/sessions/schema.js';
 import type { AppContext } from '../../platform/context.js';
 import { actorOf, requireAccess, scopeOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams } from '../../platform/http/schemas.js';
 import { revokeApplicationTokens } from './applications.js';
 import { disableUser, forcePasswordReset } from './users.js';
-
-export const Ended = Type.Object(
-  {
-    sessions_revoked: Type.Integer({ description: 'Gatehouse sessions ended' }),
-    grants_revoked: Type.Integer({ description: 'OAuth grants revoked, each with its access and refresh tokens' }),
-    backchannel_logouts: Type.Integer({ description: 'Back-channel logout notices queued for applications' }),
-  },
-  { title: 'EndedAccess' },
-);
-export const toEnded = (e: EndedAccess) => ({ sessions_revoked: e.sessions, grants_revoked: e.grants, backchannel_logouts: e.notices });
 
 const USER_UPDATE = { system: 'iam.account.update', tenant: 'tenant.account.update' } as const;
 const tags = ['incidents'];

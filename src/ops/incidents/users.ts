@@ -1,9 +1,10 @@
-import { type EndedAccess, endUserAccess } from '../../authn/sessions/revoke-access.js';
 import type { Scope } from '../../directory/permissions/effective.js';
 import { assertManageable } from '../../directory/users/users.js';
+import { endUserAccess } from '../../oauth/access/end-access.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
+import type { EndedAccess } from '../../platform/ports/user-access.js';
 
 /**
  * Incident actions on a user: each one call, one transaction, one audit event. Who may act

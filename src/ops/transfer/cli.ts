@@ -4,11 +4,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Command, Option } from 'commander';
 import type { Scope } from '../../directory/permissions/effective.js';
-import { createGatehouse } from '../../main/gatehouse.js';
 import type { Actor } from '../../platform/audit/record.js';
 import type { Config } from '../../platform/config.js';
+import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
-import { createLogger } from '../../platform/logger.js';
 import { passphraseFrom } from '../backup/cli.js';
 import { exportUsers } from './export.js';
 import { type ImportFormat, importUsers } from './import.js';
@@ -18,8 +17,14 @@ import { textLines, utf8Text } from './lines.js';
 const HOST_SCOPE: Scope = { kind: 'system', held: new Set(['all']) };
 const MISSING = 'Give the export passphrase with --passphrase-file FILE or GATEHOUSE_EXPORT_PASSPHRASE';
 
+/**
+ * Opens the configured Gatehouse for one command, quietly and without its background loops:
+ * src/main/cli.ts hands it in (nothing imports main/, docs/architecture.md#layers).
+ */
+export type OpenGatehouse = (config: Config) => Promise<{ ctx: AppContext; close(): Promise<void> }>;
+
 /** `gatehouse users import FILE` and `gatehouse users export FILE`, against the configured database. */
-export function userTransferCommands(program: Command, config: () => Config, actor: Actor): void {
+export function userTransferCommands(program: Command, config: () => Config, actor: Actor, openGatehouse: OpenGatehouse): void {
   const users = program.command('users').description('Move users in and out (docs/operations.md)');
   users
     .command('import')
@@ -37,7 +42,7 @@ export function userTransferCommands(program: Command, config: () => Config, act
       }
       const passphrase =
         options.passphraseFile || cfg.exportPassphrase ? passphraseFrom(options.passphraseFile, cfg.exportPassphrase, MISSING) : undefined;
-      const gatehouse = await createGatehouse(cfg, { log: createLogger({ ...cfg, logLevel: 'warn' }), background: false });
+      const gatehouse = await openGatehouse(cfg);
       try {
         const report = await importUsers(gatehouse.ctx, HOST_SCOPE, actor, textLines(utf8Text(createReadStream(file))), {
           format: options.format ?? (file.toLowerCase().endsWith('.csv') ? 'csv' : 'jsonl'),
@@ -74,10 +79,10 @@ export function userTransferCommands(program: Command, config: () => Config, act
         throw new AppError('export_file_exists', `Cannot create ${partial}: ${error.code ?? error.message}`);
       });
       let lines = 0;
-      let gatehouse: Awaited<ReturnType<typeof createGatehouse>> | undefined;
+      let gatehouse: Awaited<ReturnType<OpenGatehouse>> | undefined;
       try {
         await handle.chmod(0o600);
-        gatehouse = await createGatehouse(cfg, { log: createLogger({ ...cfg, logLevel: 'warn' }), background: false });
+        gatehouse = await openGatehouse(cfg);
         const ctx = gatehouse.ctx;
         const counted = async function* () {
           for await (const chunk of exportUsers(ctx, HOST_SCOPE, passphrase, actor)) {

@@ -9,7 +9,7 @@ import { AppError } from '../../platform/errors.js';
 import { asDefinition, type Definition, type DefinitionCounts, DefinitionWriter, type ImportWarning } from './definitions.js';
 import { Envelope, isExportHeader } from './envelope.js';
 import { csvRecords, type Numbered } from './lines.js';
-import { CSV_HEADERS, csvRecord, type ImportRecord, jsonRecord, LineError, type LineErrorCode } from './records.js';
+import { CSV_HEADERS, csvRecord, type ImportRecord, jsonRecord, LineError, type LineErrorCode, type ResolvedRecord } from './records.js';
 import { writeBatch } from './write.js';
 
 export type ImportFormat = 'jsonl' | 'csv';
@@ -45,13 +45,6 @@ export interface ImportReport {
 
 export const MAX_REPORTED = 1000;
 const BATCH = 500;
-
-/** A membership as the writer needs it: tenant and role ids resolved, the caller's right to assign them checked. */
-export interface ResolvedRecord extends Omit<ImportRecord, 'tenants' | 'home_tenant'> {
-  homeTenantId: string | null | undefined;
-  /** `named`: the line names the roles; an existing member's roles change only then (decision 187). */
-  memberships: { tenantId: string; roleIds: string[]; named: boolean }[];
-}
 
 /**
  * Imports users (decision 141): every record is validated, the valid ones written in

@@ -318,3 +318,10 @@ export function csvRecord(line: number, headers: readonly string[], cells: reado
     factors: undefined,
   };
 }
+
+/** A membership as the writer needs it: tenant and role ids resolved, the caller's right to assign them checked. */
+export interface ResolvedRecord extends Omit<ImportRecord, 'tenants' | 'home_tenant'> {
+  homeTenantId: string | null | undefined;
+  /** `named`: the line names the roles; an existing member's roles change only then (decision 187). */
+  memberships: { tenantId: string; roleIds: string[]; named: boolean }[];
+}

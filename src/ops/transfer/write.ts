@@ -1,16 +1,15 @@
 import type { Insertable } from 'kysely';
 import { sealDestination, sealSecret } from '../../authn/mfa/factors.js';
-import { endUserAccess } from '../../authn/sessions/revoke-access.js';
 import type { Scope } from '../../directory/permissions/effective.js';
 import { systemRole } from '../../directory/roles/roles.js';
 import { mayChangeAccounts, refusals } from '../../directory/users/manage.js';
 import { inviteAccount } from '../../flows/invitation/invitations.js';
+import { endUserAccess } from '../../oauth/access/end-access.js';
 import { type Actor, auditRows } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { Db } from '../../platform/db/database.js';
 import type { AuditEventsTable, EventOutboxTable, MfaFactorsTable, User, UsersTable } from '../../platform/db/schema.js';
-import type { ResolvedRecord } from './import.js';
-import { LineError } from './records.js';
+import { LineError, type ResolvedRecord } from './records.js';
 
 type Fail = (line: number, error: unknown, email?: string) => void;
 type Existing = User;
