@@ -3,7 +3,8 @@ import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provi
 import type { Db } from '../../platform/db/database.js';
 import type { SigningAlg } from '../../platform/db/schema.js';
 import { apiSigningSecret } from '../apis/apis.js';
-import { ACCESS_TOKEN_TTL_S, apiAudience } from '../tokens/access-tokens.js';
+import { apiAudience } from '../tokens/access-tokens.js';
+import { ACCESS_TOKEN_TTL_S } from '../tokens/lifetimes.js';
 import { gatehouseClient } from './clients.js';
 import type { OidcContext } from './lookups.js';
 
