@@ -35,6 +35,7 @@ import { accessReviewRoutes } from '../ops/access-review/routes.js';
 import { auditRoutes } from '../ops/audit/routes.js';
 import { backupRoutes } from '../ops/backup/routes.js';
 import { incidentRoutes } from '../ops/incidents/routes.js';
+import { blockedAddresses } from '../ops/ip-blocks/ip-blocks.js';
 import { ipBlockHook, ipBlockRoutes } from '../ops/ip-blocks/routes.js';
 import { emailRoutes } from '../ops/outbox/routes.js';
 import { userTransferRoutes } from '../ops/transfer/routes.js';
@@ -46,7 +47,8 @@ import { createHttpServer } from '../platform/http/server.js';
 
 export async function createServer(ctx: AppContext) {
   const app = await createHttpServer(ctx);
-  app.addHook('onRequest', ipBlockHook(ctx));
+  const blocked = blockedAddresses(ctx);
+  app.addHook('onRequest', ipBlockHook(blocked));
   await app.register(healthRoutes(ctx));
   await app.register(keyRoutes(ctx));
   const oidc = createOidc(ctx);
@@ -79,7 +81,7 @@ export async function createServer(ctx: AppContext) {
       await api.register(backupRoutes(ctx));
       await api.register(webhookRoutes(ctx));
       await api.register(incidentRoutes(ctx));
-      await api.register(ipBlockRoutes(ctx));
+      await api.register(ipBlockRoutes(ctx, blocked));
       await api.register(accessReviewRoutes(ctx));
       await api.register(sessionMfaRoutes(ctx));
       await api.register(mfaRoutes(ctx));
