@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { createProtectionStore } from '../authn/protection/store.js';
 import { startBackchannelWorker } from '../oauth/backchannel/worker.js';
 import { createKeyStore } from '../oauth/keys/signing-keys.js';
 import { startAuditJobs } from '../ops/audit/jobs.js';
@@ -13,6 +14,7 @@ import type { App } from '../platform/http/server.js';
 import { type Clock, systemClock, uuidv7 } from '../platform/ids.js';
 import { createLogger } from '../platform/logger.js';
 import { startEmailWorker } from '../platform/mail/mailer.js';
+import { createSmtpMailer } from '../platform/mail/smtp.js';
 import { type BootstrapResult, bootstrap } from './bootstrap.js';
 import { createServer } from './routes.js';
 
@@ -66,23 +68,33 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
       },
     };
   } catch (error) {
+    await ctx.protection.store.close();
     await ctx.db.destroy();
     await ctx.passwords.close();
     throw error;
   }
 }
 
+/**
+ * The composition root of a node's services: each port of the context (src/platform/ports/)
+ * is built here, once, from its layer's implementation. The server's shutdown closes the
+ * protection store (src/main/routes.ts); whoever made the context closes the database and
+ * the password hasher.
+ */
 export async function createContext(config: Config, log: Logger, db?: Db, clock: Clock = systemClock): Promise<AppContext> {
   const masterKey = resolveMasterKey(config, log);
   const database = db ?? (await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir }));
-  return {
+  const ctx: AppContext = {
     config,
     db: database,
     clock,
     ids: uuidv7,
     passwords: await createPasswordHasher(),
-    keys: createKeyStore(database, masterKey, clock),
     masterKey,
     log,
+    keys: createKeyStore(database, masterKey, clock),
+    protection: { store: createProtectionStore(config, database, log), refusals: new Map() },
+    mailer: createSmtpMailer(config),
   };
+  return ctx;
 }

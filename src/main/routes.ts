@@ -9,7 +9,6 @@ import { sessionMfaRoutes } from '../authn/mfa/session-routes.js';
 import { passwordPolicyRoutes } from '../authn/passwords/routes.js';
 import { unblockPages } from '../authn/protection/pages.js';
 import { lockoutRoutes } from '../authn/protection/routes.js';
-import { closeProtectionStore } from '../authn/protection/store.js';
 import { sessionManagementRoutes } from '../authn/sessions/manage-routes.js';
 import { sessionRoutes } from '../authn/sessions/routes.js';
 import { memberRoutes } from '../directory/memberships/routes.js';
@@ -57,7 +56,7 @@ export async function createServer(ctx: AppContext) {
   await app.register(uiRoutes(ctx, oidc));
   await app.register(auth0MfaRoutes(ctx));
   await app.register(unblockPages(ctx));
-  app.addHook('onClose', () => closeProtectionStore(ctx));
+  app.addHook('onClose', () => ctx.protection.store.close());
   await app.register(
     async (api) => {
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

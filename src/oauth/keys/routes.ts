@@ -3,9 +3,9 @@ import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../platform/context.js';
 import { actorOf, requireAccess } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Nullable, Timestamp } from '../../platform/http/schemas.js';
+import { SIGNING_ALGS } from '../../platform/ports/signing-keys.js';
 import { listSigningKeys } from './queries.js';
 import { rotateKeys } from './rotation.js';
-import { SIGNING_ALGS } from './signing-keys.js';
 
 /**
  * Public members only: the serializer drops every member a schema does not name, so no

@@ -7,7 +7,7 @@ import type { AppContext } from '../../platform/context.js';
 import type { Tenant, User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { isUuid } from '../../platform/ids.js';
-import { SIGNING_ALGS } from '../keys/signing-keys.js';
+import { SIGNING_ALGS } from '../../platform/ports/signing-keys.js';
 import { ACCESS_TOKEN_TTL_S } from './lifetimes.js';
 
 /** The client the OIH session flow issues tokens to (RFC 9068 wants a client_id). */

@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely';
-import nodemailer, { type Transporter } from 'nodemailer';
 import type { AppContext } from '../context.js';
 import { seal, unseal } from '../crypto/secrets.js';
 import type { Database } from '../db/schema.js';
@@ -51,17 +50,6 @@ export function openEmailBody(ctx: AppContext, row: { id: string; body_sealed: s
   return JSON.parse(unseal(ctx.masterKey, row.body_sealed, `${BODY_CONTEXT}:${row.id}`));
 }
 
-const transports = new WeakMap<AppContext, Transporter>();
-
-function transportOf(ctx: AppContext): Transporter {
-  let transport = transports.get(ctx);
-  if (!transport) {
-    transport = nodemailer.createTransport(ctx.config.smtpUrl, { from: ctx.config.smtpFrom });
-    transports.set(ctx, transport);
-  }
-  return transport;
-}
-
 /** Retries back off from 30 s, doubling, to at most an hour, for about three days (80 attempts). */
 const QUEUE: SendQueue = {
   table: 'emails',
@@ -90,7 +78,7 @@ export async function deliverEmails(ctx: AppContext): Promise<number> {
     const email = byId.get(claim.id);
     try {
       if (!email) throw new Error('The message was deleted');
-      await transportOf(ctx).sendMail({ to: email.recipient, subject: email.subject, ...openEmailBody(ctx, email) });
+      await ctx.mailer.send({ to: email.recipient, subject: email.subject, ...openEmailBody(ctx, email) });
       await settle(ctx, QUEUE, claim);
       sent++;
     } catch (error) {
@@ -108,6 +96,6 @@ export function startEmailWorker(ctx: AppContext, intervalMs = 1_000): { stop():
     'Email delivery',
     () => deliverEmails(ctx),
     intervalMs,
-    () => transports.get(ctx)?.close(),
+    () => ctx.mailer.close(),
   );
 }
