@@ -1,7 +1,10 @@
 import type { Logger } from 'pino';
+import { hasSecondFactor } from '../authn/mfa/sign-in-step.js';
 import { createProtectionStore } from '../authn/protection/store.js';
+import { sessionFromToken } from '../authn/sessions/sessions.js';
 import { startBackchannelWorker } from '../oauth/backchannel/worker.js';
 import { createKeyStore } from '../oauth/keys/signing-keys.js';
+import { callerFromAccessToken } from '../oauth/tokens/callers.js';
 import { startAuditJobs } from '../ops/audit/jobs.js';
 import { createDelivery, type Delivery } from '../ops/events/worker.js';
 import type { Config } from '../platform/config.js';
@@ -95,6 +98,11 @@ export async function createContext(config: Config, log: Logger, db?: Db, clock:
     keys: createKeyStore(database, masterKey, clock),
     protection: { store: createProtectionStore(config, database, log), refusals: new Map() },
     mailer: createSmtpMailer(config),
+    authenticator: {
+      session: (token) => sessionFromToken(ctx, token),
+      hasSecondFactor: (userId) => hasSecondFactor(ctx, userId),
+      caller: (token) => callerFromAccessToken(ctx, token),
+    },
   };
   return ctx;
 }

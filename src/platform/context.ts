@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import type { PasswordHasher } from './crypto/passwords.js';
 import type { Db } from './db/database.js';
 import type { Clock, IdGenerator } from './ids.js';
+import type { Authenticator } from './ports/authenticator.js';
 import type { Mailer } from './ports/mailer.js';
 import type { Protection } from './ports/protection.js';
 import type { KeyStore } from './ports/signing-keys.js';
@@ -28,4 +29,6 @@ export interface AppContext {
   protection: Protection;
   /** Outgoing mail (src/platform/mail/smtp.ts); the email queue hands it what is due. */
   mailer: Mailer;
+  /** Session and access tokens to who is calling, for the HTTP guards (src/authn/sessions/, src/oauth/tokens/). */
+  authenticator: Authenticator;
 }

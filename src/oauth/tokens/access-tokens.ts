@@ -34,9 +34,6 @@ export interface IssuedToken {
   expires_in: number;
 }
 
-/** Session tokens are opaque (`ghs_…`); access tokens are JWTs: three dot-separated parts. */
-export const looksLikeJwt = (token: string): boolean => token.split('.').length === 3;
-
 /** The audience of tokens for Gatehouse's own API and the OIH flow: the issuer itself. */
 export const apiAudience = (ctx: AppContext) => ctx.config.issuer;
 

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import { requireAccess } from '../../directory/permissions/guard.js';
 import type { AppContext } from '../../platform/context.js';
 import type { IpBlock as IpBlockRow } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
-import { actorOf, requireAccess } from '../../platform/http/guards.js';
+import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams, Nullable, Timestamp } from '../../platform/http/schemas.js';
 import { type BlockedAddresses, createIpBlock, deleteIpBlock, listIpBlocks } from './ip-blocks.js';
 

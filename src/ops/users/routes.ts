@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { changeOwnPassword } from '../../authn/passwords/change.js';
+import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import { ProfilePatch, toUser, User, UserCreate, UserPatch, UserQuery } from '../../directory/users/schema.js';
 import { deleteUser, getUser, listUsers, updateMe, updateUser, withManaged } from '../../directory/users/users.js';
 import type { AppContext } from '../../platform/context.js';
-import { actorOf, requireAccess, requireMfaSession, requireSession, scopeOf } from '../../platform/http/guards.js';
+import { actorOf, requireMfaSession, requireSession } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams, PageOf, SESSION } from '../../platform/http/schemas.js';
 import { createUser } from './create.js';
 
