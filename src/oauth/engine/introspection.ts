@@ -4,9 +4,9 @@ import { isUuid } from '../../platform/ids.js';
 import { SIGNING_ALGS } from '../../platform/ports/signing-keys.js';
 import { verifierFor } from '../tokens/access-tokens.js';
 import { isGrantLive } from './adapter.js';
+import { type ApiInfo, clientGrantPermissions } from './api-queries.js';
 import { parseBasicCredentials } from './clients.js';
 import type { OidcContext } from './lookups.js';
-import { type ApiInfo, clientGrantPermissions } from './resources.js';
 
 /** An RFC 7662 answer, or an RFC 6749 error for the caller's client authentication. */
 export type IntrospectionAnswer =

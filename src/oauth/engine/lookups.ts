@@ -4,9 +4,9 @@ import type { AuditBuffer } from '../../platform/audit/buffer.js';
 import type { AppContext } from '../../platform/context.js';
 import type { Tenant } from '../../platform/db/schema.js';
 import { ShortCache } from '../../platform/short-cache.js';
+import { type ApiInfo, clientGrantPermissions, findApi } from './api-queries.js';
 import { clientMetadata } from './clients.js';
 import { grantOrganization } from './organizations.js';
-import { type ApiInfo, clientGrantPermissions, findApi } from './resources.js';
 
 /**
  * How long a node reuses what it read of applications, APIs and client grants. The token
