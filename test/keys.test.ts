@@ -3,10 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { type CryptoKey, createLocalJWKSet, decodeJwt, decodeProtectedHeader, importJWK, type JWK, jwtVerify, SignJWT } from 'jose';
 import { PUBLISH_MARGIN_S } from '../src/oauth/keys/queries.js';
-import { SEAL_CONTEXT, type SigningKey } from '../src/oauth/keys/signing-keys.js';
+import { SEAL_CONTEXT } from '../src/oauth/keys/signing-keys.js';
 import { verifyAccessToken } from '../src/oauth/tokens/access-tokens.js';
 import { unseal } from '../src/platform/crypto/secrets.js';
 import type { Clock } from '../src/platform/ids.js';
+import type { SigningKey } from '../src/platform/ports/signing-keys.js';
 import { ISSUER, startGatehouse, type TenantAdmin, type TestGatehouse } from './helpers/gatehouse.js';
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k'];

@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
 import { rotateKeys } from '../oauth/keys/rotation.js';
-import { SIGNING_ALGS, type SigningKeyAlg } from '../oauth/keys/signing-keys.js';
 import { verifyAuditChains } from '../ops/audit/verify.js';
 import { backupCommands } from '../ops/backup/cli.js';
 import { userTransferCommands } from '../ops/transfer/cli.js';
@@ -10,6 +9,7 @@ import { DatabaseInUseError, openDatabase } from '../platform/db/database.js';
 import { migrateToLatest } from '../platform/db/migrate.js';
 import { AppError } from '../platform/errors.js';
 import { createLogger } from '../platform/logger.js';
+import { SIGNING_ALGS, type SigningKeyAlg } from '../platform/ports/signing-keys.js';
 import { generatePassword, upsertSystemAdmin } from './bootstrap.js';
 import { createGatehouse } from './gatehouse.js';
 

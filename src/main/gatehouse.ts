@@ -1,7 +1,11 @@
 import type { Logger } from 'pino';
+import { hasSecondFactor } from '../authn/mfa/sign-in-step.js';
+import { createProtectionStore } from '../authn/protection/store.js';
+import { sessionFromToken } from '../authn/sessions/sessions.js';
 import { userAccess } from '../oauth/access/end-access.js';
 import { startBackchannelWorker } from '../oauth/backchannel/worker.js';
 import { createKeyStore } from '../oauth/keys/signing-keys.js';
+import { callerFromAccessToken } from '../oauth/tokens/callers.js';
 import { startAuditJobs } from '../ops/audit/jobs.js';
 import { createDelivery, type Delivery } from '../ops/events/worker.js';
 import type { Config } from '../platform/config.js';
@@ -14,6 +18,7 @@ import type { App } from '../platform/http/server.js';
 import { type Clock, systemClock, uuidv7 } from '../platform/ids.js';
 import { createLogger } from '../platform/logger.js';
 import { startEmailWorker } from '../platform/mail/mailer.js';
+import { createSmtpMailer } from '../platform/mail/smtp.js';
 import { type BootstrapResult, bootstrap } from './bootstrap.js';
 import { createServer } from './routes.js';
 
@@ -67,24 +72,39 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
       },
     };
   } catch (error) {
+    await ctx.protection.store.close();
     await ctx.db.destroy();
     await ctx.passwords.close();
     throw error;
   }
 }
 
+/**
+ * The composition root of a node's services: each port of the context (src/platform/ports/)
+ * is built here, once, from its layer's implementation. The server's shutdown closes the
+ * protection store (src/main/routes.ts); whoever made the context closes the database and
+ * the password hasher.
+ */
 export async function createContext(config: Config, log: Logger, db?: Db, clock: Clock = systemClock): Promise<AppContext> {
   const masterKey = resolveMasterKey(config, log);
   const database = db ?? (await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir }));
-  return {
+  const ctx: AppContext = {
     config,
     db: database,
     clock,
     ids: uuidv7,
     passwords: await createPasswordHasher(),
-    keys: createKeyStore(database, masterKey, clock),
     masterKey,
     log,
+    keys: createKeyStore(database, masterKey, clock),
+    protection: { store: createProtectionStore(config, database, log), refusals: new Map() },
+    mailer: createSmtpMailer(config),
+    authenticator: {
+      session: (token) => sessionFromToken(ctx, token),
+      hasSecondFactor: (userId) => hasSecondFactor(ctx, userId),
+      caller: (token) => callerFromAccessToken(ctx, token),
+    },
     access: userAccess,
   };
+  return ctx;
 }

@@ -9,7 +9,6 @@ import { sessionMfaRoutes } from '../authn/mfa/session-routes.js';
 import { passwordPolicyRoutes } from '../authn/passwords/routes.js';
 import { unblockPages } from '../authn/protection/pages.js';
 import { lockoutRoutes } from '../authn/protection/routes.js';
-import { closeProtectionStore } from '../authn/protection/store.js';
 import { sessionManagementRoutes } from '../authn/sessions/manage-routes.js';
 import { sessionRoutes } from '../authn/sessions/routes.js';
 import { memberRoutes } from '../directory/memberships/routes.js';
@@ -35,6 +34,7 @@ import { accessReviewRoutes } from '../ops/access-review/routes.js';
 import { auditRoutes } from '../ops/audit/routes.js';
 import { backupRoutes } from '../ops/backup/routes.js';
 import { incidentRoutes } from '../ops/incidents/routes.js';
+import { blockedAddresses } from '../ops/ip-blocks/ip-blocks.js';
 import { ipBlockHook, ipBlockRoutes } from '../ops/ip-blocks/routes.js';
 import { emailRoutes } from '../ops/outbox/routes.js';
 import { userTransferRoutes } from '../ops/transfer/routes.js';
@@ -46,7 +46,8 @@ import { createHttpServer } from '../platform/http/server.js';
 
 export async function createServer(ctx: AppContext) {
   const app = await createHttpServer(ctx);
-  app.addHook('onRequest', ipBlockHook(ctx));
+  const blocked = blockedAddresses(ctx);
+  app.addHook('onRequest', ipBlockHook(blocked));
   await app.register(healthRoutes(ctx));
   await app.register(keyRoutes(ctx));
   const oidc = createOidc(ctx);
@@ -55,7 +56,7 @@ export async function createServer(ctx: AppContext) {
   await app.register(uiRoutes(ctx, oidc));
   await app.register(auth0MfaRoutes(ctx));
   await app.register(unblockPages(ctx));
-  app.addHook('onClose', () => closeProtectionStore(ctx));
+  app.addHook('onClose', () => ctx.protection.store.close());
   await app.register(
     async (api) => {
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -79,7 +80,7 @@ export async function createServer(ctx: AppContext) {
       await api.register(backupRoutes(ctx));
       await api.register(webhookRoutes(ctx));
       await api.register(incidentRoutes(ctx));
-      await api.register(ipBlockRoutes(ctx));
+      await api.register(ipBlockRoutes(ctx, blocked));
       await api.register(accessReviewRoutes(ctx));
       await api.register(sessionMfaRoutes(ctx));
       await api.register(mfaRoutes(ctx));

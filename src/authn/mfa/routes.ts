@@ -1,11 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { Type } from '@sinclair/typebox';
+import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import { assertManageable, getUser } from '../../directory/users/users.js';
 import type { AppContext } from '../../platform/context.js';
-import { actorOf, requireAccess, requireMfaSession, scopeOf } from '../../platform/http/guards.js';
+import { actorOf, requireMfaSession } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams, SESSION } from '../../platform/http/schemas.js';
-import { type ActiveSession, recordSessionAmr } from '../sessions/sessions.js';
+import type { ActiveSession } from '../../platform/ports/authenticator.js';
+import { recordSessionAmr } from '../sessions/sessions.js';
 import { factorOf, summarize } from './factors.js';
 import {
   confirmFactor,

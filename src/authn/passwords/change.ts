@@ -2,10 +2,10 @@ import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
+import type { ActiveSession } from '../../platform/ports/authenticator.js';
 import type { EndedAccess } from '../../platform/ports/user-access.js';
 import { guardAttempt } from '../protection/guard.js';
 import { endProtection } from '../protection/lockout.js';
-import type { ActiveSession } from '../sessions/sessions.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from './policy.js';
 
 /**

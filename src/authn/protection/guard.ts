@@ -1,16 +1,13 @@
 import { BlockList, isIPv6 } from 'node:net';
-import { systemTenantId } from '../../directory/permissions/effective.js';
-import { type Policies, parseNetwork, tenantPolicies } from '../../directory/policies/policies.js';
+import { type Policies, parseNetwork, resolvePolicies, tenantPolicies } from '../../directory/policies/policies.js';
 import type { AppContext } from '../../platform/context.js';
 import { fingerprint } from '../../platform/crypto/secrets.js';
 import { AppError } from '../../platform/errors.js';
 import { unmapped } from '../../platform/ip.js';
 import { loginKey } from '../../platform/mail/address.js';
+import type { Admission, AttemptKey, AttemptKind, LockoutRules } from '../../platform/ports/protection.js';
 import { clientKey } from './client-key.js';
 import { recordBlocks } from './notify.js';
-import { type Admission, type AttemptKey, type AttemptKind, type LockoutRules, protectionStore } from './store.js';
-
-export type { AttemptKind } from './store.js';
 
 export interface AttemptSubject {
   /** The account, when known; null for an unknown username (counted under `login`, like a known one). */
@@ -56,7 +53,7 @@ export async function guardAttempt(
     ip: clientKey(subject.ip),
     ipCounted: subject.ip !== null && !isTrusted(system.lockout.trusted_networks, subject.ip),
   };
-  const store = protectionStore(ctx);
+  const { store } = ctx.protection;
   const now = ctx.clock.now();
   assertNotRefusedRecently(ctx, kind, subject.login, subject.ip);
   const admission = await store.admit(key, rules, now);
@@ -92,28 +89,23 @@ const normalLogin = (login: string) => loginKey(login).toLowerCase();
 
 async function countFailure(ctx: AppContext, key: AttemptKey, subject: AttemptSubject, rules: LockoutRules, failures: number) {
   const now = ctx.clock.now();
-  const outcome = await protectionStore(ctx).failed(key, rules, now);
+  const outcome = await ctx.protection.store.failed(key, rules, now);
   await recordBlocks(ctx, { key, tenantId: subject.tenantId, rules, failures, outcome, now });
 }
 
 /**
- * Each node remembers its refusals for at most two seconds (DESIGN §2: in-process caches
- * are short-lived), so a guesser hammering a locked account is refused without a database
- * round trip, not even the user lookup. An unlock on this node forgets them at once; one
- * on another node takes effect here within the two seconds.
+ * Each node remembers its refusals (`ctx.protection.refusals`) for at most two seconds, as
+ * every in-process cache is short-lived, so a guesser hammering a locked account is refused
+ * without a database round trip, not even the user lookup. An unlock on this node forgets
+ * them at once; one on another node takes effect here within the two seconds.
  */
 const REFUSAL_MEMORY_MS = 2_000;
 const MAX_REFUSALS = 10_000;
-const refusals = new WeakMap<object, Map<string, { until: number; forgetAt: number }>>();
 
 const refusalKey = (kind: AttemptKind, login: string, ip: string | null) => `${kind}\0${normalLogin(login)}\0${clientKey(ip) ?? ''}`;
 
 function rememberRefusal(ctx: AppContext, kind: AttemptKind, login: string, ip: string | null, until: number): void {
-  let memory = refusals.get(ctx.db);
-  if (!memory) {
-    memory = new Map();
-    refusals.set(ctx.db, memory);
-  }
+  const memory = ctx.protection.refusals;
   const now = ctx.clock.now().getTime();
   memory.set(refusalKey(kind, login, ip), { until, forgetAt: Math.min(until, now + REFUSAL_MEMORY_MS) });
   if (memory.size > MAX_REFUSALS) memory.delete(memory.keys().next().value as string);
@@ -121,8 +113,8 @@ function rememberRefusal(ctx: AppContext, kind: AttemptKind, login: string, ip: 
 
 /** Throws the refusal this node gave the same login from the same address moments ago, if it still holds. */
 export function assertNotRefusedRecently(ctx: AppContext, kind: AttemptKind, login: string, ip: string | null): void {
-  const memory = refusals.get(ctx.db);
-  if (!memory || memory.size === 0) return;
+  const memory = ctx.protection.refusals;
+  if (memory.size === 0) return;
   const key = refusalKey(kind, login, ip);
   const refusal = memory.get(key);
   if (!refusal) return;
@@ -136,7 +128,7 @@ export function assertNotRefusedRecently(ctx: AppContext, kind: AttemptKind, log
 
 /** An unlock, a followed link or a new password: this node forgets its refusals at once. */
 export function forgetRefusals(ctx: AppContext): void {
-  refusals.get(ctx.db)?.clear();
+  ctx.protection.refusals.clear();
 }
 
 /** The one refusal, alike for every account (known or not) and every reason. */
@@ -174,17 +166,13 @@ export function lockoutRules(home: Policies, system: Policies): LockoutRules {
   };
 }
 
-const systemTenants = new WeakMap<object, Promise<string>>();
-
-/** The system tenant's policies (the per-address throttle is not a tenant's matter). */
+/**
+ * The system tenant's policies (the per-address throttle is not a tenant's matter), read
+ * afresh like any tenant's (decision 191): one read, by the flag that marks the system tenant.
+ */
 export async function systemPolicies(ctx: AppContext): Promise<Policies> {
-  let id = systemTenants.get(ctx.db);
-  if (!id) {
-    id = systemTenantId(ctx.db);
-    id.catch(() => systemTenants.delete(ctx.db));
-    systemTenants.set(ctx.db, id);
-  }
-  return tenantPolicies(ctx, await id);
+  const row = await ctx.db.selectFrom('tenants').select('policies').where('is_system', '=', true).executeTakeFirstOrThrow();
+  return resolvePolicies(row.policies);
 }
 
 const blockLists = new WeakMap<string[], BlockList>();

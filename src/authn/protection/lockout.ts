@@ -5,7 +5,7 @@ import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { sha256 } from '../../platform/crypto/secrets.js';
 import { forgetRefusals, lockoutRules, systemPolicies } from './guard.js';
-import { lockSeconds, protectionStore } from './store.js';
+import { lockSeconds } from './store.js';
 
 export interface LockoutView {
   user_id: string;
@@ -27,7 +27,7 @@ export interface LockoutView {
 export async function getLockout(ctx: AppContext, scope: Scope, userId: string): Promise<LockoutView> {
   const user = await getUser(ctx, scope, userId);
   const now = ctx.clock.now();
-  const state = await protectionStore(ctx).state(userId, now);
+  const state = await ctx.protection.store.state(userId, now);
   const system = await systemPolicies(ctx);
   const { quiet } = lockoutRules(user.home_tenant_id ? await tenantPolicies(ctx, user.home_tenant_id) : system, system);
   const live = (until: Date | null) => (until && until > now ? until : null);
@@ -72,7 +72,7 @@ export async function endProtection(
 ): Promise<void> {
   // A new password ends what guarded the old one; failed second factors stay counted, or
   // someone who knows the password could reset their count by changing it.
-  const removed = await protectionStore(ctx).clearUser(userId, reason === 'password_changed' ? ['password'] : undefined);
+  const removed = await ctx.protection.store.clearUser(userId, reason === 'password_changed' ? ['password'] : undefined);
   forgetRefusals(ctx);
   await ctx.db.transaction().execute(async (trx) => {
     const links = await trx
@@ -121,7 +121,7 @@ export async function unblockWithLink(ctx: AppContext, token: string, actor: Act
     .returning(['user_id', 'kind', 'ip'])
     .executeTakeFirst();
   if (!used) return false;
-  await protectionStore(ctx).clearPair(used.user_id, used.kind, used.ip);
+  await ctx.protection.store.clearPair(used.user_id, used.kind, used.ip);
   forgetRefusals(ctx);
   const user = await ctx.db.selectFrom('users').select('home_tenant_id').where('id', '=', used.user_id).executeTakeFirst();
   await recordAudit(ctx.db, ctx, {

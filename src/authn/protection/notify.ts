@@ -3,7 +3,7 @@ import type { AppContext } from '../../platform/context.js';
 import { randomToken, sha256 } from '../../platform/crypto/secrets.js';
 import { supportedLocale } from '../../platform/i18n/index.js';
 import { sendEmail } from '../../platform/mail/templates.js';
-import type { AttemptKey, FailureOutcome, LockoutRules } from './store.js';
+import type { AttemptKey, FailureOutcome, LockoutRules } from '../../platform/ports/protection.js';
 
 export interface BlockRecord {
   key: AttemptKey;

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
-import type { Admission, AttemptKey, AttemptState, FailureOutcome, ProtectionStore } from './store.js';
+import type { Admission, AttemptKey, AttemptState, FailureOutcome, ProtectionStore } from '../../platform/ports/protection.js';
 
 const later = (now: Date, seconds: number) => new Date(now.getTime() + seconds * 1000);
 

@@ -1,6 +1,5 @@
 import type { AppContext } from '../../platform/context.js';
 import { systemPolicies } from './guard.js';
-import { protectionStore } from './store.js';
 
 /**
  * The sweep's share of brute-force protection (decision 215), run with the engine's
@@ -13,7 +12,7 @@ import { protectionStore } from './store.js';
 export async function pruneProtection(ctx: AppContext): Promise<number> {
   const now = ctx.clock.now();
   const { lockout } = await systemPolicies(ctx);
-  const counters = await protectionStore(ctx).prune(
+  const counters = await ctx.protection.store.prune(
     { retentionSeconds: lockout.pair_block_days * 86_400, ipWindowSeconds: lockout.ip_window_seconds },
     now,
   );

@@ -1,6 +1,14 @@
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Admission, AttemptKey, AttemptKind, AttemptState, FailureOutcome, ProtectionStore, RefusalReason } from './store.js';
+import type {
+  Admission,
+  AttemptKey,
+  AttemptKind,
+  AttemptState,
+  FailureOutcome,
+  ProtectionStore,
+  RefusalReason,
+} from '../../platform/ports/protection.js';
 
 /**
  * The counters in Redis (GATEHOUSE_REDIS_URL): the same semantics as the PostgreSQL store,

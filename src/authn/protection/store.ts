@@ -1,108 +1,9 @@
-import type { AppContext } from '../../platform/context.js';
+import type { Logger } from 'pino';
+import type { Config } from '../../platform/config.js';
+import type { Db } from '../../platform/db/database.js';
+import type { AccountRules, ProtectionStore } from '../../platform/ports/protection.js';
 import { createPostgresStore } from './postgres-store.js';
 import { createRedisStore } from './redis-store.js';
-
-/** What is being checked: counters of different kinds never mix (guard.ts). */
-export type AttemptKind = 'password' | 'mfa' | 'recovery_code' | 'code';
-
-/** One attempt's counters: the account (`subject`), the account and address pair, and the address. */
-export interface AttemptKey {
-  kind: AttemptKind;
-  /** The user id, or `login:<keyed fingerprint>` for a login that names no account. */
-  subject: string;
-  userId: string | null;
-  ip: string | null;
-  /** False for a trusted network (or no address): the per-address throttle neither applies nor counts. */
-  ipCounted: boolean;
-}
-
-/** An account's backoff in numbers (seconds): the failures before it starts, its delays, and the hard limit. */
-export interface AccountRules {
-  accountThreshold: number;
-  initialDelaySeconds: number;
-  maxDelaySeconds: number;
-  hardLimit: number;
-}
-
-/**
- * The lockout policy in numbers (seconds); see policies.ts for the values an administrator
- * sets. Everything that answers 429 is the deployment's (the system tenant's policy), the
- * same for every login, known or not (decision 210); `quiet` is the home tenant's account
- * backoff, which refuses like a wrong password where it is stricter.
- */
-export interface LockoutRules extends AccountRules {
-  pairThreshold: number;
-  pairBlockSeconds: number;
-  ipThreshold: number;
-  ipWindowSeconds: number;
-  ipBlockSeconds: number;
-  quiet: AccountRules;
-}
-
-export type RefusalReason = 'locked' | 'hard_locked' | 'pair_blocked' | 'ip_throttled';
-
-/**
- * An admitted attempt has already been counted as a failure (`failures` is the account's
- * count with it): concurrent attempts cannot slip past the threshold while the first ones
- * are still being verified. `succeeded` takes the count back.
- */
-export type Admission =
-  | { admitted: true; failures: number; quiet: boolean }
-  | { admitted: false; reason: RefusalReason; until: Date | null };
-
-/** What a failure started: each is set only by the failure that began the block. */
-export interface FailureOutcome {
-  pairBlockedUntil?: Date;
-  ipBlockedUntil?: Date;
-}
-
-export interface AccountState {
-  kind: string;
-  failures: number;
-  locked_until: Date | null;
-  hard_locked: boolean;
-  /** The last counted attempt: the start of the current delay. */
-  updated_at: Date;
-}
-
-export interface PairState {
-  kind: string;
-  ip: string;
-  failures: number;
-  blocked_until: Date | null;
-}
-
-export interface IpState {
-  ip: string;
-  failures: number;
-  blocked_until: Date | null;
-}
-
-export interface AttemptState {
-  accounts: AccountState[];
-  pairs: PairState[];
-  /** The throttle state of the addresses in `pairs`. */
-  ips: IpState[];
-}
-
-/** Where the counters live: PostgreSQL, or Redis when GATEHOUSE_REDIS_URL is set. Same semantics. */
-export interface ProtectionStore {
-  admit(key: AttemptKey, rules: LockoutRules, now: Date): Promise<Admission>;
-  succeeded(key: AttemptKey, now: Date): Promise<void>;
-  failed(key: AttemptKey, rules: LockoutRules, now: Date): Promise<FailureOutcome>;
-  state(userId: string, now: Date): Promise<AttemptState>;
-  /** Forgets every counter and block of a user; returns how many records it removed. */
-  clearUser(userId: string, kinds?: readonly AttemptKind[]): Promise<number>;
-  /** Ends one pair block (the unblock link); true when there was one. */
-  clearPair(userId: string, kind: string, ip: string): Promise<boolean>;
-  /**
-   * Forgets what has expired (decision 215): addresses whose window and block are over, pairs
-   * and accounts without a failure for `retentionSeconds` (a hard lock stays until it is
-   * ended). Redis expires its keys by themselves.
-   */
-  prune(rules: Pick<LockoutRules, 'ipWindowSeconds'> & { retentionSeconds: number }, now: Date): Promise<number>;
-  close(): Promise<void>;
-}
 
 /** The account's lockout after its n-th consecutive failure: doubling from the initial delay, capped. */
 export function lockSeconds(rules: AccountRules, failures: number): number | null {
@@ -110,21 +11,10 @@ export function lockSeconds(rules: AccountRules, failures: number): number | nul
   return Math.min(rules.maxDelaySeconds, rules.initialDelaySeconds * 2 ** Math.min(failures - rules.accountThreshold, 30));
 }
 
-/** Keyed by the database: contexts derived from one (the OAuth engine's) share the store. */
-const stores = new WeakMap<object, ProtectionStore>();
-
-/** This node's store: a Redis connection, or the database. */
-export function protectionStore(ctx: AppContext): ProtectionStore {
-  let store = stores.get(ctx.db);
-  if (!store) {
-    store = ctx.config.redisUrl ? createRedisStore(ctx.config.redisUrl, ctx.log) : createPostgresStore(ctx.db);
-    stores.set(ctx.db, store);
-  }
-  return store;
-}
-
-export async function closeProtectionStore(ctx: AppContext): Promise<void> {
-  const store = stores.get(ctx.db);
-  stores.delete(ctx.db);
-  await store?.close();
+/**
+ * Where this node keeps the counters: Redis when GATEHOUSE_REDIS_URL is set, else the
+ * database. Built once per node by src/main/gatehouse.ts; the server's shutdown closes it.
+ */
+export function createProtectionStore(config: Pick<Config, 'redisUrl'>, db: Db, log: Logger): ProtectionStore {
+  return config.redisUrl ? createRedisStore(config.redisUrl, log) : createPostgresStore(db);
 }

@@ -6,6 +6,7 @@ import { needsRehash } from '../../platform/crypto/passwords.js';
 import { fingerprint, randomToken, sha256 } from '../../platform/crypto/secrets.js';
 import type { Database, Session, User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
+import type { ActiveSession } from '../../platform/ports/authenticator.js';
 import { assertNotRefusedRecently, guardAttempt } from '../protection/guard.js';
 import { mustVerifyEmailFirst } from './verified-email-rule.js';
 
@@ -185,11 +186,6 @@ export async function openSession(
 /** How a failed sign-in of an unknown username is recorded: a keyed fingerprint, never the name as typed. */
 export const usernameFingerprint = (ctx: AppContext, username: string) =>
   fingerprint(ctx.masterKey, 'sign-in-username', username.trim().toLowerCase());
-
-export interface ActiveSession {
-  session: Session;
-  user: User;
-}
 
 /** The session a token opens, if it is live and its user active; pushes the idle deadline forward. */
 export async function sessionFromToken(ctx: AppContext, token: string, touch = true): Promise<ActiveSession | undefined> {

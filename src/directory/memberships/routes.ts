@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../platform/context.js';
-import { actorOf, requireAccess, scopeOf } from '../../platform/http/guards.js';
+import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, IdParams, PageOf, PageQuery, Timestamp } from '../../platform/http/schemas.js';
+import { requireAccess, scopeOf } from '../permissions/guard.js';
 import { createMember, listMembers, removeMember, type ShownMember, updateMember } from './memberships.js';
 
 const PermissionKeys = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 500 });

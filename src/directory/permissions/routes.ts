@@ -2,8 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../platform/context.js';
 import type { Permission as PermissionRow } from '../../platform/db/schema.js';
-import { actorOf, requireAccess, scopeOf } from '../../platform/http/guards.js';
+import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams, LongPageQuery, Nullable, PageOf, Timestamp } from '../../platform/http/schemas.js';
+import { requireAccess, scopeOf } from './guard.js';
 import { createPermission, deletePermission, getPermission, listPermissions, updatePermission } from './permissions.js';
 import { PermissionCreate } from './schema.js';
 

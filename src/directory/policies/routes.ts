@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../../platform/context.js';
-import { actorOf, requireAccess, scopeOf } from '../../platform/http/guards.js';
+import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams } from '../../platform/http/schemas.js';
+import { requireAccess, scopeOf } from '../permissions/guard.js';
 import { Policies, PoliciesPatch, readPolicies, updatePolicies } from './policies.js';
 
 const tags = ['tenants'];

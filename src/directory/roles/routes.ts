@@ -2,8 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../platform/context.js';
 import type { Role as RoleRow } from '../../platform/db/schema.js';
-import { actorOf, requireAccess, scopeOf } from '../../platform/http/guards.js';
+import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, IdParams, LongPageQuery, Nullable, PageOf, Timestamp } from '../../platform/http/schemas.js';
+import { requireAccess, scopeOf } from '../permissions/guard.js';
 import { createRole, deleteRole, getRole, listRoles, updateRole } from './roles.js';
 import { roleFields } from './schema.js';
 

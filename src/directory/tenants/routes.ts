@@ -2,8 +2,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../platform/context.js';
 import type { Tenant as TenantRow } from '../../platform/db/schema.js';
-import { actorOf, requireAccess, scopeOf } from '../../platform/http/guards.js';
+import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams, PageOf, PageQuery, Timestamp } from '../../platform/http/schemas.js';
+import { requireAccess, scopeOf } from '../permissions/guard.js';
 import { Branding, Status, TenantCreate } from './schema.js';
 import { createTenant, deleteTenant, getTenant, listTenants, updateTenant } from './tenants.js';
 

@@ -11,13 +11,14 @@ import {
   verifyPasskeyRegistration,
 } from '../../authn/mfa/index.js';
 import { beginStep, endStep, keepPending, loadStep, loginClaims } from '../../authn/mfa/sign-in-step.js';
-import { type ActiveSession, recordSessionAmr } from '../../authn/sessions/sessions.js';
+import { recordSessionAmr } from '../../authn/sessions/sessions.js';
 import { tenantPolicies } from '../../directory/policies/policies.js';
 import { brandingOf } from '../../oauth/engine/pages.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import type { Locale, MessageKey, Translate } from '../../platform/i18n/index.js';
 import { isUuid } from '../../platform/ids.js';
+import type { ActiveSession } from '../../platform/ports/authenticator.js';
 import { type Branding, newNonce, PAGE_HEADERS, scriptPageHeaders } from '../../platform/web/html.js';
 import { type Form, parseCredential } from '../sign-in/mfa-flow.js';
 import { recoveryCodesPage } from '../sign-in/mfa-pages.js';

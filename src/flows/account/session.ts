@@ -1,13 +1,14 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasSecondFactor } from '../../authn/mfa/sign-in-step.js';
-import { type ActiveSession, sessionFromToken } from '../../authn/sessions/sessions.js';
+import { sessionFromToken } from '../../authn/sessions/sessions.js';
 import type { Actor } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { constantTimeEqual } from '../../platform/crypto/secrets.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf, SESSION_COOKIE } from '../../platform/http/guards.js';
 import type { MessageKey, Translate } from '../../platform/i18n/index.js';
+import type { ActiveSession } from '../../platform/ports/authenticator.js';
 import { type Form, pageLook, safeReturn, sendPage } from '../kit/flow-kit.js';
 import type { AccountLook } from './area-pages.js';
 import { stepUpAccount } from './sign-in.js';

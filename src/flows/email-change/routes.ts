@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
-import type { ActiveSession } from '../../authn/sessions/sessions.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
+import type { ActiveSession } from '../../platform/ports/authenticator.js';
 import { type AccountLook, emailConfirmPage, emailPage } from '../account/area-pages.js';
 import { accountSession, errorText, noticeOf } from '../account/session.js';
 import { type Form, pageLook, sendPage } from '../kit/flow-kit.js';

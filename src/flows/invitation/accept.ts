@@ -1,6 +1,5 @@
 import { hasSecondFactor } from '../../authn/mfa/sign-in-step.js';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../../authn/passwords/policy.js';
-import type { ActiveSession } from '../../authn/sessions/sessions.js';
 import { addMembership, isMember } from '../../directory/memberships/memberships.js';
 import { type Access, effectivePermissions, inScope, resolveScope, type Scope } from '../../directory/permissions/effective.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
@@ -8,6 +7,7 @@ import type { AppContext } from '../../platform/context.js';
 import { type Db, isUniqueViolation } from '../../platform/db/database.js';
 import type { User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
+import type { ActiveSession } from '../../platform/ports/authenticator.js';
 import { type Flow, spendLink } from '../kit/flows.js';
 import { invitationData, type OpenInvitation, peekInvitation } from './invitations.js';
 

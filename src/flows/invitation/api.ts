@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import type { AppContext } from '../../platform/context.js';
-import { actorOf, requireAccess, requireSession, scopeOf } from '../../platform/http/guards.js';
+import { actorOf, requireSession } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, IdParams, Nullable, SESSION, Timestamp } from '../../platform/http/schemas.js';
 import { acceptJoin, acceptWithPassword } from './accept.js';
 import {

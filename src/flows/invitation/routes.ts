@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasSecondFactor, mayOpenSession } from '../../authn/mfa/sign-in-step.js';
-import { type ActiveSession, sessionFromToken } from '../../authn/sessions/sessions.js';
+import { sessionFromToken } from '../../authn/sessions/sessions.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf, SESSION_COOKIE } from '../../platform/http/guards.js';
+import type { ActiveSession } from '../../platform/ports/authenticator.js';
 import { browserBinding, checkLinkForm, type Form, linkCsrf, type PageLook, pageLook, sendPage, signInAndReturn } from '../kit/flow-kit.js';
 import { formError, messagePage } from '../recovery/pages.js';
 import { acceptJoin, acceptWithPassword } from './accept.js';

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import { assertManageable } from '../../directory/users/users.js';
 import { endUserAccess } from '../../oauth/access/end-access.js';
 import { recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
-import { actorOf, requireAccess, scopeOf } from '../../platform/http/guards.js';
+import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams } from '../../platform/http/schemas.js';
 import { applicationTenant, peekRecovery, requestRecovery, resetPassword, sendRecoveryLink } from './recovery.js';
 

@@ -1,9 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import type { AppContext } from '../../platform/context.js';
 import type { FlowKind } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
-import { actorOf, requireAccess, scopeOf } from '../../platform/http/guards.js';
+import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams } from '../../platform/http/schemas.js';
 import { supportedLocale } from '../../platform/i18n/index.js';
 import { type Flow, publicFlow, readFlow, renewFlow } from '../kit/flows.js';

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import type { AppContext } from '../../platform/context.js';
-import { actorOf, requireAccess, scopeOf } from '../../platform/http/guards.js';
+import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, IdParams, LongPageQuery, PageOf, Timestamp } from '../../platform/http/schemas.js';
 import { type ApplicationGrant, createGrant, deleteGrant, listGrants, updateGrant } from './grants.js';
 

@@ -3,7 +3,10 @@ import type { Db } from '../../platform/db/database.js';
 import type { SigningAlg } from '../../platform/db/schema.js';
 import { apiSigningSecret } from '../apis/apis.js';
 
-/** The reads of APIs and client grants the engine's lookups cache (./lookups.ts). */
+/**
+ * What the engine reads of APIs and client grants, through the lookups' short caches
+ * (lookups.ts); resources.ts turns an API into oidc-provider's resource server.
+ */
 
 /** An API (resource server) as the token engine needs it. */
 export interface ApiInfo {

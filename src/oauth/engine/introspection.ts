@@ -1,7 +1,7 @@
 import { decodeJwt, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import { clientSecretDigest, constantTimeEqual } from '../../platform/crypto/secrets.js';
 import { isUuid } from '../../platform/ids.js';
-import { SIGNING_ALGS } from '../keys/signing-keys.js';
+import { SIGNING_ALGS } from '../../platform/ports/signing-keys.js';
 import { verifierFor } from '../tokens/access-tokens.js';
 import { isGrantLive } from './adapter.js';
 import { type ApiInfo, clientGrantPermissions } from './api-queries.js';

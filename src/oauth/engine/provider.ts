@@ -7,7 +7,7 @@ import { revokeSessionByToken, sessionFromToken } from '../../authn/sessions/ses
 import { applicationDestinations } from '../../platform/http/destinations.js';
 import { SESSION_COOKIE } from '../../platform/http/guards.js';
 import { checkedFetch } from '../../platform/http/outbound.js';
-import { ACCESS_TOKEN_TTL_S } from '../tokens/access-tokens.js';
+import { ACCESS_TOKEN_TTL_S } from '../tokens/lifetimes.js';
 import { CLAIMS, findAccount } from './accounts.js';
 import { pgAdapter } from './adapter.js';
 import { extraClaims } from './claims.js';

@@ -1,6 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { errors, type KoaContextWithOIDC, type ResourceServer } from 'oidc-provider';
-import { ACCESS_TOKEN_TTL_S, apiAudience } from '../tokens/access-tokens.js';
+import { apiAudience } from '../tokens/access-tokens.js';
+import { ACCESS_TOKEN_TTL_S } from '../tokens/lifetimes.js';
 import { gatehouseClient } from './clients.js';
 import type { OidcContext } from './lookups.js';
 

@@ -2,8 +2,8 @@ import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } f
 import type { AppContext } from '../../platform/context.js';
 import { clientSecretDigest } from '../../platform/crypto/secrets.js';
 import { AppError } from '../../platform/errors.js';
+import { looksLikeJwt } from '../../platform/http/guards.js';
 import { asAppError, limitBodies } from '../../platform/http/server.js';
-import { looksLikeJwt } from '../tokens/access-tokens.js';
 import { parseBasicCredentials } from './clients.js';
 import type { Oidc } from './index.js';
 import { ROUTES } from './provider.js';

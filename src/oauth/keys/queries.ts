@@ -1,6 +1,6 @@
 import { type RawBuilder, sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
-import { ACCESS_TOKEN_TTL_S } from '../tokens/access-tokens.js';
+import { ACCESS_TOKEN_TTL_S } from '../tokens/lifetimes.js';
 
 /** ID tokens live an hour (the OIDC engine's lifetime for them). */
 export const ID_TOKEN_LIFETIME_S = 3600;

@@ -4,8 +4,9 @@ import type { AppContext } from '../../platform/context.js';
 import { seal } from '../../platform/crypto/secrets.js';
 import type { Db } from '../../platform/db/database.js';
 import type { KeyStatus } from '../../platform/db/schema.js';
+import { SIGNING_ALGS, type SigningKeyAlg } from '../../platform/ports/signing-keys.js';
 import { lockSigningKeys } from './queries.js';
-import { SEAL_CONTEXT, SIGNING_ALGS, type SigningKeyAlg } from './signing-keys.js';
+import { SEAL_CONTEXT } from './signing-keys.js';
 
 /** A new key pair as a row to insert (status and time are set by the caller). */
 async function generateKey(masterKey: Buffer, alg: SigningKeyAlg) {

@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { requireAccess } from '../../directory/permissions/guard.js';
 import type { AppContext } from '../../platform/context.js';
-import { actorOf, requireAccess } from '../../platform/http/guards.js';
+import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Nullable, Timestamp } from '../../platform/http/schemas.js';
+import { SIGNING_ALGS } from '../../platform/ports/signing-keys.js';
 import { listSigningKeys } from './queries.js';
 import { rotateKeys } from './rotation.js';
-import { SIGNING_ALGS } from './signing-keys.js';
 
 /**
  * Public members only: the serializer drops every member a schema does not name, so no

@@ -3,44 +3,13 @@ import { type CryptoKey, importJWK, type JWK } from 'jose';
 import { unseal } from '../../platform/crypto/secrets.js';
 import type { Db } from '../../platform/db/database.js';
 import { type Clock, systemClock } from '../../platform/ids.js';
+import { isSigningKeyAlg, type KeyStore, SIGNING_ALGS, type SigningKey, type SigningKeyAlg } from '../../platform/ports/signing-keys.js';
 import { publishedKeyRows } from './queries.js';
-
-/** The algorithms Gatehouse holds signing keys for; the first is the default. */
-export const SIGNING_ALGS = ['RS256', 'ES256'] as const;
-export type SigningKeyAlg = (typeof SIGNING_ALGS)[number];
-export const isSigningKeyAlg = (alg: string): alg is SigningKeyAlg => (SIGNING_ALGS as readonly string[]).includes(alg);
 
 /** Binds a sealed private key to its use and its kid (crypto/secrets.ts seal). */
 export const SEAL_CONTEXT = 'gatehouse:signing-key';
 /** How long a node trusts its in-memory copy of the key set before reading it again. */
 export const CACHE_MS = 30_000;
-
-export interface SigningKey {
-  kid: string;
-  alg: SigningKeyAlg;
-  privateKey: CryptoKey;
-}
-
-/**
- * The signing keys as every part of a node sees them: for each algorithm a `current` key
- * that signs and a `next` key that is published before it ever signs; retired keys stay
- * published until every token they signed has expired (keys/queries.ts). Read from the
- * database and kept for `CACHE_MS`, so every node sees a rotation within that time.
- */
-export interface KeyStore {
-  /** current(alg) — the key new tokens of that algorithm are signed with (default 'RS256'). */
-  current(alg?: SigningKeyAlg): Promise<SigningKey>;
-  /** The public JWK Set: next + current + still-published retired keys, i.e. every key a token in circulation may be signed with. */
-  jwks(): Promise<{ keys: JWK[] }>;
-  /**
-   * Private JWKs (with kid, alg, use:'sig') for the protocol engine: every current key first,
-   * then retired keys still published (for verifying e.g. id_token_hint). Never `next` keys.
-   * `version` is a string that changes whenever this set changes. Do not mutate the result.
-   */
-  privateJwks(): Promise<{ version: string; keys: JWK[] }>;
-  /** Drop the cached copy so the next call reads the database. */
-  invalidate(): void;
-}
 
 interface KeySet {
   current: Map<SigningKeyAlg, SigningKey>;

@@ -7,10 +7,9 @@ import type { AppContext } from '../../platform/context.js';
 import type { Tenant, User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { isUuid } from '../../platform/ids.js';
-import { SIGNING_ALGS } from '../keys/signing-keys.js';
+import { SIGNING_ALGS } from '../../platform/ports/signing-keys.js';
+import { ACCESS_TOKEN_TTL_S } from './lifetimes.js';
 
-/** DESIGN §4: access tokens live 10 minutes. */
-export const ACCESS_TOKEN_TTL_S = 600;
 /** The client the OIH session flow issues tokens to (RFC 9068 wants a client_id). */
 export const SESSION_CLIENT_ID = 'gatehouse';
 
@@ -34,9 +33,6 @@ export interface IssuedToken {
   token_type: 'Bearer';
   expires_in: number;
 }
-
-/** Session tokens are opaque (`ghs_…`); access tokens are JWTs: three dot-separated parts. */
-export const looksLikeJwt = (token: string): boolean => token.split('.').length === 3;
 
 /** The audience of tokens for Gatehouse's own API and the OIH flow: the issuer itself. */
 export const apiAudience = (ctx: AppContext) => ctx.config.issuer;

@@ -1,19 +1,16 @@
 import { sessionById, sessionFromToken } from '../../authn/sessions/sessions.js';
 import { effectivePermissions, type Grants } from '../../directory/permissions/effective.js';
 import type { AppContext } from '../../platform/context.js';
-import type { Session, Tenant, User } from '../../platform/db/schema.js';
+import type { User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
+import { looksLikeJwt } from '../../platform/http/guards.js';
+import type { Caller } from '../../platform/ports/authenticator.js';
 import { isGrantLive } from '../engine/adapter.js';
-import { type AccessTokenClaims, looksLikeJwt, verifyAccessToken } from './access-tokens.js';
+import { type AccessTokenClaims, verifyAccessToken } from './access-tokens.js';
 
-/** Who calls the admin API: a live session's (or OAuth grant's) user, acting in the token's tenant. */
-export interface Caller {
-  user: User;
-  /** The Gatehouse session behind a token of the OIH flow; none behind an OAuth token. */
-  session?: Session;
-  tenant: Tenant;
+/** The caller of an access token (the authenticator's, src/platform/ports/authenticator.ts), with its roles and claims. */
+export interface TokenCaller extends Caller {
   grants: Grants;
-  held: ReadonlySet<string>;
   claims: AccessTokenClaims;
 }
 
@@ -23,7 +20,7 @@ export interface Caller {
  * an incident action takes effect on the admin API at once (DESIGN §5). Permissions are
  * computed afresh, not read from the token, so a removed role stops working at once too.
  */
-export async function callerFromAccessToken(ctx: AppContext, token: string, touch = true): Promise<Caller> {
+export async function callerFromAccessToken(ctx: AppContext, token: string, touch = true): Promise<TokenCaller> {
   const claims = await verifyAccessToken(ctx, token);
   const active = claims.sid ? await sessionById(ctx, claims.sid, touch) : await userOfGrant(ctx, claims);
   if (!active || active.user.id !== claims.sub) throw new AppError('invalid_token', 'The session behind this token has ended');

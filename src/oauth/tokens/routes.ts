@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { requireAccess } from '../../directory/permissions/guard.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
-import { actorOf, requireAccess, requireSession } from '../../platform/http/guards.js';
+import { actorOf, requireSession } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, SESSION } from '../../platform/http/schemas.js';
 import { issueTenantToken } from './access-tokens.js';
 import { introspect } from './callers.js';

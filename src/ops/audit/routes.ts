@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { listedTenant } from '../../directory/permissions/effective.js';
+import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import { AUDIT_ACTIONS } from '../../platform/audit/catalog.js';
 import { recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { AuditEvent as AuditEventRow } from '../../platform/db/schema.js';
-import { actorOf, requireAccess, scopeOf } from '../../platform/http/guards.js';
+import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, Nullable, PageOf, PageQuery, Timestamp } from '../../platform/http/schemas.js';
 import { exportStream } from './export.js';
 import { listAuditEvents } from './queries.js';

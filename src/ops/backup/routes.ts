@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { requireAccess } from '../../directory/permissions/guard.js';
 import type { AppContext } from '../../platform/context.js';
-import { actorOf, requireAccess } from '../../platform/http/guards.js';
+import { actorOf } from '../../platform/http/guards.js';
 import { prepend } from '../../platform/http/prepend.js';
 import { ACCESS_TOKEN, errorResponses } from '../../platform/http/schemas.js';
 import { backupStream } from './backup.js';

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { Ended, toEnded } from '../../authn/sessions/schema.js';
+import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import type { AppContext } from '../../platform/context.js';
-import { actorOf, requireAccess, scopeOf } from '../../platform/http/guards.js';
+import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams } from '../../platform/http/schemas.js';
 import { revokeApplicationTokens } from './applications.js';
 import { disableUser, forcePasswordReset } from './users.js';

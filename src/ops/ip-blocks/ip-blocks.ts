@@ -47,27 +47,33 @@ export function listContains(list: BlockList, ip: string): boolean {
   return version !== 0 && list.check(address, version === 4 ? 'ipv4' : 'ipv6');
 }
 
-const cachedLists = new WeakMap<AppContext, ShortCache<BlockList>>();
+/**
+ * This node's copy of the block list, read through a two-second cache (IP_BLOCK_CACHE_MS).
+ * One per node, built by the route registry (src/main/routes.ts) for the request hook and
+ * the admin routes, so a change made on this node takes effect here at once.
+ */
+export interface BlockedAddresses {
+  /** Whether requests from `ip` are refused now. */
+  has(ip: string): Promise<boolean>;
+  /** Forgets the copy: the next request reads the list again. */
+  forget(): void;
+}
 
-/** Whether requests from `ip` are refused now; read through a two-second per-node cache. */
-export async function isIpBlocked(ctx: AppContext, ip: string): Promise<boolean> {
-  let cache = cachedLists.get(ctx);
-  if (!cache) {
-    cache = new ShortCache<BlockList>(IP_BLOCK_CACHE_MS);
-    cachedLists.set(ctx, cache);
-  }
-  const list = await cache.get('all', async () => {
+export function blockedAddresses(ctx: AppContext): BlockedAddresses {
+  const cache = new ShortCache<BlockList>(IP_BLOCK_CACHE_MS);
+  const read = async () => {
     const rows = await ctx.db
       .selectFrom('ip_blocks')
       .select('cidr')
       .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', ctx.clock.now())]))
       .execute();
     return blockListOf(rows.map((r) => parseCidr(r.cidr)));
-  });
-  return listContains(list, ip);
+  };
+  return {
+    has: async (ip) => listContains(await cache.get('all', read), ip),
+    forget: () => cache.delete('all'),
+  };
 }
-
-const forget = (ctx: AppContext) => cachedLists.get(ctx)?.delete('all');
 
 export interface IpBlockInput {
   cidr: string;
@@ -79,7 +85,7 @@ export interface IpBlockInput {
  * Blocks an address or range. A block that would cover the caller's own address is refused
  * (`ip_block_self`), so an administrator cannot lock themselves out of the API by mistake.
  */
-export async function createIpBlock(ctx: AppContext, actor: Actor, input: IpBlockInput): Promise<IpBlock> {
+export async function createIpBlock(ctx: AppContext, blocked: BlockedAddresses, actor: Actor, input: IpBlockInput): Promise<IpBlock> {
   const cidr = parseCidr(input.cidr);
   if (actor.ip && listContains(blockListOf([cidr]), actor.ip)) {
     throw new AppError('ip_block_self', `${cidr.text} contains your own address; block it from another one`, { cidr: cidr.text });
@@ -113,7 +119,7 @@ export async function createIpBlock(ctx: AppContext, actor: Actor, input: IpBloc
     });
     return row;
   });
-  forget(ctx);
+  blocked.forget();
   return block;
 }
 
@@ -121,7 +127,7 @@ export async function listIpBlocks(ctx: AppContext): Promise<IpBlock[]> {
   return ctx.db.selectFrom('ip_blocks').selectAll().orderBy('created_at', 'desc').orderBy('id').execute();
 }
 
-export async function deleteIpBlock(ctx: AppContext, actor: Actor, id: string): Promise<void> {
+export async function deleteIpBlock(ctx: AppContext, blocked: BlockedAddresses, actor: Actor, id: string): Promise<void> {
   await ctx.db.transaction().execute(async (trx) => {
     const row = await trx.deleteFrom('ip_blocks').where('id', '=', id).returning(['id', 'cidr']).executeTakeFirst();
     if (!row) throw notFound('IP block');
@@ -132,5 +138,5 @@ export async function deleteIpBlock(ctx: AppContext, actor: Actor, id: string): 
       details: { cidr: row.cidr },
     });
   });
-  forget(ctx);
+  blocked.forget();
 }

@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
+import { requireAccess } from '../../directory/permissions/guard.js';
 import type { AppContext } from '../../platform/context.js';
 import type { IpBlock as IpBlockRow } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
-import { actorOf, requireAccess } from '../../platform/http/guards.js';
+import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams, Nullable, Timestamp } from '../../platform/http/schemas.js';
-import { createIpBlock, deleteIpBlock, isIpBlocked, listIpBlocks } from './ip-blocks.js';
+import { type BlockedAddresses, createIpBlock, deleteIpBlock, listIpBlocks } from './ip-blocks.js';
 
 const IpBlockCreate = Type.Object(
   {
@@ -37,7 +38,7 @@ const tags = ['incidents'];
 
 /** Blocked addresses and ranges: system administrators only (a block applies to every tenant). */
 export const ipBlockRoutes =
-  (ctx: AppContext): FastifyPluginAsyncTypebox =>
+  (ctx: AppContext, blocked: BlockedAddresses): FastifyPluginAsyncTypebox =>
   async (app) => {
     const toBlock = (b: IpBlockRow) => ({
       id: b.id,
@@ -75,7 +76,7 @@ export const ipBlockRoutes =
         },
         onRequest: requireAccess(ctx, { system: 'iam.ip_block.write' }),
       },
-      async (request, reply) => reply.status(201).send(toBlock(await createIpBlock(ctx, actorOf(request), request.body))),
+      async (request, reply) => reply.status(201).send(toBlock(await createIpBlock(ctx, blocked, actorOf(request), request.body))),
     );
 
     app.delete(
@@ -91,7 +92,7 @@ export const ipBlockRoutes =
         onRequest: requireAccess(ctx, { system: 'iam.ip_block.write' }),
       },
       async (request, reply) => {
-        await deleteIpBlock(ctx, actorOf(request), request.params.id);
+        await deleteIpBlock(ctx, blocked, actorOf(request), request.params.id);
         return reply.status(204).send(null);
       },
     );
@@ -104,9 +105,9 @@ const OPEN_PATHS = /^\/(healthz|readyz|metrics)(\?|$)|^\/\.well-known\//;
  * The onRequest hook that refuses blocked addresses (decision 122): every route but the
  * public read-only ones — sign-in, tokens, the hosted pages, MFA and the admin API alike.
  */
-export function ipBlockHook(ctx: AppContext) {
+export function ipBlockHook(blocked: BlockedAddresses) {
   return async (request: FastifyRequest) => {
     if (OPEN_PATHS.test(request.url)) return;
-    if (await isIpBlocked(ctx, request.ip)) throw new AppError('ip_blocked', 'Requests from your address are blocked');
+    if (await blocked.has(request.ip)) throw new AppError('ip_blocked', 'Requests from your address are blocked');
   };
 }

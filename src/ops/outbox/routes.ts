@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { requireAccess } from '../../directory/permissions/guard.js';
 import type { AppContext } from '../../platform/context.js';
 import { notFound } from '../../platform/errors.js';
-import { requireAccess } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Timestamp } from '../../platform/http/schemas.js';
 import { openEmailBody } from '../../platform/mail/mailer.js';
 

@@ -1,11 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { changeOwnPassword } from '../../authn/passwords/change.js';
+import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import { ProfilePatch, toUser, User, UserCreate, UserPatch, UserQuery } from '../../directory/users/schema.js';
 import { getUser, listUsers, withManaged } from '../../directory/users/users.js';
 import { updateMe } from '../../flows/account/profile.js';
 import type { AppContext } from '../../platform/context.js';
-import { actorOf, requireAccess, requireMfaSession, requireSession, scopeOf } from '../../platform/http/guards.js';
+import { actorOf, requireMfaSession, requireSession } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams, PageOf, SESSION } from '../../platform/http/schemas.js';
 import { createUser } from './create.js';
 import { deleteUser } from './delete.js';

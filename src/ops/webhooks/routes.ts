@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import type { AppContext } from '../../platform/context.js';
 import type { EventDelivery, Webhook as WebhookRow } from '../../platform/db/schema.js';
-import { actorOf, requireAccess, scopeOf } from '../../platform/http/guards.js';
+import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, IdParams, Nullable, PageOf, PageQuery, Timestamp } from '../../platform/http/schemas.js';
 import { listDeliveries, redeliver } from './deliveries.js';
 import { createWebhook, deleteWebhook, getWebhook, listWebhooks, rotateWebhookSecret, updateWebhook, type WithSecret } from './webhooks.js';

@@ -1,12 +1,8 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { hasSecondFactor } from '../../authn/mfa/sign-in-step.js';
-import { type ActiveSession, sessionFromToken } from '../../authn/sessions/sessions.js';
-import { type Access, resolveScope, type Scope } from '../../directory/permissions/effective.js';
-import { looksLikeJwt } from '../../oauth/tokens/access-tokens.js';
-import { type Caller, callerFromAccessToken } from '../../oauth/tokens/callers.js';
+import type { FastifyRequest } from 'fastify';
 import type { Actor } from '../audit/record.js';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
+import type { ActiveSession, Caller } from '../ports/authenticator.js';
 
 export const SESSION_COOKIE = 'gatehouse_session';
 
@@ -14,9 +10,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by `requireSession`. */
     signedIn?: ActiveSession;
-    /** Set by `requireAccess`. */
+    /** Set by `requireAccess` (src/directory/permissions/guard.ts). */
     caller?: Caller;
-    scope?: Scope;
   }
 }
 
@@ -27,6 +22,9 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   if (scheme?.toLowerCase() !== 'bearer' || !token) throw new AppError('unauthorized', 'Use "Authorization: Bearer <token>"');
   return token;
 }
+
+/** Session tokens are opaque (`ghs_…`); access tokens are JWTs: three dot-separated parts. */
+export const looksLikeJwt = (token: string): boolean => token.split('.').length === 3;
 
 export function actorOf(request: FastifyRequest): Actor {
   const userId = request.caller?.user.id ?? request.signedIn?.user.id ?? null;
@@ -49,7 +47,7 @@ export function requireSession(ctx: AppContext) {
     if (token && looksLikeJwt(token)) {
       throw new AppError('invalid_token', 'This route takes the session token from POST /api/v1/session, not an access token');
     }
-    const active = token ? await sessionFromToken(ctx, token) : undefined;
+    const active = token ? await ctx.authenticator.session(token) : undefined;
     if (!active) throw new AppError('unauthorized', 'Sign in first: POST /api/v1/session');
     request.signedIn = active;
   };
@@ -66,33 +64,8 @@ export function requireMfaSession(ctx: AppContext) {
   return async (request: FastifyRequest) => {
     await session(request);
     const { session: active, user } = request.signedIn!;
-    if (!active.amr.includes('mfa') && (await hasSecondFactor(ctx, user.id))) {
+    if (!active.amr.includes('mfa') && (await ctx.authenticator.hasSecondFactor(user.id))) {
       throw new AppError('mfa_step_required', 'Sign in with your second factor first: this session proved only the password');
     }
   };
-}
-
-/**
- * The admin API guard: an access token for a tenant, whose holder's fresh effective
- * permissions grant `access`. The scope it sets is all a handler may act in.
- */
-export function requireAccess(ctx: AppContext, access: Access) {
-  return async (request: FastifyRequest, _reply: FastifyReply) => {
-    const token = bearerToken(request);
-    if (!token) throw new AppError('unauthorized', 'An access token is required: POST /api/v1/token');
-    if (!looksLikeJwt(token)) {
-      throw new AppError('invalid_token', 'This route takes an access token for an organization (POST /api/v1/token), not a session token');
-    }
-    const caller = await callerFromAccessToken(ctx, token);
-    const scope = resolveScope(caller.held, caller.tenant.id, caller.tenant.is_system, access, caller.user.id);
-    if (!scope) throw new AppError('forbidden', 'You do not have permission to do this', { required: access.tenant ?? access.system });
-    request.caller = caller;
-    request.scope = scope;
-  };
-}
-
-/** The scope a guarded handler acts in. */
-export function scopeOf(request: FastifyRequest): Scope {
-  if (!request.scope) throw new Error('Route has no access guard');
-  return request.scope;
 }

@@ -1,5 +1,4 @@
 import type { Kysely } from 'kysely';
-import nodemailer, { type Transporter } from 'nodemailer';
 import type { AppContext } from '../context.js';
 import { seal, unseal } from '../crypto/secrets.js';
 import type { Database } from '../db/schema.js';
@@ -52,17 +51,6 @@ export function openEmailBody(ctx: AppContext, row: { id: string; body_sealed: s
   return JSON.parse(unseal(ctx.masterKey, row.body_sealed, `${BODY_CONTEXT}:${row.id}`));
 }
 
-const transports = new WeakMap<AppContext, Transporter>();
-
-function transportOf(ctx: AppContext): Transporter {
-  let transport = transports.get(ctx);
-  if (!transport) {
-    transport = nodemailer.createTransport(ctx.config.smtpUrl, { from: ctx.config.smtpFrom });
-    transports.set(ctx, transport);
-  }
-  return transport;
-}
-
 /** Retries back off from 30 s, doubling, to at most an hour, for about three days (80 attempts). */
 const QUEUE: Queue = {
   table: 'emails',
@@ -93,7 +81,7 @@ export async function deliverEmails(ctx: AppContext): Promise<number> {
     const email = byId.get(row.id);
     try {
       if (!email) throw new Error('The message was deleted');
-      await transportOf(ctx).sendMail({ to: email.recipient, subject: email.subject, ...openEmailBody(ctx, email) });
+      await ctx.mailer.send({ to: email.recipient, subject: email.subject, ...openEmailBody(ctx, email) });
       await settle(ctx.db, QUEUE, ctx.clock.now(), [{ row, result: 'done' }]);
       sent++;
     } catch (error) {
@@ -108,7 +96,7 @@ export async function deliverEmails(ctx: AppContext): Promise<number> {
 export function startEmailWorker(ctx: AppContext, intervalMs = 1_000): Worker<number> {
   const worker = createWorker(ctx.log, 'Email delivery', () => deliverEmails(ctx), {
     idleMs: intervalMs,
-    onStop: () => transports.get(ctx)?.close(),
+    onStop: () => ctx.mailer.close(),
   });
   worker.start(intervalMs);
   return worker;
