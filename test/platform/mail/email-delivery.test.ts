@@ -9,11 +9,11 @@ import { freePort } from '../../helpers/oidc.js';
 import { type SmtpPeer, startSmtpPeer } from '../../helpers/smtp.js';
 
 /**
- * Issue 5, part 7 (what test/email.test.ts does not already show): the flows' emails as a
+ * Issue 5, part 7 (what test/platform/mail/email.test.ts does not already show): the flows' emails as a
  * real SMTP server receives them (a text and an HTML part, the tenant's branding, the
  * user's language), no code or link in the log, and a message queued while the SMTP server
  * is down arriving after Gatehouse restarts. (A production start without SMTP is refused:
- * test/config.test.ts.)
+ * test/platform/config/config.test.ts.)
  */
 describe('the flows’ emails: both parts, branded, in the user’s language, never logged', () => {
   let gh: TestGatehouse;
