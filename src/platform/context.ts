@@ -5,7 +5,7 @@ import type { PasswordHasher } from './crypto/passwords.js';
 import type { Db } from './db/database.js';
 import type { Clock, IdGenerator } from './ids.js';
 
-/** Everything a domain function may use, wired once at start (STYLE §3, §7). */
+/** Everything a domain function may use, wired once at start (docs/architecture.md#the-context). */
 export interface AppContext {
   config: Config;
   db: Db;

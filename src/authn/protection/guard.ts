@@ -97,8 +97,8 @@ async function countFailure(ctx: AppContext, key: AttemptKey, subject: AttemptSu
 }
 
 /**
- * Each node remembers its refusals for at most two seconds (DESIGN §2: in-process caches
- * are short-lived), so a guesser hammering a locked account is refused without a database
+ * Each node remembers its refusals for at most two seconds (docs/architecture.md#nodes-and-caches:
+ * in-process caches are short-lived), so a guesser hammering a locked account is refused without a database
  * round trip, not even the user lookup. An unlock on this node forgets them at once; one
  * on another node takes effect here within the two seconds.
  */

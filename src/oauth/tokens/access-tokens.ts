@@ -9,7 +9,7 @@ import { AppError } from '../../platform/errors.js';
 import { isUuid } from '../../platform/ids.js';
 import { SIGNING_ALGS } from '../keys/signing-keys.js';
 
-/** DESIGN §4: access tokens live 10 minutes. */
+/** Access tokens live 10 minutes (docs/architecture.md#tokens). */
 export const ACCESS_TOKEN_TTL_S = 600;
 /** The client the OIH session flow issues tokens to (RFC 9068 wants a client_id). */
 export const SESSION_CLIENT_ID = 'gatehouse';

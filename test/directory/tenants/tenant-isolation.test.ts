@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from '../../helpers/gatehouse.js';
 
 /**
- * DESIGN §6, first invariant: a tenant administrator never reads or changes anything of
+ * docs/security.md#v4-access-control, first invariant: a tenant administrator never reads or changes anything of
  * another tenant. One walk over every resource, from A's administrator towards B.
  */
 describe('tenant isolation: the administrator of A against tenant B', () => {

@@ -330,7 +330,7 @@ describe('hardening (security review of issue 2)', () => {
     });
   });
 
-  describe('CSRF (DESIGN §6): a cross-site form carrying the session cookie changes nothing', () => {
+  describe('CSRF: a cross-site form carrying the session cookie changes nothing', () => {
     it('answers 415 to form-encoded and text/plain bodies on every cookie-authenticated write, before any effect', async () => {
       await gh.createUser(acme.token, { email: 'victim@acme.test', password: PASSWORD, name: 'Victim' });
       const login = await gh.app.inject({

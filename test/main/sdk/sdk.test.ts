@@ -1,7 +1,7 @@
 /**
  * The resource-server SDK (packages/sdk) against a real Gatehouse listening on a socket:
  * tokens from the OIH flow, Express and Fastify apps on real ports, real requests, and the
- * attacks of DESIGN §6 crafted with jose.
+ * attacks of docs/security.md#v12v13-outbound-requests-ssrf-and-api crafted with jose.
  */
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -180,7 +180,7 @@ describe('@gatehouse/sdk against a listening Gatehouse', () => {
     return { status: response.status, body: text ? JSON.parse(text) : undefined, challenge: response.headers.get('www-authenticate') };
   }
 
-  /** The attacks of DESIGN §6, each with the reason the verifier must give. */
+  /** The attacks the SDK must refuse (docs/security.md), each with the reason the verifier must give. */
   async function attacks(): Promise<[string, string, InvalidTokenReason][]> {
     const claims = {
       iss: issuer,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PASSWORD, startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
 
-/** RFC 7662 for the JWT access tokens of APIs (DESIGN §1: verify locally, or by introspection; §6). */
+/** RFC 7662 for the JWT access tokens of APIs (docs/architecture.md#tokens: verify locally, or by introspection). */
 describe('POST /oauth/introspect with JWT access tokens', () => {
   let gh: TestGatehouse;
   let machine: { id: string; client_id: string; client_secret: string };
@@ -117,7 +117,7 @@ describe('POST /oauth/introspect with JWT access tokens', () => {
     assert.deepEqual((await introspect(tokens.access_token, web)).json(), { active: false });
   });
 
-  it('says inactive at once for a disabled user (DESIGN §6)', async () => {
+  it('says inactive at once for a disabled user', async () => {
     const tokens = await userTokens();
     assert.equal((await introspect(tokens.access_token, web)).json().sub, userId);
     const disabled = await gh.request('PATCH', `/api/v1/users/${userId}`, { token: await gh.adminToken(), body: { status: 'disabled' } });

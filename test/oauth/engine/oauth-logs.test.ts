@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { loggableUrl } from '../../../src/platform/logger.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
 
-/** DESIGN §6: no secret in logs, also when it travels in a URL of the OAuth endpoints. */
+/** No secret in logs (docs/security.md#v7-error-handling-and-logging), also when it travels in a URL of the OAuth endpoints. */
 describe('OAuth secrets in URLs and bodies stay out of the logs', () => {
   let gh: TestGatehouse;
   const secrets: string[] = [];

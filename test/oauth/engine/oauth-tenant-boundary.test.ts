@@ -5,7 +5,7 @@ import { Browser, formOf, startListeningGatehouse } from '../../helpers/oidc.js'
 
 /**
  * Regressions of the security review of issue 3: a tenant's application must not reach
- * past its tenant (DESIGN §6), and a suspended tenant loses access at once.
+ * past its tenant (docs/security.md#v4-access-control), and a suspended tenant loses access at once.
  */
 describe('the tenant boundary of OAuth', () => {
   let gh: Awaited<ReturnType<typeof startListeningGatehouse>>;

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
 
-/** DESIGN §5: the admin API takes access tokens from OAuth as well as from the OIH flow. */
+/** The admin API takes access tokens from OAuth as well as from the OIH flow. */
 describe('the admin API with an OAuth access token', () => {
   let gh: TestGatehouse;
   let app: { client_id: string; client_secret: string };

@@ -20,7 +20,7 @@ function assertRejected(env: NodeJS.ProcessEnv, key: string, configFile?: string
   );
 }
 
-describe('configuration (DESIGN §5): GATEHOUSE_* variables and a --config file, validated once', () => {
+describe('configuration (docs/operations.md#configuration): GATEHOUSE_* variables and a --config file, validated once', () => {
   describe('defaults', () => {
     it('with nothing set: port 3000, host 127.0.0.1, issuer http://localhost:3000, PGlite in ./data resolved', () => {
       const config = loadConfig({});
@@ -214,7 +214,7 @@ describe('configuration (DESIGN §5): GATEHOUSE_* variables and a --config file,
   });
 
   describe('one configuration object', () => {
-    it('no module of src/ but config.ts and the CLI entry reads process.env (STYLE §8)', () => {
+    it('no module of src/ but config.ts and the CLI entry reads process.env', () => {
       const root = new URL('../../../src/', import.meta.url).pathname;
       const files: string[] = [];
       const walk = (path: string) => {

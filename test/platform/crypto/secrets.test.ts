@@ -9,7 +9,7 @@ const ARGON2ID_PREFIX = '$argon2id$v=19$m=19456,t=2,p=1$';
 const SEAL_CONTEXT = 'gatehouse:signing-key';
 
 /**
- * DESIGN §6: "No secret (password, token, key, OTP seed) is ever logged, returned after
+ * docs/security.md#v6-stored-cryptography: "No secret (password, token, key, OTP seed) is ever logged, returned after
  * creation, or stored in plaintext." One full flow runs first; then its logs, its
  * responses and every row of every table are searched for each secret it used.
  */

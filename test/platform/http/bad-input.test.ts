@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, type Response, startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
 
 /**
- * Bad input (issue 2, "Bad input"; DESIGN §5 errors): every malformed request is a 4xx
+ * Bad input (issue 2, "Bad input"; docs/api.md#errors): every malformed request is a 4xx
  * whose code names the problem, in the one error shape, never a 500 or a stack trace,
  * and it leaves no partial write behind.
  */
