@@ -16,7 +16,7 @@ import { createGatehouse } from './gatehouse.js';
 /** Who acts when an operator runs a command on the host (audit trail). */
 const CLI_ACTOR: Actor = { type: 'system', id: 'cli', ip: null, userAgent: 'gatehouse-cli' };
 
-/** The one `gatehouse` binary (DESIGN §5). */
+/** The one `gatehouse` binary (docs/operations.md#the-command-line). */
 export async function main(argv: string[]): Promise<void> {
   const program = new Command('gatehouse')
     .description('Gatehouse identity and access management server')

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { isEmailAddress } from './mail/address.js';
 
 /**
- * The one validated configuration object, built once at start (DESIGN §5).
+ * The one validated configuration object, built once at start (docs/operations.md#configuration).
  * Nothing else in the code base reads `process.env`.
  */
 export interface Config {

@@ -11,7 +11,7 @@ import type { UserAccess } from './ports/user-access.js';
 
 /**
  * Everything a domain function may use, wired once at start by src/main/gatehouse.ts
- * (createContext), the one place that builds it. The ports are interfaces declared in
+ * (createContext), the one place that builds it (docs/architecture.md#the-context). The ports are interfaces declared in
  * src/platform/ports/ and implemented in their layers, so platform/ imports nothing above it
  * (docs/architecture.md#layers); a module reaches a service through the context, never
  * through a lookup of its own.

@@ -1,5 +1,5 @@
 /**
- * The one error vocabulary of the REST API (DESIGN §5): every non-2xx JSON response is
+ * The one error vocabulary of the REST API (docs/api.md#errors): every non-2xx JSON response is
  * `{ error, message, details? }` with a stable `error` code declared here.
  */
 export const ERROR_STATUS = {

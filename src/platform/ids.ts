@@ -1,6 +1,6 @@
 import { randomFillSync } from 'node:crypto';
 
-/** Identifier source, injected so tests can control it (STYLE §7). */
+/** Identifier source, injected so tests can control it (docs/architecture.md#the-context). */
 export interface IdGenerator {
   next(): string;
 }

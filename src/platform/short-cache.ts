@@ -1,5 +1,5 @@
 /**
- * In-process caches are short-lived (DESIGN §2): what one node keeps, another node's
+ * In-process caches are short-lived (docs/architecture.md#nodes-and-caches): what one node keeps, another node's
  * change overrides within the cache's lifetime.
  */
 const MAX_ENTRIES = 10_000;

@@ -64,7 +64,7 @@ describe('the hosted pages in German and English', () => {
   /**
    * A fresh browser (no cookies) whose Accept-Language is that of `locale`. The pages' CSP
    * (default-src 'none') would refuse the axe-core script checkPage adds, so the test
-   * browser bypasses it (the CSP itself is tested in test/hosted-pages.test.ts).
+   * browser bypasses it (the CSP itself is tested in test/flows/sign-in/hosted-pages.test.ts).
    */
   async function browserPage(locale = 'en-US'): Promise<Page> {
     const context = await chromium.newContext({ locale, bypassCSP: true });

@@ -101,7 +101,7 @@ export async function startBrowserApp(options: BrowserAppOptions = {}): Promise<
       app,
       config: oidc,
       // checkPage injects axe-core as a script, which the hosted pages' CSP (rightly) refuses:
-      // the test browser bypasses the CSP (the CSP itself is tested in test/hosted-pages.test.ts).
+      // the test browser bypasses the CSP (the CSP itself is tested in test/flows/sign-in/hosted-pages.test.ts).
       newPage: () => chromium.newPage({ bypassCSP: true }),
       isCallback: (url) => url.href.startsWith(callback.url),
       async openSignIn(page, extraParams = {}) {

@@ -20,8 +20,8 @@ export const normalizeRecoveryCode = (code: string) => code.replace(/[\s-]/g, ''
 
 /**
  * Recovery codes are high-entropy random values, so a keyed fast hash (HMAC under the
- * master key, bound to the user) loses nothing against a slow one (DESIGN §3, as for client
- * secrets); the database finds a code by its hash.
+ * master key, bound to the user) loses nothing against a slow one (docs/architecture.md#domain-model, as
+ * for client secrets); the database finds a code by its hash.
  */
 export const recoveryCodeHash = (ctx: AppContext, userId: string, code: string) =>
   createHmac('sha256', ctx.masterKey)

@@ -95,7 +95,7 @@ async function countFailure(ctx: AppContext, key: AttemptKey, subject: AttemptSu
 
 /**
  * Each node remembers its refusals (`ctx.protection.refusals`) for at most two seconds, as
- * every in-process cache is short-lived, so a guesser hammering a locked account is refused
+ * every in-process cache is short-lived (docs/architecture.md#nodes-and-caches), so a guesser hammering a locked account is refused
  * without a database round trip, not even the user lookup. An unlock on this node forgets
  * them at once; one on another node takes effect here within the two seconds.
  */

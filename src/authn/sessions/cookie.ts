@@ -3,7 +3,7 @@ import type { AppContext } from '../../platform/context.js';
 import type { Session } from '../../platform/db/schema.js';
 import { SESSION_COOKIE } from '../../platform/http/guards.js';
 
-/** The session cookie (DESIGN §6): HttpOnly, SameSite=Lax, Secure when the issuer is https. */
+/** The session cookie (docs/security.md#v3-session-management): HttpOnly, SameSite=Lax, Secure when the issuer is https. */
 const options = (ctx: AppContext) =>
   ({ path: '/', httpOnly: true, sameSite: 'lax', secure: ctx.config.issuer.startsWith('https:') }) as const;
 

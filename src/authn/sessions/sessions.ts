@@ -10,7 +10,7 @@ import type { ActiveSession } from '../../platform/ports/authenticator.js';
 import { assertNotRefusedRecently, guardAttempt } from '../protection/guard.js';
 import { mustVerifyEmailFirst } from './verified-email-rule.js';
 
-/** DESIGN §4 defaults; "remember me" keeps a browser signed in for 30 days of use. */
+/** The default lifetimes (docs/architecture.md#tokens); "remember me" keeps a browser signed in for 30 days of use. */
 export const SESSION_LIFETIMES = {
   idleMs: 30 * 60_000,
   absoluteMs: 7 * 24 * 3600_000,

@@ -1,7 +1,7 @@
 import { looksAlike } from './confusables.js';
 
 /**
- * System permissions govern Gatehouse itself (DESIGN §3), in two sets as in OIH:
+ * System permissions govern Gatehouse itself (docs/architecture.md#domain-model), in two sets as in OIH:
  * restricted ones only system administrators hold or grant; common ones tenant roles
  * may carry. `all` implies every permission; `tenant.all` every common one.
  */

@@ -11,7 +11,7 @@ export interface Grants {
 }
 
 /**
- * Effective permissions of a user in a tenant (DESIGN §3): the union of the roles of
+ * Effective permissions of a user in a tenant (docs/architecture.md#domain-model): the union of the roles of
  * the membership (global and tenant roles alike) and the permissions granted directly.
  * The one place this is computed; every check and every token claim uses it.
  * Undefined when the user is not a member of the tenant.

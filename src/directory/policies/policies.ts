@@ -8,7 +8,7 @@ import { resolveAssignableRoles, roleNamed } from '../roles/roles.js';
 import { getTenant } from '../tenants/tenants.js';
 
 /**
- * Tenant policies (DESIGN §3): every threshold an administrator may change at any time.
+ * Tenant policies (docs/api.md#tenant-policies): every threshold an administrator may change at any time.
  * Stored as the overrides in `tenants.policies`; a missing value means the default, so a
  * new default reaches every tenant that never chose otherwise.
  */
@@ -139,7 +139,7 @@ export type PoliciesPatch = Static<typeof PoliciesPatch>;
 type SectionName = keyof typeof POLICY_SECTIONS;
 
 /**
- * The defaults (DESIGN §4, the issue's numbers). Kept out of the schemas on purpose: the
+ * The defaults (docs/api.md#tenant-policies). Kept out of the schemas on purpose: the
  * validator fills schema defaults into request bodies, and a PATCH must not reset what it
  * does not name.
  */

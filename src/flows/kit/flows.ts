@@ -8,7 +8,7 @@ import type { Database, FlowChannel, FlowKind, FlowsTable } from '../../platform
 import { AppError } from '../../platform/errors.js';
 
 /**
- * Self-service flows (the Kratos design, STYLE.md): registration, verification, recovery,
+ * Self-service flows (the Kratos design, docs/architecture.md#self-service-flows): registration, verification, recovery,
  * invitation, passwordless sign-in and email change are each a stored record with an id, a
  * state and an expiry. A hosted page and its JSON twin call the same domain functions on
  * the same record; the page only renders what the flow says.

@@ -29,7 +29,7 @@ export function standardClaims(user: User): AccountClaims {
 
 /**
  * The engine's account lookup. A user who is not active has no account: authorization,
- * refresh and userinfo all fail for them at once (DESIGN §6). With the grant of the token
+ * refresh and userinfo all fail for them at once (docs/security.md#v3-session-management). With the grant of the token
  * at hand, the claims include the organization chosen for it.
  */
 export async function findAccount(ctx: OidcContext, userId: string, grantId?: string): Promise<(Account & { user: User }) | undefined> {

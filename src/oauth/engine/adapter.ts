@@ -30,7 +30,7 @@ export function storedId(model: string, id: string): string {
 }
 
 /**
- * oidc-provider's storage (DESIGN §2: every piece of shared state lives in PostgreSQL).
+ * oidc-provider's storage (docs/architecture.md#nodes-and-caches: shared state lives in PostgreSQL).
  * One table holds every model; `Client` is read from our applications instead. Ids are
  * stored as digests (`storedId`), a user code as a keyed digest (it is short), and the
  * credentials the payload carries are sealed under the master key, bound to their row: the

@@ -45,7 +45,7 @@ export interface ExtraClaims {
 }
 
 /**
- * Gatehouse's claims in access tokens (DESIGN §4). A user's token carries the chosen
+ * Gatehouse's claims in access tokens (docs/api.md#access-token-claims). A user's token carries the chosen
  * organization (`org_id`, `org_name`) and the roles held there; for an API with RBAC and
  * "permissions in token", the user's permissions for that API in that organization, or,
  * when none was chosen, in the application's own tenant. A machine token carries the
@@ -59,7 +59,7 @@ export async function extraClaims(ctx: OidcContext, facts: TokenFacts): Promise<
   }
   const userId = facts.accountId as string;
   const organization = await ctx.lookups.grantOrganization(facts.grantId);
-  // The tenant boundary (DESIGN §6): a tenant's application acts only in its own tenant,
+  // The tenant boundary (docs/security.md#v4-access-control): a tenant's application acts only in its own tenant,
   // for its members; a platform application (of the system tenant) serves every user, and
   // in an organization only its members. A suspended organization, or one the user left,
   // issues nothing more.

@@ -43,12 +43,12 @@ export function gatehouseClient(client: { metadata(): Record<string, unknown> })
 
 /**
  * An application as oidc-provider's client metadata. The client secret is stored only as
- * a keyed digest (DESIGN §3), so the engine is given the digest as the secret, and every
+ * a keyed digest (docs/architecture.md#domain-model), so the engine is given the digest as the secret, and every
  * secret a client presents is turned into its digest before the engine compares them
  * (`clientSecretDigest`). Public clients (SPA, native) authenticate with PKCE alone.
  */
 export async function clientMetadata(db: Db, clientId: string): Promise<AdapterPayload | undefined> {
-  // An application of a suspended tenant does not exist for the engine (DESIGN §6).
+  // An application of a suspended tenant does not exist for the engine (docs/security.md#v3-session-management).
   const app = await db
     .selectFrom('applications as a')
     .innerJoin('tenants as t', 't.id', 'a.tenant_id')

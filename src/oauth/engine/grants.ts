@@ -133,7 +133,7 @@ async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaConte
     if (error instanceof AppError && error.code === 'email_not_verified') throw new errors.InvalidGrant('email address not verified');
     // Auth0 answers a blocked or locked account with 429 too_many_attempts, for unknown users too.
     if (error instanceof AppError && error.code === 'too_many_attempts') throw tooManyAttempts(koa, error);
-    // Same answer for unknown user, wrong password and disabled account (DESIGN §6).
+    // Same answer for unknown user, wrong password and disabled account (docs/security.md#v2-authentication).
     if (error instanceof AppError) throw new errors.InvalidGrant('wrong username or password');
     throw error;
   }

@@ -20,7 +20,8 @@ import { buildProvider, TTL } from './provider.js';
 
 /**
  * The OAuth 2.0 / OpenID Connect engine, behind the one interface the rest of Gatehouse
- * uses (DESIGN §2: nothing outside oidc/ imports oidc-provider).
+ * uses (docs/architecture.md#the-oauth-engine: nothing outside src/oauth/engine/ imports
+ * oidc-provider).
  */
 export interface Oidc {
   /** Serves a protocol request (Node's request and response). */

@@ -11,7 +11,7 @@ import { grantOrganization } from './organizations.js';
 /**
  * How long a node reuses what it read of applications, APIs and client grants. The token
  * endpoint reads them on every request; an administrator's change reaches every node
- * within this time (DESIGN §2: in-process caches are short-lived).
+ * within this time (docs/architecture.md#nodes-and-caches: in-process caches are short-lived).
  */
 export const LOOKUP_TTL_MS = 2_000;
 /** What the engine looks up on every token request, read through short-lived caches. */

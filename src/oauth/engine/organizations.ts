@@ -22,8 +22,8 @@ export async function setGrantOrganization(ctx: AppContext, grantId: string, ten
 }
 
 /**
- * The organizations an application may act in for a user (the tenant boundary of DESIGN
- * §6): an application of the system tenant (a platform application, made by a system
+ * The organizations an application may act in for a user (the tenant boundary,
+ * docs/security.md#v4-access-control): an application of the system tenant (a platform application, made by a system
  * administrator) any active organization the user is a member of; any other application
  * only its own tenant, and only for its members.
  */

@@ -8,7 +8,7 @@ import type { Branding } from '../../platform/web/html.js';
 import { ENGINE_HEADERS, newNonce, PAGE_HEADERS, scriptPageHeaders } from '../../platform/web/html.js';
 import { gatehouseClient } from './clients.js';
 
-/** The branding of the tenant that owns an application (DESIGN §3), for its hosted pages (`db`: a transaction's, inside one). */
+/** The branding of the tenant that owns an application (docs/architecture.md#domain-model), for its hosted pages (`db`: a transaction's, inside one). */
 export async function brandingOf(
   ctx: AppContext,
   tenantId: string | undefined,

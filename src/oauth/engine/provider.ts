@@ -40,7 +40,7 @@ const ENGINE_FETCH_TIMEOUT_MS = 2_500;
 
 const HOUR = 3600;
 const DAY = 24 * HOUR;
-/** Lifetimes (DESIGN §4). A refresh-token family lives as long as its grant. */
+/** Lifetimes (docs/architecture.md#tokens). A refresh-token family lives as long as its grant. */
 export const TTL = {
   AuthorizationCode: 60,
   DeviceCode: 600,
@@ -101,7 +101,7 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
       introspection: {
         enabled: true,
         // A client may introspect its own tokens, and a confidential one those of its own tenant's applications.
-        // A token of a user who is no longer active is inactive at once (DESIGN §6).
+        // A token of a user who is no longer active is inactive at once (docs/security.md#v3-session-management).
         allowedPolicy: async (koa, client, token) => {
           const accountId = (token as { accountId?: string }).accountId;
           if (accountId && !(await findAccount(ctx, accountId))) return false;

@@ -19,7 +19,7 @@ export async function resourceServer(
 ): Promise<ResourceServer> {
   const clientTenantId = gatehouseClient(client).tenantId;
   if (identifier === apiAudience(ctx)) {
-    // Gatehouse's own admin API (DESIGN §5), for platform applications only: a tenant's
+    // Gatehouse's own admin API (docs/security.md#v4-access-control), for platform applications only: a tenant's
     // application must not obtain its users' administrative power.
     if (!(await ctx.lookups.isPlatform(clientTenantId)))
       throw new errors.InvalidTarget('this application may not ask for the Gatehouse API');

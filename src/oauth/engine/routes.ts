@@ -47,7 +47,7 @@ const ENGINE_PATHS = [
 
 /**
  * Mounts the protocol engine in Fastify. Requests pass through untouched but for three
- * translations: a client secret becomes its digest (what is stored, DESIGN §3), Cognito's
+ * translations: a client secret becomes its digest (what is stored, docs/architecture.md#domain-model), Cognito's
  * paths and Auth0's logout parameters become the engine's, and signing out through the
  * engine also ends the Gatehouse session (one sign-in, one sign-out).
  */

@@ -17,7 +17,7 @@ export interface TokenCaller extends Caller {
 /**
  * Resolves an access token to its caller, checking on every request (no cache) that the
  * session is live, the user active, the tenant active and the membership still there, so
- * an incident action takes effect on the admin API at once (DESIGN §5). Permissions are
+ * an incident action takes effect on the admin API at once (docs/api.md#credentials). Permissions are
  * computed afresh, not read from the token, so a removed role stops working at once too.
  */
 export async function callerFromAccessToken(ctx: AppContext, token: string, touch = true): Promise<TokenCaller> {

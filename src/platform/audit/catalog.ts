@@ -1,5 +1,5 @@
 /**
- * The one catalog of event names (DESIGN §5): OIH's names where OIH had one, extended.
+ * The one catalog of event names (docs/api.md#audit-events): OIH's names where OIH had one, extended.
  * The same record goes to the audit table and, through the outbox, to every sink.
  */
 export const AUDIT_ACTIONS = [

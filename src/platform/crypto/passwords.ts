@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { AppError } from '../errors.js';
 import { isArgon2, parseHash, verifyLegacyHash } from './legacy-hashes.js';
 
-/** OWASP's argon2id baseline, fixed by issue 2 and DESIGN §8 (the performance budget is measured with it). */
+/** OWASP's argon2id baseline, fixed by issue 2 (docs/architecture.md#passwords); the benchmarks measure sign-ins against it (docs/operations.md#benchmarks). */
 export const ARGON2_PARAMS = {
   algorithm: 2, // Algorithm.Argon2id (a const enum, not importable under verbatimModuleSyntax)
   memoryCost: 19456,
@@ -146,7 +146,7 @@ export async function createPasswordHasher(
     return pool.run(task);
   };
   const hashPassword = async (password: string) => (await run({ op: 'hash', password, params: ARGON2_PARAMS })) as string;
-  // An unknown user costs the same as a wrong password (DESIGN §6).
+  // An unknown user costs the same as a wrong password (docs/security.md#v2-authentication).
   const dummyHash = await hashPassword(`dummy-${Math.random()}`);
   const dummy = async (password: string) => {
     await run({ op: 'verify', hash: dummyHash, password });
@@ -157,8 +157,8 @@ export async function createPasswordHasher(
     async verify(storedHash, password) {
       if (!storedHash) return dummy(password);
       if (!isArgon2(storedHash)) {
-        // Imported bcrypt, PBKDF2 and scrypt hashes (src/crypto/legacy-hashes.ts). The dummy runs beside the
-        // check, so a cheap legacy hash answers no sooner than an unknown user (DESIGN §6): imported accounts
+        // Imported bcrypt, PBKDF2 and scrypt hashes (./legacy-hashes.ts). The dummy runs beside the
+        // check, so a cheap legacy hash answers no sooner than an unknown user (docs/security.md#v2-authentication): imported accounts
         // that have not signed in yet are not told apart by timing.
         const [ok] = await Promise.all([verifyLegacyHash(storedHash, password), dummy(password)]);
         return ok;

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
- * Opaque tokens (DESIGN §4): 256 random bits, base64url, with a short prefix that says
+ * Opaque tokens (docs/architecture.md#tokens): 256 random bits, base64url, with a short prefix that says
  * what the token is (so secret scanners and humans can tell). Stored only as SHA-256.
  */
 export function randomToken(prefix: string): string {
@@ -49,7 +49,7 @@ export function fingerprint(masterKey: Buffer, purpose: string, value: string): 
 }
 
 /**
- * What is stored for an OAuth client secret (DESIGN §3): an HMAC under the master key,
+ * What is stored for an OAuth client secret (docs/architecture.md#domain-model): an HMAC under the master key,
  * not a slow password hash, because client credentials are checked on every token
  * request. The secret is 256 random bits, so a fast keyed hash loses nothing.
  */

@@ -11,7 +11,7 @@ export const ErrorBody = Type.Object(
   { title: 'Error' },
 );
 
-/** Every route answers 4xx/5xx in the one error shape (DESIGN §5). */
+/** Every route answers 4xx/5xx in the one error shape (docs/api.md#errors). */
 export const errorResponses = { '4xx': ErrorBody, '5xx': ErrorBody } as const;
 
 export const Id = Type.String({ format: 'uuid' });

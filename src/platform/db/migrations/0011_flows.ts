@@ -1,7 +1,7 @@
 /**
  * Self-service flows (issue 5): registration, verification, recovery, invitations,
  * passwordless sign-in and email change are stored records with an id, a state and an
- * expiry (the Kratos design, STYLE.md). A flow's link token and one-time code are kept
+ * expiry (the Kratos design, docs/architecture.md#self-service-flows). A flow's link token and one-time code are kept
  * only as hashes; a flow is spent by one conditional update, so a link or code works once.
  */
 export const up = [

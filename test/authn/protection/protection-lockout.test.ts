@@ -1,0 +1,3 @@
+import { lockoutSuite } from '../../helpers/lockout-suite.js';
+
+lockoutSuite('brute-force protection, counters in the database');
