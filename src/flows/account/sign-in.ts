@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { beginStep, completeStep, hasSecondFactor, loadStep } from '../../authn/mfa/sign-in-step.js';
 import { setSessionCookie } from '../../authn/sessions/cookie.js';
 import { type ActiveSession, authenticate, openSession } from '../../authn/sessions/sessions.js';
+import { homeTenantOf } from '../../directory/users/lookups.js';
 import { brandingOf } from '../../oauth/engine/pages.js';
 import type { AppContext } from '../../platform/context.js';
 import { constantTimeEqual } from '../../platform/crypto/secrets.js';
@@ -103,8 +104,7 @@ export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void
       actor: { ...actorOf(request), type: 'user', id: step?.userId ?? null },
     };
     if (step) {
-      const user = await ctx.db.selectFrom('users').select('home_tenant_id').where('id', '=', step.userId).executeTakeFirst();
-      flow.branding = await brandingOf(ctx, user?.home_tenant_id ?? undefined);
+      flow.branding = await brandingOf(ctx, (await homeTenantOf(ctx.db, step.userId)) ?? undefined);
     }
     return { flowId, step, flow };
   }
