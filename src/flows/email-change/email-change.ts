@@ -113,15 +113,12 @@ export async function requestEmailChange(
 
 /** The new address proved itself: the account takes it (unless another account took it meanwhile). */
 async function applyEmailChange(ctx: AppContext, actor: Actor, flow: EmailChangeFlow): Promise<User> {
-  const newEmail = flow.email as string;
+  // An email change always names its user and the new address (requestEmailChange).
+  const { email: newEmail, user_id: userId } = flow;
+  if (!newEmail || !userId) throw new AppError('flow_not_found', 'This account no longer exists');
   try {
     return await ctx.db.transaction().execute(async (trx) => {
-      const before = await trx
-        .selectFrom('users')
-        .selectAll()
-        .where('id', '=', flow.user_id as string)
-        .forUpdate()
-        .executeTakeFirst();
+      const before = await trx.selectFrom('users').selectAll().where('id', '=', userId).forUpdate().executeTakeFirst();
       if (!before) throw new AppError('flow_not_found', 'This account no longer exists');
       // A pending (invited) account may take an address an administrator changed for it (decision 188).
       if (before.status === 'disabled') throw new AppError('account_disabled', 'This account is disabled');

@@ -20,7 +20,7 @@ export function accountEmailRoutes(app: FastifyInstance, ctx: AppContext): void 
   // Email
   const showEmail = async (look: AccountLook, active: ActiveSession, state: { error?: string; notice?: string; email?: string }) => {
     const pending = await pendingEmailChange(ctx, active.user.id);
-    return emailPage(look, active.user, { ...state, ...(pending && { pending: { id: pending.id, email: pending.email as string } }) });
+    return emailPage(look, active.user, { ...state, ...(pending && { pending: { id: pending.id, email: pending.email ?? '' } }) });
   };
 
   app.get('/account/email', hide, async (request, reply) => {
@@ -61,7 +61,7 @@ export function accountEmailRoutes(app: FastifyInstance, ctx: AppContext): void 
     try {
       const flow = await peekEmailChange(ctx, token);
       const look = await pageLook(ctx, request, { tenantId: flow.tenant_id, userLocale: flow.locale });
-      return sendPage(reply, emailConfirmPage(look, { token, email: flow.email as string }));
+      return sendPage(reply, emailConfirmPage(look, { token, email: flow.email ?? '' }));
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500) throw error;
       const look = await pageLook(ctx, request);

@@ -8,7 +8,7 @@ import { isUniqueViolation } from '../../platform/db/database.js';
 import { lockFor } from '../../platform/db/locks.js';
 import type { FlowChannel, User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
-import type { Locale } from '../../platform/i18n/index.js';
+import { type Locale, supportedLocale } from '../../platform/i18n/index.js';
 import { emailIs, normalizeEmail } from '../../platform/mail/address.js';
 import { sendEmail } from '../../platform/mail/templates.js';
 import { advanceFlow, createFlow, openFlow } from '../kit/flows.js';
@@ -164,7 +164,7 @@ export async function submitRegistration(
   await assertPasswordAllowed(ctx, target.tenantId, input.password, input);
   // Hashed on both paths, so a taken address takes as long as a new one.
   const passwordHash = await ctx.passwords.hash(input.password);
-  const locale = (flow.locale as Locale | null) ?? 'en';
+  const locale = supportedLocale(flow.locale) ?? 'en';
   // A taken username is refused before the address is looked at, on both paths: otherwise a
   // taken username would answer differently for a new address and a taken one.
   if (input.username && (await ctx.db.selectFrom('users').select('id').where('username', '=', input.username).executeTakeFirst())) {

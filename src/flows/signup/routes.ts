@@ -6,7 +6,7 @@ import type { AppContext } from '../../platform/context.js';
 import type { User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
-import type { Locale } from '../../platform/i18n/index.js';
+import { supportedLocale } from '../../platform/i18n/index.js';
 import {
   browserBinding,
   checkFlowForm,
@@ -232,7 +232,7 @@ export function signupRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc):
       applicationId: flow.application_id,
       tenantId: flow.tenant_id,
       returnTo: flow.return_to,
-      locale: (flow.locale as Locale | null) ?? 'en',
+      locale: supportedLocale(flow.locale) ?? 'en',
       actor: actorOf(request),
     });
     return reply.redirect(`/verify/${next.id}?notice=resent`, 303);
