@@ -11,11 +11,10 @@ import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { setRetryAfter } from '../../platform/http/server.js';
 import { PAGE_HEADERS } from '../../platform/web/html.js';
-import { pageLook } from '../kit/flow-kit.js';
+import { pageLook, safeReturn } from '../kit/flow-kit.js';
 import { answerStep, type Form, type StepFlow, sendStepCode, sessionAfterStep, showStep } from '../sign-in/mfa-flow.js';
 import { recoveryCodesPage } from '../sign-in/mfa-pages.js';
 import { accountSignInPage } from './pages.js';
-import { takeReturn } from './session.js';
 
 /**
  * The account area's own sign-in (/account/sign-in), for a browser that comes to an
@@ -39,6 +38,16 @@ export function accountFlow(ctx: AppContext, request: FastifyRequest, reply: Fas
 }
 
 const stepUid = (flow: string) => `account:${flow}`;
+
+/** Where the account sign-in (or its step-up) returns to: the account page the browser was opening (session.ts). */
+export const ACCOUNT_RETURN_COOKIE = 'gatehouse_account_return';
+
+/** The remembered account page (cleared), or the account home. */
+export function takeReturn(request: FastifyRequest, reply: FastifyReply): string {
+  const remembered = request.cookies[ACCOUNT_RETURN_COOKIE];
+  if (remembered) reply.clearCookie(ACCOUNT_RETURN_COOKIE, { path: '/account' });
+  return safeReturn(remembered);
+}
 
 /**
  * A session that signed in with the password alone, of a user who has a second factor,
