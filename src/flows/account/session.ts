@@ -11,10 +11,7 @@ import type { MessageKey, Translate } from '../../platform/i18n/index.js';
 import type { ActiveSession } from '../../platform/ports/authenticator.js';
 import { type Form, pageLook, safeReturn, sendPage } from '../kit/flow-kit.js';
 import type { AccountLook } from './area-pages.js';
-import { stepUpAccount } from './sign-in.js';
-
-/** Where the account sign-in (or its step-up) returns to: the account page the browser was opening. */
-export const ACCOUNT_RETURN_COOKIE = 'gatehouse_account_return';
+import { ACCOUNT_RETURN_COOKIE, stepUpAccount } from './sign-in.js';
 
 export function rememberReturn(ctx: AppContext, request: FastifyRequest, reply: FastifyReply): void {
   if (request.method !== 'GET') return;
@@ -26,13 +23,6 @@ export function rememberReturn(ctx: AppContext, request: FastifyRequest, reply: 
     sameSite: 'lax',
     secure: ctx.config.issuer.startsWith('https:'),
   });
-}
-
-/** The remembered account page (cleared), or the account home. */
-export function takeReturn(request: FastifyRequest, reply: FastifyReply): string {
-  const remembered = request.cookies[ACCOUNT_RETURN_COOKIE];
-  if (remembered) reply.clearCookie(ACCOUNT_RETURN_COOKIE, { path: '/account' });
-  return safeReturn(remembered);
 }
 
 export type SignedIn = { redirect?: undefined; active: ActiveSession; actor: Actor; look: AccountLook };

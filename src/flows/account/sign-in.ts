@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { beginStep, completeStep, hasSecondFactor, loadStep } from '../../authn/mfa/sign-in-step.js';
 import { setSessionCookie } from '../../authn/sessions/cookie.js';
 import { authenticate, openSession } from '../../authn/sessions/sessions.js';
+import { homeTenantOf } from '../../directory/users/lookups.js';
 import { brandingOf } from '../../oauth/engine/pages.js';
 import type { AppContext } from '../../platform/context.js';
 import { constantTimeEqual } from '../../platform/crypto/secrets.js';
@@ -11,11 +12,10 @@ import { actorOf } from '../../platform/http/guards.js';
 import { setRetryAfter } from '../../platform/http/server.js';
 import type { ActiveSession } from '../../platform/ports/authenticator.js';
 import { PAGE_HEADERS } from '../../platform/web/html.js';
-import { pageLook } from '../kit/flow-kit.js';
+import { pageLook, safeReturn } from '../kit/flow-kit.js';
 import { answerStep, type Form, type StepFlow, sendStepCode, sessionAfterStep, showStep } from '../sign-in/mfa-flow.js';
 import { recoveryCodesPage } from '../sign-in/mfa-pages.js';
 import { accountSignInPage } from './pages.js';
-import { takeReturn } from './session.js';
 
 /**
  * The account area's own sign-in (/account/sign-in), for a browser that comes to an
@@ -39,6 +39,16 @@ export function accountFlow(ctx: AppContext, request: FastifyRequest, reply: Fas
 }
 
 const stepUid = (flow: string) => `account:${flow}`;
+
+/** Where the account sign-in (or its step-up) returns to: the account page the browser was opening (session.ts). */
+export const ACCOUNT_RETURN_COOKIE = 'gatehouse_account_return';
+
+/** The remembered account page (cleared), or the account home. */
+export function takeReturn(request: FastifyRequest, reply: FastifyReply): string {
+  const remembered = request.cookies[ACCOUNT_RETURN_COOKIE];
+  if (remembered) reply.clearCookie(ACCOUNT_RETURN_COOKIE, { path: '/account' });
+  return safeReturn(remembered);
+}
 
 /**
  * A session that signed in with the password alone, of a user who has a second factor,
@@ -104,8 +114,7 @@ export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void
       actor: { ...actorOf(request), type: 'user', id: step?.userId ?? null },
     };
     if (step) {
-      const user = await ctx.db.selectFrom('users').select('home_tenant_id').where('id', '=', step.userId).executeTakeFirst();
-      flow.branding = await brandingOf(ctx, user?.home_tenant_id ?? undefined);
+      flow.branding = await brandingOf(ctx, (await homeTenantOf(ctx.db, step.userId)) ?? undefined);
     }
     return { flowId, step, flow };
   }

@@ -7,7 +7,8 @@ import { AppError } from '../../platform/errors.js';
 import { pickLocale } from '../../platform/i18n/index.js';
 import { emailIs, normalizeEmail } from '../../platform/mail/address.js';
 import { sendEmail } from '../../platform/mail/templates.js';
-import { advanceFlow, closeFlows, createFlow, EMAILED_FLOWS, type Flow, readFlow, spendCode, spendLink } from '../kit/flows.js';
+import { advanceFlow, closeFlows, createFlow, EMAILED_FLOWS, flowOf, peekLink, readFlow, spendCode, spendLink } from '../kit/flows.js';
+import { EMAIL_CHANGE, type EmailChangeFlow } from './flow.js';
 
 /**
  * A user changes their own email address (decision 165): the current password first, then
@@ -16,7 +17,6 @@ import { advanceFlow, closeFlows, createFlow, EMAILED_FLOWS, type Flow, readFlow
  * then the account takes the address, verified, and the old address is told again.
  * One pending change per user: a new request cancels the previous one.
  */
-export const EMAIL_CHANGE = 'email_change';
 const localeOf = (user: Pick<User, 'locale'>) => pickLocale({ userLocale: user.locale });
 
 function otherAccount(db: Db, email: string, userId: string) {
@@ -33,7 +33,7 @@ export async function startEmailChange(
   actor: Actor,
   user: User,
   input: { email: string; password: string },
-): Promise<{ flow: Flow }> {
+): Promise<{ flow: EmailChangeFlow }> {
   const email = normalizeEmail(input.email);
   if (email.toLowerCase() === user.email.toLowerCase()) {
     throw new AppError('email_unchanged', 'This is already your email address', { field: 'email' });
@@ -49,14 +49,19 @@ export async function startEmailChange(
  * the link and the code, a taken one gets a notice to its owner instead (nothing that moves
  * it), and confirming can never take it (applyEmailChange checks again).
  */
-export async function requestEmailChange(trx: Db, ctx: AppContext, actor: Actor, user: User, email: string): Promise<{ flow: Flow }> {
+export async function requestEmailChange(
+  trx: Db,
+  ctx: AppContext,
+  actor: Actor,
+  user: User,
+  email: string,
+): Promise<{ flow: EmailChangeFlow }> {
   const locale = localeOf(user);
   // The email's branding is read in this transaction (one connection on PGlite: ctx.db would wait for it).
   const inTrx = { ...ctx, db: trx };
   const owner = await otherAccount(trx, email, user.id);
   await closeFlows(trx, ctx, user.id, ['email_change']);
-  const { flow, link, code } = await createFlow(trx, ctx, {
-    kind: 'email_change',
+  const { flow, link, code } = await createFlow(trx, ctx, EMAIL_CHANGE, {
     state: 'sent',
     channel: 'api',
     tenantId: user.home_tenant_id,
@@ -107,16 +112,13 @@ export async function requestEmailChange(trx: Db, ctx: AppContext, actor: Actor,
 }
 
 /** The new address proved itself: the account takes it (unless another account took it meanwhile). */
-async function applyEmailChange(ctx: AppContext, actor: Actor, flow: Flow): Promise<User> {
-  const newEmail = flow.email as string;
+async function applyEmailChange(ctx: AppContext, actor: Actor, flow: EmailChangeFlow): Promise<User> {
+  // An email change always names its user and the new address (requestEmailChange).
+  const { email: newEmail, user_id: userId } = flow;
+  if (!newEmail || !userId) throw new AppError('flow_not_found', 'This account no longer exists');
   try {
     return await ctx.db.transaction().execute(async (trx) => {
-      const before = await trx
-        .selectFrom('users')
-        .selectAll()
-        .where('id', '=', flow.user_id as string)
-        .forUpdate()
-        .executeTakeFirst();
+      const before = await trx.selectFrom('users').selectAll().where('id', '=', userId).forUpdate().executeTakeFirst();
       if (!before) throw new AppError('flow_not_found', 'This account no longer exists');
       // A pending (invited) account may take an address an administrator changed for it (decision 188).
       if (before.status === 'disabled') throw new AppError('account_disabled', 'This account is disabled');
@@ -152,20 +154,26 @@ async function applyEmailChange(ctx: AppContext, actor: Actor, flow: Flow): Prom
   } catch (error) {
     const taken = isUniqueViolation(error, 'users_email_key') || (error instanceof AppError && error.code === 'email_taken');
     if (!taken) throw error;
-    await ctx.db.updateTable('flows').set({ state: 'failed', updated_at: ctx.clock.now() }).where('id', '=', flow.id).execute();
+    await markFailed(ctx, flow);
     throw new AppError('email_taken', 'Another account uses this email address now; start again with another one', { field: 'email' });
   }
 }
 
+/** The flow of a change another account's address won: `failed`, whatever state it was in (no compare-and-set). */
+async function markFailed(ctx: AppContext, flow: EmailChangeFlow): Promise<void> {
+  const state: EmailChangeFlow['state'] = 'failed';
+  await ctx.db.updateTable('flows').set({ state, updated_at: ctx.clock.now() }).where('id', '=', flow.id).execute();
+}
+
 /** The emailed link, confirmed with a click (a POST: mail scanners follow links, they do not submit forms). */
 export async function confirmEmailChangeLink(ctx: AppContext, actor: Actor, token: string): Promise<User> {
-  const flow = await spendLink(ctx.db, ctx, token, 'email_change', 'confirmed');
+  const flow = await spendLink(ctx.db, ctx, EMAIL_CHANGE, token, 'confirmed');
   return applyEmailChange(ctx, actor, flow);
 }
 
 /** The emailed code, typed by the signed-in user who asked for the change. */
 export async function confirmEmailChangeCode(ctx: AppContext, actor: Actor, userId: string, flowId: string, code: string): Promise<User> {
-  const flow = await readFlow(ctx.db, ctx, flowId, 'email_change');
+  const flow = await readFlow(ctx.db, ctx, EMAIL_CHANGE, flowId);
   if (flow.user_id !== userId) throw new AppError('flow_not_found', 'This flow does not exist; start again');
   if (flow.state !== 'sent') throw new AppError('flow_state', 'This change was confirmed or cancelled already');
   const spent = await spendCode(ctx.db, ctx, flow, code, actor, 'confirmed');
@@ -173,8 +181,8 @@ export async function confirmEmailChangeCode(ctx: AppContext, actor: Actor, user
 }
 
 /** The pending change of a user, if any (the page that asks for the code shows it). */
-export async function pendingEmailChange(ctx: AppContext, userId: string): Promise<Flow | undefined> {
-  return ctx.db
+export async function pendingEmailChange(ctx: AppContext, userId: string): Promise<EmailChangeFlow | undefined> {
+  const row = await ctx.db
     .selectFrom('flows')
     .selectAll()
     .where('user_id', '=', userId)
@@ -183,4 +191,8 @@ export async function pendingEmailChange(ctx: AppContext, userId: string): Promi
     .where('expires_at', '>', ctx.clock.now())
     .orderBy('created_at', 'desc')
     .executeTakeFirst();
+  return row && flowOf(EMAIL_CHANGE, row);
 }
+
+/** The change an emailed link names, not spent (its page asks for a click first: mail scanners follow links). */
+export const peekEmailChange = (ctx: AppContext, token: string) => peekLink(ctx.db, ctx, EMAIL_CHANGE, token);

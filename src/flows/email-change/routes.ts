@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { userById } from '../../directory/users/lookups.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
@@ -6,8 +7,7 @@ import type { ActiveSession } from '../../platform/ports/authenticator.js';
 import { type AccountLook, emailConfirmPage, emailPage } from '../account/area-pages.js';
 import { accountSession, errorText, noticeOf } from '../account/session.js';
 import { type Form, pageLook, sendPage } from '../kit/flow-kit.js';
-import { peekLink } from '../kit/flows.js';
-import { confirmEmailChangeCode, confirmEmailChangeLink, pendingEmailChange, startEmailChange } from './email-change.js';
+import { confirmEmailChangeCode, confirmEmailChangeLink, peekEmailChange, pendingEmailChange, startEmailChange } from './email-change.js';
 
 /**
  * /account/email: a new address (with the current password), then the code typed here or
@@ -20,7 +20,7 @@ export function accountEmailRoutes(app: FastifyInstance, ctx: AppContext): void 
   // Email
   const showEmail = async (look: AccountLook, active: ActiveSession, state: { error?: string; notice?: string; email?: string }) => {
     const pending = await pendingEmailChange(ctx, active.user.id);
-    return emailPage(look, active.user, { ...state, ...(pending && { pending: { id: pending.id, email: pending.email as string } }) });
+    return emailPage(look, active.user, { ...state, ...(pending && { pending: { id: pending.id, email: pending.email ?? '' } }) });
   };
 
   app.get('/account/email', hide, async (request, reply) => {
@@ -50,7 +50,7 @@ export function accountEmailRoutes(app: FastifyInstance, ctx: AppContext): void 
     },
     async ({ look, active }, _form, error) => {
       // The page shows the account as it is now (the change may have failed at confirmation).
-      const user = await ctx.db.selectFrom('users').selectAll().where('id', '=', active.user.id).executeTakeFirst();
+      const user = await userById(ctx.db, active.user.id);
       return showEmail(look, { ...active, user: user ?? active.user }, { error });
     },
   );
@@ -59,9 +59,9 @@ export function accountEmailRoutes(app: FastifyInstance, ctx: AppContext): void 
   app.get<{ Querystring: { token?: string } }>('/account/email/confirm', hide, async (request, reply) => {
     const token = request.query.token ?? '';
     try {
-      const flow = await peekLink(ctx.db, ctx, token, 'email_change');
+      const flow = await peekEmailChange(ctx, token);
       const look = await pageLook(ctx, request, { tenantId: flow.tenant_id, userLocale: flow.locale });
-      return sendPage(reply, emailConfirmPage(look, { token, email: flow.email as string }));
+      return sendPage(reply, emailConfirmPage(look, { token, email: flow.email ?? '' }));
     } catch (error) {
       if (!(error instanceof AppError) || error.status >= 500) throw error;
       const look = await pageLook(ctx, request);

@@ -6,7 +6,8 @@ import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
-import { advanceFlow, createFlow, type Flow } from '../kit/flows.js';
+import { advanceFlow, createFlow, readFlow } from '../kit/flows.js';
+import { RECOVERY, type RecoveryFlow } from '../recovery/flow.js';
 
 /**
  * The forced password change of the hosted sign-in (a temporary password, decision 123):
@@ -18,11 +19,10 @@ import { advanceFlow, createFlow, type Flow } from '../kit/flows.js';
 const FORCED_CHANGE_MS = 15 * 60_000;
 
 /** Called only after `authenticate` answered `password_change_required` (the password was right). */
-export async function startForcedChange(ctx: AppContext, username: string, uid: string, browser: string): Promise<Flow> {
+export async function startForcedChange(ctx: AppContext, username: string, uid: string, browser: string): Promise<RecoveryFlow> {
   const user = await findUserByLogin(ctx.db, username);
   if (!user?.password_reset_required) throw new AppError('interaction_expired', 'Sign in again');
-  const { flow } = await createFlow(ctx.db, ctx, {
-    kind: 'recovery',
+  const { flow } = await createFlow(ctx.db, ctx, RECOVERY, {
     state: 'forced_change',
     channel: 'browser',
     browser,
@@ -34,9 +34,12 @@ export async function startForcedChange(ctx: AppContext, username: string, uid: 
   return flow;
 }
 
+/** The flow a change form names (`flow_expired` when it is past its 15 minutes: the sign-in starts over). */
+export const forcedChangeFlow = (ctx: AppContext, flowId: string) => readFlow(ctx.db, ctx, RECOVERY, flowId);
+
 /** Sets the new password of a forced change: clears the flag, ends every session and grant, audits. */
-export async function finishForcedChange(ctx: AppContext, flow: Flow, uid: string, password: string, actor: Actor): Promise<User> {
-  if (flow.state !== 'forced_change' || (flow.data as { interaction?: string }).interaction !== uid || !flow.user_id) {
+export async function finishForcedChange(ctx: AppContext, flow: RecoveryFlow, uid: string, password: string, actor: Actor): Promise<User> {
+  if (flow.state !== 'forced_change' || flow.data.interaction !== uid || !flow.user_id) {
     throw new AppError('flow_state', 'This form belongs to another sign-in; sign in again');
   }
   const user = await ctx.db.selectFrom('users').selectAll().where('id', '=', flow.user_id).executeTakeFirst();

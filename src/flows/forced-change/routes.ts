@@ -4,10 +4,9 @@ import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { browserBinding, checkFlowForm, type Form, flowCsrf, pageLook, sendPage } from '../kit/flow-kit.js';
-import { readFlow } from '../kit/flows.js';
 import { forcedChangePage, formError } from '../recovery/pages.js';
 import { continueSignIn, type PageKit } from '../sign-in/interaction-mfa.js';
-import { finishForcedChange, startForcedChange } from './forced-change.js';
+import { finishForcedChange, forcedChangeFlow, startForcedChange } from './forced-change.js';
 
 const FLOW_ID = /^flw_[0-9a-f]{32}$/;
 
@@ -34,9 +33,9 @@ export function forcedPasswordRoutes(app: FastifyInstance, ctx: AppContext, oidc
     const it = await oidc.interaction(request.raw, reply.raw);
     const form = request.body ?? {};
     if (!FLOW_ID.test(form.flow ?? '')) throw new AppError('csrf_failed', 'This form has expired; go back and try again');
-    let flow: Awaited<ReturnType<typeof readFlow>>;
+    let flow: Awaited<ReturnType<typeof forcedChangeFlow>>;
     try {
-      flow = await readFlow(ctx.db, ctx, form.flow as string, 'recovery');
+      flow = await forcedChangeFlow(ctx, form.flow ?? '');
     } catch (error) {
       // An expired change form: back to the sign-in, which asks for the current password again.
       if (error instanceof AppError && error.code === 'flow_expired') return kit.go(reply, `/interaction/${it.uid}`);

@@ -8,8 +8,9 @@ import { type Db, isUniqueViolation } from '../../platform/db/database.js';
 import type { User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import type { ActiveSession } from '../../platform/ports/authenticator.js';
-import { type Flow, spendLink } from '../kit/flows.js';
-import { invitationData, type OpenInvitation, peekInvitation } from './invitations.js';
+import { spendLink } from '../kit/flows.js';
+import { INVITATION, type InvitationFlow } from './flow.js';
+import { type OpenInvitation, peekInvitation } from './invitations.js';
 
 /**
  * The inviter's scope now (decision 173): the inviter must still be an active user and a
@@ -17,8 +18,8 @@ import { invitationData, type OpenInvitation, peekInvitation } from './invitatio
  * stored without its issuer (issued before this check) counts as a tenant administrator's
  * with the common rights only, so it can carry no restricted role.
  */
-async function issuerScopeNow(trx: Db, flow: Flow): Promise<Scope> {
-  const { issuer } = invitationData(flow);
+async function issuerScopeNow(trx: Db, flow: InvitationFlow): Promise<Scope> {
+  const { issuer } = flow.data;
   const invalid = (why: string) => new AppError('invalid_invitation', `This invitation is no longer valid: ${why}; ask for a new one`);
   if (!issuer) return { kind: 'tenant', tenantId: flow.tenant_id ?? '', held: new Set(['tenant.all']) };
   const inviter = await trx.selectFrom('users').select('status').where('id', '=', issuer.user_id).executeTakeFirst();
@@ -48,9 +49,9 @@ const INVITE: readonly Access[] = [
  * they are now (decision 173): the roles must still exist, carry no restricted permission
  * when a tenant administrator invited, and be the inviter's to grant.
  */
-async function joinInvitedTenant(trx: Db, ctx: AppContext, flow: Flow, userId: string, actor: Actor): Promise<void> {
+async function joinInvitedTenant(trx: Db, ctx: AppContext, flow: InvitationFlow, userId: string, actor: Actor): Promise<void> {
   const scope = await issuerScopeNow(trx, flow);
-  const { roles } = invitationData(flow);
+  const { roles } = flow.data;
   if (!flow.tenant_id || !roles || (await isMember(trx, userId, flow.tenant_id))) return;
   await addMembership(trx, ctx, scope, actor, flow.tenant_id, { userId, roles }).catch((error: unknown) => {
     if (error instanceof AppError && ['unknown_role', 'restricted_permission', 'forbidden'].includes(error.code)) {
@@ -76,7 +77,7 @@ export async function acceptWithPassword(
   token: string,
   password: string,
   actor: Actor,
-): Promise<{ user: User; flow: Flow }> {
+): Promise<{ user: User; flow: InvitationFlow }> {
   const { flow, user, mode, email } = await peekInvitation(ctx, token);
   if (mode !== 'activate') throw new AppError('invalid_invitation', 'This invitation is accepted by signing in, not with a new password');
   const homeTenantId = user ? user.home_tenant_id : flow.tenant_id;
@@ -84,7 +85,7 @@ export async function acceptWithPassword(
   const { history } = await passwordPolicyFor(ctx, homeTenantId);
   const hash = await ctx.passwords.hash(password);
   const updated = await ctx.db.transaction().execute(async (trx) => {
-    const spent = await spendLink(trx, ctx, token, 'invitation', 'accepted');
+    const spent = await spendLink(trx, ctx, INVITATION, token, 'accepted');
     if (spent.id !== flow.id) throw new AppError('link_invalid', 'This link is not valid; it may have been used already');
     const now = ctx.clock.now();
     const active = {
@@ -131,7 +132,7 @@ export async function acceptWithPassword(
       });
     }
     // The pending user of an older invitation is a member already; a removed or disabled inviter's link dies all the same.
-    if (invitationData(flow).issuer || !user) await joinInvitedTenant(trx, ctx, flow, row.id, asUser);
+    if (flow.data.issuer || !user) await joinInvitedTenant(trx, ctx, flow, row.id, asUser);
     await rememberPassword(trx, ctx, row.id, hash, history);
     await recordAudit(trx, ctx, {
       action: 'iam.user.invitationAccepted',
@@ -161,7 +162,7 @@ export async function acceptJoin(ctx: AppContext, token: string, signedIn: Activ
   }
   const asUser: Actor = { ...actor, type: 'user', id: user.id };
   await ctx.db.transaction().execute(async (trx) => {
-    const spent = await spendLink(trx, ctx, token, 'invitation', 'accepted');
+    const spent = await spendLink(trx, ctx, INVITATION, token, 'accepted');
     if (spent.id !== flow.id || !flow.tenant_id)
       throw new AppError('link_invalid', 'This link is not valid; it may have been used already');
     await joinInvitedTenant(trx, ctx, flow, user.id, asUser);
@@ -170,7 +171,7 @@ export async function acceptJoin(ctx: AppContext, token: string, signedIn: Activ
       actor: asUser,
       tenantId: flow.tenant_id,
       target: { type: 'user', id: user.id },
-      details: { flow_id: flow.id, mode, roles: invitationData(flow).roles ?? [] },
+      details: { flow_id: flow.id, mode, roles: flow.data.roles ?? [] },
     });
   });
   return invitation;

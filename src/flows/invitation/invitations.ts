@@ -10,39 +10,16 @@ import { AppError, notFound } from '../../platform/errors.js';
 import { pickLocale } from '../../platform/i18n/index.js';
 import { emailIs, loginKey, normalizeEmail } from '../../platform/mail/address.js';
 import { sendEmail } from '../../platform/mail/templates.js';
-import { createFlow, type Flow, peekLink } from '../kit/flows.js';
-
-/**
- * Invitations (issue 5, part 3), stored as flows of kind `invitation` with an emailed
- * single-use link (7 days):
- * - `activate`: the link's page sets the first password (the mailbox is proved, so the
- *   email counts as verified) and signs in. Either an administrator created a pending user
- *   (the flow names it), or a tenant invited an address without an account: then the flow
- *   names no user and the account is made when the link is accepted (decision 186).
- * - `join`: an existing user is invited into another tenant with roles; they accept signed
- *   in as that account (with their second factor, if they have one).
- */
-export type InvitationMode = 'activate' | 'join';
-export interface InvitationData {
-  mode: InvitationMode;
-  /**
-   * Role ids of the membership an invitation into a tenant adds when accepted (checked against the inviter's rights when
-   * invited, and again when accepted); absent for the activation of a user who is a member already.
-   */
-  roles?: string[];
-  /** Who invited, in which scope and tenant (the tenant the inviter acted in): rechecked at acceptance (decision 173). */
-  issuer?: { user_id: string; kind: Scope['kind']; tenant_id: string };
-}
-
-export const invitationData = (flow: Flow): InvitationData => flow.data as unknown as InvitationData;
+import { createFlow, flowOf, peekLink } from '../kit/flows.js';
+import { INVITATION, type InvitationData, type InvitationFlow, type InvitationMode } from './flow.js';
 
 /**
  * An invitation as the API shows it. `full: false` (a tenant administrator's view of
  * invitations into the tenant) leaves out `mode` and `user_id`: they would tell whether
  * the address has an account somewhere in the deployment.
  */
-export function publicInvitation(flow: Flow, full = true) {
-  const data = invitationData(flow);
+export function publicInvitation(flow: InvitationFlow, full = true) {
+  const { data } = flow;
   return {
     id: flow.id,
     ...(full && { mode: data.mode }),
@@ -62,7 +39,7 @@ async function closeInvitations(
   ctx: AppContext,
   to: { userId?: string; email?: string },
   tenantId: string | null,
-  state: string,
+  state: 'replaced' | 'revoked',
 ): Promise<number> {
   let query = db
     .updateTable('flows')
@@ -106,15 +83,14 @@ async function issueInvitation(
     actor.type === 'user' && actor.id
       ? { user_id: actor.id, kind: scope.kind, tenant_id: scope.kind === 'tenant' ? scope.tenantId : await systemTenantId(trx) }
       : undefined;
-  const { flow, link } = await createFlow(trx, ctx, {
-    kind: 'invitation',
+  const { flow, link } = await createFlow(trx, ctx, INVITATION, {
     state: 'sent',
     channel: 'api',
     tenantId,
     ...(user && { userId: user.id }),
     // The address as the inviter typed it (a tenant invitation shows that, not the account's spelling).
     email: to.email,
-    data: { ...data, ...(issuer && { issuer }) } as unknown as Record<string, unknown>,
+    data: { ...data, ...(issuer && { issuer }) },
     locale,
     link: true,
   });
@@ -144,12 +120,12 @@ async function issueInvitation(
 }
 
 /** Emails a pending user the activation link, in the caller's transaction (POST /users with `invite`). */
-export async function sendActivation(trx: Db, ctx: AppContext, scope: Scope, actor: Actor, user: User): Promise<Flow> {
+export async function sendActivation(trx: Db, ctx: AppContext, scope: Scope, actor: Actor, user: User): Promise<InvitationFlow> {
   return issueInvitation(trx, ctx, scope, actor, { user, email: user.email }, user.home_tenant_id, { mode: 'activate' }, false);
 }
 
 /** Sends (or resends, voiding the older link) the invitation of a pending user; the rule of decision 180. */
-export async function inviteUser(ctx: AppContext, scope: Scope, actor: Actor, userId: string): Promise<Flow> {
+export async function inviteUser(ctx: AppContext, scope: Scope, actor: Actor, userId: string): Promise<InvitationFlow> {
   const user = await assertManageable(ctx, scope, actor, userId);
   if (user.status !== 'pending') throw new AppError('not_pending', 'Only a pending user (not yet activated) is invited');
   return ctx.db.transaction().execute((trx) => sendActivation(trx, ctx, scope, actor, user));
@@ -186,7 +162,7 @@ export async function inviteAccount(
   tenantId: string,
   roles: string[],
   typed: string,
-): Promise<Flow> {
+): Promise<InvitationFlow> {
   const mode = user.status === 'pending' && user.home_tenant_id === tenantId ? 'activate' : 'join';
   return issueInvitation(trx, ctx, scope, actor, { user, email: typed.trim() }, tenantId, { mode, roles }, true);
 }
@@ -203,7 +179,7 @@ export async function inviteToTenant(
   actor: Actor,
   tenantId: string,
   input: { email: string; roles?: string[] | undefined },
-): Promise<Flow> {
+): Promise<InvitationFlow> {
   if (!inScope(scope, tenantId)) throw notFound('Tenant');
   if (!(await ctx.db.selectFrom('tenants').select('id').where('id', '=', tenantId).executeTakeFirst())) throw notFound('Tenant');
   const roles = input.roles
@@ -220,9 +196,9 @@ export async function inviteToTenant(
 }
 
 /** A tenant's open invitations. */
-export async function listTenantInvitations(ctx: AppContext, scope: Scope, tenantId: string): Promise<Flow[]> {
+export async function listTenantInvitations(ctx: AppContext, scope: Scope, tenantId: string): Promise<InvitationFlow[]> {
   if (!inScope(scope, tenantId)) throw notFound('Tenant');
-  return ctx.db
+  const rows = await ctx.db
     .selectFrom('flows')
     .selectAll()
     .where('kind', '=', 'invitation')
@@ -232,6 +208,7 @@ export async function listTenantInvitations(ctx: AppContext, scope: Scope, tenan
     .orderBy('created_at', 'desc')
     .limit(500)
     .execute();
+  return rows.map((row) => flowOf(INVITATION, row));
 }
 
 export async function revokeTenantInvitation(ctx: AppContext, scope: Scope, actor: Actor, tenantId: string, flowId: string): Promise<void> {
@@ -259,7 +236,7 @@ export async function revokeTenantInvitation(ctx: AppContext, scope: Scope, acto
 }
 
 export interface OpenInvitation {
-  flow: Flow;
+  flow: InvitationFlow;
   /** The invited account; none for an invitation of an address without one (its account is made when accepted). */
   user: User | undefined;
   /** Where the link went, and the account's language. */
@@ -273,8 +250,8 @@ const linkInvalid = () => new AppError('link_invalid', 'This link is not valid; 
 
 /** The invitation a link names, without spending it. */
 export async function peekInvitation(ctx: AppContext, token: string): Promise<OpenInvitation> {
-  const flow = await peekLink(ctx.db, ctx, token, 'invitation');
-  const { mode } = invitationData(flow);
+  const flow = await peekLink(ctx.db, ctx, INVITATION, token);
+  const { mode } = flow.data;
   const address = flow.email ?? '';
   const holder = await ctx.db
     .selectFrom('users')

@@ -3,15 +3,16 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { mayOpenSession } from '../../authn/mfa/sign-in-step.js';
 import { setSessionCookie } from '../../authn/sessions/cookie.js';
 import { openSession } from '../../authn/sessions/sessions.js';
+import { activeUser } from '../../directory/users/lookups.js';
 import { brandingOf } from '../../oauth/engine/pages.js';
 import type { Actor } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { constantTimeEqual } from '../../platform/crypto/secrets.js';
-import type { User } from '../../platform/db/schema.js';
+import type { FlowKind, User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { type Locale, pickLocale, type Translate, translator } from '../../platform/i18n/index.js';
 import { type Branding, PAGE_HEADERS } from '../../platform/web/html.js';
-import { advanceFlow, assertFlowBrowser, type Flow, readFlow } from './flows.js';
+import { advanceFlow, assertFlowBrowser, type Flow, type Proof, type Returning, takeProof } from './flows.js';
 
 /**
  * What every hosted flow page needs: the browser binding (an HttpOnly cookie whose hash a
@@ -39,7 +40,12 @@ export const flowCsrf = (ctx: AppContext, flowId: string): string =>
   createHmac('sha256', ctx.masterKey).update(`flow-csrf\0${flowId}`).digest('base64url');
 
 /** A form posted to a browser flow: the right browser and the right CSRF token, or 403 `csrf_failed`. */
-export function checkFlowForm(ctx: AppContext, request: FastifyRequest, flow: Flow, form: Form): void {
+export function checkFlowForm(
+  ctx: AppContext,
+  request: FastifyRequest,
+  flow: Pick<Flow, 'id' | 'channel' | 'browser_hash'>,
+  form: Form,
+): void {
   assertFlowBrowser(flow, request.cookies[FLOW_COOKIE]);
   if (!constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(flowCsrf(ctx, flow.id)))) {
     throw new AppError('csrf_failed', 'This form has expired; go back and try again');
@@ -101,17 +107,17 @@ export const sendPage = (reply: FastifyReply, body: string, status = 200) => rep
  * session only when no second factor is due; otherwise the account sign-in, which asks
  * for it.
  */
-export async function signInAndReturn(
+export async function signInAndReturn<K extends FlowKind, S extends string, D extends { proved?: Proof }>(
   ctx: AppContext,
   reply: FastifyReply,
   user: User,
-  options: { flow: Flow; amr: string[] },
+  options: { flow: Flow<K, S | Returning, D>; amr: string[] },
   actor: Actor,
 ) {
   const { flow, amr } = options;
   const returnTo = safeReturn(flow.return_to);
   if (returnTo.startsWith('/interaction/')) {
-    await advanceFlow(ctx.db, ctx, flow, { state: 'returning', data: { ...(flow.data as object), proved: { user_id: user.id, amr } } });
+    await advanceFlow(ctx.db, ctx, flow, { state: 'returning', data: { ...flow.data, proved: { user_id: user.id, amr } } });
     return reply.redirect(`${returnTo}/finish?flow=${encodeURIComponent(flow.id)}`, 303);
   }
   if (!(await mayOpenSession(ctx, user))) return reply.redirect('/account/sign-in', 303);
@@ -126,19 +132,10 @@ export async function signInAndReturn(
  * flow is then done, so the step cannot be replayed.
  */
 export async function returningUser(ctx: AppContext, request: FastifyRequest, uid: string, flowId: string) {
-  const flow = await readFlow(ctx.db, ctx, flowId);
-  assertFlowBrowser(flow, request.cookies[FLOW_COOKIE]);
-  const proved = (flow.data as { proved?: { user_id: string; amr: string[] } }).proved;
-  if (flow.state !== 'returning' || flow.return_to !== `/interaction/${uid}` || !proved) {
-    throw new AppError('flow_state', 'This sign-in has finished or belongs to another request; start again');
-  }
-  await advanceFlow(ctx.db, ctx, flow, { state: 'done' });
-  const user = await ctx.db
-    .selectFrom('users')
-    .selectAll()
-    .where('id', '=', proved.user_id)
-    .where('status', '=', 'active')
-    .executeTakeFirst();
+  const proved = await takeProof(ctx.db, ctx, flowId, `/interaction/${uid}`, (flow) =>
+    assertFlowBrowser(flow, request.cookies[FLOW_COOKIE]),
+  );
+  const user = await activeUser(ctx.db, proved.user_id);
   if (!user) throw new AppError('account_disabled', 'This account is disabled');
   return { user, amr: proved.amr };
 }

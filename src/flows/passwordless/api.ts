@@ -9,9 +9,10 @@ import { actorOf } from '../../platform/http/guards.js';
 import { ErrorBody, errorResponses } from '../../platform/http/schemas.js';
 import { pickLocale } from '../../platform/i18n/index.js';
 import { normalizeEmail } from '../../platform/mail/address.js';
-import { publicFlow, readFlow } from '../kit/flows.js';
-import { apiSignIn, type Proved, proveCode, proveLink } from './finish.js';
-import { applicationByClientId, PASSWORDLESS_METHODS, startPasswordless } from './start.js';
+import { publicFlow } from '../kit/flows.js';
+import { apiSignIn, type Proved, passwordlessFlow, proveCode, proveLink } from './finish.js';
+import { PASSWORDLESS_METHODS } from './flow.js';
+import { applicationByClientId, startPasswordless } from './start.js';
 
 const PublicFlow = Type.Object(
   {
@@ -111,7 +112,7 @@ export const passwordlessRoutes =
         },
       },
       async (request) => {
-        const flow = await readFlow(ctx.db, ctx, request.params.id, 'passwordless');
+        const flow = await passwordlessFlow(ctx, request.params.id);
         if (flow.channel !== 'api') throw new AppError('flow_not_found', 'This flow does not exist; start again');
         return publicFlow(flow) as never;
       },

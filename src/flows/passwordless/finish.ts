@@ -4,8 +4,9 @@ import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
-import { type Flow, peekLink, readFlow, spendCode, spendLink } from '../kit/flows.js';
-import { eligibleUser, type PasswordlessMethod } from './start.js';
+import { openFlow, peekLink, readFlow, spendCode, spendLink } from '../kit/flows.js';
+import { PASSWORDLESS, type PasswordlessFlow, type PasswordlessMethod } from './flow.js';
+import { eligibleUser } from './start.js';
 
 /**
  * The end of a passwordless flow: a right code (or a followed link) proves one factor, the
@@ -13,38 +14,37 @@ import { eligibleUser, type PasswordlessMethod } from './start.js';
  * the same step, so a code or link works once.
  */
 export const amrOf = (method: PasswordlessMethod): string[] => (method === 'sms_code' ? ['sms'] : ['email']);
-const methodOf = (flow: Flow) => (flow.data as { method?: PasswordlessMethod }).method ?? 'email_code';
 
 export interface Proved {
-  flow: Flow;
+  flow: PasswordlessFlow;
   user: User;
   amr: string[];
 }
 
-async function loginFailed(ctx: AppContext, flow: Flow, actor: Actor, reason: string): Promise<void> {
+async function loginFailed(ctx: AppContext, flow: PasswordlessFlow, actor: Actor, reason: string): Promise<void> {
   await recordAudit(ctx.db, ctx, {
     action: 'iam.user.loginFailed',
     actor,
     tenantId: flow.tenant_id,
     outcome: 'failure',
     ...(flow.user_id && { target: { type: 'user', id: flow.user_id } }),
-    details: { reason, method: methodOf(flow), flow_id: flow.id },
+    details: { reason, method: flow.data.method, flow_id: flow.id },
   });
 }
 
 /** The signed-in user of a spent flow; an account disabled (or removed from the tenant) since is a wrong code. */
-async function signedInUser(ctx: AppContext, flow: Flow, actor: Actor, wrong: () => AppError): Promise<Proved> {
-  const user = await eligibleUser(ctx, flow.user_id, flow.tenant_id ?? '', methodOf(flow));
+async function signedInUser(ctx: AppContext, flow: PasswordlessFlow, actor: Actor, wrong: () => AppError): Promise<Proved> {
+  const user = await eligibleUser(ctx, flow.user_id, flow.tenant_id ?? '', flow.data.method);
   if (!user) {
     await loginFailed(ctx, flow, actor, 'not_eligible');
     throw wrong();
   }
-  return { flow, user, amr: amrOf(methodOf(flow)) };
+  return { flow, user, amr: amrOf(flow.data.method) };
 }
 
 /** A passwordless flow that is still waiting for its code (the page shows this one). */
-export async function waitingFlow(ctx: AppContext, flowId: string): Promise<Flow> {
-  const flow = await readFlow(ctx.db, ctx, flowId, 'passwordless');
+export async function waitingFlow(ctx: AppContext, flowId: string): Promise<PasswordlessFlow> {
+  const flow = await readFlow(ctx.db, ctx, PASSWORDLESS, flowId);
   if (flow.state !== 'sent') throw new AppError('flow_state', 'This sign-in has finished; start again');
   return flow;
 }
@@ -58,11 +58,11 @@ export async function proveCode(
   flowId: string,
   code: string,
   actor: Actor,
-  check?: (flow: Flow) => void,
+  check?: (flow: PasswordlessFlow) => void,
 ): Promise<Proved> {
   const flow = await waitingFlow(ctx, flowId);
   check?.(flow);
-  let spent: Flow;
+  let spent: PasswordlessFlow;
   try {
     spent = await spendCode(ctx.db, ctx, flow, code, actor, 'done');
   } catch (error) {
@@ -73,15 +73,24 @@ export async function proveCode(
 }
 
 /** The flow an emailed link belongs to, not spent (the page shows a button first: mail scanners follow links). */
-export function linkFlow(ctx: AppContext, token: string): Promise<Flow> {
-  return peekLink(ctx.db, ctx, token, 'passwordless');
+export function linkFlow(ctx: AppContext, token: string): Promise<PasswordlessFlow> {
+  return peekLink(ctx.db, ctx, PASSWORDLESS, token);
 }
 
+/** A passwordless flow by id, for the API twin (`flow_expired` when past its time). */
+export const passwordlessFlow = (ctx: AppContext, flowId: string) => readFlow(ctx.db, ctx, PASSWORDLESS, flowId);
+
+/**
+ * The flow of the hosted code page, expired or not: an expired one started from an
+ * authorization request is answered with a fresh start form there.
+ */
+export const codePageFlow = (ctx: AppContext, flowId: string) => openFlow(ctx.db, ctx, PASSWORDLESS, flowId);
+
 /** Follows an emailed link: `check` runs on the flow before it is spent (a browser flow: the same browser). */
-export async function proveLink(ctx: AppContext, token: string, actor: Actor, check: (flow: Flow) => void): Promise<Proved> {
+export async function proveLink(ctx: AppContext, token: string, actor: Actor, check: (flow: PasswordlessFlow) => void): Promise<Proved> {
   const flow = await linkFlow(ctx, token);
   check(flow);
-  const spent = await spendLink(ctx.db, ctx, token, 'passwordless', 'done');
+  const spent = await spendLink(ctx.db, ctx, PASSWORDLESS, token, 'done');
   return signedInUser(ctx, spent, actor, () => new AppError('link_invalid', 'This link is not valid; it may have been used already'));
 }
 

@@ -1,6 +1,6 @@
 import { html, page } from '../../platform/web/html.js';
 import type { PageLook } from '../kit/flow-kit.js';
-import type { PasswordlessMethod } from './start.js';
+import type { PasswordlessMethod } from './flow.js';
 
 /**
  * The hosted passwordless pages: ask for a code or link, type the code, confirm a link,

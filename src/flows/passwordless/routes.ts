@@ -7,14 +7,14 @@ import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { setRetryAfter } from '../../platform/http/server.js';
 import { browserBinding, checkFlowForm, FLOW_COOKIE, type Form, flowCsrf, pageLook, sendPage, signInAndReturn } from '../kit/flow-kit.js';
-import { assertFlowBrowser, type Flow, readFlow } from '../kit/flows.js';
-import { linkFlow, type Proved, proveCode, proveLink } from './finish.js';
+import { assertFlowBrowser, expiredError } from '../kit/flows.js';
+import { codePageFlow, linkFlow, type Proved, proveCode, proveLink } from './finish.js';
+import type { PasswordlessFlow } from './flow.js';
 import { passwordlessLinkPage, passwordlessMessagePage, passwordlessSentPage, passwordlessStartPage } from './pages.js';
-import { allowedMethods, applicationByClientId, type PasswordlessMethod, startPasswordless } from './start.js';
+import { allowedMethods, applicationByClientId, startPasswordless } from './start.js';
 
 const UID = /^[\w-]{1,64}$/;
-const methodOf = (flow: Flow) => ((flow.data as { method?: PasswordlessMethod }).method ?? 'email_code') as PasswordlessMethod;
-const startOf = (flow: Flow) => (flow.return_to?.startsWith('/interaction/') ? `${flow.return_to}/passwordless` : undefined);
+const startOf = (flow: PasswordlessFlow) => (flow.return_to?.startsWith('/interaction/') ? `${flow.return_to}/passwordless` : undefined);
 const retryAfterOf = (error: AppError) => (typeof error.details?.retry_after === 'number' ? error.details.retry_after : 60);
 
 /**
@@ -130,7 +130,7 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
   /** The link's page: one button. A link opened in another browser than the one that asked says so (decision 162). */
   app.get<{ Querystring: { token?: string } }>('/passwordless/link', { schema: { hide: true } }, async (request, reply) => {
     const token = request.query.token ?? '';
-    let flow: Flow;
+    let flow: PasswordlessFlow;
     try {
       flow = await linkFlow(ctx, token);
     } catch (error) {
@@ -144,7 +144,7 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
   app.post<{ Body: Form }>('/passwordless/link', { schema: { hide: true } }, async (request, reply) => {
     const form = request.body ?? {};
     let proved: Proved;
-    let other: Flow | undefined;
+    let other: PasswordlessFlow | undefined;
     try {
       proved = await proveLink(ctx, form.token ?? '', actorOf(request), (flow) => {
         if (!sameBrowser(request, flow)) {
@@ -160,7 +160,7 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
     return signInAndReturn(ctx, reply, proved.user, { flow: proved.flow, amr: proved.amr }, actorOf(request));
   });
 
-  function sameBrowser(request: FastifyRequest, flow: Flow): boolean {
+  function sameBrowser(request: FastifyRequest, flow: PasswordlessFlow): boolean {
     try {
       assertFlowBrowser(flow, request.cookies[FLOW_COOKIE]);
       return true;
@@ -187,16 +187,11 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
 
   /** The flow of the code page, or where to go instead (an expired flow: a fresh start form saying so). */
   async function codeFlow(request: FastifyRequest, reply: FastifyReply, id: string) {
-    try {
-      const flow = await readFlow(ctx.db, ctx, id, 'passwordless');
-      return { flow, look: await pageLook(ctx, request, { tenantId: flow.tenant_id, uiLocales: flow.locale }) };
-    } catch (error) {
-      if (!(error instanceof AppError) || error.code !== 'flow_expired') throw error;
-      const expired = await ctx.db.selectFrom('flows').select('return_to').where('id', '=', id).executeTakeFirst();
-      const start = expired?.return_to?.startsWith('/interaction/') ? `${expired.return_to}/passwordless?expired=1` : undefined;
-      if (start) return { redirect: reply.redirect(start, 303) };
-      throw error;
-    }
+    const { flow, expired } = await codePageFlow(ctx, id);
+    if (!expired) return { flow, look: await pageLook(ctx, request, { tenantId: flow.tenant_id, uiLocales: flow.locale }) };
+    const start = startOf(flow);
+    if (start) return { redirect: reply.redirect(`${start}?expired=1`, 303) };
+    throw expiredError(flow);
   }
 
   app.get<{ Params: { flow: string } }>('/passwordless/:flow', { schema: { hide: true } }, async (request, reply) => {
@@ -210,7 +205,7 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
       reply,
       passwordlessSentPage({
         look,
-        method: methodOf(flow),
+        method: flow.data.method,
         action: `/passwordless/${flow.id}`,
         csrf: flowCsrf(ctx, flow.id),
         ...(startAgain && { startAgain }),
@@ -235,7 +230,7 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
       const startAgain = startOf(flow);
       const page = passwordlessSentPage({
         look,
-        method: methodOf(flow),
+        method: flow.data.method,
         action: `/passwordless/${flow.id}`,
         csrf: flowCsrf(ctx, flow.id),
         error: refused ? look.t('passwordless.too_many_attempts', { seconds: retryAfterOf(error) }) : look.t('passwordless.wrong_code'),

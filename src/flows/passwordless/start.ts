@@ -17,7 +17,8 @@ import { type Locale, translator } from '../../platform/i18n/index.js';
 import { loginKey } from '../../platform/mail/address.js';
 import { renderEmail, sendEmail } from '../../platform/mail/templates.js';
 import { DEFAULT_BRANDING } from '../../platform/web/html.js';
-import { createFlow, type Flow } from '../kit/flows.js';
+import { createFlow } from '../kit/flows.js';
+import { PASSWORDLESS, type PasswordlessFlow, type PasswordlessMethod } from './flow.js';
 
 /**
  * Passwordless sign-in (issue 5, part 5): an emailed link, an emailed code or a texted
@@ -26,9 +27,6 @@ import { createFlow, type Flow } from '../kit/flows.js';
  * an active member of the application's tenant (any active user for a platform
  * application) matches (decision 160).
  */
-export const PASSWORDLESS_METHODS = ['email_link', 'email_code', 'sms_code'] as const;
-export type PasswordlessMethod = (typeof PASSWORDLESS_METHODS)[number];
-
 /** Messages one account (or one unknown login) may be sent in an hour (toll fraud for SMS, mailbox flooding). */
 export const SENDS_PER_HOUR = 5;
 const HOUR_MS = 3_600_000;
@@ -137,7 +135,7 @@ export interface StartInput {
 }
 
 /** Starts a passwordless flow and sends its code or link when an eligible account matches. */
-export async function startPasswordless(ctx: AppContext, input: StartInput, actor: Actor): Promise<Flow> {
+export async function startPasswordless(ctx: AppContext, input: StartInput, actor: Actor): Promise<PasswordlessFlow> {
   const { application, method } = input;
   await assertMethodAllowed(ctx, application.tenantId, method);
   const login = input.login.trim();
@@ -154,8 +152,7 @@ export async function startPasswordless(ctx: AppContext, input: StartInput, acto
   let sms: { to: string; body: string } | undefined;
   const flow = await ctx.db.transaction().execute(async (trx) => {
     await assertSendRate(trx, ctx, sendKey);
-    const created = await createFlow(trx, ctx, {
-      kind: 'passwordless',
+    const created = await createFlow(trx, ctx, PASSWORDLESS, {
       state: 'sent',
       channel: input.channel,
       tenantId: application.tenantId,

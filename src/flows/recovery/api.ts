@@ -2,12 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import { assertManageable } from '../../directory/users/users.js';
-import { endUserAccess } from '../../oauth/access/end-access.js';
-import { recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams } from '../../platform/http/schemas.js';
-import { applicationTenant, peekRecovery, requestRecovery, resetPassword, sendRecoveryLink } from './recovery.js';
+import { applicationTenant, endAccessForReset, peekRecovery, requestRecovery, resetPassword, sendRecoveryLink } from './recovery.js';
 
 const tags = ['recovery'];
 const Accepted = Type.Object({ message: Type.String() });
@@ -109,16 +107,7 @@ export const recoveryRoutes =
         }
         const flow = await sendRecoveryLink(ctx, user, { byAdministrator: true }, actor);
         if (request.body?.revoke_sessions) {
-          await ctx.db.transaction().execute(async (trx) => {
-            const ended = await endUserAccess(trx, ctx, user.id);
-            await recordAudit(trx, ctx, {
-              action: 'iam.user.sessionsRevoked',
-              actor,
-              tenantId: user.home_tenant_id,
-              target: { type: 'user', id: user.id },
-              details: { reason: 'password_reset', sessions_ended: ended.sessions, grants_ended: ended.grants },
-            });
-          });
+          await endAccessForReset(ctx, actor, user);
         }
         return reply.status(202).send({ flow_id: flow.id, expires_at: flow.expires_at.toISOString() });
       },

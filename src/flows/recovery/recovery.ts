@@ -13,7 +13,8 @@ import { AppError } from '../../platform/errors.js';
 import { pickLocale } from '../../platform/i18n/index.js';
 import { emailIs, loginKey, normalizeEmail } from '../../platform/mail/address.js';
 import { sendEmail } from '../../platform/mail/templates.js';
-import { closeFlows, createFlow, type Flow, peekLink, spendLink } from '../kit/flows.js';
+import { closeFlows, createFlow, peekLink, spendLink } from '../kit/flows.js';
+import { RECOVERY, type RecoveryFlow } from './flow.js';
 
 /**
  * Account recovery (issue 5, part 4): a forgot-password request mails a single-use link
@@ -71,19 +72,19 @@ export async function sendRecoveryLink(
   user: User,
   options: Omit<RecoveryRequest, 'email'> & { byAdministrator: boolean; capped: true },
   actor: Actor,
-): Promise<Flow | undefined>;
+): Promise<RecoveryFlow | undefined>;
 export async function sendRecoveryLink(
   ctx: AppContext,
   user: User,
   options: Omit<RecoveryRequest, 'email'> & { byAdministrator: boolean; capped?: false },
   actor: Actor,
-): Promise<Flow>;
+): Promise<RecoveryFlow>;
 export async function sendRecoveryLink(
   ctx: AppContext,
   user: User,
   options: Omit<RecoveryRequest, 'email'> & { byAdministrator: boolean; capped?: boolean },
   actor: Actor,
-): Promise<Flow | undefined> {
+): Promise<RecoveryFlow | undefined> {
   const tenantId = options.tenantId ?? user.home_tenant_id;
   const locale = pickLocale({ uiLocales: options.locale ?? null, userLocale: user.locale });
   return ctx.db.transaction().execute(async (trx) => {
@@ -100,8 +101,7 @@ export async function sendRecoveryLink(
       if (Number(recent.n) >= MAX_RECOVERY_EMAILS_PER_HOUR) return undefined;
     }
     await closeFlows(trx, ctx, user.id, ['recovery']);
-    const { flow, link } = await createFlow(trx, ctx, {
-      kind: 'recovery',
+    const { flow, link } = await createFlow(trx, ctx, RECOVERY, {
       state: 'sent',
       channel: 'api',
       tenantId,
@@ -135,8 +135,8 @@ export async function sendRecoveryLink(
 }
 
 /** The reset link's flow and user, without spending the link (its page shows a form first). */
-export async function peekRecovery(ctx: AppContext, token: string): Promise<{ flow: Flow; user: User }> {
-  const flow = await peekLink(ctx.db, ctx, token, 'recovery');
+export async function peekRecovery(ctx: AppContext, token: string): Promise<{ flow: RecoveryFlow; user: User }> {
+  const flow = await peekLink(ctx.db, ctx, RECOVERY, token);
   const user = flow.user_id ? await ctx.db.selectFrom('users').selectAll().where('id', '=', flow.user_id).executeTakeFirst() : undefined;
   // A link sent to an address the account no longer has is dead (the old mailbox may be the compromised one).
   const sameAddress = user && loginKey(flow.email ?? '').toLowerCase() === user.email.toLowerCase();
@@ -151,14 +151,19 @@ export async function peekRecovery(ctx: AppContext, token: string): Promise<{ fl
  * included), the forced-change flag cleared, every session and grant ended, the password
  * lockouts ended, all audited.
  */
-export async function resetPassword(ctx: AppContext, token: string, password: string, actor: Actor): Promise<{ user: User; flow: Flow }> {
+export async function resetPassword(
+  ctx: AppContext,
+  token: string,
+  password: string,
+  actor: Actor,
+): Promise<{ user: User; flow: RecoveryFlow }> {
   const { flow, user } = await peekRecovery(ctx, token);
   await assertPasswordAllowed(ctx, user.home_tenant_id, password, user);
   const { history } = await passwordPolicyFor(ctx, user.home_tenant_id);
   const hash = await ctx.passwords.hash(password);
   const asUser: Actor = { ...actor, type: 'user', id: user.id };
   const updated = await ctx.db.transaction().execute(async (trx) => {
-    const spent = await spendLink(trx, ctx, token, 'recovery', 'done');
+    const spent = await spendLink(trx, ctx, RECOVERY, token, 'done');
     if (spent.id !== flow.id) throw new AppError('link_invalid', 'This link is not valid; it may have been used already');
     const row = await trx
       .updateTable('users')
@@ -182,6 +187,20 @@ export async function resetPassword(ctx: AppContext, token: string, password: st
   // A new password ends the lockouts and blocked addresses that guarded the old one.
   await endProtection(ctx, asUser, user.id, user.home_tenant_id, 'password_changed');
   return { user: updated.row, flow: updated.spent };
+}
+
+/** An administrator's reset that ends the user's sessions and grants now, before the new password is set (audited). */
+export async function endAccessForReset(ctx: AppContext, actor: Actor, user: User): Promise<void> {
+  await ctx.db.transaction().execute(async (trx) => {
+    const ended = await endUserAccess(trx, ctx, user.id);
+    await recordAudit(trx, ctx, {
+      action: 'iam.user.sessionsRevoked',
+      actor,
+      tenantId: user.home_tenant_id,
+      target: { type: 'user', id: user.id },
+      details: { reason: 'password_reset', sessions_ended: ended.sessions, grants_ended: ended.grants },
+    });
+  });
 }
 
 /** The tenant of the application an authorization request (interaction uid) belongs to, for branding. */

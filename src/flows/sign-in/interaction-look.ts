@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { userLocale } from '../../directory/users/lookups.js';
 import type { Interaction } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
 import { type PageLook, pageLook } from '../kit/flow-kit.js';
@@ -15,11 +16,10 @@ export async function interactionLook(
   it: Interaction | undefined,
   userId?: string | null,
 ): Promise<PageLook> {
-  const user = userId ? await ctx.db.selectFrom('users').select('locale').where('id', '=', userId).executeTakeFirst() : undefined;
   return pageLook(ctx, request, {
     tenantId: it?.client.tenantId ?? null,
     uiLocales: it?.uiLocales ?? null,
-    userLocale: user?.locale ?? null,
+    userLocale: userId ? await userLocale(ctx.db, userId) : null,
   });
 }
 

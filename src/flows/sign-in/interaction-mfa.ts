@@ -1,17 +1,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { applicableMfa, provesAllowedFactor } from '../../authn/mfa/index.js';
-import { beginStep, completeStep, loadStep, type MfaStep, signInNeed } from '../../authn/mfa/sign-in-step.js';
+import { provesAllowedFactor } from '../../authn/mfa/index.js';
+import { completeStep, loadStep, type MfaStep } from '../../authn/mfa/sign-in-step.js';
 import { setSessionCookie } from '../../authn/sessions/cookie.js';
-import { openSession } from '../../authn/sessions/sessions.js';
 import type { Interaction, Oidc } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
-import type { Session, User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { PAGE_HEADERS } from '../../platform/web/html.js';
 import { interactionLook } from './interaction-look.js';
 import { answerStep, type Form, factorNotAllowed, type StepFlow, sendStepCode, sessionAfterStep, showStep, stepPage } from './mfa-flow.js';
 import { recoveryCodesPage } from './mfa-pages.js';
+import { allowedFactors, type LoginOutcome, runLogin, type SignedIn } from './steps.js';
 
 export interface PageKit {
   csrfFor(uid: string): string;
@@ -20,10 +19,30 @@ export interface PageKit {
 }
 
 /**
- * After the password (or with a live session): finish the login when nothing more is
- * needed, else start the MFA step of this interaction. Until it is done no session is
- * opened (or, for a step-up, the session's `amr` is not raised), so nothing can skip it.
+ * The login prompt's outcome (steps.ts), rendered: the MFA step's page, or the engine's
+ * next step (after the cookie of the session the sign-in opened).
  */
+export async function showLoginStep(
+  ctx: AppContext,
+  oidc: Oidc,
+  kit: PageKit,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  it: Interaction,
+  outcome: LoginOutcome,
+) {
+  switch (outcome.step) {
+    case 'password':
+      return kit.go(reply, `/interaction/${it.uid}`);
+    case 'second_factor':
+      return kit.go(reply, `/interaction/${it.uid}/mfa`);
+    case 'logged_in':
+      if (outcome.opened) setSessionCookie(ctx, reply, outcome.opened.token, outcome.opened.session);
+      return kit.go(reply, await oidc.finishLogin(request.raw, reply.raw, outcome.userId, outcome.amr));
+  }
+}
+
+/** A sign-in proved by something else than the form (a live session, a flow, a forced change) goes on with its next step. */
 export async function continueSignIn(
   ctx: AppContext,
   oidc: Oidc,
@@ -31,24 +50,10 @@ export async function continueSignIn(
   request: FastifyRequest,
   reply: FastifyReply,
   it: Interaction,
-  signedIn: { user: User; session?: Session; amr?: string[] },
+  signedIn: SignedIn,
 ) {
-  const { user, session } = signedIn;
-  // How the user proved who they are so far: the live session's, or this sign-in's first step (default: the password).
-  const first = signedIn.amr ?? ['pwd'];
-  const need = await signInNeed(ctx, user, it.mfaTarget, { amr: session?.amr ?? first, acrValues: it.acrValues });
-  if (need === 'none') {
-    const opened = session ?? (await openFirstStepSession(ctx, request, reply, user, first));
-    return kit.go(reply, await oidc.finishLogin(request.raw, reply.raw, user.id, opened.amr));
-  }
-  await beginStep(ctx, { uid: it.uid, userId: user.id, sessionId: session?.id ?? null, need, ...(!session && { firstAmr: first }) });
-  return kit.go(reply, `/interaction/${it.uid}/mfa`);
-}
-
-async function openFirstStepSession(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, user: User, amr: string[]) {
-  const { token, session } = await openSession(ctx, user, { amr }, actorOf(request));
-  setSessionCookie(ctx, reply, token, session);
-  return session;
+  const outcome = await runLogin({ ctx, oidc }, { it, actor: actorOf(request), signedIn });
+  return showLoginStep(ctx, oidc, kit, request, reply, it, outcome);
 }
 
 /** The MFA step's pages of the hosted sign-in: /interaction/:uid/mfa, …/send, …/continue. */
@@ -62,8 +67,7 @@ export function interactionMfaRoutes(app: FastifyInstance, ctx: AppContext, oidc
     // The user is known from the password step on: their locale counts (after ui_locales).
     const look = await interactionLook(ctx, request, it, step?.userId);
     // Only the factor types every tenant of the sign-in allows count (decision 198).
-    const user = step && (await ctx.db.selectFrom('users').select('home_tenant_id').where('id', '=', step.userId).executeTakeFirst());
-    const allowed = user && (await applicableMfa(ctx, user, it.mfaTarget)).factors;
+    const allowed = step && (await allowedFactors(ctx, step.userId, it));
     const flow: StepFlow = {
       ...(allowed && { allowed }),
       action: `/interaction/${it.uid}/mfa`,

@@ -13,6 +13,7 @@ import {
 import { endStep, keepPending, loginClaims, type MfaStep } from '../../authn/mfa/sign-in-step.js';
 import { setSessionCookie } from '../../authn/sessions/cookie.js';
 import { openSession, recordSessionAmr, sessionById } from '../../authn/sessions/sessions.js';
+import { activeUser } from '../../directory/users/lookups.js';
 import type { Actor } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { MfaFactorType } from '../../platform/db/schema.js';
@@ -238,7 +239,7 @@ export async function sessionAfterStep(
     await recordSessionAmr(ctx, step.sessionId, raised);
     return raised;
   }
-  const user = await ctx.db.selectFrom('users').selectAll().where('id', '=', step.userId).where('status', '=', 'active').executeTakeFirst();
+  const user = await activeUser(ctx.db, step.userId);
   if (!user) throw new AppError('account_disabled', 'This account is disabled');
   const { token, session } = await openSession(ctx, user, { amr }, actorOf(request));
   setSessionCookie(ctx, reply, token, session);

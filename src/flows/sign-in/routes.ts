@@ -1,8 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { authenticate, sessionFromToken } from '../../authn/sessions/sessions.js';
+import { sessionFromToken } from '../../authn/sessions/sessions.js';
 import type { Interaction, Oidc } from '../../oauth/engine/index.js';
-import type { Organization } from '../../oauth/tokens/organizations.js';
 import type { AppContext } from '../../platform/context.js';
 import { constantTimeEqual } from '../../platform/crypto/secrets.js';
 import { AppError } from '../../platform/errors.js';
@@ -18,9 +17,10 @@ import { passwordlessPages } from '../passwordless/routes.js';
 import { recoveryPageRoutes } from '../recovery/routes.js';
 import { emailNotVerifiedPage, signupRoutes } from '../signup/routes.js';
 import { interactionLook, pageOf } from './interaction-look.js';
-import { continueSignIn, interactionMfaRoutes, type PageKit } from './interaction-mfa.js';
+import { continueSignIn, interactionMfaRoutes, type PageKit, showLoginStep } from './interaction-mfa.js';
 import { consentPage, errorPage, organizationPage, type PageContext, signInPage, tooManyAttemptsText } from './pages.js';
 import { signInLinks } from './sign-in-links.js';
+import { assertConsentOrganization, runConsent, runLogin } from './steps.js';
 
 /** Room for a WebAuthn answer (a passkey's attestation), the largest form. */
 const FORM_LIMIT = 64 * 1024;
@@ -72,63 +72,49 @@ export const uiRoutes =
     recoveryPageRoutes(app, ctx);
     invitationPageRoutes(app, ctx);
 
-    /** What comes after the login step: an organization when one is needed, consent when due, or straight back. */
+    /** The consent prompt (steps.ts): the organization page, a refusal, the consent page, or straight back. */
     async function afterLogin(request: FastifyRequest, reply: FastifyReply, it: Interaction, chosen?: string) {
-      const organizations = await oidc.organizationsFor(it.accountId as string, it.client.tenantId);
-      let organization: Organization | undefined;
-      if (it.client.organizationRequired || it.organization) {
-        const wanted = chosen ?? it.organization;
-        organization = wanted
-          ? organizations.find((o) => o.id === wanted || o.slug.toLowerCase() === wanted.toLowerCase())
-          : organizations.length === 1
-            ? organizations[0]
-            : undefined;
-        if (wanted && !organization) {
+      const next = await runConsent({ ctx, oidc }, it, chosen);
+      switch (next.step) {
+        case 'refused':
           return show(
             request,
             reply,
             it,
-            (p) => errorPage({ ...p, title: p.t('org.not_member_title'), message: p.t('org.not_member'), code: 'access_denied' }),
+            (p) =>
+              errorPage({
+                ...p,
+                title: p.t('org.not_member_title'),
+                message: p.t(next.reason === 'not_member' ? 'org.not_member' : 'org.not_tenant_member'),
+                code: 'access_denied',
+              }),
             403,
           );
-        }
-        if (!organization) {
+        case 'organization':
           return show(request, reply, it, (p) =>
             organizationPage({
               ...p,
               action: `/interaction/${it.uid}/organization`,
               csrf: csrfFor(it.uid),
               clientName: it.client.name,
-              organizations,
+              organizations: next.organizations,
             }),
           );
-        }
+        case 'consent':
+          return show(request, reply, it, (p) =>
+            consentPage({
+              ...p,
+              action: `/interaction/${it.uid}/consent`,
+              csrf: csrfFor(it.uid),
+              clientName: it.client.name,
+              scopes: it.missingScopes,
+              apiScopes: it.missingApiScopes,
+              ...(next.organization && { organization: next.organization }),
+            }),
+          );
+        case 'authorized':
+          return go(reply, await oidc.finishConsent(request.raw, reply.raw, next.organization?.id));
       }
-      if (!organization && !it.client.platform && !organizations.some((o) => o.id === it.client.tenantId)) {
-        // The tenant boundary: a tenant's application serves that tenant's members only.
-        return show(
-          request,
-          reply,
-          it,
-          (p) => errorPage({ ...p, title: p.t('org.not_member_title'), message: p.t('org.not_tenant_member'), code: 'access_denied' }),
-          403,
-        );
-      }
-      const needsConsent = !it.client.firstParty && (it.missingScopes.length > 0 || it.missingApiScopes.length > 0);
-      if (needsConsent) {
-        return show(request, reply, it, (p) =>
-          consentPage({
-            ...p,
-            action: `/interaction/${it.uid}/consent`,
-            csrf: csrfFor(it.uid),
-            clientName: it.client.name,
-            scopes: it.missingScopes,
-            apiScopes: it.missingApiScopes,
-            ...(organization && { organization }),
-          }),
-        );
-      }
-      return go(reply, await oidc.finishConsent(request.raw, reply.raw, organization?.id));
     }
 
     // A self-service flow (sign-up, reset, invitation, passwordless) signed the user in: go on as after a password.
@@ -146,13 +132,10 @@ export const uiRoutes =
     app.get<{ Params: { uid: string } }>('/interaction/:uid', { schema: { hide: true } }, async (request, reply) => {
       const it = await oidc.interaction(request.raw, reply.raw);
       if (it.prompt === 'login') {
-        // One sign-in: a live Gatehouse session (from this page or /api/v1/session) needs no password again.
         const token = request.cookies[SESSION_COOKIE];
-        const active = token ? await sessionFromToken(ctx, token) : undefined;
-        if (active && !it.reasons.includes('login_prompt') && !it.reasons.includes('max_age')) {
-          // …but a second factor when the application needs one the session has not proved (a step-up).
-          return continueSignIn(ctx, oidc, kit, request, reply, it, active);
-        }
+        const session = token ? await sessionFromToken(ctx, token) : undefined;
+        const next = await runLogin({ ctx, oidc }, { it, actor: actorOf(request), session });
+        if (next.step !== 'password') return showLoginStep(ctx, oidc, kit, request, reply, it, next);
         const links = await signInLinks(ctx, it);
         return show(request, reply, it, (p) =>
           signInPage({
@@ -173,8 +156,8 @@ export const uiRoutes =
       checkCsrf(it.uid, request.body ?? {});
       const { username = '', password = '' } = request.body ?? {};
       try {
-        const user = await authenticate(ctx, { username, password }, actorOf(request));
-        return await continueSignIn(ctx, oidc, kit, request, reply, it, { user });
+        const next = await runLogin({ ctx, oidc }, { it, actor: actorOf(request), credentials: { username, password } });
+        return await showLoginStep(ctx, oidc, kit, request, reply, it, next);
       } catch (error) {
         if (error instanceof AppError && error.code === 'email_not_verified') {
           const where = { username, returnTo: `/interaction/${it.uid}`, tenantId: it.client.tenantId };
@@ -224,10 +207,7 @@ export const uiRoutes =
       checkCsrf(it.uid, form);
       if (it.prompt !== 'consent') return go(reply, `/interaction/${it.uid}`);
       if (form.decision !== 'allow') return go(reply, await oidc.deny(request.raw, reply.raw));
-      if (form.organization) {
-        const member = (await oidc.organizationsFor(it.accountId as string, it.client.tenantId)).some((o) => o.id === form.organization);
-        if (!member) throw new AppError('forbidden', 'You are not a member of that organization');
-      }
+      if (form.organization) await assertConsentOrganization({ ctx, oidc }, it, form.organization);
       return go(reply, await oidc.finishConsent(request.raw, reply.raw, form.organization || undefined));
     });
 

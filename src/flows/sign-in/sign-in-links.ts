@@ -1,6 +1,7 @@
 import { tenantPolicies } from '../../directory/policies/policies.js';
 import type { Interaction } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
+import { applicationSignupEnabled } from '../signup/registration.js';
 
 /** The ways out of the sign-in form, each shown only when the application's tenant allows it. */
 export interface SignInLinks {
@@ -15,14 +16,10 @@ export interface SignInLinks {
  */
 export async function signInLinks(ctx: AppContext, it: Interaction): Promise<SignInLinks> {
   const policies = await tenantPolicies(ctx, it.client.tenantId);
-  const application = await ctx.db
-    .selectFrom('applications')
-    .select('signup_enabled')
-    .where('client_id', '=', it.client.clientId)
-    .executeTakeFirst();
+  const signup = await applicationSignupEnabled(ctx, it.client.clientId);
   const from = `interaction=${encodeURIComponent(it.uid)}`;
   return {
-    ...(policies.signup.enabled && application?.signup_enabled && { signup: `/signup?${from}` }),
+    ...(policies.signup.enabled && signup && { signup: `/signup?${from}` }),
     recovery: `/recovery?${from}`,
     ...(policies.passwordless.methods.length > 0 && { passwordless: `/passwordless?${from}` }),
   };

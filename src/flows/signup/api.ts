@@ -2,13 +2,22 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import type { AppContext } from '../../platform/context.js';
-import type { FlowKind } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams } from '../../platform/http/schemas.js';
 import { supportedLocale } from '../../platform/i18n/index.js';
-import { type Flow, publicFlow, readFlow, renewFlow } from '../kit/flows.js';
-import { flowTarget, type SignupInput, signupTarget, startRegistration, submitRegistration } from './registration.js';
+import { expiredError, type Flow, publicFlow } from '../kit/flows.js';
+import type { RegistrationFlow } from './flow.js';
+import {
+  applicationOfClient,
+  flowTarget,
+  openRegistration,
+  renewRegistration,
+  type SignupInput,
+  signupTarget,
+  startRegistration,
+  submitRegistration,
+} from './registration.js';
 import { adminResendVerification, resendVerification, verificationFlow, verifyByCode, verifyByLink } from './verification.js';
 
 const tags = ['registration'];
@@ -24,7 +33,7 @@ const PublicFlow = Type.Object(
   { title: 'Flow' },
 );
 const Field = Type.Object({ name: Type.String(), required: Type.Boolean() });
-const RegistrationFlow = Type.Object(
+const PublicRegistration = Type.Object(
   {
     ...PublicFlow.properties,
     fields: Type.Array(Field, { description: 'The profile fields the tenant asks for, besides email and password' }),
@@ -52,16 +61,13 @@ const RegistrationBody = Type.Object(
   { additionalProperties: false },
 );
 
-/** A flow read for the API: an expired one is `410 flow_expired` with a fresh one in details.new_flow. */
-async function readOrRenew(ctx: AppContext, id: string, kind: FlowKind, state: string): Promise<Flow> {
-  try {
-    return await readFlow(ctx.db, ctx, id, kind);
-  } catch (error) {
-    if (!(error instanceof AppError) || error.code !== 'flow_expired') throw error;
-    const expired = await ctx.db.selectFrom('flows').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-    const fresh = await renewFlow(ctx.db, ctx, expired, state);
-    throw new AppError('flow_expired', error.message, { ...error.details, new_flow: publicFlow(fresh) });
-  }
+/** A registration read for the API: an expired one is `410 flow_expired` with a fresh one in details.new_flow. */
+async function readOrRenew(ctx: AppContext, id: string): Promise<RegistrationFlow> {
+  const { flow, expired } = await openRegistration(ctx, id);
+  if (!expired) return flow;
+  const fresh = await renewRegistration(ctx, flow, null);
+  const error = expiredError(flow);
+  throw new AppError(error.code, error.message, { ...error.details, new_flow: publicFlow(fresh) });
 }
 
 /** Browser flows belong to the hosted pages (cookie + CSRF); the API drives its own. */
@@ -69,7 +75,7 @@ function assertApiFlow(flow: Flow) {
   if (flow.channel !== 'api') throw new AppError('csrf_failed', 'This flow belongs to a browser page; start an API flow');
 }
 
-const fieldsOf = async (ctx: AppContext, flow: Flow) => {
+const fieldsOf = async (ctx: AppContext, flow: RegistrationFlow) => {
   const { signup } = await flowTarget(ctx, flow);
   return signup.profile_fields.map((name) => ({ name, required: signup.required_fields.includes(name) }));
 };
@@ -92,7 +98,7 @@ export const registrationRoutes =
             { client_id: Type.String({ minLength: 1, maxLength: 200 }), locale: Type.Optional(Type.String({ maxLength: 35 })) },
             { additionalProperties: false },
           ),
-          response: { 201: RegistrationFlow, ...errorResponses },
+          response: { 201: PublicRegistration, ...errorResponses },
         },
       },
       async (request, reply) => {
@@ -104,9 +110,9 @@ export const registrationRoutes =
 
     app.get(
       '/flows/registration/:id',
-      { schema: { tags, summary: 'Read a registration flow', params: FlowId, response: { 200: RegistrationFlow, ...errorResponses } } },
+      { schema: { tags, summary: 'Read a registration flow', params: FlowId, response: { 200: PublicRegistration, ...errorResponses } } },
       async (request) => {
-        const flow = await readOrRenew(ctx, request.params.id, 'registration', 'form');
+        const flow = await readOrRenew(ctx, request.params.id);
         assertApiFlow(flow);
         return { ...publicFlow(flow), fields: await fieldsOf(ctx, flow) };
       },
@@ -124,7 +130,7 @@ export const registrationRoutes =
         },
       },
       async (request) => {
-        const flow = await readOrRenew(ctx, request.params.id, 'registration', 'form');
+        const flow = await readOrRenew(ctx, request.params.id);
         assertApiFlow(flow);
         const { registration, verification } = await submitRegistration(ctx, flow, request.body as SignupInput, actorOf(request));
         return { ...publicFlow(registration), verification_flow: publicFlow(verification) };
@@ -145,13 +151,7 @@ export const registrationRoutes =
         },
       },
       async (request, reply) => {
-        const application = request.body.client_id
-          ? await ctx.db
-              .selectFrom('applications')
-              .select(['id', 'tenant_id'])
-              .where('client_id', '=', request.body.client_id)
-              .executeTakeFirst()
-          : undefined;
+        const application = await applicationOfClient(ctx, request.body.client_id);
         const flow = await resendVerification(ctx, request.body.email, {
           channel: 'api',
           applicationId: application?.id ?? null,

@@ -8,10 +8,11 @@ import { isUniqueViolation } from '../../platform/db/database.js';
 import { lockFor } from '../../platform/db/locks.js';
 import type { FlowChannel, User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
-import type { Locale } from '../../platform/i18n/index.js';
+import { type Locale, supportedLocale } from '../../platform/i18n/index.js';
 import { emailIs, normalizeEmail } from '../../platform/mail/address.js';
 import { sendEmail } from '../../platform/mail/templates.js';
-import { advanceFlow, createFlow, type Flow } from '../kit/flows.js';
+import { advanceFlow, createFlow, openFlow } from '../kit/flows.js';
+import { REGISTRATION, type RegistrationFlow, VERIFICATION, type VerificationFlow } from './flow.js';
 import { recentFlowCount, sendVerification } from './verification.js';
 
 /**
@@ -31,13 +32,25 @@ export interface SignupTarget {
   signup: Policies['signup'];
 }
 
-/** Where a sign-up through this application lands, or 403 `signup_disabled` (tenant policy or application switch). */
-export async function signupTarget(ctx: AppContext, clientId: string): Promise<SignupTarget> {
-  const application = await ctx.db
+const applicationOf = (ctx: AppContext, clientId: string) =>
+  ctx.db
     .selectFrom('applications')
     .select(['id', 'client_id', 'name', 'tenant_id', 'signup_enabled'])
     .where('client_id', '=', clientId)
     .executeTakeFirst();
+
+/** Whether the application's own switch allows sign-up (its tenant's policy is the caller's to read). */
+export const applicationSignupEnabled = async (ctx: AppContext, clientId: string): Promise<boolean> =>
+  (await applicationOf(ctx, clientId))?.signup_enabled ?? false;
+
+/** The application (id) and tenant a sign-up or verification API call names by `client_id`, when it names a known one. */
+export async function applicationOfClient(ctx: AppContext, clientId: string | undefined) {
+  return clientId ? applicationOf(ctx, clientId) : undefined;
+}
+
+/** Where a sign-up through this application lands, or 403 `signup_disabled` (tenant policy or application switch). */
+export async function signupTarget(ctx: AppContext, clientId: string): Promise<SignupTarget> {
+  const application = await applicationOf(ctx, clientId);
   if (!application) throw new AppError('signup_disabled', 'Sign-up is not available for this application');
   const { signup } = await tenantPolicies(ctx, application.tenant_id);
   if (!signup.enabled || !application.signup_enabled) {
@@ -57,9 +70,8 @@ export async function startRegistration(
   ctx: AppContext,
   target: SignupTarget,
   options: { channel: FlowChannel; browser?: string | null; returnTo?: string | null; locale?: Locale | null },
-): Promise<Flow> {
-  const { flow } = await createFlow(ctx.db, ctx, {
-    kind: 'registration',
+): Promise<RegistrationFlow> {
+  const { flow } = await createFlow(ctx.db, ctx, REGISTRATION, {
     state: 'form',
     channel: options.channel,
     tenantId: target.tenantId,
@@ -71,8 +83,32 @@ export async function startRegistration(
   return flow;
 }
 
+/**
+ * A registration flow by id, expired or not (`flow_not_found` when there is none): the
+ * caller answers an expired one with a fresh one (renewRegistration).
+ */
+export const openRegistration = (ctx: AppContext, id: string) => openFlow(ctx.db, ctx, REGISTRATION, id);
+
+/**
+ * A fresh registration in place of an expired one: the same channel, tenant, application,
+ * destination and language, bound to `browser` (a browser flow). The expired flow's
+ * browser is the caller's to check first.
+ */
+export async function renewRegistration(ctx: AppContext, expired: RegistrationFlow, browser: string | null): Promise<RegistrationFlow> {
+  const { flow } = await createFlow(ctx.db, ctx, REGISTRATION, {
+    state: 'form',
+    channel: expired.channel,
+    tenantId: expired.tenant_id,
+    applicationId: expired.application_id,
+    returnTo: expired.return_to,
+    locale: expired.locale,
+    browser,
+  });
+  return flow;
+}
+
 /** The application a registration flow belongs to, still open for sign-up (policies may have changed since). */
-export async function flowTarget(ctx: AppContext, flow: Flow): Promise<SignupTarget> {
+export async function flowTarget(ctx: AppContext, flow: RegistrationFlow): Promise<SignupTarget> {
   const application = await ctx.db
     .selectFrom('applications')
     .select('client_id')
@@ -117,25 +153,25 @@ export function checkSignupInput(target: SignupTarget, input: SignupInput): Sign
  */
 export async function submitRegistration(
   ctx: AppContext,
-  flow: Flow,
+  flow: RegistrationFlow,
   raw: SignupInput,
   actor: Actor,
   options: { browser?: string | null } = {},
-): Promise<{ registration: Flow; verification: Flow }> {
+): Promise<{ registration: RegistrationFlow; verification: VerificationFlow }> {
   if (flow.state !== 'form') throw new AppError('flow_state', 'This sign-up has been submitted already');
   const target = await flowTarget(ctx, flow);
   const input = checkSignupInput(target, raw);
   await assertPasswordAllowed(ctx, target.tenantId, input.password, input);
   // Hashed on both paths, so a taken address takes as long as a new one.
   const passwordHash = await ctx.passwords.hash(input.password);
-  const locale = (flow.locale as Locale | null) ?? 'en';
+  const locale = supportedLocale(flow.locale) ?? 'en';
   // A taken username is refused before the address is looked at, on both paths: otherwise a
   // taken username would answer differently for a new address and a taken one.
   if (input.username && (await ctx.db.selectFrom('users').select('id').where('username', '=', input.username).executeTakeFirst())) {
     throw new AppError('username_taken', 'This username is taken', { field: 'username' });
   }
   const taken = await findByEmail(ctx, input.email);
-  let verification: Flow;
+  let verification: VerificationFlow;
   if (taken) {
     verification = await noticeTaken(ctx, flow, taken, { email: input.email, locale, actor, browser: options.browser ?? null });
   } else {
@@ -178,16 +214,15 @@ const NOTICES_PER_HOUR = 3;
  */
 async function noticeTaken(
   ctx: AppContext,
-  flow: Flow,
+  flow: RegistrationFlow,
   owner: User,
   { email, locale, actor, browser }: { email: string; locale: Locale; actor: Actor; browser: string | null },
-): Promise<Flow> {
+): Promise<VerificationFlow> {
   return ctx.db.transaction().execute(async (trx) => {
     // Counted under the owner's lock in this transaction: parallel sign-ups cannot all pass the cap.
     await lockFor(trx, `signup-notice:${owner.id}`);
     const notify = (await recentFlowCount(trx, ctx, { kind: 'verification', data: ['notice_to', owner.id] })) < NOTICES_PER_HOUR;
-    const { flow: decoy } = await createFlow(trx, ctx, {
-      kind: 'verification',
+    const { flow: decoy } = await createFlow(trx, ctx, VERIFICATION, {
       state: 'sent',
       channel: flow.channel,
       tenantId: flow.tenant_id,

@@ -3,9 +3,10 @@ import { passwordPolicyFor } from '../../authn/passwords/policy.js';
 import { findUserByLogin } from '../../directory/users/users.js';
 import type { Oidc } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
+import type { User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
-import type { Locale } from '../../platform/i18n/index.js';
+import { supportedLocale } from '../../platform/i18n/index.js';
 import {
   browserBinding,
   checkFlowForm,
@@ -17,12 +18,22 @@ import {
   sendPage,
   signInAndReturn,
 } from '../kit/flow-kit.js';
-import { assertFlowBrowser, createFlow, type Flow, readFlow, renewFlow } from '../kit/flows.js';
+import { assertFlowBrowser } from '../kit/flows.js';
+import type { RegistrationFlow, VerificationFlow } from './flow.js';
 import { checkEmailPage, confirmLinkPage, messagePage, notVerifiedPage, signupFormPage, verifiedPage } from './pages.js';
-import { flowTarget, type SignupInput, type SignupTarget, signupTarget, startRegistration, submitRegistration } from './registration.js';
-import { peekVerificationLink, resendVerification, verificationFlow, verifyByCode, verifyByLink } from './verification.js';
+import {
+  flowTarget,
+  openRegistration,
+  renewRegistration,
+  type SignupInput,
+  type SignupTarget,
+  signupTarget,
+  startRegistration,
+  submitRegistration,
+} from './registration.js';
+import { peekVerificationLink, resendFlow, resendVerification, verificationFlow, verifyByCode, verifyByLink } from './verification.js';
 
-const lookOf = (ctx: AppContext, request: FastifyRequest, flow: Flow) =>
+const lookOf = (ctx: AppContext, request: FastifyRequest, flow: RegistrationFlow | VerificationFlow) =>
   pageLook(ctx, request, { tenantId: flow.tenant_id, ...(flow.locale && { uiLocales: flow.locale }) });
 
 /**
@@ -34,7 +45,7 @@ export function signupRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc):
   async function showForm(
     request: FastifyRequest,
     reply: FastifyReply,
-    flow: Flow,
+    flow: RegistrationFlow,
     extra: { error?: AppError; values?: Form; notice?: string } = {},
   ) {
     const look = await lookOf(ctx, request, flow);
@@ -65,15 +76,15 @@ export function signupRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc):
     );
 
   /** A registration flow of this browser; an expired one is replaced by a fresh one (shown with a notice). */
-  async function registrationOf(request: FastifyRequest, reply: FastifyReply, id: string): Promise<{ flow: Flow; renewed?: boolean }> {
-    try {
-      return { flow: await readFlow(ctx.db, ctx, id, 'registration') };
-    } catch (error) {
-      if (!(error instanceof AppError) || error.code !== 'flow_expired') throw error;
-      const expired = await ctx.db.selectFrom('flows').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-      assertFlowBrowser(expired, request.cookies[FLOW_COOKIE]);
-      return { flow: await renewFlow(ctx.db, ctx, expired, 'form', { browser: browserBinding(ctx, request, reply) }), renewed: true };
-    }
+  async function registrationOf(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    id: string,
+  ): Promise<{ flow: RegistrationFlow; renewed?: boolean }> {
+    const { flow, expired } = await openRegistration(ctx, id);
+    if (!expired) return { flow };
+    assertFlowBrowser(flow, request.cookies[FLOW_COOKIE]);
+    return { flow: await renewRegistration(ctx, flow, browserBinding(ctx, request, reply)), renewed: true };
   }
 
   app.get<{ Querystring: { interaction?: string } }>('/signup', { schema: { hide: true } }, async (request, reply) => {
@@ -101,8 +112,8 @@ export function signupRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc):
     const { flow, renewed } = await registrationOf(request, reply, request.params.id);
     if (renewed) return reply.redirect(`/signup/${flow.id}`, 303);
     assertFlowBrowser(flow, request.cookies[FLOW_COOKIE]);
-    if (flow.state === 'verify_email' && typeof (flow.data as { verification_flow?: unknown }).verification_flow === 'string') {
-      return reply.redirect(`/verify/${(flow.data as { verification_flow: string }).verification_flow}`, 303);
+    if (flow.state === 'verify_email' && flow.data.verification_flow !== undefined) {
+      return reply.redirect(`/verify/${flow.data.verification_flow}`, 303);
     }
     return showForm(request, reply, flow);
   });
@@ -128,7 +139,7 @@ export function signupRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc):
   async function showCheck(
     request: FastifyRequest,
     reply: FastifyReply,
-    flow: Flow,
+    flow: VerificationFlow,
     extra: { error?: string; notice?: string; status?: number } = {},
   ) {
     const look = await lookOf(ctx, request, flow);
@@ -163,8 +174,8 @@ export function signupRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc):
    * After a verification: the browser that signed up (and so proved the password) is signed
    * in and sent back; a resent email's flow, or any other browser, sees "verified".
    */
-  async function afterVerified(request: FastifyRequest, reply: FastifyReply, flow: Flow, user: Parameters<typeof signInAndReturn>[2]) {
-    let sameBrowser = flow.channel === 'browser' && (flow.data as { signs_in?: boolean }).signs_in === true;
+  async function afterVerified(request: FastifyRequest, reply: FastifyReply, flow: VerificationFlow, user: User) {
+    let sameBrowser = flow.channel === 'browser' && flow.data.signs_in === true;
     try {
       assertFlowBrowser(flow, request.cookies[FLOW_COOKIE]);
     } catch {
@@ -221,7 +232,7 @@ export function signupRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc):
       applicationId: flow.application_id,
       tenantId: flow.tenant_id,
       returnTo: flow.return_to,
-      locale: (flow.locale as Locale | null) ?? 'en',
+      locale: supportedLocale(flow.locale) ?? 'en',
       actor: actorOf(request),
     });
     return reply.redirect(`/verify/${next.id}?notice=resent`, 303);
@@ -244,13 +255,8 @@ export async function emailNotVerifiedPage(
     uiLocales: options.uiLocales ?? null,
     userLocale: user?.locale ?? null,
   });
-  const { flow } = await createFlow(ctx.db, ctx, {
-    kind: 'verification',
-    state: 'resend',
-    channel: 'browser',
+  const flow = await resendFlow(ctx, user, {
     tenantId: options.tenantId,
-    userId: user?.id ?? null,
-    email: user?.email ?? null,
     browser: browserBinding(ctx, request, reply),
     returnTo: options.returnTo,
     locale: look.locale,

@@ -10,7 +10,8 @@ import { AppError } from '../../platform/errors.js';
 import type { Locale } from '../../platform/i18n/index.js';
 import { emailIs, loginKey } from '../../platform/mail/address.js';
 import { sendEmail } from '../../platform/mail/templates.js';
-import { closeFlows, createFlow, FLOW_LIFETIME_MS, type Flow, peekLink, spendCode, spendLink } from '../kit/flows.js';
+import { closeFlows, createFlow, FLOW_LIFETIME_MS, flowOf, peekLink, spendCode, spendLink } from '../kit/flows.js';
+import { VERIFICATION, type VerificationFlow } from './flow.js';
 
 /**
  * Email verification (issue 5): a `verification` flow carries an emailed link and a
@@ -67,13 +68,17 @@ export async function sendVerification(
   ctx: AppContext,
   user: User,
   options: VerificationOptions & { capped: true },
-): Promise<Flow | undefined>;
-export async function sendVerification(ctx: AppContext, user: User, options: VerificationOptions & { capped?: false }): Promise<Flow>;
+): Promise<VerificationFlow | undefined>;
+export async function sendVerification(
+  ctx: AppContext,
+  user: User,
+  options: VerificationOptions & { capped?: false },
+): Promise<VerificationFlow>;
 export async function sendVerification(
   ctx: AppContext,
   user: User,
   options: VerificationOptions & { capped?: boolean },
-): Promise<Flow | undefined> {
+): Promise<VerificationFlow | undefined> {
   const tenantId = options.tenantId ?? user.home_tenant_id;
   return ctx.db.transaction().execute(async (trx) => {
     await lockFor(trx, `verification-email:${user.id}`);
@@ -81,8 +86,7 @@ export async function sendVerification(
       return undefined;
     }
     await closeFlows(trx, ctx, user.id, ['verification']);
-    const { flow, link, code } = await createFlow(trx, ctx, {
-      kind: 'verification',
+    const { flow, link, code } = await createFlow(trx, ctx, VERIFICATION, {
       state: 'sent',
       channel: options.channel,
       tenantId,
@@ -118,9 +122,12 @@ export async function sendVerification(
 }
 
 /** A flow with no user behind it, shaped like a real one (unknown, taken or already verified addresses). */
-export async function decoyVerification(ctx: AppContext, email: string, options: Omit<VerificationOptions, 'actor'>): Promise<Flow> {
-  const { flow } = await createFlow(ctx.db, ctx, {
-    kind: 'verification',
+export async function decoyVerification(
+  ctx: AppContext,
+  email: string,
+  options: Omit<VerificationOptions, 'actor'>,
+): Promise<VerificationFlow> {
+  const { flow } = await createFlow(ctx.db, ctx, VERIFICATION, {
     state: 'sent',
     channel: options.channel,
     tenantId: options.tenantId ?? null,
@@ -134,20 +141,43 @@ export async function decoyVerification(ctx: AppContext, email: string, options:
 }
 
 /** A verification flow by id; its expiry is the code's business (an expired code is `invalid_code`). */
-export async function verificationFlow(ctx: AppContext, id: string): Promise<Flow> {
-  const flow = await ctx.db.selectFrom('flows').selectAll().where('id', '=', id).where('kind', '=', 'verification').executeTakeFirst();
-  if (!flow) throw new AppError('flow_not_found', 'This flow does not exist; start again');
+export async function verificationFlow(ctx: AppContext, id: string): Promise<VerificationFlow> {
+  const row = await ctx.db.selectFrom('flows').selectAll().where('id', '=', id).where('kind', '=', 'verification').executeTakeFirst();
+  if (!row) throw new AppError('flow_not_found', 'This flow does not exist; start again');
+  return flowOf(VERIFICATION, row);
+}
+
+/**
+ * The page a sign-in shows an unverified self-registered user (after the right password):
+ * a `resend` flow bound to this browser, whose form asks for a new verification email.
+ */
+export async function resendFlow(
+  ctx: AppContext,
+  user: User | undefined,
+  options: { tenantId: string; browser: string; returnTo: string; locale: Locale },
+): Promise<VerificationFlow> {
+  const { flow } = await createFlow(ctx.db, ctx, VERIFICATION, {
+    state: 'resend',
+    channel: 'browser',
+    tenantId: options.tenantId,
+    userId: user?.id ?? null,
+    email: user?.email ?? null,
+    browser: options.browser,
+    returnTo: options.returnTo,
+    locale: options.locale,
+  });
   return flow;
 }
 
 /** Marks the flow's user verified (and audits it); the user, or undefined for a flow with no user. */
-async function markVerified(ctx: AppContext, flow: Flow, actor: Actor, method: 'link' | 'code'): Promise<User> {
-  if (!flow.user_id) throw new AppError('invalid_code', 'That code is not right, or it has expired');
+async function markVerified(ctx: AppContext, flow: VerificationFlow, actor: Actor, method: 'link' | 'code'): Promise<User> {
+  const userId = flow.user_id;
+  if (!userId) throw new AppError('invalid_code', 'That code is not right, or it has expired');
   return ctx.db.transaction().execute(async (trx) => {
     const user = await trx
       .updateTable('users')
       .set({ email_verified: true, updated_at: ctx.clock.now() })
-      .where('id', '=', flow.user_id as string)
+      .where('id', '=', userId)
       // The address the email went to must still be the account's address.
       .where(emailIs(flow.email ?? ''))
       .returningAll()
@@ -165,20 +195,25 @@ async function markVerified(ctx: AppContext, flow: Flow, actor: Actor, method: '
 }
 
 /** The code typed for a verification flow (brute-force guarded; five wrong codes kill it). */
-export async function verifyByCode(ctx: AppContext, flow: Flow, code: string, actor: Actor): Promise<{ flow: Flow; user: User }> {
+export async function verifyByCode(
+  ctx: AppContext,
+  flow: VerificationFlow,
+  code: string,
+  actor: Actor,
+): Promise<{ flow: VerificationFlow; user: User }> {
   if (!/^\s*\d{6}\s*$/.test(code)) throw new AppError('invalid_code', 'That code is not right, or it has expired');
   const spent = await spendCode(ctx.db, ctx, flow, code, actor, 'verified');
   return { flow: spent, user: await markVerified(ctx, spent, actor, 'code') };
 }
 
 /** The emailed link's token, spent (`link_invalid` when unknown, used or forged; `link_expired` when late). */
-export async function verifyByLink(ctx: AppContext, token: string, actor: Actor): Promise<{ flow: Flow; user: User }> {
-  const spent = await spendLink(ctx.db, ctx, token, 'verification', 'verified');
+export async function verifyByLink(ctx: AppContext, token: string, actor: Actor): Promise<{ flow: VerificationFlow; user: User }> {
+  const spent = await spendLink(ctx.db, ctx, VERIFICATION, token, 'verified');
   return { flow: spent, user: await markVerified(ctx, spent, actor, 'link') };
 }
 
 /** Looks at a link before the confirmation click (mail scanners follow links; only the POST spends it). */
-export const peekVerificationLink = (ctx: AppContext, token: string) => peekLink(ctx.db, ctx, token, 'verification');
+export const peekVerificationLink = (ctx: AppContext, token: string) => peekLink(ctx.db, ctx, VERIFICATION, token);
 
 /**
  * "Send me a new verification email": the same answer (a verification flow) for any
@@ -188,7 +223,7 @@ export async function resendVerification(
   ctx: AppContext,
   email: string,
   options: Omit<VerificationOptions, 'actor'> & { actor: Actor; userId?: string },
-): Promise<Flow> {
+): Promise<VerificationFlow> {
   const user = options.userId
     ? await ctx.db.selectFrom('users').selectAll().where('id', '=', options.userId).executeTakeFirst()
     : await ctx.db.selectFrom('users').selectAll().where(emailIs(email)).executeTakeFirst();
@@ -200,7 +235,7 @@ export async function resendVerification(
 }
 
 /** An administrator's "resend the verification email" (the rule of decision 180; audited by sendVerification). */
-export async function adminResendVerification(ctx: AppContext, scope: Scope, actor: Actor, userId: string): Promise<Flow> {
+export async function adminResendVerification(ctx: AppContext, scope: Scope, actor: Actor, userId: string): Promise<VerificationFlow> {
   const user = await assertManageable(ctx, scope, actor, userId);
   if (user.email_verified) throw new AppError('already_verified', 'This user’s email address is verified already');
   const locale = (user.locale as Locale | null) === 'de' ? 'de' : 'en';

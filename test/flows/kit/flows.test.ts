@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { INVITATION } from '../../../src/flows/invitation/flow.js';
 import { createFlow, peekLink, pruneFlows, readFlow, spendCode, spendLink } from '../../../src/flows/kit/flows.js';
+import { PASSWORDLESS } from '../../../src/flows/passwordless/flow.js';
+import { RECOVERY } from '../../../src/flows/recovery/flow.js';
+import { VERIFICATION } from '../../../src/flows/signup/flow.js';
 import { pickLocale } from '../../../src/platform/i18n/index.js';
 import { renderEmail } from '../../../src/platform/mail/templates.js';
 import { startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
@@ -17,29 +21,33 @@ describe('self-service flows (the foundation of issue 5)', () => {
   after(() => gh.stop());
 
   test('a link works once, and only its hash is stored', async () => {
-    const { flow, link } = await createFlow(gh.ctx.db, gh.ctx, { kind: 'recovery', state: 'sent', channel: 'api', link: true });
+    const { flow, link } = await createFlow(gh.ctx.db, gh.ctx, RECOVERY, { state: 'sent', channel: 'api', link: true });
     assert.ok(link?.startsWith('ghf_'));
     const row = await gh.ctx.db.selectFrom('flows').selectAll().where('id', '=', flow.id).executeTakeFirstOrThrow();
     assert.ok(!JSON.stringify(row).includes(link as string), 'the token is not stored');
-    assert.equal((await peekLink(gh.ctx.db, gh.ctx, link as string, 'recovery')).id, flow.id, 'peeking does not spend');
-    const spent = await spendLink(gh.ctx.db, gh.ctx, link as string, 'recovery', 'done');
+    assert.equal((await peekLink(gh.ctx.db, gh.ctx, RECOVERY, link as string)).id, flow.id, 'peeking does not spend');
+    const spent = await spendLink(gh.ctx.db, gh.ctx, RECOVERY, link as string, 'done');
     assert.equal(spent.state, 'done');
-    await assert.rejects(spendLink(gh.ctx.db, gh.ctx, link as string, 'recovery', 'done'), { code: 'link_invalid' });
-    await assert.rejects(spendLink(gh.ctx.db, gh.ctx, 'ghf_forged', 'recovery', 'done'), { code: 'link_invalid' });
+    await assert.rejects(spendLink(gh.ctx.db, gh.ctx, RECOVERY, link as string, 'done'), { code: 'link_invalid' });
+    await assert.rejects(spendLink(gh.ctx.db, gh.ctx, RECOVERY, 'ghf_forged', 'done'), { code: 'link_invalid' });
   });
 
   test('a link of another kind, or past its expiry, does not work', async () => {
-    const { link } = await createFlow(gh.ctx.db, gh.ctx, { kind: 'invitation', state: 'sent', channel: 'api', link: true });
-    await assert.rejects(spendLink(gh.ctx.db, gh.ctx, link as string, 'recovery', 'done'), { code: 'link_invalid' });
-    const expiring = await createFlow(gh.ctx.db, gh.ctx, { kind: 'recovery', state: 'sent', channel: 'api', link: true });
+    const { link } = await createFlow(gh.ctx.db, gh.ctx, INVITATION, {
+      state: 'sent',
+      channel: 'api',
+      data: { mode: 'activate' },
+      link: true,
+    });
+    await assert.rejects(spendLink(gh.ctx.db, gh.ctx, RECOVERY, link as string, 'done'), { code: 'link_invalid' });
+    const expiring = await createFlow(gh.ctx.db, gh.ctx, RECOVERY, { state: 'sent', channel: 'api', link: true });
     clock.advance(15 * 60 + 1);
-    await assert.rejects(spendLink(gh.ctx.db, gh.ctx, expiring.link as string, 'recovery', 'done'), { code: 'link_expired' });
-    await assert.rejects(readFlow(gh.ctx.db, gh.ctx, expiring.flow.id, 'recovery'), { code: 'flow_expired' });
+    await assert.rejects(spendLink(gh.ctx.db, gh.ctx, RECOVERY, expiring.link as string, 'done'), { code: 'link_expired' });
+    await assert.rejects(readFlow(gh.ctx.db, gh.ctx, RECOVERY, expiring.flow.id), { code: 'flow_expired' });
   });
 
   test('a code works once; five wrong codes kill it', async () => {
-    const { flow, code } = await createFlow(gh.ctx.db, gh.ctx, {
-      kind: 'verification',
+    const { flow, code } = await createFlow(gh.ctx.db, gh.ctx, VERIFICATION, {
       state: 'sent',
       channel: 'api',
       email: 'codes@flows.test',
@@ -51,7 +59,7 @@ describe('self-service flows (the foundation of issue 5)', () => {
     assert.equal((await spendCode(gh.ctx.db, gh.ctx, flow, code as string, actor, 'done')).state, 'done');
     await assert.rejects(spendCode(gh.ctx.db, gh.ctx, flow, code as string, actor, 'done'), { code: 'invalid_code' });
 
-    const other = await createFlow(gh.ctx.db, gh.ctx, { kind: 'verification', state: 'sent', channel: 'api', code: true });
+    const other = await createFlow(gh.ctx.db, gh.ctx, VERIFICATION, { state: 'sent', channel: 'api', code: true });
     const bad = other.code === '000000' ? '111111' : '000000';
     for (let i = 0; i < 5; i++) {
       await assert.rejects(spendCode(gh.ctx.db, gh.ctx, other.flow, bad, { ...actor, ip: `198.51.100.${20 + i}` }, 'done'));
@@ -67,7 +75,11 @@ describe('self-service flows (the foundation of issue 5)', () => {
   });
 
   test('expired flows are pruned a day later', async () => {
-    const { flow } = await createFlow(gh.ctx.db, gh.ctx, { kind: 'passwordless', state: 'sent', channel: 'api' });
+    const { flow } = await createFlow(gh.ctx.db, gh.ctx, PASSWORDLESS, {
+      state: 'sent',
+      channel: 'api',
+      data: { method: 'email_code', send_key: 'prune' },
+    });
     clock.advance(10 * 60 + 24 * 3600 + 1);
     assert.ok((await pruneFlows(gh.ctx)) >= 1);
     assert.equal(await gh.ctx.db.selectFrom('flows').select('id').where('id', '=', flow.id).executeTakeFirst(), undefined);
