@@ -3,8 +3,8 @@ import { pageLook } from '../../flows/kit/flow-kit.js';
 import { framed } from '../../flows/sign-in/pages.js';
 import type { AppContext } from '../../platform/context.js';
 import { actorOf } from '../../platform/http/guards.js';
-import { limitBodies } from '../../platform/http/server.js';
 import type { Translate } from '../../platform/i18n/index.js';
+import { type Form, formBodies } from '../../platform/web/forms.js';
 import { type Html, html, PAGE_HEADERS } from '../../platform/web/html.js';
 import { readUnblockLink, unblockWithLink } from './lockout.js';
 
@@ -19,10 +19,7 @@ const FORM_LIMIT = 4 * 1024;
 export const unblockPages =
   (ctx: AppContext): FastifyPluginAsync =>
   async (app) => {
-    limitBodies(app, FORM_LIMIT);
-    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
-      done(null, Object.fromEntries(new URLSearchParams(body as string))),
-    );
+    formBodies(app, FORM_LIMIT);
 
     /** The page in the user's language (once the link names them; else the browser's) and their tenant's branding. */
     const show = async (
@@ -61,7 +58,7 @@ export const unblockPages =
       );
     });
 
-    app.post<{ Body: Record<string, string> }>('/unblock', { schema: { hide: true } }, async (request, reply) => {
+    app.post<{ Body: Form }>('/unblock', { schema: { hide: true } }, async (request, reply) => {
       const token = String(request.body?.token ?? '').slice(0, 200);
       const link = token ? await readUnblockLink(ctx, token) : undefined;
       if (!link || !(await unblockWithLink(ctx, token, actorOf(request)))) {

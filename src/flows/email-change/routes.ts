@@ -3,9 +3,10 @@ import type { ActiveSession } from '../../authn/sessions/sessions.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
+import type { Form } from '../../platform/web/forms.js';
 import { type AccountLook, emailConfirmPage, emailPage } from '../account/area-pages.js';
 import { accountSession, errorText, noticeOf } from '../account/session.js';
-import { type Form, pageLook, sendPage } from '../kit/flow-kit.js';
+import { pageLook, sendPage } from '../kit/flow-kit.js';
 import { peekLink } from '../kit/flows.js';
 import { confirmEmailChangeCode, confirmEmailChangeLink, pendingEmailChange, startEmailChange } from './email-change.js';
 

@@ -4,7 +4,8 @@ import { type ActiveSession, sessionFromToken } from '../../authn/sessions/sessi
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf, SESSION_COOKIE } from '../../platform/http/guards.js';
-import { browserBinding, checkLinkForm, type Form, linkCsrf, type PageLook, pageLook, sendPage, signInAndReturn } from '../kit/flow-kit.js';
+import type { Form } from '../../platform/web/forms.js';
+import { browserBinding, checkLinkForm, linkCsrf, type PageLook, pageLook, sendPage, signInAndReturn } from '../kit/flow-kit.js';
 import { formError, messagePage } from '../recovery/pages.js';
 import { acceptJoin, acceptWithPassword } from './accept.js';
 import { type OpenInvitation, peekInvitation } from './invitations.js';

@@ -20,6 +20,7 @@ import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { setRetryAfter } from '../../platform/http/server.js';
 import type { Locale, MessageKey, Translate } from '../../platform/i18n/index.js';
+import type { Form } from '../../platform/web/forms.js';
 import { type Branding, newNonce, PAGE_HEADERS, scriptPageHeaders } from '../../platform/web/html.js';
 import { challengePage, enrolPage, type TotpEnrolment } from './mfa-pages.js';
 import { type PageContext, wordsOf } from './pages.js';
@@ -57,8 +58,6 @@ export const factorNotAllowed = () => stepError('mfa.choose_method', 'Choose ano
 
 /** Whether a factor type counts for the flow's target (decision 198). */
 const counts = (flow: StepFlow, type: string) => !flow.allowed || flow.allowed.includes(type as MfaFactorType);
-
-export type Form = Record<string, string>;
 
 /** What an accepted answer proved, and recovery codes to show once (the first factor's, or a spent code's replacement). */
 export interface Proved {

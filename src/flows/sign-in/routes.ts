@@ -1,13 +1,12 @@
-import { createHmac } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticate, sessionFromToken } from '../../authn/sessions/sessions.js';
 import type { Interaction, Oidc } from '../../oauth/engine/index.js';
 import type { Organization } from '../../oauth/tokens/organizations.js';
 import type { AppContext } from '../../platform/context.js';
-import { constantTimeEqual } from '../../platform/crypto/secrets.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf, SESSION_COOKIE } from '../../platform/http/guards.js';
-import { asAppError, limitBodies, setRetryAfter } from '../../platform/http/server.js';
+import { asAppError, setRetryAfter } from '../../platform/http/server.js';
+import { checkCsrf, csrfToken, type Form, formBodies } from '../../platform/web/forms.js';
 import { PAGE_HEADERS } from '../../platform/web/html.js';
 import { accountRoutes } from '../account/routes.js';
 import { forcedPasswordRoutes, showForcedChange } from '../forced-change/routes.js';
@@ -18,13 +17,12 @@ import { passwordlessPages } from '../passwordless/routes.js';
 import { recoveryPageRoutes } from '../recovery/routes.js';
 import { emailNotVerifiedPage, signupRoutes } from '../signup/routes.js';
 import { interactionLook, pageOf } from './interaction-look.js';
-import { continueSignIn, interactionMfaRoutes, type PageKit } from './interaction-mfa.js';
+import { continueSignIn, interactionMfaRoutes } from './interaction-mfa.js';
 import { consentPage, errorPage, organizationPage, type PageContext, signInPage, tooManyAttemptsText } from './pages.js';
 import { signInLinks } from './sign-in-links.js';
 
 /** Room for a WebAuthn answer (a passkey's attestation), the largest form. */
 const FORM_LIMIT = 64 * 1024;
-type Form = Record<string, string>;
 
 /**
  * The hosted sign-in pages of the authorization flow: sign-in, organization picker and
@@ -35,17 +33,9 @@ type Form = Record<string, string>;
 export const uiRoutes =
   (ctx: AppContext, oidc: Oidc): FastifyPluginAsync =>
   async (app) => {
-    limitBodies(app, FORM_LIMIT);
-    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
-      done(null, Object.fromEntries(new URLSearchParams(body as string))),
-    );
+    formBodies(app, FORM_LIMIT);
 
-    const csrfFor = (uid: string) => createHmac('sha256', ctx.masterKey).update(`csrf\0${uid}`).digest('base64url');
-    function checkCsrf(uid: string, form: Form) {
-      if (!constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(csrfFor(uid)))) {
-        throw new AppError('csrf_failed', 'This form has expired; go back and try again');
-      }
-    }
+    const csrfFor = (uid: string) => csrfToken(ctx, 'interaction', uid);
 
     /** A page in the interaction's language (with the user's locale once the password step is done) and branding. */
     const show = async (
@@ -63,12 +53,11 @@ export const uiRoutes =
     };
 
     const go = (reply: FastifyReply, to: string) => reply.redirect(to, 303);
-    const kit: PageKit = { csrfFor, checkCsrf, go };
-    interactionMfaRoutes(app, ctx, oidc, kit);
+    interactionMfaRoutes(app, ctx, oidc);
     accountRoutes(app, ctx);
     signupRoutes(app, ctx, oidc);
     passwordlessPages(app, ctx, oidc);
-    forcedPasswordRoutes(app, ctx, oidc, kit);
+    forcedPasswordRoutes(app, ctx, oidc);
     recoveryPageRoutes(app, ctx);
     invitationPageRoutes(app, ctx);
 
@@ -139,7 +128,7 @@ export const uiRoutes =
         const it = await oidc.interaction(request.raw, reply.raw);
         if (it.prompt !== 'login') return go(reply, `/interaction/${it.uid}`);
         const proved = await returningUser(ctx, request, it.uid, String(request.query.flow ?? ''));
-        return continueSignIn(ctx, oidc, kit, request, reply, it, proved);
+        return continueSignIn(ctx, oidc, request, reply, it, proved);
       },
     );
 
@@ -151,7 +140,7 @@ export const uiRoutes =
         const active = token ? await sessionFromToken(ctx, token) : undefined;
         if (active && !it.reasons.includes('login_prompt') && !it.reasons.includes('max_age')) {
           // …but a second factor when the application needs one the session has not proved (a step-up).
-          return continueSignIn(ctx, oidc, kit, request, reply, it, active);
+          return continueSignIn(ctx, oidc, request, reply, it, active);
         }
         const links = await signInLinks(ctx, it);
         return show(request, reply, it, (p) =>
@@ -170,11 +159,11 @@ export const uiRoutes =
 
     app.post<{ Params: { uid: string }; Body: Form }>('/interaction/:uid/login', { schema: { hide: true } }, async (request, reply) => {
       const it = await oidc.interaction(request.raw, reply.raw);
-      checkCsrf(it.uid, request.body ?? {});
+      checkCsrf(ctx, request.body ?? {}, 'interaction', it.uid);
       const { username = '', password = '' } = request.body ?? {};
       try {
         const user = await authenticate(ctx, { username, password }, actorOf(request));
-        return await continueSignIn(ctx, oidc, kit, request, reply, it, { user });
+        return await continueSignIn(ctx, oidc, request, reply, it, { user });
       } catch (error) {
         if (error instanceof AppError && error.code === 'email_not_verified') {
           const where = { username, returnTo: `/interaction/${it.uid}`, tenantId: it.client.tenantId };
@@ -212,7 +201,7 @@ export const uiRoutes =
       { schema: { hide: true } },
       async (request, reply) => {
         const it = await oidc.interaction(request.raw, reply.raw);
-        checkCsrf(it.uid, request.body ?? {});
+        checkCsrf(ctx, request.body ?? {}, 'interaction', it.uid);
         if (it.prompt !== 'consent') return go(reply, `/interaction/${it.uid}`);
         return afterLogin(request, reply, it, request.body?.organization ?? '');
       },
@@ -221,7 +210,7 @@ export const uiRoutes =
     app.post<{ Params: { uid: string }; Body: Form }>('/interaction/:uid/consent', { schema: { hide: true } }, async (request, reply) => {
       const it = await oidc.interaction(request.raw, reply.raw);
       const form = request.body ?? {};
-      checkCsrf(it.uid, form);
+      checkCsrf(ctx, form, 'interaction', it.uid);
       if (it.prompt !== 'consent') return go(reply, `/interaction/${it.uid}`);
       if (form.decision !== 'allow') return go(reply, await oidc.deny(request.raw, reply.raw));
       if (form.organization) {

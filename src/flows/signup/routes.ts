@@ -6,11 +6,11 @@ import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import type { Locale } from '../../platform/i18n/index.js';
+import type { Form } from '../../platform/web/forms.js';
 import {
   browserBinding,
   checkFlowForm,
   FLOW_COOKIE,
-  type Form,
   flowCsrf,
   type PageLook,
   pageLook,
