@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { pageLook } from '../../flows/kit/flow-kit.js';
-import { framed } from '../../flows/sign-in/pages.js';
+import { brandingOf } from '../../directory/branding/branding.js';
 import type { AppContext } from '../../platform/context.js';
 import { actorOf } from '../../platform/http/guards.js';
-import type { Translate } from '../../platform/i18n/index.js';
+import { type Translate, translator } from '../../platform/i18n/index.js';
 import { type Form, formBodies } from '../../platform/web/forms.js';
 import { type Html, html, PAGE_HEADERS } from '../../platform/web/html.js';
+import { framed, requestLocale } from '../../platform/web/pages.js';
 import { readUnblockLink, unblockWithLink } from './lockout.js';
 
 const FORM_LIMIT = 4 * 1024;
@@ -32,12 +32,13 @@ export const unblockPages =
       const user = userId
         ? await ctx.db.selectFrom('users').select(['home_tenant_id', 'locale']).where('id', '=', userId).executeTakeFirst()
         : undefined;
-      const look = await pageLook(ctx, request, { tenantId: user?.home_tenant_id ?? null, userLocale: user?.locale ?? null });
-      const page = { lang: look.locale, t: look.t, ...(look.branding && { branding: look.branding }) };
+      const lang = requestLocale(request, { userLocale: user?.locale ?? null });
+      const t = translator(lang);
+      const branding = await brandingOf(ctx, user?.home_tenant_id);
       return reply
         .status(status)
         .headers(PAGE_HEADERS)
-        .send(framed(page, look.t('unblock.title'), body(look.t)));
+        .send(framed({ lang, t, ...(branding && { branding }) }, t('unblock.title'), body(t)));
     };
     const invalid = (t: Translate) => html`<h1>${t('unblock.title')}</h1><p>${t('unblock.invalid')}</p>`;
 

@@ -12,14 +12,15 @@ import {
 } from '../../authn/mfa/index.js';
 import { beginStep, endStep, keepPending, loadStep, loginClaims } from '../../authn/mfa/sign-in-step.js';
 import { type ActiveSession, recordSessionAmr } from '../../authn/sessions/sessions.js';
+import { brandingOf } from '../../directory/branding/branding.js';
 import { tenantPolicies } from '../../directory/policies/policies.js';
-import { brandingOf } from '../../oauth/engine/pages.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError, notFound } from '../../platform/errors.js';
-import type { Locale, MessageKey, Translate } from '../../platform/i18n/index.js';
+import type { Locale } from '../../platform/i18n/index.js';
 import { isUuid } from '../../platform/ids.js';
 import type { Form } from '../../platform/web/forms.js';
 import { type Branding, newNonce, PAGE_HEADERS, scriptPageHeaders } from '../../platform/web/html.js';
+import type { MessageKey, Translate } from '../kit/messages.js';
 import { parseCredential } from '../sign-in/mfa-flow.js';
 import { recoveryCodesPage } from '../sign-in/mfa-pages.js';
 import { accountAreaRoutes } from './area.js';

@@ -5,10 +5,10 @@ import type { Actor } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf, SESSION_COOKIE } from '../../platform/http/guards.js';
-import type { MessageKey, Translate } from '../../platform/i18n/index.js';
 import { cookieOptions } from '../../platform/web/cookies.js';
 import { checkCsrf, csrfToken, type Form } from '../../platform/web/forms.js';
 import { pageLook, safeReturn, sendPage } from '../kit/flow-kit.js';
+import type { MessageKey, Translate } from '../kit/messages.js';
 import type { AccountLook } from './area-pages.js';
 import { stepUpAccount } from './sign-in.js';
 

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { beginStep, completeStep, hasSecondFactor, loadStep } from '../../authn/mfa/sign-in-step.js';
 import { setSessionCookie } from '../../authn/sessions/cookie.js';
 import { type ActiveSession, authenticate, openSession } from '../../authn/sessions/sessions.js';
-import { brandingOf } from '../../oauth/engine/pages.js';
+import { brandingOf } from '../../directory/branding/branding.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';

@@ -3,16 +3,18 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { mayOpenSession } from '../../authn/mfa/sign-in-step.js';
 import { setSessionCookie } from '../../authn/sessions/cookie.js';
 import { openSession } from '../../authn/sessions/sessions.js';
-import { brandingOf } from '../../oauth/engine/pages.js';
+import { brandingOf } from '../../directory/branding/branding.js';
 import type { Actor } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
-import { type Locale, pickLocale, type Translate, translator } from '../../platform/i18n/index.js';
+import type { Locale } from '../../platform/i18n/index.js';
 import { cookieOptions } from '../../platform/web/cookies.js';
 import { checkCsrf, csrfFailed, csrfToken, type Form } from '../../platform/web/forms.js';
 import { type Branding, PAGE_HEADERS } from '../../platform/web/html.js';
+import { requestLocale } from '../../platform/web/pages.js';
 import { advanceFlow, assertFlowBrowser, type Flow, readFlow } from './flows.js';
+import { type Translate, translator } from './messages.js';
 
 /**
  * What every hosted flow page needs: the browser binding (an HttpOnly cookie whose hash a
@@ -77,14 +79,8 @@ export async function pageLook(
   request: FastifyRequest,
   options: { tenantId?: string | null; uiLocales?: string | null; userLocale?: string | null } = {},
 ): Promise<PageLook> {
-  const query = request.query as Record<string, unknown> | undefined;
-  const uiLocales = options.uiLocales ?? (typeof query?.ui_locales === 'string' ? query.ui_locales : undefined);
-  const locale = pickLocale({
-    uiLocales,
-    userLocale: options.userLocale ?? null,
-    acceptLanguage: request.headers['accept-language'] ?? null,
-  });
-  const branding = await brandingOf(ctx, options.tenantId ?? undefined);
+  const locale = requestLocale(request, options);
+  const branding = await brandingOf(ctx, options.tenantId);
   return { locale, t: translator(locale), ...(branding && { branding }) };
 }
 

@@ -1,8 +1,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { Interaction } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
+import type { PageContext } from '../../platform/web/pages.js';
 import { type PageLook, pageLook } from '../kit/flow-kit.js';
-import type { PageContext } from './pages.js';
 
 /**
  * The language and branding of an authorization flow's page: the request's `ui_locales`,

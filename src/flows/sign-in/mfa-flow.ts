@@ -22,8 +22,8 @@ import { setRetryAfter } from '../../platform/http/server.js';
 import type { Locale, MessageKey, Translate } from '../../platform/i18n/index.js';
 import type { Form } from '../../platform/web/forms.js';
 import { type Branding, newNonce, PAGE_HEADERS, scriptPageHeaders } from '../../platform/web/html.js';
+import { type PageContext, wordsOf } from '../../platform/web/pages.js';
 import { challengePage, enrolPage, type TotpEnrolment } from './mfa-pages.js';
-import { type PageContext, wordsOf } from './pages.js';
 
 /**
  * The MFA step as pages, for any browser flow that stored an `MfaStep` (the hosted

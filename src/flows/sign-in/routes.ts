@@ -8,6 +8,7 @@ import { actorOf, SESSION_COOKIE } from '../../platform/http/guards.js';
 import { asAppError, setRetryAfter } from '../../platform/http/server.js';
 import { checkCsrf, csrfToken, type Form, formBodies } from '../../platform/web/forms.js';
 import { PAGE_HEADERS } from '../../platform/web/html.js';
+import { errorPage, type PageContext } from '../../platform/web/pages.js';
 import { accountRoutes } from '../account/routes.js';
 import { forcedPasswordRoutes, showForcedChange } from '../forced-change/routes.js';
 import { invitationPageRoutes } from '../invitation/routes.js';
@@ -18,7 +19,7 @@ import { recoveryPageRoutes } from '../recovery/routes.js';
 import { emailNotVerifiedPage, signupRoutes } from '../signup/routes.js';
 import { interactionLook, pageOf } from './interaction-look.js';
 import { continueSignIn, interactionMfaRoutes } from './interaction-mfa.js';
-import { consentPage, errorPage, organizationPage, type PageContext, signInPage, tooManyAttemptsText } from './pages.js';
+import { consentPage, organizationPage, signInPage, tooManyAttemptsText } from './pages.js';
 import { signInLinks } from './sign-in-links.js';
 
 /** Room for a WebAuthn answer (a passkey's attestation), the largest form. */
