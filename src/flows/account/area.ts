@@ -10,7 +10,6 @@ import type { AppContext } from '../../platform/context.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { isUuid } from '../../platform/ids.js';
 import type { Form } from '../../platform/web/forms.js';
-import { accountEmailRoutes } from '../email-change/routes.js';
 import { sendPage } from '../kit/flow-kit.js';
 import { listConsentedApplications, revokeConsent } from './applications.js';
 import { applicationsPage, deletePage, goodbyePage, passwordPage, profilePage, sessionsPage } from './area-pages.js';
@@ -48,8 +47,6 @@ export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
     ({ look, active }, form, error) => profilePage(look, active.user, { error, values: form }),
   );
-
-  accountEmailRoutes(app, ctx);
 
   // Password
   app.get('/account/password', hide, async (request, reply) => {

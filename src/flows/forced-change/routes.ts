@@ -1,35 +1,22 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Interaction, Oidc } from '../../oauth/engine/index.js';
+import type { FastifyInstance } from 'fastify';
+import type { Oidc } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { csrfFailed, type Form } from '../../platform/web/forms.js';
-import { browserBinding, checkFlowForm, flowCsrf, pageLook, sendPage } from '../kit/flow-kit.js';
+import { checkFlowForm, flowCsrf, pageLook, sendPage } from '../kit/flow-kit.js';
 import { readFlow } from '../kit/flows.js';
 import { forcedChangePage, formError } from '../recovery/pages.js';
 import { continueSignIn } from '../sign-in/interaction-mfa.js';
-import { finishForcedChange, startForcedChange } from './forced-change.js';
+import { finishForcedChange } from './forced-change.js';
 
 const FLOW_ID = /^flw_[0-9a-f]{32}$/;
 
 /**
- * The hosted sign-in's forced password change (a temporary password or an administrator's
- * "change at next sign-in"): after the right current password the sign-in shows a
- * new-password form; its POST sets the password, then the sign-in goes on (the MFA step
- * included). The form names a stored flow bound to this browser and this interaction.
+ * The forced change's form (shown by change-page.ts): its POST sets the new password, then
+ * the sign-in goes on (the MFA step included). The form names a stored flow bound to this
+ * browser and this interaction.
  */
-export async function showForcedChange(ctx: AppContext, request: FastifyRequest, reply: FastifyReply, it: Interaction, username: string) {
-  const flow = await startForcedChange(ctx, username, it.uid, browserBinding(ctx, request, reply));
-  const look = await pageLook(ctx, request, { tenantId: it.client.tenantId });
-  const page = forcedChangePage(look, {
-    action: `/interaction/${it.uid}/password`,
-    flow: flow.id,
-    csrf: flowCsrf(ctx, flow.id),
-    email: flow.email ?? '',
-  });
-  return sendPage(reply, page);
-}
-
 export function forcedPasswordRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc): void {
   app.post<{ Params: { uid: string }; Body: Form }>('/interaction/:uid/password', { schema: { hide: true } }, async (request, reply) => {
     const it = await oidc.interaction(request.raw, reply.raw);

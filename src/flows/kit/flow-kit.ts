@@ -12,7 +12,7 @@ import type { Locale } from '../../platform/i18n/index.js';
 import { cookieOptions } from '../../platform/web/cookies.js';
 import { checkCsrf, csrfFailed, csrfToken, type Form } from '../../platform/web/forms.js';
 import { type Branding, PAGE_HEADERS } from '../../platform/web/html.js';
-import { requestLocale } from '../../platform/web/pages.js';
+import { type PageContext, requestLocale } from '../../platform/web/pages.js';
 import { advanceFlow, assertFlowBrowser, type Flow, readFlow } from './flows.js';
 import { type Translate, translator } from './messages.js';
 
@@ -83,6 +83,13 @@ export async function pageLook(
   const branding = await brandingOf(ctx, options.tenantId);
   return { locale, t: translator(locale), ...(branding && { branding }) };
 }
+
+/** A look as the page renderers take it. */
+export const pageOf = (look: PageLook): PageContext => ({
+  lang: look.locale,
+  t: look.t,
+  ...(look.branding && { branding: look.branding }),
+});
 
 /** Sends a rendered page with the hosted pages' security headers. */
 export const sendPage = (reply: FastifyReply, body: string, status = 200) => reply.status(status).headers(PAGE_HEADERS).send(body);

@@ -1,7 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Interaction } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
-import type { PageContext } from '../../platform/web/pages.js';
 import { type PageLook, pageLook } from '../kit/flow-kit.js';
 
 /**
@@ -22,10 +21,3 @@ export async function interactionLook(
     userLocale: user?.locale ?? null,
   });
 }
-
-/** A look as the page renderers take it. */
-export const pageOf = (look: PageLook): PageContext => ({
-  lang: look.locale,
-  t: look.t,
-  ...(look.branding && { branding: look.branding }),
-});

@@ -5,37 +5,28 @@ import type { Organization } from '../../oauth/tokens/organizations.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf, SESSION_COOKIE } from '../../platform/http/guards.js';
-import { asAppError, setRetryAfter } from '../../platform/http/server.js';
-import { checkCsrf, csrfToken, type Form, formBodies } from '../../platform/web/forms.js';
+import { setRetryAfter } from '../../platform/http/server.js';
+import { checkCsrf, csrfToken, type Form } from '../../platform/web/forms.js';
 import { PAGE_HEADERS } from '../../platform/web/html.js';
 import { errorPage, type PageContext } from '../../platform/web/pages.js';
-import { accountRoutes } from '../account/routes.js';
-import { forcedPasswordRoutes, showForcedChange } from '../forced-change/routes.js';
-import { invitationPageRoutes } from '../invitation/routes.js';
-import { type PageLook, pageLook, returningUser } from '../kit/flow-kit.js';
-import { errorText } from '../kit/page-errors.js';
-import { passwordlessPages } from '../passwordless/routes.js';
-import { recoveryPageRoutes } from '../recovery/routes.js';
-import { emailNotVerifiedPage, signupRoutes } from '../signup/routes.js';
-import { interactionLook, pageOf } from './interaction-look.js';
+import { showForcedChange } from '../forced-change/change-page.js';
+import { type PageLook, pageOf, returningUser } from '../kit/flow-kit.js';
+import { emailNotVerifiedPage } from '../signup/not-verified.js';
+import { interactionLook } from './interaction-look.js';
 import { continueSignIn, interactionMfaRoutes } from './interaction-mfa.js';
 import { consentPage, organizationPage, signInPage, tooManyAttemptsText } from './pages.js';
 import { signInLinks } from './sign-in-links.js';
-
-/** Room for a WebAuthn answer (a passkey's attestation), the largest form. */
-const FORM_LIMIT = 64 * 1024;
 
 /**
  * The hosted sign-in pages of the authorization flow: sign-in, organization picker and
  * consent. Each step reads the engine's interaction, so a page shows only what the flow
  * is waiting for; every form carries a CSRF token bound to its interaction (which is
- * itself bound to this browser by the engine's cookie).
+ * itself bound to this browser by the engine's cookie). Registered in the hosted pages'
+ * scope (src/flows/kit/hosted-pages.ts), which parses the forms and shows errors as pages.
  */
-export const uiRoutes =
+export const signInPages =
   (ctx: AppContext, oidc: Oidc): FastifyPluginAsync =>
   async (app) => {
-    formBodies(app, FORM_LIMIT);
-
     const csrfFor = (uid: string) => csrfToken(ctx, 'interaction', uid);
 
     /** A page in the interaction's language (with the user's locale once the password step is done) and branding. */
@@ -55,12 +46,6 @@ export const uiRoutes =
 
     const go = (reply: FastifyReply, to: string) => reply.redirect(to, 303);
     interactionMfaRoutes(app, ctx, oidc);
-    accountRoutes(app, ctx);
-    signupRoutes(app, ctx, oidc);
-    passwordlessPages(app, ctx, oidc);
-    forcedPasswordRoutes(app, ctx, oidc);
-    recoveryPageRoutes(app, ctx);
-    invitationPageRoutes(app, ctx);
 
     /** What comes after the login step: an organization when one is needed, consent when due, or straight back. */
     async function afterLogin(request: FastifyRequest, reply: FastifyReply, it: Interaction, chosen?: string) {
@@ -219,20 +204,5 @@ export const uiRoutes =
         if (!member) throw new AppError('forbidden', 'You are not a member of that organization');
       }
       return go(reply, await oidc.finishConsent(request.raw, reply.raw, form.organization || undefined));
-    });
-
-    // Errors on these pages are pages too, never JSON; in the browser's language (the interaction may be what failed).
-    app.setErrorHandler(async (error, request, reply) => {
-      // The framework's refusals (a body over the limit: 413) keep their status and code.
-      const appError = asAppError(error, request);
-      const known = appError.status < 500;
-      if (!known) request.log.error({ err: error }, 'Hosted page failed');
-      const look = await pageLook(ctx, request);
-      const message = errorText(look, appError);
-      setRetryAfter(reply, appError);
-      return reply
-        .status(appError.status)
-        .headers(PAGE_HEADERS)
-        .send(errorPage({ ...pageOf(look), title: look.t('common.something_went_wrong'), message, ...(known && { code: appError.code }) }));
     });
   };

@@ -1,6 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { passwordPolicyFor } from '../../authn/passwords/policy.js';
-import { findUserByLogin } from '../../directory/users/users.js';
 import type { Oidc } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
@@ -17,8 +16,8 @@ import {
   sendPage,
   signInAndReturn,
 } from '../kit/flow-kit.js';
-import { assertFlowBrowser, createFlow, type Flow, readFlow, renewFlow } from '../kit/flows.js';
-import { checkEmailPage, confirmLinkPage, messagePage, notVerifiedPage, signupFormPage, verifiedPage } from './pages.js';
+import { assertFlowBrowser, type Flow, readFlow, renewFlow } from '../kit/flows.js';
+import { checkEmailPage, confirmLinkPage, messagePage, signupFormPage, verifiedPage } from './pages.js';
 import { flowTarget, type SignupInput, type SignupTarget, signupTarget, startRegistration, submitRegistration } from './registration.js';
 import { peekVerificationLink, resendVerification, verificationFlow, verifyByCode, verifyByLink } from './verification.js';
 
@@ -226,36 +225,6 @@ export function signupRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc):
     });
     return reply.redirect(`/verify/${next.id}?notice=resent`, 303);
   });
-}
-
-/**
- * The hosted sign-in refused an unverified self-registered user (after the right password):
- * a page that offers a new verification email, through a flow bound to this browser.
- */
-export async function emailNotVerifiedPage(
-  ctx: AppContext,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  options: { username: string; returnTo: string; tenantId: string; uiLocales?: string },
-) {
-  const user = await findUserByLogin(ctx.db, options.username);
-  const look = await pageLook(ctx, request, {
-    tenantId: options.tenantId,
-    uiLocales: options.uiLocales ?? null,
-    userLocale: user?.locale ?? null,
-  });
-  const { flow } = await createFlow(ctx.db, ctx, {
-    kind: 'verification',
-    state: 'resend',
-    channel: 'browser',
-    tenantId: options.tenantId,
-    userId: user?.id ?? null,
-    email: user?.email ?? null,
-    browser: browserBinding(ctx, request, reply),
-    returnTo: options.returnTo,
-    locale: look.locale,
-  });
-  return sendPage(reply, notVerifiedPage(look, { resendAction: `/verify/${flow.id}/resend`, csrf: flowCsrf(ctx, flow.id) }), 403);
 }
 
 const fieldOf = (code: string) => (code.startsWith('password_') ? 'password' : code === 'username_taken' ? 'username' : undefined);
