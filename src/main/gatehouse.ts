@@ -3,10 +3,8 @@ import { hasSecondFactor } from '../authn/mfa/sign-in-step.js';
 import { createProtectionStore } from '../authn/protection/store.js';
 import { sessionFromToken } from '../authn/sessions/sessions.js';
 import { userAccess } from '../oauth/access/end-access.js';
-import { startBackchannelWorker } from '../oauth/backchannel/worker.js';
 import { createKeyStore } from '../oauth/keys/signing-keys.js';
 import { callerFromAccessToken } from '../oauth/tokens/callers.js';
-import { startAuditJobs } from '../ops/audit/jobs.js';
 import { createDelivery, type Delivery } from '../ops/events/worker.js';
 import type { Config } from '../platform/config.js';
 import type { AppContext } from '../platform/context.js';
@@ -17,9 +15,9 @@ import { migrateToLatest } from '../platform/db/migrate.js';
 import type { App } from '../platform/http/server.js';
 import { type Clock, systemClock, uuidv7 } from '../platform/ids.js';
 import { createLogger } from '../platform/logger.js';
-import { startEmailWorker } from '../platform/mail/mailer.js';
 import { createSmtpMailer } from '../platform/mail/smtp.js';
 import { type BootstrapResult, bootstrap } from './bootstrap.js';
+import { startBackground } from './jobs.js';
 import { createServer } from './routes.js';
 
 export interface Gatehouse {
@@ -54,12 +52,9 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
     const bootstrapped = await bootstrap(ctx);
     const app = await createServer(ctx);
     const delivery = createDelivery(ctx);
-    const background = [startEmailWorker(ctx), startBackchannelWorker(ctx), ...(options.background === false ? [] : [startAuditJobs(ctx)])];
-    if (options.background !== false) delivery.start();
-    // Closing the server stops the loops, before anyone closes the database under them.
-    app.addHook('onClose', async () => {
-      await Promise.all([...background.map((loop) => loop.stop()), delivery.stop()]);
-    });
+    const jobs = startBackground(ctx, { background: options.background !== false, delivery });
+    // Closing the server stops the jobs, before anyone closes the database under them.
+    app.addHook('onClose', () => jobs.stop());
     return {
       ctx,
       app,

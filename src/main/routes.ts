@@ -18,11 +18,19 @@ import { roleApiPermissionRoutes } from '../directory/roles/api-permission-route
 import { roleRoutes } from '../directory/roles/routes.js';
 import { tenantRoutes } from '../directory/tenants/routes.js';
 import { accountApiRoutes } from '../flows/account/api.js';
+import { accountRoutes } from '../flows/account/routes.js';
+import { accountEmailRoutes } from '../flows/email-change/routes.js';
+import { forcedPasswordRoutes } from '../flows/forced-change/routes.js';
 import { invitationRoutes } from '../flows/invitation/api.js';
+import { invitationPageRoutes } from '../flows/invitation/routes.js';
+import { hostedPageScope } from '../flows/kit/hosted-pages.js';
 import { passwordlessRoutes } from '../flows/passwordless/api.js';
+import { passwordlessPages } from '../flows/passwordless/routes.js';
 import { recoveryRoutes } from '../flows/recovery/api.js';
-import { uiRoutes } from '../flows/sign-in/routes.js';
+import { recoveryPageRoutes } from '../flows/recovery/routes.js';
+import { signInPages } from '../flows/sign-in/routes.js';
 import { registrationRoutes } from '../flows/signup/api.js';
+import { signupRoutes } from '../flows/signup/routes.js';
 import { apiRoutes } from '../oauth/apis/routes.js';
 import { applicationRoutes } from '../oauth/applications/routes.js';
 import { createOidc } from '../oauth/engine/index.js';
@@ -53,7 +61,18 @@ export async function createServer(ctx: AppContext) {
   const oidc = createOidc(ctx);
   app.addHook('onClose', () => oidc.close());
   await app.register(oidcRoutes(ctx, oidc));
-  await app.register(uiRoutes(ctx, oidc));
+  // Every flow's hosted pages, in one scope: form bodies, and errors as pages (flows/kit/hosted-pages.ts).
+  await app.register(async (pages) => {
+    hostedPageScope(pages, ctx);
+    await pages.register(signInPages(ctx, oidc));
+    forcedPasswordRoutes(pages, ctx, oidc);
+    passwordlessPages(pages, ctx, oidc);
+    signupRoutes(pages, ctx, oidc);
+    recoveryPageRoutes(pages, ctx);
+    invitationPageRoutes(pages, ctx);
+    accountRoutes(pages, ctx);
+    accountEmailRoutes(pages, ctx);
+  });
   await app.register(auth0MfaRoutes(ctx));
   await app.register(unblockPages(ctx));
   app.addHook('onClose', () => ctx.protection.store.close());

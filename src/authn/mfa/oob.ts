@@ -1,6 +1,7 @@
 import { createHmac, randomInt } from 'node:crypto';
 import { sql } from 'kysely';
-import { brandingOf } from '../../oauth/engine/pages.js';
+import { brandingOf } from '../../directory/branding/branding.js';
+import { sendEmail } from '../../directory/branding/email.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { constantTimeEqual, randomToken, sha256 } from '../../platform/crypto/secrets.js';
@@ -9,7 +10,6 @@ import { lockFor } from '../../platform/db/locks.js';
 import type { MfaFactor } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { supportedLocale, translator } from '../../platform/i18n/index.js';
-import { sendEmail } from '../../platform/mail/templates.js';
 import { assertFactorAllowed, factorDestination, factorOf, sealDestination } from './factors.js';
 import { smsSender } from './sms.js';
 
@@ -170,14 +170,19 @@ export async function startChallenge(ctx: AppContext, userId: string, factorId: 
       })
       .execute();
     if (factor.type === 'email') {
-      await sendEmail(trx, ctx, {
-        to: destination,
-        tenantId: user.home_tenant_id,
-        locale,
-        subject: 'mail.code_subject',
-        paragraphs: [{ key: 'mail.code_intro' }, { key: 'mail.code_expiry', vars: { minutes: OOB_TTL_MINUTES } }],
-        code: bindingCode,
-      });
+      await sendEmail(
+        trx,
+        ctx,
+        {
+          to: destination,
+          tenantId: user.home_tenant_id,
+          locale,
+          subject: 'mail.code_subject',
+          paragraphs: [{ key: 'mail.code_intro' }, { key: 'mail.code_expiry', vars: { minutes: OOB_TTL_MINUTES } }],
+          code: bindingCode,
+        },
+        translator,
+      );
     }
   });
   if (factor.type === 'sms') {

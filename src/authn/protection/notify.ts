@@ -1,8 +1,8 @@
+import { sendEmail } from '../../directory/branding/email.js';
 import { type Actor, recordAudit, SYSTEM_ACTOR } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { randomToken, sha256 } from '../../platform/crypto/secrets.js';
-import { supportedLocale } from '../../platform/i18n/index.js';
-import { sendEmail } from '../../platform/mail/templates.js';
+import { supportedLocale, translator } from '../../platform/i18n/index.js';
 import type { AttemptKey, FailureOutcome, LockoutRules } from '../../platform/ports/protection.js';
 
 export interface BlockRecord {
@@ -74,20 +74,25 @@ export async function recordBlocks(ctx: AppContext, record: BlockRecord): Promis
             })
             .execute();
           // The user's language (English without one), the tenant's branding: src/i18n/messages/emails.ts.
-          await sendEmail(trx, ctx, {
-            to: user.email,
-            tenantId: record.tenantId,
-            locale: supportedLocale(user.locale) ?? 'en',
-            name: user.name,
-            subject: 'mail.blocked_subject',
-            paragraphs: [
-              { key: 'mail.blocked_attempts', vars: { failures: rules.pairThreshold, email: user.email, ip: key.ip } },
-              { key: 'mail.blocked_days', vars: { days: Math.round(rules.pairBlockSeconds / 86_400) } },
-              { key: 'mail.blocked_not_you' },
-              { key: 'mail.blocked_if_you' },
-            ],
-            action: { label: 'mail.blocked_action', url: `${ctx.config.issuer}/unblock?token=${encodeURIComponent(token)}` },
-          });
+          await sendEmail(
+            trx,
+            ctx,
+            {
+              to: user.email,
+              tenantId: record.tenantId,
+              locale: supportedLocale(user.locale) ?? 'en',
+              name: user.name,
+              subject: 'mail.blocked_subject',
+              paragraphs: [
+                { key: 'mail.blocked_attempts', vars: { failures: rules.pairThreshold, email: user.email, ip: key.ip } },
+                { key: 'mail.blocked_days', vars: { days: Math.round(rules.pairBlockSeconds / 86_400) } },
+                { key: 'mail.blocked_not_you' },
+                { key: 'mail.blocked_if_you' },
+              ],
+              action: { label: 'mail.blocked_action', url: `${ctx.config.issuer}/unblock?token=${encodeURIComponent(token)}` },
+            },
+            translator,
+          );
         }
       }
     }

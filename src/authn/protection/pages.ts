@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { pageLook } from '../../flows/kit/flow-kit.js';
-import { framed } from '../../flows/sign-in/pages.js';
+import { brandingOf } from '../../directory/branding/branding.js';
 import type { AppContext } from '../../platform/context.js';
 import { actorOf } from '../../platform/http/guards.js';
-import { limitBodies } from '../../platform/http/server.js';
-import type { Translate } from '../../platform/i18n/index.js';
+import { type Translate, translator } from '../../platform/i18n/index.js';
+import { type Form, formBodies } from '../../platform/web/forms.js';
 import { type Html, html, PAGE_HEADERS } from '../../platform/web/html.js';
+import { framed, requestLocale } from '../../platform/web/pages.js';
 import { readUnblockLink, unblockWithLink } from './lockout.js';
 
 const FORM_LIMIT = 4 * 1024;
@@ -19,10 +19,7 @@ const FORM_LIMIT = 4 * 1024;
 export const unblockPages =
   (ctx: AppContext): FastifyPluginAsync =>
   async (app) => {
-    limitBodies(app, FORM_LIMIT);
-    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
-      done(null, Object.fromEntries(new URLSearchParams(body as string))),
-    );
+    formBodies(app, FORM_LIMIT);
 
     /** The page in the user's language (once the link names them; else the browser's) and their tenant's branding. */
     const show = async (
@@ -35,12 +32,13 @@ export const unblockPages =
       const user = userId
         ? await ctx.db.selectFrom('users').select(['home_tenant_id', 'locale']).where('id', '=', userId).executeTakeFirst()
         : undefined;
-      const look = await pageLook(ctx, request, { tenantId: user?.home_tenant_id ?? null, userLocale: user?.locale ?? null });
-      const page = { lang: look.locale, t: look.t, ...(look.branding && { branding: look.branding }) };
+      const lang = requestLocale(request, { userLocale: user?.locale ?? null });
+      const t = translator(lang);
+      const branding = await brandingOf(ctx, user?.home_tenant_id);
       return reply
         .status(status)
         .headers(PAGE_HEADERS)
-        .send(framed(page, look.t('unblock.title'), body(look.t)));
+        .send(framed({ lang, t, ...(branding && { branding }) }, t('unblock.title'), body(t)));
     };
     const invalid = (t: Translate) => html`<h1>${t('unblock.title')}</h1><p>${t('unblock.invalid')}</p>`;
 
@@ -61,7 +59,7 @@ export const unblockPages =
       );
     });
 
-    app.post<{ Body: Record<string, string> }>('/unblock', { schema: { hide: true } }, async (request, reply) => {
+    app.post<{ Body: Form }>('/unblock', { schema: { hide: true } }, async (request, reply) => {
       const token = String(request.body?.token ?? '').slice(0, 200);
       const link = token ? await readUnblockLink(ctx, token) : undefined;
       if (!link || !(await unblockWithLink(ctx, token, actorOf(request)))) {

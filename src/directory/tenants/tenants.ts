@@ -4,13 +4,8 @@ import { isUniqueViolation } from '../../platform/db/database.js';
 import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../../platform/db/pagination.js';
 import type { Tenant, TenantStatus } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
+import type { Branding } from '../../platform/web/html.js';
 import { inScope, type Scope } from '../permissions/effective.js';
-
-export interface Branding {
-  display_name?: string;
-  logo_url?: string;
-  primary_color?: string;
-}
 
 export interface TenantInput {
   slug: string;

@@ -1,7 +1,8 @@
 import type { SessionSummary } from '../../authn/sessions/manage.js';
 import type { User } from '../../platform/db/schema.js';
-import type { Locale, MessageKey, Translate } from '../../platform/i18n/index.js';
+import type { Locale } from '../../platform/i18n/index.js';
 import { type Branding, type Html, html, page } from '../../platform/web/html.js';
+import type { MessageKey, Translate } from '../kit/messages.js';
 import type { ConsentedApplication } from './applications.js';
 
 /**

@@ -8,8 +8,8 @@ import { ProfilePatch } from '../../directory/users/schema.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { isUuid } from '../../platform/ids.js';
-import { accountEmailRoutes } from '../email-change/routes.js';
-import { type Form, sendPage } from '../kit/flow-kit.js';
+import type { Form } from '../../platform/web/forms.js';
+import { sendPage } from '../kit/flow-kit.js';
 import { listConsentedApplications, revokeConsent } from './applications.js';
 import { applicationsPage, deletePage, goodbyePage, passwordPage, profilePage, sessionsPage } from './area-pages.js';
 import { deleteOwnAccount, deletionAllowed } from './deletion.js';
@@ -47,8 +47,6 @@ export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
     ({ look, active }, form, error) => profilePage(look, active.user, { error, values: form }),
   );
-
-  accountEmailRoutes(app, ctx);
 
   // Password
   app.get('/account/password', hide, async (request, reply) => {

@@ -1,8 +1,8 @@
 import type { FactorSummary } from '../../authn/mfa/index.js';
-import type { Translate } from '../../platform/i18n/index.js';
 import { type Html, html, page } from '../../platform/web/html.js';
+import type { PageContext } from '../../platform/web/pages.js';
+import type { Translate } from '../kit/messages.js';
 import { passkeyForm, type TotpEnrolment, totpEnrolForm } from '../sign-in/mfa-pages.js';
-import type { PageContext } from '../sign-in/pages.js';
 import { accountNav, csrfField, errorBox, noticeBox } from './area-pages.js';
 
 /**

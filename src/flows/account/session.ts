@@ -1,15 +1,15 @@
-import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasSecondFactor } from '../../authn/mfa/sign-in-step.js';
 import { sessionFromToken } from '../../authn/sessions/sessions.js';
 import type { Actor } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
-import { constantTimeEqual } from '../../platform/crypto/secrets.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf, SESSION_COOKIE } from '../../platform/http/guards.js';
-import type { MessageKey, Translate } from '../../platform/i18n/index.js';
 import type { ActiveSession } from '../../platform/ports/authenticator.js';
-import { type Form, pageLook, safeReturn, sendPage } from '../kit/flow-kit.js';
+import { cookieOptions } from '../../platform/web/cookies.js';
+import { checkCsrf, csrfToken, type Form } from '../../platform/web/forms.js';
+import { pageLook, safeReturn, sendPage } from '../kit/flow-kit.js';
+import type { MessageKey, Translate } from '../kit/messages.js';
 import type { AccountLook } from './area-pages.js';
 import { ACCOUNT_RETURN_COOKIE, stepUpAccount } from './sign-in.js';
 
@@ -17,12 +17,7 @@ export function rememberReturn(ctx: AppContext, request: FastifyRequest, reply: 
   if (request.method !== 'GET') return;
   const path = request.url.split('?')[0] ?? '/account';
   if (safeReturn(path) !== path) return;
-  reply.setCookie(ACCOUNT_RETURN_COOKIE, path, {
-    path: '/account',
-    httpOnly: true,
-    sameSite: 'lax',
-    secure: ctx.config.issuer.startsWith('https:'),
-  });
+  reply.setCookie(ACCOUNT_RETURN_COOKIE, path, cookieOptions(ctx, '/account'));
 }
 
 export type SignedIn = { redirect?: undefined; active: ActiveSession; actor: Actor; look: AccountLook };
@@ -35,8 +30,7 @@ export type SignedInPage = { redirect: FastifyReply; active?: undefined } | Sign
  * user with a second factor proves the factor first (changing credentials, deleting).
  */
 export function accountSession(ctx: AppContext) {
-  const csrfFor = (session: ActiveSession) =>
-    createHmac('sha256', ctx.masterKey).update(`account-security\0${session.session.id}`).digest('base64url');
+  const csrfFor = (session: ActiveSession) => csrfToken(ctx, 'account', session.session.id);
 
   async function signedIn(
     request: FastifyRequest,
@@ -53,9 +47,7 @@ export function accountSession(ctx: AppContext) {
       rememberReturn(ctx, request, reply);
       return { redirect: await stepUpAccount(ctx, request, reply, active) };
     }
-    if (options.form && !constantTimeEqual(Buffer.from(options.form.csrf ?? ''), Buffer.from(csrfFor(active)))) {
-      throw new AppError('csrf_failed', 'This form has expired; go back and try again');
-    }
+    if (options.form) checkCsrf(ctx, options.form, 'account', active.session.id);
     const actor: Actor = { ...actorOf(request), type: 'user', id: active.user.id };
     const { t, locale, branding } = await pageLook(ctx, request, { tenantId: active.user.home_tenant_id, userLocale: active.user.locale });
     return { active, actor, look: { t, locale, csrf: csrfFor(active), ...(branding && { branding }) } };

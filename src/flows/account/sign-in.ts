@@ -1,19 +1,20 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { beginStep, completeStep, hasSecondFactor, loadStep } from '../../authn/mfa/sign-in-step.js';
 import { setSessionCookie } from '../../authn/sessions/cookie.js';
 import { authenticate, openSession } from '../../authn/sessions/sessions.js';
+import { brandingOf } from '../../directory/branding/branding.js';
 import { homeTenantOf } from '../../directory/users/lookups.js';
-import { brandingOf } from '../../oauth/engine/pages.js';
 import type { AppContext } from '../../platform/context.js';
-import { constantTimeEqual } from '../../platform/crypto/secrets.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { setRetryAfter } from '../../platform/http/server.js';
 import type { ActiveSession } from '../../platform/ports/authenticator.js';
+import { cookieOptions } from '../../platform/web/cookies.js';
+import { checkCsrf, csrfToken, type Form } from '../../platform/web/forms.js';
 import { PAGE_HEADERS } from '../../platform/web/html.js';
 import { pageLook, safeReturn } from '../kit/flow-kit.js';
-import { answerStep, type Form, type StepFlow, sendStepCode, sessionAfterStep, showStep } from '../sign-in/mfa-flow.js';
+import { answerStep, type StepFlow, sendStepCode, sessionAfterStep, showStep } from '../sign-in/mfa-flow.js';
 import { recoveryCodesPage } from '../sign-in/mfa-pages.js';
 import { accountSignInPage } from './pages.js';
 
@@ -33,8 +34,7 @@ export function accountFlow(ctx: AppContext, request: FastifyRequest, reply: Fas
   const existing = request.cookies[ACCOUNT_FLOW_COOKIE];
   if (existing && FLOW_ID.test(existing)) return existing;
   const id = randomBytes(16).toString('base64url');
-  const secure = ctx.config.issuer.startsWith('https:');
-  reply.setCookie(ACCOUNT_FLOW_COOKIE, id, { path: '/account', httpOnly: true, sameSite: 'lax', secure });
+  reply.setCookie(ACCOUNT_FLOW_COOKIE, id, cookieOptions(ctx, '/account'));
   return id;
 }
 
@@ -44,9 +44,9 @@ const stepUid = (flow: string) => `account:${flow}`;
 export const ACCOUNT_RETURN_COOKIE = 'gatehouse_account_return';
 
 /** The remembered account page (cleared), or the account home. */
-export function takeReturn(request: FastifyRequest, reply: FastifyReply): string {
+export function takeReturn(ctx: AppContext, request: FastifyRequest, reply: FastifyReply): string {
   const remembered = request.cookies[ACCOUNT_RETURN_COOKIE];
-  if (remembered) reply.clearCookie(ACCOUNT_RETURN_COOKIE, { path: '/account' });
+  if (remembered) reply.clearCookie(ACCOUNT_RETURN_COOKIE, cookieOptions(ctx, '/account'));
   return safeReturn(remembered);
 }
 
@@ -61,12 +61,7 @@ export async function stepUpAccount(ctx: AppContext, request: FastifyRequest, re
 }
 
 export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void {
-  const csrfFor = (flow: string) => createHmac('sha256', ctx.masterKey).update(`account-flow\0${flow}`).digest('base64url');
-  function checkCsrf(flow: string, form: Form) {
-    if (!constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(csrfFor(flow)))) {
-      throw new AppError('csrf_failed', 'This form has expired; go back and try again');
-    }
-  }
+  const csrfFor = (flow: string) => csrfToken(ctx, 'account-sign-in', flow);
   const signInPage = async (request: FastifyRequest, flow: string, extra: { username?: string; error?: string } = {}) => {
     const { t, locale, branding } = await pageLook(ctx, request);
     return accountSignInPage({ t, lang: locale, ...(branding && { branding }), action: '/account/sign-in', csrf: csrfFor(flow), ...extra });
@@ -80,7 +75,7 @@ export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void
   app.post<{ Body: Form }>('/account/sign-in', { schema: { hide: true } }, async (request, reply) => {
     const flow = accountFlow(ctx, request, reply);
     const form = request.body ?? {};
-    checkCsrf(flow, form);
+    checkCsrf(ctx, form, 'account-sign-in', flow);
     const { username = '', password = '' } = form;
     try {
       const user = await authenticate(ctx, { username, password }, actorOf(request));
@@ -90,7 +85,7 @@ export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void
       }
       const { token, session } = await openSession(ctx, user, { amr: ['pwd'] }, actorOf(request));
       setSessionCookie(ctx, reply, token, session);
-      return reply.redirect(takeReturn(request, reply), 303);
+      return reply.redirect(takeReturn(ctx, request, reply), 303);
     } catch (error) {
       if (!(error instanceof AppError) || (error.status !== 401 && error.code !== 'too_many_attempts')) throw error;
       const refused = error.code === 'too_many_attempts';
@@ -127,7 +122,7 @@ export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void
 
   app.post<{ Body: Form }>(`${MFA}/send`, { schema: { hide: true } }, async (request, reply) => {
     const { flowId, step, flow } = await current(request, reply);
-    checkCsrf(flowId, request.body ?? {});
+    checkCsrf(ctx, request.body ?? {}, 'account-sign-in', flowId);
     if (!step || step.done) return reply.redirect('/account/sign-in', 303);
     return sendStepCode(ctx, reply, flow, step, request.body ?? {});
   });
@@ -135,7 +130,7 @@ export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void
   app.post<{ Body: Form }>(MFA, { schema: { hide: true } }, async (request, reply) => {
     const { flowId, step, flow } = await current(request, reply);
     const form = request.body ?? {};
-    checkCsrf(flowId, form);
+    checkCsrf(ctx, form, 'account-sign-in', flowId);
     if (!step || step.done) return reply.redirect('/account/sign-in', 303);
     const proved = await answerStep(ctx, reply, flow, step, form);
     if (!proved) return reply;
@@ -144,8 +139,8 @@ export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void
     if (proved.codes) {
       return reply
         .headers(PAGE_HEADERS)
-        .send(recoveryCodesPage({ branding: flow.branding, codes: proved.codes, href: takeReturn(request, reply) }));
+        .send(recoveryCodesPage({ branding: flow.branding, codes: proved.codes, href: takeReturn(ctx, request, reply) }));
     }
-    return reply.redirect(takeReturn(request, reply), 303);
+    return reply.redirect(takeReturn(ctx, request, reply), 303);
   });
 }

@@ -1,4 +1,5 @@
 import { verifyCurrentPassword } from '../../authn/passwords/change.js';
+import { sendEmail } from '../../directory/branding/email.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { type Db, isUniqueViolation } from '../../platform/db/database.js';
@@ -6,8 +7,8 @@ import type { User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { pickLocale } from '../../platform/i18n/index.js';
 import { emailIs, normalizeEmail } from '../../platform/mail/address.js';
-import { sendEmail } from '../../platform/mail/templates.js';
 import { advanceFlow, closeFlows, createFlow, EMAILED_FLOWS, flowOf, peekLink, readFlow, spendCode, spendLink } from '../kit/flows.js';
+import { translator } from '../kit/messages.js';
 import { EMAIL_CHANGE, type EmailChangeFlow } from './flow.js';
 
 /**
@@ -74,33 +75,48 @@ export async function requestEmailChange(
   });
   const common = { tenantId: user.home_tenant_id, locale, name: user.given_name ?? user.name };
   if (owner) {
-    await sendEmail(trx, inTrx, {
-      tenantId: user.home_tenant_id,
-      locale: owner.locale ? localeOf(owner) : locale,
-      name: owner.given_name ?? owner.name,
-      to: owner.email,
-      subject: 'account.email_change_taken_subject',
-      paragraphs: [{ key: 'account.email_change_taken_body' }],
-    });
-  } else {
-    await sendEmail(trx, inTrx, {
-      ...common,
-      to: email,
-      subject: 'account.email_change_confirm_subject',
-      paragraphs: [{ key: 'account.email_change_confirm_body', vars: { email } }],
-      action: {
-        label: 'account.email_change_confirm_button',
-        url: `${ctx.config.issuer}/account/email/confirm?token=${encodeURIComponent(link as string)}`,
+    await sendEmail(
+      trx,
+      inTrx,
+      {
+        tenantId: user.home_tenant_id,
+        locale: owner.locale ? localeOf(owner) : locale,
+        name: owner.given_name ?? owner.name,
+        to: owner.email,
+        subject: 'account.email_change_taken_subject',
+        paragraphs: [{ key: 'account.email_change_taken_body' }],
       },
-      code: code as string,
-    });
+      translator,
+    );
+  } else {
+    await sendEmail(
+      trx,
+      inTrx,
+      {
+        ...common,
+        to: email,
+        subject: 'account.email_change_confirm_subject',
+        paragraphs: [{ key: 'account.email_change_confirm_body', vars: { email } }],
+        action: {
+          label: 'account.email_change_confirm_button',
+          url: `${ctx.config.issuer}/account/email/confirm?token=${encodeURIComponent(link as string)}`,
+        },
+        code: code as string,
+      },
+      translator,
+    );
   }
-  await sendEmail(trx, inTrx, {
-    ...common,
-    to: user.email,
-    subject: 'account.email_change_notice_subject',
-    paragraphs: [{ key: 'account.email_change_notice_body', vars: { email } }, { key: 'account.email_change_not_you' }],
-  });
+  await sendEmail(
+    trx,
+    inTrx,
+    {
+      ...common,
+      to: user.email,
+      subject: 'account.email_change_notice_subject',
+      paragraphs: [{ key: 'account.email_change_notice_body', vars: { email } }, { key: 'account.email_change_not_you' }],
+    },
+    translator,
+  );
   await recordAudit(trx, ctx, {
     action: 'iam.user.emailChangeRequested',
     actor,
@@ -134,14 +150,19 @@ async function applyEmailChange(ctx: AppContext, actor: Actor, flow: EmailChange
       // Links and codes already sent to the old address die with it (it may be the compromised mailbox).
       await closeFlows(trx, ctx, user.id, EMAILED_FLOWS);
       const locale = localeOf(user);
-      await sendEmail(trx, inTrx, {
-        to: before.email,
-        tenantId: user.home_tenant_id,
-        locale,
-        name: user.given_name ?? user.name,
-        subject: 'account.email_changed_subject',
-        paragraphs: [{ key: 'account.email_changed_body', vars: { email: newEmail } }, { key: 'account.email_change_not_you' }],
-      });
+      await sendEmail(
+        trx,
+        inTrx,
+        {
+          to: before.email,
+          tenantId: user.home_tenant_id,
+          locale,
+          name: user.given_name ?? user.name,
+          subject: 'account.email_changed_subject',
+          paragraphs: [{ key: 'account.email_changed_body', vars: { email: newEmail } }, { key: 'account.email_change_not_you' }],
+        },
+        translator,
+      );
       await recordAudit(trx, ctx, {
         action: 'iam.user.emailChanged',
         actor: { ...actor, type: 'user', id: actor.id ?? user.id },

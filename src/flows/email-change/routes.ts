@@ -4,9 +4,10 @@ import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import type { ActiveSession } from '../../platform/ports/authenticator.js';
+import type { Form } from '../../platform/web/forms.js';
 import { type AccountLook, emailConfirmPage, emailPage } from '../account/area-pages.js';
 import { accountSession, errorText, noticeOf } from '../account/session.js';
-import { type Form, pageLook, sendPage } from '../kit/flow-kit.js';
+import { pageLook, sendPage } from '../kit/flow-kit.js';
 import { confirmEmailChangeCode, confirmEmailChangeLink, peekEmailChange, pendingEmailChange, startEmailChange } from './email-change.js';
 
 /**

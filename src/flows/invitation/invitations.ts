@@ -1,3 +1,4 @@
+import { sendEmail } from '../../directory/branding/email.js';
 import { isMember } from '../../directory/memberships/memberships.js';
 import { inScope, type Scope, systemTenantId } from '../../directory/permissions/effective.js';
 import { resolveAssignableRoles, systemRole } from '../../directory/roles/roles.js';
@@ -9,8 +10,8 @@ import type { User } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { pickLocale } from '../../platform/i18n/index.js';
 import { emailIs, loginKey, normalizeEmail } from '../../platform/mail/address.js';
-import { sendEmail } from '../../platform/mail/templates.js';
 import { createFlow, flowOf, peekLink } from '../kit/flows.js';
+import { translator } from '../kit/messages.js';
 import { INVITATION, type InvitationData, type InvitationFlow, type InvitationMode } from './flow.js';
 
 /**
@@ -96,18 +97,23 @@ async function issueInvitation(
   });
   const recipient = user?.email ?? to.email;
   const tenant = await tenantName(trx, tenantId);
-  await sendEmail(trx, ctx, {
-    to: recipient,
-    tenantId,
-    locale,
-    name: user ? (user.given_name ?? user.name) : null,
-    subject: 'invitation.email_subject',
-    paragraphs: [
-      { key: data.mode === 'join' ? 'invitation.email_join_body' : 'invitation.email_body', vars: { tenant, email: recipient } },
-      { key: 'invitation.email_expiry' },
-    ],
-    action: { label: 'invitation.email_action', url: `${ctx.config.issuer}/invitation?token=${encodeURIComponent(link!)}` },
-  });
+  await sendEmail(
+    trx,
+    ctx,
+    {
+      to: recipient,
+      tenantId,
+      locale,
+      name: user ? (user.given_name ?? user.name) : null,
+      subject: 'invitation.email_subject',
+      paragraphs: [
+        { key: data.mode === 'join' ? 'invitation.email_join_body' : 'invitation.email_body', vars: { tenant, email: recipient } },
+        { key: 'invitation.email_expiry' },
+      ],
+      action: { label: 'invitation.email_action', url: `${ctx.config.issuer}/invitation?token=${encodeURIComponent(link!)}` },
+    },
+    translator,
+  );
   await recordAudit(trx, ctx, {
     action: 'iam.user.invited',
     actor,

@@ -1,18 +1,21 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { mayOpenSession } from '../../authn/mfa/sign-in-step.js';
 import { setSessionCookie } from '../../authn/sessions/cookie.js';
 import { openSession } from '../../authn/sessions/sessions.js';
+import { brandingOf } from '../../directory/branding/branding.js';
 import { activeUser } from '../../directory/users/lookups.js';
-import { brandingOf } from '../../oauth/engine/pages.js';
 import type { Actor } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
-import { constantTimeEqual } from '../../platform/crypto/secrets.js';
 import type { FlowKind, User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
-import { type Locale, pickLocale, type Translate, translator } from '../../platform/i18n/index.js';
+import type { Locale } from '../../platform/i18n/index.js';
+import { cookieOptions } from '../../platform/web/cookies.js';
+import { checkCsrf, csrfFailed, csrfToken, type Form } from '../../platform/web/forms.js';
 import { type Branding, PAGE_HEADERS } from '../../platform/web/html.js';
+import { type PageContext, requestLocale } from '../../platform/web/pages.js';
 import { advanceFlow, assertFlowBrowser, type Flow, type Proof, type Returning, takeProof } from './flows.js';
+import { type Translate, translator } from './messages.js';
 
 /**
  * What every hosted flow page needs: the browser binding (an HttpOnly cookie whose hash a
@@ -22,22 +25,19 @@ import { advanceFlow, assertFlowBrowser, type Flow, type Proof, type Returning, 
 export const FLOW_COOKIE = 'gatehouse_flow';
 const BINDING = /^[\w-]{22,64}$/;
 
-export type Form = Record<string, string>;
-
 /** This browser's binding value, set on first use (a session cookie: a flow lives hours at most). */
 export function browserBinding(ctx: AppContext, request: FastifyRequest, reply: FastifyReply): string {
   const existing = request.cookies[FLOW_COOKIE];
   if (existing && BINDING.test(existing)) return existing;
   const value = randomBytes(24).toString('base64url');
-  reply.setCookie(FLOW_COOKIE, value, { path: '/', httpOnly: true, sameSite: 'lax', secure: ctx.config.issuer.startsWith('https:') });
+  reply.setCookie(FLOW_COOKIE, value, cookieOptions(ctx));
   // A page that sets the cookie and renders a form in one response must see it in the same request.
   request.cookies[FLOW_COOKIE] = value;
   return value;
 }
 
 /** The hidden `csrf` field of a flow's forms. */
-export const flowCsrf = (ctx: AppContext, flowId: string): string =>
-  createHmac('sha256', ctx.masterKey).update(`flow-csrf\0${flowId}`).digest('base64url');
+export const flowCsrf = (ctx: AppContext, flowId: string): string => csrfToken(ctx, 'flow', flowId);
 
 /** A form posted to a browser flow: the right browser and the right CSRF token, or 403 `csrf_failed`. */
 export function checkFlowForm(
@@ -47,9 +47,7 @@ export function checkFlowForm(
   form: Form,
 ): void {
   assertFlowBrowser(flow, request.cookies[FLOW_COOKIE]);
-  if (!constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(flowCsrf(ctx, flow.id)))) {
-    throw new AppError('csrf_failed', 'This form has expired; go back and try again');
-  }
+  checkCsrf(ctx, form, 'flow', flow.id);
 }
 
 /**
@@ -58,15 +56,18 @@ export function checkFlowForm(
  * link's page is opened. The link's holder alone cannot make a valid form for another
  * browser (login CSRF: signing a victim's browser into the attacker's account).
  */
-export const linkCsrf = (ctx: AppContext, flowId: string, binding: string): string =>
-  createHmac('sha256', ctx.masterKey).update(`link-csrf\0${flowId}\0${binding}`).digest('base64url');
+export const linkCsrf = (ctx: AppContext, flowId: string, binding: string): string => csrfToken(ctx, 'link', flowId, binding);
 
 /** A form posted from a link's page: this browser's binding cookie and the token made for it, or 403 `csrf_failed`. */
 export function checkLinkForm(ctx: AppContext, request: FastifyRequest, flowId: string, form: Form): void {
+  checkCsrf(ctx, form, 'link', flowId, boundBrowser(request));
+}
+
+/** This browser's binding cookie, when it has a well-formed one; else the form cannot be this browser's (403 `csrf_failed`). */
+export function boundBrowser(request: FastifyRequest): string {
   const binding = request.cookies[FLOW_COOKIE];
-  if (!binding || !BINDING.test(binding) || !constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(linkCsrf(ctx, flowId, binding)))) {
-    throw new AppError('csrf_failed', 'This form has expired; go back and try again');
-  }
+  if (!binding || !BINDING.test(binding)) throw csrfFailed();
+  return binding;
 }
 
 export interface PageLook {
@@ -84,16 +85,17 @@ export async function pageLook(
   request: FastifyRequest,
   options: { tenantId?: string | null; uiLocales?: string | null; userLocale?: string | null } = {},
 ): Promise<PageLook> {
-  const query = request.query as Record<string, unknown> | undefined;
-  const uiLocales = options.uiLocales ?? (typeof query?.ui_locales === 'string' ? query.ui_locales : undefined);
-  const locale = pickLocale({
-    uiLocales,
-    userLocale: options.userLocale ?? null,
-    acceptLanguage: request.headers['accept-language'] ?? null,
-  });
-  const branding = await brandingOf(ctx, options.tenantId ?? undefined);
+  const locale = requestLocale(request, options);
+  const branding = await brandingOf(ctx, options.tenantId);
   return { locale, t: translator(locale), ...(branding && { branding }) };
 }
+
+/** A look as the page renderers take it. */
+export const pageOf = (look: PageLook): PageContext => ({
+  lang: look.locale,
+  t: look.t,
+  ...(look.branding && { branding: look.branding }),
+});
 
 /** Sends a rendered page with the hosted pages' security headers. */
 export const sendPage = (reply: FastifyReply, body: string, status = 200) => reply.status(status).headers(PAGE_HEADERS).send(body);

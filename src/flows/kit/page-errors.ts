@@ -1,6 +1,6 @@
 import type { AppError } from '../../platform/errors.js';
-import type { MessageKey } from '../../platform/i18n/index.js';
 import type { PageLook } from './flow-kit.js';
+import type { MessageKey } from './messages.js';
 
 /** The catalog sentence of the errors a person meets on a hosted page, by stable code. */
 const ERROR_TEXT: Record<string, MessageKey> = {

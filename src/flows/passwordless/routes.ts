@@ -1,12 +1,11 @@
-import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Oidc } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
-import { constantTimeEqual } from '../../platform/crypto/secrets.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { setRetryAfter } from '../../platform/http/server.js';
-import { browserBinding, checkFlowForm, FLOW_COOKIE, type Form, flowCsrf, pageLook, sendPage, signInAndReturn } from '../kit/flow-kit.js';
+import { checkCsrf, csrfToken, type Form } from '../../platform/web/forms.js';
+import { browserBinding, checkFlowForm, FLOW_COOKIE, flowCsrf, pageLook, sendPage, signInAndReturn } from '../kit/flow-kit.js';
 import { assertFlowBrowser, expiredError } from '../kit/flows.js';
 import { codePageFlow, linkFlow, type Proved, proveCode, proveLink } from './finish.js';
 import type { PasswordlessFlow } from './flow.js';
@@ -26,8 +25,7 @@ const retryAfterOf = (error: AppError) => (typeof error.details?.retry_after ===
  */
 export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: Oidc): void {
   /** The start form's CSRF token: bound to the interaction and to this browser's binding cookie. */
-  const startCsrf = (uid: string, browser: string) =>
-    createHmac('sha256', ctx.masterKey).update(`passwordless-start\0${uid}\0${browser}`).digest('base64url');
+  const startCsrf = (uid: string, browser: string) => csrfToken(ctx, 'passwordless-start', uid, browser);
 
   app.get<{ Querystring: { interaction?: string } }>('/passwordless', { schema: { hide: true } }, async (request, reply) => {
     const uid = request.query.interaction;
@@ -81,9 +79,7 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
     async (request, reply) => {
       const { it, methods, look, browser } = await starting(request, reply);
       const form = request.body ?? {};
-      if (!constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(startCsrf(it.uid, browser)))) {
-        throw new AppError('csrf_failed', 'This form has expired; go back and try again');
-      }
+      checkCsrf(ctx, form, 'passwordless-start', it.uid, browser);
       if (it.prompt !== 'login') return reply.redirect(`/interaction/${it.uid}`, 303);
       const method = methods.find((m) => m === form.method);
       if (!method) return disabled(reply, look, it.uid);

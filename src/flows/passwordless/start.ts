@@ -2,10 +2,11 @@ import { sql } from 'kysely';
 import { factorDestination, factorsOf } from '../../authn/mfa/factors.js';
 import { smsSender } from '../../authn/mfa/sms.js';
 import { mustVerifyEmailFirst } from '../../authn/sessions/verified-email-rule.js';
+import { brandingOf } from '../../directory/branding/branding.js';
+import { brandedEmail, sendEmail } from '../../directory/branding/email.js';
 import { systemTenantId } from '../../directory/permissions/effective.js';
 import { tenantPolicies } from '../../directory/policies/policies.js';
 import { findUserByLogin } from '../../directory/users/users.js';
-import { brandingOf } from '../../oauth/engine/pages.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { fingerprint } from '../../platform/crypto/secrets.js';
@@ -13,11 +14,11 @@ import type { Db } from '../../platform/db/database.js';
 import { lockFor } from '../../platform/db/locks.js';
 import type { FlowChannel, User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
-import { type Locale, translator } from '../../platform/i18n/index.js';
+import type { Locale } from '../../platform/i18n/index.js';
 import { loginKey } from '../../platform/mail/address.js';
-import { renderEmail, sendEmail } from '../../platform/mail/templates.js';
 import { DEFAULT_BRANDING } from '../../platform/web/html.js';
 import { createFlow } from '../kit/flows.js';
+import { translator } from '../kit/messages.js';
 import { PASSWORDLESS, type PasswordlessFlow, type PasswordlessMethod } from './flow.js';
 
 /**
@@ -184,13 +185,13 @@ export async function startPasswordless(ctx: AppContext, input: StartInput, acto
     };
     if (!recipient || !user) {
       // Nobody to send to: render the message anyway (through this transaction), so the answer takes about as long.
-      if (method !== 'sms_code') await renderEmail(ctx, email, trx);
+      if (method !== 'sms_code') await brandedEmail(trx, ctx, email, translator);
       return created.flow;
     }
     if (method === 'sms_code') {
       sms = { to: recipient, body: t('passwordless.sms_text', { code: created.code ?? '', brand }) };
     } else {
-      await sendEmail(trx, ctx, email);
+      await sendEmail(trx, ctx, email, translator);
     }
     await recordAudit(trx, ctx, {
       action: 'iam.passwordless.sent',

@@ -1,7 +1,7 @@
 import { AppError } from '../../platform/errors.js';
-import type { MessageKey } from '../../platform/i18n/index.js';
 import { type Html, html, page } from '../../platform/web/html.js';
 import type { PageLook } from '../kit/flow-kit.js';
+import type { MessageKey } from '../kit/messages.js';
 
 /**
  * The pages of account recovery and the forced password change: plain forms, one h1, a

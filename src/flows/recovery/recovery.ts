@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'kysely';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../../authn/passwords/policy.js';
 import { endProtection } from '../../authn/protection/lockout.js';
+import { sendEmail } from '../../directory/branding/email.js';
 import { endUserAccess } from '../../oauth/access/end-access.js';
 import { storedId } from '../../oauth/engine/adapter.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
@@ -12,8 +13,8 @@ import type { User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { pickLocale } from '../../platform/i18n/index.js';
 import { emailIs, loginKey, normalizeEmail } from '../../platform/mail/address.js';
-import { sendEmail } from '../../platform/mail/templates.js';
 import { closeFlows, createFlow, peekLink, spendLink } from '../kit/flows.js';
+import { translator } from '../kit/messages.js';
 import { RECOVERY, type RecoveryFlow } from './flow.js';
 
 /**
@@ -111,18 +112,23 @@ export async function sendRecoveryLink(
       locale,
       link: true,
     });
-    await sendEmail(trx, ctx, {
-      to: user.email,
-      tenantId,
-      locale,
-      name: user.given_name ?? user.name,
-      subject: 'recovery.email_subject',
-      paragraphs: [
-        { key: options.byAdministrator ? 'recovery.email_admin_body' : 'recovery.email_body', vars: { email: user.email } },
-        { key: 'recovery.email_expiry' },
-      ],
-      action: { label: 'recovery.email_action', url: `${ctx.config.issuer}/recovery/reset?token=${encodeURIComponent(link!)}` },
-    });
+    await sendEmail(
+      trx,
+      ctx,
+      {
+        to: user.email,
+        tenantId,
+        locale,
+        name: user.given_name ?? user.name,
+        subject: 'recovery.email_subject',
+        paragraphs: [
+          { key: options.byAdministrator ? 'recovery.email_admin_body' : 'recovery.email_body', vars: { email: user.email } },
+          { key: 'recovery.email_expiry' },
+        ],
+        action: { label: 'recovery.email_action', url: `${ctx.config.issuer}/recovery/reset?token=${encodeURIComponent(link!)}` },
+      },
+      translator,
+    );
     await recordAudit(trx, ctx, {
       action: 'iam.user.passwordResetRequested',
       actor,

@@ -1,16 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { mayOpenSession } from '../../authn/mfa/sign-in-step.js';
 import type { AppContext } from '../../platform/context.js';
-import { constantTimeEqual } from '../../platform/crypto/secrets.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { isEmailAddress } from '../../platform/mail/address.js';
+import { checkCsrf, csrfToken, type Form } from '../../platform/web/forms.js';
 import {
+  boundBrowser,
   browserBinding,
   checkLinkForm,
-  FLOW_COOKIE,
-  type Form,
-  flowCsrf,
   linkCsrf,
   type PageLook,
   pageLook,
@@ -31,7 +29,7 @@ const TOKEN = /^[\w.-]{1,200}$/;
  */
 export function recoveryPageRoutes(app: FastifyInstance, ctx: AppContext): void {
   /** The request form's CSRF token: bound to this browser's binding cookie (no flow exists yet). */
-  const requestCsrf = (binding: string) => flowCsrf(ctx, `recovery-request\0${binding}`);
+  const requestCsrf = (binding: string) => csrfToken(ctx, 'recovery-request', binding);
   const uidOf = (returnTo: string | null) => returnTo?.slice('/interaction/'.length) ?? null;
   /** Back to the authorization request the page came from, else the account's own sign-in. */
   const backTo = (returnTo: string | null) => (safeReturn(returnTo) === '/account' ? '/account/sign-in' : safeReturn(returnTo));
@@ -48,10 +46,7 @@ export function recoveryPageRoutes(app: FastifyInstance, ctx: AppContext): void 
     const tenantId = await interactionTenant(ctx, uidOf(returnTo));
     const look = await pageLook(ctx, request, { tenantId });
     const form = request.body ?? {};
-    const binding = request.cookies[FLOW_COOKIE];
-    if (!binding || !constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(requestCsrf(binding)))) {
-      throw new AppError('csrf_failed', 'This form has expired; go back and try again');
-    }
+    checkCsrf(ctx, form, 'recovery-request', boundBrowser(request));
     const email = (form.email ?? '').trim().slice(0, 320);
     if (!isEmailAddress(email)) {
       const page = recoveryRequestPage(look, {

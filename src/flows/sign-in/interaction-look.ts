@@ -3,7 +3,6 @@ import { userLocale } from '../../directory/users/lookups.js';
 import type { Interaction } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
 import { type PageLook, pageLook } from '../kit/flow-kit.js';
-import type { PageContext } from './pages.js';
 
 /**
  * The language and branding of an authorization flow's page: the request's `ui_locales`,
@@ -22,10 +21,3 @@ export async function interactionLook(
     userLocale: userId ? await userLocale(ctx.db, userId) : null,
   });
 }
-
-/** A look as the page renderers take it. */
-export const pageOf = (look: PageLook): PageContext => ({
-  lang: look.locale,
-  t: look.t,
-  ...(look.branding && { branding: look.branding }),
-});

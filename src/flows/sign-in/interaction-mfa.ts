@@ -6,17 +6,12 @@ import type { Interaction, Oidc } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
+import { checkCsrf, csrfToken, type Form } from '../../platform/web/forms.js';
 import { PAGE_HEADERS } from '../../platform/web/html.js';
 import { interactionLook } from './interaction-look.js';
-import { answerStep, type Form, factorNotAllowed, type StepFlow, sendStepCode, sessionAfterStep, showStep, stepPage } from './mfa-flow.js';
+import { answerStep, factorNotAllowed, type StepFlow, sendStepCode, sessionAfterStep, showStep, stepPage } from './mfa-flow.js';
 import { recoveryCodesPage } from './mfa-pages.js';
 import { allowedFactors, type LoginOutcome, runLogin, type SignedIn } from './steps.js';
-
-export interface PageKit {
-  csrfFor(uid: string): string;
-  checkCsrf(uid: string, form: Form): void;
-  go(reply: FastifyReply, to: string): FastifyReply;
-}
 
 /**
  * The login prompt's outcome (steps.ts), rendered: the MFA step's page, or the engine's
@@ -25,7 +20,6 @@ export interface PageKit {
 export async function showLoginStep(
   ctx: AppContext,
   oidc: Oidc,
-  kit: PageKit,
   request: FastifyRequest,
   reply: FastifyReply,
   it: Interaction,
@@ -33,12 +27,12 @@ export async function showLoginStep(
 ) {
   switch (outcome.step) {
     case 'password':
-      return kit.go(reply, `/interaction/${it.uid}`);
+      return reply.redirect(`/interaction/${it.uid}`, 303);
     case 'second_factor':
-      return kit.go(reply, `/interaction/${it.uid}/mfa`);
+      return reply.redirect(`/interaction/${it.uid}/mfa`, 303);
     case 'logged_in':
       if (outcome.opened) setSessionCookie(ctx, reply, outcome.opened.token, outcome.opened.session);
-      return kit.go(reply, await oidc.finishLogin(request.raw, reply.raw, outcome.userId, outcome.amr));
+      return reply.redirect(await oidc.finishLogin(request.raw, reply.raw, outcome.userId, outcome.amr), 303);
   }
 }
 
@@ -46,18 +40,17 @@ export async function showLoginStep(
 export async function continueSignIn(
   ctx: AppContext,
   oidc: Oidc,
-  kit: PageKit,
   request: FastifyRequest,
   reply: FastifyReply,
   it: Interaction,
   signedIn: SignedIn,
 ) {
   const outcome = await runLogin({ ctx, oidc }, { it, actor: actorOf(request), signedIn });
-  return showLoginStep(ctx, oidc, kit, request, reply, it, outcome);
+  return showLoginStep(ctx, oidc, request, reply, it, outcome);
 }
 
 /** The MFA step's pages of the hosted sign-in: /interaction/:uid/mfa, …/send, …/continue. */
-export function interactionMfaRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc, kit: PageKit): void {
+export function interactionMfaRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc): void {
   type Params = { Params: { uid: string }; Body: Form; Querystring: { method?: string } };
 
   /** The interaction (bound to this browser by the engine's cookie) and its step; without one, back to the sign-in. */
@@ -71,7 +64,7 @@ export function interactionMfaRoutes(app: FastifyInstance, ctx: AppContext, oidc
     const flow: StepFlow = {
       ...(allowed && { allowed }),
       action: `/interaction/${it.uid}/mfa`,
-      csrf: kit.csrfFor(it.uid),
+      csrf: csrfToken(ctx, 'interaction', it.uid),
       branding: look.branding,
       lang: look.locale,
       t: look.t,
@@ -82,15 +75,15 @@ export function interactionMfaRoutes(app: FastifyInstance, ctx: AppContext, oidc
 
   app.get<Params>('/interaction/:uid/mfa', { schema: { hide: true } }, async (request, reply) => {
     const { it, step, flow } = await current(request, reply);
-    if (!step || step.done) return kit.go(reply, `/interaction/${it.uid}`);
+    if (!step || step.done) return reply.redirect(`/interaction/${it.uid}`, 303);
     return showStep(ctx, reply, flow, step, { recovery: request.query.method === 'recovery' });
   });
 
   app.post<Params>('/interaction/:uid/mfa', { schema: { hide: true } }, async (request, reply) => {
     const { it, step, flow } = await current(request, reply);
     const form = request.body ?? {};
-    kit.checkCsrf(it.uid, form);
-    if (!step || step.done) return kit.go(reply, `/interaction/${it.uid}`);
+    checkCsrf(ctx, form, 'interaction', it.uid);
+    if (!step || step.done) return reply.redirect(`/interaction/${it.uid}`, 303);
     const proved = await answerStep(ctx, reply, flow, step, form);
     if (!proved) return reply;
     if (flow.allowed && !provesAllowedFactor([...proved.methods, 'mfa'], flow.allowed)) {
@@ -107,15 +100,15 @@ export function interactionMfaRoutes(app: FastifyInstance, ctx: AppContext, oidc
 
   app.post<Params>('/interaction/:uid/mfa/send', { schema: { hide: true } }, async (request, reply) => {
     const { it, step, flow } = await current(request, reply);
-    kit.checkCsrf(it.uid, request.body ?? {});
-    if (!step || step.done) return kit.go(reply, `/interaction/${it.uid}`);
+    checkCsrf(ctx, request.body ?? {}, 'interaction', it.uid);
+    if (!step || step.done) return reply.redirect(`/interaction/${it.uid}`, 303);
     return sendStepCode(ctx, reply, flow, step, request.body ?? {});
   });
 
   /** The finish step: reads what was proved from the stored step, never from the form. */
   app.post<Params>('/interaction/:uid/mfa/continue', { schema: { hide: true } }, async (request, reply) => {
     const { it, step } = await current(request, reply);
-    kit.checkCsrf(it.uid, request.body ?? {});
+    checkCsrf(ctx, request.body ?? {}, 'interaction', it.uid);
     if (!step?.done) throw new AppError('mfa_step_required', 'Finish the two-step verification first');
     return finish(request, reply, step);
   });
@@ -124,6 +117,6 @@ export function interactionMfaRoutes(app: FastifyInstance, ctx: AppContext, oidc
   async function finish(request: FastifyRequest, reply: FastifyReply, step: MfaStep) {
     const amr = await sessionAfterStep(ctx, request, reply, step, step.amr);
     if (!amr) throw new AppError('interaction_expired', 'Your session ended; sign in again');
-    return kit.go(reply, await oidc.finishLogin(request.raw, reply.raw, step.userId, amr));
+    return reply.redirect(await oidc.finishLogin(request.raw, reply.raw, step.userId, amr), 303);
   }
 }

@@ -21,9 +21,10 @@ import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { setRetryAfter } from '../../platform/http/server.js';
 import type { Locale, MessageKey, Translate } from '../../platform/i18n/index.js';
+import type { Form } from '../../platform/web/forms.js';
 import { type Branding, newNonce, PAGE_HEADERS, scriptPageHeaders } from '../../platform/web/html.js';
+import { type PageContext, wordsOf } from '../../platform/web/pages.js';
 import { challengePage, enrolPage, type TotpEnrolment } from './mfa-pages.js';
-import { type PageContext, wordsOf } from './pages.js';
 
 /**
  * The MFA step as pages, for any browser flow that stored an `MfaStep` (the hosted
@@ -58,8 +59,6 @@ export const factorNotAllowed = () => stepError('mfa.choose_method', 'Choose ano
 
 /** Whether a factor type counts for the flow's target (decision 198). */
 const counts = (flow: StepFlow, type: string) => !flow.allowed || flow.allowed.includes(type as MfaFactorType);
-
-export type Form = Record<string, string>;
 
 /** What an accepted answer proved, and recovery codes to show once (the first factor's, or a spent code's replacement). */
 export interface Proved {

@@ -1,7 +1,7 @@
 import type { FactorSummary } from '../../authn/mfa/index.js';
 import { type Translate, translator } from '../../platform/i18n/index.js';
 import { type Html, html, jsonBlock, rich } from '../../platform/web/html.js';
-import { framed, type PageContext, wordsOf } from './pages.js';
+import { framed, type PageContext, wordsOf } from '../../platform/web/pages.js';
 
 /**
  * The pages of the MFA step (hosted sign-in and account page): challenge, enrolment and

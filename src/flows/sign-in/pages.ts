@@ -1,27 +1,6 @@
-import { DEFAULT_LOCALE, type Locale, type MessageKey, type Translate, translator } from '../../platform/i18n/index.js';
-import { type Branding, type Html, html, page, rich, trusted } from '../../platform/web/html.js';
-
-/**
- * What every page renderer gets besides its own data: the tenant's branding and the
- * page's language (`lang`, and `t`, its catalog; without `t` the catalog of `lang`, or English).
- */
-export interface PageContext {
-  branding?: Branding;
-  lang?: Locale;
-  t?: Translate;
-}
-
-/** The catalog of a page and its `lang`. */
-export function wordsOf(ctx: PageContext): { t: Translate; lang: Locale } {
-  const lang = ctx.lang ?? DEFAULT_LOCALE;
-  return { t: ctx.t ?? translator(lang), lang };
-}
-
-/** The frame of a page in its language. */
-export const framed = (ctx: PageContext, title: string, body: Html): string =>
-  page({ ...(ctx.branding && { branding: ctx.branding }), lang: wordsOf(ctx).lang, title, body });
-
-const errorBox = (message?: string) => (message ? html`<p class="error" role="alert" id="form-error">${message}</p>` : '');
+import type { MessageKey, Translate } from '../../platform/i18n/index.js';
+import { type Html, html, rich } from '../../platform/web/html.js';
+import { errorBox, framed, type PageContext, wordsOf } from '../../platform/web/pages.js';
 
 export function signInPage(
   ctx: PageContext & {
@@ -143,70 +122,5 @@ ${ctx.organization ? html`<p>${rich(t('consent.for_org'), { organization: html`<
   <button type="submit" name="decision" value="allow" autofocus>${t('consent.allow')}</button>
   <button type="submit" name="decision" value="deny" class="secondary">${t('consent.deny')}</button>
 </form>`,
-  );
-}
-
-export function errorPage(ctx: PageContext & { title: string; message: string; code?: string }): string {
-  const { t } = wordsOf(ctx);
-  return framed(
-    ctx,
-    ctx.title,
-    html`<h1>${ctx.title}</h1>
-<p class="error" role="alert">${ctx.message}</p>
-${ctx.code ? html`<p><small>${rich(t('common.error_code'), { code: html`<code>${ctx.code}</code>` })}</small></p>` : ''}`,
-  );
-}
-
-/** Sign-out confirmation: the engine's form (with its own CSRF field) and our buttons. */
-/**
- * The sign-out page: a confirmation, or (`autoSubmitNonce`: a sign-out that needs no click,
- * decision 206) the same page pressing its own button, with a script this response's CSP
- * nonce allows.
- */
-export function logoutPage(ctx: PageContext & { form?: string; clientName?: string; autoSubmitNonce?: string }): string {
-  const { t } = wordsOf(ctx);
-  if (!ctx.form) {
-    return framed(ctx, t('logout.done_title'), html`<h1>${t('logout.done_heading')}</h1><p>${t('logout.close')}</p>`);
-  }
-  return framed(
-    ctx,
-    t('logout.title'),
-    html`<h1>${t('logout.heading')}</h1>
-<p>${ctx.clientName ? rich(t('logout.client_asks'), { client: html`<strong>${ctx.clientName}</strong>` }) : t('logout.ask')}</p>
-${trusted(ctx.form)}
-<button type="submit" form="op.logoutForm" name="logout" value="yes" id="sign-out" autofocus>${t('logout.submit')}</button>
-<button type="submit" form="op.logoutForm" class="secondary">${t('logout.stay')}</button>
-${ctx.autoSubmitNonce ? html`<script nonce="${ctx.autoSubmitNonce}">document.getElementById('sign-out').click()</script>` : ''}`,
-  );
-}
-
-export function devicePage(
-  ctx: PageContext & { step: 'input' | 'confirm' | 'success'; form?: string; clientName?: string; userCode?: string; error?: string },
-): string {
-  const { t } = wordsOf(ctx);
-  if (ctx.step === 'success') {
-    return framed(ctx, t('device.success_title'), html`<h1>${t('device.success_heading')}</h1><p>${t('device.success')}</p>`);
-  }
-  if (ctx.step === 'confirm') {
-    return framed(
-      ctx,
-      t('device.confirm_title'),
-      html`<h1>${t('device.confirm_heading')}</h1>
-<p>${rich(t('device.confirm_text'), { client: html`<strong>${ctx.clientName}</strong>` })}</p>
-<p><code style="font-size:1.5rem">${ctx.userCode}</code></p>
-${trusted(ctx.form ?? '')}
-<button type="submit" form="op.deviceConfirmForm" autofocus>${t('common.continue')}</button>
-<button type="submit" form="op.deviceConfirmForm" name="abort" value="yes" class="secondary">${t('common.cancel')}</button>`,
-    );
-  }
-  return framed(
-    ctx,
-    t('device.input_title'),
-    html`<h1>${t('device.input_title')}</h1>
-${errorBox(ctx.error)}
-${trusted(ctx.form ?? '')}
-<label for="user_code">${t('device.code_label')}</label>
-<input type="text" id="user_code" name="user_code" form="op.deviceInputForm" autocomplete="off" autocapitalize="characters" required autofocus>
-<button type="submit" form="op.deviceInputForm">${t('common.continue')}</button>`,
   );
 }

@@ -1,51 +1,33 @@
-import { createHmac } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { sessionFromToken } from '../../authn/sessions/sessions.js';
 import type { Interaction, Oidc } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
-import { constantTimeEqual } from '../../platform/crypto/secrets.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf, SESSION_COOKIE } from '../../platform/http/guards.js';
-import { asAppError, limitBodies, setRetryAfter } from '../../platform/http/server.js';
+import { setRetryAfter } from '../../platform/http/server.js';
+import { checkCsrf, csrfToken, type Form } from '../../platform/web/forms.js';
 import { PAGE_HEADERS } from '../../platform/web/html.js';
-import { accountRoutes } from '../account/routes.js';
-import { forcedPasswordRoutes, showForcedChange } from '../forced-change/routes.js';
-import { invitationPageRoutes } from '../invitation/routes.js';
-import { type PageLook, pageLook, returningUser } from '../kit/flow-kit.js';
-import { errorText } from '../kit/page-errors.js';
-import { passwordlessPages } from '../passwordless/routes.js';
-import { recoveryPageRoutes } from '../recovery/routes.js';
-import { emailNotVerifiedPage, signupRoutes } from '../signup/routes.js';
-import { interactionLook, pageOf } from './interaction-look.js';
-import { continueSignIn, interactionMfaRoutes, type PageKit, showLoginStep } from './interaction-mfa.js';
-import { consentPage, errorPage, organizationPage, type PageContext, signInPage, tooManyAttemptsText } from './pages.js';
+import { errorPage, type PageContext } from '../../platform/web/pages.js';
+import { showForcedChange } from '../forced-change/change-page.js';
+import { type PageLook, pageOf, returningUser } from '../kit/flow-kit.js';
+import { emailNotVerifiedPage } from '../signup/not-verified.js';
+import { interactionLook } from './interaction-look.js';
+import { continueSignIn, interactionMfaRoutes, showLoginStep } from './interaction-mfa.js';
+import { consentPage, organizationPage, signInPage, tooManyAttemptsText } from './pages.js';
 import { signInLinks } from './sign-in-links.js';
 import { assertConsentOrganization, runConsent, runLogin } from './steps.js';
-
-/** Room for a WebAuthn answer (a passkey's attestation), the largest form. */
-const FORM_LIMIT = 64 * 1024;
-type Form = Record<string, string>;
 
 /**
  * The hosted sign-in pages of the authorization flow: sign-in, organization picker and
  * consent. Each step reads the engine's interaction, so a page shows only what the flow
  * is waiting for; every form carries a CSRF token bound to its interaction (which is
- * itself bound to this browser by the engine's cookie).
+ * itself bound to this browser by the engine's cookie). Registered in the hosted pages'
+ * scope (src/flows/kit/hosted-pages.ts), which parses the forms and shows errors as pages.
  */
-export const uiRoutes =
+export const signInPages =
   (ctx: AppContext, oidc: Oidc): FastifyPluginAsync =>
   async (app) => {
-    limitBodies(app, FORM_LIMIT);
-    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
-      done(null, Object.fromEntries(new URLSearchParams(body as string))),
-    );
-
-    const csrfFor = (uid: string) => createHmac('sha256', ctx.masterKey).update(`csrf\0${uid}`).digest('base64url');
-    function checkCsrf(uid: string, form: Form) {
-      if (!constantTimeEqual(Buffer.from(form.csrf ?? ''), Buffer.from(csrfFor(uid)))) {
-        throw new AppError('csrf_failed', 'This form has expired; go back and try again');
-      }
-    }
+    const csrfFor = (uid: string) => csrfToken(ctx, 'interaction', uid);
 
     /** A page in the interaction's language (with the user's locale once the password step is done) and branding. */
     const show = async (
@@ -63,14 +45,7 @@ export const uiRoutes =
     };
 
     const go = (reply: FastifyReply, to: string) => reply.redirect(to, 303);
-    const kit: PageKit = { csrfFor, checkCsrf, go };
-    interactionMfaRoutes(app, ctx, oidc, kit);
-    accountRoutes(app, ctx);
-    signupRoutes(app, ctx, oidc);
-    passwordlessPages(app, ctx, oidc);
-    forcedPasswordRoutes(app, ctx, oidc, kit);
-    recoveryPageRoutes(app, ctx);
-    invitationPageRoutes(app, ctx);
+    interactionMfaRoutes(app, ctx, oidc);
 
     /** The consent prompt (steps.ts): the organization page, a refusal, the consent page, or straight back. */
     async function afterLogin(request: FastifyRequest, reply: FastifyReply, it: Interaction, chosen?: string) {
@@ -125,7 +100,7 @@ export const uiRoutes =
         const it = await oidc.interaction(request.raw, reply.raw);
         if (it.prompt !== 'login') return go(reply, `/interaction/${it.uid}`);
         const proved = await returningUser(ctx, request, it.uid, String(request.query.flow ?? ''));
-        return continueSignIn(ctx, oidc, kit, request, reply, it, proved);
+        return continueSignIn(ctx, oidc, request, reply, it, proved);
       },
     );
 
@@ -135,7 +110,7 @@ export const uiRoutes =
         const token = request.cookies[SESSION_COOKIE];
         const session = token ? await sessionFromToken(ctx, token) : undefined;
         const next = await runLogin({ ctx, oidc }, { it, actor: actorOf(request), session });
-        if (next.step !== 'password') return showLoginStep(ctx, oidc, kit, request, reply, it, next);
+        if (next.step !== 'password') return showLoginStep(ctx, oidc, request, reply, it, next);
         const links = await signInLinks(ctx, it);
         return show(request, reply, it, (p) =>
           signInPage({
@@ -153,11 +128,11 @@ export const uiRoutes =
 
     app.post<{ Params: { uid: string }; Body: Form }>('/interaction/:uid/login', { schema: { hide: true } }, async (request, reply) => {
       const it = await oidc.interaction(request.raw, reply.raw);
-      checkCsrf(it.uid, request.body ?? {});
+      checkCsrf(ctx, request.body ?? {}, 'interaction', it.uid);
       const { username = '', password = '' } = request.body ?? {};
       try {
         const next = await runLogin({ ctx, oidc }, { it, actor: actorOf(request), credentials: { username, password } });
-        return await showLoginStep(ctx, oidc, kit, request, reply, it, next);
+        return await showLoginStep(ctx, oidc, request, reply, it, next);
       } catch (error) {
         if (error instanceof AppError && error.code === 'email_not_verified') {
           const where = { username, returnTo: `/interaction/${it.uid}`, tenantId: it.client.tenantId };
@@ -195,7 +170,7 @@ export const uiRoutes =
       { schema: { hide: true } },
       async (request, reply) => {
         const it = await oidc.interaction(request.raw, reply.raw);
-        checkCsrf(it.uid, request.body ?? {});
+        checkCsrf(ctx, request.body ?? {}, 'interaction', it.uid);
         if (it.prompt !== 'consent') return go(reply, `/interaction/${it.uid}`);
         return afterLogin(request, reply, it, request.body?.organization ?? '');
       },
@@ -204,25 +179,10 @@ export const uiRoutes =
     app.post<{ Params: { uid: string }; Body: Form }>('/interaction/:uid/consent', { schema: { hide: true } }, async (request, reply) => {
       const it = await oidc.interaction(request.raw, reply.raw);
       const form = request.body ?? {};
-      checkCsrf(it.uid, form);
+      checkCsrf(ctx, form, 'interaction', it.uid);
       if (it.prompt !== 'consent') return go(reply, `/interaction/${it.uid}`);
       if (form.decision !== 'allow') return go(reply, await oidc.deny(request.raw, reply.raw));
       if (form.organization) await assertConsentOrganization({ ctx, oidc }, it, form.organization);
       return go(reply, await oidc.finishConsent(request.raw, reply.raw, form.organization || undefined));
-    });
-
-    // Errors on these pages are pages too, never JSON; in the browser's language (the interaction may be what failed).
-    app.setErrorHandler(async (error, request, reply) => {
-      // The framework's refusals (a body over the limit: 413) keep their status and code.
-      const appError = asAppError(error, request);
-      const known = appError.status < 500;
-      if (!known) request.log.error({ err: error }, 'Hosted page failed');
-      const look = await pageLook(ctx, request);
-      const message = errorText(look, appError);
-      setRetryAfter(reply, appError);
-      return reply
-        .status(appError.status)
-        .headers(PAGE_HEADERS)
-        .send(errorPage({ ...pageOf(look), title: look.t('common.something_went_wrong'), message, ...(known && { code: appError.code }) }));
     });
   };

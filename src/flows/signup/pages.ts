@@ -1,6 +1,6 @@
-import type { MessageKey } from '../../platform/i18n/index.js';
 import { type Html, html, page } from '../../platform/web/html.js';
 import type { PageLook } from '../kit/flow-kit.js';
+import type { MessageKey } from '../kit/messages.js';
 import type { ProfileField } from './registration.js';
 
 /**

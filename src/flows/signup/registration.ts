@@ -1,4 +1,5 @@
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../../authn/passwords/policy.js';
+import { sendEmail } from '../../directory/branding/email.js';
 import { isRestricted } from '../../directory/permissions/catalog.js';
 import { type Policies, tenantPolicies } from '../../directory/policies/policies.js';
 import { roleNamed } from '../../directory/roles/roles.js';
@@ -10,8 +11,8 @@ import type { FlowChannel, User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { type Locale, supportedLocale } from '../../platform/i18n/index.js';
 import { emailIs, normalizeEmail } from '../../platform/mail/address.js';
-import { sendEmail } from '../../platform/mail/templates.js';
 import { advanceFlow, createFlow, openFlow } from '../kit/flows.js';
+import { translator } from '../kit/messages.js';
 import { REGISTRATION, type RegistrationFlow, VERIFICATION, type VerificationFlow } from './flow.js';
 import { recentFlowCount, sendVerification } from './verification.js';
 
@@ -235,15 +236,20 @@ async function noticeTaken(
       ...(notify && { data: { notice_to: owner.id } }),
     });
     if (notify) {
-      await sendEmail(trx, ctx, {
-        to: owner.email,
-        tenantId: flow.tenant_id,
-        locale: (owner.locale as Locale | null) ?? locale,
-        name: owner.given_name ?? owner.name,
-        subject: 'email.signup_taken.subject',
-        paragraphs: [{ key: 'email.signup_taken.body' }, { key: 'email.signup_taken.advice' }],
-        action: { label: 'common.back_to_sign_in', url: `${ctx.config.issuer}/account` },
-      });
+      await sendEmail(
+        trx,
+        ctx,
+        {
+          to: owner.email,
+          tenantId: flow.tenant_id,
+          locale: (owner.locale as Locale | null) ?? locale,
+          name: owner.given_name ?? owner.name,
+          subject: 'email.signup_taken.subject',
+          paragraphs: [{ key: 'email.signup_taken.body' }, { key: 'email.signup_taken.advice' }],
+          action: { label: 'common.back_to_sign_in', url: `${ctx.config.issuer}/account` },
+        },
+        translator,
+      );
     }
     await recordAudit(trx, ctx, {
       action: 'iam.user.signedUp',

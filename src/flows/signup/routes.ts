@@ -1,17 +1,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { passwordPolicyFor } from '../../authn/passwords/policy.js';
-import { findUserByLogin } from '../../directory/users/users.js';
 import type { Oidc } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
 import type { User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { supportedLocale } from '../../platform/i18n/index.js';
+import type { Form } from '../../platform/web/forms.js';
 import {
   browserBinding,
   checkFlowForm,
   FLOW_COOKIE,
-  type Form,
   flowCsrf,
   type PageLook,
   pageLook,
@@ -20,7 +19,7 @@ import {
 } from '../kit/flow-kit.js';
 import { assertFlowBrowser } from '../kit/flows.js';
 import type { RegistrationFlow, VerificationFlow } from './flow.js';
-import { checkEmailPage, confirmLinkPage, messagePage, notVerifiedPage, signupFormPage, verifiedPage } from './pages.js';
+import { checkEmailPage, confirmLinkPage, messagePage, signupFormPage, verifiedPage } from './pages.js';
 import {
   flowTarget,
   openRegistration,
@@ -31,7 +30,7 @@ import {
   startRegistration,
   submitRegistration,
 } from './registration.js';
-import { peekVerificationLink, resendFlow, resendVerification, verificationFlow, verifyByCode, verifyByLink } from './verification.js';
+import { peekVerificationLink, resendVerification, verificationFlow, verifyByCode, verifyByLink } from './verification.js';
 
 const lookOf = (ctx: AppContext, request: FastifyRequest, flow: RegistrationFlow | VerificationFlow) =>
   pageLook(ctx, request, { tenantId: flow.tenant_id, ...(flow.locale && { uiLocales: flow.locale }) });
@@ -237,31 +236,6 @@ export function signupRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc):
     });
     return reply.redirect(`/verify/${next.id}?notice=resent`, 303);
   });
-}
-
-/**
- * The hosted sign-in refused an unverified self-registered user (after the right password):
- * a page that offers a new verification email, through a flow bound to this browser.
- */
-export async function emailNotVerifiedPage(
-  ctx: AppContext,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  options: { username: string; returnTo: string; tenantId: string; uiLocales?: string },
-) {
-  const user = await findUserByLogin(ctx.db, options.username);
-  const look = await pageLook(ctx, request, {
-    tenantId: options.tenantId,
-    uiLocales: options.uiLocales ?? null,
-    userLocale: user?.locale ?? null,
-  });
-  const flow = await resendFlow(ctx, user, {
-    tenantId: options.tenantId,
-    browser: browserBinding(ctx, request, reply),
-    returnTo: options.returnTo,
-    locale: look.locale,
-  });
-  return sendPage(reply, notVerifiedPage(look, { resendAction: `/verify/${flow.id}/resend`, csrf: flowCsrf(ctx, flow.id) }), 403);
 }
 
 const fieldOf = (code: string) => (code.startsWith('password_') ? 'password' : code === 'username_taken' ? 'username' : undefined);

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { sendEmail } from '../../directory/branding/email.js';
 import type { Scope } from '../../directory/permissions/effective.js';
 import { assertManageable } from '../../directory/users/users.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
@@ -9,8 +10,8 @@ import type { FlowChannel, FlowKind, User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import type { Locale } from '../../platform/i18n/index.js';
 import { emailIs, loginKey } from '../../platform/mail/address.js';
-import { sendEmail } from '../../platform/mail/templates.js';
 import { closeFlows, createFlow, FLOW_LIFETIME_MS, flowOf, peekLink, spendCode, spendLink } from '../kit/flows.js';
+import { translator } from '../kit/messages.js';
 import { VERIFICATION, type VerificationFlow } from './flow.js';
 
 /**
@@ -100,16 +101,24 @@ export async function sendVerification(
       code: true,
       ...(options.signsIn && { data: { signs_in: true } }),
     });
-    await sendEmail(trx, ctx, {
-      to: user.email,
-      tenantId,
-      locale: options.locale,
-      name: user.given_name ?? user.name,
-      subject: 'email.verify.subject',
-      paragraphs: [{ key: 'email.verify.body' }, { key: 'email.verify.expiry', vars: { hours: FLOW_LIFETIME_MS.verification / 3600_000 } }],
-      action: { label: 'email.verify.action', url: `${ctx.config.issuer}/verify?token=${encodeURIComponent(link as string)}` },
-      code: code as string,
-    });
+    await sendEmail(
+      trx,
+      ctx,
+      {
+        to: user.email,
+        tenantId,
+        locale: options.locale,
+        name: user.given_name ?? user.name,
+        subject: 'email.verify.subject',
+        paragraphs: [
+          { key: 'email.verify.body' },
+          { key: 'email.verify.expiry', vars: { hours: FLOW_LIFETIME_MS.verification / 3600_000 } },
+        ],
+        action: { label: 'email.verify.action', url: `${ctx.config.issuer}/verify?token=${encodeURIComponent(link as string)}` },
+        code: code as string,
+      },
+      translator,
+    );
     await recordAudit(trx, ctx, {
       action: 'iam.user.verificationEmailSent',
       actor: options.actor,

@@ -2,15 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { MfaTarget } from '../../authn/mfa/index.js';
-import { pruneMfaTokens } from '../../authn/mfa/mfa-tokens.js';
 import { loginClaims } from '../../authn/mfa/sign-in-step.js';
-import { pruneProtection } from '../../authn/protection/prune.js';
-import { pruneFlows } from '../../flows/kit/flows.js';
 import { createAuditBuffer } from '../../platform/audit/buffer.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import type { Organization } from '../tokens/organizations.js';
-import { pruneExpired } from './adapter.js';
 import { gatehouseClient } from './clients.js';
 import { type IntrospectionAnswer, introspectJwt } from './introspection.js';
 import { createLookups, type OidcContext } from './lookups.js';
@@ -44,7 +40,7 @@ export interface Oidc {
   organizationsFor(userId: string, clientTenantId: string): Promise<Organization[]>;
   /** RFC 7662 for our JWT access tokens (the engine introspects only the tokens it stores). */
   introspectJwt(form: URLSearchParams, authorization: string | undefined): Promise<IntrospectionAnswer>;
-  /** Stops the sweeper and writes the audit events that wait. */
+  /** Writes the audit events that wait (the sweep of expired rows is a job of src/main/jobs.ts). */
   close(): Promise<void>;
 }
 
@@ -77,8 +73,6 @@ export interface Interaction {
   grantOrganizationId?: string;
 }
 
-const PRUNE_EVERY_MS = 10 * 60_000;
-
 export function createOidc(app: AppContext): Oidc {
   const ctx: OidcContext = { ...app, lookups: createLookups(app), auditBuffer: createAuditBuffer(app.db, app, app.log) };
   let current: { version: string; provider: Provider; callback: ReturnType<Provider['callback']> } | undefined;
@@ -104,14 +98,6 @@ export function createOidc(app: AppContext): Oidc {
       throw error;
     }
   }
-
-  const pruner = setInterval(() => {
-    pruneExpired(ctx.db, ctx.clock.now()).catch((error) => ctx.log.warn({ err: error }, 'Pruning expired OAuth artifacts failed'));
-    pruneMfaTokens(ctx).catch((error) => ctx.log.warn({ err: error }, 'Pruning expired MFA tokens and challenges failed'));
-    pruneFlows(ctx).catch((error) => ctx.log.warn({ err: error }, 'Pruning expired self-service flows failed'));
-    pruneProtection(ctx).catch((error) => ctx.log.warn({ err: error }, 'Pruning expired brute-force counters failed'));
-  }, PRUNE_EVERY_MS);
-  pruner.unref();
 
   return {
     async handle(req, res) {
@@ -208,7 +194,6 @@ export function createOidc(app: AppContext): Oidc {
       organizationsFor(ctx, userId, { tenantId: clientTenantId, isPlatform: await ctx.lookups.isPlatform(clientTenantId) }),
 
     async close() {
-      clearInterval(pruner);
       await ctx.auditBuffer.flush();
     },
   };

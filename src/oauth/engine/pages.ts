@@ -1,24 +1,10 @@
-import type { Kysely } from 'kysely';
 import type { KoaContextWithOIDC } from 'oidc-provider';
-import { devicePage, errorPage, logoutPage, type PageContext } from '../../flows/sign-in/pages.js';
+import { brandingOf } from '../../directory/branding/branding.js';
 import type { AppContext } from '../../platform/context.js';
-import type { Database } from '../../platform/db/schema.js';
 import { pickLocale, translator } from '../../platform/i18n/index.js';
-import type { Branding } from '../../platform/web/html.js';
-import { ENGINE_HEADERS, newNonce, PAGE_HEADERS, scriptPageHeaders } from '../../platform/web/html.js';
+import { ENGINE_HEADERS, html, newNonce, PAGE_HEADERS, rich, scriptPageHeaders, trusted } from '../../platform/web/html.js';
+import { errorBox, errorPage, framed, type PageContext, wordsOf } from '../../platform/web/pages.js';
 import { gatehouseClient } from './clients.js';
-
-/** The branding of the tenant that owns an application (docs/architecture.md#domain-model), for its hosted pages (`db`: a transaction's, inside one). */
-export async function brandingOf(
-  ctx: AppContext,
-  tenantId: string | undefined,
-  db: Kysely<Database> = ctx.db,
-): Promise<Branding | undefined> {
-  if (!tenantId) return undefined;
-  const tenant = await db.selectFrom('tenants').select(['name', 'branding']).where('id', '=', tenantId).executeTakeFirst();
-  if (!tenant) return undefined;
-  return { display_name: tenant.name, ...(tenant.branding as Branding) };
-}
 
 /**
  * A page the protocol engine renders (sign-out, device flow, protocol errors): in the
@@ -103,5 +89,59 @@ export function renderProtocolError(ctx: AppContext, koa: KoaContextWithOIDC, ou
       message: page.lang === 'en' && out.error_description ? out.error_description : page.t('error.protocol_invalid'),
       code: out.error,
     }),
+  );
+}
+
+/**
+ * The sign-out page: a confirmation, or (`autoSubmitNonce`: a sign-out that needs no click,
+ * decision 206) the same page pressing its own button, with a script this response's CSP
+ * nonce allows.
+ */
+export function logoutPage(ctx: PageContext & { form?: string; clientName?: string; autoSubmitNonce?: string }): string {
+  const { t } = wordsOf(ctx);
+  if (!ctx.form) {
+    return framed(ctx, t('logout.done_title'), html`<h1>${t('logout.done_heading')}</h1><p>${t('logout.close')}</p>`);
+  }
+  return framed(
+    ctx,
+    t('logout.title'),
+    html`<h1>${t('logout.heading')}</h1>
+<p>${ctx.clientName ? rich(t('logout.client_asks'), { client: html`<strong>${ctx.clientName}</strong>` }) : t('logout.ask')}</p>
+${trusted(ctx.form)}
+<button type="submit" form="op.logoutForm" name="logout" value="yes" id="sign-out" autofocus>${t('logout.submit')}</button>
+<button type="submit" form="op.logoutForm" class="secondary">${t('logout.stay')}</button>
+${ctx.autoSubmitNonce ? html`<script nonce="${ctx.autoSubmitNonce}">document.getElementById('sign-out').click()</script>` : ''}`,
+  );
+}
+
+/** The device flow's pages (RFC 8628): the code to type, the confirmation, the end. */
+export function devicePage(
+  ctx: PageContext & { step: 'input' | 'confirm' | 'success'; form?: string; clientName?: string; userCode?: string; error?: string },
+): string {
+  const { t } = wordsOf(ctx);
+  if (ctx.step === 'success') {
+    return framed(ctx, t('device.success_title'), html`<h1>${t('device.success_heading')}</h1><p>${t('device.success')}</p>`);
+  }
+  if (ctx.step === 'confirm') {
+    return framed(
+      ctx,
+      t('device.confirm_title'),
+      html`<h1>${t('device.confirm_heading')}</h1>
+<p>${rich(t('device.confirm_text'), { client: html`<strong>${ctx.clientName}</strong>` })}</p>
+<p><code style="font-size:1.5rem">${ctx.userCode}</code></p>
+${trusted(ctx.form ?? '')}
+<button type="submit" form="op.deviceConfirmForm" autofocus>${t('common.continue')}</button>
+<button type="submit" form="op.deviceConfirmForm" name="abort" value="yes" class="secondary">${t('common.cancel')}</button>`,
+    );
+  }
+  return framed(
+    ctx,
+    t('device.input_title'),
+    html`<h1>${t('device.input_title')}</h1>
+${errorBox(ctx.error)}
+${trusted(ctx.form ?? '')}
+<label for="user_code">${t('device.code_label')}</label>
+<input type="text" id="user_code" name="user_code" form="op.deviceInputForm" autocomplete="off" autocapitalize="characters" required autofocus>
+<button type="submit" form="op.deviceInputForm">${t('common.continue')}</button>`,
   );
 }

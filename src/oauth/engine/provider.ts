@@ -7,6 +7,7 @@ import { revokeSessionByToken, sessionFromToken } from '../../authn/sessions/ses
 import { applicationDestinations } from '../../platform/http/destinations.js';
 import { SESSION_COOKIE } from '../../platform/http/guards.js';
 import { checkedFetch } from '../../platform/http/outbound.js';
+import { cookieOptions } from '../../platform/web/cookies.js';
 import { ACCESS_TOKEN_TTL_S } from '../tokens/lifetimes.js';
 import { CLAIMS, findAccount } from './accounts.js';
 import { pgAdapter } from './adapter.js';
@@ -180,7 +181,7 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   provider.use(unauthorizedClientForDisallowedGrant);
   provider.on('server_error', (_koa, error) => ctx.log.error({ err: error }, 'OAuth engine error'));
   auditEngineGrants(ctx, provider);
-  provider.on('end_session.success', markGatehouseSessionEnded);
+  provider.on('end_session.success', (koa) => markGatehouseSessionEnded(ctx, koa));
   provider.on('backchannel.error', (_koa, error, client) =>
     ctx.log.warn({ client_id: client.clientId, err: (error as Error).message }, 'Back-channel logout at sign-out not delivered'),
   );
@@ -193,11 +194,13 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
  * it (its listeners cannot wait); the middleware ends it before the answer leaves, so the
  * session is gone when the browser reaches the return URI. The cookie is cleared in this answer.
  */
-function markGatehouseSessionEnded(koa: KoaContextWithOIDC): void {
+function markGatehouseSessionEnded(ctx: OidcContext, koa: KoaContextWithOIDC): void {
   if (!koa.oidc.params?.logout) return;
   const token = koa.cookies.get(SESSION_COOKIE);
   if (!token) return;
-  koa.cookies.set(SESSION_COOKIE, null, { path: '/', httpOnly: true, sameSite: 'lax' });
+  // Koa picks Secure from the request itself (and refuses it on one it does not see as https).
+  const { secure: _, ...attributes } = cookieOptions(ctx);
+  koa.cookies.set(SESSION_COOKIE, null, attributes);
   koa.state.gatehouseSessionToEnd = token;
 }
 

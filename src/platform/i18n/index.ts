@@ -1,49 +1,64 @@
-import { ACCOUNT } from '../../flows/account/messages.js';
-import { INVITATION } from '../../flows/invitation/messages.js';
-import { PASSWORDLESS } from '../../flows/passwordless/messages.js';
-import { RECOVERY } from '../../flows/recovery/messages.js';
-import { SIGNUP } from '../../flows/signup/messages.js';
 import { COMMON } from './messages/common.js';
 import { EMAILS } from './messages/emails.js';
 import { MFA } from './messages/mfa.js';
 import { SIGN_IN } from './messages/sign-in.js';
 
 /**
- * Every string a person reads on a hosted page or in an email comes from this catalog
- * (issue 5, part 8). Each area keeps its messages in `messages/<area>.ts` as one object per
- * locale; the German object must name every English key (the type says so), so a missing
- * translation is a compile error, not a blank on a page.
+ * Every string a person reads on a hosted page or in an email comes from a catalog (issue 5,
+ * part 8). Each area keeps its messages in one file as one object per locale; the German
+ * object must name every English key (the type says so), so a missing translation is a
+ * compile error, not a blank on a page. Each layer has the catalog of its own words: this
+ * one holds the words of the frame, the sign-in and MFA pages, the engine's pages and the
+ * emails (`PLATFORM_AREAS`); a flow owns its messages in its folder, and src/flows/kit/messages.ts
+ * adds them to these (docs/decisions.md, decision 239).
  *
  * Placeholders are `{name}`; values are plain text (pages escape them, emails' HTML part too).
  */
-const AREAS = [COMMON, SIGN_IN, MFA, EMAILS, SIGNUP, PASSWORDLESS, RECOVERY, INVITATION, ACCOUNT] as const;
-
 export const LOCALES = ['en', 'de'] as const;
 export type Locale = (typeof LOCALES)[number];
 export const DEFAULT_LOCALE: Locale = 'en';
 
-type Area = (typeof AREAS)[number];
-type Keys<A> = A extends { en: infer E } ? keyof E : never;
-export type MessageKey = Keys<Area> & string;
+/** One area's messages: an object per locale, each naming every key of the English one. */
+export type Area = { readonly [L in Locale]: Readonly<Record<string, string>> };
+/** The keys of an area (of a union of areas): those of its English object. */
+export type KeysOf<A> = A extends { en: infer E } ? keyof E & string : never;
 
-const CATALOG: Record<Locale, Record<string, string>> = { en: {}, de: {} };
-for (const area of AREAS) {
-  for (const locale of LOCALES) Object.assign(CATALOG[locale], area[locale]);
+export type Translate<K extends string = MessageKey> = (key: K, vars?: Record<string, string | number>) => string;
+
+/** A catalog: its areas merged, by locale. */
+export interface Catalog<K extends string> {
+  /** The messages of one locale; an unknown key falls back to English, then to the key itself. */
+  translator(locale: Locale): Translate<K>;
+  /** Every message of a locale, by key (for the catalog's own checks). */
+  messages(locale: Locale): Readonly<Record<string, string>>;
 }
 
-/** Every message of a locale, by key (for the catalog's own checks). */
-export const catalogOf = (locale: Locale): Readonly<Record<string, string>> => CATALOG[locale];
-
-export type Translate = (key: MessageKey, vars?: Record<string, string | number>) => string;
-
-/** The messages of one locale; an unknown key falls back to English, then to the key itself. */
-export function translator(locale: Locale): Translate {
-  const messages = CATALOG[locale];
-  return (key, vars) => {
-    const template = messages[key] ?? CATALOG.en[key] ?? key;
-    return vars ? template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole)) : template;
+export function catalog<A extends readonly Area[]>(areas: A): Catalog<KeysOf<A[number]>> {
+  const merged: Record<Locale, Record<string, string>> = { en: {}, de: {} };
+  for (const area of areas) {
+    for (const locale of LOCALES) Object.assign(merged[locale], area[locale]);
+  }
+  return {
+    translator(locale) {
+      const messages = merged[locale];
+      return (key, vars) => {
+        const template = messages[key] ?? merged.en[key] ?? key;
+        return vars ? template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole)) : template;
+      };
+    },
+    messages: (locale) => merged[locale],
   };
 }
+
+/** The areas of the words below the flows: the frame and generic errors, the sign-in, MFA and engine pages, the emails. */
+export const PLATFORM_AREAS = [COMMON, SIGN_IN, MFA, EMAILS] as const;
+export type MessageKey = KeysOf<(typeof PLATFORM_AREAS)[number]>;
+
+const PLATFORM = catalog(PLATFORM_AREAS);
+/** The messages of one locale of the platform's catalog. */
+export const translator = PLATFORM.translator;
+/** Every message of a locale of the platform's catalog, by key. */
+export const catalogOf = PLATFORM.messages;
 
 /** A supported locale for a language tag (`de-AT` → `de`), or undefined. */
 export function supportedLocale(tag: string | null | undefined): Locale | undefined {

@@ -1,26 +1,25 @@
-import type { Kysely } from 'kysely';
-import { brandingOf } from '../../oauth/engine/pages.js';
-import type { AppContext } from '../context.js';
-import type { Database } from '../db/schema.js';
-import { type Locale, type MessageKey, translator } from '../i18n/index.js';
-import { DEFAULT_BRANDING, escapeHtml, html } from '../web/html.js';
-import { type EmailMessage, queueEmail } from './mailer.js';
+import type { Locale, MessageKey, Translate } from '../i18n/index.js';
+import { type Branding, DEFAULT_BRANDING, escapeHtml, html } from '../web/html.js';
+import type { EmailMessage } from './mailer.js';
 
 type Vars = Record<string, string | number>;
 
-/** One email of a flow, in words from the catalog (src/i18n), before branding and layout. */
-export interface BrandedEmail {
+/**
+ * One email, in words from a catalog (its keys `K`: the platform's, src/platform/i18n, or
+ * a flow's, src/flows/kit/messages.ts), before branding and layout.
+ */
+export interface BrandedEmail<K extends string = MessageKey> {
   to: string;
   tenantId?: string | null;
   locale: Locale;
   /** The subject's catalog key. */
-  subject: MessageKey;
+  subject: K;
   /** Paragraphs, each a catalog key with its values. */
-  paragraphs: { key: MessageKey; vars?: Vars }[];
+  paragraphs: { key: K; vars?: Vars }[];
   /** The recipient's name for the greeting, when known. */
   name?: string | null;
   /** A button (HTML) and a plain link (text) to follow. */
-  action?: { label: MessageKey; url: string };
+  action?: { label: K; url: string };
   /** A one-time code to type instead. */
   code?: string;
   /** Values for the subject's placeholders. */
@@ -28,12 +27,18 @@ export interface BrandedEmail {
 }
 
 /**
- * Renders an email with a text part and an HTML part in the tenant's branding (name,
- * logo, colour) and the recipient's language, every word from the catalog.
+ * The catalog an email's words come from, in the recipient's language: one that holds the
+ * email's keys and the frame's (its keys are taken from the email, never from the catalog).
  */
-export async function renderEmail(ctx: AppContext, email: BrandedEmail, db: Kysely<Database> = ctx.db): Promise<EmailMessage> {
-  const t = translator(email.locale);
-  const brand = { ...DEFAULT_BRANDING, ...(await brandingOf(ctx, email.tenantId ?? undefined, db)) };
+export type EmailWords<K extends string> = (locale: Locale) => Translate<NoInfer<K> | MessageKey>;
+
+/**
+ * Renders an email with a text part and an HTML part in the tenant's branding (name,
+ * logo, colour; the default without one) and the recipient's language, every word from the catalog.
+ */
+export function renderEmail<K extends string>(email: BrandedEmail<K>, words: EmailWords<K>, branding: Branding | undefined): EmailMessage {
+  const t = words(email.locale);
+  const brand = { ...DEFAULT_BRANDING, ...branding };
   const color = /^#[0-9a-fA-F]{6}$/.test(brand.primary_color) ? brand.primary_color : DEFAULT_BRANDING.primary_color;
   const greeting = email.name ? t('email.greeting_name', { name: email.name }) : t('email.greeting');
   const paragraphs = email.paragraphs.map(({ key, vars }) => t(key, { brand: brand.display_name, ...vars }));
@@ -67,13 +72,4 @@ ${email.code ? html`<p>${t('email.code_hint')}</p><p style="font-size:1.6rem;let
 </div></body></html>`.value;
 
   return { to: email.to, subject, text, html: body, tenantId: email.tenantId ?? null };
-}
-
-/**
- * Renders and queues in the caller's transaction (sent when it commits; kept in the outbox
- * without SMTP). The branding is read through that transaction too: a second connection
- * would wait for the transaction's (forever, on PGlite's single connection).
- */
-export async function sendEmail(db: Kysely<Database>, ctx: AppContext, email: BrandedEmail): Promise<string> {
-  return queueEmail(db, ctx, await renderEmail(ctx, email, db));
 }

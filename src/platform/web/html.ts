@@ -5,6 +5,10 @@ import { randomBytes } from 'node:crypto';
  * value is escaped on the way in; branding comes from the application's tenant.
  */
 
+/**
+ * A tenant's branding, as its pages and emails are drawn (stored in `tenants.branding`, read
+ * by src/directory/branding/branding.ts): declared here, the lowest layer that renders it.
+ */
 export interface Branding {
   display_name?: string;
   logo_url?: string;

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { brandedEmail } from '../../../src/directory/branding/email.js';
 import { INVITATION } from '../../../src/flows/invitation/flow.js';
 import { createFlow, peekLink, pruneFlows, readFlow, spendCode, spendLink } from '../../../src/flows/kit/flows.js';
+import { translator } from '../../../src/flows/kit/messages.js';
 import { PASSWORDLESS } from '../../../src/flows/passwordless/flow.js';
 import { RECOVERY } from '../../../src/flows/recovery/flow.js';
 import { VERIFICATION } from '../../../src/flows/signup/flow.js';
 import { pickLocale } from '../../../src/platform/i18n/index.js';
-import { renderEmail } from '../../../src/platform/mail/templates.js';
 import { startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
 import { TestClock } from '../../helpers/lockout-suite.js';
 
@@ -86,14 +87,19 @@ describe('self-service flows (the foundation of issue 5)', () => {
   });
 
   test('emails have a text and an HTML part in the tenant branding and the language asked for', async () => {
-    const message = await renderEmail(gh.ctx, {
-      to: 'x@flows.test',
-      locale: 'de',
-      subject: 'common.something_went_wrong',
-      paragraphs: [{ key: 'common.link_expired' }],
-      action: { label: 'common.continue', url: 'http://gatehouse.test/x?<script>' },
-      code: '123456',
-    });
+    const message = await brandedEmail(
+      gh.ctx.db,
+      gh.ctx,
+      {
+        to: 'x@flows.test',
+        locale: 'de',
+        subject: 'common.something_went_wrong',
+        paragraphs: [{ key: 'common.link_expired' }],
+        action: { label: 'common.continue', url: 'http://gatehouse.test/x?<script>' },
+        code: '123456',
+      },
+      translator,
+    );
     assert.match(message.text, /Hallo,/);
     assert.match(message.text, /123456/);
     assert.match(message.html ?? '', /<html lang="de">/);

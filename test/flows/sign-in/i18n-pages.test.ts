@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { logoutPage } from '../../../src/flows/sign-in/pages.js';
+import { logoutPage } from '../../../src/oauth/engine/pages.js';
 import { startListeningGatehouse } from '../../helpers/oidc.js';
 
 /**

@@ -3,13 +3,15 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import ts from 'typescript';
-import { catalogOf, LOCALES, pickLocale, translator } from '../../../src/platform/i18n/index.js';
+import { catalogOf, translator } from '../../../src/flows/kit/messages.js';
+import { LOCALES, pickLocale } from '../../../src/platform/i18n/index.js';
 
 const placeholders = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
 
 /** Keys whose German is rightly the same word as the English one. */
 const SAME_IN_GERMAN = new Set(['common.code', 'passwordless.code_label', 'signup.optional', 'account.factor_webauthn']);
 
+// The flows' catalog holds every area: the platform's words (src/platform/i18n) and each flow's own.
 describe('the message catalog', () => {
   const en = catalogOf('en');
 
@@ -69,6 +71,7 @@ describe('pickLocale', () => {
 const SCANNED = [
   ...(readdirSync('src/flows', { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => join('src/flows', f)),
   'src/platform/web/html.ts',
+  'src/platform/web/pages.ts',
   'src/oauth/engine/pages.ts',
   'src/authn/protection/pages.ts',
   'src/platform/mail/templates.ts',

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openSms } from '../../../src/authn/mfa/sms.js';
+import { sendEmail } from '../../../src/directory/branding/email.js';
+import { translator } from '../../../src/platform/i18n/index.js';
 import type { Clock } from '../../../src/platform/ids.js';
 import { deliverEmails } from '../../../src/platform/mail/mailer.js';
-import { sendEmail } from '../../../src/platform/mail/templates.js';
 import { PASSWORD, startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
 import { freePort } from '../../helpers/oidc.js';
 import { type SmtpPeer, startSmtpPeer } from '../../helpers/smtp.js';
@@ -84,14 +85,19 @@ describe('the flows’ emails: both parts, branded, in the user’s language, ne
 
   it('a button in the tenant’s colour, and the link in both parts', async () => {
     await gh.ctx.db.transaction().execute((trx) =>
-      sendEmail(trx, gh.ctx, {
-        to: 'button@acme.test',
-        tenantId: acme.tenantId,
-        locale: 'de',
-        subject: 'mail.blocked_subject',
-        paragraphs: [{ key: 'mail.blocked_if_you' }],
-        action: { label: 'mail.blocked_action', url: 'https://id.acme.test/unblock?token=ghu_secret-link' },
-      }),
+      sendEmail(
+        trx,
+        gh.ctx,
+        {
+          to: 'button@acme.test',
+          tenantId: acme.tenantId,
+          locale: 'de',
+          subject: 'mail.blocked_subject',
+          paragraphs: [{ key: 'mail.blocked_if_you' }],
+          action: { label: 'mail.blocked_action', url: 'https://id.acme.test/unblock?token=ghu_secret-link' },
+        },
+        translator,
+      ),
     );
     await deliverEmails(gh.ctx);
     const mail = await smtp.next('button@acme.test');
@@ -167,14 +173,19 @@ describe('a message queued while the SMTP server is down survives a restart of G
       const first = await startGatehouse({ clock, sameDatabaseAs: owner });
       const tenant = await first.tenantWithAdmin('restart');
       await first.ctx.db.transaction().execute((trx) =>
-        sendEmail(trx, first.ctx, {
-          to: 'later@restart.test',
-          tenantId: tenant.tenantId,
-          locale: 'en',
-          subject: 'mail.code_subject',
-          paragraphs: [{ key: 'mail.code_intro' }],
-          code: '135790',
-        }),
+        sendEmail(
+          trx,
+          first.ctx,
+          {
+            to: 'later@restart.test',
+            tenantId: tenant.tenantId,
+            locale: 'en',
+            subject: 'mail.code_subject',
+            paragraphs: [{ key: 'mail.code_intro' }],
+            code: '135790',
+          },
+          translator,
+        ),
       );
       assert.equal(await deliverEmails(first.ctx), 0, 'the SMTP server is down');
       const row = await owner.ctx.db
