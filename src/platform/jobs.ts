@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { createWorker } from './queue/worker.js';
 
 /** A periodic job of a node: run every `intervalMs` (the first time after `firstDelayMs`). */
 export interface Job {
@@ -15,38 +16,19 @@ export interface Jobs {
 }
 
 /**
- * Runs jobs on timers that do not keep the process alive. A run never overlaps the same
- * job's previous one; a failed run is logged and the job runs again after its interval.
+ * Runs periodic jobs, each in the one background loop every queue uses
+ * (src/platform/queue/worker.ts): a run never overlaps the same job's previous one, timers
+ * do not keep the process alive, and a failed run is logged and tried again after its interval.
  */
 export function startJobs(log: Logger, jobs: readonly Job[]): Jobs {
-  let stopped = false;
-  const running = new Set<Promise<void>>();
-  const timers = new Set<NodeJS.Timeout>();
-
-  const schedule = (job: Job, delay: number) => {
-    if (stopped) return;
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      const run = job.run().then(
-        (more) => schedule(job, more ? 0 : job.intervalMs),
-        (error) => {
-          log.error({ err: error, job: job.name }, 'Background job failed');
-          schedule(job, job.intervalMs);
-        },
-      );
-      running.add(run);
-      void run.finally(() => running.delete(run));
-    }, delay);
-    timer.unref();
-    timers.add(timer);
-  };
-  for (const job of jobs) schedule(job, job.firstDelayMs ?? job.intervalMs);
-
+  const workers = jobs.map((job) => {
+    const worker = createWorker(log, job.name, () => job.run(), { idleMs: job.intervalMs, busy: (more) => more });
+    worker.start(job.firstDelayMs ?? job.intervalMs);
+    return worker;
+  });
   return {
     async stop() {
-      stopped = true;
-      for (const timer of timers) clearTimeout(timer);
-      await Promise.all(running);
+      await Promise.all(workers.map((worker) => worker.stop()));
     },
   };
 }

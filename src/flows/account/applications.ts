@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
 import { endOAuthGrants } from '../../oauth/access/end-access.js';
+import { liveGrantsOfUser } from '../../oauth/engine/stored.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { notFound } from '../../platform/errors.js';
@@ -15,47 +15,30 @@ export interface ConsentedApplication {
   granted_at: Date;
 }
 
-interface GrantPayload {
-  clientId?: string;
-  iat?: number;
-  openid?: { scope?: string };
-  resources?: Record<string, string>;
-}
-
-const words = (scope: string | undefined) => (scope ?? '').split(' ').filter(Boolean);
+const words = (scope: string) => scope.split(' ').filter(Boolean);
 
 /**
  * The applications a user has consented to: their live grants, one entry per application
  * (grants of one application are merged), in name order.
  */
 export async function listConsentedApplications(ctx: AppContext, userId: string): Promise<ConsentedApplication[]> {
-  const rows = await ctx.db
-    .selectFrom('oidc_models')
-    .select('payload')
-    .where('model', '=', 'Grant')
-    .where(sql<string>`payload->>'accountId'`, '=', userId)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', ctx.clock.now())]))
-    .limit(1000)
-    .execute();
+  const grants = await liveGrantsOfUser(ctx.db, userId, ctx.clock.now());
   const byClient = new Map<string, ConsentedApplication>();
-  for (const row of rows) {
-    const grant = row.payload as GrantPayload;
-    if (!grant.clientId) continue;
+  for (const grant of grants) {
     const entry = byClient.get(grant.clientId) ?? {
       client_id: grant.clientId,
       name: grant.clientId,
       scopes: [],
       apis: [],
-      granted_at: new Date((grant.iat ?? 0) * 1000),
+      granted_at: grant.grantedAt,
     };
-    entry.scopes = [...new Set([...entry.scopes, ...words(grant.openid?.scope)])].sort();
-    for (const [audience, scope] of Object.entries(grant.resources ?? {})) {
+    entry.scopes = [...new Set([...entry.scopes, ...words(grant.openidScope)])].sort();
+    for (const [audience, scope] of Object.entries(grant.resources)) {
       const api = entry.apis.find((a) => a.audience === audience);
       if (api) api.scopes = [...new Set([...api.scopes, ...words(scope)])].sort();
       else entry.apis.push({ audience, scopes: words(scope).sort() });
     }
-    const at = new Date((grant.iat ?? 0) * 1000);
-    if (at < entry.granted_at) entry.granted_at = at;
+    if (grant.grantedAt < entry.granted_at) entry.granted_at = grant.grantedAt;
     byClient.set(grant.clientId, entry);
   }
   if (byClient.size === 0) return [];

@@ -9,7 +9,7 @@ import { SIGNUP } from '../signup/messages.js';
  * The flows' catalog: the platform's words (src/platform/i18n) and each flow's own, which
  * the flow keeps in its folder (`messages.ts`, one object per locale whose German names
  * every English key: a missing translation does not compile). A flow's pages and emails
- * take their words from here (decision 239).
+ * take their words from here (decision 226).
  */
 const AREAS = [...PLATFORM_AREAS, SIGNUP, PASSWORDLESS, RECOVERY, INVITATION, ACCOUNT] as const;
 

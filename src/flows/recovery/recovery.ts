@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql } from 'kysely';
 import { assertPasswordAllowed, passwordPolicyFor, rememberPassword } from '../../authn/passwords/policy.js';
 import { endProtection } from '../../authn/protection/lockout.js';
 import { sendEmail } from '../../directory/branding/email.js';
 import { endUserAccess } from '../../oauth/access/end-access.js';
-import { storedId } from '../../oauth/engine/adapter.js';
+import { interactionTenantId } from '../../oauth/engine/stored.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { Db } from '../../platform/db/database.js';
@@ -212,14 +211,7 @@ export async function endAccessForReset(ctx: AppContext, actor: Actor, user: Use
 /** The tenant of the application an authorization request (interaction uid) belongs to, for branding. */
 export async function interactionTenant(ctx: AppContext, uid: string | null | undefined): Promise<string | null> {
   if (!uid) return null;
-  const row = await ctx.db
-    .selectFrom('oidc_models as m')
-    .innerJoin('applications as a', (join) => join.on(sql`a.client_id`, '=', sql`m.payload->'params'->>'client_id'`))
-    .select('a.tenant_id')
-    .where('m.model', '=', 'Interaction')
-    .where('m.id', '=', storedId('Interaction', uid))
-    .executeTakeFirst();
-  return row?.tenant_id ?? null;
+  return interactionTenantId(ctx.db, uid);
 }
 
 /** The tenant of an application by client id (the API twin's optional `client_id`). */

@@ -10,7 +10,7 @@ import { SIGN_IN } from './messages/sign-in.js';
  * compile error, not a blank on a page. Each layer has the catalog of its own words: this
  * one holds the words of the frame, the sign-in and MFA pages, the engine's pages and the
  * emails (`PLATFORM_AREAS`); a flow owns its messages in its folder, and src/flows/kit/messages.ts
- * adds them to these (docs/decisions.md, decision 239).
+ * adds them to these (docs/decisions.md, decision 226).
  *
  * Placeholders are `{name}`; values are plain text (pages escape them, emails' HTML part too).
  */

@@ -14,7 +14,7 @@ export interface EndedAccess {
 /**
  * The port that ends every way a user is signed in (src/oauth/access/end-access.ts):
  * only oauth/ knows the OAuth grants, so authn/ (a password change, an administrator's
- * "sign out everywhere") reaches them through the context (decision 225); oauth/ and the
+ * "sign out everywhere") reaches them through the context (decision 221); oauth/ and the
  * layers above it import the operation itself.
  */
 export interface UserAccess {

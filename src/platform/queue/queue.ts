@@ -3,7 +3,7 @@ import type { Db } from '../db/database.js';
 import { nextAttemptAt, type RetryPolicy } from './retry.js';
 
 /**
- * The one claim-with-lease-and-retry queue (docs/decisions.md decision 244) behind outgoing
+ * The one claim-with-lease-and-retry queue (docs/decisions.md decision 231) behind outgoing
  * email, back-channel logout notices and event deliveries. A queue is a table whose rows
  * have `id`, `status` (pending → done | failed), `attempts`, `next_attempt_at` (when the
  * next try is due), `locked_until` (the lease), `last_error` and the time the row was done.

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { cruise, type ICruiseResult } from 'dependency-cruiser';
@@ -35,8 +37,30 @@ describe('the layer rules (.dependency-cruiser.cjs)', () => {
     );
   });
 
-  // Holds once every import of src/ follows the order (issue 13); until then it lists what is left.
+  it('fail on oidc-provider outside src/oauth/engine and on a route module imported outside the registry (a fixture)', async () => {
+    const found = await violationsIn(FIXTURE);
+    assert.ok(
+      found.some((v) => v.rule === 'engine-only-in-oauth-engine' && v.from === 'src/flows/signup/pages.ts'),
+      JSON.stringify(found),
+    );
+    assert.ok(
+      found.some(
+        (v) =>
+          v.rule === 'routes-only-in-the-registry' && v.from === 'src/flows/signup/pages.ts' && v.to === 'src/directory/tenants/routes.ts',
+      ),
+      JSON.stringify(found),
+    );
+  });
+
   it('find no violation in src/', { timeout: 120_000 }, async () => {
     assert.deepEqual(await violationsIn(ROOT), []);
+  });
+
+  it("only src/oauth/engine/ reads the engine's table (oidc_models), beside the schema and its migrations", () => {
+    const src = join(ROOT, 'src');
+    const readers = (readdirSync(src, { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.ts') && readFileSync(join(src, f), 'utf8').includes('oidc_models'))
+      .filter((f) => !f.startsWith('oauth/engine/') && !f.startsWith('platform/db/migrations/') && f !== 'platform/db/schema.ts');
+    assert.deepEqual(readers, []);
   });
 });
