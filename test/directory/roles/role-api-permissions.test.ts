@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from '../../helpers/gatehouse.js';
+import { before, describe, it } from 'node:test';
+import { PASSWORD } from '../../helpers/gatehouse.js';
+import { acme, admin, expectError, gh, globex, twoTenantsServer } from '../../helpers/two-tenants.js';
 
 interface Carried {
   api_id: string;
@@ -10,29 +11,16 @@ interface Carried {
 }
 
 describe('API permissions of roles (/api/v1/roles/:id/api-permissions)', () => {
-  let gh: TestGatehouse;
-  let admin: string;
-  let acme: TenantAdmin;
-  let globex: TenantAdmin;
   let acmeApi: { id: string; identifier: string };
   let globexApi: { id: string; identifier: string };
   let systemRoles: Record<string, string>;
 
   const url = (roleId: string) => `/api/v1/roles/${roleId}/api-permissions`;
   const role = (token: string, name: string) => gh.created<{ id: string }>('/api/v1/roles', token, { name });
-  const expectError = async (response: Promise<{ status: number; body: any }>, status: number, code: string) => {
-    const { status: actual, body } = await response;
-    assert.equal(actual, status, `expected ${status} ${code}, got ${actual} ${JSON.stringify(body)}`);
-    assert.equal(body.error, code);
-    return body;
-  };
   const values = (permissions: Carried[]) => permissions.map((p) => `${p.api_identifier} ${p.value}`);
 
+  twoTenantsServer();
   before(async () => {
-    gh = await startGatehouse();
-    admin = await gh.adminToken();
-    acme = await gh.tenantWithAdmin('acme');
-    globex = await gh.tenantWithAdmin('globex');
     systemRoles = await gh.systemRoleIds();
     acmeApi = await gh.created('/api/v1/apis', acme.token, {
       identifier: 'urn:gatehouse:acme:invoices',
@@ -45,7 +33,6 @@ describe('API permissions of roles (/api/v1/roles/:id/api-permissions)', () => {
       permissions: [{ value: 'read:widgets' }],
     });
   });
-  after(() => gh.stop());
 
   it('adds permissions of the own tenant’s API to a tenant role, idempotently, and lists them', async () => {
     const { id } = await role(acme.token, 'Billing');

@@ -1,55 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from '../../helpers/gatehouse.js';
-
-interface RoleBody {
-  id: string;
-  tenant_id: string | null;
-  name: string;
-  description: string;
-  permissions: string[];
-  is_system: boolean;
-  created_at: string;
-  updated_at: string;
-}
-
-const MISSING_ID = '00000000-0000-7000-8000-000000000000';
+import { describe, it } from 'node:test';
+import { acme, admin, gh, globex } from '../../helpers/two-tenants.js';
+import { createRole, MISSING_ID, memberWithRoles, rolesServer, systemRoles } from './setup.js';
 
 describe('roles API (/api/v1/roles)', () => {
-  let gh: TestGatehouse;
-  let admin: string;
-  let acme: TenantAdmin;
-  let globex: TenantAdmin;
-  let systemRoles: Record<'ADMIN' | 'TENANT_ADMIN' | 'USER', RoleBody>;
-  let counter = 0;
-
-  /** Creates a role through the API and returns it (fails the test on a non-201). */
-  const createRole = (token: string, body: Record<string, unknown>) => gh.created<RoleBody>('/api/v1/roles', token, body);
-
-  /** A user homed in the tenant of `tenantAdminToken` holding exactly `roles`, with an access token for it. */
-  const memberWithRoles = async (tenantAdminToken: string, tenantId: string, roles: string[]) => {
-    const email = `member${++counter}@roles.test`;
-    const userId = await gh.createUser(tenantAdminToken, { email, password: PASSWORD, roles });
-    const token = await gh.tokenFor(await gh.signIn(email, PASSWORD), tenantId);
-    return { userId, email, token };
-  };
+  rolesServer();
 
   const memberRoles = async (tenantId: string, userId: string) => {
     const member = (await gh.members(admin, tenantId)).find((m) => m.user_id === userId);
     assert.ok(member, 'the user is a member');
     return member;
   };
-
-  before(async () => {
-    gh = await startGatehouse();
-    admin = await gh.adminToken();
-    acme = await gh.tenantWithAdmin('acme');
-    globex = await gh.tenantWithAdmin('globex');
-    const roles = (await gh.request('GET', '/api/v1/roles', { token: admin })).body.roles as RoleBody[];
-    const byName = (name: string) => roles.find((r) => r.name === name && r.tenant_id === null)!;
-    systemRoles = { ADMIN: byName('ADMIN'), TENANT_ADMIN: byName('TENANT_ADMIN'), USER: byName('USER') };
-  });
-  after(() => gh.stop());
 
   describe('GET /api/v1/roles/:id', () => {
     it('reads the own tenant’s role and any global role', async () => {

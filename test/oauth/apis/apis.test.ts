@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { unseal } from '../../../src/platform/crypto/secrets.js';
-import { ISSUER, startGatehouse, type TenantAdmin, type TestGatehouse, walkPages } from '../../helpers/gatehouse.js';
+import { ISSUER, walkPages } from '../../helpers/gatehouse.js';
+import { acme, admin, expectError, gh, globex, systemTenantId, twoTenantsServer } from '../../helpers/two-tenants.js';
 
 interface ApiBody {
   id: string;
@@ -19,31 +20,14 @@ interface ApiBody {
 }
 
 describe('APIs (resource servers) API (/api/v1/apis)', () => {
-  let gh: TestGatehouse;
-  let admin: string;
-  let systemTenantId: string;
-  let acme: TenantAdmin;
-  let globex: TenantAdmin;
   let counter = 0;
 
   /** A fresh identifier in a tenant's namespace (decision 197: tenant administrators name APIs there). */
   const identifier = (slug = 'acme') => `urn:gatehouse:${slug}:api${++counter}`;
   const createApi = (token: string, body: Record<string, unknown>) => gh.created<ApiBody>('/api/v1/apis', token, body);
   const storedRow = (id: string) => gh.ctx.db.selectFrom('apis').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-  const expectError = async (response: Promise<{ status: number; body: any }>, status: number, code: string) => {
-    const { status: actual, body } = await response;
-    assert.equal(actual, status, `expected ${status} ${code}, got ${actual} ${JSON.stringify(body)}`);
-    assert.equal(body.error, code);
-    return body;
-  };
 
-  before(async () => {
-    gh = await startGatehouse();
-    ({ token: admin, systemTenantId } = await gh.systemAdmin());
-    acme = await gh.tenantWithAdmin('acme');
-    globex = await gh.tenantWithAdmin('globex');
-  });
-  after(() => gh.stop());
+  twoTenantsServer();
 
   describe('POST /api/v1/apis', () => {
     it('creates an API in the own tenant with its permissions and the defaults (RS256, 600 s, no RBAC, no secret)', async () => {

@@ -1,48 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { clientSecretDigest } from '../../../src/platform/crypto/secrets.js';
-import { startGatehouse, type TenantAdmin, type TestGatehouse } from '../../helpers/gatehouse.js';
-
-interface ApplicationBody {
-  id: string;
-  client_id: string;
-  tenant_id: string;
-  name: string;
-  type: string;
-  redirect_uris: string[];
-  post_logout_redirect_uris: string[];
-  grant_types: string[];
-  first_party: boolean;
-  organization_required: boolean;
-  created_at: string;
-  updated_at: string;
-  client_secret?: string;
-}
-
-const CALLBACK = 'https://app.example.com/callback';
+import { acme, admin, expectError, gh, globex, twoTenantsServer } from '../../helpers/two-tenants.js';
+import { type ApplicationBody, CALLBACK, createApp, storedRow } from './setup.js';
 
 describe('applications API (/api/v1/applications)', () => {
-  let gh: TestGatehouse;
-  let admin: string;
-  let acme: TenantAdmin;
-  let globex: TenantAdmin;
-
-  const createApp = (token: string, body: Record<string, unknown>) => gh.created<ApplicationBody>('/api/v1/applications', token, body);
-  const storedRow = (id: string) => gh.ctx.db.selectFrom('applications').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-  const expectError = async (response: Promise<{ status: number; body: any }>, status: number, code: string) => {
-    const { status: actual, body } = await response;
-    assert.equal(actual, status, `expected ${status} ${code}, got ${actual} ${JSON.stringify(body)}`);
-    assert.equal(body.error, code);
-    return body;
-  };
-
-  before(async () => {
-    gh = await startGatehouse();
-    ({ token: admin } = await gh.systemAdmin());
-    acme = await gh.tenantWithAdmin('acme');
-    globex = await gh.tenantWithAdmin('globex');
-  });
-  after(() => gh.stop());
+  twoTenantsServer();
 
   describe('PATCH, rotate-secret and DELETE', () => {
     it('updates the fields it is given and records iam.application.modified', async () => {

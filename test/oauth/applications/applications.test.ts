@@ -1,50 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { clientSecretDigest } from '../../../src/platform/crypto/secrets.js';
-import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse, walkPages } from '../../helpers/gatehouse.js';
-
-interface ApplicationBody {
-  id: string;
-  client_id: string;
-  tenant_id: string;
-  name: string;
-  type: string;
-  redirect_uris: string[];
-  post_logout_redirect_uris: string[];
-  grant_types: string[];
-  first_party: boolean;
-  organization_required: boolean;
-  created_at: string;
-  updated_at: string;
-  client_secret?: string;
-}
+import { PASSWORD, walkPages } from '../../helpers/gatehouse.js';
+import { acme, admin, expectError, gh, globex, systemTenantId, twoTenantsServer } from '../../helpers/two-tenants.js';
+import { type ApplicationBody, CALLBACK, createApp, storedRow } from './setup.js';
 
 const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
-const CALLBACK = 'https://app.example.com/callback';
 
 describe('applications API (/api/v1/applications)', () => {
-  let gh: TestGatehouse;
-  let admin: string;
-  let systemTenantId: string;
-  let acme: TenantAdmin;
-  let globex: TenantAdmin;
-
-  const createApp = (token: string, body: Record<string, unknown>) => gh.created<ApplicationBody>('/api/v1/applications', token, body);
-  const storedRow = (id: string) => gh.ctx.db.selectFrom('applications').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-  const expectError = async (response: Promise<{ status: number; body: any }>, status: number, code: string) => {
-    const { status: actual, body } = await response;
-    assert.equal(actual, status, `expected ${status} ${code}, got ${actual} ${JSON.stringify(body)}`);
-    assert.equal(body.error, code);
-    return body;
-  };
-
-  before(async () => {
-    gh = await startGatehouse();
-    ({ token: admin, systemTenantId } = await gh.systemAdmin());
-    acme = await gh.tenantWithAdmin('acme');
-    globex = await gh.tenantWithAdmin('globex');
-  });
-  after(() => gh.stop());
+  twoTenantsServer();
 
   describe('POST /api/v1/applications', () => {
     it('creates a web application in the own tenant with a generated client_id, a client secret and the defaults', async () => {
