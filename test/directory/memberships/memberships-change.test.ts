@@ -1,64 +1,28 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { decodeJwt } from 'jose';
-import { type MemberBody, PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from '../../helpers/gatehouse.js';
-
-const UNKNOWN_ID = '0190f5a0-0000-7000-8000-000000000000';
+import { describe, it } from 'node:test';
+import { type MemberBody, PASSWORD } from '../../helpers/gatehouse.js';
+import {
+  a,
+  addMember,
+  admin,
+  adminId,
+  auditEvents,
+  b,
+  bRole,
+  editorRole,
+  gh,
+  listMembers,
+  memberOf,
+  membershipsServer,
+  newUser,
+  roles,
+  systemTenantId,
+  tokenClaims,
+  UNKNOWN_ID,
+} from './setup.js';
 
 describe('Memberships API: /api/v1/tenants/:id/members', () => {
-  let gh: TestGatehouse;
-  let admin: string;
-  let adminId: string;
-  let systemTenantId: string;
-  let roles: Record<string, string>;
-  let a: TenantAdmin;
-  let b: TenantAdmin;
-  /** A tenant role of A carrying tenant.account.read, and one of B. */
-  let editorRole: string;
-  let bRole: string;
-
-  before(async () => {
-    gh = await startGatehouse();
-    ({ token: admin, id: adminId, systemTenantId } = await gh.systemAdmin());
-    roles = await gh.systemRoleIds();
-    a = await gh.tenantWithAdmin('members-a');
-    b = await gh.tenantWithAdmin('members-b');
-    editorRole = (await gh.created('/api/v1/roles', a.token, { name: 'editor', permissions: ['tenant.account.read'] })).id;
-    bRole = (await gh.created('/api/v1/roles', b.token, { name: 'b-only', permissions: ['tenant.audit.read'] })).id;
-    await gh.created('/api/v1/permission', admin, { key: 'read:invoices', description: 'Read invoices' });
-    await gh.created('/api/v1/permission', b.token, { key: 'b:secret' });
-  });
-  after(() => gh.stop());
-
-  let counter = 0;
-  /**
-   * A user with a password, a member of nothing; returns the id. Homeless, or homed in `home`: a tenant
-   * administrator adds by id only users homed in the own tenant (decision 183).
-   */
-  const newUser = async (prefix = 'user', home?: string) => {
-    counter++;
-    const email = `${prefix}-${counter}@members.test`;
-    const id = await gh.createUser(admin, { email, password: PASSWORD, name: `${prefix} ${counter}` });
-    // Homed there but a member of nothing: set in the database (the API makes a homed user a member at once).
-    if (home) await gh.ctx.db.updateTable('users').set({ home_tenant_id: home }).where('id', '=', id).execute();
-    return { id, email };
-  };
-
-  const addMember = async (token: string, tenantId: string, body: Record<string, unknown>) =>
-    gh.request('POST', `/api/v1/tenants/${tenantId}/members`, { token, body });
-
-  const listMembers = (tenantId: string, token = admin) => gh.members(token, tenantId);
-
-  const memberOf = async (tenantId: string, userId: string) => (await listMembers(tenantId)).find((m) => m.user_id === userId);
-
-  /** The events with this action about this target, as the system administrator sees them. */
-  const auditEvents = (action: string, target: string) => gh.auditEvents(admin, { action, target });
-
-  /** Signs the user in and decodes the access token issued for the tenant. */
-  const tokenClaims = async (email: string, tenantId: string) => {
-    const token = await gh.tokenFor(await gh.signIn(email, PASSWORD), tenantId);
-    return { token, claims: decodeJwt(token) };
-  };
+  membershipsServer();
 
   describe('PATCH /api/v1/tenants/:id/members/:userId', () => {
     it('replaces roles and direct permissions; the next token carries them; iam.membership.modified recorded', async () => {

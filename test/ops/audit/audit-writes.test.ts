@@ -1,43 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { usernameFingerprint } from '../../../src/authn/sessions/sessions.js';
-import { type AuditEventBody, PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from '../../helpers/gatehouse.js';
-
-const MISSING_ID = '00000000-0000-7000-8000-000000000000';
-const USER_AGENT = 'GatehouseAuditTest/1.0 (+node:test)';
+import { type AuditEventBody, PASSWORD } from '../../helpers/gatehouse.js';
+import { acme, admin, adminId, gh, globex, twoTenantsServer } from '../../helpers/two-tenants.js';
+import { createRole, eventsFor, MISSING_ID, onlyEvent, USER_AGENT, walk } from './setup.js';
 
 describe('audit trail (GET /api/v1/audit-events)', () => {
-  let gh: TestGatehouse;
-  let admin: string;
-  let adminId: string;
-  let acme: TenantAdmin;
-  let globex: TenantAdmin;
   let counter = 0;
-
-  /** Every page of a query, walked through next_cursor. */
-  const walk = async (token: string, query: string, limit = 200): Promise<AuditEventBody[]> => {
-    const events: AuditEventBody[] = [];
-    let cursor: string | null = null;
-    do {
-      const params = new URLSearchParams(query);
-      params.set('limit', String(limit));
-      if (cursor) params.set('cursor', cursor);
-      const page = await gh.request('GET', `/api/v1/audit-events?${params}`, { token });
-      assert.equal(page.status, 200, JSON.stringify(page.body));
-      events.push(...page.body.events);
-      cursor = page.body.next_cursor;
-    } while (cursor);
-    return events;
-  };
-
-  /** The events about one target with one action, as a system administrator sees them. */
-  const eventsFor = (action: string, target: string) => walk(admin, new URLSearchParams({ action, target }).toString());
-
-  const onlyEvent = async (action: string, target: string) => {
-    const events = await eventsFor(action, target);
-    assert.equal(events.length, 1, `one ${action} for ${target}: ${JSON.stringify(events)}`);
-    return events[0]!;
-  };
 
   const outboxRow = (id: string) => gh.ctx.db.selectFrom('event_outbox').selectAll().where('id', '=', id).executeTakeFirst();
 
@@ -62,19 +31,9 @@ describe('audit trail (GET /api/v1/audit-events)', () => {
     return { audit, outbox };
   };
 
-  const createRole = (token: string, body: Record<string, unknown>, headers?: Record<string, string>) =>
-    gh.created<{ id: string; name: string; tenant_id: string | null }>('/api/v1/roles', token, body, headers);
-
   const jwtPayload = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8'));
 
-  before(async () => {
-    gh = await startGatehouse();
-    admin = await gh.adminToken();
-    adminId = jwtPayload(admin).sub;
-    acme = await gh.tenantWithAdmin('acme');
-    globex = await gh.tenantWithAdmin('globex');
-  });
-  after(() => gh.stop());
+  twoTenantsServer();
 
   describe('every write records its event (with its outbox row)', () => {
     it('iam.role.created, iam.role.modified and iam.role.deleted', async () => {
