@@ -1,62 +1,24 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import * as client from 'openid-client';
-import { deliverEmails } from '../../../src/platform/mail/mailer.js';
 import { PASSWORD } from '../../helpers/gatehouse.js';
-import { Browser, formOf, startListeningGatehouse } from '../../helpers/oidc.js';
-import { type SmtpPeer, startSmtpPeer } from '../../helpers/smtp.js';
+import { Browser, formOf } from '../../helpers/oidc.js';
+import { acme, apiSignup, CALLBACK, clientId, clientSecret, codeIn, gh, mailTo, signupServer, tokenIn, userRow } from './setup.js';
 
-const CALLBACK = 'http://localhost:4000/callback';
 const atCallback = (location: string) => location.startsWith(CALLBACK);
 let offsetMs = 0;
 const clock = { now: () => new Date(Date.now() + offsetMs) };
 
 /** Issue 5, part 2: self-registration and email verification, through the API and the hosted pages. */
 describe('self-registration and email verification', () => {
-  let gh: Awaited<ReturnType<typeof startListeningGatehouse>>;
-  let smtp: SmtpPeer;
-  let acme: { tenantId: string; token: string };
   let config: client.Configuration;
-  let clientId: string;
 
+  signupServer(clock);
   before(async () => {
-    smtp = await startSmtpPeer();
-    gh = await startListeningGatehouse({ clock, config: { smtpUrl: smtp.url, smtpFrom: 'Acme <no-reply@acme.test>' } });
-    acme = await gh.tenantWithAdmin('acme');
-    const policies = await gh.request('PATCH', `/api/v1/tenants/${acme.tenantId}/policies`, {
-      token: acme.token,
-      body: { signup: { enabled: true, profile_fields: ['given_name', 'family_name'], required_fields: ['given_name'] } },
-    });
-    assert.equal(policies.status, 200, JSON.stringify(policies.body));
-    const app = await gh.created('/api/v1/applications', acme.token, { name: 'Acme Portal', type: 'web', redirect_uris: [CALLBACK] });
-    assert.equal(app.signup_enabled, true, 'an application allows sign-up by default');
-    clientId = app.client_id;
-    config = await client.discovery(new URL(gh.issuer), app.client_id, app.client_secret, undefined, {
+    config = await client.discovery(new URL(gh.issuer), clientId, clientSecret, undefined, {
       execute: [client.allowInsecureRequests],
     });
   });
-  after(async () => {
-    await gh?.stop();
-    await smtp?.stop();
-  });
-
-  /** The next email to an address, through the real SMTP peer. */
-  async function mailTo(to: string) {
-    await deliverEmails(gh.ctx);
-    return smtp.next(to);
-  }
-  const codeIn = (text: string) => /(\d{6})\s*\n/.exec(text.split('Your code:')[1] ?? '')?.[1] as string;
-  const tokenIn = (text: string) => decodeURIComponent(/\/verify\?token=([^\s]+)/.exec(text)?.[1] ?? '');
-
-  async function apiSignup(email: string, extra: Record<string, string> = {}) {
-    const started = await gh.request('POST', '/api/v1/flows/registration', { body: { client_id: clientId } });
-    assert.equal(started.status, 201, JSON.stringify(started.body));
-    return gh.request('POST', `/api/v1/flows/registration/${started.body.id}`, {
-      body: { email, password: PASSWORD, given_name: 'Ada', ...extra },
-    });
-  }
-
-  const userRow = (email: string) => gh.ctx.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
 
   describe('hosted pages', () => {
     /** An authorization request's sign-in page, then its "Create an account" link, then the sign-up form. */

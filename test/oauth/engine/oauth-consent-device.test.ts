@@ -4,60 +4,29 @@
  * hosted pages, as a browser without JavaScript would send them.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
-import { PASSWORD, type TenantAdmin, type TestGatehouse } from '../../helpers/gatehouse.js';
-import { Browser, formOf, startListeningGatehouse } from '../../helpers/oidc.js';
+import { PASSWORD, type TenantAdmin } from '../../helpers/gatehouse.js';
+import { Browser, formOf } from '../../helpers/oidc.js';
+import {
+  type AppBody,
+  admin,
+  CALLBACK,
+  createApp,
+  DEVICE_CODE,
+  discover,
+  flowsServer,
+  gh,
+  isCallback,
+  newUser,
+  signInThrough,
+} from './flows-setup.js';
 
-const CALLBACK = 'http://localhost:4000/callback';
-const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
 const ORDERS_API = 'https://orders.example.com';
 
-interface AppBody {
-  id: string;
-  client_id: string;
-  client_secret?: string;
-}
-
-const isCallback = (location: string) => location.startsWith(CALLBACK);
 describe('OAuth / OIDC flows with openid-client and the hosted pages', () => {
-  let gh: TestGatehouse & { issuer: string };
-  let admin: string;
-  let userCount = 0;
-
-  const discover = (app: AppBody, auth?: client.ClientAuth) =>
-    client.discovery(new URL(gh.issuer), app.client_id, undefined, auth ?? client.ClientSecretBasic(app.client_secret as string), {
-      execute: [client.allowInsecureRequests],
-    });
-
-  const createApp = (body: Record<string, unknown>) => gh.created<AppBody>('/api/v1/applications', admin, body);
-
-  /** A new active user homed in the system tenant (or `tenant`). */
-  async function newUser(tenant?: string): Promise<{ id: string; email: string; name: string }> {
-    userCount++;
-    const email = `user${userCount}@flows.test`;
-    const name = `User ${userCount}`;
-    const id = await gh.createUser(admin, { email, password: PASSWORD, name, ...(tenant && { tenant }) });
-    return { id, email, name };
-  }
-
-  /** Opens an authorization URL; expects the hosted sign-in form, fills it and returns where the flow lands (the callback or a page). */
-  async function signInThrough(browser: Browser, url: string, email: string, stop: (location: string) => boolean = isCallback) {
-    const opened = await browser.follow(url, stop);
-    assert.equal(opened.response.status, 200, `expected the sign-in page, got ${opened.response.status} at ${opened.url}`);
-    const page = await opened.response.text();
-    assert.match(page, /<input[^>]*name="username"/);
-    assert.match(page, /<input[^>]*name="password"/);
-    const form = formOf(page);
-    return browser.submit(opened.url, form.action, { ...form.fields, username: email, password: PASSWORD }, stop);
-  }
-
-  before(async () => {
-    gh = await startListeningGatehouse();
-    admin = await gh.adminToken();
-  });
-  after(() => gh.stop());
+  flowsServer();
 
   describe('organizations and consent', () => {
     let acme: TenantAdmin;

@@ -4,20 +4,25 @@
  * hosted pages, as a browser without JavaScript would send them.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
-import { PASSWORD, type TestGatehouse } from '../../helpers/gatehouse.js';
-import { Browser, formOf, startListeningGatehouse } from '../../helpers/oidc.js';
+import { Browser, formOf } from '../../helpers/oidc.js';
+import {
+  type AppBody,
+  admin,
+  CALLBACK,
+  createApp,
+  DEVICE_CODE,
+  discover,
+  flowsServer,
+  gh,
+  isCallback,
+  newUser,
+  signInThrough,
+} from './flows-setup.js';
 
-const CALLBACK = 'http://localhost:4000/callback';
 const HOME = 'http://localhost:4000/';
-const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
-interface AppBody {
-  id: string;
-  client_id: string;
-  client_secret?: string;
-}
 
 /** The error an openid-client call failed with (RFC 6749 `error`, HTTP status). */
 async function oauthError(call: Promise<unknown>): Promise<{ error: string; status: number }> {
@@ -31,42 +36,11 @@ async function oauthError(call: Promise<unknown>): Promise<{ error: string; stat
   assert.fail('expected the call to fail with an OAuth error');
 }
 
-const isCallback = (location: string) => location.startsWith(CALLBACK);
 const isHome = (location: string) => location.startsWith(HOME);
 
 describe('OAuth / OIDC flows with openid-client and the hosted pages', () => {
-  let gh: TestGatehouse & { issuer: string };
-  let admin: string;
   let web: AppBody;
   let webConfig: client.Configuration;
-  let userCount = 0;
-
-  const discover = (app: AppBody, auth?: client.ClientAuth) =>
-    client.discovery(new URL(gh.issuer), app.client_id, undefined, auth ?? client.ClientSecretBasic(app.client_secret as string), {
-      execute: [client.allowInsecureRequests],
-    });
-
-  const createApp = (body: Record<string, unknown>) => gh.created<AppBody>('/api/v1/applications', admin, body);
-
-  /** A new active user homed in the system tenant (or `tenant`). */
-  async function newUser(tenant?: string): Promise<{ id: string; email: string; name: string }> {
-    userCount++;
-    const email = `user${userCount}@flows.test`;
-    const name = `User ${userCount}`;
-    const id = await gh.createUser(admin, { email, password: PASSWORD, name, ...(tenant && { tenant }) });
-    return { id, email, name };
-  }
-
-  /** Opens an authorization URL; expects the hosted sign-in form, fills it and returns where the flow lands (the callback or a page). */
-  async function signInThrough(browser: Browser, url: string, email: string, stop: (location: string) => boolean = isCallback) {
-    const opened = await browser.follow(url, stop);
-    assert.equal(opened.response.status, 200, `expected the sign-in page, got ${opened.response.status} at ${opened.url}`);
-    const page = await opened.response.text();
-    assert.match(page, /<input[^>]*name="username"/);
-    assert.match(page, /<input[^>]*name="password"/);
-    const form = formOf(page);
-    return browser.submit(opened.url, form.action, { ...form.fields, username: email, password: PASSWORD }, stop);
-  }
 
   /** Authorization code + PKCE for a new user of the web application: the user and the token response. */
   async function codeFlow(options: { scope?: string; browser?: Browser; user?: { id: string; email: string; name: string } } = {}) {
@@ -93,9 +67,8 @@ describe('OAuth / OIDC flows with openid-client and the hosted pages', () => {
     return { user, browser, tokens };
   }
 
+  flowsServer();
   before(async () => {
-    gh = await startListeningGatehouse();
-    admin = await gh.adminToken();
     web = await createApp({
       name: 'Web',
       type: 'web',
@@ -105,7 +78,6 @@ describe('OAuth / OIDC flows with openid-client and the hosted pages', () => {
     });
     webConfig = await discover(web);
   });
-  after(() => gh.stop());
 
   describe('discovery', () => {
     it('lists exactly the endpoints, grants and client authentication methods Gatehouse supports', async () => {
