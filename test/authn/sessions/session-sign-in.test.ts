@@ -1,50 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { usernameFingerprint } from '../../../src/authn/sessions/sessions.js';
-import type { PasswordHasher } from '../../../src/platform/crypto/passwords.js';
-import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD } from '../../helpers/gatehouse.js';
+import { countVerifies } from '../../helpers/lockout-suite.js';
+import { admin, gh, newUser, rawSignIn, sessionServer, tenantId } from './setup.js';
 
 const DAY_MS = 24 * 3600_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** Sign-in through app.inject, so the raw body and the parsed cookies are both at hand. */
-async function rawSignIn(gh: TestGatehouse, body: Record<string, unknown>) {
-  const response = await gh.app.inject({ method: 'POST', url: '/api/v1/session', payload: body });
-  return { status: response.statusCode, text: response.body, cookies: response.cookies, headers: response.headers };
-}
-
-/** Replaces ctx.passwords.verify with a counting wrapper for the duration of `run`. */
-async function countVerifies(gh: TestGatehouse, run: () => Promise<void>): Promise<number> {
-  const passwords = gh.ctx.passwords as { verify: PasswordHasher['verify'] };
-  const original = passwords.verify;
-  let calls = 0;
-  passwords.verify = async (storedHash, password) => {
-    calls++;
-    return original(storedHash, password);
-  };
-  try {
-    await run();
-  } finally {
-    passwords.verify = original;
-  }
-  return calls;
-}
-
 describe('sessions and the signed-in user', () => {
-  let gh: TestGatehouse;
-  let admin: string;
-  let tenantId: string;
-
-  before(async () => {
-    gh = await startGatehouse();
-    ({ tenantId } = await gh.tenantWithAdmin('acme'));
-    admin = await gh.adminToken();
-  });
-  after(() => gh.stop());
-
-  /** A user homed in acme with a password; returns its id. */
-  const newUser = (email: string, extra: Record<string, unknown> = {}) =>
-    gh.createUser(admin, { email, password: PASSWORD, tenant: tenantId, ...extra });
+  sessionServer();
 
   describe('POST /api/v1/session: signing in', () => {
     it('signs in by email and answers exactly {token, id, expires_at} with a ghs_ token and no-store caching', async () => {

@@ -1,28 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
-
-/** Sign-in through app.inject, so the raw body and the parsed cookies are both at hand. */
-async function rawSignIn(gh: TestGatehouse, body: Record<string, unknown>) {
-  const response = await gh.app.inject({ method: 'POST', url: '/api/v1/session', payload: body });
-  return { status: response.statusCode, text: response.body, cookies: response.cookies, headers: response.headers };
-}
+import { admin, gh, newUser, rawSignIn, sessionServer, tenantId } from './setup.js';
 
 describe('sessions and the signed-in user', () => {
-  let gh: TestGatehouse;
-  let admin: string;
-  let tenantId: string;
-
-  before(async () => {
-    gh = await startGatehouse();
-    ({ tenantId } = await gh.tenantWithAdmin('acme'));
-    admin = await gh.adminToken();
-  });
-  after(() => gh.stop());
-
-  /** A user homed in acme with a password; returns its id. */
-  const newUser = (email: string, extra: Record<string, unknown> = {}) =>
-    gh.createUser(admin, { email, password: PASSWORD, tenant: tenantId, ...extra });
+  sessionServer();
 
   describe('GET /api/v1/session: the current user', () => {
     it('returns the signed-in user by bearer session token, without credentials', async () => {

@@ -1,32 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from '../../helpers/gatehouse.js';
+import { describe, it } from 'node:test';
+import { PASSWORD } from '../../helpers/gatehouse.js';
+import { a, admin, adminId, auditEvents, b, getUser, gh, members, signInStatus, UNKNOWN_ID, usersServer } from './setup.js';
 
-const UNKNOWN_ID = '0190f5a0-0000-7000-8000-000000000000';
 describe('Users API: /api/v1/users', () => {
-  let gh: TestGatehouse;
-  let admin: string;
-  let adminId: string;
-  let a: TenantAdmin;
-  let b: TenantAdmin;
-
-  before(async () => {
-    gh = await startGatehouse();
-    ({ token: admin, id: adminId } = await gh.systemAdmin());
-    a = await gh.tenantWithAdmin('users-a');
-    b = await gh.tenantWithAdmin('users-b');
-  });
-  after(() => gh.stop());
-
-  /** The events with this action about this target, as the system administrator sees them. */
-  const auditEvents = (action: string, target: string) => gh.auditEvents(admin, { action, target });
-
-  const signInStatus = async (username: string, password: string) =>
-    (await gh.request('POST', '/api/v1/session', { body: { username, password } })).status;
-
-  const getUser = async (id: string) => gh.request('GET', `/api/v1/users/${id}`, { token: admin });
-
-  const members = (tenantId: string) => gh.members(admin, tenantId);
+  usersServer();
 
   describe('DELETE /api/v1/users/:id', () => {
     it('deletes a user (204): then 404, sessions and memberships gone, iam.user.deleted recorded', async () => {

@@ -1,40 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { ADMIN_EMAIL, PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from '../../helpers/gatehouse.js';
+import { before, describe, it } from 'node:test';
+import { ADMIN_EMAIL, PASSWORD } from '../../helpers/gatehouse.js';
+import { a, admin, adminId, auditEvents, b, getUser, gh, plainMemberToken, roles, signInStatus, UNKNOWN_ID, usersServer } from './setup.js';
 
-const UNKNOWN_ID = '0190f5a0-0000-7000-8000-000000000000';
 const NEW_PASSWORD = 'another-long-password';
 
 describe('Users API: /api/v1/users', () => {
-  let gh: TestGatehouse;
-  let admin: string;
-  let adminId: string;
-  let roles: Record<string, string>;
-  let a: TenantAdmin;
-  let b: TenantAdmin;
-
-  before(async () => {
-    gh = await startGatehouse();
-    ({ token: admin, id: adminId } = await gh.systemAdmin());
-    roles = await gh.systemRoleIds();
-    a = await gh.tenantWithAdmin('users-a');
-    b = await gh.tenantWithAdmin('users-b');
-  });
-  after(() => gh.stop());
-
-  /** The events with this action about this target, as the system administrator sees them. */
-  const auditEvents = (action: string, target: string) => gh.auditEvents(admin, { action, target });
-
-  const signInStatus = async (username: string, password: string) =>
-    (await gh.request('POST', '/api/v1/session', { body: { username, password } })).status;
-
-  const getUser = async (id: string) => gh.request('GET', `/api/v1/users/${id}`, { token: admin });
-
-  /** A plain member of the tenant (USER role) with an access token for it. */
-  const plainMemberToken = async (tenantId: string, email: string) => {
-    await gh.createUser(admin, { email, password: PASSWORD, tenant: tenantId });
-    return gh.tokenFor(await gh.signIn(email, PASSWORD), tenantId);
-  };
+  usersServer();
 
   describe('GET /api/v1/users', () => {
     let listTenant: string;
