@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from '../helpers/gatehouse.js';
+import { postToken } from '../helpers/token-endpoint.js';
 
 /**
  * Issue 12 (ASVS V4, access control): items 4 and 5, the role-name part of item 12, and two
@@ -334,16 +335,11 @@ describe('issue 12: policies and least privilege across tenants', () => {
 
       // Audiences resolve within the client's tenant: globex's client gets no token for acme's API.
       const worker = await gh.created('/api/v1/applications', globex.token, { name: 'Worker', type: 'm2m' });
-      const response = await gh.app.inject({
-        method: 'POST',
-        url: '/oauth/token',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        payload: new URLSearchParams({
-          grant_type: 'client_credentials',
-          client_id: worker.client_id,
-          client_secret: worker.client_secret,
-          audience: invoices.identifier,
-        }).toString(),
+      const response = await postToken(gh, {
+        grant_type: 'client_credentials',
+        client_id: worker.client_id,
+        client_secret: worker.client_secret,
+        audience: invoices.identifier,
       });
       assert.equal(response.statusCode, 400);
       assert.equal(response.json().error, 'invalid_target');

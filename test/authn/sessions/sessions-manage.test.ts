@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PASSWORD, startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
+import { postToken } from '../../helpers/token-endpoint.js';
 
 /** Issue 4, part 7: your sessions, "sign out everywhere", and a password change that ends the other sessions. */
 describe('session control', () => {
@@ -29,33 +30,23 @@ describe('session control', () => {
     return response.body.token as string;
   };
   const refreshToken = async (username: string, password: string) => {
-    const response = await gh.app.inject({
-      method: 'POST',
-      url: '/oauth/token',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({
-        grant_type: 'password',
-        username,
-        password,
-        client_id: app.client_id,
-        client_secret: app.client_secret,
-        scope: 'openid offline_access',
-      }).toString(),
+    const response = await postToken(gh, {
+      grant_type: 'password',
+      username,
+      password,
+      client_id: app.client_id,
+      client_secret: app.client_secret,
+      scope: 'openid offline_access',
     });
     assert.equal(response.statusCode, 200, response.body);
     return response.json().refresh_token as string;
   };
   const refresh = (token: string) =>
-    gh.app.inject({
-      method: 'POST',
-      url: '/oauth/token',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({
-        grant_type: 'refresh_token',
-        refresh_token: token,
-        client_id: app.client_id,
-        client_secret: app.client_secret,
-      }).toString(),
+    postToken(gh, {
+      grant_type: 'refresh_token',
+      refresh_token: token,
+      client_id: app.client_id,
+      client_secret: app.client_secret,
     });
   const alive = async (token: string) => (await gh.request('GET', '/api/v1/session', { token })).status === 200;
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
+import { postToken } from '../../helpers/token-endpoint.js';
 
 /** Issue 3, part 6: the OAuth engine signs with the new key at once; old tokens keep verifying. */
 describe('key rotation and the OAuth engine', () => {
@@ -24,16 +25,11 @@ describe('key rotation and the OAuth engine', () => {
   after(() => gh.stop());
 
   async function token(audience: string) {
-    const response = await gh.app.inject({
-      method: 'POST',
-      url: '/oauth/token',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({
-        grant_type: 'client_credentials',
-        audience,
-        client_id: machine.client_id,
-        client_secret: machine.client_secret,
-      }).toString(),
+    const response = await postToken(gh, {
+      grant_type: 'client_credentials',
+      audience,
+      client_id: machine.client_id,
+      client_secret: machine.client_secret,
     });
     assert.equal(response.statusCode, 200, response.body);
     return response.json().access_token as string;

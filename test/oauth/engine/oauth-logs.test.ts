@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { loggableUrl } from '../../../src/platform/logger.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
+import { postToken } from '../../helpers/token-endpoint.js';
 
 /** No secret in logs (docs/security.md#v7-error-handling-and-logging), also when it travels in a URL of the OAuth endpoints. */
 describe('OAuth secrets in URLs and bodies stay out of the logs', () => {
@@ -17,18 +18,13 @@ describe('OAuth secrets in URLs and bodies stay out of the logs', () => {
       post_logout_redirect_uris: ['https://app.example/'],
       grant_types: ['password', 'refresh_token'],
     });
-    const token = await gh.app.inject({
-      method: 'POST',
-      url: '/oauth/token',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({
-        grant_type: 'password',
-        username: ADMIN_EMAIL,
-        password: ADMIN_PASSWORD,
-        scope: 'openid offline_access',
-        client_id: app.client_id,
-        client_secret: app.client_secret,
-      }).toString(),
+    const token = await postToken(gh, {
+      grant_type: 'password',
+      username: ADMIN_EMAIL,
+      password: ADMIN_PASSWORD,
+      scope: 'openid offline_access',
+      client_id: app.client_id,
+      client_secret: app.client_secret,
     });
     assert.equal(token.statusCode, 200, token.body);
     const { id_token, refresh_token, access_token } = token.json();

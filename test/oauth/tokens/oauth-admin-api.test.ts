@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
+import { postToken } from '../../helpers/token-endpoint.js';
 
 /** The admin API takes access tokens from OAuth as well as from the OIH flow. */
 describe('the admin API with an OAuth access token', () => {
@@ -20,20 +21,15 @@ describe('the admin API with an OAuth access token', () => {
   after(() => gh.stop());
 
   async function passwordGrant(extra: Record<string, string> = {}) {
-    const response = await gh.app.inject({
-      method: 'POST',
-      url: '/oauth/token',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({
-        grant_type: 'password',
-        username: ADMIN_EMAIL,
-        password: ADMIN_PASSWORD,
-        client_id: app.client_id,
-        client_secret: app.client_secret,
-        audience: gh.ctx.config.issuer,
-        scope: 'openid offline_access',
-        ...extra,
-      }).toString(),
+    const response = await postToken(gh, {
+      grant_type: 'password',
+      username: ADMIN_EMAIL,
+      password: ADMIN_PASSWORD,
+      client_id: app.client_id,
+      client_secret: app.client_secret,
+      audience: gh.ctx.config.issuer,
+      scope: 'openid offline_access',
+      ...extra,
     });
     assert.equal(response.statusCode, 200, response.body);
     return response.json() as { access_token: string; refresh_token: string };

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { createAuditBuffer } from '../../../src/platform/audit/buffer.js';
 import { SYSTEM_ACTOR } from '../../../src/platform/audit/record.js';
 import { startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
+import { postToken } from '../../helpers/token-endpoint.js';
 
 describe('the audit buffer for token events', () => {
   let gh: TestGatehouse;
@@ -53,16 +54,11 @@ describe('the audit buffer for token events', () => {
     const api = await gh.created('/api/v1/apis', admin, { identifier: 'https://audited.example', name: 'Audited', permissions: [] });
     const machine = await gh.created('/api/v1/applications', admin, { name: 'Worker', type: 'm2m' });
     await gh.created(`/api/v1/applications/${machine.id}/grants`, admin, { api_id: api.id, permissions: [] });
-    const response = await gh.app.inject({
-      method: 'POST',
-      url: '/oauth/token',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({
-        grant_type: 'client_credentials',
-        audience: 'https://audited.example',
-        client_id: machine.client_id,
-        client_secret: machine.client_secret,
-      }).toString(),
+    const response = await postToken(gh, {
+      grant_type: 'client_credentials',
+      audience: 'https://audited.example',
+      client_id: machine.client_id,
+      client_secret: machine.client_secret,
     });
     assert.equal(response.statusCode, 200);
     await new Promise((resolve) => setTimeout(resolve, 200));
