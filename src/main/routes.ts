@@ -53,9 +53,8 @@ import { healthRoutes } from '../platform/http/health.js';
 import { createHttpServer } from '../platform/http/server.js';
 
 export async function createServer(ctx: AppContext) {
-  const app = await createHttpServer(ctx);
   const blocked = blockedAddresses(ctx);
-  app.addHook('onRequest', ipBlockHook(blocked));
+  const app = await createHttpServer(ctx, ipBlockHook(blocked));
   await app.register(healthRoutes(ctx));
   await app.register(keyRoutes(ctx));
   const oidc = createOidc(ctx);

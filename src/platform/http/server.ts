@@ -1,7 +1,7 @@
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest, type onRequestHookHandler } from 'fastify';
 import { NoResultError } from 'kysely';
 import type { AppContext } from '../context.js';
 import { AppError } from '../errors.js';
@@ -14,9 +14,11 @@ export type App = Awaited<ReturnType<typeof createHttpServer>>;
 
 /**
  * The Fastify adapter: one instance with our error shape, validation, headers, cookies and the
- * OpenAPI document. It registers no route of its own: src/main/routes.ts does.
+ * OpenAPI document. It registers no route of its own: src/main/routes.ts does. `firstHook`
+ * runs on every request before any other hook, the cookie parser's included (the IP block
+ * list: a blocked address gets its 403 before anything of the request is read).
  */
-export async function createHttpServer(ctx: AppContext) {
+export async function createHttpServer(ctx: AppContext, firstHook?: onRequestHookHandler) {
   const app = Fastify({
     loggerInstance: ctx.log,
     bodyLimit: BODY_LIMIT,
@@ -45,6 +47,7 @@ export async function createHttpServer(ctx: AppContext) {
     return payload;
   });
 
+  if (firstHook) app.addHook('onRequest', firstHook);
   await app.register(cookie);
   await app.register(swagger, {
     openapi: {
