@@ -87,6 +87,7 @@ export const FLOW_LIFETIME_MS: Record<FlowKind, number> = {
   invitation: 7 * 24 * 3600_000,
   passwordless: 10 * 60_000,
   email_change: 24 * 3600_000,
+  federation: 15 * 60_000,
 };
 
 /** Wrong codes one flow accepts before its code is dead (the brute-force guard counts them too). */

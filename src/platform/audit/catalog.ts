@@ -81,6 +81,12 @@ export const AUDIT_ACTIONS = [
   'iam.user.emailChangeRequested',
   'iam.user.emailChanged',
   'iam.oauth.consentRevoked',
+  // Federation (src/authn/federation/, src/flows/federation/, src/ops/connections/)
+  'iam.connection.created',
+  'iam.connection.modified',
+  'iam.connection.deleted',
+  'iam.user.identityLinked',
+  'iam.user.identityUnlinked',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -15,6 +15,7 @@ import * as m0018 from './migrations/0018_phone_verified.js';
 import * as m0020 from './migrations/0020_oidc_hashed_ids.js';
 import * as m0021 from './migrations/0021_protection_validation.js';
 import * as m0022 from './migrations/0022_queue_leases.js';
+import * as m0023 from './migrations/0023_federation.js';
 
 /**
  * Versioned, forward-only migrations: each is a list of SQL statements, applied in
@@ -39,6 +40,7 @@ const MIGRATIONS: Record<string, { up: string[]; data?: (db: Kysely<any>) => Pro
   '0020_oidc_hashed_ids': m0020,
   '0021_protection_validation': m0021,
   '0022_queue_leases': m0022,
+  '0023_federation': m0023,
 };
 
 /** Every migration this code knows, in order: the schema version a backup must match. */

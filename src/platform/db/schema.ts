@@ -298,7 +298,7 @@ export interface EmailsTable {
   sent_at: Timestamp | null;
 }
 
-export type FlowKind = 'registration' | 'verification' | 'recovery' | 'invitation' | 'passwordless' | 'email_change';
+export type FlowKind = 'registration' | 'verification' | 'recovery' | 'invitation' | 'passwordless' | 'email_change' | 'federation';
 export type FlowChannel = 'browser' | 'api';
 
 /** A self-service flow (src/flows/flows.ts): one stored record per registration, recovery, invitation… */
@@ -487,6 +487,62 @@ export interface PasswordHistoryTable {
   created_at: Timestamp;
 }
 
+export type SyncMode = 'on_each_login' | 'on_first_login';
+/** One rule of a connection's role mapping: when the claim equals `value` (or, an array, holds it), the user gets `roles`. */
+export interface RoleMapping {
+  claim: string;
+  value: string;
+  roles: string[];
+}
+
+/** A connection to another identity provider (src/authn/federation/): Auth0's model. */
+export interface ConnectionsTable {
+  /** `con_` and 32 hex digits. */
+  id: string;
+  /** Null: a system connection, which may serve every tenant's applications. */
+  tenant_id: string | null;
+  /** Unique across the deployment (case-insensitive): `/authorize?connection=NAME`. */
+  name: string;
+  strategy: string;
+  display_name: string;
+  /** The strategy's options without its secrets. */
+  options: Json;
+  /** The secret options (client_secret, keys, bind password) as one sealed JSON object. */
+  secrets_sealed: string | null;
+  /** The client ids of the applications it is enabled for. */
+  enabled_clients: Json<string[]>;
+  /** Email domains sent to this connection (home-realm discovery). */
+  domains: Json<string[]>;
+  mapping: Json<RoleMapping[]>;
+  /** The user's fields taken from the provider's claims: `{ given_name: "givenName" }`. */
+  attributes: Json<Record<string, string>>;
+  sync_mode: Generated<SyncMode>;
+  /** The provider's verified email may link to an existing account without proof (issue 14). */
+  trusted_email: Generated<boolean>;
+  /** The provider's MFA (amr `mfa`, SAML AuthnContextClassRef) counts for the MFA policy. */
+  upstream_mfa: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+/** A user's identity at a connection: `subject` is the provider's id of the person. */
+export interface UserIdentitiesTable {
+  connection_id: string;
+  subject: string;
+  user_id: string;
+  provider: string;
+  profile_data: Json;
+  created_at: CreatedAt;
+  last_login_at: Date | null;
+}
+
+/** SAML assertion ids already accepted (replay cache), kept until the assertion expires. */
+export interface SamlAssertionsTable {
+  connection_id: string;
+  assertion_id: string;
+  expires_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -526,6 +582,9 @@ export interface Database {
   attempt_ips: AttemptIpsTable;
   unblock_tokens: UnblockTokensTable;
   password_history: PasswordHistoryTable;
+  connections: ConnectionsTable;
+  user_identities: UserIdentitiesTable;
+  saml_assertions: SamlAssertionsTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;
@@ -540,3 +599,5 @@ export type Webhook = Selectable<WebhooksTable>;
 export type EventDelivery = Selectable<EventDeliveriesTable>;
 export type IpBlock = Selectable<IpBlocksTable>;
 export type MfaFactor = Selectable<MfaFactorsTable>;
+export type ConnectionRow = Selectable<ConnectionsTable>;
+export type UserIdentity = Selectable<UserIdentitiesTable>;
