@@ -116,3 +116,30 @@ export class FederationError extends Error {
     this.name = 'FederationError';
   }
 }
+
+/**
+ * The options each strategy takes (Auth0's names), for the admin API's checks: which are
+ * required, and which are secrets (sealed at rest, write-only: never answered, never
+ * logged). Anything else in `options` is kept as given.
+ */
+export interface OptionsSpec {
+  /** Each entry is one required option, or alternatives of which one must be set (`issuer|discovery_url`). */
+  required: readonly string[];
+  secrets: readonly string[];
+}
+
+const OAUTH_CLIENT: OptionsSpec = { required: ['client_id', 'client_secret'], secrets: ['client_secret'] };
+
+export const STRATEGY_OPTIONS: Record<Strategy, OptionsSpec> = {
+  oidc: { required: ['issuer|discovery_url', 'client_id'], secrets: ['client_secret'] },
+  oauth2: { required: ['authorizationURL', 'tokenURL', 'userinfoURL', 'client_id', 'client_secret'], secrets: ['client_secret'] },
+  'google-oauth2': OAUTH_CLIENT,
+  windowslive: OAUTH_CLIENT,
+  waad: { required: ['client_id', 'client_secret', 'tenant_domain|tenant_id'], secrets: ['client_secret'] },
+  github: OAUTH_CLIENT,
+  /** Apple's client secret is a JWT Gatehouse signs (ES256) with the key `app_secret` (a PKCS#8 PEM). */
+  apple: { required: ['client_id', 'team_id', 'kid', 'app_secret'], secrets: ['app_secret'] },
+  facebook: OAUTH_CLIENT,
+  samlp: { required: ['metadataUrl|metadataXml'], secrets: ['decryption_key', 'signing_key'] },
+  ad: { required: ['url', 'base_dn'], secrets: ['bind_password'] },
+};
