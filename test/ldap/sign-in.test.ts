@@ -163,6 +163,23 @@ describe('ad strategy: sign-in at a real slapd', { timeout: 120_000 }, () => {
     });
   });
 
+  it('every connection the strategy opened, whatever the outcome, is closed', async () => {
+    for (const [connection, password] of [
+      [searchConnection(slapd.url), PEOPLE.ann.password],
+      [searchConnection(slapd.url), 'wrong-password'],
+      [templateConnection(slapd.url), PEOPLE.ann.password],
+      [templateConnection(slapd.url, { starttls: true, ca: slapd.ca }), 'wrong-password'],
+      [searchConnection(slapd.ldapsUrl, { ca: slapd.wrongCa }), PEOPLE.ann.password],
+    ] as const) {
+      await signIn(connection, 'ann', password).catch(() => {});
+    }
+    const count = (pattern: RegExp) => slapd.log().match(pattern)?.length ?? 0;
+    const deadline = Date.now() + 5_000;
+    while (count(/ ACCEPT from /g) !== count(/ fd=\d+ closed/g) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(count(/ ACCEPT from /g) > 5);
+    assert.equal(count(/ fd=\d+ closed/g), count(/ ACCEPT from /g), 'slapd closed every connection it accepted');
+  });
+
   it('in production, an internal address is refused unless the operator allowed its network', async () => {
     const production = await startGatehouse({ production: true });
     const allowed = await startGatehouse({ production: true, config: { webhookAllowedNetworks: '127.0.0.1/32' } });
