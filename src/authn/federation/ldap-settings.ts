@@ -41,6 +41,8 @@ export function settingsOf(connection: Connection): Settings {
   const userDnTemplate = text('user_dn_template');
   const bindDn = text('bind_dn');
   if (userDnTemplate && !userDnTemplate.includes('{username}')) throw bad('user_dn_template must contain {username}');
+  // The entry is read at the templated name: it must be a DN (Active Directory's `user@domain` is not; use a service account).
+  if (userDnTemplate && !/^[^=,]+=/.test(userDnTemplate)) throw bad('user_dn_template must be a DN (uid={username},ou=people,…)');
   if (bindDn && !secrets.bind_password) throw bad('bind_dn needs the secret bind_password');
   // Gatehouse never searches anonymously: a template, or a service account.
   if (!userDnTemplate && !bindDn) throw bad('user_dn_template, or bind_dn with bind_password, is required');
@@ -49,6 +51,8 @@ export function settingsOf(connection: Connection): Settings {
   const timeout = options.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS;
   if (typeof timeout !== 'number' || !(timeout >= 1 && timeout <= 30)) throw bad('timeout_seconds must be a number from 1 to 30');
   const ca = text('ca');
+  // A CA is given to verify TLS: on a plain ldap:// connection it would be silently unused.
+  if (ca && url.protocol === 'ldap:' && !starttls) throw bad('ca is for ldaps:// or starttls: true');
   return {
     url,
     starttls,

@@ -65,6 +65,15 @@ describe('ad strategy: the connection options', () => {
     misconfigured({ user_dn_template: 'uid={username}', timeout_seconds: '5' });
   });
 
+  it('a template that is not a DN (AD’s user@domain), a CA on a plain ldap:// connection', () => {
+    misconfigured({ user_dn_template: '{username}@corp.example' }, {}, /must be a DN/);
+    misconfigured({ url: 'ldap://dc1.corp.example', ca: 'PEM', user_dn_template: 'uid={username}' }, {}, /ca is for/);
+    assert.equal(
+      settingsOf(connection({ url: 'ldap://dc1.corp.example', starttls: true, ca: 'PEM', user_dn_template: 'uid={username}' })).ca,
+      'PEM',
+    );
+  });
+
   it('the reason never holds the bind password', () => {
     try {
       settingsOf(connection({ bind_dn: 'cn=svc', user_filter: 'nope' }, { bind_password: 'hunter2-secret' }));
