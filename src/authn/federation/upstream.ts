@@ -100,7 +100,8 @@ export function federationError(error: unknown, during: string): FederationError
     return new FederationError(error.error === 'access_denied' ? 'cancelled' : 'provider_error', `${during}: ${error.error}`);
   }
   if (error instanceof client.WWWAuthenticateChallengeError) {
-    return new FederationError('provider_error', `${during}: the provider refused the access token (HTTP ${error.status})`);
+    const code = error.cause[0]?.parameters.error ?? `HTTP ${error.status}`;
+    return new FederationError('provider_error', `${during}: the provider refused: ${code}`);
   }
   if (error instanceof client.ClientError) {
     if (error.code === 'OAUTH_TIMEOUT' || error.code === 'OAUTH_ABORT') {
@@ -110,7 +111,8 @@ export function federationError(error: unknown, during: string): FederationError
     if (error.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && cause instanceof Response && cause.status >= 500) {
       return new FederationError('unreachable', `${during}: the provider answered HTTP ${cause.status}`);
     }
-    return new FederationError('invalid_response', `${during}: ${error.message}${error.code ? ` (${error.code})` : ''}`);
+    const detail = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    return new FederationError('invalid_response', `${during}: ${error.message}${detail}${error.code ? ` (${error.code})` : ''}`);
   }
   return new FederationError('invalid_response', `${during}: ${(error as Error)?.message ?? String(error)}`);
 }
