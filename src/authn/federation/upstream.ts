@@ -107,9 +107,17 @@ export function federationError(error: unknown, during: string): FederationError
     if (error.code === 'OAUTH_TIMEOUT' || error.code === 'OAUTH_ABORT') {
       return new FederationError('unreachable', `${during}: no answer in time`);
     }
-    const cause = error.cause as { status?: unknown } | undefined;
-    if (error.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && cause instanceof Response && cause.status >= 500) {
-      return new FederationError('unreachable', `${during}: the provider answered HTTP ${cause.status}`);
+    const cause = error.cause;
+    if (error.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && cause instanceof Response) {
+      return new FederationError(
+        cause.status >= 500 ? 'unreachable' : 'provider_error',
+        `${during}: the provider answered HTTP ${cause.status}`,
+      );
+    }
+    // An OAuth error in a 200 answer (GitHub's token endpoint answers so): the provider refused.
+    const body = (cause as { cause?: { body?: { error?: unknown } } } | undefined)?.cause?.body;
+    if (typeof body?.error === 'string') {
+      return new FederationError('provider_error', `${during}: the provider refused: ${body.error.slice(0, 100)}`);
     }
     const detail = error.cause instanceof Error ? `: ${error.cause.message}` : '';
     return new FederationError('invalid_response', `${during}: ${error.message}${detail}${error.code ? ` (${error.code})` : ''}`);
