@@ -167,6 +167,8 @@ export function profileFromClaims(
     locale: text(claims.locale),
     claims,
     mfa: amr.includes('mfa'),
-    ...overrides,
+    // An override left undefined keeps what the claims say.
+    ...Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined)),
+    subject: overrides.subject,
   };
 }
