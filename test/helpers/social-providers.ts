@@ -26,6 +26,8 @@ export interface SocialProvider {
   emails: Array<{ email: string; primary: boolean; verified: boolean; visibility: string | null }>;
   appleUser?: string;
   idTokenOverrides: Record<string, unknown>;
+  /** Sign the next ID tokens with a key that is not in the JWKS (same kid). */
+  foreignKey: boolean;
   /** The clients it knows: id → secret (Apple: the public key that checks the client secret JWT, team and key id). */
   clients: Record<string, string>;
   apple?: { publicKey: Awaited<ReturnType<typeof generateKeyPair>>['publicKey']; teamId: string; kid: string };
@@ -109,6 +111,7 @@ export async function startSocialProvider(kind: SocialKind, clients: Record<stri
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const { privateKey, publicKey } = await generateKeyPair('RS256');
+  const foreign = (await generateKeyPair('RS256')).privateKey;
   const jwk: JWK = { ...(await exportJWK(publicKey)), kid: `${kind}-1`, use: 'sig', alg: 'RS256' };
   const codes = new Map<
     string,
@@ -121,6 +124,7 @@ export async function startSocialProvider(kind: SocialKind, clients: Record<stri
     person: {},
     emails: [],
     idTokenOverrides: {},
+    foreignKey: false,
     clients,
     authorize: async (url) => {
       const response = await fetch(url, { redirect: 'manual' });
@@ -209,7 +213,9 @@ export async function startSocialProvider(kind: SocialKind, clients: Record<stri
       const tid = typeof grant.person.tid === 'string' ? grant.person.tid : '';
       const iss = kind === 'microsoft' ? `https://login.microsoftonline.com/${tid}/v2.0` : ORIGINS[kind].issuer?.('');
       const claims = { iss, aud: clientId, iat: now, exp: now + 300, nonce: grant.nonce, ...grant.person, ...provider.idTokenOverrides };
-      result.id_token = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: jwk.kid as string }).sign(privateKey);
+      result.id_token = await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'RS256', kid: jwk.kid as string })
+        .sign(provider.foreignKey ? foreign : privateKey);
     }
     answer(200, result);
   }

@@ -73,6 +73,26 @@ describe('google-oauth2', () => {
     assert.equal((await finish()).emailVerified, false);
   });
 
+  it('refuses an ID token not signed by a key of the JWKS', async () => {
+    google.person = { sub: '1070004', email: 'ada@example.com', email_verified: true };
+    google.foreignKey = true;
+    try {
+      await refused((await signIn(PRESETS['google-oauth2'], connection(), google)).finish(), 'invalid_response');
+    } finally {
+      google.foreignKey = false;
+    }
+  });
+
+  it('refuses a userinfo answer about another person than the ID token', async () => {
+    google.person = { sub: '1070005', email: 'ada@example.com', email_verified: true };
+    google.idTokenOverrides = { sub: '9999999' };
+    try {
+      await refused((await signIn(PRESETS['google-oauth2'], connection(), google)).finish(), 'invalid_response', /sub/);
+    } finally {
+      google.idTokenOverrides = {};
+    }
+  });
+
   it('refuses base_url in production', async () => {
     const production = strategyContext({ production: true });
     await refused(
