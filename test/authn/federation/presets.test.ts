@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { exportPKCS8, generateKeyPair } from 'jose';
 import { PRESETS } from '../../../src/authn/federation/presets.js';
 import { type Connection, FederationError, type RedirectStrategy } from '../../../src/authn/federation/strategy.js';
-import { strategyContext, testConnection } from '../../helpers/federation.js';
+import { strategyContext, testConnection } from '../../helpers/federation-strategy.js';
 import { CONTOSO_TID, MICROSOFT_CONSUMERS_TID, type SocialProvider, startSocialProvider } from '../../helpers/social-providers.js';
 
 const REDIRECT_URI = 'https://gatehouse.test/login/callback';
