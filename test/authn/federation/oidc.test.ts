@@ -38,6 +38,7 @@ describe('the oidc strategy against a real OpenID provider', () => {
     const clients = [
       upstreamClient('gatehouse', 'upstream-secret', REDIRECT_URI),
       upstreamClient('another-app', 'another-secret', REDIRECT_URI),
+      upstreamClient('loopback', 'loopback-secret', LOOPBACK_REDIRECT_URI),
     ];
     upstream = await startUpstreamProvider({ clients, accounts });
     other = await startUpstreamProvider({ clients, accounts });
