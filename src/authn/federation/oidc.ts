@@ -15,7 +15,7 @@ import {
 } from './upstream.js';
 
 /**
- * The OpenID Connect strategy (docs/federation.md#oidc-oauth2-and-the-presets), with
+ * The OpenID Connect strategy (docs/federation.md#openid-connect-oauth-2-and-the-presets), with
  * openid-client: `back_channel` is the authorization code flow with PKCE (S256), state and
  * nonce, the client authenticated as discovery says; `front_channel` is `id_token` by
  * `form_post` with a nonce, no secret. The ID token is checked by openid-client (signature

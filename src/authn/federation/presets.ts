@@ -6,7 +6,7 @@ import { type Connection, FederationError, type RedirectStrategy, type Strategy,
 import { listOption, requiredOption, stringOption } from './upstream.js';
 
 /**
- * The social and enterprise presets (docs/federation.md#oidc-oauth2-and-the-presets): data
+ * The social and enterprise presets (docs/federation.md#openid-connect-oauth-2-and-the-presets): data
  * (endpoints, scopes, how the claims become the person) over the two generic strategies,
  * ./oidc.ts and ./oauth2.ts. The test-only option `base_url` (./upstream.ts) sends every
  * request to a local server instead.

@@ -233,6 +233,11 @@ describe('the oidc strategy against a real OpenID provider', () => {
     await refused(oidcStrategy.start(ctx, connection, { redirectUri: REDIRECT_URI, state: 's' }), 'unreachable');
   });
 
+  it('refuses an http issuer in production as misconfigured', async () => {
+    const production = strategyContext({ production: true });
+    await refused(oidcStrategy.start(production, backChannel(), { redirectUri: REDIRECT_URI, state: 's' }), 'misconfigured', /https/);
+  });
+
   it('refuses discovery that names another issuer than the one configured', async () => {
     const connection = testConnection(
       'oidc',
