@@ -58,6 +58,9 @@ export interface ConnectionFilter {
 
 /** `con_` and 32 hex digits, time-ordered (a uuidv7), so a list is in creation order. */
 const newConnectionId = (ctx: AppContext) => `con_${ctx.ids.next().replaceAll('-', '')}`;
+/** The uuid inside a connection id, for the repository's cursors (which carry uuids), and back. */
+const uuidOf = (id: string) => id.slice(4).replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
+const connectionIdOf = (uuid: string) => `con_${uuid.replaceAll('-', '')}`;
 
 const sealSecrets = (ctx: AppContext, id: string, secrets: Record<string, string>) =>
   Object.keys(secrets).length === 0 ? null : seal(ctx.masterKey, JSON.stringify(secrets), secretsContext(id));
@@ -84,7 +87,7 @@ export async function listConnections(
   return paginate(
     page,
     DEFAULT_LIMIT,
-    (c) => c.id,
+    (c) => uuidOf(c.id),
     async (fetch, after) =>
       ctx.db
         .selectFrom('connections')
@@ -92,7 +95,7 @@ export async function listConnections(
         .$if(tenantId !== undefined, (q) => q.where('tenant_id', '=', tenantId as string))
         .$if(filter.strategy !== undefined, (q) => q.where('strategy', '=', filter.strategy as string))
         .$if(filter.name !== undefined, (q) => q.where(sql<string>`lower(name)`, '=', (filter.name as string).toLowerCase()))
-        .$if(after !== undefined, (q) => q.where('id', '>', after as string))
+        .$if(after !== undefined, (q) => q.where('id', '>', connectionIdOf(after as string)))
         .orderBy('id')
         .limit(fetch)
         .execute(),
