@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { connectionOf, secretsContext } from '../../authn/federation/connections.js';
 import type { Strategy } from '../../authn/federation/strategy.js';
-import { assertDelegable, inScope, listedTenant, owningTenant, type Scope } from '../../directory/permissions/effective.js';
+import { inScope, listedTenant, owningTenant, type Scope } from '../../directory/permissions/effective.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { seal } from '../../platform/crypto/secrets.js';
@@ -9,6 +9,7 @@ import { type Db, isUniqueViolation } from '../../platform/db/database.js';
 import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../../platform/db/pagination.js';
 import type { ConnectionRow, RoleMapping, SyncMode } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
+import { checkClients, checkMapping } from './references.js';
 import {
   checkAttributes,
   checkDestinations,
@@ -18,7 +19,6 @@ import {
   checkStrategy,
   checkUrlShapes,
   mergeOptions,
-  normalMapping,
   splitOptions,
 } from './rules.js';
 
@@ -113,58 +113,6 @@ async function lockConnection(trx: Db, scope: Scope, id: string): Promise<Connec
   const row = await trx.selectFrom('connections').selectAll().where('id', '=', id).forUpdate().executeTakeFirst();
   if (!row || !reaches(scope, row)) throw notFound('Connection');
   return row;
-}
-
-/**
- * The applications a connection may be enabled for: a tenant's connection only its own
- * tenant's (another tenant's client id is answered like one that does not exist), a system
- * connection any (only a system administrator manages one).
- */
-async function checkClients(trx: Db, tenantId: string | null, clients: string[]): Promise<string[]> {
-  const unique = [...new Set(clients)];
-  if (unique.length === 0) return unique;
-  const found = await trx
-    .selectFrom('applications')
-    .select('client_id')
-    .where('client_id', 'in', unique)
-    .$if(tenantId !== null, (q) => q.where('tenant_id', '=', tenantId as string))
-    .execute();
-  const known = new Set(found.map((a) => a.client_id));
-  const unknown = unique.filter((c) => !known.has(c));
-  if (unknown.length > 0) {
-    throw new AppError(
-      'unknown_client',
-      tenantId === null ? 'No application has this client id' : 'The connection’s tenant has no application with this client id',
-      { field: 'enabled_clients', client_ids: unknown },
-    );
-  }
-  return unique;
-}
-
-/**
- * The roles a mapping hands out: for a tenant's connection, names of roles that tenant
- * sees (its own and the global ones); for a system connection, names of roles that exist.
- * A caller maps only roles whose permissions it could grant itself (decision 20).
- */
-async function checkMapping(trx: Db, scope: Scope, tenantId: string | null, mapping: RoleMapping[]): Promise<RoleMapping[]> {
-  const rules = normalMapping(mapping);
-  const names = [...new Set(rules.flatMap((r) => r.roles))];
-  if (names.length === 0) return rules;
-  const roles = await trx
-    .selectFrom('roles')
-    .select(['name', 'permissions'])
-    .where('name', 'in', names)
-    .$if(tenantId !== null, (q) => q.where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', tenantId as string)])))
-    .execute();
-  const known = new Set(roles.map((r) => r.name));
-  const unknown = names.filter((n) => !known.has(n));
-  if (unknown.length > 0)
-    throw new AppError('unknown_role', 'No such role in the connection’s tenant', { field: 'mapping', roles: unknown });
-  assertDelegable(
-    scope,
-    roles.flatMap((r) => r.permissions),
-  );
-  return rules;
 }
 
 /** The option names a change touches (never their values: a secret's value is never audited). */
