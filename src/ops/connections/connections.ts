@@ -125,7 +125,7 @@ export async function createConnection(ctx: AppContext, scope: Scope, actor: Act
     throw new AppError('forbidden', 'A system connection is created by a system administrator');
   }
   const tenantId = owningTenant(scope, input.tenant ?? undefined);
-  const split = splitOptions(strategy, input.options ?? {});
+  const split = splitOptions(input.options ?? {});
   const options = mergeOptions({}, split.options);
   const secrets = mergeOptions<string>({}, split.secrets);
   checkRequired(strategy, { options, secrets });
@@ -186,7 +186,7 @@ export async function updateConnection(
   // strategy never changes, so the locked row's is this one's.
   const before = await getConnection(ctx, scope, id);
   const strategy = checkStrategy(before.strategy);
-  const split = patch.options && splitOptions(strategy, patch.options);
+  const split = patch.options && splitOptions(patch.options);
   if (split) await checkDestinations(ctx, checkUrlShapes(strategy, mergeOptions({}, split.options), ctx.config.production));
   const domains = patch.domains && checkDomains(patch.domains);
   const attributes = patch.attributes && checkAttributes(patch.attributes);

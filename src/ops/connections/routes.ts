@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import { STRATEGIES, STRATEGY_OPTIONS, type Strategy } from '../../authn/federation/strategy.js';
+import { STRATEGIES } from '../../authn/federation/strategy.js';
 import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import type { AppContext } from '../../platform/context.js';
 import type { ConnectionRow } from '../../platform/db/schema.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, Nullable, PageOf, PageQuery, Timestamp } from '../../platform/http/schemas.js';
 import { createConnection, deleteConnection, getConnection, listConnections, updateConnection } from './connections.js';
+import { SECRET_OPTIONS } from './rules.js';
 
 const StrategyName = Type.Union(
   STRATEGIES.map((s) => Type.Literal(s)),
@@ -110,7 +111,7 @@ const Connection = Type.Object(
 
 /** The secret options are stripped again here, should a row hold one in `options` (the admin API never stores one there). */
 function publicOptions(row: ConnectionRow): Record<string, unknown> {
-  const secrets = STRATEGY_OPTIONS[row.strategy as Strategy]?.secrets ?? [];
+  const secrets = SECRET_OPTIONS;
   return Object.fromEntries(Object.entries(row.options as Record<string, unknown>).filter(([key]) => !secrets.includes(key)));
 }
 

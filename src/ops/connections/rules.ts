@@ -50,19 +50,22 @@ const invalidOption = (option: string, message: string, reason: string) =>
   new AppError('invalid_option', `options.${option}: ${message}`, { field: `options.${option}`, reason });
 
 /**
- * The strategy's secret options taken out of `options` (each a non-empty string), the rest
+ * The option names that are sealed: every strategy's secrets, whatever the connection's
+ * strategy, so a secret given under a strategy that does not use it (a `client_secret` on
+ * `samlp`) is sealed rather than stored and answered in plaintext.
+ */
+export const SECRET_OPTIONS: readonly string[] = [...new Set(Object.values(STRATEGY_OPTIONS).flatMap((spec) => spec.secrets))];
+
+/**
+ * The secret options taken out of `options` (each a non-empty string), the rest
  * left as given. A null value removes the option (on a change); it is kept as null here and
  * dropped by `mergeOptions`.
  */
-export function splitOptions(
-  strategy: Strategy,
-  given: Record<string, unknown>,
-): { options: Record<string, unknown>; secrets: Record<string, string | null> } {
-  const secretNames = STRATEGY_OPTIONS[strategy].secrets;
+export function splitOptions(given: Record<string, unknown>): { options: Record<string, unknown>; secrets: Record<string, string | null> } {
   const options: Record<string, unknown> = {};
   const secrets: Record<string, string | null> = {};
   for (const [key, value] of Object.entries(given)) {
-    if (!secretNames.includes(key)) {
+    if (!SECRET_OPTIONS.includes(key)) {
       options[key] = value;
       continue;
     }

@@ -144,6 +144,18 @@ describe('connections API', () => {
     assert.deepEqual(modified?.details.options, ['client_secret'], 'the audit names the secret option, never its value');
   });
 
+  it('seals a secret option given under a strategy that does not use it, rather than answering it', async () => {
+    const stray = 'stray-client-secret-91be4d';
+    const created = await gh.created('/api/v1/connections', acme.token, {
+      name: 'saml-with-stray-secret',
+      strategy: 'samlp',
+      options: { metadataUrl: 'https://idp.example.com/metadata', client_secret: stray },
+    });
+    assert.deepEqual(created.options, { metadataUrl: 'https://idp.example.com/metadata' });
+    assert.ok(!(await tableText('connections')).includes(stray));
+    assert.equal((await connectionById(gh.ctx, created.id))?.secrets.client_secret, stray);
+  });
+
   it('a secret cannot be moved to another connection: the sealed value is bound to its id', async () => {
     const one = await gh.created('/api/v1/connections', acme.token, oidc('bound-one'));
     const two = await gh.created(
