@@ -3,6 +3,7 @@
  * imports but the wiring (src/main/gatehouse.ts). Each layer offers its work as a function
  * (a sweep, a batch, a worker); this file decides what runs on a node and how often.
  */
+import { pruneSamlAssertions } from '../authn/federation/prune.js';
 import { pruneMfaTokens } from '../authn/mfa/mfa-tokens.js';
 import { pruneProtection } from '../authn/protection/prune.js';
 import { pruneFlows } from '../flows/kit/flows.js';
@@ -14,7 +15,7 @@ import type { AppContext } from '../platform/context.js';
 import { type Job, type Jobs, startJobs } from '../platform/jobs.js';
 import { startEmailWorker } from '../platform/mail/mailer.js';
 
-/** Expired rows (OAuth artifacts, MFA tokens, flows, brute-force counters) are swept this often. */
+/** Expired rows (OAuth artifacts, MFA tokens, flows, brute-force counters, SAML assertion ids) are swept this often. */
 const SWEEP_EVERY_MS = 10 * 60_000;
 
 const sweep = (name: string, work: () => Promise<unknown>): Job => ({
@@ -38,6 +39,7 @@ export function startBackground(ctx: AppContext, options: { background: boolean;
     sweep('prune-mfa-tokens', () => pruneMfaTokens(ctx)),
     sweep('prune-flows', () => pruneFlows(ctx)),
     sweep('prune-protection', () => pruneProtection(ctx)),
+    sweep('prune-saml-assertions', () => pruneSamlAssertions(ctx)),
     ...(options.background ? auditJobs(ctx) : []),
   ];
   const running = [startJobs(ctx.log, jobs), startEmailWorker(ctx), startBackchannelWorker(ctx)];

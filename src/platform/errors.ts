@@ -33,6 +33,15 @@ export const ERROR_STATUS = {
   duplicate_permission: 400,
   not_hs256: 400,
   tenant_mismatch: 400,
+  // connections to other identity providers (src/ops/connections/)
+  invalid_connection_name: 400,
+  reserved_connection_name: 400,
+  unknown_strategy: 400,
+  missing_option: 400,
+  invalid_option: 400,
+  invalid_domain: 400,
+  unknown_client: 400,
+  last_sign_in_method: 400,
   // backup and restore (mostly met on the command line)
   weak_passphrase: 400,
   not_a_backup: 400,
@@ -126,6 +135,7 @@ export const ERROR_STATUS = {
   master_key_mismatch: 409,
   delivery_pending: 409,
   ip_block_exists: 409,
+  connection_exists: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   // 429: brute-force protection (src/protection/)

@@ -41,6 +41,8 @@ export const RESTRICTED_PERMISSIONS = {
   'iam.access_review.read': 'Read the access review of every tenant',
   'iam.ip_block.read': 'Read the blocked IP addresses and ranges',
   'iam.ip_block.write': 'Block and unblock IP addresses and ranges',
+  'iam.connection.read': 'Read every connection to another identity provider, system ones included (never their secrets)',
+  'iam.connection.write': 'Create, change and delete connections in any tenant, and system connections',
 } as const;
 
 export const COMMON_PERMISSIONS = {
@@ -71,6 +73,8 @@ export const COMMON_PERMISSIONS = {
   'tenant.apis.write': 'Create, change and delete the tenant’s APIs',
   'tenant.webhook.read': 'Read the tenant’s webhooks and their deliveries',
   'tenant.webhook.write': 'Create, change and delete the tenant’s webhooks; rotate their secrets; redeliver',
+  'tenant.connections.read': 'Read the tenant’s connections to other identity providers (never their secrets)',
+  'tenant.connections.write': 'Create, change and delete the tenant’s connections to other identity providers',
   'tenant.access_review.read': 'Read the tenant’s access review (members, permissions, MFA, risk flags)',
 } as const;
 

@@ -17,7 +17,7 @@ export async function identityOf(db: Db, connectionId: string, subject: string):
     .executeTakeFirst();
 }
 
-/** A user's identities with their connection's name and strategy, oldest first. */
+/** A user's identities with their connection's name, display name and strategy, oldest first. */
 export async function identitiesOfUser(db: Db, userId: string) {
   return db
     .selectFrom('user_identities as i')
@@ -30,6 +30,7 @@ export async function identitiesOfUser(db: Db, userId: string) {
       'i.created_at',
       'i.last_login_at',
       'c.name as connection',
+      'c.display_name',
       'c.strategy',
     ])
     .where('i.user_id', '=', userId)

@@ -7,6 +7,8 @@ import { confirmEmailChangeCode, confirmEmailChangeLink, startEmailChange } from
 import { publicFlow } from '../kit/flows.js';
 import { type ConsentedApplication, listConsentedApplications, revokeConsent } from './applications.js';
 import { deleteOwnAccount } from './deletion.js';
+import { listIdentities, unlinkIdentity } from './identities.js';
+import { IdentityList, identityPath, toIdentity } from './identity-schema.js';
 
 const tags = ['account'];
 const Secret = Type.String({ minLength: 1, maxLength: 1024 });
@@ -122,6 +124,38 @@ export const accountApiRoutes =
       },
       async (request, reply) => {
         await revokeConsent(ctx, actorOf(request), request.signedIn!.user.id, request.params.clientId);
+        return reply.status(204).send(null);
+      },
+    );
+
+    app.get(
+      '/users/me/identities',
+      {
+        schema: {
+          tags,
+          summary: 'Your identities at other identity providers (the accounts you sign in with)',
+          security: SESSION,
+          response: { 200: IdentityList, ...errorResponses },
+        },
+        onRequest: requireSession(ctx),
+      },
+      async (request) => ({ identities: (await listIdentities(ctx, request.signedIn!.user.id)).map(toIdentity) }),
+    );
+
+    app.delete(
+      '/users/me/identities/:connection/:user_id',
+      {
+        schema: {
+          tags,
+          summary: 'Unlink one of your identities; refused when it is your only way to sign in (no password, no other identity)',
+          security: SESSION,
+          params: Type.Object(identityPath, { additionalProperties: false }),
+          response: { 204: Type.Null(), ...errorResponses },
+        },
+        onRequest: requireMfaSession(ctx),
+      },
+      async (request, reply) => {
+        await unlinkIdentity(ctx, actorOf(request), request.signedIn!.user.id, request.params.connection, request.params.user_id);
         return reply.status(204).send(null);
       },
     );

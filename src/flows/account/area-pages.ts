@@ -4,6 +4,7 @@ import type { Locale } from '../../platform/i18n/index.js';
 import { type Branding, type Html, html, page } from '../../platform/web/html.js';
 import type { MessageKey, Translate } from '../kit/messages.js';
 import type { ConsentedApplication } from './applications.js';
+import type { IdentitySummary } from './identities.js';
 
 /**
  * The hosted account area (/account…): profile, email, password, security, sessions,
@@ -17,7 +18,7 @@ export interface AccountLook {
   csrf: string;
 }
 
-export type Section = 'profile' | 'email' | 'password' | 'security' | 'sessions' | 'applications' | 'delete';
+export type Section = 'profile' | 'email' | 'password' | 'security' | 'sessions' | 'applications' | 'identities' | 'delete';
 
 const SECTIONS: { id: Section; href: string; label: MessageKey }[] = [
   { id: 'profile', href: '/account', label: 'account.nav_profile' },
@@ -26,6 +27,7 @@ const SECTIONS: { id: Section; href: string; label: MessageKey }[] = [
   { id: 'security', href: '/account/security', label: 'account.nav_security' },
   { id: 'sessions', href: '/account/sessions', label: 'account.nav_sessions' },
   { id: 'applications', href: '/account/applications', label: 'account.nav_applications' },
+  { id: 'identities', href: '/account/identities', label: 'account.nav_identities' },
   { id: 'delete', href: '/account/delete', label: 'account.nav_delete' },
 ];
 
@@ -225,6 +227,26 @@ export function applicationsPage(look: AccountLook, apps: ConsentedApplication[]
 ${errorBox(state.error)}
 ${noticeBox(state.notice)}
 ${rows.length > 0 ? html`<ul class="choices" id="applications">${rows}</ul>` : html`<p id="applications">${t('account.applications_none')}</p>`}`,
+  );
+}
+
+/** The accounts at other providers the user signs in with, each with an Unlink form. */
+export function identitiesPage(look: AccountLook, identities: IdentitySummary[], state: FormState = {}): string {
+  const { t } = look;
+  const rows = identities.map(
+    (i) => html`<li class="factor"><span><strong>${i.display_name}</strong><br>
+  <small>${t('account.identity_details', { provider: i.provider, created: when(look.locale, i.created_at) })}</small></span>
+<form method="post" action="/account/identities/unlink">${csrfField(look.csrf)}<input type="hidden" name="connection" value="${i.connection}"><input type="hidden" name="user_id" value="${i.user_id}"><button type="submit" class="secondary" aria-label="${t('account.identity_unlink_label', { name: i.display_name })}">${t('account.identity_unlink')}</button></form>
+</li>`,
+  );
+  return accountFrame(
+    look,
+    'identities',
+    t('account.identities_title'),
+    html`<p>${t('account.identities_explain')}</p>
+${errorBox(state.error)}
+${noticeBox(state.notice)}
+${rows.length > 0 ? html`<ul class="choices" id="identities">${rows}</ul>` : html`<p id="identities">${t('account.identities_none')}</p>`}`,
   );
 }
 

@@ -88,6 +88,7 @@ const NOTICES: Record<string, MessageKey> = {
   password_changed: 'account.notice_password_changed',
   session_revoked: 'account.notice_session_revoked',
   app_revoked: 'account.notice_app_revoked',
+  identity_unlinked: 'account.notice_identity_unlinked',
 };
 
 /** Error codes with words of their own in the catalog; any other refusal shows its message. */
@@ -107,6 +108,7 @@ const ERRORS: Partial<Record<string, MessageKey>> = {
   password_mismatch: 'account.error_password_mismatch',
   account_deletion_disabled: 'account.delete_disabled',
   last_system_administrator: 'account.delete_last_admin',
+  last_sign_in_method: 'account.error_last_sign_in_method',
 };
 export const errorText = (t: Translate, error: AppError) => {
   const key = ERRORS[error.code];
