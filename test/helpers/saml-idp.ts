@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { connectionByName, secretsContext } from '../../src/authn/federation/connections.js';
+import type { Connection } from '../../src/authn/federation/strategy.js';
+import { seal } from '../../src/platform/crypto/secrets.js';
+import type { TestGatehouse } from './gatehouse.js';
 
 /**
  * A SAML 2.0 identity provider for tests, made with samlify: it reads Gatehouse's
@@ -21,6 +25,13 @@ import { createRequire } from 'node:module';
 // types clash with Node's; it is loaded untyped and described by the little used here.
 interface SamlifyEntity {
   getMetadata(): string;
+  entityMeta: {
+    getEntityID(): string;
+    getAssertionConsumerService(binding: 'post' | 'redirect'): string | string[];
+    getX509Certificate(use: 'signing' | 'encryption'): string | string[] | null;
+    isAuthnRequestSigned(): boolean;
+    isWantAssertionsSigned(): boolean;
+  };
 }
 interface Samlify {
   setSchemaValidator(validator: { validate: (xml: string) => Promise<unknown> }): void;
@@ -65,6 +76,23 @@ export const STATUS = {
   authnFailed: 'urn:oasis:names:tc:SAML:2.0:status:AuthnFailed',
   requestDenied: 'urn:oasis:names:tc:SAML:2.0:status:RequestDenied',
 } as const;
+
+/** An SP's metadata as an IdP reads it (samlify's metadata parser): what an administrator's IdP would register. */
+export function readSpMetadata(xml: string) {
+  const meta = samlify.ServiceProvider({ metadata: xml }).entityMeta;
+  const list = (value: string | string[] | null) => (value ? [value].flat().map((c) => c.replace(/\s+/g, '')) : []);
+  return {
+    entityId: meta.getEntityID(),
+    acs: [meta.getAssertionConsumerService('post')].flat(),
+    signingCerts: list(meta.getX509Certificate('signing')),
+    encryptionCerts: list(meta.getX509Certificate('encryption')),
+    authnRequestsSigned: meta.isAuthnRequestSigned(),
+    wantAssertionsSigned: meta.isWantAssertionsSigned(),
+  };
+}
+
+/** A PEM certificate's base64 body, as metadata carries it. */
+export const certBody = (pem: string) => pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
 
 export interface ResponseOptions {
   /** The AuthnRequest's id; null: no InResponseTo at all (an IdP-initiated Response). */
@@ -232,4 +260,33 @@ export function createTestIdp(
       return Buffer.from(unsigned).toString('base64');
     },
   };
+}
+
+/** A samlp connection stored as the admin API would store it (secrets sealed). */
+export async function addSamlConnection(
+  gh: TestGatehouse,
+  name: string,
+  options: Record<string, unknown>,
+  secrets: Record<string, string> = {},
+  strategy = 'samlp',
+): Promise<Connection> {
+  const id = `con_${randomBytes(16).toString('hex')}`;
+  await gh.ctx.db
+    .insertInto('connections')
+    .values({
+      id,
+      tenant_id: null,
+      name,
+      strategy,
+      display_name: name,
+      options: JSON.stringify(options),
+      secrets_sealed: Object.keys(secrets).length ? seal(gh.ctx.masterKey, JSON.stringify(secrets), secretsContext(id)) : null,
+      enabled_clients: JSON.stringify([]),
+      domains: JSON.stringify([]),
+      mapping: JSON.stringify([]),
+      attributes: JSON.stringify({}),
+      updated_at: new Date(),
+    } as never)
+    .execute();
+  return (await connectionByName(gh.ctx, name)) as Connection;
 }

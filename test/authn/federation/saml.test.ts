@@ -3,12 +3,11 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { connectionByName, secretsContext } from '../../../src/authn/federation/connections.js';
 import { samlStrategy } from '../../../src/authn/federation/saml.js';
 import { type Connection, FederationError } from '../../../src/authn/federation/strategy.js';
-import { seal } from '../../../src/platform/crypto/secrets.js';
 import { ISSUER, startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
 import {
+  addSamlConnection,
   createTestIdp,
   NAMEID_EMAIL,
   NAMEID_TRANSIENT,
@@ -22,35 +21,6 @@ import {
 
 const acs = (name: string) => `${ISSUER}/login/callback?connection=${name}`;
 const entityId = (name: string) => `urn:gatehouse:gatehouse.test:${name}`;
-
-/** A samlp connection stored as the admin API would store it (secrets sealed). */
-export async function addSamlConnection(
-  gh: TestGatehouse,
-  name: string,
-  options: Record<string, unknown>,
-  secrets: Record<string, string> = {},
-  strategy = 'samlp',
-): Promise<Connection> {
-  const id = `con_${randomBytes(16).toString('hex')}`;
-  await gh.ctx.db
-    .insertInto('connections')
-    .values({
-      id,
-      tenant_id: null,
-      name,
-      strategy,
-      display_name: name,
-      options: JSON.stringify(options),
-      secrets_sealed: Object.keys(secrets).length ? seal(gh.ctx.masterKey, JSON.stringify(secrets), secretsContext(id)) : null,
-      enabled_clients: JSON.stringify([]),
-      domains: JSON.stringify([]),
-      mapping: JSON.stringify([]),
-      attributes: JSON.stringify({}),
-      updated_at: new Date(),
-    } as never)
-    .execute();
-  return (await connectionByName(gh.ctx, name)) as Connection;
-}
 
 async function refused(promise: Promise<unknown>, code: FederationError['code'], reason?: RegExp) {
   await assert.rejects(promise, (error: unknown) => {
