@@ -47,7 +47,8 @@ const ATTRIBUTES = {
 } as const;
 
 /**
- * AuthnContextClassRef values that say the IdP used more than one factor: Entra ID / ADFS,
+ * AuthnContextClassRef values (or Entra ID's authnmethodsreferences attribute values) that
+ * say the IdP used more than one factor: Entra ID / ADFS,
  * the SAML 2.0 classes for two-factor contracts, and REFEDS MFA. Anything else (password,
  * PasswordProtectedTransport, Kerberos, X509…) is one factor.
  */
@@ -59,6 +60,9 @@ export const MFA_CONTEXTS = [
   'https://refeds.org/profile/mfa',
   'http://id.incommon.org/assurance/mfa',
 ] as const;
+
+/** Entra ID says how the person signed in in this attribute (`…/multipleauthn` after MFA), not in the AuthnContextClassRef. */
+const AUTHN_METHODS = 'http://schemas.microsoft.com/claims/authnmethodsreferences';
 
 const first = (value: unknown): string | undefined => {
   const one = Array.isArray(value) ? value[0] : value;
@@ -140,7 +144,9 @@ export function upstreamProfile(connection: Connection, profile: Profile, facts:
       nameIDFormat: format,
       ...(facts.authnContexts.length > 0 && { authnContextClassRef: facts.authnContexts }),
     },
-    mfa: facts.authnContexts.some((c) => (MFA_CONTEXTS as readonly string[]).includes(c)),
+    mfa: [...facts.authnContexts, ...[attributes[AUTHN_METHODS] ?? []].flat()].some((c) =>
+      (MFA_CONTEXTS as readonly string[]).includes(c as string),
+    ),
   };
 }
 

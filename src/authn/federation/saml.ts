@@ -123,10 +123,12 @@ function checkEnvelope(connection: Connection, xml: string, acs: string) {
   }
 }
 
-/** Each assertion id once per connection, on every node (table saml_assertions, decision 255). */
+/**
+ * Each assertion id once per connection, on every node (table saml_assertions, decision 255):
+ * the row lives until the assertion could no longer be accepted anyway (its bearer
+ * NotOnOrAfter plus the skew); the prune job deletes it after that.
+ */
 async function consumeAssertion(ctx: AppContext, connection: Connection, assertionId: string, expiresAt: Date) {
-  const now = ctx.clock.now();
-  await ctx.db.deleteFrom('saml_assertions').where('connection_id', '=', connection.id).where('expires_at', '<', now).execute();
   const inserted = await ctx.db
     .insertInto('saml_assertions')
     .values({ connection_id: connection.id, assertion_id: assertionId, expires_at: expiresAt })
@@ -172,8 +174,10 @@ export const samlStrategy: RedirectStrategy = {
       throw invalid('no bearer SubjectConfirmation for this ACS (Recipient), this request (InResponseTo) with NotOnOrAfter');
     }
     if (!facts.id) throw invalid('the assertion has no ID');
-    const expiresAt = new Date(Date.parse(confirmation.notOnOrAfter as string) + CLOCK_SKEW_MS);
-    if (Number.isNaN(expiresAt.getTime())) throw invalid('NotOnOrAfter is not a date');
+    // Kept until no bearer confirmation of the assertion can be valid any more.
+    const latest = Math.max(...facts.confirmations.map((c) => Date.parse(c.notOnOrAfter ?? '')).filter((t) => !Number.isNaN(t)));
+    if (!Number.isFinite(latest)) throw invalid('NotOnOrAfter is not a date');
+    const expiresAt = new Date(latest + CLOCK_SKEW_MS);
     const person = upstreamProfile(connection, profile, facts);
     await consumeAssertion(ctx, connection, facts.id, expiresAt);
     return person;

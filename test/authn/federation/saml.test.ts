@@ -153,6 +153,24 @@ describe('samlp strategy (issue 14)', () => {
       assert.deepEqual(profile.claims.authnContextClassRef, ['http://schemas.microsoft.com/claims/multipleauthn']);
     });
 
+    it('Entra ID’s authnmethodsreferences attribute with multipleauthn sets mfa; a password context does not', async () => {
+      const flow = await begin(main);
+      const profile = await flow.finish(
+        await flow.respond({
+          attributes: {
+            'http://schemas.microsoft.com/claims/authnmethodsreferences': [
+              'http://schemas.microsoft.com/ws/2008/06/identity/authenticationmethod/password',
+              'http://schemas.microsoft.com/claims/multipleauthn',
+            ],
+          },
+        }),
+      );
+      assert.equal(profile.mfa, true);
+      const plain = await begin(main);
+      const single = await plain.finish(await plain.respond({ authnContext: 'urn:oasis:names:tc:SAML:2.0:ac:classes:Password' }));
+      assert.equal(single.mfa, false);
+    });
+
     it('an encrypted assertion, decrypted with the connection’s decryption key', async () => {
       const enc = samlKeys('sp-encryption');
       const encrypted = await addSamlConnection(
