@@ -141,11 +141,19 @@ async function consumeAssertion(ctx: AppContext, connection: Connection, asserti
 export const samlStrategy: RedirectStrategy = {
   kind: 'redirect',
 
+  // SAML has no standard login hint; `loginHint` is not sent.
   async start(ctx, connection, { state }) {
     const idp = await idpSettings(ctx, connection);
     const requestId = `_${randomBytes(20).toString('hex')}`;
-    const saml = samlFor(ctx, connection, idp, { generateUniqueId: () => requestId, cacheProvider: oneRequest(undefined, undefined) });
-    const url = await saml.getAuthorizeUrlAsync(state, undefined, {});
+    let url: string;
+    try {
+      const saml = samlFor(ctx, connection, idp, { generateUniqueId: () => requestId, cacheProvider: oneRequest(undefined, undefined) });
+      url = await saml.getAuthorizeUrlAsync(state, undefined, {});
+    } catch (error) {
+      // A signing key that is not a usable private key, and the like: the administrator's to fix.
+      throw new FederationError('misconfigured', `the AuthnRequest could not be made: ${(error as Error).message}`);
+    }
+    // node-saml compares the request's age with the system clock, so the time is the system's.
     return { url, saved: { requestId, relayState: state, issuedAt: new Date().toISOString() } };
   },
 
@@ -158,9 +166,9 @@ export const samlStrategy: RedirectStrategy = {
     checkEnvelope(connection, Buffer.from(encoded, 'base64').toString('utf8'), acs);
 
     const idp = await idpSettings(ctx, connection);
-    const saml = samlFor(ctx, connection, idp, { cacheProvider: oneRequest(saved.requestId, saved.issuedAt) });
     let profile: Profile | null;
     try {
+      const saml = samlFor(ctx, connection, idp, { cacheProvider: oneRequest(saved.requestId, saved.issuedAt) });
       ({ profile } = await saml.validatePostResponseAsync({ SAMLResponse: encoded }));
     } catch (error) {
       throw invalid(`SAMLResponse refused: ${(error as Error).message}`);

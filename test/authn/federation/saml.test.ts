@@ -96,6 +96,16 @@ describe('samlp strategy (issue 14)', () => {
       await assert.rejects(idp.readRequest(url, samlKeys('idp-other').cert), /SIGNATURE/);
     });
 
+    it('a signing key that is not a private key is `misconfigured`, not a crash', async () => {
+      const broken = await addSamlConnection(
+        gh,
+        'broken-key',
+        { metadataXml: idp.metadataXml, signing_cert: samlKeys('sp-signing').cert },
+        { signing_key: 'not a key' },
+      );
+      await refused(samlStrategy.start(gh.ctx, broken, { redirectUri: '', state: 's' }), 'misconfigured', /AuthnRequest/);
+    });
+
     it('uses options.entityId as the SP entity id when set', async () => {
       const custom = await addSamlConnection(gh, 'custom-id', { metadataXml: idp.metadataXml, entityId: 'https://sp.example.com/saml' });
       const { request } = await begin(custom);
