@@ -290,3 +290,87 @@ export async function addSamlConnection(
     .execute();
   return (await connectionByName(gh.ctx, name)) as Connection;
 }
+
+/** What the served IdP answers for each AuthnRequest: the person, and anything to make wrong on purpose. */
+export type Answer = Partial<Omit<ResponseOptions, 'inResponseTo' | 'audience' | 'recipient'>> & { nameId: string };
+
+export interface TestIdpServer extends TestIdp {
+  /** `http://127.0.0.1:{port}/metadata`: the IdP's metadata, for `options.metadataUrl`. */
+  metadataUrl: string;
+  /** The person the IdP signs in at the next request (change it between sign-ins). */
+  answer: Answer;
+  /** The AuthnRequests it received, parsed. */
+  requests: Awaited<ReturnType<TestIdp['readRequest']>>[];
+  close(): Promise<void>;
+}
+
+/**
+ * The test IdP served on 127.0.0.1, as a browser meets a real one: `GET /sso?SAMLRequest=…`
+ * (the redirect Gatehouse's `start` returns) answers at once, without a login form, with the
+ * HTML page that POSTs the signed Response and the RelayState to the ACS the AuthnRequest
+ * names (its AssertionConsumerServiceURL; the Audience is its Issuer). `GET /metadata`
+ * serves the metadata. For the flow's tests and the browser tests.
+ */
+export async function startTestIdpServer(options: { key?: 'idp' | 'idp-other'; answer?: Answer } = {}): Promise<TestIdpServer> {
+  const { createServer } = await import('node:http');
+  let idp: TestIdp | undefined;
+  const requests: TestIdpServer['requests'] = [];
+  const self = { answer: options.answer ?? { nameId: 'test-user' } } as TestIdpServer;
+  const server = createServer(async (request, response) => {
+    try {
+      const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+      if (!idp) throw new Error('not ready');
+      if (url.pathname === '/metadata') {
+        response.writeHead(200, { 'content-type': 'application/samlmetadata+xml' }).end(idp.metadataXml);
+        return;
+      }
+      if (url.pathname !== '/sso') {
+        response.writeHead(404).end();
+        return;
+      }
+      const authnRequest = await idp.readRequest(`http://127.0.0.1${request.url}`);
+      requests.push(authnRequest);
+      if (!authnRequest.acs) throw new Error('the AuthnRequest names no AssertionConsumerServiceURL');
+      const saml = await idp.response({
+        ...self.answer,
+        inResponseTo: authnRequest.id,
+        audience: authnRequest.issuer,
+        recipient: authnRequest.acs,
+      });
+      const field = (name: string, value: string) => `<input type="hidden" name="${name}" value="${xmlEscape(value)}">`;
+      response
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+        .end(
+          `<!doctype html><html><body onload="document.forms[0].submit()"><form method="post" action="${xmlEscape(authnRequest.acs)}">${field(
+            'SAMLResponse',
+            saml,
+          )}${authnRequest.relayState === null ? '' : field('RelayState', authnRequest.relayState)}<noscript><button>Continue</button></noscript></form></body></html>`,
+        );
+    } catch (error) {
+      response.writeHead(400, { 'content-type': 'text/plain' }).end(`test IdP: ${(error as Error).message}`);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  idp = createTestIdp({ entityId: `${base}/metadata`, ssoUrl: `${base}/sso`, key: options.key ?? 'idp' });
+  return Object.assign(self, idp, {
+    metadataUrl: `${base}/metadata`,
+    requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  });
+}
+
+/** The form the served IdP's page POSTs: its action (the ACS) and fields (SAMLResponse, RelayState). */
+export function postedForm(html: string): { action: string; fields: Record<string, string> } {
+  const unescapeXml = (v: string) =>
+    v
+      .replace(/&quot;/g, '"')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
+  const action = unescapeXml(html.match(/<form method="post" action="([^"]*)"/)?.[1] ?? '');
+  const fields = Object.fromEntries(
+    [...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)].map((m) => [m[1], unescapeXml(m[2] as string)]),
+  );
+  return { action, fields };
+}

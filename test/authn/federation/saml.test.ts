@@ -11,9 +11,11 @@ import {
   createTestIdp,
   NAMEID_EMAIL,
   NAMEID_TRANSIENT,
+  postedForm,
   type ResponseOptions,
   STATUS,
   samlKeys,
+  startTestIdpServer,
   type TestIdp,
 } from '../../helpers/saml-idp.js';
 
@@ -423,6 +425,39 @@ describe('samlp strategy (issue 14)', () => {
       assert.equal((await flow.finish(await flow.respond())).subject, 'okta-00u1');
       const again = await begin(overridden, other);
       await refused(again.finish(await again.respond({}, idp)), 'invalid_response', /signature/i);
+    });
+
+    it('the served test IdP: redirect → auto-POSTed form to the ACS → the person (what the flow and browser tests use)', async () => {
+      const server = await startTestIdpServer({ answer: { nameId: 'served-1', attributes: { email: 'served@acme.test' } } });
+      try {
+        const connection = await addSamlConnection(gh, 'served-idp', { metadataUrl: server.metadataUrl });
+        const state = 'state-served';
+        const { url, saved } = await samlStrategy.start(gh.ctx, connection, { redirectUri: '', state });
+        const page = await fetch(url);
+        assert.equal(page.status, 200);
+        const { action, fields } = postedForm(await page.text());
+        assert.equal(action, `${ISSUER}/login/callback?connection=served-idp`);
+        assert.equal(fields.RelayState, state);
+        const profile = await samlStrategy.finish(gh.ctx, connection, { redirectUri: '', params: fields, saved });
+        assert.equal(profile.subject, 'served-1');
+        assert.equal(profile.email, 'served@acme.test');
+        assert.equal(server.requests.length, 1);
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('two signing certificates in the metadata (a rollover): a Response signed with either is accepted', async () => {
+      const next = createTestIdp({ key: 'idp-other' });
+      const body = (pem: string) => pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+      const descriptor = `<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>${body(next.cert)}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`;
+      const metadataXml = idp.metadataXml.replace(/(<(\w+:)?IDPSSODescriptor[^>]*>)/, `$1${descriptor.replace(/md:/g, '$2')}`);
+      assert.notEqual(metadataXml, idp.metadataXml);
+      const rolling = await addSamlConnection(gh, 'rolling', { metadataXml });
+      for (const signer of [idp, next]) {
+        const flow = await begin(rolling);
+        assert.equal((await flow.finish(await flow.respond({}, signer))).subject, 'okta-00u1');
+      }
     });
 
     it('a metadata with only the HTTP-POST SingleSignOnService: its location is used', async () => {
