@@ -66,11 +66,19 @@ export interface Interaction {
   organization?: string;
   loginHint?: string;
   uiLocales?: string;
+  /** The connection to sign in with, skipping the choice: `connection` (Auth0) or `identity_provider` (Cognito). */
+  connection?: string;
   /** OpenID scopes and API scopes the user has not yet allowed. */
   missingScopes: string[];
   missingApiScopes: { audience: string; scopes: string[] }[];
   /** The organization the current grant holds, if any. */
   grantOrganizationId?: string;
+}
+
+/** The connection an authorization request names (Auth0's `connection`, else Cognito's `identity_provider`). */
+function connectionParam(params: Record<string, unknown>): string | undefined {
+  const named = params.connection ?? params.identity_provider;
+  return typeof named === 'string' && named.trim() ? named.trim() : undefined;
 }
 
 export function createOidc(app: AppContext): Oidc {
@@ -112,6 +120,7 @@ export function createOidc(app: AppContext): Oidc {
       const own = gatehouseClient(client);
       const prompt = it.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
       const organization = await ctx.lookups.grantOrganization(it.grantId);
+      const connection = connectionParam(it.params);
       return {
         uid: it.uid,
         prompt: it.prompt.name === 'login' ? 'login' : 'consent',
@@ -130,6 +139,7 @@ export function createOidc(app: AppContext): Oidc {
         ...(typeof it.params.organization === 'string' && { organization: it.params.organization }),
         ...(typeof it.params.login_hint === 'string' && { loginHint: it.params.login_hint }),
         ...(typeof it.params.ui_locales === 'string' && { uiLocales: it.params.ui_locales }),
+        ...(connection && { connection }),
         missingScopes: (prompt.missingOIDCScope ?? []).filter((scope) => scope !== 'openid'),
         missingApiScopes: Object.entries(prompt.missingResourceScopes ?? {}).map(([audience, scopes]) => ({ audience, scopes })),
         ...(organization && { grantOrganizationId: organization.id }),

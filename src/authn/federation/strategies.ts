@@ -1,0 +1,20 @@
+import type { PasswordStrategy, RedirectStrategy, Strategy } from './strategy.js';
+
+/**
+ * The strategy modules, by the strategy name a connection names (src/authn/federation/
+ * strategy.ts). Each strategy is one module with the same small interface; nothing else
+ * switches on the strategy name. A strategy not listed here is refused as `misconfigured`
+ * (a connection of it can be stored but not used until its module is in this table).
+ *
+ * Where each comes from:
+ *   oidc              → ./oidc.ts   (oidcStrategy)
+ *   oauth2, presets   → ./oauth2.ts, ./presets.ts   (not merged yet)
+ *   samlp             → ./saml.ts   (samlStrategy)   (not merged yet)
+ *   ad                → ./ldap.ts   (ldapStrategy)   (not merged yet)
+ */
+const STRATEGY_MODULES: Partial<Record<Strategy, RedirectStrategy | PasswordStrategy>> = {};
+
+/** The strategy of a connection; undefined when no module for it is built in. */
+export function strategyOf(connection: { strategy: Strategy }): RedirectStrategy | PasswordStrategy | undefined {
+  return STRATEGY_MODULES[connection.strategy];
+}
