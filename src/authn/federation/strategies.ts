@@ -1,3 +1,5 @@
+import { oauth2Strategy } from './oauth2.js';
+import { oidcStrategy } from './oidc.js';
 import type { PasswordStrategy, RedirectStrategy, Strategy } from './strategy.js';
 
 /**
@@ -7,12 +9,16 @@ import type { PasswordStrategy, RedirectStrategy, Strategy } from './strategy.js
  * (a connection of it can be stored but not used until its module is in this table).
  *
  * Where each comes from:
- *   oidc              → ./oidc.ts   (oidcStrategy)
- *   oauth2, presets   → ./oauth2.ts, ./presets.ts   (not merged yet)
- *   samlp             → ./saml.ts   (samlStrategy)   (not merged yet)
- *   ad                → ./ldap.ts   (ldapStrategy)   (not merged yet)
+ *   oidc              → ./oidc.ts     (oidcStrategy)
+ *   oauth2            → ./oauth2.ts   (oauth2Strategy)
+ *   the presets       → ./presets.ts  (google-oauth2, windowslive, waad, github, apple, facebook: not merged yet)
+ *   samlp             → ./saml.ts     (samlStrategy: not merged yet)
+ *   ad                → ./ldap.ts     (ldapStrategy: not merged yet)
  */
-const STRATEGY_MODULES: Partial<Record<Strategy, RedirectStrategy | PasswordStrategy>> = {};
+const STRATEGY_MODULES: Partial<Record<Strategy, RedirectStrategy | PasswordStrategy>> = {
+  oidc: oidcStrategy,
+  oauth2: oauth2Strategy,
+};
 
 /** The strategy of a connection; undefined when no module for it is built in. */
 export function strategyOf(connection: { strategy: Strategy }): RedirectStrategy | PasswordStrategy | undefined {
