@@ -110,6 +110,7 @@ export async function syncMappedRoles(
     await trx
       .insertInto('membership_mapped_roles')
       .values({ tenant_id: tenantId, user_id: userId, role_id: role.id, connection_id: connection.id })
+      .onConflict((oc) => oc.doNothing())
       .execute();
     added.push(role.name);
   }
@@ -132,6 +133,7 @@ export async function syncMappedRoles(
       .where('role_id', '=', stale.role_id)
       .executeTakeFirst();
     if (other) continue;
+    if (!held.has(stale.role_id)) continue; // an administrator removed it already
     await trx
       .deleteFrom('membership_roles')
       .where('tenant_id', '=', tenantId)

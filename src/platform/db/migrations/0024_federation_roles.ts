@@ -2,9 +2,10 @@
  * Issue 14, role mapping (src/flows/federation/roles.ts): which roles of a membership a
  * connection's mapping granted. With `sync_mode: on_each_login` a sign-in through the
  * connection removes the roles the mapping granted and no longer grants, and only those: a
- * role an administrator assigned by hand has no row here and is never touched. A row goes
- * with its role assignment (an administrator removing the role removes it) and with its
- * connection.
+ * role an administrator assigned by hand has no row here and is never touched. A row is
+ * not tied to the role assignment itself: an administrator's change of a member's roles
+ * replaces the assignment rows, and the mapping's mark must survive that. A row goes with
+ * the membership, the role and the connection.
  */
 export const up = [
   `create table membership_mapped_roles (
@@ -13,7 +14,8 @@ export const up = [
     role_id uuid not null,
     connection_id text not null references connections (id) on delete cascade,
     primary key (tenant_id, user_id, role_id, connection_id),
-    foreign key (tenant_id, user_id, role_id) references membership_roles (tenant_id, user_id, role_id) on delete cascade
+    foreign key (tenant_id, user_id) references memberships (tenant_id, user_id) on delete cascade,
+    foreign key (role_id) references roles (id) on delete cascade
   )`,
   `create index membership_mapped_roles_connection_idx on membership_mapped_roles (connection_id)`,
 ];
