@@ -3,6 +3,7 @@
  * wiring (src/main/gatehouse.ts). The hooks that span the whole server (IP blocks, the
  * OAuth engine's and the protection store's shutdown) are added here too.
  */
+import { federationRoutes } from '../authn/federation/routes.js';
 import { devSmsRoutes } from '../authn/mfa/dev-sms-routes.js';
 import { mfaRoutes } from '../authn/mfa/routes.js';
 import { sessionMfaRoutes } from '../authn/mfa/session-routes.js';
@@ -76,6 +77,7 @@ export async function createServer(ctx: AppContext) {
   });
   await app.register(auth0MfaRoutes(ctx));
   await app.register(unblockPages(ctx));
+  await app.register(federationRoutes(ctx));
   app.addHook('onClose', () => ctx.protection.store.close());
   await app.register(
     async (api) => {

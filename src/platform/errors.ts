@@ -118,6 +118,8 @@ export const ERROR_STATUS = {
   ip_blocked: 403,
   // 404 / 409 / 413 / 415
   not_found: 404,
+  // federation (src/authn/federation/): no connection of that name and strategy
+  connection_not_found: 404,
   conflict: 409,
   email_taken: 409,
   username_taken: 409,
