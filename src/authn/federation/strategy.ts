@@ -99,7 +99,12 @@ export interface RedirectStrategy {
 /** A strategy that checks a username and password itself (LDAP / Active Directory: a bind as the user). */
 export interface PasswordStrategy {
   kind: 'password';
-  authenticate(ctx: AppContext, connection: Connection, input: { username: string; password: string }): Promise<UpstreamProfile>;
+  /** `actor.ip`: the client's address, for the brute-force guard's per-address counters (none: not counted by address). */
+  authenticate(
+    ctx: AppContext,
+    connection: Connection,
+    input: { username: string; password: string; actor?: { ip: string | null } },
+  ): Promise<UpstreamProfile>;
 }
 
 /**
