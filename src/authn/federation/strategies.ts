@@ -1,5 +1,7 @@
+import { ldapStrategy } from './ldap.js';
 import { oauth2Strategy } from './oauth2.js';
 import { oidcStrategy } from './oidc.js';
+import { samlStrategy } from './saml.js';
 import type { PasswordStrategy, RedirectStrategy, Strategy } from './strategy.js';
 
 /**
@@ -12,12 +14,14 @@ import type { PasswordStrategy, RedirectStrategy, Strategy } from './strategy.js
  *   oidc              → ./oidc.ts     (oidcStrategy)
  *   oauth2            → ./oauth2.ts   (oauth2Strategy)
  *   the presets       → ./presets.ts  (google-oauth2, windowslive, waad, github, apple, facebook: not merged yet)
- *   samlp             → ./saml.ts     (samlStrategy: not merged yet)
- *   ad                → ./ldap.ts     (ldapStrategy: not merged yet)
+ *   samlp             → ./saml.ts     (samlStrategy)
+ *   ad                → ./ldap.ts     (ldapStrategy)
  */
 const STRATEGY_MODULES: Partial<Record<Strategy, RedirectStrategy | PasswordStrategy>> = {
   oidc: oidcStrategy,
   oauth2: oauth2Strategy,
+  samlp: samlStrategy,
+  ad: ldapStrategy,
 };
 
 /** The strategy of a connection; undefined when no module for it is built in. */

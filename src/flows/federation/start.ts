@@ -8,7 +8,6 @@ import {
   type RedirectStrategy,
   type UpstreamProfile,
 } from '../../authn/federation/strategy.js';
-import { guardAttempt } from '../../authn/protection/guard.js';
 import type { Actor } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { seal, sha256 } from '../../platform/crypto/secrets.js';
@@ -106,9 +105,9 @@ export async function startRedirect(
 
 /**
  * A password connection (`ad`): the strategy checks the username and password (a bind as
- * the user). Every try goes through the brute-force guard (kind `password`, the login
- * named by its connection); an empty password never reaches the strategy (an anonymous
- * bind succeeds on many directories). A right one starts a flow already `verified`.
+ * the user) and runs every try through the brute-force guard itself (kind `password`, the
+ * login named by its connection, this client's address), so a wrong password here is
+ * counted once. A right one starts a flow already `verified`.
  */
 export async function provePassword(
   ctx: AppContext,
@@ -118,36 +117,18 @@ export async function provePassword(
 ): Promise<FederationFlow> {
   const { connection, strategy } = input;
   const username = credentials.username.trim().slice(0, 256);
-  const wrong = () => new AppError('invalid_credentials', 'Wrong username or password');
   const failed = (reason: string) =>
     loginFailed(ctx.db, ctx, { connection, tenantId: connection.tenantId ?? input.client.tenantId, reason }, actor);
-  if (!username || !credentials.password) {
-    await failed('empty_credentials');
-    throw wrong();
-  }
-  let profile: UpstreamProfile | undefined;
+  let profile: UpstreamProfile;
   try {
-    await guardAttempt(
-      ctx,
-      'password',
-      { userId: null, login: `${connection.name}\\${username}`, ip: actor.ip, tenantId: connection.tenantId ?? input.client.tenantId },
-      async () => {
-        try {
-          profile = await strategy.authenticate(ctx, connection, { username, password: credentials.password });
-          return true;
-        } catch (error) {
-          if (error instanceof FederationError && error.code === 'wrong_credentials') return false;
-          throw error;
-        }
-      },
-      wrong,
-    );
+    profile = await strategy.authenticate(ctx, connection, { username, password: credentials.password, actor: { ip: actor.ip } });
   } catch (error) {
-    if (error instanceof AppError && error.code === 'invalid_credentials') await failed('wrong_password');
-    else if (error instanceof FederationError) await failed(`${error.code}: ${error.reason}`);
+    if (error instanceof FederationError) {
+      await failed(error.code === 'wrong_credentials' ? 'wrong_password' : `${error.code}: ${error.reason}`);
+      if (error.code === 'wrong_credentials') throw new AppError('invalid_credentials', 'Wrong username or password');
+    }
     throw error;
   }
-  if (!profile) throw wrong();
   const { flow } = await createFlow(ctx.db, ctx, FEDERATION, {
     state: 'verified',
     channel: 'browser',
