@@ -75,10 +75,17 @@ export interface Interaction {
   grantOrganizationId?: string;
 }
 
-/** The connection an authorization request names (Auth0's `connection`, else Cognito's `identity_provider`). */
+/**
+ * The connection an authorization request names (Auth0's `connection`, else Cognito's
+ * `identity_provider`). `null` and `undefined` as text name none: code written for Auth0
+ * sends `connection: null` through a query-string builder (the article's example does).
+ */
 function connectionParam(params: Record<string, unknown>): string | undefined {
-  const named = params.connection ?? params.identity_provider;
-  return typeof named === 'string' && named.trim() ? named.trim() : undefined;
+  for (const named of [params.connection, params.identity_provider]) {
+    const text = typeof named === 'string' ? named.trim() : '';
+    if (text && text !== 'null' && text !== 'undefined') return text;
+  }
+  return undefined;
 }
 
 export function createOidc(app: AppContext): Oidc {

@@ -99,6 +99,10 @@ describe('federation: sign-in through an oidc connection', () => {
     const page = await opened.response.text();
     assert.match(page, /Continue with Corp SSO/);
     assert.doesNotMatch(page, /Globex SSO|Unlisted/);
+    // Auth0 code that sends `connection: null` gets the choice, not a refusal.
+    const nulled = await new Browser().follow((await authorization(w, { connection: 'null' })).url, atCallback);
+    assert.equal(nulled.response.status, 200);
+    assert.match(await nulled.response.text(), /Continue with Corp SSO/);
     const run = await federatedSignIn(w, { button: 'corp', account: 'carol' });
     const { access } = await tokensOf(w, run);
     assert.deepEqual(access.roles, ['USER'], 'no mapped role for carol');
