@@ -41,14 +41,19 @@ export interface UpstreamProvider {
   close(): Promise<void>;
 }
 
-/** The client metadata most tests need: a confidential client allowed the code and id_token flows. */
+/**
+ * The client metadata most tests need: a confidential client of the code flow; with an https
+ * redirect URI also of the `id_token` (front-channel) flow, which oidc-provider allows only
+ * for https redirect URIs.
+ */
 export function upstreamClient(clientId: string, secret: string, redirectUri: string): ClientMetadata {
+  const implicit = redirectUri.startsWith('https:');
   return {
     client_id: clientId,
     client_secret: secret,
     redirect_uris: [redirectUri],
-    response_types: ['code', 'id_token'],
-    grant_types: ['authorization_code', 'implicit'],
+    response_types: implicit ? ['code', 'id_token'] : ['code'],
+    grant_types: implicit ? ['authorization_code', 'implicit'] : ['authorization_code'],
     token_endpoint_auth_method: 'client_secret_basic',
   };
 }

@@ -16,7 +16,7 @@ import {
 } from './upstream.js';
 
 /**
- * The plain OAuth 2 strategy (docs/federation.md#oidc-oauth2-and-the-presets): the
+ * The plain OAuth 2 strategy (docs/federation.md#openid-connect-oauth-2-and-the-presets): the
  * authorization code flow, PKCE (S256) unless `pkce: false`, state; the person is whatever
  * the userinfo URL answers for the access token. No ID token, so nothing is signed: the
  * answer is trusted because it came over TLS from the configured endpoint. An email is never

@@ -15,7 +15,7 @@ import {
 } from './upstream.js';
 
 /**
- * The OpenID Connect strategy (docs/federation.md#oidc-oauth2-and-the-presets), with
+ * The OpenID Connect strategy (docs/federation.md#openid-connect-oauth-2-and-the-presets), with
  * openid-client: `back_channel` is the authorization code flow with PKCE (S256), state and
  * nonce, the client authenticated as discovery says; `front_channel` is `id_token` by
  * `form_post` with a nonce, no secret. The ID token is checked by openid-client (signature
@@ -92,7 +92,12 @@ async function discover(ctx: AppContext, connection: Connection, preset: OidcPre
     if (error instanceof FederationError) throw error;
     throw new FederationError('misconfigured', 'the issuer or discovery_url is not a URL');
   }
-  const execute = [...(ctx.config.production ? [] : [client.allowInsecureRequests]), ...(front ? [client.useIdTokenResponseType] : [])];
+  const execute = [
+    ...(ctx.config.production ? [] : [client.allowInsecureRequests]),
+    // The ID token's signature is checked in the code flow too: openid-client skips it by
+    // default for a token from the token endpoint, as OIDC Core allows (decision 245).
+    front ? client.useIdTokenResponseType : client.enableNonRepudiationChecks,
+  ];
   let config: client.Configuration;
   try {
     config = await client.discovery(server, clientId, undefined, auth, {

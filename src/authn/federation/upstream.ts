@@ -104,6 +104,9 @@ export function federationError(error: unknown, during: string): FederationError
     return new FederationError('provider_error', `${during}: the provider refused: ${code}`);
   }
   if (error instanceof client.ClientError) {
+    if (error.code === 'OAUTH_HTTP_REQUEST_FORBIDDEN') {
+      return new FederationError('misconfigured', `${during}: the provider's URLs must be https in production`);
+    }
     if (error.code === 'OAUTH_TIMEOUT' || error.code === 'OAUTH_ABORT') {
       return new FederationError('unreachable', `${during}: no answer in time`);
     }
@@ -167,6 +170,8 @@ export function profileFromClaims(
     locale: text(claims.locale),
     claims,
     mfa: amr.includes('mfa'),
-    ...overrides,
+    // An override left undefined keeps what the claims say.
+    ...Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined)),
+    subject: overrides.subject,
   };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { oauth2Strategy } from '../../../src/authn/federation/oauth2.js';
 import { FederationError } from '../../../src/authn/federation/strategy.js';
-import { strategyContext, testConnection } from '../../helpers/federation.js';
+import { strategyContext, testConnection } from '../../helpers/federation-strategy.js';
 import { startUpstreamProvider, type UpstreamProvider, upstreamClient } from '../../helpers/upstream-oidc.js';
 
 const REDIRECT_URI = 'https://gatehouse.test/login/callback';

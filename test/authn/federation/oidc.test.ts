@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { oidcStrategy } from '../../../src/authn/federation/oidc.js';
 import { FederationError } from '../../../src/authn/federation/strategy.js';
-import { strategyContext, testConnection } from '../../helpers/federation.js';
+import { strategyContext, testConnection } from '../../helpers/federation-strategy.js';
 import { startUpstreamProvider, type UpstreamProvider, upstreamClient } from '../../helpers/upstream-oidc.js';
 
 const REDIRECT_URI = 'https://gatehouse.test/login/callback';
+const LOOPBACK_REDIRECT_URI = 'http://127.0.0.1:1/login/callback';
 const ctx = strategyContext();
 
 /** Rejects with a FederationError of this code (and a reason matching `reason`, when given). */
@@ -37,6 +38,7 @@ describe('the oidc strategy against a real OpenID provider', () => {
     const clients = [
       upstreamClient('gatehouse', 'upstream-secret', REDIRECT_URI),
       upstreamClient('another-app', 'another-secret', REDIRECT_URI),
+      upstreamClient('loopback', 'loopback-secret', LOOPBACK_REDIRECT_URI),
     ];
     upstream = await startUpstreamProvider({ clients, accounts });
     other = await startUpstreamProvider({ clients, accounts });
@@ -85,6 +87,14 @@ describe('the oidc strategy against a real OpenID provider', () => {
     assert.equal(profile.claims.iss, upstream.issuer);
     assert.equal(profile.claims.nonce, undefined);
     for (const value of Object.values(profile.claims)) assert.ok(!String(value).startsWith('ey'), 'no token among the claims');
+  });
+
+  it('works with an http loopback callback, as a Gatehouse under test has', async () => {
+    const connection = testConnection('oidc', { issuer: upstream.issuer, client_id: 'loopback' }, { client_secret: 'loopback-secret' });
+    const started = await oidcStrategy.start(ctx, connection, { redirectUri: LOOPBACK_REDIRECT_URI, state: 'loop' });
+    const { params } = await upstream.signIn(started.url, { account: 'ada' });
+    const profile = await oidcStrategy.finish(ctx, connection, { redirectUri: LOOPBACK_REDIRECT_URI, params, saved: started.saved });
+    assert.equal(profile.subject, 'ada');
   });
 
   it('reports no MFA without amr mfa, and an unverified email as unverified', async () => {
@@ -221,6 +231,11 @@ describe('the oidc strategy against a real OpenID provider', () => {
   it('reports a provider that does not answer as unreachable', async () => {
     const connection = testConnection('oidc', { issuer: 'http://127.0.0.1:9', client_id: 'gatehouse' }, { client_secret: 's' });
     await refused(oidcStrategy.start(ctx, connection, { redirectUri: REDIRECT_URI, state: 's' }), 'unreachable');
+  });
+
+  it('refuses an http issuer in production as misconfigured', async () => {
+    const production = strategyContext({ production: true });
+    await refused(oidcStrategy.start(production, backChannel(), { redirectUri: REDIRECT_URI, state: 's' }), 'misconfigured', /https/);
   });
 
   it('refuses discovery that names another issuer than the one configured', async () => {
