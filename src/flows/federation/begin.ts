@@ -65,7 +65,7 @@ export async function beginConnection(
     });
     return reply.redirect(url, 303);
   } catch (error) {
-    return federationRefusal(ctx, reply, look, error, { connection: connection.displayName, back: `/interaction/${it.uid}` });
+    return federationRefusal(reply, look, error, { connection: connection.displayName, back: `/interaction/${it.uid}` });
   }
 }
 
@@ -75,7 +75,7 @@ export async function beginNamedConnection(ctx: AppContext, request: FastifyRequ
   try {
     connection = await usableConnection(ctx, it.client, name);
   } catch (error) {
-    return federationRefusal(ctx, reply, await interactionLook(ctx, request, it), error, {});
+    return federationRefusal(reply, await interactionLook(ctx, request, it), error, {});
   }
   return beginConnection(ctx, request, reply, it, connection);
 }
@@ -107,13 +107,7 @@ const REFUSAL_TEXT = {
  * `federation_failed` (its reason is audited, never shown); the flow's own refusals keep
  * their code. Anything else is not ours to explain: it goes to the hosted pages' handler.
  */
-export function federationRefusal(
-  _ctx: AppContext,
-  reply: FastifyReply,
-  look: PageLook,
-  error: unknown,
-  where: { connection?: string; back?: string },
-) {
+export function federationRefusal(reply: FastifyReply, look: PageLook, error: unknown, where: { connection?: string; back?: string }) {
   const name = where.connection ?? '';
   const back = where.back ? { back: where.back } : {};
   if (error instanceof FederationError) {

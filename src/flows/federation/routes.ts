@@ -63,7 +63,7 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
       try {
         connection = await usableConnection(ctx, it.client, request.params.name);
       } catch (error) {
-        return federationRefusal(ctx, reply, await interactionLook(ctx, request, it), error, { back: `/interaction/${it.uid}` });
+        return federationRefusal(reply, await interactionLook(ctx, request, it), error, { back: `/interaction/${it.uid}` });
       }
       return beginConnection(ctx, request, reply, it, connection);
     },
@@ -105,7 +105,7 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
           });
           return sendPage(reply, page, refused ? 429 : 401);
         }
-        return federationRefusal(ctx, reply, look, error, { connection: connectionName, back });
+        return federationRefusal(reply, look, error, { connection: connectionName, back });
       }
       return afterProvider(request, reply, flow, look);
     },
@@ -134,7 +134,7 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
       look = await flowLook(request, found.flow);
       if (sameBrowser) assertFlowBrowser(found.flow, request.cookies[FLOW_COOKIE]);
     } catch (error) {
-      return federationRefusal(ctx, reply, look, error, {});
+      return federationRefusal(reply, look, error, {});
     }
     const { flow, connection } = found;
     const uid = uidOf(flow);
@@ -146,7 +146,7 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
       if (error instanceof FederationError && error.code === 'cancelled' && uid) {
         return reply.redirect(`/interaction/${uid}/connection-cancelled?flow=${encodeURIComponent(flow.id)}`, 303);
       }
-      return federationRefusal(ctx, reply, look, error, {
+      return federationRefusal(reply, look, error, {
         connection: connection.displayName,
         ...(uid && { back: `/interaction/${uid}` }),
       });
@@ -167,7 +167,7 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
       assertFlowBrowser(flow, request.cookies[FLOW_COOKIE]);
       if (flow.state !== 'verified') throw new AppError('flow_state', 'This sign-in has moved on; start again');
     } catch (error) {
-      return federationRefusal(ctx, reply, look, error, {});
+      return federationRefusal(reply, look, error, {});
     }
     return afterProvider(request, reply, flow, look);
   });
@@ -177,7 +177,7 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
     const uid = uidOf(flow);
     const back = uid ? { back: `/interaction/${uid}` } : {};
     const connection = await connectionById(ctx, flow.data.connection_id);
-    if (!connection) return federationRefusal(ctx, reply, look, new AppError('federation_state_invalid', 'The connection is gone'), back);
+    if (!connection) return federationRefusal(reply, look, new AppError('federation_state_invalid', 'The connection is gone'), back);
     const done = await completeSignIn(ctx, flow, connection, actorOf(request));
     switch (done.kind) {
       case 'signed_in':
@@ -185,7 +185,7 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
       case 'link_required':
         return reply.redirect(`/login/link/${encodeURIComponent(done.flow.id)}`, 303);
       case 'refused':
-        return federationRefusal(ctx, reply, look, done.code, { connection: connection.displayName, ...back });
+        return federationRefusal(reply, look, done.code, { connection: connection.displayName, ...back });
     }
   }
 
@@ -218,7 +218,7 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
     try {
       found = await linking(request, request.params.flow);
     } catch (error) {
-      return federationRefusal(ctx, reply, await pageLook(ctx, request), error, {});
+      return federationRefusal(reply, await pageLook(ctx, request), error, {});
     }
     return showLink(reply, found);
   });
@@ -230,7 +230,7 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
       found = await linking(request, request.params.flow);
       checkFlowForm(ctx, request, found.flow, form);
     } catch (error) {
-      return federationRefusal(ctx, reply, await pageLook(ctx, request), error, {});
+      return federationRefusal(reply, await pageLook(ctx, request), error, {});
     }
     try {
       const { flow, user } = await proveLinkPassword(ctx, found.flow, form.password ?? '', actorOf(request));
@@ -254,7 +254,7 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
       const { flow } = await openFlow(ctx.db, ctx, FEDERATION, String(request.query.flow ?? ''));
       assertFlowBrowser(flow, request.cookies[FLOW_COOKIE]);
       if (flow.state !== 'cancelled' || flow.return_to !== `/interaction/${it.uid}`) {
-        return federationRefusal(ctx, reply, await interactionLook(ctx, request, it), 'federation_state_invalid', {});
+        return federationRefusal(reply, await interactionLook(ctx, request, it), 'federation_state_invalid', {});
       }
       return reply.redirect(await oidc.deny(request.raw, reply.raw), 303);
     },
