@@ -21,6 +21,7 @@ import { tenantRoutes } from '../directory/tenants/routes.js';
 import { accountApiRoutes } from '../flows/account/api.js';
 import { accountRoutes } from '../flows/account/routes.js';
 import { accountEmailRoutes } from '../flows/email-change/routes.js';
+import { federationPages } from '../flows/federation/routes.js';
 import { forcedPasswordRoutes } from '../flows/forced-change/routes.js';
 import { invitationRoutes } from '../flows/invitation/api.js';
 import { invitationPageRoutes } from '../flows/invitation/routes.js';
@@ -68,6 +69,7 @@ export async function createServer(ctx: AppContext) {
     hostedPageScope(pages, ctx);
     await pages.register(signInPages(ctx, oidc));
     forcedPasswordRoutes(pages, ctx, oidc);
+    federationPages(pages, ctx, oidc);
     passwordlessPages(pages, ctx, oidc);
     signupRoutes(pages, ctx, oidc);
     recoveryPageRoutes(pages, ctx);

@@ -87,6 +87,11 @@ export const ERROR_STATUS = {
   flow_expired: 410,
   flow_not_found: 404,
   flow_state: 409,
+  // Federation (src/flows/federation/): a connection the application may not use, a callback that is no sign-in of ours, a provider's refusal
+  connection_unknown: 400,
+  federation_state_invalid: 400,
+  federation_failed: 400,
+  email_required: 400,
   link_invalid: 400,
   link_expired: 410,
   // self-registration and email verification (src/registration/)

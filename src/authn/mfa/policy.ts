@@ -77,10 +77,15 @@ export async function applicableMfaPolicy(
 /**
  * Whether a sign-in's `amr` proves a second factor of a type in `allowed` (decision 198): a
  * second factor was done, and one of its methods is one an allowed type writes (`otp` for an
- * authenticator app or an emailed code, `sms`, `hwk`/`swk` for a passkey).
+ * authenticator app or an emailed code, `sms`, `hwk`/`swk` for a passkey), or a connection
+ * trusted for it vouched for the provider's MFA (`fed` with `mfa`, decision 268).
  */
 export function provesAllowedFactor(amr: readonly string[], allowed: readonly MfaFactorType[]): boolean {
   const methods = new Set(allowed.flatMap((type) => (type === 'webauthn' ? [AMR_OF[type], 'swk'] : [AMR_OF[type]])));
+  // A sign-in through a connection carries `mfa` only when the provider did MFA and the
+  // connection says to trust it (`upstream_mfa`, src/flows/federation/complete.ts amrOf):
+  // that connection's word is the second factor (decision 268).
+  if (amr.includes('fed') && amr.includes('mfa')) return true;
   return amr.includes('mfa') && amr.some((method) => methods.has(method));
 }
 

@@ -113,13 +113,14 @@ export async function signInAndReturn<K extends FlowKind, S extends string, D ex
   ctx: AppContext,
   reply: FastifyReply,
   user: User,
-  options: { flow: Flow<K, S | Returning, D>; amr: string[] },
+  options: { flow: Flow<K, S | Returning, D>; amr: string[]; secondFactor?: boolean },
   actor: Actor,
 ) {
   const { flow, amr } = options;
   const returnTo = safeReturn(flow.return_to);
   if (returnTo.startsWith('/interaction/')) {
-    await advanceFlow(ctx.db, ctx, flow, { state: 'returning', data: { ...flow.data, proved: { user_id: user.id, amr } } });
+    const proved: Proof = { user_id: user.id, amr, ...(options.secondFactor && { second_factor: true }) };
+    await advanceFlow(ctx.db, ctx, flow, { state: 'returning', data: { ...flow.data, proved } });
     return reply.redirect(`${returnTo}/finish?flow=${encodeURIComponent(flow.id)}`, 303);
   }
   if (!(await mayOpenSession(ctx, user))) return reply.redirect('/account/sign-in', 303);
@@ -139,7 +140,7 @@ export async function returningUser(ctx: AppContext, request: FastifyRequest, ui
   );
   const user = await activeUser(ctx.db, proved.user_id);
   if (!user) throw new AppError('account_disabled', 'This account is disabled');
-  return { user, amr: proved.amr };
+  return { user, amr: proved.amr, ...(proved.second_factor && { secondFactor: true }) };
 }
 
 /** Only our own interaction and account paths are places to return to (no open redirect). */

@@ -75,7 +75,12 @@ export function flowOf<K extends FlowKind, S extends string, D extends TObject>(
  */
 export const RETURNING = ['returning', 'done'] as const;
 export type Returning = (typeof RETURNING)[number];
-export const Proof = Type.Object({ user_id: Type.String(), amr: Type.Array(Type.String()) });
+export const Proof = Type.Object({
+  user_id: Type.String(),
+  amr: Type.Array(Type.String()),
+  /** The account's second factor is asked for whenever it has one, even where no policy would (linking an identity, decision 266). */
+  second_factor: Type.Optional(Type.Boolean()),
+});
 export type Proof = Static<typeof Proof>;
 const Proved = Type.Object({ proved: Proof });
 

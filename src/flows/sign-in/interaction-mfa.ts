@@ -8,6 +8,7 @@ import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { checkCsrf, csrfToken, type Form } from '../../platform/web/forms.js';
 import { PAGE_HEADERS } from '../../platform/web/html.js';
+import { finishPendingLink } from '../federation/link.js';
 import { interactionLook } from './interaction-look.js';
 import { answerStep, factorNotAllowed, type StepFlow, sendStepCode, sessionAfterStep, showStep, stepPage } from './mfa-flow.js';
 import { recoveryCodesPage } from './mfa-pages.js';
@@ -32,6 +33,8 @@ export async function showLoginStep(
       return reply.redirect(`/interaction/${it.uid}/mfa`, 303);
     case 'logged_in':
       if (outcome.opened) setSessionCookie(ctx, reply, outcome.opened.token, outcome.opened.session);
+      // An identity waiting for this account's proof is linked now that the sign-in is complete (decision 266).
+      await finishPendingLink(ctx, it.uid, outcome.userId, actorOf(request));
       return reply.redirect(await oidc.finishLogin(request.raw, reply.raw, outcome.userId, outcome.amr), 303);
   }
 }
@@ -117,6 +120,7 @@ export function interactionMfaRoutes(app: FastifyInstance, ctx: AppContext, oidc
   async function finish(request: FastifyRequest, reply: FastifyReply, step: MfaStep) {
     const amr = await sessionAfterStep(ctx, request, reply, step, step.amr);
     if (!amr) throw new AppError('interaction_expired', 'Your session ended; sign in again');
+    await finishPendingLink(ctx, step.uid, step.userId, actorOf(request));
     return reply.redirect(await oidc.finishLogin(request.raw, reply.raw, step.userId, amr), 303);
   }
 }

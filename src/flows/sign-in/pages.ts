@@ -10,9 +10,17 @@ export function signInPage(
     username?: string;
     error?: string;
     links?: { signup?: string; recovery?: string; passwordless?: string };
+    /** A button per connection enabled for the application (src/flows/federation/begin.ts), each a POST with the form's CSRF token. */
+    connections?: { action: string; label: string }[];
   },
 ): string {
   const { t } = wordsOf(ctx);
+  const connections = (ctx.connections ?? []).map(
+    (c) => html`<form method="post" action="${c.action}" class="connection">
+  <input type="hidden" name="csrf" value="${ctx.csrf}">
+  <button type="submit" class="secondary">${c.label}</button>
+</form>`,
+  );
   return framed(
     ctx,
     t('signin.title'),
@@ -27,6 +35,7 @@ ${errorBox(ctx.error)}
   <input type="password" id="password" name="password" autocomplete="current-password" required>
   <button type="submit">${t('signin.submit')}</button>
 </form>
+${connections}
 ${signInLinkList(t, ctx.links)}`,
   );
 }

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { connectionForEmail } from '../../authn/federation/connections.js';
 import { sessionFromToken } from '../../authn/sessions/sessions.js';
 import type { Interaction, Oidc } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
@@ -8,6 +9,7 @@ import { setRetryAfter } from '../../platform/http/server.js';
 import { checkCsrf, csrfToken, type Form } from '../../platform/web/forms.js';
 import { PAGE_HEADERS } from '../../platform/web/html.js';
 import { errorPage, type PageContext } from '../../platform/web/pages.js';
+import { beginConnection, beginNamedConnection, connectionButtons } from '../federation/begin.js';
 import { showForcedChange } from '../forced-change/change-page.js';
 import { type PageLook, pageOf, returningUser } from '../kit/flow-kit.js';
 import { emailNotVerifiedPage } from '../signup/not-verified.js';
@@ -111,25 +113,49 @@ export const signInPages =
         const session = token ? await sessionFromToken(ctx, token) : undefined;
         const next = await runLogin({ ctx, oidc }, { it, actor: actorOf(request), session });
         if (next.step !== 'password') return showLoginStep(ctx, oidc, request, reply, it, next);
-        const links = await signInLinks(ctx, it);
-        return show(request, reply, it, (p) =>
+        // `connection=` / `identity_provider=`: that connection instead of the choice (src/flows/federation/).
+        if (it.connection) return beginNamedConnection(ctx, request, reply, it, it.connection);
+        return showSignIn(request, reply, it, { ...(it.loginHint && { username: it.loginHint }) });
+      }
+      return afterLogin(request, reply, it);
+    });
+
+    /** The sign-in form, with a button per connection enabled for the application, and the links to the other flows. */
+    async function showSignIn(
+      request: FastifyRequest,
+      reply: FastifyReply,
+      it: Interaction,
+      form: { username?: string; error?: string },
+      status = 200,
+    ) {
+      const links = await signInLinks(ctx, it);
+      const look = await interactionLook(ctx, request, it);
+      const connections = await connectionButtons(ctx, it, look.t);
+      return show(
+        request,
+        reply,
+        it,
+        (p) =>
           signInPage({
             ...p,
             action: `/interaction/${it.uid}/login`,
             csrf: csrfFor(it.uid),
             clientName: it.client.name,
             links,
-            ...(it.loginHint && { username: it.loginHint }),
+            connections,
+            ...form,
           }),
-        );
-      }
-      return afterLogin(request, reply, it);
-    });
+        status,
+      );
+    }
 
     app.post<{ Params: { uid: string }; Body: Form }>('/interaction/:uid/login', { schema: { hide: true } }, async (request, reply) => {
       const it = await oidc.interaction(request.raw, reply.raw);
       checkCsrf(ctx, request.body ?? {}, 'interaction', it.uid);
       const { username = '', password = '' } = request.body ?? {};
+      // Identifier-first: an email of a connection's domain goes to that connection, before any password check.
+      const home = it.prompt === 'login' ? await connectionForEmail(ctx, it.client, username.trim()) : undefined;
+      if (home) return beginConnection(ctx, request, reply, it, home, { loginHint: username.trim() });
       try {
         const next = await runLogin({ ctx, oidc }, { it, actor: actorOf(request), credentials: { username, password } });
         return await showLoginStep(ctx, oidc, request, reply, it, next);
@@ -145,23 +171,9 @@ export const signInPages =
         if (!(error instanceof AppError) || (error.status !== 401 && error.code !== 'too_many_attempts')) throw error;
         const refused = error.code === 'too_many_attempts';
         if (refused) setRetryAfter(reply, error);
-        const links = await signInLinks(ctx, it);
-        return show(
-          request,
-          reply,
-          it,
-          (p) =>
-            signInPage({
-              ...p,
-              action: `/interaction/${it.uid}/login`,
-              csrf: csrfFor(it.uid),
-              clientName: it.client.name,
-              username,
-              links,
-              error: refused ? tooManyAttemptsText(p.t, error.details?.retry_after) : p.t('signin.wrong'),
-            }),
-          refused ? 429 : 401,
-        );
+        const look = await interactionLook(ctx, request, it);
+        const text = refused ? tooManyAttemptsText(look.t, error.details?.retry_after) : look.t('signin.wrong');
+        return showSignIn(request, reply, it, { username, error: text }, refused ? 429 : 401);
       }
     });
 

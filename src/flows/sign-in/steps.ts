@@ -1,5 +1,5 @@
 import { applicableMfa } from '../../authn/mfa/index.js';
-import { beginStep, signInNeed } from '../../authn/mfa/sign-in-step.js';
+import { beginStep, hasSecondFactor, signInNeed } from '../../authn/mfa/sign-in-step.js';
 import { authenticate, openSession } from '../../authn/sessions/sessions.js';
 import { homeTenantOf } from '../../directory/users/lookups.js';
 import type { Interaction, Oidc } from '../../oauth/engine/index.js';
@@ -52,6 +52,8 @@ export interface SignedIn {
   session?: Session;
   /** How the user proved who they are (default: the password); a live session's own `amr` counts instead. */
   amr?: string[];
+  /** Ask for the account's second factor whenever it has one (linking an identity to it, decision 266). */
+  secondFactor?: boolean;
 }
 
 export interface LoginState {
@@ -97,7 +99,8 @@ const secondFactor: Step<LoginState, LoginOutcome> = {
   async check({ ctx }, s) {
     const { user, session } = proved(s);
     const first = s.signedIn?.amr ?? ['pwd'];
-    const need = await signInNeed(ctx, user, s.it.mfaTarget, { amr: session?.amr ?? first, acrValues: s.it.acrValues });
+    let need = await signInNeed(ctx, user, s.it.mfaTarget, { amr: session?.amr ?? first, acrValues: s.it.acrValues });
+    if (need === 'none' && s.signedIn?.secondFactor && !first.includes('mfa') && (await hasSecondFactor(ctx, user.id))) need = 'challenge';
     if (need === 'none') return undefined;
     await beginStep(ctx, { uid: s.it.uid, userId: user.id, sessionId: session?.id ?? null, need, ...(!session && { firstAmr: first }) });
     return { step: 'second_factor' };

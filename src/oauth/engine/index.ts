@@ -66,11 +66,26 @@ export interface Interaction {
   organization?: string;
   loginHint?: string;
   uiLocales?: string;
+  /** The connection to sign in with, skipping the choice: `connection` (Auth0) or `identity_provider` (Cognito). */
+  connection?: string;
   /** OpenID scopes and API scopes the user has not yet allowed. */
   missingScopes: string[];
   missingApiScopes: { audience: string; scopes: string[] }[];
   /** The organization the current grant holds, if any. */
   grantOrganizationId?: string;
+}
+
+/**
+ * The connection an authorization request names (Auth0's `connection`, else Cognito's
+ * `identity_provider`). `null` and `undefined` as text name none: code written for Auth0
+ * sends `connection: null` through a query-string builder (the article's example does).
+ */
+function connectionParam(params: Record<string, unknown>): string | undefined {
+  for (const named of [params.connection, params.identity_provider]) {
+    const text = typeof named === 'string' ? named.trim() : '';
+    if (text && text !== 'null' && text !== 'undefined') return text;
+  }
+  return undefined;
 }
 
 export function createOidc(app: AppContext): Oidc {
@@ -112,6 +127,7 @@ export function createOidc(app: AppContext): Oidc {
       const own = gatehouseClient(client);
       const prompt = it.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
       const organization = await ctx.lookups.grantOrganization(it.grantId);
+      const connection = connectionParam(it.params);
       return {
         uid: it.uid,
         prompt: it.prompt.name === 'login' ? 'login' : 'consent',
@@ -130,6 +146,7 @@ export function createOidc(app: AppContext): Oidc {
         ...(typeof it.params.organization === 'string' && { organization: it.params.organization }),
         ...(typeof it.params.login_hint === 'string' && { loginHint: it.params.login_hint }),
         ...(typeof it.params.ui_locales === 'string' && { uiLocales: it.params.ui_locales }),
+        ...(connection && { connection }),
         missingScopes: (prompt.missingOIDCScope ?? []).filter((scope) => scope !== 'openid'),
         missingApiScopes: Object.entries(prompt.missingResourceScopes ?? {}).map(([audience, scopes]) => ({ audience, scopes })),
         ...(organization && { grantOrganizationId: organization.id }),

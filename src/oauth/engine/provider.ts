@@ -77,7 +77,8 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
     acrValues: [ACR_MULTI_FACTOR],
     scopes: ['openid', 'offline_access', 'profile', 'email'],
     conformIdTokenClaims: false,
-    extraParams: ['audience', 'organization'],
+    // `connection` (Auth0) and `identity_provider` (Cognito) name the connection to sign in with (src/flows/federation/).
+    extraParams: ['audience', 'organization', 'connection', 'identity_provider'],
     extraClientMetadata: { properties: EXTRA_CLIENT_METADATA },
     clientDefaults: { grant_types: ['authorization_code'], id_token_signed_response_alg: 'RS256', response_types: ['code'] },
     responseTypes: ['code'],

@@ -536,6 +536,14 @@ export interface UserIdentitiesTable {
   last_login_at: Date | null;
 }
 
+/** A role of a membership that a connection's role mapping granted (0024): only these does the mapping ever remove. */
+export interface MembershipMappedRolesTable {
+  tenant_id: string;
+  user_id: string;
+  role_id: string;
+  connection_id: string;
+}
+
 /** SAML assertion ids already accepted (replay cache), kept until the assertion expires. */
 export interface SamlAssertionsTable {
   connection_id: string;
@@ -585,6 +593,7 @@ export interface Database {
   connections: ConnectionsTable;
   user_identities: UserIdentitiesTable;
   saml_assertions: SamlAssertionsTable;
+  membership_mapped_roles: MembershipMappedRolesTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;
