@@ -163,6 +163,14 @@ describe('federation in Chromium: an oidc connection to a second Gatehouse', () 
     assert.equal(identities.body.identities[0].connection, 'upstream-gh');
     assert.equal(identities.body.identities[0].provider, 'oidc');
     await page.context().close();
+
+    // The identity now leads to that account: the next sign-in (another browser) asks for no proof.
+    const again = await b.newPage();
+    const next = await b.openSignIn(again, { connection: 'upstream-gh', audience: API });
+    await signInUpstream(again, 'linus@upstream.test', 'federation-oidc-upstream-linked');
+    await again.waitForURL(b.isCallback);
+    assert.equal((await tokenClaims(b, again, next)).access.sub, existing);
+    await again.context().close();
   });
 
   it("the account area's Linked accounts lists the identity (axe-clean), and Unlink removes it", async () => {
@@ -226,9 +234,22 @@ describe('federation in Chromium: a samlp connection', () => {
       attributes: { email: 'pat@okta.test', firstName: 'Pat', groups: ['Staff', 'Finance'] },
     };
     const page = await b.newPage();
+    const visited: string[] = [];
+    page.on('request', (r) => {
+      if (r.isNavigationRequest()) visited.push(`${r.method()} ${r.url()}`);
+    });
     const verifier = await b.openSignIn(page, { connection: 'okta', audience: API });
     await page.waitForURL(b.isCallback);
     assert.equal(idp.requests.length, 1, 'the IdP saw one AuthnRequest');
+    const path = visited.map((v) =>
+      v
+        .replace(b.gh.issuer, '')
+        .replace(idp.ssoUrl, 'IdP')
+        .replace(/[?#].*$/, ''),
+    );
+    assert.ok(path.includes('GET IdP'), path.join('\n'));
+    assert.ok(path.includes('POST /login/callback'), 'the Response POSTed to the ACS');
+    assert.ok(path.includes('GET /login/callback/continue'), 'then the continue step, a top-level GET');
     const { access: claims, id } = await tokenClaims(b, page, verifier);
     assert.equal(id.email, 'pat@okta.test');
     assert.deepEqual(rolesOf(claims), ['USER', 'finance']);
