@@ -196,6 +196,13 @@ describe('federation in Chromium: an oidc connection to a second Gatehouse', () 
     const identities = await b.gh.request('GET', `/api/v1/users/${linus.id}/identities`, { token: b.tenant.token });
     assert.deepEqual(identities.body.identities, []);
     await page.context().close();
+
+    // Unlinked, the identity is a stranger again: its next sign-in asks for the proof once more.
+    const again = await b.newPage();
+    await b.openSignIn(again, { connection: 'upstream-gh' });
+    await signInUpstream(again, 'linus@upstream.test', 'federation-oidc-upstream-unlinked');
+    await again.waitForURL(/\/login\/link\//);
+    await again.context().close();
   });
 
   it('a connection the application may not use ends on the federation error page (axe-clean)', async () => {
