@@ -143,7 +143,9 @@ export async function applyMapping(
  * Whether a connection may speak for an existing account by email alone: a system
  * connection (the system administrator's), or a tenant's connection for an account that
  * lives in that tenant only (whose administrator manages it anyway, decision 180). A tenant
- * administrator's provider asserting someone else's verified address links nothing.
+ * administrator's provider asserting someone else's verified address links nothing. Never
+ * an account of the system tenant (a system administrator's): a tenant connection there is
+ * made with a common permission, which reaches no system administrator (decision 276).
  */
 async function speaksFor(db: Db, connection: Connection, user: User): Promise<boolean> {
   if (connection.tenantId === null) return true;
@@ -154,7 +156,9 @@ async function speaksFor(db: Db, connection: Connection, user: User): Promise<bo
     .where('user_id', '=', user.id)
     .where('tenant_id', '!=', connection.tenantId)
     .executeTakeFirst();
-  return !elsewhere;
+  if (elsewhere) return false;
+  const tenant = await db.selectFrom('tenants').select('is_system').where('id', '=', connection.tenantId).executeTakeFirst();
+  return tenant?.is_system === false;
 }
 
 /** The verified flow's person, to a user: found, linked, provisioned, or the page that asks for a proof. */
