@@ -56,8 +56,14 @@ export function profileData(profile: UpstreamProfile): Record<string, unknown> {
   };
 }
 
-export const amrOf = (connection: Connection, profile: UpstreamProfile): string[] =>
-  profile.mfa && connection.upstreamMfa ? ['fed', 'mfa'] : ['fed'];
+/**
+ * The sign-in's `amr`: `fed`, plus `mfa` when the provider did MFA, the connection trusts it
+ * (`upstream_mfa`) and the connection may speak for the account (speaksFor): a tenant's
+ * provider vouches for no second factor of an account that lives elsewhere too, nor of a
+ * system administrator's (decision 277). Such an account's own factor is asked for.
+ */
+export const amrOf = async (db: Db, connection: Connection, profile: UpstreamProfile, user: User): Promise<string[]> =>
+  profile.mfa && connection.upstreamMfa && (await speaksFor(db, connection, user)) ? ['fed', 'mfa'] : ['fed'];
 
 const systemActor = (actor: Actor, userId?: string): Actor => ({ ...actor, type: 'user', id: userId ?? null });
 
@@ -166,7 +172,6 @@ export async function completeSignIn(ctx: AppContext, flow: FederationFlow, conn
   const profile = flow.data.profile as UpstreamProfile | undefined;
   if (!profile) throw new Error(`Federation flow ${flow.id} has no verified profile`);
   const tenantId = connectionTenant(connection, flow);
-  const amr = amrOf(connection, profile);
   const failed = (reason: string, userId?: string) =>
     loginFailed(ctx.db, ctx, { connection, tenantId, reason, flowId: flow.id, ...(userId && { userId }) }, actor);
 
@@ -187,7 +192,7 @@ export async function completeSignIn(ctx: AppContext, flow: FederationFlow, conn
       await applyMapping(trx, ctx, { connection, profile, user, tenantId, first: false }, actor);
       await loginSucceeded(trx, ctx, connection, user, flow, actor);
     });
-    return { kind: 'signed_in', user, amr };
+    return { kind: 'signed_in', user, amr: await amrOf(ctx.db, connection, profile, user) };
   }
 
   const email = profile.email && isEmailAddress(profile.email) ? normalizeEmail(profile.email) : undefined;
@@ -203,7 +208,7 @@ export async function completeSignIn(ctx: AppContext, flow: FederationFlow, conn
         await applyMapping(trx, ctx, { connection, profile, user: existing, tenantId, first: true }, actor);
         await loginSucceeded(trx, ctx, connection, existing, flow, actor);
       });
-      return { kind: 'signed_in', user: existing, amr };
+      return { kind: 'signed_in', user: existing, amr: await amrOf(ctx.db, connection, profile, existing) };
     }
     const next = await advanceFlow(ctx.db, ctx, flow, { state: 'link_required', data: { ...flow.data, link_user: existing.id } });
     return { kind: 'link_required', flow: next };
@@ -222,7 +227,7 @@ export async function completeSignIn(ctx: AppContext, flow: FederationFlow, conn
     await failed('account_conflict');
     return { kind: 'refused', code: 'account_conflict' };
   }
-  return { kind: 'signed_in', user, amr };
+  return { kind: 'signed_in', user, amr: await amrOf(ctx.db, connection, profile, user) };
 }
 
 /**
