@@ -4,7 +4,16 @@ import * as client from 'openid-client';
 import * as OTPAuth from 'otpauth';
 import { confirmFactor, enrolTotp } from '../../src/authn/mfa/index.js';
 import { addIdentity } from '../../src/directory/users/identities.js';
-import { atCallback, CALLBACK, federatedSignIn, startWorld, stopWorld, UPSTREAM_SECRET, type World } from '../flows/federation/setup.js';
+import {
+  atCallback,
+  CALLBACK,
+  federatedSignIn,
+  formWith,
+  startWorld,
+  stopWorld,
+  UPSTREAM_SECRET,
+  type World,
+} from '../flows/federation/setup.js';
 import { insertConnection } from '../helpers/connections.js';
 import { ADMIN_EMAIL, PASSWORD } from '../helpers/gatehouse.js';
 
@@ -19,6 +28,7 @@ describe('security: federation', () => {
     // The connection's provider is the attacker's: it asserts whatever address it likes, "verified".
     fakeAdmin: { email: ADMIN_EMAIL, email_verified: true },
     xenia: { email: 'xenia@globex.test', email_verified: true },
+    pat: { email: 'pat@example.test', email_verified: true },
   };
 
   before(async () => {
@@ -79,10 +89,109 @@ describe('security: federation', () => {
       enabledClients: [w.app.client_id],
       upstreamMfa: true,
     });
-    await addIdentity(w.gh.ctx.db, { connectionId: id, subject: 'xenia', userId: xenia, provider: 'oidc', profileData: {}, at: now });
+    await addIdentity(w.gh.ctx.db, {
+      connectionId: id,
+      subject: 'xenia',
+      userId: xenia,
+      provider: 'oidc',
+      profileData: {},
+      at: now,
+      proved: true,
+    });
 
     const run = await federatedSignIn(w, { params: { connection: 'acme-vouch' }, account: 'xenia', amr: ['pwd', 'mfa'] });
     assert.ok(!atCallback(run.url), `signed in as globex's Xenia without her TOTP: ${run.url}`);
     assert.match(run.url, /\/interaction\/[\w-]+\/mfa$/, 'her own second factor is asked');
+  });
+
+  it('bad input on every new route is a 4xx with a stable code, never a 500', async () => {
+    const flowId = `flw_${'0'.repeat(32)}`;
+    const state = `${flowId}.${'A'.repeat(43)}`;
+    const form = (body: Record<string, string>) => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(body).toString(),
+    });
+    const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const probes: [string, RequestInit?][] = [
+      ['/login/callback'],
+      [`/login/callback?state=${state}&code=x`],
+      ['/login/callback?state=a&state=b&code[]=x'],
+      ['/login/callback?connection=a&connection=b&state=x'],
+      ['/login/callback?connection=nope', form({ SAMLResponse: '%%%not-base64', RelayState: state })],
+      ['/login/callback', form({ SAMLResponse: Buffer.from('<x/>').toString('base64'), RelayState: state })],
+      ['/login/callback', json({ state: ['x'], code: { a: 1 } })],
+      ['/login/callback', json([1, 2])],
+      ['/login/callback', json('text')],
+      ['/login/callback', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'state=x' }],
+      ['/login/callback', form({ state: 'x'.repeat(200_000) })],
+      ['/login/callback/continue'],
+      ['/login/callback/continue?flow=x'],
+      [`/login/callback/continue?flow=${flowId}`],
+      ['/login/callback/continue?flow=a&flow=b'],
+      ['/login/link/x'],
+      [`/login/link/${flowId}`],
+      [`/login/link/${flowId}`, form({ password: 'x', csrf: 'y' })],
+      [`/login/link/${flowId}`, json({ password: ['x'], csrf: 1 })],
+      ['/samlp/metadata'],
+      ['/samlp/metadata?connection='],
+      ['/samlp/metadata?connection=a&connection=b'],
+      ['/samlp/metadata?connection=nope'],
+      ['/interaction/x/connection-cancelled?flow=x'],
+      ['/interaction/x/connection/foo', form({ csrf: 'x' })],
+      ['/interaction/x/connection/foo/login', json({ username: ['a'], password: { b: 1 } })],
+    ];
+    const failed: string[] = [];
+    for (const [path, init] of probes) {
+      const response = await fetch(`${w.gh.issuer}${path}`, { redirect: 'manual', ...init });
+      const body = await response.text();
+      if (response.status >= 500 || response.status < 400)
+        failed.push(`${init?.method ?? 'GET'} ${path.slice(0, 80)}: ${response.status} ${body.slice(0, 200)}`);
+    }
+    assert.deepEqual(failed, []);
+  });
+
+  it('an identity a tenant connection provisioned stops reaching the account once it lives in another tenant too', async () => {
+    // Acme's administrator signs in through acme's own connection as pat@example.test: a
+    // new account, homed in acme, with that identity. The person later takes the account
+    // over (a reset), joins globex and becomes its administrator: acme's provider must no
+    // longer sign in as them (decision 180: no longer the home tenant's alone).
+    const id = await insertConnection(w.gh, {
+      name: 'acme-jit',
+      strategy: 'oidc',
+      tenantId: w.acme.tenantId,
+      options: w.oidcOptions,
+      secrets: { client_secret: UPSTREAM_SECRET },
+      enabledClients: [w.app.client_id],
+    });
+    const first = await federatedSignIn(w, { params: { connection: 'acme-jit' }, account: 'pat' });
+    assert.ok(atCallback(first.url), `provisioned: ${first.url} ${first.page.slice(0, 200)}`);
+    const pat = await w.gh.ctx.db.selectFrom('users').select('id').where('email', '=', 'pat@example.test').executeTakeFirstOrThrow();
+    const now = new Date();
+    await w.gh.ctx.db
+      .insertInto('memberships')
+      .values({ tenant_id: w.globex.tenantId, user_id: pat.id, created_at: now, updated_at: now })
+      .execute();
+
+    const again = await federatedSignIn(w, { params: { connection: 'acme-jit' }, account: 'pat' });
+    assert.ok(!atCallback(again.url), `acme's provider signed in as globex's member: ${again.url}`);
+    assert.match(again.url, /\/login\/link\/flw_/, 'the account must be proved');
+    const identity = await w.gh.ctx.db.selectFrom('user_identities').selectAll().where('connection_id', '=', id).executeTakeFirstOrThrow();
+    assert.equal(identity.user_id, pat.id);
+    assert.equal(identity.proved, false);
+
+    // The owner (who set a password by a reset) proves it: from then on the identity reaches the account.
+    const hash = await w.gh.ctx.passwords.hash(PASSWORD);
+    await w.gh.ctx.db.updateTable('users').set({ password_hash: hash }).where('id', '=', pat.id).execute();
+    const form = formWith(again.page, '/login/link/');
+    const proved = await again.browser.submit(again.url, form.action, { ...form.fields, password: PASSWORD }, atCallback);
+    assert.ok(atCallback(proved.url), `proved: ${proved.url}`);
+    const marked = await w.gh.ctx.db.selectFrom('user_identities').selectAll().where('connection_id', '=', id).execute();
+    assert.deepEqual(
+      marked.map((i) => [i.user_id, i.proved]),
+      [[pat.id, true]],
+    );
+    const third = await federatedSignIn(w, { params: { connection: 'acme-jit' }, account: 'pat' });
+    assert.ok(atCallback(third.url), `a proved identity signs in: ${third.url}`);
   });
 });

@@ -2,7 +2,7 @@ import type { Connection, UpstreamProfile } from '../../authn/federation/strateg
 import { isRestricted } from '../../directory/permissions/catalog.js';
 import { tenantPolicies } from '../../directory/policies/policies.js';
 import { roleNamed } from '../../directory/roles/roles.js';
-import { addIdentity, identityOf, touchIdentity } from '../../directory/users/identities.js';
+import { addIdentity, identityOf, markIdentityProved, touchIdentity } from '../../directory/users/identities.js';
 import { writeUser } from '../../directory/users/users.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
@@ -106,14 +106,18 @@ export async function linkIdentity(
   actor: Actor,
 ): Promise<void> {
   const { connection, profile, user } = input;
-  await addIdentity(trx, {
-    connectionId: connection.id,
-    subject: profile.subject,
-    userId: user.id,
-    provider: profile.provider,
-    profileData: profileData(profile),
-    at: ctx.clock.now(),
-  });
+  // An identity of this very account that the connection's word alone had linked is now proved by its owner (decision 278).
+  const proved = input.how === 'proved' && (await markIdentityProved(trx, user.id, connection.id, profile.subject));
+  if (!proved)
+    await addIdentity(trx, {
+      connectionId: connection.id,
+      subject: profile.subject,
+      userId: user.id,
+      provider: profile.provider,
+      profileData: profileData(profile),
+      at: ctx.clock.now(),
+      proved: input.how === 'proved',
+    });
   await recordAudit(trx, ctx, {
     action: 'iam.user.identityLinked',
     actor: systemActor(actor, user.id),
@@ -181,6 +185,13 @@ export async function completeSignIn(ctx: AppContext, flow: FederationFlow, conn
     if (user.status !== 'active') {
       await failed('account_disabled', user.id);
       return { kind: 'refused', code: 'account_disabled' };
+    }
+    // Linked or provisioned on the connection's word alone, the identity reaches the account
+    // only while the connection may speak for it; an account that has joined another tenant
+    // (or the system tenant) must be proved by its owner first (decision 278).
+    if (!identity.proved && !(await speaksFor(ctx.db, connection, user))) {
+      const next = await advanceFlow(ctx.db, ctx, flow, { state: 'link_required', data: { ...flow.data, link_user: user.id } });
+      return { kind: 'link_required', flow: next };
     }
     await ctx.db.transaction().execute(async (trx) => {
       await touchIdentity(trx, {
