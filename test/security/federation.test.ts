@@ -194,4 +194,30 @@ describe('security: federation', () => {
     const third = await federatedSignIn(w, { params: { connection: 'acme-jit' }, account: 'pat' });
     assert.ok(atCallback(third.url), `a proved identity signs in: ${third.url}`);
   });
+
+  it('a trusted_email system connection never links a system administrator by email either', async () => {
+    // A system operator holding only iam.connection.write (a narrow iam.* role) makes a
+    // system connection with trusted_email: its provider asserts the ADMIN's address.
+    const sys = await w.gh.systemAdmin();
+    const app = await w.gh.created('/api/v1/applications', sys.token, { name: 'Console', type: 'web', redirect_uris: [CALLBACK] });
+    await w.gh.created('/api/v1/apis', sys.token, { identifier: 'urn:gatehouse:system:console', name: 'Console API' });
+    await insertConnection(w.gh, {
+      name: 'system-trusted',
+      strategy: 'oidc',
+      tenantId: null,
+      options: w.oidcOptions,
+      secrets: { client_secret: UPSTREAM_SECRET },
+      enabledClients: [app.client_id],
+      trustedEmail: true,
+    });
+    const config = await client.discovery(new URL(w.gh.issuer), app.client_id, app.client_secret, undefined, {
+      execute: [client.allowInsecureRequests],
+    });
+    const run = await federatedSignIn(
+      { ...w, app, config },
+      { params: { connection: 'system-trusted', audience: 'urn:gatehouse:system:console' }, account: 'fakeAdmin' },
+    );
+    assert.ok(!atCallback(run.url), `signed in as the system administrator: ${run.url}`);
+    assert.match(run.url, /\/login\/link\/flw_/);
+  });
 });

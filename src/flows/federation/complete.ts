@@ -154,10 +154,23 @@ export async function applyMapping(
  * connection (the system administrator's), or a tenant's connection for an account that
  * lives in that tenant only (whose administrator manages it anyway, decision 180). A tenant
  * administrator's provider asserting someone else's verified address links nothing. Never
- * an account of the system tenant (a system administrator's): a tenant connection there is
- * made with a common permission, which reaches no system administrator (decision 276).
+ * an account of the system tenant (a system administrator's), whatever the connection: a
+ * tenant connection there is made with a common permission, a system one with the narrow
+ * `iam.connection.write`, and neither reaches a system administrator (decision 276).
  */
 async function speaksFor(db: Db, connection: Connection, user: User): Promise<boolean> {
+  const system = await db
+    .selectFrom('tenants')
+    .select('id')
+    .where('is_system', '=', true)
+    .where((eb) =>
+      eb.or([
+        eb('id', '=', user.home_tenant_id),
+        eb('id', 'in', eb.selectFrom('memberships').select('tenant_id').where('user_id', '=', user.id)),
+      ]),
+    )
+    .executeTakeFirst();
+  if (system) return false;
   if (connection.tenantId === null) return true;
   if (user.home_tenant_id !== connection.tenantId) return false;
   const elsewhere = await db
@@ -166,9 +179,7 @@ async function speaksFor(db: Db, connection: Connection, user: User): Promise<bo
     .where('user_id', '=', user.id)
     .where('tenant_id', '!=', connection.tenantId)
     .executeTakeFirst();
-  if (elsewhere) return false;
-  const tenant = await db.selectFrom('tenants').select('is_system').where('id', '=', connection.tenantId).executeTakeFirst();
-  return tenant?.is_system === false;
+  return !elsewhere;
 }
 
 /** The verified flow's person, to a user: found, linked, provisioned, or the page that asks for a proof. */
