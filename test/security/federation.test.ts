@@ -220,4 +220,40 @@ describe('security: federation', () => {
     assert.ok(!atCallback(run.url), `signed in as the system administrator: ${run.url}`);
     assert.match(run.url, /\/login\/link\/flw_/);
   });
+
+  it('a role holding only tenant.connections.write cannot make or steer a trusted_email connection (it would link the tenant administrator)', async () => {
+    // With trusted_email, acme's connection links by email every account of acme alone: the
+    // tenant administrator's too. A "connections" role below TENANT_ADMIN must not get that.
+    const role = await w.gh.created('/api/v1/roles', w.acme.token, {
+      name: 'connector',
+      permissions: ['tenant.connections.read', 'tenant.connections.write'],
+    });
+    await w.gh.createUser(w.acme.token, { email: 'connector@acme.test', password: PASSWORD, roles: [role.id] });
+    const token = await w.gh.tokenFor(await w.gh.signIn('connector@acme.test', PASSWORD), w.acme.tenantId);
+    const body = (name: string, extra: Record<string, unknown> = {}) => ({
+      name,
+      strategy: 'oidc',
+      options: { ...w.oidcOptions, client_secret: UPSTREAM_SECRET },
+      enabled_clients: [w.app.client_id],
+      ...extra,
+    });
+    const trusted = await w.gh.request('POST', '/api/v1/connections', { token, body: body('connector-trusted', { trusted_email: true }) });
+    assert.equal(trusted.status, 403, JSON.stringify(trusted.body));
+    assert.equal(trusted.body.error, 'forbidden');
+    const count = await w.gh.ctx.db.selectFrom('connections').select('id').where('name', '=', 'connector-trusted').execute();
+    assert.equal(count.length, 0);
+
+    // A plain connection it may make; turning trusted_email on, or steering a trusted one, it may not.
+    const plain = await w.gh.created('/api/v1/connections', token, body('connector-plain'));
+    const on = await w.gh.request('PATCH', `/api/v1/connections/${plain.id}`, { token, body: { trusted_email: true } });
+    assert.equal(on.status, 403);
+    const admins = await w.gh.created('/api/v1/connections', w.acme.token, body('acme-trusted', { trusted_email: true }));
+    const steer = await w.gh.request('PATCH', `/api/v1/connections/${admins.id}`, {
+      token,
+      body: { options: { issuer: 'http://127.0.0.1:1/evil' } },
+    });
+    assert.equal(steer.status, 403);
+    const off = await w.gh.request('PATCH', `/api/v1/connections/${admins.id}`, { token, body: { trusted_email: false } });
+    assert.equal(off.status, 200, 'making it untrusted is always allowed');
+  });
 });
