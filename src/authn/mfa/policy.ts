@@ -83,7 +83,7 @@ export async function applicableMfaPolicy(
 export function provesAllowedFactor(amr: readonly string[], allowed: readonly MfaFactorType[]): boolean {
   const methods = new Set(allowed.flatMap((type) => (type === 'webauthn' ? [AMR_OF[type], 'swk'] : [AMR_OF[type]])));
   // A sign-in through a connection carries `mfa` only when the provider did MFA and the
-  // connection says to trust it (`upstream_mfa`, src/flows/federation/complete.ts amrOf):
+  // connection says to trust it (`upstream_mfa`) and may speak for the account (src/flows/federation/complete.ts amrOf):
   // that connection's word is the second factor (decision 268).
   if (amr.includes('fed') && amr.includes('mfa')) return true;
   return amr.includes('mfa') && amr.some((method) => methods.has(method));

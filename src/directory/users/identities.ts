@@ -41,7 +41,15 @@ export async function identitiesOfUser(db: Db, userId: string) {
 /** Links an identity to a user (in the caller's transaction); the primary key refuses a second owner. */
 export async function addIdentity(
   db: Db,
-  identity: { connectionId: string; subject: string; userId: string; provider: string; profileData: Record<string, unknown>; at: Date },
+  identity: {
+    connectionId: string;
+    subject: string;
+    userId: string;
+    provider: string;
+    profileData: Record<string, unknown>;
+    at: Date;
+    proved?: boolean;
+  },
 ): Promise<void> {
   await db
     .insertInto('user_identities')
@@ -53,8 +61,21 @@ export async function addIdentity(
       profile_data: JSON.stringify(identity.profileData),
       created_at: identity.at,
       last_login_at: identity.at,
+      proved: identity.proved === true,
     })
     .execute();
+}
+
+/** Marks an identity of this user as proved by the account's owner (decision 278); false when the user has no such identity. */
+export async function markIdentityProved(db: Db, userId: string, connectionId: string, subject: string): Promise<boolean> {
+  const result = await db
+    .updateTable('user_identities')
+    .set({ proved: true })
+    .where('user_id', '=', userId)
+    .where('connection_id', '=', connectionId)
+    .where('subject', '=', subject)
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
 }
 
 /** Records a sign-in through an identity, with what the provider said this time. */

@@ -2,7 +2,7 @@ import type { Connection, UpstreamProfile } from '../../authn/federation/strateg
 import { isRestricted } from '../../directory/permissions/catalog.js';
 import { tenantPolicies } from '../../directory/policies/policies.js';
 import { roleNamed } from '../../directory/roles/roles.js';
-import { addIdentity, identityOf, touchIdentity } from '../../directory/users/identities.js';
+import { addIdentity, identityOf, markIdentityProved, touchIdentity } from '../../directory/users/identities.js';
 import { writeUser } from '../../directory/users/users.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
@@ -56,8 +56,14 @@ export function profileData(profile: UpstreamProfile): Record<string, unknown> {
   };
 }
 
-export const amrOf = (connection: Connection, profile: UpstreamProfile): string[] =>
-  profile.mfa && connection.upstreamMfa ? ['fed', 'mfa'] : ['fed'];
+/**
+ * The sign-in's `amr`: `fed`, plus `mfa` when the provider did MFA, the connection trusts it
+ * (`upstream_mfa`) and the connection may speak for the account (speaksFor): a tenant's
+ * provider vouches for no second factor of an account that lives elsewhere too, nor of a
+ * system administrator's (decision 277). Such an account's own factor is asked for.
+ */
+export const amrOf = async (db: Db, connection: Connection, profile: UpstreamProfile, user: User): Promise<string[]> =>
+  profile.mfa && connection.upstreamMfa && (await speaksFor(db, connection, user)) ? ['fed', 'mfa'] : ['fed'];
 
 const systemActor = (actor: Actor, userId?: string): Actor => ({ ...actor, type: 'user', id: userId ?? null });
 
@@ -100,14 +106,18 @@ export async function linkIdentity(
   actor: Actor,
 ): Promise<void> {
   const { connection, profile, user } = input;
-  await addIdentity(trx, {
-    connectionId: connection.id,
-    subject: profile.subject,
-    userId: user.id,
-    provider: profile.provider,
-    profileData: profileData(profile),
-    at: ctx.clock.now(),
-  });
+  // An identity of this very account that the connection's word alone had linked is now proved by its owner (decision 278).
+  const proved = input.how === 'proved' && (await markIdentityProved(trx, user.id, connection.id, profile.subject));
+  if (!proved)
+    await addIdentity(trx, {
+      connectionId: connection.id,
+      subject: profile.subject,
+      userId: user.id,
+      provider: profile.provider,
+      profileData: profileData(profile),
+      at: ctx.clock.now(),
+      proved: input.how === 'proved',
+    });
   await recordAudit(trx, ctx, {
     action: 'iam.user.identityLinked',
     actor: systemActor(actor, user.id),
@@ -143,9 +153,24 @@ export async function applyMapping(
  * Whether a connection may speak for an existing account by email alone: a system
  * connection (the system administrator's), or a tenant's connection for an account that
  * lives in that tenant only (whose administrator manages it anyway, decision 180). A tenant
- * administrator's provider asserting someone else's verified address links nothing.
+ * administrator's provider asserting someone else's verified address links nothing. Never
+ * an account of the system tenant (a system administrator's), whatever the connection: a
+ * tenant connection there is made with a common permission, a system one with the narrow
+ * `iam.connection.write`, and neither reaches a system administrator (decision 276).
  */
 async function speaksFor(db: Db, connection: Connection, user: User): Promise<boolean> {
+  const system = await db
+    .selectFrom('tenants')
+    .select('id')
+    .where('is_system', '=', true)
+    .where((eb) =>
+      eb.or([
+        eb('id', '=', user.home_tenant_id),
+        eb('id', 'in', eb.selectFrom('memberships').select('tenant_id').where('user_id', '=', user.id)),
+      ]),
+    )
+    .executeTakeFirst();
+  if (system) return false;
   if (connection.tenantId === null) return true;
   if (user.home_tenant_id !== connection.tenantId) return false;
   const elsewhere = await db
@@ -162,7 +187,6 @@ export async function completeSignIn(ctx: AppContext, flow: FederationFlow, conn
   const profile = flow.data.profile as UpstreamProfile | undefined;
   if (!profile) throw new Error(`Federation flow ${flow.id} has no verified profile`);
   const tenantId = connectionTenant(connection, flow);
-  const amr = amrOf(connection, profile);
   const failed = (reason: string, userId?: string) =>
     loginFailed(ctx.db, ctx, { connection, tenantId, reason, flowId: flow.id, ...(userId && { userId }) }, actor);
 
@@ -172,6 +196,13 @@ export async function completeSignIn(ctx: AppContext, flow: FederationFlow, conn
     if (user.status !== 'active') {
       await failed('account_disabled', user.id);
       return { kind: 'refused', code: 'account_disabled' };
+    }
+    // Linked or provisioned on the connection's word alone, the identity reaches the account
+    // only while the connection may speak for it; an account that has joined another tenant
+    // (or the system tenant) must be proved by its owner first (decision 278).
+    if (!identity.proved && !(await speaksFor(ctx.db, connection, user))) {
+      const next = await advanceFlow(ctx.db, ctx, flow, { state: 'link_required', data: { ...flow.data, link_user: user.id } });
+      return { kind: 'link_required', flow: next };
     }
     await ctx.db.transaction().execute(async (trx) => {
       await touchIdentity(trx, {
@@ -183,7 +214,7 @@ export async function completeSignIn(ctx: AppContext, flow: FederationFlow, conn
       await applyMapping(trx, ctx, { connection, profile, user, tenantId, first: false }, actor);
       await loginSucceeded(trx, ctx, connection, user, flow, actor);
     });
-    return { kind: 'signed_in', user, amr };
+    return { kind: 'signed_in', user, amr: await amrOf(ctx.db, connection, profile, user) };
   }
 
   const email = profile.email && isEmailAddress(profile.email) ? normalizeEmail(profile.email) : undefined;
@@ -199,7 +230,7 @@ export async function completeSignIn(ctx: AppContext, flow: FederationFlow, conn
         await applyMapping(trx, ctx, { connection, profile, user: existing, tenantId, first: true }, actor);
         await loginSucceeded(trx, ctx, connection, existing, flow, actor);
       });
-      return { kind: 'signed_in', user: existing, amr };
+      return { kind: 'signed_in', user: existing, amr: await amrOf(ctx.db, connection, profile, existing) };
     }
     const next = await advanceFlow(ctx.db, ctx, flow, { state: 'link_required', data: { ...flow.data, link_user: existing.id } });
     return { kind: 'link_required', flow: next };
@@ -218,7 +249,7 @@ export async function completeSignIn(ctx: AppContext, flow: FederationFlow, conn
     await failed('account_conflict');
     return { kind: 'refused', code: 'account_conflict' };
   }
-  return { kind: 'signed_in', user, amr };
+  return { kind: 'signed_in', user, amr: await amrOf(ctx.db, connection, profile, user) };
 }
 
 /**

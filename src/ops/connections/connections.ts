@@ -76,6 +76,23 @@ const rethrowExists = (error: unknown, name: string): never => {
 const reaches = (scope: Scope, row: Pick<ConnectionRow, 'tenant_id'>) =>
   row.tenant_id !== null ? inScope(scope, row.tenant_id) : scope.kind === 'system';
 
+/**
+ * A `trusted_email` connection links by email every account it may speak for (an account
+ * of its tenant alone; for a system connection, of any tenant): making one, or changing one
+ * that stays trusted, is taking over those accounts. Only a caller who outranks all of them
+ * may: `tenant.all` or `all` for a tenant's connection, `all` for a system one (decision 279).
+ */
+function assertMayTrustEmail(scope: Scope, tenantId: string | null): void {
+  const top = scope.held.has('all') || (tenantId !== null && scope.kind === 'tenant' && scope.held.has('tenant.all'));
+  if (!top) {
+    throw new AppError(
+      'forbidden',
+      'A connection with trusted_email links accounts by email: it is made or changed only by an administrator of the whole tenant (tenant.all) or a system administrator (all)',
+      { field: 'trusted_email' },
+    );
+  }
+}
+
 /** In creation order; a tenant administrator sees the own tenant's, a system administrator every one (or `?tenant=`). */
 export async function listConnections(
   ctx: AppContext,
@@ -125,6 +142,7 @@ export async function createConnection(ctx: AppContext, scope: Scope, actor: Act
     throw new AppError('forbidden', 'A system connection is created by a system administrator');
   }
   const tenantId = owningTenant(scope, input.tenant ?? undefined);
+  if (input.trusted_email === true) assertMayTrustEmail(scope, tenantId);
   const split = splitOptions(input.options ?? {});
   const options = mergeOptions({}, split.options);
   const secrets = mergeOptions<string>({}, split.secrets);
@@ -185,6 +203,7 @@ export async function updateConnection(
   // Checked before the row is locked (a slow name server must not hold the lock); the
   // strategy never changes, so the locked row's is this one's.
   const before = await getConnection(ctx, scope, id);
+  if ((patch.trusted_email ?? before.trusted_email) === true) assertMayTrustEmail(scope, before.tenant_id);
   const strategy = checkStrategy(before.strategy);
   const split = patch.options && splitOptions(patch.options);
   if (split) await checkDestinations(ctx, checkUrlShapes(strategy, mergeOptions({}, split.options), ctx.config.production));

@@ -534,6 +534,8 @@ export interface UserIdentitiesTable {
   profile_data: Json;
   created_at: CreatedAt;
   last_login_at: Date | null;
+  /** The account's owner proved it (password, second factor), 0025: it reaches the account whatever tenants the account joins. */
+  proved: Generated<boolean>;
 }
 
 /** A role of a membership that a connection's role mapping granted (0024): only these does the mapping ever remove. */
