@@ -22,6 +22,7 @@ describe('account page: link an identity from /account/identities', () => {
     'jane-sys': { email: 'jane@sys.test', email_verified: true },
     'bob-corp': { email: 'bob@corp.test', email_verified: true },
     'max-corp': { email: 'max.elsewhere@corp.test', email_verified: true, groups: ['engineering'] },
+    'kim-corp': { email: 'kim.elsewhere@corp.test', email_verified: true },
     'ann-corp': { email: 'ann.elsewhere@corp.test', email_verified: true, groups: ['engineering'] },
   };
   const ids: Record<string, string> = {};
@@ -58,7 +59,7 @@ describe('account page: link an identity from /account/identities', () => {
       tenantId: w.globex.tenantId,
       enabledClients: [globexApp.client_id, w.app.client_id],
     });
-    for (const name of ['jane', 'max', 'ann']) {
+    for (const name of ['jane', 'max', 'ann', 'kim']) {
       ids[name] = await w.gh.createUser(w.acme.token, { email: `${name}@acme.test`, password: PASSWORD });
     }
     annEarly = await accountBrowser('ann@acme.test');
@@ -234,6 +235,20 @@ describe('account page: link an identity from /account/identities', () => {
     assert.equal(pressed.status, 303);
     assert.equal(pressed.headers.get('location'), '/account/sign-in/mfa', 'to the second factor');
     assert.equal(await w.gh.rowCount('flows'), flows, 'no federation flow started');
+  });
+
+  it('links nothing when the account got a second factor meanwhile and the session has not proved it (403)', async () => {
+    const browser = await accountBrowser('kim@acme.test');
+    const enrol = async () => {
+      const actor = { type: 'user' as const, id: ids.kim as string, ip: null, userAgent: null };
+      const enrolment = await enrolTotp(w.gh.ctx, actor, ids.kim as string);
+      const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(enrolment.secret), digits: 6, period: 30 });
+      await confirmFactor(w.gh.ctx, actor, ids.kim as string, enrolment.factorId, { otp: totp.generate() });
+    };
+    const done = await link(browser, 'corp', 'kim-corp', enrol);
+    assert.equal(done.status, 403, done.page.slice(0, 600));
+    assert.match(done.page, /link_session_changed/);
+    assert.deepEqual(await identitiesOf(ids.kim as string), []);
   });
 
   it('unlinking (account page and admin API) removes the roles the connection mapped; a role held by hand stays', async () => {
