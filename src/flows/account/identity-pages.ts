@@ -29,7 +29,7 @@ export function identityPages(app: FastifyInstance, ctx: AppContext): void {
 
   async function listPage(look: AccountLook, user: SignedIn['active']['user'], state: { notice?: string; error?: string } = {}) {
     const identities = await listIdentities(ctx, user.id);
-    const linkable = (await linkableConnections(ctx, user)).map((c) => ({ name: c.name, displayName: c.displayName }));
+    const linkable = (await linkableConnections(ctx, user)).map((c) => ({ name: c.name, displayName: c.display_name }));
     return identitiesPage(look, identities, linkable, state);
   }
 

@@ -6,7 +6,7 @@ import { identitiesOfUser, identityOf } from '../../directory/users/identities.j
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { isUniqueViolation } from '../../platform/db/database.js';
-import type { User } from '../../platform/db/schema.js';
+import type { ConnectionRow, User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { advanceFlow } from '../kit/flows.js';
 import { applyMapping, connectionTenant, linkIdentity } from './complete.js';
@@ -27,7 +27,7 @@ import type { FederationFlow } from './flow.js';
  * user has an identity at already. Another tenant's connection never: its administrator
  * would otherwise hold a way into this account. A user with no home tenant links nothing.
  */
-export async function linkableConnections(ctx: AppContext, user: Pick<User, 'id' | 'home_tenant_id'>): Promise<Connection[]> {
+export async function linkableConnections(ctx: AppContext, user: Pick<User, 'id' | 'home_tenant_id'>): Promise<ConnectionRow[]> {
   const tenantId = user.home_tenant_id;
   if (!tenantId) return [];
   const clients = new Set(
@@ -40,9 +40,8 @@ export async function linkableConnections(ctx: AppContext, user: Pick<User, 'id'
     .orderBy('name')
     .execute();
   const linked = new Set((await identitiesOfUser(ctx.db, user.id)).map((i) => i.connection_id));
-  return rows
-    .filter((row) => !linked.has(row.id) && row.enabled_clients.some((id) => clients.has(id)))
-    .map((row) => connectionOf(ctx, row));
+  // Rows, not connections: the list page needs no secret unsealed.
+  return rows.filter((row) => !linked.has(row.id) && row.enabled_clients.some((id) => clients.has(id)));
 }
 
 /** A connection the user may link, by name (case-insensitive); else 400 `connection_unknown`. */
@@ -50,7 +49,7 @@ export async function linkableConnection(ctx: AppContext, user: Pick<User, 'id' 
   const wanted = name.trim().toLowerCase();
   const found = (await linkableConnections(ctx, user)).find((c) => c.name.toLowerCase() === wanted);
   if (!found) throw new AppError('connection_unknown', 'You cannot link that connection', { connection: name.slice(0, 100) });
-  return found;
+  return connectionOf(ctx, found);
 }
 
 /**

@@ -59,7 +59,7 @@ describe('account page: link an identity from /account/identities', () => {
       tenantId: w.globex.tenantId,
       enabledClients: [globexApp.client_id, w.app.client_id],
     });
-    for (const name of ['jane', 'max', 'ann', 'kim']) {
+    for (const name of ['jane', 'max', 'ann', 'kim', 'leo']) {
       ids[name] = await w.gh.createUser(w.acme.token, { email: `${name}@acme.test`, password: PASSWORD });
     }
     annEarly = await accountBrowser('ann@acme.test');
@@ -249,6 +249,18 @@ describe('account page: link an identity from /account/identities', () => {
     assert.equal(done.status, 403, done.page.slice(0, 600));
     assert.match(done.page, /link_session_changed/);
     assert.deepEqual(await identitiesOf(ids.kim as string), []);
+  });
+
+  it('cancelled at the provider: a 400 page that leads back to the account page, nothing linked', async () => {
+    const browser = await accountBrowser('leo@acme.test');
+    const hop = await pressLink(browser, 'corp');
+    const { params } = await w.upstream.signIn(hop.url, { cancel: true });
+    const landed = await browser.follow(`${w.gh.issuer}/login/callback?${new URLSearchParams(params)}`);
+    const page = await landed.response.text();
+    assert.equal(landed.response.status, 400, page.slice(0, 400));
+    assert.match(page, /was cancelled/);
+    assert.match(page, /href="\/account\/identities"/);
+    assert.deepEqual(await identitiesOf(ids.leo as string), []);
   });
 
   it('unlinking (account page and admin API) removes the roles the connection mapped; a role held by hand stays', async () => {
