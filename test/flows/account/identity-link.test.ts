@@ -260,6 +260,7 @@ describe('account page: link an identity from /account/identities', () => {
     assert.equal(landed.response.status, 400, page.slice(0, 400));
     assert.match(page, /was cancelled/);
     assert.match(page, /href="\/account\/identities"/);
+    assert.match(page, /Back to your linked accounts/);
     assert.deepEqual(await identitiesOf(ids.leo as string), []);
   });
 
