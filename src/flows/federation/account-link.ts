@@ -99,10 +99,11 @@ export async function finishAccountLink(
   };
   const owner = await identityOf(ctx.db, connection.id, profile.subject);
   if (owner && owner.user_id !== user.id) throw await taken();
-  if (owner) return;
+  if (owner) return; // this user's already
+
   try {
     await ctx.db.transaction().execute(async (trx) => {
-      await linkIdentity(trx, ctx, { connection, profile, user, tenantId, how: 'account', via: 'account' }, actor);
+      await linkIdentity(trx, ctx, { connection, profile, user, tenantId, how: 'proved', via: 'account' }, actor);
       await applyMapping(trx, ctx, { connection, profile, user, tenantId, first: true }, actor);
     });
   } catch (error) {
