@@ -91,6 +91,9 @@ export const ERROR_STATUS = {
   connection_unknown: 400,
   federation_state_invalid: 400,
   federation_failed: 400,
+  // a link from the account page: the identity is another user's; the account session that started it is gone or another
+  identity_taken: 409,
+  link_session_changed: 403,
   email_required: 400,
   link_invalid: 400,
   link_expired: 410,

@@ -99,6 +99,12 @@ function formFields(html: string): Record<string, string> {
 export async function startUpstreamProvider(setup: {
   clients: ClientMetadata[];
   accounts: Record<string, UpstreamAccount>;
+  /**
+   * Custom claims the provider releases, by the scope that asks for them, e.g.
+   * `{ groups: ['groups'] }`: a client asking for the scope `groups` gets each account's
+   * `groups` in the userinfo answer. Without it only the standard claims are released.
+   */
+  claims?: Record<string, string[]>;
 }): Promise<UpstreamProvider> {
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
@@ -119,6 +125,7 @@ export async function startUpstreamProvider(setup: {
       openid: ['sub', 'amr'],
       email: ['email', 'email_verified'],
       profile: ['name', 'given_name', 'family_name', 'picture', 'locale'],
+      ...setup.claims,
     },
     features: { devInteractions: { enabled: false } },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },

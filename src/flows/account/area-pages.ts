@@ -230,8 +230,14 @@ ${rows.length > 0 ? html`<ul class="choices" id="applications">${rows}</ul>` : h
   );
 }
 
-/** The accounts at other providers the user signs in with, each with an Unlink form. */
-export function identitiesPage(look: AccountLook, identities: IdentitySummary[], state: FormState = {}): string {
+/** A connection the user may link (decision 284): its name for the form, its display name for the button. */
+export interface Linkable {
+  name: string;
+  displayName: string;
+}
+
+/** The accounts at other providers the user signs in with, each with an Unlink form, and a Link button for each connection the user may link. */
+export function identitiesPage(look: AccountLook, identities: IdentitySummary[], linkable: Linkable[], state: FormState = {}): string {
   const { t } = look;
   const rows = identities.map(
     (i) => html`<li class="factor"><span><strong>${i.display_name}</strong><br>
@@ -246,8 +252,20 @@ export function identitiesPage(look: AccountLook, identities: IdentitySummary[],
     html`<p>${t('account.identities_explain')}</p>
 ${errorBox(state.error)}
 ${noticeBox(state.notice)}
-${rows.length > 0 ? html`<ul class="choices" id="identities">${rows}</ul>` : html`<p id="identities">${t('account.identities_none')}</p>`}`,
+${rows.length > 0 ? html`<ul class="choices" id="identities">${rows}</ul>` : html`<p id="identities">${t('account.identities_none')}</p>`}
+${linkable.length > 0 ? linkSection(look, linkable) : ''}`,
   );
+}
+
+function linkSection(look: AccountLook, linkable: Linkable[]) {
+  const { t } = look;
+  const buttons = linkable.map(
+    (c) =>
+      html`<li><form method="post" action="/account/identities/link">${csrfField(look.csrf)}<input type="hidden" name="connection" value="${c.name}"><button type="submit" class="secondary">${t('account.identity_link', { name: c.displayName })}</button></form></li>`,
+  );
+  return html`<h2>${t('account.identities_link_title')}</h2>
+<p>${t('account.identities_link_explain')}</p>
+<ul class="choices" id="linkable">${buttons}</ul>`;
 }
 
 export function deletePage(look: AccountLook, verdict: { allowed: boolean; reason?: string }, state: FormState = {}): string {

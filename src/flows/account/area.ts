@@ -11,9 +11,9 @@ import { isUuid } from '../../platform/ids.js';
 import type { Form } from '../../platform/web/forms.js';
 import { sendPage } from '../kit/flow-kit.js';
 import { listConsentedApplications, revokeConsent } from './applications.js';
-import { applicationsPage, deletePage, goodbyePage, identitiesPage, passwordPage, profilePage, sessionsPage } from './area-pages.js';
+import { applicationsPage, deletePage, goodbyePage, passwordPage, profilePage, sessionsPage } from './area-pages.js';
 import { deleteOwnAccount, deletionAllowed } from './deletion.js';
-import { listIdentities, unlinkIdentity } from './identities.js';
+import { identityPages } from './identity-pages.js';
 import { updateMe } from './profile.js';
 import { accountSession, noticeOf } from './session.js';
 
@@ -112,23 +112,7 @@ export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
   );
 
   // Linked accounts (identities at other providers)
-  app.get('/account/identities', hide, async (request, reply) => {
-    const s = await signedIn(request, reply);
-    if (!s.active) return s.redirect;
-    const identities = await listIdentities(ctx, s.active.user.id);
-    return sendPage(reply, identitiesPage(s.look, identities, { notice: noticeOf(s.look.t, request.query) }));
-  });
-
-  formRoute(
-    app,
-    '/account/identities/unlink',
-    { stepUp: true },
-    async ({ active, actor }, form, reply) => {
-      await unlinkIdentity(ctx, actor, active.user.id, form.connection ?? '', form.user_id ?? '');
-      return reply.redirect('/account/identities?notice=identity_unlinked', 303);
-    },
-    async ({ look, active }, _form, error) => identitiesPage(look, await listIdentities(ctx, active.user.id), { error }),
-  );
+  identityPages(app, ctx);
 
   // Delete the account
   app.get('/account/delete', hide, async (request, reply) => {

@@ -3,6 +3,7 @@ import { identitiesOfUser, removeIdentity } from '../../directory/users/identiti
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError, notFound } from '../../platform/errors.js';
+import { dropMappedRoles } from '../federation/mapping.js';
 
 /**
  * A user's identities at other providers (docs/federation.md), as the account page, the
@@ -37,7 +38,8 @@ export async function listIdentities(ctx: AppContext, userId: string): Promise<I
  * Unlinks one identity of a user (by the connection's name and the provider's id of the
  * person): that sign-in no longer reaches the account, and a later sign-in through it is a
  * stranger's (linking again takes the rules of a first link). Refused when it is the last
- * way to sign in: no password and no other identity (decision 240).
+ * way to sign in: no password and no other identity (decision 240). The roles the
+ * connection's mapping granted are removed in the same transaction (decision 285).
  */
 export async function unlinkIdentity(
   ctx: AppContext,
@@ -66,6 +68,10 @@ export async function unlinkIdentity(
       throw new AppError('last_sign_in_method', 'This is the account’s only way to sign in: set a password or link another identity first');
     }
     await removeIdentity(trx, userId, connection.id, subject);
+    // The roles its connection's mapping granted go with the last identity at that connection (decision 285).
+    if (!identities.some((i) => i.connection_id === connection.id && i.subject !== subject)) {
+      await dropMappedRoles(trx, ctx, { connection, userId, actor });
+    }
     await recordAudit(trx, ctx, {
       action: 'iam.user.identityUnlinked',
       actor,

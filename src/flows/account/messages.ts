@@ -107,6 +107,11 @@ const en = {
   'account.identity_unlink_label': 'Unlink {name}',
   'account.error_last_sign_in_method': 'This is your only way to sign in. Set a password or link another account first.',
   'account.notice_identity_unlinked': 'The account was unlinked.',
+  'account.identities_link_title': 'Link another account',
+  'account.identities_link_explain': 'Sign in there once, and it signs you in here from then on.',
+  'account.identity_link': 'Link {name}',
+  'account.notice_identity_linked': 'The account was linked.',
+  'account.error_connection_unknown': 'That account cannot be linked here.',
   // delete
   'account.delete_title': 'Delete your account',
   'account.delete_explain': 'This deletes your account and signs you out everywhere. It cannot be undone.',
@@ -240,6 +245,11 @@ const de: Record<keyof typeof en, string> = {
   'account.error_last_sign_in_method':
     'Das ist Ihre einzige Art, sich anzumelden. Legen Sie zuerst ein Passwort fest oder verknüpfen Sie ein anderes Konto.',
   'account.notice_identity_unlinked': 'Die Verknüpfung wurde gelöst.',
+  'account.identities_link_title': 'Ein weiteres Konto verknüpfen',
+  'account.identities_link_explain': 'Melden Sie sich einmal dort an, dann meldet es Sie von da an auch hier an.',
+  'account.identity_link': '{name} verknüpfen',
+  'account.notice_identity_linked': 'Das Konto wurde verknüpft.',
+  'account.error_connection_unknown': 'Dieses Konto lässt sich hier nicht verknüpfen.',
   'account.delete_title': 'Konto löschen',
   'account.delete_explain': 'Damit löschen Sie Ihr Konto und werden überall abgemeldet. Das lässt sich nicht rückgängig machen.',
   'account.delete_button': 'Mein Konto löschen',

@@ -89,6 +89,7 @@ const NOTICES: Record<string, MessageKey> = {
   session_revoked: 'account.notice_session_revoked',
   app_revoked: 'account.notice_app_revoked',
   identity_unlinked: 'account.notice_identity_unlinked',
+  identity_linked: 'account.notice_identity_linked',
 };
 
 /** Error codes with words of their own in the catalog; any other refusal shows its message. */
@@ -109,6 +110,7 @@ const ERRORS: Partial<Record<string, MessageKey>> = {
   account_deletion_disabled: 'account.delete_disabled',
   last_system_administrator: 'account.delete_last_admin',
   last_sign_in_method: 'account.error_last_sign_in_method',
+  connection_unknown: 'account.error_connection_unknown',
 };
 export const errorText = (t: Translate, error: AppError) => {
   const key = ERRORS[error.code];

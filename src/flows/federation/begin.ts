@@ -57,8 +57,7 @@ export async function beginConnection(
     const { url } = await startRedirect(ctx, {
       connection,
       strategy,
-      client: it.client,
-      uid: it.uid,
+      origin: { kind: 'interaction', client: it.client, uid: it.uid },
       browser: browserBinding(ctx, request, reply),
       locale: look.locale,
       ...(loginHint && { loginHint }),
@@ -99,6 +98,8 @@ const REFUSAL_TEXT = {
   email_required: 'federation.email_required',
   account_disabled: 'federation.account_disabled',
   account_conflict: 'federation.account_conflict',
+  identity_taken: 'federation.identity_taken',
+  link_session_changed: 'federation.link_session_changed',
 } as const;
 
 /**

@@ -102,7 +102,7 @@ async function loginSucceeded(db: Db, ctx: AppContext, connection: Connection, u
 export async function linkIdentity(
   trx: Db,
   ctx: AppContext,
-  input: { connection: Connection; profile: UpstreamProfile; user: User; tenantId: string | null; how: string },
+  input: { connection: Connection; profile: UpstreamProfile; user: User; tenantId: string | null; how: string; via?: 'account' },
   actor: Actor,
 ): Promise<void> {
   const { connection, profile, user } = input;
@@ -129,6 +129,7 @@ export async function linkIdentity(
       provider: profile.provider,
       user_id: profile.subject,
       how: input.how,
+      ...(input.via && { via: input.via }),
     },
   });
 }

@@ -28,6 +28,9 @@ export const StoredProfile = Type.Object({
  * of the `state` sent to the provider, then the verified profile, the account to link
  * (`link_user`) and, once its password is proved, the identity to write when the sign-in
  * ends with its second factor (`link_pending`, written by finishPendingLink).
+ *
+ * From the account page (`account`, returning to /account/identities) the verified flow adds
+ * the identity to the signed-in user who started it (finishAccountLink), and goes `done`.
  */
 export const FEDERATION = flowType(
   'federation',
@@ -40,6 +43,8 @@ export const FEDERATION = flowType(
     link_user: Type.Optional(Type.String()),
     link_pending: Type.Optional(Type.Boolean()),
     proved: Type.Optional(Proof),
+    /** A link from the account page (account-link.ts): the signed-in user and session that started it. */
+    account: Type.Optional(Type.Object({ user_id: Type.String(), session_id: Type.String() })),
   }),
 );
 export type FederationFlow = FlowOf<typeof FEDERATION>;

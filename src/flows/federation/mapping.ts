@@ -154,6 +154,57 @@ export async function syncMappedRoles(
   return { added, removed };
 }
 
+/**
+ * An identity unlinked (decision 285): the roles the connection's mapping granted the user
+ * go with it, in every tenant it granted them in (in the caller's transaction). A role that
+ * another connection's mapping also granted stays while that one does, and a role the user
+ * held before the mapping (assigned by hand, so never marked as the mapping's) is never
+ * touched. Audited per tenant as `iam.membership.modified`.
+ */
+export async function dropMappedRoles(
+  trx: Db,
+  ctx: AppContext,
+  input: { connection: { id: string; name: string }; userId: string; actor: Actor },
+): Promise<void> {
+  const { connection, userId, actor } = input;
+  const granted = await trx
+    .deleteFrom('membership_mapped_roles')
+    .where('user_id', '=', userId)
+    .where('connection_id', '=', connection.id)
+    .returning(['tenant_id', 'role_id'])
+    .execute();
+  const removedByTenant = new Map<string, string[]>();
+  for (const { tenant_id: tenantId, role_id: roleId } of granted) {
+    const other = await trx
+      .selectFrom('membership_mapped_roles')
+      .select('role_id')
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .where('role_id', '=', roleId)
+      .executeTakeFirst();
+    if (other) continue;
+    const removed = await trx
+      .deleteFrom('membership_roles')
+      .where('tenant_id', '=', tenantId)
+      .where('user_id', '=', userId)
+      .where('role_id', '=', roleId)
+      .returning('role_id')
+      .executeTakeFirst();
+    if (!removed) continue; // an administrator removed it already
+    const role = await trx.selectFrom('roles').select('name').where('id', '=', roleId).executeTakeFirstOrThrow();
+    removedByTenant.set(tenantId, [...(removedByTenant.get(tenantId) ?? []), role.name]);
+  }
+  for (const [tenantId, removed] of removedByTenant) {
+    await recordAudit(trx, ctx, {
+      action: 'iam.membership.modified',
+      actor,
+      tenantId,
+      target: { type: 'user', id: userId },
+      details: { source: 'connection', connection: connection.name, reason: 'identity_unlinked', roles_added: [], roles_removed: removed },
+    });
+  }
+}
+
 const PROFILE_FIELDS = ['given_name', 'family_name', 'name', 'picture', 'locale'] as const;
 type ProfileField = (typeof PROFILE_FIELDS)[number];
 const LIMITS: Record<ProfileField, number> = { given_name: 200, family_name: 200, name: 400, picture: 2000, locale: 35 };

@@ -25,6 +25,10 @@ const en = {
   'federation.directory_title': 'Sign in with {name}',
   'federation.directory_username': 'Username',
   'federation.directory_wrong': 'Wrong username or password.',
+  'federation.back_to_account': 'Back to your linked accounts',
+  'federation.identity_taken': 'That account at {name} is linked to another user here already, so it was not linked to yours.',
+  'federation.link_session_changed':
+    'You are no longer signed in to the account that started this link, or it needs your second factor again. Sign in and start the link again.',
 };
 
 const de: Record<keyof typeof en, string> = {
@@ -54,6 +58,11 @@ const de: Record<keyof typeof en, string> = {
   'federation.directory_title': 'Mit {name} anmelden',
   'federation.directory_username': 'Benutzername',
   'federation.directory_wrong': 'Falscher Benutzername oder falsches Passwort.',
+  'federation.back_to_account': 'Zurück zu Ihren verknüpften Konten',
+  'federation.identity_taken':
+    'Dieses Konto bei {name} ist hier schon mit einem anderen Benutzer verknüpft und wurde daher nicht mit Ihrem verknüpft.',
+  'federation.link_session_changed':
+    'Sie sind nicht mehr mit dem Konto angemeldet, das diese Verknüpfung begonnen hat, oder es braucht erneut Ihren zweiten Faktor. Melden Sie sich an und beginnen Sie die Verknüpfung neu.',
 };
 
 export const FEDERATION_MESSAGES = { en, de };

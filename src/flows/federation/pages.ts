@@ -9,6 +9,9 @@ import type { PageLook } from '../kit/flow-kit.js';
 const frame = (look: PageLook, title: string, body: ReturnType<typeof html>) =>
   page({ title, body, lang: look.locale, ...(look.branding && { branding: look.branding }) });
 const alertBox = (message?: string) => (message ? html`<p class="error" role="alert" id="form-error">${message}</p>` : '');
+/** The way back: to the sign-in of an interaction, or to the account page a link started from. */
+const backLink = (t: PageLook['t'], back: string) =>
+  html`<ul class="links"><li><a href="${back}">${back.startsWith('/account/') ? t('federation.back_to_account') : t('common.back_to_sign_in')}</a></li></ul>`;
 const describedBy = (error?: string) => (error ? html` aria-describedby="form-error"` : '');
 
 /** An account with the provider's email exists: its password before the identity is linked. */
@@ -55,7 +58,7 @@ ${alertBox(ctx.error)}
   <input type="password" id="password" name="password" autocomplete="current-password" required>
   <button type="submit">${t('signin.submit')}</button>
 </form>
-<ul class="links"><li><a href="${ctx.back}">${t('common.back_to_sign_in')}</a></li></ul>`,
+${backLink(t, ctx.back)}`,
   );
 }
 
@@ -68,6 +71,6 @@ export function refusalPage(ctx: { look: PageLook; message: string; code: string
     html`<h1>${t('federation.error_title')}</h1>
 <p class="error" role="alert">${ctx.message}</p>
 <p><small>${rich(t('common.error_code'), { code: html`<code>${ctx.code}</code>` })}</small></p>
-${ctx.back ? html`<ul class="links"><li><a href="${ctx.back}">${t('common.back_to_sign_in')}</a></li></ul>` : ''}`,
+${ctx.back ? backLink(t, ctx.back) : ''}`,
   );
 }

@@ -4,7 +4,7 @@ import { FederationError } from '../../authn/federation/strategy.js';
 import type { Oidc } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
-import { actorOf } from '../../platform/http/guards.js';
+import { actorOf, SESSION_COOKIE } from '../../platform/http/guards.js';
 import { setRetryAfter } from '../../platform/http/server.js';
 import { checkCsrf, csrfToken, type Form } from '../../platform/web/forms.js';
 import {
@@ -20,15 +20,22 @@ import {
 import { assertFlowBrowser, openFlow, readFlow } from '../kit/flows.js';
 import { interactionLook } from '../sign-in/interaction-look.js';
 import { tooManyAttemptsText } from '../sign-in/pages.js';
+import { finishAccountLink } from './account-link.js';
 import { beginConnection, directoryAction, federationRefusal } from './begin.js';
 import { callbackFlow, verifyAnswer } from './callback.js';
 import { completeSignIn } from './complete.js';
 import { FEDERATION, type FederationFlow } from './flow.js';
 import { linkTarget, proveLinkPassword } from './link.js';
 import { directoryPage, linkPage } from './pages.js';
-import { provePassword, strategyFor, usableConnection } from './start.js';
+import { ACCOUNT_LINK_RETURN, provePassword, strategyFor, usableConnection } from './start.js';
 
 const uidOf = (flow: FederationFlow) => /^\/interaction\/([\w-]+)$/.exec(flow.return_to ?? '')?.[1];
+/** Where a refusal page's back link goes: the interaction's sign-in page, or the account page a link started from. */
+const backOf = (flow: FederationFlow) => {
+  const uid = uidOf(flow);
+  if (uid) return { back: `/interaction/${uid}` };
+  return flow.data.account ? { back: ACCOUNT_LINK_RETURN } : {};
+};
 
 /**
  * The hosted pages of a sign-in through a connection (docs/federation.md#sign-in):
@@ -42,6 +49,9 @@ const uidOf = (flow: FederationFlow) => /^\/interaction\/([\w-]+)$/.exec(flow.re
  * - GET|POST /login/link/:flow: an existing account's password before a link;
  * - GET /interaction/:uid/connection-cancelled?flow=: the person cancelled at the provider,
  *   so the application gets access_denied.
+ *
+ * A flow started from the account page (a link, account-link.ts) comes back through the
+ * same callback and continue step and ends at /account/identities.
  *
  * A cross-site POST (form_post, SAML) carries no SameSite=Lax cookie, so the flow's browser
  * binding cannot be checked there: the answer is verified and kept in the flow, and the
@@ -88,7 +98,8 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
         const strategy = strategyFor(connection);
         if (strategy.kind !== 'password') throw new FederationError('misconfigured', 'Not a password connection');
         const browser = browserBinding(ctx, request, reply);
-        const start = { connection, strategy, client: it.client, uid: it.uid, browser, locale: look.locale };
+        const origin = { kind: 'interaction' as const, client: it.client, uid: it.uid };
+        const start = { connection, strategy, origin, browser, locale: look.locale };
         flow = await provePassword(ctx, start, { username, password: form.password ?? '' }, actorOf(request));
       } catch (error) {
         if (error instanceof AppError && (error.code === 'invalid_credentials' || error.code === 'too_many_attempts')) {
@@ -146,10 +157,7 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
       if (error instanceof FederationError && error.code === 'cancelled' && uid) {
         return reply.redirect(`/interaction/${uid}/connection-cancelled?flow=${encodeURIComponent(flow.id)}`, 303);
       }
-      return federationRefusal(reply, look, error, {
-        connection: connection.displayName,
-        ...(uid && { back: `/interaction/${uid}` }),
-      });
+      return federationRefusal(reply, look, error, { connection: connection.displayName, ...backOf(flow) });
     }
   }
 
@@ -174,10 +182,17 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
 
   /** A verified flow (its browser checked): signed in, a link to prove, or a refusal. */
   async function afterProvider(request: FastifyRequest, reply: FastifyReply, flow: FederationFlow, look: PageLook) {
-    const uid = uidOf(flow);
-    const back = uid ? { back: `/interaction/${uid}` } : {};
+    const back = backOf(flow);
     const connection = await connectionById(ctx, flow.data.connection_id);
     if (!connection) return federationRefusal(reply, look, new AppError('federation_state_invalid', 'The connection is gone'), back);
+    if (flow.data.account) {
+      try {
+        await finishAccountLink(ctx, flow, connection, request.cookies[SESSION_COOKIE], actorOf(request));
+      } catch (error) {
+        return federationRefusal(reply, look, error, { connection: connection.displayName, ...back });
+      }
+      return reply.redirect(`${ACCOUNT_LINK_RETURN}?notice=identity_linked`, 303);
+    }
     const done = await completeSignIn(ctx, flow, connection, actorOf(request));
     switch (done.kind) {
       case 'signed_in':

@@ -65,6 +65,35 @@ async function applicationIdOf(ctx: AppContext, clientId: string): Promise<strin
 }
 
 /**
+ * Where a federation flow starts and returns: an authorization request's interaction (the
+ * application's tenant), or the account page of a signed-in user who links an identity
+ * (the user's home tenant, no application; account-link.ts).
+ */
+export type Origin =
+  | { kind: 'interaction'; client: Client; uid: string }
+  | { kind: 'account'; tenantId: string; userId: string; sessionId: string };
+
+export const ACCOUNT_LINK_RETURN = '/account/identities';
+
+/** The flow's tenant, application, place to return to and data of its origin. */
+async function placeOf(ctx: AppContext, origin: Origin) {
+  if (origin.kind === 'account') {
+    return {
+      tenantId: origin.tenantId,
+      applicationId: null,
+      returnTo: ACCOUNT_LINK_RETURN,
+      data: { account: { user_id: origin.userId, session_id: origin.sessionId } },
+    };
+  }
+  return {
+    tenantId: origin.client.tenantId,
+    applicationId: await applicationIdOf(ctx, origin.client.clientId),
+    returnTo: `/interaction/${origin.uid}`,
+    data: {},
+  };
+}
+
+/**
  * A new federation flow for a redirect connection (bound to this browser) and the URL the
  * browser goes to. The strategy's `saved` values (PKCE verifier, nonce, request id) are
  * sealed in the flow.
@@ -74,8 +103,7 @@ export async function startRedirect(
   input: {
     connection: Connection;
     strategy: RedirectStrategy;
-    client: Client;
-    uid: string;
+    origin: Origin;
     browser: string;
     locale: string;
     loginHint?: string;
@@ -83,15 +111,16 @@ export async function startRedirect(
 ): Promise<{ url: string; flow: FederationFlow }> {
   const { connection, strategy } = input;
   const secret = randomBytes(32).toString('base64url');
+  const place = await placeOf(ctx, input.origin);
   const { flow } = await createFlow(ctx.db, ctx, FEDERATION, {
     state: 'redirected',
     channel: 'browser',
-    tenantId: input.client.tenantId,
-    applicationId: await applicationIdOf(ctx, input.client.clientId),
+    tenantId: place.tenantId,
+    applicationId: place.applicationId,
     browser: input.browser,
-    returnTo: `/interaction/${input.uid}`,
+    returnTo: place.returnTo,
     locale: input.locale,
-    data: { connection_id: connection.id, state_hash: stateHash(secret) },
+    data: { connection_id: connection.id, state_hash: stateHash(secret), ...place.data },
   });
   const { url, saved } = await strategy.start(ctx, connection, {
     redirectUri: callbackUrl(ctx, connection),
@@ -111,14 +140,15 @@ export async function startRedirect(
  */
 export async function provePassword(
   ctx: AppContext,
-  input: { connection: Connection; strategy: PasswordStrategy; client: Client; uid: string; browser: string; locale: string },
+  input: { connection: Connection; strategy: PasswordStrategy; origin: Origin; browser: string; locale: string },
   credentials: { username: string; password: string },
   actor: Actor,
 ): Promise<FederationFlow> {
   const { connection, strategy } = input;
   const username = credentials.username.trim().slice(0, 256);
+  const place = await placeOf(ctx, input.origin);
   const failed = (reason: string) =>
-    loginFailed(ctx.db, ctx, { connection, tenantId: connection.tenantId ?? input.client.tenantId, reason }, actor);
+    loginFailed(ctx.db, ctx, { connection, tenantId: connection.tenantId ?? place.tenantId, reason }, actor);
   let profile: UpstreamProfile;
   try {
     profile = await strategy.authenticate(ctx, connection, { username, password: credentials.password, actor: { ip: actor.ip } });
@@ -132,12 +162,12 @@ export async function provePassword(
   const { flow } = await createFlow(ctx.db, ctx, FEDERATION, {
     state: 'verified',
     channel: 'browser',
-    tenantId: input.client.tenantId,
-    applicationId: await applicationIdOf(ctx, input.client.clientId),
+    tenantId: place.tenantId,
+    applicationId: place.applicationId,
     browser: input.browser,
-    returnTo: `/interaction/${input.uid}`,
+    returnTo: place.returnTo,
     locale: input.locale,
-    data: { connection_id: connection.id, profile: storedProfile(profile) },
+    data: { connection_id: connection.id, profile: storedProfile(profile), ...place.data },
   });
   return flow;
 }

@@ -33,8 +33,11 @@ export interface World {
   oidcOptions: Record<string, unknown>;
 }
 
-export async function startWorld(accounts: Record<string, UpstreamAccount>): Promise<World> {
-  const gh = await startListeningGatehouse();
+export async function startWorld(
+  accounts: Record<string, UpstreamAccount>,
+  options: { clock?: { now(): Date }; claims?: Record<string, string[]> } = {},
+): Promise<World> {
+  const gh = await startListeningGatehouse(options.clock ? { clock: options.clock } : {});
   const upstream = await startUpstreamProvider({
     // The code flow only: oidc-provider refuses an http redirect URI to a web client allowed the implicit flow.
     clients: [
@@ -45,6 +48,7 @@ export async function startWorld(accounts: Record<string, UpstreamAccount>): Pro
       },
     ],
     accounts,
+    ...(options.claims && { claims: options.claims }),
   });
   const acme = await gh.tenantWithAdmin('acme');
   const globex = await gh.tenantWithAdmin('globex');
