@@ -193,6 +193,17 @@ describe('security: federation', () => {
     );
     const third = await federatedSignIn(w, { params: { connection: 'acme-jit' }, account: 'pat' });
     assert.ok(atCallback(third.url), `a proved identity signs in: ${third.url}`);
+
+    // Acme's administrator points the connection elsewhere (any option but a secret): the
+    // new provider could answer with pat's subject, so the owner's proof must be given again.
+    const patched = await w.gh.request('PATCH', `/api/v1/connections/${id}`, {
+      token: w.acme.token,
+      body: { options: { scope: 'openid email profile' } },
+    });
+    assert.equal(patched.status, 200, JSON.stringify(patched.body));
+    const fourth = await federatedSignIn(w, { params: { connection: 'acme-jit' }, account: 'pat' });
+    assert.ok(!atCallback(fourth.url), `the re-pointed connection signed in as globex's member: ${fourth.url}`);
+    assert.match(fourth.url, /\/login\/link\/flw_/, 'the account must be proved again');
   });
 
   it('a trusted_email system connection never links a system administrator by email either', async () => {

@@ -32,6 +32,7 @@ export async function identitiesOfUser(db: Db, userId: string) {
       'c.name as connection',
       'c.display_name',
       'c.strategy',
+      'c.tenant_id as connection_tenant_id',
     ])
     .where('i.user_id', '=', userId)
     .orderBy('i.created_at')

@@ -22,13 +22,17 @@ export interface IdentitySummary {
   last_login_at: Date | null;
 }
 
-export async function listIdentities(ctx: AppContext, userId: string): Promise<IdentitySummary[]> {
+export async function listIdentities(ctx: AppContext, userId: string, tenantId?: string): Promise<IdentitySummary[]> {
   return (await identitiesOfUser(ctx.db, userId)).map((i) => ({
     connection: i.connection,
     display_name: i.display_name,
     provider: i.provider,
     user_id: i.subject,
-    profile_data: i.profile_data as Record<string, unknown>,
+    // What another tenant's provider said about a shared member is that tenant's (decision 290).
+    profile_data:
+      tenantId === undefined || i.connection_tenant_id === null || i.connection_tenant_id === tenantId
+        ? (i.profile_data as Record<string, unknown>)
+        : {},
     created_at: i.created_at,
     last_login_at: i.last_login_at,
   }));

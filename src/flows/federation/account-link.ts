@@ -2,7 +2,7 @@ import { connectionOf } from '../../authn/federation/connections.js';
 import type { Connection, UpstreamProfile } from '../../authn/federation/strategy.js';
 import { hasSecondFactor } from '../../authn/mfa/sign-in-step.js';
 import { sessionFromToken } from '../../authn/sessions/sessions.js';
-import { identitiesOfUser, identityOf } from '../../directory/users/identities.js';
+import { identitiesOfUser, identityOf, markIdentityProved } from '../../directory/users/identities.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { isUniqueViolation } from '../../platform/db/database.js';
@@ -99,7 +99,11 @@ export async function finishAccountLink(
   };
   const owner = await identityOf(ctx.db, connection.id, profile.subject);
   if (owner && owner.user_id !== user.id) throw await taken();
-  if (owner) return; // this user's already
+  // This user's already: linked on the connection's word alone (by email, or provisioned), it is now proved by its owner.
+  if (owner) {
+    await markIdentityProved(ctx.db, user.id, connection.id, profile.subject);
+    return;
+  }
 
   try {
     await ctx.db.transaction().execute(async (trx) => {

@@ -221,6 +221,13 @@ export async function updateConnection(
       checkUrlShapes(strategy, options, ctx.config.production);
       secretsSealed = sealSecrets(ctx, id, secrets);
     }
+    // Another provider behind the same connection (a new issuer, metadata or directory) could
+    // answer with the subject of any linked identity: what owners proved for the old one no
+    // longer holds, so identities the connection does not speak for ask for that proof again
+    // (decision 289). A new secret alone points nowhere else.
+    if (options && JSON.stringify(options) !== JSON.stringify(current.options)) {
+      await trx.updateTable('user_identities').set({ proved: false }).where('connection_id', '=', id).where('proved', '=', true).execute();
+    }
     const enabledClients = patch.enabled_clients && (await checkClients(trx, current.tenant_id, patch.enabled_clients));
     const mapping = patch.mapping && (await checkMapping(trx, scope, current.tenant_id, patch.mapping));
     const updated = await trx

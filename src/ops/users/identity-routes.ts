@@ -31,8 +31,10 @@ export const userIdentityRoutes =
         onRequest: requireAccess(ctx, { system: 'iam.account.read', tenant: 'tenant.account.read' }),
       },
       async (request) => {
-        const user = await getUser(ctx, scopeOf(request), request.params.id);
-        return { identities: (await listIdentities(ctx, user.id)).map(toIdentity) };
+        const scope = scopeOf(request);
+        const user = await getUser(ctx, scope, request.params.id);
+        const tenantId = scope.kind === 'tenant' ? scope.tenantId : undefined;
+        return { identities: (await listIdentities(ctx, user.id, tenantId)).map(toIdentity) };
       },
     );
 

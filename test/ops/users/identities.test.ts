@@ -91,6 +91,22 @@ describe('identities API and the account area’s linked accounts', () => {
     assert.ok(await identityOf(gh.ctx.db, google.id, user.subject(1)), 'the identity is still linked');
   });
 
+  it('globex’s administrator sees a shared member’s identity at acme’s connection without what acme’s provider said', async () => {
+    const user = await linkedUser([acmeSso, google]);
+    const now = new Date();
+    await gh.ctx.db
+      .insertInto('memberships')
+      .values({ tenant_id: globex.tenantId, user_id: user.id, created_at: now, updated_at: now })
+      .execute();
+    const seen = await gh.request('GET', `/api/v1/users/${user.id}/identities`, { token: globex.token });
+    assert.equal(seen.status, 200, JSON.stringify(seen.body));
+    const byName = Object.fromEntries(seen.body.identities.map((i: any) => [i.connection, i.profile_data]));
+    assert.deepEqual(byName['acme-sso'], {}, 'acme’s provider’s claims are acme’s');
+    assert.equal(byName.google.given_name, 'Pat', 'a system connection’s claims are shown');
+    const own = await gh.request('GET', `/api/v1/users/${user.id}/identities`, { token: acme.token });
+    assert.equal(own.body.identities.find((i: any) => i.connection === 'acme-sso').profile_data.given_name, 'Pat');
+  });
+
   it('an administrator who does not outrank the account cannot unlink its identities', async () => {
     const user = await linkedUser([acmeSso, google]);
     const role = await gh.created('/api/v1/roles', acme.token, {
