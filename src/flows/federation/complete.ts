@@ -275,7 +275,8 @@ async function provision(
         username: null,
         phone: null,
         ...mappedProfile(connection, profile),
-        email_verified: profile.emailVerified,
+        // The provider's word that the address is verified counts only where the connection is trusted with email (decision 291).
+        email_verified: profile.emailVerified && connection.trustedEmail,
         status: 'active',
         home_tenant_id: tenantId,
         password_hash: null,

@@ -69,7 +69,7 @@ describe('federation: sign-in through a samlp connection (the POSTed answer)', (
     const { access } = await tokensOf(w, { ...request, browser, url: landed.url, status: landed.response.status, page: '' });
     const user = await userByEmail(w, 'pat@okta.test');
     assert.equal(access.sub, user?.id);
-    assert.equal(user?.email_verified, true);
+    assert.equal(user?.email_verified, false, 'emails_verified, but the connection is not trusted with email (decision 291)');
     assert.deepEqual([...(access.roles as string[])].sort(), ['USER', 'finance']);
     const identity = await w.gh.ctx.db
       .selectFrom('user_identities')

@@ -25,6 +25,7 @@ describe('federation: sign-in through an oidc connection', () => {
   const accounts = {
     alice: { email: 'alice@corp.test', email_verified: true, given_name: 'Alice', family_name: 'Arden', groups: ['engineers', 'staff'] },
     carol: { email: 'carol@corp.test', email_verified: true, groups: ['staff'] },
+    dana: { email: 'dana@trusted.test', email_verified: true },
   };
 
   before(async () => {
@@ -63,7 +64,8 @@ describe('federation: sign-in through an oidc connection', () => {
     const { access, id } = await tokensOf(w, run);
     const user = await userByEmail(w, 'alice@corp.test');
     assert.ok(user, 'provisioned');
-    assert.equal(user.email_verified, true);
+    // The provider said "verified", but the connection is not trusted with email (decision 291).
+    assert.equal(user.email_verified, false);
     assert.equal(user.password_hash, null);
     assert.equal(user.given_name, 'Alice');
     assert.equal(user.home_tenant_id, w.acme.tenantId);
@@ -82,6 +84,21 @@ describe('federation: sign-in through an oidc connection', () => {
     );
     const linked = await w.gh.auditEvents(w.acme.token, { action: 'iam.user.identityLinked', target: user.id });
     assert.equal(linked.length, 1);
+  });
+
+  it('a provisioned account’s email is verified only when a trusted_email connection’s provider says so', async () => {
+    await insertConnection(w.gh, {
+      name: 'trusted',
+      strategy: 'oidc',
+      tenantId: w.acme.tenantId,
+      options: w.oidcOptions,
+      secrets: { client_secret: UPSTREAM_SECRET },
+      enabledClients: [w.app.client_id],
+      trustedEmail: true,
+    });
+    const run = await federatedSignIn(w, { params: { connection: 'trusted' }, account: 'dana' });
+    assert.ok(atCallback(run.url), `signed in: ${run.url}`);
+    assert.equal((await userByEmail(w, 'dana@trusted.test'))?.email_verified, true);
   });
 
   it('identity_provider=NAME (Cognito), a second time: the same user, found by the identity (no duplicate)', async () => {
