@@ -69,6 +69,10 @@ export async function connectionsForClient(ctx: AppContext, client: { clientId: 
   return rows.map((row) => connectionOf(ctx, row));
 }
 
+/** Whether a connection serves an application (the rule of connectionsForClient, for one connection already read). */
+export const servesClient = (connection: Connection, client: { clientId: string; tenantId: string }): boolean =>
+  connection.enabledClients.includes(client.clientId) && (connection.tenantId === null || connection.tenantId === client.tenantId);
+
 /** The connection of an application whose `domains` hold the email's domain (home-realm discovery), if any. */
 export async function connectionForEmail(
   ctx: AppContext,

@@ -1,4 +1,4 @@
-import { connectionById } from '../../authn/federation/connections.js';
+import { connectionById, servesClient } from '../../authn/federation/connections.js';
 import { type Connection, FederationError, type UpstreamProfile } from '../../authn/federation/strategy.js';
 import type { Actor } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
@@ -36,6 +36,17 @@ export async function callbackFlow(
   if (expired || flow.state !== 'redirected' || !constantTimeEqual(Buffer.from(hashOfStateSecret(secret)), expected)) throw invalidState();
   const connection = await connectionById(ctx, flow.data.connection_id);
   if (!connection || (named !== undefined && named.toLowerCase() !== connection.name.toLowerCase())) throw invalidState();
+  // The application may have stopped using the connection while the person was at the provider.
+  if (flow.application_id !== null) {
+    const app = await ctx.db
+      .selectFrom('applications')
+      .select(['client_id', 'tenant_id'])
+      .where('id', '=', flow.application_id)
+      .executeTakeFirst();
+    if (!app || !servesClient(connection, { clientId: app.client_id, tenantId: app.tenant_id })) {
+      throw new AppError('connection_unknown', 'This application does not offer that connection', { connection: connection.name });
+    }
+  }
   return { flow, connection };
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { insertConnection } from '../../helpers/connections.js';
+import { insertConnection, updateConnection } from '../../helpers/connections.js';
 import { Browser } from '../../helpers/oidc.js';
 import {
   atCallback,
@@ -182,6 +182,25 @@ describe('federation: sign-in through an oidc connection', () => {
     const [flowId] = String(run.answer?.state).split('.');
     const forged = await run.browser.fetch(`${w.gh.issuer}/login/callback?code=x&state=${flowId}.${'B'.repeat(43)}`);
     assert.equal(forged.status, 400);
+  });
+
+  it('a connection the application stopped using while the person was at the provider finishes nothing (400 connection_unknown)', async () => {
+    const id = await insertConnection(w.gh, {
+      name: 'leaving',
+      strategy: 'oidc',
+      tenantId: w.acme.tenantId,
+      options: w.oidcOptions,
+      secrets: { client_secret: UPSTREAM_SECRET },
+      enabledClients: [w.app.client_id],
+    });
+    const browser = new Browser();
+    const { url } = await authorization(w, { connection: 'leaving' });
+    const atProvider = await browser.follow(url, (l) => l.startsWith(w.upstream.issuer));
+    const { params } = await w.upstream.signIn(atProvider.url, { account: 'carol' });
+    await updateConnection(w.gh, id, { enabled_clients: [] });
+    const answer = await browser.fetch(`${w.gh.issuer}/login/callback?${new URLSearchParams(params)}`);
+    assert.equal(answer.status, 400);
+    assert.match(await answer.text(), /connection_unknown/);
   });
 
   it('login CSRF: an answer POSTed in another browser is verified but never signs that browser in', async () => {
