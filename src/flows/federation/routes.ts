@@ -29,6 +29,9 @@ import { linkTarget, proveLinkPassword } from './link.js';
 import { directoryPage, linkPage } from './pages.js';
 import { ACCOUNT_LINK_RETURN, provePassword, strategyFor, usableConnection } from './start.js';
 
+/** The largest POSTed answer (form_post, a SAML Response) the callback reads. */
+const ANSWER_LIMIT = 1024 * 1024;
+
 const uidOf = (flow: FederationFlow) => /^\/interaction\/([\w-]+)$/.exec(flow.return_to ?? '')?.[1];
 /** Where a refusal page's back link goes: the interaction's sign-in page, or the account page a link started from. */
 const backOf = (flow: FederationFlow) => {
@@ -162,7 +165,8 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
   }
 
   app.get('/login/callback', { schema: { hide: true } }, async (request, reply) => receive(request, reply, paramsOf(request.query), true));
-  app.post<{ Body: Form }>('/login/callback', { schema: { hide: true } }, async (request, reply) =>
+  // A SAML Response with many groups, or encrypted, outgrows the hosted forms' 64 KiB.
+  app.post<{ Body: Form }>('/login/callback', { schema: { hide: true }, bodyLimit: ANSWER_LIMIT }, async (request, reply) =>
     receive(request, reply, paramsOf(request.body), false),
   );
 

@@ -100,6 +100,17 @@ describe('federation: sign-in through a samlp connection (the POSTed answer)', (
     assert.equal(await userByEmail(w, 'eve@okta.test'), undefined, 'no account made for the wrong browser');
   });
 
+  it('the ACS reads a Response larger than a hosted form (many groups, encrypted) up to 1 MiB', async () => {
+    const groups = Array.from({ length: 1500 }, (_, i) => `CN=group-with-a-long-name-${i},OU=Groups,DC=okta,DC=test`);
+    idp.answer = { nameId: 'okta-big', nameIdFormat: NAMEID_PERSISTENT, attributes: { email: 'big@okta.test', groups } };
+    const { browser, form } = await toIdp();
+    assert.ok(new URLSearchParams(form.fields).toString().length > 64 * 1024, 'larger than a hosted form');
+    const posted = await post(new Browser(), form);
+    assert.equal(posted.status, 303, await posted.text());
+    const huge = await post(browser, { action: form.action, fields: { ...form.fields, SAMLResponse: 'A'.repeat(1024 * 1024) } });
+    assert.equal(huge.status, 413);
+  });
+
   it('a Response the strategy refuses (unsigned) ends on a hosted page with a 4xx, audited', async () => {
     idp.answer = { nameId: 'okta-0004', nameIdFormat: NAMEID_PERSISTENT, attributes: { email: 'x@okta.test' }, sign: 'none' };
     const { form } = await toIdp();
