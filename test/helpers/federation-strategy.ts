@@ -15,7 +15,12 @@ export function strategyContext(overrides: { production?: boolean } = {}): AppCo
 let count = 0;
 
 /** A connection as a strategy receives it (options and unsealed secrets). */
-export function testConnection(strategy: Strategy, options: Record<string, unknown>, secrets: Record<string, string> = {}): Connection {
+export function testConnection(
+  strategy: Strategy,
+  options: Record<string, unknown>,
+  secrets: Record<string, string> = {},
+  fields: Partial<Pick<Connection, 'name' | 'displayName'>> = {},
+): Connection {
   count++;
   return {
     id: `00000000-0000-4000-8000-${String(count).padStart(12, '0')}`,
@@ -32,5 +37,6 @@ export function testConnection(strategy: Strategy, options: Record<string, unkno
     syncMode: 'on_each_login',
     trustedEmail: false,
     upstreamMfa: false,
+    ...fields,
   } as Connection;
 }

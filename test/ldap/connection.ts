@@ -1,28 +1,12 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import type { Connection } from '../../src/authn/federation/strategy.js';
 import { FederationError } from '../../src/authn/federation/strategy.js';
+import { testConnection } from '../helpers/federation-strategy.js';
 import { SERVICE_DN, SERVICE_PASSWORD, SUFFIX } from '../helpers/slapd.js';
 
 /** An `ad` connection as the strategy receives it (options and unsealed secrets), each with its own id (its own lockout counters). */
-export function adConnection(options: Record<string, unknown>, secrets: Record<string, string> = {}): Connection {
-  return {
-    id: randomUUID(),
-    tenantId: null,
-    name: 'corp-ldap',
-    strategy: 'ad',
-    displayName: 'Corporate directory',
-    options: { base_dn: SUFFIX, ...options },
-    secrets,
-    enabledClients: [],
-    domains: [],
-    mapping: [],
-    attributes: {},
-    syncMode: 'on_each_login',
-    trustedEmail: false,
-    upstreamMfa: false,
-  };
-}
+export const adConnection = (options: Record<string, unknown>, secrets: Record<string, string> = {}): Connection =>
+  testConnection('ad', { base_dn: SUFFIX, ...options }, secrets, { name: 'corp-ldap', displayName: 'Corporate directory' });
 
 /** A connection that finds people by a search as the service account. */
 export const searchConnection = (url: string, options: Record<string, unknown> = {}) =>

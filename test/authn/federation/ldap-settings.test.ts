@@ -2,23 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_USER_FILTER, settingsOf } from '../../../src/authn/federation/ldap-settings.js';
 import { type Connection, FederationError } from '../../../src/authn/federation/strategy.js';
+import { testConnection } from '../../helpers/federation-strategy.js';
 
-const connection = (options: Record<string, unknown>, secrets: Record<string, string> = {}): Connection => ({
-  id: 'con_0',
-  tenantId: null,
-  name: 'corp',
-  strategy: 'ad',
-  displayName: 'Corp',
-  options: { url: 'ldaps://dc1.corp.example', base_dn: 'dc=corp,dc=example', ...options },
-  secrets,
-  enabledClients: [],
-  domains: [],
-  mapping: [],
-  attributes: {},
-  syncMode: 'on_each_login',
-  trustedEmail: false,
-  upstreamMfa: false,
-});
+const connection = (options: Record<string, unknown>, secrets: Record<string, string> = {}): Connection =>
+  testConnection('ad', { url: 'ldaps://dc1.corp.example', base_dn: 'dc=corp,dc=example', ...options }, secrets);
 
 const misconfigured = (options: Record<string, unknown>, secrets: Record<string, string> = {}, reason?: RegExp) =>
   assert.throws(
