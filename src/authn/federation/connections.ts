@@ -59,15 +59,17 @@ export async function connectionByName(ctx: AppContext, name: string): Promise<C
  * that tenant's administrator listed the client id (the API refuses that too).
  */
 export async function connectionsForClient(ctx: AppContext, client: { clientId: string; tenantId: string }): Promise<Connection[]> {
-  const rows = await ctx.db
+  const rows = await servingClient(ctx, client).orderBy('name').execute();
+  return rows.map((row) => connectionOf(ctx, row));
+}
+
+/** The stored connections that serve an application (the rule above), as a query to narrow further. */
+const servingClient = (ctx: AppContext, client: { clientId: string; tenantId: string }) =>
+  ctx.db
     .selectFrom('connections')
     .selectAll()
     .where((eb) => eb.or([eb('tenant_id', '=', client.tenantId), eb('tenant_id', 'is', null)]))
-    .where(sql<boolean>`enabled_clients @> ${JSON.stringify([client.clientId])}::jsonb`)
-    .orderBy('name')
-    .execute();
-  return rows.map((row) => connectionOf(ctx, row));
-}
+    .where(sql<boolean>`enabled_clients @> ${JSON.stringify([client.clientId])}::jsonb`);
 
 /** Whether a connection serves an application (the rule of connectionsForClient, for one connection already read). */
 export const servesClient = (connection: Connection, client: { clientId: string; tenantId: string }): boolean =>
@@ -86,5 +88,10 @@ export async function connectionForEmail(
     .trim()
     .toLowerCase();
   if (!domain) return undefined;
-  return (await connectionsForClient(ctx, client)).find((c) => c.domains.some((d) => d.toLowerCase() === domain));
+  // Domains are stored lower-case (the admin API's check): the database picks the one row, whose secrets alone are unsealed.
+  const row = await servingClient(ctx, client)
+    .where(sql<boolean>`domains @> ${JSON.stringify([domain])}::jsonb`)
+    .orderBy('name')
+    .executeTakeFirst();
+  return row && connectionOf(ctx, row);
 }
