@@ -63,6 +63,11 @@ export async function connectionsForClient(ctx: AppContext, client: { clientId: 
   return rows.map((row) => connectionOf(ctx, row));
 }
 
+/** The names of the connections an application may use, for its sign-in page's buttons (no secret is unsealed). */
+export async function connectionLabelsForClient(ctx: AppContext, client: { clientId: string; tenantId: string }) {
+  return servingClient(ctx, client).clearSelect().select(['name', 'display_name']).orderBy('name').execute();
+}
+
 /** The stored connections that serve an application (the rule above), as a query to narrow further. */
 const servingClient = (ctx: AppContext, client: { clientId: string; tenantId: string }) =>
   ctx.db

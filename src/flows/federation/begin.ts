@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { connectionsForClient } from '../../authn/federation/connections.js';
+import { connectionLabelsForClient } from '../../authn/federation/connections.js';
 import { type Connection, FederationError } from '../../authn/federation/strategy.js';
 import type { Interaction } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
@@ -19,10 +19,10 @@ import { startRedirect, strategyFor, usableConnection } from './start.js';
 
 /** The buttons of the sign-in page: each connection enabled for the application, a CSRF-protected POST. */
 export async function connectionButtons(ctx: AppContext, it: Interaction, t: PageLook['t']) {
-  const connections = await connectionsForClient(ctx, it.client);
+  const connections = await connectionLabelsForClient(ctx, it.client);
   return connections.map((c) => ({
     action: `/interaction/${it.uid}/connection/${encodeURIComponent(c.name)}`,
-    label: t('federation.continue_with', { name: c.displayName }),
+    label: t('federation.continue_with', { name: c.display_name }),
   }));
 }
 
