@@ -153,6 +153,8 @@ export const ERROR_STATUS = {
   // 5xx
   internal_error: 500,
   server_busy: 503,
+  // a dependency (the database, Redis, the broker) is unreachable or restarting: retry after Retry-After
+  service_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -172,3 +174,12 @@ export class AppError extends Error {
 }
 
 export const notFound = (what: string) => new AppError('not_found', `${what} not found`);
+
+/**
+ * A dependency of the request (the database, Redis, the broker) failed: the client may
+ * retry after `retryAfterSeconds` (sent as Retry-After). Never a 500: nothing is wrong
+ * with the request or with Gatehouse's code.
+ */
+export const serviceUnavailable = (what: string, retryAfterSeconds = 1) =>
+  new AppError('service_unavailable', `${what} is unavailable right now; try again shortly`, { retry_after: retryAfterSeconds });
+
