@@ -84,7 +84,8 @@ describe('the change feed on PostgreSQL loses its connection', { timeout: 120_00
     const b: Node = await node(config, db);
     try {
       const admin = await a.adminToken();
-      const api = (await a.request('POST', '/api/v1/apis', { token: admin, body: { identifier: 'https://lost.example', name: 'RS' } })).body;
+      const api = (await a.request('POST', '/api/v1/apis', { token: admin, body: { identifier: 'https://lost.example', name: 'RS' } }))
+        .body;
       const app = (await a.request('POST', '/api/v1/applications', { token: admin, body: { name: 'Lost', type: 'm2m' } })).body;
       const ask = () =>
         postToken(b as never, {

@@ -7,6 +7,12 @@ import { type Clock, systemClock } from '../../platform/ids.js';
 import { isSigningKeyAlg, type KeyStore, SIGNING_ALGS, type SigningKey, type SigningKeyAlg } from '../../platform/ports/signing-keys.js';
 import { publishedKeyRows } from './queries.js';
 
+/**
+ * The JWKS's `Cache-Control: max-age` (seconds), and @gatehouse/sdk's default `cacheMaxAge`:
+ * a withdrawn key (`retire_now`) is refused by resource servers within this time, as every
+ * node drops it at once (docs/operations.md#signing-keys).
+ */
+export const JWKS_MAX_AGE_S = 30;
 /** Binds a sealed private key to its use and its kid (crypto/secrets.ts seal). */
 export const SEAL_CONTEXT = 'gatehouse:signing-key';
 /**

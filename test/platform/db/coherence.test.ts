@@ -8,6 +8,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeProtectedHeader } from 'jose';
+import { JWKS_CACHE_MAX_AGE_MS } from '../../../packages/sdk/src/index.js';
+import { JWKS_MAX_AGE_S } from '../../../src/oauth/keys/signing-keys.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
 import { postToken } from '../../helpers/token-endpoint.js';
 
@@ -34,7 +36,11 @@ describe('a change on one node reaches the caches of the other within one second
     a = await startGatehouse();
     b = await startGatehouse({ sameDatabaseAs: a });
     admin = await a.adminToken();
-    api = await a.created('/api/v1/apis', admin, { identifier: 'https://coherence.example', name: 'RS', permissions: [{ value: 'read:x' }] });
+    api = await a.created('/api/v1/apis', admin, {
+      identifier: 'https://coherence.example',
+      name: 'RS',
+      permissions: [{ value: 'read:x' }],
+    });
   });
   after(async () => {
     await b.app.close();
@@ -92,8 +98,18 @@ describe('a change on one node reaches the caches of the other within one second
     });
     const fresh = (await tokenOn(b, app)).json().access_token as string;
     assert.ok((await jwksKids(a)).includes(decodeProtectedHeader(fresh).kid!), "B's new token verifies against A's JWKS");
-    await within("B refuses the withdrawn key's tokens", async () => (await b.request('GET', '/api/v1/keys', { token: oldAdmin })).status === 401);
+    await within(
+      "B refuses the withdrawn key's tokens",
+      async () => (await b.request('GET', '/api/v1/keys', { token: oldAdmin })).status === 401,
+    );
     admin = await a.adminToken();
+  });
+
+  it("the JWKS's max-age is the SDK's default cache age: together they bound how long a resource server accepts a withdrawn key", async () => {
+    const jwks = await b.request('GET', '/.well-known/jwks.json');
+    assert.equal(jwks.headers['cache-control'], `public, max-age=${JWKS_MAX_AGE_S}`);
+    assert.equal(JWKS_MAX_AGE_S, 30);
+    assert.equal(JWKS_CACHE_MAX_AGE_MS, JWKS_MAX_AGE_S * 1000);
   });
 
   it("an application's secret rotated on A: B refuses the old secret and takes the new one", async () => {
@@ -117,17 +133,29 @@ describe('a change on one node reaches the caches of the other within one second
   it("a tenant suspended on A: B stops issuing tokens to the tenant's applications", async () => {
     const tenant = await a.tenantWithAdmin('coherence-suspended');
     const app = await machine('Tenant machine', tenant.token);
-    const own = await a.created('/api/v1/apis', tenant.token, { identifier: 'urn:gatehouse:coherence-suspended:rs', name: 'RS', permissions: [{ value: 'read:x' }] });
+    const own = await a.created('/api/v1/apis', tenant.token, {
+      identifier: 'urn:gatehouse:coherence-suspended:rs',
+      name: 'RS',
+      permissions: [{ value: 'read:x' }],
+    });
     await grant(app, tenant.token, own);
     assert.equal((await tokenOn(b, app, 'urn:gatehouse:coherence-suspended:rs')).statusCode, 200);
     const suspended = await a.request('PATCH', `/api/v1/tenants/${tenant.tenantId}`, { token: admin, body: { status: 'suspended' } });
     assert.equal(suspended.status, 200, JSON.stringify(suspended.body));
-    await within('B refuses the application', async () => (await tokenOn(b, app, 'urn:gatehouse:coherence-suspended:rs')).statusCode === 401);
+    await within(
+      'B refuses the application',
+      async () => (await tokenOn(b, app, 'urn:gatehouse:coherence-suspended:rs')).statusCode === 401,
+    );
   });
 
   it('an IP block added on A is enforced by B, and its removal too', async () => {
     const from = (node: TestGatehouse) =>
-      node.app.inject({ method: 'POST', url: '/api/v1/session', payload: { username: 'nobody@coherence.test', password: 'x' }, remoteAddress: '203.0.113.7' });
+      node.app.inject({
+        method: 'POST',
+        url: '/api/v1/session',
+        payload: { username: 'nobody@coherence.test', password: 'x' },
+        remoteAddress: '203.0.113.7',
+      });
     assert.equal((await from(b)).statusCode, 401); // B holds the list without the block
     const block = await a.created<{ id: string }>('/api/v1/ip-blocks', admin, { cidr: '203.0.113.0/24', reason: 'coherence' });
     await within('B refuses the address', async () => (await from(b)).statusCode === 403);
@@ -151,7 +179,10 @@ describe('a change on one node reaches the caches of the other within one second
     const patched = await a.request('PATCH', `/api/v1/users/${id}`, { token: admin, body: { status: 'disabled' } });
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
     await within('B refuses the session', async () => (await b.request('GET', '/api/v1/users/me', { token: session })).status === 401);
-    assert.notEqual((await b.request('POST', '/api/v1/session', { body: { username: 'disabled@coherence.test', password: PASSWORD } })).status, 200);
+    assert.notEqual(
+      (await b.request('POST', '/api/v1/session', { body: { username: 'disabled@coherence.test', password: PASSWORD } })).status,
+      200,
+    );
   });
 
   it('a policy change on A is enforced by B', async () => {
@@ -162,7 +193,10 @@ describe('a change on one node reaches the caches of the other within one second
     });
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
     await within('B refuses a password shorter than the new minimum', async () => {
-      const created = await b.request('POST', '/api/v1/users', { token: admin, body: { email: 'policy@coherence.test', password: PASSWORD } });
+      const created = await b.request('POST', '/api/v1/users', {
+        token: admin,
+        body: { email: 'policy@coherence.test', password: PASSWORD },
+      });
       return created.status === 400 || created.status === 422;
     });
   });
