@@ -12,6 +12,7 @@ import { JWKS_CACHE_MAX_AGE_MS } from '../../../packages/sdk/src/index.js';
 import { JWKS_MAX_AGE_S } from '../../../src/oauth/keys/signing-keys.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
 import { postToken } from '../../helpers/token-endpoint.js';
+import { startTwoNodes, type TwoNodes } from '../../helpers/two-nodes.js';
 
 /** The bound of issue 18: a change reaches every node within one second. */
 const BOUND_MS = 1_000;
@@ -210,5 +211,37 @@ describe('a change on one node reaches the caches of the other within one second
   it('the administrator still signs in on both nodes', async () => {
     assert.ok(await a.signIn(ADMIN_EMAIL, ADMIN_PASSWORD));
     assert.ok(await b.signIn(ADMIN_EMAIL, ADMIN_PASSWORD));
+  });
+});
+
+/**
+ * The same guarantee between two `gatehouse start` processes on PostgreSQL (as CI runs the
+ * suite; on PGlite, two nodes in this process): retire_now on one, and the other refuses the
+ * withdrawn key and drops it from its JWKS within one second.
+ */
+describe('retire_now across two nodes started as an operator starts them', () => {
+  let nodes: TwoNodes;
+  let admin: string;
+
+  before(async () => {
+    nodes = await startTwoNodes();
+    const session = (await nodes.a.request('POST', '/api/v1/session', { username: ADMIN_EMAIL, password: ADMIN_PASSWORD })).body.token;
+    admin = (await nodes.a.request('POST', '/api/v1/token', { organization: 'system' }, session)).body.token;
+  });
+  after(() => nodes.stop());
+
+  it('the other node refuses the withdrawn key and drops it from its JWKS within one second', async (t) => {
+    const oldKid = decodeProtectedHeader(admin).kid!;
+    const kids = async () => ((await nodes.b.request('GET', '/.well-known/jwks.json')).body.keys as { kid: string }[]).map((k) => k.kid);
+    assert.ok((await kids()).includes(oldKid));
+    assert.equal((await nodes.b.request('GET', '/api/v1/keys', undefined, admin)).status, 200, 'B has read the key set');
+    const rotated = await nodes.a.request('POST', '/api/v1/keys/rotate', { retire_now: true }, admin);
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    await within(
+      t,
+      `B refuses the withdrawn key (${nodes.mode})`,
+      async () => (await nodes.b.request('GET', '/api/v1/keys', undefined, admin)).status === 401,
+    );
+    await within(t, 'B drops it from its JWKS', async () => !(await kids()).includes(oldKid));
   });
 });
