@@ -5,6 +5,7 @@ import { authenticate } from '../../authn/sessions/sessions.js';
 import type { Actor } from '../../platform/audit/record.js';
 import { AppError } from '../../platform/errors.js';
 import { findAccount } from './accounts.js';
+import { auditBeforeAnswer } from './audited.js';
 import { gatehouseClient, PASSWORD_GRANT } from './clients.js';
 import type { OidcContext } from './lookups.js';
 import { mfaRequired, registerMfaGrants } from './mfa-grants.js';
@@ -33,7 +34,8 @@ export function registerGrants(provider: Provider, ctx: OidcContext): void {
 /**
  * Audit events for the grants the engine runs itself (authorization code, refresh token,
  * device code): every token issued, and every reuse of a rotated refresh token (which has
- * revoked its whole family). Like every token event, they go through the audit buffer.
+ * revoked its whole family). Like every token event, they go through the audit buffer, and
+ * the answer waits for their write (audited.ts).
  */
 export function auditEngineGrants(ctx: OidcContext, provider: Provider): void {
   provider.on('grant.success', (koa) => {
@@ -42,7 +44,7 @@ export function auditEngineGrants(ctx: OidcContext, provider: Provider): void {
     if (!client || grantType === 'client_credentials' || grantType === PASSWORD_GRANT) return;
     const token = entities.AccessToken as { jti: string; accountId?: string } | undefined;
     if (!token?.accountId) return;
-    ctx.auditBuffer.add({
+    auditBeforeAnswer(ctx, koa, {
       action: 'iam.token.created',
       actor: actorOf(koa, 'user', token.accountId),
       tenantId: gatehouseClient(client).tenantId,
@@ -54,7 +56,7 @@ export function auditEngineGrants(ctx: OidcContext, provider: Provider): void {
     const { client, entities } = koa.oidc;
     const refreshToken = entities.RefreshToken as { consumed?: unknown; accountId?: string; grantId?: string } | undefined;
     if (!client || !(error instanceof errors.InvalidGrant) || !refreshToken?.consumed) return;
-    ctx.auditBuffer.add({
+    auditBeforeAnswer(ctx, koa, {
       action: 'iam.oauth.refreshTokenReused',
       actor: actorOf(koa, 'client', client.clientId),
       outcome: 'failure',
@@ -108,7 +110,7 @@ async function clientCredentials(provider: Provider, ctx: OidcContext, koa: KoaC
   const token = new provider.ClientCredentials({ client, scope: scopes.join(' ') || undefined });
   token.resourceServer = new provider.ResourceServer(audience, await resourceServer(ctx, koa, audience, client));
   const value = await token.save();
-  ctx.auditBuffer.add({
+  auditBeforeAnswer(ctx, koa, {
     action: 'iam.token.created',
     actor: actorOf(koa, 'client', client.clientId),
     tenantId: gatehouseClient(client).tenantId,
