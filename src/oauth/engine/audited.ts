@@ -21,8 +21,9 @@ export function auditBeforeAnswer(ctx: OidcContext, koa: KoaContextWithOIDC, ent
 
 /**
  * No answer leaves before its audit events are durable (decision 310). When their write
- * failed, the answer (a token, most often) is replaced by `503 service_unavailable` with
- * Retry-After: what the trail does not hold is never handed out.
+ * failed, the answer (a token, most often) is replaced by `503 temporarily_unavailable`
+ * (RFC 6749's word, as the engine's other answers of a failed dependency) with Retry-After:
+ * what the trail does not hold is never handed out.
  */
 export async function answerAfterAudit(koa: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
   await next();
@@ -35,6 +36,6 @@ export async function answerAfterAudit(koa: KoaContextWithOIDC, next: () => Prom
     koa.status = 503;
     koa.set('Retry-After', String(refusal?.details?.retry_after ?? 1));
     koa.set('Cache-Control', 'no-store');
-    koa.body = { error: 'service_unavailable', error_description: refusal?.message ?? 'The audit trail is unavailable right now' };
+    koa.body = { error: 'temporarily_unavailable', error_description: refusal?.message ?? 'The audit trail is unavailable right now' };
   }
 }

@@ -8,7 +8,7 @@ import { findAccount } from './accounts.js';
 import { auditBeforeAnswer } from './audited.js';
 import { gatehouseClient, PASSWORD_GRANT } from './clients.js';
 import type { OidcContext } from './lookups.js';
-import { mfaRequired, registerMfaGrants } from './mfa-grants.js';
+import { mfaRequired, registerMfaGrants, temporarilyUnavailable } from './mfa-grants.js';
 import { mfaTargetOf } from './mfa-policy.js';
 import { resourceServer } from './resources.js';
 import { issueUserTokens } from './user-tokens.js';
@@ -135,6 +135,8 @@ async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaConte
     if (error instanceof AppError && error.code === 'email_not_verified') throw new errors.InvalidGrant('email address not verified');
     // Auth0 answers a blocked or locked account with 429 too_many_attempts, for unknown users too.
     if (error instanceof AppError && error.code === 'too_many_attempts') throw tooManyAttempts(koa, error);
+    // The brute-force counters cannot be reached and the deployment fails closed (decision 313).
+    if (error instanceof AppError && error.code === 'service_unavailable') throw temporarilyUnavailable(koa, error);
     // Same answer for unknown user, wrong password and disabled account (docs/security.md#v2-authentication).
     if (error instanceof AppError) throw new errors.InvalidGrant('wrong username or password');
     throw error;

@@ -135,7 +135,7 @@ describe('the audit buffer for token events', () => {
     assert.equal(response.statusCode, 503);
     assert.equal(response.headers['retry-after'], '1');
     const body = response.json();
-    assert.equal(body.error, 'service_unavailable');
+    assert.equal(body.error, 'temporarily_unavailable');
     assert.equal(body.access_token, undefined);
     assert.doesNotMatch(response.body, /eyJ/, 'no token in the answer');
     assert.equal((await postToken(gh, form)).statusCode, 200, 'tokens again once the trail can be written');
