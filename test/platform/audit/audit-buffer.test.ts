@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { createAuditBuffer } from '../../../src/platform/audit/buffer.js';
 import { SYSTEM_ACTOR } from '../../../src/platform/audit/record.js';
 import { AppError } from '../../../src/platform/errors.js';
-import { startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
+import { PASSWORD, startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
 import { postToken } from '../../helpers/token-endpoint.js';
 
 describe('the audit buffer for token events', () => {
@@ -141,5 +141,43 @@ describe('the audit buffer for token events', () => {
     assert.equal((await postToken(gh, form)).statusCode, 200, 'tokens again once the trail can be written');
     const events = await gh.auditEvents(admin, { action: 'iam.token.created', actor: machine.client_id });
     assert.equal(events.length, 2, 'one event for each token handed out');
+  });
+
+  it('the engine’s own grants wait too: a refresh rotation whose event cannot be written answers 503 without tokens', async () => {
+    const tenant = await gh.tenantWithAdmin('rotating');
+    const web = await gh.created('/api/v1/applications', tenant.token, {
+      name: 'Portal',
+      type: 'web',
+      redirect_uris: ['https://portal.rotating.test/callback'],
+      grant_types: ['password', 'refresh_token'],
+    });
+    await gh.createUser(tenant.token, { email: 'rotor@rotating.test', password: PASSWORD });
+    const client = { client_id: web.client_id, client_secret: web.client_secret };
+    const signedIn = await postToken(gh, {
+      grant_type: 'password',
+      username: 'rotor@rotating.test',
+      password: PASSWORD,
+      scope: 'openid offline_access',
+      ...client,
+    });
+    assert.equal(signedIn.statusCode, 200, signedIn.body);
+    const first = signedIn.json().refresh_token as string;
+    const rotated = await postToken(gh, { grant_type: 'refresh_token', refresh_token: first, ...client });
+    assert.equal(rotated.statusCode, 200, 'rotations answer while the trail is written');
+    const second = rotated.json().refresh_token as string;
+
+    await sql`ALTER TABLE audit_events RENAME TO audit_events_away`.execute(gh.ctx.db);
+    let refused: Awaited<ReturnType<typeof postToken>>;
+    try {
+      refused = await postToken(gh, { grant_type: 'refresh_token', refresh_token: second, ...client });
+    } finally {
+      await sql`ALTER TABLE audit_events_away RENAME TO audit_events`.execute(gh.ctx.db);
+    }
+    assert.equal(refused.statusCode, 503);
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.equal(refused.json().error, 'temporarily_unavailable');
+    assert.equal(refused.json().access_token, undefined);
+    assert.equal(refused.json().refresh_token, undefined);
+    assert.doesNotMatch(refused.body, /eyJ/, 'no token in the answer');
   });
 });
