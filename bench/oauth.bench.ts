@@ -44,7 +44,12 @@ import {
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const cores = availableParallelism();
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? cores * 2);
+/**
+ * Requests in flight in the closed-loop measurements, alike for both servers: enough to
+ * reach a server's peak when each request waits for its database's commit (a rotation
+ * does; the bare provider's memory does not), where a few in flight would measure latency.
+ */
+const concurrency = Number(process.env.BENCH_CONCURRENCY ?? cores * 8);
 /** Connections for the paced load: enough that a request rarely waits for one. */
 const PACED_CONNECTIONS = concurrency * 2;
 const AUDIENCE = 'https://invoices.bench.test';
