@@ -92,20 +92,30 @@ export async function main(argv: string[]): Promise<void> {
       );
       // SIGTERM (an orchestrator, `kill`, npm) and SIGINT (Ctrl-C) stop the node gracefully
       // (decision 305); a second signal skips what is left of the grace.
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-        process.on(signal, () => {
-          app.log.info({ signal }, 'Shutting down');
-          gatehouse.shutdown().then(
-            () => {
-              app.log.info('Stopped');
-              process.exit(0);
-            },
-            (error: unknown) => {
-              app.log.error({ err: error }, 'Shutdown failed');
-              process.exit(1);
-            },
-          );
-        });
+      const stop = (signal: string) => {
+        app.log.info({ signal }, 'Shutting down');
+        gatehouse.shutdown().then(
+          () => {
+            app.log.info('Stopped');
+            process.exit(0);
+          },
+          (error: unknown) => {
+            app.log.error({ err: error }, 'Shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stop(signal));
+      // Under `npm start` (decision 307) the node is npm's child: should npm die without
+      // passing a signal on (SIGKILL), the node is handed to another parent and stops too.
+      if (process.env.npm_lifecycle_event === 'start') {
+        const parent = process.ppid;
+        const watch = setInterval(() => {
+          if (process.ppid === parent) return;
+          clearInterval(watch);
+          stop('parent exited');
+        }, 500);
+        watch.unref();
       }
     });
 
