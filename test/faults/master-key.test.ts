@@ -24,15 +24,23 @@ describe('a start with the wrong master key', () => {
 
   it('another GATEHOUSE_MASTER_KEY: exits non-zero before listening, naming GATEHOUSE_MASTER_KEY', async () => {
     const node = await spawnNode({ GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_MASTER_KEY: randomBytes(32).toString('base64') });
-    const listened = fetch(`${node.base}/readyz`).then(
-      () => true,
-      () => false,
-    );
+    // Asked every 100 ms until it exits: it never answers.
+    let listened = false;
+    const polling = (async () => {
+      while (node.child.exitCode === null) {
+        listened ||= await fetch(`${node.base}/readyz`).then(
+          () => true,
+          () => false,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
     const { code } = await node.exited;
+    await polling;
     assert.notEqual(code, 0);
     assert.match(node.output(), /master key does not open this database's signing keys/);
     assert.match(node.output(), /Set GATEHOUSE_MASTER_KEY to that key/);
-    assert.equal(await listened, false, 'it never listened');
+    assert.equal(listened, false, 'it never listened');
   });
 
   it('no GATEHOUSE_MASTER_KEY, another development key in the data dir: names that file and the variable', async () => {

@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { hostedPageScope } from '../../../src/flows/kit/hosted-pages.js';
 import type { Oidc } from '../../../src/oauth/engine/index.js';
@@ -14,7 +13,7 @@ import { parseConfig } from '../../../src/platform/config.js';
 import type { AppContext } from '../../../src/platform/context.js';
 import { seal } from '../../../src/platform/crypto/secrets.js';
 import { dependencyFailure } from '../../../src/platform/dependency-failure.js';
-import { createHttpServer } from '../../../src/platform/http/server.js';
+import { type App, createHttpServer } from '../../../src/platform/http/server.js';
 import { startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
 
 /** Errors as node-postgres and Node hand them over when the database restarts or is gone. */
@@ -51,7 +50,7 @@ describe('dependency failures', () => {
   });
 
   describe('answers', () => {
-    let app: FastifyInstance;
+    let app: App;
     let failure: () => Error = FAILURES[0]![1];
     const config = parseConfig({ issuer: 'http://gatehouse.test' }, false);
 
