@@ -99,7 +99,12 @@ export async function verifyPasskeyRegistration(
   const { rpID, origin } = relyingParty(ctx);
   let verified: VerifiedRegistrationResponse;
   try {
-    verified = await (await webauthn()).verifyRegistrationResponse({ response, expectedChallenge, expectedOrigin: origin, expectedRPID: rpID });
+    verified = await (await webauthn()).verifyRegistrationResponse({
+      response,
+      expectedChallenge,
+      expectedOrigin: origin,
+      expectedRPID: rpID,
+    });
   } catch {
     throw invalidResponse();
   }
