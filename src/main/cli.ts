@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import type { Logger } from 'pino';
 import { rotateKeys } from '../oauth/keys/rotation.js';
 import { verifyAuditChains } from '../ops/audit/verify.js';
 import { backupCommands } from '../ops/backup/cli.js';
@@ -7,11 +8,35 @@ import type { Actor } from '../platform/audit/record.js';
 import { ConfigError, loadConfig } from '../platform/config.js';
 import { DatabaseInUseError, openDatabase } from '../platform/db/database.js';
 import { migrateToLatest } from '../platform/db/migrate.js';
+import { dependencyFailure } from '../platform/dependency-failure.js';
 import { AppError } from '../platform/errors.js';
 import { createLogger } from '../platform/logger.js';
 import { SIGNING_ALGS, type SigningKeyAlg } from '../platform/ports/signing-keys.js';
 import { generatePassword, upsertSystemAdmin } from './bootstrap.js';
 import { createGatehouse } from './gatehouse.js';
+
+/**
+ * The safety net of a serving node (decision 306): no error a client library throws
+ * outside a request ends the process. A dependency's error that escaped every listener (a
+ * connection reset in a library's event) and any promise rejection nobody awaited are
+ * logged as errors, and the node goes on: the request that met the failure has answered
+ * 503, and the next one reconnects. Any other uncaught exception is a defect of ours with
+ * unknown state behind it: logged as fatal, and the process exits 1 for its supervisor to
+ * restart it.
+ */
+function guardProcess(log: Logger): void {
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason }, 'A promise was rejected and nothing handled it; the node goes on');
+  });
+  process.on('uncaughtException', (error) => {
+    if (dependencyFailure(error)) {
+      log.error({ err: error }, 'A dependency failed outside any request; the node goes on and reconnects');
+      return;
+    }
+    log.fatal({ err: error }, 'Uncaught exception: the node stops');
+    process.exit(1);
+  });
+}
 
 /** Who acts when an operator runs a command on the host (audit trail). */
 const CLI_ACTOR: Actor = { type: 'system', id: 'cli', ip: null, userAgent: 'gatehouse-cli' };
@@ -31,6 +56,7 @@ export async function main(argv: string[]): Promise<void> {
       const cfg = config();
       const gatehouse = await createGatehouse(cfg);
       const { app, bootstrapped } = gatehouse;
+      guardProcess(app.log);
       const admin = bootstrapped.admin;
       if (admin?.generatedPassword) {
         process.stdout.write(
@@ -64,14 +90,32 @@ export async function main(argv: string[]): Promise<void> {
         },
         `Gatehouse listening on ${local}`,
       );
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-        process.once(signal, () => {
-          app.log.info({ signal }, 'Shutting down');
-          gatehouse.close().then(
-            () => process.exit(0),
-            () => process.exit(1),
-          );
-        });
+      // SIGTERM (an orchestrator, `kill`, npm) and SIGINT (Ctrl-C) stop the node gracefully
+      // (decision 305); a second signal skips what is left of the grace.
+      const stop = (signal: string) => {
+        app.log.info({ signal }, 'Shutting down');
+        gatehouse.shutdown().then(
+          () => {
+            app.log.info('Stopped');
+            process.exit(0);
+          },
+          (error: unknown) => {
+            app.log.error({ err: error }, 'Shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => stop(signal));
+      // Under `npm start` (decision 307) the node is npm's child: should npm die without
+      // passing a signal on (SIGKILL), the node is handed to another parent and stops too.
+      if (process.env.npm_lifecycle_event === 'start') {
+        const parent = process.ppid;
+        const watch = setInterval(() => {
+          if (process.ppid === parent) return;
+          clearInterval(watch);
+          stop('parent exited');
+        }, 500);
+        watch.unref();
       }
     });
 

@@ -6,6 +6,7 @@ import { forgetRefusals } from '../authn/protection/guard.js';
 import { createProtectionStore } from '../authn/protection/store.js';
 import { sessionFromToken } from '../authn/sessions/sessions.js';
 import { userAccess } from '../oauth/access/end-access.js';
+import { assertMasterKeyOpensKeys } from '../oauth/keys/master-key-check.js';
 import { createKeyStore } from '../oauth/keys/signing-keys.js';
 import { callerFromAccessToken } from '../oauth/tokens/callers.js';
 import { createDelivery, type Delivery } from '../ops/events/worker.js';
@@ -16,6 +17,7 @@ import { createPasswordHasher } from '../platform/crypto/passwords.js';
 import { createChangeFeed } from '../platform/db/change-feed.js';
 import { type Db, openDatabase } from '../platform/db/database.js';
 import { migrateToLatest } from '../platform/db/migrate.js';
+import type { Readiness } from '../platform/http/health.js';
 import type { App } from '../platform/http/server.js';
 import { type Clock, systemClock, uuidv7 } from '../platform/ids.js';
 import { createLogger } from '../platform/logger.js';
@@ -31,7 +33,19 @@ export interface Gatehouse {
   /** This node's event delivery worker (outbox → RabbitMQ, webhooks). */
   delivery: Delivery;
   close(): Promise<void>;
+  /**
+   * Stops a serving node the way a load balancer needs (decision 305): unready at once
+   * (/readyz 503), still serving for the configured grace when something watches /readyz,
+   * then no new connection, the requests in flight finished (at most `drainMs`), closed.
+   * Called again while it runs, it skips what is left of the grace.
+   */
+  shutdown(options?: { drainMs?: number }): Promise<void>;
 }
+
+/** The longest a stopping node waits for its requests in flight before it cuts their connections. */
+export const DRAIN_MS = 10_000;
+/** /readyz asked within this (or the grace, if longer) means a balancer or orchestrator watches the node. */
+const WATCHED_WITHIN_MS = 10_000;
 
 export interface GatehouseOptions {
   log?: Logger;
@@ -53,21 +67,67 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
   const ctx = await createContext(config, log, options.db, options.clock);
   try {
     await migrateToLatest(ctx.db);
+    // Before anything is written or served: a wrong master key stops the start here (decision 304).
+    await assertMasterKeyOpensKeys(ctx.db, ctx.masterKey, config);
     const bootstrapped = await bootstrap(ctx);
-    const app = await createServer(ctx);
+    const readiness: Readiness = { draining: false };
+    const app = await createServer(ctx, readiness);
     const delivery = createDelivery(ctx);
     const jobs = startBackground(ctx, { background: options.background !== false, delivery });
     // Closing the server stops the jobs, before anyone closes the database under them.
     app.addHook('onClose', () => jobs.stop());
+    let closing: Promise<void> | undefined;
+    const close = () => {
+      closing ??= (async () => {
+        await app.close();
+        await ctx.db.destroy();
+        await ctx.passwords.close();
+      })();
+      return closing;
+    };
+    let stopping: Promise<void> | undefined;
+    let endGrace = () => {};
     return {
       ctx,
       app,
       bootstrapped,
       delivery,
-      async close() {
-        await app.close();
-        await ctx.db.destroy();
-        await ctx.passwords.close();
+      close,
+      shutdown({ drainMs = DRAIN_MS } = {}) {
+        if (stopping) {
+          endGrace();
+          return stopping;
+        }
+        readiness.draining = true;
+        const graceMs = config.shutdownGraceSeconds * 1000;
+        const watched = readiness.checkedAt !== undefined && Date.now() - readiness.checkedAt <= Math.max(WATCHED_WITHIN_MS, graceMs);
+        stopping = (async () => {
+          if (watched && graceMs > 0) {
+            log.info({ grace_ms: graceMs }, 'Unready; serving on while the load balancer takes this node out');
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, graceMs);
+              endGrace = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+          }
+          // No new connection from here; requests in flight finish, or are cut after drainMs. A
+          // kept-alive connection is closed as soon as its answer is out (Node closes only those
+          // idle when the server closes, and Fastify keeps them 72 s).
+          const idle = setInterval(() => app.server.closeIdleConnections(), 50);
+          const cut = setTimeout(() => {
+            log.warn({ drain_ms: drainMs }, 'Requests still in flight after the drain time: closing their connections');
+            app.server.closeAllConnections();
+          }, drainMs);
+          try {
+            await close();
+          } finally {
+            clearInterval(idle);
+            clearTimeout(cut);
+          }
+        })();
+        return stopping;
       },
     };
   } catch (error) {
@@ -87,7 +147,7 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
  */
 export async function createContext(config: Config, log: Logger, db?: Db, clock: Clock = systemClock): Promise<AppContext> {
   const masterKey = resolveMasterKey(config, log);
-  const database = db ?? (await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir }));
+  const database = db ?? (await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir, log }));
   const changes = await createChangeFeed(database, log);
   const ctx: AppContext = {
     config,

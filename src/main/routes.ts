@@ -53,13 +53,19 @@ import { userIdentityRoutes } from '../ops/users/identity-routes.js';
 import { userRoutes } from '../ops/users/routes.js';
 import { webhookRoutes } from '../ops/webhooks/routes.js';
 import type { AppContext } from '../platform/context.js';
-import { healthRoutes } from '../platform/http/health.js';
+import { healthRoutes, type Readiness } from '../platform/http/health.js';
 import { createHttpServer } from '../platform/http/server.js';
 
-export async function createServer(ctx: AppContext) {
+export async function createServer(ctx: AppContext, readiness?: Readiness) {
   const blocked = blockedAddresses(ctx);
   const app = await createHttpServer(ctx, ipBlockHook(blocked));
-  await app.register(healthRoutes(ctx));
+  // A stopping node asks its clients (the balancer) to take each answer's connection elsewhere.
+  if (readiness) {
+    app.addHook('onRequest', async (_request, reply) => {
+      if (readiness.draining) reply.raw.setHeader('connection', 'close');
+    });
+  }
+  await app.register(healthRoutes(ctx, readiness));
   await app.register(keyRoutes(ctx));
   const oidc = createOidc(ctx);
   app.addHook('onClose', () => oidc.close());

@@ -45,6 +45,11 @@ export interface Config {
   exportPassphrase: string | undefined;
   /** CIDRs that webhook destinations may be in although they are internal (loopback, private, ...). */
   webhookAllowedNetworks: string[];
+  /**
+   * On SIGTERM, how long a node watched through /readyz goes on serving after it turned
+   * unready, so its load balancer takes it out first (docs/operations.md#stopping-a-node).
+   */
+  shutdownGraceSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -74,6 +79,7 @@ const KEYS = {
   GATEHOUSE_BACKUP_PASSPHRASE: 'backupPassphrase',
   GATEHOUSE_EXPORT_PASSPHRASE: 'exportPassphrase',
   GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS: 'webhookAllowedNetworks',
+  GATEHOUSE_SHUTDOWN_GRACE: 'shutdownGraceSeconds',
 } as const;
 
 type RawConfig = Partial<Record<(typeof KEYS)[keyof typeof KEYS], string>>;
@@ -168,6 +174,7 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     backupPassphrase: raw.backupPassphrase,
     exportPassphrase: raw.exportPassphrase,
     webhookAllowedNetworks: parseNetworks(raw.webhookAllowedNetworks),
+    shutdownGraceSeconds: parseGrace(raw.shutdownGraceSeconds),
   };
 }
 
@@ -194,6 +201,15 @@ function parseTrustProxy(value: string | undefined): boolean | string[] {
     throw new ConfigError('GATEHOUSE_TRUST_PROXY must be true, false, or a comma-separated list of IP addresses or CIDR ranges');
   }
   return entries;
+}
+
+function parseGrace(value: string | undefined): number {
+  if (value === undefined) return 3;
+  const seconds = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || seconds > 300) {
+    throw new ConfigError(`GATEHOUSE_SHUTDOWN_GRACE must be a number of seconds from 0 to 300, got "${value}"`);
+  }
+  return seconds;
 }
 
 function parsePort(value: string): number {

@@ -1,13 +1,10 @@
-import {
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransport,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
+  VerifiedRegistrationResponse,
 } from '@simplewebauthn/server';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
@@ -15,6 +12,12 @@ import { AppError } from '../../platform/errors.js';
 import { guardAttempt } from '../protection/guard.js';
 import { assertFactorAllowed, type FactorSummary, factorsOf, summarize } from './factors.js';
 import { subjectOf } from './verify.js';
+
+/**
+ * The WebAuthn library, loaded at the first passkey ceremony: loading it cost more than any
+ * other package of a start (decision 308), and most nodes never see a passkey.
+ */
+const webauthn = () => import('@simplewebauthn/server');
 
 /** A WebAuthn challenge lives five minutes and works once. */
 const CHALLENGE_TTL_MS = 5 * 60_000;
@@ -69,7 +72,7 @@ export async function passkeyRegistrationOptions(ctx: AppContext, userId: string
   const { user } = await subjectOf(ctx.db, userId, null);
   await assertFactorAllowed(ctx, user.home_tenant_id, 'webauthn');
   const existing = (await factorsOf(ctx.db, userId)).filter((f) => f.type === 'webauthn' && f.credential_id);
-  const options = await generateRegistrationOptions({
+  const options = await (await webauthn()).generateRegistrationOptions({
     rpName: 'Gatehouse',
     rpID: relyingParty(ctx).rpID,
     userName: user.email,
@@ -94,9 +97,14 @@ export async function verifyPasskeyRegistration(
   const expectedChallenge = await takeChallenge(ctx, userId, 'registration', response?.response?.clientDataJSON);
   if (!expectedChallenge) throw invalidResponse();
   const { rpID, origin } = relyingParty(ctx);
-  let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
+  let verified: VerifiedRegistrationResponse;
   try {
-    verified = await verifyRegistrationResponse({ response, expectedChallenge, expectedOrigin: origin, expectedRPID: rpID });
+    verified = await (await webauthn()).verifyRegistrationResponse({
+      response,
+      expectedChallenge,
+      expectedOrigin: origin,
+      expectedRPID: rpID,
+    });
   } catch {
     throw invalidResponse();
   }
@@ -136,7 +144,7 @@ export async function verifyPasskeyRegistration(
 
 export async function passkeyAuthenticationOptions(ctx: AppContext, userId: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const passkeys = (await factorsOf(ctx.db, userId)).filter((f) => f.type === 'webauthn' && f.confirmed && f.credential_id);
-  const options = await generateAuthenticationOptions({
+  const options = await (await webauthn()).generateAuthenticationOptions({
     rpID: relyingParty(ctx).rpID,
     allowCredentials: passkeys.map((f) => ({ id: f.credential_id as string, transports: f.transports as AuthenticatorTransport[] })),
     userVerification: 'preferred',
@@ -160,7 +168,7 @@ export async function verifyPasskeyAuthentication(
     if (!expectedChallenge || !factor?.public_key) return false;
     const { rpID, origin } = relyingParty(ctx);
     try {
-      const result = await verifyAuthenticationResponse({
+      const result = await (await webauthn()).verifyAuthenticationResponse({
         response,
         expectedChallenge,
         expectedOrigin: origin,

@@ -90,6 +90,12 @@ export async function pageLook(
   return { locale, t: translator(locale), ...(branding && { branding }) };
 }
 
+/** The look without the tenant's branding, for when the database that holds it cannot be read. */
+export function plainLook(request: FastifyRequest): PageLook {
+  const locale = requestLocale(request);
+  return { locale, t: translator(locale) };
+}
+
 /** A look as the page renderers take it. */
 export const pageOf = (look: PageLook): PageContext => ({
   lang: look.locale,

@@ -21,6 +21,7 @@ const ERROR_TEXT: Record<string, MessageKey> = {
  * in another language; for anything else (a 500) never the internal message.
  */
 export function errorText(look: PageLook, error: AppError | undefined): string {
+  if (error?.code === 'service_unavailable') return look.t('common.unavailable');
   if (!error || error.status >= 500) return look.t('common.server_error');
   const key = ERROR_TEXT[error.code];
   if (key) return look.t(key);

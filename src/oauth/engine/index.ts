@@ -20,8 +20,13 @@ import { buildProvider, TTL } from './provider.js';
  * oidc-provider).
  */
 export interface Oidc {
-  /** Serves a protocol request (Node's request and response). */
-  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /**
+   * The engine for the current signing keys, ready to serve a protocol request (Node's
+   * request and response). Resolved before the caller hands the response over: what can
+   * fail here (reading or unsealing the keys while the database restarts) fails while an
+   * error can still be answered, never on a response nobody owns (decision 302).
+   */
+  handler(): Promise<(req: IncomingMessage, res: ServerResponse) => Promise<void>>;
   /** The sign-in interaction a hosted page is showing; `interaction_expired` when there is none. */
   interaction(req: IncomingMessage, res: ServerResponse): Promise<Interaction>;
   /**
@@ -115,9 +120,11 @@ export function createOidc(app: AppContext): Oidc {
   }
 
   return {
-    async handle(req, res) {
+    async handler() {
       const { callback } = await engine();
-      await callback(req, res);
+      return async (req, res) => {
+        await callback(req, res);
+      };
     },
 
     async interaction(req, res) {

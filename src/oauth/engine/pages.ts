@@ -1,10 +1,12 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { brandingOf } from '../../directory/branding/branding.js';
 import type { AppContext } from '../../platform/context.js';
+import { dependencyFailure } from '../../platform/dependency-failure.js';
 import { pickLocale, translator } from '../../platform/i18n/index.js';
 import { ENGINE_HEADERS, html, newNonce, PAGE_HEADERS, rich, scriptPageHeaders, trusted } from '../../platform/web/html.js';
 import { errorBox, errorPage, framed, type PageContext, wordsOf } from '../../platform/web/pages.js';
 import { gatehouseClient } from './clients.js';
+import { markUnavailable } from './unavailable.js';
 
 /**
  * A page the protocol engine renders (sign-out, device flow, protocol errors): in the
@@ -18,7 +20,8 @@ async function send(
   headers: Record<string, string> = PAGE_HEADERS,
 ) {
   const client = koa.oidc?.client;
-  const branding = await brandingOf(ctx, client ? gatehouseClient(client).tenantId : undefined);
+  // The tenant's look is read from the database, which may be what failed: then the plain look.
+  const branding = await brandingOf(ctx, client ? gatehouseClient(client).tenantId : undefined).catch(() => undefined);
   const uiLocales = koa.oidc?.params?.ui_locales;
   const lang = pickLocale({
     uiLocales: typeof uiLocales === 'string' ? uiLocales : (koa.query?.ui_locales as string | undefined),
@@ -81,7 +84,24 @@ export function renderDevicePage(
  * Errors that must not go back to the application (an unknown client, a redirect URI
  * that is not registered): a page of ours, never a redirect.
  */
-export function renderProtocolError(ctx: AppContext, koa: KoaContextWithOIDC, out: { error: string; error_description?: string }) {
+export function renderProtocolError(
+  ctx: AppContext,
+  koa: KoaContextWithOIDC,
+  out: { error: string; error_description?: string },
+  error?: unknown,
+) {
+  // A dependency that failed (decision 301): "try again" with 503 and Retry-After (unavailable.ts), not "invalid".
+  if (dependencyFailure(error)) {
+    markUnavailable(koa, error);
+    return send(ctx, koa, (page) =>
+      errorPage({
+        ...page,
+        title: page.t('common.unavailable_title'),
+        message: page.t('common.unavailable'),
+        code: 'temporarily_unavailable',
+      }),
+    );
+  }
   return send(ctx, koa, (page) =>
     errorPage({
       ...page,

@@ -20,6 +20,7 @@ import type { OidcContext } from './lookups.js';
 import { assertSignInStrength, type GrantSource, mfaTargetOf } from './mfa-policy.js';
 import { engineHeaders, renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
 import { resourceServer } from './resources.js';
+import { answerUnavailable, markUnavailable } from './unavailable.js';
 import { authenticationClaims } from './user-tokens.js';
 
 /** Where the engine's endpoints live: Auth0's paths (the article's compatibility surface). */
@@ -162,7 +163,7 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
     },
     clientBasedCORS: (_koa, origin, client) =>
       [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])].some((uri) => originOf(uri) === origin),
-    renderError: (koa, out) => renderProtocolError(ctx, koa, out),
+    renderError: (koa, out, error) => renderProtocolError(ctx, koa, out, error),
     // The engine's outgoing requests (back-channel logout at its end-session) go through the
     // webhooks' checked connection, which judges the address before connecting (decision
     // 204), in place of the engine's guard; outside production a logout URI may be
@@ -177,13 +178,18 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   // (routes.ts) replaces X-Forwarded-* by what Fastify resolved through that list.
   provider.proxy = config.trustProxy !== false;
   registerGrants(provider, ctx);
+  // Outermost: it sees every answer last, the engine's error pages and JSON included.
+  provider.use(answerUnavailable(ctx));
   provider.use(answerAfterAudit);
   provider.use(consumeHeldRefreshToken(ctx));
   provider.use(engineHeaders);
   provider.use(askBeforeLogout(ctx));
   provider.use(endGatehouseSessionAtLogout(ctx));
   provider.use(unauthorizedClientForDisallowedGrant);
-  provider.on('server_error', (_koa, error) => ctx.log.error({ err: error }, 'OAuth engine error'));
+  provider.on('server_error', (koa, error) => {
+    if (markUnavailable(koa, error)) ctx.log.warn({ err: error }, 'OAuth engine request failed: a dependency is unavailable');
+    else ctx.log.error({ err: error }, 'OAuth engine error');
+  });
   auditEngineGrants(ctx, provider);
   provider.on('end_session.success', (koa) => markGatehouseSessionEnded(ctx, koa));
   provider.on('backchannel.error', (_koa, error, client) =>

@@ -3,7 +3,7 @@ import type { AppContext } from '../../platform/context.js';
 import { clientSecretDigest } from '../../platform/crypto/secrets.js';
 import { AppError } from '../../platform/errors.js';
 import { looksLikeJwt } from '../../platform/http/guards.js';
-import { asAppError, limitBodies } from '../../platform/http/server.js';
+import { asAppError, limitBodies, logFailure, setRetryAfter } from '../../platform/http/server.js';
 import { parseBasicCredentials } from './clients.js';
 import type { Oidc } from './index.js';
 import { ROUTES } from './provider.js';
@@ -61,13 +61,20 @@ export const oidcRoutes =
     app.addContentTypeParser('*', (_req, _payload, done) => done(null));
     // What fails before the engine sees the request (a body over the limit) is an RFC 6749 error too.
     app.setErrorHandler((error: FastifyError, request, reply) => {
+      const appError = asAppError(error, request);
+      const { status, message } = appError;
+      // A dependency that failed before the engine ran (the keys' read): RFC 6749's word, with Retry-After (decision 301).
+      if (appError.code === 'service_unavailable') {
+        logFailure(request, error, appError, 'OAuth request failed');
+        setRetryAfter(reply, appError);
+        return reply.status(status).type('application/json').send({ error: 'temporarily_unavailable', error_description: message });
+      }
       // Refusals of our own before the engine (an IP block): their code, in the OAuth error shape.
       if (error instanceof AppError) {
         return reply.status(error.status).type('application/json').send({ error: error.code, error_description: error.message });
       }
       // The framework's refusals (a body over the limit: 413) keep their status, as invalid_request.
-      const { status, message } = asAppError(error, request);
-      if (status >= 500) request.log.error({ err: error }, 'OAuth request failed');
+      logFailure(request, error, appError, 'OAuth request failed');
       const description = status >= 500 ? 'The request failed' : message;
       return reply
         .status(status)
@@ -119,8 +126,10 @@ export const oidcRoutes =
         raw.headers['x-forwarded-proto'] = request.protocol;
         raw.headers['x-forwarded-host'] = request.host;
       }
+      // The engine (its keys) first: once hijacked, an error could no longer be answered.
+      const handle = await oidc.handler();
       reply.hijack();
-      await oidc.handle(raw, reply.raw);
+      await handle(raw, reply.raw);
     };
 
     for (const path of ENGINE_PATHS) {

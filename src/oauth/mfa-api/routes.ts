@@ -7,7 +7,7 @@ import { issueRecoveryCodes } from '../../authn/mfa/recovery-codes.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError, type ErrorCode } from '../../platform/errors.js';
 import { bearerToken } from '../../platform/http/guards.js';
-import { asAppError } from '../../platform/http/server.js';
+import { asAppError, logFailure } from '../../platform/http/server.js';
 import { assertTokenClient, authenticators, factorIdOf } from './auth0.js';
 
 /** Auth0's error codes for ours; anything else is `invalid_request`. */
@@ -20,6 +20,8 @@ const AUTH0_ERRORS: Partial<Record<ErrorCode, [number, string]>> = {
   not_found: [400, 'invalid_request'],
   delivery_failed: [502, 'server_error'],
   too_many_attempts: [429, 'too_many_attempts'],
+  // A dependency failed (decision 301): RFC 6749's word for "try again later", with Retry-After.
+  service_unavailable: [503, 'temporarily_unavailable'],
 };
 
 const Open = { additionalProperties: true } as const;
@@ -60,7 +62,7 @@ export const auth0MfaRoutes =
       const appError = asAppError(error, request);
       const known = AUTH0_ERRORS[appError.code];
       const status = known?.[0] ?? appError.status;
-      if (status >= 500 && !known) request.log.error({ err: error }, 'MFA API request failed');
+      if (!known || appError.code === 'service_unavailable') logFailure(request, error, appError, 'MFA API request failed');
       const code = known?.[1] ?? (status >= 500 ? 'server_error' : status === 401 ? 'invalid_grant' : 'invalid_request');
       const description = status >= 500 && !known ? 'The request failed' : appError.message;
       const retryAfter = appError.details?.retry_after;

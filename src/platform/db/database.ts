@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
+import type { Logger } from 'pino';
 import { PGliteDialect } from './pglite-driver.js';
 import type { Database } from './schema.js';
 
@@ -32,7 +33,19 @@ export interface DatabaseOptions {
   dataDir?: string;
   /** PGlite only: start from a dumped data directory instead of `dataDir`. */
   pgliteDump?: Blob;
+  /** Where a lost PostgreSQL connection is reported (a warning); without it, nowhere. */
+  log?: Logger;
 }
+
+/**
+ * PostgreSQL's bounds (decision 300): a request waits at most this long for a connection
+ * (from the pool, or a new one while the server restarts) before it fails, and one statement
+ * runs at most `STATEMENT_TIMEOUT_MS` (migrations lift it, src/platform/db/migrate.ts). A
+ * transaction left idle by a node that froze is ended by the server.
+ */
+export const CONNECT_TIMEOUT_MS = 5_000;
+export const STATEMENT_TIMEOUT_MS = 30_000;
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000;
 
 /**
  * Opens the one database: PostgreSQL when a URL is given, otherwise embedded PGlite.
@@ -41,10 +54,25 @@ export interface DatabaseOptions {
 export async function openDatabase(options: DatabaseOptions): Promise<Db> {
   if (options.url) {
     const { default: pg } = await import('pg');
-    const pool = new pg.Pool({ connectionString: options.url, max: 10 });
-    // An idle connection that the server ends (a restart, a failover) is dropped from the
-    // pool and replaced on the next query, where any error surfaces; it must not crash the process.
-    pool.on('error', () => {});
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: 10,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      statement_timeout: STATEMENT_TIMEOUT_MS,
+      idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      // A server that vanished without closing the connection (a network partition) is noticed.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
+    // A connection the server ends (a restart: 57P01, a failover, a reset) emits 'error' on
+    // its client, and an 'error' event nobody listens to ends the process. The pool listens
+    // to its idle clients only; every client gets a listener of its own for the time it is
+    // checked out (a request between two statements of a transaction). The failure itself
+    // reaches the request through its next query, as a 503 (src/platform/unavailable.ts);
+    // the pool drops the broken client on release and connects a new one when next asked.
+    const lost = (error: Error) => options.log?.warn({ err: error }, 'PostgreSQL connection lost; it is replaced on the next query');
+    pool.on('connect', (client) => client.on('error', lost));
+    pool.on('error', lost);
     return opened(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), { kind: 'postgres', url: options.url });
   }
   const { PGlite } = await import('@electric-sql/pglite');

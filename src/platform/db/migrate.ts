@@ -58,6 +58,8 @@ const provider: MigrationProvider = {
     for (const [name, { up, data }] of Object.entries(MIGRATIONS)) {
       migrations[name] = {
         async up(db) {
+          // An index built over millions of rows may take longer than a request's statement may (decision 300).
+          await sql`set local statement_timeout = 0`.execute(db);
           for (const statement of up) await sql.raw(statement).execute(db);
           await data?.(db);
         },

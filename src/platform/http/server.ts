@@ -4,7 +4,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest, type onRequestHookHandler } from 'fastify';
 import { NoResultError } from 'kysely';
 import type { AppContext } from '../context.js';
-import { AppError } from '../errors.js';
+import { dependencyFailure } from '../dependency-failure.js';
+import { AppError, serviceUnavailable } from '../errors.js';
 import { SESSION_COOKIE } from './guards.js';
 import { validationError, validatorCompiler } from './validation.js';
 
@@ -32,7 +33,7 @@ export async function createHttpServer(ctx: AppContext, firstHook?: onRequestHoo
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = asAppError(error, request);
-    if (appError.status >= 500) request.log.error({ err: error }, 'Request failed');
+    logFailure(request, error, appError);
     const body = { error: appError.code, message: appError.message, ...(appError.details && { details: appError.details }) };
     setRetryAfter(reply, appError);
     reply.status(appError.status).type('application/json').send(body);
@@ -70,10 +71,24 @@ export async function createHttpServer(ctx: AppContext, firstHook?: onRequestHoo
   return app;
 }
 
-/** A refusal by the brute-force protection says when to come back (RFC 9110 Retry-After). */
+/**
+ * A refusal by the brute-force protection, and a dependency that failed, say when to come
+ * back (RFC 9110 Retry-After).
+ */
 export function setRetryAfter(reply: { header(name: string, value: string): unknown }, error: AppError): void {
   const retryAfter = error.details?.retry_after;
-  if (error.code === 'too_many_attempts' && typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
+  const says = error.code === 'too_many_attempts' || error.code === 'service_unavailable';
+  if (says && typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
+}
+
+/**
+ * What a failed request leaves in the log: a 500 as an error with its stack; a dependency
+ * that failed (503) as a warning with its cause (an outage would otherwise bury the log in
+ * stacks); a refusal (4xx) not at all.
+ */
+export function logFailure(request: FastifyRequest, error: unknown, appError: AppError, what = 'Request failed'): void {
+  if (appError.code === 'service_unavailable') request.log.warn({ err: error }, `${what}: a dependency is unavailable`);
+  else if (appError.status >= 500) request.log.error({ err: error }, what);
 }
 
 /** Fastify's errors as ours; `limit` is the body limit of the route that answers (the user import takes 64 MiB). */
@@ -109,6 +124,9 @@ export function asAppError(error: unknown, request: FastifyRequest): AppError {
 
 function toAppError(error: FastifyError, bodyLimit: number): AppError {
   if (error instanceof AppError) return error;
+  // The database restarting, a connection reset, no connection in time: retry shortly (decision 301).
+  const failed = dependencyFailure(error);
+  if (failed) return serviceUnavailable(failed, 1);
   // A concurrent request removed what this one was changing, or what it refers to.
   if (error instanceof NoResultError) return new AppError('not_found', 'Not found: it was removed meanwhile');
   if ((error as { code?: string }).code === '23503') {

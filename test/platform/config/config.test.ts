@@ -42,6 +42,13 @@ describe('configuration (docs/operations.md#configuration): GATEHOUSE_* variable
       assert.equal(loadConfig({ GATEHOUSE_PORT: '8080' }).issuer, 'http://localhost:8080');
     });
 
+    it('reads GATEHOUSE_SHUTDOWN_GRACE in seconds (default 3, 0 to 300)', () => {
+      assert.equal(loadConfig({}).shutdownGraceSeconds, 3);
+      assert.equal(loadConfig({ GATEHOUSE_SHUTDOWN_GRACE: '0' }).shutdownGraceSeconds, 0);
+      assert.equal(loadConfig({ GATEHOUSE_SHUTDOWN_GRACE: '1.5' }).shutdownGraceSeconds, 1.5);
+      for (const bad of ['-1', 'soon', '301']) assertRejected({ GATEHOUSE_SHUTDOWN_GRACE: bad }, 'GATEHOUSE_SHUTDOWN_GRACE');
+    });
+
     it('treats an empty variable as unset', () => {
       const config = loadConfig({ GATEHOUSE_PORT: '', GATEHOUSE_HOST: '', GATEHOUSE_MASTER_KEY: '' });
       assert.equal(config.port, 3000);

@@ -3,6 +3,8 @@ const en = {
   'common.error_code': 'Error code: {code}',
   'common.something_went_wrong': 'Something went wrong',
   'common.server_error': 'Something went wrong on our side. Go back to the application and try again.',
+  'common.unavailable_title': 'Temporarily unavailable',
+  'common.unavailable': 'We cannot complete this right now. Wait a moment, then reload the page or go back and try again.',
   'common.form_expired': 'This form has expired; go back and try again.',
   'common.back_to_sign_in': 'Back to sign-in',
   'common.continue': 'Continue',
@@ -26,6 +28,9 @@ const de: Record<keyof typeof en, string> = {
   'common.error_code': 'Fehlercode: {code}',
   'common.something_went_wrong': 'Etwas ist schiefgelaufen',
   'common.server_error': 'Bei uns ist etwas schiefgelaufen. Gehen Sie zurück zur Anwendung und versuchen Sie es erneut.',
+  'common.unavailable_title': 'Vorübergehend nicht verfügbar',
+  'common.unavailable':
+    'Das ist gerade nicht möglich. Warten Sie einen Moment, laden Sie dann die Seite neu oder gehen Sie zurück und versuchen Sie es erneut.',
   'common.form_expired': 'Dieses Formular ist abgelaufen. Gehen Sie zurück und versuchen Sie es erneut.',
   'common.back_to_sign_in': 'Zurück zur Anmeldung',
   'common.continue': 'Weiter',
