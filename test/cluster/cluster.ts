@@ -24,7 +24,9 @@ const OPERATIONS = join(ROOT, 'docs/operations.md');
 const HAPROXY = '/usr/sbin/haproxy';
 /** The response header the documented HAProxy configuration adds: the name of the node that answered. */
 export const NODE_HEADER = 'x-gatehouse-node';
-const RABBITMQ = { host: '127.0.0.1', port: 5672 };
+/** The shared RabbitMQ (never stopped: the nodes reach it through a proxy the test cuts). */
+export const RABBITMQ_URL = process.env.GATEHOUSE_TEST_AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672';
+const RABBITMQ = new URL(RABBITMQ_URL);
 
 /** The fenced block that follows `<!-- cluster: NAME -->` in docs/operations.md. */
 export function documentedBlock(name: string): string {
@@ -53,7 +55,8 @@ export function haproxyConfig(port: number, nodePorts: number[]): string {
       if (nodePort === undefined) throw new Error('The documented configuration has more servers than the test starts');
       return `${head} 127.0.0.1:${nodePort}`;
     });
-  if (server !== nodePorts.length) throw new Error(`The documented configuration has ${server} servers, the test starts ${nodePorts.length}`);
+  if (server !== nodePorts.length)
+    throw new Error(`The documented configuration has ${server} servers, the test starts ${nodePorts.length}`);
   return config;
 }
 
@@ -88,7 +91,7 @@ export interface Cluster {
   startNode(i: number, env?: Record<string, string>): Promise<void>;
   /** Sends `signal` to node `i`; resolves with its exit code (or signal name) once it has exited. */
   signal(i: number, signal: NodeJS.Signals): Promise<string>;
-  /** Waits until the balancer has routed to every running node (each back in rotation). */
+  /** Waits until the balancer has routed to every node (each back in rotation); fails at once if one is not running. */
   inRotation(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -100,7 +103,7 @@ export async function startCluster(options: { nodes?: number } = {}): Promise<Cl
   const pgServer = await startOwnPostgres();
   const databaseUrl = await pgServer.createDatabase(`gatehouse_cluster_${randomBytes(4).toString('hex')}`);
   const redis = await startOwnRedis();
-  const amqp = await startTcpProxy(RABBITMQ.host, RABBITMQ.port);
+  const amqp = await startTcpProxy(RABBITMQ.hostname, Number(RABBITMQ.port || 5672));
   const smtp = await startSmtpPeer();
   const lbPort = await freePort();
   const url = `http://127.0.0.1:${lbPort}`;
@@ -114,7 +117,7 @@ export async function startCluster(options: { nodes?: number } = {}): Promise<Cl
     GATEHOUSE_ISSUER: url,
     GATEHOUSE_DATABASE_URL: databaseUrl,
     GATEHOUSE_REDIS_URL: redis.url,
-    GATEHOUSE_AMQP_URL: `amqp://guest:guest@127.0.0.1:${amqp.port}`,
+    GATEHOUSE_AMQP_URL: `amqp://${RABBITMQ.username}:${RABBITMQ.password}@127.0.0.1:${amqp.port}`,
     GATEHOUSE_SMTP_URL: smtp.url,
     GATEHOUSE_MASTER_KEY: randomBytes(32).toString('base64'),
     GATEHOUSE_TRUST_PROXY: '127.0.0.1',
@@ -221,11 +224,14 @@ export async function startCluster(options: { nodes?: number } = {}): Promise<Cl
     startNode,
     signal,
     async inRotation(timeoutMs = 15_000) {
-      const running = new Set(nodes.filter((n) => n.child && n.child.exitCode === null && n.child.signalCode === null).map((n) => n.name));
       const seen = new Set<string>();
       const deadline = Date.now() + timeoutMs;
-      while ([...running].some((name) => !seen.has(name))) {
-        if (Date.now() > deadline) throw new Error(`Not back in rotation within ${timeoutMs} ms: ${[...running].filter((n) => !seen.has(n))}`);
+      while (nodes.some((node) => !seen.has(node.name))) {
+        const exited = nodes.filter((n) => !n.child || n.child.exitCode !== null || n.child.signalCode !== null);
+        if (exited.length > 0)
+          throw new Error(`Not running: ${exited.map((n) => `${n.name} (${n.child?.exitCode ?? n.child?.signalCode})`)}`);
+        if (Date.now() > deadline)
+          throw new Error(`Not back in rotation within ${timeoutMs} ms: ${nodes.filter((n) => !seen.has(n.name)).map((n) => n.name)}`);
         const answer = await request('/readyz').catch(() => undefined);
         if (answer?.status === 200) seen.add(answer.node);
         else await new Promise((resolve) => setTimeout(resolve, 100));

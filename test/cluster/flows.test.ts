@@ -96,7 +96,12 @@ describe('three nodes behind HAProxy: flows and holds', { timeout: 300_000 }, ()
       const opened = await browser.follow(url.href, atCallback);
       assert.equal(opened.response.status, 200, `expected the sign-in page, got ${opened.response.status} ${opened.url}`);
       const signIn = formOf(await opened.response.text());
-      const mfa = await browser.submit(opened.url, signIn.action, { ...signIn.fields, username: user.email, password: PASSWORD }, atCallback);
+      const mfa = await browser.submit(
+        opened.url,
+        signIn.action,
+        { ...signIn.fields, username: user.email, password: PASSWORD },
+        atCallback,
+      );
       assert.equal(mfa.response.status, 200, `expected the MFA page, got ${mfa.response.status} ${mfa.url}`);
       const enrolPage = await mfa.response.text();
       assert.match(enrolPage, /Set up two-step verification/);
@@ -112,10 +117,13 @@ describe('three nodes behind HAProxy: flows and holds', { timeout: 300_000 }, ()
       const allow = formOf(consentPage);
       const landed = await browser.submit(consent.url, allow.action, { ...allow.fields, decision: 'allow' }, atCallback);
       assert.ok(atCallback(landed.url), `expected the callback, got ${landed.response.status} ${landed.url}`);
-      const tokens = await client.authorizationCodeGrant(config, new URL(landed.url), { pkceCodeVerifier: verifier, expectedState: 'cluster' });
+      const tokens = await client.authorizationCodeGrant(config, new URL(landed.url), {
+        pkceCodeVerifier: verifier,
+        expectedState: 'cluster',
+      });
       const claims = tokens.claims();
       assert.equal(claims?.sub, user.id);
-      assert.deepEqual([...(claims?.amr as string[])].sort(), ['mfa', 'otp', 'pwd']);
+      assert.deepEqual([...((claims?.amr as string[]) ?? [])].sort(), ['mfa', 'otp', 'pwd']);
       const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token as string);
       assert.equal((await client.fetchUserInfo(config, refreshed.access_token, user.id)).email, user.email);
     });
@@ -213,7 +221,12 @@ describe('three nodes behind HAProxy: flows and holds', { timeout: 300_000 }, ()
 
   it('refresh-token rotation and reuse detection, each request on another node', async () => {
     const plain = (await created('/api/v1/tenants', { slug: 'rotation', name: 'Rotation' })).id;
-    const app = await created('/api/v1/applications', { name: 'Rotator', type: 'web', tenant: plain, grant_types: ['password', 'refresh_token'] });
+    const app = await created('/api/v1/applications', {
+      name: 'Rotator',
+      type: 'web',
+      tenant: plain,
+      grant_types: ['password', 'refresh_token'],
+    });
     const email = 'rotor@rotation.cluster.test';
     await created('/api/v1/users', { email, password: PASSWORD, tenant: plain });
     const token = (fields: Record<string, string>) => call('POST', '/oauth/token', { ...fields, ...app }, undefined, true);
@@ -254,7 +267,8 @@ describe('three nodes behind HAProxy: flows and holds', { timeout: 300_000 }, ()
       assert.equal(answer.status, 200, JSON.stringify(answer.body));
       return answer.body.access_token as string;
     };
-    const jwks = async (node: number) => ((await direct(node, 'GET', '/.well-known/jwks.json')).body.keys as { kid: string }[]).map((k) => k.kid);
+    const jwks = async (node: number) =>
+      ((await direct(node, 'GET', '/.well-known/jwks.json')).body.keys as { kid: string }[]).map((k) => k.kid);
     /** Polls `check` on node `node` until it holds; the milliseconds that took (fails past `limitMs`). */
     const within = async (limitMs: number, node: number, what: string, check: () => Promise<boolean>) => {
       const start = Date.now();
@@ -282,7 +296,10 @@ describe('three nodes behind HAProxy: flows and holds', { timeout: 300_000 }, ()
     before(async () => {
       const api = await created('/api/v1/apis', { identifier: HOLDS_API, name: 'Holds', tenant, permissions: [{ value: 'read:x' }] });
       machine = await created('/api/v1/applications', { name: 'Worker', type: 'm2m', tenant });
-      await created(`/api/v1/applications/${(machine as unknown as { id: string }).id}/grants`, { api_id: api.id, permissions: ['read:x'] });
+      await created(`/api/v1/applications/${(machine as unknown as { id: string }).id}/grants`, {
+        api_id: api.id,
+        permissions: ['read:x'],
+      });
     });
 
     it('an ordinary rotation: every node signs with the new key and publishes it within one second', async () => {
@@ -292,7 +309,12 @@ describe('three nodes behind HAProxy: flows and holds', { timeout: 300_000 }, ()
       assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
       const current = rotated.body.rotated[0].current as string;
       for (const node of [1, 2]) {
-        const ms = await within(1000, node, 'signing with the new key', async () => decodeProtectedHeader(await machineToken(node)).kid === current);
+        const ms = await within(
+          1000,
+          node,
+          'signing with the new key',
+          async () => decodeProtectedHeader(await machineToken(node)).kid === current,
+        );
         assert.ok((await jwks(node)).includes(current));
         console.log(`rotation seen by ${cluster.nodes[node]?.name} after ${ms} ms`);
       }

@@ -29,7 +29,8 @@ export async function onEveryNode<T>(flow: () => Promise<T>): Promise<T> {
   assert.ok(seen.length >= 3, `only ${seen.length} requests reached the balancer`);
   for (const [i, visit] of seen.entries()) {
     assert.ok(visit.node, `no ${NODE_HEADER} on ${visit.url}`);
-    if (i > 0) assert.notEqual(visit.node, seen[i - 1]?.node, `two requests in a row on ${visit.node}: ${seen[i - 1]?.url} then ${visit.url}`);
+    if (i > 0)
+      assert.notEqual(visit.node, seen[i - 1]?.node, `two requests in a row on ${visit.node}: ${seen[i - 1]?.url} then ${visit.url}`);
   }
   assert.equal(new Set(seen.map((v) => v.node)).size, 3, `nodes reached: ${[...new Set(seen.map((v) => v.node))]}`);
   return result;
