@@ -339,6 +339,37 @@ describe('three nodes behind HAProxy: flows and holds', { timeout: 300_000 }, ()
       }
     });
 
+    it('a client grant created on one node: the others issue tokens within one second (no stale "no grant")', async () => {
+      const audience = 'https://grant.cluster.test';
+      const api = await created('/api/v1/apis', {
+        identifier: audience,
+        name: 'Granted later',
+        tenant,
+        permissions: [{ value: 'read:y' }],
+      });
+      const worker = await created('/api/v1/applications', { name: 'Late worker', type: 'm2m', tenant });
+      const ask = (node: number) =>
+        direct(node, 'POST', '/oauth/token', {
+          grant_type: 'client_credentials',
+          audience,
+          client_id: worker.client_id,
+          client_secret: worker.client_secret,
+        });
+      for (let node = 0; node < 3; node++) assert.equal((await ask(node)).status, 400, 'no grant yet, on every node (and cached so)');
+      const granted = await direct(
+        0,
+        'POST',
+        `/api/v1/applications/${worker.id}/grants`,
+        { api_id: api.id, permissions: ['read:y'] } as never,
+        admin,
+      );
+      assert.equal(granted.status, 201, JSON.stringify(granted.body));
+      for (const node of [1, 2]) {
+        const ms = await within(1000, node, 'the new grant', async () => (await ask(node)).status === 200);
+        console.log(`grant honoured by ${cluster.nodes[node]?.name} after ${ms} ms`);
+      }
+    });
+
     it('a policy change on one node is enforced by the others within one second', async () => {
       const open = (await created('/api/v1/tenants', { slug: 'policy', name: 'Policy' })).id;
       const app = await created('/api/v1/applications', { name: 'Policy app', type: 'web', tenant: open, grant_types: ['password'] });
