@@ -19,6 +19,8 @@ export interface Outcome {
   retryAfter: string | null;
   /** When the request was sent (epoch ms). */
   at: number;
+  /** Why the request failed without an answer (the error's code or message). */
+  error?: string;
 }
 
 export interface LoadFixture {
@@ -108,7 +110,16 @@ export function startLoad(cluster: Cluster, fixture: LoadFixture, options: { wor
       return { status: response.status, json };
     } catch (error) {
       const timeout = (error as Error).name === 'TimeoutError';
-      load.outcomes.push({ op, status: timeout ? 'timeout' : 'error', ms: Date.now() - at, node: '', retryAfter: null, at });
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      load.outcomes.push({
+        op,
+        status: timeout ? 'timeout' : 'error',
+        ms: Date.now() - at,
+        node: '',
+        retryAfter: null,
+        at,
+        error: cause?.code ?? cause?.message ?? (error as Error).message,
+      });
       return { status: 0, json: undefined };
     } finally {
       flying--;
