@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -96,8 +96,20 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
+/** The nodes run the compiled dist/ (as `gatehouse start` does): refuse to test a build older than the source. */
+function checkBuild(): void {
+  const built = join(ROOT, 'dist/.tsbuildinfo');
+  if (!existsSync(built)) throw new Error('No dist/: run `npm run build` before the cluster tests');
+  const builtAt = statSync(built).mtimeMs;
+  const newer = readdirSync(join(ROOT, 'src'), { recursive: true, withFileTypes: true }).find(
+    (entry) => entry.isFile() && statSync(join(entry.parentPath, entry.name)).mtimeMs > builtAt,
+  );
+  if (newer) throw new Error(`dist/ is older than src/ (${newer.name}): run \`npm run build\` before the cluster tests`);
+}
+
 /** Starts the dependencies, the three nodes (the first alone: it migrates and seeds) and HAProxy. */
 export async function startCluster(options: { nodes?: number } = {}): Promise<Cluster> {
+  checkBuild();
   const count = options.nodes ?? 3;
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-cluster-'));
   const pgServer = await startOwnPostgres();
