@@ -108,5 +108,6 @@ console.log(
 console.log(
   `  median review: ${full.toFixed(1)} ms; bare read of the members: ${bare.toFixed(1)} ms; ratio ${(full / bare).toFixed(1)} (bound ${TIME_BOUND}) ${full / bare <= TIME_BOUND ? 'OK' : 'OVER'}`,
 );
+await ctx.changes.close();
 await ctx.passwords.close();
 await db.destroy();

@@ -159,6 +159,7 @@ try {
   }
 } finally {
   receiver.kill();
+  await ctx.changes.close();
   await db.destroy();
   await ctx.passwords.close();
   rmSync(dataDir, { recursive: true, force: true });

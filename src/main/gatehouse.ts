@@ -1,5 +1,8 @@
 import type { Logger } from 'pino';
+import { forgetDiscoveries } from '../authn/federation/oidc.js';
+import { forgetIdpMetadata } from '../authn/federation/saml-idp.js';
 import { hasSecondFactor } from '../authn/mfa/sign-in-step.js';
+import { forgetRefusals } from '../authn/protection/guard.js';
 import { createProtectionStore } from '../authn/protection/store.js';
 import { sessionFromToken } from '../authn/sessions/sessions.js';
 import { userAccess } from '../oauth/access/end-access.js';
@@ -10,6 +13,7 @@ import type { Config } from '../platform/config.js';
 import type { AppContext } from '../platform/context.js';
 import { resolveMasterKey } from '../platform/crypto/master-key.js';
 import { createPasswordHasher } from '../platform/crypto/passwords.js';
+import { createChangeFeed } from '../platform/db/change-feed.js';
 import { type Db, openDatabase } from '../platform/db/database.js';
 import { migrateToLatest } from '../platform/db/migrate.js';
 import type { App } from '../platform/http/server.js';
@@ -68,6 +72,7 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
     };
   } catch (error) {
     await ctx.protection.store.close();
+    await ctx.changes.close();
     await ctx.db.destroy();
     await ctx.passwords.close();
     throw error;
@@ -77,22 +82,24 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
 /**
  * The composition root of a node's services: each port of the context (src/platform/ports/)
  * is built here, once, from its layer's implementation. The server's shutdown closes the
- * protection store (src/main/routes.ts); whoever made the context closes the database and
- * the password hasher.
+ * protection store and the change feed (src/main/routes.ts); whoever made the context
+ * without a server closes the change feed, and always the database and the password hasher.
  */
 export async function createContext(config: Config, log: Logger, db?: Db, clock: Clock = systemClock): Promise<AppContext> {
   const masterKey = resolveMasterKey(config, log);
   const database = db ?? (await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir }));
+  const changes = await createChangeFeed(database, log);
   const ctx: AppContext = {
     config,
     db: database,
+    changes,
     clock,
     ids: uuidv7,
     passwords: await createPasswordHasher(),
     masterKey,
     log,
-    keys: createKeyStore(database, masterKey, clock),
-    protection: { store: createProtectionStore(config, database, log), refusals: new Map() },
+    keys: createKeyStore(database, masterKey, clock, changes),
+    protection: { store: createProtectionStore(config, database, log), refusals: new Map(), refusalsDropped: 0 },
     mailer: createSmtpMailer(config),
     authenticator: {
       session: (token) => sessionFromToken(ctx, token),
@@ -101,5 +108,11 @@ export async function createContext(config: Config, log: Logger, db?: Db, clock:
     },
     access: userAccess,
   };
+  // The caches that no module of their own builds per node (docs/architecture.md#nodes-and-caches).
+  changes.subscribe(['protection', 'tenants'], () => forgetRefusals(ctx));
+  changes.subscribe(['connections'], () => {
+    forgetDiscoveries();
+    forgetIdpMetadata();
+  });
   return ctx;
 }

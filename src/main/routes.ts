@@ -1,7 +1,7 @@
 /**
  * The route registry: every module's routes, in one place that nothing imports but the
  * wiring (src/main/gatehouse.ts). The hooks that span the whole server (IP blocks, the
- * OAuth engine's and the protection store's shutdown) are added here too.
+ * OAuth engine's, the protection store's and the change feed's shutdown) are added here too.
  */
 import { federationRoutes } from '../authn/federation/routes.js';
 import { devSmsRoutes } from '../authn/mfa/dev-sms-routes.js';
@@ -81,6 +81,7 @@ export async function createServer(ctx: AppContext) {
   await app.register(unblockPages(ctx));
   await app.register(federationRoutes(ctx));
   app.addHook('onClose', () => ctx.protection.store.close());
+  app.addHook('onClose', () => ctx.changes.close());
   await app.register(
     async (api) => {
       api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { PasswordHasher } from './crypto/passwords.js';
+import type { ChangeFeed } from './db/change-feed.js';
 import type { Db } from './db/database.js';
 import type { Clock, IdGenerator } from './ids.js';
 import type { Authenticator } from './ports/authenticator.js';
@@ -19,6 +20,8 @@ import type { UserAccess } from './ports/user-access.js';
 export interface AppContext {
   config: Config;
   db: Db;
+  /** Committed changes of any node, which drop this node's caches (src/platform/db/change-feed.ts). */
+  changes: ChangeFeed;
   clock: Clock;
   ids: IdGenerator;
   passwords: PasswordHasher;

@@ -120,6 +120,7 @@ describe('outbox delivery when the worker is killed', { timeout: 180_000 }, () =
       child?.kill('SIGKILL');
       await consumer.close();
       if (ctx) {
+        await ctx.changes.close();
         await ctx.db.destroy();
         await ctx.passwords.close();
       }

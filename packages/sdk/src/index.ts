@@ -19,6 +19,8 @@ export {
   ASYMMETRIC_ALGORITHMS,
   type AsymmetricAlgorithm,
   createVerifier,
+  JWKS_CACHE_MAX_AGE_MS,
+  JWKS_COOLDOWN_MS,
   type JwksVerifierOptions,
   type SecretVerifierOptions,
   type Verifier,

@@ -37,9 +37,9 @@ export interface JwksVerifierOptions extends CommonOptions {
   algorithms?: AsymmetricAlgorithm[];
   /** Caching of the key set; the defaults suit nearly everyone. */
   jwks?: {
-    /** How long a fetched key set is used before it is fetched again. Default 10 minutes. */
+    /** How long a fetched key set is used before it is fetched again (ms). Default 30 s, the JWKS's `max-age`. */
     cacheMaxAge?: number;
-    /** After a fetch, an unknown `kid` causes no new fetch for this long (ms). Default 30 s. */
+    /** After a fetch, an unknown `kid` causes no new fetch for this long (ms). Default 5 s. */
     cooldownDuration?: number;
     /** Timeout of one fetch (ms). Default 5 s. */
     timeoutDuration?: number;
@@ -74,6 +74,14 @@ const ACCESS_TOKEN_TYPES = new Set(['at+jwt', 'jwt']);
 const isAccessTokenType = (typ: string | undefined) =>
   typ !== undefined && ACCESS_TOKEN_TYPES.has(typ.toLowerCase().replace(/^application\//, ''));
 
+/**
+ * Key set defaults, with Gatehouse's JWKS `max-age` (30 s): a key Gatehouse withdraws (a
+ * rotation with `retire_now`) is refused within 30 s, and a newly rotated key, published as
+ * `next` before it signs, is held already; an unknown `kid` (two rotations within 30 s)
+ * refetches at once, at most once per 5 s.
+ */
+export const JWKS_CACHE_MAX_AGE_MS = 30_000;
+export const JWKS_COOLDOWN_MS = 5_000;
 const DEFAULT_CLOCK_TOLERANCE_S = 5;
 const MIN_SECRET_BYTES = 32;
 const KNOWN_HEADERS_MAX = 64;
@@ -147,7 +155,13 @@ function remoteKeySet(options: JwksVerifierOptions): { keys: KeySet; algorithms:
     );
   }
   const jwksUri = options.jwksUri ?? `${options.issuer.replace(/\/+$/, '')}/.well-known/jwks.json`;
-  return { keys: createKeySet(new URL(jwksUri), options.jwks ?? {}), algorithms };
+  const jwks = options.jwks ?? {};
+  const keys = createKeySet(new URL(jwksUri), {
+    cacheMaxAge: jwks.cacheMaxAge ?? JWKS_CACHE_MAX_AGE_MS,
+    cooldownDuration: jwks.cooldownDuration ?? JWKS_COOLDOWN_MS,
+    ...(jwks.timeoutDuration !== undefined && { timeoutDuration: jwks.timeoutDuration }),
+  });
+  return { keys, algorithms };
 }
 
 /**

@@ -54,6 +54,14 @@ const MAX_CACHED = 500;
 const cache = new Map<string, { expires: number; config: Promise<client.Configuration> }>();
 
 /**
+ * Forgets every discovery: a connection changed on some node (the change feed calls this on
+ * every node), and an administrator saving it is how they make Gatehouse read the provider again.
+ */
+export function forgetDiscoveries(): void {
+  cache.clear();
+}
+
+/**
  * The key of a connection's cached configuration: its id and a digest of everything that
  * shapes it (options and secrets), so a changed connection is used at once (decision 242).
  */

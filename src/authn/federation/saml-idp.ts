@@ -24,6 +24,17 @@ const METADATA_TIMEOUT_MS = 10_000;
 export const METADATA_TTL_MS = 5 * 60_000;
 const CACHE_LIMIT = 200;
 const cache = new Map<string, { until: number; settings: IdpSettings }>();
+/** Bumped by every drop: metadata fetched before a drop is not kept after it. */
+let generation = 0;
+
+/**
+ * Forgets every IdP's metadata: a connection changed on some node (the change feed calls
+ * this on every node), and an administrator saving it is how they make Gatehouse fetch it again.
+ */
+export function forgetIdpMetadata(): void {
+  generation++;
+  cache.clear();
+}
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value.trim() ? value.trim() : undefined);
 
@@ -33,7 +44,9 @@ export async function idpSettings(ctx: AppContext, connection: Connection): Prom
   const now = ctx.clock.now().getTime();
   const hit = cache.get(key);
   if (hit && hit.until > now) return hit.settings;
+  const begun = generation;
   const settings = await load(ctx, connection.options);
+  if (begun !== generation) return settings;
   cache.delete(key);
   if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as string);
   cache.set(key, { until: now + METADATA_TTL_MS, settings });

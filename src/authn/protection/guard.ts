@@ -56,10 +56,11 @@ export async function guardAttempt(
   const { store } = ctx.protection;
   const now = ctx.clock.now();
   assertNotRefusedRecently(ctx, kind, subject.login, subject.ip);
+  const since = ctx.protection.refusalsDropped;
   const admission = await store.admit(key, rules, now);
   if (!admission.admitted) {
     const retryAfter = retryAfterSeconds(admission, rules, now);
-    rememberRefusal(ctx, kind, subject.login, subject.ip, now.getTime() + retryAfter * 1000);
+    rememberRefusal(ctx, since, kind, subject.login, subject.ip, now.getTime() + retryAfter * 1000);
     throw tooManyAttempts(retryAfter);
   }
 
@@ -94,17 +95,20 @@ async function countFailure(ctx: AppContext, key: AttemptKey, subject: AttemptSu
 }
 
 /**
- * Each node remembers its refusals (`ctx.protection.refusals`) for at most two seconds, as
- * every in-process cache is short-lived (docs/architecture.md#nodes-and-caches), so a guesser hammering a locked account is refused
- * without a database round trip, not even the user lookup. An unlock on this node forgets
- * them at once; one on another node takes effect here within the two seconds.
+ * Each node remembers its refusals (`ctx.protection.refusals`) for at most two seconds, so a
+ * guesser hammering a locked account is refused without a database round trip, not even the
+ * user lookup. An unlock, a followed link or a new password on any node, or a change of a
+ * tenant's policies, makes every node forget them at once (the change feed,
+ * docs/architecture.md#nodes-and-caches); while the feed is down they are neither kept nor used.
  */
 const REFUSAL_MEMORY_MS = 2_000;
 const MAX_REFUSALS = 10_000;
 
 const refusalKey = (kind: AttemptKind, login: string, ip: string | null) => `${kind}\0${normalLogin(login)}\0${clientKey(ip) ?? ''}`;
 
-function rememberRefusal(ctx: AppContext, kind: AttemptKind, login: string, ip: string | null, until: number): void {
+/** A refusal decided before the memory was last dropped (`since`) is not remembered: an unlock may have ended it. */
+function rememberRefusal(ctx: AppContext, since: number, kind: AttemptKind, login: string, ip: string | null, until: number): void {
+  if (!ctx.changes.live || ctx.protection.refusalsDropped !== since) return;
   const memory = ctx.protection.refusals;
   const now = ctx.clock.now().getTime();
   memory.set(refusalKey(kind, login, ip), { until, forgetAt: Math.min(until, now + REFUSAL_MEMORY_MS) });
@@ -114,7 +118,7 @@ function rememberRefusal(ctx: AppContext, kind: AttemptKind, login: string, ip: 
 /** Throws the refusal this node gave the same login from the same address moments ago, if it still holds. */
 export function assertNotRefusedRecently(ctx: AppContext, kind: AttemptKind, login: string, ip: string | null): void {
   const memory = ctx.protection.refusals;
-  if (memory.size === 0) return;
+  if (memory.size === 0 || !ctx.changes.live) return;
   const key = refusalKey(kind, login, ip);
   const refusal = memory.get(key);
   if (!refusal) return;
@@ -126,8 +130,9 @@ export function assertNotRefusedRecently(ctx: AppContext, kind: AttemptKind, log
   throw tooManyAttempts(Math.max(1, Math.ceil((refusal.until - now) / 1000)));
 }
 
-/** An unlock, a followed link or a new password: this node forgets its refusals at once. */
+/** An unlock, a followed link, a new password or a policy change: this node forgets its refusals at once. */
 export function forgetRefusals(ctx: AppContext): void {
+  ctx.protection.refusalsDropped++;
   ctx.protection.refusals.clear();
 }
 

@@ -4,6 +4,7 @@ import { assertManageable, getUser } from '../../directory/users/users.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { sha256 } from '../../platform/crypto/secrets.js';
+import { announceChange } from '../../platform/db/change-feed.js';
 import { forgetRefusals, lockoutRules, systemPolicies } from './guard.js';
 import { lockSeconds } from './store.js';
 
@@ -74,6 +75,8 @@ export async function endProtection(
   // someone who knows the password could reset their count by changing it.
   const removed = await ctx.protection.store.clearUser(userId, reason === 'password_changed' ? ['password'] : undefined);
   forgetRefusals(ctx);
+  // The counters may live in Redis, which no watched table records: the other nodes are told here.
+  await announceChange(ctx.db, 'protection');
   await ctx.db.transaction().execute(async (trx) => {
     const links = await trx
       .updateTable('unblock_tokens')
@@ -123,6 +126,7 @@ export async function unblockWithLink(ctx: AppContext, token: string, actor: Act
   if (!used) return false;
   await ctx.protection.store.clearPair(used.user_id, used.kind, used.ip);
   forgetRefusals(ctx);
+  await announceChange(ctx.db, 'protection');
   const user = await ctx.db.selectFrom('users').select('home_tenant_id').where('id', '=', used.user_id).executeTakeFirst();
   await recordAudit(ctx.db, ctx, {
     action: 'iam.user.unlocked',

@@ -2,6 +2,7 @@ import type { AdapterPayload } from 'oidc-provider';
 import { apiPermissions, systemTenantId } from '../../directory/permissions/effective.js';
 import type { AuditBuffer } from '../../platform/audit/buffer.js';
 import type { AppContext } from '../../platform/context.js';
+import type { ChangeTopic } from '../../platform/db/change-feed.js';
 import type { Tenant } from '../../platform/db/schema.js';
 import { ShortCache } from '../../platform/short-cache.js';
 import { type ApiInfo, clientGrantPermissions, findApi } from './api-queries.js';
@@ -9,9 +10,9 @@ import { clientMetadata } from './clients.js';
 import { grantOrganization } from './organizations.js';
 
 /**
- * How long a node reuses what it read of applications, APIs and client grants. The token
- * endpoint reads them on every request; an administrator's change reaches every node
- * within this time (docs/architecture.md#nodes-and-caches: in-process caches are short-lived).
+ * What a node read of applications, APIs and client grants is kept until any node changes
+ * them (ctx.changes drops it at the commit), and this long at most: the token endpoint reads
+ * them on every request (docs/architecture.md#nodes-and-caches).
  */
 export const LOOKUP_TTL_MS = 2_000;
 /** What the engine looks up on every token request, read through short-lived caches. */
@@ -19,10 +20,7 @@ export interface Lookups {
   client(clientId: string): Promise<AdapterPayload | undefined>;
   api(identifier: string): Promise<ApiInfo | undefined>;
   clientGrant(clientId: string, apiId: string): Promise<string[] | undefined>;
-  /**
-   * A grant's organization is set once, when the grant is created (choosing another one
-   * makes a new grant), and never looked up before; so an answer, even "none", stays true.
-   */
+  /** A grant's organization (a tenant row: its status too), dropped when either changes. */
   grantOrganization(grantId: string | undefined): Promise<Tenant | undefined>;
   /** Whether an application belongs to the system tenant (a platform application). */
   isPlatform(tenantId: string): Promise<boolean>;
@@ -34,11 +32,13 @@ export interface Lookups {
 }
 
 export function createLookups(ctx: AppContext): Lookups {
-  const clients = new ShortCache<AdapterPayload | undefined>(LOOKUP_TTL_MS);
-  const apis = new ShortCache<ApiInfo | undefined>(LOOKUP_TTL_MS);
-  const grants = new ShortCache<string[] | undefined>(LOOKUP_TTL_MS);
-  const organizations = new ShortCache<Tenant | undefined>(LOOKUP_TTL_MS);
-  let systemTenant: Promise<string> | undefined;
+  const cache = <V>(...topics: ChangeTopic[]) => new ShortCache<V>(LOOKUP_TTL_MS, { feed: ctx.changes, topics });
+  const clients = cache<AdapterPayload | undefined>('applications', 'tenants');
+  const apis = cache<ApiInfo | undefined>('apis', 'api_permissions');
+  const grants = cache<string[] | undefined>('application_grants', 'application_grant_permissions', 'applications');
+  const organizations = cache<Tenant | undefined>('oauth_grant_organizations', 'tenants');
+  // The system tenant is made once; a restore brings another one.
+  const systemTenants = cache<string>('tenants');
   const perRequest = new WeakMap<object, Map<string, Promise<string[]>>>();
   return {
     client: (clientId) => clients.get(clientId, () => clientMetadata(ctx.db, clientId)),
@@ -53,13 +53,7 @@ export function createLookups(ctx: AppContext): Lookups {
       memo.set(key, permissions);
       return permissions;
     },
-    isPlatform: async (tenantId) => {
-      systemTenant ??= systemTenantId(ctx.db).catch((error) => {
-        systemTenant = undefined; // read again next time
-        throw error;
-      });
-      return tenantId === (await systemTenant);
-    },
+    isPlatform: async (tenantId) => tenantId === (await systemTenants.get('system', () => systemTenantId(ctx.db))),
   };
 }
 

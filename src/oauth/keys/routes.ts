@@ -7,6 +7,7 @@ import { ACCESS_TOKEN, errorResponses, Nullable, Timestamp } from '../../platfor
 import { SIGNING_ALGS } from '../../platform/ports/signing-keys.js';
 import { listSigningKeys } from './queries.js';
 import { rotateKeys } from './rotation.js';
+import { JWKS_MAX_AGE_S } from './signing-keys.js';
 
 /**
  * Public members only: the serializer drops every member a schema does not name, so no
@@ -88,7 +89,7 @@ export const keyRoutes =
       '/.well-known/jwks.json',
       { schema: { tags: ['keys'], summary: 'Public signing keys (JWKS)', response: { 200: Jwks } } },
       async (_request, reply) => {
-        reply.header('cache-control', 'public, max-age=300');
+        reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_S}`);
         return (await ctx.keys.jwks()) as never;
       },
     );

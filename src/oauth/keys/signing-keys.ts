@@ -1,14 +1,25 @@
 import { createHash } from 'node:crypto';
 import { type CryptoKey, importJWK, type JWK } from 'jose';
 import { unseal } from '../../platform/crypto/secrets.js';
+import type { ChangeFeed } from '../../platform/db/change-feed.js';
 import type { Db } from '../../platform/db/database.js';
 import { type Clock, systemClock } from '../../platform/ids.js';
 import { isSigningKeyAlg, type KeyStore, SIGNING_ALGS, type SigningKey, type SigningKeyAlg } from '../../platform/ports/signing-keys.js';
 import { publishedKeyRows } from './queries.js';
 
+/**
+ * The JWKS's `Cache-Control: max-age` (seconds), and @gatehouse/sdk's default `cacheMaxAge`:
+ * a withdrawn key (`retire_now`) is refused by resource servers within this time, as every
+ * node drops it at once (docs/operations.md#signing-keys).
+ */
+export const JWKS_MAX_AGE_S = 30;
 /** Binds a sealed private key to its use and its kid (crypto/secrets.ts seal). */
 export const SEAL_CONTEXT = 'gatehouse:signing-key';
-/** How long a node trusts its in-memory copy of the key set before reading it again. */
+/**
+ * How long a node keeps its copy of the key set at most. Any node's rotation drops it on
+ * every node at the commit (the change feed); this lifetime is the fallback, and the clock
+ * by which a retired key leaves the published set (queries.ts).
+ */
 export const CACHE_MS = 30_000;
 
 interface KeySet {
@@ -19,9 +30,13 @@ interface KeySet {
 
 const STATUS_ORDER = { current: 0, next: 1, retired: 2 } as const;
 
-export function createKeyStore(db: Db, masterKey: Buffer, clock: Clock = systemClock): KeyStore {
+/** The key store of a node; with `changes`, a change to `signing_keys` on any node drops its copy, and nothing is kept while the feed is down. */
+export function createKeyStore(db: Db, masterKey: Buffer, clock: Clock = systemClock, changes?: ChangeFeed): KeyStore {
   // The promise is cached, so concurrent callers share one read.
   let cached: { at: number; set: Promise<KeySet> } | undefined;
+  changes?.subscribe(['signing_keys'], () => {
+    cached = undefined;
+  });
 
   async function read(now: Date): Promise<KeySet> {
     const rows = (await publishedKeyRows(db, now))
@@ -53,8 +68,10 @@ export function createKeyStore(db: Db, masterKey: Buffer, clock: Clock = systemC
   function load(): Promise<KeySet> {
     const now = clock.now();
     const at = now.getTime();
+    if (changes && !changes.live) return read(now);
     if (cached && at >= cached.at && at - cached.at < CACHE_MS) return cached.set;
     const entry = { at, set: read(now) };
+    // Set before the read ends: a drop meanwhile discards this read too (it may predate the change).
     cached = entry;
     entry.set.catch(() => {
       if (cached === entry) cached = undefined;

@@ -7,7 +7,7 @@ import { AppError, notFound } from '../../platform/errors.js';
 import { unmapped } from '../../platform/ip.js';
 import { ShortCache } from '../../platform/short-cache.js';
 
-/** How long a node reuses the block list it read; a change reaches every node within this time. */
+/** How long a node reuses the block list it read at most; any node's change drops it on every node at the commit. */
 export const IP_BLOCK_CACHE_MS = 2_000;
 
 export interface Cidr {
@@ -48,7 +48,8 @@ export function listContains(list: BlockList, ip: string): boolean {
 }
 
 /**
- * This node's copy of the block list, read through a two-second cache (IP_BLOCK_CACHE_MS).
+ * This node's copy of the block list, dropped by any node's change (ctx.changes) and kept
+ * IP_BLOCK_CACHE_MS at most.
  * One per node, built by the route registry (src/main/routes.ts) for the request hook and
  * the admin routes, so a change made on this node takes effect here at once.
  */
@@ -60,7 +61,7 @@ export interface BlockedAddresses {
 }
 
 export function blockedAddresses(ctx: AppContext): BlockedAddresses {
-  const cache = new ShortCache<BlockList>(IP_BLOCK_CACHE_MS);
+  const cache = new ShortCache<BlockList>(IP_BLOCK_CACHE_MS, { feed: ctx.changes, topics: ['ip_blocks'] });
   const read = async () => {
     const rows = await ctx.db
       .selectFrom('ip_blocks')

@@ -1,10 +1,30 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import { PGliteDialect } from './pglite-driver.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
+
+/** Where a database's notifications are heard (src/platform/db/change-feed.ts). */
+export type NotificationSource = { kind: 'postgres'; url: string } | { kind: 'pglite'; pglite: PGlite };
+
+/**
+ * The notification source of each database this module opened. Kysely hides its driver, and a
+ * listener needs what is under it: a dedicated connection to the same URL, or the PGlite
+ * instance itself. Nodes sharing one opened database (tests) share its source.
+ */
+const sources = new WeakMap<Db, NotificationSource>();
+
+export function notificationSource(db: Db): NotificationSource | undefined {
+  return sources.get(db);
+}
+
+function opened(db: Db, source: NotificationSource): Db {
+  sources.set(db, source);
+  return db;
+}
 
 export interface DatabaseOptions {
   /** PostgreSQL URL; when absent, PGlite in `dataDir`. */
@@ -25,18 +45,17 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
     // An idle connection that the server ends (a restart, a failover) is dropped from the
     // pool and replaced on the next query, where any error surfaces; it must not crash the process.
     pool.on('error', () => {});
-    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return opened(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }), { kind: 'postgres', url: options.url });
   }
   const { PGlite } = await import('@electric-sql/pglite');
-  if (options.pgliteDump) {
-    return new Kysely<Database>({ dialect: new PGliteDialect(await PGlite.create({ loadDataDir: options.pgliteDump })) });
-  }
-  if (!options.dataDir) return new Kysely<Database>({ dialect: new PGliteDialect(await PGlite.create()) });
+  const embedded = (pglite: PGlite, unlock?: () => void) =>
+    opened(new Kysely<Database>({ dialect: new PGliteDialect(pglite, unlock) }), { kind: 'pglite', pglite });
+  if (options.pgliteDump) return embedded(await PGlite.create({ loadDataDir: options.pgliteDump }));
+  if (!options.dataDir) return embedded(await PGlite.create());
   mkdirSync(options.dataDir, { recursive: true });
   const unlock = lockDataDir(options.dataDir);
   try {
-    const pglite = await PGlite.create(join(options.dataDir, 'pglite'));
-    return new Kysely<Database>({ dialect: new PGliteDialect(pglite, unlock) });
+    return embedded(await PGlite.create(join(options.dataDir, 'pglite')), unlock);
   } catch (error) {
     unlock();
     throw error;

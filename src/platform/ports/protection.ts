@@ -114,4 +114,6 @@ export interface ProtectionStore {
 export interface Protection {
   store: ProtectionStore;
   refusals: Map<string, { until: number; forgetAt: number }>;
+  /** How many times `refusals` was dropped: a refusal decided before a drop is not kept after it. */
+  refusalsDropped: number;
 }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { sql } from 'kysely';
 import { samlStrategy } from '../../../src/authn/federation/saml.js';
 import { type Connection, FederationError } from '../../../src/authn/federation/strategy.js';
 import { ISSUER, startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
@@ -402,6 +403,22 @@ describe('samlp strategy (issue 14)', () => {
       assert.equal((await flow.finish(await flow.respond())).subject, 'okta-00u1');
       await begin(byUrl);
       assert.equal(hits, 1, 'the second sign-in reads the cached metadata');
+    });
+
+    it('a change to a connection, even by plain SQL, drops the fetched metadata within a second (issue 18: the change feed)', async () => {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metadata`;
+      const byUrl = await addSamlConnection(gh, 'by-url-changed', { metadataUrl: url });
+      await begin(byUrl);
+      const fetched = hits;
+      await begin(byUrl);
+      assert.equal(hits, fetched, 'cached');
+      await sql`update connections set display_name = display_name where id = ${byUrl.id}`.execute(gh.ctx.db);
+      const start = performance.now();
+      while (hits === fetched) {
+        assert.ok(performance.now() - start < 1_000, 'fetched again within one second of the change');
+        await begin(byUrl);
+      }
+      assert.equal(hits, fetched + 1);
     });
 
     it('an unreachable metadataUrl is `unreachable`; metadata without an IdP is `misconfigured`', async () => {

@@ -29,6 +29,8 @@ import {
   createVerifier,
   InvalidTokenError,
   type InvalidTokenReason,
+  JWKS_CACHE_MAX_AGE_MS,
+  JWKS_COOLDOWN_MS,
   JwksUnavailableError,
   type Verifier,
 } from '../../../packages/sdk/src/index.js';
@@ -295,7 +297,26 @@ describe('@gatehouse/sdk against a listening Gatehouse', () => {
         assert.ok(results.every((r) => r.status === 'rejected' && (r.reason as InvalidTokenError).reason === 'unknown_kid'));
         for (const token of forged.slice(0, 10)) await assert.rejects(cached.verify(token), InvalidTokenError);
         await cached.verify(adminToken);
-        assert.equal(jwks.requests(), 1, 'unknown kids within the 30 s cooldown fetch nothing');
+        assert.equal(jwks.requests(), 1, 'unknown kids within the cooldown fetch nothing');
+      } finally {
+        await jwks.close();
+      }
+    });
+
+    it('with the defaults (issue 18), a key unknown at the last fetch is found by a refetch at most JWKS_COOLDOWN_MS later', async () => {
+      assert.equal(JWKS_COOLDOWN_MS, 5_000);
+      assert.equal(JWKS_CACHE_MAX_AGE_MS, 30_000, 'the max-age Gatehouse serves its JWKS with');
+      const jwks = await countingJwks(`${issuer}/.well-known/jwks.json`);
+      try {
+        const rotated = await generateKeyPair('RS256', { extractable: true });
+        const token = await craft({}, { kid: 'rotated-twice' }, rotated.privateKey);
+        const cached = createVerifier({ issuer, audience: issuer, jwksUri: jwks.url });
+        await cached.verify(adminToken);
+        const fetchedAt = performance.now();
+        jwks.extra.push({ ...(await exportJWK(rotated.publicKey)), kid: 'rotated-twice', alg: 'RS256', use: 'sig' });
+        await sleep(Math.max(0, JWKS_COOLDOWN_MS + 100 - (performance.now() - fetchedAt)));
+        assert.equal((await cached.verify(token)).sub, adminClaims.sub, 'the unknown kid refetched the set at once');
+        assert.equal(jwks.requests(), 2);
       } finally {
         await jwks.close();
       }

@@ -253,20 +253,15 @@ describe('signing keys: RS256 and ES256, rotation with overlap, several nodes', 
       assert.equal(payload.org_id, acme.tenantId);
     });
 
-    it('the other node signs with the old key until its cache expires, and both nodes verify those tokens', async () => {
+    it('the other node signs with the new key at once too (the change feed), and both nodes still verify the retired key', async () => {
       node2Token = await node2.tokenFor(await node2.signIn(acme.adminEmail, 'a-long-test-password'), acme.tenantId);
-      assert.equal(kidOf(node2Token), oldKey.kid, 'still the cached key');
-      assert.equal((await adminApi(node2Token, acme.tenantId)).status, 200, 'the rotating node still publishes the retired key');
-      assert.equal((await adminApi(node2Token, acme.tenantId, node2)).status, 200);
-
-      advance(31); // past the 30 s cache period
-      const after = await node2.tokenFor(await node2.signIn(acme.adminEmail, 'a-long-test-password'), acme.tenantId);
-      assert.equal(kidOf(after), rotated[0]!.current, 'the other node signs with the new key after its cache period');
+      assert.equal(kidOf(node2Token), rotated[0]!.current, 'the rotation dropped its cached key set');
       assert.deepEqual((await jwksKids(node2)).sort(), (await jwksKids()).sort());
-      assert.equal((await adminApi(after, acme.tenantId)).status, 200);
-      assert.equal((await adminApi(node2Token, acme.tenantId, node2)).status, 200);
+      assert.equal((await adminApi(node2Token, acme.tenantId)).status, 200);
+      assert.equal((await adminApi(oldToken, acme.tenantId, node2)).status, 200, 'the retired key is still published and accepted');
+      assert.equal((await adminApi(oldToken, acme.tenantId)).status, 200);
 
-      // invalidate() is the shortcut: the next call reads the database.
+      // invalidate() is the shortcut on one node: the next call reads the database.
       node2.ctx.keys.invalidate();
       assert.equal((await node2.ctx.keys.current()).kid, rotated[0]!.current);
     });
@@ -297,7 +292,7 @@ describe('signing keys: RS256 and ES256, rotation with overlap, several nodes', 
 
     it('a token signed before the rotation works on the API until it expires', async () => {
       assert.equal((await adminApi(oldToken, acme.tenantId)).status, 200);
-      advance(9 * 60 - 31);
+      advance(9 * 60);
       const late = await adminApi(oldToken, acme.tenantId);
       assert.equal(late.status, 200, '9 minutes after it was issued');
       advance(2 * 60);
