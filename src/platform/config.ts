@@ -27,6 +27,11 @@ export interface Config {
   smtpFrom: string;
   amqpUrl: string | undefined;
   redisUrl: string | undefined;
+  /**
+   * What brute-force protection does while Redis is unreachable (decision 313): `fallback`
+   * counts in PostgreSQL (a warning once per outage), `closed` refuses the attempt with 503.
+   */
+  redisFailure: 'fallback' | 'closed';
   /** Where SMS one-time codes are POSTed as JSON `{to, body}`; unset: the development outbox (not in production). */
   smsWebhookUrl: string | undefined;
   /** Have I Been Pwned's range API (the password policy's optional breach check). */
@@ -61,6 +66,7 @@ const KEYS = {
   GATEHOUSE_SMTP_FROM: 'smtpFrom',
   GATEHOUSE_AMQP_URL: 'amqpUrl',
   GATEHOUSE_REDIS_URL: 'redisUrl',
+  GATEHOUSE_REDIS_FAILURE: 'redisFailure',
   GATEHOUSE_SMS_WEBHOOK_URL: 'smsWebhookUrl',
   GATEHOUSE_HIBP_URL: 'hibpUrl',
   GATEHOUSE_LOG_LEVEL: 'logLevel',
@@ -132,6 +138,10 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
       'GATEHOUSE_SMTP_URL is required when NODE_ENV=production: lockout notices, codes and links are sent by email (e.g. smtp://user:pass@mail.example.com:587)',
     );
   }
+  const redisFailure = raw.redisFailure ?? 'fallback';
+  if (redisFailure !== 'fallback' && redisFailure !== 'closed') {
+    throw new ConfigError(`GATEHOUSE_REDIS_FAILURE must be fallback or closed, got "${redisFailure}"`);
+  }
   if (raw.adminEmail !== undefined && !isEmailAddress(raw.adminEmail)) {
     throw new ConfigError('GATEHOUSE_ADMIN_EMAIL is not an email address');
   }
@@ -150,6 +160,7 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     smtpFrom: raw.smtpFrom ?? `Gatehouse <no-reply@${new URL(issuer).hostname}>`,
     amqpUrl: raw.amqpUrl,
     redisUrl: raw.redisUrl,
+    redisFailure,
     smsWebhookUrl: raw.smsWebhookUrl,
     hibpUrl: (raw.hibpUrl ?? 'https://api.pwnedpasswords.com').replace(/\/+$/, ''),
     logLevel,

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type {
@@ -96,15 +98,52 @@ const ipKey = (ip: string | null) => `gh:i:${ip ?? '-'}`;
 const userKey = (userId: string | null) => `gh:u:${userId ?? '-'}`;
 const flag = (value: boolean) => (value ? '1' : '0');
 
+/** A command Redis has not answered in this time has failed (the store falls back or refuses: failover-store.ts). */
+export const REDIS_COMMAND_TIMEOUT_MS = 500;
+/** How long a connection attempt may take, and the longest pause between attempts while Redis is down. */
+const CONNECT_TIMEOUT_MS = 1000;
+
+/**
+ * Fails fast (decision 313): no offline queue and no retries, so a command fails at once
+ * while Redis is unreachable, and within REDIS_COMMAND_TIMEOUT_MS when it hangs; the
+ * client reconnects in the background, at most a second apart. Only the first command
+ * after the start waits for the first connection (up to a second).
+ */
 export function createRedisStore(url: string, log: Logger): ProtectionStore {
-  const redis = new Redis(url, { maxRetriesPerRequest: 2, enableOfflineQueue: true }) as Scripted;
-  redis.on('error', (error) => log.warn({ err: error.message }, 'Redis (brute-force counters) unavailable'));
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    retryStrategy: (times) => Math.min(times * 100, CONNECT_TIMEOUT_MS),
+  }) as Scripted;
+  let reachable = true;
+  let everReady = false;
+  const firstReady = once(redis, 'ready').then(
+    () => undefined,
+    () => undefined,
+  );
+  redis.on('ready', () => {
+    everReady = true;
+    if (!reachable) log.info('Redis (brute-force counters) is reachable again');
+    reachable = true;
+  });
+  // Once per outage, not once per reconnection attempt.
+  redis.on('error', (error) => {
+    if (reachable) log.warn({ err: error.message }, 'Redis (brute-force counters) unavailable; reconnecting');
+    reachable = false;
+  });
+  /** The first command waits for the first connection (a start does not fall back for nothing). */
+  const started = async () => {
+    if (!everReady) await Promise.race([firstReady, sleep(CONNECT_TIMEOUT_MS, undefined, { ref: false })]);
+  };
   redis.defineCommand('ghAdmit', { numberOfKeys: 4, lua: ADMIT });
   redis.defineCommand('ghSucceeded', { numberOfKeys: 2, lua: SUCCEEDED });
   redis.defineCommand('ghFailed', { numberOfKeys: 3, lua: FAILED });
 
   return {
     async admit(key, rules, now): Promise<Admission> {
+      await started();
       const [verdict, value, quiet] = await redis.ghAdmit(
         ipKey(key.ip),
         pairKey(key),
@@ -128,11 +167,13 @@ export function createRedisStore(url: string, log: Logger): ProtectionStore {
     },
 
     async succeeded(key, now) {
+      await started();
       await redis.ghSucceeded(accountKey(key), pairKey(key), now.getTime());
     },
 
     async failed(key, rules, now): Promise<FailureOutcome> {
       if (key.ip === null) return {};
+      await started();
       const [pairUntil, ipUntil] = await redis.ghFailed(
         pairKey(key),
         ipKey(key.ip),
@@ -154,6 +195,7 @@ export function createRedisStore(url: string, log: Logger): ProtectionStore {
     },
 
     async state(userId, now): Promise<AttemptState> {
+      await started();
       const keys = (await redis.smembers(userKey(userId))).sort();
       const state: AttemptState = { accounts: [], pairs: [], ips: [] };
       const prefix = (type: string) => `gh:${type}:${userId}:`;
@@ -193,6 +235,7 @@ export function createRedisStore(url: string, log: Logger): ProtectionStore {
     },
 
     async clearUser(userId, kinds) {
+      await started();
       const all = await redis.smembers(userKey(userId));
       // Keys are gh:a:<subject>:<kind> and gh:p:<subject>:<kind>:<ip>.
       const keys = kinds ? all.filter((key) => kinds.includes(key.split(':')[3] as AttemptKind)) : all;
@@ -202,6 +245,7 @@ export function createRedisStore(url: string, log: Logger): ProtectionStore {
     },
 
     async clearPair(userId, kind, ip) {
+      await started();
       const key = `gh:p:${userId}:${kind}:${ip}`;
       await redis.srem(userKey(userId), key);
       return (await redis.del(key)) > 0;

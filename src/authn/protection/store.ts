@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../../platform/config.js';
 import type { Db } from '../../platform/db/database.js';
 import type { AccountRules, ProtectionStore } from '../../platform/ports/protection.js';
+import { createFailoverStore } from './failover-store.js';
 import { createPostgresStore } from './postgres-store.js';
 import { createRedisStore } from './redis-store.js';
 
@@ -12,9 +13,11 @@ export function lockSeconds(rules: AccountRules, failures: number): number | nul
 }
 
 /**
- * Where this node keeps the counters: Redis when GATEHOUSE_REDIS_URL is set, else the
+ * Where this node keeps the counters: Redis when GATEHOUSE_REDIS_URL is set (with the
+ * database's counters, or a 503, while Redis is down: GATEHOUSE_REDIS_FAILURE), else the
  * database. Built once per node by src/main/gatehouse.ts; the server's shutdown closes it.
  */
-export function createProtectionStore(config: Pick<Config, 'redisUrl'>, db: Db, log: Logger): ProtectionStore {
-  return config.redisUrl ? createRedisStore(config.redisUrl, log) : createPostgresStore(db);
+export function createProtectionStore(config: Pick<Config, 'redisUrl' | 'redisFailure'>, db: Db, log: Logger): ProtectionStore {
+  if (!config.redisUrl) return createPostgresStore(db);
+  return createFailoverStore(createRedisStore(config.redisUrl, log), createPostgresStore(db), config.redisFailure, log);
 }

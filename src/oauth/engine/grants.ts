@@ -5,9 +5,10 @@ import { authenticate } from '../../authn/sessions/sessions.js';
 import type { Actor } from '../../platform/audit/record.js';
 import { AppError } from '../../platform/errors.js';
 import { findAccount } from './accounts.js';
+import { auditBeforeAnswer } from './audited.js';
 import { gatehouseClient, PASSWORD_GRANT } from './clients.js';
 import type { OidcContext } from './lookups.js';
-import { mfaRequired, registerMfaGrants } from './mfa-grants.js';
+import { mfaRequired, registerMfaGrants, temporarilyUnavailable } from './mfa-grants.js';
 import { mfaTargetOf } from './mfa-policy.js';
 import { resourceServer } from './resources.js';
 import { issueUserTokens } from './user-tokens.js';
@@ -33,7 +34,8 @@ export function registerGrants(provider: Provider, ctx: OidcContext): void {
 /**
  * Audit events for the grants the engine runs itself (authorization code, refresh token,
  * device code): every token issued, and every reuse of a rotated refresh token (which has
- * revoked its whole family). Like every token event, they go through the audit buffer.
+ * revoked its whole family). Like every token event, they go through the audit buffer, and
+ * the answer waits for their write (audited.ts).
  */
 export function auditEngineGrants(ctx: OidcContext, provider: Provider): void {
   provider.on('grant.success', (koa) => {
@@ -42,7 +44,7 @@ export function auditEngineGrants(ctx: OidcContext, provider: Provider): void {
     if (!client || grantType === 'client_credentials' || grantType === PASSWORD_GRANT) return;
     const token = entities.AccessToken as { jti: string; accountId?: string } | undefined;
     if (!token?.accountId) return;
-    ctx.auditBuffer.add({
+    auditBeforeAnswer(ctx, koa, {
       action: 'iam.token.created',
       actor: actorOf(koa, 'user', token.accountId),
       tenantId: gatehouseClient(client).tenantId,
@@ -54,7 +56,7 @@ export function auditEngineGrants(ctx: OidcContext, provider: Provider): void {
     const { client, entities } = koa.oidc;
     const refreshToken = entities.RefreshToken as { consumed?: unknown; accountId?: string; grantId?: string } | undefined;
     if (!client || !(error instanceof errors.InvalidGrant) || !refreshToken?.consumed) return;
-    ctx.auditBuffer.add({
+    auditBeforeAnswer(ctx, koa, {
       action: 'iam.oauth.refreshTokenReused',
       actor: actorOf(koa, 'client', client.clientId),
       outcome: 'failure',
@@ -108,7 +110,7 @@ async function clientCredentials(provider: Provider, ctx: OidcContext, koa: KoaC
   const token = new provider.ClientCredentials({ client, scope: scopes.join(' ') || undefined });
   token.resourceServer = new provider.ResourceServer(audience, await resourceServer(ctx, koa, audience, client));
   const value = await token.save();
-  ctx.auditBuffer.add({
+  auditBeforeAnswer(ctx, koa, {
     action: 'iam.token.created',
     actor: actorOf(koa, 'client', client.clientId),
     tenantId: gatehouseClient(client).tenantId,
@@ -133,6 +135,8 @@ async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaConte
     if (error instanceof AppError && error.code === 'email_not_verified') throw new errors.InvalidGrant('email address not verified');
     // Auth0 answers a blocked or locked account with 429 too_many_attempts, for unknown users too.
     if (error instanceof AppError && error.code === 'too_many_attempts') throw tooManyAttempts(koa, error);
+    // The brute-force counters cannot be reached and the deployment fails closed (decision 313).
+    if (error instanceof AppError && error.code === 'service_unavailable') throw temporarilyUnavailable(koa, error);
     // Same answer for unknown user, wrong password and disabled account (docs/security.md#v2-authentication).
     if (error instanceof AppError) throw new errors.InvalidGrant('wrong username or password');
     throw error;

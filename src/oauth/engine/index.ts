@@ -40,7 +40,7 @@ export interface Oidc {
   organizationsFor(userId: string, clientTenantId: string): Promise<Organization[]>;
   /** RFC 7662 for our JWT access tokens (the engine introspects only the tokens it stores). */
   introspectJwt(form: URLSearchParams, authorization: string | undefined): Promise<IntrospectionAnswer>;
-  /** Writes the audit events that wait (the sweep of expired rows is a job of src/main/jobs.ts). */
+  /** Waits for the audit writes in flight (the sweep of expired rows is a job of src/main/jobs.ts). */
   close(): Promise<void>;
 }
 

@@ -28,6 +28,16 @@ function oauthError(status: number, error: string, description: string) {
   return e;
 }
 
+/**
+ * 503 `temporarily_unavailable` with Retry-After: a dependency of the check failed (Redis
+ * fail-closed, decision 313). Never "wrong password" nor a 500.
+ */
+export function temporarilyUnavailable(koa: KoaContextWithOIDC, error: AppError) {
+  const retryAfter = error.details?.retry_after;
+  koa.set('Retry-After', String(typeof retryAfter === 'number' ? retryAfter : 1));
+  return oauthError(503, 'temporarily_unavailable', error.message);
+}
+
 /** Auth0's answer to a password grant that needs a second factor: 403 with an mfa_token (5 minutes, this client and user). */
 export async function mfaRequired(ctx: OidcContext, koa: KoaContextWithOIDC, state: Omit<MfaTokenState, 'request'>): Promise<void> {
   const params = koa.oidc.params as { scope?: string; audience?: string; resource?: string };
@@ -69,6 +79,8 @@ function translate(koa: KoaContextWithOIDC, error: unknown, kind: 'otp' | 'oob' 
       return oauthError(400, 'invalid_grant', error.message);
     case 'account_disabled':
       return new errors.InvalidGrant('wrong username or password');
+    case 'service_unavailable':
+      return temporarilyUnavailable(koa, error);
     default:
       return error.status < 500 ? new errors.InvalidRequest(error.message) : error;
   }

@@ -11,6 +11,7 @@ import { cookieOptions } from '../../platform/web/cookies.js';
 import { ACCESS_TOKEN_TTL_S } from '../tokens/lifetimes.js';
 import { CLAIMS, findAccount } from './accounts.js';
 import { pgAdapter } from './adapter.js';
+import { answerAfterAudit } from './audited.js';
 import { extraClaims } from './claims.js';
 import { DEVICE_CODE_GRANT, EXTRA_CLIENT_METADATA, gatehouseClient } from './clients.js';
 import { auditEngineGrants, registerGrants } from './grants.js';
@@ -176,6 +177,7 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   // (routes.ts) replaces X-Forwarded-* by what Fastify resolved through that list.
   provider.proxy = config.trustProxy !== false;
   registerGrants(provider, ctx);
+  provider.use(answerAfterAudit);
   provider.use(engineHeaders);
   provider.use(askBeforeLogout(ctx));
   provider.use(endGatehouseSessionAtLogout(ctx));

@@ -1,6 +1,7 @@
 import type Provider from 'oidc-provider';
 import type { Account, KoaContextWithOIDC } from 'oidc-provider';
 import { mfaClaims } from '../../authn/mfa/index.js';
+import { auditBeforeAnswer } from './audited.js';
 import { gatehouseClient, PASSWORD_GRANT } from './clients.js';
 import type { OidcContext } from './lookups.js';
 import { resourceServer } from './resources.js';
@@ -98,7 +99,7 @@ export async function issueUserTokens(provider: Provider, ctx: OidcContext, koa:
     idToken = await token.issue({ use: 'idtoken' });
   }
 
-  ctx.auditBuffer.add({
+  auditBeforeAnswer(ctx, koa, {
     action: 'iam.token.created',
     actor: { type: 'user', id: userId, ip: koa.ip ?? null, userAgent: koa.get('user-agent') || null },
     tenantId: gatehouseClient(client).tenantId,

@@ -1,12 +1,13 @@
 import type { AppContext } from '../../platform/context.js';
 import { destinationPolicy } from '../../platform/http/destinations.js';
+import { keepLeased } from '../../platform/queue/lease.js';
 import { settle } from '../../platform/queue/queue.js';
 import type { RetryPolicy } from '../../platform/queue/retry.js';
 import { createWorker } from '../../platform/queue/worker.js';
 import { createWebhookClient } from '../webhooks/send.js';
 import { deliverWebhooks } from '../webhooks/sink.js';
 import { type AmqpSink, createAmqpSink } from './amqp.js';
-import { claimDeliveries, deliveryQueue, type Outcome } from './claim.js';
+import { type Claimed, claimDeliveries, deliveryQueue, type Outcome } from './claim.js';
 import { fanOut, prune } from './fanout.js';
 import { amqpBody } from './message.js';
 
@@ -18,8 +19,15 @@ export const AMQP_RETRY: RetryPolicy = { baseMs: 1000, capMs: 60_000 };
  */
 export const WEBHOOK_RETRY: RetryPolicy = { baseMs: 10_000, capMs: 3_600_000, maxAttempts: 82 };
 
-const AMQP_LIMITS = { lanes: 200, perLane: 500, leaseMs: 60_000 };
-const WEBHOOK_LIMITS = { lanes: 32, perLane: 50, leaseMs: 120_000 };
+/**
+ * Leases are short and renewed while a round runs (decision 311): a node that dies hands
+ * its rows over within one lease. A webhook round stops taking new rows after
+ * WEBHOOK_ROUND_MS and hands back what it did not reach.
+ */
+export const DELIVERY_LEASE_MS = 5000;
+const AMQP_LIMITS = { lanes: 200, perLane: 500, leaseMs: DELIVERY_LEASE_MS };
+const WEBHOOK_LIMITS = { lanes: 32, perLane: 50, leaseMs: DELIVERY_LEASE_MS };
+const WEBHOOK_ROUND_MS = 60_000;
 /** Finished deliveries and delivered outbox rows are kept this long (the audit trail keeps events). */
 export const RETENTION_MS = 7 * 24 * 3_600_000;
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -69,8 +77,17 @@ export function createDelivery(ctx: AppContext, options: DeliveryOptions = {}): 
     if (!amqp) return [];
     const rows = await claimDeliveries(ctx, amqpQueue);
     if (rows.length === 0) return [];
+    const heartbeat = keepLeased(ctx.db, amqpQueue, ctx.clock, rows, ctx.log);
+    try {
+      return await publishRound(amqp, rows);
+    } finally {
+      await heartbeat.stop();
+    }
+  }
+
+  async function publishRound(sink: AmqpSink, rows: Claimed[]): Promise<Outcome[]> {
     const sendable = rows.filter((r) => r.record);
-    const results = await amqp.publish(
+    const results = await sink.publish(
       sendable.map((r) => ({ id: r.event_id, routingKey: r.event, body: amqpBody(r.record!), timestamp: new Date(r.record!.created_at) })),
     );
     const errors = new Map(sendable.map((r, i) => [r.id, results[i]]));
@@ -91,9 +108,14 @@ export function createDelivery(ctx: AppContext, options: DeliveryOptions = {}): 
   async function webhookRound(): Promise<Outcome[]> {
     const rows = await claimDeliveries(ctx, webhookQueue);
     if (rows.length === 0) return [];
-    const outcomes = await deliverWebhooks(ctx, webhooks, rows, WEBHOOK_LIMITS.leaseMs / 2);
-    await settle(ctx.db, webhookQueue, ctx.clock.now(), outcomes);
-    return outcomes;
+    const heartbeat = keepLeased(ctx.db, webhookQueue, ctx.clock, rows, ctx.log);
+    try {
+      const outcomes = await deliverWebhooks(ctx, webhooks, rows, WEBHOOK_ROUND_MS);
+      await settle(ctx.db, webhookQueue, ctx.clock.now(), outcomes);
+      return outcomes;
+    } finally {
+      await heartbeat.stop();
+    }
   }
 
   async function pass(): Promise<DeliveryReport> {

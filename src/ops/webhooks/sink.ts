@@ -9,7 +9,7 @@ const PARALLEL_LANES = 8;
 /**
  * Delivers claimed webhook rows: lanes side by side, each lane's rows one after another
  * in order, stopping at the lane's first failure (the rows after it wait). Rows not
- * reached within `budgetMs` (well inside their lease) go back to the queue untouched.
+ * reached within `budgetMs` go back to the queue untouched (their lease is renewed meanwhile).
  */
 export async function deliverWebhooks(ctx: AppContext, client: WebhookClient, rows: Claimed[], budgetMs: number): Promise<Outcome[]> {
   const ids = [...new Set(rows.map((r) => r.webhook_id as string))];

@@ -9,7 +9,9 @@ import { nextAttemptAt, type RetryPolicy } from './retry.js';
  * next try is due), `locked_until` (the lease), `last_error` and the time the row was done.
  *
  * - A claim leases due rows (FOR UPDATE SKIP LOCKED, then `locked_until`), so two nodes
- *   never hold one row at once and a dead node's lease runs out: at least once.
+ *   never hold one row at once and a dead node's lease runs out: at least once. A short
+ *   lease renewed while the work runs (./lease.ts) lets another node take over a dead
+ *   node's rows within seconds.
  * - The claim counts the attempt, so a try that never reported back (the node died) counts
  *   towards `maxAttempts` too; a row handed back untried (`released`) gets it back.
  * - A failure is tried again after the policy's backoff (./retry.ts), or the row is `failed`
@@ -44,6 +46,8 @@ export interface Claimed {
   lane: string;
   /** Attempts including this one. */
   attempts: number;
+  /** The lease as the claim wrote it: renewing (./lease.ts) matches it, so a lease another node took over is not ours to renew. */
+  lockedUntil: Date;
 }
 
 export type Outcome<Row extends Claimed = Claimed> =
@@ -68,7 +72,7 @@ export async function claim(db: Db, queue: Queue, now: Date): Promise<Claimed[]>
       update ${table} set ${lease}
       where id in (select q.id from ${table} q where ${mine} and ${due}
                    order by q.next_attempt_at limit ${queue.batch} for update skip locked)
-      returning id, id::text as lane, attempts`.execute(db);
+      returning id, id::text as lane, attempts, locked_until as "lockedUntil"`.execute(db);
     return rows;
   }
   const perLane = queue.lanes.perLane;
@@ -94,9 +98,9 @@ export async function claim(db: Db, queue: Queue, now: Date): Promise<Claimed[]>
             where ${mine} and q.status = 'pending' and q.lane in (${sql.join(heads.rows.map((h) => h.lane))})
           ) x
           where x.n <= ${perLane})
-        returning id, lane, attempts, seq
+        returning id, lane, attempts, seq, locked_until
       )
-      select id, lane, attempts from leased order by seq`.execute(trx);
+      select id, lane, attempts, locked_until as "lockedUntil" from leased order by seq`.execute(trx);
     return rows;
   });
 }

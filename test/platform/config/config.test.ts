@@ -35,6 +35,7 @@ describe('configuration (docs/operations.md#configuration): GATEHOUSE_* variable
       assert.equal(config.production, false);
       assert.equal(config.adminEmail, undefined);
       assert.equal(config.adminPassword, undefined);
+      assert.equal(config.redisFailure, 'fallback', 'while Redis is down: the PostgreSQL counters');
     });
 
     it('derives the default issuer from GATEHOUSE_PORT', () => {
@@ -61,6 +62,7 @@ describe('configuration (docs/operations.md#configuration): GATEHOUSE_* variable
         GATEHOUSE_SMTP_URL: 'smtp://mail.example.com:25',
         GATEHOUSE_AMQP_URL: 'amqp://mq.example.com',
         GATEHOUSE_REDIS_URL: 'redis://cache.example.com:6379',
+        GATEHOUSE_REDIS_FAILURE: 'closed',
         GATEHOUSE_LOG_LEVEL: 'warn',
       });
       assert.equal(config.port, 4100);
@@ -74,6 +76,7 @@ describe('configuration (docs/operations.md#configuration): GATEHOUSE_* variable
       assert.equal(config.smtpUrl, 'smtp://mail.example.com:25');
       assert.equal(config.amqpUrl, 'amqp://mq.example.com');
       assert.equal(config.redisUrl, 'redis://cache.example.com:6379');
+      assert.equal(config.redisFailure, 'closed');
       assert.equal(config.logLevel, 'warn');
     });
 
@@ -118,6 +121,8 @@ describe('configuration (docs/operations.md#configuration): GATEHOUSE_* variable
       it(`GATEHOUSE_DATABASE_URL=${JSON.stringify(value)} (not postgres)`, () =>
         assertRejected({ GATEHOUSE_DATABASE_URL: value }, 'GATEHOUSE_DATABASE_URL'));
     }
+    it('GATEHOUSE_REDIS_FAILURE other than fallback or closed', () =>
+      assertRejected({ GATEHOUSE_REDIS_FAILURE: 'open' }, 'GATEHOUSE_REDIS_FAILURE'));
     it('GATEHOUSE_ADMIN_EMAIL that is not an email', () => assertRejected({ GATEHOUSE_ADMIN_EMAIL: 'admin' }, 'GATEHOUSE_ADMIN_EMAIL'));
     for (const name of ['GATEHOUSE_SMTP_URL', 'GATEHOUSE_AMQP_URL', 'GATEHOUSE_REDIS_URL']) {
       it(`${name} that is not a URL`, () => assertRejected({ [name]: 'not a url' }, name));
