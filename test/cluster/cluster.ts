@@ -129,6 +129,7 @@ export async function startCluster(options: { nodes?: number } = {}): Promise<Cl
     GATEHOUSE_ISSUER: url,
     GATEHOUSE_DATABASE_URL: databaseUrl,
     GATEHOUSE_REDIS_URL: redis.url,
+    GATEHOUSE_REDIS_FAILURE: 'fallback',
     GATEHOUSE_AMQP_URL: `amqp://${RABBITMQ.username}:${RABBITMQ.password}@127.0.0.1:${amqp.port}`,
     GATEHOUSE_SMTP_URL: smtp.url,
     GATEHOUSE_MASTER_KEY: randomBytes(32).toString('base64'),
