@@ -9,8 +9,10 @@ export { consumeMfaToken, issueMfaToken, type MfaTokenState, readMfaToken } from
 export { enrolOob, startChallenge } from './oob.js';
 export {
   applicableMfa,
+  applicableMfaOf,
   applicableMfaPolicy,
   lacksRequiredMfa,
+  lacksRequiredMfaOf,
   type MfaPolicy,
   type MfaTarget,
   mfaNeed,

@@ -53,10 +53,25 @@ export async function applicableMfa(
       ]),
     )
     .execute();
+  return applicableMfaOf(
+    rows.map((row) => row.policies),
+    target.application?.mfaPolicy,
+  );
+}
+
+/**
+ * The strictest policy and the factor types that count, from the stored policies of the
+ * tenants involved and the application's own policy: what applicableMfa decides, for a
+ * caller that read those rows itself (the token endpoint reads them with the token).
+ */
+export function applicableMfaOf(
+  tenantPolicies: readonly (Record<string, unknown> | null | undefined)[],
+  applicationPolicy: MfaPolicy | null | undefined,
+): ApplicableMfa {
   // No row at all (a deleted home tenant and nothing else): the defaults.
-  const tenants = (rows.length > 0 ? rows.map((row) => row.policies) : [{}]).map((policies) => resolvePolicies(policies).mfa);
+  const tenants = (tenantPolicies.length > 0 ? tenantPolicies : [{}]).map((policies) => resolvePolicies(policies).mfa);
   const policies = tenants.map((mfa) => mfa.policy);
-  if (target.application?.mfaPolicy) policies.push(target.application.mfaPolicy);
+  if (applicationPolicy) policies.push(applicationPolicy);
   return {
     policy: policies.reduce((strictest, policy) => (STRICTNESS[policy] > STRICTNESS[strictest] ? policy : strictest)),
     factors: tenants.reduce<MfaFactorType[]>((allowed, mfa) => allowed.filter((type) => mfa.factors.includes(type)), [...FACTOR_TYPES]),
@@ -120,6 +135,17 @@ export async function mfaNeedAfter(
 ): Promise<'none' | 'challenge' | 'enrol'> {
   const applicable = await applicableMfa(ctx, user, target);
   return provesAllowedFactor(amr, applicable.factors) ? 'none' : needOf(ctx, user.id, applicable);
+}
+
+/**
+ * lacksRequiredMfa from facts read beforehand: what applies (applicableMfaOf) and the types
+ * of the user's confirmed factors.
+ */
+export function lacksRequiredMfaOf(applicable: ApplicableMfa, factorTypes: readonly string[], amr: readonly string[]): boolean {
+  if (provesAllowedFactor(amr, applicable.factors)) return false;
+  if (applicable.policy === 'off') return false;
+  if (factorTypes.some((type) => (applicable.factors as readonly string[]).includes(type))) return true;
+  return applicable.policy === 'required';
 }
 
 /**

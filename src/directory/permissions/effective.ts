@@ -265,3 +265,32 @@ export async function apiPermissions(db: Db, userId: string, tenantId: string, a
     .execute();
   return rows.map((r) => r.value);
 }
+
+/**
+ * What a user's access token carries, in one round trip (decision 319): the effective
+ * permissions in the tenant (effectivePermissions: undefined when not a member) and,
+ * for an API, the permissions the membership's roles carry for it (apiPermissions).
+ */
+export async function tokenPermissions(
+  db: Db,
+  userId: string,
+  tenantId: string,
+  apiId: string | undefined,
+): Promise<{ grants: Grants | undefined; api: string[] }> {
+  const { rows } = await sql<{ member: boolean; roles: { name: string; permissions: string[] }[]; direct: string[]; api: string[] }>`
+    select
+      exists (select 1 from memberships m where m.tenant_id = ${tenantId} and m.user_id = ${userId}) as member,
+      (select coalesce(json_agg(json_build_object('name', r.name, 'permissions', r.permissions) order by r.name), '[]')
+        from membership_roles mr inner join roles r on r.id = mr.role_id
+        where mr.tenant_id = ${tenantId} and mr.user_id = ${userId}) as roles,
+      (select coalesce(json_agg(mp.permission), '[]') from membership_permissions mp
+        where mp.tenant_id = ${tenantId} and mp.user_id = ${userId}) as direct,
+      (select coalesce(json_agg(distinct rap.value order by rap.value), '[]')
+        from membership_roles mr inner join role_api_permissions rap on rap.role_id = mr.role_id
+        where mr.tenant_id = ${tenantId} and mr.user_id = ${userId} and rap.api_id = ${apiId ?? null}::uuid) as api`.execute(db);
+  const row = rows[0]!;
+  return {
+    grants: row.member ? { roles: row.roles.map((r) => r.name), permissions: combinePermissions(row.roles, row.direct) } : undefined,
+    api: apiId ? row.api : [],
+  };
+}

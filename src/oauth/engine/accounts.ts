@@ -2,6 +2,7 @@ import type { Account, AccountClaims } from 'oidc-provider';
 import type { User } from '../../platform/db/schema.js';
 import { isUuid } from '../../platform/ids.js';
 import type { OidcContext } from './lookups.js';
+import { prefetchedUser } from './prefetch.js';
 
 /** OpenID Connect standard claims by scope (Core §5.4), from our user record. */
 export const CLAIMS = {
@@ -32,9 +33,19 @@ export function standardClaims(user: User): AccountClaims {
  * refresh and userinfo all fail for them at once (docs/security.md#v3-session-management). With the grant of the token
  * at hand, the claims include the organization chosen for it.
  */
-export async function findAccount(ctx: OidcContext, userId: string, grantId?: string): Promise<(Account & { user: User }) | undefined> {
+export async function findAccount(
+  ctx: OidcContext,
+  userId: string,
+  grantId?: string,
+  request?: object,
+): Promise<(Account & { user: User }) | undefined> {
   if (!isUuid(userId)) return undefined;
-  const user = await ctx.db.selectFrom('users').selectAll().where('id', '=', userId).where('status', '=', 'active').executeTakeFirst();
+  // Read with the token in this request (prefetch.ts), or now.
+  const read = prefetchedUser(request, userId);
+  const user =
+    read !== undefined
+      ? read
+      : await ctx.db.selectFrom('users').selectAll().where('id', '=', userId).where('status', '=', 'active').executeTakeFirst();
   if (!user) return undefined;
   const organization = await ctx.lookups.grantOrganization(grantId);
   const claims = { ...standardClaims(user), ...(organization && { org_id: organization.id, org_name: organization.name }) };

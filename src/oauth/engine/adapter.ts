@@ -1,11 +1,22 @@
+import { sql } from 'kysely';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
-import { errors } from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
 import { fingerprint, seal, sha256, unseal } from '../../platform/crypto/secrets.js';
 import type { Db } from '../../platform/db/database.js';
+import type { OidcModelsTable } from '../../platform/db/schema.js';
 import type { Lookups } from './lookups.js';
+import { findFamily, forget, holdConsume, prefetchedGrant, remember, takeConsume } from './prefetch.js';
+
+type OidcModelRow = Omit<OidcModelsTable, 'consumed_at' | 'payload'> & { payload: string };
 
 /** Models whose ids are looked up by their grant, so one call revokes a whole token family. */
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+
+/**
+ * Models whose lookup is followed, in the same request, by their grant's, their user's and
+ * the MFA facts': one statement reads them all (prefetch.ts, decision 318).
+ */
+const FAMILY_HEADS = new Set(['RefreshToken', 'AuthorizationCode', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
 /**
  * Models whose id is not a secret: a grant's id names the token family (in each token's
@@ -36,7 +47,14 @@ export function storedId(model: string, id: string): string {
  * credentials the payload carries are sealed under the master key, bound to their row: the
  * engine gets back exactly what it stored, a database reader nothing usable (decision 203).
  */
-export function pgAdapter(db: Db, lookups: Lookups, now: () => Date, masterKey: Buffer) {
+export function pgAdapter(
+  db: Db,
+  lookups: Lookups,
+  now: () => Date,
+  masterKey: Buffer,
+  /** The engine request being served (what prefetch.ts keys by); a test passes its own. */
+  currentRequest: () => object | undefined = () => Provider.ctx,
+) {
   const userCodeDigest = (userCode: string) => fingerprint(masterKey, 'oidc-user-code', userCode);
 
   /** The payload as stored: the credentials sealed together, bound to the row. */
@@ -84,6 +102,8 @@ export function pgAdapter(db: Db, lookups: Lookups, now: () => Date, masterKey: 
         uid: payload.uid ?? null,
         expires_at: expiresIn ? new Date(now().getTime() + expiresIn * 1000) : null,
       };
+      const consumed = this.model === 'RefreshToken' ? takeConsume(currentRequest()) : undefined;
+      if (consumed) return this.rotate(consumed, row);
       await db
         .insertInto('oidc_models')
         .values(row)
@@ -91,9 +111,37 @@ export function pgAdapter(db: Db, lookups: Lookups, now: () => Date, masterKey: 
         .execute();
     }
 
+    /**
+     * A rotation in one statement (decision 320): the old refresh token is consumed and its
+     * successor stored only if it was not consumed before. Of two requests racing with the
+     * same token, exactly one stores a successor; the other revokes the family, as consume does.
+     */
+    private async rotate(consumedRowId: string, row: OidcModelRow): Promise<void> {
+      const { rows } = await sql<{ id: string }>`
+        with consumed as (
+          update oidc_models set consumed_at = ${now()}
+          where model = ${this.model} and id = ${consumedRowId} and consumed_at is null
+          returning grant_id)
+        insert into oidc_models (model, id, payload, grant_id, user_code, uid, expires_at)
+        select ${row.model}, ${row.id}, ${row.payload}::jsonb, ${row.grant_id}::text, ${row.user_code}::text, ${row.uid}::text,
+          ${row.expires_at}::timestamptz
+        from consumed
+        on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id,
+          user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at, consumed_at = null
+        returning id`.execute(db);
+      if (rows.length === 0) await refuseReuse(db, this.model, consumedRowId, currentRequest());
+    }
+
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') return lookups.client(id);
-      const payload = await this.findBy('id', storedId(this.model, id));
+      if (FAMILY_HEADS.has(this.model)) return this.findFamily(id);
+      const read = this.model === 'Grant' ? prefetchedGrant(currentRequest(), id) : undefined;
+      const payload =
+        read !== undefined
+          ? read
+            ? this.opened(id, { consumed_at: null, ...read })
+            : undefined
+          : await this.findBy('id', storedId(this.model, id));
       // Rows migrated from plaintext ids (0020) carry no sealed `jti`: it is the id asked for.
       return payload && { ...payload, jti: id };
     }
@@ -107,29 +155,15 @@ export function pgAdapter(db: Db, lookups: Lookups, now: () => Date, masterKey: 
     }
 
     /**
-     * Marks a one-time artifact used. Atomic: of two requests racing with the same
-     * authorization code or refresh token, exactly one wins; the loser's grant (the whole
-     * token family) is revoked, as if it had presented an already used token.
+     * Marks a one-time artifact used (consumeNow). A refresh token the engine rotates is
+     * consumed by the statement that stores its successor (rotate), with the same guarantee.
      */
     async consume(id: string): Promise<void> {
       const rowId = storedId(this.model, id);
-      const consumed = await db
-        .updateTable('oidc_models')
-        .set({ consumed_at: now() })
-        .where('model', '=', this.model)
-        .where('id', '=', rowId)
-        .where('consumed_at', 'is', null)
-        .returning('grant_id')
-        .executeTakeFirst();
-      if (consumed) return;
-      const row = await db
-        .selectFrom('oidc_models')
-        .select('grant_id')
-        .where('model', '=', this.model)
-        .where('id', '=', rowId)
-        .executeTakeFirst();
-      if (row?.grant_id) await revokeGrant(db, row.grant_id);
-      throw new errors.InvalidGrant(`${this.model} was already used`);
+      // A rotation consumes and stores its successor in one statement (upsert, rotate).
+      const request = currentRequest();
+      if (this.model === 'RefreshToken' && request) return holdConsume(request, rowId);
+      await consumeNow(db, now(), this.model, rowId, request);
     }
 
     async destroy(id: string): Promise<void> {
@@ -137,7 +171,17 @@ export function pgAdapter(db: Db, lookups: Lookups, now: () => Date, masterKey: 
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
+      forget(currentRequest());
       await revokeGrant(db, grantId);
+    }
+
+    /** A token with its grant, its user and the MFA facts, remembered for the rest of this request (prefetch.ts). */
+    private async findFamily(id: string): Promise<AdapterPayload | undefined> {
+      const family = await findFamily(db, this.model, storedId(this.model, id));
+      if (!family) return undefined;
+      remember(currentRequest(), family);
+      const payload = this.opened(family.id, family);
+      return payload && { ...payload, jti: id };
     }
 
     private async findBy(column: 'id' | 'user_code' | 'uid', value: string): Promise<AdapterPayload | undefined> {
@@ -147,11 +191,54 @@ export function pgAdapter(db: Db, lookups: Lookups, now: () => Date, masterKey: 
         .where('model', '=', this.model)
         .where(column, '=', value)
         .executeTakeFirst();
-      if (!row || (row.expires_at && row.expires_at <= now())) return undefined;
-      const payload = reopen(this.model, row.id, row.payload as Record<string, unknown>);
+      return row && this.opened(row.id, row);
+    }
+
+    /** A row's payload as the engine stored it, unless it has expired. */
+    private opened(
+      rowId: string,
+      row: { payload: unknown; consumed_at: Date | null; expires_at: Date | null },
+    ): AdapterPayload | undefined {
+      if (row.expires_at && row.expires_at <= now()) return undefined;
+      const payload = reopen(this.model, rowId, row.payload as Record<string, unknown>);
       return { ...payload, ...(row.consumed_at && { consumed: Math.floor(row.consumed_at.getTime() / 1000) }) };
     }
   };
+}
+
+/**
+ * Marks a one-time artifact used. Atomic: of two requests racing with the same
+ * authorization code or refresh token, exactly one wins; the loser's grant (the whole
+ * token family) is revoked, as if it had presented an already used token.
+ */
+async function consumeNow(db: Db, at: Date, model: string, rowId: string, request: object | undefined): Promise<void> {
+  const consumed = await db
+    .updateTable('oidc_models')
+    .set({ consumed_at: at })
+    .where('model', '=', model)
+    .where('id', '=', rowId)
+    .where('consumed_at', 'is', null)
+    .returning('grant_id')
+    .executeTakeFirst();
+  if (!consumed) await refuseReuse(db, model, rowId, request);
+}
+
+/** A one-time artifact presented again: its grant (the whole token family) is revoked. */
+async function refuseReuse(db: Db, model: string, rowId: string, request: object | undefined): Promise<never> {
+  const row = await db.selectFrom('oidc_models').select('grant_id').where('model', '=', model).where('id', '=', rowId).executeTakeFirst();
+  if (row?.grant_id) await revokeGrant(db, row.grant_id);
+  forget(request);
+  throw new errors.InvalidGrant(`${model} was already used`);
+}
+
+/**
+ * Consumes the refresh token a request held back (prefetch.ts holdConsume) and did not
+ * consume with its successor: the engine's request ends (provider.ts), and a token it
+ * consumed is consumed, whatever happened after.
+ */
+export async function consumeHeld(db: Db, at: Date, request: object): Promise<void> {
+  const rowId = takeConsume(request);
+  if (rowId) await consumeNow(db, at, 'RefreshToken', rowId, request);
 }
 
 /** Revokes every artifact of one grant: codes, access and refresh tokens, and the grant. */

@@ -1,8 +1,9 @@
 import { errors } from 'oidc-provider';
-import { effectivePermissions, type Grants } from '../../directory/permissions/effective.js';
+import type { Grants } from '../../directory/permissions/effective.js';
 import type { AppContext } from '../../platform/context.js';
 import { apiAudience } from '../tokens/access-tokens.js';
 import type { OidcContext } from './lookups.js';
+import { permissionsOf } from './prefetch.js';
 
 /**
  * A token for Gatehouse's own admin API carries what the OIH flow's tokens carry: the
@@ -67,7 +68,8 @@ export async function extraClaims(ctx: OidcContext, facts: TokenFacts): Promise<
   const tenantId = organization?.id ?? facts.clientTenantId;
   if (tenantId !== facts.clientTenantId && !platform) throw new errors.InvalidGrant('this application may not act in that organization');
   if (organization && organization.status !== 'active') throw new errors.InvalidGrant('the organization is suspended');
-  const grants = await effectivePermissions(ctx.db, userId, tenantId);
+  const held = await permissionsOf(ctx.db, facts.request, userId, tenantId, api?.id);
+  const grants = held.grants;
   if (!grants && (organization || !platform)) throw new errors.InvalidGrant('the user is not a member of the organization');
   if (facts.audience === apiAudience(ctx)) return gatehouseApiClaims(ctx, tenantId, organization, grants, facts.grantId);
   return {
@@ -75,6 +77,6 @@ export async function extraClaims(ctx: OidcContext, facts: TokenFacts): Promise<
     ...(facts.grantId && { gid: facts.grantId }),
     ...(organization && { org_id: organization.id, org_name: organization.name }),
     roles: grants?.roles ?? [],
-    ...(api?.rbac && api.permissionsInToken && { permissions: await ctx.lookups.apiPermissions(facts.request, userId, tenantId, api.id) }),
+    ...(api?.rbac && api.permissionsInToken && { permissions: held.api }),
   };
 }

@@ -1,6 +1,7 @@
 import { errors } from 'oidc-provider';
-import { lacksRequiredMfa, type MfaTarget } from '../../authn/mfa/index.js';
+import { applicableMfaOf, lacksRequiredMfa, lacksRequiredMfaOf, type MfaTarget } from '../../authn/mfa/index.js';
 import type { OidcContext } from './lookups.js';
+import { prefetchedMfa } from './prefetch.js';
 
 /**
  * The MFA target of an authorization (decision 190): the application (its tenant and its
@@ -27,6 +28,7 @@ export async function mfaTargetOf(
 /** What the engine hands findAccount: the code, refresh token or device code being exchanged (the user is the account it found). */
 export interface GrantSource {
   kind?: string;
+  accountId?: string;
   clientId?: string;
   grantId?: string;
   amr?: string[];
@@ -40,16 +42,22 @@ const SIGN_IN_SOURCES = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCod
  * device code) meets the MFA policies that apply now (decision 190): a sign-in without a
  * second factor gets nothing more once its organization, the user's home tenant or the
  * application asks for one. Checked when the engine loads the account, before a refresh
- * token is rotated, so the refusal spends nothing.
+ * token is rotated, so the refusal spends nothing. The facts are those read with the
+ * token in this request (prefetch.ts) when there are, else read now.
  */
 export async function assertSignInStrength(
   ctx: OidcContext,
   user: { id: string; home_tenant_id: string | null },
   source: GrantSource | undefined,
+  request?: object,
 ): Promise<void> {
   if (!source?.kind || !SIGN_IN_SOURCES.has(source.kind) || !source.clientId) return;
-  const target = await mfaTargetOf(ctx, source.clientId, { grantId: source.grantId });
-  if (await lacksRequiredMfa(ctx, user, target, source.amr ?? [])) {
+  const amr = source.amr ?? [];
+  const read = source.accountId === user.id ? prefetchedMfa(request, source) : undefined;
+  const lacks = read
+    ? lacksRequiredMfaOf(applicableMfaOf(read.tenantPolicies, read.application?.mfaPolicy), read.factorTypes, amr)
+    : await lacksRequiredMfa(ctx, user, await mfaTargetOf(ctx, source.clientId, { grantId: source.grantId }), amr);
+  if (lacks) {
     throw new errors.InvalidGrant('multi-factor authentication is now required: sign in again');
   }
 }

@@ -10,7 +10,7 @@ import { checkedFetch } from '../../platform/http/outbound.js';
 import { cookieOptions } from '../../platform/web/cookies.js';
 import { ACCESS_TOKEN_TTL_S } from '../tokens/lifetimes.js';
 import { CLAIMS, findAccount } from './accounts.js';
-import { pgAdapter } from './adapter.js';
+import { consumeHeld, pgAdapter } from './adapter.js';
 import { answerAfterAudit } from './audited.js';
 import { extraClaims } from './claims.js';
 import { DEVICE_CODE_GRANT, EXTRA_CLIENT_METADATA, gatehouseClient } from './clients.js';
@@ -63,10 +63,10 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   const { config } = ctx;
   const configuration: Configuration = {
     adapter: pgAdapter(ctx.db, ctx.lookups, () => ctx.clock.now(), ctx.masterKey),
-    findAccount: async (_koa, sub, token) => {
+    findAccount: async (koa, sub, token) => {
       const source = token as GrantSource | undefined;
-      const account = await findAccount(ctx, sub, source?.grantId);
-      if (account) await assertSignInStrength(ctx, account.user, source);
+      const account = await findAccount(ctx, sub, source?.grantId, koa);
+      if (account) await assertSignInStrength(ctx, account.user, source, koa);
       return account;
     },
     jwks: { keys: keys as never },
@@ -178,6 +178,7 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   provider.proxy = config.trustProxy !== false;
   registerGrants(provider, ctx);
   provider.use(answerAfterAudit);
+  provider.use(consumeHeldRefreshToken(ctx));
   provider.use(engineHeaders);
   provider.use(askBeforeLogout(ctx));
   provider.use(endGatehouseSessionAtLogout(ctx));
@@ -216,6 +217,24 @@ function endGatehouseSessionAtLogout(ctx: OidcContext) {
     await revokeSessionByToken(ctx, token, actor).catch((error) =>
       ctx.log.error({ err: error }, 'Ending the Gatehouse session at logout failed'),
     );
+  };
+}
+
+/**
+ * A refresh token consumed by the engine is consumed with its successor's save (decision
+ * 320, adapter.ts rotate); if a request ends without that save, it is consumed here. A
+ * token presented twice revokes its family there as well (and is logged here: the answer
+ * has already been decided).
+ */
+function consumeHeldRefreshToken(ctx: OidcContext) {
+  return async (koa: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
+    try {
+      await next();
+    } finally {
+      await consumeHeld(ctx.db, ctx.clock.now(), koa).catch((error) =>
+        ctx.log.warn({ err: error }, 'A refresh token was used twice; its grant is revoked'),
+      );
+    }
   };
 }
 

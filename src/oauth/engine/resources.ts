@@ -4,6 +4,7 @@ import { apiAudience } from '../tokens/access-tokens.js';
 import { ACCESS_TOKEN_TTL_S } from '../tokens/lifetimes.js';
 import { gatehouseClient } from './clients.js';
 import type { OidcContext } from './lookups.js';
+import { permissionsOf } from './prefetch.js';
 
 /**
  * An API as oidc-provider's resource server: JWT access tokens for its audience, signed
@@ -38,7 +39,7 @@ export async function resourceServer(
   const account = koa.oidc.entities.Account as { accountId: string } | undefined;
   if (api.rbac && account) {
     const organization = await ctx.lookups.grantOrganization((koa.oidc.entities.Grant as { jti?: string } | undefined)?.jti);
-    const held = new Set(await ctx.lookups.apiPermissions(koa, account.accountId, organization?.id ?? clientTenantId, api.id));
+    const held = new Set((await permissionsOf(ctx.db, koa, account.accountId, organization?.id ?? clientTenantId, api.id)).api);
     scopes = scopes.filter((scope) => held.has(scope));
   }
   return {
