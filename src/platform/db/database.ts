@@ -28,20 +28,31 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   const { PGlite } = await import('@electric-sql/pglite');
+  const startParams = [...PGlite.defaultStartParams, ...PGLITE_SETTINGS.flatMap((setting) => ['-c', setting])];
   if (options.pgliteDump) {
-    return new Kysely<Database>({ dialect: new PGliteDialect(await PGlite.create({ loadDataDir: options.pgliteDump })) });
+    return new Kysely<Database>({ dialect: new PGliteDialect(await PGlite.create({ loadDataDir: options.pgliteDump, startParams })) });
   }
-  if (!options.dataDir) return new Kysely<Database>({ dialect: new PGliteDialect(await PGlite.create()) });
+  if (!options.dataDir) return new Kysely<Database>({ dialect: new PGliteDialect(await PGlite.create({ startParams })) });
   mkdirSync(options.dataDir, { recursive: true });
   const unlock = lockDataDir(options.dataDir);
   try {
-    const pglite = await PGlite.create(join(options.dataDir, 'pglite'));
+    const pglite = await PGlite.create(join(options.dataDir, 'pglite'), { startParams });
     return new Kysely<Database>({ dialect: new PGliteDialect(pglite, unlock) });
   } catch (error) {
     unlock();
     throw error;
   }
 }
+
+/**
+ * PGlite runs PostgreSQL as one process inside this one, and WebAssembly memory never shrinks:
+ * whatever PostgreSQL touches once stays resident. initdb's defaults are sized for a server
+ * (128 MB of shared buffers, 100 connections' worth of shared memory, 64 MB for maintenance);
+ * these fit one embedded connection (decision 326, docs/operations.md#memory).
+ */
+export const PGLITE_SETTINGS: readonly string[] = process.env.FP_PGLITE
+  ? process.env.FP_PGLITE.split(' ')
+  : ['shared_buffers=16MB', 'max_connections=5', 'maintenance_work_mem=16MB'];
 
 /** Another live process holds the embedded database (a start-up error, not a crash). */
 export class DatabaseInUseError extends Error {

@@ -18,6 +18,7 @@ import * as m0022 from './migrations/0022_queue_leases.js';
 import * as m0023 from './migrations/0023_federation.js';
 import * as m0024 from './migrations/0024_federation_roles.js';
 import * as m0025 from './migrations/0025_review.js';
+import * as m0026 from './migrations/0026_search_indexes.js';
 
 /**
  * Versioned, forward-only migrations: each is a list of SQL statements, applied in
@@ -45,6 +46,7 @@ const MIGRATIONS: Record<string, { up: string[]; data?: (db: Kysely<any>) => Pro
   '0023_federation': m0023,
   '0024_federation_roles': m0024,
   '0025_review': m0025,
+  '0026_search_indexes': m0026,
 };
 
 /** Every migration this code knows, in order: the schema version a backup must match. */
