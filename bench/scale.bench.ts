@@ -75,7 +75,9 @@ const verdict = (ok: boolean) => (ok ? 'OK' : 'OVER');
 try {
   const existing = Number((await sql<{ n: string }>`select count(*) as n from users`.execute(ctx.db)).rows[0]!.n);
   const seeded = existing >= USERS;
-  say(`scale on PostgreSQL ${(await sql<{ server_version: string }>`show server_version`.execute(ctx.db)).rows[0]!.server_version}, load average ${loadAverage()}`);
+  say(
+    `scale on PostgreSQL ${(await sql<{ server_version: string }>`show server_version`.execute(ctx.db)).rows[0]!.server_version}, load average ${loadAverage()}`,
+  );
 
   // The tenants: the first REVIEW_MEMBERS users join "review" (the access review's), the others "scale".
   for (const slug of ['review', 'scale']) {
@@ -127,7 +129,11 @@ try {
       await ctx.passwords.verify(hash, PASSWORD);
       bare.push(performance.now() - t);
       t = performance.now();
-      await signIn(ctx, { username: emailOf(1 + randomInt(among)), password: PASSWORD }, { ...SYSTEM_ACTOR, ip: `10.1.${i % 250}.${1 + (i % 200)}` });
+      await signIn(
+        ctx,
+        { username: emailOf(1 + randomInt(among)), password: PASSWORD },
+        { ...SYSTEM_ACTOR, ip: `10.1.${i % 250}.${1 + (i % 200)}` },
+      );
       total.push(performance.now() - t);
     }
     return { p50: percentile(total, 50), bare: percentile(bare, 50) };
@@ -198,7 +204,9 @@ try {
   if (events < AUDIT_EVENTS) {
     const started = performance.now();
     await seedAudit(AUDIT_EVENTS - events);
-    say(`  audit events written with generate_series: ${(AUDIT_EVENTS - events).toLocaleString('en')} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    say(
+      `  audit events written with generate_series: ${(AUDIT_EVENTS - events).toLocaleString('en')} in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+    );
   }
   const sampleUsers = (await sql<{ id: string }>`select id::text from users tablesample system (1) limit ${SAMPLES}`.execute(ctx.db)).rows;
   const audit: number[] = [];
@@ -237,7 +245,9 @@ function loadAverage(): string {
  * them), each by one user (the actor) about another (the target), in batches of a million.
  */
 async function seedAudit(count: number): Promise<void> {
-  await sql`create temporary table bench_users as select row_number() over () as n, id::text as id, home_tenant_id from users`.execute(ctx.db);
+  await sql`create temporary table bench_users as select row_number() over () as n, id::text as id, home_tenant_id from users`.execute(
+    ctx.db,
+  );
   await sql`create index on bench_users (n)`.execute(ctx.db);
   const users = Number((await sql<{ n: string }>`select count(*) as n from bench_users`.execute(ctx.db)).rows[0]!.n);
   const actions = ['iam.user.login', 'iam.token.created', 'iam.user.modified', 'iam.user.loginFailed'];

@@ -182,4 +182,3 @@ export const notFound = (what: string) => new AppError('not_found', `${what} not
  */
 export const serviceUnavailable = (what: string, retryAfterSeconds = 1) =>
   new AppError('service_unavailable', `${what} is unavailable right now; try again shortly`, { retry_after: retryAfterSeconds });
-

@@ -1,12 +1,9 @@
-import {
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransport,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
   verifyRegistrationResponse,
 } from '@simplewebauthn/server';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
@@ -15,6 +12,12 @@ import { AppError } from '../../platform/errors.js';
 import { guardAttempt } from '../protection/guard.js';
 import { assertFactorAllowed, type FactorSummary, factorsOf, summarize } from './factors.js';
 import { subjectOf } from './verify.js';
+
+/**
+ * The WebAuthn library is loaded on the first passkey or security key ceremony, not at start:
+ * with its ASN.1 and COSE parsers it was a fifth of the modules a node loads (decision 331).
+ */
+const simpleWebAuthn = () => import('@simplewebauthn/server');
 
 /** A WebAuthn challenge lives five minutes and works once. */
 const CHALLENGE_TTL_MS = 5 * 60_000;
@@ -69,7 +72,7 @@ export async function passkeyRegistrationOptions(ctx: AppContext, userId: string
   const { user } = await subjectOf(ctx.db, userId, null);
   await assertFactorAllowed(ctx, user.home_tenant_id, 'webauthn');
   const existing = (await factorsOf(ctx.db, userId)).filter((f) => f.type === 'webauthn' && f.credential_id);
-  const options = await generateRegistrationOptions({
+  const options = await (await simpleWebAuthn()).generateRegistrationOptions({
     rpName: 'Gatehouse',
     rpID: relyingParty(ctx).rpID,
     userName: user.email,
@@ -96,7 +99,12 @@ export async function verifyPasskeyRegistration(
   const { rpID, origin } = relyingParty(ctx);
   let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
   try {
-    verified = await verifyRegistrationResponse({ response, expectedChallenge, expectedOrigin: origin, expectedRPID: rpID });
+    verified = await (await simpleWebAuthn()).verifyRegistrationResponse({
+      response,
+      expectedChallenge,
+      expectedOrigin: origin,
+      expectedRPID: rpID,
+    });
   } catch {
     throw invalidResponse();
   }
@@ -136,7 +144,7 @@ export async function verifyPasskeyRegistration(
 
 export async function passkeyAuthenticationOptions(ctx: AppContext, userId: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const passkeys = (await factorsOf(ctx.db, userId)).filter((f) => f.type === 'webauthn' && f.confirmed && f.credential_id);
-  const options = await generateAuthenticationOptions({
+  const options = await (await simpleWebAuthn()).generateAuthenticationOptions({
     rpID: relyingParty(ctx).rpID,
     allowCredentials: passkeys.map((f) => ({ id: f.credential_id as string, transports: f.transports as AuthenticatorTransport[] })),
     userVerification: 'preferred',
@@ -160,7 +168,7 @@ export async function verifyPasskeyAuthentication(
     if (!expectedChallenge || !factor?.public_key) return false;
     const { rpID, origin } = relyingParty(ctx);
     try {
-      const result = await verifyAuthenticationResponse({
+      const result = await (await simpleWebAuthn()).verifyAuthenticationResponse({
         response,
         expectedChallenge,
         expectedOrigin: origin,

@@ -50,9 +50,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Db> {
  * (128 MB of shared buffers, 100 connections' worth of shared memory, 64 MB for maintenance);
  * these fit one embedded connection (decision 326, docs/operations.md#memory).
  */
-export const PGLITE_SETTINGS: readonly string[] = process.env.FP_PGLITE
-  ? process.env.FP_PGLITE.split(' ')
-  : ['shared_buffers=16MB', 'max_connections=5', 'maintenance_work_mem=16MB'];
+export const PGLITE_SETTINGS: readonly string[] = ['shared_buffers=16MB', 'max_connections=5', 'maintenance_work_mem=16MB'];
 
 /** Another live process holds the embedded database (a start-up error, not a crash). */
 export class DatabaseInUseError extends Error {
