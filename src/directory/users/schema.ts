@@ -66,6 +66,7 @@ export const UserQuery = Type.Object(
     tenant: Type.Optional(Id),
     status: Type.Optional(Status),
     q: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    email_prefix: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
     ...PageQuery,
   },
   { additionalProperties: false },

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { type Actor, type AuditSource, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { type Db, isUniqueViolation } from '../../platform/db/database.js';
@@ -44,6 +45,8 @@ export interface UserFilter {
   tenant?: string | undefined;
   status?: UserStatus | undefined;
   q?: string | undefined;
+  /** The start of the email address, any letter case (an index walk: users_email_prefix_idx). */
+  email_prefix?: string | undefined;
 }
 
 export async function getUser(ctx: AppContext, scope: Scope, id: string): Promise<User> {
@@ -77,8 +80,12 @@ export async function listUsers(ctx: AppContext, scope: Scope, filter: UserFilte
       if (after) query = query.where('users.id', '>', after);
       if (filter.email) query = query.where(emailIs(filter.email, 'users.email'));
       if (filter.status) query = query.where('users.status', '=', filter.status);
+      if (filter.email_prefix) {
+        // PostgreSQL's case folding on both sides (as emailIs), folded into a constant when planned.
+        query = query.where(sql<boolean>`lower(users.email) like (lower(${likeEscape(filter.email_prefix)}) || '%')`);
+      }
       if (filter.q) {
-        const pattern = `%${filter.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        const pattern = `%${likeEscape(filter.q)}%`;
         query = query.where((eb) =>
           eb.or([eb('users.email', 'ilike', pattern), eb('users.name', 'ilike', pattern), eb('users.username', 'ilike', pattern)]),
         );
@@ -87,6 +94,9 @@ export async function listUsers(ctx: AppContext, scope: Scope, filter: UserFilte
     },
   );
 }
+
+/** A LIKE pattern matches these characters literally once escaped (`\\` is PostgreSQL's default escape). */
+const likeEscape = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
 
 /**
  * The user, visible in the scope, that the caller may change (the rule of decision 180:

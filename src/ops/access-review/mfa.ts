@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 
 /** A user's confirmed second factors, by type (otp, email, sms, webauthn). */
@@ -6,7 +7,8 @@ export type MfaFactors = Map<string, string[]>;
 /**
  * The confirmed MFA factor types of many users in one query (the access review must not
  * ask user by user, as `listFactors` of src/mfa/ does). Recovery codes alone do not count:
- * they back up a factor, they are not one.
+ * they back up a factor, they are not one. The ids go as one array parameter: a tenant of
+ * 100,000 members is more than PostgreSQL's 65,535 parameters of one statement.
  */
 export async function confirmedFactors(db: Db, userIds: readonly string[]): Promise<MfaFactors> {
   const result: MfaFactors = new Map();
@@ -15,7 +17,7 @@ export async function confirmedFactors(db: Db, userIds: readonly string[]): Prom
     .selectFrom('mfa_factors')
     .select(['user_id', 'type'])
     .distinct()
-    .where('user_id', 'in', userIds)
+    .where(sql<boolean>`user_id = any(${[...userIds]}::uuid[])`)
     .where('confirmed', '=', true)
     .orderBy('user_id')
     .orderBy('type')

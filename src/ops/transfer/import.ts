@@ -44,7 +44,8 @@ export interface ImportReport {
 }
 
 export const MAX_REPORTED = 1000;
-const BATCH = 500;
+/** Records a batch writes: 1,000 users' rows stay under PostgreSQL's 65,535 parameters per statement. */
+const BATCH = 1000;
 
 /**
  * Imports users (decision 141): every record is validated, the valid ones written in
@@ -82,18 +83,31 @@ export async function importUsers(
     }
   };
   let batch: ResolvedRecord[] = [];
+  // One batch is written while the next is read and checked (decision 328): the writes stay in
+  // file order, each starting once the one before it committed, so every batch sees the rows
+  // of the batches before it, as when nothing overlapped.
+  let writing: Promise<void> = Promise.resolve();
   const flush = async () => {
     if (batch.length === 0) return;
-    const written = await writeBatch(ctx, scope, actor, batch, fail);
-    report.created += written.created;
-    report.updated += written.updated;
+    const records = batch;
     batch = [];
+    await writing;
+    const next = writeBatch(ctx, scope, actor, records, fail).then((written) => {
+      report.created += written.created;
+      report.updated += written.updated;
+    });
+    next.catch(() => undefined); // a failure surfaces at the next await of `writing`, not as an unhandled rejection
+    writing = next;
+  };
+  const drain = async () => {
+    await flush();
+    await writing;
   };
   const seen = new Set<string>();
   for await (const { line, record } of records(lines, options, scope)) {
     if ('kind' in record) {
       // The users before it are written first; the lookups after it see what it created.
-      await flush();
+      await drain();
       try {
         await definitions.apply(line, record);
       } catch (error) {
@@ -120,7 +134,7 @@ export async function importUsers(
     }
     if (batch.length >= (options.batchSize ?? BATCH)) await flush();
   }
-  await flush();
+  await drain();
   report.errors.sort((a, b) => a.line - b.line);
   await recordAudit(ctx.db, ctx, {
     action: 'iam.users.imported',

@@ -17,6 +17,14 @@ const CURRENT_PREFIX = `$argon2id$v=19$m=${ARGON2_PARAMS.memoryCost},t=${ARGON2_
 
 export const needsRehash = (hash: string): boolean => !hash.startsWith(CURRENT_PREFIX);
 
+/**
+ * What an unknown user's password is verified against, so that it costs a real verification:
+ * an argon2id hash with our parameters of a random secret that was thrown away. A constant,
+ * not hashed at each start (a start then needs no worker; decision 332); its result is
+ * ignored, so knowing it tells nothing. Made again whenever ARGON2_PARAMS change (a test checks).
+ */
+export const DUMMY_HASH = '$argon2id$v=19$m=19456,t=2,p=1$9q/3V/wP/4m1AzkC/lMweQ$LjGu+67iwIqU6uQR4s2m5ep4SbfwJ0pRBOylOClKRzQ';
+
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
   /** Verifies against the stored hash, or against a dummy hash when there is none. */
@@ -61,12 +69,12 @@ class HashingPool {
   private nextId = 0;
   private closed = false;
 
-  constructor(private readonly size: number) {
-    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
-  }
+  /** The workers start with the first task, not with the process: a node that has not hashed yet holds none (decision 332). */
+  constructor(private readonly size: number) {}
 
   run(task: Omit<Task, 'id'>): Promise<string | boolean> {
     if (this.closed) return Promise.reject(new Error('The password hasher is closed'));
+    while (this.slots.length < this.size) this.slots.push(this.spawn());
     if (this.waiting.length >= QUEUE_PER_WORKER * this.size) {
       return Promise.reject(new AppError('server_busy', 'Too many sign-ins at once; try again in a moment'));
     }
@@ -147,9 +155,8 @@ export async function createPasswordHasher(
   };
   const hashPassword = async (password: string) => (await run({ op: 'hash', password, params: ARGON2_PARAMS })) as string;
   // An unknown user costs the same as a wrong password (docs/security.md#v2-authentication).
-  const dummyHash = await hashPassword(`dummy-${Math.random()}`);
   const dummy = async (password: string) => {
-    await run({ op: 'verify', hash: dummyHash, password });
+    await run({ op: 'verify', hash: DUMMY_HASH, password });
     return false;
   };
   return {

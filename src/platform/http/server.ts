@@ -1,4 +1,5 @@
 import cookie from '@fastify/cookie';
+import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest, type onRequestHookHandler } from 'fastify';
@@ -7,7 +8,7 @@ import type { AppContext } from '../context.js';
 import { dependencyFailure } from '../dependency-failure.js';
 import { AppError, serviceUnavailable } from '../errors.js';
 import { SESSION_COOKIE } from './guards.js';
-import { validationError, validatorCompiler } from './validation.js';
+import { schemaCompilation, validationError, validatorCompiler } from './validation.js';
 
 export const BODY_LIMIT = 1024 * 1024;
 
@@ -21,6 +22,7 @@ export type App = Awaited<ReturnType<typeof createHttpServer>>;
  */
 export async function createHttpServer(ctx: AppContext, firstHook?: onRequestHookHandler) {
   const app = Fastify({
+    schemaController: { compilersFactory: { buildSerializer: lazySerializers } },
     loggerInstance: ctx.log,
     bodyLimit: BODY_LIMIT,
     trustProxy: ctx.config.trustProxy,
@@ -69,6 +71,21 @@ export async function createHttpServer(ctx: AppContext, firstHook?: onRequestHoo
   });
 
   return app;
+}
+
+/**
+ * Fastify's own response serializers (fast-json-stringify), each built when its route first
+ * answers with that status rather than at start, as the validators are (decision 331).
+ */
+function lazySerializers(externalSchemas: unknown, options: unknown) {
+  const build = SerializerSelector()(externalSchemas as never, options as never);
+  return (route: Parameters<typeof build>[0]) => {
+    let serialize = schemaCompilation.eager ? build(route) : undefined;
+    return (data: unknown) => {
+      serialize ??= build(route);
+      return serialize(data);
+    };
+  };
 }
 
 /**

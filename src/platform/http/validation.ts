@@ -35,16 +35,22 @@ const coercing = makeAjv(true);
 /** JSON nesting a request may use; metadata deeper than this is a mistake or an attack. */
 export const MAX_DEPTH = 16;
 
+/** Tests set `eager`: every schema of every route is then compiled at start, so a broken one fails there. */
+export const schemaCompilation = { eager: false };
+
 /**
  * Every request part passes the schema and then a walk that refuses what PostgreSQL (or
  * JSON.stringify) would choke on: NUL characters, lone UTF-16 surrogates, deep nesting.
+ * A route's schema is compiled when its first request comes, not at start: compiling the
+ * few hundred schemas of every route took a second of each start and 20 MB that a node
+ * serving a few routes never needed (decision 331; test/platform/http/schemas.test.ts
+ * compiles them all).
  */
 export const validatorCompiler: FastifySchemaCompiler<object> = ({ schema, httpPart }) => {
-  // Compiled at a route's first request, not at start: a node has hundreds of schemas, and
-  // compiling them all was a second of every start (decision 308).
-  let compiled: ValidateFunction | undefined;
+  const compile = () => (httpPart === 'body' ? strict : coercing).compile(schema);
+  let compiled: ValidateFunction | undefined = schemaCompilation.eager ? compile() : undefined;
   const check = ((data: unknown) => {
-    compiled ??= (httpPart === 'body' ? strict : coercing).compile(schema);
+    compiled ??= compile();
     const validate = compiled;
     if (!validate(data)) {
       check.errors = validate.errors;

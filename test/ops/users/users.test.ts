@@ -66,6 +66,17 @@ describe('Users API: /api/v1/users', () => {
       assert.deepEqual(await listIds(`tenant=${UNKNOWN_ID}`), []);
     });
 
+    it('filters by the start of the email address (any case; % and _ literal; a tenant administrator sees only members)', async () => {
+      assert.deepEqual(await listIds('email_prefix=ERIN@'), [ids.erin]);
+      assert.deepEqual(await listIds(`tenant=${listTenant}&email_prefix=${encodeURIComponent('a')}`), [ids.alice]);
+      assert.deepEqual(await listIds('email_prefix=list.test'), [], 'the start, not anywhere in the address');
+      assert.deepEqual(await listIds(`email_prefix=${encodeURIComponent('%')}`), [], '% is no wildcard');
+      assert.deepEqual(await listIds(`email_prefix=${encodeURIComponent('_lice')}`), [], '_ is no wildcard');
+      assert.deepEqual(await listIds(`email_prefix=${encodeURIComponent('alice@list.')}`), [ids.alice]);
+      const outsider = await listIds('email_prefix=alice@', a.token);
+      assert.deepEqual(outsider, [], "another tenant's administrator does not find a member of this one");
+    });
+
     it('walks the users page by page with ?limit=2&cursor=, without duplicates or omissions', async () => {
       const expected = sorted(Object.values(ids));
       const seen: string[] = [];

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { hash as argon2Hash } from '@node-rs/argon2';
 import { hash as bcryptHash } from '@node-rs/bcrypt';
-import { ARGON2_PARAMS, createPasswordHasher, type PasswordHasher } from '../../../src/platform/crypto/passwords.js';
+import {
+  ARGON2_PARAMS,
+  createPasswordHasher,
+  DUMMY_HASH,
+  needsRehash,
+  type PasswordHasher,
+} from '../../../src/platform/crypto/passwords.js';
 import type { AppError } from '../../../src/platform/errors.js';
 
 describe('password hashing pool', () => {
@@ -17,6 +23,19 @@ describe('password hashing pool', () => {
     assert.match(hash, new RegExp(`^\\$argon2id\\$v=19\\$m=${ARGON2_PARAMS.memoryCost},t=2,p=1\\$`));
     assert.equal(await hasher.verify(hash, 'correct horse battery staple'), true);
     assert.equal(await hasher.verify(hash, 'wrong'), false);
+  });
+
+  it('verifies an unknown user against a dummy of the current parameters, as costly as a real hash', async () => {
+    assert.equal(needsRehash(DUMMY_HASH), false, 'DUMMY_HASH must be made again with the current ARGON2_PARAMS');
+    const real = await hasher.hash('some password');
+    const time = async (task: () => Promise<boolean>) => {
+      const started = performance.now();
+      for (let i = 0; i < 4; i++) await task();
+      return performance.now() - started;
+    };
+    const unknown = await time(() => hasher.verify(null, 'some password'));
+    const known = await time(() => hasher.verify(real, 'wrong password'));
+    assert.ok(unknown > known / 3 && unknown < known * 3, `unknown ${unknown.toFixed(0)} ms vs known ${known.toFixed(0)} ms`);
   });
 
   it('answers false for a missing hash (after verifying against the dummy) and for a malformed one', async () => {
