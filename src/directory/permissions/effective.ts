@@ -249,27 +249,9 @@ export async function systemTenantId(db: Db): Promise<string> {
 }
 
 /**
- * A user's permissions for one API (resource server) in a tenant: those the roles of the
- * membership carry for that API (Auth0's RBAC permissions), sorted.
- */
-export async function apiPermissions(db: Db, userId: string, tenantId: string, apiId: string): Promise<string[]> {
-  const rows = await db
-    .selectFrom('membership_roles as mr')
-    .innerJoin('role_api_permissions as rap', 'rap.role_id', 'mr.role_id')
-    .select('rap.value')
-    .distinct()
-    .where('mr.tenant_id', '=', tenantId)
-    .where('mr.user_id', '=', userId)
-    .where('rap.api_id', '=', apiId)
-    .orderBy('rap.value')
-    .execute();
-  return rows.map((r) => r.value);
-}
-
-/**
  * What a user's access token carries, in one round trip (decision 319): the effective
  * permissions in the tenant (effectivePermissions: undefined when not a member) and,
- * for an API, the permissions the membership's roles carry for it (apiPermissions).
+ * for an API, the permissions the membership's roles carry for it.
  */
 export async function tokenPermissions(
   db: Db,

@@ -1,5 +1,5 @@
 import type { AdapterPayload } from 'oidc-provider';
-import { apiPermissions, systemTenantId } from '../../directory/permissions/effective.js';
+import { systemTenantId } from '../../directory/permissions/effective.js';
 import type { AuditBuffer } from '../../platform/audit/buffer.js';
 import type { AppContext } from '../../platform/context.js';
 import type { ChangeTopic } from '../../platform/db/change-feed.js';
@@ -24,11 +24,6 @@ export interface Lookups {
   grantOrganization(grantId: string | undefined): Promise<Tenant | undefined>;
   /** Whether an application belongs to the system tenant (a platform application). */
   isPlatform(tenantId: string): Promise<boolean>;
-  /**
-   * A user's permissions for an API in a tenant, read once per token request (the scope
-   * check and the token's claims both need them) and never kept beyond it.
-   */
-  apiPermissions(request: object, userId: string, tenantId: string, apiId: string): Promise<string[]>;
 }
 
 export function createLookups(ctx: AppContext): Lookups {
@@ -39,20 +34,11 @@ export function createLookups(ctx: AppContext): Lookups {
   const organizations = cache<Tenant | undefined>('oauth_grant_organizations', 'tenants');
   // The system tenant is made once; a restore brings another one.
   const systemTenants = cache<string>('tenants');
-  const perRequest = new WeakMap<object, Map<string, Promise<string[]>>>();
   return {
     client: (clientId) => clients.get(clientId, () => clientMetadata(ctx.db, clientId)),
     api: (identifier) => apis.get(identifier, () => findApi(ctx.db, ctx.masterKey, identifier)),
     clientGrant: (clientId, apiId) => grants.get(`${clientId}\0${apiId}`, () => clientGrantPermissions(ctx.db, clientId, apiId)),
     grantOrganization: async (grantId) => (grantId ? organizations.get(grantId, () => grantOrganization(ctx, grantId)) : undefined),
-    apiPermissions: (request, userId, tenantId, apiId) => {
-      const key = `${userId}\0${tenantId}\0${apiId}`;
-      const memo = perRequest.get(request) ?? new Map<string, Promise<string[]>>();
-      perRequest.set(request, memo);
-      const permissions = memo.get(key) ?? apiPermissions(ctx.db, userId, tenantId, apiId);
-      memo.set(key, permissions);
-      return permissions;
-    },
     isPlatform: async (tenantId) => tenantId === (await systemTenants.get('system', () => systemTenantId(ctx.db))),
   };
 }
