@@ -158,7 +158,7 @@ describe('GET /api/v1/openapi.json: the OpenAPI 3.1 document generated from the 
       .filter((p) => p.in === 'query')
       .map((p) => p.name)
       .sort();
-    assert.deepEqual(query, ['cursor', 'email', 'limit', 'q', 'status', 'tenant']);
+    assert.deepEqual(query, ['cursor', 'email', 'email_prefix', 'limit', 'q', 'status', 'tenant']);
     const page = responseSchema('/api/v1/users', 'get', '200');
     assert.deepEqual(Object.keys(page.properties).sort(), ['next_cursor', 'users']);
     const auditParams = (operation('/api/v1/audit-events', 'get').parameters as Array<{ name: string }>).map((p) => p.name);
