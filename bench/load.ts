@@ -23,15 +23,18 @@ export function databases(): { name: 'PGlite' | 'PostgreSQL'; url: string | unde
 export const NO_POSTGRES =
   'PostgreSQL: not measured: set BENCH_DATABASE_URL=postgres://user@host:port/postgres (a server; the bench creates and drops its own database)';
 
-/** Runs `task` with `parallel` in flight for `seconds`; returns completions per second. */
-export async function rate(parallel: number, seconds: number, task: (worker: number) => Promise<void>): Promise<number> {
+/**
+ * Runs `task` with `parallel` in flight for `seconds`; returns completions per second.
+ * The task gets its worker's number and the count of completions so far.
+ */
+export async function rate(parallel: number, seconds: number, task: (worker: number, done: number) => Promise<void>): Promise<number> {
   const deadline = performance.now() + seconds * 1000;
   let done = 0;
   const start = performance.now();
   await Promise.all(
     Array.from({ length: parallel }, async (_, worker) => {
       while (performance.now() < deadline) {
-        await task(worker);
+        await task(worker, done);
         done++;
       }
     }),

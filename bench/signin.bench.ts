@@ -18,7 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { hash, verify } from '@node-rs/argon2';
 import { ARGON2_PARAMS } from '../src/platform/crypto/passwords.js';
 import { Connection } from './connection.js';
-import { databases, NO_POSTGRES, statementCount } from './load.js';
+import { databases, NO_POSTGRES, rate, statementCount } from './load.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -26,22 +26,6 @@ const USERS = 1000;
 const PASSWORD = 'bench-password-123';
 const cores = availableParallelism();
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? cores * 2);
-
-/** Runs `task` with `parallel` in flight for `seconds`; returns completions per second. */
-async function rate(parallel: number, seconds: number, task: (i: number, worker: number) => Promise<void>): Promise<number> {
-  const deadline = performance.now() + seconds * 1000;
-  let done = 0;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: parallel }, async (_, worker) => {
-      while (performance.now() < deadline) {
-        await task(done, worker);
-        done++;
-      }
-    }),
-  );
-  return done / ((performance.now() - start) / 1000);
-}
 
 /** User + system CPU time of a process, all threads, in milliseconds. */
 function processCpuMs(pid: number): number {
@@ -163,7 +147,7 @@ async function run(database: { name: string; url: string | undefined }) {
     const rates: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       rates.push(
-        await rate(concurrency, SECONDS, async (i, worker) => {
+        await rate(concurrency, SECONDS, async (worker, i) => {
           if ((await connections[worker]!.send(guess(i))).status !== 429) other++;
         }),
       );
@@ -206,7 +190,7 @@ async function run(database: { name: string; url: string | undefined }) {
       const clientBefore = process.cpuUsage();
       let count = 0;
       logins.push(
-        await rate(concurrency, SECONDS, async (i, worker) => {
+        await rate(concurrency, SECONDS, async (worker, i) => {
           if ((await signIn(worker, i)) !== 200) failures++;
           count++;
         }),
