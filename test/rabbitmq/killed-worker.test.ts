@@ -2,22 +2,15 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { createContext } from '../../src/main/gatehouse.js';
 import { createDelivery } from '../../src/ops/events/worker.js';
-import { auditRows, SYSTEM_ACTOR } from '../../src/platform/audit/record.js';
 import { parseConfig } from '../../src/platform/config.js';
 import type { AppContext } from '../../src/platform/context.js';
-import { type Db, openDatabase } from '../../src/platform/db/database.js';
-import { migrateToLatest } from '../../src/platform/db/migrate.js';
 import { uuidv7 } from '../../src/platform/ids.js';
-import { emptyPostgresDatabase, TEST_DATABASE_URL } from '../helpers/database.js';
 import { manualClock } from '../helpers/receiver.js';
-import { AMQP_URL, consume } from './helpers.js';
+import { AMQP_URL, consume, databaseWithOutbox, type SharedDatabase } from './helpers.js';
 
 const EVENTS = 3000;
 const TENANTS = [uuidv7.next(), uuidv7.next(), uuidv7.next()];
@@ -25,44 +18,11 @@ const CHILD = new URL('./fixtures/deliver.ts', import.meta.url).pathname;
 
 /** Issue 6 part 1: a worker killed mid-run loses nothing; another node catches up (at least once, in order per tenant). */
 describe('outbox delivery when the worker is killed', { timeout: 180_000 }, () => {
-  /** A PostgreSQL database of its own, or a PGlite data directory (both outlive the child). */
-  let location: string;
-  let cleanup: () => Promise<void>;
-  const open = (): Promise<Db> => openDatabase(location.startsWith('postgres') ? { url: location } : { dataDir: location });
-
+  let shared: SharedDatabase;
   before(async () => {
-    if (TEST_DATABASE_URL) {
-      const empty = await emptyPostgresDatabase(TEST_DATABASE_URL);
-      location = empty.url;
-      cleanup = empty.drop;
-    } else {
-      location = mkdtempSync(join(tmpdir(), 'gatehouse-killed-'));
-      cleanup = async () => rmSync(location, { recursive: true, force: true });
-    }
-    const db = await open();
-    await migrateToLatest(db);
-    const source = { ids: uuidv7, clock: { now: () => new Date() } };
-    for (let start = 0; start < EVENTS; start += 500) {
-      const rows = Array.from({ length: 500 }, (_, i) =>
-        auditRows(source, {
-          action: 'iam.role.created',
-          actor: SYSTEM_ACTOR,
-          tenantId: TENANTS[(start + i) % TENANTS.length] as string,
-          details: { n: start + i },
-        }),
-      );
-      await db
-        .insertInto('audit_events')
-        .values(rows.map((r) => r.audit))
-        .execute();
-      await db
-        .insertInto('event_outbox')
-        .values(rows.map((r) => r.outbox))
-        .execute();
-    }
-    await db.destroy();
+    shared = await databaseWithOutbox(EVENTS, TENANTS, 'gatehouse-killed-');
   });
-  after(() => cleanup());
+  after(() => shared.cleanup());
 
   it('delivers every event after a SIGKILL mid-run, duplicates only of the rows the dead worker held', async () => {
     const consumer = await consume(['iam.role.created']);
@@ -70,7 +30,7 @@ describe('outbox delivery when the worker is killed', { timeout: 180_000 }, () =
     let child: ChildProcess | undefined;
     let ctx: AppContext | undefined;
     try {
-      child = spawn(process.execPath, ['--import', 'tsx', CHILD, location, AMQP_URL], { stdio: ['ignore', 'pipe', 'inherit'] });
+      child = spawn(process.execPath, ['--import', 'tsx', CHILD, shared.location, AMQP_URL], { stdio: ['ignore', 'pipe', 'inherit'] });
       const exited = once(child, 'exit');
       // Kill it once a few rounds have reached the broker.
       await consumer.until(() => mine().length >= 200);
@@ -80,7 +40,7 @@ describe('outbox delivery when the worker is killed', { timeout: 180_000 }, () =
 
       const clock = manualClock(new Date(Date.now() + 5 * 60_000)); // past the dead worker's lease
       const config = parseConfig({ masterKey: randomBytes(32).toString('base64'), dataDir: '/nonexistent' }, false);
-      ctx = await createContext(config, pino({ level: 'silent' }), await open(), clock);
+      ctx = await createContext(config, pino({ level: 'silent' }), await shared.open(), clock);
       const pendingAfterKill = await ctx.db.selectFrom('event_deliveries').select('id').where('status', '=', 'pending').execute();
       assert.ok(pendingAfterKill.length > 0, 'killed mid-run: work was left');
 

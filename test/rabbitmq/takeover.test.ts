@@ -2,21 +2,14 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { createContext } from '../../src/main/gatehouse.js';
 import { createDelivery, DELIVERY_LEASE_MS } from '../../src/ops/events/worker.js';
-import { auditRows, SYSTEM_ACTOR } from '../../src/platform/audit/record.js';
 import { parseConfig } from '../../src/platform/config.js';
 import type { AppContext } from '../../src/platform/context.js';
-import { type Db, openDatabase } from '../../src/platform/db/database.js';
-import { migrateToLatest } from '../../src/platform/db/migrate.js';
 import { uuidv7 } from '../../src/platform/ids.js';
-import { emptyPostgresDatabase, TEST_DATABASE_URL } from '../helpers/database.js';
-import { AMQP_URL, consume } from './helpers.js';
+import { AMQP_URL, consume, databaseWithOutbox, type SharedDatabase } from './helpers.js';
 
 const EVENTS = 1500;
 const TENANTS = [uuidv7.next(), uuidv7.next(), uuidv7.next()];
@@ -30,41 +23,11 @@ const TAKEOVER_MARGIN_MS = 5000;
  * (the event id) see every event exactly once.
  */
 describe('event delivery taken over from a node that died', { timeout: 120_000 }, () => {
-  let location: string;
-  let cleanup: () => Promise<void>;
-  const open = (): Promise<Db> => openDatabase(location.startsWith('postgres') ? { url: location } : { dataDir: location });
-
+  let shared: SharedDatabase;
   before(async () => {
-    if (TEST_DATABASE_URL) {
-      const empty = await emptyPostgresDatabase(TEST_DATABASE_URL);
-      location = empty.url;
-      cleanup = empty.drop;
-    } else {
-      location = mkdtempSync(join(tmpdir(), 'gatehouse-takeover-'));
-      cleanup = async () => rmSync(location, { recursive: true, force: true });
-    }
-    const db = await open();
-    await migrateToLatest(db);
-    const source = { ids: uuidv7, clock: { now: () => new Date() } };
-    const rows = Array.from({ length: EVENTS }, (_, n) =>
-      auditRows(source, {
-        action: 'iam.role.created',
-        actor: SYSTEM_ACTOR,
-        tenantId: TENANTS[n % TENANTS.length] as string,
-        details: { n },
-      }),
-    );
-    await db
-      .insertInto('audit_events')
-      .values(rows.map((r) => r.audit))
-      .execute();
-    await db
-      .insertInto('event_outbox')
-      .values(rows.map((r) => r.outbox))
-      .execute();
-    await db.destroy();
+    shared = await databaseWithOutbox(EVENTS, TENANTS, 'gatehouse-takeover-');
   });
-  after(() => cleanup());
+  after(() => shared.cleanup());
 
   it('another node delivers the rest within seconds of a SIGKILL, and every event id arrives (once after dedup)', async () => {
     const consumer = await consume(['iam.role.created']);
@@ -73,7 +36,7 @@ describe('event delivery taken over from a node that died', { timeout: 120_000 }
     let ctx: AppContext | undefined;
     let survivor: ReturnType<typeof createDelivery> | undefined;
     try {
-      child = spawn(process.execPath, ['--import', 'tsx', CHILD, location, AMQP_URL], { stdio: ['ignore', 'pipe', 'inherit'] });
+      child = spawn(process.execPath, ['--import', 'tsx', CHILD, shared.location, AMQP_URL], { stdio: ['ignore', 'pipe', 'inherit'] });
       const exited = once(child, 'exit');
       await consumer.until(() => mine().length >= 100);
       child.kill('SIGKILL');
@@ -81,7 +44,7 @@ describe('event delivery taken over from a node that died', { timeout: 120_000 }
       await exited;
 
       const config = parseConfig({ masterKey: randomBytes(32).toString('base64'), dataDir: '/nonexistent' }, false);
-      ctx = await createContext(config, pino({ level: 'silent' }), await open());
+      ctx = await createContext(config, pino({ level: 'silent' }), await shared.open());
       const leases = await ctx.db
         .selectFrom('event_deliveries')
         .select('locked_until')
