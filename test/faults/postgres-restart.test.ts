@@ -25,6 +25,8 @@ describe('a PostgreSQL restart under load', { skip: postgresBin() ? false : 'no 
   let node: NodeProcess;
   let admin: string;
   let client: { id: string; secret: string };
+  /** One account per load worker, as many people sign in at once (one account signing in six times at once may meet its own lockout). */
+  const signers: string[] = [];
 
   const call = async (what: string, path: string, init: RequestInit = {}): Promise<Answer> => {
     const started = Date.now();
@@ -62,11 +64,11 @@ describe('a PostgreSQL restart under load', { skip: postgresBin() ? false : 'no 
         else if (kind === 2)
           answers.push(await call('create user', '/api/v1/users', json({ email: `load-${run}-${i}@faults.test` }, admin)));
         else if (kind === 3)
-          answers.push(await call('sign-in', '/api/v1/session', json({ username: ADMIN_EMAIL, password: ADMIN_PASSWORD })));
+          answers.push(await call('sign-in', '/api/v1/session', json({ username: signers[w], password: ADMIN_PASSWORD })));
         else answers.push(await call('list users', '/api/v1/users?limit=5', { headers: { authorization: `Bearer ${admin}` } }));
       }
     };
-    const workers = Array.from({ length: 6 }, (_, w) => worker(w));
+    const workers = Array.from({ length: signers.length }, (_, w) => worker(w));
     return async () => {
       running = false;
       await Promise.all(workers);
@@ -109,6 +111,11 @@ describe('a PostgreSQL restart under load', { skip: postgresBin() ? false : 'no 
     const grant = await call('grant', `/api/v1/applications/${app.id}/grants`, json({ api_id: api.id, permissions: ['read:x'] }, admin));
     assert.equal(grant.status, 201, grant.body);
     client = { id: app.client_id, secret: app.client_secret };
+    for (let w = 0; w < 6; w++) {
+      const signer = await call('signer', '/api/v1/users', json({ email: `signer${w}@faults.test`, password: ADMIN_PASSWORD }, admin));
+      assert.equal(signer.status, 201, signer.body);
+      signers.push(`signer${w}@faults.test`);
+    }
     assert.equal((await call('token', '/oauth/token', tokenRequest())).status, 200, 'a machine token before the fault');
   });
 
