@@ -12,7 +12,7 @@ import { AppError } from '../../platform/errors.js';
 import type { Locale } from '../../platform/i18n/index.js';
 import { cookieOptions } from '../../platform/web/cookies.js';
 import { checkCsrf, csrfFailed, csrfToken, type Form } from '../../platform/web/forms.js';
-import { type Branding, PAGE_HEADERS } from '../../platform/web/html.js';
+import { type Branding, PAGE_HEADERS, withTexts } from '../../platform/web/html.js';
 import { type PageContext, requestLocale } from '../../platform/web/pages.js';
 import { advanceFlow, assertFlowBrowser, type Flow, type Proof, type Returning, takeProof } from './flows.js';
 import { type Translate, translator } from './messages.js';
@@ -87,7 +87,7 @@ export async function pageLook(
 ): Promise<PageLook> {
   const locale = requestLocale(request, options);
   const branding = await brandingOf(ctx, options.tenantId);
-  return { locale, t: translator(locale), ...(branding && { branding }) };
+  return { locale, t: withTexts(translator(locale), branding, locale), ...(branding && { branding }) };
 }
 
 /** The look without the tenant's branding, for when the database that holds it cannot be read. */

@@ -3,7 +3,7 @@ import { brandingOf } from '../../directory/branding/branding.js';
 import type { AppContext } from '../../platform/context.js';
 import { dependencyFailure } from '../../platform/dependency-failure.js';
 import { pickLocale, translator } from '../../platform/i18n/index.js';
-import { ENGINE_HEADERS, html, newNonce, PAGE_HEADERS, rich, scriptPageHeaders, trusted } from '../../platform/web/html.js';
+import { ENGINE_HEADERS, html, newNonce, PAGE_HEADERS, rich, scriptPageHeaders, trusted, withTexts } from '../../platform/web/html.js';
 import { errorBox, errorPage, framed, type PageContext, wordsOf } from '../../platform/web/pages.js';
 import { gatehouseClient } from './clients.js';
 import { markUnavailable } from './unavailable.js';
@@ -28,7 +28,7 @@ async function send(
     acceptLanguage: koa.get('accept-language') || null,
   });
   koa.set(headers);
-  koa.body = render({ lang, t: translator(lang), ...(branding && { branding }) });
+  koa.body = render({ lang, t: withTexts(translator(lang), branding, lang), ...(branding && { branding }) });
 }
 
 /** The sign-out page: a confirmation (`form`: the engine's, with its xsrf token), pressed at once when `auto` (decision 206), or the end. */

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { DEFAULT_LOCALE, type Locale, pickLocale, type Translate, translator } from '../i18n/index.js';
-import { type Branding, type Html, html, page, rich } from './html.js';
+import { type Branding, type Html, html, page, rich, withTexts } from './html.js';
 
 /**
  * What every page renderer gets besides its own data: the tenant's branding and the
@@ -15,7 +15,7 @@ export interface PageContext {
 /** The catalog of a page and its `lang`. */
 export function wordsOf(ctx: PageContext): { t: Translate; lang: Locale } {
   const lang = ctx.lang ?? DEFAULT_LOCALE;
-  return { t: ctx.t ?? translator(lang), lang };
+  return { t: withTexts(ctx.t ?? translator(lang), ctx.branding, lang), lang };
 }
 
 /** The frame of a page in its language. */

@@ -126,7 +126,19 @@ describe('Tenants API: /api/v1/tenants', () => {
         [{ slug: 'bad-status', name: 'X', status: 'deleted' }, 'invalid_field', 'status'],
         [{ slug: 'bad-logo', name: 'X', branding: { logo_url: 'javascript:alert(1)' } }, 'invalid_field', 'branding.logo_url'],
         [{ slug: 'bad-color', name: 'X', branding: { primary_color: 'red' } }, 'invalid_field', 'branding.primary_color'],
-        [{ slug: 'bad-brand', name: 'X', branding: { font: 'Comic Sans' } }, 'unknown_field', 'branding.font'],
+        [{ slug: 'bad-brand', name: 'X', branding: { stylesheet: 'body{}' } }, 'unknown_field', 'branding.stylesheet'],
+        // An http: image would be blocked by the pages' CSP and show broken: refused on save.
+        [{ slug: 'http-logo', name: 'X', branding: { logo_url: 'http://a.example/logo.png' } }, 'invalid_field', 'branding.logo_url'],
+        [{ slug: 'http-icon', name: 'X', branding: { favicon_url: 'http://a.example/i.ico' } }, 'invalid_field', 'branding.favicon_url'],
+        [
+          { slug: 'css-escape', name: 'X', branding: { background_image_url: 'https://a.example/x.png");}body{color:red' } },
+          'invalid_field',
+          'branding.background_image_url',
+        ],
+        [{ slug: 'bad-font', name: 'X', branding: { font: 'Arial"; } body { x: "' } }, 'invalid_field', 'branding.font'],
+        [{ slug: 'bad-radius', name: 'X', branding: { corner_radius: 99 } }, 'invalid_field', 'branding.corner_radius'],
+        [{ slug: 'bad-theme', name: 'X', branding: { theme: 'neon' } }, 'invalid_field', 'branding.theme'],
+        [{ slug: 'bad-lang', name: 'X', branding: { texts: { fr: {} } } }, 'unknown_field', 'branding.texts.fr'],
       ];
       for (const [body, error, field] of cases) {
         const response = await gh.request('POST', '/api/v1/tenants', { token: admin, body });

@@ -61,6 +61,70 @@ describe('hosted sign-in pages', () => {
     assert.equal(response.headers.get('cache-control'), 'no-store');
   });
 
+  it("draws the tenant's theme as data: colours, font, radius, images, dark mode, its own words; one inline script, by hash", async () => {
+    const theme = {
+      display_name: 'Acme Sign-In',
+      logo_url: 'https://cdn.acme.test/logo.png',
+      favicon_url: 'https://cdn.acme.test/favicon.ico',
+      background_image_url: 'https://cdn.acme.test/bg.jpg',
+      primary_color: '#aa3300',
+      background_color: '#fafaf0',
+      text_color: '#202020',
+      link_color: '#0b6e4f',
+      font: 'Inter',
+      corner_radius: 14,
+      theme: 'auto',
+      texts: { en: { 'signin.title': 'Welcome to <Acme>' }, de: { 'signin.title': 'Willkommen bei Acme' } },
+    };
+    const saved = await gh.request('PATCH', `/api/v1/tenants/${tenant.tenantId}`, { token: admin, body: { branding: theme } });
+    assert.equal(saved.status, 200, JSON.stringify(saved.body));
+    try {
+      const { response, page } = await openSignIn(new Browser());
+      for (const part of ['--bg: #fafaf0', '--text: #202020', '--link: #0b6e4f', '--radius: 14px', '--font: "Inter", system-ui']) {
+        assert.ok(page.includes(part), part);
+      }
+      assert.match(page, /--bg-image: url\("https:\/\/cdn\.acme\.test\/bg\.jpg"\)/);
+      assert.match(page, /@media \(prefers-color-scheme: dark\)/);
+      assert.match(page, /<link rel="icon" href="https:\/\/cdn\.acme\.test\/favicon\.ico">/);
+      // The tenant's words replace the catalog's, escaped like any text.
+      assert.match(page, /<h1>Welcome to &lt;Acme&gt;<\/h1>/);
+      assert.doesNotMatch(page, /<Acme>/);
+      // The show-password script is the one inline script, allowed by its hash alone.
+      const csp = response.headers.get('content-security-policy') ?? '';
+      const script = /<script>([^<]*)<\/script>/.exec(page)?.[1] ?? '';
+      assert.ok(script.includes("input[type=password]"), 'the reveal script is on a page with a password field');
+      const hash = (await import('node:crypto')).createHash('sha256').update(script).digest('base64');
+      assert.match(csp, new RegExp(`script-src 'sha256-${hash.replace(/[+/=]/g, (c) => `\\${c}`)}'$`));
+      assert.doesNotMatch(csp, /unsafe-inline'[^;]*script|script-src[^;]*unsafe/);
+      const german = await new Browser().follow(`${authorizeUrl()}&ui_locales=de`);
+      assert.match(await german.response.text(), /<h1>Willkommen bei Acme<\/h1>/);
+    } finally {
+      await gh.request('PATCH', `/api/v1/tenants/${tenant.tenantId}`, {
+        token: admin,
+        body: { branding: { display_name: 'Acme Sign-In', logo_url: 'https://cdn.acme.test/logo.png', primary_color: '#aa3300' } },
+      });
+    }
+  });
+
+  it('does not draw an image stored before https was required (it would show broken under the CSP)', async () => {
+    await gh.ctx.db
+      .updateTable('tenants')
+      .set({ branding: JSON.stringify({ display_name: 'Old Acme', logo_url: 'http://cdn.acme.test/logo.png', background_image_url: 'https://x.test/a");}' }) })
+      .where('id', '=', tenant.tenantId)
+      .execute();
+    try {
+      const { page } = await openSignIn(new Browser());
+      assert.doesNotMatch(page, /http:\/\/cdn\.acme\.test/);
+      assert.doesNotMatch(page, /x\.test/);
+      assert.match(page, /<strong>Old Acme<\/strong>/);
+    } finally {
+      await gh.request('PATCH', `/api/v1/tenants/${tenant.tenantId}`, {
+        token: admin,
+        body: { branding: { display_name: 'Acme Sign-In', logo_url: 'https://cdn.acme.test/logo.png', primary_color: '#aa3300' } },
+      });
+    }
+  });
+
   it('refuses a sign-in form without its CSRF token', async () => {
     const browser = new Browser();
     const { url, page } = await openSignIn(browser);

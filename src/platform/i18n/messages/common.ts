@@ -1,6 +1,8 @@
 /** Words shared by every page and email: the frame, generic errors, the email footer. */
 const en = {
   'common.error_code': 'Error code: {code}',
+  'common.show_password': 'Show password',
+  'common.hide_password': 'Hide password',
   'common.something_went_wrong': 'Something went wrong',
   'common.server_error': 'Something went wrong on our side. Go back to the application and try again.',
   'common.unavailable_title': 'Temporarily unavailable',
@@ -26,6 +28,8 @@ const en = {
 
 const de: Record<keyof typeof en, string> = {
   'common.error_code': 'Fehlercode: {code}',
+  'common.show_password': 'Passwort anzeigen',
+  'common.hide_password': 'Passwort verbergen',
   'common.something_went_wrong': 'Etwas ist schiefgelaufen',
   'common.server_error': 'Bei uns ist etwas schiefgelaufen. Gehen Sie zurück zur Anwendung und versuchen Sie es erneut.',
   'common.unavailable_title': 'Vorübergehend nicht verfügbar',
