@@ -1,3 +1,4 @@
+import { UAParser } from 'ua-parser-js';
 import type { SessionSummary } from '../../authn/sessions/manage.js';
 import type { User } from '../../platform/db/schema.js';
 import type { Locale } from '../../platform/i18n/index.js';
@@ -42,20 +43,30 @@ export function accountNav(t: Translate, current: Section): Html {
   const items = SECTIONS.map(
     (s) => html`<li><a href="${s.href}"${s.id === current ? html` aria-current="page"` : ''}>${t(s.label)}</a></li>`,
   );
-  return html`<nav aria-label="${t('account.nav_label')}"><ul class="links account-nav">${items}</ul></nav>`;
+  return html`<nav aria-label="${t('account.nav_label')}"><ul class="account-nav">${items}</ul></nav>`;
 }
 
-/** One account section: the title (the page's only h1), its body, the navigation, and a sign-out form. */
+/**
+ * One account section, laid out like an account page: the navigation and the sign-out
+ * beside the section on a wide screen, above it on a narrow one; the title is the page's only h1.
+ */
 export function accountFrame(look: AccountLook, section: Section, title: string, body: Html): string {
   const { t } = look;
   return page({
     lang: look.locale,
     ...(look.branding && { branding: look.branding }),
     title,
-    body: html`<h1>${title}</h1>
-${body}
+    wide: true,
+    body: html`<div class="area">
+<div>
 ${accountNav(t, section)}
-<form method="post" action="/account/sign-out">${csrfField(look.csrf)}<button type="submit" class="secondary">${t('account.sign_out')}</button></form>`,
+<form method="post" action="/account/sign-out">${csrfField(look.csrf)}<button type="submit" class="secondary">${t('account.sign_out')}</button></form>
+</div>
+<div>
+<h1>${title}</h1>
+${body}
+</div>
+</div>`,
   });
 }
 
@@ -189,16 +200,45 @@ ${noticeBox(state.notice)}
 const when = (locale: string, date: Date) =>
   `${new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(date)} UTC`;
 
-export function sessionsPage(look: AccountLook, sessions: SessionSummary[], state: FormState = {}): string {
+/** "Chrome on macOS": a session's browser and system, read from its User-Agent by ua-parser-js; undefined when it names neither. */
+export function deviceName(t: Translate, userAgent: string | null): string | undefined {
+  if (!userAgent) return undefined;
+  const { browser, os } = new UAParser(userAgent).getResult();
+  if (browser.name && os.name) return t('account.session_device', { browser: browser.name, os: os.name });
+  return browser.name ?? os.name;
+}
+
+const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
+  ['year', 365 * 86_400],
+  ['month', 30 * 86_400],
+  ['week', 7 * 86_400],
+  ['day', 86_400],
+  ['hour', 3_600],
+  ['minute', 60],
+];
+
+/** "3 hours ago", "yesterday", "now": approximate, in the page's language. */
+export function ago(locale: string, date: Date, now: Date): string {
+  const seconds = Math.round((date.getTime() - now.getTime()) / 1000);
+  const format = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' });
+  for (const [unit, size] of UNITS) {
+    if (Math.abs(seconds) >= size) return format.format(Math.round(seconds / size), unit);
+  }
+  return format.format(0, 'second');
+}
+
+export function sessionsPage(look: AccountLook, sessions: SessionSummary[], now: Date, state: FormState = {}): string {
   const { t } = look;
-  const rows = sessions.map(
-    (s) => html`<li class="factor"><span>
-  <strong>${s.user_agent ?? t('account.session_unknown_device')}</strong>${s.current ? html` · <em>${t('account.session_this')}</em>` : ''}<br>
-  <small>${t('account.session_details', { created: when(look.locale, s.created_at), seen: when(look.locale, s.last_seen_at), ip: s.ip ?? '—' })}</small>
+  const rows = sessions.map((s) => {
+    const device = deviceName(t, s.user_agent) ?? t('account.session_unknown_device');
+    return html`<li class="factor"><span>
+  <strong>${device}</strong>${s.current ? html` · <em>${t('account.session_this')}</em>` : ''}<br>
+  <small>${t('account.session_active', { seen: ago(look.locale, s.last_seen_at, now), created: ago(look.locale, s.created_at, now) })}</small><br>
+  <small title="${s.user_agent ?? ''}">${t('account.session_details', { created: when(look.locale, s.created_at), seen: when(look.locale, s.last_seen_at), ip: s.ip ?? '—' })}</small>
 </span>
-<form method="post" action="/account/sessions/revoke">${csrfField(look.csrf)}<input type="hidden" name="session_id" value="${s.id}"><button type="submit" class="secondary" aria-label="${t('account.session_revoke_label', { device: s.user_agent ?? t('account.session_unknown_device') })}">${t('account.session_revoke')}</button></form>
-</li>`,
-  );
+<form method="post" action="/account/sessions/revoke">${csrfField(look.csrf)}<input type="hidden" name="session_id" value="${s.id}"><button type="submit" class="secondary" aria-label="${t('account.session_revoke_label', { device })}">${t('account.session_revoke')}</button></form>
+</li>`;
+  });
   return accountFrame(
     look,
     'sessions',

@@ -73,7 +73,7 @@ export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
     const s = await signedIn(request, reply);
     if (!s.active) return s.redirect;
     const sessions = await listSessions(ctx, s.active.user.id, s.active.session.id);
-    return sendPage(reply, sessionsPage(s.look, sessions, { notice: noticeOf(s.look.t, request.query) }));
+    return sendPage(reply, sessionsPage(s.look, sessions, ctx.clock.now(), { notice: noticeOf(s.look.t, request.query) }));
   });
 
   formRoute(
@@ -89,7 +89,7 @@ export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
       }
       return reply.redirect('/account/sessions?notice=session_revoked', 303);
     },
-    async ({ look, active }, _form, error) => sessionsPage(look, await listSessions(ctx, active.user.id, active.session.id), { error }),
+    async ({ look, active }, _form, error) => sessionsPage(look, await listSessions(ctx, active.user.id, active.session.id), ctx.clock.now(), { error }),
   );
 
   // Applications

@@ -330,6 +330,23 @@ describe('the hosted account area (/account)', () => {
     assert.equal(unknown.response.status, 404);
   });
 
+  it('names each session by its browser and system (parsed from its User-Agent) and by approximate time', async () => {
+    const { email, browser } = await signedInUser();
+    const firefox = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
+    const signedIn = await fetch(`${gh.issuer}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': firefox },
+      body: JSON.stringify({ username: email, password: PASSWORD }),
+    });
+    assert.equal(signedIn.status, 200);
+    const page = await open(browser, '/account/sessions');
+    assert.match(page.text, /<strong>Firefox on Windows<\/strong>/);
+    assert.match(page.text, /Active now · signed in now/);
+    assert.doesNotMatch(page.text, /<strong>Mozilla\/5\.0/, 'no raw User-Agent as the name');
+    const german = await browser.fetch(`${gh.issuer}/account/sessions`, { headers: { 'accept-language': 'de' } });
+    assert.match(await german.text(), /Firefox unter Windows/);
+  });
+
   it('lists the applications the user consented to and revokes one: the grant and its refresh token end, the app is told', async () => {
     const web = await gh.created('/api/v1/applications', acme.token, {
       name: 'Acme Web',
