@@ -23,6 +23,7 @@ import { accountRoutes } from '../flows/account/routes.js';
 import { accountEmailRoutes } from '../flows/email-change/routes.js';
 import { federationPages } from '../flows/federation/routes.js';
 import { forcedPasswordRoutes } from '../flows/forced-change/routes.js';
+import { homeRoutes } from '../flows/home/routes.js';
 import { invitationRoutes } from '../flows/invitation/api.js';
 import { invitationPageRoutes } from '../flows/invitation/routes.js';
 import { hostedPageScope } from '../flows/kit/hosted-pages.js';
@@ -53,6 +54,7 @@ import { userIdentityRoutes } from '../ops/users/identity-routes.js';
 import { userRoutes } from '../ops/users/routes.js';
 import { webhookRoutes } from '../ops/webhooks/routes.js';
 import type { AppContext } from '../platform/context.js';
+import { apiReference } from '../platform/http/api-reference.js';
 import { healthRoutes, type Readiness } from '../platform/http/health.js';
 import { createHttpServer } from '../platform/http/server.js';
 
@@ -83,6 +85,8 @@ export async function createServer(ctx: AppContext, readiness?: Readiness) {
     accountRoutes(pages, ctx);
     accountEmailRoutes(pages, ctx);
   });
+  await app.register(homeRoutes(ctx));
+  await app.register(apiReference);
   await app.register(auth0MfaRoutes(ctx));
   await app.register(unblockPages(ctx));
   await app.register(federationRoutes(ctx));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as client from 'openid-client';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { checkPage, launchChromium, startCallbackServer } from '../helpers/browser.js';
+import { checkPage, launchChromium, screenshot, startCallbackServer } from '../helpers/browser.js';
 import { PASSWORD } from '../helpers/gatehouse.js';
 import { startListeningGatehouse } from '../helpers/oidc.js';
 
@@ -66,13 +66,14 @@ describe('hosted pages with a tenant theme, in Chromium', () => {
   /** What a layout shows: no sideways scrolling, the card clear of the edges, the palette of its scheme. */
   async function checkLayout(page: Page, name: string, layout: (typeof layouts)[number]) {
     const box = await page.evaluate(() => {
+      const { document, window, getComputedStyle } = globalThis as any;
       const main = document.querySelector('main')?.getBoundingClientRect();
       return {
-        scroll: document.scrollingElement?.scrollWidth ?? 0,
-        inner: window.innerWidth,
-        left: main?.left ?? -1,
-        right: main ? window.innerWidth - main.right : -1,
-        background: getComputedStyle(document.body).backgroundColor,
+        scroll: (document.scrollingElement?.scrollWidth ?? 0) as number,
+        inner: window.innerWidth as number,
+        left: (main?.left ?? -1) as number,
+        right: (main ? window.innerWidth - main.right : -1) as number,
+        background: getComputedStyle(document.body).backgroundColor as string,
       };
     });
     assert.ok(box.scroll <= box.inner, `${name}: no sideways scrolling (${box.scroll} > ${box.inner})`);
@@ -131,6 +132,33 @@ describe('hosted pages with a tenant theme, in Chromium', () => {
       assert.equal(await page.getAttribute('button.reveal', 'aria-pressed'), 'true');
       await page.getByRole('button', { name: 'Hide password' }).click();
       assert.equal(await page.getAttribute('#password', 'type'), 'password');
+      assert.deepEqual(blocked, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('renders the API reference (Swagger UI) and the front page under their CSPs, with no refusal', async () => {
+    const context = await contextFor(layouts[0], false);
+    try {
+      const page = await context.newPage();
+      const blocked: string[] = [];
+      page.on('console', (message) => {
+        if (/Content Security Policy|Refused/.test(message.text())) blocked.push(message.text());
+      });
+      await page.goto(`${gh.issuer}/`);
+      await Promise.all([page.waitForURL(/\/api\/v1\/docs/), page.click('a[href="/api/v1/docs"]')]);
+      await page.waitForSelector('.swagger-ui .info .title', { timeout: 30_000 });
+      assert.match((await page.textContent('.swagger-ui .info .title')) ?? '', /Gatehouse API/);
+      // Swagger UI draws the tags one after another: the admin API's users list comes in time.
+      // Swagger UI draws the operations as they scroll into view: scroll until the users list shows.
+      await page.waitForSelector('[data-path="/api/v1/session"]');
+      for (let i = 0; i < 60 && (await page.locator('[data-path="/api/v1/users"]').count()) === 0; i++) {
+        await page.mouse.wheel(0, 2000);
+        await page.waitForTimeout(200);
+      }
+      assert.ok((await page.locator('[data-path="/api/v1/users"]').count()) > 0, 'the admin API is listed');
+      await screenshot(page, 'api-reference-1280-light');
       assert.deepEqual(blocked, []);
     } finally {
       await context.close();

@@ -27,7 +27,10 @@ export const Branding = Type.Object(
     text_color: Type.Optional(Color('Text (light theme)')),
     link_color: Type.Optional(Color('Links (light theme)')),
     font: Type.Optional(
-      Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9 -]{0,62}$', description: "A font installed on the reader's system, before system-ui" }),
+      Type.String({
+        pattern: '^[A-Za-z0-9][A-Za-z0-9 -]{0,62}$',
+        description: "A font installed on the reader's system, before system-ui",
+      }),
     ),
     corner_radius: Type.Optional(Type.Integer({ minimum: 0, maximum: 32, description: 'Pixels; default 8' })),
     theme: Type.Optional(

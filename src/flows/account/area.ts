@@ -89,7 +89,8 @@ export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
       }
       return reply.redirect('/account/sessions?notice=session_revoked', 303);
     },
-    async ({ look, active }, _form, error) => sessionsPage(look, await listSessions(ctx, active.user.id, active.session.id), ctx.clock.now(), { error }),
+    async ({ look, active }, _form, error) =>
+      sessionsPage(look, await listSessions(ctx, active.user.id, active.session.id), ctx.clock.now(), { error }),
   );
 
   // Applications

@@ -1,6 +1,7 @@
 import { catalog, type KeysOf, PLATFORM_AREAS, type Translate as TranslateOf } from '../../platform/i18n/index.js';
 import { ACCOUNT } from '../account/messages.js';
 import { FEDERATION_MESSAGES } from '../federation/messages.js';
+import { HOME } from '../home/messages.js';
 import { INVITATION } from '../invitation/messages.js';
 import { PASSWORDLESS } from '../passwordless/messages.js';
 import { RECOVERY } from '../recovery/messages.js';
@@ -12,7 +13,7 @@ import { SIGNUP } from '../signup/messages.js';
  * every English key: a missing translation does not compile). A flow's pages and emails
  * take their words from here (decision 226).
  */
-const AREAS = [...PLATFORM_AREAS, SIGNUP, PASSWORDLESS, RECOVERY, INVITATION, ACCOUNT, FEDERATION_MESSAGES] as const;
+const AREAS = [...PLATFORM_AREAS, SIGNUP, PASSWORDLESS, RECOVERY, INVITATION, ACCOUNT, FEDERATION_MESSAGES, HOME] as const;
 
 /** A key of the flows' catalog. */
 export type MessageKey = KeysOf<(typeof AREAS)[number]>;

@@ -106,7 +106,10 @@ function palette(brand: Branding): string {
   const primary = color(brand.primary_color, DEFAULT_BRANDING.primary_color);
   const light = `--primary: ${primary}; --bg: ${color(brand.background_color, '#f4f5f7')}; --card: #fff; --text: ${color(brand.text_color, '#1a1a1a')}; --muted: #555; --border: #767676; --link: ${color(brand.link_color, '#1a4fc4')}; --error-bg: #fdecea; --error: #8a1c13; color-scheme: light;`;
   const dark = `--primary: ${primary}; --bg: #111315; --card: #1d2024; --text: #ececec; --muted: #b5b5b5; --border: #8d939b; --link: #8fb3ff; --error-bg: #3b1512; --error: #ffb4a9; color-scheme: dark;`;
-  const radius = Number.isInteger(brand.corner_radius) && (brand.corner_radius as number) >= 0 && (brand.corner_radius as number) <= 32 ? brand.corner_radius : 8;
+  const radius =
+    Number.isInteger(brand.corner_radius) && (brand.corner_radius as number) >= 0 && (brand.corner_radius as number) <= 32
+      ? brand.corner_radius
+      : 8;
   const font = brand.font && FONT.test(brand.font) ? `"${brand.font}", ` : '';
   const background = httpsUrl(brand.background_image_url);
   const shared = `--radius: ${radius}px; --font: ${font}system-ui, sans-serif;${background ? ` --bg-image: url("${background}");` : ''}`;

@@ -92,7 +92,7 @@ describe('hosted sign-in pages', () => {
       // The show-password script is the one inline script, allowed by its hash alone.
       const csp = response.headers.get('content-security-policy') ?? '';
       const script = /<script>([^<]*)<\/script>/.exec(page)?.[1] ?? '';
-      assert.ok(script.includes("input[type=password]"), 'the reveal script is on a page with a password field');
+      assert.ok(script.includes('input[type=password]'), 'the reveal script is on a page with a password field');
       const hash = (await import('node:crypto')).createHash('sha256').update(script).digest('base64');
       assert.match(csp, new RegExp(`script-src 'sha256-${hash.replace(/[+/=]/g, (c) => `\\${c}`)}'$`));
       assert.doesNotMatch(csp, /unsafe-inline'[^;]*script|script-src[^;]*unsafe/);
@@ -109,7 +109,13 @@ describe('hosted sign-in pages', () => {
   it('does not draw an image stored before https was required (it would show broken under the CSP)', async () => {
     await gh.ctx.db
       .updateTable('tenants')
-      .set({ branding: JSON.stringify({ display_name: 'Old Acme', logo_url: 'http://cdn.acme.test/logo.png', background_image_url: 'https://x.test/a");}' }) })
+      .set({
+        branding: JSON.stringify({
+          display_name: 'Old Acme',
+          logo_url: 'http://cdn.acme.test/logo.png',
+          background_image_url: 'https://x.test/a");}',
+        }),
+      })
       .where('id', '=', tenant.tenantId)
       .execute();
     try {
