@@ -10,6 +10,7 @@ import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, Nullable, PageOf, PageQuery, Timestamp } from '../../platform/http/schemas.js';
 import { exportStream } from './export.js';
 import { listAuditEvents } from './queries.js';
+import { activity } from './stats.js';
 import { verifyAuditChains } from './verify.js';
 
 const AuditQuery = Type.Object(
@@ -71,6 +72,31 @@ const VerifyResult = Type.Object({
 
 const AUDIT_READ = { system: 'iam.audit.read', tenant: 'tenant.audit.read' } as const;
 
+const ActivityQuery = Type.Object(
+  {
+    tenant: Type.Optional(Id),
+    from: Type.Optional(Timestamp),
+    to: Type.Optional(Timestamp),
+    interval: Type.Optional(Type.Union([Type.Literal('hour'), Type.Literal('day')], { default: 'day' })),
+  },
+  { additionalProperties: false },
+);
+
+const Activity = Type.Object({
+  from: Timestamp,
+  to: Timestamp,
+  interval: Type.Union([Type.Literal('hour'), Type.Literal('day')]),
+  buckets: Type.Array(
+    Type.Object({
+      start: Timestamp,
+      sign_ins: Type.Integer(),
+      sign_in_failures: Type.Integer(),
+      lockouts: Type.Integer(),
+      sign_ups: Type.Integer(),
+    }),
+  ),
+});
+
 const toEvent = (e: AuditEventRow) => ({ ...e, created_at: e.created_at.toISOString() });
 
 export const auditRoutes =
@@ -92,6 +118,25 @@ export const auditRoutes =
         const { limit, cursor, ...filter } = request.query;
         const page = await listAuditEvents(ctx, scopeOf(request), filter, { limit, cursor });
         return { events: page.items.map(toEvent), next_cursor: page.next_cursor };
+      },
+    );
+
+    app.get(
+      '/stats/activity',
+      {
+        schema: {
+          tags: ['audit'],
+          summary:
+            'Sign-ins, failed sign-ins, lockouts and sign-ups per hour or day (UTC), from the audit trail: the last 30 buckets unless from/to say (a tenant administrator counts the own tenant’s)',
+          security: ACCESS_TOKEN,
+          querystring: ActivityQuery,
+          response: { 200: Activity, ...errorResponses },
+        },
+        onRequest: requireAccess(ctx, AUDIT_READ),
+      },
+      async (request) => {
+        const { tenant, ...range } = request.query;
+        return activity(ctx, listedTenant(scopeOf(request), tenant) ?? null, range);
       },
     );
 
