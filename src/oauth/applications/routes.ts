@@ -15,6 +15,7 @@ import {
   type WithSecret,
 } from './applications.js';
 import { grantRoutes } from './grant-routes.js';
+import { tokenExchangeRoutes } from './token-exchange-routes.js';
 import { APPLICATION_TYPES, GRANT_TYPES } from './rules.js';
 
 const AppType = Type.Union(
@@ -241,4 +242,5 @@ export const applicationRoutes =
     );
 
     await app.register(grantRoutes(ctx));
+    await app.register(tokenExchangeRoutes(ctx));
   };

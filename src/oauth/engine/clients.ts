@@ -3,6 +3,8 @@ import type { Db } from '../../platform/db/database.js';
 
 export const PASSWORD_GRANT = 'password';
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/** RFC 8693 (token-exchange.ts); it audits its own tokens. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 /** Client metadata Gatehouse adds to the standard set (oidc-provider's extraClientMetadata). */
 export const EXTRA_CLIENT_METADATA = [
