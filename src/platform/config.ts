@@ -233,7 +233,9 @@ function parseImpersonationTtl(value: string | undefined): number {
   if (value === undefined) return MAX_IMPERSONATION_TTL_S;
   const seconds = Number(value);
   if (!/^\d+$/.test(value) || seconds < 60 || seconds > MAX_IMPERSONATION_TTL_S) {
-    throw new ConfigError(`GATEHOUSE_IMPERSONATION_TTL must be a whole number of seconds from 60 to ${MAX_IMPERSONATION_TTL_S}, got "${value}"`);
+    throw new ConfigError(
+      `GATEHOUSE_IMPERSONATION_TTL must be a whole number of seconds from 60 to ${MAX_IMPERSONATION_TTL_S}, got "${value}"`,
+    );
   }
   return seconds;
 }

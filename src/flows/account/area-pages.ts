@@ -18,7 +18,7 @@ export interface AccountLook {
   csrf: string;
 }
 
-export type Section = 'profile' | 'email' | 'password' | 'security' | 'sessions' | 'applications' | 'identities' | 'delete';
+export type Section = 'profile' | 'email' | 'password' | 'security' | 'sessions' | 'applications' | 'support' | 'identities' | 'delete';
 
 const SECTIONS: { id: Section; href: string; label: MessageKey }[] = [
   { id: 'profile', href: '/account', label: 'account.nav_profile' },
@@ -27,6 +27,7 @@ const SECTIONS: { id: Section; href: string; label: MessageKey }[] = [
   { id: 'security', href: '/account/security', label: 'account.nav_security' },
   { id: 'sessions', href: '/account/sessions', label: 'account.nav_sessions' },
   { id: 'applications', href: '/account/applications', label: 'account.nav_applications' },
+  { id: 'support', href: '/account/support-access', label: 'account.nav_support' },
   { id: 'identities', href: '/account/identities', label: 'account.nav_identities' },
   { id: 'delete', href: '/account/delete', label: 'account.nav_delete' },
 ];
@@ -186,7 +187,7 @@ ${noticeBox(state.notice)}
   );
 }
 
-const when = (locale: string, date: Date) =>
+export const when = (locale: string, date: Date) =>
   `${new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(date)} UTC`;
 
 export function sessionsPage(look: AccountLook, sessions: SessionSummary[], state: FormState = {}): string {

@@ -15,8 +15,8 @@ import {
   type WithSecret,
 } from './applications.js';
 import { grantRoutes } from './grant-routes.js';
-import { tokenExchangeRoutes } from './token-exchange-routes.js';
 import { APPLICATION_TYPES, GRANT_TYPES } from './rules.js';
+import { tokenExchangeRoutes } from './token-exchange-routes.js';
 
 const AppType = Type.Union(
   APPLICATION_TYPES.map((t) => Type.Literal(t)),

@@ -6,8 +6,7 @@ import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, IdParams } from '../../platform/http/schemas.js';
 import { getExchangeSettings, setExchangeSettings } from './token-exchange.js';
 
-const Audiences = (description: string) =>
-  Type.Array(Type.String({ minLength: 1, maxLength: 600 }), { maxItems: 100, description });
+const Audiences = (description: string) => Type.Array(Type.String({ minLength: 1, maxLength: 600 }), { maxItems: 100, description });
 
 const Settings = Type.Object(
   {

@@ -33,13 +33,16 @@ export async function impersonate(provider: Provider, ctx: OidcContext, koa: Koa
   const tenantId = gatehouseClient(client).tenantId;
   const params = koa.oidc.params as Record<string, string | undefined>;
   if (!params.actor_token || params.actor_token_type !== TOKEN_TYPES.accessToken) {
-    throw new errors.InvalidRequest('impersonation needs actor_token (the administrator’s access token) with actor_token_type access_token');
+    throw new errors.InvalidRequest(
+      'impersonation needs actor_token (the administrator’s access token) with actor_token_type access_token',
+    );
   }
   let caller: Caller;
   try {
     caller = await ctx.authenticator.caller(params.actor_token);
   } catch (error) {
-    if (error instanceof AppError && error.status < 500) throw new errors.InvalidGrant('actor_token is not an active access token for Gatehouse’s API');
+    if (error instanceof AppError && error.status < 500)
+      throw new errors.InvalidGrant('actor_token is not an active access token for Gatehouse’s API');
     throw error;
   }
   const actor = actorOf(koa, 'user', caller.user.id);

@@ -76,7 +76,9 @@ async function tokenExchange(provider: Provider, ctx: OidcContext, koa: KoaConte
   if (params.subject_token_type === TOKEN_TYPES.userId) return impersonate(provider, ctx, koa, audience);
   if (params.subject_token_type !== TOKEN_TYPES.accessToken) throw new errors.InvalidRequest('unsupported subject_token_type');
   if (params.actor_token || params.actor_token_type) {
-    throw new errors.InvalidRequest('actor_token is taken with subject_token_type user_id only (impersonation); in delegation the application acts');
+    throw new errors.InvalidRequest(
+      'actor_token is taken with subject_token_type user_id only (impersonation); in delegation the application acts',
+    );
   }
   return delegate(provider, ctx, koa, audience, params.subject_token);
 }
@@ -141,7 +143,10 @@ async function delegate(provider: Provider, ctx: OidcContext, koa: KoaContextWit
     notAfter: subject.exp as number,
     organizationId: typeof subject.org_id === 'string' ? subject.org_id : undefined,
     ...(Array.isArray(subject.amr) && { amr: subject.amr as string[] }),
-    audit: { actor: actorOf(koa, 'client', client.clientId), details: { subject_jti: subject.jti ?? null, subject_client_id: subject.client_id } },
+    audit: {
+      actor: actorOf(koa, 'client', client.clientId),
+      details: { subject_jti: subject.jti ?? null, subject_client_id: subject.client_id },
+    },
     now,
   });
 }
