@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before } from 'node:test';
 import * as client from 'openid-client';
+import type { Clock } from '../../src/platform/ids.js';
 import { PASSWORD, type TenantAdmin, type TestGatehouse } from './gatehouse.js';
 import { startListeningGatehouse } from './oidc.js';
 
@@ -46,9 +47,9 @@ export interface ExchangeWorld {
 export const world = {} as ExchangeWorld;
 
 /** Registers, in the calling describe, the hooks that build the world and stop its server. */
-export function exchangeWorld(config: Record<string, string> = {}): void {
+export function exchangeWorld(config: Record<string, string> = {}, clock?: Clock): void {
   before(async () => {
-    const gh = await startListeningGatehouse({ config });
+    const gh = await startListeningGatehouse({ config, ...(clock && { clock }) });
     const { token: admin, id: adminId, systemTenantId } = await gh.systemAdmin();
     const acme = await gh.tenantWithAdmin('acme');
     const globex = await gh.tenantWithAdmin('globex');
