@@ -15,8 +15,8 @@ import {
   ACCESS_TOKEN_TYPE,
   exchangeWorld,
   GLOBEX_API,
-  oauthError,
   ORDERS,
+  oauthError,
   STOCK,
   TOKEN_EXCHANGE,
   USER_ID_TYPE,
@@ -155,7 +155,11 @@ describe('V17 token exchange', () => {
       const browser = new Browser();
       const signIn = await browser.fetch(`${w.gh.issuer}/account/sign-in`);
       const { action, fields } = formOf(await signIn.text());
-      const home = await browser.submit(`${w.gh.issuer}/account/sign-in`, action, { ...fields, username: w.alice.email, password: PASSWORD });
+      const home = await browser.submit(`${w.gh.issuer}/account/sign-in`, action, {
+        ...fields,
+        username: w.alice.email,
+        password: PASSWORD,
+      });
       assert.equal(home.url, `${w.gh.issuer}/account`);
       assert.match(await home.response.text(), /href="\/account\/support-access"/);
       const page = await browser.fetch(`${w.gh.issuer}/account/support-access`);
@@ -166,6 +170,18 @@ describe('V17 token exchange', () => {
       assert.match(text, /Active now/);
       assert.match(text, /From .* UTC until .* UTC/);
       assert.equal((text.match(/data-impersonation=/g) ?? []).length, 1);
+      // The JSON twin, with her session token.
+      const listed = await w.gh.request('GET', '/api/v1/users/me/impersonations', { token: await w.gh.signIn(w.alice.email, PASSWORD) });
+      assert.equal(listed.status, 200, JSON.stringify(listed.body));
+      assert.equal(listed.body.impersonations.length, 1);
+      const [entry] = listed.body.impersonations;
+      assert.equal(entry.by_email, 'support@gatehouse.test');
+      assert.equal(entry.application, 'Support desk');
+      assert.equal(entry.active, true);
+      assert.equal((Date.parse(entry.expires_at) - Date.parse(entry.started_at)) / 1000, IMPERSONATION_TTL);
+      // Nobody else's account lists it.
+      const bobs = await w.gh.request('GET', '/api/v1/users/me/impersonations', { token: await w.gh.signIn(w.bob.email, PASSWORD) });
+      assert.deepEqual(bobs.body.impersonations, []);
     });
 
     it('refuses an administrator without the permission: acme’s tenant administrator, a system user with other permissions', async () => {

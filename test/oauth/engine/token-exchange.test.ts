@@ -9,15 +9,7 @@ import { describe, it } from 'node:test';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { startGatehouse } from '../../helpers/gatehouse.js';
-import {
-  ACCESS_TOKEN_TYPE,
-  exchangeWorld,
-  oauthError,
-  ORDERS,
-  STOCK,
-  TOKEN_EXCHANGE,
-  world as w,
-} from '../../helpers/token-exchange.js';
+import { ACCESS_TOKEN_TYPE, exchangeWorld, ORDERS, oauthError, STOCK, TOKEN_EXCHANGE, world as w } from '../../helpers/token-exchange.js';
 
 const exchange = async (app: keyof typeof w.apps, parameters: Record<string, string>) =>
   client.genericGrantRequest(await w.discover(w.apps[app]), TOKEN_EXCHANGE, {
@@ -137,7 +129,11 @@ describe('token exchange switched off (GATEHOUSE_TOKEN_EXCHANGE=false)', () => {
       assert.equal(discovery.statusCode, 200);
       assert.ok(!discovery.json().grant_types_supported.includes(TOKEN_EXCHANGE));
       // An application may still list the grant; the endpoint does not know it.
-      const app = await gh.created('/api/v1/applications', await gh.adminToken(), { name: 'S', type: 'm2m', grant_types: [TOKEN_EXCHANGE] });
+      const app = await gh.created('/api/v1/applications', await gh.adminToken(), {
+        name: 'S',
+        type: 'm2m',
+        grant_types: [TOKEN_EXCHANGE],
+      });
       const answer = await gh.app.inject({
         method: 'POST',
         url: '/oauth/token',
