@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import * as client from 'openid-client';
+import { ConfigError, parseConfig } from '../../src/platform/config.js';
 import { PASSWORD } from '../helpers/gatehouse.js';
 import { Browser, formOf } from '../helpers/oidc.js';
 import {
@@ -51,6 +52,23 @@ async function systemUser(email: string, permissions: string[], roles?: string[]
   assert.equal(patched.status, 200, JSON.stringify(patched.body));
   return { id, token: await w.gh.tokenFor(await w.gh.signIn(email, PASSWORD), 'system') };
 }
+
+describe('V17 the impersonation time box (GATEHOUSE_IMPERSONATION_TTL)', () => {
+  it('is 15 minutes unless lowered, and cannot be raised or set below a minute', () => {
+    assert.equal(parseConfig({}, false).impersonationTtlSeconds, 900);
+    assert.equal(parseConfig({ impersonationTtlSeconds: '120' }, false).impersonationTtlSeconds, 120);
+    for (const value of ['901', '3600', '59', '0', '-5', '10m', '']) {
+      assert.throws(
+        () => parseConfig({ impersonationTtlSeconds: value }, false),
+        (error: Error) => {
+          assert.ok(error instanceof ConfigError);
+          assert.match(error.message, /GATEHOUSE_IMPERSONATION_TTL/);
+          return true;
+        },
+      );
+    }
+  });
+});
 
 describe('V17 token exchange', () => {
   exchangeWorld({ impersonationTtlSeconds: String(IMPERSONATION_TTL) }, clock);

@@ -12,7 +12,7 @@ import { setGrantOrganization } from './organizations.js';
 import { permissionsOf } from './prefetch.js';
 import { resourceServer } from './resources.js';
 
-/** RFC 8693 token exchange (docs/connect-an-application.md#exchange-a-token, decisions 430–439). */
+/** RFC 8693 token exchange (docs/connect-an-application.md#11-exchange-a-token, decisions 430–438). */
 export { TOKEN_EXCHANGE_GRANT };
 export const TOKEN_TYPES = {
   accessToken: 'urn:ietf:params:oauth:token-type:access_token',

@@ -1,5 +1,5 @@
 /**
- * Issue 17, token exchange (RFC 8693, docs/connect-an-application.md#exchange-a-token):
+ * Issue 17, token exchange (RFC 8693, docs/connect-an-application.md#11-exchange-a-token):
  * which APIs an application may exchange tokens from and to (decision 431), and the
  * impersonations administrators start for support, which the user sees on the account
  * page and which bound every token issued under them (decision 433).
