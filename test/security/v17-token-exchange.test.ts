@@ -169,6 +169,31 @@ describe('V17 token exchange', () => {
       assert.equal((rows[0]!.expires_at.getTime() - rows[0]!.started_at.getTime()) / 1000, IMPERSONATION_TTL);
     });
 
+    it('accepts Keycloak’s shape of the same request: the administrator’s token as subject_token, the user as requested_subject', async () => {
+      const tokens = await client.genericGrantRequest(await w.discover(w.apps.support), TOKEN_EXCHANGE, {
+        subject_token: support.token,
+        subject_token_type: ACCESS_TOKEN_TYPE,
+        requested_subject: w.alice.id,
+        audience: STOCK,
+      });
+      const claims = decodeJwt(tokens.access_token);
+      assert.equal(claims.sub, w.alice.id);
+      assert.deepEqual(claims.act, { sub: support.id });
+      // The same checks hold: acme's tenant administrator has no iam.user.impersonate.
+      const refused = await oauthError(
+        client.genericGrantRequest(await w.discover(w.apps.support), TOKEN_EXCHANGE, {
+          subject_token: w.acme.token,
+          subject_token_type: ACCESS_TOKEN_TYPE,
+          requested_subject: w.alice.id,
+          audience: STOCK,
+        }),
+      );
+      assert.equal(refused.error, 'access_denied');
+      // Still one impersonation: this token joined the running one.
+      const started = await w.gh.auditEvents(w.acme.token, { action: 'iam.user.impersonationStarted', target: w.alice.id });
+      assert.equal(started.length, 1);
+    });
+
     it('alice sees it on her account page under "Support access"', async () => {
       const browser = new Browser();
       const signIn = await browser.fetch(`${w.gh.issuer}/account/sign-in`);

@@ -10,7 +10,7 @@ import { auditBeforeAnswer } from './audited.js';
 import { gatehouseClient } from './clients.js';
 import { actorOf } from './grants.js';
 import type { OidcContext } from './lookups.js';
-import { type EngineClient, exchangeAudiences, issueExchangedToken, TOKEN_TYPES } from './token-exchange.js';
+import { type EngineClient, exchangeAudiences, type ImpersonationRequest, issueExchangedToken, TOKEN_TYPES } from './token-exchange.js';
 
 /** The restricted permission an administrator needs to impersonate (decision 432). */
 export const IMPERSONATE = 'iam.user.impersonate';
@@ -19,27 +19,33 @@ export const IMPERSONATE = 'iam.user.impersonate';
 const noSuchUser = () => new errors.InvalidGrant('no active user with this id in the application’s tenant');
 
 /**
- * Impersonation for support (decision 432), as Keycloak's token exchange asks for it: the
- * support tool (a confidential application of the user's tenant, listing the API among
- * its `impersonation_audiences`) sends the administrator's own access token for
- * Gatehouse's API as `actor_token` and the user's id as `subject_token`. The administrator
+ * Impersonation for support (decision 432): the support tool (a confidential application
+ * of the user's tenant, listing the API among its `impersonation_audiences`) sends the
+ * administrator's own access token for Gatehouse's API as `actor_token` and the user's id
+ * as `subject_token` (or, as Keycloak's clients do, the administrator's token as
+ * `subject_token` and the user's id as `requested_subject`). The administrator
  * must hold `iam.user.impersonate` (restricted: only in the system tenant) and outrank the
  * user as for changing the account (decision 180). The token names the administrator in
  * `act`, ends with the impersonation's time box (at most 15 minutes), and both the start
  * and every token are audited; refusals of a known administrator are audited too.
  */
-export async function impersonate(provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC, audience: string): Promise<void> {
+export async function impersonate(
+  provider: Provider,
+  ctx: OidcContext,
+  koa: KoaContextWithOIDC,
+  audience: string,
+  request: ImpersonationRequest,
+): Promise<void> {
   const client = koa.oidc.client as EngineClient;
   const tenantId = gatehouseClient(client).tenantId;
-  const params = koa.oidc.params as Record<string, string | undefined>;
-  if (!params.actor_token || params.actor_token_type !== TOKEN_TYPES.accessToken) {
+  if (!request.actorToken || request.actorTokenType !== TOKEN_TYPES.accessToken) {
     throw new errors.InvalidRequest(
       'impersonation needs actor_token (the administrator’s access token) with actor_token_type access_token',
     );
   }
   let caller: Caller;
   try {
-    caller = await ctx.authenticator.caller(params.actor_token);
+    caller = await ctx.authenticator.caller(request.actorToken);
   } catch (error) {
     if (error instanceof AppError && error.status < 500)
       throw new errors.InvalidGrant('actor_token is not an active access token for Gatehouse’s API');
@@ -61,7 +67,7 @@ export async function impersonate(provider: Provider, ctx: OidcContext, koa: Koa
     refuse('permission');
     throw new errors.AccessDenied(`impersonation needs the permission ${IMPERSONATE}`);
   }
-  const userId = params.subject_token as string;
+  const { userId } = request;
   const user = isUuid(userId) ? await memberOf(ctx, userId, tenantId) : undefined;
   if (!user) {
     refuse('no_such_user');

@@ -50,13 +50,27 @@ export function registerTokenExchange(provider: Provider, ctx: OidcContext, impe
     'actor_token',
     'actor_token_type',
     'requested_token_type',
+    'requested_subject',
     'scope',
     'resource',
     'audience',
   ]);
 }
 
-export type ExchangeHandler = (provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC, audience: string) => Promise<void>;
+/** Who impersonates whom: the administrator's access token for Gatehouse's API, and the user's id. */
+export interface ImpersonationRequest {
+  actorToken: string | undefined;
+  actorTokenType: string | undefined;
+  userId: string;
+}
+
+export type ExchangeHandler = (
+  provider: Provider,
+  ctx: OidcContext,
+  koa: KoaContextWithOIDC,
+  audience: string,
+  request: ImpersonationRequest,
+) => Promise<void>;
 
 export type EngineClient = NonNullable<KoaContextWithOIDC['oidc']['client']>;
 
@@ -73,8 +87,18 @@ async function tokenExchange(provider: Provider, ctx: OidcContext, koa: KoaConte
   }
   const audience = requestedAudience(koa);
   if (!audience) throw new errors.InvalidRequest('missing required parameter: audience (the API the token is for)');
-  if (params.subject_token_type === TOKEN_TYPES.userId) return impersonate(provider, ctx, koa, audience);
+  if (params.subject_token_type === TOKEN_TYPES.userId) {
+    const request = { actorToken: params.actor_token, actorTokenType: params.actor_token_type, userId: params.subject_token };
+    return impersonate(provider, ctx, koa, audience, request);
+  }
   if (params.subject_token_type !== TOKEN_TYPES.accessToken) throw new errors.InvalidRequest('unsupported subject_token_type');
+  // Keycloak's shape of the same request: the administrator's token as the subject, the user as `requested_subject`.
+  if (params.requested_subject) {
+    if (params.actor_token)
+      throw new errors.InvalidRequest('requested_subject takes the administrator’s token as subject_token, without actor_token');
+    const request = { actorToken: params.subject_token, actorTokenType: TOKEN_TYPES.accessToken, userId: params.requested_subject };
+    return impersonate(provider, ctx, koa, audience, request);
+  }
   if (params.actor_token || params.actor_token_type) {
     throw new errors.InvalidRequest(
       'actor_token is taken with subject_token_type user_id only (impersonation); in delegation the application acts',
