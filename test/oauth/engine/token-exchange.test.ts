@@ -81,6 +81,30 @@ describe('token exchange: delegation (openid-client)', () => {
     assert.equal(claims.aud, ORDERS);
   });
 
+  it('refuses a chain deeper than four actors', async () => {
+    let token = await w.userToken(w.apps.front, w.alice.email, ORDERS);
+    const hops: ('orders' | 'stock')[] = ['orders', 'stock', 'orders', 'stock'];
+    for (const [i, app] of hops.entries()) {
+      token = (await exchange(app, { subject_token: token, audience: i % 2 === 0 ? STOCK : ORDERS })).access_token;
+    }
+    let depth = 0;
+    for (let act = decodeJwt(token).act as { act?: unknown } | undefined; act; act = act.act as typeof act) depth++;
+    assert.equal(depth, 4);
+    const refused = await oauthError(exchange('orders', { subject_token: token, audience: STOCK }));
+    // The same hop one actor shallower passed above: only the depth refuses it.
+    assert.equal(refused.error, 'invalid_grant');
+  });
+
+  it('refuses a machine token as the subject: there is no user to act for', async () => {
+    const worker = await w.gh.created('/api/v1/applications', w.acme.token, { name: 'Orders worker', type: 'm2m' });
+    const apis = await w.gh.request('GET', `/api/v1/apis?identifier=${encodeURIComponent(ORDERS)}`, { token: w.acme.token });
+    const ordersApi = apis.body.apis[0];
+    await w.gh.created(`/api/v1/applications/${worker.id}/grants`, w.acme.token, { api_id: ordersApi.id, permissions: ['read:orders'] });
+    const machine = await client.clientCredentialsGrant(await w.discover(worker), { audience: ORDERS });
+    const refused = await oauthError(exchange('orders', { subject_token: machine.access_token, audience: STOCK }));
+    assert.equal(refused.error, 'invalid_grant');
+  });
+
   it('ends with the user’s access: after the user is disabled the exchanged token introspects inactive', async () => {
     const bobby = await w.gh.createUser(w.acme.token, { email: 'bobby@acme.test', password: 'a-long-test-password' });
     const roles = (await w.gh.members(w.acme.token, w.acme.tenantId)).find((m) => m.user_id === w.alice.id)?.roles ?? [];
