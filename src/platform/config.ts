@@ -50,6 +50,10 @@ export interface Config {
    * unready, so its load balancer takes it out first (docs/operations.md#stopping-a-node).
    */
   shutdownGraceSeconds: number;
+  /** RFC 8693 token exchange at /oauth/token (delegation and impersonation); on unless `false` (decision 430). */
+  tokenExchange: boolean;
+  /** How long an administrator's impersonation of a user lasts, in seconds: at most 900 (15 minutes), lowered, never raised (decision 433). */
+  impersonationTtlSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -80,6 +84,8 @@ const KEYS = {
   GATEHOUSE_EXPORT_PASSPHRASE: 'exportPassphrase',
   GATEHOUSE_WEBHOOK_ALLOWED_NETWORKS: 'webhookAllowedNetworks',
   GATEHOUSE_SHUTDOWN_GRACE: 'shutdownGraceSeconds',
+  GATEHOUSE_TOKEN_EXCHANGE: 'tokenExchange',
+  GATEHOUSE_IMPERSONATION_TTL: 'impersonationTtlSeconds',
 } as const;
 
 type RawConfig = Partial<Record<(typeof KEYS)[keyof typeof KEYS], string>>;
@@ -175,6 +181,8 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     exportPassphrase: raw.exportPassphrase,
     webhookAllowedNetworks: parseNetworks(raw.webhookAllowedNetworks),
     shutdownGraceSeconds: parseGrace(raw.shutdownGraceSeconds),
+    tokenExchange: parseSwitch('GATEHOUSE_TOKEN_EXCHANGE', raw.tokenExchange, true),
+    impersonationTtlSeconds: parseImpersonationTtl(raw.impersonationTtlSeconds),
   };
 }
 
@@ -208,6 +216,26 @@ function parseGrace(value: string | undefined): number {
   const seconds = Number(value);
   if (!/^\d+(\.\d+)?$/.test(value) || seconds > 300) {
     throw new ConfigError(`GATEHOUSE_SHUTDOWN_GRACE must be a number of seconds from 0 to 300, got "${value}"`);
+  }
+  return seconds;
+}
+
+function parseSwitch(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new ConfigError(`${name} must be true or false, got "${value}"`);
+}
+
+/** The longest an impersonation may last (decision 433): a deployment shortens it, never lengthens it. */
+export const MAX_IMPERSONATION_TTL_S = 900;
+
+function parseImpersonationTtl(value: string | undefined): number {
+  if (value === undefined) return MAX_IMPERSONATION_TTL_S;
+  const seconds = Number(value);
+  if (!/^\d+$/.test(value) || seconds < 60 || seconds > MAX_IMPERSONATION_TTL_S) {
+    throw new ConfigError(
+      `GATEHOUSE_IMPERSONATION_TTL must be a whole number of seconds from 60 to ${MAX_IMPERSONATION_TTL_S}, got "${value}"`,
+    );
   }
   return seconds;
 }

@@ -33,6 +33,8 @@ export const ERROR_STATUS = {
   duplicate_permission: 400,
   not_hs256: 400,
   tenant_mismatch: 400,
+  // token exchange settings of an application (src/oauth/applications/token-exchange.ts)
+  unknown_api: 400,
   // connections to other identity providers (src/ops/connections/)
   invalid_connection_name: 400,
   reserved_connection_name: 400,

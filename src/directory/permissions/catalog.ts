@@ -43,6 +43,7 @@ export const RESTRICTED_PERMISSIONS = {
   'iam.ip_block.write': 'Block and unblock IP addresses and ranges',
   'iam.connection.read': 'Read every connection to another identity provider, system ones included (never their secrets)',
   'iam.connection.write': 'Create, change and delete connections in any tenant, and system connections',
+  'iam.user.impersonate': 'Impersonate a user the holder outranks, for support: time-boxed, audited and shown to the user',
 } as const;
 
 export const COMMON_PERMISSIONS = {

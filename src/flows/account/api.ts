@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { listImpersonations } from '../../oauth/tokens/impersonations.js';
 import type { AppContext } from '../../platform/context.js';
 import { actorOf, requireMfaSession, requireSession } from '../../platform/http/guards.js';
 import { errorResponses, SESSION, Timestamp } from '../../platform/http/schemas.js';
@@ -39,6 +40,21 @@ const toApp = (a: ConsentedApplication) => ({ ...a, granted_at: a.granted_at.toI
  * The JSON twins of the hosted account pages (src/ui/account-area.ts): the same domain
  * functions, for a custom account UI signed in with the session.
  */
+/** One impersonation of the account (decision 433), as the account page shows it. */
+const SupportAccess = Type.Object(
+  {
+    id: Type.String(),
+    by: Type.String({ description: 'The administrator’s name (else email)' }),
+    by_email: Type.String(),
+    application: Type.String(),
+    tenant: Type.String(),
+    started_at: Timestamp,
+    expires_at: Timestamp,
+    active: Type.Boolean(),
+  },
+  { title: 'SupportAccess' },
+);
+
 export const accountApiRoutes =
   (ctx: AppContext): FastifyPluginAsyncTypebox =>
   async (app) => {
@@ -108,6 +124,26 @@ export const accountApiRoutes =
         onRequest: requireSession(ctx),
       },
       async (request) => ({ applications: (await listConsentedApplications(ctx, request.signedIn!.user.id)).map(toApp) }),
+    );
+
+    app.get(
+      '/users/me/impersonations',
+      {
+        schema: {
+          tags,
+          summary: 'Support access: the administrators who acted as you, through which application, and until when (newest first)',
+          security: SESSION,
+          response: { 200: Type.Object({ impersonations: Type.Array(SupportAccess) }), ...errorResponses },
+        },
+        onRequest: requireSession(ctx),
+      },
+      async (request) => ({
+        impersonations: (await listImpersonations(ctx, request.signedIn!.user.id)).map((i) => ({
+          ...i,
+          started_at: i.started_at.toISOString(),
+          expires_at: i.expires_at.toISOString(),
+        })),
+      }),
     );
 
     app.delete(

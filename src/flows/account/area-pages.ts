@@ -19,7 +19,7 @@ export interface AccountLook {
   csrf: string;
 }
 
-export type Section = 'profile' | 'email' | 'password' | 'security' | 'sessions' | 'applications' | 'identities' | 'delete';
+export type Section = 'profile' | 'email' | 'password' | 'security' | 'sessions' | 'applications' | 'support' | 'identities' | 'delete';
 
 const SECTIONS: { id: Section; href: string; label: MessageKey }[] = [
   { id: 'profile', href: '/account', label: 'account.nav_profile' },
@@ -28,6 +28,7 @@ const SECTIONS: { id: Section; href: string; label: MessageKey }[] = [
   { id: 'security', href: '/account/security', label: 'account.nav_security' },
   { id: 'sessions', href: '/account/sessions', label: 'account.nav_sessions' },
   { id: 'applications', href: '/account/applications', label: 'account.nav_applications' },
+  { id: 'support', href: '/account/support-access', label: 'account.nav_support' },
   { id: 'identities', href: '/account/identities', label: 'account.nav_identities' },
   { id: 'delete', href: '/account/delete', label: 'account.nav_delete' },
 ];
@@ -197,7 +198,7 @@ ${noticeBox(state.notice)}
   );
 }
 
-const when = (locale: string, date: Date) =>
+export const when = (locale: string, date: Date) =>
   `${new Intl.DateTimeFormat(locale, { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(date)} UTC`;
 
 /** "Chrome on macOS": a session's browser and system, read from its User-Agent by ua-parser-js; undefined when it names neither. */

@@ -5,6 +5,7 @@ import { clearSessionCookie } from '../../authn/sessions/cookie.js';
 import { listSessions, revokeOwnSession } from '../../authn/sessions/manage.js';
 import { signOut } from '../../authn/sessions/sessions.js';
 import { ProfilePatch } from '../../directory/users/schema.js';
+import { listImpersonations } from '../../oauth/tokens/impersonations.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { isUuid } from '../../platform/ids.js';
@@ -16,6 +17,7 @@ import { deleteOwnAccount, deletionAllowed } from './deletion.js';
 import { identityPages } from './identity-pages.js';
 import { updateMe } from './profile.js';
 import { accountSession, noticeOf } from './session.js';
+import { supportAccessPage } from './support-pages.js';
 
 /** The account area's sections besides security (src/ui/account-routes.ts): each a page and a form, thin over the domain functions. */
 export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
@@ -111,6 +113,13 @@ export function accountAreaRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
     async ({ look, active }, _form, error) => applicationsPage(look, await listConsentedApplications(ctx, active.user.id), { error }),
   );
+
+  // Support access: the administrators who impersonated the user (decision 433)
+  app.get('/account/support-access', hide, async (request, reply) => {
+    const s = await signedIn(request, reply);
+    if (!s.active) return s.redirect;
+    return sendPage(reply, supportAccessPage(s.look, await listImpersonations(ctx, s.active.user.id)));
+  });
 
   // Linked accounts (identities at other providers)
   identityPages(app, ctx);

@@ -16,6 +16,7 @@ import {
 } from './applications.js';
 import { grantRoutes } from './grant-routes.js';
 import { APPLICATION_TYPES, GRANT_TYPES } from './rules.js';
+import { tokenExchangeRoutes } from './token-exchange-routes.js';
 
 const AppType = Type.Union(
   APPLICATION_TYPES.map((t) => Type.Literal(t)),
@@ -241,4 +242,5 @@ export const applicationRoutes =
     );
 
     await app.register(grantRoutes(ctx));
+    await app.register(tokenExchangeRoutes(ctx));
   };

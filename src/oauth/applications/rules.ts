@@ -8,8 +8,18 @@ export const MFA_OTP = 'http://auth0.com/oauth/grant-type/mfa-otp';
 export const MFA_OOB = 'http://auth0.com/oauth/grant-type/mfa-oob';
 export const MFA_RECOVERY_CODE = 'http://auth0.com/oauth/grant-type/mfa-recovery-code';
 const MFA_GRANTS = [MFA_OTP, MFA_OOB, MFA_RECOVERY_CODE] as const;
+/** RFC 8693 token exchange (decision 430): for confidential applications only, which prove who exchanges. */
+export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'password', DEVICE_CODE, ...MFA_GRANTS] as const;
+export const GRANT_TYPES = [
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+  'password',
+  DEVICE_CODE,
+  ...MFA_GRANTS,
+  TOKEN_EXCHANGE,
+] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 
 export const APPLICATION_TYPES = ['web', 'spa', 'native', 'm2m'] as const satisfies readonly ApplicationType[];
@@ -19,10 +29,10 @@ export const isConfidential = (type: ApplicationType): boolean => type === 'web'
 
 /** What each type may ask for (decision 29): `password` is never a default, `client_credentials` is for m2m alone. */
 const ALLOWED: Record<ApplicationType, readonly GrantType[]> = {
-  web: ['authorization_code', 'refresh_token', 'password', DEVICE_CODE, ...MFA_GRANTS],
+  web: ['authorization_code', 'refresh_token', 'password', DEVICE_CODE, ...MFA_GRANTS, TOKEN_EXCHANGE],
   spa: ['authorization_code', 'refresh_token'],
   native: ['authorization_code', 'refresh_token', 'password', DEVICE_CODE, ...MFA_GRANTS],
-  m2m: ['client_credentials'],
+  m2m: ['client_credentials', TOKEN_EXCHANGE],
 };
 
 export const defaultGrantTypes = (type: ApplicationType): GrantType[] =>

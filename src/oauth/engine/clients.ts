@@ -3,6 +3,8 @@ import type { Db } from '../../platform/db/database.js';
 
 export const PASSWORD_GRANT = 'password';
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+/** RFC 8693 (token-exchange.ts); it audits its own tokens. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
 /** Client metadata Gatehouse adds to the standard set (oidc-provider's extraClientMetadata). */
 export const EXTRA_CLIENT_METADATA = [
@@ -47,7 +49,7 @@ export function gatehouseClient(client: { metadata(): Record<string, unknown> })
  * secret a client presents is turned into its digest before the engine compares them
  * (`clientSecretDigest`). Public clients (SPA, native) authenticate with PKCE alone.
  */
-export async function clientMetadata(db: Db, clientId: string): Promise<AdapterPayload | undefined> {
+export async function clientMetadata(db: Db, clientId: string, tokenExchange = true): Promise<AdapterPayload | undefined> {
   // An application of a suspended tenant does not exist for the engine (docs/security.md#v3-session-management).
   const app = await db
     .selectFrom('applications as a')
@@ -64,7 +66,8 @@ export async function clientMetadata(db: Db, clientId: string): Promise<AdapterP
     ...(confidential && { client_secret: app.client_secret_digest as string }),
     token_endpoint_auth_method: confidential ? 'client_secret_basic' : 'none',
     application_type: app.type === 'native' ? 'native' : 'web',
-    grant_types: app.grant_types,
+    // With token exchange switched off the engine does not know its grant: the rest of the application still works.
+    grant_types: tokenExchange ? app.grant_types : app.grant_types.filter((grant) => grant !== TOKEN_EXCHANGE_GRANT),
     response_types: app.grant_types.includes('authorization_code') ? ['code'] : [],
     redirect_uris: app.redirect_uris,
     post_logout_redirect_uris: app.post_logout_redirect_uris,

@@ -6,7 +6,7 @@ import type { Actor } from '../../platform/audit/record.js';
 import { AppError } from '../../platform/errors.js';
 import { findAccount } from './accounts.js';
 import { auditBeforeAnswer } from './audited.js';
-import { gatehouseClient, PASSWORD_GRANT } from './clients.js';
+import { gatehouseClient, PASSWORD_GRANT, TOKEN_EXCHANGE_GRANT } from './clients.js';
 import type { OidcContext } from './lookups.js';
 import { mfaRequired, registerMfaGrants, temporarilyUnavailable } from './mfa-grants.js';
 import { mfaTargetOf } from './mfa-policy.js';
@@ -41,7 +41,7 @@ export function auditEngineGrants(ctx: OidcContext, provider: Provider): void {
   provider.on('grant.success', (koa) => {
     const { client, params, entities } = koa.oidc;
     const grantType = String(params?.grant_type);
-    if (!client || grantType === 'client_credentials' || grantType === PASSWORD_GRANT) return;
+    if (!client || grantType === 'client_credentials' || grantType === PASSWORD_GRANT || grantType === TOKEN_EXCHANGE_GRANT) return;
     const token = entities.AccessToken as { jti: string; accountId?: string } | undefined;
     if (!token?.accountId) return;
     auditBeforeAnswer(ctx, koa, {

@@ -52,7 +52,7 @@ export async function introspectJwt(
   return { status: 200, body: { active: true, token_type: 'Bearer', ...claims } };
 }
 
-async function isLive(ctx: OidcContext, payload: JWTPayload, api: ApiInfo | undefined): Promise<boolean> {
+export async function isLive(ctx: OidcContext, payload: JWTPayload, api: ApiInfo | undefined): Promise<boolean> {
   const clientId = payload.client_id as string;
   const client = await ctx.lookups.client(clientId);
   if (!client) return false; // deleted, or its tenant suspended
@@ -84,7 +84,7 @@ async function isLive(ctx: OidcContext, payload: JWTPayload, api: ApiInfo | unde
  * The JWT's claims if it is ours: signed by a published key (or the HS256 secret of its
  * API), our issuer, not expired; with the API it is for (none: Gatehouse's own API).
  */
-async function verifiedPayload(ctx: OidcContext, token: string): Promise<{ payload: JWTPayload; api?: ApiInfo } | undefined> {
+export async function verifiedPayload(ctx: OidcContext, token: string): Promise<{ payload: JWTPayload; api?: ApiInfo } | undefined> {
   let audience: unknown;
   try {
     audience = decodeJwt(token).aud;

@@ -35,7 +35,7 @@ export function createLookups(ctx: AppContext): Lookups {
   // The system tenant is made once; a restore brings another one.
   const systemTenants = cache<string>('tenants');
   return {
-    client: (clientId) => clients.get(clientId, () => clientMetadata(ctx.db, clientId)),
+    client: (clientId) => clients.get(clientId, () => clientMetadata(ctx.db, clientId, ctx.config.tokenExchange)),
     api: (identifier) => apis.get(identifier, () => findApi(ctx.db, ctx.masterKey, identifier)),
     clientGrant: (clientId, apiId) => grants.get(`${clientId}\0${apiId}`, () => clientGrantPermissions(ctx.db, clientId, apiId)),
     grantOrganization: async (grantId) => (grantId ? organizations.get(grantId, () => grantOrganization(ctx, grantId)) : undefined),

@@ -15,11 +15,13 @@ import { answerAfterAudit } from './audited.js';
 import { extraClaims } from './claims.js';
 import { DEVICE_CODE_GRANT, EXTRA_CLIENT_METADATA, gatehouseClient } from './clients.js';
 import { auditEngineGrants, registerGrants } from './grants.js';
+import { impersonate } from './impersonation.js';
 import { askBeforeLogout, endsWithoutClick } from './logout.js';
 import type { OidcContext } from './lookups.js';
 import { assertSignInStrength, type GrantSource, mfaTargetOf } from './mfa-policy.js';
 import { engineHeaders, renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
 import { resourceServer } from './resources.js';
+import { exchangedClaims, registerTokenExchange } from './token-exchange.js';
 import { answerUnavailable, markUnavailable } from './unavailable.js';
 import { authenticationClaims } from './user-tokens.js';
 
@@ -159,6 +161,8 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
         })),
         // How the user signed in (RFC 8176), when the grant says: the password and MFA grants, a refresh token, a code.
         ...(!isClient && authenticationClaims(koa)),
+        // A token exchange (token-exchange.ts): `act`, and the permissions narrowed to the scopes issued.
+        ...(!isClient && exchangedClaims(koa)),
       } as never;
     },
     clientBasedCORS: (_koa, origin, client) =>
@@ -178,6 +182,7 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   // (routes.ts) replaces X-Forwarded-* by what Fastify resolved through that list.
   provider.proxy = config.trustProxy !== false;
   registerGrants(provider, ctx);
+  registerTokenExchange(provider, ctx, impersonate);
   // Outermost: it sees every answer last, the engine's error pages and JSON included.
   provider.use(answerUnavailable(ctx));
   provider.use(answerAfterAudit);

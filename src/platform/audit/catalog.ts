@@ -87,6 +87,10 @@ export const AUDIT_ACTIONS = [
   'iam.connection.deleted',
   'iam.user.identityLinked',
   'iam.user.identityUnlinked',
+  // Token exchange (src/oauth/engine/token-exchange.ts)
+  'iam.user.impersonationStarted',
+  'iam.token.exchangeRefused',
+  'iam.application.tokenExchangeModified',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -553,6 +553,30 @@ export interface SamlAssertionsTable {
   expires_at: Timestamp;
 }
 
+/** Token exchange (migration 0034): what an application serves, may exchange to, and may impersonate for. */
+export type ExchangeUse = 'subject' | 'target' | 'impersonation';
+
+export interface ApplicationExchangeApisTable {
+  application_id: string;
+  api_id: string;
+  use: ExchangeUse;
+}
+
+/** An administrator's impersonation of a user (decision 433): every token under it ends by `expires_at`. */
+export interface ImpersonationsTable {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  /** Null once the administrator's account is deleted; the email and name stay, for the user and the audit. */
+  actor_user_id: string | null;
+  actor_email: string;
+  actor_name: string | null;
+  client_id: string;
+  started_at: Timestamp;
+  expires_at: Timestamp;
+  tokens: Generated<number>;
+}
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -596,6 +620,8 @@ export interface Database {
   user_identities: UserIdentitiesTable;
   saml_assertions: SamlAssertionsTable;
   membership_mapped_roles: MembershipMappedRolesTable;
+  application_exchange_apis: ApplicationExchangeApisTable;
+  impersonations: ImpersonationsTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;
@@ -612,3 +638,4 @@ export type IpBlock = Selectable<IpBlocksTable>;
 export type MfaFactor = Selectable<MfaFactorsTable>;
 export type ConnectionRow = Selectable<ConnectionsTable>;
 export type UserIdentity = Selectable<UserIdentitiesTable>;
+export type Impersonation = Selectable<ImpersonationsTable>;

@@ -108,6 +108,8 @@ describe('OAuth / OIDC flows with openid-client and the hosted pages', () => {
           'http://auth0.com/oauth/grant-type/mfa-oob',
           'http://auth0.com/oauth/grant-type/mfa-otp',
           'http://auth0.com/oauth/grant-type/mfa-recovery-code',
+          // RFC 8693 token exchange, on unless GATEHOUSE_TOKEN_EXCHANGE=false (issue 17, decision 430).
+          'urn:ietf:params:oauth:grant-type:token-exchange',
         ].sort(),
       );
       assert.deepEqual([...(doc.token_endpoint_auth_methods_supported as string[])].sort(), [
