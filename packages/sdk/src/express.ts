@@ -10,22 +10,23 @@
  * or opt in to a typed `req.auth` with `import '@gatehouse/sdk/express-request'`.
  *
  * Failures answer at once with a `{ error, message }` JSON body, the status of the error
- * (401, 400, 403, 503) and, per RFC 6750, a `WWW-Authenticate: Bearer ...` challenge.
+ * (401, 400, 403, 503) and, per RFC 6750 / RFC 9449, a `WWW-Authenticate: Bearer ...` or
+ * `DPoP ...` challenge.
  * Any other error goes to `next(error)`.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AuthInfo } from './auth-info.js';
 import { assertOrganization, assertPermissions, assertScopes, type NameList, names } from './authorize.js';
 import { AuthError, errorResponse } from './errors.js';
-import { createVerifier, type Verifier, type VerifierOptions } from './verifier.js';
+import { createVerifier, type RequestInfo, type Verifier, type VerifierOptions } from './verifier.js';
 
 export type { AuthInfo } from './auth-info.js';
 
-/** Verifies the bearer token and sets `req.auth`. Takes verifier options, or a verifier to share with other middleware. */
+/** Verifies the access token (Bearer, or DPoP with its proof) and sets `req.auth`. Takes verifier options, or a verifier to share with other middleware. */
 export function requireAuth(options: VerifierOptions | Verifier): RequestHandler {
   const verifier = 'verify' in options ? options : createVerifier(options);
   return (req, res, next) => {
-    verifier.verifyAuthorization(req.headers.authorization).then(
+    verifier.verifyRequest(requestInfo(req)).then(
       (auth) => {
         (req as unknown as WithAuth).auth = auth;
         next();
@@ -50,6 +51,19 @@ export function requireScopes(scopes: NameList): RequestHandler {
 /** The token must carry an `org_id` (403 `organization_required`), equal to `orgId` when given (403 `wrong_organization`). */
 export function requireOrganization(orgId?: string): RequestHandler {
   return guard('requireOrganization', (auth) => assertOrganization(auth, orgId));
+}
+
+/**
+ * The request as the client made it, for the DPoP proof's `htm` and `htu`: Express's
+ * protocol (which honours `trust proxy`), the Host header and the original URL. Behind a
+ * proxy that rewrites them, set the verifier's `dpop.baseUrl`.
+ */
+export function requestInfo(req: Request): RequestInfo {
+  return {
+    method: req.method,
+    url: `${req.protocol}://${req.get('host') ?? 'localhost'}${req.originalUrl}`,
+    headers: { authorization: req.headers.authorization, dpop: req.headers.dpop },
+  };
 }
 
 interface WithAuth {

@@ -429,6 +429,7 @@ describe('@gatehouse/sdk against a listening Gatehouse', () => {
           roles: ['ADMIN'],
           orgId: adminClaims.org_id,
           orgName: 'System',
+          tokenType: 'Bearer',
         });
         const member = await call(base(), '/me', acme.token);
         assert.equal(member.status, 200);
