@@ -1,4 +1,13 @@
-import { type CryptoKey, calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors, type JWK, type JWTPayload, jwtVerify } from 'jose';
+import {
+  type CryptoKey,
+  calculateJwkThumbprint,
+  decodeProtectedHeader,
+  EmbeddedJWK,
+  errors,
+  type JWK,
+  type JWTPayload,
+  jwtVerify,
+} from 'jose';
 import { InvalidDPoPProofError } from './errors.js';
 import { createReplayCache } from './replay-cache.js';
 
@@ -13,7 +22,19 @@ import { createReplayCache } from './replay-cache.js';
  */
 
 /** Proof algorithms accepted by default: asymmetric only, so `none` and HMAC never verify. */
-export const DPOP_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'EdDSA', 'Ed25519'] as const;
+export const DPOP_ALGORITHMS = [
+  'ES256',
+  'ES384',
+  'ES512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'EdDSA',
+  'Ed25519',
+] as const;
 export type DPoPAlgorithm = (typeof DPOP_ALGORITHMS)[number];
 
 export interface DPoPOptions {
@@ -61,7 +82,9 @@ export function createProofVerifier(options: DPoPOptions = {}): ProofVerifier {
   const algorithms = options.algorithms ?? [...DPOP_ALGORITHMS];
   const unsupported = algorithms.filter((alg) => !(DPOP_ALGORITHMS as readonly string[]).includes(alg));
   if (algorithms.length === 0 || unsupported.length > 0) {
-    throw new TypeError(`createVerifier: "dpop.algorithms" must be asymmetric (${DPOP_ALGORITHMS.join(', ')}); got ${unsupported.join(', ') || 'none'}`);
+    throw new TypeError(
+      `createVerifier: "dpop.algorithms" must be asymmetric (${DPOP_ALGORITHMS.join(', ')}); got ${unsupported.join(', ') || 'none'}`,
+    );
   }
   const maxAge = options.maxAge ?? DPOP_MAX_AGE_S;
   const clockTolerance = options.clockTolerance ?? DPOP_CLOCK_TOLERANCE_S;
@@ -142,7 +165,9 @@ export async function sha256(value: string): Promise<string> {
 
 function translate(error: unknown): InvalidDPoPProofError {
   if (error instanceof errors.JWTExpired) {
-    return new InvalidDPoPProofError(error.claim === 'iat' ? 'stale' : 'malformed', error.claim === 'iat' ? undefined : error.claim, { cause: error });
+    return new InvalidDPoPProofError(error.claim === 'iat' ? 'stale' : 'malformed', error.claim === 'iat' ? undefined : error.claim, {
+      cause: error,
+    });
   }
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.reason === 'missing') return new InvalidDPoPProofError('missing_claim', error.claim, { cause: error });
@@ -152,6 +177,7 @@ function translate(error: unknown): InvalidDPoPProofError {
   if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
     return new InvalidDPoPProofError('alg_not_allowed', undefined, { cause: error });
   }
-  if (error instanceof errors.JWSSignatureVerificationFailed) return new InvalidDPoPProofError('bad_signature', undefined, { cause: error });
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return new InvalidDPoPProofError('bad_signature', undefined, { cause: error });
   return new InvalidDPoPProofError('malformed', undefined, { cause: error });
 }

@@ -13,7 +13,8 @@ export interface ReplayCache {
 }
 
 export function createReplayCache(maxEntries: number, windowS: number): ReplayCache {
-  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError('createVerifier: "dpop.replayCacheSize" must be a positive integer');
+  if (!Number.isInteger(maxEntries) || maxEntries < 1)
+    throw new TypeError('createVerifier: "dpop.replayCacheSize" must be a positive integer');
   // Insertion order is close to expiry order (iat is near now), so expired entries are found at the front.
   const entries = new Map<string, { iat: number; expires: number }>();
   let floor = Number.NEGATIVE_INFINITY;

@@ -43,7 +43,12 @@ export interface RevocationCheck {
 const formEncode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
 
 export function createRevocationCheck(issuer: string, options: RevocationOptions): RevocationCheck {
-  if (typeof options.clientId !== 'string' || options.clientId === '' || typeof options.clientSecret !== 'string' || options.clientSecret === '') {
+  if (
+    typeof options.clientId !== 'string' ||
+    options.clientId === '' ||
+    typeof options.clientSecret !== 'string' ||
+    options.clientSecret === ''
+  ) {
     throw new TypeError('createVerifier: "revocation" needs the "clientId" and "clientSecret" of the API\'s own client');
   }
   const endpoint = new URL(options.introspectionEndpoint ?? `${issuer.replace(/\/+$/, '')}/oauth/introspect`);
@@ -51,7 +56,8 @@ export function createRevocationCheck(issuer: string, options: RevocationOptions
   const maxEntries = options.cacheSize ?? REVOCATION_CACHE_SIZE;
   const timeout = options.timeoutDuration ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isFinite(maxAge) || maxAge < 0) throw new TypeError('createVerifier: "revocation.cacheMaxAge" must be a number of ms');
-  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new TypeError('createVerifier: "revocation.cacheSize" must be a positive integer');
+  if (!Number.isInteger(maxEntries) || maxEntries < 1)
+    throw new TypeError('createVerifier: "revocation.cacheSize" must be a positive integer');
   const authorization = `Basic ${btoa(`${formEncode(options.clientId)}:${formEncode(options.clientSecret)}`)}`;
 
   const answers = new Map<string, { active: boolean; until: number }>();

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { calculateJwkThumbprint, type CryptoKey, exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
+import { type CryptoKey, calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import * as forExpress from '../../../packages/sdk/src/express.js';
 import * as forFastify from '../../../packages/sdk/src/fastify.js';
 import * as forFetch from '../../../packages/sdk/src/fetch.js';
@@ -100,7 +100,12 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
   /** A DPoP proof made with jose: for `token`, GET URL_CALLED, now, signed by `key` and carrying its public JWK, unless overridden. */
   function proof(
     token: string,
-    options: { claims?: Record<string, unknown>; header?: Record<string, unknown>; key?: ClientKey; signWith?: CryptoKey | Uint8Array } = {},
+    options: {
+      claims?: Record<string, unknown>;
+      header?: Record<string, unknown>;
+      key?: ClientKey;
+      signWith?: CryptoKey | Uint8Array;
+    } = {},
   ) {
     const key = options.key ?? client;
     return new SignJWT({ jti: randomUUID(), htm: 'GET', htu: URL_CALLED, iat: nowS(), ath: athOf(token), ...options.claims })
@@ -156,8 +161,16 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
 
   it('refuses a proof for another method (htm) or another URL (htu)', async () => {
     const token = await accessToken();
-    await refusedProof('POST proof on GET', verifier.verifyRequest(request(token, await proof(token, { claims: { htm: 'POST' } }))), 'wrong_method');
-    await refusedProof('lower-case htm', verifier.verifyRequest(request(token, await proof(token, { claims: { htm: 'get' } }))), 'wrong_method');
+    await refusedProof(
+      'POST proof on GET',
+      verifier.verifyRequest(request(token, await proof(token, { claims: { htm: 'POST' } }))),
+      'wrong_method',
+    );
+    await refusedProof(
+      'lower-case htm',
+      verifier.verifyRequest(request(token, await proof(token, { claims: { htm: 'get' } }))),
+      'wrong_method',
+    );
     for (const htu of [
       'https://api.test/payments',
       'https://evil.test/invoices',
@@ -177,24 +190,44 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
     await refusedProof('the same proof again', verifier.verifyRequest(request(token, once)), 'replayed');
     const sameJti = await proof(token, { claims: { jti: 'fixed-jti' } });
     await verifier.verifyRequest(request(token, sameJti));
-    await refusedProof('a new proof with a used jti', verifier.verifyRequest(request(token, await proof(token, { claims: { jti: 'fixed-jti' } }))), 'replayed');
+    await refusedProof(
+      'a new proof with a used jti',
+      verifier.verifyRequest(request(token, await proof(token, { claims: { jti: 'fixed-jti' } }))),
+      'replayed',
+    );
   });
 
   it('refuses a stale proof and one issued in the future (iat outside maxAge and the clock tolerance)', async () => {
     const token = await accessToken();
-    await refusedProof('iat 2 minutes ago', verifier.verifyRequest(request(token, await proof(token, { claims: { iat: nowS() - 120 } }))), 'stale');
-    await refusedProof('iat in 1 minute', verifier.verifyRequest(request(token, await proof(token, { claims: { iat: nowS() + 60 } }))), 'not_yet_valid');
+    await refusedProof(
+      'iat 2 minutes ago',
+      verifier.verifyRequest(request(token, await proof(token, { claims: { iat: nowS() - 120 } }))),
+      'stale',
+    );
+    await refusedProof(
+      'iat in 1 minute',
+      verifier.verifyRequest(request(token, await proof(token, { claims: { iat: nowS() + 60 } }))),
+      'not_yet_valid',
+    );
     // Within maxAge (60 s) it passes.
     assert.equal((await verifier.verifyRequest(request(token, await proof(token, { claims: { iat: nowS() - 50 } })))).tokenType, 'DPoP');
     const strict = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwksUri, dpop: { maxAge: 10, clockTolerance: 0 } });
-    await refusedProof('older than a configured maxAge', strict.verifyRequest(request(token, await proof(token, { claims: { iat: nowS() - 20 } }))), 'stale');
+    await refusedProof(
+      'older than a configured maxAge',
+      strict.verifyRequest(request(token, await proof(token, { claims: { iat: nowS() - 20 } }))),
+      'stale',
+    );
   });
 
   it('refuses a proof made for another access token (ath), or without ath', async () => {
     const token = await accessToken();
     const other = await accessToken();
     await refusedProof('ath of another token', verifier.verifyRequest(request(token, await proof(other))), 'wrong_ath');
-    await refusedProof('no ath', verifier.verifyRequest(request(token, await proof(token, { claims: { ath: undefined } }))), 'missing_claim');
+    await refusedProof(
+      'no ath',
+      verifier.verifyRequest(request(token, await proof(token, { claims: { ath: undefined } }))),
+      'missing_claim',
+    );
   });
 
   it('refuses a proof signed by a key other than the one the token is bound to (a stolen token with the thief’s own proof)', async () => {
@@ -232,7 +265,11 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
       await refusedProof(`typ ${typ}`, verifier.verifyRequest(request(token, await proof(token, { header: { typ } }))), 'wrong_type');
     }
     const withPrivate = await exportJWK(client.privateKey);
-    await refusedProof('a private key in jwk', verifier.verifyRequest(request(token, await proof(token, { header: { jwk: withPrivate } }))), 'bad_key');
+    await refusedProof(
+      'a private key in jwk',
+      verifier.verifyRequest(request(token, await proof(token, { header: { jwk: withPrivate } }))),
+      'bad_key',
+    );
     await refusedProof('no jwk', verifier.verifyRequest(request(token, await proof(token, { header: { jwk: undefined } }))), 'bad_key');
     await refusedProof('not a JWT', verifier.verifyRequest(request(token, 'not-a-jwt')), 'malformed');
     const twice = await proof(token);
@@ -253,7 +290,10 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
     const unbound = await accessToken({ cnf: undefined });
     await refusedToken('DPoP scheme, bearer token', verifier.verifyRequest(request(unbound, await proof(unbound))), 'not_dpop_bound');
     const mtls = await accessToken({ cnf: { 'x5t#S256': 'a'.repeat(43) } });
-    await assert.rejects(verifier.verifyRequest(request(mtls, await proof(mtls))), (e) => e instanceof InvalidTokenError && e.reason === 'invalid_claim');
+    await assert.rejects(
+      verifier.verifyRequest(request(mtls, await proof(mtls))),
+      (e) => e instanceof InvalidTokenError && e.reason === 'invalid_claim',
+    );
     await assert.rejects(verifier.verify(mtls), (e) => e instanceof InvalidTokenError && e.reason === 'invalid_claim');
     // Bearer tokens are still accepted when DPoP is not required.
     const auth = await verifier.verifyRequest(request(unbound, undefined, { headers: { authorization: `Bearer ${unbound}` } }));
@@ -262,11 +302,20 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
   });
 
   it('with dpop.required, bearer tokens are refused and every challenge is DPoP with algs', async () => {
-    const required = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwksUri, dpop: { required: true, algorithms: ['ES256', 'EdDSA'] } });
+    const required = createVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      jwksUri,
+      dpop: { required: true, algorithms: ['ES256', 'EdDSA'] },
+    });
     const unbound = await accessToken({ cnf: undefined });
     await assert.rejects(
       required.verifyRequest(request(unbound, undefined, { headers: { authorization: `Bearer ${unbound}` } })),
-      (e) => e instanceof InvalidTokenError && e.reason === 'dpop_required' && e.challengeScheme === 'DPoP' && e.dpopAlgorithms?.join(' ') === 'ES256 EdDSA',
+      (e) =>
+        e instanceof InvalidTokenError &&
+        e.reason === 'dpop_required' &&
+        e.challengeScheme === 'DPoP' &&
+        e.dpopAlgorithms?.join(' ') === 'ES256 EdDSA',
     );
     await assert.rejects(required.verify(unbound), (e) => e instanceof InvalidTokenError && e.reason === 'dpop_required');
     await assert.rejects(
@@ -283,7 +332,9 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
     const proxied = createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwksUri, dpop: { baseUrl: 'https://api.example.com/billing/' } });
     const token = await accessToken();
     const seen = { url: 'http://10.0.0.7:3000/invoices?x=1' };
-    const auth = await proxied.verifyRequest(request(token, await proof(token, { claims: { htu: 'https://api.example.com/billing/invoices' } }), seen));
+    const auth = await proxied.verifyRequest(
+      request(token, await proof(token, { claims: { htu: 'https://api.example.com/billing/invoices' } }), seen),
+    );
     assert.equal(auth.tokenType, 'DPoP');
     await assert.rejects(
       proxied.verifyRequest(request(token, await proof(token, { claims: { htu: 'http://10.0.0.7:3000/invoices' } }), seen)),
@@ -301,7 +352,11 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
     await small.verifyRequest(request(token, await proof(token, { claims: { iat: t - 1 } })));
     // `first` left the cache; its iat is now the floor, so replaying it still fails.
     await refusedProof('the evicted proof replayed', small.verifyRequest(request(token, first)), 'replayed');
-    await refusedProof('a new proof issued as early', small.verifyRequest(request(token, await proof(token, { claims: { iat: t - 3 } }))), 'replayed');
+    await refusedProof(
+      'a new proof issued as early',
+      small.verifyRequest(request(token, await proof(token, { claims: { iat: t - 3 } }))),
+      'replayed',
+    );
     assert.equal((await small.verifyRequest(request(token, await proof(token, { claims: { iat: t } })))).tokenType, 'DPoP');
   });
 
@@ -328,7 +383,9 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
       fastify = Fastify();
       fastify.addHook('onRequest', forFastify.requireAuth(verifier));
       fastify.get('/invoices', async (request) => summary(request.auth));
-      fastify.post('/invoices', { onRequest: forFastify.requirePermissions('write:invoices') }, async (_request, reply) => reply.code(201).send({}));
+      fastify.post('/invoices', { onRequest: forFastify.requirePermissions('write:invoices') }, async (_request, reply) =>
+        reply.code(201).send({}),
+      );
       await fastify.listen({ port: 0, host: '127.0.0.1' });
       bases.fastify = `http://127.0.0.1:${(fastify.server.address() as AddressInfo).port}`;
 
@@ -336,8 +393,8 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
       const list = protect(async (_request, auth) => Response.json(summary(auth)));
       const create = protect(async () => Response.json({}, { status: 201 }), { permissions: ['write:invoices'] });
       fetchHandler = (request) => (request.method === 'POST' ? create(request) : list(request));
-      requiredHandler = forFetch.requireAuth(createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwksUri, dpop: { required: true } }))(async (_r, auth) =>
-        Response.json(summary(auth)),
+      requiredHandler = forFetch.requireAuth(createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwksUri, dpop: { required: true } }))(
+        async (_r, auth) => Response.json(summary(auth)),
       );
     });
 
@@ -360,7 +417,9 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
 
         it('accepts a DPoP-bound token with its proof for this URL, with a query string too, and sets the claims on the request', async () => {
           const token = await accessToken();
-          const ok = await call(framework, { headers: { authorization: `DPoP ${token}`, dpop: await proof(token, { claims: { htu: htu() } }) } });
+          const ok = await call(framework, {
+            headers: { authorization: `DPoP ${token}`, dpop: await proof(token, { claims: { htu: htu() } }) },
+          });
           assert.equal(ok.status, 200, JSON.stringify(ok.body));
           assert.deepEqual(ok.body, { sub: 'user-1', tokenType: 'DPoP', jkt: client.jkt });
           const query = await call(framework, {
@@ -379,7 +438,9 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
           assert.equal(missing.status, 401);
           assert.equal(missing.body.error, 'invalid_dpop_proof');
           assert.equal(missing.challenge, `DPoP error="invalid_dpop_proof", error_description="A DPoP proof is required", algs="${ALGS}"`);
-          const wrongUrl = await call(framework, { headers: { authorization: `DPoP ${token}`, dpop: await proof(token, { claims: { htu: 'https://evil.test/invoices' } }) } });
+          const wrongUrl = await call(framework, {
+            headers: { authorization: `DPoP ${token}`, dpop: await proof(token, { claims: { htu: 'https://evil.test/invoices' } }) },
+          });
           assert.equal(wrongUrl.status, 401);
           assert.match(wrongUrl.challenge ?? '', /^DPoP error="invalid_dpop_proof", error_description="The DPoP proof is for another URL"/);
           const once = await proof(token, { claims: { htu: htu() } });
@@ -391,10 +452,15 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
 
         it('answers 401 DPoP invalid_token to a bound token sent as a bearer token', async () => {
           const token = await accessToken();
-          const response = await call(framework, { headers: { authorization: `Bearer ${token}`, dpop: await proof(token, { claims: { htu: htu() } }) } });
+          const response = await call(framework, {
+            headers: { authorization: `Bearer ${token}`, dpop: await proof(token, { claims: { htu: htu() } }) },
+          });
           assert.equal(response.status, 401);
           assert.equal(response.body.error, 'invalid_token');
-          assert.match(response.challenge ?? '', /^DPoP error="invalid_token", error_description="The access token must be sent with the DPoP scheme and a DPoP proof", algs="/);
+          assert.match(
+            response.challenge ?? '',
+            /^DPoP error="invalid_token", error_description="The access token must be sent with the DPoP scheme and a DPoP proof", algs="/,
+          );
         });
 
         it('answers 403 insufficient_scope with a DPoP challenge to a DPoP token without the permission, and 201 with it', async () => {
@@ -442,7 +508,10 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
       const token = await accessToken({ cnf: undefined, permissions: ['read:invoices'] });
       const request = new Request('https://api.test/invoices', { headers: { authorization: `Bearer ${token}` } });
       assert.equal((await forFetch.authenticate(verifier, request, { permissions: 'read:invoices' })).sub, 'user-1');
-      await assert.rejects(forFetch.authenticate(verifier, request, { organization: true }), (e: Error & { code?: string }) => e.code === 'organization_required');
+      await assert.rejects(
+        forFetch.authenticate(verifier, request, { organization: true }),
+        (e: Error & { code?: string }) => e.code === 'organization_required',
+      );
       const failing = forFetch.requireAuth(verifier)(async () => {
         throw new Error('handler bug');
       });

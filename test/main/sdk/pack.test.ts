@@ -50,14 +50,23 @@ describe('@gatehouse/sdk packed with npm pack and installed into an empty projec
 
   it('the tarball holds the built ESM, its types, README, CHANGELOG and LICENSE, and no sources or build leftovers', async () => {
     const { stdout } = await run('tar', ['-tzf', tarball]);
-    const files = stdout.split('\n').filter(Boolean).map((path) => path.replace(/^package\//, ''));
+    const files = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((path) => path.replace(/^package\//, ''));
     for (const file of ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE']) assert.ok(files.includes(file), file);
     for (const entry of ['index', 'express', 'express-request', 'fastify', 'fetch', 'dpop', 'revocation']) {
       assert.ok(files.includes(`dist/${entry}.js`), `dist/${entry}.js`);
       assert.ok(files.includes(`dist/${entry}.d.ts`), `dist/${entry}.d.ts`);
     }
     assert.deepEqual(
-      files.filter((file) => file.startsWith('src/') || file.endsWith('.map') || file.includes('tsbuildinfo') || file.endsWith('.ts') && !file.endsWith('.d.ts')),
+      files.filter(
+        (file) =>
+          file.startsWith('src/') ||
+          file.endsWith('.map') ||
+          file.includes('tsbuildinfo') ||
+          (file.endsWith('.ts') && !file.endsWith('.d.ts')),
+      ),
       [],
     );
     const manifest = JSON.parse(readFileSync(join(project, 'node_modules/@gatehouse/sdk/package.json'), 'utf8'));
@@ -136,12 +145,22 @@ export const wrong: (auth: AuthInfo) => 'mTLS' = (auth) => auth.tokenType;
     writeFileSync(
       join(project, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { noEmit: true, strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], types: [] },
+        compilerOptions: {
+          noEmit: true,
+          strict: true,
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'es2022',
+          lib: ['es2022', 'dom'],
+          types: [],
+        },
         files: ['check.ts'],
       }),
     );
-    await run('node', [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: project }).catch((error: { stdout: string }) => {
-      assert.fail(`tsc: ${error.stdout}`);
-    });
+    await run('node', [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: project }).catch(
+      (error: { stdout: string }) => {
+        assert.fail(`tsc: ${error.stdout}`);
+      },
+    );
   });
 });

@@ -143,7 +143,11 @@ describe('@gatehouse/sdk online revocation check (introspection) against a liste
       await sleep(cacheMaxAge + 100);
       await assert.rejects(
         verifier.verify(token),
-        (e) => e instanceof InvalidTokenError && e.reason === 'revoked' && e.status === 401 && e.message === 'The access token is no longer active',
+        (e) =>
+          e instanceof InvalidTokenError &&
+          e.reason === 'revoked' &&
+          e.status === 401 &&
+          e.message === 'The access token is no longer active',
       );
       // Without the check, the same token still verifies locally: the refusal is the online check's.
       assert.equal((await createVerifier({ issuer: gh.issuer, audience: API }).verify(token)).sub, m2m.client_id);
@@ -155,7 +159,10 @@ describe('@gatehouse/sdk online revocation check (introspection) against a liste
       const response = await app.inject({ method: 'GET', url: '/invoices', headers: { authorization: `Bearer ${token}` } });
       await app.close();
       assert.equal(response.statusCode, 401);
-      assert.equal(response.headers['www-authenticate'], 'Bearer error="invalid_token", error_description="The access token is no longer active"');
+      assert.equal(
+        response.headers['www-authenticate'],
+        'Bearer error="invalid_token", error_description="The access token is no longer active"',
+      );
     } finally {
       await gh.created(`/api/v1/applications/${m2m.id}/grants`, admin, { api_id: apiId, permissions: ['read:invoices'] });
     }
@@ -165,7 +172,8 @@ describe('@gatehouse/sdk online revocation check (introspection) against a liste
     const token = await machineToken();
     const errors: IntrospectionUnavailableError[] = [];
     const onError = (error: IntrospectionUnavailableError) => errors.push(error);
-    const unavailable = (e: unknown) => e instanceof IntrospectionUnavailableError && e.status === 503 && e.code === 'temporarily_unavailable';
+    const unavailable = (e: unknown) =>
+      e instanceof IntrospectionUnavailableError && e.status === 503 && e.code === 'temporarily_unavailable';
 
     proxy.state.down = true;
     try {
@@ -173,12 +181,18 @@ describe('@gatehouse/sdk online revocation check (introspection) against a liste
     } finally {
       proxy.state.down = false;
     }
-    await assert.rejects(verifierWith({ onError, introspectionEndpoint: `http://127.0.0.1:${await freePort()}/oauth/introspect` }).verify(token), unavailable);
+    await assert.rejects(
+      verifierWith({ onError, introspectionEndpoint: `http://127.0.0.1:${await freePort()}/oauth/introspect` }).verify(token),
+      unavailable,
+    );
     await assert.rejects(verifierWith({ onError, clientSecret: 'not-the-secret' }).verify(token), unavailable);
     assert.equal(errors.length, 3);
     assert.match(errors[0]!.message, /answered 500/);
     assert.match(errors[2]!.message, /answered 401/);
-    assert.ok(errors.every((error) => !error.message.includes(token)), 'the token never appears in the error');
+    assert.ok(
+      errors.every((error) => !error.message.includes(token)),
+      'the token never appears in the error',
+    );
 
     // Failures are not cached: once Gatehouse answers again, the token passes.
     const verifier = verifierWith();
