@@ -220,7 +220,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
         presented = presentedToken(request.headers.authorization);
         return await verifyPresented(presented, request);
       } catch (error) {
-        return challenge(error, presented?.scheme === 'DPoP');
+        const { authorization } = request.headers;
+        return challenge(error, presented?.scheme === 'DPoP' || (typeof authorization === 'string' && /^DPoP(?: |$)/i.test(authorization)));
       }
     },
     dpop: { required: dpopRequired, algorithms: proofs.algorithms },

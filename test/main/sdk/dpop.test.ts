@@ -22,6 +22,7 @@ import {
   DPOP_ALGORITHMS,
   InvalidDPoPProofError,
   type InvalidDPoPProofReason,
+  InvalidRequestError,
   InvalidTokenError,
   type InvalidTokenReason,
   MissingTokenError,
@@ -275,6 +276,11 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
     const twice = await proof(token);
     await refusedProof('two DPoP headers', verifier.verifyRequest(request(token, [twice, twice])), 'malformed');
     await refusedProof('joined DPoP headers', verifier.verifyRequest(request(token, `${twice}, ${twice}`)), 'malformed');
+    await assert.rejects(
+      verifier.verifyRequest(request(token, twice, { headers: { authorization: 'DPoP two tokens', dpop: twice } })),
+      (e) => e instanceof InvalidRequestError && e.status === 400 && e.challengeScheme === 'DPoP',
+      'a malformed DPoP credential: 400 invalid_request, challenged with DPoP',
+    );
   });
 
   it('refuses a bound token without its proof: no DPoP header, the Bearer scheme, or verify() without the request', async () => {
