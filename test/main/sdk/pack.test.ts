@@ -1,6 +1,6 @@
 /**
  * `npm pack` proves the published package works (issue 17.4): the SDK is packed as npm
- * publishes it (prepack builds it afresh), the tarball is installed into an empty project
+ * publishes it (prepack builds it afresh, here in a copy of the package), the tarball is installed into an empty project
  * outside the repository (its one dependency, jose, from the npm cache or registry), and a
  * program there imports `@gatehouse/sdk` and `@gatehouse/sdk/fetch` by name and verifies
  * tokens issued by a real, listening Gatehouse; TypeScript resolves the package's types
@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -29,12 +29,21 @@ describe('@gatehouse/sdk packed with npm pack and installed into an empty projec
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'gatehouse-sdk-pack-'));
-    await run('npm', ['pack', '-w', '@gatehouse/sdk', '--pack-destination', dir, '--silent'], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 });
+    // Packed from a copy of the package (beside the root tsconfig it extends and the repository's
+    // node_modules), so that prepack's fresh build never touches the dist/ that other tests import.
+    const copy = join(dir, 'repo');
+    cpSync(join(ROOT, 'packages/sdk'), join(copy, 'packages/sdk'), {
+      recursive: true,
+      filter: (source) => !/[/\\](dist|node_modules)$/.test(source),
+    });
+    cpSync(join(ROOT, 'tsconfig.json'), join(copy, 'tsconfig.json'));
+    symlinkSync(join(ROOT, 'node_modules'), join(copy, 'node_modules'), 'dir');
+    await run('npm', ['pack', '--pack-destination', dir, '--silent'], { cwd: join(copy, 'packages/sdk'), maxBuffer: 16 * 1024 * 1024 });
     const packed = readdirSync(dir).filter((name) => name.endsWith('.tgz'));
     assert.equal(packed.length, 1, `one tarball: ${packed.join(', ')}`);
     tarball = join(dir, packed[0]!);
     project = join(dir, 'app');
-    await run('mkdir', ['-p', project]);
+    mkdirSync(project);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'sdk-pack-check', private: true, type: 'module' }));
     await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', tarball], {
       cwd: project,
