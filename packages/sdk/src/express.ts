@@ -55,15 +55,28 @@ export function requireOrganization(orgId?: string): RequestHandler {
 
 /**
  * The request as the client made it, for the DPoP proof's `htm` and `htu`: Express's
- * protocol (which honours `trust proxy`), the Host header and the original URL. Behind a
- * proxy that rewrites them, set the verifier's `dpop.baseUrl`.
+ * protocol, the host and the original URL. With `trust proxy`, the scheme and host come from
+ * `X-Forwarded-Proto` and `X-Forwarded-Host` when the proxy is trusted. Behind a proxy that
+ * rewrites more (a path prefix), set the verifier's `dpop.baseUrl`.
  */
 export function requestInfo(req: Request): RequestInfo {
   return {
     method: req.method,
-    url: `${req.protocol}://${req.get('host') ?? 'localhost'}${req.originalUrl}`,
+    url: `${req.protocol}://${host(req)}${req.originalUrl}`,
     headers: { authorization: req.headers.authorization, dpop: req.headers.dpop },
   };
+}
+
+/**
+ * Express 5's `req.host`, port included, computed here as Express 5 does so that Express 4
+ * (whose `req.host` drops the port) gets it too: `X-Forwarded-Host` (its first value) when
+ * `trust proxy` trusts the peer, else `Host`.
+ */
+function host(req: Request): string {
+  const trust = req.app.get('trust proxy fn') as ((address: string | undefined, hop: number) => boolean) | undefined;
+  const forwarded = req.get('x-forwarded-host');
+  const value = forwarded && trust?.(req.socket.remoteAddress, 0) ? forwarded.split(',')[0]!.trim() : req.get('host');
+  return value || 'localhost';
 }
 
 interface WithAuth {

@@ -495,6 +495,51 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
       });
     }
 
+    it('behind a TLS-terminating proxy: with Express’s trust proxy and Fastify’s trustProxy, the forwarded scheme and host make the URL the proof names', async () => {
+      const app = express();
+      app.set('trust proxy', true);
+      app.get('/invoices', forExpress.requireAuth(verifier), (req, res) => {
+        res.json({ tokenType: forExpress.getAuth(req).tokenType });
+      });
+      const server = app.listen(0, '127.0.0.1');
+      const fastifyBehind = Fastify({ trustProxy: true });
+      fastifyBehind.addHook('onRequest', forFastify.requireAuth(verifier));
+      fastifyBehind.get('/invoices', async (request) => ({ tokenType: request.auth?.tokenType }));
+      await fastifyBehind.listen({ port: 0, host: '127.0.0.1' });
+      try {
+        const behind = [await listening(server), `http://127.0.0.1:${(fastifyBehind.server.address() as AddressInfo).port}`];
+        for (const base of behind) {
+          const token = await accessToken();
+          const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com' };
+          const publicProof = await proof(token, { claims: { htu: 'https://api.example.com/invoices' } });
+          const ok = await fetch(`${base}/invoices`, { headers: { authorization: `DPoP ${token}`, dpop: publicProof, ...forwarded } });
+          assert.equal(ok.status, 200, `${base}: ${await ok.clone().text()}`);
+          assert.deepEqual(await ok.json(), { tokenType: 'DPoP' });
+          // The proof names the public URL; without the forwarded headers the server sees its own, and refuses it.
+          const other = await proof(token, { claims: { htu: 'https://api.example.com/invoices' } });
+          const direct = await fetch(`${base}/invoices`, { headers: { authorization: `DPoP ${token}`, dpop: other } });
+          assert.equal(direct.status, 401);
+          assert.match(direct.headers.get('www-authenticate') ?? '', /error_description="The DPoP proof is for another URL"/);
+        }
+        // Without trust proxy (the apps above), forwarded headers are ignored: a proof for another API's URL stays refused.
+        for (const base of [bases.express, bases.fastify]) {
+          const token = await accessToken();
+          const spoofed = await fetch(`${base}/invoices`, {
+            headers: {
+              authorization: `DPoP ${token}`,
+              dpop: await proof(token, { claims: { htu: 'https://api.example.com/invoices' } }),
+              'x-forwarded-proto': 'https',
+              'x-forwarded-host': 'api.example.com',
+            },
+          });
+          assert.equal(spoofed.status, 401, base);
+        }
+      } finally {
+        await close(server);
+        await fastifyBehind.close();
+      }
+    });
+
     it('fetch adapter with dpop.required: no token → 401 `DPoP algs=...`; a bearer token → 401 DPoP invalid_token', async () => {
       const none = await requiredHandler(new Request('https://api.test/invoices'));
       assert.equal(none.status, 401);
