@@ -17,6 +17,8 @@ export interface AccessTokenPayload extends JWTPayload {
   permissions?: string[];
   email?: string;
   name?: string | null;
+  /** Confirmation (RFC 7800): a DPoP-bound token carries the SHA-256 JWK thumbprint of its key as `jkt` (RFC 9449 §6). */
+  cnf?: { jkt?: string; [member: string]: unknown };
 }
 
 /** What a verified access token says: the raw token and payload, and the claims a resource server reads. */
@@ -36,11 +38,17 @@ export interface AuthInfo {
   /** The organization (tenant) the token was issued for, when one was selected. */
   orgId?: string;
   orgName?: string;
+  /** How the token was presented: `DPoP` once its proof verified (RFC 9449), else `Bearer`. */
+  tokenType: 'Bearer' | 'DPoP';
+  /** A DPoP-bound token's key thumbprint (`cnf.jkt`), which the request's proof was signed with. */
+  jkt?: string;
 }
 
 const isString = (value: unknown): value is string => typeof value === 'string';
 const optional = (value: unknown, check: (value: unknown) => boolean) => value === undefined || check(value);
 const stringArray = (value: unknown) => Array.isArray(value) && value.every(isString);
+/** A base64url SHA-256 digest: 43 characters. */
+const isThumbprint = (value: unknown) => isString(value) && /^[A-Za-z0-9_-]{43}$/.test(value);
 
 /**
  * Checks the types of the claims the SDK reads (after jose has checked signature, issuer,
@@ -58,6 +66,13 @@ export function toAuthInfo(token: string, payload: JWTPayload): AuthInfo {
   if (!optional(claims.roles, stringArray)) throw new InvalidTokenError('invalid_claim', 'roles');
   if (!optional(claims.org_id, isString)) throw new InvalidTokenError('invalid_claim', 'org_id');
   if (!optional(claims.org_name, isString)) throw new InvalidTokenError('invalid_claim', 'org_name');
+  // A confirmation the SDK cannot check (mTLS's x5t#S256, a malformed jkt) is refused, never ignored.
+  if (claims.cnf !== undefined) {
+    const cnf = claims.cnf as unknown;
+    if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) throw new InvalidTokenError('invalid_claim', 'cnf');
+    const members = Object.keys(cnf);
+    if (members.length !== 1 || members[0] !== 'jkt' || !isThumbprint(claims.cnf.jkt)) throw new InvalidTokenError('invalid_claim', 'cnf');
+  }
   const info: AuthInfo = {
     token,
     payload: claims,
@@ -66,6 +81,7 @@ export function toAuthInfo(token: string, payload: JWTPayload): AuthInfo {
     scope: claims.scope ? claims.scope.split(' ').filter(Boolean) : [],
     permissions: claims.permissions ?? [],
     roles: claims.roles ?? [],
+    tokenType: 'Bearer',
   };
   if (claims.org_id !== undefined) info.orgId = claims.org_id;
   if (claims.org_name !== undefined) info.orgName = claims.org_name;

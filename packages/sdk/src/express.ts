@@ -10,22 +10,23 @@
  * or opt in to a typed `req.auth` with `import '@gatehouse/sdk/express-request'`.
  *
  * Failures answer at once with a `{ error, message }` JSON body, the status of the error
- * (401, 400, 403, 503) and, per RFC 6750, a `WWW-Authenticate: Bearer ...` challenge.
+ * (401, 400, 403, 503) and, per RFC 6750 / RFC 9449, a `WWW-Authenticate: Bearer ...` or
+ * `DPoP ...` challenge.
  * Any other error goes to `next(error)`.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AuthInfo } from './auth-info.js';
 import { assertOrganization, assertPermissions, assertScopes, type NameList, names } from './authorize.js';
 import { AuthError, errorResponse } from './errors.js';
-import { createVerifier, type Verifier, type VerifierOptions } from './verifier.js';
+import { createVerifier, type RequestInfo, type Verifier, type VerifierOptions } from './verifier.js';
 
 export type { AuthInfo } from './auth-info.js';
 
-/** Verifies the bearer token and sets `req.auth`. Takes verifier options, or a verifier to share with other middleware. */
+/** Verifies the access token (Bearer, or DPoP with its proof) and sets `req.auth`. Takes verifier options, or a verifier to share with other middleware. */
 export function requireAuth(options: VerifierOptions | Verifier): RequestHandler {
   const verifier = 'verify' in options ? options : createVerifier(options);
   return (req, res, next) => {
-    verifier.verifyAuthorization(req.headers.authorization).then(
+    verifier.verifyRequest(requestInfo(req)).then(
       (auth) => {
         (req as unknown as WithAuth).auth = auth;
         next();
@@ -50,6 +51,32 @@ export function requireScopes(scopes: NameList): RequestHandler {
 /** The token must carry an `org_id` (403 `organization_required`), equal to `orgId` when given (403 `wrong_organization`). */
 export function requireOrganization(orgId?: string): RequestHandler {
   return guard('requireOrganization', (auth) => assertOrganization(auth, orgId));
+}
+
+/**
+ * The request as the client made it, for the DPoP proof's `htm` and `htu`: Express's
+ * protocol, the host and the original URL. With `trust proxy`, the scheme and host come from
+ * `X-Forwarded-Proto` and `X-Forwarded-Host` when the proxy is trusted. Behind a proxy that
+ * rewrites more (a path prefix), set the verifier's `dpop.baseUrl`.
+ */
+export function requestInfo(req: Request): RequestInfo {
+  return {
+    method: req.method,
+    url: `${req.protocol}://${host(req)}${req.originalUrl}`,
+    headers: { authorization: req.headers.authorization, dpop: req.headers.dpop },
+  };
+}
+
+/**
+ * Express 5's `req.host`, port included, computed here as Express 5 does so that Express 4
+ * (whose `req.host` drops the port) gets it too: `X-Forwarded-Host` (its first value) when
+ * `trust proxy` trusts the peer, else `Host`.
+ */
+function host(req: Request): string {
+  const trust = req.app.get('trust proxy fn') as ((address: string | undefined, hop: number) => boolean) | undefined;
+  const forwarded = req.get('x-forwarded-host');
+  const value = forwarded && trust?.(req.socket.remoteAddress, 0) ? forwarded.split(',')[0]!.trim() : req.get('host');
+  return value || 'localhost';
 }
 
 interface WithAuth {

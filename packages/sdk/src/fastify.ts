@@ -6,14 +6,14 @@
  *
  * A hook added with `addHook` covers the routes of its encapsulation context. Failures
  * answer at once with a `{ error, message }` JSON body, the status of the error (401, 400,
- * 403, 503) and, per RFC 6750, a `WWW-Authenticate: Bearer ...` challenge. Any other error
+ * 403, 503) and, per RFC 6750 / RFC 9449, a `WWW-Authenticate: Bearer ...` or `DPoP ...` challenge. Any other error
  * is thrown to Fastify's error handler.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthInfo } from './auth-info.js';
 import { assertOrganization, assertPermissions, assertScopes, type NameList, names } from './authorize.js';
 import { AuthError, errorResponse } from './errors.js';
-import { createVerifier, type Verifier, type VerifierOptions } from './verifier.js';
+import { createVerifier, type RequestInfo, type Verifier, type VerifierOptions } from './verifier.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -27,12 +27,26 @@ export type { AuthInfo } from './auth-info.js';
 /** An `onRequest` (or `preHandler`) hook. */
 export type AuthHook = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply | undefined>;
 
-/** Verifies the bearer token and sets `request.auth`. Takes verifier options, or a verifier to share with other hooks. */
+/**
+ * The request as the client made it, for the DPoP proof's `htm` and `htu`: Fastify's
+ * protocol and host (which honour `trustProxy`) and the URL. Behind a proxy that rewrites
+ * them, set the verifier's `dpop.baseUrl`.
+ */
+export function requestInfo(request: FastifyRequest): RequestInfo {
+  const dpop = request.headers.dpop;
+  return {
+    method: request.method,
+    url: `${request.protocol}://${request.host}${request.url}`,
+    headers: { authorization: request.headers.authorization, dpop },
+  };
+}
+
+/** Verifies the access token (Bearer, or DPoP with its proof) and sets `request.auth`. Takes verifier options, or a verifier to share with other hooks. */
 export function requireAuth(options: VerifierOptions | Verifier): AuthHook {
   const verifier = 'verify' in options ? options : createVerifier(options);
   return async (request, reply) => {
     try {
-      request.auth = await verifier.verifyAuthorization(request.headers.authorization);
+      request.auth = await verifier.verifyRequest(requestInfo(request));
     } catch (error) {
       return fail(error, reply);
     }

@@ -1,8 +1,10 @@
 import { decodeProtectedHeader, errors, type JWSHeaderParameters, type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
 import { type AuthInfo, toAuthInfo } from './auth-info.js';
-import { bearerToken } from './bearer.js';
-import { InvalidTokenError, type InvalidTokenReason, JwksUnavailableError } from './errors.js';
+import { bearerToken, type PresentedToken, presentedToken } from './bearer.js';
+import { createProofVerifier, type DPoPOptions } from './dpop.js';
+import { AuthError, InvalidRequestError, InvalidTokenError, type InvalidTokenReason, JwksUnavailableError } from './errors.js';
 import { createKeySet, type KeySet } from './key-set.js';
+import { createRevocationCheck, type RevocationOptions } from './revocation.js';
 
 /** Asymmetric JWS algorithms: a key set can only hold public keys for these. */
 export const ASYMMETRIC_ALGORITHMS = [
@@ -27,6 +29,25 @@ interface CommonOptions {
   audience: string | string[];
   /** Leeway for `exp`, `nbf` and `iat`: seconds, or a string such as `'5s'`. Default 5 seconds. */
   clockTolerance?: number | string;
+  /**
+   * DPoP (RFC 9449). Tokens bound to a key (`cnf.jkt`) are always refused without a valid
+   * proof; these options tune the proof checks, and `required: true` refuses bearer tokens.
+   */
+  dpop?: DPoPOptions;
+  /** The online revocation check through Gatehouse's introspection endpoint. Off unless given. */
+  revocation?: RevocationOptions;
+}
+
+/** The parts of an HTTP request the verifier reads: `verifyRequest`'s argument. */
+export interface RequestInfo {
+  /** The HTTP method, upper case (`GET`). */
+  method: string;
+  /** The absolute URL the client called (the query is ignored); the DPoP proof's `htu` must name it. */
+  url: string | URL;
+  headers: {
+    authorization?: string | string[] | undefined;
+    dpop?: string | string[] | undefined;
+  };
 }
 
 /** Tokens signed with a key of Gatehouse's JWKS (the default: RS256 keys). */
@@ -59,10 +80,23 @@ export interface SecretVerifierOptions extends CommonOptions {
 export type VerifierOptions = JwksVerifierOptions | SecretVerifierOptions;
 
 export interface Verifier {
-  /** Verifies an access token; rejects with an `InvalidTokenError` (or a `JwksUnavailableError`). */
+  /**
+   * Verifies a bearer access token; rejects with an `AuthError` (`InvalidTokenError`,
+   * `JwksUnavailableError`, ...). A DPoP-bound token is refused here (`dpop_required`): its
+   * proof needs the request, so verify it with `verifyRequest`.
+   */
   verify(token: string): Promise<AuthInfo>;
-  /** Reads the bearer token of an `Authorization` header, then verifies it. */
+  /** Reads the bearer token of an `Authorization` header, then verifies it as `verify` does. */
   verifyAuthorization(authorization: string | string[] | undefined): Promise<AuthInfo>;
+  /**
+   * Verifies the access token of a request, `Authorization: Bearer` or `Authorization: DPoP`
+   * with its `DPoP` proof: what the adapters call. Every `AuthError` it rejects with carries
+   * the challenge scheme to answer with (`DPoP` when the request used it, the token is bound
+   * or DPoP is required).
+   */
+  verifyRequest(request: RequestInfo): Promise<AuthInfo>;
+  /** Whether bearer tokens are refused (`dpop.required`), and the proof algorithms accepted. */
+  readonly dpop: { readonly required: boolean; readonly algorithms: readonly string[] };
 }
 
 /**
@@ -102,11 +136,16 @@ export function createVerifier(options: VerifierOptions): Verifier {
     requiredClaims: ['exp', 'sub'],
   };
 
+  const proofs = createProofVerifier(options.dpop);
+  const dpopRequired = options.dpop?.required === true;
+  const revocation = options.revocation ? createRevocationCheck(options.issuer, options.revocation) : undefined;
+
   // The protected headers of tokens that verified, by their encoded form: a key set's tokens share a
   // handful of them, so most verifications skip decoding one. Bounded, and filled only by valid tokens.
   const knownHeaders = new Map<string, JWSHeaderParameters>();
 
-  async function verify(token: string): Promise<AuthInfo> {
+  /** The checks of the token alone: signature, issuer, audience, lifetime, type, claims. */
+  async function verifyToken(token: string): Promise<AuthInfo> {
     const encodedHeader = typeof token === 'string' ? token.slice(0, token.indexOf('.')) : '';
     let header = knownHeaders.get(encodedHeader);
     if (!header) {
@@ -134,15 +173,58 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return auth;
   }
 
+  /** Tags an error with the DPoP challenge when the exchange is DPoP's. */
+  function challenge(error: unknown, dpop: boolean): never {
+    if (error instanceof AuthError && (dpop || dpopRequired || error.challengeScheme === 'DPoP')) {
+      error.challengeScheme = 'DPoP';
+      error.dpopAlgorithms = proofs.algorithms;
+    }
+    throw error;
+  }
+
+  /** The token and, for a DPoP-bound one, its proof; then the online check. */
+  async function verifyPresented(presented: PresentedToken, request: RequestInfo | undefined): Promise<AuthInfo> {
+    if (dpopRequired && presented.scheme === 'Bearer') throw new InvalidTokenError('dpop_required');
+    const auth = await verifyToken(presented.token);
+    const jkt = auth.payload.cnf?.jkt;
+    if (presented.scheme === 'Bearer') {
+      // RFC 9449 §7.2: a bound token sent as a bearer token is refused (no downgrade).
+      if (jkt !== undefined) {
+        const error = new InvalidTokenError('dpop_required');
+        error.challengeScheme = 'DPoP';
+        throw error;
+      }
+    } else {
+      if (jkt === undefined) throw new InvalidTokenError('not_dpop_bound');
+      if (!request) throw new InvalidRequestError('A DPoP-bound token needs the request to check its proof: use verifyRequest');
+      await proofs.verify({ method: request.method, url: request.url, proof: request.headers.dpop, accessToken: presented.token, jkt });
+      auth.tokenType = 'DPoP';
+      auth.jkt = jkt;
+    }
+    await revocation?.check(presented.token, auth.payload.exp);
+    return auth;
+  }
+
   return {
-    verify,
-    verifyAuthorization: (authorization) => {
+    verify: (token) => verifyPresented({ scheme: 'Bearer', token }, undefined).catch((error) => challenge(error, false)),
+    verifyAuthorization: async (authorization) => {
       try {
-        return verify(bearerToken(authorization));
+        return await verifyPresented({ scheme: 'Bearer', token: bearerToken(authorization) }, undefined);
       } catch (error) {
-        return Promise.reject(error);
+        return challenge(error, false);
       }
     },
+    verifyRequest: async (request) => {
+      let presented: PresentedToken | undefined;
+      try {
+        presented = presentedToken(request.headers.authorization);
+        return await verifyPresented(presented, request);
+      } catch (error) {
+        const { authorization } = request.headers;
+        return challenge(error, presented?.scheme === 'DPoP' || (typeof authorization === 'string' && /^DPoP(?: |$)/i.test(authorization)));
+      }
+    },
+    dpop: { required: dpopRequired, algorithms: proofs.algorithms },
   };
 }
 

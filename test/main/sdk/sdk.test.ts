@@ -12,6 +12,7 @@ import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import {
   type CryptoKey,
+  calculateJwkThumbprint,
   decodeJwt,
   exportJWK,
   exportSPKI,
@@ -22,6 +23,7 @@ import {
   type JWTPayload,
   SignJWT,
 } from 'jose';
+import * as oidcClient from 'openid-client';
 import * as forExpress from '../../../packages/sdk/src/express.js';
 import * as forFastify from '../../../packages/sdk/src/fastify.js';
 import {
@@ -429,6 +431,7 @@ describe('@gatehouse/sdk against a listening Gatehouse', () => {
           roles: ['ADMIN'],
           orgId: adminClaims.org_id,
           orgName: 'System',
+          tokenType: 'Bearer',
         });
         const member = await call(base(), '/me', acme.token);
         assert.equal(member.status, 200);
@@ -482,6 +485,36 @@ describe('@gatehouse/sdk against a listening Gatehouse', () => {
         const admin = await call(base(), '/invoices', adminToken);
         assert.equal(admin.status, 403, 'the OIH admin token carries no API permission');
         assert.equal(admin.body.error, 'insufficient_permissions');
+      });
+
+      it('DPoP with openid-client: a token bound to its key passes with the proof openid-client makes, and is refused without it or with another key', async () => {
+        // Gatehouse does not issue DPoP-bound tokens yet: this one is signed with its signing key, cnf.jkt added.
+        const keyPair = await oidcClient.randomDPoPKeyPair('ES256');
+        const jkt = await calculateJwkThumbprint(await exportJWK(keyPair.publicKey));
+        const token = await craft({ cnf: { jkt } });
+        const config = new oidcClient.Configuration({ issuer }, 'gatehouse');
+        oidcClient.allowInsecureRequests(config);
+        const url = new URL(`${base()}/me?fields=all`);
+        const ok = await oidcClient.fetchProtectedResource(config, token, url, 'GET', undefined, undefined, {
+          DPoP: oidcClient.getDPoPHandle(config, keyPair),
+        });
+        assert.equal(ok.status, 200);
+        const body = (await ok.json()) as { tokenType: string; jkt: string };
+        assert.equal(body.tokenType, 'DPoP');
+        assert.equal(body.jkt, jkt);
+
+        const asBearer = await call(base(), '/me', token);
+        assert.equal(asBearer.status, 401);
+        assert.match(
+          asBearer.challenge ?? '',
+          /^DPoP error="invalid_token", error_description="The access token must be sent with the DPoP scheme/,
+        );
+        const thief = oidcClient.getDPoPHandle(config, await oidcClient.randomDPoPKeyPair('ES256'));
+        await assert.rejects(
+          oidcClient.fetchProtectedResource(config, token, url, 'GET', undefined, undefined, { DPoP: thief }),
+          (error: { status?: number; cause?: { scheme: string; parameters: Record<string, string> }[] }) =>
+            error.status === 401 && error.cause?.[0]?.scheme === 'dpop' && error.cause[0].parameters.error === 'invalid_dpop_proof',
+        );
       });
 
       it('requireOrganization: 403 organization_required without org_id, 403 wrong_organization for another one', async () => {
