@@ -13,13 +13,14 @@ export async function listOrganizations(ctx: AppContext, userId: string): Promis
   return ctx.db
     .selectFrom('memberships as m')
     .innerJoin('tenants as t', 't.id', 'm.tenant_id')
-    .leftJoin('membership_roles as mr', (join) => join.onRef('mr.tenant_id', '=', 'm.tenant_id').onRef('mr.user_id', '=', 'm.user_id'))
+    // The roles held there directly and through groups (decision 361), each once.
+    .leftJoin('effective_roles as mr', (join) => join.onRef('mr.tenant_id', '=', 'm.tenant_id').onRef('mr.user_id', '=', 'm.user_id'))
     .leftJoin('roles as r', 'r.id', 'mr.role_id')
     .select([
       't.id',
       't.slug',
       't.name',
-      sql<string[]>`coalesce(array_agg(r.name order by r.name) filter (where r.name is not null), '{}')`.as('roles'),
+      sql<string[]>`coalesce(array_agg(distinct r.name order by r.name) filter (where r.name is not null), '{}')`.as('roles'),
     ])
     .where('m.user_id', '=', userId)
     .where('t.status', '=', 'active')
