@@ -23,6 +23,13 @@ describe('federation: a mapping to a group', () => {
     const engineer = await w.gh.created('/api/v1/roles', w.acme.token, { name: 'engineer', permissions: ['tenant.account.read'] });
     engineering = (await w.gh.created(groupsPath(), w.acme.token, { name: 'Engineering', roles: [engineer.id] })).id;
     await w.gh.created(groupsPath(), w.acme.token, { name: 'Staff' });
+    // A group a system administrator gave ADMIN: a tenant's connection never makes anyone join it.
+    const root = await w.gh.created(groupsPath(), w.acme.token, { name: 'Root' });
+    const given = await w.gh.request('POST', `${groupsPath()}/${root.id}/roles`, {
+      token: await w.gh.adminToken(),
+      body: { roles: [(await w.gh.systemRoleIds()).ADMIN] },
+    });
+    assert.equal(given.status, 204);
     const api = (await w.gh.request('GET', `/api/v1/apis?identifier=${encodeURIComponent(API)}`, { token: w.acme.token })).body.apis[0];
     const patched = await w.gh.request('PATCH', `/api/v1/apis/${api.id}`, { token: w.acme.token, body: { token_groups_claim: true } });
     assert.equal(patched.status, 200);
@@ -35,13 +42,13 @@ describe('federation: a mapping to a group', () => {
       enabledClients: [w.app.client_id],
       mapping: [
         { claim: 'groups', value: 'engineering', roles: [], groups: ['engineering'] },
-        { claim: 'groups', value: 'staff', roles: [], groups: ['Staff', 'no-such-group'] },
+        { claim: 'groups', value: 'staff', roles: [], groups: ['Staff', 'no-such-group', 'Root'] },
       ],
     });
   });
   after(() => stopWorld(w));
 
-  it('the provider’s groups claim makes the user join the mapped groups: their roles and the groups claim are in the access token', async () => {
+  it('the provider’s groups claim makes the user join the mapped groups (never one holding a restricted role): their roles and the groups claim are in the access token', async () => {
     const eve = await tokensOf(w, await federatedSignIn(w, { params: { connection: 'corp' }, account: 'eve' }));
     assert.deepEqual(eve.access.roles, ['USER', 'engineer']);
     assert.deepEqual(eve.access.groups, ['Engineering', 'Staff']);
