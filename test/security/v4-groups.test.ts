@@ -67,7 +67,10 @@ describe('V4 groups: tenant boundaries and least privilege through groups', () =
       assert.equal(response.body.error, 'not_found');
     }
     // With the token of B, where Mallory is a plain member: no group permission at all.
-    const asMember = await gh.request('POST', `${groups(b.tenantId)}/${bGroup}/members`, { token: mallory.tokenB, body: { users: [mallory.id] } });
+    const asMember = await gh.request('POST', `${groups(b.tenantId)}/${bGroup}/members`, {
+      token: mallory.tokenB,
+      body: { users: [mallory.id] },
+    });
     assert.equal(asMember.status, 403);
     const group = await gh.request('GET', `${groups(b.tenantId)}/${bGroup}`, { token: b.token });
     assert.equal(group.body.name, 'B Team');
@@ -77,7 +80,10 @@ describe('V4 groups: tenant boundaries and least privilege through groups', () =
   });
 
   it('cannot put a user who is not a member of the tenant in its group (404, as an unknown id), nor give it another tenant’s role', async () => {
-    const outsider = await gh.request('POST', `${groups(a.tenantId)}/${aGroup}/members`, { token: mallory.tokenA, body: { users: [b.adminId] } });
+    const outsider = await gh.request('POST', `${groups(a.tenantId)}/${aGroup}/members`, {
+      token: mallory.tokenA,
+      body: { users: [b.adminId] },
+    });
     assert.equal(outsider.status, 404);
     assert.equal(outsider.body.error, 'not_found');
     const unknown = await gh.request('POST', `${groups(a.tenantId)}/${aGroup}/members`, {
@@ -86,7 +92,10 @@ describe('V4 groups: tenant boundaries and least privilege through groups', () =
     });
     assert.equal(unknown.status, outsider.status);
     assert.equal(unknown.body.message, outsider.body.message, 'an outsider is answered as an unknown id');
-    const foreignRole = await gh.request('POST', `${groups(a.tenantId)}/${aGroup}/roles`, { token: mallory.tokenA, body: { roles: [bRole] } });
+    const foreignRole = await gh.request('POST', `${groups(a.tenantId)}/${aGroup}/roles`, {
+      token: mallory.tokenA,
+      body: { roles: [bRole] },
+    });
     assert.equal(foreignRole.status, 400);
     assert.equal(foreignRole.body.error, 'unknown_role');
     const atCreation = await gh.request('POST', groups(a.tenantId), { token: mallory.tokenA, body: { name: 'Sneaky', roles: [bRole] } });
@@ -138,7 +147,10 @@ describe('V4 groups: tenant boundaries and least privilege through groups', () =
     assert.equal(lacking.status, 403);
     assert.equal(lacking.body.error, 'forbidden');
     assert.deepEqual(lacking.body.details.permissions, ['tenant.account.update']);
-    assert.equal((await gh.request('POST', groups(a.tenantId), { token: t, body: { name: 'X', roles: [roles.TENANT_ADMIN] } })).status, 403);
+    assert.equal(
+      (await gh.request('POST', groups(a.tenantId), { token: t, body: { name: 'X', roles: [roles.TENANT_ADMIN] } })).status,
+      403,
+    );
 
     // 2. a group whose roles (or members) are above her: she can neither join it, rename it, empty it nor delete it
     const admins = await gh.created(groups(a.tenantId), a.token, { name: 'Admins', roles: [roles.TENANT_ADMIN] });
@@ -162,9 +174,16 @@ describe('V4 groups: tenant boundaries and least privilege through groups', () =
     assert.equal(removeAdmin.status, 403);
 
     // 4. an API permission a group's role carries and she lacks: she cannot join (or add anyone to) that group
-    const api = await gh.created('/api/v1/apis', a.token, { identifier: 'urn:gatehouse:grp-a:ledger', name: 'Ledger', permissions: [{ value: 'read:ledger' }] });
+    const api = await gh.created('/api/v1/apis', a.token, {
+      identifier: 'urn:gatehouse:grp-a:ledger',
+      name: 'Ledger',
+      permissions: [{ value: 'read:ledger' }],
+    });
     const ledger = (await gh.created('/api/v1/roles', a.token, { name: 'ledger-reader', permissions: [] })).id;
-    await gh.request('POST', `/api/v1/roles/${ledger}/api-permissions`, { token: a.token, body: { permissions: [{ api_id: api.id, value: 'read:ledger' }] } });
+    await gh.request('POST', `/api/v1/roles/${ledger}/api-permissions`, {
+      token: a.token,
+      body: { permissions: [{ api_id: api.id, value: 'read:ledger' }] },
+    });
     const readers = await gh.created(groups(a.tenantId), a.token, { name: 'Ledger readers', roles: [ledger] });
     const join = await gh.request('POST', `${groups(a.tenantId)}/${readers.id}/members`, { token: t, body: { users: [nora] } });
     assert.equal(join.status, 403);

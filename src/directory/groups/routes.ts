@@ -195,7 +195,10 @@ export const groupRoutes =
           summary: 'Add members of the tenant to a group (those in it already stay)',
           security: ACCESS_TOKEN,
           params: GroupParams,
-          body: Type.Object({ users: Type.Array(Id, { minItems: 1, maxItems: 100, description: 'User ids' }) }, { additionalProperties: false }),
+          body: Type.Object(
+            { users: Type.Array(Id, { minItems: 1, maxItems: 100, description: 'User ids' }) },
+            { additionalProperties: false },
+          ),
           response: { 204: Type.Null(), ...errorResponses },
         },
         onRequest: requireAccess(ctx, WRITE),

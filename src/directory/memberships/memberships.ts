@@ -4,7 +4,15 @@ import type { AppContext } from '../../platform/context.js';
 import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../../platform/db/pagination.js';
 import type { Database } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
-import { assertOutranks, combinePermissions, explainPermissions, heldRolesOf, inScope, type PermissionSource, type Scope } from '../permissions/effective.js';
+import {
+  assertOutranks,
+  combinePermissions,
+  explainPermissions,
+  heldRolesOf,
+  inScope,
+  type PermissionSource,
+  type Scope,
+} from '../permissions/effective.js';
 import { assertGrantable } from '../permissions/permissions.js';
 import { resolveAssignableRoles, systemRole } from '../roles/roles.js';
 import { managedAccounts } from '../users/manage.js';

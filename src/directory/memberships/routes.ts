@@ -35,7 +35,8 @@ const Member = Type.Object({
     Type.Object({
       permission: Type.String(),
       from: Type.Array(Type.String(), {
-        description: '"role:<name>" for each directly assigned role that gives it, "group:<name>" for each group whose roles give it, "direct" for a direct grant',
+        description:
+          '"role:<name>" for each directly assigned role that gives it, "group:<name>" for each group whose roles give it, "direct" for a direct grant',
       }),
     }),
   ),

@@ -27,7 +27,9 @@ const fields = {
   rbac: Type.Optional(Type.Boolean({ description: 'Default false; when true, tokens carry only permissions the user’s roles grant' })),
   permissions_in_token: Type.Optional(Type.Boolean({ description: 'Default false; add a permissions claim to access tokens' })),
   token_groups_claim: Type.Optional(
-    Type.Boolean({ description: 'Default false; add a groups claim (the user’s group names in the token’s tenant) to users’ access tokens' }),
+    Type.Boolean({
+      description: 'Default false; add a groups claim (the user’s group names in the token’s tenant) to users’ access tokens',
+    }),
   ),
 };
 const ApiCreate = Type.Object(

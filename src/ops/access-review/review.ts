@@ -1,5 +1,11 @@
 import { isRestricted } from '../../directory/permissions/catalog.js';
-import { explainPermissions, type MemberGrants, type PermissionSource, roleNames, tenantsGrants } from '../../directory/permissions/effective.js';
+import {
+  explainPermissions,
+  type MemberGrants,
+  type PermissionSource,
+  roleNames,
+  tenantsGrants,
+} from '../../directory/permissions/effective.js';
 import type { AppContext } from '../../platform/context.js';
 import type { Tenant, UserStatus } from '../../platform/db/schema.js';
 import { confirmedFactors } from './mfa.js';

@@ -83,7 +83,8 @@ async function checkMappedGroups(trx: Db, scope: Scope, tenantId: string | null,
     .execute();
   const known = new Set(groups.map((g) => g.name.toLowerCase()));
   const unknown = names.filter((n) => !known.has(n.toLowerCase()));
-  if (unknown.length > 0) throw new AppError('unknown_group', 'No such group in the connection’s tenant', { field: 'mapping', groups: unknown });
+  if (unknown.length > 0)
+    throw new AppError('unknown_group', 'No such group in the connection’s tenant', { field: 'mapping', groups: unknown });
   if (groups.length === 0) return;
   const roles = await trx
     .selectFrom('group_roles as gr')

@@ -32,7 +32,10 @@ const Mapping = Type.Array(
       value: Type.String({ minLength: 1, maxLength: 1000 }),
       roles: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 50, description: 'Role names' })),
       groups: Type.Optional(
-        Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 50, description: 'Group names the user joins (decision 367)' }),
+        Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
+          maxItems: 50,
+          description: 'Group names the user joins (decision 367)',
+        }),
       ),
     },
     { additionalProperties: false },

@@ -138,8 +138,9 @@ function userLine(
 async function notOutranked(db: Db, scope: Scope, ids?: string[]): Promise<Set<string>> {
   if (scope.kind === 'system' && scope.held.has('all')) return new Set();
   const system = await systemTenantId(db);
+  // Roles held directly and through groups (decision 361): a group's ADMIN outranks as a direct one does.
   let roles = db
-    .selectFrom('membership_roles as mr')
+    .selectFrom('effective_roles as mr')
     .innerJoin('roles as r', 'r.id', 'mr.role_id')
     .select(['mr.user_id', 'r.permissions'])
     .where('mr.tenant_id', '=', system);
