@@ -1,11 +1,11 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { sql } from 'kysely';
+import { createGroup } from '../../directory/groups/groups.js';
 import type { Scope } from '../../directory/permissions/effective.js';
 import { createPermission } from '../../directory/permissions/permissions.js';
 import { PermissionCreate } from '../../directory/permissions/schema.js';
 import { assertConsistent, PoliciesPatch, resolvePolicies, updatePolicies } from '../../directory/policies/policies.js';
 import { addRoleApiPermissions } from '../../directory/roles/api-permissions.js';
-import { createGroup } from '../../directory/groups/groups.js';
 import { createRole } from '../../directory/roles/roles.js';
 import { roleFields } from '../../directory/roles/schema.js';
 import { TenantCreate } from '../../directory/tenants/schema.js';

@@ -82,7 +82,8 @@ export async function* exportUsers(ctx: AppContext, scope: Scope, passphrase: st
       }
       const own = factors.filter((f) => f.user_id === user.id);
       const inGroups = new Map<string, string[]>();
-      for (const g of groups.filter((g) => g.user_id === user.id)) inGroups.set(g.tenant_id, [...(inGroups.get(g.tenant_id) ?? []), g.name]);
+      for (const g of groups.filter((g) => g.user_id === user.id))
+        inGroups.set(g.tenant_id, [...(inGroups.get(g.tenant_id) ?? []), g.name]);
       lines += `${JSON.stringify(userLine(ctx, envelope, user, slugs, memberships, own, inGroups))}\n`;
     }
     yield lines;

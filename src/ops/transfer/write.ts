@@ -189,7 +189,12 @@ async function writeRecords(
   const joins = grouped.flatMap((m) =>
     (m.groupIds ?? []).map((groupId) => ({ group_id: groupId, tenant_id: m.tenantId, user_id: m.userId, created_at: now })),
   );
-  if (joins.length > 0) await trx.insertInto('group_members').values(joins).onConflict((oc) => oc.doNothing()).execute();
+  if (joins.length > 0)
+    await trx
+      .insertInto('group_members')
+      .values(joins)
+      .onConflict((oc) => oc.doNothing())
+      .execute();
 
   await writeFactors(trx, ctx, accepted, now);
 
