@@ -191,4 +191,33 @@ describe('V4 groups: tenant boundaries and least privilege through groups', () =
     const direct = await gh.request('POST', `${groups(a.tenantId)}/${own.id}/roles`, { token: t, body: { roles: [ledger] } });
     assert.equal(direct.status, 403, 'nor give her own group that role');
   });
+  it('a system administrator through a group is one everywhere: out of a narrow operator’s export and out of a tenant administrator’s reach', async () => {
+    const system = (await gh.systemAdmin()).systemTenantId;
+    const exporter = await gh.created('/api/v1/roles', admin, { name: 'EXPORTER', permissions: ['iam.account.export'] });
+    await gh.createUser(admin, { email: 'exporter@grp.test', password: PASSWORD, tenant: system, roles: [exporter.id] });
+    const operator = await token('exporter@grp.test', system);
+    // Root: in the system tenant, ADMIN only through the group "Operators"; homed in A.
+    const rootId = await gh.createUser(admin, { email: 'root@grp-a.test', password: PASSWORD, tenant: a.tenantId });
+    const joined = await gh.request('POST', `/api/v1/tenants/${system}/members`, { token: admin, body: { userId: rootId } });
+    assert.equal(joined.status, 201);
+    const operators = await gh.created(groups(system), admin, { name: 'Operators', roles: [roles.ADMIN] });
+    await gh.request('POST', `${groups(system)}/${operators.id}/members`, { token: admin, body: { users: [rootId] } });
+    const rootToken = await token('root@grp-a.test', system);
+    assert.equal((await gh.request('GET', '/api/v1/tenants', { token: rootToken })).status, 200, 'a system administrator by group');
+
+    const file = await gh.app.inject({
+      method: 'GET',
+      url: '/api/v1/users/export',
+      headers: { authorization: `Bearer ${operator}`, 'x-export-passphrase': 'correct horse battery staple' },
+    });
+    assert.equal(file.statusCode, 200, file.body);
+    const emails = file.body
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).email);
+    assert.ok(!emails.includes('root@grp-a.test'), 'left out as a direct ADMIN is');
+    // A's administrator manages accounts homed in A, but not this one.
+    const reset = await gh.request('PATCH', `/api/v1/users/${rootId}`, { token: a.token, body: { name: 'Taken over' } });
+    assert.equal(reset.status, 403, JSON.stringify(reset.body));
+  });
 });
