@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt } from 'jose';
 import { PASSWORD, startGatehouse, type TenantAdmin, type TestGatehouse } from '../helpers/gatehouse.js';
+import { importBody } from '../helpers/transfer.js';
 
 describe('V4 groups: tenant boundaries and least privilege through groups', () => {
   let gh: TestGatehouse;
@@ -219,5 +220,35 @@ describe('V4 groups: tenant boundaries and least privilege through groups', () =
     // A's administrator manages accounts homed in A, but not this one.
     const reset = await gh.request('PATCH', `/api/v1/users/${rootId}`, { token: a.token, body: { name: 'Taken over' } });
     assert.equal(reset.status, 403, JSON.stringify(reset.body));
+  });
+  it('an import sets groups only within the rules: a group of the tenant, whose roles the importer could assign; never one’s own', async () => {
+    const auditors = await gh.created('/api/v1/roles', a.token, { name: 'imp-auditor', permissions: ['tenant.audit.read'] });
+    const g = await gh.created(groups(a.tenantId), a.token, { name: 'Imported auditors', roles: [auditors.id] });
+    const line = (email: string, names: string[]) =>
+      `${JSON.stringify({ email, gatehouse: { tenants: [{ tenant: a.tenantId, groups: names }] } })}\n`;
+    const ok = await importBody(gh, a.token, line('imp-1@grp-a.test', ['imported AUDITORS']));
+    assert.deepEqual([ok.status, ok.body.created, ok.body.failed], [200, 1, 0], JSON.stringify(ok.body));
+    const members = await gh.request('GET', `${groups(a.tenantId)}/${g.id}/members`, { token: a.token });
+    assert.deepEqual(
+      members.body.members.map((m: { email: string }) => m.email),
+      ['imp-1@grp-a.test'],
+    );
+    const unknown = await importBody(gh, a.token, line('imp-2@grp-a.test', ['No such group']));
+    assert.equal(unknown.body.errors[0]?.error, 'unknown_group');
+    // Nora-like importer: may create accounts, lacks tenant.audit.read.
+    const creator = await gh.created('/api/v1/roles', a.token, {
+      name: 'imp-creator',
+      permissions: ['tenant.account.create', 'tenant.profile.read'],
+    });
+    await gh.createUser(a.token, { email: 'creator@grp-a.test', password: PASSWORD, roles: [creator.id] });
+    const creatorToken = await token('creator@grp-a.test', a.tenantId);
+    const control = await importBody(gh, creatorToken, line('imp-4@grp-a.test', []));
+    assert.deepEqual([control.body.created, control.body.failed], [1, 0], JSON.stringify(control.body));
+    const narrow = await importBody(gh, creatorToken, line('imp-3@grp-a.test', ['Imported auditors']));
+    assert.equal(narrow.body.failed, 1, JSON.stringify(narrow.body));
+    assert.equal(narrow.body.errors[0]?.error, 'forbidden');
+    // The tenant administrator cannot change their own groups by import.
+    const own = await importBody(gh, a.token, line(a.adminEmail, ['Imported auditors']));
+    assert.equal(own.body.errors[0]?.error, 'forbidden', JSON.stringify(own.body));
   });
 });
