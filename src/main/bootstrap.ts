@@ -59,7 +59,7 @@ const lockBootstrap = (db: Db) => sql`select pg_advisory_xact_lock(hashtext('gat
 /** Whether anyone holds the ADMIN role in the system tenant (the first start creates one if not). */
 async function hasAdminRoleHolder(db: Db): Promise<boolean> {
   const row = await db
-    .selectFrom('membership_roles as mr')
+    .selectFrom('effective_roles as mr')
     .innerJoin('tenants as t', 't.id', 'mr.tenant_id')
     .innerJoin('roles as r', 'r.id', 'mr.role_id')
     .select('mr.user_id')

@@ -12,6 +12,7 @@ import { unblockPages } from '../authn/protection/pages.js';
 import { lockoutRoutes } from '../authn/protection/routes.js';
 import { sessionManagementRoutes } from '../authn/sessions/manage-routes.js';
 import { sessionRoutes } from '../authn/sessions/routes.js';
+import { groupRoutes } from '../directory/groups/routes.js';
 import { memberRoutes } from '../directory/memberships/routes.js';
 import { permissionRoutes } from '../directory/permissions/routes.js';
 import { policyRoutes } from '../directory/policies/routes.js';
@@ -107,6 +108,7 @@ export async function createServer(ctx: AppContext, readiness?: Readiness) {
       await api.register(passwordPolicyRoutes(ctx));
       await api.register(memberRoutes(ctx));
       await api.register(roleRoutes(ctx));
+      await api.register(groupRoutes(ctx));
       await api.register(roleApiPermissionRoutes(ctx));
       await api.register(permissionRoutes(ctx));
       await api.register(auditRoutes(ctx));

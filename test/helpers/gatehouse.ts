@@ -54,7 +54,11 @@ export interface MemberBody {
   status: string;
   roles: { id: string; name: string }[];
   permissions: string[];
+  /** The tenant's groups the member belongs to (decision 360). */
+  groups: { id: string; name: string }[];
   effective_permissions: string[];
+  /** Where each effective permission comes from: `role:<name>`, `group:<name>`, `direct` (decision 364). */
+  permission_sources: { permission: string; from: string[] }[];
   /** Where the account is homed, seen from the tenant (decision 182). */
   home_tenant: 'this' | 'elsewhere' | 'none';
   /** Whether the caller may change the account (decision 180). */

@@ -4,7 +4,15 @@ import type { AppContext } from '../../platform/context.js';
 import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../../platform/db/pagination.js';
 import type { Database } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
-import { assertOutranks, combinePermissions, inScope, type Scope } from '../permissions/effective.js';
+import {
+  assertOutranks,
+  combinePermissions,
+  explainPermissions,
+  heldRolesOf,
+  inScope,
+  type PermissionSource,
+  type Scope,
+} from '../permissions/effective.js';
 import { assertGrantable } from '../permissions/permissions.js';
 import { resolveAssignableRoles, systemRole } from '../roles/roles.js';
 import { managedAccounts } from '../users/manage.js';
@@ -26,8 +34,12 @@ export interface Member {
   roles: { id: string; name: string }[];
   /** Permissions granted directly. */
   permissions: string[];
-  /** Roles' permissions and direct grants together. */
+  /** The groups of the tenant the member belongs to (decision 360). */
+  groups: { id: string; name: string }[];
+  /** Roles' permissions (direct and through groups) and direct grants together. */
   effective_permissions: string[];
+  /** Where each effective permission comes from (decision 364): `role:<name>`, `group:<name>`, `direct`. */
+  permission_sources: PermissionSource[];
   home_tenant_id: string | null;
   created_at: Date;
 }
@@ -272,35 +284,40 @@ async function writeGrants(
   }
 }
 
-type MemberRow = Omit<Member, 'roles' | 'permissions' | 'effective_permissions'>;
+type MemberRow = Omit<Member, 'roles' | 'permissions' | 'effective_permissions' | 'groups' | 'permission_sources'>;
 
 async function withGrants(db: Kysely<Database>, tenantId: string, rows: MemberRow[]): Promise<Member[]> {
   if (rows.length === 0) return [];
   const userIds = rows.map((r) => r.user_id);
-  const [roles, grants] = await Promise.all([
-    db
-      .selectFrom('membership_roles as mr')
-      .innerJoin('roles as r', 'r.id', 'mr.role_id')
-      .select(['mr.user_id', 'r.id', 'r.name', 'r.permissions'])
-      .where('mr.tenant_id', '=', tenantId)
-      .where('mr.user_id', 'in', userIds)
-      .orderBy('r.name')
-      .execute(),
+  const [held, direct, groups] = await Promise.all([
+    heldRolesOf(db, [tenantId], userIds),
     db
       .selectFrom('membership_permissions')
       .select(['user_id', 'permission'])
       .where('tenant_id', '=', tenantId)
       .where('user_id', 'in', userIds)
       .execute(),
+    db
+      .selectFrom('group_members as gm')
+      .innerJoin('groups as g', 'g.id', 'gm.group_id')
+      .select(['gm.user_id', 'g.id', 'g.name'])
+      .where('gm.tenant_id', '=', tenantId)
+      .where('gm.user_id', 'in', userIds)
+      .orderBy('g.name')
+      .execute(),
   ]);
   return rows.map((row) => {
-    const own = roles.filter((r) => r.user_id === row.user_id);
-    const direct = grants.filter((g) => g.user_id === row.user_id).map((g) => g.permission);
+    const own = held.filter((r) => r.user_id === row.user_id);
+    const grants = direct.filter((g) => g.user_id === row.user_id).map((g) => g.permission);
+    const roles = own.map((r) => r.role);
     return {
       ...row,
-      roles: own.map((r) => ({ id: r.id, name: r.name })),
-      permissions: direct.sort(),
-      effective_permissions: combinePermissions(own, direct),
+      // `roles` are the ones assigned directly (what PATCH replaces); the groups' come through `groups`.
+      roles: own.filter((r) => r.role.group === undefined).map((r) => ({ id: r.role_id, name: r.role.name })),
+      permissions: grants.sort(),
+      groups: groups.filter((g) => g.user_id === row.user_id).map((g) => ({ id: g.id, name: g.name })),
+      effective_permissions: combinePermissions(roles, grants),
+      permission_sources: explainPermissions({ roles, direct: grants }),
     };
   });
 }

@@ -27,7 +27,19 @@ const Member = Type.Object({
   status: Type.String(),
   roles: Type.Array(Type.Object({ id: Type.String(), name: Type.String() })),
   permissions: Type.Array(Type.String(), { description: 'Granted directly' }),
-  effective_permissions: Type.Array(Type.String()),
+  groups: Type.Array(Type.Object({ id: Type.String(), name: Type.String() }), {
+    description: 'The tenant’s groups the member belongs to; their roles count with the member’s own',
+  }),
+  effective_permissions: Type.Array(Type.String(), { description: 'Of the roles (direct and through groups) and the direct grants' }),
+  permission_sources: Type.Array(
+    Type.Object({
+      permission: Type.String(),
+      from: Type.Array(Type.String(), {
+        description:
+          '"role:<name>" for each directly assigned role that gives it, "group:<name>" for each group whose roles give it, "direct" for a direct grant',
+      }),
+    }),
+  ),
   home_tenant: Type.Union([Type.Literal('this'), Type.Literal('elsewhere'), Type.Literal('none')], {
     description: 'Where the account is homed: this tenant, another one (whose administrators manage it with this tenant’s), or none',
   }),

@@ -30,7 +30,8 @@ export async function assertApiDelegable(db: Db, scope: Scope, refs: readonly Ap
   }
   if (missing.length > 0 && scope.userId !== undefined) {
     const held = await db
-      .selectFrom('membership_roles as mr')
+      // The caller's roles there, direct and through groups (decision 361).
+      .selectFrom('effective_roles as mr')
       .innerJoin('role_api_permissions as rap', 'rap.role_id', 'mr.role_id')
       .select(['rap.api_id', 'rap.value'])
       .where('mr.tenant_id', '=', actingIn)

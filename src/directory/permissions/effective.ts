@@ -4,47 +4,58 @@ import { AppError } from '../../platform/errors.js';
 import { COMMON_PERMISSIONS, type CommonPermission, isRestricted, type RestrictedPermission } from './catalog.js';
 
 export interface Grants {
-  /** Names of the roles the membership holds. */
+  /** Names of the roles the member holds (directly or through a group), each once, sorted. */
   roles: string[];
   /** Union of the roles' permissions and the direct grants, sorted. */
   permissions: string[];
+  /** Names of the member's groups in the tenant, sorted (decision 360). */
+  groups: string[];
+}
+
+/** A role as the member holds it; `group`: the name of the group it comes through (absent: assigned directly). */
+export interface HeldRole {
+  name: string;
+  permissions: string[];
+  group?: string;
 }
 
 /**
+ * The roles of a member in a tenant, direct and through groups (the view effective_roles,
+ * migration 0029), as one JSON array of HeldRole, ordered by role then group. A SQL
+ * fragment for the statements below, so every reader of a member's roles counts the groups.
+ */
+const heldRolesJson = (tenantId: unknown, userId: unknown) => sql<HeldRole[]>`(
+  select coalesce(json_agg(json_strip_nulls(json_build_object('name', r.name, 'permissions', r.permissions, 'group', g.name))
+    order by r.name, g.name nulls first), '[]')
+  from (select distinct role_id, group_id from effective_roles er where er.tenant_id = ${tenantId} and er.user_id = ${userId}) er
+  inner join roles r on r.id = er.role_id
+  left join groups g on g.id = er.group_id)`;
+
+const groupNamesJson = (tenantId: unknown, userId: unknown) => sql<string[]>`(
+  select coalesce(json_agg(g.name order by g.name), '[]') from group_members gm inner join groups g on g.id = gm.group_id
+  where gm.tenant_id = ${tenantId} and gm.user_id = ${userId})`;
+
+/** The role names of held roles, each once, sorted. */
+export const roleNames = (roles: readonly HeldRole[]): string[] => [...new Set(roles.map((r) => r.name))].sort();
+
+/**
  * Effective permissions of a user in a tenant (docs/architecture.md#domain-model): the union of the roles of
- * the membership (global and tenant roles alike) and the permissions granted directly.
+ * the membership (global and tenant roles alike, assigned directly or held through a group,
+ * decision 361) and the permissions granted directly.
  * The one place this is computed; every check and every token claim uses it.
  * Undefined when the user is not a member of the tenant.
  */
 export async function effectivePermissions(db: Db, userId: string, tenantId: string): Promise<Grants | undefined> {
   // One round trip: it runs on every admin request and every token issued.
-  const row = await db
-    .selectFrom('memberships as m')
-    .select((eb) => [
-      eb
-        .selectFrom('membership_roles as mr')
-        .innerJoin('roles as r', 'r.id', 'mr.role_id')
-        .select(
-          sql<
-            { name: string; permissions: string[] }[]
-          >`coalesce(json_agg(json_build_object('name', r.name, 'permissions', r.permissions) order by r.name), '[]')`.as('roles'),
-        )
-        .whereRef('mr.tenant_id', '=', 'm.tenant_id')
-        .whereRef('mr.user_id', '=', 'm.user_id')
-        .as('roles'),
-      eb
-        .selectFrom('membership_permissions as mp')
-        .select(sql<string[]>`coalesce(array_agg(mp.permission), '{}')`.as('direct'))
-        .whereRef('mp.tenant_id', '=', 'm.tenant_id')
-        .whereRef('mp.user_id', '=', 'm.user_id')
-        .as('direct'),
-    ])
-    .where('m.tenant_id', '=', tenantId)
-    .where('m.user_id', '=', userId)
-    .executeTakeFirst();
+  const { rows } = await sql<{ roles: HeldRole[]; direct: string[]; groups: string[] }>`
+    select ${heldRolesJson(sql.ref('m.tenant_id'), sql.ref('m.user_id'))} as roles,
+      (select coalesce(json_agg(mp.permission), '[]') from membership_permissions mp
+        where mp.tenant_id = m.tenant_id and mp.user_id = m.user_id) as direct,
+      ${groupNamesJson(sql.ref('m.tenant_id'), sql.ref('m.user_id'))} as groups
+    from memberships m where m.tenant_id = ${tenantId} and m.user_id = ${userId}`.execute(db);
+  const row = rows[0];
   if (!row) return undefined;
-  const roles = (row.roles ?? []) as { name: string; permissions: string[] }[];
-  return { roles: roles.map((r) => r.name), permissions: combinePermissions(roles, (row.direct ?? []) as string[]) };
+  return { roles: roleNames(row.roles), permissions: combinePermissions(row.roles, row.direct), groups: row.groups };
 }
 
 /** The union itself: roles' permissions and direct grants, sorted, each once. */
@@ -54,29 +65,37 @@ export function combinePermissions(roles: readonly { permissions: readonly strin
   return [...permissions].sort();
 }
 
-/** Where one effective permission comes from: `role:<name>` for each role carrying it, `direct` for a direct grant. */
+/**
+ * Where one effective permission comes from: `role:<name>` for each role assigned directly
+ * that carries it, `group:<name>` for each group whose roles carry it (decision 364),
+ * `direct` for a direct grant.
+ */
 export interface PermissionSource {
   permission: string;
   from: string[];
 }
 
-/** A member's grants in a tenant, as stored: the roles (with their permissions) and the direct grants. */
+/** A member's grants in a tenant, as stored: the roles held (with their permissions, and the group of each one held through a group) and the direct grants. */
 export interface MemberGrants {
-  roles: { name: string; permissions: string[] }[];
+  roles: HeldRole[];
   direct: string[];
 }
 
 /**
  * The variant of the union above that also says where each permission comes from (the
- * access review); the permissions are exactly `combinePermissions`'s, in its order.
+ * access review, the members API); the permissions are exactly `combinePermissions`'s, in its order.
  */
 export function explainPermissions(grants: MemberGrants): PermissionSource[] {
-  const sources = new Map<string, string[]>(combinePermissions(grants.roles, grants.direct).map((p) => [p, []]));
-  for (const role of [...grants.roles].sort((a, b) => a.name.localeCompare(b.name))) {
-    for (const p of new Set(role.permissions)) sources.get(p)?.push(`role:${role.name}`);
+  const sources = new Map<string, Set<string>>(combinePermissions(grants.roles, grants.direct).map((p) => [p, new Set()]));
+  const byName = (a: HeldRole, b: HeldRole) => a.name.localeCompare(b.name) || (a.group ?? '').localeCompare(b.group ?? '');
+  for (const role of [...grants.roles].filter((r) => r.group === undefined).sort(byName)) {
+    for (const p of role.permissions) sources.get(p)?.add(`role:${role.name}`);
   }
-  for (const p of new Set(grants.direct)) sources.get(p)?.push('direct');
-  return [...sources].map(([permission, from]) => ({ permission, from }));
+  const grouped = [...grants.roles].filter((r) => r.group !== undefined);
+  grouped.sort((a, b) => (a.group as string).localeCompare(b.group as string) || a.name.localeCompare(b.name));
+  for (const role of grouped) for (const p of role.permissions) sources.get(p)?.add(`group:${role.group}`);
+  for (const p of grants.direct) sources.get(p)?.add('direct');
+  return [...sources].map(([permission, from]) => ({ permission, from: [...from] }));
 }
 
 /**
@@ -95,13 +114,7 @@ export async function tenantsGrants(db: Db, tenantIds: readonly string[]): Promi
     return member;
   };
   const [roles, direct] = await Promise.all([
-    db
-      .selectFrom('membership_roles as mr')
-      .innerJoin('roles as r', 'r.id', 'mr.role_id')
-      .select(['mr.tenant_id', 'mr.user_id', 'r.name', 'r.permissions'])
-      .where('mr.tenant_id', 'in', tenantIds)
-      .orderBy('r.name')
-      .execute(),
+    heldRolesOf(db, tenantIds),
     db
       .selectFrom('membership_permissions')
       .select(['tenant_id', 'user_id', 'permission'])
@@ -109,9 +122,38 @@ export async function tenantsGrants(db: Db, tenantIds: readonly string[]): Promi
       .orderBy('permission')
       .execute(),
   ]);
-  for (const r of roles) of(r.tenant_id, r.user_id).roles.push({ name: r.name, permissions: r.permissions });
+  for (const r of roles) of(r.tenant_id, r.user_id).roles.push(r.role);
   for (const d of direct) of(d.tenant_id, d.user_id).direct.push(d.permission);
   return result;
+}
+
+/**
+ * The roles held in some tenants (of some users, when named), direct and through groups,
+ * one row per role and source, ordered by role name: the bulk twin of heldRolesJson.
+ */
+export async function heldRolesOf(
+  db: Db,
+  tenantIds: readonly string[],
+  userIds?: readonly string[],
+): Promise<{ tenant_id: string; user_id: string; role_id: string; role: HeldRole }[]> {
+  if (tenantIds.length === 0 || userIds?.length === 0) return [];
+  const rows = await db
+    .selectFrom('effective_roles as er')
+    .innerJoin('roles as r', 'r.id', 'er.role_id')
+    .leftJoin('groups as g', 'g.id', 'er.group_id')
+    .select(['er.tenant_id', 'er.user_id', 'er.role_id', 'r.name', 'r.permissions', 'g.name as group'])
+    .distinct()
+    .where('er.tenant_id', 'in', tenantIds)
+    .$if(userIds !== undefined, (q) => q.where('er.user_id', 'in', userIds as string[]))
+    .orderBy('r.name')
+    .orderBy('g.name')
+    .execute();
+  return rows.map((r) => ({
+    tenant_id: r.tenant_id,
+    user_id: r.user_id,
+    role_id: r.role_id,
+    role: { name: r.name, permissions: r.permissions, ...(r.group !== null && { group: r.group }) },
+  }));
 }
 
 /**
@@ -251,7 +293,7 @@ export async function systemTenantId(db: Db): Promise<string> {
 /**
  * What a user's access token carries, in one round trip (decision 319): the effective
  * permissions in the tenant (effectivePermissions: undefined when not a member) and,
- * for an API, the permissions the membership's roles carry for it.
+ * for an API, the permissions the member's roles (direct and through groups) carry for it.
  */
 export async function tokenPermissions(
   db: Db,
@@ -259,20 +301,21 @@ export async function tokenPermissions(
   tenantId: string,
   apiId: string | undefined,
 ): Promise<{ grants: Grants | undefined; api: string[] }> {
-  const { rows } = await sql<{ member: boolean; roles: { name: string; permissions: string[] }[]; direct: string[]; api: string[] }>`
+  const { rows } = await sql<{ member: boolean; roles: HeldRole[]; direct: string[]; groups: string[]; api: string[] }>`
     select
       exists (select 1 from memberships m where m.tenant_id = ${tenantId} and m.user_id = ${userId}) as member,
-      (select coalesce(json_agg(json_build_object('name', r.name, 'permissions', r.permissions) order by r.name), '[]')
-        from membership_roles mr inner join roles r on r.id = mr.role_id
-        where mr.tenant_id = ${tenantId} and mr.user_id = ${userId}) as roles,
+      ${heldRolesJson(tenantId, userId)} as roles,
       (select coalesce(json_agg(mp.permission), '[]') from membership_permissions mp
         where mp.tenant_id = ${tenantId} and mp.user_id = ${userId}) as direct,
+      ${groupNamesJson(tenantId, userId)} as groups,
       (select coalesce(json_agg(distinct rap.value order by rap.value), '[]')
-        from membership_roles mr inner join role_api_permissions rap on rap.role_id = mr.role_id
-        where mr.tenant_id = ${tenantId} and mr.user_id = ${userId} and rap.api_id = ${apiId ?? null}::uuid) as api`.execute(db);
+        from effective_roles er inner join role_api_permissions rap on rap.role_id = er.role_id
+        where er.tenant_id = ${tenantId} and er.user_id = ${userId} and rap.api_id = ${apiId ?? null}::uuid) as api`.execute(db);
   const row = rows[0]!;
   return {
-    grants: row.member ? { roles: row.roles.map((r) => r.name), permissions: combinePermissions(row.roles, row.direct) } : undefined,
+    grants: row.member
+      ? { roles: roleNames(row.roles), permissions: combinePermissions(row.roles, row.direct), groups: row.groups }
+      : undefined,
     api: apiId ? row.api : [],
   };
 }

@@ -33,7 +33,8 @@ async function membershipsOf(db: Db, userIds: readonly string[]): Promise<Map<st
       .where('m.user_id', 'in', userIds)
       .execute(),
     db
-      .selectFrom('membership_roles as mr')
+      // Direct and through groups (decision 361).
+      .selectFrom('effective_roles as mr')
       .innerJoin('roles as r', 'r.id', 'mr.role_id')
       .select(['mr.user_id', 'mr.tenant_id', 'r.permissions'])
       .where('mr.user_id', 'in', userIds)

@@ -3,7 +3,7 @@ import { identitiesOfUser, removeIdentity } from '../../directory/users/identiti
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError, notFound } from '../../platform/errors.js';
-import { dropMappedRoles } from '../federation/mapping.js';
+import { dropMappedGroups, dropMappedRoles } from '../federation/mapping.js';
 
 /**
  * A user's identities at other providers (docs/federation.md), as the account page, the
@@ -75,6 +75,7 @@ export async function unlinkIdentity(
     // The roles its connection's mapping granted go with the last identity at that connection (decision 285).
     if (!identities.some((i) => i.connection_id === connection.id && i.subject !== subject)) {
       await dropMappedRoles(trx, ctx, { connection, userId, actor });
+      await dropMappedGroups(trx, ctx, { connection, userId, actor });
     }
     await recordAudit(trx, ctx, {
       action: 'iam.user.identityUnlinked',

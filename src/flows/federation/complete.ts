@@ -11,7 +11,7 @@ import type { User } from '../../platform/db/schema.js';
 import { emailIs, isEmailAddress, normalizeEmail } from '../../platform/mail/address.js';
 import { advanceFlow } from '../kit/flows.js';
 import type { FederationFlow } from './flow.js';
-import { ensureMembership, mappedProfile, syncMappedRoles } from './mapping.js';
+import { ensureMembership, mappedProfile, syncMappedGroups, syncMappedRoles } from './mapping.js';
 
 /**
  * After the provider (docs/federation.md#identities-linking-provisioning-role-mapping-mfa):
@@ -143,8 +143,11 @@ export async function applyMapping(
 ): Promise<void> {
   const { connection, profile, user, tenantId } = input;
   if (!input.first && connection.syncMode !== 'on_each_login') return;
-  if (tenantId)
+  if (tenantId) {
     await syncMappedRoles(trx, ctx, { connection, tenantId, userId: user.id, claims: profile.claims, actor: systemActor(actor) });
+    // Groups as roles (decision 367): joined and left by the same rules.
+    await syncMappedGroups(trx, ctx, { connection, tenantId, userId: user.id, claims: profile.claims, actor: systemActor(actor) });
+  }
   const fields = mappedProfile(connection, profile);
   const changed = Object.fromEntries(Object.entries(fields).filter(([key, value]) => user[key as keyof User] !== value));
   if (Object.keys(changed).length > 0) await writeUser(trx, ctx, systemActor(actor), user.id, changed);

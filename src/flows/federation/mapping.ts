@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Connection, UpstreamProfile } from '../../authn/federation/strategy.js';
 import { isRestricted } from '../../directory/permissions/catalog.js';
 import { roleNamed } from '../../directory/roles/roles.js';
@@ -201,6 +202,199 @@ export async function dropMappedRoles(
       tenantId,
       target: { type: 'user', id: userId },
       details: { source: 'connection', connection: connection.name, reason: 'identity_unlinked', roles_added: [], roles_removed: removed },
+    });
+  }
+}
+
+/** The group names a profile's claims map to, each once, in the mapping's order. */
+export function mappedGroupNames(mapping: readonly RoleMapping[], claims: Record<string, unknown>): string[] {
+  const names = mapping.filter((rule) => claimMatches(claims[rule.claim], rule.value)).flatMap((rule) => rule.groups ?? []);
+  return [...new Set(names)];
+}
+
+/**
+ * The groups of `tenantId` a mapping names (decision 367), by name in any letter case. A
+ * tenant's connection never makes anyone join a group whose roles carry restricted
+ * permissions, as it never grants such a role. Unknown names are skipped (and logged): the
+ * mapping may name a group deleted since, or a system connection one a tenant lacks.
+ */
+async function resolveGroups(trx: Db, ctx: AppContext, connection: Connection, tenantId: string, names: string[]) {
+  if (names.length === 0) return [];
+  const rows = await trx
+    .selectFrom('groups as g')
+    .select((eb) => [
+      'g.id',
+      'g.name',
+      eb
+        .exists(
+          eb
+            .selectFrom('group_roles as gr')
+            .innerJoin('roles as r', 'r.id', 'gr.role_id')
+            .select('gr.role_id')
+            .whereRef('gr.group_id', '=', 'g.id')
+            .where(sql<boolean>`exists (select 1 from unnest(r.permissions) p where p = 'all' or p like 'iam.%')`),
+        )
+        .as('restricted'),
+    ])
+    .where('g.tenant_id', '=', tenantId)
+    .where((eb) =>
+      eb(
+        eb.fn('lower', ['g.name']),
+        'in',
+        names.map((n) => n.toLowerCase()),
+      ),
+    )
+    .execute();
+  const groups: { id: string; name: string }[] = [];
+  for (const name of names) {
+    const group = rows.find((g) => g.name.toLowerCase() === name.toLowerCase());
+    if (!group || (connection.tenantId !== null && group.restricted)) {
+      ctx.log.warn({ connection: connection.name, group: name }, 'Group mapping names an unknown or restricted group; skipped');
+      continue;
+    }
+    if (!groups.some((g) => g.id === group.id)) groups.push({ id: group.id, name: group.name });
+  }
+  return groups;
+}
+
+/**
+ * Applies the mapping's groups to the user in `tenantId` (in the caller's transaction), as
+ * syncMappedRoles does roles: joins the mapped groups the user is not in (remembering that
+ * the mapping made them join, group_mapped_members) and leaves those the mapping made them
+ * join earlier and no longer names. A group an administrator added the user to is never
+ * left, and one the user was in already is not marked as the mapping's. A membership of
+ * the tenant is created only when a group is to be joined.
+ */
+export async function syncMappedGroups(
+  trx: Db,
+  ctx: AppContext,
+  input: { connection: Connection; tenantId: string; userId: string; claims: Record<string, unknown>; actor: Actor },
+): Promise<{ added: string[]; removed: string[] }> {
+  const { connection, tenantId, userId, actor } = input;
+  const desired = await resolveGroups(trx, ctx, connection, tenantId, mappedGroupNames(connection.mapping, input.claims));
+  const marked = await trx
+    .selectFrom('group_mapped_members as m')
+    .innerJoin('groups as g', 'g.id', 'm.group_id')
+    .select(['m.group_id', 'g.name'])
+    .where('m.tenant_id', '=', tenantId)
+    .where('m.user_id', '=', userId)
+    .where('m.connection_id', '=', connection.id)
+    .execute();
+  if (desired.length === 0 && marked.length === 0) return { added: [], removed: [] };
+  if (desired.length > 0) await ensureMembership(trx, ctx, tenantId, userId, actor);
+  const inGroups = new Set(
+    (
+      await trx.selectFrom('group_members').select('group_id').where('tenant_id', '=', tenantId).where('user_id', '=', userId).execute()
+    ).map((g) => g.group_id),
+  );
+  const added: string[] = [];
+  for (const group of desired) {
+    if (inGroups.has(group.id)) continue;
+    await trx
+      .insertInto('group_members')
+      .values({ group_id: group.id, tenant_id: tenantId, user_id: userId, created_at: ctx.clock.now() })
+      .execute();
+    await trx
+      .insertInto('group_mapped_members')
+      .values({ group_id: group.id, tenant_id: tenantId, user_id: userId, connection_id: connection.id })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+    added.push(group.name);
+    await recordAudit(trx, ctx, {
+      action: 'iam.group.memberAdded',
+      actor,
+      tenantId,
+      target: { type: 'user', id: userId },
+      details: { group_id: group.id, group: group.name, source: 'connection', connection: connection.name },
+    });
+  }
+  const wanted = new Set(desired.map((g) => g.id));
+  const removed: string[] = [];
+  for (const stale of marked.filter((m) => !wanted.has(m.group_id))) {
+    if (await leaveMappedGroup(trx, ctx, { groupId: stale.group_id, groupName: stale.name, tenantId, userId, connection, actor })) {
+      removed.push(stale.name);
+    }
+  }
+  return { added, removed };
+}
+
+/** Drops the connection's mark of one group membership and, when no other connection's mapping holds it, the membership (audited). */
+async function leaveMappedGroup(
+  trx: Db,
+  ctx: AppContext,
+  input: {
+    groupId: string;
+    groupName: string;
+    tenantId: string;
+    userId: string;
+    connection: { id: string; name: string };
+    actor: Actor;
+    reason?: string;
+  },
+): Promise<boolean> {
+  const { groupId, tenantId, userId, connection } = input;
+  await trx
+    .deleteFrom('group_mapped_members')
+    .where('group_id', '=', groupId)
+    .where('user_id', '=', userId)
+    .where('connection_id', '=', connection.id)
+    .execute();
+  // Another connection's mapping may hold the same group: the user stays while one does.
+  const other = await trx
+    .selectFrom('group_mapped_members')
+    .select('group_id')
+    .where('group_id', '=', groupId)
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  if (other) return false;
+  const left = await trx
+    .deleteFrom('group_members')
+    .where('group_id', '=', groupId)
+    .where('user_id', '=', userId)
+    .returning('user_id')
+    .executeTakeFirst();
+  if (!left) return false; // an administrator removed it already
+  await recordAudit(trx, ctx, {
+    action: 'iam.group.memberRemoved',
+    actor: input.actor,
+    tenantId,
+    target: { type: 'user', id: userId },
+    details: {
+      group_id: groupId,
+      group: input.groupName,
+      source: 'connection',
+      connection: connection.name,
+      ...(input.reason && { reason: input.reason }),
+    },
+  });
+  return true;
+}
+
+/**
+ * An identity unlinked: the groups the connection's mapping made the user join are left,
+ * in every tenant, as dropMappedRoles does the roles (decision 367).
+ */
+export async function dropMappedGroups(
+  trx: Db,
+  ctx: AppContext,
+  input: { connection: { id: string; name: string }; userId: string; actor: Actor },
+): Promise<void> {
+  const marked = await trx
+    .selectFrom('group_mapped_members as m')
+    .innerJoin('groups as g', 'g.id', 'm.group_id')
+    .select(['m.group_id', 'm.tenant_id', 'g.name'])
+    .where('m.user_id', '=', input.userId)
+    .where('m.connection_id', '=', input.connection.id)
+    .execute();
+  for (const m of marked) {
+    await leaveMappedGroup(trx, ctx, {
+      groupId: m.group_id,
+      groupName: m.name,
+      tenantId: m.tenant_id,
+      userId: input.userId,
+      connection: input.connection,
+      actor: input.actor,
+      reason: 'identity_unlinked',
     });
   }
 }

@@ -20,6 +20,8 @@ export interface ApiInput {
   signing_alg?: SigningAlg;
   rbac?: boolean;
   permissions_in_token?: boolean;
+  /** Whether a user's access token for the API carries `groups` (decision 365); default false. */
+  token_groups_claim?: boolean;
   /** System scope only: the owning tenant; absent = the system tenant. */
   tenant?: string;
 }
@@ -115,6 +117,7 @@ export async function createApi(ctx: AppContext, scope: Scope, actor: Actor, inp
         signing_secret_sealed: signingSecret === undefined ? null : seal(ctx.masterKey, signingSecret, sealContext(id)),
         rbac: input.rbac ?? false,
         permissions_in_token: input.permissions_in_token ?? false,
+        token_groups_claim: input.token_groups_claim ?? false,
         created_at: now,
         updated_at: now,
       })
@@ -151,6 +154,7 @@ export async function updateApi(ctx: AppContext, scope: Scope, actor: Actor, id:
         ...(patch.token_lifetime !== undefined && { token_lifetime: patch.token_lifetime }),
         ...(patch.rbac !== undefined && { rbac: patch.rbac }),
         ...(patch.permissions_in_token !== undefined && { permissions_in_token: patch.permissions_in_token }),
+        ...(patch.token_groups_claim !== undefined && { token_groups_claim: patch.token_groups_claim }),
         signing_alg: alg,
         ...(alg !== 'HS256' && { signing_secret_sealed: null }),
         ...(signingSecret !== undefined && { signing_secret_sealed: seal(ctx.masterKey, signingSecret, sealContext(id)) }),

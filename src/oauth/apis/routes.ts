@@ -26,6 +26,11 @@ const fields = {
   signing_alg: Type.Optional(SigningAlg),
   rbac: Type.Optional(Type.Boolean({ description: 'Default false; when true, tokens carry only permissions the user’s roles grant' })),
   permissions_in_token: Type.Optional(Type.Boolean({ description: 'Default false; add a permissions claim to access tokens' })),
+  token_groups_claim: Type.Optional(
+    Type.Boolean({
+      description: 'Default false; add a groups claim (the user’s group names in the token’s tenant) to users’ access tokens',
+    }),
+  ),
 };
 const ApiCreate = Type.Object(
   {
@@ -53,6 +58,7 @@ const apiFields = {
   signing_alg: SigningAlg,
   rbac: Type.Boolean(),
   permissions_in_token: Type.Boolean(),
+  token_groups_claim: Type.Boolean(),
   created_at: Timestamp,
   updated_at: Timestamp,
 };
@@ -78,6 +84,7 @@ const toApi = ({ api, permissions, signingSecret }: ApiDetails) => ({
   signing_alg: api.signing_alg,
   rbac: api.rbac,
   permissions_in_token: api.permissions_in_token,
+  token_groups_claim: api.token_groups_claim,
   created_at: api.created_at.toISOString(),
   updated_at: api.updated_at.toISOString(),
   ...(signingSecret !== undefined && { signing_secret: signingSecret }),

@@ -19,6 +19,8 @@ export interface ApiInfo {
   secret?: KeyObject;
   rbac: boolean;
   permissionsInToken: boolean;
+  /** Users' tokens carry `groups` (decision 365). */
+  groupsInToken: boolean;
   permissions: string[];
 }
 
@@ -35,6 +37,7 @@ export async function findApi(db: Db, masterKey: Buffer, identifier: string): Pr
     ...(api.signing_secret_sealed && { secret: createSecretKey(Buffer.from(apiSigningSecret({ masterKey }, api) as string, 'utf8')) }),
     rbac: api.rbac,
     permissionsInToken: api.permissions_in_token,
+    groupsInToken: api.token_groups_claim,
     permissions: permissions.map((p) => p.value),
   };
 }

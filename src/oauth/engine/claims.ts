@@ -41,6 +41,8 @@ export interface ExtraClaims {
   org_name?: string;
   roles?: string[];
   permissions?: string[];
+  /** The user's group names in the token's tenant, for an API that asks for them (decision 365). */
+  groups?: string[];
   /** The grant a user's token lives and dies with. */
   gid?: string;
 }
@@ -78,5 +80,6 @@ export async function extraClaims(ctx: OidcContext, facts: TokenFacts): Promise<
     ...(organization && { org_id: organization.id, org_name: organization.name }),
     roles: grants?.roles ?? [],
     ...(api?.rbac && api.permissionsInToken && { permissions: held.api }),
+    ...(api?.groupsInToken && { groups: grants?.groups ?? [] }),
   };
 }

@@ -1,5 +1,11 @@
 import { isRestricted } from '../../directory/permissions/catalog.js';
-import { explainPermissions, type MemberGrants, type PermissionSource, tenantsGrants } from '../../directory/permissions/effective.js';
+import {
+  explainPermissions,
+  type MemberGrants,
+  type PermissionSource,
+  roleNames,
+  tenantsGrants,
+} from '../../directory/permissions/effective.js';
 import type { AppContext } from '../../platform/context.js';
 import type { Tenant, UserStatus } from '../../platform/db/schema.js';
 import { confirmedFactors } from './mfa.js';
@@ -13,7 +19,10 @@ export interface ReviewedMember {
   name: string | null;
   status: UserStatus;
   home_tenant: boolean;
+  /** The roles held, directly or through a group, each once. */
   roles: string[];
+  /** The tenant's groups the member belongs to (decision 364). */
+  groups: string[];
   permissions: PermissionSource[];
   administrator: boolean;
   mfa: { enrolled: boolean; factors: string[] };
@@ -60,7 +69,7 @@ export async function reviewTenants(
 ): Promise<TenantReview[]> {
   if (tenants.length === 0) return [];
   const tenantIds = tenants.map((t) => t.id);
-  const [members, grants, apps] = await Promise.all([
+  const [members, grants, apps, groups] = await Promise.all([
     ctx.db
       .selectFrom('memberships as m')
       .innerJoin('users as u', 'u.id', 'm.user_id')
@@ -71,7 +80,19 @@ export async function reviewTenants(
       .execute(),
     tenantsGrants(ctx.db, tenantIds),
     machineApplications(ctx, tenantIds),
+    ctx.db
+      .selectFrom('group_members as gm')
+      .innerJoin('groups as g', 'g.id', 'gm.group_id')
+      .select(['gm.tenant_id', 'gm.user_id', 'g.name'])
+      .where('gm.tenant_id', 'in', tenantIds)
+      .orderBy('g.name')
+      .execute(),
   ]);
+  const groupsOf = new Map<string, string[]>();
+  for (const g of groups) {
+    const key = `${g.tenant_id}\0${g.user_id}`;
+    groupsOf.set(key, [...(groupsOf.get(key) ?? []), g.name]);
+  }
   const factors = await confirmedFactors(ctx.db, [...new Set(members.map((m) => m.id))]);
   const inactiveBefore = ctx.clock.now().getTime() - options.inactiveDays * DAY_MS;
 
@@ -96,7 +117,8 @@ export async function reviewTenants(
           name: m.name,
           status: m.status,
           home_tenant: m.home_tenant_id === tenant.id,
-          roles: held.roles.map((r) => r.name),
+          roles: roleNames(held.roles),
+          groups: groupsOf.get(`${tenant.id}\0${m.id}`) ?? [],
           permissions,
           administrator,
           mfa: { enrolled: mfa.length > 0, factors: mfa },

@@ -19,11 +19,15 @@ const ReviewedMemberSchema = Type.Object({
   name: Nullable(Type.String()),
   status: Type.String(),
   home_tenant: Type.Boolean({ description: 'Whether this tenant is the user’s home tenant' }),
-  roles: Type.Array(Type.String()),
+  roles: Type.Array(Type.String(), { description: 'The roles held, directly or through a group' }),
+  groups: Type.Array(Type.String(), { description: 'The tenant’s groups the member belongs to' }),
   permissions: Type.Array(
     Type.Object({
       permission: Type.String(),
-      from: Type.Array(Type.String(), { description: '"role:<name>" for each role that gives it, "direct" for a direct grant' }),
+      from: Type.Array(Type.String(), {
+        description:
+          '"role:<name>" for each directly assigned role that gives it, "group:<name>" for each group whose roles give it, "direct" for a direct grant',
+      }),
     }),
   ),
   administrator: Type.Boolean(),

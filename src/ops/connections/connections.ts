@@ -7,9 +7,9 @@ import type { AppContext } from '../../platform/context.js';
 import { seal } from '../../platform/crypto/secrets.js';
 import { type Db, isUniqueViolation } from '../../platform/db/database.js';
 import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../../platform/db/pagination.js';
-import type { ConnectionRow, RoleMapping, SyncMode } from '../../platform/db/schema.js';
+import type { ConnectionRow, SyncMode } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
-import { checkClients, checkMapping } from './references.js';
+import { checkClients, checkMapping, type MappingInput } from './references.js';
 import {
   checkAttributes,
   checkDestinations,
@@ -40,7 +40,7 @@ export interface ConnectionInput {
   options?: Record<string, unknown>;
   enabled_clients?: string[];
   domains?: string[];
-  mapping?: RoleMapping[];
+  mapping?: MappingInput[];
   attributes?: Record<string, string>;
   sync_mode?: SyncMode;
   trusted_email?: boolean;

@@ -37,8 +37,11 @@ export async function checkClients(trx: Db, tenantId: string | null, clients: st
  * sees (its own and the global ones); for a system connection, names of roles that exist.
  * A caller maps only roles whose permissions it could grant itself (decision 20).
  */
-export async function checkMapping(trx: Db, scope: Scope, tenantId: string | null, mapping: RoleMapping[]): Promise<RoleMapping[]> {
+export type MappingInput = Omit<RoleMapping, 'roles'> & { roles?: string[] | undefined };
+
+export async function checkMapping(trx: Db, scope: Scope, tenantId: string | null, mapping: MappingInput[]): Promise<RoleMapping[]> {
   const rules = normalMapping(mapping);
+  await checkMappedGroups(trx, scope, tenantId, [...new Set(rules.flatMap((r) => r.groups ?? []))]);
   const names = [...new Set(rules.flatMap((r) => r.roles))];
   if (names.length === 0) return rules;
   const roles = await trx
@@ -56,4 +59,45 @@ export async function checkMapping(trx: Db, scope: Scope, tenantId: string | nul
     roles.flatMap((r) => r.permissions),
   );
   return rules;
+}
+
+/**
+ * The groups a mapping makes users join (decision 367): for a tenant's connection, names of
+ * that tenant's groups, and only groups whose roles the caller could grant itself (so a
+ * mapping never hands out more than assigning the roles would). A system connection's group
+ * names are looked up in the tenant of each sign-in (the application's), as its role names are.
+ */
+async function checkMappedGroups(trx: Db, scope: Scope, tenantId: string | null, names: string[]): Promise<void> {
+  if (names.length === 0 || tenantId === null) return;
+  const groups = await trx
+    .selectFrom('groups')
+    .select(['id', 'name'])
+    .where('tenant_id', '=', tenantId)
+    .where((eb) =>
+      eb(
+        eb.fn('lower', ['name']),
+        'in',
+        names.map((n) => n.toLowerCase()),
+      ),
+    )
+    .execute();
+  const known = new Set(groups.map((g) => g.name.toLowerCase()));
+  const unknown = names.filter((n) => !known.has(n.toLowerCase()));
+  if (unknown.length > 0)
+    throw new AppError('unknown_group', 'No such group in the connection’s tenant', { field: 'mapping', groups: unknown });
+  if (groups.length === 0) return;
+  const roles = await trx
+    .selectFrom('group_roles as gr')
+    .innerJoin('roles as r', 'r.id', 'gr.role_id')
+    .select('r.permissions')
+    .where(
+      'gr.group_id',
+      'in',
+      groups.map((g) => g.id),
+    )
+    .execute();
+  assertDelegable(
+    scope,
+    roles.flatMap((r) => r.permissions),
+  );
 }

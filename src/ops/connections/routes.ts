@@ -30,14 +30,20 @@ const Mapping = Type.Array(
     {
       claim: Type.String({ minLength: 1, maxLength: 200 }),
       value: Type.String({ minLength: 1, maxLength: 1000 }),
-      roles: Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { minItems: 1, maxItems: 50 }),
+      roles: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 50, description: 'Role names' })),
+      groups: Type.Optional(
+        Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
+          maxItems: 50,
+          description: 'Group names the user joins (decision 367)',
+        }),
+      ),
     },
     { additionalProperties: false },
   ),
   {
     maxItems: 100,
     description:
-      'A rule matches when the claim equals value, or holds it when the claim is an array; the user gets roles (names of the connection’s tenant)',
+      'A rule matches when the claim equals value, or holds it when the claim is an array; the user gets roles and joins groups (names of the connection’s tenant; at least one of the two)',
   },
 );
 const Attributes = Type.Record(Type.String({ maxLength: 64 }), Type.String({ minLength: 1, maxLength: 200 }), {
@@ -98,7 +104,9 @@ const Connection = Type.Object(
     options: Type.Object({}, { additionalProperties: true }),
     enabled_clients: Type.Array(Type.String()),
     domains: Type.Array(Type.String()),
-    mapping: Type.Array(Type.Object({ claim: Type.String(), value: Type.String(), roles: Type.Array(Type.String()) })),
+    mapping: Type.Array(
+      Type.Object({ claim: Type.String(), value: Type.String(), roles: Type.Array(Type.String()), groups: Type.Array(Type.String()) }),
+    ),
     attributes: Type.Record(Type.String(), Type.String()),
     sync_mode: SyncModeSchema,
     trusted_email: Type.Boolean(),
@@ -124,7 +132,7 @@ const toConnection = (c: ConnectionRow) => ({
   options: publicOptions(c),
   enabled_clients: c.enabled_clients,
   domains: c.domains,
-  mapping: c.mapping,
+  mapping: c.mapping.map((rule) => ({ ...rule, groups: rule.groups ?? [] })),
   attributes: c.attributes,
   sync_mode: c.sync_mode,
   trusted_email: c.trusted_email,

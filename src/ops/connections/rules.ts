@@ -173,7 +173,14 @@ export function checkAttributes(attributes: Record<string, string>): Record<stri
   return attributes;
 }
 
-/** Each rule once, its roles each once. */
-export function normalMapping(mapping: RoleMapping[]): RoleMapping[] {
-  return mapping.map((rule) => ({ claim: rule.claim, value: rule.value, roles: [...new Set(rule.roles)] }));
+/** Each rule once, its roles and groups each once; a rule names at least one role or group. */
+export function normalMapping(mapping: readonly (Omit<RoleMapping, 'roles'> & { roles?: string[] | undefined })[]): RoleMapping[] {
+  return mapping.map((rule, index) => {
+    const roles = [...new Set(rule.roles ?? [])];
+    const groups = [...new Set(rule.groups ?? [])];
+    if (roles.length === 0 && groups.length === 0) {
+      throw new AppError('invalid_field', `mapping/${index}: a rule names roles, groups or both`, { field: `mapping/${index}` });
+    }
+    return { claim: rule.claim, value: rule.value, roles, groups };
+  });
 }

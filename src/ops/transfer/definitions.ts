@@ -1,5 +1,6 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { sql } from 'kysely';
+import { createGroup } from '../../directory/groups/groups.js';
 import type { Scope } from '../../directory/permissions/effective.js';
 import { createPermission } from '../../directory/permissions/permissions.js';
 import { PermissionCreate } from '../../directory/permissions/schema.js';
@@ -49,7 +50,23 @@ const RoleDefinition = Type.Object(
   { additionalProperties: false },
 );
 
-const SCHEMAS = { gatehouse_tenant: TenantDefinition, gatehouse_permission: PermissionDefinition, gatehouse_role: RoleDefinition };
+/** A tenant's group with its roles by name (decision 368). */
+const GroupDefinition = Type.Object(
+  {
+    name: roleFields.name,
+    description: Type.Optional(Type.String({ maxLength: 1000 })),
+    tenant: Type.String({ minLength: 1, maxLength: 200 }),
+    roles: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { maxItems: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+const SCHEMAS = {
+  gatehouse_tenant: TenantDefinition,
+  gatehouse_permission: PermissionDefinition,
+  gatehouse_role: RoleDefinition,
+  gatehouse_group: GroupDefinition,
+};
 export type DefinitionKind = keyof typeof SCHEMAS;
 export interface Definition {
   kind: DefinitionKind;
@@ -81,6 +98,7 @@ export interface DefinitionCounts {
   tenants: number;
   permissions: number;
   roles: number;
+  groups: number;
 }
 
 export type ImportWarningCode = 'definition_ignored' | 'unresolved_api_permission';
@@ -98,8 +116,8 @@ export interface ImportWarning {
  * Everything goes through the domain functions, so it is checked and audited as usual.
  */
 export class DefinitionWriter {
-  readonly created: DefinitionCounts = { tenants: 0, permissions: 0, roles: 0 };
-  readonly existing: DefinitionCounts = { tenants: 0, permissions: 0, roles: 0 };
+  readonly created: DefinitionCounts = { tenants: 0, permissions: 0, roles: 0, groups: 0 };
+  readonly existing: DefinitionCounts = { tenants: 0, permissions: 0, roles: 0, groups: 0 };
   private ignored = false;
 
   constructor(
@@ -124,6 +142,7 @@ export class DefinitionWriter {
     try {
       if (definition.kind === 'gatehouse_tenant') await this.tenant(parse('gatehouse_tenant', definition.value));
       else if (definition.kind === 'gatehouse_permission') await this.permission(parse('gatehouse_permission', definition.value));
+      else if (definition.kind === 'gatehouse_group') await this.group(parse('gatehouse_group', definition.value));
       else await this.role(line, parse('gatehouse_role', definition.value));
     } catch (error) {
       if (error instanceof AppError) throw new LineError('invalid_definition', `${error.code}: ${error.message}`);
@@ -226,6 +245,40 @@ export class DefinitionWriter {
     }
   }
 
+  /** A group by name in its tenant, created with its roles (each the tenant's own of that name, else the global one). */
+  private async group(definition: Static<typeof GroupDefinition>) {
+    const tenantId = (await this.tenantId(definition.tenant)) as string;
+    const clash = await this.ctx.db
+      .selectFrom('groups')
+      .select('id')
+      .where('tenant_id', '=', tenantId)
+      .where(sql<boolean>`lower(name) = lower(${definition.name})`)
+      .executeTakeFirst();
+    if (clash) {
+      this.existing.groups++;
+      return;
+    }
+    this.need('iam.group.write');
+    const roles: string[] = [];
+    for (const name of new Set(definition.roles)) {
+      const found = await this.ctx.db
+        .selectFrom('roles')
+        .select(['id', 'tenant_id'])
+        .where(sql<boolean>`lower(name) = lower(${name})`)
+        .where((eb) => eb.or([eb('tenant_id', 'is', null), eb('tenant_id', '=', tenantId)]))
+        .execute();
+      const role = found.find((r) => r.tenant_id === tenantId) ?? found[0];
+      if (!role) throw new LineError('unknown_role', `No role ${JSON.stringify(name)} in the tenant`);
+      roles.push(role.id);
+    }
+    await createGroup(this.ctx, this.scope, this.actor, tenantId, {
+      name: definition.name,
+      ...(definition.description !== undefined && { description: definition.description }),
+      roles,
+    });
+    this.created.groups++;
+  }
+
   private async tenantId(slug: string | null): Promise<string | null> {
     if (slug === null) return null;
     const id = await tenantBySlug(this.ctx.db, slug);
@@ -279,6 +332,8 @@ export async function definitionLines(db: Db): Promise<string> {
       eb.or([
         eb('tenant_id', 'in', ids),
         eb.and([eb('tenant_id', 'is', null), eb('id', 'in', eb.selectFrom('membership_roles').select('role_id'))]),
+        // …and the custom global roles groups hold (decision 368).
+        eb.and([eb('tenant_id', 'is', null), eb('id', 'in', eb.selectFrom('group_roles').select('role_id'))]),
       ]),
     )
     .orderBy('created_at')
@@ -311,6 +366,22 @@ export async function definitionLines(db: Db): Promise<string> {
           .orderBy('r.value')
           .execute();
   const slug = (tenantId: string | null) => (tenantId === null ? null : slugs.get(tenantId)!);
+  // The groups of those tenants, with their roles by name (decision 368).
+  const groups = await db.selectFrom('groups').selectAll().where('tenant_id', 'in', ids).orderBy('created_at').orderBy('id').execute();
+  const groupRoles =
+    groups.length === 0
+      ? []
+      : await db
+          .selectFrom('group_roles as gr')
+          .innerJoin('roles as r', 'r.id', 'gr.role_id')
+          .select(['gr.group_id', 'r.name'])
+          .where(
+            'gr.group_id',
+            'in',
+            groups.map((g) => g.id),
+          )
+          .orderBy('r.name')
+          .execute();
   const lines = [
     ...tenants.map((t) => ({
       gatehouse_tenant: {
@@ -334,6 +405,14 @@ export async function definitionLines(db: Db): Promise<string> {
         },
       };
     }),
+    ...groups.map((g) => ({
+      gatehouse_group: {
+        name: g.name,
+        description: g.description,
+        tenant: slug(g.tenant_id),
+        roles: groupRoles.filter((r) => r.group_id === g.id).map((r) => r.name),
+      },
+    })),
   ];
   return lines.map((line) => `${JSON.stringify(line)}\n`).join('');
 }

@@ -47,7 +47,7 @@ export async function* exportUsers(ctx: AppContext, scope: Scope, passphrase: st
     const kept = users.filter((u) => !omitted.has(u.id) && !above.has(u.id));
     if (kept.length === 0) continue;
     const ids = kept.map((u) => u.id);
-    const [roles, factors] = await Promise.all([
+    const [roles, factors, groups] = await Promise.all([
       ctx.db
         .selectFrom('memberships as m')
         .leftJoin('membership_roles as mr', (join) => join.onRef('mr.tenant_id', '=', 'm.tenant_id').onRef('mr.user_id', '=', 'm.user_id'))
@@ -64,6 +64,13 @@ export async function* exportUsers(ctx: AppContext, scope: Scope, passphrase: st
         .where('confirmed', '=', true)
         .orderBy('created_at')
         .execute(),
+      ctx.db
+        .selectFrom('group_members as gm')
+        .innerJoin('groups as g', 'g.id', 'gm.group_id')
+        .select(['gm.user_id', 'gm.tenant_id', 'g.name'])
+        .where('gm.user_id', 'in', ids)
+        .orderBy('g.name')
+        .execute(),
     ]);
     let lines = '';
     for (const user of kept) {
@@ -74,7 +81,10 @@ export async function* exportUsers(ctx: AppContext, scope: Scope, passphrase: st
         memberships.set(row.tenant_id, list);
       }
       const own = factors.filter((f) => f.user_id === user.id);
-      lines += `${JSON.stringify(userLine(ctx, envelope, user, slugs, memberships, own))}\n`;
+      const inGroups = new Map<string, string[]>();
+      for (const g of groups.filter((g) => g.user_id === user.id))
+        inGroups.set(g.tenant_id, [...(inGroups.get(g.tenant_id) ?? []), g.name]);
+      lines += `${JSON.stringify(userLine(ctx, envelope, user, slugs, memberships, own, inGroups))}\n`;
     }
     yield lines;
   }
@@ -87,6 +97,7 @@ function userLine(
   slugs: Map<string, string>,
   memberships: Map<string, string[]>,
   factors: MfaFactor[],
+  groups: Map<string, string[]>,
 ) {
   const mfa = factors.flatMap((f): Record<string, Record<string, Encrypted>>[] => {
     if (f.type === 'otp') return [{ totp: { secret: envelope.encrypt('totp', user.email, factorSecret(ctx, f)) } }];
@@ -124,7 +135,11 @@ function userLine(
     gatehouse: {
       status: user.status,
       ...(user.home_tenant_id && { home_tenant: slugs.get(user.home_tenant_id) }),
-      tenants: [...memberships].map(([tenantId, roles]) => ({ tenant: slugs.get(tenantId), roles })),
+      tenants: [...memberships].map(([tenantId, roles]) => ({
+        tenant: slugs.get(tenantId),
+        roles,
+        ...(groups.has(tenantId) && { groups: groups.get(tenantId) }),
+      })),
       ...(passkeys.length > 0 && { webauthn: passkeys }),
     },
   };
@@ -138,8 +153,9 @@ function userLine(
 async function notOutranked(db: Db, scope: Scope, ids?: string[]): Promise<Set<string>> {
   if (scope.kind === 'system' && scope.held.has('all')) return new Set();
   const system = await systemTenantId(db);
+  // Roles held directly and through groups (decision 361): a group's ADMIN outranks as a direct one does.
   let roles = db
-    .selectFrom('membership_roles as mr')
+    .selectFrom('effective_roles as mr')
     .innerJoin('roles as r', 'r.id', 'mr.role_id')
     .select(['mr.user_id', 'r.permissions'])
     .where('mr.tenant_id', '=', system);

@@ -231,6 +231,7 @@ function checkHeaders(headers: string[]): string[] {
 class Resolver {
   private readonly tenants = new Map<string, Promise<string | undefined>>();
   private readonly roleSets = new Map<string, Promise<string[]>>();
+  private readonly groupSets = new Map<string, Promise<string[]>>();
 
   constructor(
     private readonly db: Db,
@@ -244,7 +245,12 @@ class Resolver {
     for (const entry of tenants) {
       const tenantId = await this.tenant(entry.tenant);
       if (memberships.some((m) => m.tenantId === tenantId)) continue;
-      memberships.push({ tenantId, roleIds: await this.roles(tenantId, entry.roles ?? ['USER']), named: entry.roles !== undefined });
+      memberships.push({
+        tenantId,
+        roleIds: await this.roles(tenantId, entry.roles ?? ['USER']),
+        named: entry.roles !== undefined,
+        ...(entry.groups !== undefined && { groupIds: await this.groups(tenantId, entry.groups) }),
+      });
     }
     const homeTenantId = home_tenant !== undefined ? await this.tenant(home_tenant) : memberships[0]?.tenantId;
     if (this.scope.kind === 'tenant' && homeTenantId !== undefined && homeTenantId !== this.scope.tenantId) {
@@ -269,6 +275,48 @@ class Resolver {
     if (!id) throw new LineError('unknown_tenant', `No tenant ${JSON.stringify(ref)}`);
     if (this.scope.kind === 'tenant' && id !== this.scope.tenantId) throw new LineError('tenant_not_allowed');
     return id;
+  }
+
+  /**
+   * Group names (any letter case) of the tenant (decision 368); joining one gives its roles,
+   * so the caller must be able to assign them directly (resolveAssignableRoles).
+   */
+  private groups(tenantId: string, names: string[]): Promise<string[]> {
+    const key = `${tenantId}\0${[...names].sort().join('\0')}`;
+    let found = this.groupSets.get(key);
+    if (!found) {
+      found = (async () => {
+        if (names.length === 0) return [];
+        const lowered = names.map((n) => n.toLowerCase());
+        const rows = await this.db
+          .selectFrom('groups')
+          .select(['id', 'name'])
+          .where('tenant_id', '=', tenantId)
+          .where((eb) => eb(eb.fn('lower', ['name']), 'in', lowered))
+          .execute();
+        const missing = names.filter((n) => !rows.some((row) => row.name.toLowerCase() === n.toLowerCase()));
+        if (missing.length > 0)
+          throw new LineError('unknown_group', `No group ${missing.map((m) => JSON.stringify(m)).join(', ')} in the tenant`);
+        const roles = await this.db
+          .selectFrom('group_roles')
+          .select('role_id')
+          .where(
+            'group_id',
+            'in',
+            rows.map((r) => r.id),
+          )
+          .execute();
+        await resolveAssignableRoles(
+          this.db,
+          this.scope,
+          tenantId,
+          roles.map((r) => r.role_id),
+        );
+        return rows.map((r) => r.id);
+      })();
+      this.groupSets.set(key, found);
+    }
+    return found;
   }
 
   /** Role names (any letter case) or ids, global or the tenant's own, each assignable by the caller. */

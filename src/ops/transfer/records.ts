@@ -21,6 +21,7 @@ export const LINE_ERRORS = {
   username_taken: 'Another user has this username',
   unknown_tenant: 'No such tenant',
   unknown_role: 'No such role in the tenant',
+  unknown_group: 'No such group in the tenant',
   tenant_not_allowed: 'A tenant administrator imports into the own tenant only',
   not_home_tenant: 'The existing user’s home tenant is one the caller does not administer',
   member_elsewhere: 'The existing user is also a member of a tenant where the caller is not an administrator above them',
@@ -70,8 +71,8 @@ export interface ImportRecord extends Profile {
   password_hash?: string;
   /** Tenant slug or id; default: the first membership's tenant (or the caller's in tenant scope). */
   home_tenant?: string;
-  /** Memberships, with role names (or ids); none given: USER. */
-  tenants: { tenant: string; roles: string[] | undefined }[];
+  /** Memberships, with role names (or ids); none given: USER. With the names of the tenant's groups the user is in (decision 368). */
+  tenants: { tenant: string; roles: string[] | undefined; groups?: string[] | undefined }[];
   factors: ImportFactor[] | undefined;
 }
 
@@ -206,7 +207,11 @@ function memberships(value: unknown): ImportRecord['tenants'] {
     if (roles !== undefined && !(Array.isArray(roles) && roles.every((r) => typeof r === 'string'))) {
       throw new LineError('invalid_record', '"roles" must be an array of role names');
     }
-    return { tenant: entry.tenant, roles: roles as string[] | undefined };
+    const groups = entry.groups;
+    if (groups !== undefined && !(Array.isArray(groups) && groups.length <= 100 && groups.every((g) => typeof g === 'string'))) {
+      throw new LineError('invalid_record', '"groups" must be an array of group names');
+    }
+    return { tenant: entry.tenant, roles: roles as string[] | undefined, ...(groups !== undefined && { groups: groups as string[] }) };
   });
 }
 
@@ -323,5 +328,5 @@ export function csvRecord(line: number, headers: readonly string[], cells: reado
 export interface ResolvedRecord extends Omit<ImportRecord, 'tenants' | 'home_tenant'> {
   homeTenantId: string | null | undefined;
   /** `named`: the line names the roles; an existing member's roles change only then (decision 187). */
-  memberships: { tenantId: string; roleIds: string[]; named: boolean }[];
+  memberships: { tenantId: string; roleIds: string[]; named: boolean; groupIds?: string[] | undefined }[];
 }

@@ -19,7 +19,12 @@ const PASSPHRASE_HEADER = 'x-export-passphrase';
 
 const FORMATS: Record<string, ImportFormat> = { 'application/x-ndjson': 'jsonl', 'application/jsonl': 'jsonl', 'text/csv': 'csv' };
 
-const DefinitionCounts = Type.Object({ tenants: Type.Integer(), permissions: Type.Integer(), roles: Type.Integer() });
+const DefinitionCounts = Type.Object({
+  tenants: Type.Integer(),
+  permissions: Type.Integer(),
+  roles: Type.Integer(),
+  groups: Type.Integer(),
+});
 
 const ImportReport = Type.Object({
   created: Type.Integer(),

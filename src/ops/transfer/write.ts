@@ -178,6 +178,23 @@ async function writeRecords(
     const grants = memberships.flatMap((m) => m.roleIds.map((roleId) => ({ tenant_id: m.tenantId, user_id: m.userId, role_id: roleId })));
     if (grants.length > 0) await trx.insertInto('membership_roles').values(grants).execute();
   }
+  // The groups a line names replace the user's groups in that tenant (decision 368); a line
+  // that names none leaves them. The membership exists by now (held, or written above).
+  const grouped = accepted.flatMap(({ record, id, old }) =>
+    record.memberships.filter((m) => m.groupIds !== undefined).map((m) => ({ ...m, userId: id, old: old !== undefined })),
+  );
+  for (const m of grouped.filter((m) => m.old)) {
+    await trx.deleteFrom('group_members').where('tenant_id', '=', m.tenantId).where('user_id', '=', m.userId).execute();
+  }
+  const joins = grouped.flatMap((m) =>
+    (m.groupIds ?? []).map((groupId) => ({ group_id: groupId, tenant_id: m.tenantId, user_id: m.userId, created_at: now })),
+  );
+  if (joins.length > 0)
+    await trx
+      .insertInto('group_members')
+      .values(joins)
+      .onConflict((oc) => oc.doNothing())
+      .execute();
 
   await writeFactors(trx, ctx, accepted, now);
 
@@ -284,6 +301,17 @@ async function changesRoles(trx: Db, record: ResolvedRecord, userId: string): Pr
       .execute();
     const want = new Set(m.roleIds);
     if (held.length !== want.size || held.some((r) => !want.has(r.role_id))) return true;
+  }
+  // Groups give roles: changing one's own is changing one's own roles (decision 368).
+  for (const m of record.memberships.filter((m) => m.groupIds !== undefined)) {
+    const held = await trx
+      .selectFrom('group_members')
+      .select('group_id')
+      .where('user_id', '=', userId)
+      .where('tenant_id', '=', m.tenantId)
+      .execute();
+    const want = new Set(m.groupIds);
+    if (held.length !== want.size || held.some((g) => !want.has(g.group_id))) return true;
   }
   return false;
 }

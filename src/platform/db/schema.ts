@@ -70,6 +70,50 @@ export interface MembershipRolesTable {
   role_id: string;
 }
 
+/** A tenant's group (0029): its members hold its roles in the tenant next to their own. */
+export interface GroupsTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  description: Generated<string>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+/** A member of a group: a member of the group's tenant (the row goes with the membership). */
+export interface GroupMembersTable {
+  group_id: string;
+  tenant_id: string;
+  user_id: string;
+  created_at: CreatedAt;
+}
+
+/** A role of a group: global or the group's tenant's own. */
+export interface GroupRolesTable {
+  group_id: string;
+  tenant_id: string;
+  role_id: string;
+}
+
+/** A group membership a connection's mapping made (0029): only these does the mapping ever remove. */
+export interface GroupMappedMembersTable {
+  group_id: string;
+  tenant_id: string;
+  user_id: string;
+  connection_id: string;
+}
+
+/**
+ * The view `effective_roles` (0029): every role a member holds in a tenant, directly
+ * (`group_id` null) or through a group. A role may appear more than once. Read only.
+ */
+export interface EffectiveRolesView {
+  tenant_id: string;
+  user_id: string;
+  role_id: string;
+  group_id: string | null;
+}
+
 export interface MembershipPermissionsTable {
   tenant_id: string;
   user_id: string;
@@ -235,6 +279,8 @@ export interface ApisTable {
   signing_secret_sealed: string | null;
   rbac: Generated<boolean>;
   permissions_in_token: Generated<boolean>;
+  /** Whether a user's access token for this API carries `groups` (0029). */
+  token_groups_claim: Generated<boolean>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -488,11 +534,13 @@ export interface PasswordHistoryTable {
 }
 
 export type SyncMode = 'on_each_login' | 'on_first_login';
-/** One rule of a connection's role mapping: when the claim equals `value` (or, an array, holds it), the user gets `roles`. */
+/** One rule of a connection's role mapping: when the claim equals `value` (or, an array, holds it), the user gets `roles` and joins `groups`. */
 export interface RoleMapping {
   claim: string;
   value: string;
   roles: string[];
+  /** Names of groups of the tenant the user joins (0029); absent in mappings stored before. */
+  groups?: string[];
 }
 
 /** A connection to another identity provider (src/authn/federation/): Auth0's model. */
@@ -622,11 +670,18 @@ export interface Database {
   membership_mapped_roles: MembershipMappedRolesTable;
   application_exchange_apis: ApplicationExchangeApisTable;
   impersonations: ImpersonationsTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  group_roles: GroupRolesTable;
+  group_mapped_members: GroupMappedMembersTable;
+  /** A view: read only. */
+  effective_roles: EffectiveRolesView;
 }
 
 export type Tenant = Selectable<TenantsTable>;
 export type User = Selectable<UsersTable>;
 export type Role = Selectable<RolesTable>;
+export type Group = Selectable<GroupsTable>;
 export type Permission = Selectable<PermissionsTable>;
 export type Session = Selectable<SessionsTable>;
 export type AuditEvent = Selectable<AuditEventsTable>;

@@ -103,7 +103,9 @@ describe('Memberships API: /api/v1/tenants/:id/members', () => {
         status: 'active',
         roles: [{ id: roles.USER, name: 'USER' }],
         permissions: [],
+        groups: [],
         effective_permissions: ['tenant.profile.read'],
+        permission_sources: [{ permission: 'tenant.profile.read', from: ['role:USER'] }],
         home_tenant: 'this',
         managed: true,
       });

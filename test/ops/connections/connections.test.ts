@@ -61,7 +61,7 @@ describe('connections API', () => {
         options: { issuer: 'https://idp.example.com', client_id: 'gatehouse', scope: 'openid email' },
         enabled_clients: [app.client_id],
         domains: ['acme.test'],
-        mapping: [{ claim: 'groups', value: 'eng', roles: ['engineer'] }],
+        mapping: [{ claim: 'groups', value: 'eng', roles: ['engineer'], groups: [] }],
         attributes: { given_name: 'given_name' },
         sync_mode: 'on_first_login',
         trusted_email: true,

@@ -105,6 +105,14 @@ describe('GET /api/v1/users/export and the round trip into an empty Gatehouse', 
     });
     assert.equal(linked.status, 200, JSON.stringify(linked.body));
     await source.createUser(admin, { email: 'carol@globex.test', password: PASSWORD, tenant: globexId, roles: [roles.USER!, auditor.id] });
+    // Dave holds AUDITOR through a group only (decision 368): the group and his place in it travel in the file.
+    const dave = await source.createUser(admin, { email: 'dave@globex.test', password: PASSWORD, tenant: globexId });
+    const group = await source.created(`/api/v1/tenants/${globexId}/groups`, admin, { name: 'Report readers', roles: [auditor.id] });
+    const joined = await source.request('POST', `/api/v1/tenants/${globexId}/groups/${group.id}/members`, {
+      token: admin,
+      body: { users: [dave] },
+    });
+    assert.equal(joined.status, 204, JSON.stringify(joined.body));
 
     // Alice enrols TOTP as an authenticator app would.
     const session = await source.signIn('alice@acme.test', PASSWORD);
@@ -129,7 +137,7 @@ describe('GET /api/v1/users/export and the round trip into an empty Gatehouse', 
     assert.equal(JSON.parse(weak.text).error, 'weak_passphrase');
   });
 
-  it('streams JSON lines: the definitions of tenants, permissions and roles, then users with every secret encrypted; audited', async () => {
+  it('streams JSON lines: the definitions of tenants, permissions, roles and groups, then users with every secret encrypted; audited', async () => {
     const answer = await exportFile(source, admin, PASSPHRASE);
     assert.equal(answer.status, 200);
     assert.match(String(answer.type), /application\/x-ndjson/);
@@ -141,8 +149,14 @@ describe('GET /api/v1/users/export and the round trip into an empty Gatehouse', 
     assert.equal(lines[0].format, 'gatehouse-users');
     // The definitions come first: the users after them need their tenants and roles.
     const kinds = lines.slice(1).map((l) => Object.keys(l)[0]);
-    assert.deepEqual(kinds.slice(0, 4), ['gatehouse_tenant', 'gatehouse_tenant', 'gatehouse_permission', 'gatehouse_role']);
-    assert.ok(kinds.slice(4).every((k) => !k!.startsWith('gatehouse_')));
+    assert.deepEqual(kinds.slice(0, 5), [
+      'gatehouse_tenant',
+      'gatehouse_tenant',
+      'gatehouse_permission',
+      'gatehouse_role',
+      'gatehouse_group',
+    ]);
+    assert.ok(kinds.slice(5).every((k) => !k!.startsWith('gatehouse_')));
     const tenants = lines.filter((l) => l.gatehouse_tenant).map((l) => l.gatehouse_tenant);
     assert.deepEqual(
       tenants.map((t) => t.slug),
@@ -168,6 +182,12 @@ describe('GET /api/v1/users/export and the round trip into an empty Gatehouse', 
         },
       ],
     );
+    assert.deepEqual(
+      lines.filter((l) => l.gatehouse_group).map((l) => l.gatehouse_group),
+      [{ name: 'Report readers', description: '', tenant: 'globex', roles: ['AUDITOR'] }],
+    );
+    const dave = lines.find((l) => l.email === 'dave@globex.test');
+    assert.deepEqual(dave.gatehouse.tenants, [{ tenant: 'globex', roles: ['USER'], groups: ['Report readers'] }]);
     const alice = lines.find((l) => l.email === 'alice@acme.test');
     assert.deepEqual(alice.gatehouse.tenants, [{ tenant: 'acme', roles: ['TENANT_ADMIN'] }]);
     assert.equal(alice.gatehouse.home_tenant, 'acme');
@@ -200,10 +220,10 @@ describe('GET /api/v1/users/export and the round trip into an empty Gatehouse', 
     const answer = await importBody(target, targetAdmin, file, { passphrase: PASSPHRASE });
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.equal(answer.body.failed, 0, JSON.stringify(answer.body));
-    assert.equal(answer.body.created, 5, 'alice, bob, carol, acme’s administrator and the source’s first administrator');
+    assert.equal(answer.body.created, 6, 'alice, bob, carol, dave, acme’s administrator and the source’s first administrator');
     assert.deepEqual(answer.body.definitions, {
-      created: { tenants: 2, permissions: 1, roles: 1 },
-      existing: { tenants: 0, permissions: 0, roles: 0 },
+      created: { tenants: 2, permissions: 1, roles: 1, groups: 1 },
+      existing: { tenants: 0, permissions: 0, roles: 0, groups: 0 },
     });
     // The API is not part of the export: the role's API permission is reported, not silently dropped.
     assert.deepEqual(
@@ -243,6 +263,7 @@ describe('GET /api/v1/users/export and the round trip into an empty Gatehouse', 
       'alice@acme.test': 'acme',
       'bob@acme.test': 'acme',
       'carol@globex.test': 'globex',
+      'dave@globex.test': 'globex',
       [TARGET_ADMIN]: 'system',
     });
 
@@ -262,6 +283,7 @@ describe('GET /api/v1/users/export and the round trip into an empty Gatehouse', 
       ['alice@acme.test', PASSWORD, 'acme', true],
       ['bob@acme.test', BCRYPT_PASSWORD, 'acme'],
       ['carol@globex.test', PASSWORD, 'globex'],
+      ['dave@globex.test', PASSWORD, 'globex'],
       ['admin@acme.test', PASSWORD, 'acme'],
       [ADMIN_EMAIL, ADMIN_PASSWORD, 'system'],
     ];
@@ -279,6 +301,7 @@ describe('GET /api/v1/users/export and the round trip into an empty Gatehouse', 
     const carol = await claimsIn(target, 'carol@globex.test', PASSWORD, 'globex');
     assert.deepEqual(carol.roles, ['AUDITOR', 'USER']);
     assert.ok(carol.permissions.includes('reports:read'));
+    assert.deepEqual((await claimsIn(target, 'dave@globex.test', PASSWORD, 'globex')).roles, ['AUDITOR', 'USER'], 'through the group');
 
     // The source's first administrator is a system administrator here too (a system
     // administrator's import, decision 145); the target's own first administrator still is.
@@ -292,8 +315,8 @@ describe('GET /api/v1/users/export and the round trip into an empty Gatehouse', 
     assert.equal(answer.status, 200, JSON.stringify(answer.body));
     assert.deepEqual([answer.body.created, answer.body.failed], [0, 0], JSON.stringify(answer.body));
     assert.deepEqual(answer.body.definitions, {
-      created: { tenants: 0, permissions: 0, roles: 0 },
-      existing: { tenants: 2, permissions: 1, roles: 1 },
+      created: { tenants: 0, permissions: 0, roles: 0, groups: 0 },
+      existing: { tenants: 2, permissions: 1, roles: 1, groups: 1 },
     });
     assert.equal(await target.rowCount('tenants'), 3);
   });

@@ -5,7 +5,7 @@ import { FIREBASE, hashesOf, TOO_EXPENSIVE } from '../../helpers/legacy-hashes.j
 import { importBody, jsonl } from '../../helpers/transfer.js';
 
 const WRONG = 'not-the-password';
-const NONE = { tenants: 0, permissions: 0, roles: 0 };
+const NONE = { tenants: 0, permissions: 0, roles: 0, groups: 0 };
 const NO_DEFINITIONS = { created: NONE, existing: NONE };
 
 describe('POST /api/v1/users/import', { timeout: 120_000 }, () => {
@@ -370,8 +370,8 @@ describe('POST /api/v1/users/import', { timeout: 120_000 }, () => {
     );
     assert.deepEqual([answer.body.created, answer.body.failed], [2, 3]);
     assert.deepEqual(answer.body.definitions, {
-      created: { tenants: 1, permissions: 1, roles: 1 },
-      existing: { tenants: 1, permissions: 0, roles: 1 },
+      created: { tenants: 1, permissions: 1, roles: 1, groups: 0 },
+      existing: { tenants: 1, permissions: 0, roles: 1, groups: 0 },
     });
     assert.deepEqual(
       answer.body.warnings.map((w: { line: number; warning: string }) => [w.line, w.warning]),
