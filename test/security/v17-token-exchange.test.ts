@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeJwt } from 'jose';
+import { decodeJwt, SignJWT } from 'jose';
 import * as client from 'openid-client';
 import { ConfigError, parseConfig } from '../../src/platform/config.js';
 import { PASSWORD } from '../helpers/gatehouse.js';
@@ -126,6 +126,40 @@ describe('V17 token exchange', () => {
       assert.equal((await oauthError(delegate('stock', { subject_token: forOrders, audience: ORDERS }))).error, 'invalid_grant');
       // The support desk has no delegation at all.
       assert.equal((await oauthError(delegate('support', { subject_token: forOrders, audience: STOCK }))).error, 'invalid_grant');
+    });
+
+    it('refuses a subject token signed with an API’s HS256 secret: its holders could have written any claims', async () => {
+      // acme's legacy API signs with a shared secret, which its service and acme's administrators hold.
+      const LEGACY = 'urn:gatehouse:acme:legacy';
+      const created = await w.gh.request('POST', '/api/v1/apis', {
+        token: w.acme.token,
+        body: { identifier: LEGACY, name: 'Legacy', signing_alg: 'HS256', permissions: [{ value: 'read:legacy' }] },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const secret = new TextEncoder().encode(created.body.signing_secret as string);
+      const set = (subject: string[]) =>
+        w.gh.request('PUT', `/api/v1/applications/${w.apps.orders.id}/token-exchange`, {
+          token: w.acme.token,
+          body: { subject_audiences: subject, target_audiences: [STOCK], impersonation_audiences: [] },
+        });
+      assert.equal((await set([ORDERS, LEGACY])).status, 200);
+      try {
+        const genuine = await w.userToken(w.apps.front, w.alice.email, LEGACY);
+        // The secret's holder re-signs alice's token: a month long, a second factor she never
+        // gave, and an actor chain naming the platform's administrator.
+        const { iat: _iat, exp: _exp, ...claims } = decodeJwt(genuine);
+        const forged = await new SignJWT({ ...claims, amr: ['pwd', 'mfa', 'hwk'], act: { sub: w.adminId } })
+          .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
+          .setIssuedAt()
+          .setExpirationTime('30d')
+          .sign(secret);
+        const refused = await oauthError(delegate('orders', { subject_token: forged, audience: STOCK }));
+        assert.equal(refused.error, 'invalid_grant', 'a forged subject token must not become an RS256 token for another API');
+        // The genuine one cannot be told from a forgery, so it is refused too.
+        assert.equal((await oauthError(delegate('orders', { subject_token: genuine, audience: STOCK }))).error, 'invalid_grant');
+      } finally {
+        assert.equal((await set([ORDERS])).status, 200);
+      }
     });
 
     it('refuses an actor_token in delegation (the application is the actor)', async () => {
