@@ -298,6 +298,25 @@ describe('V17 token exchange', () => {
       assert.equal((await oauthError(impersonate(support.token, '00000000-0000-4000-8000-000000000000'))).error, 'invalid_grant');
     });
 
+    it('an impersonated or delegated token opens nothing of the admin API, whatever the user holds there', async () => {
+      // boss holds `all` in the system tenant and is a member of acme (the test above): the administrator impersonates them.
+      const boss = await w.gh.ctx.db.selectFrom('users').select('id').where('email', '=', 'boss@gatehouse.test').executeTakeFirstOrThrow();
+      const asBoss = (await impersonate(w.admin, boss.id)).access_token;
+      const subject = await w.userToken(w.apps.front, w.alice.email, ORDERS);
+      const delegated = (await delegate('orders', { subject_token: subject, audience: STOCK })).access_token;
+      for (const token of [asBoss, delegated]) {
+        for (const path of ['/api/v1/users', `/api/v1/tenants/${w.acme.tenantId}/members`, '/api/v1/apis']) {
+          const answer = await w.gh.request('GET', path, { token });
+          assert.equal(answer.status, 401, `${path}: ${JSON.stringify(answer.body)}`);
+        }
+        // Nor is it an actor token for another impersonation.
+        assert.equal((await oauthError(impersonate(token, w.alice.id))).error, 'invalid_grant');
+      }
+      // No audience names the admin API: the issuer is no API of a tenant.
+      assert.equal((await oauthError(impersonate(w.admin, boss.id, w.gh.issuer))).error, 'invalid_target');
+      assert.equal((await oauthError(delegate('orders', { subject_token: subject, audience: w.gh.issuer }))).error, 'invalid_target');
+    });
+
     it('a new impersonation starts after the time box: audited and listed again', async () => {
       offsetMs = (IMPERSONATION_TTL + 5) * 1000;
       try {
