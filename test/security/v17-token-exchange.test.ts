@@ -76,7 +76,11 @@ describe('V17 token exchange', () => {
   describe('delegation', () => {
     it('refuses a token of another tenant: globex’s token at acme’s service, acme’s token at globex’s service', async () => {
       const bobs = await w.userToken(w.apps.globexFront, w.bob.email, GLOBEX_API);
-      assert.equal((await oauthError(delegate('orders', { subject_token: bobs, audience: STOCK }))).error, 'invalid_grant');
+      const crossed = await oauthError(delegate('orders', { subject_token: bobs, audience: STOCK }));
+      assert.equal(crossed.error, 'invalid_grant');
+      // And says no more than for a token that is not one: nothing tells that it lives in another tenant.
+      const garbage = await oauthError(delegate('orders', { subject_token: 'not-a-token', audience: STOCK }));
+      assert.equal(crossed.description, garbage.description, JSON.stringify(crossed));
       const alices = await w.userToken(w.apps.front, w.alice.email, ORDERS);
       assert.equal((await oauthError(delegate('globexService', { subject_token: alices, audience: GLOBEX_API }))).error, 'invalid_grant');
       // Nor can globex's administrator make its application serve or target acme's APIs.
