@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeJwt } from 'jose';
+import { decodeJwt, SignJWT } from 'jose';
 import * as client from 'openid-client';
 import { ConfigError, parseConfig } from '../../src/platform/config.js';
 import { PASSWORD } from '../helpers/gatehouse.js';
@@ -76,7 +76,11 @@ describe('V17 token exchange', () => {
   describe('delegation', () => {
     it('refuses a token of another tenant: globex’s token at acme’s service, acme’s token at globex’s service', async () => {
       const bobs = await w.userToken(w.apps.globexFront, w.bob.email, GLOBEX_API);
-      assert.equal((await oauthError(delegate('orders', { subject_token: bobs, audience: STOCK }))).error, 'invalid_grant');
+      const crossed = await oauthError(delegate('orders', { subject_token: bobs, audience: STOCK }));
+      assert.equal(crossed.error, 'invalid_grant');
+      // And says no more than for a token that is not one: nothing tells that it lives in another tenant.
+      const garbage = await oauthError(delegate('orders', { subject_token: 'not-a-token', audience: STOCK }));
+      assert.equal(crossed.description, garbage.description, JSON.stringify(crossed));
       const alices = await w.userToken(w.apps.front, w.alice.email, ORDERS);
       assert.equal((await oauthError(delegate('globexService', { subject_token: alices, audience: GLOBEX_API }))).error, 'invalid_grant');
       // Nor can globex's administrator make its application serve or target acme's APIs.
@@ -126,6 +130,40 @@ describe('V17 token exchange', () => {
       assert.equal((await oauthError(delegate('stock', { subject_token: forOrders, audience: ORDERS }))).error, 'invalid_grant');
       // The support desk has no delegation at all.
       assert.equal((await oauthError(delegate('support', { subject_token: forOrders, audience: STOCK }))).error, 'invalid_grant');
+    });
+
+    it('refuses a subject token signed with an API’s HS256 secret: its holders could have written any claims', async () => {
+      // acme's legacy API signs with a shared secret, which its service and acme's administrators hold.
+      const LEGACY = 'urn:gatehouse:acme:legacy';
+      const created = await w.gh.request('POST', '/api/v1/apis', {
+        token: w.acme.token,
+        body: { identifier: LEGACY, name: 'Legacy', signing_alg: 'HS256', permissions: [{ value: 'read:legacy' }] },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const secret = new TextEncoder().encode(created.body.signing_secret as string);
+      const set = (subject: string[]) =>
+        w.gh.request('PUT', `/api/v1/applications/${w.apps.orders.id}/token-exchange`, {
+          token: w.acme.token,
+          body: { subject_audiences: subject, target_audiences: [STOCK], impersonation_audiences: [] },
+        });
+      assert.equal((await set([ORDERS, LEGACY])).status, 200);
+      try {
+        const genuine = await w.userToken(w.apps.front, w.alice.email, LEGACY);
+        // The secret's holder re-signs alice's token: a month long, a second factor she never
+        // gave, and an actor chain naming the platform's administrator.
+        const { iat: _iat, exp: _exp, ...claims } = decodeJwt(genuine);
+        const forged = await new SignJWT({ ...claims, amr: ['pwd', 'mfa', 'hwk'], act: { sub: w.adminId } })
+          .setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' })
+          .setIssuedAt()
+          .setExpirationTime('30d')
+          .sign(secret);
+        const refused = await oauthError(delegate('orders', { subject_token: forged, audience: STOCK }));
+        assert.equal(refused.error, 'invalid_grant', 'a forged subject token must not become an RS256 token for another API');
+        // The genuine one cannot be told from a forgery, so it is refused too.
+        assert.equal((await oauthError(delegate('orders', { subject_token: genuine, audience: STOCK }))).error, 'invalid_grant');
+      } finally {
+        assert.equal((await set([ORDERS])).status, 200);
+      }
     });
 
     it('refuses an actor_token in delegation (the application is the actor)', async () => {
@@ -262,6 +300,25 @@ describe('V17 token exchange', () => {
       // A subject that is not a user id, and a user who does not exist, answer alike.
       assert.equal((await oauthError(impersonate(support.token, 'alice@acme.test'))).error, 'invalid_grant');
       assert.equal((await oauthError(impersonate(support.token, '00000000-0000-4000-8000-000000000000'))).error, 'invalid_grant');
+    });
+
+    it('an impersonated or delegated token opens nothing of the admin API, whatever the user holds there', async () => {
+      // boss holds `all` in the system tenant and is a member of acme (the test above): the administrator impersonates them.
+      const boss = await w.gh.ctx.db.selectFrom('users').select('id').where('email', '=', 'boss@gatehouse.test').executeTakeFirstOrThrow();
+      const asBoss = (await impersonate(w.admin, boss.id)).access_token;
+      const subject = await w.userToken(w.apps.front, w.alice.email, ORDERS);
+      const delegated = (await delegate('orders', { subject_token: subject, audience: STOCK })).access_token;
+      for (const token of [asBoss, delegated]) {
+        for (const path of ['/api/v1/users', `/api/v1/tenants/${w.acme.tenantId}/members`, '/api/v1/apis']) {
+          const answer = await w.gh.request('GET', path, { token });
+          assert.equal(answer.status, 401, `${path}: ${JSON.stringify(answer.body)}`);
+        }
+        // Nor is it an actor token for another impersonation.
+        assert.equal((await oauthError(impersonate(token, w.alice.id))).error, 'invalid_grant');
+      }
+      // No audience names the admin API: the issuer is no API of a tenant.
+      assert.equal((await oauthError(impersonate(w.admin, boss.id, w.gh.issuer))).error, 'invalid_target');
+      assert.equal((await oauthError(delegate('orders', { subject_token: subject, audience: w.gh.issuer }))).error, 'invalid_target');
     });
 
     it('a new impersonation starts after the time box: audited and listed again', async () => {

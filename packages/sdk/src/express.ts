@@ -18,6 +18,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { AuthInfo } from './auth-info.js';
 import { assertOrganization, assertPermissions, assertScopes, type NameList, names } from './authorize.js';
 import { AuthError, errorResponse } from './errors.js';
+import { requestUrl } from './request-url.js';
 import { createVerifier, type RequestInfo, type Verifier, type VerifierOptions } from './verifier.js';
 
 export type { AuthInfo } from './auth-info.js';
@@ -62,7 +63,7 @@ export function requireOrganization(orgId?: string): RequestHandler {
 export function requestInfo(req: Request): RequestInfo {
   return {
     method: req.method,
-    url: `${req.protocol}://${host(req)}${req.originalUrl}`,
+    url: requestUrl(req.protocol, host(req), req.originalUrl),
     headers: { authorization: req.headers.authorization, dpop: req.headers.dpop },
   };
 }

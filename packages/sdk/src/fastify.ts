@@ -13,6 +13,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthInfo } from './auth-info.js';
 import { assertOrganization, assertPermissions, assertScopes, type NameList, names } from './authorize.js';
 import { AuthError, errorResponse } from './errors.js';
+import { requestUrl } from './request-url.js';
 import { createVerifier, type RequestInfo, type Verifier, type VerifierOptions } from './verifier.js';
 
 declare module 'fastify' {
@@ -36,7 +37,7 @@ export function requestInfo(request: FastifyRequest): RequestInfo {
   const dpop = request.headers.dpop;
   return {
     method: request.method,
-    url: `${request.protocol}://${request.host}${request.url}`,
+    url: requestUrl(request.protocol, request.host, request.url),
     headers: { authorization: request.headers.authorization, dpop },
   };
 }

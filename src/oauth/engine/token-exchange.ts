@@ -143,6 +143,13 @@ async function delegate(provider: Provider, ctx: OidcContext, koa: KoaContextWit
   if (!verified || !(await isLive(ctx, verified.payload, verified.api))) {
     throw new errors.InvalidGrant('subject_token is not an active access token');
   }
+  // An HS256 API's secret is held by its service and its tenant's administrators, who can sign any claims with it
+  // (a later `exp`, an `amr` never proven, an `act` chain): only a token signed with our own keys is exchanged.
+  if (verified.api?.secret) {
+    throw new errors.InvalidGrant(
+      'subject_token is signed with an API’s shared secret (HS256): only tokens signed by Gatehouse’s keys are exchanged',
+    );
+  }
   const subject = verified.payload;
   if (typeof subject.sub !== 'string' || subject.sub === subject.client_id) {
     throw new errors.InvalidGrant('subject_token is a machine token: there is no user to act for');

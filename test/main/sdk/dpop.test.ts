@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
@@ -537,6 +537,54 @@ describe('@gatehouse/sdk DPoP (RFC 9449)', () => {
       } finally {
         await close(server);
         await fastifyBehind.close();
+      }
+    });
+
+    it('a Host header with a path in it does not steer the URL a proof must name (Express and Fastify, with and without baseUrl)', async () => {
+      // Node passes any Host value on; `${protocol}://${host}${path}` with host "h/reports#" parses as the URL of /reports.
+      const get = (base: string, headers: Record<string, string>) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const { hostname, port } = new URL(base);
+          const sent = httpRequest({ host: hostname, port, path: '/invoices', headers }, (res) => {
+            let body = '';
+            res.on('data', (chunk) => {
+              body += chunk;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          });
+          sent.on('error', reject);
+          sent.end();
+        });
+      const app = express();
+      app.get(
+        '/invoices',
+        forExpress.requireAuth(createVerifier({ issuer: ISSUER, audience: AUDIENCE, jwksUri, dpop: { baseUrl: 'https://api.test' } })),
+        (_req, res) => {
+          res.json({});
+        },
+      );
+      const withBase = app.listen(0, '127.0.0.1');
+      try {
+        const targets = [
+          { base: bases.express, public: bases.express },
+          { base: bases.fastify, public: bases.fastify },
+          { base: await listening(withBase), public: 'https://api.test' },
+        ];
+        for (const target of targets) {
+          const token = await accessToken();
+          const host = new URL(target.base).host;
+          // A proof the client made for GET /reports (never sent there), used on GET /invoices.
+          const forReports = await proof(token, { claims: { htu: `${target.public}/reports` } });
+          const steered = await get(target.base, { host: `${host}/reports#`, authorization: `DPoP ${token}`, dpop: forReports });
+          assert.equal(steered.status, 401, `${target.base}: ${steered.body}`);
+          const query = await get(target.base, { host: `${host}/reports?`, authorization: `DPoP ${token}`, dpop: forReports });
+          assert.equal(query.status, 401, `${target.base}: ${query.body}`);
+          // The honest request with its own Host still passes.
+          const own = await proof(token, { claims: { htu: `${target.public}/invoices` } });
+          assert.equal((await get(target.base, { host, authorization: `DPoP ${token}`, dpop: own })).status, 200, target.base);
+        }
+      } finally {
+        await close(withBase);
       }
     });
 
