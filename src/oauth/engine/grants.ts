@@ -1,12 +1,13 @@
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { mfaNeed } from '../../authn/mfa/index.js';
+import { isDatabaseConnection } from '../../authn/passwords/connection.js';
 import { authenticate } from '../../authn/sessions/sessions.js';
 import type { Actor } from '../../platform/audit/record.js';
 import { AppError } from '../../platform/errors.js';
 import { findAccount } from './accounts.js';
 import { auditBeforeAnswer } from './audited.js';
-import { gatehouseClient, PASSWORD_GRANT } from './clients.js';
+import { gatehouseClient, PASSWORD_GRANT, PASSWORD_REALM_GRANT } from './clients.js';
 import type { OidcContext } from './lookups.js';
 import { mfaRequired, registerMfaGrants, temporarilyUnavailable } from './mfa-grants.js';
 import { mfaTargetOf } from './mfa-policy.js';
@@ -28,6 +29,15 @@ export function registerGrants(provider: Provider, ctx: OidcContext): void {
     'resource',
     'audience',
   ]);
+  // Auth0's password grant naming its connection (decision 387): the same path, lockout and MFA included.
+  provider.registerGrantType(PASSWORD_REALM_GRANT, (koa) => passwordRealmGrant(provider, ctx, koa), [
+    'username',
+    'password',
+    'realm',
+    'scope',
+    'resource',
+    'audience',
+  ]);
   registerMfaGrants(provider, ctx);
 }
 
@@ -41,7 +51,7 @@ export function auditEngineGrants(ctx: OidcContext, provider: Provider): void {
   provider.on('grant.success', (koa) => {
     const { client, params, entities } = koa.oidc;
     const grantType = String(params?.grant_type);
-    if (!client || grantType === 'client_credentials' || grantType === PASSWORD_GRANT) return;
+    if (!client || grantType === 'client_credentials' || grantType === PASSWORD_GRANT || grantType === PASSWORD_REALM_GRANT) return;
     const token = entities.AccessToken as { jti: string; accountId?: string } | undefined;
     if (!token?.accountId) return;
     auditBeforeAnswer(ctx, koa, {
@@ -120,7 +130,18 @@ async function clientCredentials(provider: Provider, ctx: OidcContext, koa: KoaC
   koa.body = { access_token: value, token_type: 'Bearer', expires_in: token.expiration, ...(token.scope && { scope: token.scope }) };
 }
 
-async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC): Promise<void> {
+/**
+ * `realm` names the connection whose passwords are checked: Auth0's database connection
+ * is Gatehouse's own passwords; any other realm is refused before a password is tried.
+ */
+async function passwordRealmGrant(provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC): Promise<void> {
+  const realm = koa.oidc.params?.realm;
+  if (typeof realm !== 'string' || !realm) throw new errors.InvalidRequest('missing required parameter: realm');
+  if (!isDatabaseConnection(realm)) throw new errors.InvalidRequest(`realm ${JSON.stringify(realm)} is not a password connection of this application`);
+  await passwordGrant(provider, ctx, koa, PASSWORD_REALM_GRANT);
+}
+
+async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC, grantType = PASSWORD_GRANT): Promise<void> {
   const client = koa.oidc.client as NonNullable<KoaContextWithOIDC['oidc']['client']>;
   const { username, password } = koa.oidc.params as { username?: string; password?: string };
   if (!username || !password) throw new errors.InvalidRequest('missing required parameter: username and password');
@@ -153,5 +174,11 @@ async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaConte
     await mfaRequired(ctx, koa, { userId: user.id, clientId: client.clientId, tenantId: gatehouseClient(client).tenantId, need });
     return;
   }
-  await issueUserTokens(provider, ctx, koa, { account, amr: ['pwd'], scope: koa.oidc.params?.scope, audience: requestedAudience(koa) });
+  await issueUserTokens(provider, ctx, koa, {
+    account,
+    amr: ['pwd'],
+    scope: koa.oidc.params?.scope,
+    audience: requestedAudience(koa),
+    grantType,
+  });
 }

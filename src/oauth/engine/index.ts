@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { MfaTarget } from '../../authn/mfa/index.js';
 import { loginClaims } from '../../authn/mfa/sign-in-step.js';
+import { isDatabaseConnection } from '../../authn/passwords/connection.js';
 import { createAuditBuffer } from '../../platform/audit/buffer.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
@@ -11,6 +12,9 @@ import { gatehouseClient } from './clients.js';
 import { type IntrospectionAnswer, introspectJwt } from './introspection.js';
 import { createLookups, type OidcContext } from './lookups.js';
 import { mfaTargetOf } from './mfa-policy.js';
+import { revokeJwt } from './revoke-jwt.js';
+import { type UserinfoAnswer, userinfoFromJwt } from './userinfo.js';
+import { checkWebMessageRequest } from './web-message.js';
 import { organizationsFor, setGrantOrganization } from './organizations.js';
 import { buildProvider, TTL } from './provider.js';
 
@@ -45,6 +49,16 @@ export interface Oidc {
   organizationsFor(userId: string, clientTenantId: string): Promise<Organization[]>;
   /** RFC 7662 for our JWT access tokens (the engine introspects only the tokens it stores). */
   introspectJwt(form: URLSearchParams, authorization: string | undefined): Promise<IntrospectionAnswer>;
+  /** RFC 7009 for our JWT access tokens: the `jti` enters the deny list until the token expires (decision 391). */
+  revokeJwt(
+    form: URLSearchParams,
+    authorization: string | undefined,
+    actor: { ip: string | null; userAgent: string | null },
+  ): Promise<IntrospectionAnswer>;
+  /** `/userinfo` with an API's JWT access token that names the userinfo audience (decision 389). */
+  userinfoJwt(token: string): Promise<UserinfoAnswer>;
+  /** Refuses an authorization request whose `web_message` answer would go to an origin not allowed (decision 393). */
+  checkAuthorizationRequest(params: URLSearchParams): Promise<void>;
   /** Waits for the audit writes in flight (the sweep of expired rows is a job of src/main/jobs.ts). */
   close(): Promise<void>;
 }
@@ -88,6 +102,8 @@ export interface Interaction {
 function connectionParam(params: Record<string, unknown>): string | undefined {
   for (const named of [params.connection, params.identity_provider]) {
     const text = typeof named === 'string' ? named.trim() : '';
+    // Auth0's database connection is the password sign-in itself, not a federated one (decision 387).
+    if (isDatabaseConnection(text)) return undefined;
     if (text && text !== 'null' && text !== 'undefined') return text;
   }
   return undefined;
@@ -213,6 +229,9 @@ export function createOidc(app: AppContext): Oidc {
     },
 
     introspectJwt: (form, authorization) => introspectJwt(ctx, form, authorization),
+    revokeJwt: (form, authorization, actor) => revokeJwt(ctx, form, authorization, actor),
+    userinfoJwt: (token) => userinfoFromJwt(ctx, token),
+    checkAuthorizationRequest: (params) => checkWebMessageRequest(ctx.db, params),
 
     organizationsFor: async (userId, clientTenantId) =>
       organizationsFor(ctx, userId, { tenantId: clientTenantId, isPlatform: await ctx.lookups.isPlatform(clientTenantId) }),

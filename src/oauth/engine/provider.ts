@@ -21,7 +21,9 @@ import { assertSignInStrength, type GrantSource, mfaTargetOf } from './mfa-polic
 import { engineHeaders, renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
 import { resourceServer } from './resources.js';
 import { answerUnavailable, markUnavailable } from './unavailable.js';
+import { withUserinfoAudience } from './userinfo.js';
 import { authenticationClaims } from './user-tokens.js';
+import { WEB_MESSAGE, webMessageResponse } from './web-message.js';
 
 /** Where the engine's endpoints live: Auth0's paths (the article's compatibility surface). */
 export const ROUTES = {
@@ -161,8 +163,11 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
         ...(!isClient && authenticationClaims(koa)),
       } as never;
     },
+    // The origins of the redirect URIs and the allowed web origins (Auth0's "Allowed Web Origins" open CORS too).
     clientBasedCORS: (_koa, origin, client) =>
       [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])].some((uri) => originOf(uri) === origin),
+    // An API token asked for with `openid` also opens /userinfo, as Auth0's does (decision 389).
+    formats: { customizers: { jwt: withUserinfoAudience(ctx) as never } },
     renderError: (koa, out, error) => renderProtocolError(ctx, koa, out, error),
     // The engine's outgoing requests (back-channel logout at its end-session) go through the
     // webhooks' checked connection, which judges the address before connecting (decision
@@ -173,11 +178,12 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
       idTokenSigningAlgValues: ['RS256', 'ES256'],
     },
   };
-  const provider = new Provider(config.issuer, configuration);
+  const provider = new Provider(config.tokenIssuer, configuration);
   // The engine (Koa) trusts every proxy or none. With a list of trusted proxies, the mount
   // (routes.ts) replaces X-Forwarded-* by what Fastify resolved through that list.
   provider.proxy = config.trustProxy !== false;
   registerGrants(provider, ctx);
+  provider.registerResponseMode(WEB_MESSAGE, webMessageResponse as never);
   // Outermost: it sees every answer last, the engine's error pages and JSON included.
   provider.use(answerUnavailable(ctx));
   provider.use(answerAfterAudit);

@@ -75,7 +75,7 @@ export async function introspect(ctx: AppContext, token: string): Promise<Intros
         sub: claims.sub,
         ...(claims.sid && { sid: claims.sid }),
         username: user.email,
-        iss: ctx.config.issuer,
+        iss: ctx.config.tokenIssuer,
         exp: claims.exp ?? 0,
         iat: claims.iat ?? 0,
         client_id: claims.client_id,
@@ -97,7 +97,7 @@ export async function introspect(ctx: AppContext, token: string): Promise<Intros
       sub: user.id,
       sid: session.id,
       username: user.email,
-      iss: ctx.config.issuer,
+      iss: ctx.config.tokenIssuer,
       exp: seconds(new Date(exp)),
       iat: seconds(session.created_at),
     };
