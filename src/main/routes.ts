@@ -26,6 +26,8 @@ import { forcedPasswordRoutes } from '../flows/forced-change/routes.js';
 import { invitationRoutes } from '../flows/invitation/api.js';
 import { invitationPageRoutes } from '../flows/invitation/routes.js';
 import { hostedPageScope } from '../flows/kit/hosted-pages.js';
+import { proveAuth0Otp } from '../flows/auth0/passwordless.js';
+import { auth0AuthenticationRoutes } from '../flows/auth0/routes.js';
 import { passwordlessRoutes } from '../flows/passwordless/api.js';
 import { passwordlessPages } from '../flows/passwordless/routes.js';
 import { recoveryRoutes } from '../flows/recovery/api.js';
@@ -67,7 +69,8 @@ export async function createServer(ctx: AppContext, readiness?: Readiness) {
   }
   await app.register(healthRoutes(ctx, readiness));
   await app.register(keyRoutes(ctx));
-  const oidc = createOidc(ctx);
+  // The passwordless OTP grant is proved by the passwordless flow, a layer above the engine.
+  const oidc = createOidc(ctx, { proveOtp: (input, actor) => proveAuth0Otp(ctx, input, actor) });
   app.addHook('onClose', () => oidc.close());
   await app.register(oidcRoutes(ctx, oidc));
   // Every flow's hosted pages, in one scope: form bodies, and errors as pages (flows/kit/hosted-pages.ts).
@@ -84,6 +87,7 @@ export async function createServer(ctx: AppContext, readiness?: Readiness) {
     accountEmailRoutes(pages, ctx);
   });
   await app.register(auth0MfaRoutes(ctx));
+  await app.register(auth0AuthenticationRoutes(ctx));
   await app.register(unblockPages(ctx));
   await app.register(federationRoutes(ctx));
   app.addHook('onClose', () => ctx.protection.store.close());

@@ -10,7 +10,7 @@ import { AppError } from '../../platform/errors.js';
 import type { Organization } from '../tokens/organizations.js';
 import { gatehouseClient } from './clients.js';
 import { type IntrospectionAnswer, introspectJwt } from './introspection.js';
-import { createLookups, type OidcContext } from './lookups.js';
+import { createLookups, type EngineHooks, type OidcContext } from './lookups.js';
 import { mfaTargetOf } from './mfa-policy.js';
 import { revokeJwt } from './revoke-jwt.js';
 import { type UserinfoAnswer, userinfoFromJwt } from './userinfo.js';
@@ -63,6 +63,8 @@ export interface Oidc {
   close(): Promise<void>;
 }
 
+export type { EngineHooks };
+
 export interface Interaction {
   uid: string;
   prompt: 'login' | 'consent';
@@ -109,8 +111,8 @@ function connectionParam(params: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-export function createOidc(app: AppContext): Oidc {
-  const ctx: OidcContext = { ...app, lookups: createLookups(app), auditBuffer: createAuditBuffer(app.db, app, app.log) };
+export function createOidc(app: AppContext, hooks: EngineHooks = {}): Oidc {
+  const ctx: OidcContext = { ...app, lookups: createLookups(app), auditBuffer: createAuditBuffer(app.db, app, app.log), hooks };
   let current: { version: string; provider: Provider; callback: ReturnType<Provider['callback']> } | undefined;
 
   /** The engine for the current key set; rebuilt when a rotation (on any node) changes it. */

@@ -108,6 +108,9 @@ describe('OAuth / OIDC flows with openid-client and the hosted pages', () => {
           'http://auth0.com/oauth/grant-type/mfa-oob',
           'http://auth0.com/oauth/grant-type/mfa-otp',
           'http://auth0.com/oauth/grant-type/mfa-recovery-code',
+          // Auth0's password grant with a realm, and its passwordless code (issue 17.1).
+          'http://auth0.com/oauth/grant-type/password-realm',
+          'http://auth0.com/oauth/grant-type/passwordless/otp',
         ].sort(),
       );
       assert.deepEqual([...(doc.token_endpoint_auth_methods_supported as string[])].sort(), [
