@@ -89,6 +89,8 @@ export interface Interaction {
   uiLocales?: string;
   /** The connection to sign in with, skipping the choice: `connection` (Auth0) or `identity_provider` (Cognito). */
   connection?: string;
+  /** Auth0's `screen_hint`: `signup` asks for the sign-up page first. */
+  screenHint?: 'signup';
   /** OpenID scopes and API scopes the user has not yet allowed. */
   missingScopes: string[];
   missingApiScopes: { audience: string; scopes: string[] }[];
@@ -172,6 +174,7 @@ export function createOidc(app: AppContext, hooks: EngineHooks = {}): Oidc {
         ...(typeof it.params.login_hint === 'string' && { loginHint: it.params.login_hint }),
         ...(typeof it.params.ui_locales === 'string' && { uiLocales: it.params.ui_locales }),
         ...(connection && { connection }),
+        ...(it.params.screen_hint === 'signup' && { screenHint: 'signup' as const }),
         missingScopes: (prompt.missingOIDCScope ?? []).filter((scope) => scope !== 'openid'),
         missingApiScopes: Object.entries(prompt.missingResourceScopes ?? {}).map(([audience, scopes]) => ({ audience, scopes })),
         ...(organization && { grantOrganizationId: organization.id }),

@@ -82,7 +82,8 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
     scopes: ['openid', 'offline_access', 'profile', 'email'],
     conformIdTokenClaims: false,
     // `connection` (Auth0) and `identity_provider` (Cognito) name the connection to sign in with (src/flows/federation/).
-    extraParams: ['audience', 'organization', 'connection', 'identity_provider'],
+    // `screen_hint=signup` (Auth0) opens the sign-up page instead of the sign-in form (decision 395).
+    extraParams: ['audience', 'organization', 'connection', 'identity_provider', 'screen_hint'],
     extraClientMetadata: { properties: EXTRA_CLIENT_METADATA },
     clientDefaults: { grant_types: ['authorization_code'], id_token_signed_response_alg: 'RS256', response_types: ['code'] },
     responseTypes: ['code'],
