@@ -29,13 +29,13 @@ describe('auth0-spa-js in Chromium against Gatehouse', () => {
   let other: Server;
   let otherOrigin: string;
 
-  const page = async (origin: string, body: string) =>
-    `<!DOCTYPE html><html><head><meta charset="utf-8"><title>SPA</title><script src="/auth0-spa-js.js"></script></head><body><p>${body}</p></body></html>`;
+  const PAGE =
+    '<!DOCTYPE html><html><head><meta charset="utf-8"><title>SPA</title><script src="/auth0-spa-js.js"></script></head><body><p>app</p></body></html>';
   const serve = async (): Promise<{ server: Server; origin: string }> => {
     const script = await readFile(SPA_JS);
     const server = createServer((request, response) => {
       if (request.url === '/auth0-spa-js.js') return void response.writeHead(200, { 'content-type': 'text/javascript' }).end(script);
-      void page('', 'app').then((html) => response.writeHead(200, { 'content-type': 'text/html' }).end(html));
+      response.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     return { server, origin: `http://localhost:${(server.address() as AddressInfo).port}` };
@@ -72,11 +72,12 @@ describe('auth0-spa-js in Chromium against Gatehouse', () => {
   const createClient = (p: Page, extra: Record<string, unknown> = {}) =>
     p.evaluate(
       async ({ domain, clientId, extra }) => {
-        const w = window as unknown as { auth0: any; client: any };
+        // The page's globals (this file compiles without the DOM library).
+        const w = globalThis as unknown as { auth0: any; client: any };
         w.client = await w.auth0.createAuth0Client({
           domain,
           clientId,
-          authorizationParams: { redirect_uri: `${window.location.origin}/` },
+          authorizationParams: { redirect_uri: `${(globalThis as any).location.origin}/` },
           ...extra,
         });
       },
@@ -86,19 +87,19 @@ describe('auth0-spa-js in Chromium against Gatehouse', () => {
   async function signIn(p: Page, extra: Record<string, unknown> = {}) {
     await p.goto(`${spaOrigin}/`);
     await createClient(p, extra);
-    await Promise.all([p.waitForURL(/\/interaction\//), p.evaluate(() => (window as any).client.loginWithRedirect())]);
+    await Promise.all([p.waitForURL(/\/interaction\//), p.evaluate(() => (globalThis as any).client.loginWithRedirect())]);
     await p.fill('#username', 'jane@acme.test');
     await p.fill('#password', PASSWORD);
     await Promise.all([p.waitForURL((url) => url.origin === spaOrigin && url.searchParams.has('code')), p.click('button[type=submit]')]);
     await createClient(p, extra);
-    await p.evaluate(() => (window as any).client.handleRedirectCallback());
+    await p.evaluate(() => (globalThis as any).client.handleRedirectCallback());
   }
 
   it('loginWithRedirect, handleRedirectCallback, getUser; getTokenSilently through the iframe; logout', async () => {
     const context = await chromium.newContext();
     const p = await context.newPage();
     await signIn(p);
-    const user = await p.evaluate(() => (window as any).client.getUser());
+    const user = await p.evaluate(() => (globalThis as any).client.getUser());
     assert.equal(user.email, 'jane@acme.test', 'scope openid profile email: profile and email claims');
     assert.equal(user.name, 'Jane Doe');
 
@@ -107,7 +108,7 @@ describe('auth0-spa-js in Chromium against Gatehouse', () => {
     p.on('request', (request) => {
       if (request.url().startsWith(`${domain}/authorize`)) authorizeRequests.push(request.url());
     });
-    const token = await p.evaluate(() => (window as any).client.getTokenSilently({ cacheMode: 'off' }));
+    const token = await p.evaluate(() => (globalThis as any).client.getTokenSilently({ cacheMode: 'off' }));
     assert.ok(typeof token === 'string' && token.length > 0);
     const silent = new URL(authorizeRequests.at(-1) as string);
     assert.equal(silent.searchParams.get('response_mode'), 'web_message');
@@ -116,12 +117,12 @@ describe('auth0-spa-js in Chromium against Gatehouse', () => {
     // Sign-out with client_id and a registered returnTo: back to the application, no question asked.
     await Promise.all([
       p.waitForURL(/\/v2\/logout\?/),
-      p.evaluate(() => (window as any).client.logout({ logoutParams: { returnTo: `${window.location.origin}/` } })),
+      p.evaluate(() => (globalThis as any).client.logout({ logoutParams: { returnTo: `${(globalThis as any).location.origin}/` } })),
     ]);
     await p.waitForURL((url) => url.origin === spaOrigin);
     await createClient(p);
     const after = await p.evaluate(() =>
-      (window as any).client.getTokenSilently({ cacheMode: 'off' }).then(
+      (globalThis as any).client.getTokenSilently({ cacheMode: 'off' }).then(
         () => 'token',
         (error: { error?: string }) => error.error,
       ),
@@ -138,7 +139,7 @@ describe('auth0-spa-js in Chromium against Gatehouse', () => {
     p.on('request', (request) => {
       if (request.url() === `${domain}/oauth/token`) grants.push(new URLSearchParams(request.postData() ?? '').get('grant_type') ?? '');
     });
-    const token = await p.evaluate(() => (window as any).client.getTokenSilently({ cacheMode: 'off' }));
+    const token = await p.evaluate(() => (globalThis as any).client.getTokenSilently({ cacheMode: 'off' }));
     assert.ok(typeof token === 'string' && token.length > 0);
     assert.deepEqual(grants, ['refresh_token']);
     await context.close();
@@ -164,10 +165,10 @@ describe('auth0-spa-js in Chromium against Gatehouse', () => {
           state: 'x',
         })}`;
         const got = await new Promise<string>((resolve) => {
-          window.addEventListener('message', (event) => resolve(`message from ${event.origin}`));
-          const frame = document.createElement('iframe');
+          (globalThis as any).addEventListener('message', (event: { origin: string }) => resolve(`message from ${event.origin}`));
+          const frame = (globalThis as any).document.createElement('iframe');
           frame.src = url;
-          document.body.appendChild(frame);
+          (globalThis as any).document.body.appendChild(frame);
           setTimeout(() => resolve('nothing'), 3000);
         });
         return got;

@@ -45,9 +45,11 @@ describe('V3/V4: Auth0 Authentication API (web_message origins, the deny list, /
     return ((await response.json()) as { access_token: string }).access_token;
   };
   const introspect = async (token: string, caller = web) =>
-    ((await (await form('/oauth/introspect', { token, client_id: caller.client_id, client_secret: caller.client_secret })).json()) as {
-      active: boolean;
-    }).active;
+    (
+      (await (await form('/oauth/introspect', { token, client_id: caller.client_id, client_secret: caller.client_secret })).json()) as {
+        active: boolean;
+      }
+    ).active;
   const userinfo = (token: string) => fetch(`${gh.issuer}/userinfo`, { headers: { authorization: `Bearer ${token}` } });
 
   before(async () => {
@@ -128,7 +130,9 @@ describe('V3/V4: Auth0 Authentication API (web_message origins, the deny list, /
     assert.match(page, /"code":"[^"]+"/);
     assert.ok(page.includes(`postMessage(message, "${SPA}")`), 'posted to the listed origin, never "*"');
     // Every other page still forbids framing.
-    const signIn = await new Browser().follow(`${gh.issuer}/authorize?${silent(`${SPA}/callback`, 'query').toString().replace('prompt=none', 'prompt=login')}`);
+    const signIn = await new Browser().follow(
+      `${gh.issuer}/authorize?${silent(`${SPA}/callback`, 'query').toString().replace('prompt=none', 'prompt=login')}`,
+    );
     assert.match(signIn.response.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
   });
 

@@ -128,7 +128,10 @@ describe('V3: logout CSRF and the security headers of the engine’s pages', () 
 
   it('Auth0’s sign-out: client_id with a registered returnTo ends the session and returns there without a question; an unregistered returnTo is refused', async () => {
     const { browser, token } = await signedIn(await newUser());
-    const refused = await browse(browser, `${gh.issuer}/v2/logout?client_id=${web.client_id}&returnTo=${encodeURIComponent('https://evil.example/')}`);
+    const refused = await browse(
+      browser,
+      `${gh.issuer}/v2/logout?client_id=${web.client_id}&returnTo=${encodeURIComponent('https://evil.example/')}`,
+    );
     assert.equal(refused.response.status, 400, 'an unregistered returnTo');
     assert.ok(await alive(token), 'a refused sign-out ends nothing');
     const done = await browse(browser, `${gh.issuer}/v2/logout?client_id=${web.client_id}&returnTo=${encodeURIComponent(HOME)}`, isHome);

@@ -6,8 +6,8 @@ import { clientSecretDigest, constantTimeEqual } from '../../platform/crypto/sec
 import type { User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { supportedLocale } from '../../platform/i18n/index.js';
-import type { PasswordlessMethod } from '../passwordless/flow.js';
 import { proveCode } from '../passwordless/finish.js';
+import type { PasswordlessMethod } from '../passwordless/flow.js';
 import { applicationByClientId, type SignInApplication, sendKeyOf, startPasswordless } from '../passwordless/start.js';
 
 /**
@@ -65,7 +65,9 @@ async function userByPhone(ctx: AppContext, phone: string): Promise<User | undef
 
 function methodOf(connection: string, send: string | undefined): PasswordlessMethod {
   if (send !== undefined && send !== 'code') {
-    throw new AppError('invalid_request', 'send=link is not supported: send=code, and exchange the code at /oauth/token', { field: 'send' });
+    throw new AppError('invalid_request', 'send=link is not supported: send=code, and exchange the code at /oauth/token', {
+      field: 'send',
+    });
   }
   if (connection === 'email') return 'email_code';
   if (connection === 'sms') return 'sms_code';

@@ -130,14 +130,10 @@ export const auth0AuthenticationRoutes =
       return reply.status(status).type('application/json').send({ name, code, description, statusCode: status });
     });
 
-    app.post(
-      '/dbconnections/signup',
-      { schema: { hide: true, body: SignupBody, response: { 200: SignedUp } } },
-      async (request) => {
-        await humanCheck(ctx, request, 'signup');
-        return auth0Signup(ctx, request.body, actorOf(request));
-      },
-    );
+    app.post('/dbconnections/signup', { schema: { hide: true, body: SignupBody, response: { 200: SignedUp } } }, async (request) => {
+      await humanCheck(ctx, request, 'signup');
+      return auth0Signup(ctx, request.body, actorOf(request));
+    });
 
     app.post(
       '/dbconnections/change_password',

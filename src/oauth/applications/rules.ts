@@ -62,7 +62,11 @@ export function checkGrantTypes(type: ApplicationType, grantTypes: readonly Gran
       },
     );
   }
-  if (unique.some((g) => (MFA_GRANTS as readonly string[]).includes(g)) && !unique.includes('password') && !unique.includes(PASSWORD_REALM)) {
+  if (
+    unique.some((g) => (MFA_GRANTS as readonly string[]).includes(g)) &&
+    !unique.includes('password') &&
+    !unique.includes(PASSWORD_REALM)
+  ) {
     throw new AppError('grant_not_allowed', 'The MFA grants complete a password grant: add password (or password-realm) too', {
       grant_types: unique.filter((g) => (MFA_GRANTS as readonly string[]).includes(g)),
     });
@@ -116,7 +120,9 @@ export function checkWebOrigins(type: ApplicationType, origins: readonly string[
     throw new AppError('invalid_web_origin', `A ${type} application has no web origins`, { field: 'web_origins' });
   }
   for (const origin of origins) {
-    const problem = redirectUriProblem('web', origin) ?? (URL.canParse(origin) && new URL(origin).origin === origin ? undefined : 'is not an origin (scheme://host[:port], nothing after)');
+    const problem =
+      redirectUriProblem('web', origin) ??
+      (URL.canParse(origin) && new URL(origin).origin === origin ? undefined : 'is not an origin (scheme://host[:port], nothing after)');
     if (problem) throw new AppError('invalid_web_origin', `web_origins: "${origin}" ${problem}`, { field: 'web_origins', origin });
   }
   return [...new Set(origins)];

@@ -149,7 +149,8 @@ async function clientCredentials(provider: Provider, ctx: OidcContext, koa: KoaC
 async function passwordRealmGrant(provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC): Promise<void> {
   const realm = koa.oidc.params?.realm;
   if (typeof realm !== 'string' || !realm) throw new errors.InvalidRequest('missing required parameter: realm');
-  if (!isDatabaseConnection(realm)) throw new errors.InvalidRequest(`realm ${JSON.stringify(realm)} is not a password connection of this application`);
+  if (!isDatabaseConnection(realm))
+    throw new errors.InvalidRequest(`realm ${JSON.stringify(realm)} is not a password connection of this application`);
   await passwordGrant(provider, ctx, koa, PASSWORD_REALM_GRANT);
 }
 

@@ -12,11 +12,11 @@ import { gatehouseClient } from './clients.js';
 import { type IntrospectionAnswer, introspectJwt } from './introspection.js';
 import { createLookups, type EngineHooks, type OidcContext } from './lookups.js';
 import { mfaTargetOf } from './mfa-policy.js';
+import { organizationsFor, setGrantOrganization } from './organizations.js';
+import { buildProvider, TTL } from './provider.js';
 import { revokeJwt } from './revoke-jwt.js';
 import { type UserinfoAnswer, userinfoFromJwt } from './userinfo.js';
 import { checkWebMessageRequest } from './web-message.js';
-import { organizationsFor, setGrantOrganization } from './organizations.js';
-import { buildProvider, TTL } from './provider.js';
 
 /**
  * The OAuth 2.0 / OpenID Connect engine, behind the one interface the rest of Gatehouse

@@ -21,8 +21,8 @@ import { assertSignInStrength, type GrantSource, mfaTargetOf } from './mfa-polic
 import { engineHeaders, renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
 import { resourceServer } from './resources.js';
 import { answerUnavailable, markUnavailable } from './unavailable.js';
-import { withUserinfoAudience } from './userinfo.js';
 import { authenticationClaims } from './user-tokens.js';
+import { withUserinfoAudience } from './userinfo.js';
 import { WEB_MESSAGE, webMessageResponse } from './web-message.js';
 
 /** Where the engine's endpoints live: Auth0's paths (the article's compatibility surface). */

@@ -27,7 +27,7 @@ export async function revokeJwt(
   await ctx.db.transaction().execute(async (trx) => {
     await denyAccessToken(trx, { jti, clientId: caller.clientId, expiresAt: new Date(exp * 1000) });
     await recordAudit(trx, ctx, {
-    action: 'iam.token.revoked',
+      action: 'iam.token.revoked',
       actor: { type: 'client', id: caller.clientId, ...actor },
       tenantId: caller.tenantId,
       target: typeof sub === 'string' && sub !== caller.clientId ? { type: 'user', id: sub } : { type: 'application', id: caller.clientId },

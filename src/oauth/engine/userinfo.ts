@@ -1,4 +1,4 @@
-import { decodeJwt, errors as joseErrors, type JWTPayload, jwtVerify } from 'jose';
+import { decodeJwt, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { SIGNING_ALGS } from '../../platform/ports/signing-keys.js';
 import { apiAudience, verifierFor } from '../tokens/access-tokens.js';
@@ -15,7 +15,11 @@ import type { OidcContext } from './lookups.js';
  * be able to mint a token that reads a user's profile here.
  */
 export function withUserinfoAudience(ctx: OidcContext) {
-  return (koa: KoaContextWithOIDC, token: { kind: string; resourceServer?: { audience?: string; jwt?: { sign?: { alg?: string } } } }, structured: { payload: JWTPayload }) => {
+  return (
+    koa: KoaContextWithOIDC,
+    token: { kind: string; resourceServer?: { audience?: string; jwt?: { sign?: { alg?: string } } } },
+    structured: { payload: JWTPayload },
+  ) => {
     if (token.kind !== 'AccessToken') return;
     const audience = token.resourceServer?.audience;
     if (!audience || audience === apiAudience(ctx) || token.resourceServer?.jwt?.sign?.alg === 'HS256') return;
@@ -34,7 +38,10 @@ export type UserinfoAnswer =
   | { status: 200; body: Record<string, unknown> }
   | { status: 401; body: { error: string; error_description: string } };
 
-const invalid = (description: string): UserinfoAnswer => ({ status: 401, body: { error: 'invalid_token', error_description: description } });
+const invalid = (description: string): UserinfoAnswer => ({
+  status: 401,
+  body: { error: 'invalid_token', error_description: description },
+});
 
 /** `/userinfo` for a JWT access token with the userinfo audience: the claims of the OpenID scopes it carries. */
 export async function userinfoFromJwt(ctx: OidcContext, token: string): Promise<UserinfoAnswer> {

@@ -35,10 +35,16 @@ export async function checkWebMessageRequest(db: Db, params: URLSearchParams): P
   if (!app) return; // the engine answers an unknown client
   if (mode === WEB_MESSAGE) {
     if (!origin || !app.web_origins.includes(origin)) {
-      throw new AppError('invalid_request', 'response_mode=web_message: the origin of redirect_uri is not an allowed web origin of this application');
+      throw new AppError(
+        'invalid_request',
+        'response_mode=web_message: the origin of redirect_uri is not an allowed web origin of this application',
+      );
     }
   } else if (app.web_origins.includes(redirectUri) && !app.redirect_uris.includes(redirectUri)) {
-    throw new AppError('invalid_request', 'redirect_uri is an allowed web origin, not a redirect URI: only response_mode=web_message answers there');
+    throw new AppError(
+      'invalid_request',
+      'redirect_uri is an allowed web origin, not a redirect URI: only response_mode=web_message answers there',
+    );
   }
 }
 

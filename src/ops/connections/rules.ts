@@ -1,5 +1,5 @@
-import { DATABASE_CONNECTION } from '../../authn/passwords/connection.js';
 import { STRATEGIES, STRATEGY_OPTIONS, type Strategy } from '../../authn/federation/strategy.js';
+import { DATABASE_CONNECTION } from '../../authn/passwords/connection.js';
 import type { AppContext } from '../../platform/context.js';
 import type { RoleMapping } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PASSWORD, type TenantAdmin, type TestGatehouse } from '../../helpers/gatehouse.js';
 import * as client from 'openid-client';
+import { PASSWORD, type TenantAdmin, type TestGatehouse } from '../../helpers/gatehouse.js';
 import { Browser, passwordSignIn, startListeningGatehouse } from '../../helpers/oidc.js';
 
 const CALLBACK = 'http://localhost:4000/callback';
@@ -25,7 +25,10 @@ describe('Auth0 Authentication API: the edges', () => {
   before(async () => {
     gh = await startListeningGatehouse();
     acme = await gh.tenantWithAdmin('acme');
-    const signup = await gh.request('PATCH', `/api/v1/tenants/${acme.tenantId}/policies`, { token: acme.token, body: { signup: { enabled: true } } });
+    const signup = await gh.request('PATCH', `/api/v1/tenants/${acme.tenantId}/policies`, {
+      token: acme.token,
+      body: { signup: { enabled: true } },
+    });
     assert.equal(signup.status, 200);
     const api = await gh.created('/api/v1/apis', acme.token, { identifier: API, name: 'Orders', permissions: [{ value: 'read:orders' }] });
     await gh.createUser(acme.token, { email: 'jane@acme.test', password: PASSWORD });
@@ -83,7 +86,11 @@ describe('Auth0 Authentication API: the edges', () => {
       assert.equal(response.status, 400, `${path} ${body}`);
       assert.equal(((await response.json()) as { error: string }).error, 'invalid_request');
     }
-    const huge = await post('/oauth/token', JSON.stringify({ grant_type: 'password', username: 'x'.repeat(60 * 1024) }), 'application/json');
+    const huge = await post(
+      '/oauth/token',
+      JSON.stringify({ grant_type: 'password', username: 'x'.repeat(60 * 1024) }),
+      'application/json',
+    );
     assert.equal(huge.status, 413, 'the same limit as a form');
   });
 
@@ -141,8 +148,17 @@ describe('Auth0 Authentication API: the edges', () => {
       web_origins: ['https://app.acme.test'],
     });
     assert.deepEqual(created.web_origins, ['https://app.acme.test']);
-    for (const origin of ['https://app.acme.test/', 'https://app.acme.test/path', 'https://*.acme.test', 'http://app.acme.test', 'not a url']) {
-      const refused = await gh.request('PATCH', `/api/v1/applications/${created.id}`, { token: acme.token, body: { web_origins: [origin] } });
+    for (const origin of [
+      'https://app.acme.test/',
+      'https://app.acme.test/path',
+      'https://*.acme.test',
+      'http://app.acme.test',
+      'not a url',
+    ]) {
+      const refused = await gh.request('PATCH', `/api/v1/applications/${created.id}`, {
+        token: acme.token,
+        body: { web_origins: [origin] },
+      });
       assert.equal(refused.status, 400, origin);
       assert.equal(refused.body.error, 'invalid_web_origin', origin);
     }

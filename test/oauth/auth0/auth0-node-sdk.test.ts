@@ -4,7 +4,7 @@ import { AuthApiError, AuthenticationClient } from 'auth0';
 import { decodeJwt } from 'jose';
 import { deliverEmails } from '../../../src/platform/mail/mailer.js';
 import { PASSWORD, type TenantAdmin, type TestGatehouse } from '../../helpers/gatehouse.js';
-import { codeIn as smsCodeIn, type SmsReceiver, startSmsReceiver } from '../../helpers/sms.js';
+import { type SmsReceiver, codeIn as smsCodeIn, startSmsReceiver } from '../../helpers/sms.js';
 import { type SmtpPeer, startSmtpPeer } from '../../helpers/smtp.js';
 import { startTlsGatehouse } from '../../helpers/tls-gatehouse.js';
 
@@ -79,7 +79,7 @@ describe('auth0 (Node SDK) AuthenticationClient against Gatehouse', () => {
       .where('action', '=', 'iam.token.created')
       .orderBy('created_at', 'desc')
       .execute();
-    return (row.map((r) => r.details as { jti?: string; grant_type?: string }).find((d) => d.jti === jti) ?? {}).grant_type;
+    return row.map((r) => r.details as { jti?: string; grant_type?: string }).find((d) => d.jti === jti)?.grant_type;
   };
   const introspect = async (token: string) => {
     const response = await fetch(`${gh.issuer}/oauth/introspect`, {
@@ -106,7 +106,13 @@ describe('auth0 (Node SDK) AuthenticationClient against Gatehouse', () => {
   });
 
   it('password-realm grant: the realm Username-Password-Authentication is Gatehouse’s own passwords', async () => {
-    const { data } = await auth.oauth.passwordGrant({ username: 'jane@acme.test', password: PASSWORD, realm: DB, audience: API, scope: 'openid' });
+    const { data } = await auth.oauth.passwordGrant({
+      username: 'jane@acme.test',
+      password: PASSWORD,
+      realm: DB,
+      audience: API,
+      scope: 'openid',
+    });
     const access = decodeJwt(data.access_token);
     assert.equal(await grantTypeOf(access.jti as string), 'http://auth0.com/oauth/grant-type/password-realm');
     await assert.rejects(
@@ -126,18 +132,24 @@ describe('auth0 (Node SDK) AuthenticationClient against Gatehouse', () => {
     const next = refreshed.data.refresh_token as string;
     assert.ok(next && next !== data.refresh_token, 'rotated');
     await auth.oauth.revokeRefreshToken({ token: next });
-    await assert.rejects(
-      auth.oauth.refreshTokenGrant({ refresh_token: next }),
-      (error: AuthApiError) => error.error === 'invalid_grant',
-    );
+    await assert.rejects(auth.oauth.refreshTokenGrant({ refresh_token: next }), (error: AuthApiError) => error.error === 'invalid_grant');
   });
 
   it('revoking an API access token (JSON body): introspection answers active:false from then on', async () => {
-    const { data } = await auth.oauth.passwordGrant({ username: 'jane@acme.test', password: PASSWORD, audience: API, scope: 'read:things' });
+    const { data } = await auth.oauth.passwordGrant({
+      username: 'jane@acme.test',
+      password: PASSWORD,
+      audience: API,
+      scope: 'read:things',
+    });
     assert.equal((await introspect(data.access_token)).active, true);
     await auth.oauth.revokeRefreshToken({ token: data.access_token });
     assert.equal((await introspect(data.access_token)).active, false);
-    const listed = await gh.ctx.db.selectFrom('revoked_access_tokens').selectAll().where('jti', '=', decodeJwt(data.access_token).jti as string).executeTakeFirst();
+    const listed = await gh.ctx.db
+      .selectFrom('revoked_access_tokens')
+      .selectAll()
+      .where('jti', '=', decodeJwt(data.access_token).jti as string)
+      .executeTakeFirst();
     assert.equal(listed?.expires_at.getTime(), (decodeJwt(data.access_token).exp as number) * 1000, 'listed until it expires');
   });
 
@@ -147,7 +159,11 @@ describe('auth0 (Node SDK) AuthenticationClient against Gatehouse', () => {
     assert.equal(data.email_verified, false);
     const mail = await mailTo('newbie@acme.test');
     assert.match(mail.text, /\/verify\?token=/);
-    const user = await gh.ctx.db.selectFrom('users').select(['id', 'email_verified']).where('email', '=', 'newbie@acme.test').executeTakeFirst();
+    const user = await gh.ctx.db
+      .selectFrom('users')
+      .select(['id', 'email_verified'])
+      .where('email', '=', 'newbie@acme.test')
+      .executeTakeFirst();
     assert.equal(user?.email_verified, false);
     // The tenant's password policy holds here too.
     await assert.rejects(
@@ -162,7 +178,7 @@ describe('auth0 (Node SDK) AuthenticationClient against Gatehouse', () => {
   it('change password through /dbconnections/change_password: the reset email', async () => {
     const { data } = await auth.database.changePassword({ email: 'jane@acme.test', connection: DB });
     assert.equal(data, "We've just sent you an email to reset your password.");
-    const mail = await mailTo('jane@acme.test', /recovery\/reset\?token=/);
+    await mailTo('jane@acme.test', /recovery\/reset\?token=/);
     const unknown = await auth.database.changePassword({ email: 'nobody@acme.test', connection: DB });
     assert.equal(unknown.data, data, 'the same answer for an address without an account');
   });
@@ -186,7 +202,12 @@ describe('auth0 (Node SDK) AuthenticationClient against Gatehouse', () => {
   it('passwordless by SMS: the code goes to the verified phone, the OTP grant with realm sms', async () => {
     await auth.passwordless.sendSMS({ phone_number: PHONE });
     const text = await sms.next(PHONE);
-    const { data } = await auth.passwordless.loginWithSMS({ phone_number: PHONE, code: smsCodeIn(text.body), audience: API, scope: 'openid' });
+    const { data } = await auth.passwordless.loginWithSMS({
+      phone_number: PHONE,
+      code: smsCodeIn(text.body),
+      audience: API,
+      scope: 'openid',
+    });
     assert.deepEqual(decodeJwt(data.access_token).amr, ['sms']);
     assert.equal(decodeJwt(data.id_token as string).sub, decodeJwt(data.access_token).sub);
   });
@@ -201,6 +222,9 @@ describe('auth0 (Node SDK) AuthenticationClient against Gatehouse', () => {
         ['invalid_grant', 'too_many_attempts'].includes(error.error),
       );
     }
-    await assert.rejects(auth.passwordless.loginWithEmail({ email: 'jane@acme.test', code }), 'the right code is dead after five wrong ones');
+    await assert.rejects(
+      auth.passwordless.loginWithEmail({ email: 'jane@acme.test', code }),
+      'the right code is dead after five wrong ones',
+    );
   });
 });
