@@ -54,7 +54,8 @@ describe('auth0-spa-js in Chromium against Gatehouse', () => {
     const app = await gh.created('/api/v1/applications', acme.token, {
       name: 'Acme SPA',
       type: 'spa',
-      redirect_uris: [`${spaOrigin}/`],
+      // The other origin is one of the application's redirect URIs, but not a web origin.
+      redirect_uris: [`${spaOrigin}/`, otherOrigin],
       post_logout_redirect_uris: [`${spaOrigin}/`],
       web_origins: [spaOrigin],
     });

@@ -68,7 +68,8 @@ describe('V3/V4: Auth0 Authentication API (web_message origins, the deny list, /
     spa = await gh.created('/api/v1/applications', acme.token, {
       name: 'SPA',
       type: 'spa',
-      redirect_uris: [`${SPA}/callback`],
+      // Redirect URIs whose origins are not web origins: registered, yet no web_message answer goes there.
+      redirect_uris: [`${SPA}/callback`, 'http://localhost:7000/callback', 'http://localhost:7001'],
       web_origins: [SPA],
     });
     const grants = { type: 'web', redirect_uris: ['http://localhost:4000/cb'], grant_types: ['password', 'authorization_code'] };
@@ -109,13 +110,26 @@ describe('V3/V4: Auth0 Authentication API (web_message origins, the deny list, /
       state: 's',
     });
 
+  const codes = async () =>
+    Number(
+      (
+        await gh.ctx.db
+          .selectFrom('oidc_models')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('model', '=', 'AuthorizationCode')
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
+
   it('web_message to an origin the application does not list is refused before a code exists', async () => {
     const browser = await signedInBrowser();
-    for (const origin of ['http://localhost:6666', 'http://localhost:59990', `${SPA}.evil.test`]) {
+    const before = await codes();
+    for (const origin of ['http://localhost:7000/callback', 'http://localhost:7001', 'http://localhost:6666', `${SPA}.evil.test`]) {
       const { response } = await browser.follow(`${gh.issuer}/authorize?${silent(origin)}`);
       assert.equal(response.status, 400, origin);
       assert.doesNotMatch(await response.text(), /authorization_response|code/i);
     }
+    assert.equal(await codes(), before, 'no authorization code was issued');
   });
 
   it('a listed web origin gets its answer posted to that origin only, in a page only it may frame', async () => {
