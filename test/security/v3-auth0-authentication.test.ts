@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt, SignJWT } from 'jose';
-import { PASSWORD, type TenantAdmin, type TestGatehouse } from '../helpers/gatehouse.js';
+import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, type TenantAdmin, type TestGatehouse } from '../helpers/gatehouse.js';
 import { Browser, formOf, startListeningGatehouse } from '../helpers/oidc.js';
 
 const SPA = 'http://localhost:5999';
@@ -167,6 +167,30 @@ describe('V3/V4: Auth0 Authentication API (web_message origins, the deny list, /
     const refused = await userinfo(token);
     assert.equal(refused.status, 401);
     assert.match(refused.headers.get('www-authenticate') ?? '', /invalid_token/);
+  });
+
+  it('a revoked token for Gatehouse’s own API no longer opens the admin API', async () => {
+    const admin = await gh.adminToken();
+    const platform = await gh.created('/api/v1/applications', admin, {
+      name: 'Console',
+      type: 'web',
+      redirect_uris: ['http://localhost:4000/cb'],
+      grant_types: ['password'],
+    });
+    const response = await form('/oauth/token', {
+      grant_type: 'password',
+      username: ADMIN_EMAIL,
+      password: ADMIN_PASSWORD,
+      client_id: platform.client_id,
+      client_secret: platform.client_secret,
+      audience: gh.issuer,
+    });
+    const { access_token: token } = (await response.json()) as { access_token: string };
+    assert.equal((await gh.request('GET', '/api/v1/roles', { token })).status, 200);
+    await form('/oauth/revoke', { token, client_id: platform.client_id, client_secret: platform.client_secret });
+    const refused = await gh.request('GET', '/api/v1/roles', { token });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.body.error, 'invalid_token');
   });
 
   it('a client cannot revoke another client’s access token (answered 200, nothing listed)', async () => {
