@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { decodeJwt, SignJWT } from 'jose';
+import { pruneDeniedTokens } from '../../src/oauth/engine/denied-tokens.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD, PASSWORD, type TenantAdmin, type TestGatehouse } from '../helpers/gatehouse.js';
 import { Browser, formOf, startListeningGatehouse } from '../helpers/oidc.js';
 
@@ -167,6 +168,13 @@ describe('V3/V4: Auth0 Authentication API (web_message origins, the deny list, /
     const refused = await userinfo(token);
     assert.equal(refused.status, 401);
     assert.match(refused.headers.get('www-authenticate') ?? '', /invalid_token/);
+    // Kept exactly until the token would have expired, then swept.
+    const { jti, exp } = decodeJwt(token) as { jti: string; exp: number };
+    const listed = () => gh.ctx.db.selectFrom('revoked_access_tokens').select('jti').where('jti', '=', jti).executeTakeFirst();
+    await pruneDeniedTokens(gh.ctx.db, new Date(exp * 1000 - 1000));
+    assert.ok(await listed(), 'still listed while the token lives');
+    await pruneDeniedTokens(gh.ctx.db, new Date(exp * 1000 + 1000));
+    assert.equal(await listed(), undefined, 'swept once it has expired');
   });
 
   it('a revoked token for Gatehouse’s own API no longer opens the admin API', async () => {
