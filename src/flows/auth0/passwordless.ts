@@ -55,9 +55,10 @@ async function userByPhone(ctx: AppContext, phone: string): Promise<User | undef
   const users = await ctx.db
     .selectFrom('users')
     .selectAll()
-    .where('phone_verified', '=', true)
-    .where('status', '=', 'active')
+    // The expression and predicate of users_verified_phone_idx (migration 0031).
+    .where(sql<boolean>`phone_verified`)
     .where(sql<string>`regexp_replace(phone, '[^0-9+]', '', 'g')`, '=', digits)
+    .where('status', '=', 'active')
     .limit(2)
     .execute();
   return users.length === 1 ? users[0] : undefined;

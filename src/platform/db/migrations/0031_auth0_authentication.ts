@@ -4,6 +4,8 @@
  * its `jti` is kept until the token would have expired, and introspection answers
  * `active: false` for it. `applications.web_origins` are the origins allowed to receive
  * an authorization response by `response_mode=web_message` (decision 393), compared exactly.
+ * `users_verified_phone_idx` finds the account of a phone number at `/passwordless/start`
+ * (decision 392: digits compared, verified numbers only) without reading every user.
  */
 export const up = [
   `create table revoked_access_tokens (
@@ -14,4 +16,5 @@ export const up = [
   )`,
   `create index revoked_access_tokens_expires_idx on revoked_access_tokens (expires_at)`,
   `alter table applications add column web_origins text[] not null default '{}'`,
+  `create index users_verified_phone_idx on users (regexp_replace(phone, '[^0-9+]', '', 'g')) where phone_verified`,
 ];
