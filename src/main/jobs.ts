@@ -9,6 +9,7 @@ import { pruneProtection } from '../authn/protection/prune.js';
 import { pruneFlows } from '../flows/kit/flows.js';
 import { startBackchannelWorker } from '../oauth/backchannel/worker.js';
 import { pruneExpired } from '../oauth/engine/adapter.js';
+import { pruneDeniedTokens } from '../oauth/engine/denied-tokens.js';
 import { auditJobs } from '../ops/audit/jobs.js';
 import type { Delivery } from '../ops/events/worker.js';
 import type { AppContext } from '../platform/context.js';
@@ -36,6 +37,7 @@ const sweep = (name: string, work: () => Promise<unknown>): Job => ({
 export function startBackground(ctx: AppContext, options: { background: boolean; delivery: Delivery }): Jobs {
   const jobs: Job[] = [
     sweep('prune-oauth', () => pruneExpired(ctx.db, ctx.clock.now())),
+    sweep('prune-denied-tokens', () => pruneDeniedTokens(ctx.db, ctx.clock.now())),
     sweep('prune-mfa-tokens', () => pruneMfaTokens(ctx)),
     sweep('prune-flows', () => pruneFlows(ctx)),
     sweep('prune-protection', () => pruneProtection(ctx)),

@@ -21,6 +21,8 @@ import { roleRoutes } from '../directory/roles/routes.js';
 import { tenantRoutes } from '../directory/tenants/routes.js';
 import { accountApiRoutes } from '../flows/account/api.js';
 import { accountRoutes } from '../flows/account/routes.js';
+import { proveAuth0Otp } from '../flows/auth0/passwordless.js';
+import { auth0AuthenticationRoutes } from '../flows/auth0/routes.js';
 import { accountEmailRoutes } from '../flows/email-change/routes.js';
 import { federationPages } from '../flows/federation/routes.js';
 import { forcedPasswordRoutes } from '../flows/forced-change/routes.js';
@@ -70,7 +72,8 @@ export async function createServer(ctx: AppContext, readiness?: Readiness) {
   }
   await app.register(healthRoutes(ctx, readiness));
   await app.register(keyRoutes(ctx));
-  const oidc = createOidc(ctx);
+  // The passwordless OTP grant is proved by the passwordless flow, a layer above the engine.
+  const oidc = createOidc(ctx, { proveOtp: (input, actor) => proveAuth0Otp(ctx, input, actor) });
   app.addHook('onClose', () => oidc.close());
   await app.register(oidcRoutes(ctx, oidc));
   // Every flow's hosted pages, in one scope: form bodies, and errors as pages (flows/kit/hosted-pages.ts).
@@ -89,6 +92,7 @@ export async function createServer(ctx: AppContext, readiness?: Readiness) {
   await app.register(homeRoutes(ctx));
   await app.register(apiReference);
   await app.register(auth0MfaRoutes(ctx));
+  await app.register(auth0AuthenticationRoutes(ctx));
   await app.register(unblockPages(ctx));
   await app.register(federationRoutes(ctx));
   app.addHook('onClose', () => ctx.protection.store.close());

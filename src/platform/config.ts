@@ -11,8 +11,14 @@ export interface Config {
   production: boolean;
   port: number;
   host: string;
-  /** Public base URL without a trailing slash; the `iss` of every token. */
+  /** Public base URL without a trailing slash: every URL Gatehouse builds starts with it. */
   issuer: string;
+  /**
+   * The `iss` of every token and the discovery document's `issuer`: GATEHOUSE_ISSUER as
+   * given, so `https://login.example.com/` (Auth0's form, with its trailing slash) is kept
+   * for the applications and SDKs that compare it exactly (decision 385).
+   */
+  tokenIssuer: string;
   /** PostgreSQL URL, or undefined for the embedded PGlite database in `dataDir`. */
   databaseUrl: string | undefined;
   dataDir: string;
@@ -125,6 +131,8 @@ function readConfigFile(path: string): RawConfig {
 export function parseConfig(raw: RawConfig, production: boolean): Config {
   const port = parsePort(raw.port ?? '3000');
   const issuer = parseIssuer(raw.issuer ?? `http://localhost:${port}`);
+  // One trailing slash is kept for `iss` (Auth0's issuers end with one; decision 385).
+  const tokenIssuer = raw.issuer?.endsWith('/') ? `${issuer}/` : issuer;
   const logLevel = (raw.logLevel ?? 'info') as Config['logLevel'];
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError(`GATEHOUSE_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
@@ -162,6 +170,7 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     port,
     host: raw.host ?? '127.0.0.1',
     issuer,
+    tokenIssuer,
     databaseUrl: raw.databaseUrl,
     dataDir: resolve(raw.dataDir ?? './data'),
     auditArchiveDir: resolve(raw.auditArchiveDir ?? join(raw.dataDir ?? './data', 'audit-archive')),

@@ -26,6 +26,7 @@ export const ERROR_STATUS = {
   reserved_permission: 400,
   interaction_expired: 400,
   invalid_redirect_uri: 400,
+  invalid_web_origin: 400,
   missing_redirect_uri: 400,
   grant_not_allowed: 400,
   public_client: 400,

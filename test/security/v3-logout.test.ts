@@ -102,10 +102,8 @@ describe('V3: logout CSRF and the security headers of the engine’s pages', () 
 
   it('a cross-site GET /v2/logout leaves a signed-in browser’s session alive: it asks for confirmation', async () => {
     const { browser, token } = await signedIn(await newUser());
-    for (const url of [
-      `${gh.issuer}/v2/logout`,
-      `${gh.issuer}/v2/logout?client_id=${web.client_id}&returnTo=${encodeURIComponent(HOME)}`,
-    ]) {
+    // Without a return URI of a named application (with one, Auth0's sign-out: decision 394).
+    for (const url of [`${gh.issuer}/v2/logout`, `${gh.issuer}/v2/logout?client_id=${web.client_id}`]) {
       const landed = await browse(browser, url, isHome);
       assert.ok(await alive(token), `${url} ended the session without a click`);
       assert.equal(landed.response.status, 200);
@@ -122,9 +120,21 @@ describe('V3: logout CSRF and the security headers of the engine’s pages', () 
 
   it('the confirmation (a POST with the engine’s xsrf token) ends the session', async () => {
     const { browser, token } = await signedIn(await newUser());
-    const confirm = await browse(browser, `${gh.issuer}/v2/logout?client_id=${web.client_id}&returnTo=${encodeURIComponent(HOME)}`, isHome);
+    const confirm = await browse(browser, `${gh.issuer}/v2/logout?client_id=${web.client_id}`);
     const form = formOf(await confirm.response.text());
-    const done = await browser.submit(confirm.url, form.action, { ...form.fields, logout: 'yes' }, isHome);
+    await browser.submit(confirm.url, form.action, { ...form.fields, logout: 'yes' });
+    assert.equal(await alive(token), false);
+  });
+
+  it('Auth0’s sign-out: client_id with a registered returnTo ends the session and returns there without a question; an unregistered returnTo is refused', async () => {
+    const { browser, token } = await signedIn(await newUser());
+    const refused = await browse(
+      browser,
+      `${gh.issuer}/v2/logout?client_id=${web.client_id}&returnTo=${encodeURIComponent('https://evil.example/')}`,
+    );
+    assert.equal(refused.response.status, 400, 'an unregistered returnTo');
+    assert.ok(await alive(token), 'a refused sign-out ends nothing');
+    const done = await browse(browser, `${gh.issuer}/v2/logout?client_id=${web.client_id}&returnTo=${encodeURIComponent(HOME)}`, isHome);
     assert.equal(done.url, HOME);
     assert.equal(await alive(token), false);
   });

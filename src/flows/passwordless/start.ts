@@ -123,6 +123,10 @@ async function assertSendRate(trx: Db, ctx: AppContext, sendKey: string): Promis
   throw new AppError('too_many_attempts', 'Too many sign-in messages for this account; try again later', { retry_after: retryAfter });
 }
 
+/** What the send rate counts a flow under (and the OTP grant finds it by): the account, else the login typed. */
+export const sendKeyOf = (ctx: AppContext, found: { id: string } | undefined, login: string): string =>
+  fingerprint(ctx.masterKey, 'passwordless-send', found ? `user:${found.id}` : `login:${loginKey(login).toLowerCase()}`);
+
 export interface StartInput {
   application: SignInApplication;
   method: PasswordlessMethod;
@@ -143,7 +147,7 @@ export async function startPasswordless(ctx: AppContext, input: StartInput, acto
   if (!login) throw new AppError('missing_field', 'Enter an email address or username', { field: 'login' });
   const found = await findUserByLogin(ctx.db, login);
   const user = await eligibleUser(ctx, found?.id ?? null, application.tenantId, method);
-  const sendKey = fingerprint(ctx.masterKey, 'passwordless-send', found ? `user:${found.id}` : `login:${loginKey(login).toLowerCase()}`);
+  const sendKey = sendKeyOf(ctx, found, login);
   const phone = user && method === 'sms_code' ? await phoneOf(ctx, user) : undefined;
   const recipient = user && (method === 'sms_code' ? phone : user.email);
   const locale = input.locale;

@@ -106,19 +106,28 @@ export const signInPages =
       },
     );
 
-    app.get<{ Params: { uid: string } }>('/interaction/:uid', { schema: { hide: true } }, async (request, reply) => {
-      const it = await oidc.interaction(request.raw, reply.raw);
-      if (it.prompt === 'login') {
-        const token = request.cookies[SESSION_COOKIE];
-        const session = token ? await sessionFromToken(ctx, token) : undefined;
-        const next = await runLogin({ ctx, oidc }, { it, actor: actorOf(request), session });
-        if (next.step !== 'password') return showLoginStep(ctx, oidc, request, reply, it, next);
-        // `connection=` / `identity_provider=`: that connection instead of the choice (src/flows/federation/).
-        if (it.connection) return beginNamedConnection(ctx, request, reply, it, it.connection);
-        return showSignIn(request, reply, it, { ...(it.loginHint && { username: it.loginHint }) });
-      }
-      return afterLogin(request, reply, it);
-    });
+    app.get<{ Params: { uid: string }; Querystring: { signin?: string } }>(
+      '/interaction/:uid',
+      { schema: { hide: true } },
+      async (request, reply) => {
+        const it = await oidc.interaction(request.raw, reply.raw);
+        if (it.prompt === 'login') {
+          const token = request.cookies[SESSION_COOKIE];
+          const session = token ? await sessionFromToken(ctx, token) : undefined;
+          const next = await runLogin({ ctx, oidc }, { it, actor: actorOf(request), session });
+          if (next.step !== 'password') return showLoginStep(ctx, oidc, request, reply, it, next);
+          // `connection=` / `identity_provider=`: that connection instead of the choice (src/flows/federation/).
+          if (it.connection) return beginNamedConnection(ctx, request, reply, it, it.connection);
+          // Auth0's `screen_hint=signup`: the sign-up page, when sign-up is open to this application (decision 395).
+          if (it.screenHint === 'signup' && !request.query.signin) {
+            const { signup } = await signInLinks(ctx, it);
+            if (signup) return go(reply, signup);
+          }
+          return showSignIn(request, reply, it, { ...(it.loginHint && { username: it.loginHint }) });
+        }
+        return afterLogin(request, reply, it);
+      },
+    );
 
     /** The sign-in form, with a button per connection enabled for the application, and the links to the other flows. */
     async function showSignIn(

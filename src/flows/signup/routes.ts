@@ -62,7 +62,8 @@ export function signupRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc):
       values,
       ...(error && { error }),
       ...(extra.notice && { notice: extra.notice }),
-      signInHref: flow.return_to,
+      // `signin`: the sign-in form even when the request asked for the sign-up page first (screen_hint=signup).
+      signInHref: flow.return_to && `${flow.return_to}${flow.return_to.includes('?') ? '&' : '?'}signin=1`,
     });
     return sendPage(reply, page, extra.error?.status ?? 200);
   }

@@ -13,6 +13,7 @@ import {
   checkGrantTypes,
   checkRedirectNeeded,
   checkRedirectUris,
+  checkWebOrigins,
   defaultGrantTypes,
   type GrantType,
   isConfidential,
@@ -23,6 +24,8 @@ export interface ApplicationInput {
   type: ApplicationType;
   redirect_uris?: string[];
   post_logout_redirect_uris?: string[];
+  /** Origins that may receive `response_mode=web_message` answers (Auth0's Allowed Web Origins), exact. */
+  web_origins?: string[];
   grant_types?: GrantType[];
   first_party?: boolean;
   organization_required?: boolean;
@@ -114,6 +117,7 @@ export async function createApplication(ctx: AppContext, scope: Scope, actor: Ac
   const redirectUris = checkRedirectUris(input.type, 'redirect_uris', input.redirect_uris ?? []);
   const logoutUris = checkRedirectUris(input.type, 'post_logout_redirect_uris', input.post_logout_redirect_uris ?? []);
   checkRedirectNeeded(grantTypes, redirectUris);
+  const webOrigins = checkWebOrigins(input.type, input.web_origins ?? []);
   const backchannelUri = await checkedBackchannelUri(ctx, input.backchannel_logout_uri ?? null);
   const clientSecret = isConfidential(input.type) ? newClientSecret() : undefined;
   const now = ctx.clock.now();
@@ -132,6 +136,7 @@ export async function createApplication(ctx: AppContext, scope: Scope, actor: Ac
         client_secret_digest: clientSecret === undefined ? null : clientSecretDigest(ctx.masterKey, clientSecret),
         redirect_uris: redirectUris,
         post_logout_redirect_uris: logoutUris,
+        web_origins: webOrigins,
         grant_types: grantTypes,
         organization_required: input.organization_required ?? false,
         signup_enabled: input.signup_enabled ?? true,
@@ -173,6 +178,7 @@ export async function updateApplication(
       patch.post_logout_redirect_uris ?? current.post_logout_redirect_uris,
     );
     checkRedirectNeeded(grantTypes, redirectUris);
+    const webOrigins = checkWebOrigins(current.type, patch.web_origins ?? current.web_origins);
     const updated = await trx
       .updateTable('applications')
       .set({
@@ -184,6 +190,7 @@ export async function updateApplication(
         grant_types: grantTypes,
         redirect_uris: redirectUris,
         post_logout_redirect_uris: logoutUris,
+        web_origins: webOrigins,
         ...(backchannelUri !== undefined && { backchannel_logout_uri: backchannelUri }),
         updated_at: ctx.clock.now(),
       })

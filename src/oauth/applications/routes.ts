@@ -36,6 +36,11 @@ const fields = {
     Uris('Absolute, no fragment or userinfo; https, http only to localhost/127.0.0.1/[::1], native apps also com.example.app:/path'),
   ),
   post_logout_redirect_uris: Type.Optional(Uris('Where /v2/logout may send users back to; the rules of redirect_uris')),
+  web_origins: Type.Optional(
+    Uris(
+      'Auth0’s Allowed Web Origins (spa and web): origins (https://app.example.com, no path) that receive response_mode=web_message answers (silent sign-in in an iframe) and may call the token endpoint; compared exactly',
+    ),
+  ),
   grant_types: Type.Optional(
     Type.Array(GrantType, {
       minItems: 1,
@@ -80,6 +85,7 @@ const applicationFields = {
   type: AppType,
   redirect_uris: Type.Array(Type.String()),
   post_logout_redirect_uris: Type.Array(Type.String()),
+  web_origins: Type.Array(Type.String()),
   grant_types: Type.Array(Type.String()),
   first_party: Type.Boolean(),
   organization_required: Type.Boolean(),
@@ -109,6 +115,7 @@ const toApplication = (a: ApplicationRow) => ({
   type: a.type,
   redirect_uris: a.redirect_uris,
   post_logout_redirect_uris: a.post_logout_redirect_uris,
+  web_origins: a.web_origins,
   grant_types: a.grant_types,
   first_party: a.first_party,
   organization_required: a.organization_required,

@@ -10,12 +10,17 @@ export const MFA_RECOVERY_CODE = 'http://auth0.com/oauth/grant-type/mfa-recovery
 const MFA_GRANTS = [MFA_OTP, MFA_OOB, MFA_RECOVERY_CODE] as const;
 /** RFC 8693 token exchange (decision 430): for confidential applications only, which prove who exchanges. */
 export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+/** Auth0's password grant naming the connection (`realm`), and its passwordless one-time code grant (decision 387). */
+export const PASSWORD_REALM = 'http://auth0.com/oauth/grant-type/password-realm';
+export const PASSWORDLESS_OTP = 'http://auth0.com/oauth/grant-type/passwordless/otp';
 
 export const GRANT_TYPES = [
   'authorization_code',
   'refresh_token',
   'client_credentials',
   'password',
+  PASSWORD_REALM,
+  PASSWORDLESS_OTP,
   DEVICE_CODE,
   ...MFA_GRANTS,
   TOKEN_EXCHANGE,
@@ -29,9 +34,9 @@ export const isConfidential = (type: ApplicationType): boolean => type === 'web'
 
 /** What each type may ask for (decision 29): `password` is never a default, `client_credentials` is for m2m alone. */
 const ALLOWED: Record<ApplicationType, readonly GrantType[]> = {
-  web: ['authorization_code', 'refresh_token', 'password', DEVICE_CODE, ...MFA_GRANTS, TOKEN_EXCHANGE],
-  spa: ['authorization_code', 'refresh_token'],
-  native: ['authorization_code', 'refresh_token', 'password', DEVICE_CODE, ...MFA_GRANTS],
+  web: ['authorization_code', 'refresh_token', 'password', PASSWORD_REALM, PASSWORDLESS_OTP, DEVICE_CODE, ...MFA_GRANTS, TOKEN_EXCHANGE],
+  spa: ['authorization_code', 'refresh_token', PASSWORDLESS_OTP],
+  native: ['authorization_code', 'refresh_token', 'password', PASSWORD_REALM, PASSWORDLESS_OTP, DEVICE_CODE, ...MFA_GRANTS],
   m2m: ['client_credentials', TOKEN_EXCHANGE],
 };
 
@@ -39,7 +44,7 @@ export const defaultGrantTypes = (type: ApplicationType): GrantType[] =>
   type === 'm2m' ? ['client_credentials'] : ['authorization_code', 'refresh_token'];
 
 /** Grants that issue refresh tokens; `refresh_token` alone would never be used. */
-const ISSUES_REFRESH_TOKENS: readonly GrantType[] = ['authorization_code', 'password', DEVICE_CODE];
+const ISSUES_REFRESH_TOKENS: readonly GrantType[] = ['authorization_code', 'password', PASSWORD_REALM, PASSWORDLESS_OTP, DEVICE_CODE];
 
 /** The grant types of an application of `type`, each once, in the order given; refuses what the type may not use. */
 export function checkGrantTypes(type: ApplicationType, grantTypes: readonly GrantType[]): GrantType[] {
@@ -60,8 +65,12 @@ export function checkGrantTypes(type: ApplicationType, grantTypes: readonly Gran
       },
     );
   }
-  if (unique.some((g) => (MFA_GRANTS as readonly string[]).includes(g)) && !unique.includes('password')) {
-    throw new AppError('grant_not_allowed', 'The MFA grants complete a password grant: add password too', {
+  if (
+    unique.some((g) => (MFA_GRANTS as readonly string[]).includes(g)) &&
+    !unique.includes('password') &&
+    !unique.includes(PASSWORD_REALM)
+  ) {
+    throw new AppError('grant_not_allowed', 'The MFA grants complete a password grant: add password (or password-realm) too', {
       grant_types: unique.filter((g) => (MFA_GRANTS as readonly string[]).includes(g)),
     });
   }
@@ -101,6 +110,25 @@ export function checkRedirectUris(type: ApplicationType, field: string, uris: re
     if (problem) throw new AppError('invalid_redirect_uri', `${field}: "${uri}" ${problem}`, { field, uri });
   }
   return [...new Set(uris)];
+}
+
+/**
+ * Auth0's allowed web origins (decision 393): where `response_mode=web_message` answers
+ * go. Each is an origin exactly as a browser writes it (`https://app.example.com`, no
+ * path, no trailing slash, no wildcard), https or http to a loopback host; only browser
+ * applications (spa, web) have them.
+ */
+export function checkWebOrigins(type: ApplicationType, origins: readonly string[]): string[] {
+  if (origins.length > 0 && type !== 'spa' && type !== 'web') {
+    throw new AppError('invalid_web_origin', `A ${type} application has no web origins`, { field: 'web_origins' });
+  }
+  for (const origin of origins) {
+    const problem =
+      redirectUriProblem('web', origin) ??
+      (URL.canParse(origin) && new URL(origin).origin === origin ? undefined : 'is not an origin (scheme://host[:port], nothing after)');
+    if (problem) throw new AppError('invalid_web_origin', `web_origins: "${origin}" ${problem}`, { field: 'web_origins', origin });
+  }
+  return [...new Set(origins)];
 }
 
 /** The grant that sends users to a redirect URI needs one to send them to. */

@@ -24,7 +24,7 @@ export async function logoutToken(ctx: Pick<AppContext, 'config' | 'clock' | 'ke
   const now = Math.floor(ctx.clock.now().getTime() / 1000);
   return new SignJWT({ events: { [BACKCHANNEL_LOGOUT_EVENT]: {} }, ...(subject.sid && { sid: subject.sid }) })
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'logout+jwt' })
-    .setIssuer(ctx.config.issuer)
+    .setIssuer(ctx.config.tokenIssuer)
     .setAudience(subject.clientId)
     .setSubject(subject.userId)
     .setIssuedAt(now)

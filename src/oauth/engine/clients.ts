@@ -2,6 +2,9 @@ import type { AdapterPayload } from 'oidc-provider';
 import type { Db } from '../../platform/db/database.js';
 
 export const PASSWORD_GRANT = 'password';
+/** Auth0's password grant with a `realm` (src/oauth/applications/rules.ts PASSWORD_REALM). */
+export const PASSWORD_REALM_GRANT = 'http://auth0.com/oauth/grant-type/password-realm';
+export const PASSWORDLESS_OTP_GRANT = 'http://auth0.com/oauth/grant-type/passwordless/otp';
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 /** RFC 8693 (token-exchange.ts); it audits its own tokens. */
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -12,6 +15,7 @@ export const EXTRA_CLIENT_METADATA = [
   'gatehouse_first_party',
   'gatehouse_organization_required',
   'gatehouse_mfa_policy',
+  'gatehouse_web_origins',
 ];
 
 export interface GatehouseClient {
@@ -69,7 +73,8 @@ export async function clientMetadata(db: Db, clientId: string, tokenExchange = t
     // With token exchange switched off the engine does not know its grant: the rest of the application still works.
     grant_types: tokenExchange ? app.grant_types : app.grant_types.filter((grant) => grant !== TOKEN_EXCHANGE_GRANT),
     response_types: app.grant_types.includes('authorization_code') ? ['code'] : [],
-    redirect_uris: app.redirect_uris,
+    // A web origin is a redirect URI for `response_mode=web_message` only (decision 393, web-message.ts).
+    redirect_uris: [...new Set([...app.redirect_uris, ...app.web_origins])],
     post_logout_redirect_uris: app.post_logout_redirect_uris,
     // OIDC Back-Channel Logout: the engine puts `sid` into ID tokens and notifies at its own
     // end-session; revocations by Gatehouse itself go through our queue (decision 124).
@@ -78,6 +83,7 @@ export async function clientMetadata(db: Db, clientId: string, tokenExchange = t
     gatehouse_first_party: app.first_party,
     gatehouse_organization_required: app.organization_required,
     gatehouse_mfa_policy: app.mfa_policy,
+    gatehouse_web_origins: app.web_origins,
   };
 }
 

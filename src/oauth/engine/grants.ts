@@ -1,12 +1,13 @@
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
 import { mfaNeed } from '../../authn/mfa/index.js';
+import { isDatabaseConnection } from '../../authn/passwords/connection.js';
 import { authenticate } from '../../authn/sessions/sessions.js';
 import type { Actor } from '../../platform/audit/record.js';
 import { AppError } from '../../platform/errors.js';
 import { findAccount } from './accounts.js';
 import { auditBeforeAnswer } from './audited.js';
-import { gatehouseClient, PASSWORD_GRANT, TOKEN_EXCHANGE_GRANT } from './clients.js';
+import { gatehouseClient, PASSWORD_GRANT, PASSWORD_REALM_GRANT, PASSWORDLESS_OTP_GRANT, TOKEN_EXCHANGE_GRANT } from './clients.js';
 import type { OidcContext } from './lookups.js';
 import { mfaRequired, registerMfaGrants, temporarilyUnavailable } from './mfa-grants.js';
 import { mfaTargetOf } from './mfa-policy.js';
@@ -28,8 +29,29 @@ export function registerGrants(provider: Provider, ctx: OidcContext): void {
     'resource',
     'audience',
   ]);
+  // Auth0's password grant naming its connection (decision 387): the same path, lockout and MFA included.
+  provider.registerGrantType(PASSWORD_REALM_GRANT, (koa) => passwordRealmGrant(provider, ctx, koa), [
+    'username',
+    'password',
+    'realm',
+    'scope',
+    'resource',
+    'audience',
+  ]);
+  // Auth0's passwordless code (decision 392): proved by the passwordless flow, through the hook main wires.
+  provider.registerGrantType(PASSWORDLESS_OTP_GRANT, (koa) => passwordlessOtpGrant(provider, ctx, koa), [
+    'username',
+    'otp',
+    'realm',
+    'scope',
+    'resource',
+    'audience',
+  ]);
   registerMfaGrants(provider, ctx);
 }
+
+/** Grants whose tokens issueUserTokens records itself. */
+const SELF_ISSUED = new Set<string>([PASSWORD_GRANT, PASSWORD_REALM_GRANT, PASSWORDLESS_OTP_GRANT]);
 
 /**
  * Audit events for the grants the engine runs itself (authorization code, refresh token,
@@ -41,7 +63,7 @@ export function auditEngineGrants(ctx: OidcContext, provider: Provider): void {
   provider.on('grant.success', (koa) => {
     const { client, params, entities } = koa.oidc;
     const grantType = String(params?.grant_type);
-    if (!client || grantType === 'client_credentials' || grantType === PASSWORD_GRANT || grantType === TOKEN_EXCHANGE_GRANT) return;
+    if (!client || grantType === 'client_credentials' || SELF_ISSUED.has(grantType) || grantType === TOKEN_EXCHANGE_GRANT) return;
     const token = entities.AccessToken as { jti: string; accountId?: string } | undefined;
     if (!token?.accountId) return;
     auditBeforeAnswer(ctx, koa, {
@@ -120,7 +142,19 @@ async function clientCredentials(provider: Provider, ctx: OidcContext, koa: KoaC
   koa.body = { access_token: value, token_type: 'Bearer', expires_in: token.expiration, ...(token.scope && { scope: token.scope }) };
 }
 
-async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC): Promise<void> {
+/**
+ * `realm` names the connection whose passwords are checked: Auth0's database connection
+ * is Gatehouse's own passwords; any other realm is refused before a password is tried.
+ */
+async function passwordRealmGrant(provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC): Promise<void> {
+  const realm = koa.oidc.params?.realm;
+  if (typeof realm !== 'string' || !realm) throw new errors.InvalidRequest('missing required parameter: realm');
+  if (!isDatabaseConnection(realm))
+    throw new errors.InvalidRequest(`realm ${JSON.stringify(realm)} is not a password connection of this application`);
+  await passwordGrant(provider, ctx, koa, PASSWORD_REALM_GRANT);
+}
+
+async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC, grantType = PASSWORD_GRANT): Promise<void> {
   const client = koa.oidc.client as NonNullable<KoaContextWithOIDC['oidc']['client']>;
   const { username, password } = koa.oidc.params as { username?: string; password?: string };
   if (!username || !password) throw new errors.InvalidRequest('missing required parameter: username and password');
@@ -153,5 +187,45 @@ async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaConte
     await mfaRequired(ctx, koa, { userId: user.id, clientId: client.clientId, tenantId: gatehouseClient(client).tenantId, need });
     return;
   }
-  await issueUserTokens(provider, ctx, koa, { account, amr: ['pwd'], scope: koa.oidc.params?.scope, audience: requestedAudience(koa) });
+  await issueUserTokens(provider, ctx, koa, {
+    account,
+    amr: ['pwd'],
+    scope: koa.oidc.params?.scope,
+    audience: requestedAudience(koa),
+    grantType,
+  });
+}
+
+async function passwordlessOtpGrant(provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC): Promise<void> {
+  const client = koa.oidc.client as NonNullable<KoaContextWithOIDC['oidc']['client']>;
+  const { username, otp, realm } = koa.oidc.params as { username?: string; otp?: string; realm?: string };
+  if (!username || !otp || !realm) throw new errors.InvalidRequest('missing required parameter: username, otp and realm');
+  if (realm !== 'email' && realm !== 'sms') throw new errors.InvalidRequest('realm must be email or sms');
+  const prove = ctx.hooks.proveOtp;
+  if (!prove) throw new errors.UnsupportedGrantType();
+  let proved: { userId: string; amr: string[] };
+  try {
+    proved = await prove({ clientId: client.clientId, realm, username, otp }, actorOf(koa, 'anonymous', null) as never);
+  } catch (error) {
+    if (error instanceof AppError && error.code === 'too_many_attempts') throw tooManyAttempts(koa, error);
+    if (error instanceof AppError && error.code === 'service_unavailable') throw temporarilyUnavailable(koa, error);
+    if (error instanceof AppError && error.status < 500) throw new errors.InvalidGrant('Wrong email or verification code.');
+    throw error;
+  }
+  const account = await findAccount(ctx, proved.userId);
+  if (!account) throw new errors.InvalidGrant('Wrong email or verification code.');
+  koa.oidc.entity('Account', account);
+  const need = await mfaNeed(ctx, account.user, await mfaTargetOf(ctx, client.clientId, {}));
+  if (need !== 'none') {
+    const state = { userId: account.user.id, clientId: client.clientId, tenantId: gatehouseClient(client).tenantId, need };
+    await mfaRequired(ctx, koa, state, proved.amr);
+    return;
+  }
+  await issueUserTokens(provider, ctx, koa, {
+    account,
+    amr: proved.amr,
+    scope: koa.oidc.params?.scope,
+    audience: requestedAudience(koa),
+    grantType: PASSWORDLESS_OTP_GRANT,
+  });
 }

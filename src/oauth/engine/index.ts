@@ -3,16 +3,20 @@ import type Provider from 'oidc-provider';
 import { errors } from 'oidc-provider';
 import type { MfaTarget } from '../../authn/mfa/index.js';
 import { loginClaims } from '../../authn/mfa/sign-in-step.js';
+import { isDatabaseConnection } from '../../authn/passwords/connection.js';
 import { createAuditBuffer } from '../../platform/audit/buffer.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import type { Organization } from '../tokens/organizations.js';
 import { gatehouseClient } from './clients.js';
 import { type IntrospectionAnswer, introspectJwt } from './introspection.js';
-import { createLookups, type OidcContext } from './lookups.js';
+import { createLookups, type EngineHooks, type OidcContext } from './lookups.js';
 import { mfaTargetOf } from './mfa-policy.js';
 import { organizationsFor, setGrantOrganization } from './organizations.js';
 import { buildProvider, TTL } from './provider.js';
+import { revokeJwt } from './revoke-jwt.js';
+import { type UserinfoAnswer, userinfoFromJwt } from './userinfo.js';
+import { checkWebMessageRequest } from './web-message.js';
 
 /**
  * The OAuth 2.0 / OpenID Connect engine, behind the one interface the rest of Gatehouse
@@ -45,9 +49,21 @@ export interface Oidc {
   organizationsFor(userId: string, clientTenantId: string): Promise<Organization[]>;
   /** RFC 7662 for our JWT access tokens (the engine introspects only the tokens it stores). */
   introspectJwt(form: URLSearchParams, authorization: string | undefined): Promise<IntrospectionAnswer>;
+  /** RFC 7009 for our JWT access tokens: the `jti` enters the deny list until the token expires (decision 391). */
+  revokeJwt(
+    form: URLSearchParams,
+    authorization: string | undefined,
+    actor: { ip: string | null; userAgent: string | null },
+  ): Promise<IntrospectionAnswer>;
+  /** `/userinfo` with an API's JWT access token that names the userinfo audience (decision 389). */
+  userinfoJwt(token: string): Promise<UserinfoAnswer>;
+  /** Refuses an authorization request whose `web_message` answer would go to an origin not allowed (decision 393). */
+  checkAuthorizationRequest(params: URLSearchParams): Promise<void>;
   /** Waits for the audit writes in flight (the sweep of expired rows is a job of src/main/jobs.ts). */
   close(): Promise<void>;
 }
+
+export type { EngineHooks };
 
 export interface Interaction {
   uid: string;
@@ -73,6 +89,8 @@ export interface Interaction {
   uiLocales?: string;
   /** The connection to sign in with, skipping the choice: `connection` (Auth0) or `identity_provider` (Cognito). */
   connection?: string;
+  /** Auth0's `screen_hint`: `signup` asks for the sign-up page first. */
+  screenHint?: 'signup';
   /** OpenID scopes and API scopes the user has not yet allowed. */
   missingScopes: string[];
   missingApiScopes: { audience: string; scopes: string[] }[];
@@ -88,13 +106,15 @@ export interface Interaction {
 function connectionParam(params: Record<string, unknown>): string | undefined {
   for (const named of [params.connection, params.identity_provider]) {
     const text = typeof named === 'string' ? named.trim() : '';
+    // Auth0's database connection is the password sign-in itself, not a federated one (decision 387).
+    if (isDatabaseConnection(text)) return undefined;
     if (text && text !== 'null' && text !== 'undefined') return text;
   }
   return undefined;
 }
 
-export function createOidc(app: AppContext): Oidc {
-  const ctx: OidcContext = { ...app, lookups: createLookups(app), auditBuffer: createAuditBuffer(app.db, app, app.log) };
+export function createOidc(app: AppContext, hooks: EngineHooks = {}): Oidc {
+  const ctx: OidcContext = { ...app, lookups: createLookups(app), auditBuffer: createAuditBuffer(app.db, app, app.log), hooks };
   let current: { version: string; provider: Provider; callback: ReturnType<Provider['callback']> } | undefined;
 
   /** The engine for the current key set; rebuilt when a rotation (on any node) changes it. */
@@ -154,6 +174,7 @@ export function createOidc(app: AppContext): Oidc {
         ...(typeof it.params.login_hint === 'string' && { loginHint: it.params.login_hint }),
         ...(typeof it.params.ui_locales === 'string' && { uiLocales: it.params.ui_locales }),
         ...(connection && { connection }),
+        ...(it.params.screen_hint === 'signup' && { screenHint: 'signup' as const }),
         missingScopes: (prompt.missingOIDCScope ?? []).filter((scope) => scope !== 'openid'),
         missingApiScopes: Object.entries(prompt.missingResourceScopes ?? {}).map(([audience, scopes]) => ({ audience, scopes })),
         ...(organization && { grantOrganizationId: organization.id }),
@@ -213,6 +234,9 @@ export function createOidc(app: AppContext): Oidc {
     },
 
     introspectJwt: (form, authorization) => introspectJwt(ctx, form, authorization),
+    revokeJwt: (form, authorization, actor) => revokeJwt(ctx, form, authorization, actor),
+    userinfoJwt: (token) => userinfoFromJwt(ctx, token),
+    checkAuthorizationRequest: (params) => checkWebMessageRequest(ctx.db, params),
 
     organizationsFor: async (userId, clientTenantId) =>
       organizationsFor(ctx, userId, { tenantId: clientTenantId, isPlatform: await ctx.lookups.isPlatform(clientTenantId) }),

@@ -6,6 +6,7 @@ import { verifierFor } from '../tokens/access-tokens.js';
 import { isGrantLive } from './adapter.js';
 import { type ApiInfo, clientGrantPermissions } from './api-queries.js';
 import { parseBasicCredentials } from './clients.js';
+import { isAccessTokenDenied } from './denied-tokens.js';
 import type { OidcContext } from './lookups.js';
 
 /** An RFC 7662 answer, or an RFC 6749 error for the caller's client authentication. */
@@ -48,6 +49,8 @@ export async function introspectJwt(
     if (!caller.confidential || owner?.gatehouse_tenant_id !== caller.tenantId) return INACTIVE;
   }
   if (!(await isLive(ctx, payload, verified.api))) return INACTIVE;
+  // Revoked at /oauth/revoke (decision 391).
+  if (typeof payload.jti === 'string' && (await isAccessTokenDenied(ctx.db, payload.jti))) return INACTIVE;
   const { active: _ignored, ...claims } = payload as JWTPayload & { active?: unknown };
   return { status: 200, body: { active: true, token_type: 'Bearer', ...claims } };
 }
@@ -87,13 +90,13 @@ export async function isLive(ctx: OidcContext, payload: JWTPayload, api: ApiInfo
 export async function verifiedPayload(ctx: OidcContext, token: string): Promise<{ payload: JWTPayload; api?: ApiInfo } | undefined> {
   let audience: unknown;
   try {
-    audience = decodeJwt(token).aud;
+    audience = apiAudienceOf(ctx, decodeJwt(token).aud);
   } catch {
     return undefined;
   }
   if (typeof audience !== 'string') return undefined;
   const api = await ctx.lookups.api(audience);
-  const options = { issuer: ctx.config.issuer, audience, typ: 'at+jwt', currentDate: ctx.clock.now() };
+  const options = { issuer: ctx.config.tokenIssuer, audience, typ: 'at+jwt', currentDate: ctx.clock.now() };
   try {
     const { payload } = api?.secret
       ? await jwtVerify(token, api.secret, { ...options, algorithms: ['HS256'] })
@@ -105,8 +108,22 @@ export async function verifiedPayload(ctx: OidcContext, token: string): Promise<
   }
 }
 
+/**
+ * The API a token is for: its one audience, or, with `/userinfo` as its second (a token
+ * asked for with `openid`, decision 389), the other one.
+ */
+export function apiAudienceOf(ctx: OidcContext, aud: unknown): string | undefined {
+  if (typeof aud === 'string') return aud;
+  if (!Array.isArray(aud) || aud.length !== 2 || !aud.includes(userinfoAudience(ctx))) return undefined;
+  const other = aud.find((value) => value !== userinfoAudience(ctx));
+  return typeof other === 'string' ? other : undefined;
+}
+
+/** Auth0's second audience of an API token asked for with `openid`: `{issuer}/userinfo`. */
+export const userinfoAudience = (ctx: OidcContext): string => `${ctx.config.issuer}/userinfo`;
+
 /** Client authentication as the engine does it: Basic or the body, a confidential client's secret compared as its digest. */
-async function authenticateClient(
+export async function authenticateClient(
   ctx: OidcContext,
   form: URLSearchParams,
   basicAuthorization: string | undefined,

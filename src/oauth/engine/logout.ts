@@ -7,14 +7,17 @@ import { renderLogoutPage } from './pages.js';
 
 /**
  * Whether a sign-out (`/v2/logout`) may end the sessions without asking (decision 206):
- * only with an `id_token_hint` of the user signed in to this browser (the engine has
- * checked its signature, issuer and audience) and a return URI registered for its
- * application (the engine refuses any other). Anything else asks first, so another site
- * cannot sign a user out by sending the browser there.
+ * with an `id_token_hint` of the user signed in to this browser (the engine has checked
+ * its signature, issuer and audience) and a return URI registered for its application
+ * (the engine refuses any other); or, as Auth0 does, with `client_id` and a return URI
+ * registered for that application (decision 394). Anything else asks first.
  */
 export async function endsWithoutClick(ctx: OidcContext, koa: KoaContextWithOIDC): Promise<boolean> {
   const hint = koa.oidc.entities.IdTokenHint;
-  if (!hint || typeof koa.oidc.params?.post_logout_redirect_uri !== 'string') return false;
+  if (typeof koa.oidc.params?.post_logout_redirect_uri !== 'string') return false;
+  // Auth0's sign-out (decision 394): `client_id` and a `returnTo` registered for that
+  // application (the engine refuses any other before this page) sign out without a question.
+  if (!hint) return typeof koa.oidc.params.client_id === 'string' && koa.oidc.client?.clientId === koa.oidc.params.client_id;
   const userId = koa.oidc.session?.accountId ?? (await gatehouseUser(ctx, koa));
   return userId !== undefined && hint.payload.sub === userId;
 }

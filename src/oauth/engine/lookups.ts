@@ -44,4 +44,15 @@ export function createLookups(ctx: AppContext): Lookups {
 }
 
 /** The context every part of the engine works with: the application's, plus the lookups and the audit buffer. */
-export type OidcContext = AppContext & { lookups: Lookups; auditBuffer: AuditBuffer };
+/**
+ * What the engine calls in a layer above it, wired by src/main/routes.ts (the engine must
+ * not import the flows): the proof of Auth0's passwordless OTP grant (src/flows/auth0/).
+ */
+export interface EngineHooks {
+  proveOtp?: (
+    input: { clientId: string; realm: string; username: string; otp: string },
+    actor: { type: 'anonymous'; id: null; ip: string | null; userAgent: string | null },
+  ) => Promise<{ userId: string; amr: string[] }>;
+}
+
+export type OidcContext = AppContext & { lookups: Lookups; auditBuffer: AuditBuffer; hooks: EngineHooks };

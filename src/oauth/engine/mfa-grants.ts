@@ -39,12 +39,22 @@ export function temporarilyUnavailable(koa: KoaContextWithOIDC, error: AppError)
 }
 
 /** Auth0's answer to a password grant that needs a second factor: 403 with an mfa_token (5 minutes, this client and user). */
-export async function mfaRequired(ctx: OidcContext, koa: KoaContextWithOIDC, state: Omit<MfaTokenState, 'request'>): Promise<void> {
+export async function mfaRequired(
+  ctx: OidcContext,
+  koa: KoaContextWithOIDC,
+  state: Omit<MfaTokenState, 'request'>,
+  amr?: string[],
+): Promise<void> {
   const params = koa.oidc.params as { scope?: string; audience?: string; resource?: string };
   const audience = params.resource ?? params.audience;
   const mfaToken = await issueMfaToken(ctx, {
     ...state,
-    request: { ...(params.scope && { scope: params.scope }), ...(typeof audience === 'string' && audience && { audience }) },
+    request: {
+      ...(params.scope && { scope: params.scope }),
+      ...(typeof audience === 'string' && audience && { audience }),
+      // How the first step signed in, when not with a password (the passwordless OTP grant).
+      ...(amr && { amr }),
+    },
   });
   koa.status = 403;
   koa.body = { error: 'mfa_required', error_description: 'Multifactor authentication required', mfa_token: mfaToken };
@@ -109,7 +119,7 @@ async function mfaGrant(provider: Provider, ctx: OidcContext, koa: KoaContextWit
     koa.oidc.entity('Account', account);
     await issueUserTokens(provider, ctx, koa, {
       account,
-      amr: ['pwd', ...result.amr],
+      amr: [...(state.request.amr ?? ['pwd']), ...result.amr],
       scope: state.request.scope,
       audience: state.request.audience,
       grantType: MFA_GRANTS[kind],

@@ -24,6 +24,8 @@ import { resourceServer } from './resources.js';
 import { exchangedClaims, registerTokenExchange } from './token-exchange.js';
 import { answerUnavailable, markUnavailable } from './unavailable.js';
 import { authenticationClaims } from './user-tokens.js';
+import { withUserinfoAudience } from './userinfo.js';
+import { WEB_MESSAGE, webMessageResponse } from './web-message.js';
 
 /** Where the engine's endpoints live: Auth0's paths (the article's compatibility surface). */
 export const ROUTES = {
@@ -82,7 +84,8 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
     scopes: ['openid', 'offline_access', 'profile', 'email'],
     conformIdTokenClaims: false,
     // `connection` (Auth0) and `identity_provider` (Cognito) name the connection to sign in with (src/flows/federation/).
-    extraParams: ['audience', 'organization', 'connection', 'identity_provider'],
+    // `screen_hint=signup` (Auth0) opens the sign-up page instead of the sign-in form (decision 395).
+    extraParams: ['audience', 'organization', 'connection', 'identity_provider', 'screen_hint'],
     extraClientMetadata: { properties: EXTRA_CLIENT_METADATA },
     clientDefaults: { grant_types: ['authorization_code'], id_token_signed_response_alg: 'RS256', response_types: ['code'] },
     responseTypes: ['code'],
@@ -165,8 +168,11 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
         ...(!isClient && exchangedClaims(koa)),
       } as never;
     },
+    // The origins of the redirect URIs and the allowed web origins (Auth0's "Allowed Web Origins" open CORS too).
     clientBasedCORS: (_koa, origin, client) =>
       [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])].some((uri) => originOf(uri) === origin),
+    // An API token asked for with `openid` also opens /userinfo, as Auth0's does (decision 389).
+    formats: { customizers: { jwt: withUserinfoAudience(ctx) as never } },
     renderError: (koa, out, error) => renderProtocolError(ctx, koa, out, error),
     // The engine's outgoing requests (back-channel logout at its end-session) go through the
     // webhooks' checked connection, which judges the address before connecting (decision
@@ -177,12 +183,13 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
       idTokenSigningAlgValues: ['RS256', 'ES256'],
     },
   };
-  const provider = new Provider(config.issuer, configuration);
+  const provider = new Provider(config.tokenIssuer, configuration);
   // The engine (Koa) trusts every proxy or none. With a list of trusted proxies, the mount
   // (routes.ts) replaces X-Forwarded-* by what Fastify resolved through that list.
   provider.proxy = config.trustProxy !== false;
   registerGrants(provider, ctx);
   registerTokenExchange(provider, ctx, impersonate);
+  provider.registerResponseMode(WEB_MESSAGE, webMessageResponse as never);
   // Outermost: it sees every answer last, the engine's error pages and JSON included.
   provider.use(answerUnavailable(ctx));
   provider.use(answerAfterAudit);

@@ -26,6 +26,9 @@ const LOGOUT_RETURN_PARAMS = ['returnTo', 'logout_uri'];
 /** Endpoints that take POST only (RFC 6749 §3.2, RFC 7009, RFC 7662, RFC 8628); the engine answers other methods with a plain-text 404. */
 const POST_ONLY = new Set<string>([ROUTES.token, ROUTES.revocation, ROUTES.introspection, ROUTES.device_authorization]);
 
+/** Endpoints that take a JSON body as well as a form (Auth0 accepts both, and its SDKs send JSON; decision 386). */
+const JSON_BODIES = new Set<string>([ROUTES.token, ROUTES.revocation, ROUTES.device_authorization]);
+
 /** Endpoints where an Authorization header can only be client authentication (HTTP Basic). */
 const CLIENT_AUTHENTICATED = new Set<string>([ROUTES.token, ROUTES.revocation, ROUTES.device_authorization]);
 
@@ -57,6 +60,14 @@ export const oidcRoutes =
     limitBodies(app, BODY_LIMIT);
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+    // A JSON body becomes the form the engine reads (it parses forms only), within the same limit.
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+      try {
+        done(null, { json: formFromJson(body as string) });
+      } catch (error) {
+        done(error as Error);
+      }
+    });
     // Any other body is left unread for the engine, which answers it with an RFC error.
     app.addContentTypeParser('*', (_req, _payload, done) => done(null));
     // What fails before the engine sees the request (a body over the limit) is an RFC 6749 error too.
@@ -98,12 +109,32 @@ export const oidcRoutes =
         for (const name of LOGOUT_RETURN_PARAMS) moveParam(url.searchParams, name, 'post_logout_redirect_uri');
       if (path === ROUTES.authorization) auth0Defaults(url.searchParams);
       raw.url = url.pathname + url.search;
-      const form = typeof request.body === 'string' ? new URLSearchParams(request.body) : undefined;
+      const json = jsonBody(request.body);
+      if (json && !JSON_BODIES.has(path)) {
+        throw new AppError('invalid_request', 'This endpoint takes an application/x-www-form-urlencoded body');
+      }
+      if (json) raw.headers['content-type'] = 'application/x-www-form-urlencoded';
+      const form = typeof request.body === 'string' ? new URLSearchParams(request.body) : json;
       const token = form?.get('token');
       if (path === ROUTES.introspection && form && token && looksLikeJwt(token)) {
         const answer = await oidc.introspectJwt(form, request.headers.authorization);
         return reply.status(answer.status).header('cache-control', 'no-store').send(answer.body);
       }
+      // The engine stores no JWT access token: revoking one lists its jti (decision 391).
+      if (path === ROUTES.revocation && form && token && looksLikeJwt(token)) {
+        const actor = { ip: request.ip, userAgent: request.headers['user-agent'] ?? null };
+        const answer = await oidc.revokeJwt(form, request.headers.authorization, actor);
+        return reply.status(answer.status).header('cache-control', 'no-store').send(answer.body);
+      }
+      const bearer = /^bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
+      if (path === ROUTES.userinfo && bearer && looksLikeJwt(bearer)) {
+        const answer = await oidc.userinfoJwt(bearer);
+        if (answer.status === 401) {
+          reply.header('www-authenticate', `Bearer error="invalid_token", error_description="${answer.body.error_description}"`);
+        }
+        return reply.status(answer.status).header('cache-control', 'no-store').send(answer.body);
+      }
+      if (path === ROUTES.authorization) await oidc.checkAuthorizationRequest(form ?? url.searchParams);
       const authorization = request.headers.authorization;
       if (authorization && CLIENT_AUTHENTICATED.has(path) && !/^basic /i.test(authorization)) {
         // Not client authentication (the article's Auth0 code sends `Bearer <mfa_token>` to the token endpoint).
@@ -150,9 +181,42 @@ export const oidcRoutes =
 function auth0Defaults(params: URLSearchParams) {
   if (!params.get('scope')) params.set('scope', 'openid');
   const scopes = (params.get('scope') ?? '').split(' ');
-  if (!scopes.includes('offline_access') || params.has('prompt')) return;
-  params.set('prompt', 'consent');
+  if (!scopes.includes('offline_access')) return;
+  // With any other prompt too (`login`, `select_account`): consent is added to it (decision 390).
+  // `none` stands alone (OpenID Connect Core §3.1.2.1): a silent request keeps its refresh token from the sign-in.
+  const prompts = (params.get('prompt') ?? '').split(' ').filter(Boolean);
+  if (prompts.includes('consent') || prompts.includes('none')) return;
+  params.set('prompt', [...prompts, 'consent'].join(' '));
 }
+
+/**
+ * A JSON object body as the form the engine reads (decision 386): strings, numbers and
+ * booleans as text; null as absent. Anything else (not an object, nested values) is
+ * `invalid_request`, as a malformed form would be.
+ */
+function formFromJson(text: string): URLSearchParams {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new AppError('invalid_request', 'The body is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new AppError('invalid_request', 'The JSON body must be an object of parameters');
+  }
+  const form = new URLSearchParams();
+  for (const [name, field] of Object.entries(value)) {
+    if (field === null || field === undefined) continue;
+    if (typeof field !== 'string' && typeof field !== 'number' && typeof field !== 'boolean') {
+      throw new AppError('invalid_request', `The parameter ${name} must be a string`);
+    }
+    form.set(name, String(field));
+  }
+  return form;
+}
+
+const jsonBody = (body: unknown): URLSearchParams | undefined =>
+  typeof body === 'object' && body !== null && 'json' in body ? (body as { json: URLSearchParams }).json : undefined;
 
 function moveParam(params: URLSearchParams, from: string, to: string) {
   const value = params.get(from);

@@ -75,7 +75,7 @@ export async function issueTenantToken(
   };
   const token = await new SignJWT(claims)
     .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
-    .setIssuer(ctx.config.issuer)
+    .setIssuer(ctx.config.tokenIssuer)
     .setAudience(apiAudience(ctx))
     .setIssuedAt(now)
     .setExpirationTime(now + ACCESS_TOKEN_TTL_S)
@@ -124,7 +124,7 @@ export async function verifyAccessToken(ctx: AppContext, token: string): Promise
     const jwks = verifierFor(await ctx.keys.jwks());
     const { payload } = await jwtVerify<AccessTokenClaims>(token, jwks, {
       algorithms: [...SIGNING_ALGS],
-      issuer: ctx.config.issuer,
+      issuer: ctx.config.tokenIssuer,
       audience: apiAudience(ctx),
       typ: 'at+jwt',
       currentDate: ctx.clock.now(),

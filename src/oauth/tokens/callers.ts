@@ -6,6 +6,7 @@ import { AppError } from '../../platform/errors.js';
 import { looksLikeJwt } from '../../platform/http/guards.js';
 import type { Caller } from '../../platform/ports/authenticator.js';
 import { isGrantLive } from '../engine/adapter.js';
+import { isAccessTokenDenied } from '../engine/denied-tokens.js';
 import { type AccessTokenClaims, verifyAccessToken } from './access-tokens.js';
 
 /** The caller of an access token (the authenticator's, src/platform/ports/authenticator.ts), with its roles and claims. */
@@ -22,6 +23,8 @@ export interface TokenCaller extends Caller {
  */
 export async function callerFromAccessToken(ctx: AppContext, token: string, touch = true): Promise<TokenCaller> {
   const claims = await verifyAccessToken(ctx, token);
+  // Revoked at /oauth/revoke (decision 391): the admin API honours the deny list as introspection does.
+  if (claims.jti && (await isAccessTokenDenied(ctx.db, claims.jti))) throw new AppError('invalid_token', 'This access token was revoked');
   const active = claims.sid ? await sessionById(ctx, claims.sid, touch) : await userOfGrant(ctx, claims);
   if (!active || active.user.id !== claims.sub) throw new AppError('invalid_token', 'The session behind this token has ended');
   const tenant = await ctx.db.selectFrom('tenants').selectAll().where('id', '=', claims.org_id).executeTakeFirst();
@@ -75,7 +78,7 @@ export async function introspect(ctx: AppContext, token: string): Promise<Intros
         sub: claims.sub,
         ...(claims.sid && { sid: claims.sid }),
         username: user.email,
-        iss: ctx.config.issuer,
+        iss: ctx.config.tokenIssuer,
         exp: claims.exp ?? 0,
         iat: claims.iat ?? 0,
         client_id: claims.client_id,
@@ -97,7 +100,7 @@ export async function introspect(ctx: AppContext, token: string): Promise<Intros
       sub: user.id,
       sid: session.id,
       username: user.email,
-      iss: ctx.config.issuer,
+      iss: ctx.config.tokenIssuer,
       exp: seconds(new Date(exp)),
       iat: seconds(session.created_at),
     };

@@ -1,4 +1,5 @@
 import { STRATEGIES, STRATEGY_OPTIONS, type Strategy } from '../../authn/federation/strategy.js';
+import { DATABASE_CONNECTION } from '../../authn/passwords/connection.js';
 import type { AppContext } from '../../platform/context.js';
 import type { RoleMapping } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
@@ -13,7 +14,7 @@ import { applicationDestinations, destinationProblem } from '../../platform/http
 /** Auth0's rule: letters, digits and inner hyphens, at most 128 characters. */
 const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,126}[A-Za-z0-9])?$/;
 /** Auth0's database connection: a name a migration keeps for the password sign-in, never a federated one. */
-export const RESERVED_NAMES = ['Username-Password-Authentication'];
+export const RESERVED_NAMES = [DATABASE_CONNECTION];
 
 export function checkName(name: string): string {
   if (!NAME.test(name)) {

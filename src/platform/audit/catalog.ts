@@ -34,6 +34,8 @@ export const AUDIT_ACTIONS = [
   'iam.permission.modified',
   'iam.permission.deleted',
   'iam.token.created',
+  // An access token revoked at /oauth/revoke (its jti on the deny list, decision 391)
+  'iam.token.revoked',
   'iam.key.created',
   'iam.key.rotated',
   'iam.application.created',

@@ -264,8 +264,18 @@ export interface ApplicationsTable {
   backchannel_logout_uri: ColumnType<string | null, string | null | undefined, string | null>;
   /** Self-registration through this application (also needs the tenant's `signup.enabled`). */
   signup_enabled: Generated<boolean>;
+  /** Origins that may receive an authorization response by `response_mode=web_message` (migration 0031), exact. */
+  web_origins: ColumnType<string[], string[] | undefined, string[]>;
   created_at: CreatedAt;
   updated_at: Timestamp;
+}
+
+/** JWT access tokens revoked at /oauth/revoke, until they would have expired (migration 0031). */
+export interface RevokedAccessTokensTable {
+  jti: string;
+  client_id: string;
+  expires_at: Date;
+  revoked_at: CreatedAt;
 }
 
 export interface ApisTable {
@@ -639,6 +649,7 @@ export interface Database {
   event_outbox: EventOutboxTable;
   audit_chains: AuditChainsTable;
   applications: ApplicationsTable;
+  revoked_access_tokens: RevokedAccessTokensTable;
   apis: ApisTable;
   api_permissions: ApiPermissionsTable;
   role_api_permissions: RoleApiPermissionsTable;

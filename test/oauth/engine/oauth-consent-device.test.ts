@@ -99,7 +99,8 @@ describe('OAuth / OIDC flows with openid-client and the hosted pages', () => {
       assert.equal(claims.org_id, globex.tenantId);
       assert.equal(claims.org_name, 'GLOBEX');
       assert.equal(claims.client_id, orgApp.client_id);
-      assert.equal(claims.scope, 'read:orders', 'the API token carries the API scopes only');
+      // The API scopes, and the OpenID scopes granted with them, as Auth0's tokens carry (decision 389).
+      assert.equal(claims.scope, 'openid read:orders');
     });
 
     it('organization=<slug> skips the picker', async () => {

@@ -110,6 +110,9 @@ describe('OAuth / OIDC flows with openid-client and the hosted pages', () => {
           'http://auth0.com/oauth/grant-type/mfa-recovery-code',
           // RFC 8693 token exchange, on unless GATEHOUSE_TOKEN_EXCHANGE=false (issue 17, decision 430).
           'urn:ietf:params:oauth:grant-type:token-exchange',
+          // Auth0's password grant with a realm, and its passwordless code (issue 17.1).
+          'http://auth0.com/oauth/grant-type/password-realm',
+          'http://auth0.com/oauth/grant-type/passwordless/otp',
         ].sort(),
       );
       assert.deepEqual([...(doc.token_endpoint_auth_methods_supported as string[])].sort(), [

@@ -371,7 +371,9 @@ describe('tokens for APIs, verified by resource-server libraries', () => {
       assert.equal(protectedHeader.typ, 'at+jwt');
       assert.equal(payload.sub, user.id);
       assert.equal(payload.client_id, withPassword.client_id);
-      assert.equal(payload.scope, 'read:invoices');
+      // With openid, the granted OpenID scopes too and /userinfo as the second audience, as Auth0's (decision 389).
+      assert.equal(payload.scope, 'openid read:invoices');
+      assert.deepEqual(payload.aud, [INVOICES_API, `${gh.issuer}/userinfo`]);
       assert.ok(answer.body.id_token, 'openid gives an ID token');
       const idToken = decodeJwt(answer.body.id_token);
       assert.equal(idToken.sub, user.id);
@@ -398,7 +400,8 @@ describe('tokens for APIs, verified by resource-server libraries', () => {
 
     it('malformed bodies', async () => {
       const bodies: [string, string][] = [
-        ['application/json', JSON.stringify({ grant_type: 'client_credentials', audience: INVOICES_API })],
+        // A JSON object is taken as Auth0 takes it (decision 386); anything else JSON is not.
+        ['application/json', JSON.stringify(['client_credentials', INVOICES_API])],
         ['application/json', '{not json'],
         ['application/x-www-form-urlencoded', '%%%&&&==='],
         ['application/x-www-form-urlencoded', 'grant_type=client_credentials&grant_type=password'],
@@ -424,13 +427,15 @@ describe('tokens for APIs, verified by resource-server libraries', () => {
         const revoked = await post_('/oauth/revoke', { token }, auth_());
         assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
       }
-      // Something shaped like a JWT but not ours (alg none): inactive. A JWT access token cannot
-      // be revoked on its own (it dies with its grant): RFC 7009's unsupported_token_type.
+      // Something shaped like a JWT but not ours (alg none): inactive, and revoking it changes
+      // nothing (RFC 7009 §2.2: 200 all the same; our JWTs enter the deny list, decision 391).
       const jwtShaped = 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.';
       const forged = await post_('/oauth/introspect', { token: jwtShaped }, auth_());
       assert.equal(forged.status, 200);
       assert.deepEqual(forged.body, { active: false });
-      assertOAuthError(await post_('/oauth/revoke', { token: jwtShaped }, auth_()), 400, 'unsupported_token_type');
+      const revokedForged = await post_('/oauth/revoke', { token: jwtShaped }, auth_());
+      assert.equal(revokedForged.status, 200);
+      assert.equal(await gh.rowCount('revoked_access_tokens'), 0);
       assertOAuthError(await post_('/oauth/introspect', { token: 'garbage' }), 400, 'invalid_request');
       assertOAuthError(await post_('/oauth/introspect', {}, auth_()), 400, 'invalid_request');
       assertOAuthError(await post_('/oauth/revoke', {}, auth_()), 400, 'invalid_request');

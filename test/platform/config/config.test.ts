@@ -27,6 +27,7 @@ describe('configuration (docs/operations.md#configuration): GATEHOUSE_* variable
       assert.equal(config.port, 3000);
       assert.equal(config.host, '127.0.0.1');
       assert.equal(config.issuer, 'http://localhost:3000');
+      assert.equal(config.tokenIssuer, 'http://localhost:3000', 'no slash given, none in iss');
       assert.equal(config.databaseUrl, undefined);
       assert.equal(config.dataDir, resolve(process.cwd(), 'data'));
       assert.ok(config.dataDir.startsWith('/'), 'an absolute path');
@@ -75,6 +76,8 @@ describe('configuration (docs/operations.md#configuration): GATEHOUSE_* variable
       assert.equal(config.port, 4100);
       assert.equal(config.host, '0.0.0.0');
       assert.equal(config.issuer, 'https://id.example.com', 'no trailing slash');
+      // The slash given is kept for `iss` (Auth0's form, decision 385); links are built without it.
+      assert.equal(config.tokenIssuer, 'https://id.example.com/');
       assert.equal(config.databaseUrl, 'postgresql://gh:pw@db.example.com:5432/gatehouse');
       assert.equal(config.dataDir, '/var/lib/gatehouse');
       assert.deepEqual(config.masterKey, Buffer.from(KEY, 'base64'));
