@@ -49,13 +49,13 @@ export async function introspectJwt(
     if (!caller.confidential || owner?.gatehouse_tenant_id !== caller.tenantId) return INACTIVE;
   }
   if (!(await isLive(ctx, payload, verified.api))) return INACTIVE;
-  // Revoked at /oauth/revoke (decision 391).
-  if (typeof payload.jti === 'string' && (await isAccessTokenDenied(ctx.db, payload.jti))) return INACTIVE;
   const { active: _ignored, ...claims } = payload as JWTPayload & { active?: unknown };
   return { status: 200, body: { active: true, token_type: 'Bearer', ...claims } };
 }
 
 export async function isLive(ctx: OidcContext, payload: JWTPayload, api: ApiInfo | undefined): Promise<boolean> {
+  // Revoked at /oauth/revoke (decision 391): for introspection and the token exchange alike.
+  if (typeof payload.jti === 'string' && (await isAccessTokenDenied(ctx.db, payload.jti))) return false;
   const clientId = payload.client_id as string;
   const client = await ctx.lookups.client(clientId);
   if (!client) return false; // deleted, or its tenant suspended

@@ -139,7 +139,7 @@ async function delegate(provider: Provider, ctx: OidcContext, koa: KoaContextWit
   const client = koa.oidc.client as EngineClient;
   const tenantId = gatehouseClient(client).tenantId;
   const verified = await verifiedPayload(ctx, subjectToken);
-  // MERGE(auth0auth): its revoked-jti deny list is consulted by isLive; a revoked token ends here too.
+  // isLive consults the deny list of revoked access tokens too (decision 391).
   if (!verified || !(await isLive(ctx, verified.payload, verified.api))) {
     throw new errors.InvalidGrant('subject_token is not an active access token');
   }

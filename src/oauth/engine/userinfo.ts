@@ -3,7 +3,6 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import { SIGNING_ALGS } from '../../platform/ports/signing-keys.js';
 import { apiAudience, verifierFor } from '../tokens/access-tokens.js';
 import { CLAIMS, findAccount } from './accounts.js';
-import { isAccessTokenDenied } from './denied-tokens.js';
 import { apiAudienceOf, isLive, userinfoAudience } from './introspection.js';
 import type { OidcContext } from './lookups.js';
 
@@ -70,7 +69,7 @@ export async function userinfoFromJwt(ctx: OidcContext, token: string): Promise<
   if (!scopes.includes('openid') || typeof payload.sub !== 'string' || typeof payload.client_id !== 'string') {
     return invalid('the token was not issued with the openid scope');
   }
-  if (typeof payload.jti === 'string' && (await isAccessTokenDenied(ctx.db, payload.jti))) return invalid('the token was revoked');
+  // Revoked (the deny list), or its user, grant or organization gone.
   if (!(await isLive(ctx, payload, apiInfo))) return invalid('the token is no longer active');
   const account = await findAccount(ctx, payload.sub, typeof payload.gid === 'string' ? payload.gid : undefined);
   if (!account) return invalid('the token is no longer active');
