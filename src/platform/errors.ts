@@ -33,6 +33,10 @@ export const ERROR_STATUS = {
   duplicate_permission: 400,
   not_hs256: 400,
   tenant_mismatch: 400,
+  // modern OAuth settings of an application (src/oauth/applications/modern.ts)
+  invalid_jwks: 400,
+  auth_method_not_allowed: 400,
+  fapi_requirement: 400,
   // connections to other identity providers (src/ops/connections/)
   invalid_connection_name: 400,
   reserved_connection_name: 400,
