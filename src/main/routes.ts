@@ -35,6 +35,8 @@ import { registrationRoutes } from '../flows/signup/api.js';
 import { signupRoutes } from '../flows/signup/routes.js';
 import { apiRoutes } from '../oauth/apis/routes.js';
 import { applicationRoutes } from '../oauth/applications/routes.js';
+import { initialAccessTokenRoutes } from '../oauth/registration/admin-routes.js';
+import { clientRegistrationRoutes } from '../oauth/registration/routes.js';
 import { createOidc } from '../oauth/engine/index.js';
 import { oidcRoutes } from '../oauth/engine/routes.js';
 import { keyRoutes } from '../oauth/keys/routes.js';
@@ -70,6 +72,7 @@ export async function createServer(ctx: AppContext, readiness?: Readiness) {
   const oidc = createOidc(ctx);
   app.addHook('onClose', () => oidc.close());
   await app.register(oidcRoutes(ctx, oidc));
+  await app.register(clientRegistrationRoutes(ctx));
   // Every flow's hosted pages, in one scope: form bodies, and errors as pages (flows/kit/hosted-pages.ts).
   await app.register(async (pages) => {
     hostedPageScope(pages, ctx);
@@ -107,6 +110,7 @@ export async function createServer(ctx: AppContext, readiness?: Readiness) {
       await api.register(permissionRoutes(ctx));
       await api.register(auditRoutes(ctx));
       await api.register(applicationRoutes(ctx));
+      await api.register(initialAccessTokenRoutes(ctx));
       await api.register(apiRoutes(ctx));
       await api.register(emailRoutes(ctx));
       await api.register(backupRoutes(ctx));

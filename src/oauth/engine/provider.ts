@@ -8,6 +8,7 @@ import { applicationDestinations } from '../../platform/http/destinations.js';
 import { SESSION_COOKIE } from '../../platform/http/guards.js';
 import { checkedFetch } from '../../platform/http/outbound.js';
 import { cookieOptions } from '../../platform/web/cookies.js';
+import { REGISTRATION_PATH } from '../registration/path.js';
 import { ACCESS_TOKEN_TTL_S } from '../tokens/lifetimes.js';
 import { CLAIMS, findAccount } from './accounts.js';
 import { consumeHeld, pgAdapter } from './adapter.js';
@@ -40,8 +41,6 @@ export const ROUTES = {
   pushed_authorization_request: '/oauth/par',
 } as const;
 
-/** RFC 7591/7592: Gatehouse's own endpoint (registration.ts; decision 422), listed in discovery. */
-export const REGISTRATION_PATH = '/oidc/register';
 
 export const INTERACTION_PATH = '/interaction';
 
