@@ -214,6 +214,7 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   // (routes.ts) replaces X-Forwarded-* by what Fastify resolved through that list.
   provider.proxy = config.trustProxy !== false;
   registerGrants(provider, ctx);
+  includeSidForFrontchannel(provider);
   // Outermost: it sees every answer last, the engine's error pages and JSON included.
   provider.use(answerUnavailable(ctx));
   provider.use(answerAfterAudit);
@@ -236,6 +237,20 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
     ctx.log.warn({ client_id: client.clientId, err: (error as Error).message }, 'Back-channel logout at sign-out not delivered'),
   );
   return provider;
+}
+
+/**
+ * OIDC Front-Channel Logout 1.0 §3 (decision 424): an application told of sign-outs in the
+ * browser gets `sid` in its ID tokens, to match the `sid` its logout page is called with.
+ * The engine puts it there for back-channel logout only; its Client's `includeSid` (a
+ * public method of this provider's own class) is widened for ours.
+ */
+function includeSidForFrontchannel(provider: Provider): void {
+  const prototype = provider.Client.prototype as { includeSid(): boolean };
+  const engineRule = prototype.includeSid;
+  prototype.includeSid = function (this: InstanceType<Provider['Client']>) {
+    return engineRule.call(this) || gatehouseClient(this).frontchannelLogoutUri !== undefined;
+  };
 }
 
 /**
