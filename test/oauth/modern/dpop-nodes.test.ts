@@ -17,7 +17,7 @@ describe('DPoP across two nodes', () => {
   let a: TestGatehouse;
   let b: TestGatehouse;
   let basic: string;
-  let key: { privateKey: CryptoKey; jwk: JWK };
+  let key: { privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey']; jwk: JWK };
 
   before(async () => {
     a = await startGatehouse();

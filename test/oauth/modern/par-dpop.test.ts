@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { calculateJwkThumbprint, decodeJwt, exportJWK } from 'jose';
 import * as client from 'openid-client';
+import { ADMIN_EMAIL, ADMIN_PASSWORD } from '../../helpers/gatehouse.js';
 import { Browser } from '../../helpers/oidc.js';
 import { type AppBody, admin, CALLBACK, createApp, discover, flowsServer, gh, newUser } from '../engine/flows-setup.js';
 import { oauthError, openAuthorize, signInAt } from './setup.js';
@@ -178,7 +179,40 @@ describe('PAR and DPoP with openid-client', () => {
     assert.equal(forApi.token_type, 'dpop');
     const claims = decodeJwt(forApi.access_token);
     assert.equal(claims.aud, API);
-    assert.deepEqual(claims.cnf, { jkt: await calculateJwkThumbprint(await exportJWK(keyPair.publicKey)) });
+    const jkt = await calculateJwkThumbprint(await exportJWK(keyPair.publicKey));
+    assert.deepEqual(claims.cnf, { jkt });
+    // Introspection (RFC 9449 §6.2) says so to a resource server: a DPoP token, with its cnf.
+    const introspected = await client.tokenIntrospection(config, forApi.access_token);
+    assert.equal(introspected.active, true);
+    assert.equal(introspected.token_type, 'DPoP');
+    assert.deepEqual(introspected.cnf, { jkt });
+  });
+
+  it('attack: a DPoP-bound token for the admin API is refused there as a bearer token', async () => {
+    const console = await createApp({ name: 'Console', type: 'web', redirect_uris: [CALLBACK], grant_types: ['password'] });
+    const keyPair = await client.randomDPoPKeyPair('ES256');
+    const answer = await fetch(`${gh.issuer}/oauth/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        dpop: await dpopProof(keyPair, await exportJWK(keyPair.publicKey), 'POST', `${gh.issuer}/oauth/token`),
+      },
+      body: new URLSearchParams({
+        grant_type: 'password',
+        username: ADMIN_EMAIL,
+        password: ADMIN_PASSWORD,
+        client_id: console.client_id,
+        client_secret: console.client_secret as string,
+        audience: gh.issuer,
+      }).toString(),
+    });
+    const tokens = (await answer.json()) as { access_token: string; token_type: string };
+    assert.equal(answer.status, 200, JSON.stringify(tokens));
+    assert.equal(tokens.token_type, 'DPoP');
+    assert.ok(decodeJwt(tokens.access_token).cnf);
+    const tenants = await fetch(`${gh.issuer}/api/v1/tenants`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    assert.equal(tenants.status, 401);
+    assert.equal(((await tenants.json()) as { error: string }).error, 'invalid_token');
   });
 
   it('binds the refresh token of a public client to its key: another key, or none, cannot use it', async () => {
