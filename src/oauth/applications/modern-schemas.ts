@@ -53,4 +53,5 @@ export const modernResponseFields = {
   frontchannel_logout_uri: Nullable(Type.String()),
 };
 
-export const toModern = (a: Application) => modernOf(a) as Omit<ReturnType<typeof modernOf>, "jwks"> & { jwks: { keys: { kty: string }[] } | null };
+export const toModern = (a: Application) =>
+  modernOf(a) as Omit<ReturnType<typeof modernOf>, 'jwks'> & { jwks: { keys: { kty: string }[] } | null };

@@ -154,7 +154,8 @@ export async function checkModern(
     throw invalid('invalid_field', 'A machine-to-machine application has no users to sign out', 'frontchannel_logout_uri');
   }
   if (next.fapi_profile === '2.0') {
-    if (type !== 'web') throw invalid('fapi_requirement', 'FAPI 2.0 applies to web applications (confidential, with users)', 'fapi_profile');
+    if (type !== 'web')
+      throw invalid('fapi_requirement', 'FAPI 2.0 applies to web applications (confidential, with users)', 'fapi_profile');
     if (method !== 'private_key_jwt') {
       throw invalid('fapi_requirement', 'FAPI 2.0 needs token_endpoint_auth_method private_key_jwt', 'token_endpoint_auth_method');
     }

@@ -1,7 +1,7 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import { pickLocale, translator } from '../../platform/i18n/index.js';
 import { html, newNonce, PAGE_HEADERS } from '../../platform/web/html.js';
 import { framed, wordsOf } from '../../platform/web/pages.js';
-import { pickLocale, translator } from '../../platform/i18n/index.js';
 import { gatehouseClient } from './clients.js';
 import type { OidcContext } from './lookups.js';
 

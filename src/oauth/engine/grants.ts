@@ -6,8 +6,8 @@ import type { Actor } from '../../platform/audit/record.js';
 import { AppError } from '../../platform/errors.js';
 import { findAccount } from './accounts.js';
 import { auditBeforeAnswer } from './audited.js';
-import { dpopNonceSecret, ownGrantProof } from './dpop.js';
 import { gatehouseClient, PASSWORD_GRANT } from './clients.js';
+import { dpopNonceSecret, ownGrantProof } from './dpop.js';
 import type { OidcContext } from './lookups.js';
 import { mfaRequired, registerMfaGrants, temporarilyUnavailable } from './mfa-grants.js';
 import { mfaTargetOf } from './mfa-policy.js';
@@ -120,7 +120,12 @@ async function clientCredentials(provider: Provider, ctx: OidcContext, koa: KoaC
     target: { type: 'application', id: client.clientId },
     details: { jti: token.jti, client_id: client.clientId, grant_type: 'client_credentials', audience },
   });
-  koa.body = { access_token: value, token_type: jkt ? 'DPoP' : 'Bearer', expires_in: token.expiration, ...(token.scope && { scope: token.scope }) };
+  koa.body = {
+    access_token: value,
+    token_type: jkt ? 'DPoP' : 'Bearer',
+    expires_in: token.expiration,
+    ...(token.scope && { scope: token.scope }),
+  };
 }
 
 async function passwordGrant(provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC): Promise<void> {

@@ -12,12 +12,12 @@ import { REGISTRATION_PATH } from '../registration/path.js';
 import { ACCESS_TOKEN_TTL_S } from '../tokens/lifetimes.js';
 import { CLAIMS, findAccount } from './accounts.js';
 import { consumeHeld, pgAdapter } from './adapter.js';
-import { DPOP_ALGS, dpopNonceSecret } from './dpop.js';
 import { answerAfterAudit } from './audited.js';
 import { extraClaims } from './claims.js';
 import { DEVICE_CODE_GRANT, EXTRA_CLIENT_METADATA, gatehouseClient } from './clients.js';
-import { auditEngineGrants, registerGrants } from './grants.js';
+import { DPOP_ALGS, dpopNonceSecret } from './dpop.js';
 import { frontchannelLogout, markFrontchannelLogout } from './frontchannel.js';
+import { auditEngineGrants, registerGrants } from './grants.js';
 import { askBeforeLogout, endsWithoutClick } from './logout.js';
 import type { OidcContext } from './lookups.js';
 import { assertSignInStrength, type GrantSource, mfaTargetOf } from './mfa-policy.js';
@@ -40,7 +40,6 @@ export const ROUTES = {
   // Auth0's path for pushed authorization requests (RFC 9126).
   pushed_authorization_request: '/oauth/par',
 } as const;
-
 
 export const INTERACTION_PATH = '/interaction';
 

@@ -1,9 +1,9 @@
 import type Provider from 'oidc-provider';
-import { dpopNonceSecret, ownGrantProof } from './dpop.js';
 import type { Account, KoaContextWithOIDC } from 'oidc-provider';
 import { mfaClaims } from '../../authn/mfa/index.js';
 import { auditBeforeAnswer } from './audited.js';
 import { gatehouseClient, PASSWORD_GRANT } from './clients.js';
+import { dpopNonceSecret, ownGrantProof } from './dpop.js';
 import type { OidcContext } from './lookups.js';
 import { resourceServer } from './resources.js';
 

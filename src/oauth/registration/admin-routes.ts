@@ -75,9 +75,13 @@ export const initialAccessTokenRoutes =
           body: Type.Object(
             {
               description: Type.Optional(Type.String({ maxLength: 200, pattern: '^[^\\p{C}]*$' })),
-              expires_in: Type.Optional(Type.Integer({ minimum: 60, maximum: 366 * 24 * 3600, description: 'Seconds; default: no expiry' })),
+              expires_in: Type.Optional(
+                Type.Integer({ minimum: 60, maximum: 366 * 24 * 3600, description: 'Seconds; default: no expiry' }),
+              ),
               max_registrations: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, description: 'Default: no limit' })),
-              tenant: Type.Optional(Type.String({ format: 'uuid', description: 'System administrators: the tenant (default: the system tenant)' })),
+              tenant: Type.Optional(
+                Type.String({ format: 'uuid', description: 'System administrators: the tenant (default: the system tenant)' }),
+              ),
             },
             { additionalProperties: false },
           ),

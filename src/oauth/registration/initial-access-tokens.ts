@@ -1,4 +1,4 @@
-import { listedTenant, owningTenant, type Scope, systemTenantId, inScope } from '../../directory/permissions/effective.js';
+import { inScope, listedTenant, owningTenant, type Scope, systemTenantId } from '../../directory/permissions/effective.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { fingerprint, randomToken } from '../../platform/crypto/secrets.js';
@@ -55,7 +55,11 @@ export async function createInitialAccessToken(
       actor,
       tenantId,
       target: { type: 'initial_access_token', id: record.id },
-      details: { description: record.description, max_registrations: record.max_registrations, expires_at: record.expires_at?.toISOString() ?? null },
+      details: {
+        description: record.description,
+        max_registrations: record.max_registrations,
+        expires_at: record.expires_at?.toISOString() ?? null,
+      },
     });
     return { record, token };
   });

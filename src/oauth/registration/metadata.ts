@@ -14,7 +14,7 @@ import type { GrantType } from '../applications/rules.js';
 
 const REGISTRABLE_GRANTS: readonly string[] = ['authorization_code', 'refresh_token', 'client_credentials'];
 const AUTH_METHODS: readonly string[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
-/** Metadata a registration may not carry (RFC 7592 §2.2), or Gatehouse's own settings. */
+/** A client name, as the admin API takes it: no control or invisible characters. */
 const NAME_PATTERN = /^[^\p{C}]+$/u;
 
 export type RegistrationMetadata = Record<string, unknown>;
@@ -63,7 +63,7 @@ export function applicationFromMetadata(meta: RegistrationMetadata): Application
   if (refused.length > 0) throw refuse(`grant_types: ${refused.join(', ')} cannot be registered; ask an administrator`);
   const responseTypes = strings(meta, 'response_types', 5);
   const wantsCode = grants.includes('authorization_code');
-  if (responseTypes && responseTypes.some((r) => r !== 'code')) throw refuse('response_types: only code is supported');
+  if (responseTypes?.some((r) => r !== 'code')) throw refuse('response_types: only code is supported');
   if (responseTypes?.length && !wantsCode) throw refuse('response_types code needs the authorization_code grant');
   const auth = text(meta, 'token_endpoint_auth_method') ?? 'client_secret_basic';
   if (!AUTH_METHODS.includes(auth)) throw refuse(`token_endpoint_auth_method: ${auth} is not supported`);
@@ -90,11 +90,15 @@ export function applicationFromMetadata(meta: RegistrationMetadata): Application
     ...(jwks ? { jwks: jwks as never } : {}),
     ...(text(meta, 'jwks_uri') !== undefined && { jwks_uri: text(meta, 'jwks_uri') as string }),
     ...(text(meta, 'backchannel_logout_uri') !== undefined && { backchannel_logout_uri: text(meta, 'backchannel_logout_uri') as string }),
-    ...(text(meta, 'frontchannel_logout_uri') !== undefined && { frontchannel_logout_uri: text(meta, 'frontchannel_logout_uri') as string }),
+    ...(text(meta, 'frontchannel_logout_uri') !== undefined && {
+      frontchannel_logout_uri: text(meta, 'frontchannel_logout_uri') as string,
+    }),
     ...(flag(meta, 'require_pushed_authorization_requests') !== undefined && {
       require_pushed_authorization_requests: flag(meta, 'require_pushed_authorization_requests') as boolean,
     }),
-    ...(flag(meta, 'dpop_bound_access_tokens') !== undefined && { dpop_bound_access_tokens: flag(meta, 'dpop_bound_access_tokens') as boolean }),
+    ...(flag(meta, 'dpop_bound_access_tokens') !== undefined && {
+      dpop_bound_access_tokens: flag(meta, 'dpop_bound_access_tokens') as boolean,
+    }),
     ...(flag(meta, 'require_signed_request_object') !== undefined && {
       require_signed_request_object: flag(meta, 'require_signed_request_object') as boolean,
     }),

@@ -7,9 +7,9 @@ import type { Application } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { asAppError, limitBodies, logFailure } from '../../platform/http/server.js';
 import { createApplication, deleteApplication, updateApplication } from '../applications/applications.js';
-import { REGISTRATION_PATH } from './path.js';
 import { returnRegistration, takeRegistration } from './initial-access-tokens.js';
 import { applicationFromMetadata, metadataOf, patchFromMetadata, type RegistrationMetadata } from './metadata.js';
+import { REGISTRATION_PATH } from './path.js';
 
 /** A registration is small; the engine's limit for its own bodies. */
 const BODY_LIMIT = 56 * 1024;
@@ -49,7 +49,9 @@ export const clientRegistrationRoutes =
       }
       const code =
         (appError.details?.oauth_error as string | undefined) ??
-        (appError.code === 'invalid_redirect_uri' || appError.code === 'missing_redirect_uri' ? 'invalid_redirect_uri' : 'invalid_client_metadata');
+        (appError.code === 'invalid_redirect_uri' || appError.code === 'missing_redirect_uri'
+          ? 'invalid_redirect_uri'
+          : 'invalid_client_metadata');
       return reply.status(400).header('cache-control', 'no-store').send({ error: code, error_description: appError.message });
     });
 

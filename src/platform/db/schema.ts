@@ -221,7 +221,11 @@ export interface ApplicationsTable {
   /** Self-registration through this application (also needs the tenant's `signup.enabled`). */
   signup_enabled: Generated<boolean>;
   /** How the application authenticates at the token endpoint; null: by its type (migration 0033). */
-  token_endpoint_auth_method: ColumnType<TokenEndpointAuthMethod | null, TokenEndpointAuthMethod | null | undefined, TokenEndpointAuthMethod | null>;
+  token_endpoint_auth_method: ColumnType<
+    TokenEndpointAuthMethod | null,
+    TokenEndpointAuthMethod | null | undefined,
+    TokenEndpointAuthMethod | null
+  >;
   /** Its public keys (a JWK Set), for private_key_jwt and signed request objects; or `jwks_uri`. */
   jwks: ColumnType<{ keys: Record<string, unknown>[] } | null, string | null | undefined, string | null>;
   jwks_uri: ColumnType<string | null, string | null | undefined, string | null>;

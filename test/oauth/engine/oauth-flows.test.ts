@@ -129,7 +129,11 @@ describe('OAuth / OIDC flows with openid-client and the hosted pages', () => {
       assert.deepEqual(doc.response_types_supported, ['code']);
       assert.deepEqual(doc.code_challenge_methods_supported, ['S256']);
       // PAR is per application; request_uri only through PAR; no mTLS (DPoP binds tokens instead).
-      for (const absent of ['require_pushed_authorization_requests', 'tls_client_certificate_bound_access_tokens', 'mtls_endpoint_aliases']) {
+      for (const absent of [
+        'require_pushed_authorization_requests',
+        'tls_client_certificate_bound_access_tokens',
+        'mtls_endpoint_aliases',
+      ]) {
         assert.equal(doc[absent], undefined, `${absent} must not be advertised`);
       }
       assert.equal(doc.request_uri_parameter_supported, false);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import { before, describe, it, after } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import * as client from 'openid-client';
 import { Browser } from '../../helpers/oidc.js';
