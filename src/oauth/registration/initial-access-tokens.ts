@@ -108,18 +108,30 @@ export async function revokeInitialAccessToken(ctx: AppContext, scope: Scope, ac
 /**
  * Takes one registration from the token, atomically: of concurrent registrations with a
  * token that has one left, exactly one gets it. Undefined when the token is unknown,
- * revoked, expired or used up (the caller answers `invalid_token` for all of them).
+ * revoked, expired or used up, or its tenant suspended (the caller answers `invalid_token`
+ * for all of them).
  */
 export async function takeRegistration(db: Db, masterKey: Buffer, token: string, now: Date): Promise<InitialAccessToken | undefined> {
-  return db
-    .updateTable('initial_access_tokens')
-    .set((eb) => ({ registrations: eb('registrations', '+', 1) }))
-    .where('token_digest', '=', initialAccessTokenDigest(masterKey, token))
-    .where('revoked_at', 'is', null)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
-    .where((eb) => eb.or([eb('max_registrations', 'is', null), eb('registrations', '<', eb.ref('max_registrations'))]))
-    .returningAll()
-    .executeTakeFirst();
+  return (
+    db
+      .updateTable('initial_access_tokens')
+      .set((eb) => ({ registrations: eb('registrations', '+', 1) }))
+      .where('token_digest', '=', initialAccessTokenDigest(masterKey, token))
+      .where('revoked_at', 'is', null)
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .where((eb) => eb.or([eb('max_registrations', 'is', null), eb('registrations', '<', eb.ref('max_registrations'))]))
+      // A suspended tenant registers nothing (its applications do not exist for the engine either).
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('tenants')
+            .select('tenants.id')
+            .whereRef('tenants.id', '=', 'initial_access_tokens.tenant_id')
+            .where('tenants.status', '=', 'active'),
+        ),
+      )
+      .returningAll()
+      .executeTakeFirst()
+  );
 }
 
 /** Gives a registration back when the application could not be made (its metadata was refused). */

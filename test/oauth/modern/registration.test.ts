@@ -72,6 +72,14 @@ describe('dynamic client registration with initial access tokens', () => {
     const registered = config.clientMetadata() as Record<string, string>;
     assert.match(registered.client_secret as string, /^ghcs_/);
     assert.match(registered.registration_access_token as string, /^ghrat_/);
+    // Only a digest of the registration access token is stored.
+    const stored = await gh.ctx.db
+      .selectFrom('applications')
+      .selectAll()
+      .where('client_id', '=', registered.client_id as string)
+      .executeTakeFirstOrThrow();
+    assert.ok(stored.registration_access_token_digest);
+    assert.doesNotMatch(JSON.stringify(stored), /ghrat_|ghcs_/);
     // In the tenant of the token, third-party.
     const listed = await gh.request('GET', `/api/v1/applications?client_id=${encodeURIComponent(registered.client_id as string)}`, {
       token: acme.token,
@@ -176,6 +184,14 @@ describe('dynamic client registration with initial access tokens', () => {
     assert.deepEqual(answers.map((a) => a.status).sort(), [201, 401, 401, 401]);
     const [event] = await gh.auditEvents(acme.token, { action: 'iam.initialAccessToken.revoked', target: revoked.id });
     assert.ok(event);
+  });
+
+  it('a suspended tenant’s token registers nothing', async () => {
+    const initech = await gh.tenantWithAdmin('initech-dcr');
+    const token = await issue(initech);
+    const suspended = await gh.request('PATCH', `/api/v1/tenants/${initech.tenantId}`, { token: admin, body: { status: 'suspended' } });
+    assert.equal(suspended.status, 200, JSON.stringify(suspended.body));
+    assert.equal((await register(token.token, { redirect_uris: [CALLBACK] })).status, 401);
   });
 
   it('attack: one client’s registration access token does not manage another client', async () => {
