@@ -125,7 +125,8 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
       },
       // RFC 9101 (decision 417): signed request objects, by value or pushed (PAR); no request_uri of the client's.
       requestObjects: { enabled: true, requireSignedRequestObject: false },
-      // FAPI 2.0 Security Profile per application (decision 419); clients.ts adds what the engine does not enforce.
+      // FAPI 2.0 Security Profile per application (decision 419); what the engine does not enforce per client,
+      // the application's rules (applications/modern.ts) and its metadata (clients.ts) do.
       fapi: { enabled: true, profile: (_koa, client) => (client ? gatehouseClient(client).fapiProfile : undefined) },
       introspection: {
         enabled: true,
