@@ -43,6 +43,8 @@ import { createOidc } from '../oauth/engine/index.js';
 import { oidcRoutes } from '../oauth/engine/routes.js';
 import { keyRoutes } from '../oauth/keys/routes.js';
 import { auth0MfaRoutes } from '../oauth/mfa-api/routes.js';
+import { initialAccessTokenRoutes } from '../oauth/registration/admin-routes.js';
+import { clientRegistrationRoutes } from '../oauth/registration/routes.js';
 import { tokenRoutes } from '../oauth/tokens/routes.js';
 import { accessReviewRoutes } from '../ops/access-review/routes.js';
 import { auditRoutes } from '../ops/audit/routes.js';
@@ -76,6 +78,7 @@ export async function createServer(ctx: AppContext, readiness?: Readiness) {
   const oidc = createOidc(ctx, { proveOtp: (input, actor) => proveAuth0Otp(ctx, input, actor) });
   app.addHook('onClose', () => oidc.close());
   await app.register(oidcRoutes(ctx, oidc));
+  await app.register(clientRegistrationRoutes(ctx));
   // Every flow's hosted pages, in one scope: form bodies, and errors as pages (flows/kit/hosted-pages.ts).
   await app.register(async (pages) => {
     hostedPageScope(pages, ctx);
@@ -117,6 +120,7 @@ export async function createServer(ctx: AppContext, readiness?: Readiness) {
       await api.register(permissionRoutes(ctx));
       await api.register(auditRoutes(ctx));
       await api.register(applicationRoutes(ctx));
+      await api.register(initialAccessTokenRoutes(ctx));
       await api.register(apiRoutes(ctx));
       await api.register(emailRoutes(ctx));
       await api.register(backupRoutes(ctx));

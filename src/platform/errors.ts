@@ -37,6 +37,10 @@ export const ERROR_STATUS = {
   tenant_mismatch: 400,
   // token exchange settings of an application (src/oauth/applications/token-exchange.ts)
   unknown_api: 400,
+  // modern OAuth settings of an application (src/oauth/applications/modern.ts)
+  invalid_jwks: 400,
+  auth_method_not_allowed: 400,
+  fapi_requirement: 400,
   // connections to other identity providers (src/ops/connections/)
   invalid_connection_name: 400,
   reserved_connection_name: 400,

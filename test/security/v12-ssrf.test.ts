@@ -99,6 +99,79 @@ describe('V12: SSRF through the URLs a tenant administrator saves (production)',
     }
   });
 
+  it('refuses a jwks_uri on an internal address (issue 17.3), when an application is created or changed', async () => {
+    const jwk = {
+      kty: 'EC',
+      crv: 'P-256',
+      x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+      y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+    };
+    const machine = (jwks_uri: string) =>
+      gh.request('POST', '/api/v1/applications', {
+        token: acme.token,
+        body: { name: 'Signer', type: 'm2m', token_endpoint_auth_method: 'private_key_jwt', jwks_uri },
+      });
+    for (const uri of INTERNAL_URIS) {
+      const created = await machine(uri);
+      assert.equal(created.status, 400, `${uri} was accepted`);
+      assert.equal(created.body.error, 'destination_not_allowed', uri);
+      assert.equal(created.body.details.field, 'jwks_uri', uri);
+    }
+    const app = await gh.request('POST', '/api/v1/applications', {
+      token: acme.token,
+      body: { name: 'Signer', type: 'm2m', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] } },
+    });
+    assert.equal(app.status, 201, JSON.stringify(app.body));
+    for (const uri of INTERNAL_URIS) {
+      const changed = await gh.request('PATCH', `/api/v1/applications/${app.body.id}`, { token: acme.token, body: { jwks_uri: uri } });
+      assert.equal(changed.status, 400, `${uri} was accepted`);
+      assert.equal(changed.body.error, 'destination_not_allowed', uri);
+    }
+  });
+
+  it('never fetches a jwks_uri on an internal address stored in the database (issue 17.3)', async () => {
+    const jwk = {
+      kty: 'EC',
+      crv: 'P-256',
+      x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+      y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+    };
+    const app = await gh.request('POST', '/api/v1/applications', {
+      token: acme.token,
+      body: { name: 'Signer', type: 'm2m', token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] } },
+    });
+    assert.equal(app.status, 201, JSON.stringify(app.body));
+    const { SignJWT, generateKeyPair } = await import('jose');
+    const { privateKey } = await generateKeyPair('ES256');
+    for (const stored of [`https://127.0.0.1:${listener.port}/jwks.json`, `https://localhost:${listener.port}/jwks.json`]) {
+      // As if written by hand: the row names an internal address.
+      await gh.ctx.db.updateTable('applications').set({ jwks: null, jwks_uri: stored }).where('id', '=', app.body.id).execute();
+      await new Promise((resolve) => setTimeout(resolve, 2_100)); // the engine's client cache (2 s)
+      const assertion = await new SignJWT({ jti: crypto.randomUUID() })
+        .setProtectedHeader({ alg: 'ES256' })
+        .setIssuer(app.body.client_id)
+        .setSubject(app.body.client_id)
+        .setAudience(gh.issuer)
+        .setIssuedAt()
+        .setExpirationTime('1m')
+        .sign(privateKey);
+      const answer = await fetch(`${gh.issuer}/oauth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          audience: 'urn:gatehouse:acme:none',
+          client_id: app.body.client_id,
+          client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+          client_assertion: assertion,
+        }),
+      });
+      assert.equal(answer.status, 401, await answer.clone().text());
+      assert.equal(((await answer.json()) as { error: string }).error, 'invalid_client');
+      assert.equal(listener.connections, 0, `the engine connected to ${stored}`);
+    }
+  });
+
   it('refuses webhooks on 6to4 and IPv4-mapped spellings of internal addresses', async () => {
     for (const url of ['https://[2002:7f00:1::]/hook', 'https://[2002:a9fe:a9fe::]/hook', 'https://[::ffff:a9fe:a9fe]/hook']) {
       const response = await gh.request('POST', '/api/v1/webhooks', { token: acme.token, body: { url, events: ['*'] } });

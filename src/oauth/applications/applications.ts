@@ -8,6 +8,7 @@ import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../../plat
 import type { Application, ApplicationType, MfaPolicy } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { applicationDestinations, destinationProblem } from '../../platform/http/destinations.js';
+import { checkJwksUriDestination, checkModern, DEFAULT_MODERN, type ModernInput, modernColumns, modernOf } from './modern.js';
 import {
   checkBackchannelLogoutUri,
   checkGrantTypes,
@@ -19,7 +20,7 @@ import {
   isConfidential,
 } from './rules.js';
 
-export interface ApplicationInput {
+export interface ApplicationInput extends ModernInput {
   name: string;
   type: ApplicationType;
   redirect_uris?: string[];
@@ -119,6 +120,8 @@ export async function createApplication(ctx: AppContext, scope: Scope, actor: Ac
   checkRedirectNeeded(grantTypes, redirectUris);
   const webOrigins = checkWebOrigins(input.type, input.web_origins ?? []);
   const backchannelUri = await checkedBackchannelUri(ctx, input.backchannel_logout_uri ?? null);
+  await checkJwksUriDestination(ctx, input.jwks_uri);
+  const modern = await checkModern(ctx, input.type, grantTypes, DEFAULT_MODERN, input);
   const clientSecret = isConfidential(input.type) ? newClientSecret() : undefined;
   const now = ctx.clock.now();
   return ctx.db.transaction().execute(async (trx) => {
@@ -142,6 +145,7 @@ export async function createApplication(ctx: AppContext, scope: Scope, actor: Ac
         signup_enabled: input.signup_enabled ?? true,
         mfa_policy: input.mfa_policy ?? null,
         backchannel_logout_uri: backchannelUri,
+        ...modernColumns(modern),
         created_at: now,
         updated_at: now,
       })
@@ -168,6 +172,7 @@ export async function updateApplication(
   // Resolved before the row is locked: a slow name server must not hold the lock.
   const backchannelUri =
     patch.backchannel_logout_uri === undefined ? undefined : await checkedBackchannelUri(ctx, patch.backchannel_logout_uri);
+  await checkJwksUriDestination(ctx, patch.jwks_uri);
   return ctx.db.transaction().execute(async (trx) => {
     const current = await lockApplication(trx, scope, id);
     const grantTypes = checkGrantTypes(current.type, patch.grant_types ?? (current.grant_types as GrantType[]));
@@ -179,6 +184,7 @@ export async function updateApplication(
     );
     checkRedirectNeeded(grantTypes, redirectUris);
     const webOrigins = checkWebOrigins(current.type, patch.web_origins ?? current.web_origins);
+    const modern = await checkModern(ctx, current.type, grantTypes, modernOf(current), patch);
     const updated = await trx
       .updateTable('applications')
       .set({
@@ -192,6 +198,7 @@ export async function updateApplication(
         post_logout_redirect_uris: logoutUris,
         web_origins: webOrigins,
         ...(backchannelUri !== undefined && { backchannel_logout_uri: backchannelUri }),
+        ...modernColumns(modern),
         updated_at: ctx.clock.now(),
       })
       .where('id', '=', id)

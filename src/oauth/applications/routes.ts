@@ -15,6 +15,7 @@ import {
   type WithSecret,
 } from './applications.js';
 import { grantRoutes } from './grant-routes.js';
+import { modernFields, modernResponseFields, toModern } from './modern-schemas.js';
 import { APPLICATION_TYPES, GRANT_TYPES } from './rules.js';
 import { tokenExchangeRoutes } from './token-exchange-routes.js';
 
@@ -64,6 +65,7 @@ const fields = {
       }),
     ),
   ),
+  ...modernFields,
 };
 const ApplicationCreate = Type.Object(
   {
@@ -92,6 +94,7 @@ const applicationFields = {
   signup_enabled: Type.Boolean(),
   mfa_policy: MfaPolicy,
   backchannel_logout_uri: Nullable(Type.String()),
+  ...modernResponseFields,
   created_at: Timestamp,
   updated_at: Timestamp,
 };
@@ -122,6 +125,7 @@ const toApplication = (a: ApplicationRow) => ({
   signup_enabled: a.signup_enabled,
   mfa_policy: a.mfa_policy,
   backchannel_logout_uri: a.backchannel_logout_uri,
+  ...toModern(a),
   created_at: a.created_at.toISOString(),
   updated_at: a.updated_at.toISOString(),
 });

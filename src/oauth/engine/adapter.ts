@@ -9,6 +9,9 @@ import { findFamily, forget, holdConsume, prefetchedGrant, remember, takeConsume
 
 type OidcModelRow = Omit<OidcModelsTable, 'consumed_at' | 'payload'> & { payload: string };
 
+/** How long a claimed proof or assertion id is held until the engine's save sets its own expiry. */
+const REPLAY_HOLD_MS = 10 * 60_000;
+
 /** Models whose ids are looked up by their grant, so one call revokes a whole token family. */
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
@@ -134,6 +137,7 @@ export function pgAdapter(
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') return lookups.client(id);
+      if (this.model === 'ReplayDetection') return this.claimOnce(id);
       if (FAMILY_HEADS.has(this.model)) return this.findFamily(id);
       const read = this.model === 'Grant' ? prefetchedGrant(currentRequest(), id) : undefined;
       const payload =
@@ -173,6 +177,37 @@ export function pgAdapter(
     async revokeByGrantId(grantId: string): Promise<void> {
       forget(currentRequest());
       await revokeGrant(db, grantId);
+    }
+
+    /**
+     * The engine asks whether a DPoP proof's or a client assertion's `jti` was seen (find),
+     * then remembers it (upsert): two requests racing with one proof, on one node or two,
+     * would both find nothing. So the find itself claims the id in one statement (decision
+     * 416): exactly one request inserts it (or takes over an expired row) and is told it is
+     * new; every other is told it was seen. The engine's save then sets the real expiry.
+     */
+    private async claimOnce(id: string): Promise<AdapterPayload | undefined> {
+      const at = now();
+      const claimed = await db
+        .insertInto('oidc_models')
+        .values({
+          model: this.model,
+          id: storedId(this.model, id),
+          payload: JSON.stringify({}),
+          grant_id: null,
+          user_code: null,
+          uid: null,
+          expires_at: new Date(at.getTime() + REPLAY_HOLD_MS),
+        })
+        .onConflict((oc) =>
+          oc
+            .columns(['model', 'id'])
+            .doUpdateSet({ expires_at: new Date(at.getTime() + REPLAY_HOLD_MS), consumed_at: null })
+            .where('oidc_models.expires_at', '<=', at),
+        )
+        .returning('id')
+        .executeTakeFirst();
+      return claimed ? undefined : ({ jti: id } as AdapterPayload);
     }
 
     /** A token with its grant, its user and the MFA facts, remembered for the rest of this request (prefetch.ts). */

@@ -16,6 +16,8 @@ export const EXTRA_CLIENT_METADATA = [
   'gatehouse_organization_required',
   'gatehouse_mfa_policy',
   'gatehouse_web_origins',
+  'gatehouse_fapi_profile',
+  'gatehouse_frontchannel_logout_uri',
 ];
 
 export interface GatehouseClient {
@@ -24,6 +26,10 @@ export interface GatehouseClient {
   organizationRequired: boolean;
   /** The application's own MFA policy; null: its tenant's. */
   mfaPolicy: 'off' | 'optional' | 'required' | null;
+  /** The FAPI profile the application follows (decision 419); undefined: none. */
+  fapiProfile: '2.0' | undefined;
+  /** OIDC Front-Channel Logout 1.0: the page loaded in an iframe at sign-out (decision 424). */
+  frontchannelLogoutUri: string | undefined;
 }
 
 const ours = new WeakMap<object, GatehouseClient>();
@@ -41,6 +47,8 @@ export function gatehouseClient(client: { metadata(): Record<string, unknown> })
       firstParty: metadata.gatehouse_first_party === true,
       organizationRequired: metadata.gatehouse_organization_required === true,
       mfaPolicy: (metadata.gatehouse_mfa_policy as GatehouseClient['mfaPolicy'] | undefined) ?? null,
+      fapiProfile: metadata.gatehouse_fapi_profile === '2.0' ? '2.0' : undefined,
+      frontchannelLogoutUri: (metadata.gatehouse_frontchannel_logout_uri as string | undefined) ?? undefined,
     };
     ours.set(client, own);
   }
@@ -64,11 +72,20 @@ export async function clientMetadata(db: Db, clientId: string, tokenExchange = t
     .executeTakeFirst();
   if (!app) return undefined;
   const confidential = app.client_secret_digest !== null;
+  const authMethod = app.token_endpoint_auth_method ?? (confidential ? 'client_secret_basic' : 'none');
+  const fapi = app.fapi_profile === '2.0';
   return {
     client_id: app.client_id,
     client_name: app.name,
-    ...(confidential && { client_secret: app.client_secret_digest as string }),
-    token_endpoint_auth_method: confidential ? 'client_secret_basic' : 'none',
+    // A client that signs its assertions has no secret the engine would accept (decision 418).
+    ...(confidential && authMethod !== 'private_key_jwt' && { client_secret: app.client_secret_digest as string }),
+    token_endpoint_auth_method: authMethod,
+    ...(app.jwks && { jwks: app.jwks }),
+    ...(app.jwks_uri && { jwks_uri: app.jwks_uri }),
+    // FAPI 2.0 (decision 419): pushed requests and DPoP-bound tokens whatever the flags say.
+    ...((app.require_pushed_authorization_requests || fapi) && { require_pushed_authorization_requests: true }),
+    ...((app.dpop_bound_access_tokens || fapi) && { dpop_bound_access_tokens: true }),
+    ...(app.require_signed_request_object && { require_signed_request_object: true }),
     application_type: app.type === 'native' ? 'native' : 'web',
     // With token exchange switched off the engine does not know its grant: the rest of the application still works.
     grant_types: tokenExchange ? app.grant_types : app.grant_types.filter((grant) => grant !== TOKEN_EXCHANGE_GRANT),
@@ -84,6 +101,8 @@ export async function clientMetadata(db: Db, clientId: string, tokenExchange = t
     gatehouse_organization_required: app.organization_required,
     gatehouse_mfa_policy: app.mfa_policy,
     gatehouse_web_origins: app.web_origins,
+    ...(fapi && { gatehouse_fapi_profile: '2.0' }),
+    ...(app.frontchannel_logout_uri && { gatehouse_frontchannel_logout_uri: app.frontchannel_logout_uri }),
   };
 }
 

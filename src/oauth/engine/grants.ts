@@ -8,6 +8,7 @@ import { AppError } from '../../platform/errors.js';
 import { findAccount } from './accounts.js';
 import { auditBeforeAnswer } from './audited.js';
 import { gatehouseClient, PASSWORD_GRANT, PASSWORD_REALM_GRANT, PASSWORDLESS_OTP_GRANT, TOKEN_EXCHANGE_GRANT } from './clients.js';
+import { dpopNonceSecret, ownGrantProof } from './dpop.js';
 import type { OidcContext } from './lookups.js';
 import { mfaRequired, registerMfaGrants, temporarilyUnavailable } from './mfa-grants.js';
 import { mfaTargetOf } from './mfa-policy.js';
@@ -129,8 +130,10 @@ async function clientCredentials(provider: Provider, ctx: OidcContext, koa: KoaC
   if (notGranted.length > 0) throw new errors.InvalidScope('requested scope was not granted to this application', notGranted.join(' '));
   const scopes = requested.length > 0 ? requested : granted;
 
+  const jkt = await ownGrantProof(provider, koa, dpopNonceSecret(ctx.masterKey));
   const token = new provider.ClientCredentials({ client, scope: scopes.join(' ') || undefined });
   token.resourceServer = new provider.ResourceServer(audience, await resourceServer(ctx, koa, audience, client));
+  if (jkt) token.setThumbprint('jkt', jkt);
   const value = await token.save();
   auditBeforeAnswer(ctx, koa, {
     action: 'iam.token.created',
@@ -139,7 +142,12 @@ async function clientCredentials(provider: Provider, ctx: OidcContext, koa: KoaC
     target: { type: 'application', id: client.clientId },
     details: { jti: token.jti, client_id: client.clientId, grant_type: 'client_credentials', audience },
   });
-  koa.body = { access_token: value, token_type: 'Bearer', expires_in: token.expiration, ...(token.scope && { scope: token.scope }) };
+  koa.body = {
+    access_token: value,
+    token_type: jkt ? 'DPoP' : 'Bearer',
+    expires_in: token.expiration,
+    ...(token.scope && { scope: token.scope }),
+  };
 }
 
 /**

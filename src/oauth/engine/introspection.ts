@@ -50,7 +50,9 @@ export async function introspectJwt(
   }
   if (!(await isLive(ctx, payload, verified.api))) return INACTIVE;
   const { active: _ignored, ...claims } = payload as JWTPayload & { active?: unknown };
-  return { status: 200, body: { active: true, token_type: 'Bearer', ...claims } };
+  // RFC 9449 §6.2: a token bound to a DPoP key is a DPoP token, and its `cnf` is in the answer.
+  const tokenType = (claims as { cnf?: { jkt?: unknown } }).cnf?.jkt ? 'DPoP' : 'Bearer';
+  return { status: 200, body: { active: true, token_type: tokenType, ...claims } };
 }
 
 export async function isLive(ctx: OidcContext, payload: JWTPayload, api: ApiInfo | undefined): Promise<boolean> {

@@ -8,12 +8,15 @@ import { applicationDestinations } from '../../platform/http/destinations.js';
 import { SESSION_COOKIE } from '../../platform/http/guards.js';
 import { checkedFetch } from '../../platform/http/outbound.js';
 import { cookieOptions } from '../../platform/web/cookies.js';
+import { REGISTRATION_PATH } from '../registration/path.js';
 import { ACCESS_TOKEN_TTL_S } from '../tokens/lifetimes.js';
 import { CLAIMS, findAccount } from './accounts.js';
 import { consumeHeld, pgAdapter } from './adapter.js';
 import { answerAfterAudit } from './audited.js';
 import { extraClaims } from './claims.js';
 import { DEVICE_CODE_GRANT, EXTRA_CLIENT_METADATA, gatehouseClient } from './clients.js';
+import { DPOP_ALGS, dpopNonceSecret } from './dpop.js';
+import { frontchannelLogout, markFrontchannelLogout } from './frontchannel.js';
 import { auditEngineGrants, registerGrants } from './grants.js';
 import { impersonate } from './impersonation.js';
 import { askBeforeLogout, endsWithoutClick } from './logout.js';
@@ -38,6 +41,8 @@ export const ROUTES = {
   jwks: '/.well-known/jwks.json',
   device_authorization: '/oauth/device/code',
   code_verification: '/activate',
+  // Auth0's path for pushed authorization requests (RFC 9126).
+  pushed_authorization_request: '/oauth/par',
 } as const;
 
 export const INTERACTION_PATH = '/interaction';
@@ -59,6 +64,9 @@ export const TTL = {
 } as const;
 
 const { Check, base } = interactionPolicy;
+
+/** Signatures Gatehouse accepts from clients (private_key_jwt, request objects): asymmetric only. */
+const ASYMMETRIC_ALGS = ['RS256', 'PS256', 'ES256', 'Ed25519', 'EdDSA'] as const;
 
 /**
  * One oidc-provider instance, configured for Gatehouse: our storage, accounts, claims,
@@ -89,9 +97,11 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
     extraClientMetadata: { properties: EXTRA_CLIENT_METADATA },
     clientDefaults: { grant_types: ['authorization_code'], id_token_signed_response_alg: 'RS256', response_types: ['code'] },
     responseTypes: ['code'],
-    // Client secrets are stored as digests, so only methods that send the secret itself can work.
-    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'none'],
-    pkce: { required: (_koa, client) => client.clientAuthMethod === 'none' },
+    // Client secrets are stored as digests, so only methods that send the secret itself can
+    // work (no client_secret_jwt); private_key_jwt verifies with the application's public keys (decision 418).
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    // Public clients and FAPI 2.0 clients (§5.3.1.1: PKCE S256, the engine's only method).
+    pkce: { required: (_koa, client) => client.clientAuthMethod === 'none' || gatehouseClient(client).fapiProfile === '2.0' },
     rotateRefreshToken: true,
     routes: ROUTES,
     ttl: {
@@ -105,8 +115,24 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
     },
     features: {
       devInteractions: { enabled: false },
-      pushedAuthorizationRequests: { enabled: false },
-      dPoP: { enabled: false },
+      // RFC 9126; an application may require it (`require_pushed_authorization_requests`, decision 415).
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false, allowUnregisteredRedirectUris: false },
+      // RFC 9449 (decision 416): tokens bound to the proof's key (`cnf.jkt`); an application may
+      // require proofs (`dpop_bound_access_tokens`), and then a server nonce too. The nonce
+      // secret comes from the master key, so every node makes and accepts the same nonces; a
+      // proof's `jti` is remembered in PostgreSQL (adapter.ts ReplayDetection), so a proof
+      // replayed to another node is refused as well.
+      dPoP: {
+        enabled: true,
+        nonceSecret: dpopNonceSecret(ctx.masterKey),
+        requireNonce: (koa) => koa.oidc.client?.dpopBoundAccessTokens === true,
+        allowReplay: false,
+      },
+      // RFC 9101 (decision 417): signed request objects, by value or pushed (PAR); no request_uri of the client's.
+      requestObjects: { enabled: true, requireSignedRequestObject: false },
+      // FAPI 2.0 Security Profile per application (decision 419); what the engine does not enforce per client,
+      // the application's rules (applications/modern.ts) and its metadata (clients.ts) do.
+      fapi: { enabled: true, profile: (_koa, client) => (client ? gatehouseClient(client).fapiProfile : undefined) },
       introspection: {
         enabled: true,
         // A client may introspect its own tokens, and a confidential one those of its own tenant's applications.
@@ -181,6 +207,16 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
     fetch: checkedFetch(applicationDestinations(config), ENGINE_FETCH_TIMEOUT_MS),
     enabledJWA: {
       idTokenSigningAlgValues: ['RS256', 'ES256'],
+      // No HS256: a client's secret is kept as a digest, so nothing can verify an HMAC made with it.
+      clientAuthSigningAlgValues: ASYMMETRIC_ALGS,
+      requestObjectSigningAlgValues: ASYMMETRIC_ALGS,
+      dPoPSigningAlgValues: DPOP_ALGS,
+    },
+    // What Gatehouse serves beside the engine (decisions 422, 424): dynamic registration and front-channel logout.
+    discovery: {
+      registration_endpoint: `${config.issuer}${REGISTRATION_PATH}`,
+      frontchannel_logout_supported: true,
+      frontchannel_logout_session_supported: true,
     },
   };
   const provider = new Provider(config.tokenIssuer, configuration);
@@ -190,6 +226,7 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   registerGrants(provider, ctx);
   registerTokenExchange(provider, ctx, impersonate);
   provider.registerResponseMode(WEB_MESSAGE, webMessageResponse as never);
+  includeSidForFrontchannel(provider);
   // Outermost: it sees every answer last, the engine's error pages and JSON included.
   provider.use(answerUnavailable(ctx));
   provider.use(answerAfterAudit);
@@ -197,17 +234,35 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   provider.use(engineHeaders);
   provider.use(askBeforeLogout(ctx));
   provider.use(endGatehouseSessionAtLogout(ctx));
+  provider.use(frontchannelLogout(ctx));
   provider.use(unauthorizedClientForDisallowedGrant);
   provider.on('server_error', (koa, error) => {
     if (markUnavailable(koa, error)) ctx.log.warn({ err: error }, 'OAuth engine request failed: a dependency is unavailable');
     else ctx.log.error({ err: error }, 'OAuth engine error');
   });
   auditEngineGrants(ctx, provider);
-  provider.on('end_session.success', (koa) => markGatehouseSessionEnded(ctx, koa));
+  provider.on('end_session.success', (koa) => {
+    markGatehouseSessionEnded(ctx, koa);
+    markFrontchannelLogout(koa);
+  });
   provider.on('backchannel.error', (_koa, error, client) =>
     ctx.log.warn({ client_id: client.clientId, err: (error as Error).message }, 'Back-channel logout at sign-out not delivered'),
   );
   return provider;
+}
+
+/**
+ * OIDC Front-Channel Logout 1.0 §3 (decision 424): an application told of sign-outs in the
+ * browser gets `sid` in its ID tokens, to match the `sid` its logout page is called with.
+ * The engine puts it there for back-channel logout only; its Client's `includeSid` (a
+ * public method of this provider's own class) is widened for ours.
+ */
+function includeSidForFrontchannel(provider: Provider): void {
+  const prototype = provider.Client.prototype as { includeSid(): boolean };
+  const engineRule = prototype.includeSid;
+  prototype.includeSid = function (this: InstanceType<Provider['Client']>) {
+    return engineRule.call(this) || gatehouseClient(this).frontchannelLogoutUri !== undefined;
+  };
 }
 
 /**

@@ -24,13 +24,24 @@ const ALIASES: Record<string, string> = {
 const LOGOUT_RETURN_PARAMS = ['returnTo', 'logout_uri'];
 
 /** Endpoints that take POST only (RFC 6749 §3.2, RFC 7009, RFC 7662, RFC 8628); the engine answers other methods with a plain-text 404. */
-const POST_ONLY = new Set<string>([ROUTES.token, ROUTES.revocation, ROUTES.introspection, ROUTES.device_authorization]);
+const POST_ONLY = new Set<string>([
+  ROUTES.token,
+  ROUTES.revocation,
+  ROUTES.introspection,
+  ROUTES.device_authorization,
+  ROUTES.pushed_authorization_request,
+]);
 
 /** Endpoints that take a JSON body as well as a form (Auth0 accepts both, and its SDKs send JSON; decision 386). */
 const JSON_BODIES = new Set<string>([ROUTES.token, ROUTES.revocation, ROUTES.device_authorization]);
 
 /** Endpoints where an Authorization header can only be client authentication (HTTP Basic). */
-const CLIENT_AUTHENTICATED = new Set<string>([ROUTES.token, ROUTES.revocation, ROUTES.device_authorization]);
+const CLIENT_AUTHENTICATED = new Set<string>([
+  ROUTES.token,
+  ROUTES.revocation,
+  ROUTES.device_authorization,
+  ROUTES.pushed_authorization_request,
+]);
 
 const ENGINE_PATHS = [
   ROUTES.authorization,
@@ -43,6 +54,7 @@ const ENGINE_PATHS = [
   `${ROUTES.end_session}/confirm`,
   `${ROUTES.end_session}/success`,
   ROUTES.device_authorization,
+  ROUTES.pushed_authorization_request,
   ROUTES.code_verification,
   `${ROUTES.code_verification}/*`,
   '/.well-known/openid-configuration',
@@ -146,7 +158,8 @@ export const oidcRoutes =
         const secret = form.get('client_secret');
         if (secret) form.set('client_secret', clientSecretDigest(ctx.masterKey, secret));
         if (path === ROUTES.end_session) for (const name of LOGOUT_RETURN_PARAMS) moveParam(form, name, 'post_logout_redirect_uri');
-        if (path === ROUTES.authorization) auth0Defaults(form);
+        // A pushed request is an authorization request too; a request object carries its own parameters (RFC 9101 §6.3).
+        if ((path === ROUTES.authorization || path === ROUTES.pushed_authorization_request) && !form.has('request')) auth0Defaults(form);
         raw.body = form.toString();
       }
       if (Array.isArray(ctx.config.trustProxy)) {

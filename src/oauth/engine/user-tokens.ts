@@ -3,6 +3,7 @@ import type { Account, KoaContextWithOIDC } from 'oidc-provider';
 import { mfaClaims } from '../../authn/mfa/index.js';
 import { auditBeforeAnswer } from './audited.js';
 import { gatehouseClient, PASSWORD_GRANT } from './clients.js';
+import { dpopNonceSecret, ownGrantProof } from './dpop.js';
 import type { OidcContext } from './lookups.js';
 import { resourceServer } from './resources.js';
 
@@ -45,6 +46,8 @@ export async function issueUserTokens(provider: Provider, ctx: OidcContext, koa:
   const client = koa.oidc.client as NonNullable<KoaContextWithOIDC['oidc']['client']>;
   const userId = request.account.accountId;
   const gty = request.grantType ?? PASSWORD_GRANT;
+  // A DPoP proof binds the tokens to its key (decision 416), before anything is saved.
+  const jkt = await ownGrantProof(provider, koa, dpopNonceSecret(ctx.masterKey));
   const claims = mfaClaims(request.amr);
   issuedWith.set(koa, claims);
   const scopes = String(request.scope ?? '')
@@ -71,6 +74,7 @@ export async function issueUserTokens(provider: Provider, ctx: OidcContext, koa:
     scope: (resource ? scopes.filter((scope) => resource?.scopes.has(scope)) : oidcScopes).join(' ') || undefined,
   });
   if (resource) accessToken.resourceServer = resource;
+  if (jkt) accessToken.setThumbprint('jkt', jkt);
   const accessTokenValue = await accessToken.save();
 
   let refreshToken: string | undefined;
@@ -86,6 +90,8 @@ export async function issueUserTokens(provider: Provider, ctx: OidcContext, koa:
       amr: claims.amr,
       ...(claims.acr && { acr: claims.acr }),
       rotations: 0,
+      // RFC 9449 §5: a public client's refresh token is bound to the key too (the engine's rule).
+      ...(jkt && client.clientAuthMethod === 'none' && { jkt }),
     }).save();
   }
 
@@ -108,7 +114,7 @@ export async function issueUserTokens(provider: Provider, ctx: OidcContext, koa:
   });
   koa.body = {
     access_token: accessTokenValue,
-    token_type: 'Bearer',
+    token_type: jkt ? 'DPoP' : 'Bearer',
     expires_in: accessToken.expiration,
     ...(accessToken.scope && { scope: accessToken.scope }),
     ...(refreshToken && { refresh_token: refreshToken }),

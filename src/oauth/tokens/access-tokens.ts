@@ -130,6 +130,11 @@ export async function verifyAccessToken(ctx: AppContext, token: string): Promise
       currentDate: ctx.clock.now(),
       requiredClaims: ['sub', 'client_id', 'org_id', 'exp', 'iat'],
     });
+    // A token bound to a DPoP key (RFC 9449 `cnf.jkt`, decision 416) is good only with a proof
+    // of that key; the admin API takes bearer tokens, so it refuses a bound one.
+    if ((payload as { cnf?: unknown }).cnf !== undefined) {
+      throw new AppError('invalid_token', 'A DPoP-bound access token is not accepted by this API');
+    }
     // Ids are looked up in the database next: a token naming anything but ids is not ours.
     const fromSession = payload.client_id === SESSION_CLIENT_ID;
     const ids = fromSession ? [payload.sub, payload.sid, payload.org_id] : [payload.sub, payload.org_id];

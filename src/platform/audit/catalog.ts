@@ -42,6 +42,8 @@ export const AUDIT_ACTIONS = [
   'iam.application.modified',
   'iam.application.deleted',
   'iam.application.secretRotated',
+  'iam.initialAccessToken.created',
+  'iam.initialAccessToken.revoked',
   'iam.application.grantCreated',
   'iam.application.grantModified',
   'iam.application.grantDeleted',

@@ -266,6 +266,24 @@ export interface ApplicationsTable {
   signup_enabled: Generated<boolean>;
   /** Origins that may receive an authorization response by `response_mode=web_message` (migration 0031), exact. */
   web_origins: ColumnType<string[], string[] | undefined, string[]>;
+  /** How the application authenticates at the token endpoint; null: by its type (migration 0033). */
+  token_endpoint_auth_method: ColumnType<
+    TokenEndpointAuthMethod | null,
+    TokenEndpointAuthMethod | null | undefined,
+    TokenEndpointAuthMethod | null
+  >;
+  /** Its public keys (a JWK Set), for private_key_jwt and signed request objects; or `jwks_uri`. */
+  jwks: ColumnType<{ keys: Record<string, unknown>[] } | null, string | null | undefined, string | null>;
+  jwks_uri: ColumnType<string | null, string | null | undefined, string | null>;
+  require_pushed_authorization_requests: Generated<boolean>;
+  dpop_bound_access_tokens: Generated<boolean>;
+  require_signed_request_object: Generated<boolean>;
+  fapi_profile: ColumnType<'2.0' | null, '2.0' | null | undefined, '2.0' | null>;
+  frontchannel_logout_uri: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Dynamic client registration (RFC 7592): the digest of the registration access token. */
+  registration_access_token_digest: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The initial access token it was registered with; null: made by an administrator. */
+  registered_with: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   updated_at: Timestamp;
 }
@@ -277,6 +295,23 @@ export interface RevokedAccessTokensTable {
   expires_at: Date;
   revoked_at: CreatedAt;
 }
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none';
+
+/** RFC 7591 initial access tokens a tenant administrator issued (migration 0033); only their digest is kept. */
+export interface InitialAccessTokensTable {
+  id: string;
+  tenant_id: string;
+  token_digest: string;
+  description: Generated<string>;
+  /** How many applications it may register; null: no limit. */
+  max_registrations: ColumnType<number | null, number | null | undefined, number | null>;
+  registrations: Generated<number>;
+  expires_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  created_by: ColumnType<string | null, string | null | undefined, string | null>;
+  created_at: CreatedAt;
+}
+export type InitialAccessToken = Selectable<InitialAccessTokensTable>;
 
 export interface ApisTable {
   id: string;
@@ -650,6 +685,7 @@ export interface Database {
   audit_chains: AuditChainsTable;
   applications: ApplicationsTable;
   revoked_access_tokens: RevokedAccessTokensTable;
+  initial_access_tokens: InitialAccessTokensTable;
   apis: ApisTable;
   api_permissions: ApiPermissionsTable;
   role_api_permissions: RoleApiPermissionsTable;

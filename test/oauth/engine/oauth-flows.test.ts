@@ -94,6 +94,9 @@ describe('OAuth / OIDC flows with openid-client and the hosted pages', () => {
         introspection_endpoint: `${gh.issuer}/oauth/introspect`,
         end_session_endpoint: `${gh.issuer}/v2/logout`,
         device_authorization_endpoint: `${gh.issuer}/oauth/device/code`,
+        // Issue 17.3: PAR (RFC 9126) and dynamic client registration (RFC 7591, with an initial access token).
+        pushed_authorization_request_endpoint: `${gh.issuer}/oauth/par`,
+        registration_endpoint: `${gh.issuer}/oidc/register`,
         jwks_uri: `${gh.issuer}/.well-known/jwks.json`,
       });
       assert.deepEqual(
@@ -119,23 +122,30 @@ describe('OAuth / OIDC flows with openid-client and the hosted pages', () => {
         'client_secret_basic',
         'client_secret_post',
         'none',
+        'private_key_jwt',
       ]);
       for (const [key, value] of Object.entries(doc)) {
         if (!key.endsWith('auth_methods_supported')) continue;
-        for (const method of ['client_secret_jwt', 'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth']) {
+        // No client_secret_jwt: a secret is kept as a digest, so no HMAC made with it can be verified (decision 418).
+        for (const method of ['client_secret_jwt', 'tls_client_auth', 'self_signed_tls_client_auth']) {
           assert.ok(!(value as string[]).includes(method), `${key} lists ${method}`);
         }
       }
       assert.deepEqual(doc.response_types_supported, ['code']);
       assert.deepEqual(doc.code_challenge_methods_supported, ['S256']);
+      // PAR is per application; request_uri only through PAR; no mTLS (DPoP binds tokens instead).
       for (const absent of [
-        'pushed_authorization_request_endpoint',
         'require_pushed_authorization_requests',
-        'dpop_signing_alg_values_supported',
-        'registration_endpoint',
+        'tls_client_certificate_bound_access_tokens',
+        'mtls_endpoint_aliases',
       ]) {
         assert.equal(doc[absent], undefined, `${absent} must not be advertised`);
       }
+      assert.equal(doc.request_uri_parameter_supported, false);
+      assert.equal(doc.request_parameter_supported, true);
+      assert.ok(Array.isArray(doc.dpop_signing_alg_values_supported));
+      assert.equal(doc.frontchannel_logout_supported, true);
+      assert.equal(doc.frontchannel_logout_session_supported, true);
       const jwks = await fetch(endpoints.jwks_uri as string);
       assert.equal(jwks.status, 200);
       assert.ok(((await jwks.json()) as { keys: unknown[] }).keys.length > 0);
