@@ -1,3 +1,4 @@
+import { actingUserId } from '../../platform/audit/record.js';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { AppContext } from '../../platform/context.js';
@@ -59,7 +60,7 @@ export const memberRoutes =
         onRequest: requireAccess(ctx, read),
       },
       async (request) => {
-        const page = await listMembers(ctx, scopeOf(request), actorOf(request).id, request.params.id, request.query);
+        const page = await listMembers(ctx, scopeOf(request), actingUserId(actorOf(request)), request.params.id, request.query);
         return { members: page.items.map(toMember), next_cursor: page.next_cursor };
       },
     );

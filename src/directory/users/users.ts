@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { type Actor, type AuditSource, recordAudit } from '../../platform/audit/record.js';
+import { type Actor, type AuditSource, actingUserId, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { type Db, isUniqueViolation } from '../../platform/db/database.js';
 import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../../platform/db/pagination.js';
@@ -111,13 +111,13 @@ export async function assertManageable(
   change: AccountChange = 'update',
 ): Promise<User> {
   const user = await getUser(ctx, scope, id);
-  await assertManages(ctx.db, scope, actor.id, user, change);
+  await assertManages(ctx.db, scope, actingUserId(actor), user, change);
   return user;
 }
 
 /** Users as the admin API shows them, with whether the caller may change each (`managed`, decision 182). */
 export async function withManaged(ctx: AppContext, scope: Scope, actor: Actor, users: User[]): Promise<(User & { managed: boolean })[]> {
-  const managed = await managedAccounts(ctx.db, scope, actor.id, users);
+  const managed = await managedAccounts(ctx.db, scope, actingUserId(actor), users);
   return users.map((user) => ({ ...user, managed: managed.has(user.id) }));
 }
 

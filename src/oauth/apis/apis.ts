@@ -8,6 +8,7 @@ import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../../plat
 import type { Api, SigningAlg } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { type ApiPermission, type ApiPermissionInput, assertDistinct, permissionsOfApis, replaceApiPermissions } from './permissions.js';
+import { managementAudience } from '../tokens/access-tokens.js';
 
 export const DEFAULT_TOKEN_LIFETIME = 600;
 
@@ -268,8 +269,9 @@ function checkIdentifier(ctx: AppContext, identifier: string) {
     });
   }
   const bare = (href: string) => href.replace(/\/+$/, '');
-  if (identifier === ctx.config.issuer || bare(url.href) === bare(new URL(ctx.config.issuer).href)) {
-    throw new AppError('reserved_identifier', 'The issuer is the audience of Gatehouse’s own API', { field: 'identifier' });
+  const own = [ctx.config.issuer, managementAudience(ctx)].map((href) => bare(new URL(href).href));
+  if (identifier === ctx.config.issuer || own.includes(bare(url.href))) {
+    throw new AppError('reserved_identifier', 'The issuer (and {issuer}/api/v2/) is the audience of Gatehouse’s own API', { field: 'identifier' });
   }
 }
 
