@@ -47,6 +47,14 @@ export interface UserFilter {
   q?: string | undefined;
   /** The start of the email address, any letter case (an index walk: users_email_prefix_idx). */
   email_prefix?: string | undefined;
+  /** Text anywhere in the email address, any letter case (Auth0's `email:*text*`). */
+  email_contains?: string | undefined;
+  /** The whole name, any letter case (Auth0's `name:"…"`). */
+  name?: string | undefined;
+  /** The start of the name, any letter case (Auth0's `name:text*`). */
+  name_prefix?: string | undefined;
+  /** Text anywhere in the name, any letter case (Auth0's `name:*text*`). */
+  name_contains?: string | undefined;
 }
 
 export async function getUser(ctx: AppContext, scope: Scope, id: string): Promise<User> {
@@ -84,6 +92,10 @@ export async function listUsers(ctx: AppContext, scope: Scope, filter: UserFilte
         // PostgreSQL's case folding on both sides (as emailIs), folded into a constant when planned.
         query = query.where(sql<boolean>`lower(users.email) like (lower(${likeEscape(filter.email_prefix)}) || '%')`);
       }
+      if (filter.email_contains) query = query.where('users.email', 'ilike', `%${likeEscape(filter.email_contains)}%`);
+      if (filter.name !== undefined) query = query.where(sql<boolean>`lower(users.name) = lower(${filter.name})`);
+      if (filter.name_prefix) query = query.where('users.name', 'ilike', `${likeEscape(filter.name_prefix)}%`);
+      if (filter.name_contains) query = query.where('users.name', 'ilike', `%${likeEscape(filter.name_contains)}%`);
       if (filter.q) {
         const pattern = `%${likeEscape(filter.q)}%`;
         query = query.where((eb) =>
