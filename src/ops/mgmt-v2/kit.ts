@@ -102,7 +102,7 @@ export const PAGE_WINDOW = 1000;
 export async function pageOf<T>(list: (page: PageRequest) => Promise<Page<T>>, input: PageInput): Promise<{ items: T[]; start: number; limit: number; total?: number }> {
   const perPage = input.per_page ?? 50;
   const start = (input.page ?? 0) * perPage;
-  if (start + perPage > PAGE_WINDOW && start > 0) {
+  if (start + perPage > PAGE_WINDOW) {
     throw new AppError('invalid_request', `Only the first ${PAGE_WINDOW} results can be paged through; narrow the query (q)`);
   }
   const wanted = input.include_totals ? PAGE_WINDOW : start + perPage;
@@ -122,12 +122,36 @@ export function listAnswer<T>(key: string, input: PageInput, page: { items: T[];
   return { start: page.start, limit: page.limit, length: page.items.length, total: page.total ?? page.items.length, [key]: page.items };
 }
 
-/** The response schema of a list: an array, or the object with totals. */
+/** The response schema of a list: an array, the object with totals, or a checkpoint page (`next`: the `from` of the next one). */
 export const ListOf = <T extends TSchema>(item: T, key: string) =>
   Type.Union([
     Type.Array(item),
     Type.Object({ start: Type.Integer(), limit: Type.Integer(), length: Type.Integer(), total: Type.Integer(), [key]: Type.Array(item) }),
+    Type.Object({ [key]: Type.Array(item), next: Type.Optional(Type.String()) }),
   ]);
+
+/** Auth0's checkpoint pagination (`from`, `take`), which its SDK uses for organizations, members, client grants and connections. */
+export const CheckpointParams = {
+  from: Type.Optional(Type.String({ maxLength: 200, description: 'The `next` of the previous page' })),
+  take: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+};
+export interface CheckpointInput extends PageInput {
+  from?: string | undefined;
+  take?: number | undefined;
+}
+
+/**
+ * A list by checkpoint when `from` or `take` is given (Gatehouse's cursor is the checkpoint,
+ * decision 404), else by page number; `map` turns each record into Auth0's shape.
+ */
+export async function listPage<T, U>(key: string, input: CheckpointInput, list: (page: PageRequest) => Promise<Page<T>>, map: (item: T) => U) {
+  if (input.from !== undefined || input.take !== undefined) {
+    const page = await list({ limit: input.take ?? 50, cursor: input.from });
+    return { [key]: page.items.map(map), ...(page.next_cursor && { next: page.next_cursor }) };
+  }
+  const page = await pageOf(list, input);
+  return listAnswer(key, input, { ...page, items: page.items.map(map) });
+}
 
 /**
  * A user id as Auth0 code passes it: Gatehouse's id (the tokens' `sub`), or that id behind a

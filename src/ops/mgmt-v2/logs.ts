@@ -6,7 +6,7 @@ import type { AuditEvent } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { ACCESS_TOKEN } from '../../platform/http/schemas.js';
 import { listAuditEvents } from '../audit/queries.js';
-import { auth0Errors, idOf, ListOf, listAnswer, PageParams, pageOf } from './kit.js';
+import { auth0Errors, CheckpointParams, idOf, ListOf, listPage, PageParams } from './kit.js';
 
 const tags = ['management-api-v2'];
 const AUDIT_READ = { system: 'iam.audit.read', tenant: 'tenant.audit.read' } as const;
@@ -111,10 +111,12 @@ export const logsV2 =
           querystring: Type.Object(
             {
               q: Type.Optional(Type.String({ maxLength: 300 })),
+              search: Type.Optional(Type.String({ maxLength: 300, description: 'The SDK’s name of q' })),
               sort: Type.Optional(Type.Union([Type.Literal('date:-1')], { description: 'Newest first, the only order' })),
               fields: Type.Optional(Type.String({ maxLength: 500 })),
               include_fields: Type.Optional(Type.Boolean()),
               ...PageParams,
+              ...CheckpointParams,
             },
             { additionalProperties: false },
           ),
@@ -124,9 +126,8 @@ export const logsV2 =
       },
       async (request) => {
         const scope = scopeOf(request);
-        const filter = logFilter(request.query.q);
-        const page = await pageOf((p) => listAuditEvents(ctx, scope, filter, p), request.query);
-        return listAnswer('logs', request.query, { ...page, items: page.items.map(toLog) });
+        const filter = logFilter(request.query.q ?? request.query.search);
+        return listPage('logs', request.query, (p) => listAuditEvents(ctx, scope, filter, p), toLog);
       },
     );
 

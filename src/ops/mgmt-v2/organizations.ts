@@ -9,7 +9,7 @@ import type { AppContext } from '../../platform/context.js';
 import { notFound } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN } from '../../platform/http/schemas.js';
-import { auth0Errors, idOf, ListOf, listAnswer, PageParams, pageOf, userIdOf } from './kit.js';
+import { auth0Errors, CheckpointParams, idOf, ListOf, listAnswer, listPage, PageParams, userIdOf } from './kit.js';
 import { Organization, Role, toOrganization, toRole } from './shapes.js';
 
 const tags = ['management-api-v2'];
@@ -35,6 +35,10 @@ const Member = Type.Object({
   roles: Type.Array(Type.Object({ id: Type.String(), name: Type.String() })),
 });
 const PageQuery = Type.Object(PageParams, { additionalProperties: false });
+const ListQuery = Type.Object(
+  { ...PageParams, ...CheckpointParams, fields: Type.Optional(Type.String({ maxLength: 500 })), include_fields: Type.Optional(Type.Boolean()), sort: Type.Optional(Type.String({ maxLength: 50 })) },
+  { additionalProperties: false },
+);
 
 /**
  * Auth0's organizations as Gatehouse's tenants (decision 409): the tenant is what a user
@@ -46,11 +50,10 @@ export const organizationsV2 =
   async (app) => {
     app.get(
       '/organizations',
-      { schema: { tags, summary: 'List organizations (tenants); a tenant administrator sees the own', security: ACCESS_TOKEN, querystring: PageQuery, response: { 200: ListOf(Organization, 'organizations'), ...auth0Errors } }, onRequest: requireAccess(ctx, READ) },
+      { schema: { tags, summary: 'List organizations (tenants); a tenant administrator sees the own', security: ACCESS_TOKEN, querystring: ListQuery, response: { 200: ListOf(Organization, 'organizations'), ...auth0Errors } }, onRequest: requireAccess(ctx, READ) },
       async (request) => {
         const scope = scopeOf(request);
-        const page = await pageOf((p) => listTenants(ctx, scope, p), request.query);
-        return listAnswer('organizations', request.query, { ...page, items: page.items.map(toOrganization) });
+        return listPage('organizations', request.query, (p) => listTenants(ctx, scope, p), toOrganization);
       },
     );
 
@@ -113,16 +116,19 @@ export const organizationsV2 =
     app.get(
       '/organizations/:id/members',
       {
-        schema: { tags, summary: 'The organization’s members, with their roles there', security: ACCESS_TOKEN, params: OrgParams, querystring: PageQuery, response: { 200: ListOf(Member, 'members'), ...auth0Errors } },
+        schema: { tags, summary: 'The organization’s members, with their roles there', security: ACCESS_TOKEN, params: OrgParams, querystring: ListQuery, response: { 200: ListOf(Member, 'members'), ...auth0Errors } },
         onRequest: requireAccess(ctx, MEMBERS_READ),
         config: { resource: 'organization' },
       },
       async (request) => {
         const scope = scopeOf(request);
         const tenantId = idOf(request.params.id, 'organization');
-        const page = await pageOf((p) => listMembers(ctx, scope, actingUserId(actorOf(request)), tenantId, p), request.query);
-        const items = page.items.map((m) => ({ user_id: m.user_id, email: m.email, ...(m.name && { name: m.name }), roles: m.roles }));
-        return listAnswer('members', request.query, { ...page, items });
+        return listPage(
+          'members',
+          request.query,
+          (p) => listMembers(ctx, scope, actingUserId(actorOf(request)), tenantId, p),
+          (m) => ({ user_id: m.user_id, email: m.email, ...(m.name && { name: m.name }), roles: m.roles }),
+        );
       },
     );
 

@@ -12,7 +12,7 @@ import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN } from '../../platform/http/schemas.js';
-import { actingTenant, auth0Errors, idOf, ListOf, listAnswer, PageParams, pageOf, userIdOf } from './kit.js';
+import { actingTenant, auth0Errors, CheckpointParams, idOf, ListOf, listAnswer, listPage, PageParams, pageOf, userIdOf } from './kit.js';
 import { isGatehouseAudience, Permission, type PermissionRef, PermissionRefs, Role, toPermission, toRole } from './shapes.js';
 
 const tags = ['management-api-v2'];
@@ -163,16 +163,18 @@ export const rolesV2 =
     app.get(
       '/roles/:id/users',
       {
-        schema: { tags, summary: 'The users holding the role (in tenant scope: in the tenant)', security: ACCESS_TOKEN, params: RoleParams, querystring: PageQuery, response: { 200: ListOf(RoleUser, 'users'), ...auth0Errors } },
+        schema: { tags, summary: 'The users holding the role (in tenant scope: in the tenant)', security: ACCESS_TOKEN, params: RoleParams, querystring: Type.Object({ ...PageParams, ...CheckpointParams }, { additionalProperties: false }), response: { 200: ListOf(RoleUser, 'users'), ...auth0Errors } },
         onRequest: requireAccess(ctx, { system: 'iam.membership.read', tenant: 'tenant.membership.read' }),
         config: { resource: 'role' },
       },
       async (request) => {
         const scope = scopeOf(request);
         const role = await getRole(ctx, scope, idOf(request.params.id, 'role'));
-        const page = await pageOf(
+        return listPage(
+          'users',
+          request.query,
           async ({ limit, cursor }) => {
-            const after = cursor ? Buffer.from(cursor, 'base64url').toString('utf8') : undefined;
+            const after = cursor ? idOf(Buffer.from(cursor, 'base64url').toString('utf8'), 'checkpoint') : undefined;
             const rows = await ctx.db
               .selectFrom('membership_roles as mr')
               .innerJoin('users as u', 'u.id', 'mr.user_id')
@@ -188,10 +190,8 @@ export const rolesV2 =
             const more = rows.length > items.length;
             return { items, next_cursor: more ? Buffer.from(items.at(-1)!.id).toString('base64url') : null };
           },
-          request.query,
+          (u) => ({ user_id: u.id, email: u.email, ...(u.name && { name: u.name }), ...(u.picture && { picture: u.picture }) }),
         );
-        const items = page.items.map((u) => ({ user_id: u.id, email: u.email, ...(u.name && { name: u.name }), ...(u.picture && { picture: u.picture }) }));
-        return listAnswer('users', request.query, { ...page, items });
       },
     );
 

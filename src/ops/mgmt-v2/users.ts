@@ -64,6 +64,7 @@ const UsersQuery = Type.Object(
     fields: Type.Optional(Type.String({ maxLength: 500 })),
     include_fields: Type.Optional(Type.Boolean()),
     connection: Type.Optional(Type.String({ maxLength: 128 })),
+    primary_order: Type.Optional(Type.Boolean()),
     ...PageParams,
   },
   { additionalProperties: false },
