@@ -133,7 +133,7 @@ export const ListOf = <T extends TSchema>(item: T, key: string) =>
 /** Auth0's checkpoint pagination (`from`, `take`), which its SDK uses for organizations, members, client grants and connections. */
 export const CheckpointParams = {
   from: Type.Optional(Type.String({ maxLength: 200, description: 'The `next` of the previous page' })),
-  take: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
+  take: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, description: 'Default 50' })),
 };
 export interface CheckpointInput extends PageInput {
   from?: string | undefined;

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../../platform/context.js';
+import { clientsV2 } from './clients.js';
+import { connectionsV2 } from './connections.js';
 import { auth0ErrorHandler } from './kit.js';
 import { logsV2 } from './logs.js';
 import { organizationsV2 } from './organizations.js';
@@ -27,4 +29,6 @@ export const managementV2Routes =
     await app.register(rolesV2(ctx));
     await app.register(organizationsV2(ctx));
     await app.register(logsV2(ctx));
+    await app.register(clientsV2(ctx));
+    await app.register(connectionsV2(ctx));
   };
