@@ -23,38 +23,72 @@ describe('v4 access control through /api/v2: acme attacks globex', () => {
     const app = await gh.created('/api/v1/applications', globex.token, { name: 'Globex worker', type: 'm2m' });
     theirs.app = app.id;
     theirs.client = app.client_id;
-    theirs.api = (await gh.created('/api/v1/apis', globex.token, { identifier: 'urn:gatehouse:globex:billing', name: 'Billing', permissions: [{ value: 'read:bills' }] })).id;
+    theirs.api = (
+      await gh.created('/api/v1/apis', globex.token, {
+        identifier: 'urn:gatehouse:globex:billing',
+        name: 'Billing',
+        permissions: [{ value: 'read:bills' }],
+      })
+    ).id;
     await gh.created(`/api/v1/applications/${app.id}/grants`, globex.token, { api_id: theirs.api, permissions: ['read:bills'] });
-    theirs.connection = await insertConnection(gh, { name: 'globex-idp', strategy: 'oidc', tenantId: globex.tenantId, options: { issuer: 'https://idp.globex.test' } });
+    theirs.connection = await insertConnection(gh, {
+      name: 'globex-idp',
+      strategy: 'oidc',
+      tenantId: globex.tenantId,
+      options: { issuer: 'https://idp.globex.test' },
+    });
     const events = await gh.auditEvents(globex.token, {});
     theirs.event = events[0]!.id;
   });
 
-  const attacks: [string, string, (t: Record<string, string>) => string, ((t: Record<string, string>) => string) | undefined, unknown?][] = [
-    ['read a user', 'GET', (t) => `/api/v2/users/${t.user}`, (t) => `/api/v1/users/${t.user}`],
-    ['change a user', 'PATCH', (t) => `/api/v2/users/${t.user}`, (t) => `/api/v1/users/${t.user}`, { name: 'pwned' }],
-    ['block a user', 'PATCH', (t) => `/api/v2/users/auth0|${t.user}`, undefined, { blocked: true }],
-    ['delete a user', 'DELETE', (t) => `/api/v2/users/${t.user}`, (t) => `/api/v1/users/${t.user}`],
-    ['read a user’s roles', 'GET', (t) => `/api/v2/users/${t.user}/roles`, undefined],
-    ['read a user’s organizations', 'GET', (t) => `/api/v2/users/${t.user}/organizations`, undefined],
-    ['read a role', 'GET', (t) => `/api/v2/roles/${t.role}`, (t) => `/api/v1/roles/${t.role}`],
-    ['change a role', 'PATCH', (t) => `/api/v2/roles/${t.role}`, undefined, { name: 'x' }],
-    ['read a role’s users', 'GET', (t) => `/api/v2/roles/${t.role}/users`, undefined],
-    ['read an organization', 'GET', (t) => `/api/v2/organizations/${globex.tenantId}`, () => `/api/v1/tenants/${globex.tenantId}`],
-    ['read an organization by name', 'GET', () => '/api/v2/organizations/name/globex', undefined],
-    ['list an organization’s members', 'GET', () => `/api/v2/organizations/${globex.tenantId}/members`, () => `/api/v1/tenants/${globex.tenantId}/members`],
-    ['add itself to an organization', 'POST', () => `/api/v2/organizations/${globex.tenantId}/members`, undefined, () => ({ members: [acme.adminId] })],
-    ['read a member’s roles', 'GET', (t) => `/api/v2/organizations/${globex.tenantId}/members/${t.user}/roles`, undefined],
-    ['give a member roles', 'POST', (t) => `/api/v2/organizations/${globex.tenantId}/members/${t.user}/roles`, undefined, () => ({ roles: [theirs.role] })],
-    ['read a client', 'GET', (t) => `/api/v2/clients/${t.client}`, (t) => `/api/v1/applications/${t.app}`],
-    ['rotate a client’s secret', 'POST', (t) => `/api/v2/clients/${t.client}/rotate-secret`, undefined],
-    ['read a resource server', 'GET', (t) => `/api/v2/resource-servers/${t.api}`, (t) => `/api/v1/apis/${t.api}`],
-    ['read a resource server by identifier', 'GET', () => `/api/v2/resource-servers/${encodeURIComponent('urn:gatehouse:globex:billing')}`, undefined],
-    ['change a client grant', 'PATCH', (t) => `/api/v2/client-grants/${t.app}.${t.api}`, undefined, { scope: [] }],
-    ['delete a client grant', 'DELETE', (t) => `/api/v2/client-grants/${t.app}.${t.api}`, undefined],
-    ['read a connection', 'GET', (t) => `/api/v2/connections/${t.connection}`, (t) => `/api/v1/connections/${t.connection}`],
-    ['read a log event', 'GET', (t) => `/api/v2/logs/${t.event}`, undefined],
-  ];
+  const attacks: [string, string, (t: Record<string, string>) => string, ((t: Record<string, string>) => string) | undefined, unknown?][] =
+    [
+      ['read a user', 'GET', (t) => `/api/v2/users/${t.user}`, (t) => `/api/v1/users/${t.user}`],
+      ['change a user', 'PATCH', (t) => `/api/v2/users/${t.user}`, (t) => `/api/v1/users/${t.user}`, { name: 'pwned' }],
+      ['block a user', 'PATCH', (t) => `/api/v2/users/auth0|${t.user}`, undefined, { blocked: true }],
+      ['delete a user', 'DELETE', (t) => `/api/v2/users/${t.user}`, (t) => `/api/v1/users/${t.user}`],
+      ['read a user’s roles', 'GET', (t) => `/api/v2/users/${t.user}/roles`, undefined],
+      ['read a user’s organizations', 'GET', (t) => `/api/v2/users/${t.user}/organizations`, undefined],
+      ['read a role', 'GET', (t) => `/api/v2/roles/${t.role}`, (t) => `/api/v1/roles/${t.role}`],
+      ['change a role', 'PATCH', (t) => `/api/v2/roles/${t.role}`, undefined, { name: 'x' }],
+      ['read a role’s users', 'GET', (t) => `/api/v2/roles/${t.role}/users`, undefined],
+      ['read an organization', 'GET', () => `/api/v2/organizations/${globex.tenantId}`, () => `/api/v1/tenants/${globex.tenantId}`],
+      ['read an organization by name', 'GET', () => '/api/v2/organizations/name/globex', undefined],
+      [
+        'list an organization’s members',
+        'GET',
+        () => `/api/v2/organizations/${globex.tenantId}/members`,
+        () => `/api/v1/tenants/${globex.tenantId}/members`,
+      ],
+      [
+        'add itself to an organization',
+        'POST',
+        () => `/api/v2/organizations/${globex.tenantId}/members`,
+        undefined,
+        () => ({ members: [acme.adminId] }),
+      ],
+      ['read a member’s roles', 'GET', (t) => `/api/v2/organizations/${globex.tenantId}/members/${t.user}/roles`, undefined],
+      [
+        'give a member roles',
+        'POST',
+        (t) => `/api/v2/organizations/${globex.tenantId}/members/${t.user}/roles`,
+        undefined,
+        () => ({ roles: [theirs.role] }),
+      ],
+      ['read a client', 'GET', (t) => `/api/v2/clients/${t.client}`, (t) => `/api/v1/applications/${t.app}`],
+      ['rotate a client’s secret', 'POST', (t) => `/api/v2/clients/${t.client}/rotate-secret`, undefined],
+      ['read a resource server', 'GET', (t) => `/api/v2/resource-servers/${t.api}`, (t) => `/api/v1/apis/${t.api}`],
+      [
+        'read a resource server by identifier',
+        'GET',
+        () => `/api/v2/resource-servers/${encodeURIComponent('urn:gatehouse:globex:billing')}`,
+        undefined,
+      ],
+      ['change a client grant', 'PATCH', (t) => `/api/v2/client-grants/${t.app}.${t.api}`, undefined, { scope: [] }],
+      ['delete a client grant', 'DELETE', (t) => `/api/v2/client-grants/${t.app}.${t.api}`, undefined],
+      ['read a connection', 'GET', (t) => `/api/v2/connections/${t.connection}`, (t) => `/api/v1/connections/${t.connection}`],
+      ['read a log event', 'GET', (t) => `/api/v2/logs/${t.event}`, undefined],
+    ];
 
   for (const [what, method, v2, v1, lazy] of attacks) {
     test(`cannot ${what} of another tenant (404, as through /api/v1), neither as its administrator nor as its machine application`, async () => {
@@ -92,7 +126,10 @@ describe('v4 access control through /api/v2: acme attacks globex', () => {
       assert.ok(!grants.body.some((g: any) => g.client_id === theirs.client));
       const logs = await gh.request('GET', '/api/v2/logs?per_page=100', { token });
       assert.ok(logs.body.length > 0);
-      assert.ok(logs.body.every((l: any) => l.organization_id === acme.tenantId), JSON.stringify(logs.body.map((l: any) => l.organization_id)));
+      assert.ok(
+        logs.body.every((l: any) => l.organization_id === acme.tenantId),
+        JSON.stringify(logs.body.map((l: any) => l.organization_id)),
+      );
       const connections = await gh.request('GET', '/api/v2/connections', { token });
       assert.ok(!connections.body.some((c: any) => c.id === theirs.connection));
       const roles = await gh.request('GET', '/api/v2/roles', { token });
@@ -116,16 +153,28 @@ describe('v4 access control through /api/v2: acme attacks globex', () => {
   });
 
   test('a machine application cannot widen its own grant, nor be granted restricted permissions by a tenant administrator', async () => {
-    const self = await gh.request('PATCH', `/api/v2/client-grants/${machine.id}.admin`, { token: machine.token, body: { scope: ['tenant.all', 'iam.account.read'] } });
+    const self = await gh.request('PATCH', `/api/v2/client-grants/${machine.id}.admin`, {
+      token: machine.token,
+      body: { scope: ['tenant.all', 'iam.account.read'] },
+    });
     assert.equal(self.status, 403, JSON.stringify(self.body));
-    const byAdmin = await gh.request('PUT', `/api/v1/applications/${machine.id}/admin-grant`, { token: acme.token, body: { permissions: ['all'] } });
+    const byAdmin = await gh.request('PUT', `/api/v1/applications/${machine.id}/admin-grant`, {
+      token: acme.token,
+      body: { permissions: ['all'] },
+    });
     assert.equal(byAdmin.status, 403);
     assert.equal(byAdmin.body.error, 'restricted_permission');
     // A narrow machine cannot grant what it does not hold.
     const narrow = await machineWithAdminGrant(gh, acme.token, ['tenant.applications.write', 'tenant.applications.read'], 'Narrow');
-    const widen = await gh.request('POST', '/api/v2/client-grants', { token: narrow.token, body: { client_id: narrow.client_id, audience: `${gh.ctx.config.issuer}/api/v2/`, scope: ['tenant.account.delete'] } });
+    const widen = await gh.request('POST', '/api/v2/client-grants', {
+      token: narrow.token,
+      body: { client_id: narrow.client_id, audience: `${gh.ctx.config.issuer}/api/v2/`, scope: ['tenant.account.delete'] },
+    });
     assert.ok(widen.status === 403 || widen.status === 409, JSON.stringify(widen.body));
-    const patched = await gh.request('PATCH', `/api/v2/client-grants/${narrow.id}.admin`, { token: narrow.token, body: { scope: ['tenant.applications.write', 'tenant.applications.read', 'tenant.account.delete'] } });
+    const patched = await gh.request('PATCH', `/api/v2/client-grants/${narrow.id}.admin`, {
+      token: narrow.token,
+      body: { scope: ['tenant.applications.write', 'tenant.applications.read', 'tenant.account.delete'] },
+    });
     assert.equal(patched.status, 403, JSON.stringify(patched.body));
   });
 
@@ -137,7 +186,12 @@ describe('v4 access control through /api/v2: acme attacks globex', () => {
     const after = await gh.request('GET', '/api/v2/users', { token: temp.token });
     assert.equal(after.status, 401);
     assert.equal(after.body.errorCode, 'invalid_token');
-    const refused = await postToken(gh, { grant_type: 'client_credentials', client_id: temp.client_id, client_secret: temp.client_secret, audience: `${gh.ctx.config.issuer}/api/v2/` });
+    const refused = await postToken(gh, {
+      grant_type: 'client_credentials',
+      client_id: temp.client_id,
+      client_secret: temp.client_secret,
+      audience: `${gh.ctx.config.issuer}/api/v2/`,
+    });
     assert.equal(refused.statusCode, 400);
     assert.equal(refused.json().error, 'access_denied');
     // Globex's own machine, granted globex's admin API, acts in globex only.

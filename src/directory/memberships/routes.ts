@@ -1,6 +1,6 @@
-import { actingUserId } from '../../platform/audit/record.js';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { actingUserId } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, IdParams, PageOf, PageQuery, Timestamp } from '../../platform/http/schemas.js';

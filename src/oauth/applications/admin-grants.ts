@@ -38,7 +38,9 @@ export async function putAdminGrant(
   const keys = [...new Set(permissions)].sort();
   const unknown = keys.filter((key) => !(key in SYSTEM_PERMISSIONS));
   if (unknown.length > 0) {
-    throw new AppError('unknown_permission', 'The admin API is granted Gatehouse permissions (GET /api/v1/permissions)', { permissions: unknown });
+    throw new AppError('unknown_permission', 'The admin API is granted Gatehouse permissions (GET /api/v1/permissions)', {
+      permissions: unknown,
+    });
   }
   return ctx.db.transaction().execute(async (trx) => {
     const application = await lockApplication(trx, scope, applicationId);
@@ -60,9 +62,16 @@ export async function putAdminGrant(
       .where('application_id', '=', applicationId)
       .executeTakeFirst();
     if (existing) {
-      await trx.updateTable('application_admin_grants').set({ permissions: keys, updated_at: now }).where('application_id', '=', applicationId).execute();
+      await trx
+        .updateTable('application_admin_grants')
+        .set({ permissions: keys, updated_at: now })
+        .where('application_id', '=', applicationId)
+        .execute();
     } else {
-      await trx.insertInto('application_admin_grants').values({ application_id: applicationId, permissions: keys, created_at: now, updated_at: now }).execute();
+      await trx
+        .insertInto('application_admin_grants')
+        .values({ application_id: applicationId, permissions: keys, created_at: now, updated_at: now })
+        .execute();
     }
     await recordAudit(trx, ctx, {
       action: existing ? 'iam.application.grantModified' : 'iam.application.grantCreated',

@@ -160,7 +160,13 @@ export const grantRoutes =
         onRequest: requireAccess(ctx, WRITE),
       },
       async (request, reply) => {
-        const { grant, created } = await putAdminGrant(ctx, scopeOf(request), actorOf(request), request.params.id, request.body.permissions);
+        const { grant, created } = await putAdminGrant(
+          ctx,
+          scopeOf(request),
+          actorOf(request),
+          request.params.id,
+          request.body.permissions,
+        );
         return reply.status(created ? 201 : 200).send(toAdminGrant(grant));
       },
     );

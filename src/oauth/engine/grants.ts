@@ -4,13 +4,13 @@ import { mfaNeed } from '../../authn/mfa/index.js';
 import { authenticate } from '../../authn/sessions/sessions.js';
 import type { Actor } from '../../platform/audit/record.js';
 import { AppError } from '../../platform/errors.js';
+import { apiAudience, managementAudience } from '../tokens/access-tokens.js';
 import { findAccount } from './accounts.js';
 import { auditBeforeAnswer } from './audited.js';
 import { gatehouseClient, PASSWORD_GRANT } from './clients.js';
 import type { OidcContext } from './lookups.js';
 import { mfaRequired, registerMfaGrants, temporarilyUnavailable } from './mfa-grants.js';
 import { mfaTargetOf } from './mfa-policy.js';
-import { apiAudience, managementAudience } from '../tokens/access-tokens.js';
 import { resourceServer } from './resources.js';
 import { issueUserTokens } from './user-tokens.js';
 

@@ -2,19 +2,26 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Scope } from '../../directory/permissions/effective.js';
 import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
-import { createApi, deleteApi, getApi, listApis, type ApiDetails, updateApi } from '../../oauth/apis/apis.js';
+import { type ApiDetails, createApi, deleteApi, getApi, listApis, updateApi } from '../../oauth/apis/apis.js';
 import { adminGrantsOf, deleteAdminGrant, getAdminGrant, putAdminGrant } from '../../oauth/applications/admin-grants.js';
-import { createApplication, deleteApplication, listApplications, rotateClientSecret, updateApplication, type WithSecret } from '../../oauth/applications/applications.js';
+import {
+  createApplication,
+  deleteApplication,
+  listApplications,
+  rotateClientSecret,
+  updateApplication,
+  type WithSecret,
+} from '../../oauth/applications/applications.js';
 import { createGrant, deleteGrant, listGrants, updateGrant } from '../../oauth/applications/grants.js';
 import type { GrantType } from '../../oauth/applications/rules.js';
 import { managementAudience } from '../../oauth/tokens/access-tokens.js';
 import type { AppContext } from '../../platform/context.js';
 import type { Application, ApplicationType } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
-import { isUuid } from '../../platform/ids.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN } from '../../platform/http/schemas.js';
-import { auth0Errors, CheckpointParams, type CheckpointInput, ListOf, listPage, PageParams } from './kit.js';
+import { isUuid } from '../../platform/ids.js';
+import { auth0Errors, type CheckpointInput, CheckpointParams, ListOf, listPage, PageParams } from './kit.js';
 import { isGatehouseAudience } from './shapes.js';
 
 const tags = ['management-api-v2'];
@@ -114,7 +121,13 @@ const toResourceServer = ({ api, permissions, signingSecret }: ApiDetails) => ({
   token_dialect: api.permissions_in_token ? 'access_token_authz' : 'access_token',
   ...(signingSecret !== undefined && { signing_secret: signingSecret }),
 });
-const Scopes = Type.Array(Type.Object({ value: Type.String({ minLength: 1, maxLength: 280 }), description: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }), { maxItems: 500 });
+const Scopes = Type.Array(
+  Type.Object(
+    { value: Type.String({ minLength: 1, maxLength: 280 }), description: Type.Optional(Type.String({ maxLength: 500 })) },
+    { additionalProperties: false },
+  ),
+  { maxItems: 500 },
+);
 const SigningAlg = Type.Union([Type.Literal('RS256'), Type.Literal('ES256'), Type.Literal('HS256')]);
 const Dialect = Type.Union([Type.Literal('access_token'), Type.Literal('access_token_authz')]);
 const ServerFields = {
@@ -125,9 +138,19 @@ const ServerFields = {
   enforce_policies: Type.Optional(Type.Boolean()),
   token_dialect: Type.Optional(Dialect),
 };
-const ServerCreate = Type.Object({ identifier: Type.String({ minLength: 1, maxLength: 600 }), ...ServerFields }, { additionalProperties: false });
+const ServerCreate = Type.Object(
+  { identifier: Type.String({ minLength: 1, maxLength: 600 }), ...ServerFields },
+  { additionalProperties: false },
+);
 const ServerPatch = Type.Object(ServerFields, { additionalProperties: false });
-const serverInput = (b: { name?: string | undefined; scopes?: { value: string; description?: string | undefined }[] | undefined; signing_alg?: 'RS256' | 'ES256' | 'HS256' | undefined; token_lifetime?: number | undefined; enforce_policies?: boolean | undefined; token_dialect?: string | undefined }) => ({
+const serverInput = (b: {
+  name?: string | undefined;
+  scopes?: { value: string; description?: string | undefined }[] | undefined;
+  signing_alg?: 'RS256' | 'ES256' | 'HS256' | undefined;
+  token_lifetime?: number | undefined;
+  enforce_policies?: boolean | undefined;
+  token_dialect?: string | undefined;
+}) => ({
   ...(b.name !== undefined && { name: b.name }),
   ...(b.scopes !== undefined && { permissions: b.scopes }),
   ...(b.signing_alg !== undefined && { signing_alg: b.signing_alg }),
@@ -160,24 +183,50 @@ interface GrantRow {
 }
 
 /** Every client grant the scope sees (its applications' own), optionally of one client or audience, in application order. */
-async function grantsInScope(ctx: AppContext, scope: Scope, filter: { client_id?: string | undefined; audience?: string | undefined }): Promise<GrantRow[]> {
+async function grantsInScope(
+  ctx: AppContext,
+  scope: Scope,
+  filter: { client_id?: string | undefined; audience?: string | undefined },
+): Promise<GrantRow[]> {
   const rows: GrantRow[] = [];
   let cursor: string | undefined;
   do {
-    const page = await listApplications(ctx, scope, { type: 'm2m', ...(filter.client_id && { client_id: filter.client_id }) }, { limit: 200, cursor });
-    const admin = await adminGrantsOf(ctx.db, page.items.map((a) => a.id));
+    const page = await listApplications(
+      ctx,
+      scope,
+      { type: 'm2m', ...(filter.client_id && { client_id: filter.client_id }) },
+      { limit: 200, cursor },
+    );
+    const admin = await adminGrantsOf(
+      ctx.db,
+      page.items.map((a) => a.id),
+    );
     for (const application of page.items) {
       const grant = admin.get(application.id);
-      if (grant) rows.push({ id: `${application.id}.admin`, client_id: application.client_id, audience: managementAudience(ctx), scope: grant.permissions });
+      if (grant)
+        rows.push({
+          id: `${application.id}.admin`,
+          client_id: application.client_id,
+          audience: managementAudience(ctx),
+          scope: grant.permissions,
+        });
       for (const g of (await listGrants(ctx, scope, application.id, { limit: 200 })).items) {
-        rows.push({ id: `${application.id}.${g.api_id}`, client_id: application.client_id, audience: g.api_identifier, scope: g.permissions });
+        rows.push({
+          id: `${application.id}.${g.api_id}`,
+          client_id: application.client_id,
+          audience: g.api_identifier,
+          scope: g.permissions,
+        });
       }
     }
     cursor = page.next_cursor ?? undefined;
   } while (cursor && rows.length < 1000);
   return filter.audience === undefined
     ? rows
-    : rows.filter((r) => r.audience === filter.audience || (isGatehouseAudience(ctx, filter.audience as string) && r.audience === managementAudience(ctx)));
+    : rows.filter(
+        (r) =>
+          r.audience === filter.audience || (isGatehouseAudience(ctx, filter.audience as string) && r.audience === managementAudience(ctx)),
+      );
 }
 
 function grantIdOf(id: string): { applicationId: string; apiId: string | 'admin' } {
@@ -205,22 +254,54 @@ export const clientsV2 =
   (ctx: AppContext): FastifyPluginAsyncTypebox =>
   async (app) => {
     const ListQuery = Type.Object(
-      { ...PageParams, ...CheckpointParams, fields: Type.Optional(Type.String({ maxLength: 500 })), include_fields: Type.Optional(Type.Boolean()), app_type: Type.Optional(Type.String({ maxLength: 50 })), is_first_party: Type.Optional(Type.Boolean()), is_global: Type.Optional(Type.Boolean()) },
+      {
+        ...PageParams,
+        ...CheckpointParams,
+        fields: Type.Optional(Type.String({ maxLength: 500 })),
+        include_fields: Type.Optional(Type.Boolean()),
+        app_type: Type.Optional(Type.String({ maxLength: 50 })),
+        is_first_party: Type.Optional(Type.Boolean()),
+        is_global: Type.Optional(Type.Boolean()),
+      },
       { additionalProperties: false },
     );
     app.get(
       '/clients',
-      { schema: { tags, summary: 'List clients (applications)', security: ACCESS_TOKEN, querystring: ListQuery, response: { 200: ListOf(Client, 'clients'), ...auth0Errors } }, onRequest: requireAccess(ctx, APP_READ) },
+      {
+        schema: {
+          tags,
+          summary: 'List clients (applications)',
+          security: ACCESS_TOKEN,
+          querystring: ListQuery,
+          response: { 200: ListOf(Client, 'clients'), ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, APP_READ),
+      },
       async (request) => {
         const scope = scopeOf(request);
         const type = request.query.app_type === undefined ? undefined : FROM_APP_TYPE[request.query.app_type];
-        if (request.query.app_type !== undefined && !type) throw new AppError('invalid_request', 'app_type: regular_web, spa, native or non_interactive');
-        return listPage('clients', request.query, (p) => listApplications(ctx, scope, { type }, p), (a) => toClient(a));
+        if (request.query.app_type !== undefined && !type)
+          throw new AppError('invalid_request', 'app_type: regular_web, spa, native or non_interactive');
+        return listPage(
+          'clients',
+          request.query,
+          (p) => listApplications(ctx, scope, { type }, p),
+          (a) => toClient(a),
+        );
       },
     );
     app.post(
       '/clients',
-      { schema: { tags, summary: 'Create a client; its secret is in this answer only', security: ACCESS_TOKEN, body: ClientCreate, response: { 201: Client, ...auth0Errors } }, onRequest: requireAccess(ctx, APP_WRITE) },
+      {
+        schema: {
+          tags,
+          summary: 'Create a client; its secret is in this answer only',
+          security: ACCESS_TOKEN,
+          body: ClientCreate,
+          response: { 201: Client, ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, APP_WRITE),
+      },
       async (request, reply) => {
         const b = request.body;
         const created = await createApplication(ctx, scopeOf(request), actorOf(request), {
@@ -236,12 +317,33 @@ export const clientsV2 =
     );
     app.get(
       '/clients/:id',
-      { schema: { tags, summary: 'Read a client (never its secret)', security: ACCESS_TOKEN, params: ClientParams, response: { 200: Client, ...auth0Errors } }, onRequest: requireAccess(ctx, APP_READ), config: { resource: 'client' } },
+      {
+        schema: {
+          tags,
+          summary: 'Read a client (never its secret)',
+          security: ACCESS_TOKEN,
+          params: ClientParams,
+          response: { 200: Client, ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, APP_READ),
+        config: { resource: 'client' },
+      },
       async (request) => toClient(await applicationOf(ctx, scopeOf(request), request.params.id)),
     );
     app.patch(
       '/clients/:id',
-      { schema: { tags, summary: 'Update a client', security: ACCESS_TOKEN, params: ClientParams, body: ClientPatch, response: { 200: Client, ...auth0Errors } }, onRequest: requireAccess(ctx, APP_WRITE), config: { resource: 'client' } },
+      {
+        schema: {
+          tags,
+          summary: 'Update a client',
+          security: ACCESS_TOKEN,
+          params: ClientParams,
+          body: ClientPatch,
+          response: { 200: Client, ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, APP_WRITE),
+        config: { resource: 'client' },
+      },
       async (request) => {
         const scope = scopeOf(request);
         const application = await applicationOf(ctx, scope, request.params.id);
@@ -258,7 +360,17 @@ export const clientsV2 =
     );
     app.delete(
       '/clients/:id',
-      { schema: { tags, summary: 'Delete a client', security: ACCESS_TOKEN, params: ClientParams, response: { 204: Type.Null(), ...auth0Errors } }, onRequest: requireAccess(ctx, APP_WRITE), config: { resource: 'client' } },
+      {
+        schema: {
+          tags,
+          summary: 'Delete a client',
+          security: ACCESS_TOKEN,
+          params: ClientParams,
+          response: { 204: Type.Null(), ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, APP_WRITE),
+        config: { resource: 'client' },
+      },
       async (request, reply) => {
         const scope = scopeOf(request);
         await deleteApplication(ctx, scope, actorOf(request), (await applicationOf(ctx, scope, request.params.id)).id);
@@ -267,7 +379,17 @@ export const clientsV2 =
     );
     app.post(
       '/clients/:id/rotate-secret',
-      { schema: { tags, summary: 'Rotate the client secret; the new one is in this answer only', security: ACCESS_TOKEN, params: ClientParams, response: { 200: Client, ...auth0Errors } }, onRequest: requireAccess(ctx, APP_WRITE), config: { resource: 'client' } },
+      {
+        schema: {
+          tags,
+          summary: 'Rotate the client secret; the new one is in this answer only',
+          security: ACCESS_TOKEN,
+          params: ClientParams,
+          response: { 200: Client, ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, APP_WRITE),
+        config: { resource: 'client' },
+      },
       async (request) => {
         const scope = scopeOf(request);
         return withSecret(await rotateClientSecret(ctx, scope, actorOf(request), (await applicationOf(ctx, scope, request.params.id)).id));
@@ -276,7 +398,24 @@ export const clientsV2 =
 
     app.get(
       '/resource-servers',
-      { schema: { tags, summary: 'List resource servers (APIs)', security: ACCESS_TOKEN, querystring: Type.Object({ ...PageParams, ...CheckpointParams, include_fields: Type.Optional(Type.Boolean()), identifiers: Type.Optional(Type.String({ maxLength: 600 })) }, { additionalProperties: false }), response: { 200: ListOf(ResourceServer, 'resource_servers'), ...auth0Errors } }, onRequest: requireAccess(ctx, API_READ) },
+      {
+        schema: {
+          tags,
+          summary: 'List resource servers (APIs)',
+          security: ACCESS_TOKEN,
+          querystring: Type.Object(
+            {
+              ...PageParams,
+              ...CheckpointParams,
+              include_fields: Type.Optional(Type.Boolean()),
+              identifiers: Type.Optional(Type.String({ maxLength: 600 })),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 200: ListOf(ResourceServer, 'resource_servers'), ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, API_READ),
+      },
       async (request) => {
         const scope = scopeOf(request);
         const identifier = request.query.identifiers;
@@ -285,21 +424,55 @@ export const clientsV2 =
     );
     app.post(
       '/resource-servers',
-      { schema: { tags, summary: 'Create a resource server (an API); an HS256 signing secret is in this answer only', security: ACCESS_TOKEN, body: ServerCreate, response: { 201: ResourceServer, ...auth0Errors } }, onRequest: requireAccess(ctx, API_WRITE) },
+      {
+        schema: {
+          tags,
+          summary: 'Create a resource server (an API); an HS256 signing secret is in this answer only',
+          security: ACCESS_TOKEN,
+          body: ServerCreate,
+          response: { 201: ResourceServer, ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, API_WRITE),
+      },
       async (request, reply) => {
         const b = request.body;
-        const created = await createApi(ctx, scopeOf(request), actorOf(request), { identifier: b.identifier, name: b.name ?? b.identifier, ...serverInput(b) });
+        const created = await createApi(ctx, scopeOf(request), actorOf(request), {
+          identifier: b.identifier,
+          name: b.name ?? b.identifier,
+          ...serverInput(b),
+        });
         return reply.status(201).send(toResourceServer(created));
       },
     );
     app.get(
       '/resource-servers/:id',
-      { schema: { tags, summary: 'Read a resource server by id or identifier', security: ACCESS_TOKEN, params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 600 }) }), response: { 200: ResourceServer, ...auth0Errors } }, onRequest: requireAccess(ctx, API_READ), config: { resource: 'resource_server' } },
+      {
+        schema: {
+          tags,
+          summary: 'Read a resource server by id or identifier',
+          security: ACCESS_TOKEN,
+          params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 600 }) }),
+          response: { 200: ResourceServer, ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, API_READ),
+        config: { resource: 'resource_server' },
+      },
       async (request) => toResourceServer(await apiOf(ctx, scopeOf(request), request.params.id)),
     );
     app.patch(
       '/resource-servers/:id',
-      { schema: { tags, summary: 'Update a resource server', security: ACCESS_TOKEN, params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 600 }) }), body: ServerPatch, response: { 200: ResourceServer, ...auth0Errors } }, onRequest: requireAccess(ctx, API_WRITE), config: { resource: 'resource_server' } },
+      {
+        schema: {
+          tags,
+          summary: 'Update a resource server',
+          security: ACCESS_TOKEN,
+          params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 600 }) }),
+          body: ServerPatch,
+          response: { 200: ResourceServer, ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, API_WRITE),
+        config: { resource: 'resource_server' },
+      },
       async (request) => {
         const scope = scopeOf(request);
         const current = await apiOf(ctx, scope, request.params.id);
@@ -308,7 +481,17 @@ export const clientsV2 =
     );
     app.delete(
       '/resource-servers/:id',
-      { schema: { tags, summary: 'Delete a resource server', security: ACCESS_TOKEN, params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 600 }) }), response: { 204: Type.Null(), ...auth0Errors } }, onRequest: requireAccess(ctx, API_WRITE), config: { resource: 'resource_server' } },
+      {
+        schema: {
+          tags,
+          summary: 'Delete a resource server',
+          security: ACCESS_TOKEN,
+          params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 600 }) }),
+          response: { 204: Type.Null(), ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, API_WRITE),
+        config: { resource: 'resource_server' },
+      },
       async (request, reply) => {
         const scope = scopeOf(request);
         await deleteApi(ctx, scope, actorOf(request), (await apiOf(ctx, scope, request.params.id)).api.id);
@@ -319,7 +502,21 @@ export const clientsV2 =
     app.get(
       '/client-grants',
       {
-        schema: { tags, summary: 'List client grants (an application’s grants of APIs, and of the admin API under {issuer}/api/v2/)', security: ACCESS_TOKEN, querystring: Type.Object({ ...PageParams, ...CheckpointParams, audience: Type.Optional(Type.String({ maxLength: 600 })), client_id: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: false }), response: { 200: ListOf(ClientGrant, 'client_grants'), ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'List client grants (an application’s grants of APIs, and of the admin API under {issuer}/api/v2/)',
+          security: ACCESS_TOKEN,
+          querystring: Type.Object(
+            {
+              ...PageParams,
+              ...CheckpointParams,
+              audience: Type.Optional(Type.String({ maxLength: 600 })),
+              client_id: Type.Optional(Type.String({ maxLength: 100 })),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 200: ListOf(ClientGrant, 'client_grants'), ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, APP_READ),
       },
       async (request) => pageOfRows('client_grants', await grantsInScope(ctx, scopeOf(request), request.query), request.query) as never,
@@ -327,7 +524,21 @@ export const clientsV2 =
     app.post(
       '/client-grants',
       {
-        schema: { tags, summary: 'Grant a machine client an API (scope: its permissions), or the admin API (audience {issuer}/api/v2/, scope: Gatehouse permissions)', security: ACCESS_TOKEN, body: Type.Object({ client_id: Type.String({ minLength: 1, maxLength: 100 }), audience: Type.String({ minLength: 1, maxLength: 600 }), scope: Type.Array(Type.String({ minLength: 1, maxLength: 280 }), { maxItems: 500 }) }, { additionalProperties: false }), response: { 201: ClientGrant, ...auth0Errors } },
+        schema: {
+          tags,
+          summary:
+            'Grant a machine client an API (scope: its permissions), or the admin API (audience {issuer}/api/v2/, scope: Gatehouse permissions)',
+          security: ACCESS_TOKEN,
+          body: Type.Object(
+            {
+              client_id: Type.String({ minLength: 1, maxLength: 100 }),
+              audience: Type.String({ minLength: 1, maxLength: 600 }),
+              scope: Type.Array(Type.String({ minLength: 1, maxLength: 280 }), { maxItems: 500 }),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 201: ClientGrant, ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, APP_WRITE),
       },
       async (request, reply) => {
@@ -335,19 +546,34 @@ export const clientsV2 =
         const { client_id, audience, scope: permissions } = request.body;
         const application = await applicationOf(ctx, scope, client_id);
         if (isGatehouseAudience(ctx, audience)) {
-          if ((await adminGrantsOf(ctx.db, [application.id])).has(application.id)) throw new AppError('grant_exists', 'The client has a grant of the admin API; change it with PATCH');
+          if ((await adminGrantsOf(ctx.db, [application.id])).has(application.id))
+            throw new AppError('grant_exists', 'The client has a grant of the admin API; change it with PATCH');
           const { grant } = await putAdminGrant(ctx, scope, actor, application.id, permissions);
-          return reply.status(201).send({ id: `${application.id}.admin`, client_id, audience: managementAudience(ctx), scope: grant.permissions });
+          return reply
+            .status(201)
+            .send({ id: `${application.id}.admin`, client_id, audience: managementAudience(ctx), scope: grant.permissions });
         }
         const api = await apiOf(ctx, scope, audience);
         const grant = await createGrant(ctx, scope, actor, application.id, { api_id: api.api.id, permissions });
-        return reply.status(201).send({ id: `${application.id}.${api.api.id}`, client_id, audience: grant.api_identifier, scope: grant.permissions });
+        return reply
+          .status(201)
+          .send({ id: `${application.id}.${api.api.id}`, client_id, audience: grant.api_identifier, scope: grant.permissions });
       },
     );
     app.patch(
       '/client-grants/:id',
       {
-        schema: { tags, summary: 'Replace a client grant’s scope', security: ACCESS_TOKEN, params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) }), body: Type.Object({ scope: Type.Array(Type.String({ minLength: 1, maxLength: 280 }), { maxItems: 500 }) }, { additionalProperties: false }), response: { 200: ClientGrant, ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'Replace a client grant’s scope',
+          security: ACCESS_TOKEN,
+          params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) }),
+          body: Type.Object(
+            { scope: Type.Array(Type.String({ minLength: 1, maxLength: 280 }), { maxItems: 500 }) },
+            { additionalProperties: false },
+          ),
+          response: { 200: ClientGrant, ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, APP_WRITE),
         config: { resource: 'client_grant' },
       },
@@ -357,18 +583,32 @@ export const clientsV2 =
         if (apiId === 'admin') {
           await getAdminGrant(ctx, scope, applicationId);
           const { grant } = await putAdminGrant(ctx, scope, actor, applicationId, request.body.scope);
-          const application = await ctx.db.selectFrom('applications').select('client_id').where('id', '=', applicationId).executeTakeFirstOrThrow();
+          const application = await ctx.db
+            .selectFrom('applications')
+            .select('client_id')
+            .where('id', '=', applicationId)
+            .executeTakeFirstOrThrow();
           return { id: request.params.id, client_id: application.client_id, audience: managementAudience(ctx), scope: grant.permissions };
         }
         const grant = await updateGrant(ctx, scope, actor, applicationId, apiId, request.body.scope);
-        const application = await ctx.db.selectFrom('applications').select('client_id').where('id', '=', applicationId).executeTakeFirstOrThrow();
+        const application = await ctx.db
+          .selectFrom('applications')
+          .select('client_id')
+          .where('id', '=', applicationId)
+          .executeTakeFirstOrThrow();
         return { id: request.params.id, client_id: application.client_id, audience: grant.api_identifier, scope: grant.permissions };
       },
     );
     app.delete(
       '/client-grants/:id',
       {
-        schema: { tags, summary: 'Delete a client grant', security: ACCESS_TOKEN, params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) }), response: { 204: Type.Null(), ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'Delete a client grant',
+          security: ACCESS_TOKEN,
+          params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) }),
+          response: { 204: Type.Null(), ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, APP_WRITE),
         config: { resource: 'client_grant' },
       },

@@ -39,7 +39,14 @@ const toConnection = (c: ConnectionRow) => ({
   is_domain_connection: false,
   metadata: { ...(c.tenant_id && { tenant: c.tenant_id }), domains: c.domains.join(' ') },
 });
-const Options = Type.Object({}, { additionalProperties: true, maxProperties: 50, description: 'The strategy’s options, Auth0’s names (docs/federation.md); secrets are write-only' });
+const Options = Type.Object(
+  {},
+  {
+    additionalProperties: true,
+    maxProperties: 50,
+    description: 'The strategy’s options, Auth0’s names (docs/federation.md); secrets are write-only',
+  },
+);
 const Clients = Type.Array(Type.String({ minLength: 1, maxLength: 200 }), { maxItems: 500 });
 const DisplayName = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\p{C}]+$' });
 const ConnectionParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false });
@@ -60,7 +67,14 @@ export const connectionsV2 =
           summary: 'List connections (federation; the built-in username-and-password connection is not one)',
           security: ACCESS_TOKEN,
           querystring: Type.Object(
-            { ...PageParams, ...CheckpointParams, strategy: Type.Optional(Type.String({ maxLength: 50 })), name: Type.Optional(Type.String({ maxLength: 128 })), fields: Type.Optional(Type.String({ maxLength: 500 })), include_fields: Type.Optional(Type.Boolean()) },
+            {
+              ...PageParams,
+              ...CheckpointParams,
+              strategy: Type.Optional(Type.String({ maxLength: 50 })),
+              name: Type.Optional(Type.String({ maxLength: 128 })),
+              fields: Type.Optional(Type.String({ maxLength: 500 })),
+              include_fields: Type.Optional(Type.Boolean()),
+            },
             { additionalProperties: false },
           ),
           response: { 200: ListOf(Connection, 'connections'), ...auth0Errors },
@@ -81,32 +95,70 @@ export const connectionsV2 =
           summary: 'Create a connection in the caller’s tenant (system-wide for a system administrator)',
           security: ACCESS_TOKEN,
           body: Type.Object(
-            { name: Type.String({ minLength: 1, maxLength: 128 }), strategy: Type.Union(STRATEGIES.map((s) => Type.Literal(s))), display_name: Type.Optional(DisplayName), options: Type.Optional(Options), enabled_clients: Type.Optional(Clients) },
+            {
+              name: Type.String({ minLength: 1, maxLength: 128 }),
+              strategy: Type.Union(STRATEGIES.map((s) => Type.Literal(s))),
+              display_name: Type.Optional(DisplayName),
+              options: Type.Optional(Options),
+              enabled_clients: Type.Optional(Clients),
+            },
             { additionalProperties: false },
           ),
           response: { 201: Connection, ...auth0Errors },
         },
         onRequest: requireAccess(ctx, WRITE),
       },
-      async (request, reply) => reply.status(201).send(toConnection(await createConnection(ctx, scopeOf(request), actorOf(request), request.body))),
+      async (request, reply) =>
+        reply.status(201).send(toConnection(await createConnection(ctx, scopeOf(request), actorOf(request), request.body))),
     );
     app.get(
       '/connections/:id',
-      { schema: { tags, summary: 'Read a connection (never its secrets)', security: ACCESS_TOKEN, params: ConnectionParams, response: { 200: Connection, ...auth0Errors } }, onRequest: requireAccess(ctx, READ), config: { resource: 'connection' } },
+      {
+        schema: {
+          tags,
+          summary: 'Read a connection (never its secrets)',
+          security: ACCESS_TOKEN,
+          params: ConnectionParams,
+          response: { 200: Connection, ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, READ),
+        config: { resource: 'connection' },
+      },
       async (request) => toConnection(await getConnection(ctx, scopeOf(request), connectionId(request.params.id))),
     );
     app.patch(
       '/connections/:id',
       {
-        schema: { tags, summary: 'Update a connection (options merge; null removes a key; an omitted secret is kept)', security: ACCESS_TOKEN, params: ConnectionParams, body: Type.Object({ display_name: Type.Optional(DisplayName), options: Type.Optional(Options), enabled_clients: Type.Optional(Clients) }, { additionalProperties: false }), response: { 200: Connection, ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'Update a connection (options merge; null removes a key; an omitted secret is kept)',
+          security: ACCESS_TOKEN,
+          params: ConnectionParams,
+          body: Type.Object(
+            { display_name: Type.Optional(DisplayName), options: Type.Optional(Options), enabled_clients: Type.Optional(Clients) },
+            { additionalProperties: false },
+          ),
+          response: { 200: Connection, ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, WRITE),
         config: { resource: 'connection' },
       },
-      async (request) => toConnection(await updateConnection(ctx, scopeOf(request), actorOf(request), connectionId(request.params.id), request.body)),
+      async (request) =>
+        toConnection(await updateConnection(ctx, scopeOf(request), actorOf(request), connectionId(request.params.id), request.body)),
     );
     app.delete(
       '/connections/:id',
-      { schema: { tags, summary: 'Delete a connection', security: ACCESS_TOKEN, params: ConnectionParams, response: { 202: Type.Null(), ...auth0Errors } }, onRequest: requireAccess(ctx, WRITE), config: { resource: 'connection' } },
+      {
+        schema: {
+          tags,
+          summary: 'Delete a connection',
+          security: ACCESS_TOKEN,
+          params: ConnectionParams,
+          response: { 202: Type.Null(), ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, WRITE),
+        config: { resource: 'connection' },
+      },
       async (request, reply) => {
         await deleteConnection(ctx, scopeOf(request), actorOf(request), connectionId(request.params.id));
         return reply.status(202).send(null);

@@ -4,8 +4,8 @@ import type { Scope } from '../../directory/permissions/effective.js';
 import type { Page, PageRequest } from '../../platform/db/pagination.js';
 import { MAX_LIMIT } from '../../platform/db/pagination.js';
 import { AppError } from '../../platform/errors.js';
-import { isUuid } from '../../platform/ids.js';
 import { asAppError, logFailure, setRetryAfter } from '../../platform/http/server.js';
+import { isUuid } from '../../platform/ids.js';
 
 /**
  * What every route of Auth0's Management API v2 (/api/v2, decisions 400–414) shares: its error
@@ -19,7 +19,9 @@ export const Auth0Error = Type.Object(
     statusCode: Type.Integer(),
     error: Type.String({ description: 'The HTTP reason phrase' }),
     message: Type.String(),
-    errorCode: Type.String({ description: 'A stable code: Auth0’s where one maps (invalid_body, insufficient_scope, inexistent_user…), else Gatehouse’s' }),
+    errorCode: Type.String({
+      description: 'A stable code: Auth0’s where one maps (invalid_body, insufficient_scope, inexistent_user…), else Gatehouse’s',
+    }),
   },
   { title: 'Auth0Error' },
 );
@@ -99,7 +101,10 @@ export const PAGE_WINDOW = 1000;
  * walked (200 rows at a time) up to the window of 1000, so a page costs at most six queries.
  * With `include_totals`, the total is counted the same way: exact up to 1000, and 1000 beyond.
  */
-export async function pageOf<T>(list: (page: PageRequest) => Promise<Page<T>>, input: PageInput): Promise<{ items: T[]; start: number; limit: number; total?: number }> {
+export async function pageOf<T>(
+  list: (page: PageRequest) => Promise<Page<T>>,
+  input: PageInput,
+): Promise<{ items: T[]; start: number; limit: number; total?: number }> {
   const perPage = input.per_page ?? 50;
   const start = (input.page ?? 0) * perPage;
   if (start + perPage > PAGE_WINDOW) {
@@ -144,7 +149,12 @@ export interface CheckpointInput extends PageInput {
  * A list by checkpoint when `from` or `take` is given (Gatehouse's cursor is the checkpoint,
  * decision 404), else by page number; `map` turns each record into Auth0's shape.
  */
-export async function listPage<T, U>(key: string, input: CheckpointInput, list: (page: PageRequest) => Promise<Page<T>>, map: (item: T) => U) {
+export async function listPage<T, U>(
+  key: string,
+  input: CheckpointInput,
+  list: (page: PageRequest) => Promise<Page<T>>,
+  map: (item: T) => U,
+) {
   if (input.from !== undefined || input.take !== undefined) {
     const page = await list({ limit: input.take ?? 50, cursor: input.from });
     return { [key]: page.items.map(map), ...(page.next_cursor && { next: page.next_cursor }) };
@@ -173,8 +183,10 @@ export function idOf(value: string, what: string): string {
 /** The tenant a per-user mapping acts in (decision 405): the caller's own in tenant scope, else the user's home tenant. */
 export function actingTenant(scope: Scope, homeTenantId: string | null): string {
   if (scope.kind === 'tenant') return scope.tenantId;
-  if (!homeTenantId) throw new AppError('invalid_request', 'This user has no home tenant; manage its memberships through /api/v2/organizations');
+  if (!homeTenantId)
+    throw new AppError('invalid_request', 'This user has no home tenant; manage its memberships through /api/v2/organizations');
   return homeTenantId;
 }
 
-export const StringParam = (what: string) => Type.Object({ id: Type.String({ minLength: 1, maxLength: 300, description: what }) }, { additionalProperties: false });
+export const StringParam = (what: string) =>
+  Type.Object({ id: Type.String({ minLength: 1, maxLength: 300, description: what }) }, { additionalProperties: false });

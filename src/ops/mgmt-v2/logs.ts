@@ -40,7 +40,8 @@ const GRANT_TYPES: Record<string, [string, string]> = {
   'urn:ietf:params:oauth:grant-type:device_code': ['sede', 'Success Exchange of Device Code for Access Token'],
 };
 /** What an administrator does through the API: created, modified, deleted and the like. */
-const API_OPERATION = /\.(created|modified|deleted|secretRotated|grantCreated|grantModified|grantDeleted|rotated|retired|invited|disabled|passwordResetForced|sessionsRevoked|unlocked|tokensRevoked|imported|exported|reset|removed|blockCreated|blockDeleted)$/;
+const API_OPERATION =
+  /\.(created|modified|deleted|secretRotated|grantCreated|grantModified|grantDeleted|rotated|retired|invited|disabled|passwordResetForced|sessionsRevoked|unlocked|tokensRevoked|imported|exported|reset|removed|blockCreated|blockDeleted)$/;
 
 export function logType(event: Pick<AuditEvent, 'action' | 'outcome' | 'details'>): [string, string] {
   const known = TYPES[event.action];
@@ -50,7 +51,8 @@ export function logType(event: Pick<AuditEvent, 'action' | 'outcome' | 'details'
     const grant = GRANT_TYPES[String(details.grant_type ?? '')];
     return grant ?? ['s', 'Success Login'];
   }
-  if (API_OPERATION.test(event.action)) return event.outcome === 'failure' ? ['fapi', 'Failed API Operation'] : ['sapi', 'Success API Operation'];
+  if (API_OPERATION.test(event.action))
+    return event.outcome === 'failure' ? ['fapi', 'Failed API Operation'] : ['sapi', 'Success API Operation'];
   return ['gh', event.action];
 }
 
@@ -72,7 +74,11 @@ export const LogEvent = Type.Object(
 
 function toLog(event: AuditEvent) {
   const [type, description] = logType(event);
-  const details: Record<string, unknown> = { ...((event.details ?? {}) as Record<string, unknown>), gatehouse_action: event.action, outcome: event.outcome };
+  const details: Record<string, unknown> = {
+    ...((event.details ?? {}) as Record<string, unknown>),
+    gatehouse_action: event.action,
+    outcome: event.outcome,
+  };
   const clientId = event.actor_type === 'client' ? event.actor_id : typeof details.client_id === 'string' ? details.client_id : null;
   const userId = event.actor_type === 'user' ? event.actor_id : event.target_type === 'user' ? event.target_id : null;
   return {
@@ -134,13 +140,23 @@ export const logsV2 =
     app.get(
       '/logs/:id',
       {
-        schema: { tags, summary: 'One log event', security: ACCESS_TOKEN, params: Type.Object({ id: Type.String({ maxLength: 100 }) }, { additionalProperties: false }), response: { 200: LogEvent, ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'One log event',
+          security: ACCESS_TOKEN,
+          params: Type.Object({ id: Type.String({ maxLength: 100 }) }, { additionalProperties: false }),
+          response: { 200: LogEvent, ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, AUDIT_READ),
         config: { resource: 'log' },
       },
       async (request) => {
         const scope = scopeOf(request);
-        const event = await ctx.db.selectFrom('audit_events').selectAll().where('id', '=', idOf(request.params.id, 'log event')).executeTakeFirst();
+        const event = await ctx.db
+          .selectFrom('audit_events')
+          .selectAll()
+          .where('id', '=', idOf(request.params.id, 'log event'))
+          .executeTakeFirst();
         if (!event || (scope.kind === 'tenant' && event.tenant_id !== scope.tenantId)) throw notFound('Log event');
         return toLog(event);
       },

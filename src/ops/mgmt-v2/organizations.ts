@@ -17,7 +17,10 @@ const READ = { system: 'iam.tenant.read', tenant: 'tenant.profile.read' } as con
 const MEMBERS_READ = { system: 'iam.membership.read', tenant: 'tenant.membership.read' } as const;
 const Name = Type.String({ minLength: 2, maxLength: 50, pattern: '^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$', description: 'The tenant’s slug' });
 const OrgParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false });
-const MemberParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }), user_id: Type.String({ minLength: 1, maxLength: 300 }) }, { additionalProperties: false });
+const MemberParams = Type.Object(
+  { id: Type.String({ minLength: 1, maxLength: 100 }), user_id: Type.String({ minLength: 1, maxLength: 300 }) },
+  { additionalProperties: false },
+);
 const OrgCreate = Type.Object(
   { name: Name, display_name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) },
   { additionalProperties: false },
@@ -26,8 +29,14 @@ const OrgPatch = Type.Object(
   { name: Type.Optional(Name), display_name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) },
   { additionalProperties: false },
 );
-const Members = Type.Object({ members: Type.Array(Type.String({ maxLength: 300 }), { minItems: 1, maxItems: 100 }) }, { additionalProperties: false });
-const Roles = Type.Object({ roles: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: 100 }) }, { additionalProperties: false });
+const Members = Type.Object(
+  { members: Type.Array(Type.String({ maxLength: 300 }), { minItems: 1, maxItems: 100 }) },
+  { additionalProperties: false },
+);
+const Roles = Type.Object(
+  { roles: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: 100 }) },
+  { additionalProperties: false },
+);
 const Member = Type.Object({
   user_id: Type.String(),
   email: Type.String(),
@@ -36,7 +45,13 @@ const Member = Type.Object({
 });
 const PageQuery = Type.Object(PageParams, { additionalProperties: false });
 const ListQuery = Type.Object(
-  { ...PageParams, ...CheckpointParams, fields: Type.Optional(Type.String({ maxLength: 500 })), include_fields: Type.Optional(Type.Boolean()), sort: Type.Optional(Type.String({ maxLength: 50 })) },
+  {
+    ...PageParams,
+    ...CheckpointParams,
+    fields: Type.Optional(Type.String({ maxLength: 500 })),
+    include_fields: Type.Optional(Type.Boolean()),
+    sort: Type.Optional(Type.String({ maxLength: 50 })),
+  },
   { additionalProperties: false },
 );
 
@@ -50,7 +65,16 @@ export const organizationsV2 =
   async (app) => {
     app.get(
       '/organizations',
-      { schema: { tags, summary: 'List organizations (tenants); a tenant administrator sees the own', security: ACCESS_TOKEN, querystring: ListQuery, response: { 200: ListOf(Organization, 'organizations'), ...auth0Errors } }, onRequest: requireAccess(ctx, READ) },
+      {
+        schema: {
+          tags,
+          summary: 'List organizations (tenants); a tenant administrator sees the own',
+          security: ACCESS_TOKEN,
+          querystring: ListQuery,
+          response: { 200: ListOf(Organization, 'organizations'), ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, READ),
+      },
       async (request) => {
         const scope = scopeOf(request);
         return listPage('organizations', request.query, (p) => listTenants(ctx, scope, p), toOrganization);
@@ -59,22 +83,43 @@ export const organizationsV2 =
 
     app.post(
       '/organizations',
-      { schema: { tags, summary: 'Create an organization (a tenant)', security: ACCESS_TOKEN, body: OrgCreate, response: { 201: Organization, ...auth0Errors } }, onRequest: requireAccess(ctx, { system: 'iam.tenant.create' }) },
+      {
+        schema: {
+          tags,
+          summary: 'Create an organization (a tenant)',
+          security: ACCESS_TOKEN,
+          body: OrgCreate,
+          response: { 201: Organization, ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, { system: 'iam.tenant.create' }),
+      },
       async (request, reply) => {
         const { name, display_name } = request.body;
-        return reply.status(201).send(toOrganization(await createTenant(ctx, actorOf(request), { slug: name, name: display_name ?? name })));
+        return reply
+          .status(201)
+          .send(toOrganization(await createTenant(ctx, actorOf(request), { slug: name, name: display_name ?? name })));
       },
     );
 
     app.get(
       '/organizations/name/:name',
       {
-        schema: { tags, summary: 'Read an organization by its name (the tenant’s slug)', security: ACCESS_TOKEN, params: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }), response: { 200: Organization, ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'Read an organization by its name (the tenant’s slug)',
+          security: ACCESS_TOKEN,
+          params: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
+          response: { 200: Organization, ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, READ),
         config: { resource: 'organization' },
       },
       async (request) => {
-        const row = await ctx.db.selectFrom('tenants').select('id').where('slug', '=', request.params.name.toLowerCase()).executeTakeFirst();
+        const row = await ctx.db
+          .selectFrom('tenants')
+          .select('id')
+          .where('slug', '=', request.params.name.toLowerCase())
+          .executeTakeFirst();
         if (!row) throw notFound('Organization');
         return toOrganization(await getTenant(ctx, scopeOf(request), row.id));
       },
@@ -82,14 +127,31 @@ export const organizationsV2 =
 
     app.get(
       '/organizations/:id',
-      { schema: { tags, summary: 'Read an organization', security: ACCESS_TOKEN, params: OrgParams, response: { 200: Organization, ...auth0Errors } }, onRequest: requireAccess(ctx, READ), config: { resource: 'organization' } },
+      {
+        schema: {
+          tags,
+          summary: 'Read an organization',
+          security: ACCESS_TOKEN,
+          params: OrgParams,
+          response: { 200: Organization, ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, READ),
+        config: { resource: 'organization' },
+      },
       async (request) => toOrganization(await getTenant(ctx, scopeOf(request), idOf(request.params.id, 'organization'))),
     );
 
     app.patch(
       '/organizations/:id',
       {
-        schema: { tags, summary: 'Update an organization (its name is the slug: system administrators only)', security: ACCESS_TOKEN, params: OrgParams, body: OrgPatch, response: { 200: Organization, ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'Update an organization (its name is the slug: system administrators only)',
+          security: ACCESS_TOKEN,
+          params: OrgParams,
+          body: OrgPatch,
+          response: { 200: Organization, ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.tenant.update', tenant: 'tenant.profile.update' }),
         config: { resource: 'organization' },
       },
@@ -103,7 +165,13 @@ export const organizationsV2 =
     app.delete(
       '/organizations/:id',
       {
-        schema: { tags, summary: 'Delete an organization (a tenant, with everything it owns)', security: ACCESS_TOKEN, params: OrgParams, response: { 204: Type.Null(), ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'Delete an organization (a tenant, with everything it owns)',
+          security: ACCESS_TOKEN,
+          params: OrgParams,
+          response: { 204: Type.Null(), ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.tenant.delete' }),
         config: { resource: 'organization' },
       },
@@ -116,7 +184,14 @@ export const organizationsV2 =
     app.get(
       '/organizations/:id/members',
       {
-        schema: { tags, summary: 'The organization’s members, with their roles there', security: ACCESS_TOKEN, params: OrgParams, querystring: ListQuery, response: { 200: ListOf(Member, 'members'), ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'The organization’s members, with their roles there',
+          security: ACCESS_TOKEN,
+          params: OrgParams,
+          querystring: ListQuery,
+          response: { 200: ListOf(Member, 'members'), ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, MEMBERS_READ),
         config: { resource: 'organization' },
       },
@@ -135,7 +210,14 @@ export const organizationsV2 =
     app.post(
       '/organizations/:id/members',
       {
-        schema: { tags, summary: 'Add users as members (with the USER role); a tenant administrator adds users homed in the tenant, as on /api/v1', security: ACCESS_TOKEN, params: OrgParams, body: Members, response: { 204: Type.Null(), ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'Add users as members (with the USER role); a tenant administrator adds users homed in the tenant, as on /api/v1',
+          security: ACCESS_TOKEN,
+          params: OrgParams,
+          body: Members,
+          response: { 204: Type.Null(), ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.membership.update', tenant: 'tenant.membership.create' }),
         config: { resource: 'organization' },
       },
@@ -151,7 +233,14 @@ export const organizationsV2 =
     app.delete(
       '/organizations/:id/members',
       {
-        schema: { tags, summary: 'Remove members', security: ACCESS_TOKEN, params: OrgParams, body: Members, response: { 204: Type.Null(), ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'Remove members',
+          security: ACCESS_TOKEN,
+          params: OrgParams,
+          body: Members,
+          response: { 204: Type.Null(), ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.membership.update', tenant: 'tenant.membership.delete' }),
         config: { resource: 'organization' },
       },
@@ -165,17 +254,35 @@ export const organizationsV2 =
     app.get(
       '/organizations/:id/members/:user_id/roles',
       {
-        schema: { tags, summary: 'A member’s roles in the organization', security: ACCESS_TOKEN, params: MemberParams, querystring: PageQuery, response: { 200: ListOf(Role, 'roles'), ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'A member’s roles in the organization',
+          security: ACCESS_TOKEN,
+          params: MemberParams,
+          querystring: PageQuery,
+          response: { 200: ListOf(Role, 'roles'), ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, MEMBERS_READ),
         config: { resource: 'organization' },
       },
       async (request) => {
         const scope = scopeOf(request);
-        const member = await getMember(ctx, scope, actingUserId(actorOf(request)), idOf(request.params.id, 'organization'), userIdOf(request.params.user_id));
+        const member = await getMember(
+          ctx,
+          scope,
+          actingUserId(actorOf(request)),
+          idOf(request.params.id, 'organization'),
+          userIdOf(request.params.user_id),
+        );
         const roles = (await Promise.all(member.roles.map((r) => getRole(ctx, scope, r.id)))).map(toRole);
         const perPage = request.query.per_page ?? 50;
         const start = (request.query.page ?? 0) * perPage;
-        return listAnswer('roles', request.query, { items: roles.slice(start, start + perPage), start, limit: perPage, total: roles.length });
+        return listAnswer('roles', request.query, {
+          items: roles.slice(start, start + perPage),
+          start,
+          limit: perPage,
+          total: roles.length,
+        });
       },
     );
 
@@ -183,7 +290,14 @@ export const organizationsV2 =
       app[method](
         '/organizations/:id/members/:user_id/roles',
         {
-          schema: { tags, summary: method === 'post' ? 'Assign roles to a member' : 'Remove roles from a member', security: ACCESS_TOKEN, params: MemberParams, body: Roles, response: { 204: Type.Null(), ...auth0Errors } },
+          schema: {
+            tags,
+            summary: method === 'post' ? 'Assign roles to a member' : 'Remove roles from a member',
+            security: ACCESS_TOKEN,
+            params: MemberParams,
+            body: Roles,
+            response: { 204: Type.Null(), ...auth0Errors },
+          },
           onRequest: requireAccess(ctx, { system: 'iam.membership.update', tenant: 'tenant.membership.update' }),
           config: { resource: 'organization' },
         },

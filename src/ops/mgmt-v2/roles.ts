@@ -3,7 +3,12 @@ import { Type } from '@sinclair/typebox';
 import { getMember, updateMember } from '../../directory/memberships/memberships.js';
 import type { Scope } from '../../directory/permissions/effective.js';
 import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
-import { type ApiPermissionRef, addRoleApiPermissions, listRoleApiPermissions, removeRoleApiPermissions } from '../../directory/roles/api-permissions.js';
+import {
+  type ApiPermissionRef,
+  addRoleApiPermissions,
+  listRoleApiPermissions,
+  removeRoleApiPermissions,
+} from '../../directory/roles/api-permissions.js';
 import { createRole, deleteRole, getRole, listRoles, updateRole } from '../../directory/roles/roles.js';
 import { getUser } from '../../directory/users/users.js';
 import { listApis } from '../../oauth/apis/apis.js';
@@ -25,10 +30,19 @@ const RoleBody = Type.Object(
 );
 const RolePatchBody = Type.Partial(RoleBody, { additionalProperties: false });
 const PageQuery = Type.Object(PageParams, { additionalProperties: false });
-const RoleUser = Type.Object({ user_id: Type.String(), email: Type.String(), name: Type.Optional(Type.String()), picture: Type.Optional(Type.String()) });
+const RoleUser = Type.Object({
+  user_id: Type.String(),
+  email: Type.String(),
+  name: Type.Optional(Type.String()),
+  picture: Type.Optional(Type.String()),
+});
 
 /** Splits Auth0 permission references into Gatehouse keys and API permissions of APIs the scope sees (decision 408). */
-async function splitRefs(ctx: AppContext, scope: Scope, refs: readonly PermissionRef[]): Promise<{ keys: string[]; api: ApiPermissionRef[] }> {
+async function splitRefs(
+  ctx: AppContext,
+  scope: Scope,
+  refs: readonly PermissionRef[],
+): Promise<{ keys: string[]; api: ApiPermissionRef[] }> {
   const keys: string[] = [];
   const api: ApiPermissionRef[] = [];
   const ids = new Map<string, string>();
@@ -41,7 +55,8 @@ async function splitRefs(ctx: AppContext, scope: Scope, refs: readonly Permissio
     if (!apiId) {
       const found = await listApis(ctx, scope, { identifier: ref.resource_server_identifier }, { limit: 1 });
       apiId = found.items[0]?.api.id;
-      if (!apiId) throw new AppError('not_found', `No resource server has the identifier ${JSON.stringify(ref.resource_server_identifier)}`);
+      if (!apiId)
+        throw new AppError('not_found', `No resource server has the identifier ${JSON.stringify(ref.resource_server_identifier)}`);
       ids.set(ref.resource_server_identifier, apiId);
     }
     api.push({ api_id: apiId, value: ref.permission_name });
@@ -60,7 +75,10 @@ export const rolesV2 =
           tags,
           summary: 'List roles (global ones and the tenant’s own)',
           security: ACCESS_TOKEN,
-          querystring: Type.Object({ name_filter: Type.Optional(Type.String({ maxLength: 100 })), ...PageParams }, { additionalProperties: false }),
+          querystring: Type.Object(
+            { name_filter: Type.Optional(Type.String({ maxLength: 100 })), ...PageParams },
+            { additionalProperties: false },
+          ),
           response: { 200: ListOf(Role, 'roles'), ...auth0Errors },
         },
         onRequest: requireAccess(ctx, READ),
@@ -79,7 +97,13 @@ export const rolesV2 =
     app.post(
       '/roles',
       {
-        schema: { tags, summary: 'Create a role (in tenant scope the tenant’s own; in system scope a global one)', security: ACCESS_TOKEN, body: RoleBody, response: { 200: Role, ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'Create a role (in tenant scope the tenant’s own; in system scope a global one)',
+          security: ACCESS_TOKEN,
+          body: RoleBody,
+          response: { 200: Role, ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.role.create', tenant: 'tenant.roles.create' }),
       },
       async (request) => toRole(await createRole(ctx, scopeOf(request), actorOf(request), request.body)),
@@ -87,14 +111,25 @@ export const rolesV2 =
 
     app.get(
       '/roles/:id',
-      { schema: { tags, summary: 'Read a role', security: ACCESS_TOKEN, params: RoleParams, response: { 200: Role, ...auth0Errors } }, onRequest: requireAccess(ctx, READ), config: { resource: 'role' } },
+      {
+        schema: { tags, summary: 'Read a role', security: ACCESS_TOKEN, params: RoleParams, response: { 200: Role, ...auth0Errors } },
+        onRequest: requireAccess(ctx, READ),
+        config: { resource: 'role' },
+      },
       async (request) => toRole(await getRole(ctx, scopeOf(request), idOf(request.params.id, 'role'))),
     );
 
     app.patch(
       '/roles/:id',
       {
-        schema: { tags, summary: 'Update a role', security: ACCESS_TOKEN, params: RoleParams, body: RolePatchBody, response: { 200: Role, ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'Update a role',
+          security: ACCESS_TOKEN,
+          params: RoleParams,
+          body: RolePatchBody,
+          response: { 200: Role, ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, UPDATE),
         config: { resource: 'role' },
       },
@@ -104,7 +139,13 @@ export const rolesV2 =
     app.delete(
       '/roles/:id',
       {
-        schema: { tags, summary: 'Delete a role', security: ACCESS_TOKEN, params: RoleParams, response: { 200: Type.Null(), ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'Delete a role',
+          security: ACCESS_TOKEN,
+          params: RoleParams,
+          response: { 200: Type.Null(), ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.role.delete', tenant: 'tenant.roles.delete' }),
         config: { resource: 'role' },
       },
@@ -117,7 +158,14 @@ export const rolesV2 =
     app.get(
       '/roles/:id/permissions',
       {
-        schema: { tags, summary: 'The role’s permissions: its API permissions, and its Gatehouse permissions under {issuer}/api/v2/', security: ACCESS_TOKEN, params: RoleParams, querystring: PageQuery, response: { 200: ListOf(Permission, 'permissions'), ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'The role’s permissions: its API permissions, and its Gatehouse permissions under {issuer}/api/v2/',
+          security: ACCESS_TOKEN,
+          params: RoleParams,
+          querystring: PageQuery,
+          response: { 200: ListOf(Permission, 'permissions'), ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, READ),
         config: { resource: 'role' },
       },
@@ -127,11 +175,18 @@ export const rolesV2 =
         const api = await listRoleApiPermissions(ctx, scope, role.id);
         const all = [
           ...role.permissions.map((p) => toPermission(ctx, { permission_name: p })),
-          ...api.map((p) => toPermission(ctx, { permission_name: p.value, resource_server_identifier: p.api_identifier, description: p.description })),
+          ...api.map((p) =>
+            toPermission(ctx, { permission_name: p.value, resource_server_identifier: p.api_identifier, description: p.description }),
+          ),
         ];
         const perPage = request.query.per_page ?? 50;
         const start = (request.query.page ?? 0) * perPage;
-        return listAnswer('permissions', request.query, { items: all.slice(start, start + perPage), start, limit: perPage, total: all.length });
+        return listAnswer('permissions', request.query, {
+          items: all.slice(start, start + perPage),
+          start,
+          limit: perPage,
+          total: all.length,
+        });
       },
     );
 
@@ -139,7 +194,14 @@ export const rolesV2 =
       app[method](
         '/roles/:id/permissions',
         {
-          schema: { tags, summary: method === 'post' ? 'Add permissions to the role' : 'Take permissions from the role', security: ACCESS_TOKEN, params: RoleParams, body: PermissionRefs, response: { 201: Type.Null(), 204: Type.Null(), ...auth0Errors } },
+          schema: {
+            tags,
+            summary: method === 'post' ? 'Add permissions to the role' : 'Take permissions from the role',
+            security: ACCESS_TOKEN,
+            params: RoleParams,
+            body: PermissionRefs,
+            response: { 201: Type.Null(), 204: Type.Null(), ...auth0Errors },
+          },
           onRequest: requireAccess(ctx, UPDATE),
           config: { resource: 'role' },
         },
@@ -148,7 +210,8 @@ export const rolesV2 =
           const role = await getRole(ctx, scope, idOf(request.params.id, 'role'));
           const { keys, api } = await splitRefs(ctx, scope, request.body.permissions);
           if (keys.length > 0) {
-            const permissions = method === 'post' ? [...new Set([...role.permissions, ...keys])] : role.permissions.filter((p) => !keys.includes(p));
+            const permissions =
+              method === 'post' ? [...new Set([...role.permissions, ...keys])] : role.permissions.filter((p) => !keys.includes(p));
             await updateRole(ctx, scope, actor, role.id, { permissions });
           }
           if (api.length > 0) {
@@ -163,7 +226,14 @@ export const rolesV2 =
     app.get(
       '/roles/:id/users',
       {
-        schema: { tags, summary: 'The users holding the role (in tenant scope: in the tenant)', security: ACCESS_TOKEN, params: RoleParams, querystring: Type.Object({ ...PageParams, ...CheckpointParams }, { additionalProperties: false }), response: { 200: ListOf(RoleUser, 'users'), ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'The users holding the role (in tenant scope: in the tenant)',
+          security: ACCESS_TOKEN,
+          params: RoleParams,
+          querystring: Type.Object({ ...PageParams, ...CheckpointParams }, { additionalProperties: false }),
+          response: { 200: ListOf(RoleUser, 'users'), ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.membership.read', tenant: 'tenant.membership.read' }),
         config: { resource: 'role' },
       },
@@ -203,7 +273,10 @@ export const rolesV2 =
           summary: 'Assign the role to users (in the role’s tenant, the caller’s, or each user’s home tenant)',
           security: ACCESS_TOKEN,
           params: RoleParams,
-          body: Type.Object({ users: Type.Array(Type.String({ maxLength: 300 }), { minItems: 1, maxItems: 100 }) }, { additionalProperties: false }),
+          body: Type.Object(
+            { users: Type.Array(Type.String({ maxLength: 300 }), { minItems: 1, maxItems: 100 }) },
+            { additionalProperties: false },
+          ),
           response: { 200: Type.Null(), ...auth0Errors },
         },
         onRequest: requireAccess(ctx, { system: 'iam.membership.update', tenant: 'tenant.membership.update' }),

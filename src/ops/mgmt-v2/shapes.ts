@@ -1,8 +1,8 @@
 import { Type } from '@sinclair/typebox';
+import { apiAudience, managementAudience } from '../../oauth/tokens/access-tokens.js';
 import type { AppContext } from '../../platform/context.js';
 import type { Role as RoleRow, Tenant, User } from '../../platform/db/schema.js';
 import { Metadata } from '../../platform/http/schemas.js';
-import { apiAudience, managementAudience } from '../../oauth/tokens/access-tokens.js';
 
 /** Auth0's shapes of Gatehouse's records (decisions 402–408), shared by the /api/v2 routes. */
 
@@ -45,8 +45,12 @@ export const Auth0User = Type.Object(
 
 const databaseIdentity = (user: User) => ({ connection: DATABASE_CONNECTION, provider: 'auth0', user_id: user.id, isSocial: false });
 
-export function toAuth0User(user: User, federated: { connection: string; provider: string; user_id: string; profile_data: Record<string, unknown> }[] = []) {
-  const some = <K extends string, V>(key: K, value: V | null | undefined) => (value === null || value === undefined ? {} : { [key]: value });
+export function toAuth0User(
+  user: User,
+  federated: { connection: string; provider: string; user_id: string; profile_data: Record<string, unknown> }[] = [],
+) {
+  const some = <K extends string, V>(key: K, value: V | null | undefined) =>
+    value === null || value === undefined ? {} : { [key]: value };
   return {
     user_id: user.id,
     email: user.email,
@@ -66,13 +70,18 @@ export function toAuth0User(user: User, federated: { connection: string; provide
     ...some('last_login', user.last_login_at?.toISOString()),
     identities: [
       databaseIdentity(user),
-      ...federated.map((i) => ({ connection: i.connection, provider: i.provider, user_id: i.user_id, isSocial: true, profileData: i.profile_data })),
+      ...federated.map((i) => ({
+        connection: i.connection,
+        provider: i.provider,
+        user_id: i.user_id,
+        isSocial: true,
+        profileData: i.profile_data,
+      })),
     ],
     user_metadata: user.user_metadata,
     app_metadata: user.app_metadata,
   };
 }
-
 
 /** A role: Gatehouse's role (a tenant's or a global one). */
 export const Role = Type.Object({ id: Type.String(), name: Type.String(), description: Type.String() }, { title: 'Auth0Role' });
@@ -88,7 +97,12 @@ export const Organization = Type.Object(
   },
   { title: 'Auth0Organization' },
 );
-export const toOrganization = (tenant: Tenant) => ({ id: tenant.id, name: tenant.slug, display_name: tenant.name, metadata: { status: tenant.status } });
+export const toOrganization = (tenant: Tenant) => ({
+  id: tenant.id,
+  name: tenant.slug,
+  display_name: tenant.name,
+  metadata: { status: tenant.status },
+});
 
 /** A permission as Auth0 names one: its value and the API (resource server) it belongs to. */
 export const PermissionRef = Type.Object(
@@ -99,7 +113,10 @@ export const PermissionRef = Type.Object(
   { additionalProperties: false },
 );
 export type PermissionRef = { resource_server_identifier: string; permission_name: string };
-export const PermissionRefs = Type.Object({ permissions: Type.Array(PermissionRef, { minItems: 1, maxItems: 500 }) }, { additionalProperties: false });
+export const PermissionRefs = Type.Object(
+  { permissions: Type.Array(PermissionRef, { minItems: 1, maxItems: 500 }) },
+  { additionalProperties: false },
+);
 
 export const Permission = Type.Object(
   {

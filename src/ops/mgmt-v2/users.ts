@@ -5,7 +5,7 @@ import { systemTenantId } from '../../directory/permissions/effective.js';
 import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import { listRoleApiPermissions } from '../../directory/roles/api-permissions.js';
 import { getRole } from '../../directory/roles/roles.js';
-import { getUser, listUsers, type UserInput, type UserPatch } from '../../directory/users/users.js';
+import { assertManageable, getUser, listUsers, type UserInput, type UserPatch } from '../../directory/users/users.js';
 import { listIdentities, unlinkIdentity } from '../../flows/account/identities.js';
 import { actingUserId } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
@@ -13,14 +13,26 @@ import type { User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, Metadata } from '../../platform/http/schemas.js';
-import { assertManageable } from '../../directory/users/users.js';
 import { createUser } from '../users/create.js';
 import { deleteUser } from '../users/delete.js';
 import { updateUser } from '../users/update.js';
 import { actingTenant, auth0Errors, idOf, ListOf, listAnswer, PageParams, pageOf, userIdOf } from './kit.js';
-import { Auth0User, DATABASE_CONNECTION, Identity, isGatehouseAudience, Organization, Permission, type PermissionRef, PermissionRefs, Role, toAuth0User, toOrganization, toPermission, toRole } from './shapes.js';
+import {
+  Auth0User,
+  DATABASE_CONNECTION,
+  Identity,
+  isGatehouseAudience,
+  Organization,
+  Permission,
+  type PermissionRef,
+  PermissionRefs,
+  Role,
+  toAuth0User,
+  toOrganization,
+  toPermission,
+  toRole,
+} from './shapes.js';
 import { parseUserQuery } from './user-query.js';
-
 
 const tags = ['management-api-v2'];
 const READ = { system: 'iam.account.read', tenant: 'tenant.account.read' } as const;
@@ -37,11 +49,19 @@ const profile = {
   picture: Type.Optional(Type.String({ format: 'uri', maxLength: 2048, pattern: '^https://' })),
   blocked: Type.Optional(Type.Boolean({ description: 'true: the user is disabled' })),
   password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
-  verify_email: Type.Optional(Type.Boolean({ description: 'Accepted; Gatehouse sends no verification email on an administrator’s create' })),
+  verify_email: Type.Optional(
+    Type.Boolean({ description: 'Accepted; Gatehouse sends no verification email on an administrator’s create' }),
+  ),
 };
 const Connection = Type.String({ minLength: 1, maxLength: 128, description: `Only "${DATABASE_CONNECTION}", the built-in connection` });
 const UserCreateBody = Type.Object(
-  { connection: Connection, email: Type.String({ format: 'email', maxLength: 320 }), ...profile, user_metadata: Type.Optional(Metadata), app_metadata: Type.Optional(Metadata) },
+  {
+    connection: Connection,
+    email: Type.String({ format: 'email', maxLength: 320 }),
+    ...profile,
+    user_metadata: Type.Optional(Metadata),
+    app_metadata: Type.Optional(Metadata),
+  },
   { additionalProperties: false },
 );
 const NullableMetadata = Type.Union([Metadata, Type.Null()]);
@@ -70,12 +90,18 @@ const UsersQuery = Type.Object(
   { additionalProperties: false },
 );
 const UserParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 300 }) }, { additionalProperties: false });
-const RolesBody = Type.Object({ roles: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: 100 }) }, { additionalProperties: false });
+const RolesBody = Type.Object(
+  { roles: Type.Array(Type.String({ maxLength: 100 }), { minItems: 1, maxItems: 100 }) },
+  { additionalProperties: false },
+);
 const PageQuery = Type.Object(PageParams, { additionalProperties: false });
 
 function assertConnection(connection: string | undefined) {
   if (connection !== undefined && connection !== DATABASE_CONNECTION) {
-    throw new AppError('invalid_request', `Users are created and changed in "${DATABASE_CONNECTION}"; federated users arrive by signing in`);
+    throw new AppError(
+      'invalid_request',
+      `Users are created and changed in "${DATABASE_CONNECTION}"; federated users arrive by signing in`,
+    );
   }
 }
 
@@ -97,7 +123,13 @@ export const usersV2 =
     app.get(
       '/users',
       {
-        schema: { tags, summary: 'List or search users (Auth0: q in its Lucene syntax, as far as docs/migrate-from-auth0.md says)', security: ACCESS_TOKEN, querystring: UsersQuery, response: { 200: ListOf(Auth0User, 'users'), ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'List or search users (Auth0: q in its Lucene syntax, as far as docs/migrate-from-auth0.md says)',
+          security: ACCESS_TOKEN,
+          querystring: UsersQuery,
+          response: { 200: ListOf(Auth0User, 'users'), ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, READ),
       },
       async (request) => {
@@ -107,8 +139,19 @@ export const usersV2 =
         const filter = q ? parseUserQuery(q) : {};
         if (filter.ids) {
           const users: User[] = [];
-          for (const id of filter.ids) users.push(...(await getUser(ctx, scope, userIdOf(id)).then((u) => [u], () => [])));
-          return listAnswer('users', request.query, { items: users.map((u) => toAuth0User(u)), start: 0, limit: users.length, total: users.length });
+          for (const id of filter.ids)
+            users.push(
+              ...(await getUser(ctx, scope, userIdOf(id)).then(
+                (u) => [u],
+                () => [],
+              )),
+            );
+          return listAnswer('users', request.query, {
+            items: users.map((u) => toAuth0User(u)),
+            start: 0,
+            limit: users.length,
+            total: users.length,
+          });
         }
         const page = await pageOf((p) => listUsers(ctx, scope, filter, p), request.query);
         return listAnswer('users', request.query, { ...page, items: page.items.map((u) => toAuth0User(u)) });
@@ -133,7 +176,13 @@ export const usersV2 =
     app.post(
       '/users',
       {
-        schema: { tags, summary: 'Create a user in the built-in connection', security: ACCESS_TOKEN, body: UserCreateBody, response: { 201: Auth0User, ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'Create a user in the built-in connection',
+          security: ACCESS_TOKEN,
+          body: UserCreateBody,
+          response: { 201: Auth0User, ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.account.create', tenant: 'tenant.account.create' }),
       },
       async (request, reply) => {
@@ -156,7 +205,14 @@ export const usersV2 =
     app.patch(
       '/users/:id',
       {
-        schema: { tags, summary: 'Update a user; metadata objects merge shallowly and null deletes a key', security: ACCESS_TOKEN, params: UserParams, body: UserPatchBody, response: { 200: Auth0User, ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'Update a user; metadata objects merge shallowly and null deletes a key',
+          security: ACCESS_TOKEN,
+          params: UserParams,
+          body: UserPatchBody,
+          response: { 200: Auth0User, ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.account.update', tenant: 'tenant.account.update' }),
         config: { resource: 'user' },
       },
@@ -179,7 +235,13 @@ export const usersV2 =
     app.delete(
       '/users/:id',
       {
-        schema: { tags, summary: 'Delete a user', security: ACCESS_TOKEN, params: UserParams, response: { 204: Type.Null(), ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'Delete a user',
+          security: ACCESS_TOKEN,
+          params: UserParams,
+          response: { 204: Type.Null(), ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.account.delete', tenant: 'tenant.account.delete' }),
         config: { resource: 'user' },
       },
@@ -193,7 +255,14 @@ export const usersV2 =
     app.get(
       '/users/:id/roles',
       {
-        schema: { tags, summary: 'The user’s roles', security: ACCESS_TOKEN, params: UserParams, querystring: PageQuery, response: { 200: ListOf(Role, 'roles'), ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'The user’s roles',
+          security: ACCESS_TOKEN,
+          params: UserParams,
+          querystring: PageQuery,
+          response: { 200: ListOf(Role, 'roles'), ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.membership.read', tenant: 'tenant.membership.read' }),
         config: { resource: 'user' },
       },
@@ -209,7 +278,14 @@ export const usersV2 =
       app[method](
         '/users/:id/roles',
         {
-          schema: { tags, summary: method === 'post' ? 'Assign roles to the user' : 'Remove roles from the user', security: ACCESS_TOKEN, params: UserParams, body: RolesBody, response: { 204: Type.Null(), ...auth0Errors } },
+          schema: {
+            tags,
+            summary: method === 'post' ? 'Assign roles to the user' : 'Remove roles from the user',
+            security: ACCESS_TOKEN,
+            params: UserParams,
+            body: RolesBody,
+            response: { 204: Type.Null(), ...auth0Errors },
+          },
           onRequest: requireAccess(ctx, MEMBERS),
           config: { resource: 'user' },
         },
@@ -227,7 +303,14 @@ export const usersV2 =
     app.get(
       '/users/:id/permissions',
       {
-        schema: { tags, summary: 'The user’s permissions: Gatehouse’s (audience {issuer}/api/v2/) and its roles’ API permissions', security: ACCESS_TOKEN, params: UserParams, querystring: PageQuery, response: { 200: ListOf(Permission, 'permissions'), ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'The user’s permissions: Gatehouse’s (audience {issuer}/api/v2/) and its roles’ API permissions',
+          security: ACCESS_TOKEN,
+          params: UserParams,
+          querystring: PageQuery,
+          response: { 200: ListOf(Permission, 'permissions'), ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, { system: 'iam.membership.read', tenant: 'tenant.membership.read' }),
         config: { resource: 'user' },
       },
@@ -238,8 +321,14 @@ export const usersV2 =
         const fromRoles = (await Promise.all(member.roles.map((r) => listRoleApiPermissions(ctx, scope, r.id)))).flat();
         const seen = new Set<string>();
         const api = fromRoles
-          .map((p) => toPermission(ctx, { permission_name: p.value, resource_server_identifier: p.api_identifier, description: p.description }))
-          .filter((p) => !seen.has(`${p.resource_server_identifier}\0${p.permission_name}`) && seen.add(`${p.resource_server_identifier}\0${p.permission_name}`));
+          .map((p) =>
+            toPermission(ctx, { permission_name: p.value, resource_server_identifier: p.api_identifier, description: p.description }),
+          )
+          .filter(
+            (p) =>
+              !seen.has(`${p.resource_server_identifier}\0${p.permission_name}`) &&
+              seen.add(`${p.resource_server_identifier}\0${p.permission_name}`),
+          );
         return listAnswer('permissions', request.query, slice([...own, ...api], request.query));
       },
     );
@@ -248,14 +337,22 @@ export const usersV2 =
       app[method](
         '/users/:id/permissions',
         {
-          schema: { tags, summary: method === 'post' ? 'Grant Gatehouse permissions directly' : 'Take direct grants away', security: ACCESS_TOKEN, params: UserParams, body: PermissionRefs, response: { 204: Type.Null(), ...auth0Errors } },
+          schema: {
+            tags,
+            summary: method === 'post' ? 'Grant Gatehouse permissions directly' : 'Take direct grants away',
+            security: ACCESS_TOKEN,
+            params: UserParams,
+            body: PermissionRefs,
+            response: { 204: Type.Null(), ...auth0Errors },
+          },
           onRequest: requireAccess(ctx, MEMBERS),
           config: { resource: 'user' },
         },
         async (request, reply) => {
           const member = await memberOf(ctx, request, userIdOf(request.params.id));
           const keys = directKeys(ctx, request.body.permissions);
-          const permissions = method === 'post' ? [...new Set([...member.permissions, ...keys])] : member.permissions.filter((p) => !keys.includes(p));
+          const permissions =
+            method === 'post' ? [...new Set([...member.permissions, ...keys])] : member.permissions.filter((p) => !keys.includes(p));
           await updateMember(ctx, scopeOf(request), actorOf(request), member.tenant_id, member.user_id, { permissions });
           return reply.status(204).send(null);
         },
@@ -265,7 +362,14 @@ export const usersV2 =
     app.get(
       '/users/:id/organizations',
       {
-        schema: { tags, summary: 'The organizations (tenants) the user is a member of, as far as the caller sees', security: ACCESS_TOKEN, params: UserParams, querystring: PageQuery, response: { 200: ListOf(Organization, 'organizations'), ...auth0Errors } },
+        schema: {
+          tags,
+          summary: 'The organizations (tenants) the user is a member of, as far as the caller sees',
+          security: ACCESS_TOKEN,
+          params: UserParams,
+          querystring: PageQuery,
+          response: { 200: ListOf(Organization, 'organizations'), ...auth0Errors },
+        },
         onRequest: requireAccess(ctx, READ),
         config: { resource: 'user' },
       },
@@ -289,9 +393,17 @@ export const usersV2 =
       {
         schema: {
           tags,
-          summary: 'Unlink a federated identity (provider: the connection’s name or its strategy, when one connection of it holds the identity)',
+          summary:
+            'Unlink a federated identity (provider: the connection’s name or its strategy, when one connection of it holds the identity)',
           security: ACCESS_TOKEN,
-          params: Type.Object({ id: Type.String({ maxLength: 300 }), provider: Type.String({ minLength: 1, maxLength: 128 }), user_id: Type.String({ minLength: 1, maxLength: 1000 }) }, { additionalProperties: false }),
+          params: Type.Object(
+            {
+              id: Type.String({ maxLength: 300 }),
+              provider: Type.String({ minLength: 1, maxLength: 128 }),
+              user_id: Type.String({ minLength: 1, maxLength: 1000 }),
+            },
+            { additionalProperties: false },
+          ),
           response: { 200: Type.Array(Identity), ...auth0Errors },
         },
         onRequest: requireAccess(ctx, { system: 'iam.account.update', tenant: 'tenant.account.update' }),
@@ -349,7 +461,10 @@ async function memberOf(ctx: AppContext, request: Parameters<typeof scopeOf>[0],
 function directKeys(ctx: AppContext, refs: readonly PermissionRef[]): string[] {
   for (const ref of refs) {
     if (!isGatehouseAudience(ctx, ref.resource_server_identifier)) {
-      throw new AppError('invalid_request', 'A user holds an API’s permissions through roles; direct grants are Gatehouse permissions (resource_server_identifier {issuer}/api/v2/)');
+      throw new AppError(
+        'invalid_request',
+        'A user holds an API’s permissions through roles; direct grants are Gatehouse permissions (resource_server_identifier {issuer}/api/v2/)',
+      );
     }
   }
   return refs.map((r) => r.permission_name);

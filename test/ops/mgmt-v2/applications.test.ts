@@ -8,7 +8,10 @@ describe('Management API v2: clients, resource servers, client grants, connectio
   twoTenantsServer();
 
   test('clients: create (secret once), read (never the secret), update, rotate, delete', async () => {
-    const created = await gh.request('POST', '/api/v2/clients', { token: acme.token, body: { name: 'Worker', app_type: 'non_interactive' } });
+    const created = await gh.request('POST', '/api/v2/clients', {
+      token: acme.token,
+      body: { name: 'Worker', app_type: 'non_interactive' },
+    });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(created.body.app_type, 'non_interactive');
     assert.deepEqual(created.body.grant_types, ['client_credentials']);
@@ -22,9 +25,17 @@ describe('Management API v2: clients, resource servers, client grants, connectio
     const rotated = await gh.request('POST', `/api/v2/clients/${id}/rotate-secret`, { token: acme.token });
     assert.equal(rotated.status, 200);
     assert.notEqual(rotated.body.client_secret, created.body.client_secret);
-    const old = await postToken(gh, { grant_type: 'client_credentials', client_id: id, client_secret: created.body.client_secret, audience: `${gh.ctx.config.issuer}/api/v2/` });
+    const old = await postToken(gh, {
+      grant_type: 'client_credentials',
+      client_id: id,
+      client_secret: created.body.client_secret,
+      audience: `${gh.ctx.config.issuer}/api/v2/`,
+    });
     assert.equal(old.statusCode, 401);
-    const spa = await gh.request('POST', '/api/v2/clients', { token: acme.token, body: { name: 'SPA', app_type: 'spa', callbacks: ['https://app.acme.test/cb'] } });
+    const spa = await gh.request('POST', '/api/v2/clients', {
+      token: acme.token,
+      body: { name: 'SPA', app_type: 'spa', callbacks: ['https://app.acme.test/cb'] },
+    });
     assert.equal(spa.body.client_secret, undefined);
     assert.equal(spa.body.token_endpoint_auth_method, 'none');
     const list = await gh.request('GET', '/api/v2/clients?app_type=spa', { token: acme.token });
@@ -39,19 +50,42 @@ describe('Management API v2: clients, resource servers, client grants, connectio
   test('resource servers and client grants; the admin API’s grant under {issuer}/api/v2/ gives a working token', async () => {
     const server = await gh.request('POST', '/api/v2/resource-servers', {
       token: acme.token,
-      body: { name: 'Orders', identifier: 'urn:gatehouse:acme:orders', scopes: [{ value: 'read:orders', description: 'Read' }], enforce_policies: true, token_dialect: 'access_token_authz' },
+      body: {
+        name: 'Orders',
+        identifier: 'urn:gatehouse:acme:orders',
+        scopes: [{ value: 'read:orders', description: 'Read' }],
+        enforce_policies: true,
+        token_dialect: 'access_token_authz',
+      },
     });
     assert.equal(server.status, 201, JSON.stringify(server.body));
     assert.deepEqual(server.body.scopes, [{ value: 'read:orders', description: 'Read' }]);
     assert.equal(server.body.token_dialect, 'access_token_authz');
-    const byIdentifier = await gh.request('GET', `/api/v2/resource-servers/${encodeURIComponent('urn:gatehouse:acme:orders')}`, { token: acme.token });
+    const byIdentifier = await gh.request('GET', `/api/v2/resource-servers/${encodeURIComponent('urn:gatehouse:acme:orders')}`, {
+      token: acme.token,
+    });
     assert.equal(byIdentifier.body.id, server.body.id);
-    await expectAuth0Error(gh.request('POST', '/api/v2/resource-servers', { token: admin, body: { identifier: `${gh.ctx.config.issuer}/api/v2/` } }), 400, 'reserved_identifier');
+    await expectAuth0Error(
+      gh.request('POST', '/api/v2/resource-servers', { token: admin, body: { identifier: `${gh.ctx.config.issuer}/api/v2/` } }),
+      400,
+      'reserved_identifier',
+    );
 
-    const client = await gh.request('POST', '/api/v2/clients', { token: acme.token, body: { name: 'Orders worker', app_type: 'non_interactive' } });
-    const grant = await gh.request('POST', '/api/v2/client-grants', { token: acme.token, body: { client_id: client.body.client_id, audience: 'urn:gatehouse:acme:orders', scope: ['read:orders'] } });
+    const client = await gh.request('POST', '/api/v2/clients', {
+      token: acme.token,
+      body: { name: 'Orders worker', app_type: 'non_interactive' },
+    });
+    const grant = await gh.request('POST', '/api/v2/client-grants', {
+      token: acme.token,
+      body: { client_id: client.body.client_id, audience: 'urn:gatehouse:acme:orders', scope: ['read:orders'] },
+    });
     assert.equal(grant.status, 201, JSON.stringify(grant.body));
-    const token = await postToken(gh, { grant_type: 'client_credentials', client_id: client.body.client_id, client_secret: client.body.client_secret, audience: 'urn:gatehouse:acme:orders' });
+    const token = await postToken(gh, {
+      grant_type: 'client_credentials',
+      client_id: client.body.client_id,
+      client_secret: client.body.client_secret,
+      audience: 'urn:gatehouse:acme:orders',
+    });
     assert.equal(token.json().scope, 'read:orders');
 
     const management = await gh.request('POST', '/api/v2/client-grants', {
@@ -59,22 +93,30 @@ describe('Management API v2: clients, resource servers, client grants, connectio
       body: { client_id: client.body.client_id, audience: `${gh.ctx.config.issuer}/api/v2/`, scope: ['tenant.account.read'] },
     });
     assert.equal(management.status, 201, JSON.stringify(management.body));
-    const again = await gh.request('POST', '/api/v2/client-grants', { token: acme.token, body: { client_id: client.body.client_id, audience: `${gh.ctx.config.issuer}/api/v2/`, scope: [] } });
+    const again = await gh.request('POST', '/api/v2/client-grants', {
+      token: acme.token,
+      body: { client_id: client.body.client_id, audience: `${gh.ctx.config.issuer}/api/v2/`, scope: [] },
+    });
     await expectAuth0Error(Promise.resolve(again), 409, 'grant_exists');
     const listed = await gh.request('GET', `/api/v2/client-grants?client_id=${client.body.client_id}`, { token: acme.token });
-    assert.deepEqual(
-      listed.body.map((g: any) => g.audience).sort(),
-      [`${gh.ctx.config.issuer}/api/v2/`, 'urn:gatehouse:acme:orders'],
-    );
+    assert.deepEqual(listed.body.map((g: any) => g.audience).sort(), [`${gh.ctx.config.issuer}/api/v2/`, 'urn:gatehouse:acme:orders']);
     const paged = await gh.request('GET', `/api/v2/client-grants?client_id=${client.body.client_id}&take=1`, { token: acme.token });
     assert.equal(paged.body.client_grants.length, 1);
     assert.equal(paged.body.next, '1');
-    const machine = await postToken(gh, { grant_type: 'client_credentials', client_id: client.body.client_id, client_secret: client.body.client_secret, audience: `${gh.ctx.config.issuer}/api/v2/` });
+    const machine = await postToken(gh, {
+      grant_type: 'client_credentials',
+      client_id: client.body.client_id,
+      client_secret: client.body.client_secret,
+      audience: `${gh.ctx.config.issuer}/api/v2/`,
+    });
     assert.equal(machine.statusCode, 200, machine.body);
     const users = await gh.request('GET', '/api/v2/users', { token: machine.json().access_token });
     assert.equal(users.status, 200);
     await expectAuth0Error(gh.request('GET', '/api/v2/roles', { token: machine.json().access_token }), 403, 'insufficient_scope');
-    const widened = await gh.request('PATCH', `/api/v2/client-grants/${management.body.id}`, { token: acme.token, body: { scope: ['tenant.account.read', 'tenant.roles.read'] } });
+    const widened = await gh.request('PATCH', `/api/v2/client-grants/${management.body.id}`, {
+      token: acme.token,
+      body: { scope: ['tenant.account.read', 'tenant.roles.read'] },
+    });
     assert.deepEqual(widened.body.scope, ['tenant.account.read', 'tenant.roles.read']);
     assert.equal((await gh.request('GET', '/api/v2/roles', { token: machine.json().access_token })).status, 200);
     assert.equal((await gh.request('DELETE', `/api/v2/client-grants/${grant.body.id}`, { token: acme.token })).status, 204);
@@ -84,14 +126,21 @@ describe('Management API v2: clients, resource servers, client grants, connectio
   test('connections: create, read (never a secret), update, delete', async () => {
     const created = await gh.request('POST', '/api/v2/connections', {
       token: acme.token,
-      body: { name: 'acme-oidc', strategy: 'oidc', options: { issuer: 'https://idp.acme.test', client_id: 'abc', client_secret: 'top-secret-value' } },
+      body: {
+        name: 'acme-oidc',
+        strategy: 'oidc',
+        options: { issuer: 'https://idp.acme.test', client_id: 'abc', client_secret: 'top-secret-value' },
+      },
     });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(created.body.options.client_secret, undefined);
     assert.ok(!JSON.stringify(created.body).includes('top-secret-value'));
     const read = await gh.request('GET', `/api/v2/connections/${created.body.id}`, { token: acme.token });
     assert.equal(read.body.name, 'acme-oidc');
-    const patched = await gh.request('PATCH', `/api/v2/connections/${created.body.id}`, { token: acme.token, body: { display_name: 'ACME SSO' } });
+    const patched = await gh.request('PATCH', `/api/v2/connections/${created.body.id}`, {
+      token: acme.token,
+      body: { display_name: 'ACME SSO' },
+    });
     assert.equal(patched.body.display_name, 'ACME SSO');
     const listed = await gh.request('GET', '/api/v2/connections?strategy=oidc&take=10', { token: acme.token });
     assert.deepEqual(
@@ -99,29 +148,49 @@ describe('Management API v2: clients, resource servers, client grants, connectio
       ['acme-oidc'],
     );
     assert.equal((await gh.request('DELETE', `/api/v2/connections/${created.body.id}`, { token: acme.token })).status, 202);
-    await expectAuth0Error(gh.request('GET', `/api/v2/connections/${created.body.id}`, { token: acme.token }), 404, 'inexistent_connection');
+    await expectAuth0Error(
+      gh.request('GET', `/api/v2/connections/${created.body.id}`, { token: acme.token }),
+      404,
+      'inexistent_connection',
+    );
   });
 
   test('organizations: a system administrator creates one, adds a member with roles; a tenant administrator may not create one', async () => {
-    await expectAuth0Error(gh.request('POST', '/api/v2/organizations', { token: acme.token, body: { name: 'nope' } }), 403, 'insufficient_scope');
+    await expectAuth0Error(
+      gh.request('POST', '/api/v2/organizations', { token: acme.token, body: { name: 'nope' } }),
+      403,
+      'insufficient_scope',
+    );
     const org = await gh.request('POST', '/api/v2/organizations', { token: admin, body: { name: 'initech', display_name: 'Initech' } });
     assert.equal(org.status, 201, JSON.stringify(org.body));
     assert.deepEqual({ name: org.body.name, display_name: org.body.display_name }, { name: 'initech', display_name: 'Initech' });
     const byName = await gh.request('GET', '/api/v2/organizations/name/initech', { token: admin });
     assert.equal(byName.body.id, org.body.id);
-    const add = await gh.request('POST', `/api/v2/organizations/${org.body.id}/members`, { token: admin, body: { members: [acme.adminId] } });
+    const add = await gh.request('POST', `/api/v2/organizations/${org.body.id}/members`, {
+      token: admin,
+      body: { members: [acme.adminId] },
+    });
     assert.equal(add.status, 204, JSON.stringify(add.body));
     const role = await gh.request('POST', '/api/v2/roles', { token: admin, body: { name: 'Auditor' } });
-    const assign = await gh.request('POST', `/api/v2/organizations/${org.body.id}/members/${acme.adminId}/roles`, { token: admin, body: { roles: [role.body.id] } });
+    const assign = await gh.request('POST', `/api/v2/organizations/${org.body.id}/members/${acme.adminId}/roles`, {
+      token: admin,
+      body: { roles: [role.body.id] },
+    });
     assert.equal(assign.status, 204, JSON.stringify(assign.body));
     const roles = await gh.request('GET', `/api/v2/organizations/${org.body.id}/members/${acme.adminId}/roles`, { token: admin });
     assert.deepEqual(roles.body.map((r: any) => r.name).sort(), ['Auditor', 'USER']);
     const members = await gh.request('GET', `/api/v2/organizations/${org.body.id}/members?include_totals=true`, { token: admin });
     assert.equal(members.body.total, 1);
     assert.equal(members.body.members[0].user_id, acme.adminId);
-    const renamed = await gh.request('PATCH', `/api/v2/organizations/${org.body.id}`, { token: admin, body: { display_name: 'Initech Corp' } });
+    const renamed = await gh.request('PATCH', `/api/v2/organizations/${org.body.id}`, {
+      token: admin,
+      body: { display_name: 'Initech Corp' },
+    });
     assert.equal(renamed.body.display_name, 'Initech Corp');
-    const removed = await gh.request('DELETE', `/api/v2/organizations/${org.body.id}/members`, { token: admin, body: { members: [acme.adminId] } });
+    const removed = await gh.request('DELETE', `/api/v2/organizations/${org.body.id}/members`, {
+      token: admin,
+      body: { members: [acme.adminId] },
+    });
     assert.equal(removed.status, 204);
     assert.equal((await gh.request('DELETE', `/api/v2/organizations/${org.body.id}`, { token: admin })).status, 204);
   });
@@ -148,11 +217,26 @@ describe('Management API v2: clients, resource servers, client grants, connectio
 
   test('the OpenAPI document lists the /api/v2 routes with Auth0’s error schema', async () => {
     const { body: doc } = await gh.request('GET', '/api/v1/openapi.json');
-    for (const path of ['/api/v2/users', '/api/v2/users/{id}/roles', '/api/v2/roles/{id}/permissions', '/api/v2/organizations/{id}/members', '/api/v2/logs', '/api/v2/clients', '/api/v2/resource-servers', '/api/v2/client-grants', '/api/v2/connections']) {
+    for (const path of [
+      '/api/v2/users',
+      '/api/v2/users/{id}/roles',
+      '/api/v2/roles/{id}/permissions',
+      '/api/v2/organizations/{id}/members',
+      '/api/v2/logs',
+      '/api/v2/clients',
+      '/api/v2/resource-servers',
+      '/api/v2/client-grants',
+      '/api/v2/connections',
+    ]) {
       assert.ok(doc.paths[path], `${path} is documented`);
       const get = doc.paths[path].get ?? doc.paths[path].post;
       const error = get.responses['4XX'] ?? get.responses['4xx'];
-      assert.deepEqual(Object.keys(error.content['application/json'].schema.properties).sort(), ['error', 'errorCode', 'message', 'statusCode']);
+      assert.deepEqual(Object.keys(error.content['application/json'].schema.properties).sort(), [
+        'error',
+        'errorCode',
+        'message',
+        'statusCode',
+      ]);
       assert.ok(get.security.some((s: Record<string, unknown>) => 'bearerAuth' in s));
     }
   });

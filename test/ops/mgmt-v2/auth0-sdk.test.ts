@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { after, before, describe, test } from 'node:test';
 import { startGatehouse, type TestGatehouse } from '../../helpers/gatehouse.js';
-import { tlsTerminator, type Terminator } from './tls.js';
+import { type Terminator, tlsTerminator } from './tls.js';
 
 const run = promisify(execFile);
 const script = fileURLToPath(new URL('../../fixtures/auth0-management/manage.mjs', import.meta.url));
@@ -75,7 +75,10 @@ describe('Auth0 ManagementClient against /api/v2', () => {
     assert.equal(out.user.email, 'sdk.user@example.com');
     assert.deepEqual(out.user.user_metadata, { source: 'sdk' });
     assert.equal(out.role.name, 'Billing admin');
-    assert.ok(out.userRoles.some((r: any) => r.id === out.role.id), JSON.stringify(out.userRoles));
+    assert.ok(
+      out.userRoles.some((r: any) => r.id === out.role.id),
+      JSON.stringify(out.userRoles),
+    );
     assert.ok(
       out.permissions.some((p: any) => p.permission_name === 'read:invoices' && p.resource_server_identifier === apiIdentifier),
       JSON.stringify(out.permissions),

@@ -4,13 +4,21 @@ import { postToken } from '../../helpers/token-endpoint.js';
 
 /** A machine application of the token's tenant, granted the admin API with `permissions`, and its token for `{issuer}/api/v2/`. */
 export async function machineWithAdminGrant(gh: TestGatehouse, adminToken: string, permissions: string[], name = 'Management script') {
-  const app = await gh.created<{ id: string; client_id: string; client_secret: string }>('/api/v1/applications', adminToken, { name, type: 'm2m' });
+  const app = await gh.created<{ id: string; client_id: string; client_secret: string }>('/api/v1/applications', adminToken, {
+    name,
+    type: 'm2m',
+  });
   const grant = await gh.request('PUT', `/api/v1/applications/${app.id}/admin-grant`, { token: adminToken, body: { permissions } });
   assert.equal(grant.status, 201, JSON.stringify(grant.body));
   return { ...app, token: await machineToken(gh, app.client_id, app.client_secret) };
 }
 
-export async function machineToken(gh: TestGatehouse, clientId: string, clientSecret: string, audience = `${gh.ctx.config.issuer}/api/v2/`) {
+export async function machineToken(
+  gh: TestGatehouse,
+  clientId: string,
+  clientSecret: string,
+  audience = `${gh.ctx.config.issuer}/api/v2/`,
+) {
   const response = await postToken(gh, { grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, audience });
   assert.equal(response.statusCode, 200, response.body);
   return (response.json() as { access_token: string }).access_token;

@@ -36,10 +36,23 @@ describe('Management API v2: users', () => {
     const id = created.body.user_id;
     assert.equal(created.body.email, 'jane.doe@acme.test');
     assert.equal(created.body.blocked, false);
-    assert.deepEqual(created.body.identities[0], { connection: 'Username-Password-Authentication', provider: 'auth0', user_id: id, isSocial: false });
+    assert.deepEqual(created.body.identities[0], {
+      connection: 'Username-Password-Authentication',
+      provider: 'auth0',
+      user_id: id,
+      isSocial: false,
+    });
     assert.equal(created.body.password, undefined);
 
-    for (const q of ['email:"jane.doe@acme.test"', 'email:jane.doe@acme.test', 'name:*ane*', 'name:jane*', 'name:"jane doe"', 'jane', 'email:jane* AND name:*Do*']) {
+    for (const q of [
+      'email:"jane.doe@acme.test"',
+      'email:jane.doe@acme.test',
+      'name:*ane*',
+      'name:jane*',
+      'name:"jane doe"',
+      'jane',
+      'email:jane* AND name:*Do*',
+    ]) {
       const found = await gh.request('GET', `/api/v2/users?q=${encodeURIComponent(q)}&search_engine=v3`, { token: acme.token });
       assert.equal(found.status, 200, `${q}: ${JSON.stringify(found.body)}`);
       assert.deepEqual(
@@ -72,14 +85,31 @@ describe('Management API v2: users', () => {
   });
 
   test('errors are Auth0’s: a bad body is invalid_body, an unknown id inexistent_user, no token 401, a missing permission insufficient_scope', async () => {
-    const bad = await expectAuth0Error(gh.request('POST', '/api/v2/users', { token: acme.token, body: { connection: 'Username-Password-Authentication', email: 'x@acme.test', nickname: 'x' } }), 400, 'invalid_body');
+    const bad = await expectAuth0Error(
+      gh.request('POST', '/api/v2/users', {
+        token: acme.token,
+        body: { connection: 'Username-Password-Authentication', email: 'x@acme.test', nickname: 'x' },
+      }),
+      400,
+      'invalid_body',
+    );
     assert.match(bad.message, /^Payload validation error/);
     await expectAuth0Error(gh.request('GET', '/api/v2/users/not-an-id', { token: acme.token }), 404, 'inexistent_user');
     await expectAuth0Error(gh.request('GET', '/api/v2/users'), 401, 'invalid_token');
     const reader = await machineWithAdminGrant(gh, acme.token, ['tenant.account.read'], 'Reader');
-    await expectAuth0Error(gh.request('POST', '/api/v2/users', { token: reader.token, body: { connection: 'Username-Password-Authentication', email: 'y@acme.test' } }), 403, 'insufficient_scope');
+    await expectAuth0Error(
+      gh.request('POST', '/api/v2/users', {
+        token: reader.token,
+        body: { connection: 'Username-Password-Authentication', email: 'y@acme.test' },
+      }),
+      403,
+      'insufficient_scope',
+    );
     await expectAuth0Error(gh.request('GET', '/api/v2/nothing-here', { token: acme.token }), 404, 'operation_not_supported');
-    await expectAuth0Error(gh.request('POST', '/api/v2/users', { token: acme.token, body: { connection: 'google-oauth2', email: 'z@acme.test' } }), 400);
+    await expectAuth0Error(
+      gh.request('POST', '/api/v2/users', { token: acme.token, body: { connection: 'google-oauth2', email: 'z@acme.test' } }),
+      400,
+    );
   });
 
   test('pagination: page, per_page and include_totals', async () => {
@@ -116,15 +146,28 @@ describe('Management API v2: users', () => {
     const roles = await gh.request('GET', `/api/v2/users/${id}/roles`, { token: acme.token });
     assert.deepEqual(roles.body.map((r: any) => r.name).sort(), ['Support', 'USER']);
     const permissions = await gh.request('GET', `/api/v2/users/${id}/permissions`, { token: acme.token });
-    assert.ok(permissions.body.some((p: any) => p.permission_name === 'tenant.account.read' && p.resource_server_identifier === `${gh.ctx.config.issuer}/api/v2/`));
+    assert.ok(
+      permissions.body.some(
+        (p: any) => p.permission_name === 'tenant.account.read' && p.resource_server_identifier === `${gh.ctx.config.issuer}/api/v2/`,
+      ),
+    );
     const holders = await gh.request('GET', `/api/v2/roles/${role.body.id}/users`, { token: acme.token });
-    assert.deepEqual(holders.body.map((u: any) => u.user_id), [id]);
+    assert.deepEqual(
+      holders.body.map((u: any) => u.user_id),
+      [id],
+    );
     const orgs = await gh.request('GET', `/api/v2/users/${id}/organizations`, { token: acme.token });
-    assert.deepEqual(orgs.body.map((o: any) => o.name), ['acme']);
+    assert.deepEqual(
+      orgs.body.map((o: any) => o.name),
+      ['acme'],
+    );
     const removed = await gh.request('DELETE', `/api/v2/users/${id}/roles`, { token: acme.token, body: { roles: [role.body.id] } });
     assert.equal(removed.status, 204);
     const after = await gh.request('GET', `/api/v2/users/${id}/roles`, { token: acme.token });
-    assert.deepEqual(after.body.map((r: any) => r.name), ['USER']);
+    assert.deepEqual(
+      after.body.map((r: any) => r.name),
+      ['USER'],
+    );
   });
 
   test('the system administrator sees every tenant’s users through v2', async () => {
