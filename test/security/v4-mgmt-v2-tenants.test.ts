@@ -3,7 +3,7 @@ import { before, describe, test } from 'node:test';
 import { insertConnection } from '../helpers/connections.js';
 import { postToken } from '../helpers/token-endpoint.js';
 import { acme, gh, globex, twoTenantsServer } from '../helpers/two-tenants.js';
-import { machineToken, machineWithAdminGrant } from '../ops/mgmt-v2/helpers.js';
+import { importJob, machineToken, machineWithAdminGrant } from '../ops/mgmt-v2/helpers.js';
 
 /**
  * The tenant boundary through Auth0's Management API v2 (decision 400): /api/v2 is a mapping
@@ -37,6 +37,9 @@ describe('v4 access control through /api/v2: acme attacks globex', () => {
       tenantId: globex.tenantId,
       options: { issuer: 'https://idp.globex.test' },
     });
+    const job = await importJob(gh, globex.token, [{ email: 'imported@globex.test' }]);
+    assert.equal(job.status, 201, JSON.stringify(job.body));
+    theirs.job = job.body.id;
     const events = await gh.auditEvents(globex.token, {});
     theirs.event = events[0]!.id;
   });
@@ -88,6 +91,8 @@ describe('v4 access control through /api/v2: acme attacks globex', () => {
       ['delete a client grant', 'DELETE', (t) => `/api/v2/client-grants/${t.app}.${t.api}`, undefined],
       ['read a connection', 'GET', (t) => `/api/v2/connections/${t.connection}`, (t) => `/api/v1/connections/${t.connection}`],
       ['read a log event', 'GET', (t) => `/api/v2/logs/${t.event}`, undefined],
+      ['read an import job', 'GET', (t) => `/api/v2/jobs/${t.job}`, undefined],
+      ['read an import job’s errors', 'GET', (t) => `/api/v2/jobs/${t.job}/errors`, undefined],
     ];
 
   for (const [what, method, v2, v1, lazy] of attacks) {

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { AppContext } from '../../platform/context.js';
 import { clientsV2 } from './clients.js';
 import { connectionsV2 } from './connections.js';
+import { jobsV2 } from './jobs.js';
 import { auth0ErrorHandler } from './kit.js';
 import { logsV2 } from './logs.js';
 import { organizationsV2 } from './organizations.js';
@@ -31,4 +32,5 @@ export const managementV2Routes =
     await app.register(logsV2(ctx));
     await app.register(clientsV2(ctx));
     await app.register(connectionsV2(ctx));
+    await app.register(jobsV2(ctx));
   };

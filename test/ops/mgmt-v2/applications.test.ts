@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { postToken } from '../../helpers/token-endpoint.js';
 import { acme, admin, gh, twoTenantsServer } from '../../helpers/two-tenants.js';
-import { expectAuth0Error, machineWithAdminGrant } from './helpers.js';
+import { expectAuth0Error, importJob, machineWithAdminGrant } from './helpers.js';
 
 describe('Management API v2: clients, resource servers, client grants, connections, organizations, logs', () => {
   twoTenantsServer();
@@ -213,6 +213,45 @@ describe('Management API v2: clients, resource servers, client grants, connectio
     const next = await gh.request('GET', `/api/v2/logs?take=2&from=${first.body.next}`, { token: machine.token });
     assert.notEqual(next.body.logs[0].log_id, first.body.logs[1].log_id);
     assert.ok(next.body.logs[0].date <= first.body.logs[1].date);
+  });
+
+  test('jobs: a users import in the tenant, its counts and errors; upsert must be true', async () => {
+    const job = await importJob(
+      gh,
+      acme.token,
+      [{ email: 'one@acme.test', name: 'One' }, { email: 'two@acme.test' }, { name: 'no email' }],
+      {
+        upsert: 'true',
+        connection_id: 'con_legacy',
+        external_id: 'batch-1',
+      },
+    );
+    assert.equal(job.status, 201, JSON.stringify(job.body));
+    assert.deepEqual(
+      {
+        type: job.body.type,
+        status: job.body.status,
+        connection_id: job.body.connection_id,
+        external_id: job.body.external_id,
+        summary: job.body.summary,
+      },
+      {
+        type: 'users_import',
+        status: 'completed',
+        connection_id: 'con_legacy',
+        external_id: 'batch-1',
+        summary: { failed: 1, updated: 0, inserted: 2, total: 3 },
+      },
+    );
+    const read = await gh.request('GET', `/api/v2/jobs/${job.body.id}`, { token: acme.token });
+    assert.deepEqual(read.body.summary, job.body.summary);
+    const errors = await gh.request('GET', `/api/v2/jobs/${job.body.id}/errors`, { token: acme.token });
+    assert.equal(errors.body.length, 1);
+    assert.equal(errors.body[0].user.line, 3);
+    const found = await gh.request('GET', `/api/v2/users?q=${encodeURIComponent('email:"one@acme.test"')}`, { token: acme.token });
+    assert.equal(found.body[0].name, 'One');
+    await expectAuth0Error(importJob(gh, acme.token, [], { upsert: 'false' }), 400);
+    await expectAuth0Error(gh.request('GET', `/api/v2/jobs/${acme.tenantId}`, { token: acme.token }), 404, 'inexistent_job');
   });
 
   test('the OpenAPI document lists the /api/v2 routes with Auth0’s error schema', async () => {

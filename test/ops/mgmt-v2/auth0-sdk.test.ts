@@ -59,7 +59,7 @@ describe('Auth0 ManagementClient against /api/v2', () => {
     await tls?.close();
   });
 
-  test('creates a user, a role with permissions, assigns it, creates an organization, adds a member and lists logs', async () => {
+  test('creates a user, a role with permissions, assigns it, creates an organization, adds a member, imports users and lists logs', async () => {
     const { stdout } = await run(process.execPath, [script], {
       env: {
         ...process.env,
@@ -96,6 +96,10 @@ describe('Auth0 ManagementClient against /api/v2', () => {
     const types = new Set(out.logs.map((l: any) => l.type));
     assert.ok(types.has('seccft'), `the SDK's token request is logged: ${[...types]}`);
     assert.ok(types.has('sapi'), `the SDK's changes are logged: ${[...types]}`);
+    assert.equal(out.job.status, 'completed');
+    assert.deepEqual(out.job.summary, { failed: 1, updated: 0, inserted: 1, total: 2 });
+    assert.equal(out.jobErrors.length, 1, JSON.stringify(out.jobErrors));
+    assert.equal(out.jobErrors[0].user.line, 2);
     assert.equal(out.missing.statusCode, 404);
     assert.equal(out.missing.body.errorCode, 'inexistent_user');
 

@@ -35,3 +35,18 @@ export async function expectAuth0Error(response: Promise<{ status: number; body:
   if (errorCode) assert.equal(body.errorCode, errorCode, JSON.stringify(body));
   return body;
 }
+
+/** POST /api/v2/jobs/users-imports as Auth0's clients send it: multipart, `users` a JSON array file. */
+export async function importJob(gh: TestGatehouse, token: string, users: unknown[], fields: Record<string, string> = { upsert: 'true' }) {
+  const form = new FormData();
+  form.append('users', new File([JSON.stringify(users)], 'users.json', { type: 'application/json' }));
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  const request = new Request('http://localhost/', { method: 'POST', body: form });
+  const response = await gh.app.inject({
+    method: 'POST',
+    url: '/api/v2/jobs/users-imports',
+    headers: { authorization: `Bearer ${token}`, 'content-type': request.headers.get('content-type')! },
+    payload: Buffer.from(await request.arrayBuffer()),
+  });
+  return { status: response.statusCode, body: response.json() };
+}
