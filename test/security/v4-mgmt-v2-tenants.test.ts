@@ -40,6 +40,9 @@ describe('v4 access control through /api/v2: acme attacks globex', () => {
     const job = await importJob(gh, globex.token, [{ email: 'imported@globex.test' }]);
     assert.equal(job.status, 201, JSON.stringify(job.body));
     theirs.job = job.body.id;
+    const exported = await gh.request('POST', '/api/v2/jobs/users-exports', { token: globex.token, body: {} });
+    assert.equal(exported.status, 201, JSON.stringify(exported.body));
+    theirs.export = exported.body.id;
     const events = await gh.auditEvents(globex.token, {});
     theirs.event = events[0]!.id;
   });
@@ -93,6 +96,7 @@ describe('v4 access control through /api/v2: acme attacks globex', () => {
       ['read a log event', 'GET', (t) => `/api/v2/logs/${t.event}`, undefined],
       ['read an import job', 'GET', (t) => `/api/v2/jobs/${t.job}`, undefined],
       ['read an import job’s errors', 'GET', (t) => `/api/v2/jobs/${t.job}/errors`, undefined],
+      ['read an export job (and its signed link)', 'GET', (t) => `/api/v2/jobs/${t.export}`, undefined],
     ];
 
   for (const [what, method, v2, v1, lazy] of attacks) {

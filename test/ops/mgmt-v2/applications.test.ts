@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import { postToken } from '../../helpers/token-endpoint.js';
-import { acme, admin, gh, twoTenantsServer } from '../../helpers/two-tenants.js';
+import { acme, admin, gh, globex, twoTenantsServer } from '../../helpers/two-tenants.js';
 import { expectAuth0Error, importJob, machineWithAdminGrant } from './helpers.js';
 
 describe('Management API v2: clients, resource servers, client grants, connections, organizations, logs', () => {
@@ -252,6 +253,51 @@ describe('Management API v2: clients, resource servers, client grants, connectio
     assert.equal(found.body[0].name, 'One');
     await expectAuth0Error(importJob(gh, acme.token, [], { upsert: 'false' }), 400);
     await expectAuth0Error(gh.request('GET', `/api/v2/jobs/${acme.tenantId}`, { token: acme.token }), 404, 'inexistent_job');
+  });
+
+  test('jobs: a users export of the tenant’s users, by a signed link to a gzipped file', async () => {
+    await gh.createUser(acme.token, { email: 'export@acme.test', password: 'a-long-test-password-1', name: '=HYPERLINK("x")' });
+    const job = await gh.request('POST', '/api/v2/jobs/users-exports', {
+      token: acme.token,
+      body: { format: 'json', fields: [{ name: 'email' }, { name: 'user_id', export_as: 'id' }, { name: 'app_metadata' }] },
+    });
+    assert.equal(job.status, 201, JSON.stringify(job.body));
+    assert.equal(job.body.type, 'users_export');
+    const read = await gh.request('GET', `/api/v2/jobs/${job.body.id}`, { token: acme.token });
+    const location = new URL(read.body.location);
+    assert.equal(location.origin, new URL(gh.ctx.config.issuer).origin);
+    const file = await gh.app.inject({ method: 'GET', url: `${location.pathname}${location.search}` });
+    assert.equal(file.statusCode, 200, file.body);
+    assert.equal(file.headers['content-type'], 'application/gzip');
+    const lines = gunzipSync(file.rawPayload)
+      .toString('utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.ok(lines.some((l) => l.email === 'export@acme.test' && typeof l.id === 'string'));
+    assert.ok(lines.every((l) => Object.keys(l).sort().join() === 'app_metadata,email,id'));
+    assert.ok(!lines.some((l) => l.email === globex.adminEmail));
+    const members = await gh.members(acme.token, acme.tenantId);
+    assert.equal(lines.length, members.length);
+
+    const csv = await gh.request('POST', '/api/v2/jobs/users-exports', {
+      token: acme.token,
+      body: { format: 'csv', fields: [{ name: 'email' }, { name: 'name' }] },
+    });
+    const csvLocation = new URL(csv.body.location);
+    const csvFile = await gh.app.inject({ method: 'GET', url: `${csvLocation.pathname}${csvLocation.search}` });
+    const text = gunzipSync(csvFile.rawPayload).toString('utf8');
+    assert.ok(text.startsWith('email,name\n'));
+    assert.ok(text.includes(`export@acme.test,"'=HYPERLINK(""x"")"`), text);
+
+    const tampered = `${location.pathname}?expires=${location.searchParams.get('expires')}&signature=${'A'.repeat(22)}`;
+    await expectAuth0Error(gh.request('GET', tampered), 401, 'invalid_token');
+    const otherJob = `${location.pathname.replace(job.body.id, csv.body.id)}${location.search}`;
+    await expectAuth0Error(gh.request('GET', otherJob), 401, 'invalid_token');
+    await expectAuth0Error(
+      gh.request('POST', '/api/v2/jobs/users-exports', { token: acme.token, body: { fields: [{ name: 'password_hash' }] } }),
+      400,
+    );
   });
 
   test('the OpenAPI document lists the /api/v2 routes with Auth0’s error schema', async () => {
