@@ -9,6 +9,7 @@ import { emailIs, normalizeEmail } from '../../platform/mail/address.js';
 import { isMember } from '../memberships/memberships.js';
 import { listedTenant, type Scope } from '../permissions/effective.js';
 import { type AccountChange, assertManages, managedAccounts } from './manage.js';
+import { assertMetadata } from './metadata.js';
 
 export interface Profile {
   phone?: string | null;
@@ -147,6 +148,7 @@ export async function writeUser(
   patch: UserPatch,
   passwordHash?: string,
 ): Promise<User> {
+  assertMetadata(patch);
   const updated = await trx
     .updateTable('users')
     .set({
