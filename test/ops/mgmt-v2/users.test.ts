@@ -112,6 +112,40 @@ describe('Management API v2: users', () => {
     );
   });
 
+  test('metadata: merged shallowly within the 16 KB bound of every writer, null empties an object', async () => {
+    const id = await gh.createUser(acme.token, {
+      email: 'meta@acme.test',
+      password: 'a-long-test-password-1',
+      user_metadata: { a: 'x'.repeat(9000) },
+    });
+    const body = await expectAuth0Error(
+      gh.request('PATCH', `/api/v2/users/${id}`, { token: acme.token, body: { user_metadata: { b: 'y'.repeat(9000) } } }),
+      400,
+      'metadata_too_large',
+    );
+    assert.match(body.message, /user_metadata/);
+    const replaced = await gh.request('PATCH', `/api/v2/users/${id}`, {
+      token: acme.token,
+      body: { user_metadata: { a: null, b: 'y'.repeat(9000) } },
+    });
+    assert.equal(replaced.status, 200, JSON.stringify(replaced.body));
+    assert.deepEqual(Object.keys(replaced.body.user_metadata), ['b']);
+    const cleared = await gh.request('PATCH', `/api/v2/users/${id}`, {
+      token: acme.token,
+      body: { user_metadata: null, app_metadata: { tier: 1 } },
+    });
+    assert.deepEqual(cleared.body.user_metadata, {});
+    assert.deepEqual(cleared.body.app_metadata, { tier: 1 });
+    await expectAuth0Error(
+      gh.request('POST', '/api/v2/users', {
+        token: acme.token,
+        body: { connection: 'Username-Password-Authentication', email: 'big@acme.test', app_metadata: { big: 'z'.repeat(17000) } },
+      }),
+      400,
+      'metadata_too_large',
+    );
+  });
+
   test('pagination: page, per_page and include_totals', async () => {
     for (let i = 0; i < 5; i++) await gh.createUser(acme.token, { email: `page${i}@acme.test`, password: 'a-long-test-password-1' });
     const all = await gh.request('GET', '/api/v2/users?q=page&per_page=100', { token: acme.token });
