@@ -161,7 +161,7 @@ describe('v4 access control through /api/v2: acme attacks globex', () => {
     );
   });
 
-  test('a machine application cannot widen its own grant, nor be granted restricted permissions by a tenant administrator', async () => {
+  test('a machine application cannot widen its own grant, nor take over a broader one by rotating its secret, nor be granted restricted permissions by a tenant administrator', async () => {
     const self = await gh.request('PATCH', `/api/v2/client-grants/${machine.id}.admin`, {
       token: machine.token,
       body: { scope: ['tenant.all', 'iam.account.read'] },
@@ -180,6 +180,12 @@ describe('v4 access control through /api/v2: acme attacks globex', () => {
       body: { client_id: narrow.client_id, audience: `${gh.ctx.config.issuer}/api/v2/`, scope: ['tenant.account.delete'] },
     });
     assert.ok(widen.status === 403 || widen.status === 409, JSON.stringify(widen.body));
+    // Nor take over a broader machine by minting its secret.
+    const rotated = await gh.request('POST', `/api/v2/clients/${machine.client_id}/rotate-secret`, { token: narrow.token });
+    assert.equal(rotated.status, 403, JSON.stringify(rotated.body));
+    const rotatedV1 = await gh.request('POST', `/api/v1/applications/${machine.id}/rotate-secret`, { token: narrow.token });
+    assert.equal(rotatedV1.status, 403, JSON.stringify(rotatedV1.body));
+    assert.equal((await gh.request('GET', '/api/v2/users', { token: machine.token })).status, 200);
     const patched = await gh.request('PATCH', `/api/v2/client-grants/${narrow.id}.admin`, {
       token: narrow.token,
       body: { scope: ['tenant.applications.write', 'tenant.applications.read', 'tenant.account.delete'] },
