@@ -193,10 +193,19 @@ describe('v4 access control through /api/v2: acme attacks globex', () => {
     assert.equal(patched.status, 403, JSON.stringify(patched.body));
   });
 
-  test('the admin API refuses a machine token at once when its grant is gone, and gives none without a grant', async () => {
+  test('the admin API (and introspection) refuses a machine token at once when its grant is gone, and gives none without a grant', async () => {
     const temp = await machineWithAdminGrant(gh, acme.token, ['tenant.account.read'], 'Temporary');
     assert.equal((await gh.request('GET', '/api/v2/users', { token: temp.token })).status, 200);
+    const introspect = () =>
+      gh.app.inject({
+        method: 'POST',
+        url: '/oauth/introspect',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ token: temp.token, client_id: temp.client_id, client_secret: temp.client_secret }).toString(),
+      });
+    assert.equal((await introspect()).json().active, true);
     const removed = await gh.request('DELETE', `/api/v1/applications/${temp.id}/admin-grant`, { token: acme.token });
+    assert.equal((await introspect()).json().active, false);
     assert.equal(removed.status, 204);
     const after = await gh.request('GET', '/api/v2/users', { token: temp.token });
     assert.equal(after.status, 401);
