@@ -159,6 +159,31 @@ export const usersV2 =
     );
 
     app.get(
+      '/users-by-email',
+      {
+        schema: {
+          tags,
+          summary: 'The users with this email address (any letter case), as far as the caller sees',
+          security: ACCESS_TOKEN,
+          querystring: Type.Object(
+            {
+              email: Type.String({ minLength: 1, maxLength: 320 }),
+              fields: Type.Optional(Type.String({ maxLength: 500 })),
+              include_fields: Type.Optional(Type.Boolean()),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 200: Type.Array(Auth0User), ...auth0Errors },
+        },
+        onRequest: requireAccess(ctx, READ),
+      },
+      async (request) => {
+        const page = await listUsers(ctx, scopeOf(request), { email: request.query.email }, { limit: 10 });
+        return page.items.map((u) => toAuth0User(u));
+      },
+    );
+
+    app.get(
       '/users/:id',
       {
         schema: { tags, summary: 'Read a user', security: ACCESS_TOKEN, params: UserParams, response: { 200: Auth0User, ...auth0Errors } },

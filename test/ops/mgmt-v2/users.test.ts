@@ -65,6 +65,17 @@ describe('Management API v2: users', () => {
       await expectAuth0Error(gh.request('GET', `/api/v2/users?q=${encodeURIComponent(q)}`, { token: acme.token }), 400);
     }
 
+    const byEmail = await gh.request('GET', `/api/v2/users-by-email?email=${encodeURIComponent('Jane.Doe@ACME.test')}`, {
+      token: acme.token,
+    });
+    assert.deepEqual(
+      byEmail.body.map((u: any) => u.user_id),
+      [id],
+    );
+    const notTheirs = await gh.request('GET', `/api/v2/users-by-email?email=${encodeURIComponent('jane.doe@acme.test')}`, {
+      token: globex.token,
+    });
+    assert.deepEqual(notTheirs.body, []);
     const byPrefix = await gh.request('GET', `/api/v2/users/auth0|${id}`, { token: acme.token });
     assert.equal(byPrefix.status, 200);
     assert.equal(byPrefix.body.user_id, id);
