@@ -53,6 +53,7 @@ import { connectionRoutes } from '../ops/connections/routes.js';
 import { incidentRoutes } from '../ops/incidents/routes.js';
 import { blockedAddresses } from '../ops/ip-blocks/ip-blocks.js';
 import { ipBlockHook, ipBlockRoutes } from '../ops/ip-blocks/routes.js';
+import { managementV2Routes } from '../ops/mgmt-v2/routes.js';
 import { emailRoutes } from '../ops/outbox/routes.js';
 import { userTransferRoutes } from '../ops/transfer/routes.js';
 import { userIdentityRoutes } from '../ops/users/identity-routes.js';
@@ -140,5 +141,7 @@ export async function createServer(ctx: AppContext, readiness?: Readiness) {
     },
     { prefix: '/api/v1' },
   );
+  // Auth0's Management API v2 (issue 17.2): its own error shape, the admin API's guard and scopes.
+  await app.register(managementV2Routes(ctx), { prefix: '/api/v2' });
   return app;
 }

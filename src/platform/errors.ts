@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   missing_field: 400,
   invalid_type: 400,
   invalid_field: 400,
+  // a user's app_metadata or user_metadata over 16 KB of JSON (src/directory/users/metadata.ts)
+  metadata_too_large: 400,
   invalid_email: 400,
   invalid_id: 400,
   invalid_cursor: 400,

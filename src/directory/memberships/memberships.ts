@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { type Actor, recordAudit } from '../../platform/audit/record.js';
+import { type Actor, actingUserId, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../../platform/db/pagination.js';
 import type { Database } from '../../platform/db/schema.js';
@@ -199,7 +199,7 @@ export async function createMember(ctx: AppContext, scope: Scope, actor: Actor, 
     if (!user) throw notFound('User');
     await addMembership(trx, ctx, scope, actor, tenantId, input);
   });
-  return getMember(ctx, scope, actor.id, tenantId, input.userId);
+  return getMember(ctx, scope, actingUserId(actor), tenantId, input.userId);
 }
 
 /** Replaces the roles and/or the direct grants of a membership. */
@@ -239,7 +239,7 @@ export async function updateMember(
       details: { ...(roles && { roles: roles.map((r) => r.name) }), ...(permissions && { permissions }) },
     });
   });
-  return getMember(ctx, scope, actor.id, tenantId, userId);
+  return getMember(ctx, scope, actingUserId(actor), tenantId, userId);
 }
 
 export async function removeMember(ctx: AppContext, scope: Scope, actor: Actor, tenantId: string, userId: string) {

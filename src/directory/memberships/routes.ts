@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { actingUserId } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, IdParams, PageOf, PageQuery, Timestamp } from '../../platform/http/schemas.js';
@@ -71,7 +72,7 @@ export const memberRoutes =
         onRequest: requireAccess(ctx, read),
       },
       async (request) => {
-        const page = await listMembers(ctx, scopeOf(request), actorOf(request).id, request.params.id, request.query);
+        const page = await listMembers(ctx, scopeOf(request), actingUserId(actorOf(request)), request.params.id, request.query);
         return { members: page.items.map(toMember), next_cursor: page.next_cursor };
       },
     );

@@ -25,7 +25,7 @@ export function requireAccess(ctx: AppContext, access: Access) {
       throw new AppError('invalid_token', 'This route takes an access token for an organization (POST /api/v1/token), not a session token');
     }
     const caller = await ctx.authenticator.caller(token);
-    const scope = resolveScope(caller.held, caller.tenant.id, caller.tenant.is_system, access, caller.user.id);
+    const scope = resolveScope(caller.held, caller.tenant.id, caller.tenant.is_system, access, caller.user?.id);
     if (!scope) throw new AppError('forbidden', 'You do not have permission to do this', { required: access.tenant ?? access.system });
     request.caller = caller;
     request.scope = scope;

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { type Actor, type AuditSource, recordAudit } from '../../platform/audit/record.js';
+import { type Actor, type AuditSource, actingUserId, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { type Db, isUniqueViolation } from '../../platform/db/database.js';
 import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../../platform/db/pagination.js';
@@ -9,6 +9,7 @@ import { emailIs, normalizeEmail } from '../../platform/mail/address.js';
 import { isMember } from '../memberships/memberships.js';
 import { listedTenant, type Scope } from '../permissions/effective.js';
 import { type AccountChange, assertManages, managedAccounts } from './manage.js';
+import { assertMetadata } from './metadata.js';
 
 export interface Profile {
   phone?: string | null;
@@ -47,6 +48,14 @@ export interface UserFilter {
   q?: string | undefined;
   /** The start of the email address, any letter case (an index walk: users_email_prefix_idx). */
   email_prefix?: string | undefined;
+  /** Text anywhere in the email address, any letter case (Auth0's `email:*text*`). */
+  email_contains?: string | undefined;
+  /** The whole name, any letter case (Auth0's `name:"…"`). */
+  name?: string | undefined;
+  /** The start of the name, any letter case (Auth0's `name:text*`). */
+  name_prefix?: string | undefined;
+  /** Text anywhere in the name, any letter case (Auth0's `name:*text*`). */
+  name_contains?: string | undefined;
 }
 
 export async function getUser(ctx: AppContext, scope: Scope, id: string): Promise<User> {
@@ -84,6 +93,10 @@ export async function listUsers(ctx: AppContext, scope: Scope, filter: UserFilte
         // PostgreSQL's case folding on both sides (as emailIs), folded into a constant when planned.
         query = query.where(sql<boolean>`lower(users.email) like (lower(${likeEscape(filter.email_prefix)}) || '%')`);
       }
+      if (filter.email_contains) query = query.where('users.email', 'ilike', `%${likeEscape(filter.email_contains)}%`);
+      if (filter.name !== undefined) query = query.where(sql<boolean>`lower(users.name) = lower(${filter.name})`);
+      if (filter.name_prefix) query = query.where('users.name', 'ilike', `${likeEscape(filter.name_prefix)}%`);
+      if (filter.name_contains) query = query.where('users.name', 'ilike', `%${likeEscape(filter.name_contains)}%`);
       if (filter.q) {
         const pattern = `%${likeEscape(filter.q)}%`;
         query = query.where((eb) =>
@@ -111,13 +124,13 @@ export async function assertManageable(
   change: AccountChange = 'update',
 ): Promise<User> {
   const user = await getUser(ctx, scope, id);
-  await assertManages(ctx.db, scope, actor.id, user, change);
+  await assertManages(ctx.db, scope, actingUserId(actor), user, change);
   return user;
 }
 
 /** Users as the admin API shows them, with whether the caller may change each (`managed`, decision 182). */
 export async function withManaged(ctx: AppContext, scope: Scope, actor: Actor, users: User[]): Promise<(User & { managed: boolean })[]> {
-  const managed = await managedAccounts(ctx.db, scope, actor.id, users);
+  const managed = await managedAccounts(ctx.db, scope, actingUserId(actor), users);
   return users.map((user) => ({ ...user, managed: managed.has(user.id) }));
 }
 
@@ -135,6 +148,7 @@ export async function writeUser(
   patch: UserPatch,
   passwordHash?: string,
 ): Promise<User> {
+  assertMetadata(patch);
   const updated = await trx
     .updateTable('users')
     .set({

@@ -7,6 +7,7 @@ import { type Db, isUniqueViolation } from '../../platform/db/database.js';
 import { DEFAULT_LIMIT, type Page, type PageRequest, paginate } from '../../platform/db/pagination.js';
 import type { Api, SigningAlg } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
+import { managementAudience } from '../tokens/access-tokens.js';
 import { type ApiPermission, type ApiPermissionInput, assertDistinct, permissionsOfApis, replaceApiPermissions } from './permissions.js';
 
 export const DEFAULT_TOKEN_LIFETIME = 600;
@@ -272,8 +273,11 @@ function checkIdentifier(ctx: AppContext, identifier: string) {
     });
   }
   const bare = (href: string) => href.replace(/\/+$/, '');
-  if (identifier === ctx.config.issuer || bare(url.href) === bare(new URL(ctx.config.issuer).href)) {
-    throw new AppError('reserved_identifier', 'The issuer is the audience of Gatehouse’s own API', { field: 'identifier' });
+  const own = [ctx.config.issuer, managementAudience(ctx)].map((href) => bare(new URL(href).href));
+  if (identifier === ctx.config.issuer || own.includes(bare(url.href))) {
+    throw new AppError('reserved_identifier', 'The issuer (and {issuer}/api/v2/) is the audience of Gatehouse’s own API', {
+      field: 'identifier',
+    });
   }
 }
 

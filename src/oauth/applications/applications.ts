@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { inScope, listedTenant, owningTenant, type Scope, systemTenantId } from '../../directory/permissions/effective.js';
+import { assertOutranks, inScope, listedTenant, owningTenant, type Scope, systemTenantId } from '../../directory/permissions/effective.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import { clientSecretDigest, randomToken } from '../../platform/crypto/secrets.js';
@@ -236,6 +236,15 @@ export async function rotateClientSecret(ctx: AppContext, scope: Scope, actor: A
     if (!isConfidential(current.type)) {
       throw new AppError('public_client', `A ${current.type} application is a public client and has no secret`);
     }
+    // Whoever holds the new secret holds the application's admin grant (decision 400): only a
+    // caller whose own permissions cover that grant may mint it, or a narrow administrator
+    // would rotate the secret of a broader machine and act as it.
+    const adminGrant = await trx
+      .selectFrom('application_admin_grants')
+      .select('permissions')
+      .where('application_id', '=', id)
+      .executeTakeFirst();
+    if (adminGrant) assertOutranks(scope, adminGrant.permissions);
     const clientSecret = newClientSecret();
     const application = await trx
       .updateTable('applications')

@@ -4,6 +4,7 @@ import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import type { AppContext } from '../../platform/context.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { ACCESS_TOKEN, errorResponses, Id, IdParams, LongPageQuery, PageOf, Timestamp } from '../../platform/http/schemas.js';
+import { type AdminGrant, deleteAdminGrant, getAdminGrant, putAdminGrant } from './admin-grants.js';
 import { type ApplicationGrant, createGrant, deleteGrant, listGrants, updateGrant } from './grants.js';
 
 const PermissionValues = Type.Array(Type.String({ minLength: 1, maxLength: 280, pattern: '^\\S+$' }), {
@@ -24,6 +25,26 @@ const Grant = Type.Object(
   },
   { title: 'ApplicationGrant' },
 );
+
+const AdminGrantBody = Type.Object(
+  {
+    application_id: Type.String(),
+    permissions: Type.Array(Type.String()),
+    created_at: Timestamp,
+    updated_at: Timestamp,
+  },
+  { title: 'AdminApiGrant' },
+);
+const AdminGrantPut = Type.Object(
+  {
+    permissions: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
+      maxItems: 100,
+      description: 'Gatehouse permissions (tenant.*; iam.* for applications of the system tenant), each held by the caller',
+    }),
+  },
+  { additionalProperties: false },
+);
+const toAdminGrant = (g: AdminGrant) => ({ ...g, created_at: g.created_at.toISOString(), updated_at: g.updated_at.toISOString() });
 
 const toGrant = (g: ApplicationGrant) => ({ ...g, created_at: g.created_at.toISOString() });
 
@@ -104,6 +125,66 @@ export const grantRoutes =
       },
       async (request, reply) => {
         await deleteGrant(ctx, scopeOf(request), actorOf(request), request.params.id, request.params.apiId);
+        return reply.status(204).send(null);
+      },
+    );
+
+    // A machine application's grant of the admin API itself (decision 400): Auth0's client grant of its Management API.
+    app.get(
+      '/applications/:id/admin-grant',
+      {
+        schema: {
+          tags,
+          summary: 'The application’s grant of the Gatehouse admin API (404 when it has none)',
+          security: ACCESS_TOKEN,
+          params: IdParams,
+          response: { 200: AdminGrantBody, ...errorResponses },
+        },
+        onRequest: requireAccess(ctx, READ),
+      },
+      async (request) => toAdminGrant(await getAdminGrant(ctx, scopeOf(request), request.params.id)),
+    );
+
+    app.put(
+      '/applications/:id/admin-grant',
+      {
+        schema: {
+          tags,
+          summary:
+            'Grant a client-credentials application the Gatehouse admin API with these permissions, in its own tenant (audience: the issuer, or {issuer}/api/v2/); replaces an existing grant',
+          security: ACCESS_TOKEN,
+          params: IdParams,
+          body: AdminGrantPut,
+          response: { 200: AdminGrantBody, 201: AdminGrantBody, ...errorResponses },
+        },
+        onRequest: requireAccess(ctx, WRITE),
+      },
+      async (request, reply) => {
+        const { grant, created } = await putAdminGrant(
+          ctx,
+          scopeOf(request),
+          actorOf(request),
+          request.params.id,
+          request.body.permissions,
+        );
+        return reply.status(created ? 201 : 200).send(toAdminGrant(grant));
+      },
+    );
+
+    app.delete(
+      '/applications/:id/admin-grant',
+      {
+        schema: {
+          tags,
+          summary: 'Revoke the application’s grant of the admin API; its tokens stop working at once',
+          security: ACCESS_TOKEN,
+          params: IdParams,
+          response: { 204: Type.Null(), ...errorResponses },
+        },
+        onRequest: requireAccess(ctx, WRITE),
+      },
+      async (request, reply) => {
+        await deleteAdminGrant(ctx, scopeOf(request), actorOf(request), request.params.id);
         return reply.status(204).send(null);
       },
     );

@@ -1,7 +1,7 @@
 import { errors } from 'oidc-provider';
 import type { Grants } from '../../directory/permissions/effective.js';
 import type { AppContext } from '../../platform/context.js';
-import { apiAudience } from '../tokens/access-tokens.js';
+import { apiAudience, MACHINE_GTY } from '../tokens/access-tokens.js';
 import type { OidcContext } from './lookups.js';
 import { permissionsOf } from './prefetch.js';
 
@@ -21,6 +21,15 @@ async function gatehouseApiClaims(
   const tenant =
     organization ?? (await ctx.db.selectFrom('tenants').select(['id', 'name']).where('id', '=', tenantId).executeTakeFirstOrThrow());
   return { org_id: tenant.id, org_name: tenant.name, roles: grants.roles, permissions: grants.permissions, gid: grantId };
+}
+
+/**
+ * A machine application's own token for the admin API (decision 400): it acts in its own
+ * tenant; the admin API reads its grant afresh on every call.
+ */
+async function machineApiClaims(ctx: AppContext, facts: TokenFacts): Promise<ExtraClaims> {
+  const tenant = await ctx.db.selectFrom('tenants').select(['id', 'name']).where('id', '=', facts.clientTenantId).executeTakeFirstOrThrow();
+  return { org_id: tenant.id, org_name: tenant.name, gty: MACHINE_GTY };
 }
 
 /** What the engine tells us about a token it is about to issue. */
@@ -45,6 +54,8 @@ export interface ExtraClaims {
   groups?: string[];
   /** The grant a user's token lives and dies with. */
   gid?: string;
+  /** A machine application's admin token (decision 400). */
+  gty?: string;
 }
 
 /**
@@ -57,6 +68,7 @@ export interface ExtraClaims {
 export async function extraClaims(ctx: OidcContext, facts: TokenFacts): Promise<ExtraClaims> {
   const api = facts.audience ? await ctx.lookups.api(facts.audience) : undefined;
   if (facts.kind === 'client') {
+    if (facts.audience === apiAudience(ctx)) return machineApiClaims(ctx, facts);
     if (!api?.permissionsInToken) return {};
     return { permissions: (await ctx.lookups.clientGrant(facts.clientId, api.id)) ?? [] };
   }

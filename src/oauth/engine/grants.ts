@@ -5,6 +5,7 @@ import { isDatabaseConnection } from '../../authn/passwords/connection.js';
 import { authenticate } from '../../authn/sessions/sessions.js';
 import type { Actor } from '../../platform/audit/record.js';
 import { AppError } from '../../platform/errors.js';
+import { apiAudience, managementAudience } from '../tokens/access-tokens.js';
 import { findAccount } from './accounts.js';
 import { auditBeforeAnswer } from './audited.js';
 import { gatehouseClient, PASSWORD_GRANT, PASSWORD_REALM_GRANT, PASSWORDLESS_OTP_GRANT, TOKEN_EXCHANGE_GRANT } from './clients.js';
@@ -116,15 +117,43 @@ export function actorOf(koa: KoaContextWithOIDC, type: Actor['type'], id: string
   return { type, id, ip: koa.ip ?? null, userAgent: koa.get('user-agent') || null };
 }
 
-async function clientCredentials(provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC): Promise<void> {
-  const client = koa.oidc.client as NonNullable<KoaContextWithOIDC['oidc']['client']>;
-  const audience = requestedAudience(koa);
-  if (!audience) throw new errors.InvalidRequest('missing required parameter: audience (the API the token is for)');
+/**
+ * The admin API's audience as asked: the issuer, or Auth0's `{issuer}/api/v2/` (decision 401),
+ * which names the same API and gives the same token (its `aud` is the issuer).
+ */
+function adminAudience(ctx: OidcContext, audience: string): string | undefined {
+  return audience === apiAudience(ctx) || audience === managementAudience(ctx) ? apiAudience(ctx) : undefined;
+}
+
+/**
+ * What a machine application was granted for `audience`: its admin grant (decision 400,
+ * read afresh: the admin API checks it again on every call) or its client grant for an API of
+ * its own tenant.
+ */
+async function grantedFor(ctx: OidcContext, client: { clientId: string }, tenantId: string, audience: string): Promise<string[]> {
+  if (adminAudience(ctx, audience)) {
+    const grant = await ctx.db
+      .selectFrom('application_admin_grants as g')
+      .innerJoin('applications as a', 'a.id', 'g.application_id')
+      .select('g.permissions')
+      .where('a.client_id', '=', client.clientId)
+      .executeTakeFirst();
+    if (!grant) throw new errors.AccessDenied('this application has no grant of the admin API');
+    return [...new Set(grant.permissions)].sort();
+  }
   const api = await ctx.lookups.api(audience);
-  if (api?.tenantId !== gatehouseClient(client).tenantId)
-    throw new errors.InvalidTarget(`no API has the identifier ${JSON.stringify(audience)}`);
+  if (api?.tenantId !== tenantId) throw new errors.InvalidTarget(`no API has the identifier ${JSON.stringify(audience)}`);
   const granted = await ctx.lookups.clientGrant(client.clientId, api.id);
   if (!granted) throw new errors.AccessDenied(`this application has no grant for ${audience}`);
+  return granted;
+}
+
+async function clientCredentials(provider: Provider, ctx: OidcContext, koa: KoaContextWithOIDC): Promise<void> {
+  const client = koa.oidc.client as NonNullable<KoaContextWithOIDC['oidc']['client']>;
+  const asked = requestedAudience(koa);
+  if (!asked) throw new errors.InvalidRequest('missing required parameter: audience (the API the token is for)');
+  const audience = adminAudience(ctx, asked) ?? asked;
+  const granted = await grantedFor(ctx, client, gatehouseClient(client).tenantId, audience);
   const requested = requestedScopes(koa);
   const notGranted = requested.filter((scope) => !granted.includes(scope));
   if (notGranted.length > 0) throw new errors.InvalidScope('requested scope was not granted to this application', notGranted.join(' '));
@@ -132,7 +161,7 @@ async function clientCredentials(provider: Provider, ctx: OidcContext, koa: KoaC
 
   const jkt = await ownGrantProof(provider, koa, dpopNonceSecret(ctx.masterKey));
   const token = new provider.ClientCredentials({ client, scope: scopes.join(' ') || undefined });
-  token.resourceServer = new provider.ResourceServer(audience, await resourceServer(ctx, koa, audience, client));
+  token.resourceServer = new provider.ResourceServer(audience, await resourceServer(ctx, koa, audience, client, true));
   if (jkt) token.setThumbprint('jkt', jkt);
   const value = await token.save();
   auditBeforeAnswer(ctx, koa, {

@@ -51,7 +51,10 @@ export async function impersonate(
       throw new errors.InvalidGrant('actor_token is not an active access token for Gatehouse’s API');
     throw error;
   }
-  const actor = actorOf(koa, 'user', caller.user.id);
+  // A machine application's admin token acts for no person: it impersonates no one.
+  const admin = caller.user;
+  if (!admin) throw new errors.InvalidGrant('actor_token is not an administrator’s token');
+  const actor = actorOf(koa, 'user', admin.id);
   const refuse = (reason: string, userId?: string) => {
     auditBeforeAnswer(ctx, koa, {
       action: 'iam.token.exchangeRefused',
@@ -62,7 +65,7 @@ export async function impersonate(
       details: { client_id: client.clientId, grant_type: 'impersonation', audience, reason },
     });
   };
-  const scope = resolveScope(caller.held, caller.tenant.id, caller.tenant.is_system, { system: IMPERSONATE }, caller.user.id);
+  const scope = resolveScope(caller.held, caller.tenant.id, caller.tenant.is_system, { system: IMPERSONATE }, admin.id);
   if (!scope) {
     refuse('permission');
     throw new errors.AccessDenied(`impersonation needs the permission ${IMPERSONATE}`);
@@ -73,9 +76,9 @@ export async function impersonate(
     refuse('no_such_user');
     throw noSuchUser();
   }
-  if (user.id === caller.user.id) throw new errors.InvalidRequest('an administrator does not impersonate themselves');
+  if (user.id === admin.id) throw new errors.InvalidRequest('an administrator does not impersonate themselves');
   try {
-    await assertManages(ctx.db, scope as Scope, caller.user.id, user, 'update');
+    await assertManages(ctx.db, scope as Scope, admin.id, user, 'update');
   } catch (error) {
     if (!(error instanceof AppError) || error.status >= 500) throw error;
     refuse('not_outranked', user.id);
@@ -88,14 +91,14 @@ export async function impersonate(
   await issueExchangedToken(provider, ctx, koa, {
     userId: user.id,
     audience,
-    act: { sub: caller.user.id },
+    act: { sub: admin.id },
     audit: { actor, details: {} },
     now: Math.floor(ctx.clock.now().getTime() / 1000),
     open: async () => {
       const session = await openImpersonation(ctx, {
         tenantId,
         userId: user.id,
-        impersonator: { id: caller.user.id, email: caller.user.email, name: caller.user.name },
+        impersonator: { id: admin.id, email: admin.email, name: admin.name },
         clientId: client.clientId,
         ttlSeconds: ctx.config.impersonationTtlSeconds,
         actor,

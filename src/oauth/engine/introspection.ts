@@ -64,8 +64,17 @@ export async function isLive(ctx: OidcContext, payload: JWTPayload, api: ApiInfo
   const clientTenantId = client.gatehouse_tenant_id as string;
   // An API's tokens are for its own tenant's applications (decision 200).
   if (api && api.tenantId !== clientTenantId) return false;
-  // A machine token: while the client holds its grant for the API (read now, not cached).
-  if (payload.sub === clientId) return !api || (await clientGrantPermissions(ctx.db, clientId, api.id)) !== undefined;
+  // A machine token: while the client holds its grant for the API, or for the admin API its admin grant (decision 400; read now, not cached).
+  if (payload.sub === clientId) {
+    if (api) return (await clientGrantPermissions(ctx.db, clientId, api.id)) !== undefined;
+    const grant = await ctx.db
+      .selectFrom('application_admin_grants as g')
+      .innerJoin('applications as a', 'a.id', 'g.application_id')
+      .select('g.application_id')
+      .where('a.client_id', '=', clientId)
+      .executeTakeFirst();
+    return grant !== undefined;
+  }
   // A user's token: the user active, the user's grant with this client alive, and, unless a
   // platform application acts outside any organization, the user still a member of an
   // active organization (the token's, or the application's tenant).

@@ -17,12 +17,15 @@ export async function resourceServer(
   koa: KoaContextWithOIDC,
   identifier: string,
   client: { metadata(): Record<string, unknown> },
+  /** A machine application's own token, whose grant the client-credentials grant has checked (decision 400). */
+  machine = false,
 ): Promise<ResourceServer> {
   const clientTenantId = gatehouseClient(client).tenantId;
   if (identifier === apiAudience(ctx)) {
     // Gatehouse's own admin API (docs/security.md#v4-access-control), for platform applications only: a tenant's
-    // application must not obtain its users' administrative power.
-    if (!(await ctx.lookups.isPlatform(clientTenantId)))
+    // application must not obtain its users' administrative power. A machine application
+    // acts with its own admin grant instead, given by an administrator of its tenant.
+    if (!machine && !(await ctx.lookups.isPlatform(clientTenantId)))
       throw new errors.InvalidTarget('this application may not ask for the Gatehouse API');
     return {
       scope: '',

@@ -26,7 +26,22 @@ export interface AccessTokenClaims extends JWTPayload {
   permissions: string[];
   email: string;
   name: string | null;
+  /** `client-credentials` (Auth0's claim): a machine application's own token for the admin API (decision 400); `sub` is its client_id. */
+  gty?: string;
 }
+
+/** The `gty` of a machine application's token for the admin API. */
+export const MACHINE_GTY = 'client-credentials';
+
+/** The audience Auth0's ManagementClient asks for: `{issuer}/api/v2/`, an alias of the admin API's (decision 401). */
+export const managementAudience = (ctx: AppContext) => `${ctx.config.issuer.replace(/\/+$/, '')}/api/v2/`;
+
+/** A client id as applications get them (base64url), for a machine token's `sub`. */
+const CLIENT_ID = /^[A-Za-z0-9_-]{1,100}$/;
+
+/** Whether verified claims are a machine application's admin token: `sub` is the client, and no session or grant is named. */
+export const isMachineToken = (claims: AccessTokenClaims): boolean =>
+  claims.gty === MACHINE_GTY && claims.sub === claims.client_id && claims.sid === undefined && claims.gid === undefined;
 
 export interface IssuedToken {
   token: string;
@@ -137,6 +152,10 @@ export async function verifyAccessToken(ctx: AppContext, token: string): Promise
     }
     // Ids are looked up in the database next: a token naming anything but ids is not ours.
     const fromSession = payload.client_id === SESSION_CLIENT_ID;
+    if (isMachineToken(payload)) {
+      if (!CLIENT_ID.test(payload.sub) || !isUuid(payload.org_id)) throw new AppError('invalid_token', 'The access token is not valid');
+      return payload;
+    }
     const ids = fromSession ? [payload.sub, payload.sid, payload.org_id] : [payload.sub, payload.org_id];
     const grantOk = fromSession || (typeof payload.gid === 'string' && payload.gid.length > 0 && payload.gid.length <= 100);
     if (!grantOk || !ids.every((id) => typeof id === 'string' && isUuid(id))) {

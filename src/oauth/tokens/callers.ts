@@ -7,7 +7,7 @@ import { looksLikeJwt } from '../../platform/http/guards.js';
 import type { Caller } from '../../platform/ports/authenticator.js';
 import { isGrantLive } from '../engine/adapter.js';
 import { isAccessTokenDenied } from '../engine/denied-tokens.js';
-import { type AccessTokenClaims, verifyAccessToken } from './access-tokens.js';
+import { type AccessTokenClaims, isMachineToken, verifyAccessToken } from './access-tokens.js';
 
 /** The caller of an access token (the authenticator's, src/platform/ports/authenticator.ts), with its roles and claims. */
 export interface TokenCaller extends Caller {
@@ -25,6 +25,7 @@ export async function callerFromAccessToken(ctx: AppContext, token: string, touc
   const claims = await verifyAccessToken(ctx, token);
   // Revoked at /oauth/revoke (decision 391): the admin API honours the deny list as introspection does.
   if (claims.jti && (await isAccessTokenDenied(ctx.db, claims.jti))) throw new AppError('invalid_token', 'This access token was revoked');
+  if (isMachineToken(claims)) return machineCaller(ctx, claims);
   const active = claims.sid ? await sessionById(ctx, claims.sid, touch) : await userOfGrant(ctx, claims);
   if (!active || active.user.id !== claims.sub) throw new AppError('invalid_token', 'The session behind this token has ended');
   const tenant = await ctx.db.selectFrom('tenants').selectAll().where('id', '=', claims.org_id).executeTakeFirst();
@@ -32,6 +33,33 @@ export async function callerFromAccessToken(ctx: AppContext, token: string, touc
   const grants = await effectivePermissions(ctx.db, active.user.id, tenant.id);
   if (!grants) throw new AppError('invalid_token', 'You are no longer a member of this organization');
   return { ...active, tenant, grants, held: new Set(grants.permissions), claims };
+}
+
+/**
+ * A machine application's own token for the admin API (decision 400), checked on every
+ * request as a user's is: the application still exists in the token's tenant, the tenant is
+ * active, and the application still holds its admin grant, whose permissions (as they are
+ * now) are what it holds. Deleting the grant or the application ends its access at once.
+ */
+async function machineCaller(ctx: AppContext, claims: AccessTokenClaims): Promise<TokenCaller> {
+  const row = await ctx.db
+    .selectFrom('applications as a')
+    .innerJoin('application_admin_grants as g', 'g.application_id', 'a.id')
+    .innerJoin('tenants as t', 't.id', 'a.tenant_id')
+    .select(['a.id', 'a.client_id', 'a.name', 'a.tenant_id', 'g.permissions'])
+    .where('a.client_id', '=', claims.sub)
+    .where('t.status', '=', 'active')
+    .executeTakeFirst();
+  if (row?.tenant_id !== claims.org_id) throw new AppError('invalid_token', 'This application no longer holds a grant of the admin API');
+  const tenant = await ctx.db.selectFrom('tenants').selectAll().where('id', '=', row.tenant_id).executeTakeFirstOrThrow();
+  const permissions = [...new Set(row.permissions)].sort();
+  return {
+    client: { id: row.id, client_id: row.client_id, name: row.name },
+    tenant,
+    held: new Set(permissions),
+    grants: { roles: [], groups: [], permissions },
+    claims,
+  };
 }
 
 /** The active user behind a token of the OIDC flows, while its grant lives (not revoked, not expired). */
@@ -50,7 +78,8 @@ export type Introspection =
       token_type: 'access_token' | 'session';
       sub: string;
       sid?: string;
-      username: string;
+      /** The user's email; none for a machine application's token. */
+      username?: string;
       iss: string;
       exp: number;
       iat: number;
@@ -77,7 +106,7 @@ export async function introspect(ctx: AppContext, token: string): Promise<Intros
         token_type: 'access_token',
         sub: claims.sub,
         ...(claims.sid && { sid: claims.sid }),
-        username: user.email,
+        ...(user && { username: user.email }),
         iss: ctx.config.tokenIssuer,
         exp: claims.exp ?? 0,
         iat: claims.iat ?? 0,

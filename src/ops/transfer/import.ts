@@ -22,6 +22,8 @@ export interface ImportOptions {
   passphrase?: string | undefined;
   /** Records written per transaction (the benchmark and tests may change it). */
   batchSize?: number;
+  /** The id of the audit event the import ends with, and its first errors in it: Auth0's job (/api/v2/jobs, decision 414). */
+  jobId?: string;
 }
 
 export interface LineReport {
@@ -44,6 +46,8 @@ export interface ImportReport {
 }
 
 export const MAX_REPORTED = 1000;
+/** The failures an import job keeps in its audit event, for GET /api/v2/jobs/:id/errors. */
+const JOB_ERRORS = 100;
 /** Records a batch writes: 1,000 users' rows stay under PostgreSQL's 65,535 parameters per statement. */
 const BATCH = 1000;
 
@@ -136,7 +140,8 @@ export async function importUsers(
   }
   await drain();
   report.errors.sort((a, b) => a.line - b.line);
-  await recordAudit(ctx.db, ctx, {
+  const jobId = options.jobId;
+  await recordAudit(ctx.db, jobId ? { ids: { next: () => jobId }, clock: ctx.clock } : ctx, {
     action: 'iam.users.imported',
     actor,
     tenantId: scope.kind === 'tenant' ? scope.tenantId : null,
@@ -146,6 +151,7 @@ export async function importUsers(
       updated: report.updated,
       failed: report.failed,
       definitions_created: definitions.created,
+      ...(jobId && { job: true, errors: report.errors.slice(0, JOB_ERRORS) }),
     },
   });
   return report;

@@ -1,3 +1,4 @@
+import { type MetadataField, metadataProblem } from '../../directory/users/metadata.js';
 import type { Profile } from '../../directory/users/users.js';
 import { classifyHash, firebaseScryptHash } from '../../platform/crypto/legacy-hashes.js';
 import type { UserStatus } from '../../platform/db/schema.js';
@@ -13,6 +14,7 @@ export const LINE_ERRORS = {
   invalid_record: 'A field has the wrong type or value',
   missing_email: 'The record has no email address',
   invalid_email: 'The email address is not valid',
+  metadata_too_large: 'app_metadata or user_metadata is over 16 KB of JSON',
   unknown_hash_format: 'The password hash is in no format Gatehouse can verify',
   hash_too_expensive: 'The password hash’s parameters exceed the work bounds of a sign-in (docs/api.md)',
   invalid_factor: 'An MFA factor is malformed',
@@ -92,6 +94,14 @@ function object(record: Record<string, unknown>, key: string): Record<string, un
   const value = record[key];
   if (value === undefined || value === null) return undefined;
   if (!isObject(value)) throw new LineError('invalid_record', `"${key}" must be an object`);
+  return value;
+}
+
+/** A user's metadata object, within its 16 KB (src/directory/users/metadata.ts). */
+function metadata(record: Record<string, unknown>, key: MetadataField): Record<string, unknown> | undefined {
+  const value = object(record, key);
+  const problem = value === undefined ? undefined : metadataProblem(key, value);
+  if (problem) throw new LineError('metadata_too_large', problem);
   return value;
 }
 
@@ -244,8 +254,8 @@ export function jsonRecord(line: number, raw: Record<string, unknown>, envelope:
     ...(typeof raw.email_verified === 'boolean' && { email_verified: raw.email_verified }),
     ...(typeof raw.phone_verified === 'boolean' && { phone_verified: raw.phone_verified }),
     ...(status !== undefined ? { status } : raw.blocked !== undefined && { status: raw.blocked ? 'disabled' : 'active' }),
-    user_metadata: object(raw, 'user_metadata'),
-    app_metadata: object(raw, 'app_metadata'),
+    user_metadata: metadata(raw, 'user_metadata'),
+    app_metadata: metadata(raw, 'app_metadata'),
     ...(hash !== undefined ? { password_hash: checkHash(hash) } : custom && { password_hash: customHash(custom) }),
     ...(home !== undefined && { home_tenant: home }),
     tenants: memberships(extension.tenants),

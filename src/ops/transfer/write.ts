@@ -5,7 +5,7 @@ import { systemRole } from '../../directory/roles/roles.js';
 import { mayChangeAccounts, refusals } from '../../directory/users/manage.js';
 import { inviteAccount } from '../../flows/invitation/invitations.js';
 import { endUserAccess } from '../../oauth/access/end-access.js';
-import { type Actor, auditRows } from '../../platform/audit/record.js';
+import { type Actor, actingUserId, auditRows } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { Db } from '../../platform/db/database.js';
 import type { AuditEventsTable, EventOutboxTable, MfaFactorsTable, User, UsersTable } from '../../platform/db/schema.js';
@@ -97,7 +97,7 @@ async function writeRecords(
   const refused = await refusals(
     trx,
     scope,
-    actor.id,
+    actingUserId(actor),
     existingRows.filter((u) => visible.has(u.id)),
   );
   const accepted: { record: ResolvedRecord; id: string; old?: Existing }[] = [];

@@ -4,6 +4,7 @@ import { addMembership } from '../../directory/memberships/memberships.js';
 import { owningTenant, type Scope } from '../../directory/permissions/effective.js';
 import { resolveAssignableRoles, systemRole } from '../../directory/roles/roles.js';
 import { assertMaySetVerified } from '../../directory/users/manage.js';
+import { assertMetadata } from '../../directory/users/metadata.js';
 import { profileColumns, rethrowTaken, type UserInput } from '../../directory/users/users.js';
 import { inviteAccount, sendActivation } from '../../flows/invitation/invitations.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
@@ -48,6 +49,7 @@ export async function createUser(ctx: AppContext, scope: Scope, actor: Actor, ty
   const input = { ...typed, email: normalizeEmail(typed.email) };
   const homeTenantId = owningTenant(scope, input.tenant);
   assertMaySetVerified(scope, input);
+  assertMetadata(input);
   if (input.roles && !homeTenantId) {
     throw new AppError('missing_field', 'Roles are held in a tenant: name it in "tenant"', { field: 'tenant' });
   }

@@ -11,6 +11,13 @@ export interface Actor {
   userAgent: string | null;
 }
 
+/**
+ * The user behind an actor, for the rules that weigh the caller's own memberships (decision
+ * 180): none for a machine application (decision 400), which administers only the tenant of
+ * its scope.
+ */
+export const actingUserId = (actor: Actor): string | null => (actor.type === 'user' ? actor.id : null);
+
 export const SYSTEM_ACTOR: Actor = { type: 'system', id: null, ip: null, userAgent: null };
 
 export interface AuditEntry {

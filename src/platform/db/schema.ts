@@ -348,6 +348,15 @@ export interface ApplicationGrantsTable {
   created_at: CreatedAt;
 }
 
+/** A machine application's grant of Gatehouse's own admin API (migration 0032, decision 400). */
+export interface ApplicationAdminGrantsTable {
+  application_id: string;
+  /** Gatehouse permission keys; they count only as far as the application's tenant lets them (restricted ones in the system tenant alone). */
+  permissions: TextArray;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
 export interface ApplicationGrantPermissionsTable {
   application_id: string;
   api_id: string;
@@ -691,6 +700,7 @@ export interface Database {
   role_api_permissions: RoleApiPermissionsTable;
   application_grants: ApplicationGrantsTable;
   application_grant_permissions: ApplicationGrantPermissionsTable;
+  application_admin_grants: ApplicationAdminGrantsTable;
   oidc_models: OidcModelsTable;
   oauth_grant_organizations: OauthGrantOrganizationsTable;
   emails: EmailsTable;

@@ -27,7 +27,11 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 export const looksLikeJwt = (token: string): boolean => token.split('.').length === 3;
 
 export function actorOf(request: FastifyRequest): Actor {
-  const userId = request.caller?.user.id ?? request.signedIn?.user.id ?? null;
+  const client = request.caller?.client;
+  if (client) {
+    return { type: 'client', id: client.client_id, ip: request.ip, userAgent: request.headers['user-agent']?.slice(0, 512) ?? null };
+  }
+  const userId = request.caller?.user?.id ?? request.signedIn?.user.id ?? null;
   return {
     type: userId ? 'user' : 'anonymous',
     id: userId,

@@ -34,7 +34,14 @@ export const LongPageQuery = {
 export const PageOf = <T extends TSchema>(items: T, key: string) =>
   Type.Object({ [key]: Type.Array(items), next_cursor: Nullable(Type.String()) });
 
-export const Metadata = Type.Object({}, { additionalProperties: true, maxProperties: 100 });
+export const Metadata = Type.Object(
+  {},
+  {
+    additionalProperties: true,
+    maxProperties: 100,
+    description: 'A JSON object of at most 100 keys and 16 KB of JSON text (else 400 metadata_too_large)',
+  },
+);
 
 /** Security requirements, as named in the OpenAPI document. */
 type Security = Array<Record<string, string[]>>;

@@ -13,13 +13,26 @@ export interface ActiveSession {
   user: User;
 }
 
-/** Who calls the admin API with an access token: a live session's (or OAuth grant's) user, acting in the token's tenant. */
+/** A machine application that calls the admin API with its own client-credentials token (decision 400). */
+export interface MachineCaller {
+  /** The application's id (uuid). */
+  id: string;
+  client_id: string;
+  name: string;
+}
+
+/**
+ * Who calls the admin API with an access token, acting in the token's tenant: a live
+ * session's (or OAuth grant's) user, or a machine application granted the admin API
+ * (`client`, decision 400); exactly one of the two.
+ */
 export interface Caller {
-  user: User;
+  user?: User;
+  client?: MachineCaller;
   /** The Gatehouse session behind a token of the OIH flow; none behind an OAuth token. */
   session?: Session;
   tenant: Tenant;
-  /** The user's effective permissions in the tenant, computed afresh on this request (not read from the token). */
+  /** The user's effective permissions in the tenant (a machine's: its admin grant), computed afresh on this request (not read from the token). */
   held: ReadonlySet<string>;
 }
 
