@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { DATABASE_CONNECTION } from '../../authn/passwords/connection.js';
 import { apiAudience, managementAudience } from '../../oauth/tokens/access-tokens.js';
 import type { AppContext } from '../../platform/context.js';
 import type { Role as RoleRow, Tenant, User } from '../../platform/db/schema.js';
@@ -6,8 +7,8 @@ import { Metadata } from '../../platform/http/schemas.js';
 
 /** Auth0's shapes of Gatehouse's records (decisions 402–408), shared by the /api/v2 routes. */
 
-/** The built-in username-and-password connection, by Auth0's default name (issue 17.1). */
-export const DATABASE_CONNECTION = 'Username-Password-Authentication';
+/** The built-in username-and-password connection, by Auth0's default name (decision 387). */
+export { DATABASE_CONNECTION };
 
 export const Identity = Type.Object({
   connection: Type.String(),
