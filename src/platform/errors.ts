@@ -36,6 +36,8 @@ export const ERROR_STATUS = {
   tenant_mismatch: 400,
   // token exchange settings of an application (src/oauth/applications/token-exchange.ts)
   unknown_api: 400,
+  hs256_subject_api: 400,
+  impersonation_platform_only: 400,
   // connections to other identity providers (src/ops/connections/)
   invalid_connection_name: 400,
   reserved_connection_name: 400,
