@@ -43,6 +43,8 @@ export const ERROR_STATUS = {
   invalid_jwks: 400,
   auth_method_not_allowed: 400,
   fapi_requirement: 400,
+  hs256_subject_api: 400,
+  impersonation_platform_only: 400,
   // connections to other identity providers (src/ops/connections/)
   invalid_connection_name: 400,
   reserved_connection_name: 400,

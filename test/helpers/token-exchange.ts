@@ -14,6 +14,8 @@ export const USER_ID_TYPE = 'urn:gatehouse:params:oauth:token-type:user_id';
 export const ORDERS = 'urn:gatehouse:acme:orders';
 export const STOCK = 'urn:gatehouse:acme:stock';
 export const GLOBEX_API = 'urn:gatehouse:globex:widgets';
+/** An API of the system tenant: what a platform support tool impersonates for (decision 432). */
+export const PLATFORM_API = 'urn:gatehouse:system:console';
 
 export interface AppBody {
   id: string;
@@ -24,9 +26,11 @@ export interface AppBody {
 /**
  * Two tenants, acme and globex, each with APIs and applications set up for token exchange:
  * acme's orders service serves ORDERS and may exchange to STOCK, its stock service serves
- * STOCK and may exchange to ORDERS (a chain), its support tool may impersonate for STOCK;
- * globex's service serves and targets globex's API. alice (acme) holds read:orders and
- * read:stock; bob (globex) holds read:widgets.
+ * STOCK and may exchange to ORDERS (a chain); its own "support tool" is a confidential
+ * application with the grant, which may not impersonate (only platform applications may);
+ * the platform's support desk (an application of the system tenant) may impersonate for
+ * PLATFORM_API; globex's service serves and targets globex's API. alice (acme) holds
+ * read:orders and read:stock; bob (globex) holds read:widgets.
  */
 export interface ExchangeWorld {
   gh: TestGatehouse & { issuer: string };
@@ -35,7 +39,15 @@ export interface ExchangeWorld {
   systemTenantId: string;
   acme: TenantAdmin;
   globex: TenantAdmin;
-  apps: { front: AppBody; orders: AppBody; stock: AppBody; support: AppBody; globexFront: AppBody; globexService: AppBody };
+  apps: {
+    front: AppBody;
+    orders: AppBody;
+    stock: AppBody;
+    support: AppBody;
+    desk: AppBody;
+    globexFront: AppBody;
+    globexService: AppBody;
+  };
   alice: { id: string; email: string };
   bob: { id: string; email: string };
   /** The relying party's configuration of an application, discovered over HTTP with openid-client. */
@@ -64,6 +76,7 @@ export function exchangeWorld(config: Record<string, string> = {}, clock?: Clock
     const orders = await api(acme.token, ORDERS, ['read:orders', 'write:orders']);
     const stock = await api(acme.token, STOCK, ['read:stock', 'write:stock']);
     const widgets = await api(globex.token, GLOBEX_API, ['read:widgets']);
+    await api(admin, PLATFORM_API, ['read:console']);
     const role = async (token: string, name: string, permissions: { api_id: string; value: string }[]) => {
       const { id } = await gh.created<{ id: string }>('/api/v1/roles', token, { name });
       const added = await gh.request('POST', `/api/v1/roles/${id}/api-permissions`, { token, body: { permissions } });
@@ -92,13 +105,15 @@ export function exchangeWorld(config: Record<string, string> = {}, clock?: Clock
       front: await app(acme.token, { name: 'Shop front', type: 'web', grant_types: ['password'] }),
       orders: await app(acme.token, { name: 'Orders service', type: 'm2m', grant_types: [TOKEN_EXCHANGE] }),
       stock: await app(acme.token, { name: 'Stock service', type: 'm2m', grant_types: [TOKEN_EXCHANGE] }),
-      support: await app(acme.token, { name: 'Support desk', type: 'web', grant_types: [TOKEN_EXCHANGE] }),
+      support: await app(acme.token, { name: 'Acme support tool', type: 'web', grant_types: [TOKEN_EXCHANGE] }),
+      // The platform's support tool: the support engineer signs in to it (password grant here) for Gatehouse's API.
+      desk: await app(admin, { name: 'Support desk', type: 'web', grant_types: ['password', TOKEN_EXCHANGE] }),
       globexFront: await app(globex.token, { name: 'Globex front', type: 'web', grant_types: ['password'] }),
       globexService: await app(globex.token, { name: 'Globex service', type: 'm2m', grant_types: [TOKEN_EXCHANGE] }),
     };
     await settings(acme.token, apps.orders, { subject_audiences: [ORDERS], target_audiences: [STOCK] });
     await settings(acme.token, apps.stock, { subject_audiences: [STOCK], target_audiences: [ORDERS] });
-    await settings(acme.token, apps.support, { impersonation_audiences: [STOCK] });
+    await settings(admin, apps.desk, { impersonation_audiences: [PLATFORM_API] });
     await settings(globex.token, apps.globexService, { subject_audiences: [GLOBEX_API], target_audiences: [GLOBEX_API] });
 
     const discover = (target: AppBody) =>

@@ -12,7 +12,8 @@ import { isConfidential } from './rules.js';
  * `subject_audiences`, the APIs it serves (a user's token for one of them is what it may
  * exchange); `target_audiences`, the APIs it may then call on the user's behalf
  * (delegation); `impersonation_audiences`, the APIs an administrator's impersonation
- * through it may reach. Every API is of the application's own tenant.
+ * through it may reach (a platform application's only, decision 432). Every API is of the
+ * application's own tenant; an HS256 API is never a subject audience.
  */
 export interface ExchangeSettings {
   subject_audiences: string[];
@@ -25,6 +26,11 @@ const FIELDS: Record<ExchangeUse, keyof ExchangeSettings> = {
   target: 'target_audiences',
   impersonation: 'impersonation_audiences',
 };
+
+async function isSystemTenant(db: Db, tenantId: string): Promise<boolean> {
+  const tenant = await db.selectFrom('tenants').select('is_system').where('id', '=', tenantId).executeTakeFirst();
+  return tenant?.is_system === true;
+}
 
 async function readSettings(db: Db, applicationId: string): Promise<ExchangeSettings> {
   const rows = await db
@@ -68,7 +74,7 @@ export async function setExchangeSettings(
         ? []
         : await trx
             .selectFrom('apis')
-            .select(['id', 'identifier'])
+            .select(['id', 'identifier', 'signing_alg'])
             .where('tenant_id', '=', application.tenant_id)
             .where('identifier', 'in', [...wanted])
             .execute();
@@ -76,6 +82,22 @@ export async function setExchangeSettings(
     const unknown = [...wanted].filter((identifier) => !idOf.has(identifier));
     if (unknown.length > 0) {
       throw new AppError('unknown_api', 'No API of the application’s tenant has these identifiers', { identifiers: unknown });
+    }
+    // An HS256 API's tokens are never exchanged (its secret's holders could write any claims): refused when saved, not at each exchange.
+    const hs256 = apis.filter((api) => api.signing_alg === 'HS256' && input.subject_audiences.includes(api.identifier));
+    if (hs256.length > 0) {
+      throw new AppError(
+        'hs256_subject_api',
+        'An API signed with a shared secret (HS256) cannot be a subject audience: only tokens signed by Gatehouse’s keys are exchanged',
+        { identifiers: hs256.map((api) => api.identifier) },
+      );
+    }
+    // Impersonation goes through platform applications only (decision 432): the administrator's token never reaches a tenant's application.
+    if (input.impersonation_audiences.length > 0 && !(await isSystemTenant(trx, application.tenant_id))) {
+      throw new AppError(
+        'impersonation_platform_only',
+        'Only an application of the system tenant (a platform application) may impersonate: impersonation_audiences must be empty',
+      );
     }
     await trx.deleteFrom('application_exchange_apis').where('application_id', '=', applicationId).execute();
     const rows = (Object.entries(FIELDS) as [ExchangeUse, keyof ExchangeSettings][]).flatMap(([use, field]) =>

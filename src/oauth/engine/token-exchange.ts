@@ -192,7 +192,8 @@ export interface ExchangeIssue {
   open?: () => Promise<{ notAfter: number; details: Record<string, unknown> }>;
   organizationId?: string | undefined;
   amr?: string[];
-  audit: { actor: ReturnType<typeof actorOf>; details: Record<string, unknown> };
+  /** `tenantId`: the tenant the token event is recorded under (the application's unless given). */
+  audit: { actor: ReturnType<typeof actorOf>; details: Record<string, unknown>; tenantId?: string };
   now: number;
 }
 
@@ -254,7 +255,7 @@ export async function issueExchangedToken(provider: Provider, ctx: OidcContext, 
   auditBeforeAnswer(ctx, koa, {
     action: 'iam.token.created',
     actor: issue.audit.actor,
-    tenantId,
+    tenantId: issue.audit.tenantId ?? tenantId,
     target: { type: 'user', id: issue.userId },
     details: {
       jti: token.jti,

@@ -1,7 +1,8 @@
 /**
  * An application's token-exchange settings (PUT/GET /api/v1/applications/:id/token-exchange,
  * decision 431): APIs of its own tenant only, confidential applications only, another
- * tenant's application not found, every change audited.
+ * tenant's application not found, every change audited; impersonation for platform
+ * applications only (decision 432), never an HS256 API as a subject audience.
  */
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
@@ -27,14 +28,61 @@ describe('token exchange settings of an application', () => {
     const empty = await gh.request('GET', url(service.id), { token: acme.token });
     assert.equal(empty.status, 200);
     assert.deepEqual(empty.body, { subject_audiences: [], target_audiences: [], impersonation_audiences: [] });
-    const body = { subject_audiences: [ORDERS], target_audiences: [STOCK, ORDERS, STOCK], impersonation_audiences: [STOCK] };
+    const body = { subject_audiences: [ORDERS, ORDERS], target_audiences: [STOCK, ORDERS, STOCK], impersonation_audiences: [] };
     const set = await gh.request('PUT', url(service.id), { token: acme.token, body });
     assert.equal(set.status, 200, JSON.stringify(set.body));
-    assert.deepEqual(set.body, { subject_audiences: [ORDERS], target_audiences: [ORDERS, STOCK], impersonation_audiences: [STOCK] });
+    assert.deepEqual(set.body, { subject_audiences: [ORDERS], target_audiences: [ORDERS, STOCK], impersonation_audiences: [] });
     assert.deepEqual((await gh.request('GET', url(service.id), { token: acme.token })).body, set.body);
     const events = await gh.auditEvents(acme.token, { action: 'iam.application.tokenExchangeModified', target: service.id });
     assert.equal(events.length, 1);
     assert.deepEqual(events[0]?.details.target_audiences, [ORDERS, STOCK]);
+  });
+
+  it('refuses impersonation_audiences on a tenant’s application, even from a system administrator; a platform application may list them', async () => {
+    const before_ = (await gh.request('GET', url(service.id), { token: acme.token })).body;
+    for (const token of [acme.token, admin]) {
+      await expectError(
+        gh.request('PUT', url(service.id), {
+          token,
+          body: { subject_audiences: [], target_audiences: [], impersonation_audiences: [STOCK] },
+        }),
+        400,
+        'impersonation_platform_only',
+      );
+    }
+    assert.deepEqual((await gh.request('GET', url(service.id), { token: acme.token })).body, before_);
+    const CONSOLE = 'urn:gatehouse:system:console';
+    await gh.created('/api/v1/apis', admin, { identifier: CONSOLE, name: 'Console', permissions: [{ value: 'read:console' }] });
+    const desk = await gh.created<{ id: string }>('/api/v1/applications', admin, { name: 'Desk', type: 'web', grant_types: [EXCHANGE] });
+    const saved = await gh.request('PUT', url(desk.id), {
+      token: admin,
+      body: { subject_audiences: [], target_audiences: [], impersonation_audiences: [CONSOLE] },
+    });
+    assert.equal(saved.status, 200, JSON.stringify(saved.body));
+    assert.deepEqual(saved.body.impersonation_audiences, [CONSOLE]);
+  });
+
+  it('refuses an HS256 API as a subject audience (its tokens are never exchanged); as a target it is accepted', async () => {
+    const LEGACY = 'urn:gatehouse:acme:legacy-settings';
+    await gh.created('/api/v1/apis', acme.token, { identifier: LEGACY, name: 'Legacy', signing_alg: 'HS256' });
+    const before_ = (await gh.request('GET', url(service.id), { token: acme.token })).body;
+    const refused = await expectError(
+      gh.request('PUT', url(service.id), {
+        token: acme.token,
+        body: { subject_audiences: [ORDERS, LEGACY], target_audiences: [STOCK], impersonation_audiences: [] },
+      }),
+      400,
+      'hs256_subject_api',
+    );
+    assert.deepEqual(refused.details.identifiers, [LEGACY]);
+    assert.deepEqual((await gh.request('GET', url(service.id), { token: acme.token })).body, before_);
+    const target = await gh.request('PUT', url(service.id), {
+      token: acme.token,
+      body: { subject_audiences: [ORDERS], target_audiences: [STOCK, LEGACY], impersonation_audiences: [] },
+    });
+    assert.equal(target.status, 200, JSON.stringify(target.body));
+    const restored = await gh.request('PUT', url(service.id), { token: acme.token, body: before_ });
+    assert.equal(restored.status, 200);
   });
 
   it('refuses an API of another tenant, or none, as unknown_api, writing nothing', async () => {
