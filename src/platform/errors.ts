@@ -14,6 +14,8 @@ export const ERROR_STATUS = {
   metadata_too_large: 400,
   // actions (src/ops/actions/)
   action_not_deployed: 409,
+  // an action bound to the trigger refused the sign-in, sign-up or token (its reason is the message)
+  access_denied: 403,
   name_taken: 409,
   invalid_email: 400,
   invalid_id: 400,

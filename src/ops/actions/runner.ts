@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { systemTenantId } from '../../directory/permissions/effective.js';
 import { metadataProblem } from '../../directory/users/metadata.js';
 import { recordAudit, SYSTEM_ACTOR } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
@@ -200,6 +201,8 @@ export function createActionsEngine(ctx: AppContext): ActionsEngine {
       .catch((error) => ctx.log.warn({ err: error, action_id: action.id }, 'An action run was not recorded'));
   }
 
+  let systemTenant: Promise<string> | undefined;
+
   async function run(trigger: Trigger, input: TriggerInput): Promise<TriggerResult> {
     const bindings = await cache.get('all', loadBindings);
     const list = [
@@ -208,6 +211,9 @@ export function createActionsEngine(ctx: AppContext): ActionsEngine {
     ];
     const result: TriggerResult = { accessTokenClaims: {}, idTokenClaims: {}, mfa: false, ran: 0 };
     if (list.length === 0) return result;
+    // The system tenant's own sign-ins run none (decision 347): no action can lock out the administrators who would fix it.
+    systemTenant ??= systemTenantId(ctx.db);
+    if (input.tenantId && input.tenantId === (await systemTenant.catch(() => undefined))) return result;
     const event = await buildEvent(ctx, trigger, input);
     let appMetadata: Record<string, unknown> | undefined;
     let userMetadata: Record<string, unknown> | undefined;
