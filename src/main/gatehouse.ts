@@ -77,11 +77,12 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
     const jobs = startBackground(ctx, { background: options.background !== false, delivery });
     // Closing the server stops the jobs, before anyone closes the database under them.
     app.addHook('onClose', () => jobs.stop());
+    // The actions' sandbox worker ends with the server.
+    app.addHook('onClose', () => ctx.actions.close());
     let closing: Promise<void> | undefined;
     const close = () => {
       closing ??= (async () => {
         await app.close();
-        await ctx.actions.close();
         await ctx.db.destroy();
         await ctx.passwords.close();
       })();
