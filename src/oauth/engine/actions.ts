@@ -34,7 +34,12 @@ export function tokenActions(ctx: OidcContext, koa: KoaContextWithOIDC, request:
         language: koa.get('accept-language') || undefined,
       },
       transaction: {
-        protocol: grantType === 'refresh_token' ? 'oauth2-refresh-token' : grantType === 'client_credentials' ? 'oauth2-client-credentials' : 'oidc-basic-profile',
+        protocol:
+          grantType === 'refresh_token'
+            ? 'oauth2-refresh-token'
+            : grantType === 'client_credentials'
+              ? 'oauth2-client-credentials'
+              : 'oidc-basic-profile',
         ...(grantType && { grant_type: grantType }),
         ...(request.audience && { requested_audience: request.audience }),
         ...(typeof koa.oidc.params?.scope === 'string' && { requested_scopes: (koa.oidc.params.scope as string).split(' ') }),

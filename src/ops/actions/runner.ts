@@ -214,7 +214,9 @@ export function createActionsEngine(ctx: AppContext): ActionsEngine {
     // The system tenant's own sign-ins run none (decision 347): no action can lock out the administrators who would fix it.
     systemTenant ??= systemTenantId(ctx.db);
     if (input.tenantId && input.tenantId === (await systemTenant.catch(() => undefined))) return result;
-    const event = await buildEvent(ctx, trigger, input);
+    // The costlier parts of the event are read only when a bound action can look at them (decision 348).
+    const wants = (word: string) => list.some((a) => a.runtime === 'http' || (a.code ?? '').includes(word));
+    const event = await buildEvent(ctx, trigger, input, { stats: wants('logins_count'), identities: wants('identities') });
     let appMetadata: Record<string, unknown> | undefined;
     let userMetadata: Record<string, unknown> | undefined;
     for (const action of list) {
@@ -393,7 +395,12 @@ export function applyCommands(
 }
 
 /** Auth0's `event` for a trigger point's input (decision 343). */
-export async function buildEvent(ctx: AppContext, trigger: Trigger, input: TriggerInput): Promise<Record<string, unknown>> {
+export async function buildEvent(
+  ctx: AppContext,
+  trigger: Trigger,
+  input: TriggerInput,
+  parts: { stats: boolean; identities: boolean } = { stats: true, identities: true },
+): Promise<Record<string, unknown>> {
   const [user, tenant, client] = await Promise.all([
     input.userId ? ctx.db.selectFrom('users').selectAll().where('id', '=', input.userId).executeTakeFirst() : undefined,
     input.tenantId
@@ -420,18 +427,22 @@ export async function buildEvent(ctx: AppContext, trigger: Trigger, input: Trigg
                 .orderBy('r.name')
                 .execute()
             : [],
-          ctx.db
-            .selectFrom('user_identities as i')
-            .innerJoin('connections as c', 'c.id', 'i.connection_id')
-            .select(['c.name', 'i.provider', 'i.subject'])
-            .where('i.user_id', '=', input.userId)
-            .execute(),
-          ctx.db
-            .selectFrom('audit_events')
-            .select(sql<string>`count(*)`.as('n'))
-            .where('target_id', '=', input.userId)
-            .where('action', '=', 'iam.user.loginSucceeded')
-            .executeTakeFirst(),
+          !parts.identities
+            ? []
+            : ctx.db
+                .selectFrom('user_identities as i')
+                .innerJoin('connections as c', 'c.id', 'i.connection_id')
+                .select(['c.name', 'i.provider', 'i.subject'])
+                .where('i.user_id', '=', input.userId)
+                .execute(),
+          !parts.stats
+            ? undefined
+            : ctx.db
+                .selectFrom('audit_events')
+                .select(sql<string>`count(*)`.as('n'))
+                .where('target_id', '=', input.userId)
+                .where('action', '=', 'iam.user.loginSucceeded')
+                .executeTakeFirst(),
         ])
       : [[], [], undefined];
   const event: Record<string, unknown> = {

@@ -1,5 +1,3 @@
-import type { AppContext } from '../context.js';
-
 /**
  * Actions (issue 16, src/ops/actions/): code or an HTTP endpoint that a tenant's or the
  * system's administrators bind to a trigger. Every trigger point of every layer calls
@@ -54,6 +52,6 @@ export interface ActionRunner {
 export const NOTHING_RAN: TriggerResult = Object.freeze({ accessTokenClaims: {}, idTokenClaims: {}, mfa: false, ran: 0 }) as TriggerResult;
 
 /** The one dispatcher every trigger point calls. */
-export function runTrigger(ctx: AppContext, trigger: Trigger, input: TriggerInput): Promise<TriggerResult> {
+export function runTrigger(ctx: { actions: ActionRunner }, trigger: Trigger, input: TriggerInput): Promise<TriggerResult> {
   return ctx.actions.run(trigger, input);
 }

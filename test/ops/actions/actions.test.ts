@@ -37,7 +37,11 @@ describe('Actions: management API and post-login at the token endpoints', { time
     admin = await gh.adminToken();
     acme = await gh.tenantWithAdmin('acme');
     other = await gh.tenantWithAdmin('other');
-    await gh.created('/api/v1/apis', acme.token, { identifier: 'urn:gatehouse:acme:orders', name: 'Orders', permissions: [{ value: 'read:orders' }] });
+    await gh.created('/api/v1/apis', acme.token, {
+      identifier: 'urn:gatehouse:acme:orders',
+      name: 'Orders',
+      permissions: [{ value: 'read:orders' }],
+    });
     web = await gh.created('/api/v1/applications', acme.token, {
       name: 'Portal',
       type: 'web',
@@ -190,13 +194,17 @@ describe('Actions: management API and post-login at the token endpoints', { time
     assert.deepEqual(patched.body.secrets, ['OTHER']);
     const row = await gh.ctx.db.selectFrom('actions').selectAll().where('id', '=', created.id).executeTakeFirstOrThrow();
     const audit = await gh.auditEvents(acme.token, { target: created.id });
-    for (const text of [JSON.stringify(created), JSON.stringify(read.body), JSON.stringify(listed.body), JSON.stringify(row), JSON.stringify(audit), gh.logs.join('')]) {
+    for (const text of [
+      JSON.stringify(created),
+      JSON.stringify(read.body),
+      JSON.stringify(listed.body),
+      JSON.stringify(row),
+      JSON.stringify(audit),
+      gh.logs.join(''),
+    ]) {
       assert.ok(!text.includes('very-secret-api-key-123') && !text.includes('another-secret-456'));
     }
-    assert.deepEqual(
-      audit.map((e) => e.action).sort(),
-      ['iam.action.created', 'iam.action.modified'],
-    );
+    assert.deepEqual(audit.map((e) => e.action).sort(), ['iam.action.created', 'iam.action.modified']);
   });
 
   it('scopes actions to their tenant: another tenant’s action is 404 everywhere, and cannot be bound', async () => {
@@ -215,7 +223,10 @@ describe('Actions: management API and post-login at the token endpoints', { time
       ['GET', `/api/v1/actions/${mine.id}/executions`],
       ['POST', `/api/v1/actions/${mine.id}/test`],
     ] as const) {
-      const response = await gh.request(method, path, { token: other.token, body: method === 'GET' || method === 'DELETE' ? undefined : {} });
+      const response = await gh.request(method, path, {
+        token: other.token,
+        body: method === 'GET' || method === 'DELETE' ? undefined : {},
+      });
       assert.equal(response.status, 404, `${method} ${path}: ${response.status}`);
     }
     const bind = await gh.request('PUT', '/api/v1/triggers/post-login/bindings', {

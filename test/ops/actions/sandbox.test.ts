@@ -138,13 +138,19 @@ describe('Actions: the sandbox refuses escapes; Auth0 examples and HTTP actions 
   });
 
   it('stops a memory bomb at the memory limit: denied, or continued', async () => {
-    await refusedThenContinued('Bomb', `exports.onExecutePostLogin = async () => { const a = []; while (true) a.push(new Array(1e5).fill('x')); };`);
+    await refusedThenContinued(
+      'Bomb',
+      `exports.onExecutePostLogin = async () => { const a = []; while (true) a.push(new Array(1e5).fill('x')); };`,
+    );
   });
 
   it('refuses fetch to 127.0.0.1 and to the metadata address: denied, or continued', async () => {
     const port = new URL(api.url).port;
     await refusedThenContinued('Loopback', `exports.onExecutePostLogin = async () => { await fetch('http://127.0.0.1:${port}/'); };`);
-    await refusedThenContinued('Metadata', `exports.onExecutePostLogin = async () => { await fetch('http://169.254.169.254/latest/meta-data/'); };`);
+    await refusedThenContinued(
+      'Metadata',
+      `exports.onExecutePostLogin = async () => { await fetch('http://169.254.169.254/latest/meta-data/'); };`,
+    );
   });
 
   it('never shows one tenant’s secrets to another’s code', async () => {
@@ -202,7 +208,9 @@ describe('Actions: the sandbox refuses escapes; Auth0 examples and HTTP actions 
     assert.equal(tokens.statusCode, 200, tokens.body);
     assert.equal(decodeJwt(tokens.json().access_token)['https://risk/score'], 3);
     const call = seen.filter((s) => s.path === '/hook').at(-1)!;
-    assert.ok(verifySignature(action.signing_secret!, call.headers['gatehouse-signature'] as string, call.body, Math.floor(Date.now() / 1000)));
+    assert.ok(
+      verifySignature(action.signing_secret!, call.headers['gatehouse-signature'] as string, call.body, Math.floor(Date.now() / 1000)),
+    );
     assert.ok(!verifySignature('another-secret', call.headers['gatehouse-signature'] as string, call.body, Math.floor(Date.now() / 1000)));
     assert.equal(JSON.parse(call.body).event.user.email, 'bob@acme.test');
     // The first answer stored app_metadata.risk = low; the service refuses such users.

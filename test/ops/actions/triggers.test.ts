@@ -18,7 +18,11 @@ describe('Actions at every trigger point', { timeout: 240_000 }, () => {
   before(async () => {
     gh = await startListeningGatehouse();
     acme = await gh.tenantWithAdmin('acme');
-    await gh.created('/api/v1/apis', acme.token, { identifier: 'urn:gatehouse:acme:orders', name: 'Orders', permissions: [{ value: 'read:orders' }] });
+    await gh.created('/api/v1/apis', acme.token, {
+      identifier: 'urn:gatehouse:acme:orders',
+      name: 'Orders',
+      permissions: [{ value: 'read:orders' }],
+    });
     web = await gh.created('/api/v1/applications', acme.token, {
       name: 'Portal',
       type: 'web',
@@ -80,7 +84,12 @@ describe('Actions at every trigger point', { timeout: 240_000 }, () => {
         method: 'POST',
         url: '/oauth/token',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        payload: new URLSearchParams({ grant_type: 'client_credentials', audience: 'urn:gatehouse:acme:orders', client_id: id, client_secret: secret }).toString(),
+        payload: new URLSearchParams({
+          grant_type: 'client_credentials',
+          audience: 'urn:gatehouse:acme:orders',
+          client_id: id,
+          client_secret: secret,
+        }).toString(),
       });
     const ok = await exchange(machine.client_id, machine.client_secret);
     assert.equal(ok.statusCode, 200, ok.body);

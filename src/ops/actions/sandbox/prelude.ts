@@ -5,7 +5,7 @@
  * Nothing of the host is reachable: the only host function is `__hostFetch` (url, init as
  * JSON → a promise of the answer as JSON), which the prelude hides from the action.
  */
-export const PRELUDE = String.raw`
+export const PRELUDE = `
 var exports = {};
 var module = { exports: exports };
 var __logs = [];
