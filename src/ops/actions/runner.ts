@@ -24,6 +24,9 @@ import { RESERVED_CLAIMS, TRIGGER_SHAPES } from './triggers.js';
  */
 
 export const SANDBOX_MEMORY_BYTES = 64 * 1024 * 1024;
+/** Runs are kept a week (GET /actions/:id/executions), pruned by each node every so many runs. */
+const EXECUTIONS_KEPT_MS = 7 * 24 * 3600 * 1000;
+const PRUNE_EVERY = 500;
 
 /** A bound action as the node keeps it: its deployed version and sealed secrets. */
 export interface BoundAction {
@@ -199,9 +202,18 @@ export function createActionsEngine(ctx: AppContext): ActionsEngine {
       .execute()
       // The record of a run never fails the sign-in (an action deleted meanwhile, say).
       .catch((error) => ctx.log.warn({ err: error, action_id: action.id }, 'An action run was not recorded'));
+    // Every so many runs, this node drops the records older than the retention (7 days).
+    if (++recorded % PRUNE_EVERY === 0) {
+      await ctx.db
+        .deleteFrom('action_executions')
+        .where('created_at', '<', new Date(ctx.clock.now().getTime() - EXECUTIONS_KEPT_MS))
+        .execute()
+        .catch((error) => ctx.log.warn({ err: error }, 'Old action runs were not pruned'));
+    }
   }
 
   let systemTenant: Promise<string> | undefined;
+  let recorded = 0;
 
   async function run(trigger: Trigger, input: TriggerInput): Promise<TriggerResult> {
     const bindings = await cache.get('all', loadBindings);
