@@ -406,6 +406,26 @@ export function applyCommands(
   return { ...metadata, appChanged, userChanged };
 }
 
+/** The tenant and application of an event, cached per node until the change feed reports a change to them. */
+const eventLookups = new WeakMap<
+  AppContext,
+  {
+    tenants: ShortCache<{ id: string; slug: string; name: string } | undefined>;
+    clients: ShortCache<{ client_id: string; name: string } | undefined>;
+  }
+>();
+function lookupsOf(ctx: AppContext) {
+  let lookups = eventLookups.get(ctx);
+  if (!lookups) {
+    lookups = {
+      tenants: new ShortCache(60_000, { feed: ctx.changes, topics: ['tenants'] }),
+      clients: new ShortCache(60_000, { feed: ctx.changes, topics: ['applications'] }),
+    };
+    eventLookups.set(ctx, lookups);
+  }
+  return lookups;
+}
+
 /** Auth0's `event` for a trigger point's input (decision 343). */
 export async function buildEvent(
   ctx: AppContext,
@@ -413,17 +433,26 @@ export async function buildEvent(
   input: TriggerInput,
   parts: { stats: boolean; identities: boolean } = { stats: true, identities: true },
 ): Promise<Record<string, unknown>> {
+  const lookups = lookupsOf(ctx);
   const [user, tenant, client] = await Promise.all([
     input.userId ? ctx.db.selectFrom('users').selectAll().where('id', '=', input.userId).executeTakeFirst() : undefined,
     input.tenantId
-      ? ctx.db.selectFrom('tenants').select(['id', 'slug', 'name']).where('id', '=', input.tenantId).executeTakeFirst()
+      ? lookups.tenants.get(input.tenantId, () =>
+          ctx.db
+            .selectFrom('tenants')
+            .select(['id', 'slug', 'name'])
+            .where('id', '=', input.tenantId as string)
+            .executeTakeFirst(),
+        )
       : undefined,
     input.clientId
-      ? ctx.db
-          .selectFrom('applications')
-          .select(['client_id', 'name', 'tenant_id'])
-          .where('client_id', '=', input.clientId)
-          .executeTakeFirst()
+      ? lookups.clients.get(input.clientId, () =>
+          ctx.db
+            .selectFrom('applications')
+            .select(['client_id', 'name'])
+            .where('client_id', '=', input.clientId as string)
+            .executeTakeFirst(),
+        )
       : undefined,
   ]);
   const [roles, identities, logins] =
