@@ -169,7 +169,9 @@ console.log(
 console.log(
   `  p50 cost of one action run: ${median(costs).toFixed(2)} ms (p90 ${costs.sort((a, b) => a - b)[Math.floor(costs.length * 0.9)]!.toFixed(2)} ms)`,
 );
-console.log(`  p50 cost of one sign-in's dispatch (event, run, record): ${median(dispatches).toFixed(2)} ms; of the event alone ${median(buildTimes).toFixed(2)} ms`);
+console.log(
+  `  p50 cost of one sign-in's dispatch (event, run, record): ${median(dispatches).toFixed(2)} ms; of the event alone ${median(buildTimes).toFixed(2)} ms`,
+);
 await app.close();
 await ctx.db.destroy();
 await ctx.passwords.close();
