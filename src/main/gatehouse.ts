@@ -9,6 +9,7 @@ import { userAccess } from '../oauth/access/end-access.js';
 import { assertMasterKeyOpensKeys } from '../oauth/keys/master-key-check.js';
 import { createKeyStore } from '../oauth/keys/signing-keys.js';
 import { callerFromAccessToken } from '../oauth/tokens/callers.js';
+import { createActionsEngine } from '../ops/actions/runner.js';
 import { createDelivery, type Delivery } from '../ops/events/worker.js';
 import type { Config } from '../platform/config.js';
 import type { AppContext } from '../platform/context.js';
@@ -76,6 +77,8 @@ export async function createGatehouse(config: Config, options: GatehouseOptions 
     const jobs = startBackground(ctx, { background: options.background !== false, delivery });
     // Closing the server stops the jobs, before anyone closes the database under them.
     app.addHook('onClose', () => jobs.stop());
+    // The actions' sandbox worker ends with the server.
+    app.addHook('onClose', () => ctx.actions.close());
     let closing: Promise<void> | undefined;
     const close = () => {
       closing ??= (async () => {
@@ -167,7 +170,10 @@ export async function createContext(config: Config, log: Logger, db?: Db, clock:
       caller: (token) => callerFromAccessToken(ctx, token),
     },
     access: userAccess,
+    // Set just below: the engine reads the context it is part of.
+    actions: undefined as unknown as AppContext['actions'],
   };
+  ctx.actions = createActionsEngine(ctx);
   // The caches that no module of their own builds per node (docs/architecture.md#nodes-and-caches).
   changes.subscribe(['protection', 'tenants'], () => forgetRefusals(ctx));
   changes.subscribe(['connections'], () => {

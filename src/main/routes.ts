@@ -47,6 +47,7 @@ import { initialAccessTokenRoutes } from '../oauth/registration/admin-routes.js'
 import { clientRegistrationRoutes } from '../oauth/registration/routes.js';
 import { tokenRoutes } from '../oauth/tokens/routes.js';
 import { accessReviewRoutes } from '../ops/access-review/routes.js';
+import { actionRoutes } from '../ops/actions/routes.js';
 import { auditRoutes } from '../ops/audit/routes.js';
 import { backupRoutes } from '../ops/backup/routes.js';
 import { connectionRoutes } from '../ops/connections/routes.js';
@@ -126,6 +127,7 @@ export async function createServer(ctx: AppContext, readiness?: Readiness) {
       await api.register(emailRoutes(ctx));
       await api.register(backupRoutes(ctx));
       await api.register(webhookRoutes(ctx));
+      await api.register(actionRoutes(ctx));
       await api.register(connectionRoutes(ctx));
       await api.register(incidentRoutes(ctx));
       await api.register(ipBlockRoutes(ctx, blocked));

@@ -4,6 +4,7 @@ import type { PasswordHasher } from './crypto/passwords.js';
 import type { ChangeFeed } from './db/change-feed.js';
 import type { Db } from './db/database.js';
 import type { Clock, IdGenerator } from './ids.js';
+import type { ActionRunner } from './ports/actions.js';
 import type { Authenticator } from './ports/authenticator.js';
 import type { Mailer } from './ports/mailer.js';
 import type { Protection } from './ports/protection.js';
@@ -37,4 +38,6 @@ export interface AppContext {
   authenticator: Authenticator;
   /** Ends every way a user is signed in, for authn/ (src/platform/ports/user-access.ts). */
   access: UserAccess;
+  /** Runs the actions bound to a trigger (src/ops/actions/; call `runTrigger` from ports/actions.ts). */
+  actions: ActionRunner;
 }

@@ -12,6 +12,11 @@ export const ERROR_STATUS = {
   invalid_field: 400,
   // a user's app_metadata or user_metadata over 16 KB of JSON (src/directory/users/metadata.ts)
   metadata_too_large: 400,
+  // actions (src/ops/actions/)
+  action_not_deployed: 409,
+  // an action bound to the trigger refused the sign-in, sign-up or token (its reason is the message)
+  access_denied: 403,
+  name_taken: 409,
   invalid_email: 400,
   invalid_id: 400,
   invalid_cursor: 400,

@@ -188,7 +188,10 @@ export async function startChallenge(ctx: AppContext, userId: string, factorId: 
   if (factor.type === 'sms') {
     try {
       const brand = (await brandingOf(ctx, user.home_tenant_id ?? undefined))?.display_name ?? user.tenant_name ?? 'Gatehouse';
-      await smsSender(ctx).send(destination, translator(locale)('sms.code', { code: bindingCode, brand, minutes: OOB_TTL_MINUTES }));
+      await smsSender(ctx).send(destination, translator(locale)('sms.code', { code: bindingCode, brand, minutes: OOB_TTL_MINUTES }), {
+        tenantId: user.home_tenant_id,
+        userId: user.id,
+      });
     } catch (error) {
       await ctx.db.deleteFrom('mfa_oob_challenges').where('id', '=', challengeId).execute();
       throw error;

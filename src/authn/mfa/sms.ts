@@ -1,10 +1,18 @@
 import type { AppContext } from '../../platform/context.js';
 import { seal, unseal } from '../../platform/crypto/secrets.js';
 import { AppError } from '../../platform/errors.js';
+import { runTrigger } from '../../platform/ports/actions.js';
 
 /** A way to send a text message; chosen once from the configuration. */
 export interface SmsSender {
-  send(to: string, body: string): Promise<void>;
+  send(to: string, body: string, about?: SmsAbout): Promise<void>;
+}
+
+/** Whom and what a text is for: the send-phone-message actions' event. */
+export interface SmsAbout {
+  tenantId?: string | null;
+  userId?: string;
+  action?: 'second-factor-authentication' | 'enrollment' | 'passwordless';
 }
 
 const WEBHOOK_TIMEOUT_MS = 5_000;
@@ -65,7 +73,7 @@ function developmentSender(ctx: AppContext): SmsSender {
   };
 }
 
-export function smsSender(ctx: AppContext): SmsSender {
+function configuredSender(ctx: AppContext): SmsSender {
   if (ctx.config.smsWebhookUrl) return webhookSender(ctx, ctx.config.smsWebhookUrl);
   if (ctx.config.production) {
     return {
@@ -73,6 +81,27 @@ export function smsSender(ctx: AppContext): SmsSender {
     };
   }
   return developmentSender(ctx);
+}
+
+/**
+ * The SMS port: the send-phone-message actions (Auth0's "your own SMS provider") send the
+ * text when one is bound for the tenant or the system; otherwise the configured sender does.
+ */
+export function smsSender(ctx: AppContext): SmsSender {
+  const configured = configuredSender(ctx);
+  return {
+    async send(to, body, about = {}) {
+      const result = await runTrigger(ctx, 'send-phone-message', {
+        tenantId: about.tenantId ?? null,
+        ...(about.userId && { userId: about.userId }),
+        extra: {
+          message_options: { phone_number: to, text: body, message_type: 'sms', action: about.action ?? 'second-factor-authentication' },
+        },
+      });
+      if (result.ran === 0) return configured.send(to, body);
+      if (result.denied) throw new AppError('delivery_failed', 'The text message could not be sent; try again later');
+    },
+  };
 }
 
 export function openSms(ctx: AppContext, row: { id: string; recipient_sealed: string; body_sealed: string }) {

@@ -2,6 +2,7 @@ import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
+import { runTrigger } from '../../platform/ports/actions.js';
 import type { ActiveSession } from '../../platform/ports/authenticator.js';
 import type { EndedAccess } from '../../platform/ports/user-access.js';
 import { guardAttempt } from '../protection/guard.js';
@@ -55,6 +56,12 @@ export async function storeNewPassword(
   });
   // A new password ends the lockouts and blocked addresses that guarded the old one.
   await endProtection(ctx, actor, user.id, user.home_tenant_id, 'password_changed');
+  // The post-change-password actions: told, after the fact (a failure is recorded and audited, nothing undone).
+  await runTrigger(ctx, 'post-change-password', {
+    tenantId: user.home_tenant_id,
+    userId: user.id,
+    request: { ip: actor.ip ?? undefined, user_agent: actor.userAgent ?? undefined },
+  });
 }
 
 /**

@@ -210,7 +210,7 @@ export async function startPasswordless(ctx: AppContext, input: StartInput, acto
     // Not awaited: a gateway's latency would tell who has an account (the answer is the same either way).
     const { to, body } = sms;
     smsSender(ctx)
-      .send(to, body)
+      .send(to, body, { tenantId: application.tenantId, action: 'passwordless' })
       .catch((error: unknown) => ctx.log.warn({ flow_id: flow.id, err: (error as Error).message }, 'Passwordless SMS not sent'));
   }
   return flow;

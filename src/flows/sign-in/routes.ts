@@ -177,6 +177,10 @@ export const signInPages =
         if (error instanceof AppError && error.code === 'password_change_required') {
           return showForcedChange(ctx, request, reply, it, username);
         }
+        // An action refused the sign-in: its reason, on this page.
+        if (error instanceof AppError && error.code === 'access_denied') {
+          return showSignIn(request, reply, it, { username, error: error.message }, 403);
+        }
         if (!(error instanceof AppError) || (error.status !== 401 && error.code !== 'too_many_attempts')) throw error;
         const refused = error.code === 'too_many_attempts';
         if (refused) setRetryAfter(reply, error);

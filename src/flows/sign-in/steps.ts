@@ -8,6 +8,7 @@ import type { Actor } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { MfaFactorType, Session, User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
+import { runTrigger } from '../../platform/ports/actions.js';
 import type { ActiveSession } from '../../platform/ports/authenticator.js';
 
 /**
@@ -64,6 +65,8 @@ export interface LoginState {
   /** This browser's live Gatehouse session (from this page or /api/v1/session). */
   session?: ActiveSession | undefined;
   signedIn?: SignedIn;
+  /** A post-login action asked for the second factor. */
+  actionsMfa?: boolean;
 }
 
 export type LoginOutcome =
@@ -101,13 +104,39 @@ const secondFactor: Step<LoginState, LoginOutcome> = {
     const first = s.signedIn?.amr ?? ['pwd'];
     let need = await signInNeed(ctx, user, s.it.mfaTarget, { amr: session?.amr ?? first, acrValues: s.it.acrValues });
     if (need === 'none' && s.signedIn?.secondFactor && !first.includes('mfa') && (await hasSecondFactor(ctx, user.id))) need = 'challenge';
+    // An action's api.multifactor.enable: the factor the account has, or enrolling one.
+    if (need === 'none' && s.actionsMfa && !(session?.amr ?? first).includes('mfa'))
+      need = (await hasSecondFactor(ctx, user.id)) ? 'challenge' : 'enrol';
     if (need === 'none') return undefined;
     await beginStep(ctx, { uid: s.it.uid, userId: user.id, sessionId: session?.id ?? null, need, ...(!session && { firstAmr: first }) });
     return { step: 'second_factor' };
   },
 };
 
-export const LOGIN_STEPS = [password, secondFactor] as const;
+/**
+ * The post-login actions (issue 16): bound to the application's tenant (and the system's),
+ * they may refuse the sign-in (its reason shown on this page, 403 access_denied) or ask for
+ * the second factor (`api.multifactor.enable`). They run again when the application
+ * exchanges the code, where their claims go into the tokens.
+ */
+const actions: Step<LoginState, LoginOutcome> = {
+  name: 'actions',
+  async check({ ctx }, s) {
+    const { user } = proved(s);
+    const result = await runTrigger(ctx, 'post-login', {
+      tenantId: s.it.client.tenantId,
+      userId: user.id,
+      clientId: s.it.client.clientId,
+      request: { ip: s.actor.ip ?? undefined, user_agent: s.actor.userAgent ?? undefined },
+      transaction: { protocol: 'oidc-basic-profile' },
+    });
+    if (result.denied) throw new AppError('access_denied', result.denied.reason);
+    if (result.mfa) s.actionsMfa = true;
+    return undefined;
+  },
+};
+
+export const LOGIN_STEPS = [password, actions, secondFactor] as const;
 
 const proved = (s: LoginState): SignedIn => {
   if (!s.signedIn) throw new Error('The password step runs first');

@@ -11,6 +11,7 @@ import type { FlowChannel, User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { type Locale, supportedLocale } from '../../platform/i18n/index.js';
 import { emailIs, normalizeEmail } from '../../platform/mail/address.js';
+import { runTrigger } from '../../platform/ports/actions.js';
 import { advanceFlow, createFlow, openFlow } from '../kit/flows.js';
 import { translator } from '../kit/messages.js';
 import { REGISTRATION, type RegistrationFlow, VERIFICATION, type VerificationFlow } from './flow.js';
@@ -171,12 +172,29 @@ export async function submitRegistration(
   if (input.username && (await ctx.db.selectFrom('users').select('id').where('username', '=', input.username).executeTakeFirst())) {
     throw new AppError('username_taken', 'This username is taken', { field: 'username' });
   }
+  // The pre-user-registration actions may refuse the sign-up (their reason, 403 access_denied) or
+  // set the new account's metadata; they see the input alike whether the address is taken or not.
+  const pre = await runTrigger(ctx, 'pre-user-registration', {
+    tenantId: target.tenantId,
+    clientId: target.clientId,
+    newUser: {
+      email: input.email,
+      username: input.username ?? null,
+      name: input.name ?? null,
+      given_name: input.given_name ?? null,
+      family_name: input.family_name ?? null,
+      phone_number: input.phone ?? null,
+      email_verified: false,
+    },
+    request: { ip: actor.ip ?? undefined, user_agent: actor.userAgent ?? undefined, language: flow.locale ?? undefined },
+  });
+  if (pre.denied) throw new AppError('access_denied', pre.denied.reason);
   const taken = await findByEmail(ctx, input.email);
   let verification: VerificationFlow;
   if (taken) {
     verification = await noticeTaken(ctx, flow, taken, { email: input.email, locale, actor, browser: options.browser ?? null });
   } else {
-    const user = await createSignedUpUser(ctx, target, input, passwordHash, actor).catch(async (error) => {
+    const user = await createSignedUpUser(ctx, target, input, passwordHash, actor, pre).catch(async (error) => {
       if (!isUniqueViolation(error, 'users_email_key')) throw error;
       return undefined; // a concurrent sign-up with the same address won: answer as for a taken one
     });
@@ -184,6 +202,12 @@ export async function submitRegistration(
       const owner = (await findByEmail(ctx, input.email)) as User;
       verification = await noticeTaken(ctx, flow, owner, { email: input.email, locale, actor, browser: options.browser ?? null });
     } else {
+      await runTrigger(ctx, 'post-user-registration', {
+        tenantId: target.tenantId,
+        userId: user.id,
+        clientId: target.clientId,
+        request: { ip: actor.ip ?? undefined, user_agent: actor.userAgent ?? undefined },
+      });
       verification = await sendVerification(ctx, user, {
         channel: flow.channel,
         browser: options.browser ?? null,
@@ -279,6 +303,7 @@ async function createSignedUpUser(
   input: SignupInput,
   passwordHash: string,
   actor: Actor,
+  actions: { userMetadata?: Record<string, unknown> | undefined; appMetadata?: Record<string, unknown> | undefined } = {},
 ): Promise<User> {
   const role = await defaultRole(ctx, target);
   const { history } = await passwordPolicyFor(ctx, target.tenantId);
@@ -299,8 +324,8 @@ async function createSignedUpUser(
         status: 'active',
         home_tenant_id: target.tenantId,
         password_hash: passwordHash,
-        user_metadata: JSON.stringify({}),
-        app_metadata: JSON.stringify({}),
+        user_metadata: JSON.stringify(actions.userMetadata ?? {}),
+        app_metadata: JSON.stringify(actions.appMetadata ?? {}),
         created_at: now,
         updated_at: now,
       })

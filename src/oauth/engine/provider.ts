@@ -11,6 +11,7 @@ import { cookieOptions } from '../../platform/web/cookies.js';
 import { REGISTRATION_PATH } from '../registration/path.js';
 import { ACCESS_TOKEN_TTL_S } from '../tokens/lifetimes.js';
 import { CLAIMS, findAccount } from './accounts.js';
+import { idTokenActionClaims, tokenActions } from './actions.js';
 import { consumeHeld, pgAdapter } from './adapter.js';
 import { answerAfterAudit } from './audited.js';
 import { extraClaims } from './claims.js';
@@ -178,7 +179,17 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
         koa.oidc.client?.clientId === token.clientId ? koa.oidc.client : await koa.oidc.provider.Client.find(token.clientId as string);
       if (!client) return undefined;
       const isClient = token.kind === 'ClientCredentials';
+      const accountId = isClient ? undefined : (token as { accountId: string }).accountId;
+      const actions = await tokenActions(ctx, koa, {
+        kind: isClient ? 'client' : 'user',
+        clientId: token.clientId as string,
+        tenantId: gatehouseClient(client).tenantId,
+        accountId,
+        audience: token.resourceServer?.audience,
+      });
       return {
+        // An action's claims first: Gatehouse's own (and the reserved names) always win.
+        ...actions.accessTokenClaims,
         ...(await extraClaims(ctx, {
           request: koa,
           kind: isClient ? 'client' : 'user',
@@ -227,6 +238,12 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   registerTokenExchange(provider, ctx, impersonate);
   provider.registerResponseMode(WEB_MESSAGE, webMessageResponse as never);
   includeSidForFrontchannel(provider);
+  // The post-login actions' ID token claims, outside the scope mask as the engine's own `extra` are.
+  const idTokenPayload = provider.IdToken.prototype.payload;
+  provider.IdToken.prototype.payload = async function (this: { ctx?: object }) {
+    const payload = (await idTokenPayload.call(this)) as Record<string, unknown>;
+    return this.ctx ? { ...(await idTokenActionClaims(this.ctx)), ...payload } : payload;
+  };
   // Outermost: it sees every answer last, the engine's error pages and JSON included.
   provider.use(answerUnavailable(ctx));
   provider.use(answerAfterAudit);

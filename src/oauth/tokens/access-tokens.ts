@@ -7,6 +7,7 @@ import type { AppContext } from '../../platform/context.js';
 import type { Tenant, User } from '../../platform/db/schema.js';
 import { AppError } from '../../platform/errors.js';
 import { isUuid } from '../../platform/ids.js';
+import { runTrigger } from '../../platform/ports/actions.js';
 import { SIGNING_ALGS } from '../../platform/ports/signing-keys.js';
 import { ACCESS_TOKEN_TTL_S } from './lifetimes.js';
 
@@ -74,10 +75,20 @@ export async function issueTenantToken(
   if (await lacksRequiredMfa(ctx, user, { organizations: [tenant.id] }, session.amr)) {
     throw new AppError('mfa_step_required', 'This organization requires multi-factor authentication: sign in with your second factor');
   }
+  // The post-login actions (issue 16): they may refuse the token, and add claims beside Gatehouse's own.
+  const actions = await runTrigger(ctx, 'post-login', {
+    tenantId: tenant.id,
+    userId: user.id,
+    clientId: SESSION_CLIENT_ID,
+    request: { ip: actor.ip ?? undefined, user_agent: actor.userAgent ?? undefined },
+    transaction: { protocol: 'oih-session' },
+  });
+  if (actions.denied) throw new AppError('access_denied', actions.denied.reason);
   const key = await ctx.keys.current();
   const now = Math.floor(ctx.clock.now().getTime() / 1000);
   const jti = randomUUID();
   const claims: AccessTokenClaims = {
+    ...(actions.accessTokenClaims as Partial<AccessTokenClaims>),
     sub: user.id,
     sid: sessionId,
     client_id: SESSION_CLIENT_ID,

@@ -35,6 +35,9 @@ export const WATCHED_TABLES = [
   'signing_keys',
   'ip_blocks',
   'connections',
+  'actions',
+  'action_versions',
+  'trigger_bindings',
 ] as const;
 export type ChangeTopic = (typeof WATCHED_TABLES)[number] | 'protection';
 

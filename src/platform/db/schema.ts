@@ -679,6 +679,69 @@ export interface ImpersonationsTable {
   tokens: Generated<number>;
 }
 
+export type ActionRuntime = 'js' | 'http';
+export type OnError = 'deny' | 'continue';
+
+/** An action (0028): code or an HTTP endpoint run at a trigger; tenant_id null: a system action, run for every tenant. */
+export interface ActionsTable {
+  id: string;
+  tenant_id: string | null;
+  name: string;
+  trigger: string;
+  runtime: ActionRuntime;
+  /** The draft: what the next deploy copies into a version. */
+  code: string | null;
+  url: string | null;
+  timeout_ms: Generated<number>;
+  /** `{name: value}` as JSON, sealed under the master key bound to the action's id; null: none. */
+  secrets_sealed: string | null;
+  secret_names: Json<string[]>;
+  deployed_version: number | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+/** A deployed version of an action: immutable. */
+export interface ActionVersionsTable {
+  action_id: string;
+  version: number;
+  code: string | null;
+  url: string | null;
+  timeout_ms: number;
+  created_by: string | null;
+  created_at: CreatedAt;
+}
+
+/** The ordered actions of a trigger for a tenant (tenant_id null: the system's list). */
+export interface TriggerBindingsTable {
+  id: string;
+  tenant_id: string | null;
+  trigger: string;
+  position: number;
+  action_id: string;
+  on_error: Generated<OnError>;
+}
+
+/** A run of an action: its outcome, duration and console output. */
+export interface ActionExecutionsTable {
+  id: string;
+  action_id: string;
+  tenant_id: string | null;
+  trigger: string;
+  version: number | null;
+  outcome: string;
+  duration_ms: number;
+  error: string | null;
+  logs: Json<string[]>;
+  dry_run: Generated<boolean>;
+  created_at: CreatedAt;
+}
+
+export type Action = Selectable<ActionsTable>;
+export type ActionVersion = Selectable<ActionVersionsTable>;
+export type TriggerBinding = Selectable<TriggerBindingsTable>;
+export type ActionExecution = Selectable<ActionExecutionsTable>;
+
 export interface Database {
   tenants: TenantsTable;
   users: UsersTable;
@@ -733,6 +796,10 @@ export interface Database {
   group_mapped_members: GroupMappedMembersTable;
   /** A view: read only. */
   effective_roles: EffectiveRolesView;
+  actions: ActionsTable;
+  action_versions: ActionVersionsTable;
+  trigger_bindings: TriggerBindingsTable;
+  action_executions: ActionExecutionsTable;
 }
 
 export type Tenant = Selectable<TenantsTable>;
