@@ -10,6 +10,7 @@ import { lockFor } from '../../platform/db/locks.js';
 import type { MfaFactor } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { supportedLocale, translator } from '../../platform/i18n/index.js';
+import { assertResendSpacing, countText } from '../bot-defence/sms-caps.js';
 import { assertFactorAllowed, factorDestination, factorOf, sealDestination } from './factors.js';
 import { smsSender } from './sms.js';
 
@@ -147,6 +148,12 @@ export async function startChallenge(ctx: AppContext, userId: string, factorId: 
   const bindingCode = String(randomInt(0, 1_000_000)).padStart(6, '0');
   const challengeId = ctx.ids.next();
   const now = ctx.clock.now();
+  if (factor.type === 'sms') {
+    // SMS pumping (decisions 379–381): a text again to this factor only after the tenant's
+    // resend interval, and within the tenant's and the country's hourly caps.
+    await assertResendSpacing(ctx, user.home_tenant_id, `mfa:${factor.id}`);
+    await countText(ctx, user.home_tenant_id, destination);
+  }
   await ctx.db.transaction().execute(async (trx) => {
     await assertSendRate(trx, userId, now);
     // The factor's earlier codes stop working; their rows stay an hour, counted by assertSendRate.

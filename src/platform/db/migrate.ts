@@ -20,6 +20,7 @@ import * as m0024 from './migrations/0024_federation_roles.js';
 import * as m0025 from './migrations/0025_review.js';
 import * as m0026 from './migrations/0026_change_feed.js';
 import * as m0027 from './migrations/0027_search_indexes.js';
+import * as m0030 from './migrations/0030_bot_defence.js';
 
 /**
  * Versioned, forward-only migrations: each is a list of SQL statements, applied in
@@ -49,6 +50,7 @@ const MIGRATIONS: Record<string, { up: string[]; data?: (db: Kysely<any>) => Pro
   '0025_review': m0025,
   '0026_change_feed': m0026,
   '0027_search_indexes': m0027,
+  '0030_bot_defence': m0030,
 };
 
 /** Every migration this code knows, in order: the schema version a backup must match. */
