@@ -181,7 +181,11 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     smsWebhookUrl: raw.smsWebhookUrl,
     hibpUrl: (raw.hibpUrl ?? 'https://api.pwnedpasswords.com').replace(/\/+$/, ''),
     captchaVerifyUrls: {
-      turnstile: verifyUrl('GATEHOUSE_TURNSTILE_VERIFY_URL', raw.turnstileVerifyUrl, 'https://challenges.cloudflare.com/turnstile/v0/siteverify'),
+      turnstile: verifyUrl(
+        'GATEHOUSE_TURNSTILE_VERIFY_URL',
+        raw.turnstileVerifyUrl,
+        'https://challenges.cloudflare.com/turnstile/v0/siteverify',
+      ),
       hcaptcha: verifyUrl('GATEHOUSE_HCAPTCHA_VERIFY_URL', raw.hcaptchaVerifyUrl, 'https://api.hcaptcha.com/siteverify'),
       recaptcha: verifyUrl('GATEHOUSE_RECAPTCHA_VERIFY_URL', raw.recaptchaVerifyUrl, 'https://www.google.com/recaptcha/api/siteverify'),
     },

@@ -75,7 +75,8 @@ function parsePayload(value: string): AltchaPayload | undefined {
   const solution = payload?.solution;
   if (!parameters || typeof parameters !== 'object' || typeof payload?.challenge?.signature !== 'string') return undefined;
   if (!solution || !Number.isInteger(solution.counter) || typeof solution.derivedKey !== 'string') return undefined;
-  if (parameters.algorithm !== ALGORITHM || typeof parameters.cost !== 'number' || typeof parameters.expiresAt !== 'number') return undefined;
+  if (parameters.algorithm !== ALGORITHM || typeof parameters.cost !== 'number' || typeof parameters.expiresAt !== 'number')
+    return undefined;
   return payload as AltchaPayload;
 }
 

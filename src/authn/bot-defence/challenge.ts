@@ -1,8 +1,8 @@
 import type { Challenge } from 'altcha-lib';
+import { systemTenantId } from '../../directory/permissions/effective.js';
 import { botDefenceSecret, type Policies, tenantPolicies } from '../../directory/policies/policies.js';
 import { recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
-import { systemTenantId } from '../../directory/permissions/effective.js';
 import { AppError } from '../../platform/errors.js';
 import { ALTCHA_TTL_SECONDS, altchaChallenge, spend, verifyAltcha } from './altcha.js';
 import { MAX_TOKEN, type ThirdParty, verifyWithProvider } from './providers.js';
@@ -46,7 +46,11 @@ interface Decision {
 }
 
 /** Whether this step must be solved now; undefined when it need not (mode off, step not guarded, on_risk without a signal). */
-async function decide(ctx: AppContext, ip: string | null, input: ChallengeInput): Promise<{ bot: Policies['bot_defence']; tenantId: string; decision?: Decision }> {
+async function decide(
+  ctx: AppContext,
+  ip: string | null,
+  input: ChallengeInput,
+): Promise<{ bot: Policies['bot_defence']; tenantId: string; decision?: Decision }> {
   const tenantId = input.tenantId ?? (await systemTenantId(ctx.db));
   const { bot_defence: bot } = await tenantPolicies(ctx, tenantId);
   if (bot.mode === 'off' || !bot.actions.includes(input.action)) return { bot, tenantId };
@@ -69,7 +73,11 @@ async function offer(ctx: AppContext, bot: Policies['bot_defence'], tenantId: st
  * undefined when the step needs none right now. (The submission is checked again by
  * requireChallenge: a signal that appears meanwhile asks then.)
  */
-export async function challengeForPage(ctx: AppContext, client: ChallengeClient, input: Omit<ChallengeInput, 'solution'>): Promise<ChallengeOffer | undefined> {
+export async function challengeForPage(
+  ctx: AppContext,
+  client: ChallengeClient,
+  input: Omit<ChallengeInput, 'solution'>,
+): Promise<ChallengeOffer | undefined> {
   const { decision } = await decide(ctx, client.ip ?? null, input);
   return decision && offer(ctx, decision.bot, decision.tenantId, input.action);
 }
@@ -135,5 +143,7 @@ async function verify(
   const result = await verifyWithProvider(ctx, bot, bot.provider, { secret, token: solution, ip });
   if (!result.ok) return `provider:${result.errors.join(',')}`.slice(0, 200);
   // The providers refuse a token twice themselves; a spent token is refused here too, on every node.
-  return (await spend(ctx, `${bot.provider}:${tenantId}:${solution}`, new Date(ctx.clock.now().getTime() + 600_000))) ? 'verified' : 'replayed';
+  return (await spend(ctx, `${bot.provider}:${tenantId}:${solution}`, new Date(ctx.clock.now().getTime() + 600_000)))
+    ? 'verified'
+    : 'replayed';
 }

@@ -2,8 +2,8 @@ import { BlockList, isIP } from 'node:net';
 import { type Policies, parseNetwork } from '../../directory/policies/policies.js';
 import type { AppContext } from '../../platform/context.js';
 import { unmapped } from '../../platform/ip.js';
-import { systemPolicies } from '../protection/guard.js';
 import { clientKey } from '../protection/client-key.js';
+import { systemPolicies } from '../protection/guard.js';
 import { countOf, hit } from './counters.js';
 
 /**

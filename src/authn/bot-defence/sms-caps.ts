@@ -99,6 +99,8 @@ export async function assertResendSpacing(ctx: AppContext, tenantId: string | nu
   const key = `resend:${fingerprint(ctx.masterKey, 'resend-spacing', subject)}`;
   const result = await spaced(ctx.db, key, sms.resend_interval_seconds, ctx.clock.now());
   if (!result.counted) {
-    throw new AppError('resend_too_soon', 'A code was sent a moment ago; wait before asking for another', { retry_after: result.retryAfter });
+    throw new AppError('resend_too_soon', 'A code was sent a moment ago; wait before asking for another', {
+      retry_after: result.retryAfter,
+    });
   }
 }

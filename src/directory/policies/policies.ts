@@ -189,7 +189,12 @@ const BotDefencePatch = Type.Partial(
   Type.Object(
     {
       ...botDefenceFields,
-      secret: Type.String({ minLength: 1, maxLength: 500, writeOnly: true, description: 'The provider’s secret key; sealed, never returned' }),
+      secret: Type.String({
+        minLength: 1,
+        maxLength: 500,
+        writeOnly: true,
+        description: 'The provider’s secret key; sealed, never returned',
+      }),
     },
     { additionalProperties: false },
   ),
@@ -410,13 +415,17 @@ export function assertConsistent(resolved: Policies, production = false): void {
 function assertBotDefence(bot: Policies['bot_defence'], production: boolean): void {
   const invalid = (field: string, message: string) => new AppError('invalid_field', message, { field: `bot_defence.${field}` });
   for (const network of bot.risky_networks) {
-    if (!parseNetwork(network)) throw invalid('risky_networks', `bot_defence.risky_networks: "${network}" is not an IP address or CIDR range`);
+    if (!parseNetwork(network))
+      throw invalid('risky_networks', `bot_defence.risky_networks: "${network}" is not an IP address or CIDR range`);
   }
   if (bot.verify_url !== '') {
     const url = URL.canParse(bot.verify_url) ? new URL(bot.verify_url) : undefined;
     const schemes = production ? ['https:'] : ['https:', 'http:'];
     if (!url || !schemes.includes(url.protocol) || url.username || url.password || url.hash) {
-      throw invalid('verify_url', `bot_defence.verify_url must be an absolute ${production ? 'https' : 'http(s)'} URL without credentials or fragment`);
+      throw invalid(
+        'verify_url',
+        `bot_defence.verify_url must be an absolute ${production ? 'https' : 'http(s)'} URL without credentials or fragment`,
+      );
     }
   }
   if (bot.mode !== 'off' && bot.provider !== 'altcha' && (bot.site_key === '' || !bot.secret_set)) {

@@ -5,7 +5,16 @@ import { ALTCHA_ASSETS } from '../../authn/bot-defence/routes.js';
 import { AppError } from '../../platform/errors.js';
 import type { Form } from '../../platform/web/forms.js';
 import { challengePageHeaders, type Html, html, jsonBlock, newNonce, PAGE_HEADERS } from '../../platform/web/html.js';
-import type { Translate } from './messages.js';
+
+/** The catalog's words of the widget (src/platform/i18n/messages/common.ts). */
+type CaptchaKey =
+  | 'captcha.label'
+  | 'captcha.verifying'
+  | 'captcha.verified'
+  | 'captcha.verification_required'
+  | 'captcha.error'
+  | 'captcha.expired'
+  | 'captcha.noscript';
 
 /**
  * A CAPTCHA on a hosted page (decision 375): the widget of the tenant's provider inside the
@@ -42,7 +51,7 @@ const THIRD_PARTY = {
 } as const;
 
 /** The widget's markup, to sit in the form before its submit button; nothing without a challenge. */
-export function challengeWidget(look: { t: Translate; locale: string }, challenge: PageChallenge | undefined): Html | '' {
+export function challengeWidget(look: { t: (key: CaptchaKey) => string; locale: string }, challenge: PageChallenge | undefined): Html | '' {
   if (!challenge) return '';
   const { t, locale } = look;
   const { offer, nonce } = challenge;

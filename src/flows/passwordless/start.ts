@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import { factorDestination, factorsOf } from '../../authn/mfa/factors.js';
 import { assertResendSpacing, countCountryText, countTenantText } from '../../authn/bot-defence/sms-caps.js';
+import { factorDestination, factorsOf } from '../../authn/mfa/factors.js';
 import { smsSender } from '../../authn/mfa/sms.js';
 import { mustVerifyEmailFirst } from '../../authn/sessions/verified-email-rule.js';
 import { brandingOf } from '../../directory/branding/branding.js';

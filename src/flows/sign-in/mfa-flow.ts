@@ -206,7 +206,8 @@ export function parseCredential(value: string | undefined): never {
 }
 
 /** The brute-force guard's refusal (src/protection/guard.ts). */
-const tooMany = (error: AppError) => error.code === 'too_many_attempts';
+/** A refusal for now (Retry-After): too many attempts or sends, an SMS cap reached, a resend too soon (decisions 379–381). */
+const tooMany = (error: AppError) => error.status === 429;
 
 /** The page's words for a refused answer; a domain error's own (English) message only on an English page. */
 function messageOf(t: Translate, lang: Locale, error: AppError, method: string | undefined): string {

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { requireChallenge } from '../../authn/bot-defence/challenge.js';
+import { CaptchaField } from '../../authn/bot-defence/schema.js';
 import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
@@ -58,9 +59,7 @@ const RegistrationBody = Type.Object(
     name: Text(400),
     username: Text(128),
     phone: Text(32),
-    captcha: Type.Optional(
-      Type.String({ maxLength: 8192, description: 'The solution of the challenge a 428 challenge_required gave (bot defence)' }),
-    ),
+    captcha: CaptchaField,
   },
   { additionalProperties: false },
 );

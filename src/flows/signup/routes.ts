@@ -8,6 +8,7 @@ import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { supportedLocale } from '../../platform/i18n/index.js';
 import type { Form } from '../../platform/web/forms.js';
+import { challengeWidget, offerIn, pageChallenge, sendChallengePage, solutionOf } from '../kit/challenge-widget.js';
 import {
   browserBinding,
   checkFlowForm,
@@ -18,7 +19,6 @@ import {
   sendPage,
   signInAndReturn,
 } from '../kit/flow-kit.js';
-import { challengeWidget, offerIn, pageChallenge, sendChallengePage, solutionOf } from '../kit/challenge-widget.js';
 import { assertFlowBrowser } from '../kit/flows.js';
 import type { RegistrationFlow, VerificationFlow } from './flow.js';
 import { checkEmailPage, confirmLinkPage, messagePage, signupFormPage, verifiedPage } from './pages.js';

@@ -3,13 +3,7 @@ import { sql } from 'kysely';
 import type { Scope } from '../../directory/permissions/effective.js';
 import { createPermission } from '../../directory/permissions/permissions.js';
 import { PermissionCreate } from '../../directory/permissions/schema.js';
-import {
-  assertConsistent,
-  exportablePolicies,
-  PoliciesPatch,
-  resolvePolicies,
-  updatePolicies,
-} from '../../directory/policies/policies.js';
+import { assertConsistent, exportablePolicies, PoliciesPatch, resolvePolicies, updatePolicies } from '../../directory/policies/policies.js';
 import { addRoleApiPermissions } from '../../directory/roles/api-permissions.js';
 import { createRole } from '../../directory/roles/roles.js';
 import { roleFields } from '../../directory/roles/schema.js';

@@ -144,8 +144,16 @@ export const scriptPageHeaders = (nonce: string) => ({ ...PAGE_HEADERS, 'content
  */
 const CAPTCHA_SOURCES: Record<string, { script: string; frame: string; connect: string }> = {
   altcha: { script: '', frame: '', connect: '' },
-  turnstile: { script: 'https://challenges.cloudflare.com', frame: 'https://challenges.cloudflare.com', connect: 'https://challenges.cloudflare.com' },
-  hcaptcha: { script: 'https://hcaptcha.com https://*.hcaptcha.com', frame: 'https://hcaptcha.com https://*.hcaptcha.com', connect: 'https://hcaptcha.com https://*.hcaptcha.com' },
+  turnstile: {
+    script: 'https://challenges.cloudflare.com',
+    frame: 'https://challenges.cloudflare.com',
+    connect: 'https://challenges.cloudflare.com',
+  },
+  hcaptcha: {
+    script: 'https://hcaptcha.com https://*.hcaptcha.com',
+    frame: 'https://hcaptcha.com https://*.hcaptcha.com',
+    connect: 'https://hcaptcha.com https://*.hcaptcha.com',
+  },
   recaptcha: {
     script: 'https://www.google.com/recaptcha/ https://www.gstatic.com/recaptcha/',
     frame: 'https://www.google.com/recaptcha/ https://recaptcha.google.com/recaptcha/',

@@ -23,8 +23,9 @@ describe('bot defence: ALTCHA on POST /api/v1/flows/registration/:id', () => {
       body: { signup: { enabled: true }, bot_defence: { mode: 'always' } },
     });
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
-    return (await gh.created('/api/v1/applications', tenant.token, { name: 'Portal', type: 'web', redirect_uris: ['http://localhost:4000/cb'] }))
-      .client_id as string;
+    return (
+      await gh.created('/api/v1/applications', tenant.token, { name: 'Portal', type: 'web', redirect_uris: ['http://localhost:4000/cb'] })
+    ).client_id as string;
   };
 
   before(async () => {

@@ -8,7 +8,7 @@ export async function solveAltcha(offer: ChallengeOffer): Promise<string> {
   const { challenge } = offer;
   const solution = await solveChallenge({ challenge, deriveKey });
   if (!solution) throw new Error('altcha-lib found no solution');
-  return Buffer.from(JSON.stringify({ challenge: { parameters: challenge.parameters, signature: challenge.signature }, solution })).toString(
-    'base64',
-  );
+  return Buffer.from(
+    JSON.stringify({ challenge: { parameters: challenge.parameters, signature: challenge.signature }, solution }),
+  ).toString('base64');
 }
