@@ -22,6 +22,12 @@ const AUTH0_ERRORS: Partial<Record<ErrorCode, [number, string]>> = {
   not_found: [400, 'invalid_request'],
   delivery_failed: [502, 'server_error'],
   too_many_attempts: [429, 'too_many_attempts'],
+  // SMS pumping defence (decisions 379–381): its own codes, with Retry-After.
+  sms_cap_reached: [429, 'sms_cap_reached'],
+  resend_too_soon: [429, 'resend_too_soon'],
+  // Bot defence (decision 370): its own codes, the challenge in `details`.
+  challenge_required: [428, 'challenge_required'],
+  challenge_failed: [428, 'challenge_failed'],
   // A dependency failed (decision 301): RFC 6749's word for "try again later", with Retry-After.
   service_unavailable: [503, 'temporarily_unavailable'],
 };
@@ -75,7 +81,7 @@ export const auth0MfaRoutes =
       return reply
         .status(status)
         .type('application/json')
-        .send({ error: challenge ? appError.code : code, error_description: description, ...(challenge && { details: appError.details }) });
+        .send({ error: code, error_description: description, ...(challenge && { details: appError.details }) });
     });
 
     app.get('/mfa/authenticators', { schema: { hide: true } }, async (request) => {
