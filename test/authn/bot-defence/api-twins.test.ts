@@ -38,8 +38,9 @@ describe('bot defence: 428 challenge_required on each API twin (mode always)', (
     admin = system.token;
     systemTenantId = system.systemTenantId;
     acme = await gh.tenantWithAdmin('acme');
-    clientId = (await gh.created('/api/v1/applications', acme.token, { name: 'Portal', type: 'web', redirect_uris: ['http://localhost:4000/cb'] }))
-      .client_id;
+    clientId = (
+      await gh.created('/api/v1/applications', acme.token, { name: 'Portal', type: 'web', redirect_uris: ['http://localhost:4000/cb'] })
+    ).client_id;
     await gh.createUser(acme.token, { email: 'jane@acme.test', password: PASSWORD });
     for (const [tenant, body] of [
       [acme.tenantId, { passwordless: { methods: ['email_code'] }, bot_defence: { mode: 'always' } }],
@@ -53,7 +54,8 @@ describe('bot defence: 428 challenge_required on each API twin (mode always)', (
 
   it('POST /api/v1/session', async () => {
     const signedIn = await challenged(
-      (captcha) => gh.request('POST', '/api/v1/session', { body: { username: ADMIN_EMAIL, password: ADMIN_PASSWORD, ...(captcha && { captcha }) } }),
+      (captcha) =>
+        gh.request('POST', '/api/v1/session', { body: { username: ADMIN_EMAIL, password: ADMIN_PASSWORD, ...(captcha && { captcha }) } }),
       200,
     );
     assert.ok(signedIn.body.token);
@@ -71,7 +73,10 @@ describe('bot defence: 428 challenge_required on each API twin (mode always)', (
 
   it('POST /api/v1/flows/recovery', async () => {
     await challenged(
-      (captcha) => gh.request('POST', '/api/v1/flows/recovery', { body: { email: 'jane@acme.test', client_id: clientId, ...(captcha && { captcha }) } }),
+      (captcha) =>
+        gh.request('POST', '/api/v1/flows/recovery', {
+          body: { email: 'jane@acme.test', client_id: clientId, ...(captcha && { captcha }) },
+        }),
       202,
     );
     const noClient = await gh.request('POST', '/api/v1/flows/recovery', { body: { email: 'jane@acme.test' } });
@@ -92,11 +97,16 @@ describe('bot defence: 428 challenge_required on each API twin (mode always)', (
     );
     const mfaToken = signIn.body.mfa_token as string;
     const sent = await challenged(
-      (captcha) => gh.request('POST', '/mfa/challenge', { body: { mfa_token: mfaToken, challenge_type: 'oob', ...(captcha && { captcha }) } }),
+      (captcha) =>
+        gh.request('POST', '/mfa/challenge', { body: { mfa_token: mfaToken, challenge_type: 'oob', ...(captcha && { captcha }) } }),
       200,
     );
     assert.equal(sent.body.challenge_type, 'oob');
-    assert.equal((await gh.ctx.db.selectFrom('emails').select('id').where('recipient', '=', email).execute()).length, 1, 'one code, after the solution');
+    assert.equal(
+      (await gh.ctx.db.selectFrom('emails').select('id').where('recipient', '=', email).execute()).length,
+      1,
+      'one code, after the solution',
+    );
   });
 
   it('policies: the provider secret is sealed at rest and never returned; verify_url and provider settings are checked', async () => {

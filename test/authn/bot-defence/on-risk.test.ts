@@ -23,8 +23,9 @@ describe('bot defence: on_risk', () => {
     gh = await startGatehouse({ clock });
     ({ token: admin, systemTenantId } = await gh.systemAdmin());
     acme = await gh.tenantWithAdmin('acme');
-    clientId = (await gh.created('/api/v1/applications', acme.token, { name: 'Portal', type: 'web', redirect_uris: ['http://localhost:4000/cb'] }))
-      .client_id;
+    clientId = (
+      await gh.created('/api/v1/applications', acme.token, { name: 'Portal', type: 'web', redirect_uris: ['http://localhost:4000/cb'] })
+    ).client_id;
     await gh.createUser(acme.token, { email: 'jane@acme.test', password: PASSWORD });
   });
   after(() => gh?.stop());

@@ -42,7 +42,13 @@ async function startStandIn() {
           ? { success: true, challenge_ts: ts, hostname: 'localhost', credit: false }
           : { success: false, 'error-codes': ['invalid-input-response'] },
         '/recaptcha/api/siteverify': good
-          ? { success: true, challenge_ts: ts, hostname: 'localhost', score: form.response === 'good-but-bot' ? 0.1 : 0.9, action: 'submit' }
+          ? {
+              success: true,
+              challenge_ts: ts,
+              hostname: 'localhost',
+              score: form.response === 'good-but-bot' ? 0.1 : 0.9,
+              action: 'submit',
+            }
           : { success: false, 'error-codes': ['invalid-input-response'] },
       };
       const answer = answers[new URL(request.url ?? '/', 'http://x').pathname];
@@ -82,8 +88,9 @@ describe('bot defence: third-party providers verified through local stand-ins', 
       },
     });
     acme = await gh.tenantWithAdmin('acme');
-    clientId = (await gh.created('/api/v1/applications', acme.token, { name: 'Portal', type: 'web', redirect_uris: ['http://localhost:4000/cb'] }))
-      .client_id;
+    clientId = (
+      await gh.created('/api/v1/applications', acme.token, { name: 'Portal', type: 'web', redirect_uris: ['http://localhost:4000/cb'] })
+    ).client_id;
     await gh.createUser(acme.token, { email: 'jane@acme.test', password: PASSWORD });
   });
   after(async () => {

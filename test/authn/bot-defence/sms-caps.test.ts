@@ -19,8 +19,9 @@ describe('bot defence: SMS caps per tenant and country, and the resend limit', (
   before(async () => {
     gh = await startGatehouse({ clock });
     acme = await gh.tenantWithAdmin('acme');
-    clientId = (await gh.created('/api/v1/applications', acme.token, { name: 'Portal', type: 'web', redirect_uris: ['http://localhost:4000/cb'] }))
-      .client_id;
+    clientId = (
+      await gh.created('/api/v1/applications', acme.token, { name: 'Portal', type: 'web', redirect_uris: ['http://localhost:4000/cb'] })
+    ).client_id;
     const admin = await gh.adminToken();
     const patched = await gh.request('PATCH', `/api/v1/tenants/${acme.tenantId}/policies`, {
       token: admin,
