@@ -14,6 +14,9 @@ import { isUniqueViolation } from '../../platform/db/database.js';
  * challenge's digest in `challenge_solutions` (decision 373).
  */
 
+/** Where Gatehouse serves the ALTCHA widget, its worker and its stylesheet (routes.ts). */
+export const ALTCHA_ASSETS = '/assets/altcha';
+
 /** The one key-derivation function a challenge may use: the widget bundles it and it runs in WebCrypto. */
 const ALGORITHM = 'PBKDF2/SHA-256';
 /** A hex prefix of one byte: about 256 attempts on average, each `altcha_cost` PBKDF2 iterations. */

@@ -2,14 +2,15 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
+import { ALTCHA_ASSETS } from './altcha.js';
 
 /**
  * The ALTCHA widget, served by Gatehouse itself (decision 375): no third-party script, so
  * the hosted pages keep their strict CSP (a nonce for the one module script, workers and
  * the stylesheet from our own origin). The widget's "external" build is used: it creates
- * no blob: workers and injects no styles, so neither needs a CSP exception.
+ * no blob: workers and injects no styles, so neither needs a CSP exception. They are
+ * served under ALTCHA_ASSETS.
  */
-export const ALTCHA_ASSETS = '/assets/altcha';
 
 /**
  * The module a page loads: the widget, the PBKDF2 worker it solves with, and the page's

@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
+import { ALTCHA_ASSETS } from '../../authn/bot-defence/altcha.js';
 import type { ChallengeOffer } from '../../authn/bot-defence/challenge.js';
 import { SOLUTION_FIELD } from '../../authn/bot-defence/challenge.js';
-import { ALTCHA_ASSETS } from '../../authn/bot-defence/routes.js';
 import { AppError } from '../../platform/errors.js';
 import type { Form } from '../../platform/web/forms.js';
 import { challengePageHeaders, type Html, html, jsonBlock, newNonce, PAGE_HEADERS } from '../../platform/web/html.js';
