@@ -34,6 +34,11 @@ function listed(networks: string[], ip: string): boolean {
   return family !== 0 && list.check(address, family === 6 ? 'ipv6' : 'ipv4');
 }
 
+const isLoopback = (ip: string) => {
+  const address = unmapped(ip.split('%')[0] as string);
+  return address === '::1' || (isIP(address) === 4 && address.startsWith('127.'));
+};
+
 /** The network a burst of sign-ups is counted under: an IPv4 /24, an IPv6 /48. */
 export function networkOf(ip: string): string {
   const address = unmapped(ip.split('%')[0] as string);
@@ -45,6 +50,14 @@ export function networkOf(ip: string): string {
 
 const signupKey = (tenantId: string, ip: string) => `signup:${tenantId}:${networkOf(ip)}`;
 
+/**
+ * The signal that holds for this client now, if any. The address signals (failures, burst)
+ * skip the deployment's trusted networks (`lockout.trusted_networks`, exempt from the
+ * address throttle too) and loopback: a loopback client is this host itself, or a proxy
+ * on it whose clients all look alike (GATEHOUSE_TRUST_PROXY unset), and one client's
+ * failures must not send every other one through a challenge (decision 377). The list
+ * applies to every address.
+ */
 export async function riskOf(
   ctx: AppContext,
   bot: Policies['bot_defence'],
@@ -54,6 +67,7 @@ export async function riskOf(
   if (ip === null) return undefined;
   if (listed(bot.risky_networks, ip)) return 'listed';
   const { lockout } = await systemPolicies(ctx);
+  if (isLoopback(ip) || listed(lockout.trusted_networks, ip)) return undefined;
   const failures = await ctx.protection.store.addressFailures(clientKey(ip), lockout.ip_window_seconds, ctx.clock.now());
   if (failures >= bot.risk_failures) return 'failures';
   if (input.action === 'signup') {
@@ -65,6 +79,6 @@ export async function riskOf(
 
 /** Counts one sign-up from the client's network into the tenant (the burst signal). */
 export async function countSignup(ctx: AppContext, bot: Policies['bot_defence'], tenantId: string, ip: string | null): Promise<void> {
-  if (ip === null) return;
+  if (ip === null || isLoopback(ip)) return;
   await hit(ctx.db, signupKey(tenantId, ip), bot.risk_signup_window_seconds, 2_147_483_647, ctx.clock.now());
 }

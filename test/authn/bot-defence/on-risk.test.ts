@@ -65,6 +65,11 @@ describe('bot defence: on_risk', () => {
     assert.equal((await signIn(attacker, 'wrong-password')).statusCode, 428, 'a guess without a solution is not even checked');
   });
 
+  it('loopback (this host, or a proxy whose clients all look alike) raises no address signal', async () => {
+    for (let i = 0; i < 3; i++) assert.equal((await signIn('127.0.0.1', 'wrong-password')).statusCode, 401);
+    assert.equal((await signIn('127.0.0.1', ADMIN_PASSWORD)).statusCode, 200);
+  });
+
   it('an address on the tenant’s risky_networks list is asked; the policy of another tenant is not affected', async () => {
     await policies(acme.tenantId, { passwordless: { methods: ['email_code'] }, bot_defence: { risky_networks: ['198.51.100.0/24'] } });
     const start = (from: string) =>
