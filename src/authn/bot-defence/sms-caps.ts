@@ -88,19 +88,22 @@ async function capAudit(ctx: AppContext, tenantId: string, scope: 'tenant' | 'co
 }
 
 /**
- * A code sent again to the same account or flow (`subject`, e.g. `mfa:<factor id>`) sooner
+ * A code sent again to the same passwordless login (`subject`) sooner
  * than the tenant's `resend_interval_seconds` after the last is refused with
  * `429 resend_too_soon` and `retry_after`. The subject is keyed (a fingerprint), so the
  * counters table holds no login or number.
  */
 export async function assertResendSpacing(ctx: AppContext, tenantId: string | null, subject: string): Promise<void> {
-  const tenant = tenantId ?? (await systemTenantId(ctx.db));
-  const { sms } = await tenantPolicies(ctx, tenant);
   const key = `resend:${fingerprint(ctx.masterKey, 'resend-spacing', subject)}`;
-  const result = await spaced(ctx.db, key, sms.resend_interval_seconds, ctx.clock.now());
-  if (!result.counted) {
-    throw new AppError('resend_too_soon', 'A code was sent a moment ago; wait before asking for another', {
-      retry_after: result.retryAfter,
-    });
-  }
+  const result = await spaced(ctx.db, key, await resendIntervalOf(ctx, tenantId), ctx.clock.now());
+  if (!result.counted) throw resendTooSoon(result.retryAfter);
 }
+
+/** The tenant's `sms.resend_interval_seconds` (the system tenant's for none). */
+export async function resendIntervalOf(ctx: AppContext, tenantId: string | null): Promise<number> {
+  const { sms } = await tenantPolicies(ctx, tenantId ?? (await systemTenantId(ctx.db)));
+  return sms.resend_interval_seconds;
+}
+
+export const resendTooSoon = (retryAfter: number) =>
+  new AppError('resend_too_soon', 'A code was sent a moment ago; wait before asking for another', { retry_after: retryAfter });
