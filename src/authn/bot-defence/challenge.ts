@@ -120,7 +120,7 @@ async function check(ctx: AppContext, ip: string | null, decision: Decision, inp
     tenantId,
     target: { type: 'tenant', id: tenantId },
     details: { step: input.action, provider: bot.provider, outcome },
-  }).catch(() => undefined);
+  });
   throw new AppError('challenge_failed', 'The challenge was not solved; solve the new one in details.challenge', {
     challenge: await offer(ctx, bot, tenantId, input.action),
     field: SOLUTION_FIELD,
