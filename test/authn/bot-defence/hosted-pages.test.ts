@@ -81,6 +81,27 @@ describe('bot defence on the hosted sign-in and recovery pages', () => {
     assert.ok(passed.url.startsWith(redirectUri), `signed in and sent back: ${passed.url}`);
   });
 
+  it('the account’s own sign-in page asks too (the system tenant’s policy), and takes the solution', async () => {
+    const browser = new Browser();
+    const opened = await browser.follow(`${gh.issuer}/account/sign-in`);
+    const page = await opened.response.text();
+    widgetChallenge(page);
+    const form = formOf(page);
+    const refused = await browser.submit(opened.url, form.action, { ...form.fields, username: 'page@bots.test', password: PASSWORD });
+    assert.equal(refused.response.status, 428);
+    const again = await refused.response.text();
+    const captcha = await solveAltcha(widgetChallenge(again));
+    const passed = await browser.submit(refused.url, formOf(again).action, {
+      ...formOf(again).fields,
+      username: 'page@bots.test',
+      password: PASSWORD,
+      captcha,
+    });
+    assert.equal(passed.response.status, 200, 'signed in: the account page');
+    assert.match(passed.url, /\/account/);
+    assert.doesNotMatch(await passed.response.text(), /<altcha-widget/);
+  });
+
   it('the recovery page asks too, and serves the widget’s files itself', async () => {
     const browser = new Browser();
     const opened = await browser.follow(`${gh.issuer}/recovery`);
