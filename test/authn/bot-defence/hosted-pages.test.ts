@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { ChallengeOffer } from '../../../src/authn/bot-defence/challenge.js';
+import { sealDestination } from '../../../src/authn/mfa/factors.js';
 import { parseConfig } from '../../../src/platform/config.js';
 import { PASSWORD } from '../../helpers/gatehouse.js';
 import { Browser, formOf, startListeningGatehouse } from '../../helpers/oidc.js';
@@ -30,11 +31,13 @@ function widgetChallenge(page: string): ChallengeOffer {
 describe('bot defence on the hosted sign-in and recovery pages', () => {
   let gh: Awaited<ReturnType<typeof startListeningGatehouse>>;
   let clientId: string;
+  let admin: string;
+  let systemTenantId: string;
   const redirectUri = 'http://localhost:4000/callback';
 
   before(async () => {
     gh = await startListeningGatehouse();
-    const admin = await gh.adminToken();
+    admin = await gh.adminToken();
     ({ client_id: clientId } = await gh.created('/api/v1/applications', admin, {
       name: 'Web app',
       type: 'web',
@@ -42,8 +45,8 @@ describe('bot defence on the hosted sign-in and recovery pages', () => {
       grant_types: ['authorization_code'],
     }));
     await gh.createUser(admin, { email: 'page@bots.test', password: PASSWORD });
-    const system = await gh.systemAdmin();
-    const patched = await gh.request('PATCH', `/api/v1/tenants/${system.systemTenantId}/policies`, {
+    systemTenantId = (await gh.systemAdmin()).systemTenantId;
+    const patched = await gh.request('PATCH', `/api/v1/tenants/${systemTenantId}/policies`, {
       token: admin,
       body: { bot_defence: { mode: 'always', actions: ['signin', 'recovery'] } },
     });
@@ -100,6 +103,51 @@ describe('bot defence on the hosted sign-in and recovery pages', () => {
     assert.equal(passed.response.status, 200, 'signed in: the account page');
     assert.match(passed.url, /\/account/);
     assert.doesNotMatch(await passed.response.text(), /<altcha-widget/);
+  });
+
+  it('the MFA step’s “send a code” asks too: 428 with the widget, then the code goes out with the solution', async () => {
+    // (The tokens of before: signing in for new ones would be asked a challenge now.)
+    const patched = await gh.request('PATCH', `/api/v1/tenants/${systemTenantId}/policies`, {
+      token: admin,
+      body: { bot_defence: { actions: ['mfa_send'] } },
+    });
+    assert.equal(patched.status, 200);
+    const email = 'mfa-page@bots.test';
+    const id = await gh.createUser(admin, { email, password: PASSWORD });
+    const factorId = gh.ctx.ids.next();
+    await gh.ctx.db
+      .insertInto('mfa_factors')
+      .values({ id: factorId, user_id: id, type: 'email', destination_sealed: sealDestination(gh.ctx, factorId, email), confirmed: true })
+      .execute();
+    const browser = new Browser();
+    const params = new URLSearchParams({ response_type: 'code', client_id: clientId, redirect_uri: redirectUri, scope: 'openid' });
+    const opened = await browser.follow(`${gh.issuer}/authorize?${params}`);
+    const form = formOf(await opened.response.text());
+    const step = await browser.submit(opened.url, form.action, { ...form.fields, username: email, password: PASSWORD });
+    const page = await step.response.text();
+    const send = /<form[^>]*action="([^"]*\/mfa\/send)"[^>]*>([\s\S]*?)<\/form>/.exec(page);
+    assert.ok(send, 'the step offers to send a code');
+    assert.match(send[2] as string, /<altcha-widget/, 'with the widget in its form');
+    const sendForm = formOf(send[0]);
+    const refused = await browser.submit(step.url, sendForm.action, sendForm.fields);
+    assert.equal(refused.response.status, 428);
+    const again = await refused.response.text();
+    assert.match(again, /confirm that you are a person/);
+    assert.equal((await gh.ctx.db.selectFrom('emails').select('id').where('recipient', '=', email).execute()).length, 0, 'no code yet');
+    const captcha = await solveAltcha(widgetChallenge(again));
+    const againSend = formOf(/<form[^>]*action="[^"]*\/mfa\/send"[^>]*>[\s\S]*?<\/form>/.exec(again)?.[0] ?? '');
+    const sent = await browser.submit(refused.url, againSend.action, { ...againSend.fields, captcha });
+    assert.equal(sent.response.status, 200);
+    assert.equal(
+      (await gh.ctx.db.selectFrom('emails').select('id').where('recipient', '=', email).execute()).length,
+      1,
+      'the code went out',
+    );
+    const restored = await gh.request('PATCH', `/api/v1/tenants/${systemTenantId}/policies`, {
+      token: admin,
+      body: { bot_defence: { actions: ['signin', 'recovery'] } },
+    });
+    assert.equal(restored.status, 200);
   });
 
   it('the recovery page asks too, and serves the widget’s files itself', async () => {
