@@ -3,6 +3,7 @@
  * imports but the wiring (src/main/gatehouse.ts). Each layer offers its work as a function
  * (a sweep, a batch, a worker); this file decides what runs on a node and how often.
  */
+import { pruneBotDefence } from '../authn/bot-defence/counters.js';
 import { pruneSamlAssertions } from '../authn/federation/prune.js';
 import { pruneMfaTokens } from '../authn/mfa/mfa-tokens.js';
 import { pruneProtection } from '../authn/protection/prune.js';
@@ -42,6 +43,7 @@ export function startBackground(ctx: AppContext, options: { background: boolean;
     sweep('prune-flows', () => pruneFlows(ctx)),
     sweep('prune-protection', () => pruneProtection(ctx)),
     sweep('prune-saml-assertions', () => pruneSamlAssertions(ctx)),
+    sweep('prune-bot-defence', () => pruneBotDefence(ctx.db, ctx.clock.now())),
     ...(options.background ? auditJobs(ctx) : []),
   ];
   const running = [startJobs(ctx.log, jobs), startEmailWorker(ctx), startBackchannelWorker(ctx)];

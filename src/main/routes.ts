@@ -3,6 +3,7 @@
  * wiring (src/main/gatehouse.ts). The hooks that span the whole server (IP blocks, the
  * OAuth engine's, the protection store's and the change feed's shutdown) are added here too.
  */
+import { altchaAssetRoutes } from '../authn/bot-defence/routes.js';
 import { federationRoutes } from '../authn/federation/routes.js';
 import { devSmsRoutes } from '../authn/mfa/dev-sms-routes.js';
 import { mfaRoutes } from '../authn/mfa/routes.js';
@@ -98,6 +99,7 @@ export async function createServer(ctx: AppContext, readiness?: Readiness) {
   await app.register(apiReference);
   await app.register(auth0MfaRoutes(ctx));
   await app.register(auth0AuthenticationRoutes(ctx));
+  await app.register(altchaAssetRoutes());
   await app.register(unblockPages(ctx));
   await app.register(federationRoutes(ctx));
   app.addHook('onClose', () => ctx.protection.store.close());

@@ -40,6 +40,11 @@ export interface Config {
   redisFailure: 'fallback' | 'closed';
   /** Where SMS one-time codes are POSTed as JSON `{to, body}`; unset: the development outbox (not in production). */
   smsWebhookUrl: string | undefined;
+  /**
+   * Where each CAPTCHA provider's answers are verified (bot defence, docs/operations.md#bot-defence):
+   * the provider's documented siteverify URL unless set; a tenant's policy may name its own.
+   */
+  captchaVerifyUrls: { turnstile: string; hcaptcha: string; recaptcha: string };
   /** Have I Been Pwned's range API (the password policy's optional breach check). */
   hibpUrl: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -84,6 +89,9 @@ const KEYS = {
   GATEHOUSE_REDIS_FAILURE: 'redisFailure',
   GATEHOUSE_SMS_WEBHOOK_URL: 'smsWebhookUrl',
   GATEHOUSE_HIBP_URL: 'hibpUrl',
+  GATEHOUSE_TURNSTILE_VERIFY_URL: 'turnstileVerifyUrl',
+  GATEHOUSE_HCAPTCHA_VERIFY_URL: 'hcaptchaVerifyUrl',
+  GATEHOUSE_RECAPTCHA_VERIFY_URL: 'recaptchaVerifyUrl',
   GATEHOUSE_LOG_LEVEL: 'logLevel',
   GATEHOUSE_TRUST_PROXY: 'trustProxy',
   GATEHOUSE_BACKUP_PASSPHRASE: 'backupPassphrase',
@@ -150,6 +158,9 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     ['GATEHOUSE_REDIS_URL', raw.redisUrl],
     ['GATEHOUSE_SMS_WEBHOOK_URL', raw.smsWebhookUrl],
     ['GATEHOUSE_HIBP_URL', raw.hibpUrl],
+    ['GATEHOUSE_TURNSTILE_VERIFY_URL', raw.turnstileVerifyUrl],
+    ['GATEHOUSE_HCAPTCHA_VERIFY_URL', raw.hcaptchaVerifyUrl],
+    ['GATEHOUSE_RECAPTCHA_VERIFY_URL', raw.recaptchaVerifyUrl],
   ] as const) {
     if (value !== undefined && !URL.canParse(value)) throw new ConfigError(`${name} is not a valid URL`);
   }
@@ -184,6 +195,15 @@ export function parseConfig(raw: RawConfig, production: boolean): Config {
     redisFailure,
     smsWebhookUrl: raw.smsWebhookUrl,
     hibpUrl: (raw.hibpUrl ?? 'https://api.pwnedpasswords.com').replace(/\/+$/, ''),
+    captchaVerifyUrls: {
+      turnstile: verifyUrl(
+        'GATEHOUSE_TURNSTILE_VERIFY_URL',
+        raw.turnstileVerifyUrl,
+        'https://challenges.cloudflare.com/turnstile/v0/siteverify',
+      ),
+      hcaptcha: verifyUrl('GATEHOUSE_HCAPTCHA_VERIFY_URL', raw.hcaptchaVerifyUrl, 'https://api.hcaptcha.com/siteverify'),
+      recaptcha: verifyUrl('GATEHOUSE_RECAPTCHA_VERIFY_URL', raw.recaptchaVerifyUrl, 'https://www.google.com/recaptcha/api/siteverify'),
+    },
     logLevel,
     trustProxy: parseTrustProxy(raw.trustProxy),
     backupPassphrase: raw.backupPassphrase,
@@ -208,6 +228,14 @@ function parseNetworks(value: string | undefined): string[] {
     }
     return `${address}/${bits}`;
   });
+}
+
+/** A CAPTCHA verify URL: http(s) only (the check above has parsed it), the provider's own when unset. */
+function verifyUrl(name: string, value: string | undefined, fallback: string): string {
+  if (value === undefined) return fallback;
+  const { protocol } = new URL(value);
+  if (protocol !== 'https:' && protocol !== 'http:') throw new ConfigError(`${name} must be an http(s) URL`);
+  return value;
 }
 
 function parseTrustProxy(value: string | undefined): boolean | string[] {

@@ -166,8 +166,14 @@ export const ERROR_STATUS = {
   connection_exists: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  // 428: bot defence (src/authn/bot-defence/): solve the challenge in details.challenge, send it as `captcha`
+  challenge_required: 428,
+  challenge_failed: 428,
   // 429: brute-force protection (src/protection/)
   too_many_attempts: 429,
+  // 429: SMS pumping defence (src/authn/bot-defence/sms-caps.ts): a tenant's or a country's hourly cap, a resend too soon
+  sms_cap_reached: 429,
+  resend_too_soon: 429,
   // 5xx
   internal_error: 500,
   server_busy: 503,

@@ -10,6 +10,7 @@ import { lockFor } from '../../platform/db/locks.js';
 import type { MfaFactor } from '../../platform/db/schema.js';
 import { AppError, notFound } from '../../platform/errors.js';
 import { supportedLocale, translator } from '../../platform/i18n/index.js';
+import { countText, resendIntervalOf, resendTooSoon } from '../bot-defence/sms-caps.js';
 import { assertFactorAllowed, factorDestination, factorOf, sealDestination } from './factors.js';
 import { smsSender } from './sms.js';
 
@@ -62,6 +63,26 @@ async function assertSendRate(trx: Db, userId: string, now: Date): Promise<void>
   if (sent.length < MFA_SENDS_PER_HOUR) return;
   const retryAfter = Math.max(1, Math.ceil(((sent[0] as { created_at: Date }).created_at.getTime() + HOUR_MS - now.getTime()) / 1000));
   throw new AppError('too_many_attempts', 'Too many codes sent to this account; try again later', { retry_after: retryAfter });
+}
+
+/**
+ * Refuses a resend: a new text to a factor whose last code, sent less than `intervalSeconds`
+ * ago, is still unanswered (429 resend_too_soon with retry_after). A code that was answered
+ * (an enrolment confirmed, a sign-in done) is no reason to wait. Runs under the user's send
+ * lock (assertSendRate), so two sends at once cannot both pass.
+ */
+async function assertResendSpaced(trx: Db, factorId: string, intervalSeconds: number, now: Date): Promise<void> {
+  const last = await trx
+    .selectFrom('mfa_oob_challenges')
+    .select('created_at')
+    .where('factor_id', '=', factorId)
+    .where('used_at', 'is', null)
+    .where('created_at', '>', new Date(now.getTime() - intervalSeconds * 1000))
+    .orderBy('created_at', 'desc')
+    .executeTakeFirst();
+  if (!last) return;
+  const retryAfter = Math.max(1, Math.ceil((last.created_at.getTime() + intervalSeconds * 1000 - now.getTime()) / 1000));
+  throw resendTooSoon(retryAfter);
 }
 
 /**
@@ -147,8 +168,11 @@ export async function startChallenge(ctx: AppContext, userId: string, factorId: 
   const bindingCode = String(randomInt(0, 1_000_000)).padStart(6, '0');
   const challengeId = ctx.ids.next();
   const now = ctx.clock.now();
+  // A text again to this factor while its last code is unanswered is a resend: spaced by the tenant's interval (decision 381).
+  const resendInterval = factor.type === 'sms' ? await resendIntervalOf(ctx, user.home_tenant_id) : 0;
   await ctx.db.transaction().execute(async (trx) => {
     await assertSendRate(trx, userId, now);
+    if (resendInterval > 0) await assertResendSpaced(trx, factor.id, resendInterval, now);
     // The factor's earlier codes stop working; their rows stay an hour, counted by assertSendRate.
     await trx
       .updateTable('mfa_oob_challenges')
@@ -187,6 +211,8 @@ export async function startChallenge(ctx: AppContext, userId: string, factorId: 
   });
   if (factor.type === 'sms') {
     try {
+      // SMS pumping (decision 379): within the tenant's and the country's hourly caps, or not sent.
+      await countText(ctx, user.home_tenant_id, destination);
       const brand = (await brandingOf(ctx, user.home_tenant_id ?? undefined))?.display_name ?? user.tenant_name ?? 'Gatehouse';
       await smsSender(ctx).send(destination, translator(locale)('sms.code', { code: bindingCode, brand, minutes: OOB_TTL_MINUTES }), {
         tenantId: user.home_tenant_id,

@@ -56,6 +56,7 @@ export function createFailoverStore(
     succeeded: (key, now) => run((store) => store.succeeded(key, now)),
     failed: (key, rules, now) => run((store) => store.failed(key, rules, now)),
     state: (userId, now) => run((store) => store.state(userId, now)),
+    addressFailures: (ip, windowSeconds, now) => run((store) => store.addressFailures(ip, windowSeconds, now)),
     async clearUser(userId, kinds) {
       const fromDatabase = await postgres.clearUser(userId, kinds);
       const fromRedis = await run((store) => (store === postgres ? Promise.resolve(0) : store.clearUser(userId, kinds)));

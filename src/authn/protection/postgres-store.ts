@@ -168,6 +168,16 @@ export function createPostgresStore(db: Db): ProtectionStore {
       return { accounts, pairs, ips };
     },
 
+    async addressFailures(ip, windowSeconds, now) {
+      const row = await db
+        .selectFrom('attempt_ips')
+        .select('failures')
+        .where('ip', '=', ip)
+        .where((eb) => eb.or([eb('window_started_at', '>', later(now, -windowSeconds)), eb('blocked_until', '>', now)]))
+        .executeTakeFirst();
+      return Number(row?.failures ?? 0);
+    },
+
     async clearUser(userId, kinds) {
       const kindIn = kinds ? sql`and kind in (${sql.join(kinds)})` : sql``;
       const { rows } = await sql<{ n: number }>`

@@ -234,6 +234,13 @@ export function createRedisStore(url: string, log: Logger): ProtectionStore {
       return state;
     },
 
+    async addressFailures(ip, windowSeconds, now) {
+      await started();
+      const [failures, windowStart, blocked] = await redis.hmget(ipKey(ip), 'f', 'w', 'b');
+      const current = Number(windowStart ?? 0) > now.getTime() - windowSeconds * 1000 || Number(blocked ?? 0) > now.getTime();
+      return current ? Number(failures ?? 0) : 0;
+    },
+
     async clearUser(userId, kinds) {
       await started();
       const all = await redis.smembers(userKey(userId));

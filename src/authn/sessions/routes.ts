@@ -4,6 +4,8 @@ import { toUser, User } from '../../directory/users/schema.js';
 import type { AppContext } from '../../platform/context.js';
 import { actorOf, requireSession } from '../../platform/http/guards.js';
 import { ErrorBody, errorResponses, SESSION } from '../../platform/http/schemas.js';
+import { requireChallenge } from '../bot-defence/challenge.js';
+import { CaptchaField } from '../bot-defence/schema.js';
 import { issueMfaToken, mfaNeed } from '../mfa/index.js';
 import { MfaRequired } from '../mfa/schema.js';
 import { clearSessionCookie, setSessionCookie } from './cookie.js';
@@ -15,6 +17,7 @@ const SignInBody = Type.Object(
     username: Type.String({ minLength: 1, maxLength: 320, description: 'Email or username' }),
     password: Type.String({ minLength: 1, maxLength: 1024 }),
     'remember-me': Type.Optional(Type.Boolean()),
+    captcha: CaptchaField,
   },
   { additionalProperties: false },
 );
@@ -43,15 +46,17 @@ export const sessionRoutes =
       {
         schema: {
           tags: ['session'],
-          summary: 'Sign in with username (or email) and password',
+          summary: 'Sign in with username (or email) and password (428 challenge_required: solve details.challenge, send it as captcha)',
           body: SignInBody,
           // 401 is either the MFA step or an ordinary error (invalid_credentials): both must serialize.
           response: { 200: SessionCreated, 401: Type.Union([MfaRequired, ErrorBody]), ...errorResponses },
         },
       },
       async (request, reply) => {
-        const { username, password, 'remember-me': rememberMe } = request.body;
+        const { username, password, 'remember-me': rememberMe, captcha } = request.body;
         const actor = actorOf(request);
+        // No application names a tenant here: the system tenant's bot defence applies (decision 376).
+        await requireChallenge(ctx, request, { tenantId: null, action: 'signin', solution: captcha });
         const user = await authenticate(ctx, { username, password }, actor);
         // A user with a factor (or who must enrol one) gets an mfa_token instead of a session: POST /session/mfa.
         const need = await mfaNeed(ctx, user);

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { type Static, type TPartial, Type } from '@sinclair/typebox';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
+import { seal, unseal } from '../../platform/crypto/secrets.js';
 import { AppError } from '../../platform/errors.js';
 import type { Scope } from '../permissions/effective.js';
 import { resolveAssignableRoles, roleNamed } from '../roles/roles.js';
@@ -116,6 +117,62 @@ export const POLICY_SECTIONS = {
     },
     { additionalProperties: false },
   ),
+  bot_defence: Type.Object(
+    {
+      /** off: never; always: every guarded step asks for a solution; on_risk: only when a risk signal holds (decision 370). */
+      mode: Type.Union([Type.Literal('off'), Type.Literal('always'), Type.Literal('on_risk')], { description: 'Default: on_risk' }),
+      /** altcha: Gatehouse's own proof of work (no third party); the others verify with their provider. */
+      provider: Type.Union([Type.Literal('altcha'), Type.Literal('turnstile'), Type.Literal('hcaptcha'), Type.Literal('recaptcha')], {
+        description: 'Default: altcha',
+      }),
+      /** The provider's public site key (Turnstile, hCaptcha, reCAPTCHA). */
+      site_key: Type.String({ maxLength: 200, description: 'Default: "" (altcha needs none)' }),
+      /** Whether a provider secret is stored (sealed; it is never returned: PATCH `secret` to set it). */
+      secret_set: Type.Boolean({ readOnly: true, description: 'Read-only' }),
+      /** Where the provider's answer is verified; "" = the operator's (GATEHOUSE_<PROVIDER>_VERIFY_URL) or the provider's documented URL. */
+      verify_url: Type.String({ maxLength: 2000, description: 'Default: ""' }),
+      /** The steps guarded. */
+      actions: Type.Array(
+        Type.Union([
+          Type.Literal('signup'),
+          Type.Literal('signin'),
+          Type.Literal('passwordless'),
+          Type.Literal('recovery'),
+          Type.Literal('mfa_send'),
+        ]),
+        { uniqueItems: true, maxItems: 5, description: 'Default: all five' },
+      ),
+      /** on_risk: failed sign-ins from the client's address (the brute-force counters' window) from which a challenge is asked. */
+      risk_failures: Type.Integer({ minimum: 1, maximum: 100_000, description: 'Default: 20' }),
+      /** on_risk: sign-ups from one network (/24, IPv6 /48) in the window from which a challenge is asked. */
+      risk_signups: Type.Integer({ minimum: 1, maximum: 100_000, description: 'Default: 10' }),
+      risk_signup_window_seconds: Type.Integer({ minimum: 60, maximum: 86_400, description: 'Default: 3600' }),
+      /** on_risk: networks that always get a challenge (a known bad address list). */
+      risky_networks: Type.Array(Type.String({ maxLength: 64, pattern: '^[0-9a-fA-F.:]+(/[0-9]{1,3})?$' }), {
+        maxItems: 1000,
+        description: 'CIDR ranges or addresses. Default: []',
+      }),
+      /** altcha: PBKDF2 iterations per attempt (about 256 attempts are needed on average). */
+      altcha_cost: Type.Integer({ minimum: 1, maximum: 100_000, description: 'Default: 1000' }),
+    },
+    { additionalProperties: false },
+  ),
+  sms: Type.Object(
+    {
+      /** Texts the tenant may send in an hour (SMS pumping); a text beyond it is refused with 429. */
+      tenant_hourly_cap: Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'Default: 500' }),
+      /** Texts to one country (from the E.164 number) in an hour, for a country without its own cap. */
+      country_hourly_cap: Type.Integer({ minimum: 0, maximum: 1_000_000, description: 'Default: 50' }),
+      /** Caps of single countries (ISO 3166 alpha-2 → texts an hour; 0 = none there). */
+      country_hourly_caps: Type.Record(Type.String({ pattern: '^[A-Z]{2}$' }), Type.Integer({ minimum: 0, maximum: 1_000_000 }), {
+        maxProperties: 300,
+        description: 'Default: {}',
+      }),
+      /** The least time between two codes sent to one account or flow (a resend). */
+      resend_interval_seconds: Type.Integer({ minimum: 0, maximum: 3600, description: 'Default: 30' }),
+    },
+    { additionalProperties: false },
+  ),
   audit: Type.Object(
     {
       retention_days: Type.Integer({ minimum: 1, maximum: 36_500, description: 'Default: 400' }),
@@ -125,13 +182,33 @@ export const POLICY_SECTIONS = {
 };
 
 export const Policies = Type.Object(POLICY_SECTIONS, { additionalProperties: false });
+
+/** What a PATCH may say of bot defence: the secret is written (and sealed), never read; `secret_set` is read only. */
+const { secret_set: _secretSet, ...botDefenceFields } = POLICY_SECTIONS.bot_defence.properties;
+const BotDefencePatch = Type.Partial(
+  Type.Object(
+    {
+      ...botDefenceFields,
+      secret: Type.String({
+        minLength: 1,
+        maxLength: 500,
+        writeOnly: true,
+        description: 'The provider’s secret key; sealed, never returned',
+      }),
+    },
+    { additionalProperties: false },
+  ),
+);
 export const PoliciesPatch = Type.Partial(
   Type.Object(
-    Object.fromEntries(Object.entries(POLICY_SECTIONS).map(([name, section]) => [name, Type.Partial(section)])) as {
-      [K in keyof typeof POLICY_SECTIONS]: TPartial<(typeof POLICY_SECTIONS)[K]>;
+    {
+      ...(Object.fromEntries(Object.entries(POLICY_SECTIONS).map(([name, section]) => [name, Type.Partial(section)])) as {
+        [K in keyof typeof POLICY_SECTIONS]: TPartial<(typeof POLICY_SECTIONS)[K]>;
+      }),
+      bot_defence: BotDefencePatch,
     },
+    { additionalProperties: false },
   ),
-  { additionalProperties: false },
 );
 
 export type Policies = Static<typeof Policies>;
@@ -161,6 +238,20 @@ const DEFAULTS: Policies = {
   signup: { enabled: false, allow_unverified_sign_in: false, profile_fields: [], required_fields: [], default_role: 'USER' },
   passwordless: { methods: [] },
   account: { allow_deletion: false },
+  bot_defence: {
+    mode: 'on_risk',
+    provider: 'altcha',
+    site_key: '',
+    secret_set: false,
+    verify_url: '',
+    actions: ['signup', 'signin', 'passwordless', 'recovery', 'mfa_send'],
+    risk_failures: 20,
+    risk_signups: 10,
+    risk_signup_window_seconds: 3600,
+    risky_networks: [],
+    altcha_cost: 1000,
+  },
+  sms: { tenant_hourly_cap: 500, country_hourly_cap: 50, country_hourly_caps: {}, resend_interval_seconds: 30 },
   audit: { retention_days: 400 },
 };
 
@@ -171,7 +262,23 @@ export function resolvePolicies(stored: Record<string, unknown> | null | undefin
     const overrides = stored?.[name];
     if (overrides && typeof overrides === 'object') Object.assign(resolved[name], overrides);
   }
+  // The sealed provider secret stays in the stored overrides; what is read says only whether there is one.
+  const { secret_sealed, secret, ...botDefence } = resolved.bot_defence as Policies['bot_defence'] & {
+    secret_sealed?: unknown;
+    secret?: unknown;
+  };
+  resolved.bot_defence = { ...botDefence, secret_set: typeof secret_sealed === 'string' || typeof secret === 'string' };
   return resolved;
+}
+
+/**
+ * A tenant's stored overrides as a definitions export carries them: without the sealed
+ * provider secret (sealed under this deployment's master key, and a secret all the same).
+ */
+export function exportablePolicies(stored: Record<string, unknown>): Record<string, unknown> {
+  const copy = structuredClone(stored) as Record<string, Record<string, unknown> | undefined>;
+  if (copy.bot_defence) delete copy.bot_defence.secret_sealed;
+  return copy;
 }
 
 export const defaultPolicies = (): Policies => structuredClone(DEFAULTS);
@@ -215,7 +322,20 @@ export function parseNetwork(network: string): { address: string; prefix: number
 }
 
 /** The sections that decide how a tenant's users sign in; in the system tenant, a system administrator's matter. */
-const SYSTEM_SIGN_IN_SECTIONS: readonly SectionName[] = ['mfa', 'lockout', 'password', 'passwordless'];
+const SYSTEM_SIGN_IN_SECTIONS: readonly SectionName[] = ['mfa', 'lockout', 'password', 'passwordless', 'bot_defence', 'sms'];
+
+/** The context a tenant's bot-defence provider secret is sealed under: it cannot be moved to another tenant. */
+export const botSecretContext = (tenantId: string) => `bot-defence-secret:${tenantId}`;
+
+/**
+ * A tenant's provider secret (Turnstile, hCaptcha, reCAPTCHA), unsealed for one verification;
+ * undefined when none is stored. Never returned by the API.
+ */
+export async function botDefenceSecret(ctx: AppContext, tenantId: string): Promise<string | undefined> {
+  const row = await ctx.db.selectFrom('tenants').select('policies').where('id', '=', tenantId).executeTakeFirst();
+  const sealed = (row?.policies as { bot_defence?: { secret_sealed?: unknown } } | null)?.bot_defence?.secret_sealed;
+  return typeof sealed === 'string' ? unseal(ctx.masterKey, sealed, botSecretContext(tenantId)) : undefined;
+}
 
 /** Changes some values of some sections; the others keep what they were. */
 export async function updatePolicies(
@@ -242,8 +362,14 @@ export async function updatePolicies(
   }
   const stored = structuredClone(tenant.policies ?? {}) as Record<string, Record<string, unknown>>;
   for (const [name, values] of Object.entries(patch)) stored[name] = { ...stored[name], ...values };
+  // The provider secret is sealed before it is stored (bound to this tenant); only `secret_set` is ever read back.
+  const botDefence = stored.bot_defence;
+  if (botDefence && typeof botDefence.secret === 'string') {
+    botDefence.secret_sealed = seal(ctx.masterKey, botDefence.secret, botSecretContext(tenantId));
+    delete botDefence.secret;
+  }
   const resolved = resolvePolicies(stored);
-  assertConsistent(resolved);
+  assertConsistent(resolved, ctx.config.production);
   await ctx.db.transaction().execute(async (trx) => {
     // Sign-up hands its default role to whoever registers: setting it (or turning sign-up on)
     // is assigning that role, under the rule of every assignment (decisions 20 and 193).
@@ -266,7 +392,7 @@ export async function updatePolicies(
 }
 
 /** What the schema cannot say: bounds that depend on each other, and trusted networks that parse. */
-export function assertConsistent(resolved: Policies): void {
+export function assertConsistent(resolved: Policies, production = false): void {
   if (resolved.password.min_length > resolved.password.max_length) {
     throw new AppError('invalid_field', 'password.min_length must not exceed password.max_length', {
       field: 'password.min_length',
@@ -278,4 +404,31 @@ export function assertConsistent(resolved: Policies): void {
     });
   }
   assertNetworks(resolved.lockout.trusted_networks);
+  assertBotDefence(resolved.bot_defence, production);
+}
+
+/**
+ * A third-party provider needs its site key and secret before it may guard anything, and
+ * a verify URL must be one Gatehouse may call: absolute http(s) (https in production), no
+ * credentials, no fragment. Where it points is checked again at each call (the SSRF guard).
+ */
+function assertBotDefence(bot: Policies['bot_defence'], production: boolean): void {
+  const invalid = (field: string, message: string) => new AppError('invalid_field', message, { field: `bot_defence.${field}` });
+  for (const network of bot.risky_networks) {
+    if (!parseNetwork(network))
+      throw invalid('risky_networks', `bot_defence.risky_networks: "${network}" is not an IP address or CIDR range`);
+  }
+  if (bot.verify_url !== '') {
+    const url = URL.canParse(bot.verify_url) ? new URL(bot.verify_url) : undefined;
+    const schemes = production ? ['https:'] : ['https:', 'http:'];
+    if (!url || !schemes.includes(url.protocol) || url.username || url.password || url.hash) {
+      throw invalid(
+        'verify_url',
+        `bot_defence.verify_url must be an absolute ${production ? 'https' : 'http(s)'} URL without credentials or fragment`,
+      );
+    }
+  }
+  if (bot.mode !== 'off' && bot.provider !== 'altcha' && (bot.site_key === '' || !bot.secret_set)) {
+    throw invalid(bot.site_key === '' ? 'site_key' : 'secret', `bot_defence: the ${bot.provider} provider needs its site_key and secret`);
+  }
 }

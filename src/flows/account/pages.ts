@@ -27,7 +27,9 @@ const FACTOR_NAMES = {
   'recovery-code': 'account.factor_recovery',
 } as const;
 
-export function accountSignInPage(ctx: AccountPageContext & { action: string; csrf: string; username?: string; error?: string }): string {
+export function accountSignInPage(
+  ctx: AccountPageContext & { action: string; csrf: string; username?: string; error?: string; captcha?: Html | '' },
+): string {
   const { t } = ctx;
   return page({
     ...ctx,
@@ -41,6 +43,7 @@ ${errorBox(ctx.error)}
   <input type="text" id="username" name="username" value="${ctx.username ?? ''}" autocomplete="username" autocapitalize="none" required autofocus${ctx.error ? html` aria-describedby="form-error"` : ''}>
   <label for="password">${t('common.password')}</label>
   <input type="password" id="password" name="password" autocomplete="current-password" required>
+  ${ctx.captcha ?? ''}
   <button type="submit">${t('account.sign_in_button')}</button>
 </form>`,
   });

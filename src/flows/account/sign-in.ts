@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type ChallengeOffer, challengeForPage, requireChallenge } from '../../authn/bot-defence/challenge.js';
 import { beginStep, completeStep, hasSecondFactor, loadStep } from '../../authn/mfa/sign-in-step.js';
 import { setSessionCookie } from '../../authn/sessions/cookie.js';
 import { authenticate, openSession } from '../../authn/sessions/sessions.js';
@@ -13,6 +14,7 @@ import type { ActiveSession } from '../../platform/ports/authenticator.js';
 import { cookieOptions } from '../../platform/web/cookies.js';
 import { checkCsrf, csrfToken, type Form } from '../../platform/web/forms.js';
 import { PAGE_HEADERS } from '../../platform/web/html.js';
+import { challengeWidget, offerIn, pageChallenge, sendChallengePage, solutionOf } from '../kit/challenge-widget.js';
 import { pageLook, safeReturn } from '../kit/flow-kit.js';
 import { answerStep, type StepFlow, sendStepCode, sessionAfterStep, showStep } from '../sign-in/mfa-flow.js';
 import { recoveryCodesPage } from '../sign-in/mfa-pages.js';
@@ -62,14 +64,33 @@ export async function stepUpAccount(ctx: AppContext, request: FastifyRequest, re
 
 export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void {
   const csrfFor = (flow: string) => csrfToken(ctx, 'account-sign-in', flow);
-  const signInPage = async (request: FastifyRequest, flow: string, extra: { username?: string; error?: string } = {}) => {
-    const { t, locale, branding } = await pageLook(ctx, request);
-    return accountSignInPage({ t, lang: locale, ...(branding && { branding }), action: '/account/sign-in', csrf: csrfFor(flow), ...extra });
+  /** The account's own sign-in names no application: the system tenant's bot defence applies, as for POST /api/v1/session. */
+  const sendSignInPage = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    flow: string,
+    extra: { username?: string; error?: string; challenge?: ChallengeOffer | undefined } = {},
+    status = 200,
+  ) => {
+    const { challenge: offer, ...fields } = extra;
+    const look = await pageLook(ctx, request);
+    const challenge = pageChallenge(offer ?? (await challengeForPage(ctx, request, { tenantId: null, action: 'signin' })));
+    const { t, locale, branding } = look;
+    const page = accountSignInPage({
+      t,
+      lang: locale,
+      ...(branding && { branding }),
+      action: '/account/sign-in',
+      csrf: csrfFor(flow),
+      captcha: challengeWidget(look, challenge),
+      ...fields,
+    });
+    return sendChallengePage(reply, page, challenge, status);
   };
 
   app.get('/account/sign-in', { schema: { hide: true } }, async (request, reply) => {
     const flow = accountFlow(ctx, request, reply);
-    return reply.headers(PAGE_HEADERS).send(await signInPage(request, flow));
+    return sendSignInPage(request, reply, flow);
   });
 
   app.post<{ Body: Form }>('/account/sign-in', { schema: { hide: true } }, async (request, reply) => {
@@ -78,6 +99,7 @@ export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void
     checkCsrf(ctx, form, 'account-sign-in', flow);
     const { username = '', password = '' } = form;
     try {
+      await requireChallenge(ctx, request, { tenantId: null, action: 'signin', solution: solutionOf(form) });
       const user = await authenticate(ctx, { username, password }, actorOf(request));
       if (await hasSecondFactor(ctx, user.id)) {
         await beginStep(ctx, { uid: stepUid(flow), userId: user.id, sessionId: null, need: 'challenge' });
@@ -87,15 +109,18 @@ export function accountSignInRoutes(app: FastifyInstance, ctx: AppContext): void
       setSessionCookie(ctx, reply, token, session);
       return reply.redirect(takeReturn(ctx, request, reply), 303);
     } catch (error) {
+      const challenge = offerIn(error);
+      if (challenge) {
+        const { t } = await pageLook(ctx, request);
+        const message = t((error as AppError).code === 'challenge_failed' ? 'captcha.failed' : 'captcha.required');
+        return sendSignInPage(request, reply, flow, { username, error: message, challenge }, 428);
+      }
       if (!(error instanceof AppError) || (error.status !== 401 && error.code !== 'too_many_attempts')) throw error;
       const refused = error.code === 'too_many_attempts';
       if (refused) setRetryAfter(reply, error);
       const { t } = await pageLook(ctx, request);
       const message = t(refused ? 'account.sign_in_too_many' : 'account.sign_in_wrong');
-      return reply
-        .status(refused ? 429 : 401)
-        .headers(PAGE_HEADERS)
-        .send(await signInPage(request, flow, { username, error: message }));
+      return sendSignInPage(request, reply, flow, { username, error: message }, refused ? 429 : 401);
     }
   });
 

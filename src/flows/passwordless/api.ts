@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { requireChallenge } from '../../authn/bot-defence/challenge.js';
+import { CaptchaField } from '../../authn/bot-defence/schema.js';
 import { MfaRequired } from '../../authn/mfa/schema.js';
 import { setSessionCookie } from '../../authn/sessions/cookie.js';
 import type { AppContext } from '../../platform/context.js';
@@ -31,6 +33,7 @@ const StartBody = Type.Object(
     email: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
     username: Type.Optional(Type.String({ minLength: 1, maxLength: 320 })),
     locale: Type.Optional(Type.String({ maxLength: 35, description: 'Language of the message (en, de); default Accept-Language' })),
+    captcha: CaptchaField,
   },
   { additionalProperties: false },
 );
@@ -80,12 +83,13 @@ export const passwordlessRoutes =
         },
       },
       async (request, reply) => {
-        const { client_id, method, email, username, locale } = request.body;
+        const { client_id, method, email, username, locale, captcha } = request.body;
         if (!(email ?? username) || (email && username)) {
           throw new AppError('missing_field', 'Give either email or username', { field: email ? 'username' : 'email' });
         }
         const login = email !== undefined ? normalizeEmail(email) : (username as string);
         const application = await applicationByClientId(ctx, client_id);
+        await requireChallenge(ctx, request, { tenantId: application.tenantId, action: 'passwordless', solution: captcha });
         const flow = await startPasswordless(
           ctx,
           {

@@ -1,4 +1,4 @@
-import { html, page } from '../../platform/web/html.js';
+import { type Html, html, page } from '../../platform/web/html.js';
 import type { PageLook } from '../kit/flow-kit.js';
 import type { PasswordlessMethod } from './flow.js';
 
@@ -24,6 +24,8 @@ export function passwordlessStartPage(ctx: {
   /** The form the error belongs to. */
   errorIn?: 'email' | 'sms';
   passwordHref: string;
+  /** The CAPTCHA widget of each form when bot defence asks for one (src/flows/kit/challenge-widget.ts). */
+  captcha?: { email: Html | ''; sms: Html | '' };
 }): string {
   const { t } = ctx.look;
   const email = ctx.methods.filter((m) => m !== 'sms_code');
@@ -46,6 +48,7 @@ ${
   <input type="hidden" name="csrf" value="${ctx.csrf}">
   <label for="email-login">${t('passwordless.email_label')}</label>
   <input type="text" id="email-login" name="login" value="${login('email')}" autocomplete="username" autocapitalize="none" required${first === 'email' ? ' autofocus' : ''}${describedBy(errorFor('email'))}>
+  ${ctx.captcha?.email ?? ''}
   ${email.includes('email_code') ? html`<button type="submit" name="method" value="email_code">${t('passwordless.send_code')}</button>` : ''}
   ${email.includes('email_link') ? html`<button type="submit" name="method" value="email_link"${email.includes('email_code') ? html` class="secondary"` : ''}>${t('passwordless.send_link')}</button>` : ''}
 </form>
@@ -61,6 +64,7 @@ ${
   <label for="sms-login">${t('passwordless.sms_label')}</label>
   <input type="text" id="sms-login" name="login" value="${login('sms')}" autocomplete="username" autocapitalize="none" required aria-describedby="sms-hint${errorFor('sms') ? ' form-error' : ''}"${first === 'sms' ? ' autofocus' : ''}>
   <small id="sms-hint">${t('passwordless.sms_hint')}</small>
+  ${ctx.captcha?.sms ?? ''}
   <button type="submit" name="method" value="sms_code">${t('passwordless.send_sms')}</button>
 </form>
 </section>`

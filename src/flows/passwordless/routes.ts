@@ -1,11 +1,22 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type ChallengeOffer, challengeForPage, requireChallenge } from '../../authn/bot-defence/challenge.js';
 import type { Oidc } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { setRetryAfter } from '../../platform/http/server.js';
 import { checkCsrf, csrfToken, type Form } from '../../platform/web/forms.js';
-import { browserBinding, checkFlowForm, FLOW_COOKIE, flowCsrf, pageLook, sendPage, signInAndReturn } from '../kit/flow-kit.js';
+import { challengeWidget, offerIn, pageChallenge, sendChallengePage, solutionOf } from '../kit/challenge-widget.js';
+import {
+  browserBinding,
+  checkFlowForm,
+  FLOW_COOKIE,
+  flowCsrf,
+  type PageLook,
+  pageLook,
+  sendPage,
+  signInAndReturn,
+} from '../kit/flow-kit.js';
 import { assertFlowBrowser, expiredError } from '../kit/flows.js';
 import { codePageFlow, linkFlow, type Proved, proveCode, proveLink } from './finish.js';
 import type { PasswordlessFlow } from './flow.js';
@@ -43,6 +54,17 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
     return { it, methods, look, browser: browserBinding(ctx, request, reply) };
   }
 
+  /** A widget for each of the page's forms (each its own challenge: a solution is spent once), or none. */
+  async function captchas(request: FastifyRequest, tenantId: string, first?: ChallengeOffer) {
+    const offer = () => challengeForPage(ctx, request, { tenantId, action: 'passwordless' });
+    const email = pageChallenge(first ?? (await offer()));
+    if (!email) return { widgets: undefined, challenge: undefined };
+    const sms = pageChallenge(await offer()) ?? pageChallenge(email.offer);
+    // One nonce for the page: the second widget's script carries the first's.
+    const shared = sms ? { ...sms, nonce: email.nonce } : undefined;
+    return { widgets: (look: PageLook) => ({ email: challengeWidget(look, email), sms: challengeWidget(look, shared) }), challenge: email };
+  }
+
   function disabled(reply: FastifyReply, look: Awaited<ReturnType<typeof pageLook>>, uid: string) {
     const back = { href: `/interaction/${uid}`, label: look.t('common.back_to_sign_in') };
     const page = passwordlessMessagePage({
@@ -61,7 +83,9 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
       const { it, methods, look, browser } = await starting(request, reply);
       if (it.prompt !== 'login') return reply.redirect(`/interaction/${it.uid}`, 303);
       if (methods.length === 0) return disabled(reply, look, it.uid);
+      const { widgets, challenge } = await captchas(request, it.client.tenantId);
       const page = passwordlessStartPage({
+        ...(widgets && { captcha: widgets(look) }),
         look,
         action: `/interaction/${it.uid}/passwordless`,
         csrf: startCsrf(it.uid, browser),
@@ -69,7 +93,7 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
         passwordHref: `/interaction/${it.uid}`,
         ...(request.query.expired && { notice: look.t('common.flow_expired') }),
       });
-      return sendPage(reply, page);
+      return sendChallengePage(reply, page, challenge);
     },
   );
 
@@ -84,10 +108,12 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
       const method = methods.find((m) => m === form.method);
       if (!method) return disabled(reply, look, it.uid);
       const errorIn = method === 'sms_code' ? 'sms' : 'email';
-      const again = (error: string, status: number) =>
-        sendPage(
+      const again = async (error: string, status: number, offer?: ChallengeOffer) => {
+        const { widgets, challenge } = await captchas(request, it.client.tenantId, offer);
+        return sendChallengePage(
           reply,
           passwordlessStartPage({
+            ...(widgets && { captcha: widgets(look) }),
             look,
             action: `/interaction/${it.uid}/passwordless`,
             csrf: startCsrf(it.uid, browser),
@@ -97,10 +123,13 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
             error,
             errorIn,
           }),
+          challenge,
           status,
         );
+      };
       if (!form.login?.trim()) return again(look.t('passwordless.missing_login'), 400);
       try {
+        await requireChallenge(ctx, request, { tenantId: it.client.tenantId, action: 'passwordless', solution: solutionOf(form) });
         const flow = await startPasswordless(
           ctx,
           {
@@ -116,7 +145,14 @@ export function passwordlessPages(app: FastifyInstance, ctx: AppContext, oidc: O
         );
         return reply.redirect(`/passwordless/${flow.id}`, 303);
       } catch (error) {
-        if (!(error instanceof AppError) || error.code !== 'too_many_attempts') throw error;
+        const challenge = offerIn(error);
+        if (challenge)
+          return again(
+            look.t(error instanceof AppError && error.code === 'challenge_failed' ? 'captcha.failed' : 'captcha.required'),
+            428,
+            challenge,
+          );
+        if (!(error instanceof AppError) || !['too_many_attempts', 'resend_too_soon', 'sms_cap_reached'].includes(error.code)) throw error;
         setRetryAfter(reply, error);
         return again(look.t('passwordless.too_many_sends', { minutes: Math.ceil(retryAfterOf(error) / 60) }), 429);
       }

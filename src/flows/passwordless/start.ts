@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { assertResendSpacing, countCountryText, countTenantText } from '../../authn/bot-defence/sms-caps.js';
 import { factorDestination, factorsOf } from '../../authn/mfa/factors.js';
 import { smsSender } from '../../authn/mfa/sms.js';
 import { mustVerifyEmailFirst } from '../../authn/sessions/verified-email-rule.js';
@@ -153,6 +154,12 @@ export async function startPasswordless(ctx: AppContext, input: StartInput, acto
   const locale = input.locale;
   const t = translator(locale);
   const brand = (await brandingOf(ctx, application.tenantId))?.display_name ?? DEFAULT_BRANDING.display_name;
+  if (method === 'sms_code') {
+    // SMS pumping (decisions 379–381), alike for a known and an unknown login: the resend
+    // spacing of this login and the tenant's hourly cap of texts.
+    await assertResendSpacing(ctx, application.tenantId, `passwordless:${sendKey}`);
+    await countTenantText(ctx, application.tenantId);
+  }
 
   let sms: { to: string; body: string } | undefined;
   const flow = await ctx.db.transaction().execute(async (trx) => {
@@ -208,9 +215,11 @@ export async function startPasswordless(ctx: AppContext, input: StartInput, acto
   });
   if (sms) {
     // Not awaited: a gateway's latency would tell who has an account (the answer is the same either way).
+    // The country's cap is counted only for a real text, so its refusal is quiet here: the
+    // answer would otherwise tell that the login has an account (decision 380).
     const { to, body } = sms;
-    smsSender(ctx)
-      .send(to, body, { tenantId: application.tenantId, action: 'passwordless' })
+    countCountryText(ctx, application.tenantId, to)
+      .then(() => smsSender(ctx).send(to, body, { tenantId: application.tenantId, action: 'passwordless' }))
       .catch((error: unknown) => ctx.log.warn({ flow_id: flow.id, err: (error as Error).message }, 'Passwordless SMS not sent'));
   }
   return flow;

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { requireChallenge } from '../../authn/bot-defence/challenge.js';
+import { CaptchaField } from '../../authn/bot-defence/schema.js';
 import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import { assertManageable } from '../../directory/users/users.js';
 import type { AppContext } from '../../platform/context.js';
@@ -28,6 +30,7 @@ export const recoveryRoutes =
                 Type.String({ minLength: 1, maxLength: 200, description: 'Brands the email as this application’s tenant' }),
               ),
               ui_locales: Type.Optional(Type.String({ maxLength: 100 })),
+              captcha: CaptchaField,
             },
             { additionalProperties: false },
           ),
@@ -35,8 +38,9 @@ export const recoveryRoutes =
         },
       },
       async (request, reply) => {
-        const { email, client_id, ui_locales } = request.body;
+        const { email, client_id, ui_locales, captcha } = request.body;
         const tenantId = await applicationTenant(ctx, client_id);
+        await requireChallenge(ctx, request, { tenantId, action: 'recovery', solution: captcha });
         await requestRecovery(ctx, { email, tenantId, locale: ui_locales ?? null }, actorOf(request));
         return reply.status(202).send({ message: SENT });
       },

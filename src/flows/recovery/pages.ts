@@ -45,7 +45,7 @@ ${options.username ? html`  <input type="hidden" name="username" value="${option
 
 export function recoveryRequestPage(
   look: PageLook,
-  options: { action: string; csrf: string; back: string; email?: string; error?: string },
+  options: { action: string; csrf: string; back: string; email?: string; error?: string; captcha?: Html | '' },
 ): string {
   const title = look.t('recovery.title');
   return framed(
@@ -58,6 +58,7 @@ ${errorBox(options.error)}
   <input type="hidden" name="csrf" value="${options.csrf}">
   <label for="email">${look.t('common.email')}</label>
   <input type="email" id="email" name="email" value="${options.email ?? ''}" autocomplete="email" autocapitalize="none" required autofocus${describedBy(options.error)}>
+  ${options.captcha ?? ''}
   <button type="submit">${look.t('recovery.send')}</button>
 </form>
 <ul class="links"><li><a href="${options.back}">${look.t('common.back_to_sign_in')}</a></li></ul>`,

@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type ChallengeOffer, challengeForPage, requireChallenge } from '../../authn/bot-defence/challenge.js';
 import { mayOpenSession } from '../../authn/mfa/sign-in-step.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { isEmailAddress } from '../../platform/mail/address.js';
 import { checkCsrf, csrfToken, type Form } from '../../platform/web/forms.js';
+import { challengeWidget, offerIn, pageChallenge, sendChallengePage, solutionOf } from '../kit/challenge-widget.js';
 import {
   boundBrowser,
   browserBinding,
@@ -36,9 +38,17 @@ export function recoveryPageRoutes(app: FastifyInstance, ctx: AppContext): void 
 
   app.get('/recovery', { schema: { hide: true } }, async (request, reply) => {
     const returnTo = returnFromQuery(request);
-    const look = await pageLook(ctx, request, { tenantId: await interactionTenant(ctx, uidOf(returnTo)) });
+    const tenantId = await interactionTenant(ctx, uidOf(returnTo));
+    const look = await pageLook(ctx, request, { tenantId });
     const binding = browserBinding(ctx, request, reply);
-    return sendPage(reply, recoveryRequestPage(look, { action: request.url, csrf: requestCsrf(binding), back: backTo(returnTo) }));
+    const challenge = pageChallenge(await challengeForPage(ctx, request, { tenantId, action: 'recovery' }));
+    const page = recoveryRequestPage(look, {
+      action: request.url,
+      csrf: requestCsrf(binding),
+      back: backTo(returnTo),
+      captcha: challengeWidget(look, challenge),
+    });
+    return sendChallengePage(reply, page, challenge);
   });
 
   app.post<{ Body: Form }>('/recovery', { schema: { hide: true } }, async (request, reply) => {
@@ -48,15 +58,25 @@ export function recoveryPageRoutes(app: FastifyInstance, ctx: AppContext): void 
     const form = request.body ?? {};
     checkCsrf(ctx, form, 'recovery-request', boundBrowser(request));
     const email = (form.email ?? '').trim().slice(0, 320);
-    if (!isEmailAddress(email)) {
+    const again = async (error: string, status: number, offer?: ChallengeOffer) => {
+      const challenge = pageChallenge(offer ?? (await challengeForPage(ctx, request, { tenantId, action: 'recovery' })));
       const page = recoveryRequestPage(look, {
         action: request.url,
         csrf: form.csrf ?? '',
         back: backTo(returnTo),
         email,
-        error: look.t('recovery.email_invalid'),
+        error,
+        captcha: challengeWidget(look, challenge),
       });
-      return sendPage(reply, page, 400);
+      return sendChallengePage(reply, page, challenge, status);
+    };
+    if (!isEmailAddress(email)) return again(look.t('recovery.email_invalid'), 400);
+    try {
+      await requireChallenge(ctx, request, { tenantId, action: 'recovery', solution: solutionOf(form) });
+    } catch (error) {
+      const offer = offerIn(error);
+      if (!offer) throw error;
+      return again(look.t((error as AppError).code === 'challenge_failed' ? 'captcha.failed' : 'captcha.required'), 428, offer);
     }
     await requestRecovery(ctx, { email, tenantId, returnTo, locale: look.locale }, actorOf(request));
     return sendPage(

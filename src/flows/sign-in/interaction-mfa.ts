@@ -72,6 +72,7 @@ export function interactionMfaRoutes(app: FastifyInstance, ctx: AppContext, oidc
       lang: look.locale,
       t: look.t,
       actor: { ...actorOf(request), type: 'user', id: step?.userId ?? null },
+      bot: { tenantId: it.client.tenantId, ip: request.ip },
     };
     return { it, step, flow };
   }

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import QRCode from 'qrcode';
+import { type ChallengeOffer, challengeForPage, requireChallenge } from '../../authn/bot-defence/challenge.js';
 import {
   confirmFactor,
   enrolTotp,
@@ -22,8 +23,9 @@ import { actorOf } from '../../platform/http/guards.js';
 import { setRetryAfter } from '../../platform/http/server.js';
 import type { Locale, MessageKey, Translate } from '../../platform/i18n/index.js';
 import type { Form } from '../../platform/web/forms.js';
-import { type Branding, newNonce, PAGE_HEADERS, scriptPageHeaders } from '../../platform/web/html.js';
+import { type Branding, challengePageHeaders, newNonce, PAGE_HEADERS, scriptPageHeaders } from '../../platform/web/html.js';
 import { type PageContext, wordsOf } from '../../platform/web/pages.js';
+import { challengeWidget, offerIn, solutionOf } from '../kit/challenge-widget.js';
 import { challengePage, enrolPage, type TotpEnrolment } from './mfa-pages.js';
 
 /**
@@ -42,6 +44,8 @@ export interface StepFlow {
   actor: Actor;
   /** The factor types that count for the sign-in's target (decision 198); all when absent. */
   allowed?: readonly MfaFactorType[];
+  /** Bot defence of the code sends (decision 382): whose policy (null: the system tenant's) and the client's address. */
+  bot?: { tenantId: string | null; ip: string | null };
 }
 
 /** The page context of a step's pages. */
@@ -71,7 +75,13 @@ export async function showStep(
   reply: FastifyReply,
   flow: StepFlow,
   step: MfaStep,
-  options: { recovery?: boolean; sent?: { oobCode: string; destination?: string }; error?: AppError; method?: string } = {},
+  options: {
+    recovery?: boolean;
+    sent?: { oobCode: string; destination?: string };
+    error?: AppError;
+    method?: string;
+    challenge?: ChallengeOffer;
+  } = {},
 ): Promise<FastifyReply> {
   const status = options.error?.status ?? 200;
   const { t, lang } = wordsOf(stepPage(flow));
@@ -98,9 +108,17 @@ export async function showStep(
     !options.recovery && !options.sent && factors.some((f) => f.type === 'webauthn')
       ? { options: await passkeyAuthenticationOptions(ctx, step.userId), nonce }
       : undefined;
+  // The send forms carry a widget when bot defence asks (one nonce for the page's scripts).
+  const sends = !options.recovery && !options.sent && flow.bot && factors.some((f) => f.type === 'sms' || f.type === 'email');
+  const offer =
+    sends && flow.bot
+      ? (options.challenge ?? (await challengeForPage(ctx, { ip: flow.bot.ip }, { tenantId: flow.bot.tenantId, action: 'mfa_send' })))
+      : undefined;
+  const challenge = offer && { offer, nonce };
+  const { t: words, lang: locale } = wordsOf(stepPage(flow));
   return reply
     .status(status)
-    .headers(passkey ? scriptPageHeaders(nonce) : PAGE_HEADERS)
+    .headers(challenge ? challengePageHeaders(nonce, offer.provider) : passkey ? scriptPageHeaders(nonce) : PAGE_HEADERS)
     .send(
       challengePage({
         ...stepPage(flow),
@@ -111,6 +129,7 @@ export async function showStep(
         ...(options.sent && { sent: options.sent }),
         ...(passkey && { passkey }),
         ...(message && { error: message }),
+        ...(challenge && { captcha: challengeWidget({ t: words, locale: locale ?? 'en' }, challenge) }),
       }),
     );
 }
@@ -132,6 +151,15 @@ export async function sendStepCode(ctx: AppContext, reply: FastifyReply, flow: S
       f.id === form.factor_id && f.confirmed && (f.type === 'email' || f.type === 'sms') && !spent(step, f.type) && counts(flow, f.type),
   );
   if (step.need !== 'challenge' || !factor) throw new AppError('not_found', 'That factor is not one of yours');
+  if (flow.bot) {
+    try {
+      await requireChallenge(ctx, { ip: flow.bot.ip }, { tenantId: flow.bot.tenantId, action: 'mfa_send', solution: solutionOf(form) });
+    } catch (error) {
+      const challenge = offerIn(error);
+      if (!challenge) throw error;
+      return showStep(ctx, reply, flow, step, { error: error as AppError, challenge });
+    }
+  }
   try {
     const { oobCode } = await startChallenge(ctx, step.userId, factor.id);
     return showStep(ctx, reply, flow, step, { sent: { oobCode, ...(factor.destination && { destination: factor.destination }) } });
@@ -206,11 +234,15 @@ export function parseCredential(value: string | undefined): never {
 }
 
 /** The brute-force guard's refusal (src/protection/guard.ts). */
-const tooMany = (error: AppError) => error.code === 'too_many_attempts';
+/** A refusal for now (Retry-After): too many attempts or sends, an SMS cap reached, a resend too soon (decisions 379–381). */
+const tooMany = (error: AppError) => error.status === 429;
 
 /** The page's words for a refused answer; a domain error's own (English) message only on an English page. */
 function messageOf(t: Translate, lang: Locale, error: AppError, method: string | undefined): string {
   if (tooMany(error)) return t('mfa.too_many');
+  if (error.code === 'challenge_required' || error.code === 'challenge_failed') {
+    return t(error.code === 'challenge_failed' ? 'captcha.failed' : 'captcha.required');
+  }
   const key = (error as { messageKey?: MessageKey }).messageKey;
   if (key) return t(key);
   if ((error.code === 'invalid_request' || error.code === 'missing_field') && lang === 'en') return error.message;

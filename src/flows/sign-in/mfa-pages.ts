@@ -33,6 +33,8 @@ export interface ChallengeContext extends PageContext {
   sent?: { oobCode: string; destination?: string };
   /** Passkey sign-in: the WebAuthn request options and this response's nonce. */
   passkey?: { options: unknown; nonce: string };
+  /** The CAPTCHA widget of the "send a code" forms when bot defence asks for one (src/flows/kit/challenge-widget.ts). */
+  captcha?: Html | '';
 }
 
 export function challengePage(ctx: ChallengeContext): string {
@@ -75,6 +77,7 @@ ${back}`;
     parts.push(html`<form method="post" action="${ctx.action}/send">
   ${hidden(ctx.csrf, 'send')}
   <input type="hidden" name="factor_id" value="${factor.id}">
+  ${ctx.captcha ?? ''}
   <button type="submit" class="secondary">${t(factor.type === 'sms' ? 'mfa.send_sms' : 'mfa.send_email', { destination: factor.destination ?? t('mfa.you') })}</button>
 </form>`);
   }

@@ -12,6 +12,8 @@ export function signInPage(
     links?: { signup?: string; recovery?: string; passwordless?: string };
     /** A button per connection enabled for the application (src/flows/federation/begin.ts), each a POST with the form's CSRF token. */
     connections?: { action: string; label: string }[];
+    /** The CAPTCHA widget when bot defence asks for one (src/flows/kit/challenge-widget.ts). */
+    captcha?: Html | '';
   },
 ): string {
   const { t } = wordsOf(ctx);
@@ -33,6 +35,7 @@ ${errorBox(ctx.error)}
   <input type="text" id="username" name="username" value="${ctx.username ?? ''}" autocomplete="username" autocapitalize="none" required autofocus${ctx.error ? html` aria-describedby="form-error"` : ''}>
   <label for="password">${t('common.password')}</label>
   <input type="password" id="password" name="password" autocomplete="current-password" required>
+  ${ctx.captcha ?? ''}
   <button type="submit">${t('signin.submit')}</button>
 </form>
 ${connections}

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { type ChallengeOffer, challengeForPage, requireChallenge } from '../../authn/bot-defence/challenge.js';
 import { connectionForEmail } from '../../authn/federation/connections.js';
 import { sessionFromToken } from '../../authn/sessions/sessions.js';
 import type { Interaction, Oidc } from '../../oauth/engine/index.js';
@@ -7,10 +8,10 @@ import { AppError } from '../../platform/errors.js';
 import { actorOf, SESSION_COOKIE } from '../../platform/http/guards.js';
 import { setRetryAfter } from '../../platform/http/server.js';
 import { checkCsrf, csrfToken, type Form } from '../../platform/web/forms.js';
-import { PAGE_HEADERS } from '../../platform/web/html.js';
 import { errorPage, type PageContext } from '../../platform/web/pages.js';
 import { beginConnection, beginNamedConnection, connectionButtons } from '../federation/begin.js';
 import { showForcedChange } from '../forced-change/change-page.js';
+import { challengeWidget, offerIn, type PageChallenge, pageChallenge, sendChallengePage, solutionOf } from '../kit/challenge-widget.js';
 import { type PageLook, pageOf, returningUser } from '../kit/flow-kit.js';
 import { emailNotVerifiedPage } from '../signup/not-verified.js';
 import { interactionLook } from './interaction-look.js';
@@ -36,14 +37,12 @@ export const signInPages =
       request: FastifyRequest,
       reply: FastifyReply,
       it: Interaction | undefined,
-      body: (page: PageContext & { t: PageLook['t'] }) => string,
+      body: (page: PageContext & { t: PageLook['t']; locale: string }) => string,
       status = 200,
+      challenge?: PageChallenge,
     ) => {
       const look = await interactionLook(ctx, request, it, it?.accountId);
-      return reply
-        .status(status)
-        .headers(PAGE_HEADERS)
-        .send(body({ ...pageOf(look), t: look.t }));
+      return sendChallengePage(reply.status(status), body({ ...pageOf(look), t: look.t, locale: look.locale }), challenge, status);
     };
 
     const go = (reply: FastifyReply, to: string) => reply.redirect(to, 303);
@@ -134,12 +133,14 @@ export const signInPages =
       request: FastifyRequest,
       reply: FastifyReply,
       it: Interaction,
-      form: { username?: string; error?: string },
+      form: { username?: string; error?: string; challenge?: ChallengeOffer | undefined },
       status = 200,
     ) {
       const links = await signInLinks(ctx, it);
       const look = await interactionLook(ctx, request, it);
       const connections = await connectionButtons(ctx, it, look.t);
+      const { challenge: offer, ...fields } = form;
+      const challenge = pageChallenge(offer ?? (await challengeForPage(ctx, request, { tenantId: it.client.tenantId, action: 'signin' })));
       return show(
         request,
         reply,
@@ -152,9 +153,11 @@ export const signInPages =
             clientName: it.client.name,
             links,
             connections,
-            ...form,
+            captcha: challengeWidget(p, challenge),
+            ...fields,
           }),
         status,
+        challenge,
       );
     }
 
@@ -166,6 +169,7 @@ export const signInPages =
       const home = it.prompt === 'login' ? await connectionForEmail(ctx, it.client, username.trim()) : undefined;
       if (home) return beginConnection(ctx, request, reply, it, home, { loginHint: username.trim() });
       try {
+        await requireChallenge(ctx, request, { tenantId: it.client.tenantId, action: 'signin', solution: solutionOf(request.body ?? {}) });
         const next = await runLogin({ ctx, oidc }, { it, actor: actorOf(request), credentials: { username, password } });
         return await showLoginStep(ctx, oidc, request, reply, it, next);
       } catch (error) {
@@ -180,6 +184,12 @@ export const signInPages =
         // An action refused the sign-in: its reason, on this page.
         if (error instanceof AppError && error.code === 'access_denied') {
           return showSignIn(request, reply, it, { username, error: error.message }, 403);
+        }
+        const challenge = offerIn(error);
+        if (challenge) {
+          const { t } = await interactionLook(ctx, request, it);
+          const text = t((error as AppError).code === 'challenge_failed' ? 'captcha.failed' : 'captcha.required');
+          return showSignIn(request, reply, it, { username, error: text, challenge }, 428);
         }
         if (!(error instanceof AppError) || (error.status !== 401 && error.code !== 'too_many_attempts')) throw error;
         const refused = error.code === 'too_many_attempts';

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { requireChallenge } from '../../authn/bot-defence/challenge.js';
+import { CaptchaField } from '../../authn/bot-defence/schema.js';
 import { requireAccess, scopeOf } from '../../directory/permissions/guard.js';
 import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
@@ -57,6 +59,7 @@ const RegistrationBody = Type.Object(
     name: Text(400),
     username: Text(128),
     phone: Text(32),
+    captcha: CaptchaField,
   },
   { additionalProperties: false },
 );
@@ -123,7 +126,8 @@ export const registrationRoutes =
       {
         schema: {
           tags,
-          summary: 'Submit a sign-up: email, password and the tenant’s profile fields; a verification email follows',
+          summary:
+            'Submit a sign-up: email, password and the tenant’s profile fields; a verification email follows (428 challenge_required: solve details.challenge, send it as captcha)',
           params: FlowId,
           body: RegistrationBody,
           response: { 200: Submitted, ...errorResponses },
@@ -132,7 +136,9 @@ export const registrationRoutes =
       async (request) => {
         const flow = await readOrRenew(ctx, request.params.id);
         assertApiFlow(flow);
-        const { registration, verification } = await submitRegistration(ctx, flow, request.body as SignupInput, actorOf(request));
+        const { captcha, ...input } = request.body;
+        await requireChallenge(ctx, request, { tenantId: flow.tenant_id, action: 'signup', solution: captcha });
+        const { registration, verification } = await submitRegistration(ctx, flow, input as SignupInput, actorOf(request));
         return { ...publicFlow(registration), verification_flow: publicFlow(verification) };
       },
     );

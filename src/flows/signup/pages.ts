@@ -35,6 +35,8 @@ export interface SignupFormView {
   error?: { message: string; field?: string };
   notice?: string;
   signInHref?: string | null;
+  /** The CAPTCHA widget when bot defence asks for one (src/flows/kit/challenge-widget.ts). */
+  captcha?: Html | '';
 }
 
 export function signupFormPage(look: PageLook, view: SignupFormView): string {
@@ -64,6 +66,7 @@ ${alert(view.error?.message)}
   <input type="password" id="password" name="password" autocomplete="new-password" required${autofocus('password')} aria-describedby="password-hint${wrong('password') ? ' form-error' : ''}"${wrong('password') ? html` aria-invalid="true"` : ''}>
   <small id="password-hint">${t('signup.password_hint', { min: view.passwordMin })}</small>
   ${profile}
+  ${view.captcha ?? ''}
   <button type="submit">${t('signup.submit')}</button>
 </form>
 ${view.signInHref ? html`<ul class="links"><li><a href="${view.signInHref}">${t('signup.have_account')}</a></li></ul>` : ''}`,

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { challengeForPage, requireChallenge } from '../../authn/bot-defence/challenge.js';
 import { passwordPolicyFor } from '../../authn/passwords/policy.js';
 import type { Oidc } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
@@ -7,6 +8,7 @@ import { AppError } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
 import { supportedLocale } from '../../platform/i18n/index.js';
 import type { Form } from '../../platform/web/forms.js';
+import { challengeWidget, offerIn, pageChallenge, sendChallengePage, solutionOf } from '../kit/challenge-widget.js';
 import {
   browserBinding,
   checkFlowForm,
@@ -53,7 +55,11 @@ export function signupRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc):
     const field = extra.error && (typeof extra.error.details?.field === 'string' ? extra.error.details.field : fieldOf(extra.error.code));
     const error = extra.error && { message: errorText(look, extra.error, target), ...(field && { field }) };
     const { password: _, csrf: __, ...values } = extra.values ?? {};
+    const challenge = pageChallenge(
+      offerIn(extra.error) ?? (await challengeForPage(ctx, request, { tenantId: target.tenantId, action: 'signup' })),
+    );
     const page = signupFormPage(look, {
+      captcha: challengeWidget(look, challenge),
       action: `/signup/${flow.id}`,
       csrf: flowCsrf(ctx, flow.id),
       clientName: target.name,
@@ -65,7 +71,7 @@ export function signupRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc):
       // `signin`: the sign-in form even when the request asked for the sign-up page first (screen_hint=signup).
       signInHref: flow.return_to && `${flow.return_to}${flow.return_to.includes('?') ? '&' : '?'}signin=1`,
     });
-    return sendPage(reply, page, extra.error?.status ?? 200);
+    return sendChallengePage(reply, page, challenge, extra.error?.status ?? 200);
   }
 
   const disabled = (reply: FastifyReply, look: PageLook) =>
@@ -125,6 +131,7 @@ export function signupRoutes(app: FastifyInstance, ctx: AppContext, oidc: Oidc):
       return showForm(request, reply, flow, { values: form, notice: (await lookOf(ctx, request, flow)).t('common.flow_expired') });
     checkFlowForm(ctx, request, flow, form);
     try {
+      await requireChallenge(ctx, request, { tenantId: flow.tenant_id, action: 'signup', solution: solutionOf(form) });
       const { verification } = await submitRegistration(ctx, flow, form as unknown as SignupInput, actorOf(request), {
         browser: request.cookies[FLOW_COOKIE] ?? null,
       });
@@ -248,6 +255,10 @@ function errorText(look: PageLook, error: AppError, target: SignupTarget): strin
   switch (error.code) {
     case 'invalid_email':
       return look.t('signup.error.invalid_email');
+    case 'challenge_required':
+      return look.t('captcha.required');
+    case 'challenge_failed':
+      return look.t('captcha.failed');
     case 'missing_field':
       return look.t('signup.error.missing_field', { field: field === 'password' ? look.t('common.password') : label });
     case 'invalid_field':

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyRequest } from 'fastify';
+import { requireChallenge } from '../../authn/bot-defence/challenge.js';
+import { CaptchaField } from '../../authn/bot-defence/schema.js';
 import { factorOf, factorsOf, hasConfirmedFactor } from '../../authn/mfa/factors.js';
 import { enrolOob, enrolTotp, readMfaToken, startChallenge } from '../../authn/mfa/index.js';
 import { issueRecoveryCodes } from '../../authn/mfa/recovery-codes.js';
@@ -20,6 +22,12 @@ const AUTH0_ERRORS: Partial<Record<ErrorCode, [number, string]>> = {
   not_found: [400, 'invalid_request'],
   delivery_failed: [502, 'server_error'],
   too_many_attempts: [429, 'too_many_attempts'],
+  // SMS pumping defence (decisions 379–381): its own codes, with Retry-After.
+  sms_cap_reached: [429, 'sms_cap_reached'],
+  resend_too_soon: [429, 'resend_too_soon'],
+  // Bot defence (decision 370): its own codes, the challenge in `details`.
+  challenge_required: [428, 'challenge_required'],
+  challenge_failed: [428, 'challenge_failed'],
   // A dependency failed (decision 301): RFC 6749's word for "try again later", with Retry-After.
   service_unavailable: [503, 'temporarily_unavailable'],
 };
@@ -40,6 +48,7 @@ const ChallengeBody = Type.Object(
     client_secret: Type.Optional(Type.String({ maxLength: 200 })),
     challenge_type: Type.Optional(Type.String({ maxLength: 20 })),
     authenticator_id: Type.Optional(Type.String({ maxLength: 100 })),
+    captcha: CaptchaField,
   },
   Open,
 );
@@ -67,7 +76,12 @@ export const auth0MfaRoutes =
       const description = status >= 500 && !known ? 'The request failed' : appError.message;
       const retryAfter = appError.details?.retry_after;
       if (typeof retryAfter === 'number') reply.header('retry-after', String(retryAfter));
-      return reply.status(status).type('application/json').send({ error: code, error_description: description });
+      // Bot defence's 428 keeps its own code and carries the challenge to solve (docs/api.md#bot-defence).
+      const challenge = appError.code === 'challenge_required' || appError.code === 'challenge_failed';
+      return reply
+        .status(status)
+        .type('application/json')
+        .send({ error: code, error_description: description, ...(challenge && { details: appError.details }) });
     });
 
     app.get('/mfa/authenticators', { schema: { hide: true } }, async (request) => {
@@ -121,6 +135,7 @@ export const auth0MfaRoutes =
       if (!factor || (!factor.confirmed && enrolled)) throw new AppError('not_found', 'No authenticator of that type is associated');
       if (factor.type === 'otp' && types.includes('otp')) return { challenge_type: 'otp' };
       if ((factor.type === 'sms' || factor.type === 'email') && types.includes('oob')) {
+        await requireChallenge(ctx, request, { tenantId: state.tenantId, action: 'mfa_send', solution: body.captcha });
         const { oobCode } = await startChallenge(ctx, state.userId, factor.id);
         return { challenge_type: 'oob', oob_code: oobCode, binding_method: 'prompt' };
       }

@@ -4,7 +4,7 @@ import { createGroup } from '../../directory/groups/groups.js';
 import type { Scope } from '../../directory/permissions/effective.js';
 import { createPermission } from '../../directory/permissions/permissions.js';
 import { PermissionCreate } from '../../directory/permissions/schema.js';
-import { assertConsistent, PoliciesPatch, resolvePolicies, updatePolicies } from '../../directory/policies/policies.js';
+import { assertConsistent, exportablePolicies, PoliciesPatch, resolvePolicies, updatePolicies } from '../../directory/policies/policies.js';
 import { addRoleApiPermissions } from '../../directory/roles/api-permissions.js';
 import { createRole } from '../../directory/roles/roles.js';
 import { roleFields } from '../../directory/roles/schema.js';
@@ -389,7 +389,7 @@ export async function definitionLines(db: Db): Promise<string> {
         name: t.name,
         status: t.status,
         branding: t.branding ?? {},
-        ...(t.policies && Object.keys(t.policies).length > 0 && { policies: t.policies }),
+        ...(t.policies && Object.keys(t.policies).length > 0 && { policies: exportablePolicies(t.policies) }),
       },
     })),
     ...permissions.map((p) => ({ gatehouse_permission: { key: p.key, description: p.description, tenant: slug(p.tenant_id) } })),

@@ -80,6 +80,9 @@ export const AUDIT_ACTIONS = [
   'iam.mfa.recoveryCodesRegenerated',
   // Passwordless sign-in (src/passwordless/)
   'iam.passwordless.sent',
+  // Bot defence (src/authn/bot-defence/): a wrong, expired or replayed CAPTCHA solution; a text refused by an SMS cap
+  'iam.botDefence.challengeFailed',
+  'iam.sms.capReached',
   // Incident response
   'iam.user.disabled',
   'iam.user.passwordResetForced',

@@ -22,6 +22,7 @@ import * as m0026 from './migrations/0026_change_feed.js';
 import * as m0027 from './migrations/0027_search_indexes.js';
 import * as m0028 from './migrations/0028_actions.js';
 import * as m0029 from './migrations/0029_groups.js';
+import * as m0030 from './migrations/0030_bot_defence.js';
 import * as m0031 from './migrations/0031_auth0_authentication.js';
 import * as m0032 from './migrations/0032_admin_api_grants.js';
 import * as m0033 from './migrations/0033_modern_oauth.js';
@@ -57,6 +58,7 @@ const MIGRATIONS: Record<string, { up: string[]; data?: (db: Kysely<any>) => Pro
   '0027_search_indexes': m0027,
   '0028_actions': m0028,
   '0029_groups': m0029,
+  '0030_bot_defence': m0030,
   '0031_auth0_authentication': m0031,
   '0032_admin_api_grants': m0032,
   '0033_modern_oauth': m0033,

@@ -526,6 +526,21 @@ export interface SmsOutboxTable {
   created_at: CreatedAt;
 }
 
+/** A CAPTCHA solution spent (migration 0030): a digest, kept until its challenge would have expired. */
+export interface ChallengeSolutionsTable {
+  digest: string;
+  expires_at: Timestamp;
+}
+
+/** A fixed-window counter shared by every node (migration 0030): sign-up bursts, SMS caps, resends. */
+export interface BotCountersTable {
+  key: string;
+  window_started_at: Timestamp;
+  count: number;
+  last_at: Timestamp;
+  expires_at: Timestamp;
+}
+
 export type MfaPolicy = 'off' | 'optional' | 'required';
 
 /** The MFA step of one hosted sign-in, bound to its interaction uid (decision 110). */
@@ -778,6 +793,8 @@ export interface Database {
   mfa_tokens: MfaTokensTable;
   webauthn_challenges: WebauthnChallengesTable;
   sms_outbox: SmsOutboxTable;
+  challenge_solutions: ChallengeSolutionsTable;
+  bot_counters: BotCountersTable;
   mfa_interactions: MfaInteractionsTable;
   attempt_accounts: AttemptAccountsTable;
   attempt_pairs: AttemptPairsTable;

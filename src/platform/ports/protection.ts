@@ -93,6 +93,11 @@ export interface ProtectionStore {
   succeeded(key: AttemptKey, now: Date): Promise<void>;
   failed(key: AttemptKey, rules: LockoutRules, now: Date): Promise<FailureOutcome>;
   state(userId: string, now: Date): Promise<AttemptState>;
+  /**
+   * Failed attempts from one client key (clientKey) in its current window, across every
+   * account: bot defence's `on_risk` signal (src/authn/bot-defence/risk.ts). 0 when none.
+   */
+  addressFailures(ip: string, windowSeconds: number, now: Date): Promise<number>;
   /** Forgets every counter and block of a user; returns how many records it removed. */
   clearUser(userId: string, kinds?: readonly AttemptKind[]): Promise<number>;
   /** Ends one pair block (the unblock link); true when there was one. */

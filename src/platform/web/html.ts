@@ -222,6 +222,47 @@ export const scriptPageHeaders = (nonce: string) => ({
   'content-security-policy': `${CSP}; script-src 'nonce-${nonce}' ${REVEAL_HASH}`,
 });
 
+/**
+ * Where a CAPTCHA provider's widget comes from (bot defence, decision 375): ALTCHA is
+ * served by Gatehouse itself (its module script by nonce, its worker and stylesheet from
+ * our origin); a third-party provider's script and frames come from its documented origins.
+ */
+const CAPTCHA_SOURCES: Record<string, { script: string; frame: string; connect: string }> = {
+  altcha: { script: '', frame: '', connect: '' },
+  turnstile: {
+    script: 'https://challenges.cloudflare.com',
+    frame: 'https://challenges.cloudflare.com',
+    connect: 'https://challenges.cloudflare.com',
+  },
+  hcaptcha: {
+    script: 'https://hcaptcha.com https://*.hcaptcha.com',
+    frame: 'https://hcaptcha.com https://*.hcaptcha.com',
+    connect: 'https://hcaptcha.com https://*.hcaptcha.com',
+  },
+  recaptcha: {
+    script: 'https://www.google.com/recaptcha/ https://www.gstatic.com/recaptcha/',
+    frame: 'https://www.google.com/recaptcha/ https://recaptcha.google.com/recaptcha/',
+    connect: 'https://www.google.com/recaptcha/',
+  },
+};
+
+/** The headers of a page that shows a CAPTCHA widget: our nonce'd script, plus exactly what the provider needs. */
+export const challengePageHeaders = (nonce: string, provider: string) => {
+  const sources = CAPTCHA_SOURCES[provider] ?? CAPTCHA_SOURCES.altcha!;
+  const csp = [
+    "default-src 'none'",
+    "style-src 'self' 'unsafe-inline'",
+    'img-src https: data:',
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    `script-src 'nonce-${nonce}' ${sources.script}`.trim(),
+    "worker-src 'self'",
+    ...(sources.frame ? [`frame-src ${sources.frame}`] : []),
+    ...(sources.connect ? [`connect-src ${sources.connect}`] : []),
+  ].join('; ');
+  return { ...PAGE_HEADERS, 'content-security-policy': csp };
+};
+
 /** A fresh CSP nonce (128 random bits) for one response. */
 export const newNonce = (): string => randomBytes(16).toString('base64url');
 

@@ -140,9 +140,9 @@ describe('GET /api/v1/openapi.json: the OpenAPI 3.1 document generated from the 
     }
   });
 
-  it('documents the sign-in body as the issue names it: username, password, "remember-me"', () => {
+  it('documents the sign-in body as the issue names it: username, password, "remember-me" (and bot defence’s captcha)', () => {
     const schema = requestSchema('/api/v1/session', 'post');
-    assert.deepEqual(Object.keys(schema.properties).sort(), ['password', 'remember-me', 'username']);
+    assert.deepEqual(Object.keys(schema.properties).sort(), ['captcha', 'password', 'remember-me', 'username']);
     assert.deepEqual([...schema.required].sort(), ['password', 'username']);
     assert.equal(schema.properties['remember-me'].type, 'boolean');
     assert.deepEqual(Object.keys(responseSchema('/api/v1/session', 'post', '200').properties).sort(), ['expires_at', 'id', 'token']);
