@@ -1,6 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyError, FastifyRequest } from 'fastify';
+import type { BotAction } from '../../authn/bot-defence/challenge.js';
+import { requireChallenge } from '../../authn/bot-defence/challenge.js';
+import { CaptchaField } from '../../authn/bot-defence/schema.js';
 import type { AppContext } from '../../platform/context.js';
 import type { ErrorCode } from '../../platform/errors.js';
 import { actorOf } from '../../platform/http/guards.js';
@@ -43,6 +46,7 @@ const SignupBody = Type.Object(
     nickname: Text(200),
     picture: Text(2000),
     user_metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    captcha: CaptchaField,
   },
   { additionalProperties: false },
 );
@@ -64,6 +68,7 @@ const ChangePasswordBody = Type.Object(
     connection: Type.String({ minLength: 1, maxLength: 128 }),
     email: Type.String({ minLength: 3, maxLength: 320 }),
     organization: Text(200),
+    captcha: CaptchaField,
   },
   { additionalProperties: false },
 );
@@ -76,6 +81,7 @@ const PasswordlessBody = Type.Object(
     phone_number: Text(32),
     send: Text(10),
     authParams: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    captcha: CaptchaField,
   },
   { additionalProperties: false },
 );
@@ -97,11 +103,21 @@ export const CHANGE_PASSWORD_SENT = "We've just sent you an email to reset your 
 type Form = 'signup' | 'change_password' | 'passwordless';
 
 /**
- * BOTDEFENCE CALL SITE (issue 16.5). The one place where Auth0's sign-up, change-password
- * and passwordless endpoints ask for a CAPTCHA: the botdefence branch puts its check here
- * at merge (`form` names which endpoint asks). Until then it lets every request through.
+ * The one place where Auth0's sign-up, change-password and passwordless endpoints ask for a
+ * CAPTCHA under the tenant's bot defence policy (docs/api.md#bot-defence): without a solution
+ * in `captcha`, `428 challenge_required` with the challenge, as on their /api/v1 twins.
  */
-async function humanCheck(_ctx: AppContext, _request: FastifyRequest, _form: Form): Promise<void> {}
+async function humanCheck(ctx: AppContext, request: FastifyRequest, form: Form): Promise<void> {
+  const body = request.body as { client_id?: string; captcha?: string };
+  // The application's tenant decides; an unknown client_id follows the system tenant's policy (and fails after).
+  const app = body.client_id
+    ? await ctx.db.selectFrom('applications').select('tenant_id').where('client_id', '=', body.client_id).executeTakeFirst()
+    : undefined;
+  await requireChallenge(ctx, request, { tenantId: app?.tenant_id ?? null, action: BOT_ACTIONS[form], solution: body.captcha });
+}
+
+/** Which guarded step each endpoint is, for the tenant's bot defence policy. */
+const BOT_ACTIONS: Record<Form, BotAction> = { signup: 'signup', change_password: 'recovery', passwordless: 'passwordless' };
 
 /**
  * Auth0's Authentication API endpoints outside the OAuth engine (decisions 388 and 392):
@@ -120,6 +136,13 @@ export const auth0AuthenticationRoutes =
       if (status >= 500) logFailure(request, error, appError, 'Auth0 Authentication API request failed');
       setRetryAfter(reply, appError);
       const description = status >= 500 ? 'The request failed' : message;
+      // Bot defence has no Auth0 shape: the challenge goes with the error, as on the /api/v1 twins.
+      if (appError.code === 'challenge_required' || appError.code === 'challenge_failed') {
+        return reply
+          .status(status)
+          .type('application/json')
+          .send({ error: appError.code, error_description: description, message: description, details: appError.details });
+      }
       if (request.url.startsWith('/passwordless/')) {
         const code = PASSWORDLESS_ERRORS[appError.code] ?? (status >= 500 ? 'server_error' : appError.code);
         return reply.status(status).type('application/json').send({ error: code, error_description: description });

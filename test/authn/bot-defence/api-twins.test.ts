@@ -109,6 +109,44 @@ describe('bot defence: 428 challenge_required on each API twin (mode always)', (
     );
   });
 
+  it("Auth0's /dbconnections/signup, /dbconnections/change_password and /passwordless/start ask as their twins do", async () => {
+    const signupPolicy = await gh.request('PATCH', `/api/v1/tenants/${acme.tenantId}/policies`, {
+      token: admin,
+      body: { signup: { enabled: true } },
+    });
+    assert.equal(signupPolicy.status, 200, JSON.stringify(signupPolicy.body));
+    const connection = 'Username-Password-Authentication';
+    await challenged(
+      (captcha) =>
+        gh.request('POST', '/dbconnections/signup', {
+          body: { client_id: clientId, connection, email: 'new@acme.test', password: 'a-long-new-password-1', ...(captcha && { captcha }) },
+        }),
+      200,
+    );
+    await challenged(async (captcha) => {
+      // Auth0 answers this one with a sentence, not JSON.
+      const answer = await gh.app.inject({
+        method: 'POST',
+        url: '/dbconnections/change_password',
+        payload: { client_id: clientId, connection, email: 'jane@acme.test', ...(captcha && { captcha }) },
+      });
+      const json = String(answer.headers['content-type']).startsWith('application/json');
+      return { status: answer.statusCode, body: json ? answer.json() : answer.body };
+    }, 200);
+    const spa = await gh.created('/api/v1/applications', acme.token, {
+      name: 'SPA',
+      type: 'spa',
+      redirect_uris: ['http://localhost:4000/spa'],
+    });
+    await challenged(
+      (captcha) =>
+        gh.request('POST', '/passwordless/start', {
+          body: { client_id: spa.client_id, connection: 'email', email: 'jane@acme.test', send: 'code', ...(captcha && { captcha }) },
+        }),
+      200,
+    );
+  });
+
   it('policies: the provider secret is sealed at rest and never returned; verify_url and provider settings are checked', async () => {
     const path = `/api/v1/tenants/${acme.tenantId}/policies`;
     const missing = await gh.request('PATCH', path, { token: acme.token, body: { bot_defence: { provider: 'turnstile' } } });
