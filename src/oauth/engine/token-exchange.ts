@@ -246,6 +246,9 @@ export async function issueExchangedToken(provider: Provider, ctx: OidcContext, 
     expiresIn,
   });
   token.resourceServer = new provider.ResourceServer(issue.audience, { ...server, scope: scopes.join(' '), accessTokenTTL: expiresIn });
+  // The end fixed now, from the same clock reading as `expiresIn`: a second ticking over before the engine
+  // stamps the token must not carry it past the subject token's end.
+  token.exp = issue.now + expiresIn;
   exchanged.set(koa, {
     act: issue.act,
     ...(api.rbac && api.permissionsInToken && { permissions: scopes }),
