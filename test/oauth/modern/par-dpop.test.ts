@@ -5,9 +5,14 @@
  * server nonce, and proofs that cannot be replayed.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { before, describe, it } from 'node:test';
+import express from 'express';
 import { calculateJwkThumbprint, decodeJwt, exportJWK } from 'jose';
 import * as client from 'openid-client';
+import * as forExpress from '../../../packages/sdk/src/express.js';
 import { ADMIN_EMAIL, ADMIN_PASSWORD } from '../../helpers/gatehouse.js';
 import { Browser } from '../../helpers/oidc.js';
 import { type AppBody, admin, CALLBACK, createApp, discover, flowsServer, gh, newUser } from '../engine/flows-setup.js';
@@ -186,6 +191,45 @@ describe('PAR and DPoP with openid-client', () => {
     assert.equal(introspected.active, true);
     assert.equal(introspected.token_type, 'DPoP');
     assert.deepEqual(introspected.cnf, { jkt });
+  });
+
+  it('Done when: an API built with @gatehouse/sdk accepts only DPoP-bound tokens, each with its proof (openid-client)', async () => {
+    const api = express();
+    api.get('/orders', forExpress.requireAuth({ issuer: gh.issuer, audience: API, dpop: { required: true } }), (req, res) => {
+      const auth = forExpress.getAuth(req);
+      res.json({ sub: auth.sub, tokenType: auth.tokenType, jkt: auth.jkt });
+    });
+    const server = createServer(api).listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const url = new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/orders`);
+      const config = await discover(m2m);
+      const keyPair = await client.randomDPoPKeyPair('ES256');
+      const DPoP = client.getDPoPHandle(config, keyPair);
+      const bound = await client.clientCredentialsGrant(config, { audience: API }, { DPoP });
+      const jkt = await calculateJwkThumbprint(await exportJWK(keyPair.publicKey));
+
+      // With its proof (openid-client makes one per request): accepted, and the API sees the binding.
+      const ok = await client.fetchProtectedResource(config, bound.access_token, url, 'GET', undefined, undefined, { DPoP });
+      assert.equal(ok.status, 200);
+      assert.deepEqual(await ok.json(), { sub: m2m.client_id, tokenType: 'DPoP', jkt });
+
+      // The same token as a bearer token, or with another key's proof: refused.
+      const asBearer = await fetch(url, { headers: { authorization: `Bearer ${bound.access_token}` } });
+      assert.equal(asBearer.status, 401);
+      assert.match(asBearer.headers.get('www-authenticate') ?? '', /^DPoP /);
+      const thief = client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256'));
+      await assert.rejects(client.fetchProtectedResource(config, bound.access_token, url, 'GET', undefined, undefined, { DPoP: thief }));
+
+      // A bearer token of the same API, from the same application: refused on this API.
+      const bearer = await client.clientCredentialsGrant(config, { audience: API });
+      assert.equal(bearer.token_type, 'bearer');
+      const refused = await fetch(url, { headers: { authorization: `Bearer ${bearer.access_token}` } });
+      assert.equal(refused.status, 401);
+      assert.match(refused.headers.get('www-authenticate') ?? '', /^DPoP /);
+    } finally {
+      server.close();
+    }
   });
 
   it('attack: a DPoP-bound token for the admin API is refused there as a bearer token', async () => {
