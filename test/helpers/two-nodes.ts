@@ -20,7 +20,7 @@ export interface NodeAnswer {
 
 /** One Gatehouse node, reached over HTTP (a process) or in-process (inject). */
 export interface GatehouseNode {
-  request(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, token?: string): Promise<NodeAnswer>;
+  request(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, token?: string): Promise<NodeAnswer>;
 }
 
 export interface TwoNodes {
