@@ -146,7 +146,10 @@ export const oidcRoutes =
         }
         return reply.status(answer.status).header('cache-control', 'no-store').send(answer.body);
       }
-      if (path === ROUTES.authorization) await oidc.checkAuthorizationRequest(form ?? url.searchParams);
+      // A pushed request is checked when it is pushed: at /authorize its parameters are out of sight (request_uri).
+      if (path === ROUTES.authorization || (path === ROUTES.pushed_authorization_request && form)) {
+        await oidc.checkAuthorizationRequest(form ?? url.searchParams);
+      }
       const authorization = request.headers.authorization;
       if (authorization && CLIENT_AUTHENTICATED.has(path) && !/^basic /i.test(authorization)) {
         // Not client authentication (the article's Auth0 code sends `Bearer <mfa_token>` to the token endpoint).
