@@ -158,6 +158,34 @@ describe('V3/V4: Auth0 Authentication API (web_message origins, the deny list, /
     assert.equal(response.headers.get('location'), null);
   });
 
+  it('a pushed request (PAR) or a request object cannot send a code to a web origin by query either', async () => {
+    const browser = await signedInBrowser();
+    const before = await codes();
+    // Anyone may push for a public client: the attacker's PKCE, the victim's browser, the web origin's query string.
+    const pushed = await form('/oauth/par', Object.fromEntries(silent(SPA, 'query')));
+    if (pushed.status === 201) {
+      const { request_uri } = (await pushed.json()) as { request_uri: string };
+      const authorize = `${gh.issuer}/authorize?${new URLSearchParams({ client_id: spa.client_id, request_uri })}`;
+      const { response } = await browser.follow(authorize, (l) => l.startsWith(SPA));
+      assert.doesNotMatch(response.headers.get('location') ?? '', /[?&]code=/, 'no code in the query string of the web origin');
+    }
+    assert.equal(pushed.status, 400, 'refused when pushed');
+    // A request object carries its parameters past a check of the query string (an unsigned one is refused anyway).
+    const claims = Object.fromEntries(silent(SPA, 'query'));
+    const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.`;
+    const { response } = await browser.follow(
+      `${gh.issuer}/authorize?${new URLSearchParams({ client_id: spa.client_id, response_type: 'code', scope: 'openid', request: unsigned })}`,
+      (l) => l.startsWith(SPA),
+    );
+    assert.doesNotMatch(response.headers.get('location') ?? '', /[?&]code=/);
+    // Spellings of the same origin that are not the origin string: a trailing slash, capitals.
+    for (const spelling of [`${SPA}/`, SPA.toUpperCase(), `${SPA}/#`, `${SPA}?`]) {
+      const { response } = await browser.follow(`${gh.issuer}/authorize?${silent(spelling, 'query')}`, (l) => l.startsWith(SPA));
+      assert.doesNotMatch(response.headers.get('location') ?? '', /[?&]code=/, spelling);
+    }
+    assert.equal(await codes(), before, 'no authorization code was issued');
+  });
+
   it('a revoked access token is inactive on introspection and refused at /userinfo; its jti is listed until it expires', async () => {
     const token = await passwordToken(API);
     assert.equal(await introspect(token), true);

@@ -193,3 +193,41 @@ describe('V3: logout CSRF and the security headers of the engine’s pages', () 
     }
   });
 });
+
+describe('V3: a front-channel logout URI cannot write into the sign-out page’s CSP', () => {
+  let gh: TestGatehouse & { issuer: string };
+
+  before(async () => {
+    gh = await startListeningGatehouse();
+  });
+  after(() => gh.stop());
+
+  // The sign-out page lists the origins of every application's frontchannel_logout_uri in its
+  // `frame-src`; a host may hold `;` and `,`, so a registered client (no administrator needed)
+  // could end that directive and add its own (`sandbox`, or a `script-src` that comes first and
+  // blocks the page's script) to the page every user signed in to it sees, other applications' frames included.
+  const hosts = ['https://rp.test;sandbox/logout', 'https://rp.test;script-src/logout', 'https://rp.test,x/logout'];
+
+  it('is refused when an application is registered (RFC 7591) or saved with one whose host is not a host name', async () => {
+    const acme = await gh.tenantWithAdmin('acme-fcl');
+    const { token } = await gh.created<{ token: string }>('/api/v1/initial-access-tokens', acme.token, { description: 'partners' });
+    for (const uri of hosts) {
+      const registered = await fetch(`${gh.issuer}/oidc/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ redirect_uris: [CALLBACK], frontchannel_logout_uri: uri }),
+      });
+      assert.equal(registered.status, 400, uri);
+      const saved = await gh.request('POST', '/api/v1/applications', {
+        token: acme.token,
+        body: { name: 'RP', type: 'web', redirect_uris: [CALLBACK], frontchannel_logout_uri: uri },
+      });
+      assert.equal(saved.status, 400, uri);
+    }
+    const good = await gh.request('POST', '/api/v1/applications', {
+      token: acme.token,
+      body: { name: 'RP', type: 'web', redirect_uris: [CALLBACK], frontchannel_logout_uri: 'http://localhost:4000/logout' },
+    });
+    assert.equal(good.status, 201);
+  });
+});

@@ -86,9 +86,22 @@ async function checkJwks(jwks: { keys: JWK[] } | null): Promise<{ keys: JWK[] } 
 function checkUri(ctx: AppContext, field: string, uri: string | null): string | null {
   if (uri === null) return null;
   const problem =
-    redirectUriProblem('web', uri) ?? (ctx.config.production && !uri.toLowerCase().startsWith('https:') ? 'is not https' : undefined);
+    redirectUriProblem('web', uri) ??
+    (isPlainOrigin(uri) ? undefined : 'has a host that is not a host name or an IP address') ??
+    (ctx.config.production && !uri.toLowerCase().startsWith('https:') ? 'is not https' : undefined);
   if (problem) throw new AppError('invalid_redirect_uri', `${field}: "${uri}" ${problem}`, { field, uri });
   return uri;
+}
+
+/**
+ * Whether the URI's origin is a scheme, a host name (letters, digits, dots, hyphens, after
+ * the URL parser's punycode) or an IP address, and a port: the WHATWG parser lets `;`, `,`,
+ * `'` and `*` into a host, and an origin goes into the sign-out page's CSP as it is
+ * (frontchannel.ts), where `;` would end `frame-src` and start a directive of the client's.
+ */
+export function isPlainOrigin(uri: string): boolean {
+  const url = URL.parse(uri);
+  return url !== null && /^https?:\/\/([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]+)?$/.test(url.origin);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHmac, hkdfSync } from 'node:crypto';
+import { createHash, createHmac, hkdfSync } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify } from 'jose';
 import type Provider from 'oidc-provider';
 import { errors, type KoaContextWithOIDC } from 'oidc-provider';
@@ -83,4 +83,54 @@ export async function ownGrantProof(provider: Provider, koa: KoaContextWithOIDC,
   const unique = await provider.ReplayDetection.unique(client.clientId, payload.jti, now + WINDOW_S);
   if (!unique) throw new errors.InvalidGrant('DPoP proof JWT Replay detected');
   return calculateJwkThumbprint(jwk as never);
+}
+
+/** What a resource request (`/userinfo`) carries for a DPoP-bound token: its scheme, the proof, the request. */
+export interface ResourceRequest {
+  scheme: 'bearer' | 'dpop';
+  proof: string | undefined;
+  method: string;
+  /** The URLs the proof's `htu` may name (the endpoint under the issuer, never from the Host header). */
+  urls: string[];
+}
+
+/**
+ * RFC 9449 §7 at a resource Gatehouse serves itself from a JWT (`/userinfo`, userinfo.ts):
+ * a token bound to a key (`cnf.jkt`) is used only with the DPoP scheme and a proof of that
+ * key for this request (`htm`, `htu`, `ath`, `iat` within the window or a server nonce,
+ * `jti` never seen on any node). Returns why it is refused, or undefined.
+ */
+export async function resourceProofProblem(
+  provider: Provider,
+  secret: Buffer,
+  request: ResourceRequest,
+  token: { value: string; jkt: string; clientId: string },
+): Promise<string | undefined> {
+  if (request.scheme !== 'dpop' || !request.proof) return 'a DPoP-bound token is used with the DPoP scheme and a proof';
+  const now = Math.floor(Date.now() / 1000);
+  let payload: Record<string, unknown>;
+  let jwk: Record<string, unknown>;
+  try {
+    const verified = await jwtVerify(request.proof, EmbeddedJWK, { algorithms: [...DPOP_ALGS], typ: 'dpop+jwt' });
+    payload = verified.payload as Record<string, unknown>;
+    jwk = verified.protectedHeader.jwk as Record<string, unknown>;
+  } catch {
+    return 'invalid DPoP proof';
+  }
+  if (typeof payload.iat !== 'number' || typeof payload.jti !== 'string' || !payload.jti) return 'DPoP proof must have iat and jti';
+  const { valid } = nonces(secret, now);
+  if (payload.nonce === undefined ? Math.abs(now - payload.iat) > WINDOW_S : !valid.has(payload.nonce as string)) {
+    return 'DPoP proof is not recent enough';
+  }
+  if (payload.htm !== request.method) return 'DPoP proof htm mismatch';
+  const htu = typeof payload.htu === 'string' ? URL.parse(payload.htu) : null;
+  if (htu) {
+    htu.hash = '';
+    htu.search = '';
+  }
+  if (!htu || !request.urls.some((url) => new URL(url).href === htu.href)) return 'DPoP proof htu mismatch';
+  if (payload.ath !== createHash('sha256').update(token.value).digest('base64url')) return 'DPoP proof ath mismatch';
+  if ((await calculateJwkThumbprint(jwk as never)) !== token.jkt) return 'DPoP proof key does not match the token';
+  if (!(await provider.ReplayDetection.unique(token.clientId, payload.jti, now + WINDOW_S))) return 'DPoP proof JWT Replay detected';
+  return undefined;
 }

@@ -2,6 +2,7 @@ import type { KoaContextWithOIDC } from 'oidc-provider';
 import { pickLocale, translator } from '../../platform/i18n/index.js';
 import { html, newNonce, PAGE_HEADERS } from '../../platform/web/html.js';
 import { framed, wordsOf } from '../../platform/web/pages.js';
+import { isPlainOrigin } from '../applications/modern.js';
 import { gatehouseClient } from './clients.js';
 import type { OidcContext } from './lookups.js';
 
@@ -47,7 +48,8 @@ export function frontchannelLogout(ctx: OidcContext) {
     for (const { clientId, sid } of signed) {
       const client = await koa.oidc.provider.Client.find(clientId).catch(() => undefined);
       const uri = client && gatehouseClient(client).frontchannelLogoutUri;
-      if (!uri) continue;
+      // A URI saved before its host was checked (modern.ts) never reaches the page's CSP.
+      if (!uri || !isPlainOrigin(uri)) continue;
       const url = new URL(uri);
       url.searchParams.set('iss', ctx.config.issuer);
       url.searchParams.set('sid', sid);

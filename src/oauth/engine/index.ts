@@ -9,6 +9,7 @@ import type { AppContext } from '../../platform/context.js';
 import { AppError } from '../../platform/errors.js';
 import type { Organization } from '../tokens/organizations.js';
 import { gatehouseClient } from './clients.js';
+import { dpopNonceSecret, type ResourceRequest, resourceProofProblem } from './dpop.js';
 import { type IntrospectionAnswer, introspectJwt } from './introspection.js';
 import { createLookups, type EngineHooks, type OidcContext } from './lookups.js';
 import { mfaTargetOf } from './mfa-policy.js';
@@ -56,7 +57,7 @@ export interface Oidc {
     actor: { ip: string | null; userAgent: string | null },
   ): Promise<IntrospectionAnswer>;
   /** `/userinfo` with an API's JWT access token that names the userinfo audience (decision 389). */
-  userinfoJwt(token: string): Promise<UserinfoAnswer>;
+  userinfoJwt(token: string, request: ResourceRequest): Promise<UserinfoAnswer>;
   /** Refuses an authorization request whose `web_message` answer would go to an origin not allowed (decision 393). */
   checkAuthorizationRequest(params: URLSearchParams): Promise<void>;
   /** Waits for the audit writes in flight (the sweep of expired rows is a job of src/main/jobs.ts). */
@@ -235,7 +236,13 @@ export function createOidc(app: AppContext, hooks: EngineHooks = {}): Oidc {
 
     introspectJwt: (form, authorization) => introspectJwt(ctx, form, authorization),
     revokeJwt: (form, authorization, actor) => revokeJwt(ctx, form, authorization, actor),
-    userinfoJwt: (token) => userinfoFromJwt(ctx, token),
+    async userinfoJwt(token, request) {
+      const { provider } = await engine();
+      const secret = dpopNonceSecret(ctx.masterKey);
+      const problem = (bound: { jkt: string; clientId: string }) =>
+        resourceProofProblem(provider, secret, request, { value: token, ...bound });
+      return userinfoFromJwt(ctx, token, problem, request.scheme);
+    },
     checkAuthorizationRequest: (params) => checkWebMessageRequest(ctx.db, params),
 
     organizationsFor: async (userId, clientTenantId) =>

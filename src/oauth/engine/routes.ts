@@ -138,15 +138,28 @@ export const oidcRoutes =
         const answer = await oidc.revokeJwt(form, request.headers.authorization, actor);
         return reply.status(answer.status).header('cache-control', 'no-store').send(answer.body);
       }
-      const bearer = /^bearer (.+)$/i.exec(request.headers.authorization ?? '')?.[1];
-      if (path === ROUTES.userinfo && bearer && looksLikeJwt(bearer)) {
-        const answer = await oidc.userinfoJwt(bearer);
+      const presented = /^(bearer|dpop) (.+)$/i.exec(request.headers.authorization ?? '');
+      const bearer = presented?.[2];
+      if (path === ROUTES.userinfo && presented && bearer && looksLikeJwt(bearer)) {
+        const scheme = presented[1]?.toLowerCase() === 'dpop' ? 'dpop' : 'bearer';
+        const proof = request.headers.dpop;
+        const answer = await oidc.userinfoJwt(bearer, {
+          scheme,
+          proof: typeof proof === 'string' ? proof : undefined,
+          method: request.method,
+          // The issuer's URL of the route asked (an alias too), never one built from the Host header.
+          urls: [...new Set([`${ctx.config.issuer}${ROUTES.userinfo}`, `${ctx.config.issuer}${request.url.split('?')[0]}`])],
+        });
         if (answer.status === 401) {
-          reply.header('www-authenticate', `Bearer error="invalid_token", error_description="${answer.body.error_description}"`);
+          const challenge = scheme === 'dpop' ? 'DPoP' : 'Bearer';
+          reply.header('www-authenticate', `${challenge} error="invalid_token", error_description="${answer.body.error_description}"`);
         }
         return reply.status(answer.status).header('cache-control', 'no-store').send(answer.body);
       }
-      if (path === ROUTES.authorization) await oidc.checkAuthorizationRequest(form ?? url.searchParams);
+      // A pushed request is checked when it is pushed: at /authorize its parameters are out of sight (request_uri).
+      if (path === ROUTES.authorization || (path === ROUTES.pushed_authorization_request && form)) {
+        await oidc.checkAuthorizationRequest(form ?? url.searchParams);
+      }
       const authorization = request.headers.authorization;
       if (authorization && CLIENT_AUTHENTICATED.has(path) && !/^basic /i.test(authorization)) {
         // Not client authentication (the article's Auth0 code sends `Bearer <mfa_token>` to the token endpoint).

@@ -43,7 +43,13 @@ const invalid = (description: string): UserinfoAnswer => ({
 });
 
 /** `/userinfo` for a JWT access token with the userinfo audience: the claims of the OpenID scopes it carries. */
-export async function userinfoFromJwt(ctx: OidcContext, token: string): Promise<UserinfoAnswer> {
+export async function userinfoFromJwt(
+  ctx: OidcContext,
+  token: string,
+  /** Why a DPoP-bound token's request is refused (its scheme and proof), or undefined (dpop.ts resourceProofProblem). */
+  proofProblem: (bound: { jkt: string; clientId: string }) => Promise<string | undefined>,
+  scheme: 'bearer' | 'dpop',
+): Promise<UserinfoAnswer> {
   let api: string | undefined;
   try {
     api = apiAudienceOf(ctx, decodeJwt(token).aud);
@@ -69,6 +75,12 @@ export async function userinfoFromJwt(ctx: OidcContext, token: string): Promise<
   if (!scopes.includes('openid') || typeof payload.sub !== 'string' || typeof payload.client_id !== 'string') {
     return invalid('the token was not issued with the openid scope');
   }
+  // Bound to a DPoP key (cnf.jkt): only with a proof of that key (RFC 9449 §7), never as a bearer token.
+  const jkt = (payload.cnf as { jkt?: unknown } | undefined)?.jkt;
+  if (typeof jkt === 'string') {
+    const problem = await proofProblem({ jkt, clientId: payload.client_id });
+    if (problem) return invalid(problem);
+  } else if (scheme === 'dpop') return invalid('the token is not bound to a DPoP key');
   // Revoked (the deny list), or its user, grant or organization gone.
   if (!(await isLive(ctx, payload, apiInfo))) return invalid('the token is no longer active');
   const account = await findAccount(ctx, payload.sub, typeof payload.gid === 'string' ? payload.gid : undefined);

@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../../platform/db/database.js';
 import { AppError } from '../../platform/errors.js';
@@ -15,12 +16,34 @@ const originOf = (uri: string): string | undefined => {
 };
 
 /**
+ * The parameters a request object (RFC 9101) carries over those beside it, as the engine
+ * will use them: read here unverified (the engine verifies the signature and refuses a
+ * request object that does not verify, so what is checked is what it will act on). An
+ * encrypted or unreadable one is left to the engine, which refuses it.
+ */
+function withRequestObject(query: URLSearchParams): URLSearchParams {
+  const requestObject = query.get('request');
+  if (!requestObject) return query;
+  let claims: Record<string, unknown>;
+  try {
+    claims = decodeJwt(requestObject);
+  } catch {
+    return query;
+  }
+  const params = new URLSearchParams(query);
+  params.delete('request');
+  for (const [name, value] of Object.entries(claims)) if (typeof value === 'string') params.set(name, value);
+  return params;
+}
+
+/**
  * Checked before the engine sees an authorization request (decision 393): an answer by
  * `web_message` goes only to an origin the application lists in `web_origins` (compared
  * exactly), and a web origin that is not also a registered redirect URI receives only
  * such answers, never a code in its query string. Refused with 400 before any code exists.
  */
-export async function checkWebMessageRequest(db: Db, params: URLSearchParams): Promise<void> {
+export async function checkWebMessageRequest(db: Db, query: URLSearchParams): Promise<void> {
+  const params = withRequestObject(query);
   const mode = params.get('response_mode');
   const redirectUri = params.get('redirect_uri');
   const clientId = params.get('client_id');

@@ -259,6 +259,56 @@ describe('PAR and DPoP with openid-client', () => {
     assert.equal(((await tenants.json()) as { error: string }).error, 'invalid_token');
   });
 
+  it('attack: a DPoP-bound API token with openid is refused at /userinfo as a bearer token (and answered with its proof)', async () => {
+    const app = await createApp({ name: 'Realm', type: 'web', redirect_uris: [CALLBACK], grant_types: ['password'] });
+    const keyPair = await client.randomDPoPKeyPair('ES256');
+    const jwk = await exportJWK(keyPair.publicKey);
+    const answer = await fetch(`${gh.issuer}/oauth/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        dpop: await dpopProof(keyPair, jwk, 'POST', `${gh.issuer}/oauth/token`),
+      },
+      body: new URLSearchParams({
+        grant_type: 'password',
+        username: ADMIN_EMAIL,
+        password: ADMIN_PASSWORD,
+        client_id: app.client_id,
+        client_secret: app.client_secret as string,
+        audience: API,
+        scope: 'openid email',
+      }).toString(),
+    });
+    const tokens = (await answer.json()) as { access_token: string; token_type: string };
+    assert.equal(answer.status, 200, JSON.stringify(tokens));
+    assert.ok(decodeJwt(tokens.access_token).cnf, 'bound to the key');
+    assert.ok((decodeJwt(tokens.access_token).aud as string[]).includes(`${gh.issuer}/userinfo`));
+    // Stolen: sent as a bearer token, or as a DPoP token without a proof or with another key's.
+    const bearer = await fetch(`${gh.issuer}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    assert.equal(bearer.status, 401);
+    assert.doesNotMatch(await bearer.text(), /email/);
+    const unproved = await fetch(`${gh.issuer}/userinfo`, { headers: { authorization: `DPoP ${tokens.access_token}` } });
+    assert.equal(unproved.status, 401);
+    const other = await client.randomDPoPKeyPair('ES256');
+    const wrongKey = await fetch(`${gh.issuer}/userinfo`, {
+      headers: {
+        authorization: `DPoP ${tokens.access_token}`,
+        dpop: await dpopProof(other, await exportJWK(other.publicKey), 'GET', `${gh.issuer}/userinfo`),
+      },
+    });
+    assert.equal(wrongKey.status, 401);
+    // Its holder, with a proof of the key, still reads it.
+    const ath = Buffer.from(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(tokens.access_token))).toString('base64url');
+    const proved = await fetch(`${gh.issuer}/userinfo`, {
+      headers: {
+        authorization: `DPoP ${tokens.access_token}`,
+        dpop: await dpopProof(keyPair, jwk, 'GET', `${gh.issuer}/userinfo`, { ath }),
+      },
+    });
+    assert.equal(proved.status, 200, await proved.clone().text());
+    assert.equal(((await proved.json()) as { email: string }).email, ADMIN_EMAIL);
+  });
+
   it('binds the refresh token of a public client to its key: another key, or none, cannot use it', async () => {
     const spa = await createApp({
       name: 'SPA',
