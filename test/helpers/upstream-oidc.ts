@@ -238,7 +238,8 @@ export async function startUpstreamProvider(setup: {
         }
         const body = await response.text();
         const form = /<form[^>]*action="([^"]*)"/.exec(body);
-        if (response.status !== 200 || !form?.[1]) throw new Error(`the provider answered ${response.status} at ${target.pathname}: ${body.slice(-400)}`);
+        if (response.status !== 200 || !form?.[1])
+          throw new Error(`the provider answered ${response.status} at ${target.pathname}: ${body.slice(-400)}`);
         target = new URL(htmlDecode(form[1]), target);
         init = {
           method: 'POST',

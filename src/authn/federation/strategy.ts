@@ -99,11 +99,7 @@ export interface RedirectStrategy {
    * coming back to `postLogoutRedirectUri` with `state`; undefined when the provider has no
    * such endpoint. Absent: the strategy cannot (OAuth 2, SAML for now).
    */
-  logoutUrl?(
-    ctx: AppContext,
-    connection: Connection,
-    input: { postLogoutRedirectUri: string; state: string },
-  ): Promise<string | undefined>;
+  logoutUrl?(ctx: AppContext, connection: Connection, input: { postLogoutRedirectUri: string; state: string }): Promise<string | undefined>;
 }
 
 /** A strategy that checks a username and password itself (LDAP / Active Directory: a bind as the user). */

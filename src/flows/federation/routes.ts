@@ -183,7 +183,12 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
     if (typeof state !== 'string' || state === '') return reply.redirect('/v2/logout/success', 303);
     const to = logoutContinuation(ctx, state);
     if (!to) {
-      return federationRefusal(reply, await pageLook(ctx, request), new AppError('federation_state_invalid', 'This sign-out link is not valid'), {});
+      return federationRefusal(
+        reply,
+        await pageLook(ctx, request),
+        new AppError('federation_state_invalid', 'This sign-out link is not valid'),
+        {},
+      );
     }
     return reply.redirect(to, 303);
   });

@@ -42,7 +42,11 @@ export function askBeforeLogout(ctx: OidcContext) {
     const secret = (koa.oidc.session?.state as { secret?: unknown } | undefined)?.secret;
     if (typeof secret !== 'string' || !(await gatehouseUser(ctx, koa))) return;
     const form = html`<form id="op.logoutForm" method="post" action="${koa.oidc.urlFor('end_session_confirm')}"><input type="hidden" name="xsrf" value="${secret}"></form>`;
-    await renderLogoutPage(ctx, koa, { step: 'confirm', form: carryFederated(koa, form.toString()), auto: await endsWithoutClick(ctx, koa) });
+    await renderLogoutPage(ctx, koa, {
+      step: 'confirm',
+      form: carryFederated(koa, form.toString()),
+      auto: await endsWithoutClick(ctx, koa),
+    });
   };
 }
 

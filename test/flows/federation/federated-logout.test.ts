@@ -3,7 +3,17 @@ import { after, before, describe, it } from 'node:test';
 import { logoutState } from '../../../src/authn/federation/logout.js';
 import { insertConnection } from '../../helpers/connections.js';
 import { Browser, formOf } from '../../helpers/oidc.js';
-import { atCallback, authorization, federatedSignIn, formWith, startWorld, stopWorld, UPSTREAM_SECRET, userByEmail, type World } from './setup.js';
+import {
+  atCallback,
+  authorization,
+  federatedSignIn,
+  formWith,
+  startWorld,
+  stopWorld,
+  UPSTREAM_SECRET,
+  userByEmail,
+  type World,
+} from './setup.js';
 
 /**
  * Auth0's `/v2/logout?federated` (issue 17, decisions 456–458): a session signed in through
@@ -110,7 +120,12 @@ describe('federation: /v2/logout?federated', () => {
     const browser = new Browser();
     const page = await browser.follow(url, atCallback);
     const form = formWith(await page.response.text(), '/login"');
-    const signedIn = await browser.submit(page.url, form.action, { ...form.fields, username: 'bob@acme.test', password: PASSWORD }, atCallback);
+    const signedIn = await browser.submit(
+      page.url,
+      form.action,
+      { ...form.fields, username: 'bob@acme.test', password: PASSWORD },
+      atCallback,
+    );
     assert.ok(atCallback(signedIn.url), `got ${signedIn.response.status} ${signedIn.url}`);
     const bob = await userByEmail(w, 'bob@acme.test');
     assert.ok(bob);
