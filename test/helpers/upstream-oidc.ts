@@ -38,6 +38,14 @@ export interface UpstreamProvider {
    * the fields of a form_post page.
    */
   signIn(authorizationUrl: string, options: SignInOptions): Promise<{ params: Record<string, string>; mode: 'query' | 'form_post' }>;
+  /**
+   * Follows a URL of the provider's end-session endpoint (OIDC RP-Initiated Logout, the
+   * engine's `/session/end`) as a browser would: its confirmation form is pressed ("yes"),
+   * and the URL the provider sends the browser back to is returned.
+   */
+  endSession(url: string): Promise<string>;
+  /** Every request the end-session endpoint received (GET `/session/end…`), in order. */
+  endSessionRequests: URL[];
   close(): Promise<void>;
 }
 
@@ -163,7 +171,9 @@ export async function startUpstreamProvider(setup: {
   }
 
   const callback = provider.callback();
+  const endSessionRequests: URL[] = [];
   const server: Server = createServer((req, res) => {
+    if (req.method === 'GET' && /^\/session\/end(\?|$)/.test(req.url ?? '')) endSessionRequests.push(new URL(req.url ?? '/', issuer));
     if (req.url?.startsWith('/interaction/')) {
       interaction(req, res).catch((error: Error) => {
         res.statusCode = 500;
@@ -206,6 +216,36 @@ export async function startUpstreamProvider(setup: {
         throw new Error(
           `the provider answered ${response.status} at ${target.pathname}: ${/<pre>([\s\S]*?)<\/pre>/.exec(body)?.[1] ?? body.slice(-400)}`,
         );
+      }
+      throw new Error('too many redirects at the provider');
+    },
+    endSessionRequests,
+    async endSession(url) {
+      const jar = new CookieJar();
+      let target = new URL(url);
+      if (target.origin !== issuer) throw new Error(`not the provider: ${url}`);
+      let init: RequestInit = { method: 'GET' };
+      for (let hop = 0; hop < 5; hop++) {
+        const response = await fetch(target, { ...init, headers: { ...init.headers, cookie: jar.header() }, redirect: 'manual' });
+        jar.keep(response);
+        const location = response.headers.get('location');
+        if (location) {
+          const next = new URL(location, target);
+          if (next.origin !== issuer) return next.href;
+          target = next;
+          init = { method: 'GET' };
+          continue;
+        }
+        const body = await response.text();
+        const form = /<form[^>]*action="([^"]*)"/.exec(body);
+        if (response.status !== 200 || !form?.[1])
+          throw new Error(`the provider answered ${response.status} at ${target.pathname}: ${body.slice(-400)}`);
+        target = new URL(htmlDecode(form[1]), target);
+        init = {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ ...formFields(body), logout: 'yes' }).toString(),
+        };
       }
       throw new Error('too many redirects at the provider');
     },

@@ -238,6 +238,19 @@ export function oidcStrategyOf(preset: OidcPreset): RedirectStrategy {
       claims = claimsOnly(claims);
       return profileFromClaims(preset.provider, claims, preset.profile?.(claims, params, connection) ?? { subject: String(claims.sub) });
     },
+
+    /**
+     * OpenID Connect RP-Initiated Logout 1.0: the discovered `end_session_endpoint` with
+     * `client_id`, `post_logout_redirect_uri` and `state`. No `id_token_hint`: the provider's
+     * ID token is not kept after the sign-in (decision 457), so the provider may ask the
+     * person to confirm, and must have the return URI registered for the client.
+     */
+    async logoutUrl(ctx, connection, { postLogoutRedirectUri, state }) {
+      const config = await configuration(ctx, connection, preset);
+      if (!config.serverMetadata().end_session_endpoint) return undefined;
+      const url = client.buildEndSessionUrl(config, { post_logout_redirect_uri: postLogoutRedirectUri, state });
+      return rebased(url.href, baseUrlOf(ctx, connection));
+    },
   };
 }
 

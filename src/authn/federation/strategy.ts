@@ -94,6 +94,12 @@ export interface RedirectStrategy {
     connection: Connection,
     input: { redirectUri: string; params: Record<string, string>; saved: Record<string, string> },
   ): Promise<UpstreamProfile>;
+  /**
+   * Where to send the browser to end the person's session at the provider (`/v2/logout?federated`),
+   * coming back to `postLogoutRedirectUri` with `state`; undefined when the provider has no
+   * such endpoint. Absent: the strategy cannot (OAuth 2, SAML for now).
+   */
+  logoutUrl?(ctx: AppContext, connection: Connection, input: { postLogoutRedirectUri: string; state: string }): Promise<string | undefined>;
 }
 
 /** A strategy that checks a username and password itself (LDAP / Active Directory: a bind as the user). */

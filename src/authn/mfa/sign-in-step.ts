@@ -58,6 +58,8 @@ export interface MfaStep {
   done: boolean;
   /** The TOTP enrolment in progress (unsealed). */
   pending?: PendingTotp;
+  /** The federation connection the first step signed in through (null: none). */
+  connectionId: string | null;
 }
 
 export interface PendingTotp {
@@ -77,7 +79,15 @@ export async function keepPending(ctx: AppContext, uid: string, pending: Pending
 /** Starts (or restarts) the MFA step of a flow, after the password or for a session's step-up. */
 export async function beginStep(
   ctx: AppContext,
-  step: { uid: string; userId: string; sessionId: string | null; need: 'challenge' | 'enrol'; firstAmr?: string[] },
+  step: {
+    uid: string;
+    userId: string;
+    sessionId: string | null;
+    need: 'challenge' | 'enrol';
+    firstAmr?: string[];
+    /** The federation connection the first step signed in through, for the session the step opens. */
+    connectionId?: string | undefined;
+  },
 ): Promise<void> {
   const now = ctx.clock.now();
   const fields = {
@@ -88,6 +98,7 @@ export async function beginStep(
     amr: step.firstAmr ?? ([] as string[]),
     done: false,
     pending_sealed: null,
+    connection_id: step.connectionId ?? null,
     expires_at: new Date(now.getTime() + STEP_TTL_MS),
   };
   await ctx.db.deleteFrom('mfa_interactions').where('expires_at', '<', now).execute();
@@ -114,6 +125,7 @@ export async function loadStep(ctx: AppContext, uid: string): Promise<MfaStep | 
     need: row.need,
     amr: row.amr,
     done: row.done,
+    connectionId: row.connection_id,
     ...(row.pending_sealed && { pending: JSON.parse(unseal(ctx.masterKey, row.pending_sealed, PENDING_CONTEXT(uid))) as PendingTotp }),
   };
 }

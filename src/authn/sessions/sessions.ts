@@ -138,12 +138,13 @@ export async function signIn(ctx: AppContext, input: SignInInput, actor: Actor):
 /**
  * Opens a session for a user who has proved who they are: after the password alone, or
  * after the password and a second factor (the hosted sign-in's MFA step). `amr` records
- * how (RFC 8176), so a step-up can tell whether this session already did MFA.
+ * how (RFC 8176), so a step-up can tell whether this session already did MFA;
+ * `connectionId` the federation connection it signed in through (`/v2/logout?federated`).
  */
 export async function openSession(
   ctx: AppContext,
   user: User,
-  options: { rememberMe?: boolean | undefined; amr?: string[] },
+  options: { rememberMe?: boolean | undefined; amr?: string[]; connectionId?: string | null | undefined },
   actor: Actor,
 ): Promise<SignedIn> {
   const now = ctx.clock.now();
@@ -177,6 +178,7 @@ export async function openSession(
       ip: actor.ip,
       user_agent: actor.userAgent,
       amr,
+      connection_id: options.connectionId ?? null,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -219,6 +221,7 @@ async function loadActiveSession(
       's.ip as s_ip',
       's.user_agent as s_user_agent',
       's.amr as s_amr',
+      's.connection_id as s_connection_id',
     ])
     .where(`s.${column}`, '=', value as string)
     .where('s.revoked_at', 'is', null)
@@ -239,6 +242,7 @@ async function loadActiveSession(
     s_ip,
     s_user_agent,
     s_amr,
+    s_connection_id,
     ...user
   } = row;
   const session: Session = {
@@ -254,6 +258,7 @@ async function loadActiveSession(
     ip: s_ip,
     user_agent: s_user_agent,
     amr: s_amr,
+    connection_id: s_connection_id,
   };
   if (touch && now.getTime() - session.last_seen_at.getTime() > TOUCH_EVERY_MS) {
     const idle = session.remember_me ? SESSION_LIFETIMES.rememberIdleMs : SESSION_LIFETIMES.idleMs;

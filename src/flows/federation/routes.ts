@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { connectionById } from '../../authn/federation/connections.js';
+import { LOGOUT_CALLBACK_PATH, logoutContinuation } from '../../authn/federation/logout.js';
 import { FederationError } from '../../authn/federation/strategy.js';
 import type { Oidc } from '../../oauth/engine/index.js';
 import type { AppContext } from '../../platform/context.js';
@@ -51,7 +52,9 @@ const backOf = (flow: FederationFlow) => {
  * - GET /login/callback/continue?flow=: where a POSTed answer goes on (below);
  * - GET|POST /login/link/:flow: an existing account's password before a link;
  * - GET /interaction/:uid/connection-cancelled?flow=: the person cancelled at the provider,
- *   so the application gets access_denied.
+ *   so the application gets access_denied;
+ * - GET /login/logout-callback?state=: back from the provider's end-session of a
+ *   `/v2/logout?federated`, on to where the sign-out was going.
  *
  * A flow started from the account page (a link, account-link.ts) comes back through the
  * same callback and continue step and ends at /account/identities.
@@ -170,6 +173,26 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
     receive(request, reply, paramsOf(request.body), false),
   );
 
+  /**
+   * Back from the provider's end-session (`/v2/logout?federated`, decision 458): on to the
+   * place the engine chose, carried in `state` under the master key's MAC; never a place a
+   * request names. A provider that drops `state` leaves the browser at the signed-out page.
+   */
+  app.get<{ Querystring: { state?: string } }>(LOGOUT_CALLBACK_PATH, { schema: { hide: true } }, async (request, reply) => {
+    const state = request.query.state;
+    if (typeof state !== 'string' || state === '') return reply.redirect('/v2/logout/success', 303);
+    const to = logoutContinuation(ctx, state);
+    if (!to) {
+      return federationRefusal(
+        reply,
+        await pageLook(ctx, request),
+        new AppError('federation_state_invalid', 'This sign-out link is not valid'),
+        {},
+      );
+    }
+    return reply.redirect(to, 303);
+  });
+
   app.get<{ Querystring: { flow?: string } }>('/login/callback/continue', { schema: { hide: true } }, async (request, reply) => {
     let look = await pageLook(ctx, request);
     let flow: FederationFlow;
@@ -200,7 +223,7 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
     const done = await completeSignIn(ctx, flow, connection, actorOf(request));
     switch (done.kind) {
       case 'signed_in':
-        return signInAndReturn(ctx, reply, done.user, { flow, amr: done.amr }, actorOf(request));
+        return signInAndReturn(ctx, reply, done.user, { flow, amr: done.amr, connectionId: connection.id }, actorOf(request));
       case 'link_required':
         return reply.redirect(`/login/link/${encodeURIComponent(done.flow.id)}`, 303);
       case 'refused':
@@ -254,7 +277,13 @@ export function federationPages(app: FastifyInstance, ctx: AppContext, oidc: Oid
     try {
       const { flow, user } = await proveLinkPassword(ctx, found.flow, form.password ?? '', actorOf(request));
       // The identity is written when the sign-in ends, after the account's second factor (link.ts).
-      return await signInAndReturn(ctx, reply, user, { flow, amr: ['pwd'], secondFactor: true }, actorOf(request));
+      return await signInAndReturn(
+        ctx,
+        reply,
+        user,
+        { flow, amr: ['pwd'], secondFactor: true, connectionId: found.connection.id },
+        actorOf(request),
+      );
     } catch (error) {
       if (!(error instanceof AppError) || (error.code !== 'invalid_credentials' && error.code !== 'too_many_attempts')) throw error;
       const refused = error.code === 'too_many_attempts';

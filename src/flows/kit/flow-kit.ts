@@ -119,18 +119,23 @@ export async function signInAndReturn<K extends FlowKind, S extends string, D ex
   ctx: AppContext,
   reply: FastifyReply,
   user: User,
-  options: { flow: Flow<K, S | Returning, D>; amr: string[]; secondFactor?: boolean },
+  options: { flow: Flow<K, S | Returning, D>; amr: string[]; secondFactor?: boolean; connectionId?: string },
   actor: Actor,
 ) {
-  const { flow, amr } = options;
+  const { flow, amr, connectionId } = options;
   const returnTo = safeReturn(flow.return_to);
   if (returnTo.startsWith('/interaction/')) {
-    const proved: Proof = { user_id: user.id, amr, ...(options.secondFactor && { second_factor: true }) };
+    const proved: Proof = {
+      user_id: user.id,
+      amr,
+      ...(options.secondFactor && { second_factor: true }),
+      ...(connectionId && { connection_id: connectionId }),
+    };
     await advanceFlow(ctx.db, ctx, flow, { state: 'returning', data: { ...flow.data, proved } });
     return reply.redirect(`${returnTo}/finish?flow=${encodeURIComponent(flow.id)}`, 303);
   }
   if (!(await mayOpenSession(ctx, user))) return reply.redirect('/account/sign-in', 303);
-  const { token, session } = await openSession(ctx, user, { amr }, actor);
+  const { token, session } = await openSession(ctx, user, { amr, connectionId }, actor);
   setSessionCookie(ctx, reply, token, session);
   return reply.redirect(returnTo, 303);
 }
@@ -146,7 +151,12 @@ export async function returningUser(ctx: AppContext, request: FastifyRequest, ui
   );
   const user = await activeUser(ctx.db, proved.user_id);
   if (!user) throw new AppError('account_disabled', 'This account is disabled');
-  return { user, amr: proved.amr, ...(proved.second_factor && { secondFactor: true }) };
+  return {
+    user,
+    amr: proved.amr,
+    ...(proved.second_factor && { secondFactor: true }),
+    ...(proved.connection_id && { connectionId: proved.connection_id }),
+  };
 }
 
 /** Only our own interaction and account paths are places to return to (no open redirect). */

@@ -80,6 +80,8 @@ export const Proof = Type.Object({
   amr: Type.Array(Type.String()),
   /** The account's second factor is asked for whenever it has one, even where no policy would (linking an identity, decision 266). */
   second_factor: Type.Optional(Type.Boolean()),
+  /** The federation connection the user signed in through: the session remembers it (`/v2/logout?federated`). */
+  connection_id: Type.Optional(Type.String()),
 });
 export type Proof = Static<typeof Proof>;
 const Proved = Type.Object({ proved: Proof });

@@ -259,7 +259,7 @@ export async function sessionAfterStep(
   ctx: AppContext,
   request: FastifyRequest,
   reply: FastifyReply,
-  step: Pick<MfaStep, 'uid' | 'userId' | 'sessionId'>,
+  step: Pick<MfaStep, 'uid' | 'userId' | 'sessionId'> & { connectionId?: string | null },
   amr: string[],
 ): Promise<string[] | undefined> {
   await endStep(ctx, step.uid);
@@ -272,7 +272,7 @@ export async function sessionAfterStep(
   }
   const user = await activeUser(ctx.db, step.userId);
   if (!user) throw new AppError('account_disabled', 'This account is disabled');
-  const { token, session } = await openSession(ctx, user, { amr }, actorOf(request));
+  const { token, session } = await openSession(ctx, user, { amr, connectionId: step.connectionId }, actorOf(request));
   setSessionCookie(ctx, reply, token, session);
   return amr;
 }

@@ -55,6 +55,8 @@ export interface SignedIn {
   amr?: string[];
   /** Ask for the account's second factor whenever it has one (linking an identity to it, decision 266). */
   secondFactor?: boolean;
+  /** The federation connection the user signed in through, for the session (`/v2/logout?federated`). */
+  connectionId?: string;
 }
 
 export interface LoginState {
@@ -108,7 +110,13 @@ const secondFactor: Step<LoginState, LoginOutcome> = {
     if (need === 'none' && s.actionsMfa && !(session?.amr ?? first).includes('mfa'))
       need = (await hasSecondFactor(ctx, user.id)) ? 'challenge' : 'enrol';
     if (need === 'none') return undefined;
-    await beginStep(ctx, { uid: s.it.uid, userId: user.id, sessionId: session?.id ?? null, need, ...(!session && { firstAmr: first }) });
+    await beginStep(ctx, {
+      uid: s.it.uid,
+      userId: user.id,
+      sessionId: session?.id ?? null,
+      need,
+      ...(!session && { firstAmr: first, connectionId: s.signedIn?.connectionId }),
+    });
     return { step: 'second_factor' };
   },
 };
@@ -145,9 +153,9 @@ const proved = (s: LoginState): SignedIn => {
 
 /** The end of the login prompt: the live session, or a new one with what this sign-in proved. */
 async function loggedIn({ ctx }: Deps, s: LoginState): Promise<LoginOutcome> {
-  const { user, session, amr = ['pwd'] } = proved(s);
+  const { user, session, amr = ['pwd'], connectionId } = proved(s);
   if (session) return { step: 'logged_in', userId: user.id, amr: session.amr };
-  const opened = await openSession(ctx, user, { amr }, s.actor);
+  const opened = await openSession(ctx, user, { amr, connectionId }, s.actor);
   return { step: 'logged_in', userId: user.id, amr: opened.session.amr, opened };
 }
 

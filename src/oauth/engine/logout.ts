@@ -1,4 +1,5 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
+import { upstreamLogoutUrl } from '../../authn/federation/logout.js';
 import { sessionFromToken } from '../../authn/sessions/sessions.js';
 import { SESSION_COOKIE } from '../../platform/http/guards.js';
 import { html } from '../../platform/web/html.js';
@@ -41,6 +42,51 @@ export function askBeforeLogout(ctx: OidcContext) {
     const secret = (koa.oidc.session?.state as { secret?: unknown } | undefined)?.secret;
     if (typeof secret !== 'string' || !(await gatehouseUser(ctx, koa))) return;
     const form = html`<form id="op.logoutForm" method="post" action="${koa.oidc.urlFor('end_session_confirm')}"><input type="hidden" name="xsrf" value="${secret}"></form>`;
-    await renderLogoutPage(ctx, koa, { step: 'confirm', form: form.toString(), auto: await endsWithoutClick(ctx, koa) });
+    await renderLogoutPage(ctx, koa, {
+      step: 'confirm',
+      form: carryFederated(koa, form.toString()),
+      auto: await endsWithoutClick(ctx, koa),
+    });
+  };
+}
+
+/**
+ * Auth0's `federated` (a bare `?federated`): the sign-out asks the provider the session
+ * signed in through to end its session too (decision 458). It is asked at `/v2/logout`;
+ * the confirmation form (the engine's, auto-submitted or pressed) carries it to the
+ * engine's confirm step as a hidden field, which the engine ignores.
+ */
+export function carryFederated(koa: KoaContextWithOIDC, form: string): string {
+  if (!askedFederated(koa)) return form;
+  return form.replace(/<\/form>$/, '<input type="hidden" name="federated" value="1"></form>');
+}
+
+function askedFederated(koa: KoaContextWithOIDC): boolean {
+  const body = (koa.oidc?.body ?? {}) as Record<string, unknown>;
+  return koa.query.federated !== undefined || body.federated !== undefined;
+}
+
+/**
+ * The confirm step of a `federated` sign-out: the engine has ended its session and marked
+ * the Gatehouse session to end (provider.ts, which ends it after this, on the way out) and
+ * answers with a redirect to where the browser goes next. When that session signed in
+ * through a connection whose provider has an end-session endpoint, the browser goes there
+ * first; the provider sends it back to `/login/logout-callback`, which goes on to the
+ * engine's place (src/authn/federation/logout.ts). A session of Gatehouse's own methods,
+ * or a provider without one, signs out here alone. Koa middleware, inside the front-channel
+ * logout's (its page then goes on to the provider).
+ */
+export function federatedLogout(ctx: OidcContext) {
+  return async (koa: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> => {
+    await next();
+    const token = koa.state.gatehouseSessionToEnd as string | undefined;
+    const location = koa.response.get('location');
+    if (!token || koa.status !== 303 || !location || !askedFederated(koa)) return;
+    const connectionId = (await sessionFromToken(ctx, token, false))?.session.connection_id;
+    if (!connectionId) return;
+    const upstream = await upstreamLogoutUrl(ctx, connectionId, location);
+    if (!upstream) return;
+    koa.status = 303;
+    koa.redirect(upstream);
   };
 }

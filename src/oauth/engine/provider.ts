@@ -20,7 +20,7 @@ import { DPOP_ALGS, dpopNonceSecret } from './dpop.js';
 import { frontchannelLogout, markFrontchannelLogout } from './frontchannel.js';
 import { auditEngineGrants, registerGrants } from './grants.js';
 import { impersonate } from './impersonation.js';
-import { askBeforeLogout, endsWithoutClick } from './logout.js';
+import { askBeforeLogout, carryFederated, endsWithoutClick, federatedLogout } from './logout.js';
 import type { OidcContext } from './lookups.js';
 import { assertSignInStrength, type GrantSource, mfaTargetOf } from './mfa-policy.js';
 import { engineHeaders, renderDevicePage, renderLogoutPage, renderProtocolError } from './pages.js';
@@ -164,7 +164,8 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
       },
       rpInitiatedLogout: {
         enabled: true,
-        logoutSource: async (koa, form) => renderLogoutPage(ctx, koa, { step: 'confirm', form, auto: await endsWithoutClick(ctx, koa) }),
+        logoutSource: async (koa, form) =>
+          renderLogoutPage(ctx, koa, { step: 'confirm', form: carryFederated(koa, form), auto: await endsWithoutClick(ctx, koa) }),
         postLogoutSuccessSource: (koa) => renderLogoutPage(ctx, koa, { step: 'done' }),
       },
       resourceIndicators: {
@@ -252,6 +253,7 @@ export function buildProvider(ctx: OidcContext, keys: JWK[]): Provider {
   provider.use(askBeforeLogout(ctx));
   provider.use(endGatehouseSessionAtLogout(ctx));
   provider.use(frontchannelLogout(ctx));
+  provider.use(federatedLogout(ctx));
   provider.use(unauthorizedClientForDisallowedGrant);
   provider.on('server_error', (koa, error) => {
     if (markUnavailable(koa, error)) ctx.log.warn({ err: error }, 'OAuth engine request failed: a dependency is unavailable');

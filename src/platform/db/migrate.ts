@@ -27,6 +27,7 @@ import * as m0031 from './migrations/0031_auth0_authentication.js';
 import * as m0032 from './migrations/0032_admin_api_grants.js';
 import * as m0033 from './migrations/0033_modern_oauth.js';
 import * as m0034 from './migrations/0034_token_exchange.js';
+import * as m0035 from './migrations/0035_session_connection.js';
 
 /**
  * Versioned, forward-only migrations: each is a list of SQL statements, applied in
@@ -63,6 +64,7 @@ const MIGRATIONS: Record<string, { up: string[]; data?: (db: Kysely<any>) => Pro
   '0032_admin_api_grants': m0032,
   '0033_modern_oauth': m0033,
   '0034_token_exchange': m0034,
+  '0035_session_connection': m0035,
 };
 
 /** Every migration this code knows, in order: the schema version a backup must match. */

@@ -145,6 +145,8 @@ export interface SessionsTable {
   user_agent: string | null;
   /** RFC 8176 methods this session signed in with (`pwd`, then `otp`, `hwk`, `mfa`, …). */
   amr: ColumnType<string[], string[] | undefined, string[]>;
+  /** The federation connection the user signed in through (migration 0035, `/v2/logout?federated`); null for Gatehouse's own methods. */
+  connection_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export type KeyStatus = 'next' | 'current' | 'retired';
@@ -553,6 +555,8 @@ export interface MfaInteractionsTable {
   done: Generated<boolean>;
   /** A TOTP factor being enrolled in this step (its secret sealed), so a reload or a wrong code shows the same one. */
   pending_sealed: string | null;
+  /** The connection the first step signed in through (migration 0035), for the session it opens. */
+  connection_id: ColumnType<string | null, string | null | undefined, string | null>;
   expires_at: Timestamp;
 }
 

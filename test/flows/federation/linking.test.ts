@@ -124,6 +124,20 @@ describe('federation: identities, linking, mapping, MFA', () => {
     assert.equal(access.sub, ids.max);
     assert.ok((id.amr as string[]).includes('mfa'));
     assert.equal(await identityCount(ids.max as string), 1, 'linked once the sign-in ended');
+    // The session opened after the MFA step remembers the connection (`/v2/logout?federated`, decision 456).
+    const corp = await w.gh.ctx.db
+      .selectFrom('connections')
+      .select('id')
+      .where('name', '=', 'corp')
+      .where('tenant_id', '=', w.acme.tenantId)
+      .executeTakeFirstOrThrow();
+    const opened = await w.gh.ctx.db
+      .selectFrom('sessions')
+      .select('connection_id')
+      .where('user_id', '=', ids.max as string)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirstOrThrow();
+    assert.equal(opened.connection_id, corp.id);
     const linked = await w.gh.auditEvents(w.acme.token, { action: 'iam.user.identityLinked', target: ids.max as string });
     assert.equal(linked[0]?.details.how, 'proved');
 

@@ -43,6 +43,8 @@ export async function startWorld(
     clients: [
       {
         ...upstreamClient('gatehouse', UPSTREAM_SECRET, `${gh.issuer}/login/callback`),
+        // Where the provider's end-session sends the browser back (`/v2/logout?federated`).
+        post_logout_redirect_uris: [`${gh.issuer}/login/logout-callback`],
         response_types: ['code'],
         grant_types: ['authorization_code'],
       },
