@@ -65,3 +65,28 @@ describe('v4 actions: acme’s action against globex’s accounts', () => {
     await unbind(gh, acme.token);
   });
 });
+
+describe('v4 actions: an action’s own output is bounded on the host', () => {
+  twoTenantsServer();
+
+  test('an action that replaces the console’s buffer or the api’s command list records at most 100 lines of 2,000 characters and 200 commands', async () => {
+    const action = await gh.created('/api/v1/actions', acme.token, {
+      name: 'Flood',
+      trigger: 'post-login',
+      code: `exports.onExecutePostLogin = async (event, api) => {
+        __logs = [];
+        for (let i = 0; i < 2000; i++) __logs.push('x'.repeat(5000));
+        __commands = [];
+        for (let i = 0; i < 5000; i++) __commands.push(['accessToken.setCustomClaim', 'https://x/' + i, 1]);
+      };`,
+    });
+    const run = await gh.request('POST', `/api/v1/actions/${action.id}/test`, { token: acme.token, body: {} });
+    assert.equal(run.status, 200, JSON.stringify(run.body).slice(0, 300));
+    assert.ok(run.body.logs.length <= 100, `${run.body.logs.length} lines`);
+    assert.ok(run.body.logs.every((line: string) => line.length <= 2000));
+    assert.ok(run.body.commands.length <= 200, `${run.body.commands.length} commands`);
+    const executions = await gh.request('GET', `/api/v1/actions/${action.id}/executions`, { token: acme.token });
+    assert.equal(executions.status, 200);
+    assert.ok(JSON.stringify(executions.body).length < 300_000, `${JSON.stringify(executions.body).length} characters recorded`);
+  });
+});
