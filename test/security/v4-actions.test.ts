@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { smsSender } from '../../src/authn/mfa/sms.js';
 import { acme, admin, gh, globex, twoTenantsServer } from '../helpers/two-tenants.js';
 import { deployed, unbind } from '../ops/actions/setup.js';
 
@@ -50,6 +51,25 @@ describe('v4 actions: acme’s action against globex’s accounts', () => {
       'the refusal is audited',
     );
     await unbind(gh, acme.token);
+  });
+
+  test('a tenant’s send-phone-message action never reads the text (a sign-in code) of an account shared with another tenant', async () => {
+    const shared = await gh.createUser(globex.token, { email: 'texted@globex.test', password: PASSWORD });
+    await gh.request('POST', `/api/v1/tenants/${acme.tenantId}/members`, { token: admin, body: { userId: shared } });
+    const own = await gh.createUser(acme.token, { email: 'texted@acme.test', password: PASSWORD });
+    const action = await deployed(gh, acme.token, {
+      name: 'Own SMS provider',
+      trigger: 'send-phone-message',
+      code: `exports.onExecuteSendPhoneMessage = async (event, api) => { console.log(event.message_options.text); };`,
+    });
+    const sms = smsSender(gh.ctx);
+    await sms.send('+15550100001', 'Your code is 111111', { tenantId: acme.tenantId, userId: shared, action: 'passwordless' });
+    await sms.send('+15550100002', 'Your code is 222222', { tenantId: acme.tenantId, userId: own, action: 'passwordless' });
+    const runs = await gh.request('GET', `/api/v1/actions/${action.id}/executions`, { token: acme.token });
+    const logged = JSON.stringify(runs.body.executions.map((e: { logs: unknown }) => e.logs));
+    assert.ok(logged.includes('222222'), `the tenant’s own account’s text goes through its action: ${logged}`);
+    assert.ok(!logged.includes('111111'), `the shared account’s code reached acme’s action: ${logged}`);
+    await unbind(gh, acme.token, 'send-phone-message');
   });
 
   test('acme’s own account is still changed by acme’s action', async () => {

@@ -217,10 +217,14 @@ export function createActionsEngine(ctx: AppContext): ActionsEngine {
 
   async function run(trigger: Trigger, input: TriggerInput): Promise<TriggerResult> {
     const bindings = await cache.get('all', loadBindings);
-    const list = [
-      ...(bindings.get(key(trigger, null)) ?? []),
-      ...(input.tenantId ? (bindings.get(key(trigger, input.tenantId)) ?? []) : []),
-    ];
+    let own = input.tenantId ? (bindings.get(key(trigger, input.tenantId)) ?? []) : [];
+    // A text carries a code that signs in (passwordless) or passes a second factor: a tenant's
+    // send-phone-message actions read the texts of that tenant's own accounts only; an account
+    // homed elsewhere or shared with another tenant gets its text from the system's sender.
+    if (trigger === 'send-phone-message' && own.length > 0 && input.tenantId && input.userId) {
+      if (await sharedAccount(ctx, input.userId, input.tenantId)) own = [];
+    }
+    const list = [...(bindings.get(key(trigger, null)) ?? []), ...own];
     const result: TriggerResult = { accessTokenClaims: {}, idTokenClaims: {}, mfa: false, ran: 0 };
     if (list.length === 0) return result;
     // The system tenant's own sign-ins run none (decision 347): no action can lock out the administrators who would fix it.
