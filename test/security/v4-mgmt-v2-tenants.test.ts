@@ -262,7 +262,7 @@ describe('v4 access control through /api/v2: acme attacks globex', () => {
     });
     assert.equal(byAcme.status, 200, JSON.stringify(byAcme.body));
   });
-  test('a narrow administrator cannot demote or remove a broader machine’s admin grant', async () => {
+  test('a narrow administrator cannot demote or remove a broader machine’s admin grant, nor delete the machine', async () => {
     const broad = await machineWithAdminGrant(gh, acme.token, ['tenant.all'], 'Broad');
     const narrow = await machineWithAdminGrant(gh, acme.token, ['tenant.applications.write', 'tenant.applications.read'], 'Narrow demoter');
     const demoted = await gh.request('PUT', `/api/v1/applications/${broad.id}/admin-grant`, {
@@ -272,6 +272,10 @@ describe('v4 access control through /api/v2: acme attacks globex', () => {
     assert.equal(demoted.status, 403, JSON.stringify(demoted.body));
     const removed = await gh.request('DELETE', `/api/v1/applications/${broad.id}/admin-grant`, { token: narrow.token });
     assert.equal(removed.status, 403, JSON.stringify(removed.body));
+    const deleted = await gh.request('DELETE', `/api/v2/clients/${broad.client_id}`, { token: narrow.token });
+    assert.equal(deleted.status, 403, JSON.stringify(deleted.body));
+    const deletedV1 = await gh.request('DELETE', `/api/v1/applications/${broad.id}`, { token: narrow.token });
+    assert.equal(deletedV1.status, 403, JSON.stringify(deletedV1.body));
     assert.equal((await gh.request('GET', '/api/v2/users', { token: broad.token })).status, 200, 'the broader machine keeps its grant');
     const byAcme = await gh.request('PUT', `/api/v1/applications/${broad.id}/admin-grant`, {
       token: acme.token,

@@ -229,6 +229,13 @@ export async function updateApplication(
 export async function deleteApplication(ctx: AppContext, scope: Scope, actor: Actor, id: string): Promise<void> {
   await ctx.db.transaction().execute(async (trx) => {
     const application = await lockApplication(trx, scope, id);
+    // A machine's admin grant goes with it: only a caller covering that grant removes it (decision 20).
+    const adminGrant = await trx
+      .selectFrom('application_admin_grants')
+      .select('permissions')
+      .where('application_id', '=', id)
+      .executeTakeFirst();
+    if (adminGrant) assertOutranks(scope, adminGrant.permissions);
     await trx.deleteFrom('applications').where('id', '=', id).execute();
     await recordAudit(trx, ctx, {
       action: 'iam.application.deleted',
