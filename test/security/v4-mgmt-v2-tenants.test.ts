@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { insertConnection } from '../helpers/connections.js';
 import { postToken } from '../helpers/token-endpoint.js';
 import { acme, gh, globex, twoTenantsServer } from '../helpers/two-tenants.js';
@@ -225,5 +226,61 @@ describe('v4 access control through /api/v2: acme attacks globex', () => {
     // A token for the issuer audience works the same as the alias.
     const direct = await machineToken(gh, theirsMachine.client_id, theirsMachine.client_secret, gh.ctx.config.issuer);
     assert.equal((await gh.request('GET', `/api/v2/users/${theirs.user}`, { token: direct })).status, 200);
+  });
+  test('a narrow administrator cannot take over a broader machine by giving it its own key (private_key_jwt) either', async () => {
+    const narrow = await machineWithAdminGrant(gh, acme.token, ['tenant.applications.write', 'tenant.applications.read'], 'Narrow keys');
+    const { publicKey, privateKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'attacker', alg: 'ES256', use: 'sig' };
+    for (const [url, body] of [
+      [`/api/v1/applications/${machine.id}`, { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [jwk] } }],
+      [`/api/v1/applications/${machine.id}`, { jwks: { keys: [jwk] } }],
+    ] as const) {
+      const patched = await gh.request('PATCH', url, { token: narrow.token, body });
+      assert.equal(patched.status, 403, `${url} ${JSON.stringify(body)}: ${JSON.stringify(patched.body)}`);
+    }
+    // Had it passed, this assertion would act as the broader machine.
+    const assertion = await new SignJWT({ jti: crypto.randomUUID() })
+      .setProtectedHeader({ alg: 'ES256', kid: 'attacker' })
+      .setIssuer(machine.client_id)
+      .setSubject(machine.client_id)
+      .setAudience(gh.ctx.config.issuer)
+      .setIssuedAt()
+      .setExpirationTime('1m')
+      .sign(privateKey);
+    const token = await postToken(gh, {
+      grant_type: 'client_credentials',
+      client_id: machine.client_id,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: assertion,
+      audience: `${gh.ctx.config.issuer}/api/v2/`,
+    });
+    assert.notEqual(token.statusCode, 200, token.body);
+    // The administrator above it still may.
+    const byAcme = await gh.request('PATCH', `/api/v1/applications/${machine.id}`, {
+      token: acme.token,
+      body: { name: 'Management script' },
+    });
+    assert.equal(byAcme.status, 200, JSON.stringify(byAcme.body));
+  });
+  test('a narrow administrator cannot demote or remove a broader machine’s admin grant, nor delete the machine', async () => {
+    const broad = await machineWithAdminGrant(gh, acme.token, ['tenant.all'], 'Broad');
+    const narrow = await machineWithAdminGrant(gh, acme.token, ['tenant.applications.write', 'tenant.applications.read'], 'Narrow demoter');
+    const demoted = await gh.request('PUT', `/api/v1/applications/${broad.id}/admin-grant`, {
+      token: narrow.token,
+      body: { permissions: ['tenant.applications.read'] },
+    });
+    assert.equal(demoted.status, 403, JSON.stringify(demoted.body));
+    const removed = await gh.request('DELETE', `/api/v1/applications/${broad.id}/admin-grant`, { token: narrow.token });
+    assert.equal(removed.status, 403, JSON.stringify(removed.body));
+    const deleted = await gh.request('DELETE', `/api/v2/clients/${broad.client_id}`, { token: narrow.token });
+    assert.equal(deleted.status, 403, JSON.stringify(deleted.body));
+    const deletedV1 = await gh.request('DELETE', `/api/v1/applications/${broad.id}`, { token: narrow.token });
+    assert.equal(deletedV1.status, 403, JSON.stringify(deletedV1.body));
+    assert.equal((await gh.request('GET', '/api/v2/users', { token: broad.token })).status, 200, 'the broader machine keeps its grant');
+    const byAcme = await gh.request('PUT', `/api/v1/applications/${broad.id}/admin-grant`, {
+      token: acme.token,
+      body: { permissions: ['tenant.applications.read'] },
+    });
+    assert.equal(byAcme.status, 200, JSON.stringify(byAcme.body));
   });
 });

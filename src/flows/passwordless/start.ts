@@ -218,8 +218,9 @@ export async function startPasswordless(ctx: AppContext, input: StartInput, acto
     // The country's cap is counted only for a real text, so its refusal is quiet here: the
     // answer would otherwise tell that the login has an account (decision 380).
     const { to, body } = sms;
+    const userId = user?.id;
     countCountryText(ctx, application.tenantId, to)
-      .then(() => smsSender(ctx).send(to, body, { tenantId: application.tenantId, action: 'passwordless' }))
+      .then(() => smsSender(ctx).send(to, body, { tenantId: application.tenantId, action: 'passwordless', ...(userId && { userId }) }))
       .catch((error: unknown) => ctx.log.warn({ flow_id: flow.id, err: (error as Error).message }, 'Passwordless SMS not sent'));
   }
   return flow;

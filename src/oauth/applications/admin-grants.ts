@@ -1,5 +1,5 @@
 import { isRestricted, SYSTEM_PERMISSIONS } from '../../directory/permissions/catalog.js';
-import { assertDelegable, type Scope, systemTenantId } from '../../directory/permissions/effective.js';
+import { assertDelegable, assertOutranks, type Scope, systemTenantId } from '../../directory/permissions/effective.js';
 import { type Actor, recordAudit } from '../../platform/audit/record.js';
 import type { AppContext } from '../../platform/context.js';
 import type { Db } from '../../platform/db/database.js';
@@ -58,9 +58,11 @@ export async function putAdminGrant(
     const now = ctx.clock.now();
     const existing = await trx
       .selectFrom('application_admin_grants')
-      .select('application_id')
+      .select(['application_id', 'permissions'])
       .where('application_id', '=', applicationId)
       .executeTakeFirst();
+    // Least privilege's other half (decision 20): a narrow caller does not demote a broader machine either.
+    if (existing) assertOutranks(scope, existing.permissions);
     if (existing) {
       await trx
         .updateTable('application_admin_grants')
@@ -87,6 +89,12 @@ export async function putAdminGrant(
 export async function deleteAdminGrant(ctx: AppContext, scope: Scope, actor: Actor, applicationId: string): Promise<void> {
   await ctx.db.transaction().execute(async (trx) => {
     const application = await lockApplication(trx, scope, applicationId);
+    const existing = await trx
+      .selectFrom('application_admin_grants')
+      .select('permissions')
+      .where('application_id', '=', applicationId)
+      .executeTakeFirst();
+    if (existing) assertOutranks(scope, existing.permissions);
     const removed = await trx.deleteFrom('application_admin_grants').where('application_id', '=', applicationId).executeTakeFirst();
     if (removed.numDeletedRows === 0n) throw notFound('Admin API grant');
     await recordAudit(trx, ctx, {

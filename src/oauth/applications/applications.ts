@@ -175,6 +175,17 @@ export async function updateApplication(
   await checkJwksUriDestination(ctx, patch.jwks_uri);
   return ctx.db.transaction().execute(async (trx) => {
     const current = await lockApplication(trx, scope, id);
+    // A new key or way to authenticate is a new credential: as with rotate-secret, only a caller
+    // whose permissions cover the application's admin grant may set it (decision 400), or a
+    // narrow administrator would give a broader machine its own key and act as it.
+    if (patch.token_endpoint_auth_method !== undefined || patch.jwks !== undefined || patch.jwks_uri !== undefined) {
+      const adminGrant = await trx
+        .selectFrom('application_admin_grants')
+        .select('permissions')
+        .where('application_id', '=', id)
+        .executeTakeFirst();
+      if (adminGrant) assertOutranks(scope, adminGrant.permissions);
+    }
     const grantTypes = checkGrantTypes(current.type, patch.grant_types ?? (current.grant_types as GrantType[]));
     const redirectUris = checkRedirectUris(current.type, 'redirect_uris', patch.redirect_uris ?? current.redirect_uris);
     const logoutUris = checkRedirectUris(
@@ -218,6 +229,13 @@ export async function updateApplication(
 export async function deleteApplication(ctx: AppContext, scope: Scope, actor: Actor, id: string): Promise<void> {
   await ctx.db.transaction().execute(async (trx) => {
     const application = await lockApplication(trx, scope, id);
+    // A machine's admin grant goes with it: only a caller covering that grant removes it (decision 20).
+    const adminGrant = await trx
+      .selectFrom('application_admin_grants')
+      .select('permissions')
+      .where('application_id', '=', id)
+      .executeTakeFirst();
+    if (adminGrant) assertOutranks(scope, adminGrant.permissions);
     await trx.deleteFrom('applications').where('id', '=', id).execute();
     await recordAudit(trx, ctx, {
       action: 'iam.application.deleted',

@@ -217,10 +217,14 @@ export function createActionsEngine(ctx: AppContext): ActionsEngine {
 
   async function run(trigger: Trigger, input: TriggerInput): Promise<TriggerResult> {
     const bindings = await cache.get('all', loadBindings);
-    const list = [
-      ...(bindings.get(key(trigger, null)) ?? []),
-      ...(input.tenantId ? (bindings.get(key(trigger, input.tenantId)) ?? []) : []),
-    ];
+    let own = input.tenantId ? (bindings.get(key(trigger, input.tenantId)) ?? []) : [];
+    // A text carries a code that signs in (passwordless) or passes a second factor: a tenant's
+    // send-phone-message actions read the texts of that tenant's own accounts only; an account
+    // homed elsewhere or shared with another tenant gets its text from the system's sender.
+    if (trigger === 'send-phone-message' && own.length > 0 && input.tenantId && input.userId) {
+      if (await sharedAccount(ctx, input.userId, input.tenantId)) own = [];
+    }
+    const list = [...(bindings.get(key(trigger, null)) ?? []), ...own];
     const result: TriggerResult = { accessTokenClaims: {}, idTokenClaims: {}, mfa: false, ran: 0 };
     if (list.length === 0) return result;
     // The system tenant's own sign-ins run none (decision 347): no action can lock out the administrators who would fix it.
@@ -231,6 +235,13 @@ export function createActionsEngine(ctx: AppContext): ActionsEngine {
     const event = await buildEvent(ctx, trigger, input, { stats: wants('logins_count'), identities: wants('identities') });
     let appMetadata: Record<string, unknown> | undefined;
     let userMetadata: Record<string, unknown> | undefined;
+    // A tenant's action changes the metadata of that tenant's own accounts only: an account homed
+    // elsewhere or a member of another tenant too is out of its reach, as it is out of its
+    // administrators' (decision 180).
+    const shared =
+      input.userId && input.tenantId && list.some((a) => a.tenantId !== null)
+        ? await sharedAccount(ctx, input.userId, input.tenantId)
+        : false;
     for (const action of list) {
       const outcome = await execute(action, trigger, event);
       result.ran++;
@@ -252,10 +263,16 @@ export function createActionsEngine(ctx: AppContext): ActionsEngine {
         result.denied = { reason: `${action.name}: ${reason}` };
         break;
       }
-      const applied = applyCommands(trigger, outcome.commands, result, {
-        app: appMetadata ?? { ...((event.user as { app_metadata?: Record<string, unknown> })?.app_metadata ?? {}) },
-        user: userMetadata ?? { ...((event.user as { user_metadata?: Record<string, unknown> })?.user_metadata ?? {}) },
-      });
+      const applied = applyCommands(
+        trigger,
+        outcome.commands,
+        result,
+        {
+          app: appMetadata ?? { ...((event.user as { app_metadata?: Record<string, unknown> })?.app_metadata ?? {}) },
+          user: userMetadata ?? { ...((event.user as { user_metadata?: Record<string, unknown> })?.user_metadata ?? {}) },
+        },
+        { metadataLocked: shared && action.tenantId !== null },
+      );
       if (applied.problem) {
         await audit(ctx, 'iam.action.failed', action, input, {
           trigger,
@@ -326,6 +343,19 @@ async function audit(
   });
 }
 
+/** The account is homed in another tenant (or none) or is a member of another tenant too. */
+async function sharedAccount(ctx: AppContext, userId: string, tenantId: string): Promise<boolean> {
+  const user = await ctx.db.selectFrom('users').select('home_tenant_id').where('id', '=', userId).executeTakeFirst();
+  if (!user || user.home_tenant_id !== tenantId) return true;
+  const elsewhere = await ctx.db
+    .selectFrom('memberships')
+    .select('tenant_id')
+    .where('user_id', '=', userId)
+    .where('tenant_id', '!=', tenantId)
+    .executeTakeFirst();
+  return elsewhere !== undefined;
+}
+
 /** An HTTP action's answer as the commands of the JavaScript api. */
 function httpCommands(answer: Record<string, unknown>): unknown[][] {
   const commands: unknown[][] = [];
@@ -359,6 +389,7 @@ export function applyCommands(
   commands: unknown[][],
   result: TriggerResult,
   metadata: { app: Record<string, unknown>; user: Record<string, unknown> },
+  options: { metadataLocked?: boolean } = {},
 ): { problem?: string; app: Record<string, unknown>; user: Record<string, unknown>; appChanged: boolean; userChanged: boolean } {
   const offered = new Set(TRIGGER_SHAPES[trigger].api);
   let appChanged = false;
@@ -392,6 +423,7 @@ export function applyCommands(
       case 'user.setUserMetadata': {
         const [name, value] = args;
         if (typeof name !== 'string' || name.length === 0) return fail('a metadata key must be a string');
+        if (options.metadataLocked) return fail('the user belongs to another tenant too: its metadata is not this tenant’s to change');
         const target = path === 'user.setAppMetadata' ? metadata.app : metadata.user;
         if (value === undefined || value === null) delete target[name];
         else target[name] = value;

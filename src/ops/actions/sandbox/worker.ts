@@ -37,6 +37,10 @@ interface WasmApi {
   Memory: new (descriptor: { initial: number; maximum: number }) => object;
 }
 const PAGE = 64 * 1024;
+/** The console's and the api's bounds (the prelude's), held on the host. */
+const MAX_LOG_LINES = 100;
+const MAX_LOG_LINE = 2000;
+const MAX_COMMANDS = 200;
 const INITIAL_PAGES = 256; // Emscripten's initial 16 MiB
 const fetchOut = checkedFetch(destinationPolicy(options.allowedNetworks), options.fetchTimeoutMs);
 const wasm = new Wasm.Module(readFileSync(createRequire(import.meta.url).resolve('@jitl/quickjs-wasmfile-release-sync/wasm')));
@@ -91,15 +95,23 @@ function stopOf(vm: QuickJSContext, handle: QuickJSHandle, deadline: number): St
 async function run(request: RunRequest): Promise<RunResult> {
   const started = performance.now();
   const deadline = Date.now() + request.timeoutMs;
-  const done = (outcome: SandboxOutcome, rest: Partial<RunResult>): RunResult => ({
-    type: 'result',
-    id: request.id,
-    outcome,
-    commands: [],
-    logs: [],
-    ...rest,
-    durationMs: Math.round(performance.now() - started),
-  });
+  const done = (outcome: SandboxOutcome, rest: Partial<RunResult>): RunResult => {
+    // The prelude's bounds are the action's own globals, which its code can replace: they are held again here.
+    const commands = Array.isArray(rest.commands) ? rest.commands : [];
+    const tooMany = commands.length > MAX_COMMANDS;
+    return {
+      type: 'result',
+      id: request.id,
+      outcome: tooMany ? 'error' : outcome,
+      ...rest,
+      ...(tooMany && { error: 'too many api calls' }),
+      commands: tooMany ? [] : commands.filter((c) => Array.isArray(c)),
+      logs: (Array.isArray(rest.logs) ? rest.logs : [])
+        .slice(0, MAX_LOG_LINES)
+        .map((line) => (typeof line === 'string' ? line : String(JSON.stringify(line))).slice(0, MAX_LOG_LINE)),
+      durationMs: Math.round(performance.now() - started),
+    };
+  };
   let runtime: QuickJSRuntime | undefined;
   let vm: QuickJSContext | undefined;
   let logs: string[] = [];
