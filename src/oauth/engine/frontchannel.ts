@@ -1,6 +1,6 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 import { pickLocale, translator } from '../../platform/i18n/index.js';
-import { html, newNonce, PAGE_HEADERS } from '../../platform/web/html.js';
+import { html, newNonce, scriptPageHeaders } from '../../platform/web/html.js';
 import { framed, wordsOf } from '../../platform/web/pages.js';
 import { isPlainOrigin } from '../applications/modern.js';
 import { gatehouseClient } from './clients.js';
@@ -63,10 +63,9 @@ export function frontchannelLogout(ctx: OidcContext) {
     const { t } = wordsOf(page);
     koa.status = 200;
     koa.remove('location');
-    koa.set({
-      ...PAGE_HEADERS,
-      'content-security-policy': `${PAGE_HEADERS['content-security-policy']}; frame-src ${origins}; script-src 'nonce-${nonce}'`,
-    });
+    // The pages' CSP with this page's nonce (one script-src: a second one would be ignored), and its frames.
+    const headers = scriptPageHeaders(nonce);
+    koa.set({ ...headers, 'content-security-policy': `${headers['content-security-policy']}; frame-src ${origins}` });
     koa.body = framed(
       page,
       t('logout.done_title'),

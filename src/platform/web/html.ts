@@ -255,7 +255,7 @@ export const challengePageHeaders = (nonce: string, provider: string) => {
     'img-src https: data:',
     "frame-ancestors 'none'",
     "base-uri 'none'",
-    `script-src 'nonce-${nonce}' ${sources.script}`.trim(),
+    `script-src 'nonce-${nonce}' ${REVEAL_HASH} ${sources.script}`.trim(),
     "worker-src 'self'",
     ...(sources.frame ? [`frame-src ${sources.frame}`] : []),
     ...(sources.connect ? [`connect-src ${sources.connect}`] : []),
