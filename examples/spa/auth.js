@@ -71,8 +71,8 @@ export function refresh(config, refreshToken, fetchImpl = fetch) {
 }
 
 /**
- * The user's claims from /userinfo. Needs an access token for Gatehouse itself (a sign-in
- * without `audience`): a token for an API is refused there; read the ID token instead.
+ * The user's claims from /userinfo: with an access token for Gatehouse itself (a sign-in
+ * without `audience`), or for an API when `openid` was asked for too (as Auth0's).
  */
 export async function userinfo(config, accessToken, fetchImpl = fetch) {
   const response = await fetchImpl(new URL('/userinfo', config.issuer), { headers: { authorization: `Bearer ${accessToken}` } });
