@@ -219,9 +219,7 @@ export async function issueExchangedToken(provider: Provider, ctx: OidcContext, 
   if (notHeld.length > 0) throw new errors.InvalidScope('the user does not hold the requested scope for this API', notHeld.join(' '));
   const scopes = requested.length > 0 ? [...new Set(requested)] : [...holds].sort();
 
-  // ── Actions hook (helper "actions", issue 16): `runTrigger(ctx, 'token-exchange', event)` goes here, with
-  // { user: issue.userId, client_id, audience, scopes, act: issue.act }; a refusal throws errors.AccessDenied
-  // before anything is stored or issued.
+  // No Action runs here: Auth0 has no trigger for RFC 8693, and the subject token's own sign-in ran post-login.
 
   const opened = await issue.open?.();
   const notAfter = opened?.notAfter ?? (issue.notAfter as number);
