@@ -219,7 +219,8 @@ export async function issueExchangedToken(provider: Provider, ctx: OidcContext, 
   if (notHeld.length > 0) throw new errors.InvalidScope('the user does not hold the requested scope for this API', notHeld.join(' '));
   const scopes = requested.length > 0 ? [...new Set(requested)] : [...holds].sort();
 
-  // No Action runs here: Auth0 has no trigger for RFC 8693, and the subject token's own sign-in ran post-login.
+  // Post-login Actions run for the exchanged token as for every user token of the engine (extraTokenClaims in
+  // provider.ts, the exchanging application's tenant): their claims go in, a denial answers access_denied.
 
   const opened = await issue.open?.();
   const notAfter = opened?.notAfter ?? (issue.notAfter as number);
