@@ -433,8 +433,8 @@ describe('bad input: 4xx with a code that names the problem, no partial write', 
     it('an unknown route answers 404 not_found in the error shape', async () => {
       for (const [method, url] of [
         ['GET', '/api/v1/nope'],
-        ['POST', '/api/v2/users'],
-        ['GET', '/'],
+        ['POST', '/api/v3/users'],
+        ['GET', '/nope'],
         ['PUT', '/api/v1/users'],
       ] as const) {
         const response = await gh.request(method, url, { token: admin });
