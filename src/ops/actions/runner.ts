@@ -143,7 +143,14 @@ export function createActionsEngine(ctx: AppContext): ActionsEngine {
         event: { ...event, secrets },
         timeoutMs: action.timeoutMs,
       });
-      return { outcome: result.outcome, commands: result.commands, logs: result.logs, error: result.error, durationMs: result.durationMs };
+      const hide = masking(secrets);
+      return {
+        outcome: result.outcome,
+        commands: result.commands,
+        logs: result.logs.map(hide),
+        ...(result.error !== undefined && { error: hide(result.error) }),
+        durationMs: result.durationMs,
+      };
     }
     return executeHttp(action, trigger, event, signing ?? '');
   }
@@ -556,4 +563,16 @@ export async function buildEvent(
     ...input.extra,
   };
   return event;
+}
+
+/**
+ * What an action prints or throws is kept (executions, the dry run's answer), its secrets never:
+ * each secret's value is written as `[secret NAME]` wherever it appears.
+ */
+function masking(secrets: Record<string, string>): (text: string) => string {
+  const values = Object.entries(secrets)
+    .filter(([, value]) => typeof value === 'string' && value.length > 0)
+    .sort(([, a], [, b]) => b.length - a.length);
+  if (values.length === 0) return (text) => text;
+  return (text) => values.reduce((out, [name, value]) => out.split(value).join(`[secret ${name}]`), text);
 }

@@ -178,6 +178,25 @@ describe('Actions: management API and post-login at the token endpoints', { time
     assert.equal(run.body.denied, 'no x@y.test');
   });
 
+  it('keeps what an action prints or throws, never its secrets (dry run and executions)', async () => {
+    const action = await gh.created('/api/v1/actions', acme.token, {
+      name: 'Leaky',
+      trigger: 'post-login',
+      code: `exports.onExecutePostLogin = async (event) => { console.log('key=' + event.secrets.KEY); throw new Error('failed with ' + event.secrets.KEY); };`,
+      secrets: { KEY: 'leaky-secret-789' },
+    });
+    const run = await gh.request('POST', `/api/v1/actions/${action.id}/test`, { token: acme.token, body: { event: {} } });
+    assert.equal(run.status, 200, JSON.stringify(run.body));
+    assert.deepEqual(run.body.logs, ['key=[secret KEY]']);
+    assert.doesNotMatch(JSON.stringify(run.body), /leaky-secret-789/);
+    const executions = await gh.request('GET', `/api/v1/actions/${action.id}/executions`, { token: acme.token });
+    assert.equal(executions.status, 200);
+    assert.ok(JSON.stringify(executions.body).includes('[secret KEY]'), JSON.stringify(executions.body));
+    assert.doesNotMatch(JSON.stringify(executions.body), /leaky-secret-789/);
+    const stored = await gh.ctx.db.selectFrom('action_executions').select(['logs', 'error']).where('action_id', '=', action.id).execute();
+    assert.doesNotMatch(JSON.stringify(stored), /leaky-secret-789/);
+  });
+
   it('never returns a secret, seals it at rest, and audits names only', async () => {
     const created = await gh.created('/api/v1/actions', acme.token, {
       name: 'Secretive',
